@@ -1,0 +1,19 @@
+//! Tradewind's custom resources in `tradewind.dev/v1alpha1`: [`TradingBot`], [`Strategy`]
+//! and [`CommissionPlan`], their CEL validation rules, and the condition helpers that the
+//! operator and the worker share.
+//!
+//! The Rust types are the source of truth: `make crds` renders `crds/manifests/*.yaml`
+//! from them and a test fails when the committed YAML drifts.
+
+pub mod conditions;
+pub mod manifests;
+pub mod v1alpha1;
+#[cfg(feature = "validation")]
+pub mod validation;
+
+pub use v1alpha1::*;
+
+/// API group of every Tradewind resource.
+pub const GROUP: &str = "tradewind.dev";
+/// The one served and stored version.
+pub const VERSION: &str = "v1alpha1";

@@ -1,0 +1,179 @@
+//! `CommissionPlan`: how fees are charged and how what is collected is shared.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{Decimal, Percent};
+
+/// Basis points in a whole (100 %).
+pub const BPS_PER_WHOLE: u32 = 10_000;
+
+/// One trading-fee tier: applies from `minVolume30d` upwards until the next tier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeeTier {
+    /// Smallest 30-day traded notional (quote currency) for this tier.
+    #[serde(rename = "minVolume30d")]
+    pub min_volume_30d: Decimal,
+    /// Fee on fills that added liquidity, in basis points (may be "0").
+    pub maker_bps: Decimal,
+    /// Fee on fills that took liquidity, in basis points.
+    pub taker_bps: Decimal,
+}
+
+/// Trading fees by 30-day volume.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("double(self.tiers[0].minVolume30d) == 0.0").message("the first fee tier must start at minVolume30d \"0\" so every account has a fee"),
+    validation = Rule::new("self.tiers.map(t, double(t.minVolume30d)).isSorted() && self.tiers.map(t, double(t.minVolume30d)).distinct().size() == self.tiers.size()").message("fee tiers must be strictly increasing by minVolume30d"),
+)]
+pub struct TradingFees {
+    /// Tiers, lowest volume first.
+    #[schemars(length(min = 1, max = 20))]
+    pub tiers: Vec<FeeTier>,
+}
+
+/// How often the performance fee is settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum SettlementPeriod {
+    /// Every day at 00:00 UTC.
+    Daily,
+    /// Every Monday at 00:00 UTC.
+    Weekly,
+    /// On the first of the month at 00:00 UTC.
+    Monthly,
+    /// On the first of each quarter at 00:00 UTC.
+    Quarterly,
+}
+
+impl SettlementPeriod {
+    /// The cron schedule (UTC) the settlement CronJob runs on.
+    pub fn cron_schedule(self) -> &'static str {
+        match self {
+            SettlementPeriod::Daily => "0 0 * * *",
+            SettlementPeriod::Weekly => "0 0 * * 1",
+            SettlementPeriod::Monthly => "0 0 1 * *",
+            SettlementPeriod::Quarterly => "0 0 1 1,4,7,10 *",
+        }
+    }
+}
+
+/// A fee on profits above the high-water mark.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PerformanceFee {
+    /// Share of new profit above the high-water mark, in percent.
+    pub percent: Percent,
+    /// Settlement period; the high-water mark carries over between periods.
+    pub settlement_period: SettlementPeriod,
+}
+
+/// Who receives a share of what is collected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum Recipient {
+    /// The platform operator.
+    Platform,
+    /// The author of the bot's Strategy.
+    StrategyAuthor,
+    /// The account's referrer at `level` (1 = direct referrer).
+    Referral,
+}
+
+/// One share of the distribution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.level) == (self.recipient == 'Referral')").message("level must be set for Referral shares, and only for them"))]
+pub struct Share {
+    /// Who receives this share.
+    pub recipient: Recipient,
+    /// Referral level for `recipient: Referral` (1 = the direct referrer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 5))]
+    pub level: Option<u32>,
+    /// The share in basis points (10000 = 100 %).
+    #[schemars(range(min = 1, max = 10000))]
+    pub share_bps: u32,
+}
+
+/// How fees are charged and shared.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "tradewind.dev",
+    version = "v1alpha1",
+    kind = "CommissionPlan",
+    namespaced,
+    status = "CommissionPlanStatus",
+    shortname = "cplan",
+    category = "tradewind",
+    doc = "Trading-fee tiers, a performance fee over a high-water mark, and how collected fees are shared.",
+    printcolumn(
+        name = "PerfFee%",
+        type_ = "string",
+        json_path = ".spec.performanceFee.percent"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Bots", type_ = "integer", json_path = ".status.boundBots"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.distribution.map(s, s.shareBps).sum() == 10000").message("distribution shares must sum to exactly 100 % (10000 bps)"),
+    validation = Rule::new("self.distribution.filter(s, s.recipient == 'Platform').size() == 1").message("distribution must have exactly one Platform share"),
+    validation = Rule::new("self.distribution.filter(s, s.recipient == 'StrategyAuthor').size() <= 1").message("distribution may have at most one StrategyAuthor share"),
+    validation = Rule::new("self.distribution.filter(s, s.recipient == 'Referral').map(s, has(s.level) ? s.level : 0).distinct().size() == self.distribution.filter(s, s.recipient == 'Referral').size()").message("each referral level may appear only once in distribution"),
+)]
+pub struct CommissionPlanSpec {
+    /// Maker/taker fees by 30-day volume.
+    pub trading_fees: TradingFees,
+    /// Optional performance fee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance_fee: Option<PerformanceFee>,
+    /// How collected fees are shared; shares sum to 100 %.
+    #[schemars(length(min = 1, max = 10))]
+    pub distribution: Vec<Share>,
+}
+
+/// Totals of the last settlement.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettlementTotals {
+    /// End of the settled period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_end: Option<Time>,
+    /// Trading fees collected in the period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trading_fees: Option<Decimal>,
+    /// Performance fees collected in the period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance_fees: Option<Decimal>,
+}
+
+/// Observed state of a CommissionPlan.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommissionPlanStatus {
+    /// The generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready says whether the plan is valid and its settlement job is in place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// How many TradingBots reference this plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_bots: Option<u32>,
+    /// Totals of the last settlement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_settlement: Option<SettlementTotals>,
+}

@@ -1,0 +1,325 @@
+//! `TradingBot`: one trading account running one strategy.
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    Decimal, LocalObjectReference, PositiveDecimal, RiskLimits, SignedDecimal, Sizing,
+};
+
+/// How the bot trades.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum Mode {
+    /// Replay historical data through the simulated exchange.
+    Backtest,
+    /// Live market data, simulated fills; no money moves.
+    Paper,
+    /// Real orders on the venue with the bot's credentials.
+    Live,
+}
+
+/// Exchanges the worker can connect to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum Exchange {
+    /// Binance.
+    Binance,
+}
+
+/// Market type on the exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum Market {
+    /// Spot market.
+    Spot,
+}
+
+/// Where the bot trades.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Venue {
+    /// The exchange.
+    pub exchange: Exchange,
+    /// The market on that exchange.
+    #[serde(default = "default_market")]
+    pub market: Market,
+    /// Use the exchange's testnet endpoints.
+    #[serde(default)]
+    pub testnet: bool,
+}
+
+fn default_market() -> Market {
+    Market::Spot
+}
+
+/// Whose money this bot trades, for commission attribution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.referrers) || !self.referrers.exists(r, r == self.name)").message("an account cannot refer itself: referrers must not contain name"))]
+pub struct AccountRef {
+    /// Account identifier.
+    #[schemars(
+        length(min = 1, max = 128),
+        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    )]
+    pub name: String,
+    /// Referral chain, nearest first: referrers[0] is referral level 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5), inner(length(min = 1, max = 128)))]
+    pub referrers: Vec<String>,
+}
+
+/// Exchange credentials taken from a Secret in the bot's namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretCredentials {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key in the Secret holding the API key.
+    #[serde(default = "default_api_key_key")]
+    #[schemars(length(min = 1, max = 253))]
+    pub api_key_key: String,
+    /// Key in the Secret holding the API secret.
+    #[serde(default = "default_api_secret_key")]
+    #[schemars(length(min = 1, max = 253))]
+    pub api_secret_key: String,
+}
+
+fn default_api_key_key() -> String {
+    "apiKey".into()
+}
+
+fn default_api_secret_key() -> String {
+    "apiSecret".into()
+}
+
+/// Exchange credentials. The values never appear in this resource, only where to find them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    /// The Secret that holds the API key and secret.
+    pub secret_ref: SecretCredentials,
+}
+
+/// Starting capital.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Capital {
+    /// Amount in `currency`.
+    pub amount: PositiveDecimal,
+    /// Quote currency of the amount, e.g. USDT.
+    #[schemars(regex(pattern = r"^[A-Z0-9]{2,12}$"))]
+    pub currency: String,
+}
+
+/// What happens to a bot's Azure resources when the TradingBot is deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete them with the bot.
+    #[default]
+    Delete,
+    /// Keep them (for audit); the finalizer only forgets them.
+    Retain,
+}
+
+/// Which Azure resources the bot gets.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudSpec {
+    /// A Cosmos DB container for orders, fills and snapshots.
+    #[serde(default)]
+    pub cosmos: bool,
+    /// A Key Vault secret holding the exchange credentials.
+    #[serde(default)]
+    pub key_vault: bool,
+    /// A Service Bus topic for the bot's events.
+    #[serde(default)]
+    pub service_bus: bool,
+    /// Delete or keep those resources when the bot is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Desired state of a trading bot.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "tradewind.dev",
+    version = "v1alpha1",
+    kind = "TradingBot",
+    namespaced,
+    status = "TradingBotStatus",
+    shortname = "tb",
+    category = "tradewind",
+    doc = "A trading account running one Strategy; the operator turns it into a bot worker and its cloud resources.",
+    printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
+    printcolumn(name = "Symbols", type_ = "string", json_path = ".spec.symbols"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Equity",
+        type_ = "string",
+        json_path = ".status.performance.equity"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.mode != 'Live' || has(self.credentials)").message("mode Live requires credentials: set credentials.secretRef to the Secret holding the exchange API key"))]
+pub struct TradingBotSpec {
+    /// The Strategy (same namespace) this bot runs.
+    pub strategy_ref: LocalObjectReference,
+    /// The CommissionPlan (same namespace) that prices this bot's fees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_plan_ref: Option<LocalObjectReference>,
+    /// Whose money this is.
+    pub account_ref: AccountRef,
+    /// Where the bot trades.
+    pub venue: Venue,
+    /// Symbols traded, in the venue's spelling (e.g. BTCUSDT).
+    #[schemars(
+        length(min = 1, max = 32),
+        inner(regex(pattern = r"^[A-Z0-9]{2,20}([-/][A-Z0-9]{2,20})?$"))
+    )]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub symbols: Vec<String>,
+    /// Backtest, Paper or Live.
+    pub mode: Mode,
+    /// Exchange credentials; required in Live mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Credentials>,
+    /// Starting capital.
+    pub capital: Capital,
+    /// Overrides of the strategy's risk limits, field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<RiskLimits>,
+    /// Override of the strategy's sizing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizing: Option<Sizing>,
+    /// Stop the worker (scale to zero) without deleting anything.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Worker image; the operator's default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+    /// Worker container resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Azure resources for this bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<CloudSpec>,
+}
+
+/// Coarse lifecycle of a bot, for people; automation should read conditions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Phase {
+    /// Accepted, children not ready yet.
+    Pending,
+    /// Worker running.
+    Running,
+    /// Scaled to zero by `spec.suspend`.
+    Suspended,
+    /// The worker halted trading (risk kill switch); see the Halted condition.
+    Halted,
+    /// Something needs a human; see the Ready condition.
+    Failed,
+    /// Being deleted; cloud resources are being removed.
+    Terminating,
+}
+
+/// What the operator created for this bot.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BotResources {
+    /// ConfigMap with the resolved configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<String>,
+    /// The worker Deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+    /// The worker's ServiceAccount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    /// Azure resource ID of the Cosmos DB container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosmos_container_id: Option<String>,
+    /// Azure resource ID of the Key Vault secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_vault_secret_id: Option<String>,
+    /// Azure resource ID of the Service Bus topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_bus_topic_id: Option<String>,
+}
+
+/// An open position, as the worker reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PositionStatus {
+    /// Symbol.
+    pub symbol: String,
+    /// Signed base quantity (negative is short).
+    pub quantity: SignedDecimal,
+    /// Average entry price.
+    pub average_price: Decimal,
+}
+
+/// Trading performance, reported by the worker under its own field manager.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Performance {
+    /// Cash plus marked-to-market positions, in the capital currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equity: Option<SignedDecimal>,
+    /// Realized profit and loss (may be negative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realized_pnl: Option<SignedDecimal>,
+    /// Unrealized profit and loss (may be negative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unrealized_pnl: Option<SignedDecimal>,
+    /// Fees paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fees: Option<Decimal>,
+    /// Current drawdown from the equity peak, in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawdown_percent: Option<Decimal>,
+    /// Open positions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["symbol"]))]
+    pub positions: Vec<PositionStatus>,
+    /// When the worker last reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<Time>,
+}
+
+/// Observed state of a trading bot.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TradingBotStatus {
+    /// The generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Coarse lifecycle phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Ready, CloudReady, Available, Trading and Halted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// Names and IDs of what was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<BotResources>,
+    /// Hash of the resolved configuration the worker runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
+    /// Performance reported by the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance: Option<Performance>,
+}
