@@ -1,0 +1,85 @@
+//! Fixed-point numbers for prices, quantities and money.
+//!
+//! Every value is an integer count of nano-units (10^-9). This is the NautilusTrader
+//! layout: a fixed scale keeps arithmetic between values of different precisions a
+//! plain integer operation, and the `precision` field (number of decimals, at most 9)
+//! records how many decimals the instrument uses, for display and validation. The raw
+//! value of a [`Price`] or [`Quantity`] is always a multiple of `10^(9 - precision)`,
+//! so `Display` never has to round.
+//!
+//! Rounding rules (each is stated again on the function that applies it):
+//! - Parsing never rounds: more significant decimals than allowed is an error.
+//! - `Price × Quantity` notional is exact in `i128`, then rounded half-to-even at 1e-9.
+//! - Fee and ratio arithmetic on [`Money`] takes an explicit [`RoundingMode`].
+//! - Operators (`+`, `-`) panic on overflow; `checked_*` methods return `None` instead.
+
+mod error;
+mod money;
+mod parse;
+mod price;
+mod quantity;
+mod rounding;
+
+pub use error::FixedError;
+pub use money::Money;
+pub use price::Price;
+pub use quantity::Quantity;
+pub use rounding::RoundingMode;
+
+/// Maximum number of decimals any fixed-point value can carry.
+pub const FIXED_PRECISION: u8 = 9;
+
+/// Number of raw units in one whole unit (10^[`FIXED_PRECISION`]).
+pub const FIXED_SCALAR: i64 = 1_000_000_000;
+
+/// Powers of ten up to 10^9, indexed by exponent.
+pub(crate) const POW10: [u64; 10] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+];
+
+/// Raw units per step of the last displayed decimal at `precision` (`10^(9 - precision)`).
+/// Callers must have checked `precision <= 9`.
+pub(crate) const fn step_for(precision: u8) -> u64 {
+    POW10[(FIXED_PRECISION - precision) as usize]
+}
+
+/// Fail unless `precision` is within `0..=9`.
+pub(crate) fn check_precision(precision: u8) -> Result<(), FixedError> {
+    if precision > FIXED_PRECISION {
+        return Err(FixedError::InvalidPrecision { precision });
+    }
+    Ok(())
+}
+
+/// Write `magnitude` raw units with exactly `decimals` decimals (magnitude must already be
+/// a multiple of the step for `decimals`, which the types' invariants guarantee).
+pub(crate) fn write_fixed(
+    f: &mut std::fmt::Formatter<'_>,
+    negative: bool,
+    magnitude: u128,
+    decimals: u8,
+) -> std::fmt::Result {
+    let scalar = FIXED_SCALAR as u128;
+    let int = magnitude / scalar;
+    let frac = magnitude % scalar;
+    let sign = if negative && magnitude != 0 { "-" } else { "" };
+    if decimals == 0 {
+        write!(f, "{sign}{int}")
+    } else {
+        let frac = frac / u128::from(step_for(decimals));
+        write!(
+            f,
+            "{sign}{int}.{frac:0width$}",
+            width = usize::from(decimals)
+        )
+    }
+}
