@@ -2,5 +2,7 @@
 //! backtests, paper trading and live trading; time comes from a clock the caller owns.
 //!
 //! - [`fixed`]: fixed-point prices, quantities and money with stated rounding rules.
+//! - [`instrument`]: tick, lot and minimum-notional rules of a tradable pair.
 
 pub mod fixed;
+pub mod instrument;
