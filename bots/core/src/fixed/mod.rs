@@ -25,6 +25,7 @@ pub use money::Money;
 pub use price::Price;
 pub use quantity::Quantity;
 pub use rounding::RoundingMode;
+pub(crate) use rounding::div_round as div_round_i128;
 
 /// Maximum number of decimals any fixed-point value can carry.
 pub const FIXED_PRECISION: u8 = 9;

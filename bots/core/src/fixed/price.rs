@@ -58,6 +58,12 @@ impl Price {
         Ok(Self { raw, precision })
     }
 
+    /// Build without validation, for crate-internal code that keeps the invariant
+    /// (`precision <= 9`, `raw` a multiple of the step) by construction.
+    pub(crate) const fn from_raw_unchecked(raw: i64, precision: u8) -> Self {
+        Self { raw, precision }
+    }
+
     /// Raw value in nano-units (10^-9).
     pub const fn raw(self) -> i64 {
         self.raw

@@ -62,6 +62,12 @@ impl Quantity {
         Ok(Self { raw, precision })
     }
 
+    /// Build without validation, for crate-internal code that keeps the invariant
+    /// (`precision <= 9`, `raw` a multiple of the step) by construction.
+    pub(crate) const fn from_raw_unchecked(raw: u64, precision: u8) -> Self {
+        Self { raw, precision }
+    }
+
     /// Raw value in nano-units.
     pub const fn raw(self) -> u64 {
         self.raw

@@ -1,0 +1,10 @@
+//! Market data: bars, trades, quotes, L2 book updates, the L2 [`OrderBook`], and the
+//! text [`load`]ers that turn CSV/JSONL into them.
+
+mod book;
+mod market;
+
+pub use book::{BookDepth, BookError, OrderBook};
+pub use market::{
+    Bar, BarError, BookDelta, BookLevel, BookSide, BookSnapshot, Quote, Side, Trade, UnixNanos,
+};
