@@ -7,6 +7,7 @@
 
 pub mod conditions;
 pub mod manifests;
+pub mod resolved;
 pub mod v1alpha1;
 #[cfg(feature = "validation")]
 pub mod validation;

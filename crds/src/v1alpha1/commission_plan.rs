@@ -28,7 +28,7 @@ pub struct FeeTier {
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("double(self.tiers[0].minVolume30d) == 0.0").message("the first fee tier must start at minVolume30d \"0\" so every account has a fee"),
-    validation = Rule::new("self.tiers.map(t, double(t.minVolume30d)).isSorted() && self.tiers.map(t, double(t.minVolume30d)).distinct().size() == self.tiers.size()").message("fee tiers must be strictly increasing by minVolume30d"),
+    validation = Rule::new("self.tiers.map(t, double(t.minVolume30d)).isSorted() && self.tiers.all(a, self.tiers.exists_one(b, double(b.minVolume30d) == double(a.minVolume30d)))").message("fee tiers must be strictly increasing by minVolume30d"),
 )]
 pub struct TradingFees {
     /// Tiers, lowest volume first.
@@ -99,6 +99,9 @@ pub struct Share {
 }
 
 /// How fees are charged and shared.
+///
+/// The CEL rules use only functions every supported API server (1.33+) has: standard CEL
+/// macros, `double()`, `matches()`, and the Kubernetes list library's `isSorted()`/`sum()`.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "tradewind.dev",
@@ -131,7 +134,7 @@ pub struct Share {
     validation = Rule::new("self.distribution.map(s, s.shareBps).sum() == 10000").message("distribution shares must sum to exactly 100 % (10000 bps)"),
     validation = Rule::new("self.distribution.filter(s, s.recipient == 'Platform').size() == 1").message("distribution must have exactly one Platform share"),
     validation = Rule::new("self.distribution.filter(s, s.recipient == 'StrategyAuthor').size() <= 1").message("distribution may have at most one StrategyAuthor share"),
-    validation = Rule::new("self.distribution.filter(s, s.recipient == 'Referral').map(s, has(s.level) ? s.level : 0).distinct().size() == self.distribution.filter(s, s.recipient == 'Referral').size()").message("each referral level may appear only once in distribution"),
+    validation = Rule::new("self.distribution.all(a, !has(a.level) || self.distribution.exists_one(b, has(b.level) && b.level == a.level))").message("each referral level may appear only once in distribution"),
 )]
 pub struct CommissionPlanSpec {
     /// Maker/taker fees by 30-day volume.

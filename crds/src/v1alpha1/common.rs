@@ -120,6 +120,12 @@ impl Percent {
     }
 }
 
+impl std::fmt::Display for Percent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}%", self.0)
+    }
+}
+
 impl From<&str> for Percent {
     fn from(s: &str) -> Self {
         Self(s.to_owned())
@@ -183,6 +189,76 @@ pub struct RiskLimits {
     pub max_drawdown_percent: Option<Percent>,
 }
 
+impl RiskLimits {
+    /// The limits a bot runs with: each field set in `overrides` wins over `self`.
+    pub fn overlay(&self, overrides: Option<&RiskLimits>) -> RiskLimits {
+        let Some(o) = overrides else {
+            return self.clone();
+        };
+        RiskLimits {
+            max_order_notional: o
+                .max_order_notional
+                .clone()
+                .or_else(|| self.max_order_notional.clone()),
+            max_position_notional: o
+                .max_position_notional
+                .clone()
+                .or_else(|| self.max_position_notional.clone()),
+            price_band_percent: o
+                .price_band_percent
+                .clone()
+                .or_else(|| self.price_band_percent.clone()),
+            stop_loss_percent: o
+                .stop_loss_percent
+                .clone()
+                .or_else(|| self.stop_loss_percent.clone()),
+            daily_loss_limit: o
+                .daily_loss_limit
+                .clone()
+                .or_else(|| self.daily_loss_limit.clone()),
+            max_drawdown_percent: o
+                .max_drawdown_percent
+                .clone()
+                .or_else(|| self.max_drawdown_percent.clone()),
+        }
+    }
+
+    /// `name value` pairs of the limits that are set, in declaration order.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut push = |name: &str, v: Option<String>| {
+            if let Some(v) = v {
+                out.push(format!("{name} {v}"));
+            }
+        };
+        push(
+            "maxOrderNotional",
+            self.max_order_notional.as_ref().map(ToString::to_string),
+        );
+        push(
+            "maxPositionNotional",
+            self.max_position_notional.as_ref().map(ToString::to_string),
+        );
+        push(
+            "priceBand",
+            self.price_band_percent.as_ref().map(ToString::to_string),
+        );
+        push(
+            "stopLoss",
+            self.stop_loss_percent.as_ref().map(ToString::to_string),
+        );
+        push(
+            "dailyLossLimit",
+            self.daily_loss_limit.as_ref().map(ToString::to_string),
+        );
+        push(
+            "maxDrawdown",
+            self.max_drawdown_percent.as_ref().map(ToString::to_string),
+        );
+        out
+    }
+}
+
 /// How a strategy turns a signal into an order size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum SizingType {
@@ -215,6 +291,41 @@ pub struct FixedNotionalSizing {
 pub struct PercentOfEquitySizing {
     /// Percent of equity committed per order.
     pub percent: Percent,
+}
+
+impl Sizing {
+    /// Sizing used when neither the bot nor its strategy sets one: all available cash.
+    pub fn all_in() -> Self {
+        Sizing {
+            type_: SizingType::AllIn,
+            fixed_quantity: None,
+            fixed_notional: None,
+            percent_of_equity: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Sizing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (
+            self.type_,
+            &self.fixed_quantity,
+            &self.fixed_notional,
+            &self.percent_of_equity,
+        ) {
+            (SizingType::FixedQuantity, Some(q), _, _) => {
+                write!(f, "{} base per order", q.quantity)
+            }
+            (SizingType::FixedNotional, _, Some(n), _) => {
+                write!(f, "{} quote per order", n.notional)
+            }
+            (SizingType::PercentOfEquity, _, _, Some(p)) => {
+                write!(f, "{} of equity per order", p.percent)
+            }
+            (SizingType::AllIn, ..) => f.write_str("all available cash"),
+            (t, ..) => write!(f, "{t:?} (parameters missing)"),
+        }
+    }
 }
 
 /// Position sizing: a discriminated union on `type`.

@@ -1,5 +1,8 @@
 //! `tradewind.dev/v1alpha1`: the API that platform engineers write.
 
+// `#[kube(printcolumn(...))]` repeats keys such as `type_` once per column by design.
+#![allow(clippy::duplicated_attributes)]
+
 mod commission_plan;
 mod common;
 mod strategy;
