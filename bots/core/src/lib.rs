@@ -8,3 +8,4 @@
 pub mod data;
 pub mod fixed;
 pub mod instrument;
+pub mod orders;
