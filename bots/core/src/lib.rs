@@ -3,7 +3,8 @@
 //!
 //! - [`fixed`]: fixed-point prices, quantities and money with stated rounding rules.
 //! - [`instrument`]: tick, lot and minimum-notional rules of a tradable pair.
-//! - [`data`]: bars, trades, quotes, L2 snapshots/deltas and the L2 order book.
+//! - [`data`]: bars, trades, quotes, L2 snapshots/deltas, the L2 order book, timestamp
+//!   parsing and the CSV/JSONL loaders.
 
 pub mod data;
 pub mod fixed;

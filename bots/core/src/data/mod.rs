@@ -2,7 +2,9 @@
 //! text [`load`]ers that turn CSV/JSONL into them.
 
 mod book;
+pub mod load;
 mod market;
+pub mod time;
 
 pub use book::{BookDepth, BookError, OrderBook};
 pub use market::{

@@ -1,0 +1,791 @@
+//! Loaders: text in, typed market data out. No file access here; callers pass the
+//! contents (`&str`) or any [`BufRead`] plus a source name used in error messages.
+//!
+//! Common rules:
+//! - A bad row is an error naming the source, the 1-based line number and the reason;
+//!   no row is ever skipped. Only lines that are empty or all whitespace are passed
+//!   over, since they carry no data.
+//! - Timestamps must be non-decreasing (equal timestamps are allowed).
+//! - Bars must satisfy `low <= open, close <= high`.
+//! - Decimals are parsed exactly (never rounded). After loading, every price in the
+//!   result carries the largest number of decimals seen in the file's prices, and every
+//!   size the largest seen in its sizes, so the series has one precision throughout.
+//!
+//! Formats:
+//! - [`ohlcv_csv`]: generic OHLCV CSV, see its docs for header detection;
+//! - [`binance_klines`]: Binance kline CSV (12 columns, no header);
+//! - [`l1_jsonl`]: Tradewind's trade/quote JSON Lines schema.
+
+use std::io::BufRead;
+
+use serde::Deserialize;
+
+use super::time::{parse_epoch_int, parse_iso8601, parse_timestamp};
+use super::{Bar, Quote, Side, Trade, UnixNanos};
+use crate::fixed::{Price, Quantity};
+
+/// A row or file that could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}:{line}: {reason}")]
+pub struct LoadError {
+    /// Name of the input given by the caller (usually the file path).
+    pub source_name: String,
+    /// 1-based line number (0 when the problem is the input as a whole).
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn load_err(source: &str, line: usize, reason: impl Into<String>) -> LoadError {
+    LoadError {
+        source_name: source.to_owned(),
+        line,
+        reason: reason.into(),
+    }
+}
+
+/// Walks non-blank lines with their 1-based numbers, turning I/O and UTF-8 failures into
+/// [`LoadError`]s.
+struct Lines<'s, R> {
+    source: &'s str,
+    reader: R,
+    buf: String,
+    line: usize,
+}
+
+impl<'s, R: BufRead> Lines<'s, R> {
+    fn new(source: &'s str, reader: R) -> Self {
+        Self {
+            source,
+            reader,
+            buf: String::new(),
+            line: 0,
+        }
+    }
+
+    /// Next non-blank line (trimmed of the line ending and surrounding whitespace).
+    fn next_line(&mut self) -> Result<Option<(usize, &str)>, LoadError> {
+        loop {
+            self.buf.clear();
+            self.line += 1;
+            match self.reader.read_line(&mut self.buf) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(load_err(
+                        self.source,
+                        self.line,
+                        format!("cannot read: {e}"),
+                    ));
+                }
+            }
+            // A UTF-8 byte-order mark may precede the first line. Work with offsets so
+            // the returned slice borrows `buf` only once the line is known to be kept.
+            let bom = if self.line == 1 && self.buf.starts_with('\u{feff}') {
+                '\u{feff}'.len_utf8()
+            } else {
+                0
+            };
+            let body = &self.buf[bom..];
+            let start = bom + (body.len() - body.trim_start().len());
+            let end = bom + body.trim_end().len();
+            if start < end {
+                return Ok(Some((self.line, &self.buf[start..end])));
+            }
+        }
+    }
+}
+
+/// Split a CSV line on commas, trimming whitespace and one pair of surrounding quotes.
+/// Quoted fields containing commas are not supported (market data never needs them).
+fn split_csv(line: &str) -> Vec<&str> {
+    line.split(',')
+        .map(|f| {
+            let f = f.trim();
+            f.strip_prefix('"')
+                .and_then(|g| g.strip_suffix('"'))
+                .unwrap_or(f)
+        })
+        .collect()
+}
+
+/// Tracks the widest precision seen and re-tags a series with it at the end.
+#[derive(Default)]
+struct Precisions {
+    price: u8,
+    size: u8,
+}
+
+impl Precisions {
+    fn price(&mut self, p: Price) -> Price {
+        self.price = self.price.max(p.precision());
+        p
+    }
+    fn size(&mut self, q: Quantity) -> Quantity {
+        self.size = self.size.max(q.precision());
+        q
+    }
+    // Raising precision never hides digits, so these cannot fail; keep the value if
+    // they somehow did rather than panic.
+    fn p(&self, p: Price) -> Price {
+        p.with_precision(self.price).unwrap_or(p)
+    }
+    fn q(&self, q: Quantity) -> Quantity {
+        q.with_precision(self.size).unwrap_or(q)
+    }
+}
+
+/// Checks that timestamps never go backwards.
+struct Monotonic(Option<UnixNanos>);
+
+impl Monotonic {
+    fn check(&mut self, ts: UnixNanos) -> Result<(), String> {
+        if let Some(prev) = self.0
+            && ts < prev
+        {
+            return Err(format!(
+                "timestamp {ts} ns is before the previous row's {prev} ns"
+            ));
+        }
+        self.0 = Some(ts);
+        Ok(())
+    }
+}
+
+fn field<'a>(fields: &[&'a str], idx: usize, name: &str) -> Result<&'a str, String> {
+    fields
+        .get(idx)
+        .copied()
+        .ok_or_else(|| format!("missing column {name}"))
+}
+
+fn price(text: &str, name: &str, pr: &mut Precisions) -> Result<Price, String> {
+    text.parse::<Price>()
+        .map(|p| pr.price(p))
+        .map_err(|e| format!("column {name}: {e}"))
+}
+
+fn size(text: &str, name: &str, pr: &mut Precisions) -> Result<Quantity, String> {
+    text.parse::<Quantity>()
+        .map(|q| pr.size(q))
+        .map_err(|e| format!("column {name}: {e}"))
+}
+
+fn finish_bars(bars: Vec<Bar>, pr: &Precisions) -> Vec<Bar> {
+    bars.into_iter()
+        .map(|b| Bar {
+            open: pr.p(b.open),
+            high: pr.p(b.high),
+            low: pr.p(b.low),
+            close: pr.p(b.close),
+            volume: pr.q(b.volume),
+            ..b
+        })
+        .collect()
+}
+
+/// Column positions of a generic OHLCV file.
+struct Columns {
+    ts: usize,
+    open: usize,
+    high: usize,
+    low: usize,
+    close: usize,
+    volume: Option<usize>,
+    width: usize,
+}
+
+const TS_NAMES: [&str; 6] = ["timestamp", "time", "date", "datetime", "open_time", "ts"];
+
+impl Columns {
+    fn by_position() -> Self {
+        Self {
+            ts: 0,
+            open: 1,
+            high: 2,
+            low: 3,
+            close: 4,
+            volume: Some(5),
+            width: 6,
+        }
+    }
+
+    /// `Ok(None)` if the line is not a header (no field is a known column name).
+    fn from_header(fields: &[&str]) -> Result<Option<Self>, String> {
+        let names: Vec<String> = fields.iter().map(|f| f.to_ascii_lowercase()).collect();
+        let known = |n: &str| {
+            TS_NAMES.contains(&n) || ["open", "high", "low", "close", "volume"].contains(&n)
+        };
+        if !names.iter().any(|n| known(n)) {
+            return Ok(None);
+        }
+        let find = |wanted: &[&str], label: &str| -> Result<Option<usize>, String> {
+            let hits: Vec<usize> = names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| wanted.contains(&n.as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            match hits.as_slice() {
+                [] => Ok(None),
+                [i] => Ok(Some(*i)),
+                _ => Err(format!("header has more than one {label} column")),
+            }
+        };
+        let required = |wanted: &[&str], label: &str| -> Result<usize, String> {
+            find(wanted, label)?.ok_or_else(|| format!("header has no {label} column"))
+        };
+        // A pandas-written index column has an empty name: use it as the timestamp if
+        // nothing else is named like one.
+        let ts = match find(&TS_NAMES, "timestamp")? {
+            Some(i) => i,
+            None if names.first().is_some_and(|n| n.is_empty()) => 0,
+            None => {
+                return Err(
+                    "header has no timestamp column (timestamp/time/date/datetime)".to_owned(),
+                );
+            }
+        };
+        Ok(Some(Self {
+            ts,
+            open: required(&["open"], "open")?,
+            high: required(&["high"], "high")?,
+            low: required(&["low"], "low")?,
+            close: required(&["close"], "close")?,
+            volume: find(&["volume"], "volume")?,
+            width: fields.len(),
+        }))
+    }
+}
+
+/// Generic OHLCV CSV from text. See [`ohlcv_csv_reader`].
+pub fn ohlcv_csv(source: &str, text: &str) -> Result<Vec<Bar>, LoadError> {
+    ohlcv_csv_reader(source, text.as_bytes())
+}
+
+/// Generic OHLCV CSV.
+///
+/// **Header detection**: the first non-blank line is a header if any of its fields is a
+/// known column name (case-insensitive): `timestamp`/`time`/`date`/`datetime`/
+/// `open_time`/`ts`, `open`, `high`, `low`, `close`, `volume`. Columns are then found by
+/// name (other columns are allowed and not read; an unnamed first column — a pandas
+/// index — is the timestamp if no column is named like one; `volume` may be absent, and
+/// then volumes are zero). Without a header, columns are positional:
+/// `timestamp,open,high,low,close,volume`.
+///
+/// **Timestamps**: ISO-8601 date or date-time, or an integer epoch whose unit follows
+/// from its magnitude (seconds below 10^11, milliseconds below 10^14, then micro- and
+/// nanoseconds); see [`parse_timestamp`](super::time::parse_timestamp).
+///
+/// Every row must have as many fields as the header (or six without one).
+pub fn ohlcv_csv_reader(source: &str, reader: impl BufRead) -> Result<Vec<Bar>, LoadError> {
+    let mut lines = Lines::new(source, reader);
+    let mut bars = Vec::new();
+    let mut pr = Precisions::default();
+    let mut mono = Monotonic(None);
+    let mut cols: Option<Columns> = None;
+    while let Some((n, line)) = lines.next_line()? {
+        let fields = split_csv(line);
+        let c = match &cols {
+            Some(c) => c,
+            None => {
+                let header = Columns::from_header(&fields).map_err(|r| load_err(source, n, r))?;
+                let is_header = header.is_some();
+                let c = cols.insert(header.unwrap_or_else(Columns::by_position));
+                if is_header {
+                    continue;
+                }
+                c
+            }
+        };
+        let row = (|| -> Result<Bar, String> {
+            if fields.len() != c.width {
+                return Err(format!(
+                    "expected {} fields, found {}",
+                    c.width,
+                    fields.len()
+                ));
+            }
+            let ts_text = field(&fields, c.ts, "timestamp")?;
+            let ts = parse_timestamp(ts_text).map_err(|e| format!("column timestamp: {e}"))?;
+            let open = price(field(&fields, c.open, "open")?, "open", &mut pr)?;
+            let high = price(field(&fields, c.high, "high")?, "high", &mut pr)?;
+            let low = price(field(&fields, c.low, "low")?, "low", &mut pr)?;
+            let close = price(field(&fields, c.close, "close")?, "close", &mut pr)?;
+            let volume = match c.volume {
+                Some(i) => size(field(&fields, i, "volume")?, "volume", &mut pr)?,
+                None => Quantity::ZERO,
+            };
+            let bar = Bar::new(ts, open, high, low, close, volume).map_err(|e| e.to_string())?;
+            mono.check(ts)?;
+            Ok(bar)
+        })()
+        .map_err(|r| load_err(source, n, r))?;
+        bars.push(row);
+    }
+    Ok(finish_bars(bars, &pr))
+}
+
+/// Binance kline CSV from text. See [`binance_klines_reader`].
+pub fn binance_klines(source: &str, text: &str) -> Result<Vec<Bar>, LoadError> {
+    binance_klines_reader(source, text.as_bytes())
+}
+
+/// Binance kline CSV as published on data.binance.vision: no header, 12 columns
+/// `open_time, open, high, low, close, volume, close_time, quote_volume, trades,
+/// taker_buy_base, taker_buy_quote, ignore`. Only the first six feed the [`Bar`]; the
+/// others must be present, and `close_time` must be an integer not before `open_time`.
+///
+/// Open time is in **milliseconds**, or **microseconds** (Binance switched spot files
+/// to µs on 2025-01-01): values below 10^14 are ms (10^14 ms is the year 5138), values
+/// from 10^14 up to 10^17 are µs; anything else is an error.
+pub fn binance_klines_reader(source: &str, reader: impl BufRead) -> Result<Vec<Bar>, LoadError> {
+    let mut lines = Lines::new(source, reader);
+    let mut bars = Vec::new();
+    let mut pr = Precisions::default();
+    let mut mono = Monotonic(None);
+    while let Some((n, line)) = lines.next_line()? {
+        let fields = split_csv(line);
+        let row = (|| -> Result<Bar, String> {
+            if fields.len() != 12 {
+                return Err(format!("expected 12 fields, found {}", fields.len()));
+            }
+            let open_time = kline_time(fields[0]).map_err(|e| format!("column open_time: {e}"))?;
+            let close_time =
+                kline_time(fields[6]).map_err(|e| format!("column close_time: {e}"))?;
+            if close_time < open_time {
+                return Err("close_time is before open_time".to_owned());
+            }
+            let open = price(fields[1], "open", &mut pr)?;
+            let high = price(fields[2], "high", &mut pr)?;
+            let low = price(fields[3], "low", &mut pr)?;
+            let close = price(fields[4], "close", &mut pr)?;
+            let volume = size(fields[5], "volume", &mut pr)?;
+            let bar =
+                Bar::new(open_time, open, high, low, close, volume).map_err(|e| e.to_string())?;
+            mono.check(open_time)?;
+            Ok(bar)
+        })()
+        .map_err(|r| load_err(source, n, r))?;
+        bars.push(row);
+    }
+    Ok(finish_bars(bars, &pr))
+}
+
+fn kline_time(text: &str) -> Result<UnixNanos, String> {
+    let v = parse_epoch_int(text).map_err(|e| e.to_string())?;
+    if v < 100_000_000_000_000 {
+        Ok(v * 1_000_000)
+    } else if v < 100_000_000_000_000_000 {
+        Ok(v * 1_000)
+    } else {
+        Err(format!("{v} is neither milliseconds nor microseconds"))
+    }
+}
+
+/// One record of an L1/trade stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum L1Event {
+    /// A trade print.
+    Trade(Trade),
+    /// A top-of-book change.
+    Quote(Quote),
+}
+
+impl L1Event {
+    /// Exchange time of the record.
+    pub fn ts(&self) -> UnixNanos {
+        match self {
+            L1Event::Trade(t) => t.ts,
+            L1Event::Quote(q) => q.ts,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+enum RawL1 {
+    Trade {
+        ts: serde_json::Value,
+        price: String,
+        size: String,
+        side: RawSide,
+    },
+    Quote {
+        ts: serde_json::Value,
+        bid: String,
+        bid_size: String,
+        ask: String,
+        ask_size: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawSide {
+    Buy,
+    Sell,
+}
+
+fn json_ts(v: &serde_json::Value) -> Result<UnixNanos, String> {
+    match v {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .filter(|ns| *ns >= 0)
+            .ok_or_else(|| format!("field ts: {n} is not a non-negative integer of nanoseconds")),
+        serde_json::Value::String(s) => parse_iso8601(s).map_err(|e| format!("field ts: {e}")),
+        other => Err(format!(
+            "field ts: expected integer nanoseconds or ISO-8601 text, found {other}"
+        )),
+    }
+}
+
+/// L1/trade JSON Lines from text. See [`l1_jsonl_reader`].
+pub fn l1_jsonl(source: &str, text: &str) -> Result<Vec<L1Event>, LoadError> {
+    l1_jsonl_reader(source, text.as_bytes())
+}
+
+/// Tradewind L1/trade JSON Lines: one object per line, for one instrument per file.
+///
+/// ```text
+/// {"type":"trade","ts":1742944020715000000,"price":"87232.00","size":"0.00012","side":"sell"}
+/// {"type":"quote","ts":"2025-03-25T23:07:00.840478284Z","bid":"87232.00","bid_size":"2.42385","ask":"87232.01","ask_size":"2.64517"}
+/// ```
+///
+/// - `ts`: integer nanoseconds since the UNIX epoch, or ISO-8601 text;
+/// - prices and sizes: decimal **strings** (JSON numbers are floats and could already
+///   have lost digits), parsed exactly;
+/// - `side` (trades): the aggressor, `"buy"` or `"sell"`;
+/// - unknown fields are errors, so nothing in a record is silently ignored.
+///
+/// Trades must have a non-zero size; quotes must not be crossed (`bid <= ask`).
+pub fn l1_jsonl_reader(source: &str, reader: impl BufRead) -> Result<Vec<L1Event>, LoadError> {
+    let mut lines = Lines::new(source, reader);
+    let mut events = Vec::new();
+    let mut pr = Precisions::default();
+    let mut mono = Monotonic(None);
+    while let Some((n, line)) = lines.next_line()? {
+        let row = (|| -> Result<L1Event, String> {
+            let raw: RawL1 =
+                serde_json::from_str(line).map_err(|e| format!("invalid record: {e}"))?;
+            let ev = match raw {
+                RawL1::Trade {
+                    ts,
+                    price: p,
+                    size: s,
+                    side,
+                } => {
+                    let size = size(&s, "size", &mut pr)?;
+                    if size.is_zero() {
+                        return Err("trade size is zero".to_owned());
+                    }
+                    L1Event::Trade(Trade {
+                        ts: json_ts(&ts)?,
+                        price: price(&p, "price", &mut pr)?,
+                        size,
+                        aggressor: match side {
+                            RawSide::Buy => Side::Buy,
+                            RawSide::Sell => Side::Sell,
+                        },
+                    })
+                }
+                RawL1::Quote {
+                    ts,
+                    bid,
+                    bid_size,
+                    ask,
+                    ask_size,
+                } => {
+                    let q = Quote {
+                        ts: json_ts(&ts)?,
+                        bid: price(&bid, "bid", &mut pr)?,
+                        bid_size: size(&bid_size, "bid_size", &mut pr)?,
+                        ask: price(&ask, "ask", &mut pr)?,
+                        ask_size: size(&ask_size, "ask_size", &mut pr)?,
+                    };
+                    if q.bid > q.ask {
+                        return Err(format!("crossed quote: bid {} > ask {}", q.bid, q.ask));
+                    }
+                    L1Event::Quote(q)
+                }
+            };
+            mono.check(ev.ts())?;
+            Ok(ev)
+        })()
+        .map_err(|r| load_err(source, n, r))?;
+        events.push(row);
+    }
+    Ok(events
+        .into_iter()
+        .map(|ev| match ev {
+            L1Event::Trade(t) => L1Event::Trade(Trade {
+                price: pr.p(t.price),
+                size: pr.q(t.size),
+                ..t
+            }),
+            L1Event::Quote(q) => L1Event::Quote(Quote {
+                bid: pr.p(q.bid),
+                bid_size: pr.q(q.bid_size),
+                ask: pr.p(q.ask),
+                ask_size: pr.q(q.ask_size),
+                ..q
+            }),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Price {
+        s.parse().expect("valid price")
+    }
+
+    const T0: i64 = 1_742_944_020_000_000_000; // 2025-03-25T23:07:00Z
+
+    #[test]
+    fn ohlcv_with_header_any_case_and_order() {
+        let text = "\u{feff}Date,Volume,Open,High,Low,Close,Adj Close\n\
+                    2025-03-25T23:07:00Z,1.5,100.5,101,100,100.75,0\n\
+                    \n\
+                    2025-03-25T23:08:00+00:00,2,100.75,102.25,100.25,102,0\n";
+        let bars = ohlcv_csv("t.csv", text).expect("valid");
+        assert_eq!(bars.len(), 2);
+        assert_eq!(bars[0].ts, T0);
+        assert_eq!(bars[1].ts, T0 + 60_000_000_000);
+        assert_eq!(bars[0].open.to_string(), "100.50", "precision unified to 2");
+        assert_eq!(bars[0].high.to_string(), "101.00");
+        assert_eq!(bars[1].volume.to_string(), "2.0");
+        assert_eq!(bars[1].close, p("102"));
+    }
+
+    #[test]
+    fn ohlcv_without_header_epoch_units() {
+        let secs = "1742944020,1,2,0.5,1.5,10\n1742944080,1,2,0.5,1.5,10\n";
+        let ms = "1742944020000,1,2,0.5,1.5,10\r\n1742944080000,1,2,0.5,1.5,10\r\n";
+        let a = ohlcv_csv("s.csv", secs).expect("valid");
+        let b = ohlcv_csv("ms.csv", ms).expect("valid");
+        assert_eq!(a, b);
+        assert_eq!(a[0].ts, T0);
+    }
+
+    #[test]
+    fn ohlcv_pandas_index_and_missing_volume() {
+        let text = ",Open,High,Low,Close\n2013-01-02,10,11,9,10.5\n2013-01-03,10.5,11,10,11\n";
+        let bars = ohlcv_csv("goog.csv", text).expect("valid");
+        assert_eq!(bars.len(), 2);
+        assert_eq!(bars[0].volume, Quantity::ZERO);
+        assert_eq!(bars[1].ts - bars[0].ts, 86_400_000_000_000);
+    }
+
+    #[test]
+    fn ohlcv_errors_name_source_line_reason() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "time,open,high,low,close,volume\n1742944020,1,2,0.5,1.5,10\n1742944021,1,2,0.5,3,10\n",
+                "bars.csv:3: inconsistent OHLC: open 1 high 2 low 0.5 close 3",
+            ),
+            (
+                "time,open,high,low,close,volume\n1742944020,1,2,0.5,1.5\n",
+                "bars.csv:2: expected 6 fields, found 5",
+            ),
+            (
+                "time,open,high,low,close,volume\n1742944080,1,2,0.5,1.5,1\n1742944020,1,2,0.5,1.5,1\n",
+                "bars.csv:3: timestamp 1742944020000000000 ns is before the previous row's 1742944080000000000 ns",
+            ),
+            (
+                "time,open,high,low,close,volume\n1742944020,1,2,0.5,abc,1\n",
+                "bars.csv:2: column close: cannot parse \"abc\" as price: unexpected character",
+            ),
+            (
+                "time,open,high,low,close,volume\nyesterday,1,2,0.5,1,1\n",
+                "bars.csv:2: column timestamp: invalid timestamp \"yesterday\": expected a 4-digit year",
+            ),
+            (
+                "time,open,high,low,close,volume\n1742944020,1,2,0.5,1,-1\n",
+                "bars.csv:2: column volume: quantity \"-1\" is negative",
+            ),
+            (
+                "time,open,high,close\n",
+                "bars.csv:1: header has no low column",
+            ),
+            (
+                "open,high,low,close,volume\n",
+                "bars.csv:1: header has no timestamp column (timestamp/time/date/datetime)",
+            ),
+            (
+                "date,time,open,high,low,close\n",
+                "bars.csv:1: header has more than one timestamp column",
+            ),
+            ("foo,bar\n", "bars.csv:1: expected 6 fields, found 2"),
+        ];
+        for (text, want) in cases {
+            let err = ohlcv_csv("bars.csv", text).expect_err(want);
+            assert_eq!(err.to_string(), *want);
+        }
+    }
+
+    #[test]
+    fn ohlcv_reports_invalid_utf8_as_error() {
+        let bytes: &[u8] = b"time,open,high,low,close,volume\n\xff\xfe,1,1,1,1,1\n";
+        let err = ohlcv_csv_reader("bin.csv", bytes).expect_err("not UTF-8");
+        assert_eq!((err.source_name.as_str(), err.line), ("bin.csv", 2));
+        assert!(err.reason.starts_with("cannot read"), "{}", err.reason);
+    }
+
+    #[test]
+    fn empty_input_is_an_empty_series() {
+        assert_eq!(ohlcv_csv("e.csv", ""), Ok(vec![]));
+        assert_eq!(
+            ohlcv_csv("e.csv", "time,open,high,low,close,volume\n"),
+            Ok(vec![])
+        );
+        assert_eq!(binance_klines("e.csv", "\n"), Ok(vec![]));
+        assert_eq!(l1_jsonl("e.jsonl", ""), Ok(vec![]));
+    }
+
+    const KLINE_MS: &str = "1742944020000,87232.00,87232.01,87232.00,87232.01,0.02038,1742944020999,1777.7883626,2,0.02026,1767.3205226,0\n";
+    const KLINE_US: &str = "1742944020000000,87232.00,87232.01,87232.00,87232.01,0.02038,1742944020999999,1777.7883626,2,0.02026,1767.3205226,0\n";
+
+    #[test]
+    fn binance_klines_ms_and_us() {
+        let a = binance_klines("ms.csv", KLINE_MS).expect("valid");
+        let b = binance_klines("us.csv", KLINE_US).expect("valid");
+        assert_eq!(a, b);
+        assert_eq!(a[0].ts, T0);
+        assert_eq!(a[0].close.to_string(), "87232.01");
+        assert_eq!(a[0].volume.to_string(), "0.02038");
+    }
+
+    #[test]
+    fn binance_klines_errors() {
+        let e = binance_klines("k.csv", "1,2,3\n").expect_err("short");
+        assert_eq!(e.to_string(), "k.csv:1: expected 12 fields, found 3");
+        let header = format!(
+            "open_time,open,high,low,close,volume,close_time,qv,n,tb,tq,ignore\n{KLINE_MS}"
+        );
+        let e = binance_klines("k.csv", &header).expect_err("header");
+        assert!(
+            e.to_string().starts_with("k.csv:1: column open_time:"),
+            "{e}"
+        );
+        let ns = KLINE_MS.replacen("1742944020000,", "1742944020000000000,", 1);
+        let e = binance_klines("k.csv", &ns).expect_err("ns");
+        assert!(
+            e.reason.contains("neither milliseconds nor microseconds"),
+            "{e}"
+        );
+        let back = KLINE_MS.replacen("1742944020999", "1742944019999", 1);
+        let e = binance_klines("k.csv", &back).expect_err("close before open");
+        assert_eq!(e.reason, "close_time is before open_time");
+        let two = format!(
+            "{KLINE_MS}{}",
+            KLINE_MS.replacen(
+                "87232.00,87232.01,87232.00",
+                "87232.00,87232.01,87233.00",
+                1
+            )
+        );
+        let e = binance_klines("k.csv", &two).expect_err("low > high");
+        assert_eq!(e.line, 2);
+        assert!(e.reason.starts_with("inconsistent OHLC"), "{e}");
+    }
+
+    #[test]
+    fn l1_jsonl_good() {
+        let text = concat!(
+            r#"{"type":"trade","ts":1742944020715000000,"price":"87232.0","size":"0.00012","side":"sell"}"#,
+            "\n",
+            r#"{"type":"quote","ts":"2025-03-25T23:07:00.840478284Z","bid":"87232.00","bid_size":"2.42385","ask":"87232.01","ask_size":"2.64517"}"#,
+            "\n",
+            r#"{"type":"trade","ts":1742944020840478284,"price":"87232.01","size":"1","side":"buy"}"#,
+            "\n"
+        );
+        let ev = l1_jsonl("btc.jsonl", text).expect("valid");
+        assert_eq!(ev.len(), 3);
+        match ev[0] {
+            L1Event::Trade(t) => {
+                assert_eq!(t.aggressor, Side::Sell);
+                assert_eq!(t.price.to_string(), "87232.00");
+                assert_eq!(t.size.to_string(), "0.00012");
+            }
+            L1Event::Quote(_) => panic!("expected a trade"),
+        }
+        match ev[1] {
+            L1Event::Quote(q) => {
+                assert_eq!(q.ts, T0 + 840_478_284);
+                assert_eq!(q.ask.to_string(), "87232.01");
+            }
+            L1Event::Trade(_) => panic!("expected a quote"),
+        }
+        assert_eq!(ev[2].ts(), ev[1].ts(), "equal timestamps are allowed");
+    }
+
+    #[test]
+    fn l1_jsonl_errors() {
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"{"type":"trade","ts":1,"price":87232.0,"size":"1","side":"buy"}"#,
+                "invalid record",
+            ),
+            (
+                r#"{"type":"trade","ts":1,"price":"1","size":"1","side":"hold"}"#,
+                "invalid record",
+            ),
+            (
+                r#"{"type":"trade","ts":1,"price":"1","size":"1","side":"buy","venue":"x"}"#,
+                "invalid record",
+            ),
+            (r#"{"type":"bar","ts":1}"#, "invalid record"),
+            (
+                r#"{"type":"trade","ts":1,"price":"1","size":"0","side":"buy"}"#,
+                "trade size is zero",
+            ),
+            (
+                r#"{"type":"trade","ts":-1,"price":"1","size":"1","side":"buy"}"#,
+                "field ts",
+            ),
+            (
+                r#"{"type":"trade","ts":1.5,"price":"1","size":"1","side":"buy"}"#,
+                "field ts",
+            ),
+            (
+                r#"{"type":"trade","ts":"soon","price":"1","size":"1","side":"buy"}"#,
+                "field ts",
+            ),
+            (
+                r#"{"type":"quote","ts":1,"bid":"2","bid_size":"1","ask":"1","ask_size":"1"}"#,
+                "crossed quote: bid 2 > ask 1",
+            ),
+            (
+                r#"{"type":"quote","ts":1,"bid":"1","bid_size":"1.x","ask":"2","ask_size":"1"}"#,
+                "column bid_size",
+            ),
+            ("not json", "invalid record"),
+        ];
+        for (line, want) in cases {
+            let text = format!(
+                "{}\n{line}\n",
+                r#"{"type":"trade","ts":0,"price":"1","size":"1","side":"buy"}"#
+            );
+            let err = l1_jsonl("x.jsonl", &text).expect_err(line);
+            assert_eq!(
+                (err.source_name.as_str(), err.line),
+                ("x.jsonl", 2),
+                "{line}"
+            );
+            assert!(err.reason.contains(want), "{line}: {}", err.reason);
+        }
+        let back = concat!(
+            r#"{"type":"trade","ts":5,"price":"1","size":"1","side":"buy"}"#,
+            "\n",
+            r#"{"type":"trade","ts":4,"price":"1","size":"1","side":"buy"}"#
+        );
+        let err = l1_jsonl("x.jsonl", back).expect_err("backwards");
+        assert_eq!(
+            err.to_string(),
+            "x.jsonl:2: timestamp 4 ns is before the previous row's 5 ns"
+        );
+    }
+}
