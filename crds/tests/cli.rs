@@ -24,7 +24,9 @@ fn describe_resolves_every_example_bot() {
     let files: Vec<String> = ["strategies", "bots", "commission-plans"]
         .iter()
         .flat_map(|d| std::fs::read_dir(root().join("examples").join(d)).unwrap())
-        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| p.to_string_lossy().into_owned())
         .collect();
     let args: Vec<&str> = std::iter::once("describe")
         .chain(files.iter().map(String::as_str))
