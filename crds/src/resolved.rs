@@ -174,6 +174,7 @@ mod tests {
                 image: None,
                 resources: None,
                 cloud: None,
+                backtest: None,
             },
         )
     }

@@ -142,6 +142,28 @@ pub struct CloudSpec {
     pub deletion_policy: DeletionPolicy,
 }
 
+/// When a bar-driven backtest fills market orders.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum FillModel {
+    /// A decision made at a bar's close fills at the next bar's open (no look-ahead).
+    #[default]
+    NextBarOpen,
+    /// A decision made at a bar's close fills at that close (optimistic).
+    SameBarClose,
+}
+
+/// How backtests of this bot simulate execution.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BacktestSpec {
+    /// Bar fill model for market orders.
+    #[serde(default)]
+    pub fill_model: FillModel,
+    /// Slippage against the trader on market fills, in basis points (e.g. "2.5").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slippage_bps: Option<Decimal>,
+}
+
 /// Desired state of a trading bot.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
@@ -216,6 +238,9 @@ pub struct TradingBotSpec {
     /// Azure resources for this bot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud: Option<CloudSpec>,
+    /// Execution simulation for backtests (and the fill model of paper trading on bars).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<BacktestSpec>,
 }
 
 /// Coarse lifecycle of a bot, for people; automation should read conditions.
