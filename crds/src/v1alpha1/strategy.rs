@@ -42,6 +42,9 @@ impl StrategyType {
 /// Bar timeframe the strategy runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum Timeframe {
+    /// One second (for short-horizon bots; Binance publishes 1s klines).
+    #[serde(rename = "1s")]
+    S1,
     /// One minute.
     #[serde(rename = "1m")]
     M1,
@@ -66,6 +69,7 @@ impl Timeframe {
     /// Length of one bar in seconds.
     pub fn seconds(self) -> u64 {
         match self {
+            Timeframe::S1 => 1,
             Timeframe::M1 => 60,
             Timeframe::M5 => 300,
             Timeframe::M15 => 900,
