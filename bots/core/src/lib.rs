@@ -5,8 +5,10 @@
 //! - [`instrument`]: tick, lot and minimum-notional rules of a tradable pair.
 //! - [`data`]: bars, trades, quotes, L2 snapshots/deltas, the L2 order book, timestamp
 //!   parsing and the CSV/JSONL loaders.
+//! - [`indicators`]: streaming SMA, EMA, RSI, MACD, Bollinger Bands, ATR, StdDev matching TA-Lib.
 
 pub mod data;
 pub mod fixed;
+pub mod indicators;
 pub mod instrument;
 pub mod orders;

@@ -275,7 +275,7 @@ pub fn ohlcv_csv(source: &str, text: &str) -> Result<Vec<Bar>, LoadError> {
 ///
 /// **Timestamps**: ISO-8601 date or date-time, or an integer epoch whose unit follows
 /// from its magnitude (seconds below 10^11, milliseconds below 10^14, then micro- and
-/// nanoseconds); see [`parse_timestamp`](super::time::parse_timestamp).
+/// nanoseconds); see [`parse_timestamp`].
 ///
 /// Every row must have as many fields as the header (or six without one).
 pub fn ohlcv_csv_reader(source: &str, reader: impl BufRead) -> Result<Vec<Bar>, LoadError> {
