@@ -12,3 +12,4 @@ pub mod fixed;
 pub mod indicators;
 pub mod instrument;
 pub mod orders;
+pub mod portfolio;
