@@ -13,3 +13,4 @@ pub mod indicators;
 pub mod instrument;
 pub mod orders;
 pub mod portfolio;
+pub mod strategy;

@@ -1,6 +1,7 @@
 //! Market data: bars, trades, quotes, L2 book updates, the L2 [`OrderBook`], and the
 //! text [`load`]ers that turn CSV/JSONL into them.
 
+pub mod aggregate;
 mod book;
 pub mod load;
 mod market;

@@ -1,0 +1,55 @@
+use super::*;
+use crate::strategy::Action;
+use crate::strategy::testing::{bar, ctx, instrument};
+
+fn run(closes: &[&str], position: &str) -> Vec<(usize, Action)> {
+    let inst = instrument();
+    let mut s = EmaCross::new(EmaCrossConfig::new(2, 3).unwrap());
+    let mut out = Actions::starting_at(1);
+    let mut seen = Vec::new();
+    for (i, c) in closes.iter().enumerate() {
+        s.on_bar(&ctx(&inst, position, &[]), &bar(i as i64, c), &mut out);
+        seen.extend(out.drain().map(|a| (i, a)));
+    }
+    seen
+}
+
+#[test]
+fn enters_on_upward_cross_when_flat() {
+    let actions = run(&["10", "9", "8", "7", "12", "14"], "0");
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0].1, Action::EnterLong);
+}
+
+#[test]
+fn exits_on_downward_cross_when_long() {
+    let actions = run(&["7", "8", "9", "10", "5", "4"], "1");
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0].1, Action::ExitLong);
+}
+
+#[test]
+fn no_signal_without_a_cross_or_during_warmup() {
+    assert!(run(&["1", "2", "3", "4", "5", "6"], "0").is_empty());
+    assert!(run(&["9", "1"], "0").is_empty());
+}
+
+#[test]
+fn does_not_pyramid_or_exit_when_flat() {
+    // Up-cross while already long, down-cross while flat: nothing to do.
+    assert!(run(&["10", "9", "8", "7", "12", "14"], "1").is_empty());
+    assert!(run(&["7", "8", "9", "10", "5", "4"], "0").is_empty());
+}
+
+#[test]
+fn config_refuses_fast_not_below_slow() {
+    let err = EmaCrossConfig::new(20, 20).unwrap_err();
+    assert_eq!(err.field, "spec.emaCross.fastPeriod");
+    assert!(
+        EmaCrossConfig::from_params(&tradewind_crds::CrossParams {
+            fast_period: 0,
+            slow_period: 5
+        })
+        .is_err()
+    );
+}

@@ -1,0 +1,71 @@
+use super::*;
+use crate::strategy::Action;
+use crate::strategy::testing::{bar, ctx, instrument};
+use tradewind_crds::RsiReversionParams;
+
+fn strategy() -> RsiReversion {
+    RsiReversion::new(
+        RsiReversionConfig::from_params(&RsiReversionParams {
+            period: 3,
+            oversold: 30,
+            overbought: 70,
+        })
+        .unwrap(),
+    )
+}
+
+fn feed(s: &mut RsiReversion, closes: &[&str], position: &str) -> Vec<Action> {
+    let inst = instrument();
+    let mut out = Actions::starting_at(1);
+    let mut seen = Vec::new();
+    for (i, c) in closes.iter().enumerate() {
+        s.on_bar(&ctx(&inst, position, &[]), &bar(i as i64, c), &mut out);
+        seen.extend(out.drain());
+    }
+    seen
+}
+
+#[test]
+fn buys_when_oversold_and_flat() {
+    let actions = feed(&mut strategy(), &["100", "99", "98", "97", "96"], "0");
+    assert!(!actions.is_empty());
+    assert!(actions.iter().all(|a| *a == Action::EnterLong));
+}
+
+#[test]
+fn sells_when_overbought_and_long() {
+    let actions = feed(&mut strategy(), &["96", "97", "98", "99", "100"], "1");
+    assert!(!actions.is_empty());
+    assert!(actions.iter().all(|a| *a == Action::ExitLong));
+}
+
+#[test]
+fn quiet_in_between_and_during_warmup() {
+    assert!(
+        feed(
+            &mut strategy(),
+            &["100", "101", "100", "101", "100", "101"],
+            "0"
+        )
+        .is_empty()
+    );
+    assert!(feed(&mut strategy(), &["100", "90", "80"], "0").is_empty());
+}
+
+#[test]
+fn config_errors_name_the_field() {
+    let err = RsiReversionConfig::from_params(&RsiReversionParams {
+        period: 14,
+        oversold: 70,
+        overbought: 30,
+    })
+    .unwrap_err();
+    assert_eq!(err.field, "spec.rsiReversion.oversold");
+    let err = RsiReversionConfig::from_params(&RsiReversionParams {
+        period: 1,
+        oversold: 30,
+        overbought: 70,
+    })
+    .unwrap_err();
+    assert_eq!(err.field, "spec.rsiReversion.period");
+}

@@ -1,0 +1,60 @@
+//! SmaCross: long when the fast simple moving average of closes crosses above the slow
+//! one, flat when it crosses back below. Spot, so never short. Crosses are strict on both
+//! bars, as backtesting.py's `crossover()`, so the two engines take the same trades.
+
+mod config;
+#[cfg(test)]
+mod tests;
+
+pub use config::SmaCrossConfig;
+
+use crate::data::Bar;
+use crate::indicators::Sma;
+use crate::strategy::{Actions, Context, Cross, CrossDetector, Strategy};
+
+/// The SmaCross strategy.
+#[derive(Clone, Debug)]
+pub struct SmaCross {
+    fast: Sma,
+    slow: Sma,
+    cross: CrossDetector,
+    warmup: usize,
+}
+
+impl SmaCross {
+    /// A fresh strategy.
+    pub fn new(config: SmaCrossConfig) -> Self {
+        // Periods were checked by the config, so the indicators accept them.
+        let fast = Sma::new(config.fast).expect("period checked by config");
+        let slow = Sma::new(config.slow).expect("period checked by config");
+        let warmup = slow.lookback();
+        Self {
+            fast,
+            slow,
+            cross: CrossDetector::default(),
+            warmup,
+        }
+    }
+}
+
+impl Strategy for SmaCross {
+    fn name(&self) -> &'static str {
+        "SmaCross"
+    }
+
+    fn warmup_bars(&self) -> usize {
+        self.warmup
+    }
+
+    fn on_bar(&mut self, ctx: &Context<'_>, bar: &Bar, out: &mut Actions) {
+        let close = bar.close.as_f64();
+        let (Some(fast), Some(slow)) = (self.fast.update(close), self.slow.update(close)) else {
+            return;
+        };
+        match self.cross.update(fast, slow) {
+            Some(Cross::Above) if !ctx.is_long() => out.enter_long(),
+            Some(Cross::Below) if ctx.is_long() => out.exit_long(),
+            _ => {}
+        }
+    }
+}
