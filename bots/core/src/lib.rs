@@ -13,4 +13,5 @@ pub mod indicators;
 pub mod instrument;
 pub mod orders;
 pub mod portfolio;
+pub mod risk;
 pub mod strategy;
