@@ -14,4 +14,5 @@ pub mod instrument;
 pub mod orders;
 pub mod portfolio;
 pub mod risk;
+pub mod statistics;
 pub mod strategy;
