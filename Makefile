@@ -1,18 +1,31 @@
-# Thin wrappers over cargo. Everything here also works as the plain cargo command shown.
+# Thin wrappers over cargo. Everything here also works as the plain command shown.
 SHELL := /bin/bash
 CARGO ?= cargo
 # nextest when installed (CI installs it), else cargo's own runner.
 TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# Python tools the tests compare against live in a virtualenv of their own.
+VENV ?= $(HOME)/.cache/tradewind-venv
+PYTHON ?= python3
 
-.PHONY: demo test lint crds bench e2e
+.PHONY: demo test lint crds bench e2e venv
 
-## demo: validate the examples and print what they declare, each bot resolved
+## demo: validate the examples, then backtest the demo bot on real Binance data
 demo:
 	$(CARGO) run -q -p tradewind-crds --features cli -- describe examples/strategies/*.yaml examples/commission-plans/*.yaml examples/bots/*.yaml
+	$(CARGO) run -q --release -p tradewind-bot -- backtest -f examples/demo/btc-scalper.yaml --data examples/data/binance_spot_btcusdt_l1_trades.jsonl --out $(TARGET_DIR)/demo
 
-## test: every test in the workspace
-test:
+## test: every Rust test, then the comparison with backtesting.py
+test: $(VENV)/.installed
 	$(CARGO) $(TEST_RUNNER) --workspace --all-features
+	$(CARGO) build -q -p tradewind-bot
+	$(VENV)/bin/python tools/compare/backtesting_goog.py $(TARGET_DIR)/debug/tradewind-bot
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@
 
 ## lint: formatting check and clippy with warnings as errors
 lint:

@@ -7,7 +7,9 @@
 //!   parsing and the CSV/JSONL loaders.
 //! - [`indicators`]: streaming SMA, EMA, RSI, MACD, Bollinger Bands, ATR, StdDev matching TA-Lib.
 
+pub mod backtest;
 pub mod data;
+pub mod exchange;
 pub mod fixed;
 pub mod indicators;
 pub mod instrument;

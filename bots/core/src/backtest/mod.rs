@@ -1,0 +1,431 @@
+//! The deterministic, event-driven bar backtest.
+//!
+//! Per bar, in this order:
+//! 1. the clock moves to the bar; entries and exits the strategy decided on the previous
+//!    bar are sized at this bar's open and sent (next-bar-open model);
+//! 2. the simulated exchange processes the bar: queued market orders fill at the open,
+//!    resting limits and stops fill where the bar's range reaches them;
+//! 3. fills go to the portfolio, then to the strategy (which may react at once);
+//! 4. the portfolio is marked at the close and the post-trade risk monitors run;
+//! 5. the strategy sees the closed bar and decides; under the same-bar-close model its
+//!    orders fill at this close right away.
+//!
+//! Nothing here reads a clock, a file or a random source, so the same input gives the
+//! same result, and the same strategy code runs live with another driver.
+
+pub mod clock;
+pub mod sizing;
+
+use crate::data::{Bar, Side, UnixNanos};
+use crate::exchange::{BarFillModel, Bps, EngineConfig, FeeAccount, FeeSchedule, MatchingEngine};
+use crate::fixed::{Money, Price, Quantity};
+use crate::instrument::Instrument;
+use crate::orders::{
+    ClientOrderId, Fill, InstrumentIndex, OrderEvent, OrderKind, OrderRequest, TimeInForce,
+};
+use crate::portfolio::{Portfolio, PortfolioError};
+use crate::strategy::{Action, Actions, Context, OpenOrder, OrderSize, PlannedOrder, Strategy};
+
+pub use clock::{Clock, SimulatedClock};
+pub use sizing::Sizing;
+
+/// The instrument every single-instrument backtest trades.
+pub const INSTRUMENT: InstrumentIndex = InstrumentIndex(0);
+
+/// How a backtest runs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// What is traded.
+    pub instrument: Instrument,
+    /// Starting cash in the quote currency.
+    pub capital: Money,
+    /// When market orders fill.
+    pub fill_model: BarFillModel,
+    /// Slippage against the trader on taker fills.
+    pub slippage: Bps,
+    /// Maker/taker fees by 30-day volume.
+    pub fees: FeeSchedule,
+    /// How entries are sized.
+    pub sizing: Sizing,
+}
+
+/// Why a backtest stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    /// Accounting could not apply a fill or a mark (overflow, time going backwards).
+    #[error("accounting: {0}")]
+    Portfolio(#[from] PortfolioError),
+}
+
+/// Order-flow counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Orders sent to the exchange.
+    pub orders: usize,
+    /// Fills.
+    pub fills: usize,
+    /// Orders the exchange rejected.
+    pub rejected: usize,
+    /// Entries or orders dropped before the exchange (nothing affordable, nothing to sell).
+    pub dropped: usize,
+}
+
+/// What a backtest produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Strategy name.
+    pub strategy: &'static str,
+    /// Bars processed.
+    pub bars: usize,
+    /// Time of the first and last bar.
+    pub span: Option<(UnixNanos, UnixNanos)>,
+    /// The account at the end: cash, position, PnL, equity curve, closed trades.
+    pub portfolio: Portfolio,
+    /// Every fill, in order.
+    pub fills: Vec<Fill>,
+    /// Order-flow counters.
+    pub counts: Counts,
+    /// Why orders were rejected or dropped (bounded: the first 100).
+    pub notes: Vec<String>,
+}
+
+const MAX_NOTES: usize = 100;
+
+/// A backtest in progress: one strategy, one instrument, bars.
+pub struct Backtest {
+    settings: Settings,
+    strategy: Box<dyn Strategy>,
+    exchange: MatchingEngine,
+    fees: FeeAccount,
+    portfolio: Portfolio,
+    clock: SimulatedClock,
+    actions: Actions,
+    /// Sized actions waiting for the next bar's open (next-bar-open model).
+    deferred: Vec<Action>,
+    events: Vec<OrderEvent>,
+    open: Vec<OpenOrder>,
+    fills: Vec<Fill>,
+    counts: Counts,
+    notes: Vec<String>,
+    bars: usize,
+    span: Option<(UnixNanos, UnixNanos)>,
+}
+
+impl Backtest {
+    /// A backtest of `strategy` under `settings`.
+    pub fn new(settings: Settings, strategy: Box<dyn Strategy>) -> Self {
+        let exchange = MatchingEngine::new(
+            INSTRUMENT,
+            settings.instrument.clone(),
+            EngineConfig::bars(settings.fill_model, settings.slippage),
+        );
+        let fees = FeeAccount::new(settings.fees.clone());
+        let portfolio = Portfolio::new(settings.capital, 1);
+        Self {
+            settings,
+            strategy,
+            exchange,
+            fees,
+            portfolio,
+            clock: SimulatedClock::default(),
+            actions: Actions::starting_at(1),
+            deferred: Vec::new(),
+            events: Vec::new(),
+            open: Vec::new(),
+            fills: Vec::new(),
+            counts: Counts::default(),
+            notes: Vec::new(),
+            bars: 0,
+            span: None,
+        }
+    }
+
+    /// Runs every bar and returns the outcome.
+    pub fn run(mut self, bars: &[Bar]) -> Result<Outcome, BacktestError> {
+        self.portfolio.reserve_curve(bars.len());
+        for bar in bars {
+            self.step(bar)?;
+        }
+        Ok(self.finish())
+    }
+
+    /// Processes one bar (see the module docs for the order of events).
+    pub fn step(&mut self, bar: &Bar) -> Result<(), BacktestError> {
+        self.clock.advance_to(bar.ts);
+        self.bars += 1;
+        self.span = Some(match self.span {
+            None => (bar.ts, bar.ts),
+            Some((first, _)) => (first, bar.ts),
+        });
+
+        // 1. Decisions from the previous close, sized at this open.
+        if !self.deferred.is_empty() {
+            let deferred = std::mem::take(&mut self.deferred);
+            for action in &deferred {
+                self.execute(*action, bar.open, bar.ts);
+            }
+            self.deferred = deferred;
+            self.deferred.clear();
+        }
+
+        // 2-3. The exchange works the bar; fills reach accounting and the strategy.
+        self.exchange.on_bar(bar, &mut self.fees, &mut self.events);
+        self.handle_events()?;
+
+        // 4. Mark to the close.
+        self.portfolio.mark(INSTRUMENT, bar.close, bar.ts)?;
+
+        // 5. The strategy decides on the closed bar.
+        let ctx = context(&self.settings, &self.portfolio, &self.open, bar.ts);
+        self.strategy.on_bar(&ctx, bar, &mut self.actions);
+        if !self.actions.is_empty() {
+            let actions: Vec<Action> = self.actions.drain().collect();
+            for action in actions {
+                if self.settings.fill_model == BarFillModel::NextBarOpen
+                    && is_sized_at_fill(&action)
+                {
+                    self.deferred.push(action);
+                } else {
+                    self.execute(action, bar.close, bar.ts);
+                }
+            }
+            self.handle_events()?;
+            // Same-bar-close fills change equity at this close.
+            self.portfolio.mark(INSTRUMENT, bar.close, bar.ts)?;
+        }
+        Ok(())
+    }
+
+    fn note(&mut self, text: String) {
+        if self.notes.len() < MAX_NOTES {
+            self.notes.push(text);
+        }
+    }
+
+    fn position(&self) -> Quantity {
+        self.portfolio
+            .position(INSTRUMENT)
+            .map(|p| p.quantity())
+            .unwrap_or(Quantity::ZERO)
+    }
+
+    /// Base quantity already committed to working sell orders.
+    fn selling(&self) -> u64 {
+        self.open
+            .iter()
+            .filter(|o| o.side == Side::Sell)
+            .map(|o| o.remaining.raw())
+            .sum()
+    }
+
+    /// Turns one action into exchange requests. `price` is the reference for sizing.
+    fn execute(&mut self, action: Action, price: Price, ts: UnixNanos) {
+        match action {
+            Action::EnterLong => {
+                let taker = self.fees.schedule().tier_for(self.fees.volume_30d()).taker;
+                let q = self.settings.sizing.entry_quantity(
+                    price,
+                    self.portfolio.cash(),
+                    self.portfolio.equity(),
+                    taker,
+                    &self.settings.instrument,
+                );
+                let id = self.actions.allocate_id();
+                self.submit(
+                    id,
+                    Side::Buy,
+                    q,
+                    OrderKind::Market,
+                    TimeInForce::Gtc,
+                    false,
+                    ts,
+                );
+            }
+            Action::ExitLong => {
+                let id = self.actions.allocate_id();
+                let q = self.position();
+                self.submit(
+                    id,
+                    Side::Sell,
+                    q,
+                    OrderKind::Market,
+                    TimeInForce::Gtc,
+                    false,
+                    ts,
+                );
+            }
+            Action::Place(id, order) => {
+                let q = self.resolve_size(&order, price);
+                self.submit(
+                    id,
+                    order.side,
+                    q,
+                    order.kind,
+                    order.time_in_force,
+                    order.post_only,
+                    ts,
+                );
+            }
+            Action::Cancel(id) => self.cancel(id, ts),
+            Action::CancelAll => {
+                let ids: Vec<ClientOrderId> = self.open.iter().map(|o| o.id).collect();
+                for id in ids {
+                    self.cancel(id, ts);
+                }
+            }
+        }
+    }
+
+    fn resolve_size(&self, order: &PlannedOrder, price: Price) -> Quantity {
+        match order.size {
+            OrderSize::Base(q) => q,
+            OrderSize::Position => self.position(),
+            OrderSize::Quote(notional) => {
+                let taker = self.fees.schedule().tier_for(self.fees.volume_30d()).taker;
+                let budget = u128::try_from(notional.raw()).unwrap_or(0);
+                let reference = order.kind.limit_price().unwrap_or(price);
+                sizing::quote_to_quantity(budget, reference, taker, &self.settings.instrument)
+            }
+        }
+    }
+
+    fn cancel(&mut self, id: ClientOrderId, ts: UnixNanos) {
+        if self.exchange.cancel(ts, id, &mut self.events).is_err() {
+            // Already filled or cancelled: nothing to do, the strategy will hear why.
+            self.note(format!("cancel {id}: no such working order"));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn submit(
+        &mut self,
+        id: ClientOrderId,
+        side: Side,
+        quantity: Quantity,
+        kind: OrderKind,
+        time_in_force: TimeInForce,
+        post_only: bool,
+        ts: UnixNanos,
+    ) {
+        if quantity.is_zero() {
+            self.counts.dropped += 1;
+            self.note(format!(
+                "{id} {side:?} dropped: nothing to trade (no affordable quantity or no position)"
+            ));
+            return;
+        }
+        // Spot: never sell more than is held and not already offered.
+        if side == Side::Sell
+            && quantity.raw() > self.position().raw().saturating_sub(self.selling())
+        {
+            self.counts.dropped += 1;
+            self.note(format!(
+                "{id} sell {quantity} dropped: exceeds the free position"
+            ));
+            return;
+        }
+        let request = OrderRequest {
+            id,
+            instrument: INSTRUMENT,
+            side,
+            quantity,
+            kind,
+            time_in_force,
+            post_only,
+        };
+        self.counts.orders += 1;
+        self.open.push(OpenOrder {
+            id,
+            side,
+            kind,
+            remaining: quantity,
+        });
+        self.exchange
+            .submit(ts, &request, &mut self.fees, &mut self.events);
+    }
+
+    fn handle_events(&mut self) -> Result<(), BacktestError> {
+        // Fills can make the strategy act, which can produce more events; loop until quiet.
+        while !self.events.is_empty() {
+            let events = std::mem::take(&mut self.events);
+            for event in &events {
+                match event {
+                    OrderEvent::Filled(fill) => {
+                        self.portfolio.apply_fill(fill)?;
+                        self.counts.fills += 1;
+                        self.fills.push(*fill);
+                        if let Some(i) = self.open.iter().position(|o| o.id == fill.id) {
+                            let left = self.open[i].remaining.saturating_sub(fill.quantity);
+                            if left.is_zero() {
+                                self.open.remove(i);
+                            } else {
+                                self.open[i].remaining = left;
+                            }
+                        }
+                        let ctx = context(&self.settings, &self.portfolio, &self.open, fill.ts);
+                        self.strategy.on_fill(&ctx, fill, &mut self.actions);
+                    }
+                    OrderEvent::Rejected { id, reason, .. } => {
+                        self.counts.rejected += 1;
+                        self.open.retain(|o| o.id != *id);
+                        self.note(format!("{id} rejected: {reason}"));
+                    }
+                    OrderEvent::Canceled { id, .. } => self.open.retain(|o| o.id != *id),
+                    OrderEvent::Accepted { .. } | OrderEvent::Triggered { .. } => {}
+                }
+            }
+            self.events = events;
+            self.events.clear();
+            if !self.actions.is_empty() {
+                let actions: Vec<Action> = self.actions.drain().collect();
+                let price = self.exchange.last_price().unwrap_or(Price::ZERO);
+                let ts = self.clock.now();
+                for action in actions {
+                    self.execute(action, price, ts);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Outcome {
+        Outcome {
+            strategy: self.strategy.name(),
+            bars: self.bars,
+            span: self.span,
+            portfolio: self.portfolio,
+            fills: self.fills,
+            counts: self.counts,
+            notes: self.notes,
+        }
+    }
+}
+
+/// What the strategy sees; a free function so the engine can lend its parts separately.
+fn context<'a>(
+    settings: &'a Settings,
+    portfolio: &'a Portfolio,
+    open: &'a [OpenOrder],
+    ts: UnixNanos,
+) -> Context<'a> {
+    let position = portfolio.position(INSTRUMENT);
+    Context {
+        ts,
+        instrument: &settings.instrument,
+        index: INSTRUMENT,
+        position: position.map(|p| p.quantity()).unwrap_or(Quantity::ZERO),
+        average_price: position.and_then(|p| p.avg_entry_price()),
+        cash: portfolio.cash(),
+        equity: portfolio.equity(),
+        open_orders: open,
+    }
+}
+
+/// Actions whose size depends on the price they fill at.
+fn is_sized_at_fill(action: &Action) -> bool {
+    match action {
+        Action::EnterLong | Action::ExitLong => true,
+        Action::Place(_, o) => o.kind == OrderKind::Market && !matches!(o.size, OrderSize::Base(_)),
+        Action::Cancel(_) | Action::CancelAll => false,
+    }
+}

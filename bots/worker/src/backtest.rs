@@ -1,0 +1,194 @@
+//! `tradewind-bot backtest`: one bot, its strategy and plan, over one market-data file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use tradewind_core::backtest::{Backtest, Outcome, Settings, Sizing};
+use tradewind_core::data::Bar;
+use tradewind_core::exchange::{BarFillModel, Bps, FeeSchedule};
+use tradewind_core::fixed::{Money, Price, Quantity};
+use tradewind_core::instrument::Instrument;
+use tradewind_core::strategy;
+use tradewind_crds::resolved::BotConfig;
+use tradewind_crds::{FillModel, Mode};
+
+use crate::report::{Counts, ReportView};
+use crate::{bundle, market_data};
+
+/// Instrument rules that the data cannot tell.
+#[derive(Clone, Debug, Default)]
+pub struct InstrumentOverrides {
+    /// Price tick; default: one unit of the data's last price decimal.
+    pub tick_size: Option<String>,
+    /// Quantity lot; default: one unit of the data's last volume decimal.
+    pub lot_size: Option<String>,
+    /// Minimum order notional; default 0.
+    pub min_notional: Option<String>,
+}
+
+/// One backtest's inputs.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// YAML files with the bot, its Strategy and optional CommissionPlan.
+    pub files: Vec<PathBuf>,
+    /// Which bot, if the files hold several.
+    pub bot: Option<String>,
+    /// Market-data file.
+    pub data: PathBuf,
+    /// Instrument rules.
+    pub instrument: InstrumentOverrides,
+}
+
+fn unit(precision: u8) -> String {
+    if precision == 0 {
+        "1".to_owned()
+    } else {
+        format!("0.{}1", "0".repeat(usize::from(precision) - 1))
+    }
+}
+
+/// The instrument: symbol from the bot, rules from the data unless overridden.
+pub fn instrument(cfg: &BotConfig, bars: &[Bar], o: &InstrumentOverrides) -> Result<Instrument> {
+    let symbol = cfg.bot.symbols[0].clone();
+    let quote = cfg.bot.capital.currency.clone();
+    let base = symbol
+        .strip_suffix(quote.as_str())
+        .filter(|b| !b.is_empty())
+        .unwrap_or(&symbol)
+        .to_owned();
+    let price_prec = bars.iter().map(|b| b.close.precision()).max().unwrap_or(2);
+    let size_prec = bars.iter().map(|b| b.volume.precision()).max().unwrap_or(0);
+    let tick_text = o.tick_size.clone().unwrap_or_else(|| unit(price_prec));
+    let lot_text = o.lot_size.clone().unwrap_or_else(|| unit(size_prec));
+    let tick = Price::parse(&tick_text, decimals(&tick_text).max(price_prec))
+        .with_context(|| format!("--tick-size {tick_text}"))?;
+    let lot = Quantity::parse(&lot_text, decimals(&lot_text))
+        .with_context(|| format!("--lot-size {lot_text}"))?;
+    let min_notional =
+        Money::parse(o.min_notional.as_deref().unwrap_or("0")).context("--min-notional")?;
+    Ok(Instrument::new(
+        symbol,
+        base,
+        quote,
+        tick,
+        lot,
+        lot,
+        min_notional,
+    )?)
+}
+
+fn decimals(text: &str) -> u8 {
+    text.split_once('.')
+        .map(|(_, f)| f.len() as u8)
+        .unwrap_or(0)
+}
+
+/// Fees from the bot's CommissionPlan; without one, the venue's base rate (10 bp).
+pub fn fee_schedule(cfg: &BotConfig) -> Result<FeeSchedule> {
+    let Some(plan) = &cfg.commission_plan else {
+        return Ok(FeeSchedule::default());
+    };
+    let tiers: Vec<(&str, &str, &str)> = plan
+        .trading_fees
+        .tiers
+        .iter()
+        .map(|t| {
+            (
+                t.min_volume_30d.as_str(),
+                t.maker_bps.as_str(),
+                t.taker_bps.as_str(),
+            )
+        })
+        .collect();
+    FeeSchedule::from_tiers(&tiers).with_context(|| {
+        format!(
+            "CommissionPlan {}: spec.tradingFees",
+            cfg.commission_plan_name.clone().unwrap_or_default()
+        )
+    })
+}
+
+/// Runs a backtest and returns the report view (nothing written yet).
+pub fn run(req: &Request) -> Result<ReportView> {
+    let cfg = bundle::load(&req.files, req.bot.as_deref())?;
+    if cfg.bot.mode != Mode::Backtest {
+        tracing::info!(mode = ?cfg.bot.mode, "running a backtest of a bot whose mode is not Backtest");
+    }
+    if cfg.bot.symbols.len() != 1 {
+        bail!(
+            "TradingBot {}: spec.symbols has {} symbols; a backtest runs on one data file, so exactly one",
+            cfg.name,
+            cfg.bot.symbols.len()
+        );
+    }
+    let timeframe = cfg.strategy.timeframe.seconds();
+    let (bars, format) = market_data::load_bars(&req.data, timeframe)?;
+    tracing::info!(bars = bars.len(), ?format, data = %req.data.display(), "market data loaded");
+    let instrument = instrument(&cfg, &bars, &req.instrument)?;
+    let strategy = strategy::build(&cfg.strategy, &instrument)
+        .map_err(|e| anyhow::anyhow!("Strategy {}: {e}", cfg.strategy_name))?;
+    let sizing = Sizing::from_spec(&cfg.sizing, &instrument)
+        .map_err(|e| anyhow::anyhow!("TradingBot {}: {e}", cfg.name))?;
+    let backtest = cfg.bot.backtest.clone().unwrap_or_default();
+    let slippage = match &backtest.slippage_bps {
+        None => Bps::ZERO,
+        Some(s) => Bps::parse(s.as_str())
+            .with_context(|| format!("TradingBot {}: spec.backtest.slippageBps", cfg.name))?,
+    };
+    let capital = Money::parse(cfg.bot.capital.amount.as_str())
+        .with_context(|| format!("TradingBot {}: spec.capital.amount", cfg.name))?;
+    let settings = Settings {
+        instrument: instrument.clone(),
+        capital,
+        fill_model: match backtest.fill_model {
+            FillModel::NextBarOpen => BarFillModel::NextBarOpen,
+            FillModel::SameBarClose => BarFillModel::SameBarClose,
+        },
+        slippage,
+        fees: fee_schedule(&cfg)?,
+        sizing,
+    };
+    let started = std::time::Instant::now();
+    let outcome = Backtest::new(settings, strategy).run(&bars)?;
+    let secs = started.elapsed().as_secs_f64();
+    // Engine time only (no parsing or report writing); tools/bench reads this line.
+    tracing::info!(
+        bars = outcome.bars,
+        engine_seconds = secs,
+        bars_per_second = outcome.bars as f64 / secs.max(1e-12),
+        "backtest finished"
+    );
+    Ok(view(&cfg, &req.data, outcome))
+}
+
+fn view(cfg: &BotConfig, data: &Path, outcome: Outcome) -> ReportView {
+    let p = &outcome.portfolio;
+    ReportView {
+        bot: cfg.name.clone(),
+        strategy: format!("{} ({})", cfg.strategy_name, outcome.strategy),
+        symbol: cfg.bot.symbols[0].clone(),
+        currency: cfg.bot.capital.currency.clone(),
+        data_source: data
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        bars: outcome.bars,
+        span: outcome.span,
+        initial_equity: p.initial_cash(),
+        final_equity: p.equity(),
+        realized_pnl: p.realized_pnl(),
+        unrealized_pnl: p.unrealized_pnl(),
+        fees: p.fees_paid(),
+        counts: Counts {
+            orders: outcome.counts.orders,
+            fills: outcome.counts.fills,
+            rejected: outcome.counts.rejected,
+            refused: outcome.counts.dropped,
+        },
+        halt: None,
+        statistics: Vec::new(),
+        equity_curve: p.equity_curve().to_vec(),
+        trades: p.closed_trades().to_vec(),
+        notes: outcome.notes,
+    }
+}

@@ -1,0 +1,132 @@
+//! Backtest reports: a summary table for the terminal, `report.json` for machines and a
+//! self-contained `report.html` (inline SVG charts, no scripts or external assets) for
+//! people. Rendering is deterministic: the same backtest gives byte-identical files.
+
+pub mod html;
+pub mod json;
+pub mod table;
+
+use tradewind_core::data::UnixNanos;
+use tradewind_core::fixed::Money;
+use tradewind_core::portfolio::{ClosedTrade, EquityPoint};
+
+/// Everything a report shows, gathered once from the engine's result.
+#[derive(Debug, Clone)]
+pub struct ReportView {
+    /// Bot name.
+    pub bot: String,
+    /// Strategy resource name and type.
+    pub strategy: String,
+    /// Symbol traded.
+    pub symbol: String,
+    /// Quote currency.
+    pub currency: String,
+    /// Market-data file.
+    pub data_source: String,
+    /// Bars processed.
+    pub bars: usize,
+    /// First and last bar time.
+    pub span: Option<(UnixNanos, UnixNanos)>,
+    /// Starting equity.
+    pub initial_equity: Money,
+    /// Final equity.
+    pub final_equity: Money,
+    /// Realized PnL.
+    pub realized_pnl: Money,
+    /// Unrealized PnL at the end.
+    pub unrealized_pnl: Money,
+    /// Fees paid.
+    pub fees: Money,
+    /// Orders submitted, fills, rejections and risk refusals.
+    pub counts: Counts,
+    /// Why the bot halted, if it did.
+    pub halt: Option<String>,
+    /// Performance statistics in a fixed order (None where undefined).
+    pub statistics: Vec<(String, Option<f64>)>,
+    /// Equity curve.
+    pub equity_curve: Vec<EquityPoint>,
+    /// Closed round trips.
+    pub trades: Vec<ClosedTrade>,
+    /// Human-readable notes on refused and rejected orders (first few).
+    pub notes: Vec<String>,
+}
+
+/// Order-flow counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Orders sent to the exchange.
+    pub orders: usize,
+    /// Fills received.
+    pub fills: usize,
+    /// Orders the exchange rejected.
+    pub rejected: usize,
+    /// Orders risk refused before they reached the exchange.
+    pub refused: usize,
+}
+
+/// `2026-11-25T06:00:00Z` for a UNIX-nanosecond time (UTC, proleptic Gregorian).
+pub fn iso8601(ts: UnixNanos) -> String {
+    let secs = ts.div_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Drawdown from the running peak at each curve point, as a fraction (0.1 = 10 % below peak).
+pub fn drawdowns(curve: &[EquityPoint]) -> Vec<f64> {
+    let mut peak = f64::MIN;
+    curve
+        .iter()
+        .map(|p| {
+            let e = p.equity.as_f64();
+            peak = peak.max(e);
+            if peak > 0.0 { (peak - e) / peak } else { 0.0 }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            iso8601(1_092_873_600 * 1_000_000_000),
+            "2004-08-19T00:00:00Z"
+        );
+        assert_eq!(iso8601(1_742_944_020_000_000_000), "2025-03-25T23:07:00Z");
+        assert_eq!(iso8601(-1_000_000_000), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn drawdown_tracks_the_running_peak() {
+        let p = |e: &str| EquityPoint {
+            ts: 0,
+            equity: Money::parse(e).unwrap(),
+        };
+        let dd = drawdowns(&[p("100"), p("120"), p("90"), p("130")]);
+        assert_eq!(dd, vec![0.0, 0.0, 0.25, 0.0]);
+    }
+}

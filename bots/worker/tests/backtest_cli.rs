@@ -1,0 +1,171 @@
+//! `tradewind-bot backtest` as users run it: real data, reports, and clear errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn bot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tradewind-bot"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("tradewind-bot-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const DEMO: &str = "examples/demo/btc-scalper.yaml";
+const TRADES: &str = "examples/data/binance_spot_btcusdt_l1_trades.jsonl";
+
+#[test]
+fn demo_backtest_writes_reports_and_is_byte_identical_across_runs() {
+    let (a, b) = (tmpdir("a"), tmpdir("b"));
+    for dir in [&a, &b] {
+        let out = bot(&[
+            "backtest",
+            "-f",
+            DEMO,
+            "--data",
+            TRADES,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("Final equity (USDT)"), "{stdout}");
+    }
+    for file in ["report.json", "report.html"] {
+        let (x, y) = (
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(b.join(file)).unwrap(),
+        );
+        assert!(!x.is_empty());
+        assert!(
+            x == y,
+            "{file} differs between two runs of the same backtest"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["symbol"], "BTCUSDT");
+    assert!(report["bars"].as_u64().unwrap() > 100);
+    // Money is written as decimal strings, never as JSON numbers.
+    assert!(report["finalEquity"].is_string());
+    assert!(
+        report["trades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["pnl"].is_string())
+    );
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("Drawdown") && !html.contains("<script"));
+}
+
+#[test]
+fn the_same_bot_runs_on_klines_and_on_trades_with_the_same_bars() {
+    let (a, b) = (tmpdir("trades"), tmpdir("klines"));
+    let klines = "examples/data/binance_spot_btcusdt_1s_klines.csv";
+    for (dir, data) in [(&a, TRADES), (&b, klines)] {
+        let out = bot(&[
+            "backtest",
+            "-f",
+            DEMO,
+            "--data",
+            data,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let read = |d: &PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(d.join("report.json")).unwrap()).unwrap()
+    };
+    let (x, y) = (read(&a), read(&b));
+    // The kline file holds exactly the trades aggregated per second.
+    assert_eq!(x["bars"], y["bars"]);
+    assert_eq!(x["trades"], y["trades"]);
+}
+
+#[test]
+fn a_bad_strategy_stops_the_backtest_naming_the_field() {
+    let dir = tmpdir("bad-strategy");
+    let text = std::fs::read_to_string(root().join(DEMO))
+        .unwrap()
+        .replace("slowPeriod: 15", "slowPeriod: 5");
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, text).unwrap();
+    let out = bot(&[
+        "backtest",
+        "-f",
+        file.to_str().unwrap(),
+        "--data",
+        TRADES,
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec.emaCross: fastPeriod must be smaller than slowPeriod"),
+        "{err}"
+    );
+    assert!(
+        !dir.join("report.json").exists(),
+        "nothing is written for a refused config"
+    );
+}
+
+#[test]
+fn a_bad_data_row_is_reported_with_file_and_line() {
+    let dir = tmpdir("bad-data");
+    let data = dir.join("bars.csv");
+    std::fs::write(&data, "timestamp,open,high,low,close,volume\n2024-01-01,10,11,9,10.5,100\n2024-01-02,10,9,11,10,100\n").unwrap();
+    let out = bot(&[
+        "backtest",
+        "-f",
+        DEMO,
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bars.csv:3:"), "{err}");
+}
+
+#[test]
+fn a_missing_strategy_reference_is_named() {
+    let dir = tmpdir("missing");
+    let text = std::fs::read_to_string(root().join(DEMO)).unwrap().replace(
+        "name: btc-ema-5-15-1s\n  commissionPlanRef",
+        "name: nope\n  commissionPlanRef",
+    );
+    let file = dir.join("bot.yaml");
+    std::fs::write(&file, text).unwrap();
+    let out = bot(&["backtest", "-f", file.to_str().unwrap(), "--data", TRADES]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Strategy \"nope\" (spec.strategyRef.name) is not in the given files"),
+        "{err}"
+    );
+}
