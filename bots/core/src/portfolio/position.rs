@@ -145,11 +145,14 @@ impl Position {
         self.net == 0
     }
 
-    /// Absolute net quantity (precision 9).
+    /// Absolute net quantity, at the largest size precision of the round trip's fills
+    /// (9 decimals if it is not exact at that precision).
     pub fn quantity(&self) -> Quantity {
         // The invariant |net| <= u64::MAX is enforced when fills are applied.
         let raw = u64::try_from(self.net.unsigned_abs()).unwrap_or(u64::MAX);
-        Quantity::from_raw(raw, FIXED_PRECISION).unwrap_or(Quantity::ZERO)
+        Quantity::from_raw(raw, self.trip.size_precision)
+            .or_else(|_| Quantity::from_raw(raw, FIXED_PRECISION))
+            .unwrap_or(Quantity::ZERO)
     }
 
     /// Signed net quantity in raw nano-units (long > 0, short < 0).
@@ -162,14 +165,18 @@ impl Position {
         self.cost
     }
 
-    /// Average entry price (`|cost basis| / |quantity|`, half-to-even at 1e-9), `None` when flat.
+    /// Average entry price (`|cost basis| / |quantity|`, half-to-even at 1e-9), `None` when
+    /// flat. Tagged with the fills' price precision when exact at it, else 9 decimals.
     pub fn avg_entry_price(&self) -> Option<Price> {
         if self.net == 0 {
             return None;
         }
         // A short's cost basis is negative but its entry price is not.
-        let raw = avg_price_raw(self.cost.raw() * self.net.signum(), self.net.unsigned_abs())?;
-        Price::from_raw(raw, FIXED_PRECISION).ok()
+        avg_price(
+            self.cost.raw() * self.net.signum(),
+            self.net.unsigned_abs(),
+            self.trip.price_precision,
+        )
     }
 
     /// Signed value at the last mark (or fill) price: `± last price × |quantity|`.

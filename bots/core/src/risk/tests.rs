@@ -275,7 +275,7 @@ fn stop_loss_fires_once_per_round_trip() {
     assert_eq!(close.entry_value, m("1000"));
     assert_eq!(
         close.to_string(),
-        "stop-loss: position in instrument 0 lost 50.00 of its entry value 1000.00 (stopLossPercent 5%); close 10.000000000 with a Sell"
+        "stop-loss: position in instrument 0 lost 50.00 of its entry value 1000.00 (stopLossPercent 5%); close 10 with a Sell"
     );
     assert!(actions.halt.is_none());
     // Not again for the same round trip...

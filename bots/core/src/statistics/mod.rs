@@ -168,7 +168,7 @@ impl Statistics {
         };
         let cagr = match (first, last, total_return) {
             (Some(a), Some(b), Some(total)) if b.ts > a.ts => {
-                let years = (b.ts - a.ts) as f64 / NANOS_PER_YEAR;
+                let years = b.ts.saturating_sub(a.ts) as f64 / NANOS_PER_YEAR;
                 let growth = 1.0 + total;
                 Some(if growth <= 0.0 {
                     -1.0
@@ -228,7 +228,7 @@ impl Statistics {
             ("end", Time(self.end)),
             (
                 "duration",
-                Duration(self.start.zip(self.end).map(|(a, b)| b - a)),
+                Duration(self.start.zip(self.end).map(|(a, b)| b.saturating_sub(a))),
             ),
             ("bars", Count(self.bars)),
             ("curve_points", Count(self.curve_points as u64)),
