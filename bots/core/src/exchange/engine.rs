@@ -230,6 +230,7 @@ pub(super) fn through(side: Side, price: Price, limit: Price) -> bool {
 ///
 /// Every method that can produce events appends them to a caller-owned `Vec`, so the
 /// hot path allocates nothing per call once the vectors have grown.
+#[derive(Clone, Debug)]
 pub struct MatchingEngine {
     pub(super) index: InstrumentIndex,
     pub(super) instrument: Instrument,

@@ -44,7 +44,7 @@
 //!   bid), or at submission if already reached. A fired stop-market runs as a market
 //!   order, a stop-limit as a limit order (a post-only or FOK failure at that point
 //!   cancels it). Several stops fired by one event run in arrival order.
-//! - [`Quote`](crate::data::Quote)s replace the book with their two levels (L1 feeds).
+//! - [`Quote`]s replace the book with their two levels (L1 feeds).
 //!
 //! # Bar mode ([`FillModel::Bar`])
 //!
@@ -111,6 +111,7 @@ use crate::orders::{CancelRequest, InstrumentIndex, OrderEvent, OrderRequest, Re
 /// The simulated venue for one account: a [`MatchingEngine`] per instrument and one
 /// [`FeeAccount`] whose 30-day volume counts fills on every instrument (in quote
 /// currency units as given; an account trades one quote currency).
+#[derive(Clone, Debug)]
 pub struct SimulatedExchange {
     engines: Vec<MatchingEngine>,
     fees: FeeAccount,

@@ -90,7 +90,7 @@ impl Order {
 /// Multiplicative hasher for the `u64` order ids: ids are trusted (our own sequence
 /// numbers), so SipHash's DoS resistance buys nothing and costs ~3× per look-up.
 /// Look-ups only; nothing iterates the map, so hash order never reaches outputs.
-#[derive(Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(super) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
@@ -140,7 +140,7 @@ fn find(levels: &[Level], key: i64) -> Result<usize, usize> {
 }
 
 /// The bot's own live orders on one instrument.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct OwnBook {
     orders: Vec<Order>,
     free: Vec<u32>,

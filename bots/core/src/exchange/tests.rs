@@ -405,6 +405,27 @@ fn price_time_priority_among_own_orders_on_trade_through() {
 }
 
 #[test]
+fn resting_orders_list_in_fill_priority() {
+    let mut h = H::l2();
+    for (id, side, price) in [
+        (1, Buy, "99.00"),
+        (2, Buy, "99.50"),
+        (3, Buy, "99.00"),
+        (4, Sell, "101.00"),
+        (5, Sell, "100.50"),
+        (6, Sell, "101.00"),
+    ] {
+        h.limit(id, side, "1", price, Gtc);
+    }
+    let ids = |h: &H, side| -> Vec<u64> { h.e.resting_orders(side).map(|o| o.id.0).collect() };
+    assert_eq!(ids(&h, Buy), [2, 1, 3]);
+    assert_eq!(ids(&h, Sell), [5, 4, 6]);
+    assert_eq!(h.e.best_own_price(Sell), Some(p("100.50")));
+    let arrival: Vec<u64> = h.e.open_orders().iter().map(|o| o.id.0).collect();
+    assert_eq!(arrival, [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
 fn fill_at_touch_option_fills_on_trades_at_the_limit() {
     let mut h = H::with(
         EngineConfig {
@@ -468,6 +489,29 @@ fn stop_limit_triggered_by_the_book_rests_its_remainder() {
     assert_eq!(
         h.e.order(ClientOrderId(1)).map(|o| o.remaining),
         Some(q("0.5"))
+    );
+}
+
+#[test]
+fn sell_stop_fires_when_the_best_bid_falls_to_its_trigger() {
+    let mut h = H::l2();
+    h.standard_book();
+    let kind = OrderKind::StopLimit {
+        trigger: p("99.00"),
+        price: p("98.50"),
+    };
+    assert_eq!(h.send(1, Sell, "6", kind, Ioc, false), ["acc 1"]);
+    assert!(h.delta(BookSide::Bid, "99.50", "0.5").is_empty());
+    // The best bid falls to 99.00, the trigger: the stop sells down to its 98.50 limit
+    // and the IOC remainder is cancelled.
+    assert_eq!(
+        h.delta(BookSide::Bid, "99.50", "0"),
+        [
+            "trig 1",
+            "fill 1 Sell 2.000@99.00 Taker",
+            "fill 1 Sell 3.000@98.50 Taker",
+            "cxl 1 1.000"
+        ]
     );
 }
 
