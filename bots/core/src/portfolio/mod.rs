@@ -536,17 +536,45 @@ impl Portfolio {
     }
 }
 
-/// `±price × |net|` with the position's sign; 0 when flat.
+/// `±price × |net|` with the position's sign; 0 when flat. Same value as
+/// [`Price::notional`] (exact product, half-to-even at 1e-9) without its 128-bit division.
 #[inline]
 fn signed_value(net: i128, price: Price) -> i128 {
     if net == 0 {
         return 0;
     }
-    // |net| <= u64::MAX is the position invariant; 9 decimals is always a valid precision.
-    let qty =
-        Quantity::from_raw(net.unsigned_abs() as u64, FIXED_PRECISION).unwrap_or(Quantity::ZERO);
-    let value = price.notional(qty).raw();
-    if net < 0 { -value } else { value }
+    // |net| <= u64::MAX is the position invariant.
+    let value = notional_half_even(price.raw().unsigned_abs(), net.unsigned_abs() as u64) as i128;
+    if (net < 0) != (price.raw() < 0) {
+        -value
+    } else {
+        value
+    }
+}
+
+/// `p × q / 1e9` rounded half-to-even, for raw magnitudes. Split both at 1e9
+/// (`p = pa·S + pb`, `q = qa·S + qb`) so the product over `S` is
+/// `pa·qa·S + pa·qb + pb·qa + pb·qb / S`: the only division left is of a `u64` by a
+/// constant, which compiles to a multiply (the `i128` division in `Price::notional` is a
+/// library call, and this runs on every mark). Cannot overflow: the result is below
+/// `2^64 · 2^64 / 1e9`.
+#[inline]
+fn notional_half_even(p: u64, q: u64) -> u128 {
+    const S: u64 = 1_000_000_000;
+    let (pa, pb) = (p / S, p % S);
+    let (qa, qb) = (q / S, q % S);
+    let low = pb * qb; // < 1e18, fits u64
+    let (lq, lr) = (low / S, low % S);
+    let whole = u128::from(pa) * u128::from(qa) * u128::from(S)
+        + u128::from(pa) * u128::from(qb)
+        + u128::from(pb) * u128::from(qa)
+        + u128::from(lq);
+    let half = S / 2;
+    if lr > half || (lr == half && whole % 2 == 1) {
+        whole + 1
+    } else {
+        whole
+    }
 }
 
 fn start_round_trip(pos: &mut Position, fill: &Fill) {

@@ -372,3 +372,65 @@ fn money_stays_exact_over_many_fills() {
     assert_eq!(pf.closed_trades().len(), 10_000);
     assert_identity(&pf);
 }
+
+#[test]
+fn fast_mark_valuation_equals_price_notional() {
+    // The mark path's own multiplication must agree with `Price::notional` bit for bit,
+    // ties and extremes included.
+    let edges: [i64; 12] = [
+        0,
+        1,
+        499_999_999,
+        500_000_000,
+        999_999_999,
+        1_000_000_000,
+        1_500_000_000,
+        2_500_000_000,
+        123_456_789_012,
+        i64::MAX,
+        i64::MIN,
+        -1_500_000_000,
+    ];
+    let qty_edges: [u64; 9] = [
+        1,
+        500_000_000,
+        999_999_999,
+        1_000_000_000,
+        1_000_000_001,
+        3_000_000_000,
+        987_654_321_987,
+        u64::MAX,
+        u64::MAX - 1,
+    ];
+    let check = |price: i64, qty: u64| {
+        let p = Price::from_raw(price, 9).expect("valid");
+        let q = Quantity::from_raw(qty, 9).expect("valid");
+        let want = p.notional(q).raw();
+        let net = i128::from(qty);
+        assert_eq!(signed_value(net, p), want, "{p} × {q}");
+        assert_eq!(signed_value(-net, p), -want, "{p} × -{q}");
+    };
+    for &price in &edges {
+        for &qty in &qty_edges {
+            check(price, qty);
+        }
+    }
+    // Deterministic pseudo-random values over all magnitudes (xorshift64*).
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    for _ in 0..200_000 {
+        let (a, b, c) = (next(), next(), next());
+        // Random bit widths so small and large values are both common.
+        let price = (a >> (c % 64)) as i64;
+        let qty = b >> ((c >> 8) % 64);
+        if qty > 0 {
+            check(price, qty);
+        }
+    }
+    assert_eq!(signed_value(0, p("5")), 0);
+}
