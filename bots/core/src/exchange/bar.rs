@@ -45,8 +45,9 @@ impl MatchingEngine {
     /// order's limit (if it has one).
     fn taker_price(&self, order: &Order, price: Price, slippage: Bps) -> Price {
         let p = slipped_price(price, order.side, slippage, self.instrument.tick_size());
+        // `order.limit` is the limit at the instrument's precision (set on submit).
         match order.kind.limit_price() {
-            Some(limit) if !within(order.side, p, limit) => limit,
+            Some(_) if !within(order.side, p, order.limit) => order.limit,
             _ => p,
         }
     }
@@ -59,6 +60,7 @@ impl MatchingEngine {
         ctx.fill(self.index, order, price, qty, liquidity);
     }
 
+    /// Emit the cancellation of an order's unfilled remainder.
     fn cancel_rest(order: &Order, ctx: &mut Ctx) {
         ctx.canceled(
             order.id,
@@ -66,6 +68,7 @@ impl MatchingEngine {
         );
     }
 
+    /// Bar mode submission of a validated order (rules in the module docs).
     pub(super) fn submit_bar(
         &mut self,
         mut order: Order,
@@ -74,6 +77,17 @@ impl MatchingEngine {
         ctx: &mut Ctx,
     ) {
         let close = self.last_bar.map(|b| b.close);
+        let is_stop = matches!(
+            order.kind,
+            OrderKind::StopMarket { .. } | OrderKind::StopLimit { .. }
+        );
+        // Before the first bar a stop can still wait for its trigger; only orders that
+        // would fill at the close need one.
+        let model = if close.is_none() && is_stop {
+            BarFillModel::NextBarOpen
+        } else {
+            model
+        };
         match model {
             BarFillModel::NextBarOpen => {
                 ctx.accepted(order.id);

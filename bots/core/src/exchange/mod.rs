@@ -62,7 +62,8 @@
 //!   post-only order that would fill at the open is cancelled.
 //!
 //! [`BarFillModel::SameBarClose`] — orders fill as they are submitted, at the **close of
-//! the last bar** (the one the strategy just saw); rejected before the first bar:
+//! the last bar** (the one the strategy just saw); market and limit orders are rejected
+//! before the first bar (stops wait for their trigger):
 //! - market: slipped close; limit: as above with the close in place of the open (a
 //!   post-only order that would take is rejected); stops already reached by the close
 //!   fire at once at the close.
@@ -76,7 +77,8 @@
 //!    capped at its limit if that price is at or better than the limit (taker); else, if
 //!    it fired at the open and the bar's range then traded strictly through the limit, at
 //!    the limit (maker); else GTC rests from the next bar (the intrabar path after a
-//!    trigger is unknown, so we assume the worst), IOC/FOK cancel;
+//!    trigger is unknown, so we assume the worst), IOC/FOK cancel. A post-only
+//!    stop-limit that would take when it fires is cancelled;
 //! 3. **resting limits** fill when the range trades strictly through them (buy:
 //!    `low < limit`, sell: `high > limit`; a touch is not a fill, as in backtesting.py):
 //!    at the slipped open capped at the limit (taker) if the bar **opened through** the

@@ -806,6 +806,20 @@ fn same_bar_close_fills_at_the_signal_bars_close() {
         h.market(1, Buy, "1"),
         ["rej 1: no bar yet: same-bar-close fills need a bar to fill at"]
     );
+    assert_eq!(
+        h.send(
+            9,
+            Sell,
+            "1",
+            OrderKind::StopMarket {
+                trigger: p("95.00")
+            },
+            Gtc,
+            false
+        ),
+        ["acc 9"],
+        "a stop can wait for its trigger before the first bar"
+    );
     h.bar("100", "101", "99", "100.50");
     // 100.50 × 1.0025 = 100.75125 -> 100.76; × 0.9975 = 100.24875 -> 100.24.
     assert_eq!(
