@@ -127,7 +127,10 @@ pub struct Portfolio {
     curve: Vec<EquityPoint>,
     /// Bucket key of the last curve point.
     last_bucket: i64,
+    /// Timestamp of the latest mark (step detection).
     last_ts: UnixNanos,
+    /// Latest timestamp of a mark or a forced curve point: nothing may come before it.
+    min_ts: UnixNanos,
     exposure: Exposure,
     /// A fill happened since the last step began.
     filled_since_step: bool,
@@ -153,6 +156,7 @@ impl Portfolio {
             curve: Vec::new(),
             last_bucket: 0,
             last_ts: UnixNanos::MIN,
+            min_ts: UnixNanos::MIN,
             exposure: Exposure::default(),
             filled_since_step: false,
             trades: Vec::new(),
@@ -387,6 +391,7 @@ impl Portfolio {
             self.filled_since_step = false;
         }
         self.last_ts = ts;
+        self.min_ts = ts;
         match self.sampling {
             CurveSampling::EveryStep => self.sample(ts, ts),
             CurveSampling::Interval(interval) => {
@@ -402,12 +407,13 @@ impl Portfolio {
     /// Add (or, at the same timestamp, overwrite) a curve point with the current equity,
     /// whatever the sampling: e.g. the final point of a backtest sampled by interval.
     pub fn record_equity(&mut self, ts: UnixNanos) -> Result<(), PortfolioError> {
-        if ts < self.last_ts {
+        if ts < self.min_ts {
             return Err(PortfolioError::TimeWentBackwards {
                 ts,
-                last: self.last_ts,
+                last: self.min_ts,
             });
         }
+        self.min_ts = ts;
         let point = EquityPoint {
             ts,
             equity: self.equity,
@@ -424,16 +430,13 @@ impl Portfolio {
     /// `Ok(true)` if `ts` starts a new step, `Ok(false)` if it repeats the last one.
     #[inline]
     fn check_time(&self, ts: UnixNanos) -> Result<bool, PortfolioError> {
-        if self.exposure.steps == 0 {
-            return Ok(true);
-        }
-        if ts < self.last_ts {
+        if ts < self.min_ts {
             return Err(PortfolioError::TimeWentBackwards {
                 ts,
-                last: self.last_ts,
+                last: self.min_ts,
             });
         }
-        Ok(ts > self.last_ts)
+        Ok(self.exposure.steps == 0 || ts > self.last_ts)
     }
 
     #[inline]
@@ -443,12 +446,11 @@ impl Portfolio {
             equity: self.equity,
         };
         match self.curve.last_mut() {
-            Some(last) if self.last_bucket == bucket => *last = point,
-            _ => {
-                self.curve.push(point);
-                self.last_bucket = bucket;
-            }
+            // Same bucket, or the same time as a forced point: keep one point.
+            Some(last) if self.last_bucket == bucket || last.ts == ts => *last = point,
+            _ => self.curve.push(point),
         }
+        self.last_bucket = bucket;
     }
 
     /// Cash at the start.

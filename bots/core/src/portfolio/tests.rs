@@ -321,6 +321,21 @@ fn sampling_off_records_only_forced_points() {
             equity: m("100")
         }]
     );
+    // Marks may not go before a forced point.
+    pf.record_equity(10).expect("point");
+    assert_eq!(
+        pf.mark(I0, p("1"), 9),
+        Err(PortfolioError::TimeWentBackwards { ts: 9, last: 10 })
+    );
+    // Sampling every step, a mark at a forced point's time replaces it (no duplicate time)
+    // and still counts as a step.
+    let mut pf = Portfolio::new(m("100"), 1);
+    pf.record_equity(0).expect("initial point");
+    pf.mark(I0, p("1"), 0).expect("mark");
+    pf.mark(I0, p("1"), 1).expect("mark");
+    let times: Vec<i64> = pf.equity_curve().iter().map(|e| e.ts).collect();
+    assert_eq!(times, vec![0, 1]);
+    assert_eq!(pf.exposure().steps, 2);
 }
 
 #[test]
