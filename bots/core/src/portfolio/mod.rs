@@ -15,6 +15,32 @@
 //!
 //! Every mutation is checked and all-or-nothing: an input that would overflow is an
 //! error and leaves the portfolio unchanged.
+//!
+//! ```
+//! use tradewind_core::data::Side;
+//! use tradewind_core::fixed::Money;
+//! use tradewind_core::orders::{ClientOrderId, Fill, InstrumentIndex, Liquidity};
+//! use tradewind_core::portfolio::Portfolio;
+//!
+//! let btc = InstrumentIndex(0);
+//! let mut pf = Portfolio::new("10000".parse()?, 1);
+//! let buy = Fill {
+//!     id: ClientOrderId(1),
+//!     instrument: btc,
+//!     ts: 1,
+//!     side: Side::Buy,
+//!     price: "100".parse()?,
+//!     quantity: "10".parse()?,
+//!     fee: "2".parse()?,
+//!     liquidity: Liquidity::Taker,
+//! };
+//! pf.apply_fill(&buy)?;
+//! pf.mark(btc, "110".parse()?, 2)?;
+//! assert_eq!(pf.cash(), "8998".parse::<Money>()?); // 10000 − 1000 − 2 fee
+//! assert_eq!(pf.equity(), "10098".parse::<Money>()?); // cash + 10 × 110
+//! assert_eq!(pf.unrealized_pnl(), "100".parse::<Money>()?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod position;
 

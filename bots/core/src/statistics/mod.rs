@@ -27,6 +27,8 @@
 //! - **Exposure** the fraction of steps (bars) in the market ([`Exposure`]).
 //!
 //! `None` means "undefined", never zero: a report prints it as `n/a` (JSON `null`).
+//! Values that would not be finite (e.g. the CAGR of a large gain over minutes) are `None`
+//! too, so every number a report prints is finite.
 
 #[cfg(test)]
 mod tests;
@@ -197,23 +199,23 @@ impl Statistics {
             initial_equity: initial,
             final_equity,
             peak_equity: curve.iter().map(|p| p.equity).max(),
-            total_return,
-            cagr,
-            periods_per_year,
-            volatility: ret.volatility,
-            sharpe: ret.sharpe,
-            sortino: ret.sortino,
-            max_drawdown: dd.max,
+            total_return: finite(total_return),
+            cagr: finite(cagr),
+            periods_per_year: finite(periods_per_year),
+            volatility: finite(ret.volatility),
+            sharpe: finite(ret.sharpe),
+            sortino: finite(ret.sortino),
+            max_drawdown: finite(dd.max),
             max_drawdown_duration: dd.duration,
-            calmar,
+            calmar: finite(calmar),
             exposure: exposure.fraction(),
             trades: trades.len(),
             win_rate: t.win_rate,
-            profit_factor: t.profit_factor,
-            expectancy: t.expectancy,
-            avg_trade_return: t.avg_return,
-            best_trade_return: t.best,
-            worst_trade_return: t.worst,
+            profit_factor: finite(t.profit_factor),
+            expectancy: finite(t.expectancy),
+            avg_trade_return: finite(t.avg_return),
+            best_trade_return: finite(t.best),
+            worst_trade_return: finite(t.worst),
             trade_pnl: t.pnl,
             trade_fees: t.fees,
         }
@@ -259,6 +261,12 @@ impl Statistics {
             ("trade_fees", StatValue::Money(Some(self.trade_fees))),
         ]
     }
+}
+
+/// Keep only finite values: a report cannot print infinity or NaN (e.g. the CAGR of a
+/// large gain over a few minutes overflows `f64`).
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
 }
 
 /// `365.25 days / median positive spacing`, `None` with fewer than two distinct times.

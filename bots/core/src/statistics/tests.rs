@@ -203,6 +203,32 @@ fn single_bar_and_empty_curve() {
 }
 
 #[test]
+fn non_finite_values_are_undefined() {
+    // Doubling in one minute: the CAGR overflows f64 and is reported as undefined,
+    // and so is Calmar built from it.
+    let minute = 60_000_000_000;
+    let c = [
+        EquityPoint {
+            ts: 0,
+            equity: m("100"),
+        },
+        EquityPoint {
+            ts: minute,
+            equity: m("90"),
+        },
+        EquityPoint {
+            ts: 2 * minute,
+            equity: m("200"),
+        },
+    ];
+    let s = Statistics::compute(&c, &[], Exposure::default(), &StatsConfig::default());
+    assert_close(s.total_return, 1.0);
+    assert_eq!(s.cagr, None);
+    assert_eq!(s.calmar, None);
+    assert!(s.sharpe.is_some_and(f64::is_finite));
+}
+
+#[test]
 fn losing_everything() {
     // Equity to 0 then below: CAGR −1; return statistics undefined past a non-positive point.
     let c = curve(&["100", "50", "0", "-10"]);
