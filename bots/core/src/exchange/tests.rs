@@ -4,7 +4,7 @@
 use super::*;
 use crate::data::{BookLevel, BookSide, Side};
 use crate::fixed::{Money, Price, Quantity};
-use crate::orders::{ClientOrderId, Liquidity, OrderKind, TimeInForce};
+use crate::orders::{ClientOrderId, Liquidity, OrderKind, RejectReason, TimeInForce};
 
 fn p(s: &str) -> Price {
     s.parse().expect("valid price")
@@ -1299,6 +1299,137 @@ fn quantities_are_conserved_for_every_order() {
             assert_eq!((filled[i], unfilled[i]), (0, 0), "order {i}");
         } else {
             assert_eq!(filled[i] + unfilled[i], s.submitted[i], "order {i}");
+        }
+    }
+}
+
+#[test]
+fn aggressive_orders_match_a_naive_reference_walk() {
+    // Reference: each side a Vec of (price ticks, lots), best first; an order walks it,
+    // consuming size. FOK checks the total within the limit first. Own orders never
+    // rest here (IOC/FOK/market only), so the two must agree fill for fill.
+    let mut x: u64 = 0x0DDB_A11C_AFE0_0001;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let tick = |t: i64| Price::from_raw(t * 10_000_000, 2).expect("price");
+    let lots = |n: u64| Quantity::from_raw(n * 1_000_000, 3).expect("qty");
+    for round in 0..50 {
+        let mut h = H::l2();
+        // Ten levels a side, 1-3 ticks apart, best first.
+        let mut side_levels = |start: i64, dir: i64| -> Vec<(i64, u64)> {
+            let mut t = start;
+            (0..10)
+                .map(|_| {
+                    let level = (t, 1 + next() % 2_000);
+                    t += dir * (1 + (next() % 3) as i64);
+                    level
+                })
+                .collect()
+        };
+        let mut asks = side_levels(10_001, 1);
+        let mut bids = side_levels(9_999, -1);
+        let snap = BookSnapshot {
+            ts: 0,
+            bids: bids
+                .iter()
+                .map(|&(t, n)| BookLevel {
+                    price: tick(t),
+                    size: lots(n),
+                })
+                .collect(),
+            asks: asks
+                .iter()
+                .map(|&(t, n)| BookLevel {
+                    price: tick(t),
+                    size: lots(n),
+                })
+                .collect(),
+        };
+        h.e.on_book_snapshot(&snap, &mut h.fees, &mut h.out)
+            .expect("valid snapshot");
+        for i in 0..40u64 {
+            let r = next();
+            let side = if r & 1 == 0 { Buy } else { Sell };
+            let want = 1 + (r >> 8) % 3_000;
+            let limit = match (r >> 30) % 3 {
+                0 => None,
+                _ => Some(match side {
+                    Buy => 10_001 + ((r >> 32) % 20) as i64,
+                    Sell => 9_999 - ((r >> 32) % 20) as i64,
+                }),
+            };
+            let tif = if (r >> 40) % 2 == 0 { Ioc } else { Fok };
+            let kind = match limit {
+                None => OrderKind::Market,
+                Some(t) => OrderKind::Limit { price: tick(t) },
+            };
+            let id = round * 100 + i;
+            let req = OrderRequest {
+                id: ClientOrderId(id),
+                instrument: IX,
+                side,
+                quantity: lots(want),
+                kind,
+                time_in_force: tif,
+                post_only: false,
+            };
+            h.e.submit(0, &req, &mut h.fees, &mut h.out);
+            let rules_reject = h.out.iter().any(|e| {
+                matches!(
+                    e,
+                    OrderEvent::Rejected {
+                        reason: RejectReason::Instrument(_),
+                        ..
+                    }
+                )
+            });
+            let got: Vec<(i64, u64)> = h
+                .out
+                .iter()
+                .filter_map(|e| match e {
+                    OrderEvent::Filled(f) => {
+                        Some((f.price.raw() / 10_000_000, f.quantity.raw() / 1_000_000))
+                    }
+                    _ => None,
+                })
+                .collect();
+            h.out.clear();
+            // Reference walk.
+            let levels = match side {
+                Buy => &mut asks,
+                Sell => &mut bids,
+            };
+            let ok = |t: i64| match (limit, side) {
+                (None, _) => true,
+                (Some(l), Buy) => t <= l,
+                (Some(l), Sell) => t >= l,
+            };
+            // Minimum notional 1: priced at the limit, or the best opposite level.
+            let reference = limit.or(levels.first().map(|l| l.0));
+            let below_min = reference.is_some_and(|t| u128::from(want) * (t as u128) < 100_000);
+            assert_eq!(rules_reject, below_min, "round {round} order {i}");
+            if below_min {
+                continue;
+            }
+            let available: u64 = levels.iter().take_while(|l| ok(l.0)).map(|l| l.1).sum();
+            let mut expect = Vec::new();
+            if tif == Ioc || available >= want {
+                let mut left = want;
+                while left > 0 && !levels.is_empty() && ok(levels[0].0) {
+                    let take = left.min(levels[0].1);
+                    expect.push((levels[0].0, take));
+                    left -= take;
+                    levels[0].1 -= take;
+                    if levels[0].1 == 0 {
+                        levels.remove(0);
+                    }
+                }
+            }
+            assert_eq!(got, expect, "round {round} order {i}");
         }
     }
 }
