@@ -8,6 +8,8 @@ use tradewind_core::data::Bar;
 use tradewind_core::exchange::{BarFillModel, Bps, FeeSchedule};
 use tradewind_core::fixed::{Money, Price, Quantity};
 use tradewind_core::instrument::Instrument;
+use tradewind_core::risk::{RiskLimits, RiskLimitsText};
+use tradewind_core::statistics::{Statistics, StatsConfig};
 use tradewind_core::strategy;
 use tradewind_crds::resolved::BotConfig;
 use tradewind_crds::{FillModel, Mode};
@@ -108,6 +110,21 @@ pub fn fee_schedule(cfg: &BotConfig) -> Result<FeeSchedule> {
     })
 }
 
+/// The bot's effective risk limits (strategy's, overridden field by field by the bot's).
+pub fn risk_limits(cfg: &BotConfig) -> Result<RiskLimits> {
+    let r = &cfg.risk;
+    let text = RiskLimitsText {
+        max_order_notional: r.max_order_notional.as_ref().map(|d| d.as_str()),
+        max_position_notional: r.max_position_notional.as_ref().map(|d| d.as_str()),
+        price_band_percent: r.price_band_percent.as_ref().map(|p| p.as_str()),
+        stop_loss_percent: r.stop_loss_percent.as_ref().map(|p| p.as_str()),
+        daily_loss_limit: r.daily_loss_limit.as_ref().map(|d| d.as_str()),
+        max_drawdown_percent: r.max_drawdown_percent.as_ref().map(|p| p.as_str()),
+    };
+    RiskLimits::parse(&text)
+        .with_context(|| format!("TradingBot {}: spec.risk (with its Strategy's)", cfg.name))
+}
+
 /// Runs a backtest and returns the report view (nothing written yet).
 pub fn run(req: &Request) -> Result<ReportView> {
     let cfg = bundle::load(&req.files, req.bot.as_deref())?;
@@ -137,6 +154,7 @@ pub fn run(req: &Request) -> Result<ReportView> {
     };
     let capital = Money::parse(cfg.bot.capital.amount.as_str())
         .with_context(|| format!("TradingBot {}: spec.capital.amount", cfg.name))?;
+    let risk = risk_limits(&cfg)?;
     let settings = Settings {
         instrument: instrument.clone(),
         capital,
@@ -147,6 +165,7 @@ pub fn run(req: &Request) -> Result<ReportView> {
         slippage,
         fees: fee_schedule(&cfg)?,
         sizing,
+        risk,
     };
     let started = std::time::Instant::now();
     let outcome = Backtest::new(settings, strategy).run(&bars)?;
@@ -183,10 +202,16 @@ fn view(cfg: &BotConfig, data: &Path, outcome: Outcome) -> ReportView {
             orders: outcome.counts.orders,
             fills: outcome.counts.fills,
             rejected: outcome.counts.rejected,
-            refused: outcome.counts.dropped,
+            refused: outcome.counts.refused,
+            dropped: outcome.counts.dropped,
+            stop_losses: outcome.counts.stop_losses,
         },
-        halt: None,
-        statistics: Vec::new(),
+        halt: outcome.halt.as_ref().map(ToString::to_string),
+        statistics: Statistics::from_portfolio(p, &StatsConfig::default())
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
         equity_curve: p.equity_curve().to_vec(),
         trades: p.closed_trades().to_vec(),
         notes: outcome.notes,

@@ -6,15 +6,20 @@
 //! 2. the simulated exchange processes the bar: queued market orders fill at the open,
 //!    resting limits and stops fill where the bar's range reaches them;
 //! 3. fills go to the portfolio, then to the strategy (which may react at once);
-//! 4. the portfolio is marked at the close and the post-trade risk monitors run;
-//! 5. the strategy sees the closed bar and decides; under the same-bar-close model its
-//!    orders fill at this close right away.
+//! 4. the portfolio is marked at the close and the post-trade risk monitors run: a
+//!    stop-loss sends a market close; a daily-loss or drawdown halt cancels every working
+//!    order and stops the strategy for good (the position is kept, as a person must decide);
+//! 5. the strategy sees the closed bar and decides; every order passes the pre-trade risk
+//!    checks (`Approved`/`Refused`) before it reaches the exchange; under the
+//!    same-bar-close model its orders fill at this close right away.
 //!
 //! Nothing here reads a clock, a file or a random source, so the same input gives the
 //! same result, and the same strategy code runs live with another driver.
 
 pub mod clock;
 pub mod sizing;
+#[cfg(test)]
+mod tests;
 
 use crate::data::{Bar, Side, UnixNanos};
 use crate::exchange::{BarFillModel, Bps, EngineConfig, FeeAccount, FeeSchedule, MatchingEngine};
@@ -24,6 +29,7 @@ use crate::orders::{
     ClientOrderId, Fill, InstrumentIndex, OrderEvent, OrderKind, OrderRequest, TimeInForce,
 };
 use crate::portfolio::{Portfolio, PortfolioError};
+use crate::risk::{Halt, OrderContext, RiskLimits, RiskManager};
 use crate::strategy::{Action, Actions, Context, OpenOrder, OrderSize, PlannedOrder, Strategy};
 
 pub use clock::{Clock, SimulatedClock};
@@ -47,6 +53,8 @@ pub struct Settings {
     pub fees: FeeSchedule,
     /// How entries are sized.
     pub sizing: Sizing,
+    /// Pre-trade limits and post-trade monitors.
+    pub risk: RiskLimits,
 }
 
 /// Why a backtest stopped with an error.
@@ -68,6 +76,10 @@ pub struct Counts {
     pub rejected: usize,
     /// Entries or orders dropped before the exchange (nothing affordable, nothing to sell).
     pub dropped: usize,
+    /// Orders the pre-trade risk checks refused.
+    pub refused: usize,
+    /// Stop-loss closes sent.
+    pub stop_losses: usize,
 }
 
 /// What a backtest produced.
@@ -85,8 +97,10 @@ pub struct Outcome {
     pub fills: Vec<Fill>,
     /// Order-flow counters.
     pub counts: Counts,
-    /// Why orders were rejected or dropped (bounded: the first 100).
+    /// Why orders were rejected, refused or dropped (bounded: the first 100).
     pub notes: Vec<String>,
+    /// Why trading halted, if it did.
+    pub halt: Option<Halt>,
 }
 
 const MAX_NOTES: usize = 100;
@@ -98,6 +112,7 @@ pub struct Backtest {
     exchange: MatchingEngine,
     fees: FeeAccount,
     portfolio: Portfolio,
+    risk: RiskManager,
     clock: SimulatedClock,
     actions: Actions,
     /// Sized actions waiting for the next bar's open (next-bar-open model).
@@ -121,12 +136,14 @@ impl Backtest {
         );
         let fees = FeeAccount::new(settings.fees.clone());
         let portfolio = Portfolio::new(settings.capital, 1);
+        let risk = RiskManager::new(settings.risk);
         Self {
             settings,
             strategy,
             exchange,
             fees,
             portfolio,
+            risk,
             clock: SimulatedClock::default(),
             actions: Actions::starting_at(1),
             deferred: Vec::new(),
@@ -172,8 +189,12 @@ impl Backtest {
         self.exchange.on_bar(bar, &mut self.fees, &mut self.events);
         self.handle_events()?;
 
-        // 4. Mark to the close.
+        // 4. Mark to the close; post-trade monitors.
         self.portfolio.mark(INSTRUMENT, bar.close, bar.ts)?;
+        self.monitor(bar.ts)?;
+        if self.risk.is_halted() {
+            return Ok(());
+        }
 
         // 5. The strategy decides on the closed bar.
         let ctx = context(&self.settings, &self.portfolio, &self.open, bar.ts);
@@ -192,6 +213,41 @@ impl Backtest {
             self.handle_events()?;
             // Same-bar-close fills change equity at this close.
             self.portfolio.mark(INSTRUMENT, bar.close, bar.ts)?;
+            self.monitor(bar.ts)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the post-trade monitors and acts on what they ask for.
+    fn monitor(&mut self, ts: UnixNanos) -> Result<(), BacktestError> {
+        let actions = self.risk.on_mark(&self.portfolio, INSTRUMENT, ts);
+        if let Some(close) = actions.close {
+            self.counts.stop_losses += 1;
+            self.note(close.to_string());
+            let id = self.actions.allocate_id();
+            // A stop-loss reduces risk: it skips the pre-trade limits (never the exchange's rules).
+            self.send(
+                OrderRequest {
+                    id,
+                    instrument: INSTRUMENT,
+                    side: close.side,
+                    quantity: close.quantity,
+                    kind: OrderKind::Market,
+                    time_in_force: TimeInForce::Gtc,
+                    post_only: false,
+                },
+                ts,
+            );
+            self.handle_events()?;
+        }
+        if let Some(halt) = actions.halt {
+            self.note(format!("halted: {halt}"));
+            self.deferred.clear();
+            let ids: Vec<ClientOrderId> = self.open.iter().map(|o| o.id).collect();
+            for id in ids {
+                self.cancel(id, ts);
+            }
+            self.handle_events()?;
         }
         Ok(())
     }
@@ -333,12 +389,29 @@ impl Backtest {
             time_in_force,
             post_only,
         };
+        let last_price = self.exchange.last_price().unwrap_or(Price::ZERO);
+        let ctx = OrderContext {
+            instrument: &self.settings.instrument,
+            portfolio: &self.portfolio,
+            last_price,
+        };
+        match self.risk.check_order(request, &ctx) {
+            Ok(approved) => self.send(approved.into_item(), ts),
+            Err(refused) => {
+                self.counts.refused += 1;
+                self.note(format!("{id} {side:?} {quantity} {refused}"));
+            }
+        }
+    }
+
+    /// Hands an order to the exchange and tracks it as working.
+    fn send(&mut self, request: OrderRequest, ts: UnixNanos) {
         self.counts.orders += 1;
         self.open.push(OpenOrder {
-            id,
-            side,
-            kind,
-            remaining: quantity,
+            id: request.id,
+            side: request.side,
+            kind: request.kind,
+            remaining: request.quantity,
         });
         self.exchange
             .submit(ts, &request, &mut self.fees, &mut self.events);
@@ -376,7 +449,10 @@ impl Backtest {
             }
             self.events = events;
             self.events.clear();
-            if !self.actions.is_empty() {
+            if self.risk.is_halted() {
+                // A halted bot sends nothing more, whatever the strategy asked for.
+                self.actions.drain().for_each(drop);
+            } else if !self.actions.is_empty() {
                 let actions: Vec<Action> = self.actions.drain().collect();
                 let price = self.exchange.last_price().unwrap_or(Price::ZERO);
                 let ts = self.clock.now();
@@ -397,6 +473,7 @@ impl Backtest {
             fills: self.fills,
             counts: self.counts,
             notes: self.notes,
+            halt: self.risk.halt().cloned(),
         }
     }
 }

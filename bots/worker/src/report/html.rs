@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{ReportView, drawdowns, iso8601, table::is_fraction};
+use super::{ReportView, drawdowns, iso8601, stat_text};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -132,10 +132,15 @@ pub fn render(r: &ReportView) -> String {
     row("Unrealized PnL", r.unrealized_pnl.to_string());
     row("Fees", r.fees.to_string());
     row(
-        "Orders / fills / rejected / risk-refused",
+        "Orders / fills / rejected / refused / dropped / stop-losses",
         format!(
-            "{} / {} / {} / {}",
-            r.counts.orders, r.counts.fills, r.counts.rejected, r.counts.refused
+            "{} / {} / {} / {} / {} / {}",
+            r.counts.orders,
+            r.counts.fills,
+            r.counts.rejected,
+            r.counts.refused,
+            r.counts.dropped,
+            r.counts.stop_losses
         ),
     );
     if let Some(h) = &r.halt {
@@ -154,16 +159,11 @@ pub fn render(r: &ReportView) -> String {
 
     s.push_str("<h2>Statistics</h2><table><tbody>");
     for (k, v) in &r.statistics {
-        let text = match v {
-            Some(x) if x.is_finite() && is_fraction(k) => format!("{:.2} %", x * 100.0),
-            Some(x) if x.is_finite() => format!("{x:.4}"),
-            _ => "–".to_owned(),
-        };
         let _ = write!(
             s,
             "<tr><td>{}</td><td>{}</td></tr>",
             escape(k),
-            escape(&text)
+            escape(&stat_text(k, *v))
         );
     }
     s.push_str("</tbody></table>");

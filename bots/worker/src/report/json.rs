@@ -3,7 +3,24 @@
 
 use serde_json::{Map, Value, json};
 
+use tradewind_core::statistics::StatValue;
+
 use super::{ReportView, iso8601};
+
+/// At most this many equity-curve points go into report.json (evenly decimated, last
+/// point kept); statistics are always computed from the full curve.
+pub const MAX_CURVE_POINTS: usize = 10_000;
+
+fn stat_value(v: StatValue) -> Value {
+    match v {
+        StatValue::Float(x) => stat(x),
+        StatValue::Count(n) => json!(n),
+        StatValue::Money(m) => m.map(|m| json!(m.to_string())).unwrap_or(Value::Null),
+        StatValue::Time(t) => t.map(|t| json!(iso8601(t))).unwrap_or(Value::Null),
+        // Durations in seconds (integer nanoseconds / 1e9).
+        StatValue::Duration(d) => d.map(|d| json!(d as f64 / 1e9)).unwrap_or(Value::Null),
+    }
+}
 
 fn stat(v: Option<f64>) -> Value {
     match v {
@@ -32,14 +49,21 @@ pub fn render(r: &ReportView) -> Value {
             })
         })
         .collect();
-    let curve: Vec<Value> = r
+    let n = r.equity_curve.len();
+    let step = n.div_ceil(MAX_CURVE_POINTS).max(1);
+    let mut curve: Vec<Value> = r
         .equity_curve
         .iter()
+        .step_by(step)
         .map(|p| json!([iso8601(p.ts), p.equity.to_string()]))
         .collect();
+    if n > 0 && !(n - 1).is_multiple_of(step) {
+        let p = &r.equity_curve[n - 1];
+        curve.push(json!([iso8601(p.ts), p.equity.to_string()]));
+    }
     let mut stats = Map::new();
     for (k, v) in &r.statistics {
-        stats.insert(k.clone(), stat(*v));
+        stats.insert(k.clone(), stat_value(*v));
     }
     json!({
         "bot": r.bot,
@@ -59,6 +83,9 @@ pub fn render(r: &ReportView) -> Value {
         "fills": r.counts.fills,
         "rejectedOrders": r.counts.rejected,
         "refusedOrders": r.counts.refused,
+        "droppedOrders": r.counts.dropped,
+        "stopLossCloses": r.counts.stop_losses,
+        "equityCurveEvery": step,
         "halt": r.halt,
         "statistics": stats,
         "trades": trades,

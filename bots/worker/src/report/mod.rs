@@ -9,6 +9,7 @@ pub mod table;
 use tradewind_core::data::UnixNanos;
 use tradewind_core::fixed::Money;
 use tradewind_core::portfolio::{ClosedTrade, EquityPoint};
+use tradewind_core::statistics::StatValue;
 
 /// Everything a report shows, gathered once from the engine's result.
 #[derive(Debug, Clone)]
@@ -41,8 +42,8 @@ pub struct ReportView {
     pub counts: Counts,
     /// Why the bot halted, if it did.
     pub halt: Option<String>,
-    /// Performance statistics in a fixed order (None where undefined).
-    pub statistics: Vec<(String, Option<f64>)>,
+    /// Performance statistics in a fixed order.
+    pub statistics: Vec<(String, StatValue)>,
     /// Equity curve.
     pub equity_curve: Vec<EquityPoint>,
     /// Closed round trips.
@@ -62,6 +63,47 @@ pub struct Counts {
     pub rejected: usize,
     /// Orders risk refused before they reached the exchange.
     pub refused: usize,
+    /// Entries dropped for lack of cash or position.
+    pub dropped: usize,
+    /// Stop-loss closes sent.
+    pub stop_losses: usize,
+}
+
+/// Statistics that are fractions of a whole and read best as percentages.
+pub fn is_fraction(name: &str) -> bool {
+    matches!(
+        name,
+        "total_return"
+            | "cagr"
+            | "volatility"
+            | "max_drawdown"
+            | "win_rate"
+            | "exposure"
+            | "avg_trade_return"
+            | "best_trade_return"
+            | "worst_trade_return"
+    )
+}
+
+/// A statistic for people: percentages, days, dates; `–` where undefined.
+pub fn stat_text(name: &str, value: StatValue) -> String {
+    match value {
+        StatValue::Float(Some(x)) if x.is_finite() && is_fraction(name) => {
+            format!("{:.2} %", x * 100.0)
+        }
+        StatValue::Float(Some(x)) if x.is_finite() => format!("{x:.4}"),
+        StatValue::Count(n) => n.to_string(),
+        StatValue::Money(Some(m)) => m.to_string(),
+        StatValue::Time(Some(t)) => iso8601(t),
+        StatValue::Duration(Some(d)) if d >= 86_400_000_000_000 => {
+            format!("{:.2} days", d as f64 / 86_400e9)
+        }
+        StatValue::Duration(Some(d)) => {
+            let s = d / 1_000_000_000;
+            format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+        }
+        _ => "–".to_owned(),
+    }
 }
 
 /// `2026-11-25T06:00:00Z` for a UNIX-nanosecond time (UTC, proleptic Gregorian).

@@ -2,36 +2,17 @@
 
 use std::fmt::Write;
 
-use super::{ReportView, iso8601};
+use super::{ReportView, iso8601, stat_text};
 
-fn fmt_stat(name: &str, v: Option<f64>) -> String {
-    match v {
-        None => "-".to_owned(),
-        Some(x) if !x.is_finite() => "-".to_owned(),
-        // Fractions are shown as percentages, everything else as is.
-        Some(x) if is_fraction(name) => format!("{:.2} %", x * 100.0),
-        Some(x) if name.ends_with("duration_days") || name.ends_with("_days") => {
-            format!("{x:.1} d")
-        }
-        Some(x) => format!("{x:.4}"),
-    }
-}
-
-/// Statistics that are fractions of a whole and read best as percentages.
-pub fn is_fraction(name: &str) -> bool {
-    matches!(
-        name,
-        "total_return"
-            | "cagr"
-            | "volatility"
-            | "max_drawdown"
-            | "win_rate"
-            | "exposure"
-            | "best_trade"
-            | "worst_trade"
-            | "avg_trade"
-    )
-}
+/// Statistics the summary already shows in its own rows.
+const SHOWN_ABOVE: [&str; 6] = [
+    "start",
+    "end",
+    "bars",
+    "curve_points",
+    "initial_equity",
+    "final_equity",
+];
 
 /// The summary as text.
 pub fn render(r: &ReportView) -> String {
@@ -65,12 +46,20 @@ pub fn render(r: &ReportView) -> String {
         format!("{} / {}", r.counts.orders, r.counts.fills),
     );
     row(
-        "Rejected / risk-refused",
-        format!("{} / {}", r.counts.rejected, r.counts.refused),
+        "Rejected / refused / dropped",
+        format!(
+            "{} / {} / {}",
+            r.counts.rejected, r.counts.refused, r.counts.dropped
+        ),
     );
+    row("Stop-loss closes", r.counts.stop_losses.to_string());
     row("Closed trades", r.trades.len().to_string());
-    for (k, v) in &r.statistics {
-        row(k, fmt_stat(k, *v));
+    for (k, v) in r
+        .statistics
+        .iter()
+        .filter(|(k, _)| !SHOWN_ABOVE.contains(&k.as_str()))
+    {
+        row(k, stat_text(k, *v));
     }
     if let Some(h) = &r.halt {
         row("HALTED", h.clone());

@@ -1,0 +1,280 @@
+use super::*;
+use crate::exchange::FeeSchedule;
+use crate::risk::{RiskLimits, RiskLimitsText};
+use crate::strategy::{Actions, Context, Strategy};
+
+/// Plays back a script: at bar i, do `script[i]`.
+struct Scripted {
+    script: Vec<Vec<Action>>,
+    bar: usize,
+}
+
+impl Strategy for Scripted {
+    fn name(&self) -> &'static str {
+        "Scripted"
+    }
+    fn on_bar(&mut self, _ctx: &Context<'_>, _bar: &Bar, out: &mut Actions) {
+        if let Some(actions) = self.script.get(self.bar) {
+            for a in actions {
+                match a {
+                    Action::EnterLong => out.enter_long(),
+                    Action::ExitLong => out.exit_long(),
+                    Action::Place(_, o) => {
+                        out.place(*o);
+                    }
+                    Action::Cancel(id) => out.cancel(*id),
+                    Action::CancelAll => out.cancel_all(),
+                }
+            }
+        }
+        self.bar += 1;
+    }
+}
+
+fn px(s: &str) -> Price {
+    Price::parse(s, 2).unwrap()
+}
+
+fn bar(i: i64, o: &str, h: &str, l: &str, c: &str) -> Bar {
+    Bar::new(
+        i * 86_400_000_000_000,
+        px(o),
+        px(h),
+        px(l),
+        px(c),
+        Quantity::parse("1000", 0).unwrap(),
+    )
+    .unwrap()
+}
+
+fn settings(
+    model: BarFillModel,
+    fee_bps: &str,
+    slippage: &str,
+    risk: RiskLimitsText<'_>,
+) -> Settings {
+    Settings {
+        instrument: Instrument::new(
+            "GOOG",
+            "GOOG",
+            "USD",
+            px("0.01"),
+            Quantity::parse("1", 0).unwrap(),
+            Quantity::parse("1", 0).unwrap(),
+            Money::ZERO,
+        )
+        .unwrap(),
+        capital: Money::parse("10000").unwrap(),
+        fill_model: model,
+        slippage: Bps::parse(slippage).unwrap(),
+        fees: FeeSchedule::flat(Bps::parse(fee_bps).unwrap(), Bps::parse(fee_bps).unwrap()),
+        sizing: Sizing::AllIn,
+        risk: RiskLimits::parse(&risk).unwrap(),
+    }
+}
+
+fn run(s: Settings, script: Vec<Vec<Action>>, bars: &[Bar]) -> Outcome {
+    Backtest::new(s, Box::new(Scripted { script, bar: 0 }))
+        .run(bars)
+        .unwrap()
+}
+
+fn series() -> Vec<Bar> {
+    vec![
+        bar(0, "100", "101", "99", "100"),
+        bar(1, "102", "103", "101", "102"),
+        bar(2, "104", "106", "103", "105"),
+        bar(3, "103", "104", "90", "91"),
+        bar(4, "92", "95", "91", "94"),
+    ]
+}
+
+#[test]
+fn next_bar_open_sizes_and_fills_at_the_following_open() {
+    let out = run(
+        settings(
+            BarFillModel::NextBarOpen,
+            "20",
+            "0",
+            RiskLimitsText::default(),
+        ),
+        vec![vec![Action::EnterLong], vec![], vec![Action::ExitLong]],
+        &series(),
+    );
+    assert_eq!(out.fills.len(), 2);
+    let (buy, sell) = (out.fills[0], out.fills[1]);
+    assert_eq!(
+        (buy.side, buy.price, buy.ts),
+        (Side::Buy, px("102"), series()[1].ts)
+    );
+    // int(10000 // (102 * 1.002)) = 97 shares, sized at the fill's open, not the signal's close.
+    assert_eq!(buy.quantity.to_string(), "97");
+    assert_eq!(
+        (sell.side, sell.price, sell.ts),
+        (Side::Sell, px("103"), series()[3].ts)
+    );
+    let trade = out.portfolio.closed_trades()[0];
+    assert_eq!(
+        (trade.entry_price, trade.exit_price),
+        (px("102"), px("103"))
+    );
+    // 10000 - 97*102 - 19.788 (fee) + 97*103 - 19.982 (fee)
+    assert_eq!(out.portfolio.equity(), Money::parse("10057.23").unwrap());
+}
+
+#[test]
+fn same_bar_close_fills_at_the_signal_close_with_slippage_against_the_trader() {
+    let out = run(
+        settings(
+            BarFillModel::SameBarClose,
+            "0",
+            "10",
+            RiskLimitsText::default(),
+        ),
+        vec![vec![Action::EnterLong], vec![Action::ExitLong]],
+        &series(),
+    );
+    let (buy, sell) = (out.fills[0], out.fills[1]);
+    // 10 bp against the trader, rounded to the tick in the trader's disfavour.
+    assert_eq!((buy.price, buy.ts), (px("100.10"), series()[0].ts));
+    assert_eq!((sell.price, sell.ts), (px("101.89"), series()[1].ts));
+}
+
+#[test]
+fn pre_trade_limits_refuse_orders_before_the_exchange() {
+    let out = run(
+        settings(
+            BarFillModel::NextBarOpen,
+            "0",
+            "0",
+            RiskLimitsText {
+                max_order_notional: Some("5000"),
+                ..Default::default()
+            },
+        ),
+        vec![vec![Action::EnterLong]],
+        &series(),
+    );
+    assert!(out.fills.is_empty());
+    assert_eq!(out.counts.refused, 1);
+    assert_eq!(out.counts.orders, 0);
+    assert!(out.notes[0].contains("maxOrderNotional"), "{:?}", out.notes);
+}
+
+#[test]
+fn drawdown_kill_switch_halts_cancels_and_stops_the_strategy() {
+    let rest = PlannedOrder {
+        side: Side::Buy,
+        size: OrderSize::Base(Quantity::parse("1", 0).unwrap()),
+        kind: OrderKind::Limit { price: px("50") },
+        time_in_force: TimeInForce::Gtc,
+        post_only: true,
+    };
+    let out = run(
+        settings(
+            BarFillModel::NextBarOpen,
+            "0",
+            "0",
+            RiskLimitsText {
+                max_drawdown_percent: Some("5"),
+                ..Default::default()
+            },
+        ),
+        vec![
+            vec![Action::EnterLong],
+            vec![Action::Place(ClientOrderId(0), rest)],
+            vec![],
+            vec![],
+            vec![Action::ExitLong],
+        ],
+        &series(),
+    );
+    let halt = out.halt.expect("halted");
+    assert_eq!(halt.reason, crate::risk::HaltReason::MaxDrawdown);
+    assert_eq!(halt.ts, series()[3].ts);
+    // The resting buy was cancelled and the scripted exit after the halt never went out.
+    assert_eq!(out.fills.len(), 1);
+    assert!(
+        out.notes.iter().any(|n| n.starts_with("halted:")),
+        "{:?}",
+        out.notes
+    );
+    assert!(
+        !out.portfolio.position(INSTRUMENT).unwrap().is_flat(),
+        "the position is kept for a person to decide"
+    );
+}
+
+#[test]
+fn stop_loss_closes_the_position_at_the_next_open() {
+    let out = run(
+        settings(
+            BarFillModel::NextBarOpen,
+            "0",
+            "0",
+            RiskLimitsText {
+                stop_loss_percent: Some("8"),
+                ..Default::default()
+            },
+        ),
+        vec![vec![Action::EnterLong]],
+        &series(),
+    );
+    assert_eq!(out.counts.stop_losses, 1);
+    let sell = out.fills[1];
+    // Bought at 102; the close of 91 is a 10.8 % loss; the close fills at bar 4's open.
+    assert_eq!(
+        (sell.side, sell.price, sell.ts),
+        (Side::Sell, px("92"), series()[4].ts)
+    );
+    assert!(out.portfolio.position(INSTRUMENT).unwrap().is_flat());
+}
+
+#[test]
+fn an_unaffordable_entry_is_dropped_with_a_note() {
+    let mut s = settings(
+        BarFillModel::NextBarOpen,
+        "0",
+        "0",
+        RiskLimitsText::default(),
+    );
+    s.capital = Money::parse("50").unwrap();
+    let out = run(s, vec![vec![Action::EnterLong]], &series());
+    assert!(out.fills.is_empty());
+    assert_eq!(out.counts.dropped, 1);
+}
+
+#[test]
+fn the_same_input_gives_the_same_outcome() {
+    let script = || {
+        vec![
+            vec![Action::EnterLong],
+            vec![],
+            vec![Action::ExitLong],
+            vec![Action::EnterLong],
+        ]
+    };
+    let a = run(
+        settings(
+            BarFillModel::NextBarOpen,
+            "10",
+            "5",
+            RiskLimitsText::default(),
+        ),
+        script(),
+        &series(),
+    );
+    let b = run(
+        settings(
+            BarFillModel::NextBarOpen,
+            "10",
+            "5",
+            RiskLimitsText::default(),
+        ),
+        script(),
+        &series(),
+    );
+    assert_eq!(a.fills, b.fills);
+    assert_eq!(a.portfolio.equity_curve(), b.portfolio.equity_curve());
+    assert_eq!(a.portfolio.closed_trades(), b.portfolio.closed_trades());
+}
