@@ -484,6 +484,7 @@ impl MatchingEngine {
         }
     }
 
+    /// Tick rule alone (a stop-limit's trigger has no quantity rules of its own).
     fn check_tick(&self, price: Price) -> Result<(), InstrumentError> {
         if price.raw() % self.rules.tick == 0 {
             Ok(())
@@ -533,6 +534,7 @@ impl MatchingEngine {
 
     // ---------------------------------------------------------------- L2 mode
 
+    /// L2 mode submission of a validated order (rules in the module docs).
     fn submit_l2(&mut self, order: Order, ctx: &mut Ctx) {
         match order.kind {
             OrderKind::Market | OrderKind::Limit { .. } => {
