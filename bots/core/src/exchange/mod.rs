@@ -88,6 +88,43 @@
 //!
 //! Data of the other mode only moves the last price (trades, bars) or the book (book
 //! updates), without fills.
+//!
+//! # Example
+//!
+//! ```
+//! use tradewind_core::data::{Bar, Side};
+//! use tradewind_core::exchange::{BarFillModel, Bps, EngineConfig, FeeSchedule, SimulatedExchange};
+//! use tradewind_core::instrument::Instrument;
+//! use tradewind_core::orders::{ClientOrderId, OrderEvent, OrderKind, OrderRequest, TimeInForce};
+//!
+//! let fees = FeeSchedule::from_tiers(&[("0", "10", "20"), ("1000000", "8", "15")]).unwrap();
+//! let mut ex = SimulatedExchange::new(fees);
+//! let goog = Instrument::new(
+//!     "GOOG", "GOOG", "USD",
+//!     "0.01".parse().unwrap(), "1".parse().unwrap(), "1".parse().unwrap(), "0".parse().unwrap(),
+//! ).unwrap();
+//! let ix = ex.add_instrument(goog, EngineConfig::bars(BarFillModel::NextBarOpen, Bps::ZERO));
+//! let bar = |ts, o: &str, c: &str| {
+//!     let (o, c) = (o.parse().unwrap(), c.parse().unwrap());
+//!     Bar::new(ts, o, o.max(c), o.min(c), c, "100".parse().unwrap()).unwrap()
+//! };
+//! let mut events = Vec::new();
+//! ex.on_bar(ix, &bar(0, "100.00", "101.00"), &mut events);
+//! let buy = OrderRequest {
+//!     id: ClientOrderId(1),
+//!     instrument: ix,
+//!     side: Side::Buy,
+//!     quantity: "10".parse().unwrap(),
+//!     kind: OrderKind::Market,
+//!     time_in_force: TimeInForce::Gtc,
+//!     post_only: false,
+//! };
+//! ex.submit(1, &buy, &mut events); // Accepted
+//! ex.on_bar(ix, &bar(2, "101.50", "102.00"), &mut events); // fills at the open
+//! let OrderEvent::Filled(fill) = &events[1] else { panic!("expected a fill") };
+//! assert_eq!(fill.price.to_string(), "101.50");
+//! assert_eq!(fill.fee.to_string(), "2.03"); // 1015 × 20 bp taker
+//! ```
 
 mod bar;
 mod engine;
