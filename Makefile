@@ -13,7 +13,7 @@ PYTHON ?= python3
 ## demo: validate the examples, then backtest the demo bot on real Binance data
 demo:
 	$(CARGO) run -q -p tradewind-crds --features cli -- describe examples/strategies/*.yaml examples/commission-plans/*.yaml examples/bots/*.yaml
-	$(CARGO) run -q --release -p tradewind-bot -- backtest -f examples/demo/btc-scalper.yaml --data examples/data/binance_spot_btcusdt_l1_trades.jsonl --out $(TARGET_DIR)/demo
+	$(CARGO) run -q -p tradewind-bot -- backtest -f examples/demo/btc-scalper.yaml --data examples/data/binance_spot_btcusdt_l1_trades.jsonl --out $(TARGET_DIR)/demo
 
 ## test: every Rust test, then the comparison with backtesting.py
 test: $(VENV)/.installed
