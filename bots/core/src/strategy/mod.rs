@@ -138,14 +138,21 @@ pub enum Cross {
 
 /// Detects crossovers of a fast and a slow series, the way backtesting.py's
 /// `crossover(a, b)` does: `a[-2] < b[-2] and a[-1] > b[-1]` (strict on both bars).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CrossDetector {
-    prev: Option<(f64, f64)>,
+/// Generic so exact (integer) series and `f64` indicator series use the same rule.
+#[derive(Clone, Copy, Debug)]
+pub struct CrossDetector<T = f64> {
+    prev: Option<(T, T)>,
 }
 
-impl CrossDetector {
+impl<T> Default for CrossDetector<T> {
+    fn default() -> Self {
+        Self { prev: None }
+    }
+}
+
+impl<T: PartialOrd + Copy> CrossDetector<T> {
     /// Feeds the current values; returns a cross if one happened on this bar.
-    pub fn update(&mut self, fast: f64, slow: f64) -> Option<Cross> {
+    pub fn update(&mut self, fast: T, slow: T) -> Option<Cross> {
         let cross = match self.prev {
             Some((pf, ps)) if pf < ps && fast > slow => Some(Cross::Above),
             Some((pf, ps)) if pf > ps && fast < slow => Some(Cross::Below),

@@ -1,6 +1,12 @@
 //! SmaCross: long when the fast simple moving average of closes crosses above the slow
 //! one, flat when it crosses back below. Spot, so never short. Crosses are strict on both
 //! bars, as backtesting.py's `crossover()`, so the two engines take the same trades.
+//!
+//! The averages are compared exactly: window sums of the fixed-point closes in integers,
+//! `fast_sum · slow_n` against `slow_sum · fast_n`. On tick prices the two averages are
+//! often exactly equal, and any floating-point average (TA-Lib's running total, pandas'
+//! rolling mean, a fresh window sum) tips some of those ties one way or the other — each
+//! differently. Integers make the decision the same on every machine and engine.
 
 mod config;
 #[cfg(test)]
@@ -8,31 +14,56 @@ mod tests;
 
 pub use config::SmaCrossConfig;
 
+use std::collections::VecDeque;
+
 use crate::data::Bar;
-use crate::indicators::Sma;
 use crate::strategy::{Actions, Context, Cross, CrossDetector, Strategy};
+
+/// Exact moving window sum of raw fixed-point prices.
+#[derive(Clone, Debug)]
+struct WindowSum {
+    period: usize,
+    window: VecDeque<i64>,
+    sum: i128,
+}
+
+impl WindowSum {
+    fn new(period: usize) -> Self {
+        Self {
+            period,
+            window: VecDeque::with_capacity(period + 1),
+            sum: 0,
+        }
+    }
+
+    /// Adds a value; the window's sum once it is full.
+    fn update(&mut self, raw: i64) -> Option<i128> {
+        self.window.push_back(raw);
+        self.sum += i128::from(raw);
+        if self.window.len() > self.period {
+            self.sum -= i128::from(self.window.pop_front().unwrap_or(0));
+        }
+        (self.window.len() == self.period).then_some(self.sum)
+    }
+}
 
 /// The SmaCross strategy.
 #[derive(Clone, Debug)]
 pub struct SmaCross {
-    fast: Sma,
-    slow: Sma,
-    cross: CrossDetector,
+    fast: WindowSum,
+    slow: WindowSum,
+    cross: CrossDetector<i128>,
     warmup: usize,
 }
 
 impl SmaCross {
     /// A fresh strategy.
     pub fn new(config: SmaCrossConfig) -> Self {
-        // Periods were checked by the config, so the indicators accept them.
-        let fast = Sma::new(config.fast).expect("period checked by config");
-        let slow = Sma::new(config.slow).expect("period checked by config");
-        let warmup = slow.lookback();
         Self {
-            fast,
-            slow,
+            fast: WindowSum::new(config.fast),
+            slow: WindowSum::new(config.slow),
             cross: CrossDetector::default(),
-            warmup,
+            warmup: config.slow - 1,
         }
     }
 }
@@ -47,11 +78,14 @@ impl Strategy for SmaCross {
     }
 
     fn on_bar(&mut self, ctx: &Context<'_>, bar: &Bar, out: &mut Actions) {
-        let close = bar.close.as_f64();
+        let close = bar.close.raw();
         let (Some(fast), Some(slow)) = (self.fast.update(close), self.slow.update(close)) else {
             return;
         };
-        match self.cross.update(fast, slow) {
+        // fast/f > slow/s  <=>  fast·s > slow·f (periods are positive); sums of i64 prices
+        // times periods <= 10,000 stay far inside i128.
+        let (f, s) = (self.fast.period as i128, self.slow.period as i128);
+        match self.cross.update(fast * s, slow * f) {
             Some(Cross::Above) if !ctx.is_long() => out.enter_long(),
             Some(Cross::Below) if ctx.is_long() => out.exit_long(),
             _ => {}

@@ -53,3 +53,12 @@ fn config_refuses_fast_not_below_slow() {
         .is_err()
     );
 }
+
+#[test]
+fn an_exact_tie_is_not_a_cross() {
+    // SMA2 == SMA3 exactly on the bar at 15 ((5+15)/2 == (10+5+15)/3): below, tie, above
+    // is not a strict crossover, whatever floating point would have made of the tie.
+    assert!(run(&["12", "10", "5", "15", "30"], "0").is_empty());
+    // Below, then above: a cross.
+    assert_eq!(run(&["12", "10", "5", "16", "30"], "0").len(), 1);
+}
