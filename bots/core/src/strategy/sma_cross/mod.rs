@@ -14,16 +14,16 @@ mod tests;
 
 pub use config::SmaCrossConfig;
 
-use std::collections::VecDeque;
-
 use crate::data::Bar;
 use crate::strategy::{Actions, Context, Cross, CrossDetector, Strategy};
 
-/// Exact moving window sum of raw fixed-point prices.
+/// Exact moving window sum of raw fixed-point prices (a ring buffer, O(1) per bar).
 #[derive(Clone, Debug)]
 struct WindowSum {
     period: usize,
-    window: VecDeque<i64>,
+    ring: Vec<i64>,
+    next: usize,
+    filled: usize,
     sum: i128,
 }
 
@@ -31,19 +31,29 @@ impl WindowSum {
     fn new(period: usize) -> Self {
         Self {
             period,
-            window: VecDeque::with_capacity(period + 1),
+            ring: vec![0; period],
+            next: 0,
+            filled: 0,
             sum: 0,
         }
     }
 
     /// Adds a value; the window's sum once it is full.
+    #[inline]
     fn update(&mut self, raw: i64) -> Option<i128> {
-        self.window.push_back(raw);
+        let old = std::mem::replace(&mut self.ring[self.next], raw);
+        self.next = if self.next + 1 == self.period {
+            0
+        } else {
+            self.next + 1
+        };
         self.sum += i128::from(raw);
-        if self.window.len() > self.period {
-            self.sum -= i128::from(self.window.pop_front().unwrap_or(0));
+        if self.filled == self.period {
+            self.sum -= i128::from(old);
+        } else {
+            self.filled += 1;
         }
-        (self.window.len() == self.period).then_some(self.sum)
+        (self.filled == self.period).then_some(self.sum)
     }
 }
 
