@@ -39,6 +39,34 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic-Gregorian date of a day count from 1970-01-01 (the inverse of
+/// [`days_from_civil`], Howard Hinnant's algorithm).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `2026-11-25T06:00:00Z` for a time in UTC nanoseconds (whole seconds; the inverse of
+/// [`parse_iso8601`] for such times).
+pub fn format_iso8601(ts: UnixNanos) -> String {
+    let secs = ts.div_euclid(NANOS_PER_SEC);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -186,6 +214,20 @@ pub fn parse_timestamp(input: &str) -> Result<UnixNanos, TimeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_and_parses_back() {
+        assert_eq!(format_iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_iso8601(-NANOS_PER_SEC), "1969-12-31T23:59:59Z");
+        for ts in [1_092_873_600, 1_742_944_020, 951_782_400, 4_102_444_800] {
+            let text = format_iso8601(ts * NANOS_PER_SEC);
+            assert_eq!(parse_iso8601(&text).unwrap(), ts * NANOS_PER_SEC, "{text}");
+        }
+        assert_eq!(
+            format_iso8601(951_782_400 * NANOS_PER_SEC),
+            "2000-02-29T00:00:00Z"
+        );
+    }
 
     const T0: i64 = 1_742_944_020 * NANOS_PER_SEC; // 2025-03-25T23:07:00Z
 

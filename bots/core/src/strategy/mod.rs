@@ -195,6 +195,23 @@ pub(crate) mod testing {
         Bar::new(i * 60_000_000_000, c, c, c, c, qty("1")).unwrap()
     }
 
+    /// Feeds one bar per close (one minute apart) with a fixed position; returns every
+    /// action with the index of the bar that produced it.
+    pub fn feed(
+        strategy: &mut dyn Strategy,
+        closes: &[&str],
+        position: &str,
+    ) -> Vec<(usize, Action)> {
+        let inst = instrument();
+        let mut out = Actions::starting_at(1);
+        let mut seen = Vec::new();
+        for (i, c) in closes.iter().enumerate() {
+            strategy.on_bar(&ctx(&inst, position, &[]), &bar(i as i64, c), &mut out);
+            seen.extend(out.drain().map(|a| (i, a)));
+        }
+        seen
+    }
+
     pub fn ctx<'a>(inst: &'a Instrument, position: &str, orders: &'a [OpenOrder]) -> Context<'a> {
         Context {
             ts: 0,

@@ -106,33 +106,8 @@ pub fn stat_text(name: &str, value: StatValue) -> String {
     }
 }
 
-/// `2026-11-25T06:00:00Z` for a UNIX-nanosecond time (UTC, proleptic Gregorian).
-pub fn iso8601(ts: UnixNanos) -> String {
-    let secs = ts.div_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+/// `2026-11-25T06:00:00Z` for a UNIX-nanosecond time (UTC).
+pub use tradewind_core::data::time::format_iso8601 as iso8601;
 
 /// Drawdown from the running peak at each curve point, as a fraction (0.1 = 10 % below peak).
 pub fn drawdowns(curve: &[EquityPoint]) -> Vec<f64> {
@@ -150,17 +125,6 @@ pub fn drawdowns(curve: &[EquityPoint]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_utc_times() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            iso8601(1_092_873_600 * 1_000_000_000),
-            "2004-08-19T00:00:00Z"
-        );
-        assert_eq!(iso8601(1_742_944_020_000_000_000), "2025-03-25T23:07:00Z");
-        assert_eq!(iso8601(-1_000_000_000), "1969-12-31T23:59:59Z");
-    }
 
     #[test]
     fn drawdown_tracks_the_running_peak() {

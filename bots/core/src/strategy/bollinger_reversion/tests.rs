@@ -1,23 +1,18 @@
 use super::*;
 use crate::strategy::Action;
-use crate::strategy::testing::{bar, ctx, instrument};
+use crate::strategy::testing::feed;
 use tradewind_crds::BollingerReversionParams;
 
 fn run(closes: &[&str], position: &str) -> Vec<Action> {
-    let inst = instrument();
     let cfg = BollingerReversionConfig::from_params(&BollingerReversionParams {
         period: 4,
         std_devs: "1.5".into(),
     })
     .unwrap();
-    let mut s = BollingerReversion::new(cfg);
-    let mut out = Actions::starting_at(1);
-    let mut seen = Vec::new();
-    for (i, c) in closes.iter().enumerate() {
-        s.on_bar(&ctx(&inst, position, &[]), &bar(i as i64, c), &mut out);
-        seen.extend(out.drain());
-    }
-    seen
+    feed(&mut BollingerReversion::new(cfg), closes, position)
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect()
 }
 
 #[test]

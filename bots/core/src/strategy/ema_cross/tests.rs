@@ -1,17 +1,13 @@
 use super::*;
 use crate::strategy::Action;
-use crate::strategy::testing::{bar, ctx, instrument};
+use crate::strategy::testing::feed;
 
 fn run(closes: &[&str], position: &str) -> Vec<(usize, Action)> {
-    let inst = instrument();
-    let mut s = EmaCross::new(EmaCrossConfig::new(2, 3).unwrap());
-    let mut out = Actions::starting_at(1);
-    let mut seen = Vec::new();
-    for (i, c) in closes.iter().enumerate() {
-        s.on_bar(&ctx(&inst, position, &[]), &bar(i as i64, c), &mut out);
-        seen.extend(out.drain().map(|a| (i, a)));
-    }
-    seen
+    feed(
+        &mut EmaCross::new(EmaCrossConfig::new(2, 3).unwrap()),
+        closes,
+        position,
+    )
 }
 
 #[test]

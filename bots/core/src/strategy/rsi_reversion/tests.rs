@@ -1,6 +1,6 @@
 use super::*;
 use crate::strategy::Action;
-use crate::strategy::testing::{bar, ctx, instrument};
+use crate::strategy::testing;
 use tradewind_crds::RsiReversionParams;
 
 fn strategy() -> RsiReversion {
@@ -15,14 +15,10 @@ fn strategy() -> RsiReversion {
 }
 
 fn feed(s: &mut RsiReversion, closes: &[&str], position: &str) -> Vec<Action> {
-    let inst = instrument();
-    let mut out = Actions::starting_at(1);
-    let mut seen = Vec::new();
-    for (i, c) in closes.iter().enumerate() {
-        s.on_bar(&ctx(&inst, position, &[]), &bar(i as i64, c), &mut out);
-        seen.extend(out.drain());
-    }
-    seen
+    testing::feed(s, closes, position)
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect()
 }
 
 #[test]
