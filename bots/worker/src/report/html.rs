@@ -74,8 +74,10 @@ fn svg_line(title: &str, ys: &[f64], colour: &str, fill_down: bool) -> String {
         r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{path}"/>"#
     );
     let fmt = |v: f64| {
-        if fill_down {
+        if fill_down && v > 0.0 {
             format!("-{:.2} %", v * 100.0)
+        } else if fill_down {
+            "0.00 %".to_owned()
         } else {
             format!("{v:.2}")
         }
