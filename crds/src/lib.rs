@@ -5,6 +5,8 @@
 //! The Rust types are the source of truth: `make crds` renders `crds/manifests/*.yaml`
 //! from them and a test fails when the committed YAML drifts.
 
+#[cfg(feature = "validation")]
+pub mod bundle;
 pub mod conditions;
 pub mod manifests;
 pub mod resolved;

@@ -14,8 +14,9 @@ use tradewind_core::strategy;
 use tradewind_crds::resolved::BotConfig;
 use tradewind_crds::{FillModel, Mode};
 
+use crate::market_data;
 use crate::report::{Counts, ReportView};
-use crate::{bundle, market_data};
+use tradewind_crds::bundle;
 
 /// Instrument rules that the data cannot tell.
 #[derive(Clone, Debug, Default)]
@@ -127,7 +128,7 @@ pub fn risk_limits(cfg: &BotConfig) -> Result<RiskLimits> {
 
 /// Runs a backtest and returns the report view (nothing written yet).
 pub fn run(req: &Request) -> Result<ReportView> {
-    let cfg = bundle::load(&req.files, req.bot.as_deref())?;
+    let cfg = bundle::load(&req.files, req.bot.as_deref())?.config;
     if cfg.bot.mode != Mode::Backtest {
         tracing::info!(mode = ?cfg.bot.mode, "running a backtest of a bot whose mode is not Backtest");
     }

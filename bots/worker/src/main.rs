@@ -2,7 +2,6 @@
 //! and writes a report; `run` (the long-running worker) arrives with the worker issue.
 
 mod backtest;
-mod bundle;
 mod market_data;
 mod report;
 

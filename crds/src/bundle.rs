@@ -1,12 +1,13 @@
 //! Reading a bot's configuration from YAML files: the TradingBot, its Strategy and its
 //! optional CommissionPlan, validated against the CRDs (schema and CEL rules, as an API
-//! server would) and resolved into one [`BotConfig`].
+//! server would) and resolved into one [`BotConfig`]. Used where no API server is in the
+//! loop: `tradewind-bot backtest` and `tradewind-operator render`.
 
 use std::path::PathBuf;
 
-use tradewind_crds::resolved::{BotConfig, resolve};
-use tradewind_crds::validation::{Document, LoadError, SchemaSet, SetupError, load_documents};
-use tradewind_crds::{CommissionPlan, Strategy, TradingBot};
+use crate::resolved::{BotConfig, resolve};
+use crate::validation::{Document, LoadError, SchemaSet, SetupError, load_documents};
+use crate::{CommissionPlan, Strategy, TradingBot};
 
 /// Why a bot's configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +55,7 @@ pub enum BundleError {
     },
     /// Resolution failed.
     #[error(transparent)]
-    Resolve(#[from] tradewind_crds::resolved::ResolveError),
+    Resolve(#[from] crate::resolved::ResolveError),
 }
 
 fn decode<T: serde::de::DeserializeOwned>(doc: &Document) -> Result<T, BundleError> {
@@ -65,8 +66,17 @@ fn decode<T: serde::de::DeserializeOwned>(doc: &Document) -> Result<T, BundleErr
     })
 }
 
+/// A bot as read from files, with its resolved configuration.
+#[derive(Clone, Debug)]
+pub struct Bundle {
+    /// The TradingBot as written.
+    pub bot: TradingBot,
+    /// Bot + Strategy + CommissionPlan resolved.
+    pub config: BotConfig,
+}
+
 /// Loads and resolves the bot in `files` (the one named `bot`, or the only one).
-pub fn load(files: &[PathBuf], bot: Option<&str>) -> Result<BotConfig, BundleError> {
+pub fn load(files: &[PathBuf], bot: Option<&str>) -> Result<Bundle, BundleError> {
     let schemas = SchemaSet::tradewind()?;
     let mut bots: Vec<TradingBot> = Vec::new();
     let mut strategies: Vec<Strategy> = Vec::new();
@@ -94,7 +104,7 @@ pub fn load(files: &[PathBuf], bot: Option<&str>) -> Result<BotConfig, BundleErr
             }
         }
     }
-    let name_of = |m: &tradewind_crds::TradingBot| m.metadata.name.clone().unwrap_or_default();
+    let name_of = |m: &TradingBot| m.metadata.name.clone().unwrap_or_default();
     let bot = match bot {
         Some(wanted) => bots.iter().find(|b| name_of(b) == wanted).ok_or_else(|| {
             BundleError::WhichBot(format!("no TradingBot named {wanted:?} in the given files"))
@@ -140,5 +150,9 @@ pub fn load(files: &[PathBuf], bot: Option<&str>) -> Result<BotConfig, BundleErr
                 })?,
         ),
     };
-    Ok(resolve(bot, strategy, plan)?)
+    let config = resolve(bot, strategy, plan)?;
+    Ok(Bundle {
+        bot: bot.clone(),
+        config,
+    })
 }

@@ -1,0 +1,255 @@
+//! The worker Deployment: one replica (zero when suspended), `Recreate` so two workers
+//! never trade the same account during a rollout, locked-down pods, and the config hash
+//! on the pod template so a configuration change rolls the worker.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, HTTPGetAction, KeyToPath, ObjectFieldSelector, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
+    SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use tradewind_crds::{Mode, TradingBot};
+
+use super::rbac::WORKLOAD_IDENTITY_USE;
+use super::{BuildError, CONFIG_FILE, Names, OperatorConfig, child_meta, selector_labels};
+
+/// Port of the worker's /metrics, /healthz and /readyz.
+pub const METRICS_PORT: i32 = 9090;
+/// Where the resolved configuration is mounted (a sibling of the credentials, never a
+/// parent: a mount point inside a read-only ConfigMap volume cannot be created).
+pub const CONFIG_DIR: &str = "/etc/tradewind/config";
+/// Where exchange credentials are mounted (Live mode), one file per key.
+pub const CREDENTIALS_DIR: &str = "/etc/tradewind/credentials";
+/// The worker's embedded store.
+pub const DATA_DIR: &str = "/var/lib/tradewind";
+/// Non-root UID/GID of the worker image (distroless "nonroot").
+const RUN_AS: i64 = 65532;
+/// Pod-template annotation carrying the configuration hash.
+pub const CONFIG_HASH_ANNOTATION: &str = "tradewind.dev/config-hash";
+
+fn probe(path: &str, initial_delay: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String("metrics".into()),
+            ..HTTPGetAction::default()
+        }),
+        initial_delay_seconds: Some(initial_delay),
+        period_seconds: Some(10),
+        timeout_seconds: Some(2),
+        failure_threshold: Some(3),
+        ..Probe::default()
+    }
+}
+
+fn default_resources() -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".into(), Quantity("50m".into())),
+            ("memory".into(), Quantity("64Mi".into())),
+        ])),
+        limits: Some(BTreeMap::from([(
+            "memory".into(),
+            Quantity("256Mi".into()),
+        )])),
+        ..ResourceRequirements::default()
+    }
+}
+
+fn env_from_field(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.into(),
+                ..ObjectFieldSelector::default()
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }
+}
+
+/// The worker Deployment `<bot>-worker`.
+pub fn deployment(
+    bot: &TradingBot,
+    image: &str,
+    config_hash: &str,
+    op: &OperatorConfig,
+) -> Result<Deployment, BuildError> {
+    let name = bot.metadata.name.as_deref().unwrap_or_default();
+    let names = Names(name);
+    let mut pod_labels = selector_labels(name);
+    if op.workload_identity_client_id.is_some() {
+        pod_labels.insert(WORKLOAD_IDENTITY_USE.into(), "true".into());
+    }
+    let mut volumes = vec![
+        Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: names.config_map(),
+                items: Some(vec![KeyToPath {
+                    key: CONFIG_FILE.into(),
+                    path: CONFIG_FILE.into(),
+                    ..KeyToPath::default()
+                }]),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        Volume {
+            name: "data".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        },
+        Volume {
+            name: "tmp".into(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                medium: Some("Memory".into()),
+                ..EmptyDirVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+    ];
+    let mut mounts = vec![
+        VolumeMount {
+            name: "config".into(),
+            mount_path: CONFIG_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+        VolumeMount {
+            name: "data".into(),
+            mount_path: DATA_DIR.into(),
+            ..VolumeMount::default()
+        },
+        VolumeMount {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+            ..VolumeMount::default()
+        },
+    ];
+    if let (Mode::Live, Some(creds)) = (bot.spec.mode, &bot.spec.credentials) {
+        let s = &creds.secret_ref;
+        volumes.push(Volume {
+            name: "credentials".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(s.name.clone()),
+                items: Some(vec![
+                    KeyToPath {
+                        key: s.api_key_key.clone(),
+                        path: "apiKey".into(),
+                        ..KeyToPath::default()
+                    },
+                    KeyToPath {
+                        key: s.api_secret_key.clone(),
+                        path: "apiSecret".into(),
+                        ..KeyToPath::default()
+                    },
+                ]),
+                default_mode: Some(0o400),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        mounts.push(VolumeMount {
+            name: "credentials".into(),
+            mount_path: CREDENTIALS_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
+    let container = Container {
+        name: "worker".into(),
+        image: Some(image.to_owned()),
+        args: Some(vec![
+            "run".into(),
+            "--config".into(),
+            format!("{CONFIG_DIR}/{CONFIG_FILE}"),
+        ]),
+        env: Some(vec![
+            env_from_field("POD_NAME", "metadata.name"),
+            env_from_field("POD_NAMESPACE", "metadata.namespace"),
+            EnvVar {
+                name: "TRADEWIND_BOT".into(),
+                value: Some(name.to_owned()),
+                ..EnvVar::default()
+            },
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some("metrics".into()),
+            container_port: METRICS_PORT,
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        liveness_probe: Some(probe("/healthz", 10)),
+        readiness_probe: Some(probe("/readyz", 2)),
+        resources: Some(bot.spec.resources.clone().unwrap_or_else(default_resources)),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Capabilities::default()
+            }),
+            ..SecurityContext::default()
+        }),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
+    Ok(Deployment {
+        metadata: child_meta(bot, names.worker())?,
+        spec: Some(DeploymentSpec {
+            replicas: Some(if bot.spec.suspend { 0 } else { 1 }),
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(name)),
+                ..LabelSelector::default()
+            },
+            // Never two workers for one account, not even during a rollout.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".into()),
+                ..DeploymentStrategy::default()
+            }),
+            revision_history_limit: Some(3),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: Some(BTreeMap::from([(
+                        CONFIG_HASH_ANNOTATION.into(),
+                        config_hash.to_owned(),
+                    )])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(names.worker()),
+                    automount_service_account_token: Some(true),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(RUN_AS),
+                        run_as_group: Some(RUN_AS),
+                        fs_group: Some(RUN_AS),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".into(),
+                            ..SeccompProfile::default()
+                        }),
+                        ..PodSecurityContext::default()
+                    }),
+                    // Time to cancel open orders and flush the store on SIGTERM.
+                    termination_grace_period_seconds: Some(30),
+                    containers: vec![container],
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    })
+}

@@ -1,0 +1,103 @@
+//! `tradewind-operator`: `crds` prints the CustomResourceDefinitions; `render` shows the
+//! objects a TradingBot would produce, without a cluster (like `helm template`). The
+//! controllers (`run`) arrive with the operator issue.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use tradewind_crds::bundle;
+use tradewind_crds::manifests;
+use tradewind_operator::build::{self, OperatorConfig};
+
+#[derive(Parser)]
+#[command(name = "tradewind-operator", version, about = "Tradewind operator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the CustomResourceDefinitions as multi-document YAML.
+    Crds,
+    /// Print the child objects a TradingBot would get, without a cluster.
+    Render {
+        /// YAML file(s) with the TradingBot, its Strategy and optional CommissionPlan.
+        #[arg(short = 'f', long = "file", required = true)]
+        files: Vec<PathBuf>,
+        /// The bot to render when the files hold several.
+        #[arg(long)]
+        bot: Option<String>,
+        /// Namespace, when the bot's metadata has none.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// Worker image used unless the bot sets spec.image.
+        #[arg(long, env = "TRADEWIND_WORKER_IMAGE", default_value_t = OperatorConfig::default().worker_image)]
+        worker_image: String,
+        /// Client ID of the workers' Azure workload identity, if any.
+        #[arg(long, env = "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID")]
+        workload_identity_client_id: Option<String>,
+    },
+}
+
+/// Stands in for the uid an API server would assign, so owner references render.
+const RENDER_UID: &str = "00000000-0000-0000-0000-000000000000";
+
+fn yaml<T: serde::Serialize>(out: &mut String, object: &T) -> Result<()> {
+    out.push_str("---\n");
+    out.push_str(&serde_saphyr::to_string(object).context("serialising YAML")?);
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Crds => {
+            for (_, crd) in manifests::all() {
+                print!("{}", manifests::render(&crd)?);
+            }
+        }
+        Command::Render {
+            files,
+            bot,
+            namespace,
+            worker_image,
+            workload_identity_client_id,
+        } => {
+            let loaded = bundle::load(&files, bot.as_deref())?;
+            let mut tb = loaded.bot;
+            tb.metadata.namespace.get_or_insert(namespace);
+            tb.metadata.uid.get_or_insert_with(|| RENDER_UID.to_owned());
+            let op = OperatorConfig {
+                worker_image,
+                workload_identity_client_id,
+            };
+            let c = build::children(&tb, &loaded.config, &op)?;
+            let mut out = format!(
+                "# Objects the operator would apply for TradingBot {} (config hash {}).\n# Owner references use a placeholder uid; a cluster assigns the real one.\n",
+                tb.metadata.name.as_deref().unwrap_or_default(),
+                c.config_hash
+            );
+            yaml(&mut out, &c.config_map)?;
+            yaml(&mut out, &c.service_account)?;
+            yaml(&mut out, &c.lease)?;
+            yaml(&mut out, &c.role)?;
+            yaml(&mut out, &c.role_binding)?;
+            yaml(&mut out, &c.deployment)?;
+            yaml(&mut out, &c.service)?;
+            yaml(&mut out, &c.network_policy)?;
+            print!("{out}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! The build step from the example resources: every child, its ownership, the worker's
+//! hardening, RBAC scope and the configuration hash.
+
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::Container;
+use tradewind_crds::bundle::{self, Bundle};
+use tradewind_crds::resolved::BotConfig;
+use tradewind_operator::build::{self, CONFIG_HASH_ANNOTATION, Children, OperatorConfig};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn load(bot: &str, strategy: &str, plan: &str) -> Bundle {
+    let files: Vec<PathBuf> = [bot, strategy, plan]
+        .iter()
+        .map(|f| root().join(f))
+        .collect();
+    let mut b = bundle::load(&files, None).unwrap();
+    b.bot.metadata.namespace = Some("trading".into());
+    b.bot.metadata.uid = Some("7c0e2f58-1111-4c6e-9f00-000000000001".into());
+    b
+}
+
+fn live() -> Bundle {
+    load(
+        "examples/bots/live.yaml",
+        "examples/strategies/grid.yaml",
+        "examples/commission-plans/tiered-referral.yaml",
+    )
+}
+
+fn paper() -> Bundle {
+    load(
+        "examples/bots/paper.yaml",
+        "examples/strategies/rsi-reversion.yaml",
+        "examples/commission-plans/tiered-referral.yaml",
+    )
+}
+
+fn build(b: &Bundle, op: &OperatorConfig) -> Children {
+    build::children(&b.bot, &b.config, op).unwrap()
+}
+
+fn worker(c: &Children) -> &Container {
+    &c.deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+}
+
+#[test]
+fn every_child_is_owned_by_the_bot_and_lives_in_its_namespace() {
+    let b = live();
+    let c = build(&b, &OperatorConfig::default());
+    let metas = [
+        &c.config_map.metadata,
+        &c.service_account.metadata,
+        &c.lease.metadata,
+        &c.role.metadata,
+        &c.role_binding.metadata,
+        &c.deployment.metadata,
+        &c.service.metadata,
+        &c.network_policy.metadata,
+    ];
+    for m in metas {
+        assert_eq!(m.namespace.as_deref(), Some("trading"));
+        let owners = m.owner_references.as_ref().unwrap();
+        assert_eq!(owners.len(), 1);
+        let o = &owners[0];
+        assert_eq!(
+            (o.kind.as_str(), o.name.as_str(), o.uid.as_str()),
+            (
+                "TradingBot",
+                "btc-grid-live",
+                "7c0e2f58-1111-4c6e-9f00-000000000001"
+            )
+        );
+        assert_eq!(
+            (o.controller, o.block_owner_deletion),
+            (Some(true), Some(true))
+        );
+        assert_eq!(
+            m.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"],
+            "tradewind-operator"
+        );
+    }
+}
+
+#[test]
+fn the_worker_runs_locked_down_with_one_replica_and_recreate() {
+    let c = build(&live(), &OperatorConfig::default());
+    let spec = c.deployment.spec.as_ref().unwrap();
+    assert_eq!(spec.replicas, Some(1));
+    assert_eq!(
+        spec.strategy.as_ref().unwrap().type_.as_deref(),
+        Some("Recreate")
+    );
+    let pod = spec.template.spec.as_ref().unwrap();
+    let psc = pod.security_context.as_ref().unwrap();
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert_eq!(
+        psc.seccomp_profile.as_ref().unwrap().type_,
+        "RuntimeDefault"
+    );
+    let w = worker(&c);
+    let sc = w.security_context.as_ref().unwrap();
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(
+        sc.capabilities.as_ref().unwrap().drop.as_deref(),
+        Some(&["ALL".to_owned()][..])
+    );
+    let live = w
+        .liveness_probe
+        .as_ref()
+        .unwrap()
+        .http_get
+        .as_ref()
+        .unwrap();
+    assert_eq!(live.path.as_deref(), Some("/healthz"));
+    assert_eq!(
+        w.image.as_deref(),
+        Some(OperatorConfig::default().worker_image.as_str())
+    );
+    assert_eq!(
+        spec.template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap()[CONFIG_HASH_ANNOTATION],
+        c.config_hash
+    );
+}
+
+#[test]
+fn live_mode_mounts_the_secret_and_paper_mode_does_not() {
+    let c = build(&live(), &OperatorConfig::default());
+    let pod = c
+        .deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let creds = pod
+        .volumes
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|v| v.name == "credentials")
+        .expect("credentials volume");
+    let secret = creds.secret.as_ref().unwrap();
+    assert_eq!(secret.secret_name.as_deref(), Some("binance-testnet-alice"));
+    assert_eq!(secret.default_mode, Some(0o400));
+    let c = build(&paper(), &OperatorConfig::default());
+    let pod = c
+        .deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    assert!(
+        pod.volumes
+            .as_ref()
+            .unwrap()
+            .iter()
+            .all(|v| v.name != "credentials")
+    );
+    // Paper bot sets its own resources.
+    let req = worker(&c)
+        .resources
+        .as_ref()
+        .unwrap()
+        .requests
+        .as_ref()
+        .unwrap();
+    assert_eq!(req["cpu"].0, "50m");
+}
+
+#[test]
+fn suspend_scales_to_zero_and_image_override_wins() {
+    let mut b = paper();
+    b.bot.spec.suspend = true;
+    b.bot.spec.image = Some("registry.example/bot:pinned".into());
+    let c = build(&b, &OperatorConfig::default());
+    assert_eq!(c.deployment.spec.as_ref().unwrap().replicas, Some(0));
+    assert_eq!(
+        worker(&c).image.as_deref(),
+        Some("registry.example/bot:pinned")
+    );
+}
+
+#[test]
+fn the_role_grants_exactly_its_own_status_and_lease() {
+    let c = build(&live(), &OperatorConfig::default());
+    let rules = c.role.rules.as_ref().unwrap();
+    let flat: Vec<(String, String, Vec<String>, Vec<String>)> = rules
+        .iter()
+        .map(|r| {
+            (
+                r.api_groups.as_ref().unwrap().join(","),
+                r.resources.as_ref().unwrap().join(","),
+                r.resource_names.clone().unwrap(),
+                r.verbs.clone(),
+            )
+        })
+        .collect();
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        flat,
+        vec![
+            (
+                "tradewind.dev".into(),
+                "tradingbots".into(),
+                s(&["btc-grid-live"]),
+                s(&["get"])
+            ),
+            (
+                "tradewind.dev".into(),
+                "tradingbots/status".into(),
+                s(&["btc-grid-live"]),
+                s(&["get", "patch"])
+            ),
+            (
+                "coordination.k8s.io".into(),
+                "leases".into(),
+                s(&["btc-grid-live-lease"]),
+                s(&["get", "update", "patch"])
+            ),
+        ]
+    );
+    let subject = &c.role_binding.subjects.as_ref().unwrap()[0];
+    assert_eq!(
+        (subject.name.as_str(), subject.namespace.as_deref()),
+        ("btc-grid-live-worker", Some("trading"))
+    );
+}
+
+#[test]
+fn workload_identity_marks_the_service_account_and_pods() {
+    let op = OperatorConfig {
+        workload_identity_client_id: Some("0000-client".into()),
+        ..OperatorConfig::default()
+    };
+    let c = build(&live(), &op);
+    let sa = &c.service_account.metadata;
+    assert_eq!(
+        sa.annotations.as_ref().unwrap()["azure.workload.identity/client-id"],
+        "0000-client"
+    );
+    let pod_labels = c
+        .deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .labels
+        .clone()
+        .unwrap();
+    assert_eq!(pod_labels["azure.workload.identity/use"], "true");
+    let c = build(&live(), &OperatorConfig::default());
+    assert!(c.service_account.metadata.annotations.is_none());
+}
+
+#[test]
+fn network_policy_allows_dns_https_out_and_metrics_in_only() {
+    let c = build(&live(), &OperatorConfig::default());
+    let spec = c.network_policy.spec.as_ref().unwrap();
+    let ports =
+        |rules: Vec<Vec<k8s_openapi::api::networking::v1::NetworkPolicyPort>>| -> Vec<String> {
+            rules
+                .into_iter()
+                .flatten()
+                .map(|p| format!("{}/{:?}", p.protocol.unwrap(), p.port.unwrap()))
+                .collect()
+        };
+    let egress = ports(
+        spec.egress
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.ports.unwrap())
+            .collect(),
+    );
+    assert_eq!(egress, ["UDP/Int(53)", "TCP/Int(53)", "TCP/Int(443)"]);
+    let ingress = ports(
+        spec.ingress
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.ports.unwrap())
+            .collect(),
+    );
+    assert_eq!(ingress, ["TCP/Int(9090)"]);
+}
+
+#[test]
+fn the_config_map_holds_the_resolved_config_and_the_hash_follows_it() {
+    let b = live();
+    let c = build(&b, &OperatorConfig::default());
+    let json = &c.config_map.data.as_ref().unwrap()["bot.json"];
+    let back: BotConfig = serde_json::from_str(json).unwrap();
+    assert_eq!(back, b.config);
+
+    // A strategy edit changes the hash (and so rolls the worker)...
+    let mut edited = b.clone();
+    edited.config.strategy.grid.as_mut().unwrap().levels = 12;
+    let h2 = build(&edited, &OperatorConfig::default()).config_hash;
+    assert_ne!(h2, c.config_hash);
+    // ...so does another image; metadata the worker does not read does not.
+    let other = OperatorConfig {
+        worker_image: "x/y:2".into(),
+        ..OperatorConfig::default()
+    };
+    assert_ne!(build(&b, &other).config_hash, c.config_hash);
+    let mut relabelled = b.clone();
+    relabelled.bot.metadata.labels = Some([("team".to_owned(), "alpha".to_owned())].into());
+    assert_eq!(
+        build(&relabelled, &OperatorConfig::default()).config_hash,
+        c.config_hash
+    );
+}
+
+#[test]
+fn a_bot_without_a_uid_cannot_own_children() {
+    let mut b = live();
+    b.bot.metadata.uid = None;
+    let err = build::children(&b.bot, &b.config, &OperatorConfig::default()).unwrap_err();
+    assert!(err.to_string().contains("metadata.uid"), "{err}");
+}
