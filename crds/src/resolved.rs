@@ -37,7 +37,7 @@ pub struct BotConfig {
 }
 
 /// Why a bot cannot be resolved.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     /// The strategy given is not the one the bot references.
     #[error("TradingBot {bot}: spec.strategyRef names Strategy {wanted:?}, got {got:?}")]

@@ -1,0 +1,63 @@
+//! Dereference: find the Strategy and CommissionPlan a bot names, and say precisely what
+//! is missing when one is not there (the bot's Ready condition carries it).
+
+use tradewind_crds::resolved::{BotConfig, ResolveError, resolve};
+use tradewind_crds::{CommissionPlan, Strategy, TradingBot};
+
+/// Why a bot cannot be resolved yet.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DereferenceError {
+    /// A referenced object does not exist (yet).
+    #[error("{kind} {name:?} named in spec.{field} does not exist in namespace {namespace}")]
+    Missing {
+        /// Kind of the missing object.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The bot field that names it.
+        field: &'static str,
+        /// The bot's namespace.
+        namespace: String,
+    },
+    /// The objects do not fit together.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+}
+
+impl DereferenceError {
+    /// The CamelCase reason for the Ready condition.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DereferenceError::Missing {
+                kind: "Strategy", ..
+            } => "StrategyNotFound",
+            DereferenceError::Missing { .. } => "CommissionPlanNotFound",
+            DereferenceError::Resolve(_) => "InvalidReference",
+        }
+    }
+}
+
+/// Resolves `bot` against whatever the caller found for its references.
+pub fn dereference(
+    bot: &TradingBot,
+    strategy: Option<&Strategy>,
+    plan: Option<&CommissionPlan>,
+) -> Result<BotConfig, DereferenceError> {
+    let namespace = bot.metadata.namespace.clone().unwrap_or_default();
+    let strategy = strategy.ok_or_else(|| DereferenceError::Missing {
+        kind: "Strategy",
+        name: bot.spec.strategy_ref.name.clone(),
+        field: "strategyRef.name",
+        namespace: namespace.clone(),
+    })?;
+    let plan = match &bot.spec.commission_plan_ref {
+        None => None,
+        Some(r) => Some(plan.ok_or_else(|| DereferenceError::Missing {
+            kind: "CommissionPlan",
+            name: r.name.clone(),
+            field: "commissionPlanRef.name",
+            namespace,
+        })?),
+    };
+    Ok(resolve(bot, strategy, plan)?)
+}

@@ -1,0 +1,202 @@
+//! Status: what the operator reports about a bot, computed from what it found, built and
+//! observed. kstatus rules: `observedGeneration`, a `Ready` condition that is True only
+//! when everything is, `lastTransitionTime` moving only on a status change. The worker's
+//! own fields (`performance`, `Trading`, `Halted`) are never written here, only read:
+//! a halt the worker reported is shown, never overwritten.
+
+use k8s_openapi::api::apps::v1::DeploymentStatus;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use tradewind_crds::conditions::{ConditionUpdate, Status, is_true, set_condition, types};
+use tradewind_crds::{BotResources, Phase, TradingBot, TradingBotStatus};
+
+use crate::build::Names;
+
+/// Where the bot's Azure resources stand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloudState {
+    /// The bot asks for no Azure resources, or the operator runs without Azure.
+    NotNeeded,
+    /// Created; their resource IDs.
+    Ready {
+        /// Cosmos DB container.
+        cosmos_container_id: Option<String>,
+        /// Key Vault secret.
+        key_vault_secret_id: Option<String>,
+        /// Service Bus topic.
+        service_bus_topic_id: Option<String>,
+    },
+    /// A cloud call failed; retried with backoff. The message names the resource and why.
+    Failed(String),
+}
+
+/// What one reconcile found and did, the input of [`compute`].
+#[derive(Clone, Debug)]
+pub struct Observed<'a> {
+    /// `Err(reason, message)` when dereferencing or validation failed.
+    pub resolution: Result<(), (&'a str, String)>,
+    /// Cloud resources.
+    pub cloud: CloudState,
+    /// Status of the worker Deployment, if it exists.
+    pub deployment: Option<&'a DeploymentStatus>,
+    /// Config hash of what was applied.
+    pub config_hash: Option<String>,
+}
+
+fn deployment_available(d: Option<&DeploymentStatus>) -> bool {
+    d.is_some_and(|s| {
+        s.available_replicas.unwrap_or(0) >= 1
+            && s.conditions.as_ref().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c.type_ == "Available" && c.status == "True")
+            })
+    })
+}
+
+/// The operator's part of the bot's status. `now` is passed in to keep this pure.
+pub fn compute(bot: &TradingBot, observed: &Observed<'_>, now: Time) -> TradingBotStatus {
+    let generation = bot.metadata.generation;
+    let mut status = bot.status.clone().unwrap_or_default();
+    status.observed_generation = generation;
+    let name = bot.metadata.name.as_deref().unwrap_or_default();
+    let names = Names(name);
+    let conds = &mut status.conditions;
+
+    // CloudReady.
+    let (cloud_ok, cloud_reason, cloud_msg) = match &observed.cloud {
+        CloudState::NotNeeded => (
+            true,
+            "NotNeeded",
+            "no Azure resources requested or the operator runs without Azure".to_owned(),
+        ),
+        CloudState::Ready { .. } => (true, "Provisioned", "Azure resources exist".to_owned()),
+        CloudState::Failed(msg) => (false, "ProvisioningFailed", msg.clone()),
+    };
+    set_condition(
+        conds,
+        ConditionUpdate {
+            type_: types::CLOUD_READY,
+            status: cloud_ok.into(),
+            reason: cloud_reason,
+            message: cloud_msg,
+        },
+        generation,
+        now.clone(),
+    );
+
+    // Available.
+    let available = deployment_available(observed.deployment);
+    let (a_reason, a_msg) = match (bot.spec.suspend, available, observed.deployment) {
+        (true, _, _) => (
+            "Suspended",
+            "spec.suspend is true; the worker is scaled to zero".to_owned(),
+        ),
+        (false, true, _) => (
+            "WorkerAvailable",
+            format!("Deployment {} has its replica available", names.worker()),
+        ),
+        (false, false, None) => (
+            "WorkerNotCreated",
+            format!("Deployment {} does not exist yet", names.worker()),
+        ),
+        (false, false, Some(_)) => (
+            "WorkerUnavailable",
+            format!("Deployment {} has no available replica yet", names.worker()),
+        ),
+    };
+    set_condition(
+        conds,
+        ConditionUpdate {
+            type_: types::AVAILABLE,
+            status: (available && !bot.spec.suspend).into(),
+            reason: a_reason,
+            message: a_msg,
+        },
+        generation,
+        now.clone(),
+    );
+
+    // Ready: everything, in the order a person would fix things.
+    let halted = is_true(conds, types::HALTED);
+    let (ready, reason, message): (bool, &str, String) =
+        if let Err((reason, msg)) = &observed.resolution {
+            (false, reason, msg.clone())
+        } else if bot.spec.suspend {
+            (
+                false,
+                "Suspended",
+                "spec.suspend is true; the worker is scaled to zero".into(),
+            )
+        } else if !cloud_ok {
+            (
+                false,
+                "CloudNotReady",
+                "Azure resources are not ready; see the CloudReady condition".into(),
+            )
+        } else if !available {
+            (
+                false,
+                "WorkerNotAvailable",
+                "the worker is not available yet; see the Available condition".into(),
+            )
+        } else {
+            (
+                true,
+                "Reconciled",
+                "the worker is running with the current configuration".into(),
+            )
+        };
+    set_condition(
+        conds,
+        ConditionUpdate {
+            type_: types::READY,
+            status: Status::from(ready),
+            reason,
+            message,
+        },
+        generation,
+        now,
+    );
+
+    status.phase = Some(if bot.metadata.deletion_timestamp.is_some() {
+        Phase::Terminating
+    } else if observed.resolution.is_err() || matches!(observed.cloud, CloudState::Failed(_)) {
+        Phase::Failed
+    } else if bot.spec.suspend {
+        Phase::Suspended
+    } else if halted {
+        Phase::Halted
+    } else if available {
+        Phase::Running
+    } else {
+        Phase::Pending
+    });
+    if observed.config_hash.is_some() {
+        status.config_hash = observed.config_hash.clone();
+    }
+    let mut resources = BotResources {
+        config_map: Some(names.config_map()),
+        deployment: Some(names.worker()),
+        service_account: Some(names.worker()),
+        ..BotResources::default()
+    };
+    if let CloudState::Ready {
+        cosmos_container_id,
+        key_vault_secret_id,
+        service_bus_topic_id,
+    } = &observed.cloud
+    {
+        resources.cosmos_container_id = cosmos_container_id.clone();
+        resources.key_vault_secret_id = key_vault_secret_id.clone();
+        resources.service_bus_topic_id = service_bus_topic_id.clone();
+    }
+    if observed.resolution.is_ok() {
+        status.resources = Some(resources);
+    }
+    status
+}
+
+/// Whether `new` differs from what the bot shows, i.e. whether a status write is needed.
+/// Steady state gives `false`, so a resync makes no write.
+pub fn needs_write(bot: &TradingBot, new: &TradingBotStatus) -> bool {
+    bot.status.as_ref() != Some(new)
+}
