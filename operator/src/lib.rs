@@ -7,4 +7,5 @@
 
 pub mod build;
 pub mod dereference;
+pub mod diff;
 pub mod status;

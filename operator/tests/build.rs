@@ -345,3 +345,53 @@ fn a_bot_without_a_uid_cannot_own_children() {
     let err = build::children(&b.bot, &b.config, &OperatorConfig::default()).unwrap_err();
     assert!(err.to_string().contains("metadata.uid"), "{err}");
 }
+
+#[test]
+fn a_plan_gets_a_suspended_settlement_cron_job_on_its_schedule() {
+    let doc = tradewind_crds::validation::load_documents(
+        &root().join("examples/commission-plans/tiered-referral.yaml"),
+    )
+    .unwrap()
+    .remove(0);
+    let mut plan: tradewind_crds::CommissionPlan = serde_json::from_value(doc.value).unwrap();
+    plan.metadata.namespace = Some("trading".into());
+    plan.metadata.uid = Some("p-1".into());
+    let cj = build::settlement_cron_job(&plan, &OperatorConfig::default()).unwrap();
+    let spec = cj.spec.as_ref().unwrap();
+    assert_eq!(spec.schedule, "0 0 1 * *", "monthly settlement");
+    assert_eq!(
+        spec.suspend,
+        Some(true),
+        "suspended until the settle command exists"
+    );
+    assert_eq!(spec.concurrency_policy.as_deref(), Some("Forbid"));
+    assert_eq!(
+        cj.metadata.owner_references.as_ref().unwrap()[0].kind,
+        "CommissionPlan"
+    );
+    let args = spec
+        .job_template
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+        .args
+        .clone();
+    assert_eq!(args.unwrap(), ["settle", "--plan", "tiered-with-referrals"]);
+}
+
+#[test]
+fn built_children_are_subsets_of_themselves_after_a_round_trip() {
+    // What the operator diffs against is the API server's JSON; a child must compare
+    // equal to its own serialisation so a steady state makes no writes.
+    let c = build(&live(), &OperatorConfig::default());
+    let d = serde_json::to_value(&c.deployment).unwrap();
+    assert!(tradewind_operator::diff::is_subset(&d, &d.clone()));
+    let mut changed = d.clone();
+    changed["spec"]["replicas"] = serde_json::json!(0);
+    assert!(!tradewind_operator::diff::is_subset(&d, &changed));
+}

@@ -9,6 +9,7 @@ mod hash;
 mod labels;
 mod network;
 mod rbac;
+mod settlement;
 
 pub use config_map::{CONFIG_FILE, config_map};
 pub use deployment::{
@@ -18,6 +19,7 @@ pub use hash::config_hash;
 pub use labels::{bot_labels, selector_labels};
 pub use network::{metrics_service, network_policy};
 pub use rbac::{lease, role, role_binding, service_account};
+pub use settlement::{SETTLEMENT_PENDING_MESSAGE, SETTLEMENT_PENDING_REASON, settlement_cron_job};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
