@@ -6,6 +6,7 @@
 //! that fetch, apply and patch arrive with the operator issue.
 
 pub mod build;
+pub mod controller;
 pub mod dereference;
 pub mod diff;
 pub mod status;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use tradewind_crds::bundle;
 use tradewind_crds::manifests;
 use tradewind_operator::build::{self, OperatorConfig};
+use tradewind_operator::controller::{self, cloud::NoCloud};
 
 #[derive(Parser)]
 #[command(name = "tradewind-operator", version, about = "Tradewind operator")]
@@ -19,6 +20,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the controllers against the cluster in KUBECONFIG (or in-cluster config).
+    Run {
+        /// Watch only this namespace (default: all namespaces).
+        #[arg(long, env = "TRADEWIND_NAMESPACE")]
+        namespace: Option<String>,
+        /// Worker image used unless a bot sets spec.image.
+        #[arg(long, env = "TRADEWIND_WORKER_IMAGE", default_value_t = OperatorConfig::default().worker_image)]
+        worker_image: String,
+        /// Client ID of the workers' Azure workload identity, if any.
+        #[arg(long, env = "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID")]
+        workload_identity_client_id: Option<String>,
+        /// Log as JSON lines instead of text.
+        #[arg(long, env = "TRADEWIND_LOG_JSON")]
+        log_json: bool,
+    },
     /// Print the CustomResourceDefinitions as multi-document YAML.
     Crds,
     /// Print the child objects a TradingBot would get, without a cluster.
@@ -62,6 +78,44 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Run {
+            namespace,
+            worker_image,
+            workload_identity_client_id,
+            log_json,
+        } => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into());
+            let builder = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr);
+            if log_json {
+                builder.json().init()
+            } else {
+                builder.init()
+            }
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(async move {
+                let client = kube::Client::try_default()
+                    .await
+                    .context("connecting to the cluster")?;
+                let settings = OperatorConfig {
+                    worker_image,
+                    workload_identity_client_id,
+                };
+                let ctx = std::sync::Arc::new(controller::Context::new(
+                    client,
+                    settings,
+                    std::sync::Arc::new(NoCloud),
+                ));
+                tracing::info!(
+                    namespace = namespace.as_deref().unwrap_or("<all>"),
+                    "tradewind-operator starting"
+                );
+                controller::run(ctx, namespace.as_deref()).await;
+                anyhow::Ok(())
+            })?;
+        }
         Command::Crds => {
             for (_, crd) in manifests::all() {
                 print!("{}", manifests::render(&crd)?);

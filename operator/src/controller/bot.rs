@@ -1,0 +1,195 @@
+//! The TradingBot reconcile: dereference → build → ensure cloud → apply → status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::Patch;
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::{Api, ResourceExt};
+use tradewind_crds::conditions::{ConditionUpdate, Status, set_condition, types};
+use tradewind_crds::{CommissionPlan, DeletionPolicy, Strategy, TradingBot};
+
+use super::apply::apply;
+use super::{Context, Error, FINALIZER, key};
+use crate::build;
+use crate::dereference::dereference;
+use crate::status::{CloudState, Observed, compute, needs_write};
+
+/// A bot that is Ready is looked at again this often (drift repair); changes trigger at once.
+const RESYNC: Duration = Duration::from_secs(300);
+
+fn now() -> Time {
+    Time(Timestamp::now())
+}
+
+/// Entry point for the controller.
+pub async fn reconcile(bot: Arc<TradingBot>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = bot.namespace().unwrap_or_default();
+    let api: Api<TradingBot> = Api::namespaced(ctx.client.clone(), &ns);
+    let k = key(bot.as_ref());
+    let action = finalizer(&api, FINALIZER, bot, |event| async {
+        match event {
+            Event::Apply(bot) => apply_bot(&bot, &ctx).await,
+            Event::Cleanup(bot) => cleanup_bot(&bot, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    })?;
+    ctx.succeeded(&k);
+    Ok(action)
+}
+
+async fn patch_status(
+    api: &Api<TradingBot>,
+    bot: &TradingBot,
+    status: &tradewind_crds::TradingBotStatus,
+) -> Result<(), Error> {
+    if !needs_write(bot, status) {
+        return Ok(());
+    }
+    let patch = serde_json::json!({ "status": status });
+    api.patch_status(
+        &bot.name_any(),
+        &super::status_params(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
+    let ns = bot.namespace().unwrap_or_default();
+    let client = &ctx.client;
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), &ns);
+    ctx.index.update(bot);
+
+    // Dereference.
+    let strategy = Api::<Strategy>::namespaced(client.clone(), &ns)
+        .get_opt(&bot.spec.strategy_ref.name)
+        .await?;
+    let plan = match &bot.spec.commission_plan_ref {
+        Some(r) => {
+            Api::<CommissionPlan>::namespaced(client.clone(), &ns)
+                .get_opt(&r.name)
+                .await?
+        }
+        None => None,
+    };
+    let cfg = match dereference(bot, strategy.as_ref(), plan.as_ref()) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            tracing::info!(bot = %key(bot), reason = e.reason(), "waiting for a reference");
+            let observed = Observed {
+                resolution: Err((e.reason(), e.to_string())),
+                cloud: CloudState::NotNeeded,
+                deployment: None,
+                config_hash: None,
+            };
+            patch_status(&bots, bot, &compute(bot, &observed, now())).await?;
+            // The Strategy/CommissionPlan watch wakes this bot when the reference appears.
+            return Ok(Action::requeue(RESYNC));
+        }
+    };
+
+    // Build, ensure cloud, apply.
+    let children = build::children(bot, &cfg, &ctx.settings)?;
+    let cloud = match ctx.cloud.ensure(bot).await {
+        Ok(state) => state,
+        Err(e) => CloudState::Failed(e.to_string()),
+    };
+    apply(
+        &Api::<ConfigMap>::namespaced(client.clone(), &ns),
+        &children.config_map,
+    )
+    .await?;
+    apply(
+        &Api::<ServiceAccount>::namespaced(client.clone(), &ns),
+        &children.service_account,
+    )
+    .await?;
+    apply(
+        &Api::<Lease>::namespaced(client.clone(), &ns),
+        &children.lease,
+    )
+    .await?;
+    apply(
+        &Api::<Role>::namespaced(client.clone(), &ns),
+        &children.role,
+    )
+    .await?;
+    apply(
+        &Api::<RoleBinding>::namespaced(client.clone(), &ns),
+        &children.role_binding,
+    )
+    .await?;
+    let deployment = apply(
+        &Api::<Deployment>::namespaced(client.clone(), &ns),
+        &children.deployment,
+    )
+    .await?;
+    apply(
+        &Api::<Service>::namespaced(client.clone(), &ns),
+        &children.service,
+    )
+    .await?;
+    apply(
+        &Api::<NetworkPolicy>::namespaced(client.clone(), &ns),
+        &children.network_policy,
+    )
+    .await?;
+
+    // Status.
+    let observed = Observed {
+        resolution: Ok(()),
+        cloud: cloud.clone(),
+        deployment: deployment.status.as_ref(),
+        config_hash: Some(children.config_hash.clone()),
+    };
+    patch_status(&bots, bot, &compute(bot, &observed, now())).await?;
+    Ok(match cloud {
+        // Retry a failed cloud call sooner than the resync, with the error already shown.
+        CloudState::Failed(_) => Action::requeue(Duration::from_secs(30)),
+        _ => Action::requeue(RESYNC),
+    })
+}
+
+async fn cleanup_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
+    let ns = bot.namespace().unwrap_or_default();
+    let retain = bot
+        .spec
+        .cloud
+        .as_ref()
+        .is_some_and(|c| c.deletion_policy == DeletionPolicy::Retain);
+    if !retain && let Err(e) = ctx.cloud.delete(bot).await {
+        // Say why the bot is not going away; the finalizer stays until cleanup works.
+        let mut status = bot.status.clone().unwrap_or_default();
+        set_condition(
+            &mut status.conditions,
+            ConditionUpdate {
+                type_: types::CLOUD_READY,
+                status: Status::False,
+                reason: "CleanupFailed",
+                message: format!("deleting cloud resources failed, retrying: {e}"),
+            },
+            bot.metadata.generation,
+            now(),
+        );
+        patch_status(&Api::namespaced(ctx.client.clone(), &ns), bot, &status).await?;
+        return Err(e.into());
+    }
+    ctx.index.remove(&ns, &bot.name_any());
+    tracing::info!(bot = %key(bot), retain, "cleaned up; children are garbage-collected by their owner references");
+    Ok(Action::await_change())
+}

@@ -1,0 +1,207 @@
+//! The controllers: one per kind, on kube-runtime's `Controller`. Each reconcile is the
+//! pipeline of pure steps (dereference → build → status) with thin I/O between them:
+//! fetch, diff-before-write apply, and a status patch only when the status changed.
+
+mod apply;
+mod bot;
+pub mod cloud;
+pub mod index;
+mod references;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, watcher};
+use kube::{Api, Client, ResourceExt};
+use tradewind_crds::{CommissionPlan, Strategy, TradingBot};
+
+use crate::build::{BuildError, OperatorConfig};
+use cloud::{Cloud, CloudError};
+use index::{RefIndex, RefKind};
+
+/// Field manager of every write the operator makes (server-side apply and status).
+pub const FIELD_MANAGER: &str = "tradewind-operator";
+/// Finalizer that removes a bot's cloud resources before it goes.
+pub const FINALIZER: &str = "tradewind.dev/cloud-cleanup";
+
+/// Errors of a reconcile; retried with per-object exponential backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// Children could not be built.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// Cloud cleanup failed (the finalizer stays; status says why).
+    #[error("cloud cleanup: {0}")]
+    Cloud(#[from] CloudError),
+    /// The finalizer helper failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    /// An object could not be serialised.
+    #[error("serialising {0}")]
+    Serialise(String),
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Image and identity settings.
+    pub settings: OperatorConfig,
+    /// Cloud resources.
+    pub cloud: Arc<dyn Cloud>,
+    /// Which bots use which Strategy / CommissionPlan.
+    pub index: RefIndex,
+    /// Consecutive failures per object, for exponential backoff.
+    failures: Mutex<HashMap<String, u32>>,
+    /// The bot controller's reflector store (in memory, kept exact by its watch), for
+    /// counting the bots bound to a Strategy or CommissionPlan without API calls.
+    bots: std::sync::OnceLock<kube::runtime::reflector::Store<TradingBot>>,
+}
+
+impl Context {
+    /// A context for the controllers.
+    pub fn new(client: Client, settings: OperatorConfig, cloud: Arc<dyn Cloud>) -> Self {
+        Self {
+            client,
+            settings,
+            cloud,
+            index: RefIndex::default(),
+            failures: Mutex::default(),
+            bots: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Bots in `namespace` for which `pred` holds, from the in-memory store.
+    pub fn count_bots(&self, namespace: &str, pred: impl Fn(&TradingBot) -> bool) -> u32 {
+        self.bots.get().map_or(0, |store| {
+            store
+                .state()
+                .iter()
+                .filter(|b| {
+                    b.metadata.namespace.as_deref() == Some(namespace)
+                        && b.metadata.deletion_timestamp.is_none()
+                })
+                .filter(|b| pred(b))
+                .count() as u32
+        })
+    }
+
+    fn succeeded(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    /// 1 s, 2 s, 4 s … capped at 5 minutes, per object.
+    fn backoff(&self, key: &str) -> Duration {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = f.entry(key.to_owned()).or_insert(0);
+        *n = (*n + 1).min(16);
+        Duration::from_secs((1u64 << (*n - 1)).min(300))
+    }
+}
+
+/// Status writes are merge patches attributed to the operator's field manager.
+fn status_params() -> kube::api::PatchParams {
+    kube::api::PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
+fn key<K: kube::Resource>(obj: &K) -> String {
+    format!(
+        "{}/{}",
+        obj.meta().namespace.as_deref().unwrap_or(""),
+        obj.meta().name.as_deref().unwrap_or("")
+    )
+}
+
+fn error_policy<K: kube::Resource>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+    let delay = ctx.backoff(&key(obj.as_ref()));
+    tracing::warn!(object = %key(obj.as_ref()), %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// Runs the three controllers until the process stops. `namespace` limits the scope.
+pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
+    let client = ctx.client.clone();
+    fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let bots: Api<TradingBot> = api(&client, namespace);
+    let strategies: Api<Strategy> = api(&client, namespace);
+    let plans: Api<CommissionPlan> = api(&client, namespace);
+    let deployments: Api<Deployment> = api(&client, namespace);
+    let cron_jobs: Api<CronJob> = api(&client, namespace);
+    let cfg = watcher::Config::default();
+
+    let index_ctx = ctx.clone();
+    let index_ctx2 = ctx.clone();
+    let bot_controller = Controller::new(bots.clone(), cfg.clone());
+    let _ = ctx.bots.set(bot_controller.store());
+    let bot_controller = bot_controller
+        .owns(
+            deployments,
+            watcher::Config::default().labels("app.kubernetes.io/managed-by=tradewind-operator"),
+        )
+        .watches(strategies.clone(), cfg.clone(), move |s: Strategy| {
+            let ns = s.namespace().unwrap_or_default();
+            index_ctx
+                .index
+                .bots_for(RefKind::Strategy, &ns, &s.name_any())
+                .into_iter()
+                .map(move |b| ObjectRef::new(&b).within(&ns))
+        })
+        .watches(plans.clone(), cfg.clone(), move |p: CommissionPlan| {
+            let ns = p.namespace().unwrap_or_default();
+            index_ctx2
+                .index
+                .bots_for(RefKind::CommissionPlan, &ns, &p.name_any())
+                .into_iter()
+                .map(move |b| ObjectRef::new(&b).within(&ns))
+        })
+        .shutdown_on_signal()
+        .run(bot::reconcile, error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+
+    let strategy_controller = Controller::new(strategies, cfg.clone())
+        .watches(bots.clone(), cfg.clone(), |b: TradingBot| {
+            let ns = b.namespace().unwrap_or_default();
+            Some(ObjectRef::new(&b.spec.strategy_ref.name).within(&ns))
+        })
+        .shutdown_on_signal()
+        .run(references::reconcile_strategy, error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+
+    let plan_controller = Controller::new(plans, cfg.clone())
+        .owns(cron_jobs, watcher::Config::default())
+        .watches(bots, cfg, |b: TradingBot| {
+            let ns = b.namespace().unwrap_or_default();
+            b.spec
+                .commission_plan_ref
+                .map(|r| ObjectRef::new(&r.name).within(&ns))
+        })
+        .shutdown_on_signal()
+        .run(references::reconcile_plan, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()));
+
+    tokio::join!(bot_controller, strategy_controller, plan_controller);
+}

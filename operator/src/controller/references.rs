@@ -1,0 +1,111 @@
+//! Strategy and CommissionPlan reconciles: Ready (CEL already refused what it can), the
+//! number of bots bound, and for plans the (suspended) settlement CronJob.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::Patch;
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+use tradewind_crds::conditions::{ConditionUpdate, Status, set_condition, types};
+use tradewind_crds::{CommissionPlan, Strategy};
+
+use super::apply::apply;
+use super::{Context, Error, key};
+use crate::build::{SETTLEMENT_PENDING_MESSAGE, SETTLEMENT_PENDING_REASON, settlement_cron_job};
+
+/// Condition on a CommissionPlan saying whether settlement runs.
+pub const SETTLEMENT_SCHEDULED: &str = "SettlementScheduled";
+
+fn now() -> Time {
+    Time(Timestamp::now())
+}
+
+/// Strategy: Ready and boundBots.
+pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = s.namespace().unwrap_or_default();
+    let name = s.name_any();
+    let bound = ctx.count_bots(&ns, |b| b.spec.strategy_ref.name == name);
+    let mut status = s.status.clone().unwrap_or_default();
+    status.observed_generation = s.metadata.generation;
+    status.bound_bots = Some(bound);
+    set_condition(
+        &mut status.conditions,
+        ConditionUpdate {
+            type_: types::READY,
+            status: Status::True,
+            reason: "Valid",
+            message: "parameters are valid".into(),
+        },
+        s.metadata.generation,
+        now(),
+    );
+    if s.status.as_ref() != Some(&status) {
+        let api: Api<Strategy> = Api::namespaced(ctx.client.clone(), &ns);
+        api.patch_status(
+            &s.name_any(),
+            &super::status_params(),
+            &Patch::Merge(&serde_json::json!({"status": status})),
+        )
+        .await?;
+    }
+    ctx.succeeded(&key(s.as_ref()));
+    Ok(Action::requeue(Duration::from_secs(600)))
+}
+
+/// CommissionPlan: the settlement CronJob (suspended), Ready, boundBots and why
+/// settlement does not run yet.
+pub async fn reconcile_plan(p: Arc<CommissionPlan>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = p.namespace().unwrap_or_default();
+    apply(
+        &Api::<CronJob>::namespaced(ctx.client.clone(), &ns),
+        &settlement_cron_job(&p, &ctx.settings)?,
+    )
+    .await?;
+    let name = p.name_any();
+    let bound = ctx.count_bots(&ns, |b| {
+        b.spec
+            .commission_plan_ref
+            .as_ref()
+            .is_some_and(|r| r.name == name)
+    });
+    let mut status = p.status.clone().unwrap_or_default();
+    status.observed_generation = p.metadata.generation;
+    status.bound_bots = Some(bound);
+    set_condition(
+        &mut status.conditions,
+        ConditionUpdate {
+            type_: types::READY,
+            status: Status::True,
+            reason: "Valid",
+            message: "fee tiers and distribution are valid; fees are charged on every fill".into(),
+        },
+        p.metadata.generation,
+        now(),
+    );
+    set_condition(
+        &mut status.conditions,
+        ConditionUpdate {
+            type_: SETTLEMENT_SCHEDULED,
+            status: Status::False,
+            reason: SETTLEMENT_PENDING_REASON,
+            message: SETTLEMENT_PENDING_MESSAGE.into(),
+        },
+        p.metadata.generation,
+        now(),
+    );
+    if p.status.as_ref() != Some(&status) {
+        let api: Api<CommissionPlan> = Api::namespaced(ctx.client.clone(), &ns);
+        api.patch_status(
+            &p.name_any(),
+            &super::status_params(),
+            &Patch::Merge(&serde_json::json!({"status": status})),
+        )
+        .await?;
+    }
+    ctx.succeeded(&key(p.as_ref()));
+    Ok(Action::requeue(Duration::from_secs(600)))
+}
