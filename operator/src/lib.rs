@@ -9,4 +9,7 @@ pub mod build;
 pub mod controller;
 pub mod dereference;
 pub mod diff;
+pub mod http;
+pub mod leader;
+pub mod metrics;
 pub mod status;

@@ -34,6 +34,21 @@ enum Command {
         /// Log as JSON lines instead of text.
         #[arg(long, env = "TRADEWIND_LOG_JSON")]
         log_json: bool,
+        /// Address of /healthz, /readyz and /metrics.
+        #[arg(long, env = "TRADEWIND_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+        metrics_addr: std::net::SocketAddr,
+        /// Run the controllers without leader election (one replica only).
+        #[arg(long, env = "TRADEWIND_NO_LEADER_ELECTION")]
+        no_leader_election: bool,
+        /// Namespace of the leader Lease (the operator's own namespace).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+        lease_namespace: String,
+        /// This replica's identity in the Lease (the pod name).
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
+        /// How long the leader lease lasts without renewal.
+        #[arg(long, env = "TRADEWIND_LEASE_SECONDS", default_value_t = 15)]
+        lease_seconds: u64,
     },
     /// Print the CustomResourceDefinitions as multi-document YAML.
     Crds,
@@ -83,6 +98,11 @@ fn run(cli: Cli) -> Result<()> {
             worker_image,
             workload_identity_client_id,
             log_json,
+            metrics_addr,
+            no_leader_election,
+            lease_namespace,
+            identity,
+            lease_seconds,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info".into());
@@ -108,11 +128,28 @@ fn run(cli: Cli) -> Result<()> {
                     settings,
                     std::sync::Arc::new(NoCloud),
                 ));
+                let (bound, _http) = tradewind_operator::http::serve(metrics_addr, ctx.clone())
+                    .await
+                    .with_context(|| format!("serving metrics on {metrics_addr}"))?;
                 tracing::info!(
                     namespace = namespace.as_deref().unwrap_or("<all>"),
+                    metrics = %bound,
                     "tradewind-operator starting"
                 );
-                controller::run(ctx, namespace.as_deref()).await;
+                if no_leader_election {
+                    controller::run(ctx, namespace.as_deref()).await;
+                } else {
+                    let identity = identity
+                        .unwrap_or_else(|| format!("tradewind-operator-{}", std::process::id()));
+                    let cfg = tradewind_operator::leader::LeaderConfig {
+                        namespace: lease_namespace,
+                        lease_name: "tradewind-operator".into(),
+                        identity,
+                        duration: std::time::Duration::from_secs(lease_seconds),
+                    };
+                    tradewind_operator::leader::run_when_leader(ctx, namespace.as_deref(), cfg)
+                        .await?;
+                }
                 anyhow::Ok(())
             })?;
         }

@@ -32,6 +32,7 @@ fn now() -> Time {
 
 /// Entry point for the controller.
 pub async fn reconcile(bot: Arc<TradingBot>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.start("tradingbot");
     let ns = bot.namespace().unwrap_or_default();
     let api: Api<TradingBot> = Api::namespaced(ctx.client.clone(), &ns);
     let k = key(bot.as_ref());
@@ -74,6 +75,8 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
     let client = &ctx.client;
     let bots: Api<TradingBot> = Api::namespaced(client.clone(), &ns);
     ctx.index.update(bot);
+    ctx.metrics
+        .set_managed("tradingbot", ctx.index.bot_count() as i64);
 
     // Dereference.
     let strategy = Api::<Strategy>::namespaced(client.clone(), &ns)

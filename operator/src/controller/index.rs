@@ -76,6 +76,11 @@ impl RefIndex {
         }
     }
 
+    /// How many bots the index knows.
+    pub fn bot_count(&self) -> usize {
+        self.by_bot.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Bots (names, in `namespace`) that reference `kind`/`name`.
     pub fn bots_for(&self, kind: RefKind, namespace: &str, name: &str) -> Vec<String> {
         self.by_target

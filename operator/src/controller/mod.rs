@@ -65,6 +65,23 @@ pub struct Context {
     /// The bot controller's reflector store (in memory, kept exact by its watch), for
     /// counting the bots bound to a Strategy or CommissionPlan without API calls.
     bots: std::sync::OnceLock<kube::runtime::reflector::Store<TradingBot>>,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
+    /// Set once the controllers run (or the replica is a standby), for /readyz.
+    pub ready: std::sync::atomic::AtomicBool,
+}
+
+impl Error {
+    /// Short class for the errors metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::Build(_) => "build",
+            Error::Cloud(_) => "cloud",
+            Error::Finalizer(_) => "finalizer",
+            Error::Serialise(_) => "serialise",
+        }
+    }
 }
 
 impl Context {
@@ -77,6 +94,8 @@ impl Context {
             index: RefIndex::default(),
             failures: Mutex::default(),
             bots: std::sync::OnceLock::new(),
+            metrics: crate::metrics::Metrics::default(),
+            ready: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -127,10 +146,20 @@ fn key<K: kube::Resource>(obj: &K) -> String {
     )
 }
 
-fn error_policy<K: kube::Resource>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy<K: kube::Resource<DynamicType = ()>>(
+    obj: Arc<K>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    ctx.metrics
+        .error(&K::kind(&()).to_lowercase(), error.reason());
     let delay = ctx.backoff(&key(obj.as_ref()));
     tracing::warn!(object = %key(obj.as_ref()), %error, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
+}
+
+fn ctx_ready(ctx: &Context) {
+    ctx.ready.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Runs the three controllers until the process stops. `namespace` limits the scope.
@@ -153,6 +182,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
     let cron_jobs: Api<CronJob> = api(&client, namespace);
     let cfg = watcher::Config::default();
 
+    let ctx_for_ready = ctx.clone();
     let index_ctx = ctx.clone();
     let index_ctx2 = ctx.clone();
     let bot_controller = Controller::new(bots.clone(), cfg.clone());
@@ -203,5 +233,6 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
         .run(references::reconcile_plan, error_policy, ctx)
         .for_each(|_| futures::future::ready(()));
 
+    ctx_ready(&ctx_for_ready);
     tokio::join!(bot_controller, strategy_controller, plan_controller);
 }

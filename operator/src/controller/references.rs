@@ -26,6 +26,7 @@ fn now() -> Time {
 
 /// Strategy: Ready and boundBots.
 pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.start("strategy");
     let ns = s.namespace().unwrap_or_default();
     let name = s.name_any();
     let bound = ctx.count_bots(&ns, |b| b.spec.strategy_ref.name == name);
@@ -59,6 +60,7 @@ pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<A
 /// CommissionPlan: the settlement CronJob (suspended), Ready, boundBots and why
 /// settlement does not run yet.
 pub async fn reconcile_plan(p: Arc<CommissionPlan>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.start("commissionplan");
     let ns = p.namespace().unwrap_or_default();
     apply(
         &Api::<CronJob>::namespaced(ctx.client.clone(), &ns),
