@@ -1,0 +1,362 @@
+//! The server: an HTTP/1.1 listener (tokio + hyper) over the in-memory [`store`], the
+//! Deployment simulator, and handles for tests ([`TestServer`], [`Handle`]).
+
+pub mod error;
+pub mod http;
+pub mod protobuf;
+pub mod registry;
+pub mod selectors;
+pub mod simulator;
+pub mod store;
+pub mod table;
+pub mod util;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+pub use error::ApiError;
+pub use store::Fault;
+use store::State;
+
+/// Errors starting or running the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Binding or configuring the listening socket failed.
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        /// Requested address.
+        addr: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Building the tokio runtime or the server thread failed.
+    #[error("starting the runtime: {0}")]
+    Runtime(std::io::Error),
+    /// Writing the kubeconfig failed.
+    #[error("writing the kubeconfig {path}: {source}")]
+    Kubeconfig {
+        /// Path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// Tunables of a server instance.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How many events the watch history keeps (older resourceVersions get 410 Gone).
+    pub history: usize,
+    /// How often watches with `allowWatchBookmarks` receive a BOOKMARK.
+    pub bookmark_interval: Duration,
+    /// Whether the Deployment simulator runs.
+    pub simulate_deployments: bool,
+    /// How long after a Deployment's spec changes the simulator reports it ready.
+    pub deployment_delay: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            history: 10_000,
+            bookmark_interval: Duration::from_secs(5),
+            simulate_deployments: true,
+            deployment_delay: Duration::from_millis(200),
+        }
+    }
+}
+
+/// State shared by every connection.
+pub struct Shared {
+    state: Mutex<State>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    /// Address the server listens on.
+    pub addr: SocketAddr,
+    bookmark_interval: Duration,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("addr", &self.addr).finish()
+    }
+}
+
+impl Shared {
+    /// Locks the state, recovering from a poisoned lock (a test server keeps serving).
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A control handle on a running server: address, counters, faults, shutdown.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// Starts serving on `listener` in the current tokio runtime.
+    pub fn spawn(listener: tokio::net::TcpListener, config: Config) -> Result<Self, ServerError> {
+        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: "listener".into(),
+            source,
+        })?;
+        let (tx, _) = tokio::sync::watch::channel(false);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(config.history)),
+            shutdown: tx,
+            addr,
+            bookmark_interval: config.bookmark_interval,
+        });
+        tokio::spawn(accept_loop(listener, shared.clone()));
+        if config.simulate_deployments {
+            tokio::spawn(simulator::run(shared.clone(), config.deployment_delay));
+        }
+        tracing::info!(%addr, "tradewind-apiserver listening");
+        Ok(Self { shared })
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.shared.addr)
+    }
+
+    /// A kubeconfig pointing at this server (no authentication).
+    pub fn kubeconfig_yaml(&self) -> String {
+        kubeconfig_yaml(&self.url())
+    }
+
+    /// Requests served so far, by (verb, resource); resource is the plural, with
+    /// `/status` for the subresource.
+    pub fn counters(&self) -> BTreeMap<(String, String), u64> {
+        self.shared.lock().counters.clone()
+    }
+
+    /// Requests served for one verb and resource.
+    pub fn count(&self, verb: &str, resource: &str) -> u64 {
+        self.shared
+            .lock()
+            .counters
+            .get(&(verb.to_owned(), resource.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Sum of the write verbs (create, update, patch, delete, deletecollection) on a
+    /// resource, status subresource included.
+    pub fn writes(&self, resource: &str) -> u64 {
+        let status = format!("{resource}/status");
+        self.shared
+            .lock()
+            .counters
+            .iter()
+            .filter(|((v, r), _)| {
+                (r == resource || *r == status)
+                    && matches!(
+                        v.as_str(),
+                        "create" | "update" | "patch" | "delete" | "deletecollection"
+                    )
+            })
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Forgets all counters.
+    pub fn reset_counters(&self) {
+        self.shared.lock().counters.clear();
+    }
+
+    /// Fails the next `count` requests matching `verb` and `resource` (either `None`
+    /// for any) with HTTP `code` and a matching Status.
+    pub fn fail_next(&self, verb: Option<&str>, resource: Option<&str>, code: u16, count: u32) {
+        self.shared.lock().faults.push(Fault {
+            verb: verb.map(str::to_owned),
+            resource: resource.map(str::to_owned),
+            code,
+            count,
+        });
+    }
+
+    /// Ends every open watch stream.
+    pub fn close_watches(&self) {
+        self.shared.lock().close_watches();
+    }
+
+    /// Answers the next watch with an ERROR event carrying 410 Gone.
+    pub fn gone_next_watch(&self) {
+        self.shared.lock().gone_next_watches += 1;
+    }
+
+    /// Makes the simulator report the named Deployment as failed.
+    pub fn fail_deployment(&self, namespace: &str, name: &str) {
+        self.shared
+            .lock()
+            .failing_deployments
+            .insert((namespace.to_owned(), name.to_owned()));
+    }
+
+    /// The current cluster-wide resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.shared.lock().resource_version()
+    }
+
+    /// Stops accepting connections and ends every watch.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.send_replace(true);
+        self.shared.lock().close_watches();
+    }
+}
+
+/// A kubeconfig with one cluster, context and (anonymous) user.
+pub fn kubeconfig_yaml(server: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: tradewind-test\n  cluster:\n    server: {server}\ncontexts:\n- name: tradewind-test\n  context:\n    cluster: tradewind-test\n    user: tradewind-test\n    namespace: default\ncurrent-context: tradewind-test\nusers:\n- name: tradewind-test\n  user: {{}}\npreferences: {{}}\n"
+    )
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(%e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| http::handle(shared.clone(), req));
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await
+            {
+                tracing::debug!(%peer, %e, "connection ended");
+            }
+        });
+    }
+}
+
+/// A server on its own thread and runtime, for tests (sync or async). Dropping it
+/// shuts it down.
+#[derive(Debug)]
+pub struct TestServer {
+    handle: Handle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with the default [`Config`] on `127.0.0.1` and a free port.
+    pub fn start() -> Result<Self, ServerError> {
+        Self::start_with(Config::default())
+    }
+
+    /// Starts a server with the given config.
+    pub fn start_with(config: Config) -> Result<Self, ServerError> {
+        let std_listener =
+            std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| ServerError::Bind {
+                addr: "127.0.0.1:0".into(),
+                source,
+            })?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(ServerError::Runtime)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("tw-apiserver")
+            .build()
+            .map_err(ServerError::Runtime)?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("tw-apiserver-main".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let started = tokio::net::TcpListener::from_std(std_listener)
+                        .map_err(ServerError::Runtime)
+                        .and_then(|l| Handle::spawn(l, config));
+                    let handle = started.as_ref().ok().cloned();
+                    let _ = tx.send(started);
+                    if let Some(h) = handle {
+                        let mut rx = h.shared.shutdown.subscribe();
+                        let _ = rx.wait_for(|v| *v).await;
+                    }
+                });
+                rt.shutdown_timeout(Duration::from_millis(200));
+            })
+            .map_err(ServerError::Runtime)?;
+        let handle = rx
+            .recv()
+            .map_err(|e| ServerError::Runtime(std::io::Error::other(e)))??;
+        Ok(Self {
+            handle,
+            thread: Some(thread),
+        })
+    }
+
+    /// The control handle.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.handle.url()
+    }
+
+    /// A kubeconfig pointing at this server.
+    pub fn kubeconfig_yaml(&self) -> String {
+        self.handle.kubeconfig_yaml()
+    }
+
+    /// Writes the kubeconfig to `path`.
+    pub fn write_kubeconfig(&self, path: &std::path::Path) -> Result<(), ServerError> {
+        std::fs::write(path, self.kubeconfig_yaml()).map_err(|source| ServerError::Kubeconfig {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Handle;
+
+    fn deref(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
