@@ -17,7 +17,7 @@ demo:
 
 ## test: every Rust test, then the comparison with backtesting.py
 test: $(VENV)/.installed
-	$(CARGO) $(TEST_RUNNER) --workspace --all-features
+	TRADEWIND_PYTHON=$(VENV)/bin/python $(CARGO) $(TEST_RUNNER) --workspace --all-features
 	$(CARGO) build -q -p tradewind-bot
 	$(VENV)/bin/python tools/compare/backtesting_goog.py $(TARGET_DIR)/debug/tradewind-bot
 
@@ -40,6 +40,7 @@ crds:
 bench:
 	$(CARGO) bench --workspace
 
-## e2e: end-to-end suite against the cluster KUBECONFIG names
+## e2e: end-to-end suite; against the cluster E2E_KUBECONFIG names, else the test API server
 e2e:
+	$(CARGO) build -q -p tradewind-operator
 	$(CARGO) $(TEST_RUNNER) -p tradewind-e2e

@@ -795,3 +795,45 @@ fn crds_register_validate_default_prune_and_print() {
     );
     assert_eq!(get(&s, "/apis/example.com/v1/widgets/c1").code, 200);
 }
+
+/// A non-apply write that removes a field also removes every manager's ownership of it
+/// (the real managedFields updater does), so a later apply by another manager does not
+/// conflict over a field that no longer exists. Leader election relies on this: a
+/// standby releases an expired Lease with a strategic patch, then applies its own holder.
+#[test]
+fn an_update_that_removes_a_field_drops_its_owners() {
+    let server = TestServer::start().expect("server");
+    let path = "/api/v1/namespaces/default/configmaps/ssa";
+    let apply = |manager: &str, value: &str, expect: u16| {
+        let body = format!(
+            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"ssa"}},"data":{{"k":"{value}"}}}}"#
+        );
+        let r = patch(
+            &server,
+            &format!("{path}?fieldManager={manager}"),
+            "application/apply-patch+yaml",
+            &body,
+        );
+        assert_eq!(r.code, expect, "{manager}: {}", r.body);
+    };
+    apply("m1", "a", 201);
+    apply("m2", "b", 409);
+    let r = patch(
+        &server,
+        &format!("{path}?fieldManager=releaser"),
+        "application/strategic-merge-patch+json",
+        r#"{"data":{"k":null}}"#,
+    );
+    assert_eq!(r.code, 200, "{}", r.body);
+    let managers: Vec<String> = r.body["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["manager"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !managers.contains(&"m1".to_owned()),
+        "m1 still owns the removed field: {managers:?}"
+    );
+    apply("m2", "b", 200);
+}

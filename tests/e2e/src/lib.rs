@@ -1,2 +1,3 @@
-//! End-to-end suite that runs against whatever cluster KUBECONFIG names. Not built yet:
-//! it arrives with the operator (issue 5) and the test API server (issue 4).
+//! End-to-end suite for Tradewind; the tests are in `tests/`. It needs only a
+//! KUBECONFIG (`E2E_KUBECONFIG`); without one it starts the test API server in-process.
+//! See README.md.

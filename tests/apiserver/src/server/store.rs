@@ -840,6 +840,18 @@ impl State {
         }
         let mut cmp_old = old.clone();
         cmp_old["apiVersion"] = new["apiVersion"].clone();
+        // Non-apply writes record an Update entry and drop every manager's ownership of
+        // fields they changed or removed, as the real server's managedFields updater does;
+        // otherwise a later apply would conflict over fields that no longer exist.
+        if !ctx.applying && without_managed_fields(&new) != without_managed_fields(&cmp_old) {
+            let now = util::now_rfc3339();
+            let writer = semantics::apply::Writer {
+                manager: ctx.manager(),
+                subresource: status_only.then_some("status"),
+                time: &now,
+            };
+            new = semantics::apply::record_update(Some(&old), &new, &writer, hints(def));
+        }
         if new == cmp_old {
             return Ok(present(def, &old));
         }
@@ -1458,4 +1470,13 @@ fn default_builtin(def: &ResourceDef, obj: &mut Value) {
         }
         _ => {}
     }
+}
+
+/// The object without `metadata.managedFields`, to tell a real change from bookkeeping.
+fn without_managed_fields(obj: &Value) -> Value {
+    let mut o = obj.clone();
+    if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
+    }
+    o
 }

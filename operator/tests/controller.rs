@@ -1,0 +1,420 @@
+//! The operator's controllers against the test API server (tests/apiserver): a bot is
+//! created, reaches Ready when the simulated Deployment is available, rolls on a Strategy
+//! edit, suspends and resumes, waits for a missing reference and recovers, costs a
+//! bounded number of writes, makes none in a steady state, and is cleaned up on delete.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, ResourceExt};
+use tradewind_apiserver::TestServer;
+use tradewind_crds::conditions::{find, types};
+use tradewind_crds::validation::load_documents;
+use tradewind_crds::{CommissionPlan, Strategy, TradingBot, manifests};
+use tradewind_operator::build::{CONFIG_HASH_ANNOTATION, OperatorConfig};
+use tradewind_operator::controller::{self, Context, cloud::NoCloud};
+
+const NS: &str = "default";
+
+fn example<T: serde::de::DeserializeOwned>(file: &str) -> T {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(file);
+    serde_json::from_value(load_documents(&path).unwrap().remove(0).value).unwrap()
+}
+
+/// Polls `check` every 50 ms until it returns Some, or fails after `secs`.
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ready(bot: &TradingBot) -> Option<(String, String)> {
+    let c = find(&bot.status.as_ref()?.conditions, types::READY)?;
+    Some((c.status.clone(), c.reason.clone()))
+}
+
+fn writes(server: &TestServer) -> u64 {
+    server
+        .handle()
+        .counters()
+        .iter()
+        .filter(|((verb, _), _)| {
+            matches!(
+                verb.as_str(),
+                "create" | "update" | "patch" | "delete" | "deletecollection"
+            )
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_are_reconciled_end_to_end() {
+    let server = TestServer::start().expect("server");
+    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, crd) in manifests::all() {
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+    }
+    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
+    let plans: Api<CommissionPlan> = Api::namespaced(client.clone(), NS);
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    strategies
+        .create(
+            &PostParams::default(),
+            &example("examples/strategies/rsi-reversion.yaml"),
+        )
+        .await
+        .unwrap();
+    plans
+        .create(
+            &PostParams::default(),
+            &example("examples/commission-plans/tiered-referral.yaml"),
+        )
+        .await
+        .unwrap();
+
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig::default(),
+        Arc::new(NoCloud),
+    ));
+    let operator = tokio::spawn(async move { controller::run(ctx, Some(NS)).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Create → children → Ready, within the write budget.
+    server.handle().reset_counters();
+    let bot: TradingBot = example("examples/bots/paper.yaml");
+    let name = bot.name_any();
+    bots.create(&PostParams::default(), &bot).await.unwrap();
+    let bot = eventually(20, "the bot to be Ready", || async {
+        let b = bots.get(&name).await.ok()?;
+        (ready(&b)? == ("True".to_owned(), "Reconciled".to_owned())).then_some(b)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Write budget: one apply per child (8: the seven the design lists plus the worker's
+    // Lease, created by the operator so RBAC can name it), the finalizer, and one status
+    // patch per real status change (at most 3: not found yet → worker unavailable → Ready).
+    let h = server.handle();
+    for child in [
+        "configmaps",
+        "serviceaccounts",
+        "leases",
+        "roles",
+        "rolebindings",
+        "deployments",
+        "services",
+        "networkpolicies",
+    ] {
+        assert_eq!(h.writes(child), 1, "{child}: {:?}", h.counters());
+    }
+    assert_eq!(h.count("patch", "tradingbots"), 1, "the finalizer");
+    let status_writes = h.count("patch", "tradingbots/status");
+    assert!(
+        (1..=3).contains(&status_writes),
+        "{status_writes} status writes"
+    );
+    eprintln!(
+        "writes to bring one bot to Ready: 8 children + 1 finalizer + {status_writes} status = {}",
+        9 + status_writes
+    );
+    let d = deployments.get(&format!("{name}-worker")).await.unwrap();
+    let owner = &d.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str()),
+        ("TradingBot", bot.uid().unwrap().as_str())
+    );
+    let hash_before = d
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .as_ref()
+        .unwrap()[CONFIG_HASH_ANNOTATION]
+        .clone();
+    assert_eq!(
+        bot.status.as_ref().unwrap().config_hash.as_deref(),
+        Some(hash_before.as_str())
+    );
+    assert!(bot.finalizers().iter().any(|f| f == controller::FINALIZER));
+
+    // Steady state: a reconcile with nothing to change writes nothing.
+    server.handle().reset_counters();
+    let touch = serde_json::json!({"metadata": {"annotations": {"test.tradewind.dev/touch": "1"}}});
+    bots.patch(&name, &PatchParams::default(), &Patch::Merge(&touch))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        writes(&server),
+        1,
+        "a no-op reconcile made writes: {:?}",
+        server.handle().counters()
+    );
+
+    // A Strategy edit re-reconciles the bot and rolls the worker.
+    let edit = serde_json::json!({"spec": {"rsiReversion": {"period": 21}}});
+    strategies
+        .patch(
+            "rsi-reversion-14",
+            &PatchParams::default(),
+            &Patch::Merge(&edit),
+        )
+        .await
+        .unwrap();
+    eventually(20, "the worker to roll", || async {
+        let d = deployments.get(&format!("{name}-worker")).await.ok()?;
+        let h = d
+            .spec?
+            .template
+            .metadata?
+            .annotations?
+            .get(CONFIG_HASH_ANNOTATION)?
+            .clone();
+        (h != hash_before).then_some(())
+    })
+    .await;
+    let cm = config_maps.get(&format!("{name}-config")).await.unwrap();
+    assert!(cm.data.unwrap()["bot.json"].contains("\"period\": 21"));
+
+    // Suspend and resume.
+    bots.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(&serde_json::json!({"spec": {"suspend": true}})),
+    )
+    .await
+    .unwrap();
+    eventually(20, "Ready False / Suspended and zero replicas", || async {
+        let b = bots.get(&name).await.ok()?;
+        let d = deployments.get(&format!("{name}-worker")).await.ok()?;
+        (ready(&b)? == ("False".to_owned(), "Suspended".to_owned()) && d.spec?.replicas == Some(0))
+            .then_some(())
+    })
+    .await;
+    bots.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(&serde_json::json!({"spec": {"suspend": false}})),
+    )
+    .await
+    .unwrap();
+    eventually(20, "Ready again after resume", || async {
+        let b = bots.get(&name).await.ok()?;
+        (ready(&b)?.0 == "True").then_some(())
+    })
+    .await;
+
+    // A missing Strategy: Ready False naming it, then recovery when it appears.
+    let mut late: TradingBot = example("examples/bots/backtest.yaml");
+    late.spec.commission_plan_ref = None;
+    let late_name = late.name_any();
+    bots.create(&PostParams::default(), &late).await.unwrap();
+    eventually(20, "StrategyNotFound", || async {
+        let b = bots.get(&late_name).await.ok()?;
+        let c = find(&b.status.as_ref()?.conditions, types::READY)?.clone();
+        (c.reason == "StrategyNotFound" && c.message.contains("sma-cross-10-20")).then_some(())
+    })
+    .await;
+    strategies
+        .create(
+            &PostParams::default(),
+            &example("examples/strategies/sma-cross.yaml"),
+        )
+        .await
+        .unwrap();
+    eventually(20, "recovery once the Strategy exists", || async {
+        let b = bots.get(&late_name).await.ok()?;
+        (ready(&b)?.0 == "True").then_some(())
+    })
+    .await;
+
+    // Delete: the finalizer runs, the bot goes, its children are garbage-collected.
+    bots.delete(&name, &DeleteParams::default()).await.unwrap();
+    eventually(20, "the bot and its children to be gone", || async {
+        let gone = bots.get_opt(&name).await.ok()?.is_none()
+            && deployments
+                .get_opt(&format!("{name}-worker"))
+                .await
+                .ok()?
+                .is_none()
+            && config_maps
+                .get_opt(&format!("{name}-config"))
+                .await
+                .ok()?
+                .is_none();
+        gone.then_some(())
+    })
+    .await;
+    operator.abort();
+}
+
+/// GET `path` from a local HTTP server; the body, or an empty string if it is not up.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    );
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// Two distinct free ports (both listeners are held until both are known).
+fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+/// Two operator processes against one API server: one leads, the other waits; when the
+/// leader dies the standby takes the lease and carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_acts_and_a_standby_takes_over() {
+    let server = TestServer::start().expect("server");
+    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, crd) in manifests::all() {
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+    }
+    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
+    let plans: Api<CommissionPlan> = Api::namespaced(client.clone(), NS);
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    strategies
+        .create(
+            &PostParams::default(),
+            &example("examples/strategies/rsi-reversion.yaml"),
+        )
+        .await
+        .unwrap();
+    plans
+        .create(
+            &PostParams::default(),
+            &example("examples/commission-plans/tiered-referral.yaml"),
+        )
+        .await
+        .unwrap();
+
+    let dir = std::env::temp_dir().join(format!("tw-leader-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let spawn = |identity: &str, port: u16| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tradewind-operator"))
+            .args([
+                "run",
+                "--namespace",
+                NS,
+                "--lease-namespace",
+                NS,
+                "--lease-seconds",
+                "3",
+            ])
+            .args([
+                "--identity",
+                identity,
+                "--metrics-addr",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let leading = |port: u16| {
+        http_get(port, "/metrics")
+            .lines()
+            .any(|l| l.trim() == "tradewind_operator_leader 1")
+    };
+    let reconciled = |port: u16| {
+        http_get(port, "/metrics").contains("reconciles_total{controller=\"tradingbot\"}")
+    };
+    let (port_a, port_b) = free_ports();
+    let mut a = spawn("replica-a", port_a);
+    eventually(20, "replica a to lead", || async {
+        leading(port_a).then_some(())
+    })
+    .await;
+    let mut b = spawn("replica-b", port_b);
+    eventually(20, "replica b to serve /readyz as a standby", || async {
+        http_get(port_b, "/readyz").contains("200 OK").then_some(())
+    })
+    .await;
+
+    let bot: TradingBot = example("examples/bots/paper.yaml");
+    let name = bot.name_any();
+    bots.create(&PostParams::default(), &bot).await.unwrap();
+    eventually(20, "the leader to make the bot Ready", || async {
+        (ready(&bots.get(&name).await.ok()?)?.0 == "True").then_some(())
+    })
+    .await;
+    let lease = Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(client.clone(), NS)
+        .get("tradewind-operator")
+        .await
+        .ok()
+        .and_then(|l| l.spec);
+    assert!(
+        !leading(port_b),
+        "two leaders at once: ports {port_a}/{port_b}, lease {lease:?}, b metrics: {}",
+        http_get(port_b, "/metrics")
+            .lines()
+            .filter(|l| l.contains("leader"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    assert!(!reconciled(port_b), "the standby reconciled a bot");
+    assert!(reconciled(port_a));
+
+    // The leader dies; the standby takes the lease once it expires and carries on.
+    a.kill().unwrap();
+    let _ = a.wait();
+    eventually(30, "the standby to take over", || async {
+        leading(port_b).then_some(())
+    })
+    .await;
+    let mut second: TradingBot = example("examples/bots/paper.yaml");
+    second.metadata.name = Some("eth-rsi-paper-2".into());
+    bots.create(&PostParams::default(), &second).await.unwrap();
+    eventually(
+        20,
+        "the new leader to make the second bot Ready",
+        || async { (ready(&bots.get("eth-rsi-paper-2").await.ok()?)?.0 == "True").then_some(()) },
+    )
+    .await;
+    b.kill().unwrap();
+    let _ = b.wait();
+}
