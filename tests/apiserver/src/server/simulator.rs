@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::time::Instant;
 
 use super::Shared;
@@ -29,21 +28,12 @@ pub async fn run(shared: Arc<Shared>, delay: Duration) {
             _ = shutdown.changed() => return,
         }
         let mut st = shared.lock();
-        let deployments = st.all(&gr);
+        // Heads only: cloning every Deployment every tick under the lock made the server
+        // crawl with a thousand bots; a full object is cloned only when a status is due.
+        let heads = st.heads(&gr);
         let mut live = HashMap::new();
-        for d in deployments {
-            let s = |p: &str| {
-                d.pointer(p)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned()
-            };
-            let key = (s("/metadata/namespace"), s("/metadata/name"));
-            let uid = s("/metadata/uid");
-            let generation = d
-                .pointer("/metadata/generation")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
+        for (ns, name, uid, generation, deleting) in heads {
+            let key = (ns, name);
             let failed = st.failing_deployments.contains(&key);
             let mut t = match seen.remove(&key) {
                 Some(t) if t.uid == uid && t.generation == generation => t,
@@ -54,7 +44,7 @@ pub async fn run(shared: Arc<Shared>, delay: Duration) {
                     written: Written::Nothing,
                 },
             };
-            if d.pointer("/metadata/deletionTimestamp").is_none() {
+            if !deleting {
                 let want = if t.since.elapsed() < delay {
                     Written::Progressing
                 } else if failed {
@@ -62,7 +52,9 @@ pub async fn run(shared: Arc<Shared>, delay: Duration) {
                 } else {
                     Written::Ready
                 };
-                if want != t.written {
+                if want != t.written
+                    && let Some(d) = st.one(&gr, &key.0, &key.1)
+                {
                     let now = util::now_rfc3339();
                     let status = semantics::deployment::simulate_status(
                         &d,

@@ -422,6 +422,41 @@ impl State {
     }
 
     /// Every stored object of a resource (for the simulator and tests).
+    /// Namespace, name, uid, generation and whether it is being deleted, for every object
+    /// of a resource, without cloning the objects (the Deployment simulator polls this).
+    pub fn heads(&self, gr: &GroupResource) -> Vec<(String, String, String, i64, bool)> {
+        self.bucket(gr)
+            .map(|b| {
+                b.values()
+                    .map(|o| {
+                        let s = |p: &str| {
+                            o.pointer(p)
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_owned()
+                        };
+                        (
+                            s("/metadata/namespace"),
+                            s("/metadata/name"),
+                            s("/metadata/uid"),
+                            o.pointer("/metadata/generation")
+                                .and_then(Value::as_i64)
+                                .unwrap_or(1),
+                            o.pointer("/metadata/deletionTimestamp").is_some(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// One object of a resource by namespace and name.
+    pub fn one(&self, gr: &GroupResource, ns: &str, name: &str) -> Option<Value> {
+        self.bucket(gr)?
+            .get(&(ns.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
     pub fn all(&self, gr: &GroupResource) -> Vec<Value> {
         self.bucket(gr)
             .map(|b| b.values().cloned().collect())
