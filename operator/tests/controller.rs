@@ -241,6 +241,21 @@ async fn bots_are_reconciled_end_to_end() {
         (c.reason == "StrategyNotFound" && c.message.contains("sma-cross-10-20")).then_some(())
     })
     .await;
+    // A person sees it in `kubectl describe` / `kubectl events` too.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), NS);
+    eventually(10, "a StrategyNotFound Event", || async {
+        let list = events.list(&Default::default()).await.ok()?;
+        list.items
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("StrategyNotFound")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref())
+                        == Some(late_name.as_str())
+                    && e.type_.as_deref() == Some("Warning")
+            })
+            .then_some(())
+    })
+    .await;
     strategies
         .create(
             &PostParams::default(),

@@ -100,7 +100,12 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
                 deployment: None,
                 config_hash: None,
             };
-            patch_status(&bots, bot, &compute(bot, &observed, now())).await?;
+            let status = compute(bot, &observed, now());
+            if needs_write(bot, &status) {
+                // Once per change, not per retry: the status write is the change.
+                ctx.warn(bot, e.reason(), e.to_string()).await;
+            }
+            patch_status(&bots, bot, &status).await?;
             // The Strategy/CommissionPlan watch wakes this bot when the reference appears.
             return Ok(Action::requeue(RESYNC));
         }
@@ -160,7 +165,13 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
         deployment: deployment.status.as_ref(),
         config_hash: Some(children.config_hash.clone()),
     };
-    patch_status(&bots, bot, &compute(bot, &observed, now())).await?;
+    let status = compute(bot, &observed, now());
+    if let CloudState::Failed(msg) = &cloud
+        && needs_write(bot, &status)
+    {
+        ctx.warn(bot, "CloudProvisioningFailed", msg.clone()).await;
+    }
+    patch_status(&bots, bot, &status).await?;
     Ok(match cloud {
         // Retry a failed cloud call sooner than the resync, with the error already shown.
         CloudState::Failed(_) => Action::requeue(Duration::from_secs(30)),
@@ -189,6 +200,14 @@ async fn cleanup_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
             bot.metadata.generation,
             now(),
         );
+        if needs_write(bot, &status) {
+            ctx.warn(
+                bot,
+                "CloudCleanupFailed",
+                format!("deleting cloud resources failed, retrying: {e}"),
+            )
+            .await;
+        }
         patch_status(&Api::namespaced(ctx.client.clone(), &ns), bot, &status).await?;
         return Err(e.into());
     }

@@ -69,6 +69,8 @@ pub struct Context {
     pub metrics: crate::metrics::Metrics,
     /// Set once the controllers run (or the replica is a standby), for /readyz.
     pub ready: std::sync::atomic::AtomicBool,
+    /// Publishes Kubernetes Events (events.k8s.io/v1) for what a person should know.
+    recorder: kube::runtime::events::Recorder,
 }
 
 impl Error {
@@ -88,7 +90,6 @@ impl Context {
     /// A context for the controllers.
     pub fn new(client: Client, settings: OperatorConfig, cloud: Arc<dyn Cloud>) -> Self {
         Self {
-            client,
             settings,
             cloud,
             index: RefIndex::default(),
@@ -96,6 +97,34 @@ impl Context {
             bots: std::sync::OnceLock::new(),
             metrics: crate::metrics::Metrics::default(),
             ready: std::sync::atomic::AtomicBool::new(false),
+            recorder: kube::runtime::events::Recorder::new(
+                client.clone(),
+                kube::runtime::events::Reporter {
+                    controller: FIELD_MANAGER.into(),
+                    instance: None,
+                },
+            ),
+            client,
+        }
+    }
+
+    /// Publishes a Warning Event about `obj`. Failing to publish is logged, never fatal:
+    /// Events are for people, the status carries the same information.
+    pub async fn warn<K: kube::Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        reason: &str,
+        note: String,
+    ) {
+        let event = kube::runtime::events::Event {
+            type_: kube::runtime::events::EventType::Warning,
+            reason: reason.into(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(object = %key(obj), %e, "could not publish an Event");
         }
     }
 
