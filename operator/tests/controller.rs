@@ -433,3 +433,96 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
     b.kill().unwrap();
     let _ = b.wait();
 }
+
+/// API faults — 500s on child writes and status patches, dropped watches, a 410 Gone —
+/// delay the bots but they converge, with exactly one of each child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn converges_through_api_faults_without_duplicates() {
+    let server = TestServer::start().expect("server");
+    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, crd) in manifests::all() {
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+    }
+    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
+    let plans: Api<CommissionPlan> = Api::namespaced(client.clone(), NS);
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    strategies
+        .create(
+            &PostParams::default(),
+            &example("examples/strategies/rsi-reversion.yaml"),
+        )
+        .await
+        .unwrap();
+    plans
+        .create(
+            &PostParams::default(),
+            &example("examples/commission-plans/tiered-referral.yaml"),
+        )
+        .await
+        .unwrap();
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig::default(),
+        Arc::new(NoCloud),
+    ));
+    let run_ctx = ctx.clone();
+    let operator = tokio::spawn(async move { controller::run(run_ctx, Some(NS)).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let h = server.handle();
+    h.fail_next(Some("patch"), Some("deployments"), 500, 3);
+    h.fail_next(Some("patch"), Some("tradingbots/status"), 500, 2);
+    h.fail_next(Some("get"), Some("strategies"), 503, 2);
+    let template: TradingBot = example("examples/bots/paper.yaml");
+    for i in 0..5 {
+        let mut b = template.clone();
+        b.metadata.name = Some(format!("faulty-{i}"));
+        bots.create(&PostParams::default(), &b).await.unwrap();
+        if i == 2 {
+            h.close_watches();
+        }
+        if i == 3 {
+            h.gone_next_watch();
+            h.close_watches();
+        }
+    }
+    eventually(60, "every bot Ready despite the faults", || async {
+        let list = bots.list(&Default::default()).await.ok()?;
+        (list.items.len() == 5
+            && list
+                .items
+                .iter()
+                .all(|b| ready(b).is_some_and(|r| r.0 == "True")))
+        .then_some(())
+    })
+    .await;
+    let workers = deployments.list(&Default::default()).await.unwrap().items;
+    let mut names: Vec<String> = workers.iter().map(|d| d.name_any()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        (0..5)
+            .map(|i| format!("faulty-{i}-worker"))
+            .collect::<Vec<_>>()
+    );
+    for b in bots.list(&Default::default()).await.unwrap().items {
+        assert_eq!(
+            b.finalizers()
+                .iter()
+                .filter(|f| *f == controller::FINALIZER)
+                .count(),
+            1
+        );
+    }
+    // The faults did hit: failed reconciles were counted and retried with backoff.
+    let metrics = ctx.metrics.encode();
+    assert!(
+        metrics.contains(
+            "tradewind_operator_reconcile_errors_total{controller=\"tradingbot\",reason=\"kube\"}"
+        ),
+        "{metrics}"
+    );
+    operator.abort();
+}
