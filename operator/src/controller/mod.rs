@@ -25,6 +25,9 @@ use crate::build::{BuildError, OperatorConfig};
 use cloud::{Cloud, CloudError};
 use index::{RefIndex, RefKind};
 
+/// Reconciles each controller runs at once.
+pub const RECONCILE_CONCURRENCY: u16 = 16;
+
 /// Field manager of every write the operator makes (server-side apply and status).
 pub const FIELD_MANAGER: &str = "tradewind-operator";
 /// Finalizer that removes a bot's cloud resources before it goes.
@@ -210,11 +213,14 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
     let deployments: Api<Deployment> = api(&client, namespace);
     let cron_jobs: Api<CronJob> = api(&client, namespace);
     let cfg = watcher::Config::default();
+    // Bounded concurrency: a thousand new bots must not become a thousand simultaneous
+    // reconciles (memory, and a thundering herd on the API server).
+    let ctl_cfg = kube::runtime::controller::Config::default().concurrency(RECONCILE_CONCURRENCY);
 
     let ctx_for_ready = ctx.clone();
     let index_ctx = ctx.clone();
     let index_ctx2 = ctx.clone();
-    let bot_controller = Controller::new(bots.clone(), cfg.clone());
+    let bot_controller = Controller::new(bots.clone(), cfg.clone()).with_config(ctl_cfg.clone());
     let _ = ctx.bots.set(bot_controller.store());
     let bot_controller = bot_controller
         .owns(
@@ -242,6 +248,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
         .for_each(|_| futures::future::ready(()));
 
     let strategy_controller = Controller::new(strategies, cfg.clone())
+        .with_config(ctl_cfg.clone())
         .watches(bots.clone(), cfg.clone(), |b: TradingBot| {
             let ns = b.namespace().unwrap_or_default();
             Some(ObjectRef::new(&b.spec.strategy_ref.name).within(&ns))
@@ -251,6 +258,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
         .for_each(|_| futures::future::ready(()));
 
     let plan_controller = Controller::new(plans, cfg.clone())
+        .with_config(ctl_cfg)
         .owns(cron_jobs, watcher::Config::default())
         .watches(bots, cfg, |b: TradingBot| {
             let ns = b.namespace().unwrap_or_default();
