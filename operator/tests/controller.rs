@@ -526,3 +526,154 @@ async fn converges_through_api_faults_without_duplicates() {
     );
     operator.abort();
 }
+
+/// A cloud that records calls and fails the first deletes, to check the finalizer.
+#[derive(Default)]
+struct RecordingCloud {
+    deletes: std::sync::Mutex<Vec<String>>,
+    fail_deletes: std::sync::atomic::AtomicU32,
+}
+
+impl tradewind_operator::controller::cloud::Cloud for RecordingCloud {
+    fn ensure<'a>(
+        &'a self,
+        bot: &'a TradingBot,
+    ) -> tradewind_operator::controller::cloud::CloudFuture<
+        'a,
+        tradewind_operator::status::CloudState,
+    > {
+        Box::pin(async move {
+            Ok(tradewind_operator::status::CloudState::Ready {
+                cosmos_container_id: Some(format!("/subscriptions/s/cosmos/{}", bot.name_any())),
+                key_vault_secret_id: None,
+                service_bus_topic_id: None,
+            })
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        bot: &'a TradingBot,
+    ) -> tradewind_operator::controller::cloud::CloudFuture<'a, ()> {
+        Box::pin(async move {
+            use std::sync::atomic::Ordering;
+            if self.fail_deletes.load(Ordering::SeqCst) > 0 {
+                self.fail_deletes.fetch_sub(1, Ordering::SeqCst);
+                return Err(tradewind_operator::controller::cloud::CloudError(
+                    "Cosmos DB: 503 ServiceUnavailable".into(),
+                ));
+            }
+            self.deletes.lock().unwrap().push(bot.name_any());
+            Ok(())
+        })
+    }
+}
+
+/// Cloud resources: IDs reach the status; delete runs the cleanup (retried, and reported
+/// while failing) unless `deletionPolicy: Retain`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_finalizer_cleans_up_cloud_resources_and_says_why_it_waits() {
+    let server = TestServer::start().expect("server");
+    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, crd) in manifests::all() {
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+    }
+    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
+    let plans: Api<CommissionPlan> = Api::namespaced(client.clone(), NS);
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    strategies
+        .create(
+            &PostParams::default(),
+            &example("examples/strategies/rsi-reversion.yaml"),
+        )
+        .await
+        .unwrap();
+    plans
+        .create(
+            &PostParams::default(),
+            &example("examples/commission-plans/tiered-referral.yaml"),
+        )
+        .await
+        .unwrap();
+    let cloud = Arc::new(RecordingCloud::default());
+    cloud
+        .fail_deletes
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig::default(),
+        cloud.clone(),
+    ));
+    let operator = tokio::spawn(async move { controller::run(ctx, Some(NS)).await });
+
+    let mut deleted: TradingBot = example("examples/bots/paper.yaml");
+    deleted.metadata.name = Some("cloudy".into());
+    deleted.spec.cloud =
+        serde_json::from_value(serde_json::json!({"cosmos": true, "deletionPolicy": "Delete"}))
+            .unwrap();
+    let mut retained = deleted.clone();
+    retained.metadata.name = Some("kept".into());
+    retained.spec.cloud =
+        serde_json::from_value(serde_json::json!({"cosmos": true, "deletionPolicy": "Retain"}))
+            .unwrap();
+    bots.create(&PostParams::default(), &deleted).await.unwrap();
+    bots.create(&PostParams::default(), &retained)
+        .await
+        .unwrap();
+    eventually(
+        20,
+        "both Ready with the cloud resource ID in status",
+        || async {
+            let b = bots.get("cloudy").await.ok()?;
+            let k = bots.get("kept").await.ok()?;
+            let id = b
+                .status
+                .as_ref()?
+                .resources
+                .as_ref()?
+                .cosmos_container_id
+                .clone()?;
+            (ready(&b)?.0 == "True" && ready(&k)?.0 == "True" && id.ends_with("/cloudy"))
+                .then_some(())
+        },
+    )
+    .await;
+
+    // The first cleanup fails and is reported (a Warning Event and the CloudReady
+    // condition); the retry succeeds; the bot goes; cleanup ran once.
+    bots.delete("cloudy", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(30, "the bot to go once cleanup succeeds", || async {
+        bots.get_opt("cloudy").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), NS);
+    let warned = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .any(|e| {
+            e.reason.as_deref() == Some("CloudCleanupFailed")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("cloudy")
+                && e.note.as_deref().is_some_and(|n| n.contains("503"))
+        });
+    assert!(warned, "no CloudCleanupFailed Event for the failed cleanup");
+    assert_eq!(cloud.deletes.lock().unwrap().as_slice(), ["cloudy"]);
+
+    // Retain: the bot goes without a cloud delete.
+    bots.delete("kept", &DeleteParams::default()).await.unwrap();
+    eventually(20, "the retained bot to go", || async {
+        bots.get_opt("kept").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    assert_eq!(
+        cloud.deletes.lock().unwrap().as_slice(),
+        ["cloudy"],
+        "Retain must not delete cloud resources"
+    );
+    operator.abort();
+}
