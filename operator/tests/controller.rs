@@ -27,6 +27,32 @@ fn example<T: serde::de::DeserializeOwned>(file: &str) -> T {
     serde_json::from_value(load_documents(&path).unwrap().remove(0).value).unwrap()
 }
 
+/// A test API server with the CRDs installed and the RSI strategy and tiered plan from
+/// the examples created, and a client for it.
+async fn cluster() -> (TestServer, Client) {
+    let server = TestServer::start().expect("server");
+    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, crd) in manifests::all() {
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+    }
+    Api::<Strategy>::namespaced(client.clone(), NS)
+        .create(
+            &PostParams::default(),
+            &example("examples/strategies/rsi-reversion.yaml"),
+        )
+        .await
+        .unwrap();
+    Api::<CommissionPlan>::namespaced(client.clone(), NS)
+        .create(
+            &PostParams::default(),
+            &example("examples/commission-plans/tiered-referral.yaml"),
+        )
+        .await
+        .unwrap();
+    (server, client)
+}
+
 /// Polls `check` every 50 ms until it returns Some, or fails after `secs`.
 async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
 where
@@ -68,31 +94,11 @@ fn writes(server: &TestServer) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_are_reconciled_end_to_end() {
-    let server = TestServer::start().expect("server");
-    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for (_, crd) in manifests::all() {
-        crds.create(&PostParams::default(), &crd).await.unwrap();
-    }
+    let (server, client) = cluster().await;
     let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
-    let plans: Api<CommissionPlan> = Api::namespaced(client.clone(), NS);
     let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
-    strategies
-        .create(
-            &PostParams::default(),
-            &example("examples/strategies/rsi-reversion.yaml"),
-        )
-        .await
-        .unwrap();
-    plans
-        .create(
-            &PostParams::default(),
-            &example("examples/commission-plans/tiered-referral.yaml"),
-        )
-        .await
-        .unwrap();
 
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -318,29 +324,8 @@ fn free_ports() -> (u16, u16) {
 /// leader dies the standby takes the lease and carries on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_leader_acts_and_a_standby_takes_over() {
-    let server = TestServer::start().expect("server");
-    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for (_, crd) in manifests::all() {
-        crds.create(&PostParams::default(), &crd).await.unwrap();
-    }
-    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
-    let plans: Api<CommissionPlan> = Api::namespaced(client.clone(), NS);
+    let (server, client) = cluster().await;
     let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
-    strategies
-        .create(
-            &PostParams::default(),
-            &example("examples/strategies/rsi-reversion.yaml"),
-        )
-        .await
-        .unwrap();
-    plans
-        .create(
-            &PostParams::default(),
-            &example("examples/commission-plans/tiered-referral.yaml"),
-        )
-        .await
-        .unwrap();
 
     let dir = std::env::temp_dir().join(format!("tw-leader-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -438,30 +423,9 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
 /// delay the bots but they converge, with exactly one of each child.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converges_through_api_faults_without_duplicates() {
-    let server = TestServer::start().expect("server");
-    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for (_, crd) in manifests::all() {
-        crds.create(&PostParams::default(), &crd).await.unwrap();
-    }
-    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
-    let plans: Api<CommissionPlan> = Api::namespaced(client.clone(), NS);
+    let (server, client) = cluster().await;
     let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
-    strategies
-        .create(
-            &PostParams::default(),
-            &example("examples/strategies/rsi-reversion.yaml"),
-        )
-        .await
-        .unwrap();
-    plans
-        .create(
-            &PostParams::default(),
-            &example("examples/commission-plans/tiered-referral.yaml"),
-        )
-        .await
-        .unwrap();
     let ctx = Arc::new(Context::new(
         client.clone(),
         OperatorConfig::default(),
@@ -573,29 +537,8 @@ impl tradewind_operator::controller::cloud::Cloud for RecordingCloud {
 /// while failing) unless `deletionPolicy: Retain`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_finalizer_cleans_up_cloud_resources_and_says_why_it_waits() {
-    let server = TestServer::start().expect("server");
-    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for (_, crd) in manifests::all() {
-        crds.create(&PostParams::default(), &crd).await.unwrap();
-    }
-    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
-    let plans: Api<CommissionPlan> = Api::namespaced(client.clone(), NS);
+    let (_server, client) = cluster().await;
     let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
-    strategies
-        .create(
-            &PostParams::default(),
-            &example("examples/strategies/rsi-reversion.yaml"),
-        )
-        .await
-        .unwrap();
-    plans
-        .create(
-            &PostParams::default(),
-            &example("examples/commission-plans/tiered-referral.yaml"),
-        )
-        .await
-        .unwrap();
     let cloud = Arc::new(RecordingCloud::default());
     cloud
         .fail_deletes

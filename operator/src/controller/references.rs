@@ -24,6 +24,21 @@ fn now() -> Time {
     Time(Timestamp::now())
 }
 
+/// Merge-patches `status` through the status subresource under the operator's manager.
+async fn patch_status<K, S>(api: &Api<K>, name: &str, status: &S) -> Result<(), Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    S: serde::Serialize,
+{
+    api.patch_status(
+        name,
+        &super::status_params(),
+        &Patch::Merge(&serde_json::json!({ "status": status })),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Strategy: Ready and boundBots.
 pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.start("strategy");
@@ -45,11 +60,10 @@ pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<A
         now(),
     );
     if s.status.as_ref() != Some(&status) {
-        let api: Api<Strategy> = Api::namespaced(ctx.client.clone(), &ns);
-        api.patch_status(
+        patch_status(
+            &Api::<Strategy>::namespaced(ctx.client.clone(), &ns),
             &s.name_any(),
-            &super::status_params(),
-            &Patch::Merge(&serde_json::json!({"status": status})),
+            &status,
         )
         .await?;
     }
@@ -100,11 +114,10 @@ pub async fn reconcile_plan(p: Arc<CommissionPlan>, ctx: Arc<Context>) -> Result
         now(),
     );
     if p.status.as_ref() != Some(&status) {
-        let api: Api<CommissionPlan> = Api::namespaced(ctx.client.clone(), &ns);
-        api.patch_status(
+        patch_status(
+            &Api::<CommissionPlan>::namespaced(ctx.client.clone(), &ns),
             &p.name_any(),
-            &super::status_params(),
-            &Patch::Merge(&serde_json::json!({"status": status})),
+            &status,
         )
         .await?;
     }
