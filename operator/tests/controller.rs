@@ -605,7 +605,12 @@ async fn the_finalizer_cleans_up_cloud_resources_and_says_why_it_waits() {
                 && e.note.as_deref().is_some_and(|n| n.contains("503"))
         });
     assert!(warned, "no CloudCleanupFailed Event for the failed cleanup");
-    assert_eq!(cloud.deletes.lock().unwrap().as_slice(), ["cloudy"]);
+    // Cleanup is idempotent and may run again while the finalizer's removal is in flight.
+    let deletes = cloud.deletes.lock().unwrap().clone();
+    assert!(
+        !deletes.is_empty() && deletes.iter().all(|d| d == "cloudy"),
+        "{deletes:?}"
+    );
 
     // Retain: the bot goes without a cloud delete.
     bots.delete("kept", &DeleteParams::default()).await.unwrap();
@@ -613,9 +618,8 @@ async fn the_finalizer_cleans_up_cloud_resources_and_says_why_it_waits() {
         bots.get_opt("kept").await.ok()?.is_none().then_some(())
     })
     .await;
-    assert_eq!(
-        cloud.deletes.lock().unwrap().as_slice(),
-        ["cloudy"],
+    assert!(
+        cloud.deletes.lock().unwrap().iter().all(|d| d == "cloudy"),
         "Retain must not delete cloud resources"
     );
     operator.abort();
