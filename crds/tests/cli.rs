@@ -1,10 +1,17 @@
 //! The `tradewind-crds` binary as `make demo` and `make crds` run it.
 
-use std::path::Path;
 use std::process::Command;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+/// This package's directory, read when the test runs (cargo and nextest set it), not when
+/// it was compiled: a test binary reused from another checkout must not read that tree.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+    )
+}
+
+fn root() -> std::path::PathBuf {
+    manifest_dir().parent().unwrap().to_owned()
 }
 
 fn run(args: &[&str]) -> (bool, String) {

@@ -9,13 +9,18 @@ use serde_json::Value;
 use tradewind_crds::manifests;
 use tradewind_crds::validation::{Document, SchemaSet, load_documents};
 
+/// This package's directory, read when the test runs (cargo and nextest set it), not when
+/// it was compiled: a test binary reused from another checkout must not read that tree.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+    )
+}
+
 const EXPECT_ANNOTATION: &str = "test.tradewind.dev/expect";
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
+    manifest_dir().parent().unwrap().to_owned()
 }
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {

@@ -1,15 +1,23 @@
 //! The build step from the example resources: every child, its ownership, the worker's
 //! hardening, RBAC scope and the configuration hash.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::Container;
 use tradewind_crds::bundle::{self, Bundle};
 use tradewind_crds::resolved::BotConfig;
 use tradewind_operator::build::{self, CONFIG_HASH_ANNOTATION, Children, OperatorConfig};
 
+/// This package's directory, read when the test runs (cargo and nextest set it), not when
+/// it was compiled: a test binary reused from another checkout must not read that tree.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+    )
+}
+
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    manifest_dir().join("..")
 }
 
 fn load(bot: &str, strategy: &str, plan: &str) -> Bundle {

@@ -18,12 +18,18 @@ use tradewind_crds::{CommissionPlan, Strategy, TradingBot, manifests};
 use tradewind_operator::build::{CONFIG_HASH_ANNOTATION, OperatorConfig};
 use tradewind_operator::controller::{self, Context, cloud::NoCloud};
 
+/// This package's directory, read when the test runs (cargo and nextest set it), not when
+/// it was compiled: a test binary reused from another checkout must not read that tree.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+    )
+}
+
 const NS: &str = "default";
 
 fn example<T: serde::de::DeserializeOwned>(file: &str) -> T {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(file);
+    let path = manifest_dir().join("..").join(file);
     serde_json::from_value(load_documents(&path).unwrap().remove(0).value).unwrap()
 }
 

@@ -1,12 +1,19 @@
 //! `tradewind-operator render` against a committed golden file: a change to what a bot
 //! produces must be a reviewed change. Regenerate with `UPDATE_GOLDEN=1 cargo test -p tradewind-operator --test render`.
 
-use std::path::Path;
 use std::process::Command;
+
+/// This package's directory, read when the test runs (cargo and nextest set it), not when
+/// it was compiled: a test binary reused from another checkout must not read that tree.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+    )
+}
 
 #[test]
 fn render_of_the_live_example_matches_the_golden_file() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = manifest_dir().join("..");
     let out = Command::new(env!("CARGO_BIN_EXE_tradewind-operator"))
         .args([
             "render",
@@ -31,7 +38,7 @@ fn render_of_the_live_example_matches_the_golden_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     let rendered = String::from_utf8(out.stdout).unwrap();
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/live-render.yaml");
+    let golden = manifest_dir().join("tests/fixtures/live-render.yaml");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&golden, &rendered).unwrap();
     }
@@ -65,7 +72,7 @@ fn render_of_the_live_example_matches_the_golden_file() {
 fn render_refuses_an_invalid_bot_naming_the_field() {
     let dir = std::env::temp_dir().join(format!("tw-render-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = manifest_dir().join("..");
     let bot = std::fs::read_to_string(root.join("examples/bots/live.yaml")).unwrap();
     let broken = bot.replace("  credentials:\n    secretRef:\n      name: binance-testnet-alice\n      apiKeyKey: apiKey\n      apiSecretKey: apiSecret\n", "");
     assert_ne!(bot, broken);

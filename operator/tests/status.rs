@@ -2,7 +2,7 @@
 //! kstatus, the worker's halt is shown and never overwritten, and a steady state needs
 //! no status write.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -13,8 +13,16 @@ use tradewind_crds::{CommissionPlan, Phase, Strategy, TradingBot};
 use tradewind_operator::dereference::{DereferenceError, dereference};
 use tradewind_operator::status::{CloudState, Observed, compute, needs_write};
 
+/// This package's directory, read when the test runs (cargo and nextest set it), not when
+/// it was compiled: a test binary reused from another checkout must not read that tree.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+    )
+}
+
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    manifest_dir().join("..")
 }
 
 fn one<T: serde::de::DeserializeOwned>(file: &str) -> T {

@@ -12,12 +12,20 @@ use std::path::{Path, PathBuf};
 use tradewind_core::data::load::{L1Event, binance_klines, l1_jsonl};
 use tradewind_core::indicators::{Atr, BollingerBands, Ema, Macd, Rsi, Sma, StdDev};
 
+/// This package's directory, read when the test runs (cargo and nextest set it), not when
+/// it was compiled: a test binary reused from another checkout must not read that tree.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+    )
+}
+
 const REL_TOL: f64 = 1e-9;
 /// Must match TRADES_CAP in tools/talib/generate.py.
 const TRADES_CAP: usize = 1500;
 
 fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    manifest_dir()
 }
 
 fn read(path: &Path) -> String {

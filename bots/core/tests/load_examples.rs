@@ -1,14 +1,18 @@
 //! Load the real Binance sample in examples/data with every loader and cross-check them.
 
-use std::path::PathBuf;
-
 use tradewind_core::data::load::{L1Event, binance_klines, l1_jsonl, ohlcv_csv};
 use tradewind_core::data::{Bar, Side};
 
+/// This package's directory, read when the test runs (cargo and nextest set it), not when
+/// it was compiled: a test binary reused from another checkout must not read that tree.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+    )
+}
+
 fn data_file(name: &str) -> (String, String) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/data")
-        .join(name);
+    let path = manifest_dir().join("../../examples/data").join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     (path.display().to_string(), text)

@@ -2,11 +2,19 @@
 //! the server (and the binary) exactly as a person would. Skipped, with a printed
 //! reason, only when kubectl is not installed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tradewind_apiserver::TestServer;
+
+/// This package's directory, read when the test runs (cargo and nextest set it), not when
+/// it was compiled: a test binary reused from another checkout must not read that tree.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+    )
+}
 
 fn kubectl_present() -> bool {
     let found = Command::new("kubectl")
@@ -21,7 +29,7 @@ fn kubectl_present() -> bool {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    manifest_dir().join("../..")
 }
 
 struct Kube {

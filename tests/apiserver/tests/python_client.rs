@@ -8,6 +8,14 @@ use std::process::Command;
 
 use tradewind_apiserver::TestServer;
 
+/// This package's directory, read when the test runs (cargo and nextest set it), not when
+/// it was compiled: a test binary reused from another checkout must not read that tree.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+    )
+}
+
 /// A Python that can import `module`: `$TRADEWIND_PYTHON`, the project venv, or
 /// `python3`.
 fn python(module: &str) -> Option<PathBuf> {
@@ -47,7 +55,7 @@ fn run_script(server: &TestServer, py: &Path, script: &str, args: &[&Path], tag:
     std::fs::create_dir_all(&dir).expect("dir");
     let kubeconfig = dir.join("kubeconfig");
     server.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients");
+    let clients = manifest_dir().join("clients");
     let out = Command::new(py)
         .arg(clients.join(script))
         .arg(&kubeconfig)

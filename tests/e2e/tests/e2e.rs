@@ -5,8 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// This package's directory, read when the test runs (cargo and nextest set it), not when
+/// it was compiled: a test binary reused from another checkout must not read that tree.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+    )
+}
+
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    manifest_dir().join("../..")
 }
 
 fn operator_bin() -> PathBuf {
