@@ -22,6 +22,16 @@ pub enum DereferenceError {
     /// The objects do not fit together.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// A referenced object has parameters the engine cannot use.
+    #[error("{kind} {name:?} is not usable: {problems}")]
+    Invalid {
+        /// Kind of the referenced object.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// Every problem, each naming its field.
+        problems: String,
+    },
 }
 
 impl DereferenceError {
@@ -33,6 +43,10 @@ impl DereferenceError {
             } => "StrategyNotFound",
             DereferenceError::Missing { .. } => "CommissionPlanNotFound",
             DereferenceError::Resolve(_) => "InvalidReference",
+            DereferenceError::Invalid {
+                kind: "Strategy", ..
+            } => "InvalidStrategy",
+            DereferenceError::Invalid { .. } => "InvalidCommissionPlan",
         }
     }
 }
@@ -59,5 +73,31 @@ pub fn dereference(
             namespace,
         })?),
     };
+    let problems = crate::validate::strategy(&strategy.spec);
+    if !problems.is_empty() {
+        return Err(DereferenceError::Invalid {
+            kind: "Strategy",
+            name: bot.spec.strategy_ref.name.clone(),
+            problems: join(&problems),
+        });
+    }
+    if let Some(p) = plan {
+        let problems = crate::validate::plan(&p.spec);
+        if !problems.is_empty() {
+            return Err(DereferenceError::Invalid {
+                kind: "CommissionPlan",
+                name: p.metadata.name.clone().unwrap_or_default(),
+                problems: join(&problems),
+            });
+        }
+    }
     Ok(resolve(bot, strategy, plan)?)
+}
+
+fn join(problems: &[crate::validate::Invalid]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }

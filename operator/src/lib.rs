@@ -13,3 +13,4 @@ pub mod http;
 pub mod leader;
 pub mod metrics;
 pub mod status;
+pub mod validate;

@@ -232,3 +232,21 @@ fn a_steady_state_needs_no_write_and_keeps_transition_times() {
         at(10)
     );
 }
+
+#[test]
+fn a_strategy_the_engine_cannot_represent_is_refused_naming_the_field() {
+    let b = bot();
+    let mut strategy: Strategy = one("examples/strategies/rsi-reversion.yaml");
+    strategy.spec.risk = Some(tradewind_crds::RiskLimits {
+        max_order_notional: Some("100.0000000001".into()),
+        ..Default::default()
+    });
+    let plan: CommissionPlan = one("examples/commission-plans/tiered-referral.yaml");
+    let err = dereference(&b, Some(&strategy), Some(&plan)).unwrap_err();
+    assert_eq!(err.reason(), "InvalidStrategy");
+    assert!(
+        err.to_string()
+            .contains("spec.risk.maxOrderNotional: 100.0000000001 has 10 decimal places"),
+        "{err}"
+    );
+}

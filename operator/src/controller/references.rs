@@ -39,6 +39,29 @@ where
     Ok(())
 }
 
+/// Ready from the checks CEL cannot make: True, or False naming every bad field.
+fn validity(problems: &[crate::validate::Invalid], ok: &str) -> ConditionUpdate<'static> {
+    if problems.is_empty() {
+        ConditionUpdate {
+            type_: types::READY,
+            status: Status::True,
+            reason: "Valid",
+            message: ok.to_owned(),
+        }
+    } else {
+        ConditionUpdate {
+            type_: types::READY,
+            status: Status::False,
+            reason: "InvalidParameters",
+            message: problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+}
+
 /// Strategy: Ready and boundBots.
 pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.start("strategy");
@@ -48,14 +71,10 @@ pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<A
     let mut status = s.status.clone().unwrap_or_default();
     status.observed_generation = s.metadata.generation;
     status.bound_bots = Some(bound);
+    let problems = crate::validate::strategy(&s.spec);
     set_condition(
         &mut status.conditions,
-        ConditionUpdate {
-            type_: types::READY,
-            status: Status::True,
-            reason: "Valid",
-            message: "parameters are valid".into(),
-        },
+        validity(&problems, "parameters are valid"),
         s.metadata.generation,
         now(),
     );
@@ -91,14 +110,13 @@ pub async fn reconcile_plan(p: Arc<CommissionPlan>, ctx: Arc<Context>) -> Result
     let mut status = p.status.clone().unwrap_or_default();
     status.observed_generation = p.metadata.generation;
     status.bound_bots = Some(bound);
+    let problems = crate::validate::plan(&p.spec);
     set_condition(
         &mut status.conditions,
-        ConditionUpdate {
-            type_: types::READY,
-            status: Status::True,
-            reason: "Valid",
-            message: "fee tiers and distribution are valid; fees are charged on every fill".into(),
-        },
+        validity(
+            &problems,
+            "fee tiers and distribution are valid; fees are charged on every fill",
+        ),
         p.metadata.generation,
         now(),
     );
