@@ -60,6 +60,16 @@ async fn patch_status(
     if !needs_write(bot, status) {
         return Ok(());
     }
+    // The bot may come from a cache that has not seen our last status write yet: compare
+    // with the live object (a read, not a write) so one real change is written once.
+    if let Some(live) = api.get_opt(&bot.name_any()).await?
+        && live
+            .status
+            .as_ref()
+            .is_some_and(|l| same_but_for_times(l, status))
+    {
+        return Ok(());
+    }
     let patch = serde_json::json!({ "status": status });
     api.patch_status(
         &bot.name_any(),
@@ -68,6 +78,23 @@ async fn patch_status(
     )
     .await?;
     Ok(())
+}
+
+/// Equal statuses, ignoring when conditions last transitioned (a status recomputed from
+/// a stale copy stamps "now" on a transition the live object already records).
+fn same_but_for_times(
+    a: &tradewind_crds::TradingBotStatus,
+    b: &tradewind_crds::TradingBotStatus,
+) -> bool {
+    let strip = |s: &tradewind_crds::TradingBotStatus| {
+        let mut s = s.clone();
+        for c in &mut s.conditions {
+            c.last_transition_time = Time(Timestamp::UNIX_EPOCH);
+        }
+        s.conditions.sort_by(|x, y| x.type_.cmp(&y.type_));
+        s
+    };
+    strip(a) == strip(b)
 }
 
 async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
