@@ -3,7 +3,8 @@
 use tradewind_crds::DcaParams;
 
 use crate::fixed::Money;
-use crate::strategy::config::{ConfigError, decimal_e9, money};
+use crate::risk::Percent;
+use crate::strategy::config::{ConfigError, money};
 
 /// Interval, amount and optional take-profit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,8 +13,8 @@ pub struct DcaConfig {
     pub every_bars: u64,
     /// Quote notional per buy.
     pub notional: Money,
-    /// Take profit at this gain over the average price, in 1e-9 of a whole (5 % = 50_000_000).
-    pub take_profit_e9: Option<i128>,
+    /// Take profit at this gain over the average price.
+    pub take_profit: Option<Percent>,
 }
 
 impl DcaConfig {
@@ -29,23 +30,22 @@ impl DcaConfig {
                 "must be greater than zero",
             ));
         }
-        let take_profit_e9 = match &p.take_profit_percent {
+        let take_profit = match &p.take_profit_percent {
             None => None,
             Some(pct) => {
-                let e9 = decimal_e9("spec.dca.takeProfitPercent", pct.as_str())?;
-                if e9 <= 0 || e9 > 100 * 1_000_000_000 {
-                    return Err(ConfigError::new(
-                        "spec.dca.takeProfitPercent",
-                        "must be in (0, 100]",
-                    ));
+                let field = "spec.dca.takeProfitPercent";
+                let pct = Percent::parse(pct.as_str())
+                    .map_err(|e| ConfigError::new(field, e.to_string()))?;
+                if pct.as_fraction() <= 0.0 || pct.as_fraction() > 1.0 {
+                    return Err(ConfigError::new(field, "must be in (0, 100]"));
                 }
-                Some(e9 / 100)
+                Some(pct)
             }
         };
         Ok(Self {
             every_bars: u64::from(p.every_bars),
             notional,
-            take_profit_e9,
+            take_profit,
         })
     }
 }

@@ -34,12 +34,13 @@ impl Strategy for Dca {
     fn on_bar(&mut self, ctx: &Context<'_>, bar: &Bar, out: &mut Actions) {
         let due = self.bars.is_multiple_of(self.config.every_bars);
         self.bars += 1;
-        if let (Some(tp), Some(avg)) = (self.config.take_profit_e9, ctx.average_price)
+        if let (Some(tp), Some(avg)) = (self.config.take_profit, ctx.average_price)
             && ctx.is_long()
+            && bar.close > avg
         {
-            // close >= avg * (1 + tp), all in integers.
-            let target = i128::from(avg.raw()) * (1_000_000_000 + tp);
-            if i128::from(bar.close.raw()) * 1_000_000_000 >= target {
+            // (close - avg) / avg >= tp, exactly (risk::Percent's fixed-point comparison).
+            let gain = (i128::from(bar.close.raw()) - i128::from(avg.raw())).unsigned_abs();
+            if tp.reached_by(gain, i128::from(avg.raw()).unsigned_abs()) {
                 out.exit_long();
                 return;
             }
