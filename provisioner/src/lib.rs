@@ -1,2 +1,7 @@
-//! Azure Resource Manager client, per-bot cloud resources and `twctl env`. Not built
-//! yet: see issue 6 ("Azure").
+//! Tradewind on Azure: the Resource Manager client ([`arm`]), credentials and transport,
+//! Azure naming rules, per-bot cloud resources, and the `twctl env` engine.
+
+pub mod arm;
+pub mod cloud;
+pub mod credential;
+pub mod transport;
