@@ -4,4 +4,5 @@
 pub mod arm;
 pub mod cloud;
 pub mod credential;
+pub mod names;
 pub mod transport;
