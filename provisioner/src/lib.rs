@@ -2,7 +2,9 @@
 //! Azure naming rules, per-bot cloud resources, and the `twctl env` engine.
 
 pub mod arm;
+pub mod bot;
 pub mod cloud;
 pub mod credential;
+pub mod keyvault;
 pub mod names;
 pub mod transport;

@@ -292,7 +292,10 @@ pub fn check(kind: Kind, name: &str) -> Result<(), NameError> {
         ));
     }
     if let Some(c) = name.chars().next().filter(|c| !(r.first)(*c)) {
-        return fail(format!("must start with {} (starts with {c:?})", r.first_text));
+        return fail(format!(
+            "must start with {} (starts with {c:?})",
+            r.first_text
+        ));
     }
     if let Some(c) = name.chars().last().filter(|c| !(r.last)(*c)) {
         return fail(format!("must end with {} (ends with {c:?})", r.last_text));
@@ -333,17 +336,61 @@ mod tests {
     #[test]
     fn refuses_with_the_rule_broken() {
         let cases = [
-            (Kind::StorageAccount, "TwDev", "storage account name \"TwDev\": 'T' is not allowed (only lowercase letters and digits are)"),
-            (Kind::StorageAccount, "tw", "storage account name \"tw\": must be 3-24 characters long (is 2)"),
-            (Kind::KeyVault, "1vault", "key vault name \"1vault\": must start with a letter (starts with '1')"),
-            (Kind::KeyVault, "kv--dev", "key vault name \"kv--dev\": must not contain consecutive hyphens"),
-            (Kind::KeyVault, "kv-dev-", "key vault name \"kv-dev-\": must end with a letter or digit (ends with '-')"),
-            (Kind::CosmosAccount, "Cosmos", "Cosmos DB account name \"Cosmos\": 'C' is not allowed (only lowercase letters, digits and '-' are)"),
-            (Kind::ServiceBusNamespace, "tw-sb", "Service Bus namespace name \"tw-sb\": must be 6-50 characters long (is 5)"),
-            (Kind::ServiceBusNamespace, "tradewind-sb", "Service Bus namespace name \"tradewind-sb\": must not end with \"-sb\" or \"-mgmt\""),
-            (Kind::ContainerRegistry, "acr-tradewind", "container registry name \"acr-tradewind\": '-' is not allowed (only letters and digits are)"),
-            (Kind::ResourceGroup, "rg.", "resource group name \"rg.\": must end with anything but '.' (ends with '.')"),
-            (Kind::CosmosContainer, "a/b", "Cosmos DB container name \"a/b\": '/' is not allowed (only any character except '/', '\\', '#', '?' and control characters are)"),
+            (
+                Kind::StorageAccount,
+                "TwDev",
+                "storage account name \"TwDev\": 'T' is not allowed (only lowercase letters and digits are)",
+            ),
+            (
+                Kind::StorageAccount,
+                "tw",
+                "storage account name \"tw\": must be 3-24 characters long (is 2)",
+            ),
+            (
+                Kind::KeyVault,
+                "1vault",
+                "key vault name \"1vault\": must start with a letter (starts with '1')",
+            ),
+            (
+                Kind::KeyVault,
+                "kv--dev",
+                "key vault name \"kv--dev\": must not contain consecutive hyphens",
+            ),
+            (
+                Kind::KeyVault,
+                "kv-dev-",
+                "key vault name \"kv-dev-\": must end with a letter or digit (ends with '-')",
+            ),
+            (
+                Kind::CosmosAccount,
+                "Cosmos",
+                "Cosmos DB account name \"Cosmos\": 'C' is not allowed (only lowercase letters, digits and '-' are)",
+            ),
+            (
+                Kind::ServiceBusNamespace,
+                "tw-sb",
+                "Service Bus namespace name \"tw-sb\": must be 6-50 characters long (is 5)",
+            ),
+            (
+                Kind::ServiceBusNamespace,
+                "tradewind-sb",
+                "Service Bus namespace name \"tradewind-sb\": must not end with \"-sb\" or \"-mgmt\"",
+            ),
+            (
+                Kind::ContainerRegistry,
+                "acr-tradewind",
+                "container registry name \"acr-tradewind\": '-' is not allowed (only letters and digits are)",
+            ),
+            (
+                Kind::ResourceGroup,
+                "rg.",
+                "resource group name \"rg.\": must end with anything but '.' (ends with '.')",
+            ),
+            (
+                Kind::CosmosContainer,
+                "a/b",
+                "Cosmos DB container name \"a/b\": '/' is not allowed (only any character except '/', '\\', '#', '?' and control characters are)",
+            ),
         ];
         for (kind, name, message) in cases {
             assert_eq!(check(kind, name).unwrap_err().to_string(), message);

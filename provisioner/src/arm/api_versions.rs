@@ -5,7 +5,10 @@
 pub const PINNED: &[(&str, &str)] = &[
     ("Microsoft.Resources/resourceGroups", "2025-04-01"),
     ("Microsoft.DocumentDB/databaseAccounts", "2025-04-15"),
-    ("Microsoft.DocumentDB/databaseAccounts/sqlDatabases", "2025-04-15"),
+    (
+        "Microsoft.DocumentDB/databaseAccounts/sqlDatabases",
+        "2025-04-15",
+    ),
     (
         "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers",
         "2025-04-15",

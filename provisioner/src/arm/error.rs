@@ -72,7 +72,7 @@ pub enum ArmError {
         /// HTTP status.
         status: u16,
         /// ARM's error.
-        error: ErrorDetail,
+        error: Box<ErrorDetail>,
     },
     /// A long-running operation ended Failed or Canceled.
     #[error("{method} {id}: operation {state}: {}", .error.summary())]
@@ -84,7 +84,7 @@ pub enum ArmError {
         /// `Failed` or `Canceled`.
         state: String,
         /// ARM's error.
-        error: ErrorDetail,
+        error: Box<ErrorDetail>,
     },
     /// A long-running operation did not finish in time.
     #[error("{method} {id}: operation still {state} after {seconds} s (timeout)")]
@@ -158,7 +158,7 @@ mod tests {
             method: "PUT",
             id: "/subscriptions/s/resourceGroups/g".into(),
             status: 400,
-            error: parse_error_body(400, body),
+            error: Box::new(parse_error_body(400, body)),
         };
         assert_eq!(
             e.to_string(),

@@ -24,7 +24,9 @@ impl ResourceId {
 
     /// `/subscriptions/{subscription}/resourceGroups/{group}`.
     pub fn resource_group(subscription: &str, group: &str) -> Self {
-        Self(format!("/subscriptions/{subscription}/resourceGroups/{group}"))
+        Self(format!(
+            "/subscriptions/{subscription}/resourceGroups/{group}"
+        ))
     }
 
     /// A provider resource under this scope: `{self}/providers/{namespace}/{type}/{name}`.
@@ -55,10 +57,12 @@ impl ResourceId {
             .rposition(|s| s.eq_ignore_ascii_case("providers"))
         {
             let rest = segments.len() - p - 1;
-            if rest < 3 || (rest - 1) % 2 != 0 {
-                return Err(err("expected providers/{namespace}/{type}/{name}[/{type}/{name}...]"));
+            if rest < 3 || !(rest - 1).is_multiple_of(2) {
+                return Err(err(
+                    "expected providers/{namespace}/{type}/{name}[/{type}/{name}...]",
+                ));
             }
-        } else if segments.len() % 2 != 0 {
+        } else if !segments.len().is_multiple_of(2) {
             return Err(err("expected pairs of type/name segments"));
         }
         Ok(Self(id.to_string()))
@@ -80,13 +84,17 @@ impl ResourceId {
         if segments.len() <= 2 {
             return None;
         }
-        let cut = if segments.len() >= 4 && segments[segments.len() - 4].eq_ignore_ascii_case("providers")
+        let cut = if segments.len() >= 4
+            && segments[segments.len() - 4].eq_ignore_ascii_case("providers")
         {
             4
         } else {
             2
         };
-        Some(Self(format!("/{}", segments[..segments.len() - cut].join("/"))))
+        Some(Self(format!(
+            "/{}",
+            segments[..segments.len() - cut].join("/")
+        )))
     }
 
     /// The resource type, e.g. `Microsoft.DocumentDB/databaseAccounts/sqlDatabases`, or
@@ -150,12 +158,12 @@ mod tests {
         assert_eq!(db.name(), "db");
         let acct = db.parent().unwrap();
         assert_eq!(acct.parent().unwrap(), rg);
-        assert_eq!(
-            rg.parent().unwrap(),
-            ResourceId::subscription("sub")
-        );
+        assert_eq!(rg.parent().unwrap(), ResourceId::subscription("sub"));
         let ra = acct.provider("Microsoft.Authorization", "roleAssignments", "guid");
-        assert_eq!(ra.resource_type(), "Microsoft.Authorization/roleAssignments");
+        assert_eq!(
+            ra.resource_type(),
+            "Microsoft.Authorization/roleAssignments"
+        );
         assert_eq!(ra.parent().unwrap(), acct);
         assert_eq!(ResourceId::parse(container.as_str()).unwrap(), container);
         assert!(ResourceId::parse("/subscriptions/s/resourceGroups").is_err());

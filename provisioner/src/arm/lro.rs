@@ -148,7 +148,12 @@ mod tests {
         let creating = json!({"properties": {"provisioningState": "Creating"}});
         let done = json!({"properties": {"provisioningState": "Succeeded"}});
         assert_eq!(
-            started(201, Some("https://m/op"), Some("https://m/loc"), Some(&creating)),
+            started(
+                201,
+                Some("https://m/op"),
+                Some("https://m/loc"),
+                Some(&creating)
+            ),
             Started::Poll(PollTarget::AsyncOperation("https://m/op".into()))
         );
         assert_eq!(
@@ -164,7 +169,9 @@ mod tests {
         );
         assert_eq!(started(204, None, None, None), Started::Done);
         let f = json!({"properties": {"provisioningState": "Failed"}});
-        assert!(matches!(started(200, None, None, Some(&f)), Started::Failed(s, _) if s == "Failed"));
+        assert!(
+            matches!(started(200, None, None, Some(&f)), Started::Failed(s, _) if s == "Failed")
+        );
     }
 
     #[test]
@@ -182,8 +189,14 @@ mod tests {
         ) else {
             panic!("expected failure")
         };
-        assert_eq!((state.as_str(), error.summary().as_str()), ("Failed", "QuotaExceeded: no cores"));
-        assert_eq!(location_state(202, None), PollState::Running("Accepted".into()));
+        assert_eq!(
+            (state.as_str(), error.summary().as_str()),
+            ("Failed", "QuotaExceeded: no cores")
+        );
+        assert_eq!(
+            location_state(202, None),
+            PollState::Running("Accepted".into())
+        );
         assert_eq!(location_state(204, None), PollState::Succeeded);
         assert!(matches!(location_state(500, None), PollState::Failed(..)));
         assert_eq!(

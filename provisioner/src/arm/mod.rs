@@ -200,7 +200,7 @@ impl ArmClient {
             method: label,
             id: id.to_string(),
             status: reply.status,
-            error: error::parse_error_body(reply.status, &reply.body),
+            error: Box::new(error::parse_error_body(reply.status, &reply.body)),
         }
     }
 
@@ -240,7 +240,9 @@ impl ArmClient {
     ) -> Result<Value, ArmError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         info!(method = label, %id, "arm write");
-        let reply = self.send(method, label, id, self.url(id)?, Some(body)).await?;
+        let reply = self
+            .send(method, label, id, self.url(id)?, Some(body))
+            .await?;
         if !(200..300).contains(&reply.status) {
             return Err(Self::api_error(label, id, &reply));
         }
@@ -256,7 +258,7 @@ impl ArmClient {
                     method: label,
                     id: id.to_string(),
                     state,
-                    error,
+                    error: Box::new(error),
                 });
             }
             Started::Poll(target) => {
@@ -297,7 +299,7 @@ impl ArmClient {
                         method: "DELETE",
                         id: id.to_string(),
                         state,
-                        error,
+                        error: Box::new(error),
                     }),
                     Started::Poll(PollTarget::Resource) => {
                         self.wait_gone(id, retry_after(&reply)).await
@@ -366,7 +368,7 @@ impl ArmClient {
                         method: label,
                         id: id.to_string(),
                         state,
-                        error,
+                        error: Box::new(error),
                     });
                 }
                 PollState::Running(state) => {
