@@ -96,13 +96,20 @@ impl AzureCloud {
     /// The cloud configuration azure_core / azure_identity take.
     pub fn configuration(&self) -> azure_core::cloud::CloudConfiguration {
         let mut custom = azure_core::cloud::CustomConfiguration::default();
-        custom.authority_host = self.authority_host.as_str().trim_end_matches('/').to_string();
+        custom.authority_host = self
+            .authority_host
+            .as_str()
+            .trim_end_matches('/')
+            .to_string();
         custom.into()
     }
 
     /// Scope for Resource Manager tokens.
     pub fn resource_manager_scope(&self) -> String {
-        format!("{}/.default", self.resource_manager_audience.trim_end_matches('/'))
+        format!(
+            "{}/.default",
+            self.resource_manager_audience.trim_end_matches('/')
+        )
     }
 }
 
@@ -118,7 +125,10 @@ mod tests {
             "https://management.azure.com/.default"
         );
         let china = AzureCloud::named("AzureChina").unwrap();
-        assert_eq!(china.authority_host.as_str(), "https://login.chinacloudapi.cn/");
+        assert_eq!(
+            china.authority_host.as_str(),
+            "https://login.chinacloudapi.cn/"
+        );
         let custom = AzureCloud::with_overrides(
             "AzurePublic",
             Some("https://management.localhost:8443/"),

@@ -154,10 +154,8 @@ impl CredentialConfig {
                 };
                 ManagedIdentityCredential::new(Some(options)).map_err(invalid)?
             }
-            Self::AzureCli => {
-                AzureCliCredential::new(Some(AzureCliCredentialOptions::default()))
-                    .map_err(invalid)?
-            }
+            Self::AzureCli => AzureCliCredential::new(Some(AzureCliCredentialOptions::default()))
+                .map_err(invalid)?,
             Self::ClientSecret {
                 tenant_id,
                 client_id,
