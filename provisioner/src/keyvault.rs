@@ -93,7 +93,7 @@ impl Secrets {
         // azure_core's message carries status and service error code, never the request body.
         SecretError {
             name: name.to_string(),
-            message: format!("{what}: {e}"),
+            message: format!("{what}: {}", crate::arm::error::describe(e)),
         }
     }
 

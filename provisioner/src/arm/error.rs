@@ -59,6 +59,22 @@ pub fn parse_error_body(status: u16, body: &[u8]) -> ErrorDetail {
     }
 }
 
+/// An azure_core error with its causes, outermost first: azure_core wraps the useful part
+/// (e.g. Entra's AADSTS message) in a generic context. None of them carries a token or a
+/// client secret; Entra's error bodies do not echo them.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
 /// A failed Resource Manager call.
 #[derive(Debug, thiserror::Error)]
 pub enum ArmError {

@@ -183,7 +183,7 @@ impl ArmClient {
             .map_err(|e| ArmError::Transport {
                 method: label,
                 id: id.to_string(),
-                message: e.to_string(),
+                message: error::describe(&e),
             })?;
         let (status, headers, body) = response.deconstruct();
         let status = u16::from(status);
