@@ -18,7 +18,10 @@ pub(crate) struct ArmRequest<'a> {
 /// What a path addresses.
 enum Target {
     /// A long-running operation's status (`result == false`) or result URL.
-    Operation { id: String, result: bool },
+    Operation {
+        id: String,
+        result: bool,
+    },
     /// One resource (or resource group).
     Resource(Addr),
     /// A collection: all children of `type_key` directly under `parent_key`.
@@ -59,7 +62,10 @@ fn parse(path: &str) -> Target {
         return Target::Unknown;
     }
     let sub = segs[1].to_owned();
-    let Some(p) = segs.iter().rposition(|s| s.eq_ignore_ascii_case("providers")) else {
+    let Some(p) = segs
+        .iter()
+        .rposition(|s| s.eq_ignore_ascii_case("providers"))
+    else {
         return match n {
             3 if segs[2].eq_ignore_ascii_case("resourcegroups") => Target::Collection {
                 type_key: "microsoft.resources/resourcegroups".into(),
@@ -81,7 +87,12 @@ fn parse(path: &str) -> Target {
     let ns = segs[p + 1];
     let rest = &segs[p + 2..];
     let types: Vec<&str> = rest.iter().step_by(2).copied().collect();
-    let names: Vec<String> = rest.iter().skip(1).step_by(2).map(|s| (*s).to_owned()).collect();
+    let names: Vec<String> = rest
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|s| (*s).to_owned())
+        .collect();
     let type_key = format!("{ns}/{}", types.join("/")).to_ascii_lowercase();
     if types.is_empty() {
         return Target::Unknown;
@@ -184,9 +195,15 @@ fn resolve(st: &State, a: &Addr, spec: &'static TypeSpec) -> Res {
         parent_len -= 1;
     }
     let parent = if parent_len > 0 {
-        Some((build(parent_len).to_ascii_lowercase(), a.names[parent_len - 1].clone()))
+        Some((
+            build(parent_len).to_ascii_lowercase(),
+            a.names[parent_len - 1].clone(),
+        ))
     } else if scope_segs.len() > 2 {
-        let pname = scope_segs.last().map(|s| (*s).to_owned()).unwrap_or_default();
+        let pname = scope_segs
+            .last()
+            .map(|s| (*s).to_owned())
+            .unwrap_or_default();
         Some((scope.to_ascii_lowercase(), pname))
     } else {
         None
@@ -290,7 +307,9 @@ fn unknown_type(type_key: &str, api_version: &str) -> Reply {
     arm_error(
         400,
         "InvalidResourceType",
-        format!("The resource type '{ty}' could not be found in the namespace '{ns}' for api version '{api_version}'."),
+        format!(
+            "The resource type '{ty}' could not be found in the namespace '{ns}' for api version '{api_version}'."
+        ),
     )
 }
 
@@ -425,7 +444,9 @@ fn check_parents(st: &State, res: &Res) -> Option<Reply> {
     Some(arm_error(
         404,
         "ParentResourceNotFound",
-        format!("Can not perform requested operation on nested resource. Parent resource '{pname}' not found."),
+        format!(
+            "Can not perform requested operation on nested resource. Parent resource '{pname}' not found."
+        ),
     ))
 }
 
@@ -462,7 +483,11 @@ fn put(st: &mut State, res: &Res, body: &[u8], api_version: &str) -> Reply {
     }
     let existing = st.resources.get(&res.key).map(|s| s.body.clone());
     if res.spec.tracked {
-        let Some(loc) = new.get("location").and_then(Value::as_str).map(str::to_owned) else {
+        let Some(loc) = new
+            .get("location")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
             return arm_error(
                 400,
                 "LocationRequired",
@@ -479,7 +504,9 @@ fn put(st: &mut State, res: &Res, body: &[u8], api_version: &str) -> Reply {
                 return arm_error(
                     409,
                     "InvalidResourceGroupLocation",
-                    format!("Invalid resource group location '{loc}'. The Resource group already exists in location '{old}'."),
+                    format!(
+                        "Invalid resource group location '{loc}'. The Resource group already exists in location '{old}'."
+                    ),
                 );
             }
             return arm_error(
@@ -507,7 +534,15 @@ fn put(st: &mut State, res: &Res, body: &[u8], api_version: &str) -> Reply {
         obj.remove("name");
         obj.remove("type");
     }
-    crate::computed::fill(st, res.spec, &res.id, &res.name, &res.scope, &mut new, existing.as_ref());
+    crate::computed::fill(
+        st,
+        res.spec,
+        &res.id,
+        &res.name,
+        &res.scope,
+        &mut new,
+        existing.as_ref(),
+    );
     let creating = existing.is_none();
     let ns = res.spec.display.split('/').next().unwrap_or("");
     let location = new
@@ -573,7 +608,10 @@ fn put(st: &mut State, res: &Res, body: &[u8], api_version: &str) -> Reply {
 fn immutable_change(res: &Res, existing: Option<&Value>, new: &Value) -> Option<Reply> {
     let old = existing?;
     if res.spec.display == "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers" {
-        let pk = |v: &Value| v.pointer("/properties/resource/partitionKey/paths").cloned();
+        let pk = |v: &Value| {
+            v.pointer("/properties/resource/partitionKey/paths")
+                .cloned()
+        };
         if pk(old) != pk(new) {
             return Some(arm_error(
                 400,
@@ -607,7 +645,9 @@ fn role_assignment_conflict(
             .map(str::to_ascii_lowercase)
     };
     // Role definition ids may be given at subscription or tenant scope.
-    let role = |v: &Value| field(v, "roleDefinitionId").map(|r| r.rsplit('/').next().unwrap_or("").to_owned());
+    let role = |v: &Value| {
+        field(v, "roleDefinitionId").map(|r| r.rsplit('/').next().unwrap_or("").to_owned())
+    };
     if let Some(old) = existing
         && (role(old) != role(new) || field(old, "principalId") != field(new, "principalId"))
     {
@@ -625,7 +665,13 @@ fn role_assignment_conflict(
             && role(&r.body) == role(new)
             && field(&r.body, "principalId") == field(new, "principalId")
     });
-    dup.then(|| arm_error(409, "RoleAssignmentExists", "The role assignment already exists."))
+    dup.then(|| {
+        arm_error(
+            409,
+            "RoleAssignmentExists",
+            "The role assignment already exists.",
+        )
+    })
 }
 
 fn set_state(body: &mut Value, state: &str) {
@@ -666,7 +712,15 @@ fn patch(st: &mut State, res: &Res, body: &[u8]) -> Reply {
     if let (Some(tags), Some(obj)) = (p.get("tags"), new.as_object_mut()) {
         obj.insert("tags".into(), tags.clone());
     }
-    crate::computed::fill(st, res.spec, &res.id, &res.name, &res.scope, &mut new, Some(&existing));
+    crate::computed::fill(
+        st,
+        res.spec,
+        &res.id,
+        &res.name,
+        &res.scope,
+        &mut new,
+        Some(&existing),
+    );
     if existing.pointer("/properties/provisioningState").is_some() {
         set_state(&mut new, "Succeeded");
     }
@@ -701,8 +755,17 @@ fn delete(st: &mut State, res: &Res, api_version: &str) -> Reply {
                 .map(norm_location)
                 .unwrap_or_else(|| "global".into());
             let ra = st.config.retry_after_secs.to_string();
-            lro_headers(Reply::empty(202), st, headers, &res.sub, ns, &location, &op, api_version)
-                .header("retry-after", ra)
+            lro_headers(
+                Reply::empty(202),
+                st,
+                headers,
+                &res.sub,
+                ns,
+                &location,
+                &op,
+                api_version,
+            )
+            .header("retry-after", ra)
         }
     }
 }
@@ -746,7 +809,8 @@ fn lro_headers(
     let base = format!("https://management.localhost:{}", st.port);
     let (status_url, result_url) = if ns.eq_ignore_ascii_case("Microsoft.Resources") {
         // Resource group deletes point at the subscription's operationresults.
-        let u = format!("{base}/subscriptions/{sub}/operationresults/{op}?api-version={api_version}");
+        let u =
+            format!("{base}/subscriptions/{sub}/operationresults/{op}?api-version={api_version}");
         (u.clone(), u)
     } else {
         let p = format!("{base}/subscriptions/{sub}/providers/{ns}/locations/{location}");
@@ -847,23 +911,37 @@ mod tests {
 
     #[test]
     fn parses_nested_and_scoped_paths() {
-        let Target::Resource(a) = parse("/subscriptions/s/resourcegroups/rg/providers/Microsoft.Storage/storageAccounts/acct/blobServices/default/containers/c") else {
+        let Target::Resource(a) = parse(
+            "/subscriptions/s/resourcegroups/rg/providers/Microsoft.Storage/storageAccounts/acct/blobServices/default/containers/c",
+        ) else {
             panic!("resource expected");
         };
-        assert_eq!(a.type_key, "microsoft.storage/storageaccounts/blobservices/containers");
+        assert_eq!(
+            a.type_key,
+            "microsoft.storage/storageaccounts/blobservices/containers"
+        );
         assert_eq!(a.names, ["acct", "default", "c"]);
         assert_eq!(a.scope, "/subscriptions/s/resourceGroups/rg");
-        let Target::Resource(b) = parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v/providers/Microsoft.Authorization/roleAssignments/g") else {
+        let Target::Resource(b) = parse(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v/providers/Microsoft.Authorization/roleAssignments/g",
+        ) else {
             panic!("resource expected");
         };
         assert_eq!(b.type_key, "microsoft.authorization/roleassignments");
-        assert_eq!(b.scope, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v");
+        assert_eq!(
+            b.scope,
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v"
+        );
         assert!(matches!(
-            parse("/subscriptions/s/providers/Microsoft.ServiceBus/locations/westus/operationStatuses/x"),
+            parse(
+                "/subscriptions/s/providers/Microsoft.ServiceBus/locations/westus/operationStatuses/x"
+            ),
             Target::Operation { result: false, .. }
         ));
         assert!(matches!(
-            parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/ns/topics"),
+            parse(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/ns/topics"
+            ),
             Target::Collection { .. }
         ));
     }

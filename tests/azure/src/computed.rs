@@ -18,7 +18,9 @@ fn props(body: &mut Value) -> &mut Map<String, Value> {
 
 /// Keeps `key` from the previous body (creation times), else sets `v`.
 fn keep_or(p: &mut Map<String, Value>, old: Option<&Value>, key: &str, v: Value) {
-    let prev = old.and_then(|o| o.pointer(&format!("/properties/{key}"))).cloned();
+    let prev = old
+        .and_then(|o| o.pointer(&format!("/properties/{key}")))
+        .cloned();
     p.insert(key.into(), prev.unwrap_or(v));
 }
 
@@ -79,7 +81,8 @@ pub(crate) fn fill(
                 json!(format!("https://{name}.documents.localhost:{port}/")),
             );
             keep_or(p, old, "instanceId", json!(derived(id, "instance")));
-            p.entry("databaseAccountOfferType").or_insert(json!("Standard"));
+            p.entry("databaseAccountOfferType")
+                .or_insert(json!("Standard"));
             p.entry("consistencyPolicy").or_insert(json!({
                 "defaultConsistencyLevel": "Session",
                 "maxIntervalInSeconds": 5,
@@ -147,7 +150,10 @@ pub(crate) fn fill(
                 "serviceBusEndpoint".into(),
                 json!(format!("https://{name}.servicebus.localhost:{port}/")),
             );
-            p.insert("metricId".into(), json!(format!("{sub}:{}", name.to_ascii_lowercase())));
+            p.insert(
+                "metricId".into(),
+                json!(format!("{sub}:{}", name.to_ascii_lowercase())),
+            );
             p.insert("status".into(), json!("Active"));
             keep_or(p, old, "createdAt", json!(now));
             p.insert("updatedAt".into(), json!(now));
@@ -199,7 +205,10 @@ pub(crate) fn fill(
             keep_or(p, old, "creationTime", json!(now));
         }
         "Microsoft.Storage/storageAccounts/blobServices/containers" => {
-            body["etag"] = json!(format!("\"0x{}\"", &derived(id, &now)[..8].to_ascii_uppercase()));
+            body["etag"] = json!(format!(
+                "\"0x{}\"",
+                &derived(id, &now)[..8].to_ascii_uppercase()
+            ));
             let p = props(body);
             p.entry("publicAccess").or_insert(json!("None"));
             p.insert("lastModifiedTime".into(), json!(now));
@@ -234,7 +243,9 @@ pub(crate) fn fill(
             );
             p.insert(
                 "azurePortalFQDN".into(),
-                json!(format!("{prefix}-{hash}.portal.hcp.{location}.azmk8s.localhost")),
+                json!(format!(
+                    "{prefix}-{hash}.portal.hcp.{location}.azmk8s.localhost"
+                )),
             );
             p.entry("nodeResourceGroup")
                 .or_insert(json!(format!("MC_{rg}_{name}_{location}")));
@@ -278,7 +289,8 @@ pub(crate) fn fill(
             }
             let p = props(body);
             p.insert("scope".into(), json!(scope));
-            p.entry("principalType").or_insert(json!("ServicePrincipal"));
+            p.entry("principalType")
+                .or_insert(json!("ServicePrincipal"));
             keep_or(p, old, "createdOn", json!(now));
             p.insert("updatedOn".into(), json!(now));
             keep_or(p, old, "createdBy", json!(derived("fake", "caller")));

@@ -8,7 +8,14 @@ use crate::util::{Reply, now_unix, random_hex};
 
 /// api-versions accepted (azure_security_keyvault_secrets 1.0.1 sends 2025-07-01).
 pub const KEYVAULT_API_VERSIONS: &[&str] = &[
-    "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "2025-07-01",
+    "7.0",
+    "7.1",
+    "7.2",
+    "7.3",
+    "7.4",
+    "7.5",
+    "7.6",
+    "2025-07-01",
 ];
 
 const RECOVERY_LEVEL: &str = "Recoverable+Purgeable";
@@ -34,8 +41,15 @@ pub(crate) struct KvRequest<'a> {
 /// Handles one Key Vault request.
 pub(crate) fn handle(st: &mut State, req: &KvRequest<'_>) -> Reply {
     let vault = req.vault.to_ascii_lowercase();
-    if st.find_by_name("microsoft.keyvault/vaults", &vault).is_none() {
-        return kv_error(404, "VaultNotFound", format!("Vault '{vault}' does not exist."));
+    if st
+        .find_by_name("microsoft.keyvault/vaults", &vault)
+        .is_none()
+    {
+        return kv_error(
+            404,
+            "VaultNotFound",
+            format!("Vault '{vault}' does not exist."),
+        );
     }
     let authorized = crate::arm::bearer(req.authorization)
         .and_then(|t| st.tokens.get(t))
@@ -54,12 +68,20 @@ pub(crate) fn handle(st: &mut State, req: &KvRequest<'_>) -> Reply {
         return kv_error(401, "Unauthorized", msg).header("www-authenticate", challenge);
     }
     match crate::util::query_get(req.query, "api-version") {
-        None => return kv_error(400, "BadParameter", "The 'api-version' query parameter is missing."),
+        None => {
+            return kv_error(
+                400,
+                "BadParameter",
+                "The 'api-version' query parameter is missing.",
+            );
+        }
         Some(v) if !KEYVAULT_API_VERSIONS.contains(&v.as_str()) => {
             return kv_error(
                 400,
                 "BadParameter",
-                format!("The specified version ({v}) is not recognized. Consider using the latest supported version (2025-07-01)."),
+                format!(
+                    "The specified version ({v}) is not recognized. Consider using the latest supported version (2025-07-01)."
+                ),
             );
         }
         Some(_) => {}
@@ -77,7 +99,9 @@ pub(crate) fn handle(st: &mut State, req: &KvRequest<'_>) -> Reply {
             Reply::json(200, &json!({"value": value, "nextLink": null}))
         }
         ("PUT", ["secrets", name]) => set(store, &base, name, req.body),
-        ("GET", ["secrets", name]) | ("GET", ["secrets", name, ""]) => get(store, &base, name, None),
+        ("GET", ["secrets", name]) | ("GET", ["secrets", name, ""]) => {
+            get(store, &base, name, None)
+        }
         ("GET", ["secrets", name, version]) => get(store, &base, name, Some(version)),
         ("PATCH", ["secrets", name, version]) => update(store, &base, name, version, req.body),
         ("DELETE", ["secrets", name]) => {
@@ -98,7 +122,11 @@ pub(crate) fn handle(st: &mut State, req: &KvRequest<'_>) -> Reply {
         }
         ("GET", ["deletedsecrets", name]) => match deleted(store, name) {
             Some(s) => Reply::json(200, &deleted_bundle(&base, s)),
-            None => kv_error(404, "SecretNotFound", format!("Deleted Secret not found: {name}")),
+            None => kv_error(
+                404,
+                "SecretNotFound",
+                format!("Deleted Secret not found: {name}"),
+            ),
         },
         ("POST", ["deletedsecrets", name, "recover"]) => match deleted(store, name) {
             Some(s) => {
@@ -108,11 +136,19 @@ pub(crate) fn handle(st: &mut State, req: &KvRequest<'_>) -> Reply {
                 };
                 Reply::json(200, &bundle(&base, s, v, false))
             }
-            None => kv_error(404, "SecretNotFound", format!("Deleted Secret not found: {name}")),
+            None => kv_error(
+                404,
+                "SecretNotFound",
+                format!("Deleted Secret not found: {name}"),
+            ),
         },
         ("DELETE", ["deletedsecrets", name]) => {
             if deleted(store, name).is_none() {
-                return kv_error(404, "SecretNotFound", format!("Deleted Secret not found: {name}"));
+                return kv_error(
+                    404,
+                    "SecretNotFound",
+                    format!("Deleted Secret not found: {name}"),
+                );
             }
             store.remove(&name.to_ascii_lowercase());
             Reply::empty(204)
@@ -120,7 +156,10 @@ pub(crate) fn handle(st: &mut State, req: &KvRequest<'_>) -> Reply {
         _ => kv_error(
             400,
             "BadParameter",
-            format!("Operation {} {} is not supported by the fake.", req.method, req.path),
+            format!(
+                "Operation {} {} is not supported by the fake.",
+                req.method, req.path
+            ),
         ),
     }
 }
@@ -129,7 +168,9 @@ fn not_found(name: &str) -> Reply {
     kv_error(
         404,
         "SecretNotFound",
-        format!("A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"),
+        format!(
+            "A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
+        ),
     )
 }
 
@@ -205,11 +246,18 @@ fn get(store: &mut Store, base: &str, name: &str, version: Option<&str>) -> Repl
     };
     let v = match version {
         None => s.versions.last(),
-        Some(ver) => s.versions.iter().find(|v| v.version.eq_ignore_ascii_case(ver)),
+        Some(ver) => s
+            .versions
+            .iter()
+            .find(|v| v.version.eq_ignore_ascii_case(ver)),
     };
     match v {
         Some(v) if v.enabled => Reply::json(200, &bundle(base, s, v, true)),
-        Some(_) => kv_error(403, "Forbidden", "Operation get is not allowed on a disabled secret."),
+        Some(_) => kv_error(
+            403,
+            "Forbidden",
+            "Operation get is not allowed on a disabled secret.",
+        ),
         None => not_found(name),
     }
 }
@@ -238,7 +286,10 @@ fn update(store: &mut Store, base: &str, name: &str, version: &str, body: &[u8])
     if let Some(t) = params.get("tags") {
         v.tags = Some(t.clone());
     }
-    if let Some(e) = params.pointer("/attributes/enabled").and_then(Value::as_bool) {
+    if let Some(e) = params
+        .pointer("/attributes/enabled")
+        .and_then(Value::as_bool)
+    {
         v.enabled = e;
     }
     v.updated = now_unix();

@@ -48,7 +48,10 @@ pub(crate) fn audience(aud: &str) -> Audience {
 pub(crate) fn handle(st: &mut State, method: &str, path: &str, body: &[u8]) -> Reply {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if method != "POST" || segs.len() != 4 || segs[1..] != ["oauth2", "v2.0", "token"] {
-        return Reply::json(404, &json!({"error": "not_found", "error_description": "Only POST /{tenant}/oauth2/v2.0/token is served."}));
+        return Reply::json(
+            404,
+            &json!({"error": "not_found", "error_description": "Only POST /{tenant}/oauth2/v2.0/token is served."}),
+        );
     }
     let tenant = segs[0];
     let form: Vec<(String, String)> = form_urlencoded::parse(body)
@@ -102,7 +105,9 @@ pub(crate) fn handle(st: &mut State, method: &str, path: &str, body: &[u8]) -> R
             400,
             "unauthorized_client",
             700016,
-            &format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'."),
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant}'."
+            ),
         );
     };
     let assertion = get("client_assertion");
@@ -126,15 +131,18 @@ pub(crate) fn handle(st: &mut State, method: &str, path: &str, body: &[u8]) -> R
             401,
             "invalid_client",
             7000215,
-            &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
+            &format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+            ),
         );
     }
-    let aud = first_scope.trim_end_matches("/.default").trim_end_matches('/');
+    let aud = first_scope
+        .trim_end_matches("/.default")
+        .trim_end_matches('/');
     let token = random_hex(32);
     st.tokens.insert(
         token.clone(),
         TokenInfo {
-
             audience: audience(aud),
         },
     );
@@ -151,10 +159,19 @@ mod tests {
 
     #[test]
     fn audiences_are_recognised_by_host() {
-        assert_eq!(audience("https://management.localhost:4443"), Audience::Management);
-        assert_eq!(audience("https://management.azure.com"), Audience::Management);
+        assert_eq!(
+            audience("https://management.localhost:4443"),
+            Audience::Management
+        );
+        assert_eq!(
+            audience("https://management.azure.com"),
+            Audience::Management
+        );
         assert_eq!(audience("https://vault.localhost"), Audience::Vault);
-        assert_eq!(audience("https://servicebus.azure.net"), Audience::ServiceBus);
+        assert_eq!(
+            audience("https://servicebus.azure.net"),
+            Audience::ServiceBus
+        );
         assert_eq!(audience("https://storage.azure.com"), Audience::Other);
     }
 }

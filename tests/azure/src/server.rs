@@ -270,8 +270,12 @@ async fn handle(
     {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            return Ok(arm_error(413, "RequestEntityTooLarge", "The request body is too large.")
-                .into_response());
+            return Ok(arm_error(
+                413,
+                "RequestEntityTooLarge",
+                "The request body is too large.",
+            )
+            .into_response());
         }
     };
     let is_poll = {
@@ -333,7 +337,11 @@ async fn handle(
         )
         .await
     } else {
-        arm_error(404, "HostNotServed", format!("The Azure fake does not serve host '{host}'."))
+        arm_error(
+            404,
+            "HostNotServed",
+            format!("The Azure fake does not serve host '{host}'."),
+        )
     };
     tracing::debug!(%method, %host, %path, status = reply.status, "request");
     Ok(reply.into_response())
@@ -469,4 +477,3 @@ impl Drop for TestServer {
         self.stop();
     }
 }
-

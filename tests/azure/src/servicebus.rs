@@ -12,7 +12,10 @@ pub const BATCH_CONTENT_TYPE: &str = "application/vnd.microsoft.servicebus.json"
 fn sb_error(status: u16, detail: &str) -> Reply {
     Reply {
         status,
-        headers: vec![("content-type".into(), "application/xml; charset=utf-8".into())],
+        headers: vec![(
+            "content-type".into(),
+            "application/xml; charset=utf-8".into(),
+        )],
         body: format!("<Error><Code>{status}</Code><Detail>{detail}</Detail></Error>").into_bytes(),
     }
 }
@@ -31,7 +34,10 @@ pub(crate) fn route(
     path: &str,
     authorization: Option<&str>,
 ) -> Result<SbTarget, Reply> {
-    if st.find_by_name("microsoft.servicebus/namespaces", ns).is_none() {
+    if st
+        .find_by_name("microsoft.servicebus/namespaces", ns)
+        .is_none()
+    {
         return Err(sb_error(404, &format!("Namespace '{ns}' does not exist.")));
     }
     let ok = crate::arm::bearer(authorization)
@@ -63,7 +69,10 @@ pub(crate) fn route(
 }
 
 fn topic_id(st: &State, ns: &str, topic: &str) -> Option<String> {
-    let ns_id = st.find_by_name("microsoft.servicebus/namespaces", ns)?.id.clone();
+    let ns_id = st
+        .find_by_name("microsoft.servicebus/namespaces", ns)?
+        .id
+        .clone();
     let key = format!("{ns_id}/topics/{topic}").to_ascii_lowercase();
     st.resources.contains_key(&key).then_some(key)
 }
@@ -78,10 +87,18 @@ pub(crate) fn send(
     body: &[u8],
 ) -> Reply {
     let Some(tkey) = topic_id(st, ns, topic) else {
-        return sb_error(404, &format!("The messaging entity '{ns}:topic:{topic}' could not be found."));
+        return sb_error(
+            404,
+            &format!("The messaging entity '{ns}:topic:{topic}' could not be found."),
+        );
     };
     let batch = content_type.is_some_and(|c| c.starts_with(BATCH_CONTENT_TYPE));
-    let mut msgs: Vec<(Vec<u8>, Option<String>, Map<String, Value>, Map<String, Value>)> = Vec::new();
+    let mut msgs: Vec<(
+        Vec<u8>,
+        Option<String>,
+        Map<String, Value>,
+        Map<String, Value>,
+    )> = Vec::new();
     if batch {
         let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(body) else {
             return sb_error(400, "The batch body must be a JSON array.");
@@ -92,7 +109,12 @@ pub(crate) fn send(
                 Some(v) => v.to_string().into_bytes(),
                 None => Vec::new(),
             };
-            let obj = |k: &str| it.get(k).and_then(Value::as_object).cloned().unwrap_or_default();
+            let obj = |k: &str| {
+                it.get(k)
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default()
+            };
             msgs.push((body, None, obj("BrokerProperties"), obj("UserProperties")));
         }
     } else {
@@ -103,14 +125,20 @@ pub(crate) fn send(
             },
             None => Map::new(),
         };
-        msgs.push((body.to_vec(), content_type.map(str::to_owned), broker, Map::new()));
+        msgs.push((
+            body.to_vec(),
+            content_type.map(str::to_owned),
+            broker,
+            Map::new(),
+        ));
     }
     let prefix = format!("{tkey}/subscriptions/");
     let subs: Vec<String> = st
         .resources
         .iter()
         .filter(|(k, r)| {
-            k.starts_with(&prefix) && r.type_key == "microsoft.servicebus/namespaces/topics/subscriptions"
+            k.starts_with(&prefix)
+                && r.type_key == "microsoft.servicebus/namespaces/topics/subscriptions"
         })
         .filter_map(|(_, r)| crate::state::sb_queue_key(&r.id))
         .collect();
@@ -135,9 +163,17 @@ pub(crate) fn send(
 }
 
 /// Receive-and-delete: `Ok(None)` when the subscription is empty.
-pub(crate) fn receive(st: &mut State, ns: &str, topic: &str, sub: &str) -> Result<Option<Reply>, Reply> {
+pub(crate) fn receive(
+    st: &mut State,
+    ns: &str,
+    topic: &str,
+    sub: &str,
+) -> Result<Option<Reply>, Reply> {
     let Some(tkey) = topic_id(st, ns, topic) else {
-        return Err(sb_error(404, &format!("The messaging entity '{ns}:topic:{topic}' could not be found.")));
+        return Err(sb_error(
+            404,
+            &format!("The messaging entity '{ns}:topic:{topic}' could not be found."),
+        ));
     };
     let skey = format!("{tkey}/subscriptions/{sub}").to_ascii_lowercase();
     let Some(id) = st.resources.get(&skey).map(|r| r.id.clone()) else {
@@ -163,11 +199,16 @@ pub(crate) fn receive(st: &mut State, ns: &str, topic: &str, sub: &str) -> Resul
         headers: vec![("brokerproperties".into(), Value::Object(broker).to_string())],
         body: m.body.clone(),
     };
-    let ct = m.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+    let ct = m
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
     reply = reply.header("content-type", ct);
     for (k, v) in &m.user {
         // User properties travel as headers; strings keep their JSON quotes, as the service does.
-        if k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             reply = reply.header(k, v.to_string());
         }
     }

@@ -239,7 +239,8 @@ impl State {
                         self.secrets.remove(&name);
                     }
                     "microsoft.servicebus/namespaces" => {
-                        self.queues.retain(|q, _| !q.starts_with(&format!("{name}/")));
+                        self.queues
+                            .retain(|q, _| !q.starts_with(&format!("{name}/")));
                     }
                     "microsoft.servicebus/namespaces/topics/subscriptions" => {
                         if let Some(q) = sb_queue_key(&r.id) {

@@ -56,9 +56,8 @@ pub(crate) fn generate() -> Result<Tls, FakeError> {
             .collect::<Vec<_>>(),
     )
     .map_err(cert_err)?;
-    leaf.subject_alt_names.push(SanType::IpAddress(
-        std::net::Ipv4Addr::LOCALHOST.into(),
-    ));
+    leaf.subject_alt_names
+        .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
     leaf.distinguished_name
         .push(DnType::CommonName, "management.localhost");
     leaf.use_authority_key_identifier_extension = true;

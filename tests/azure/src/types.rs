@@ -93,7 +93,13 @@ const fn lro(create: u16, create_state: &'static str, headers: Headers) -> PutMo
 pub(crate) const TYPES: &[TypeSpec] = &[
     TypeSpec {
         display: "Microsoft.Resources/resourceGroups",
-        versions: &["2025-04-01", "2025-03-01", "2024-11-01", "2024-03-01", "2021-04-01"],
+        versions: &[
+            "2025-04-01",
+            "2025-03-01",
+            "2024-11-01",
+            "2024-03-01",
+            "2021-04-01",
+        ],
         put: SYNC_201,
         delete: DeleteMode::Async {
             headers: Headers::Location,
@@ -334,7 +340,9 @@ pub(crate) fn check_name(rule: NameRule, name: &str) -> Result<(), (&'static str
             } else {
                 Err((
                     "InvalidResourceGroupName",
-                    format!("The resource group name '{name}' is invalid. It must be 1-90 characters of letters, digits, '-', '_', '.', '(' or ')', and must not end in a period."),
+                    format!(
+                        "The resource group name '{name}' is invalid. It must be 1-90 characters of letters, digits, '-', '_', '.', '(' or ')', and must not end in a period."
+                    ),
                 ))
             }
         }
@@ -348,7 +356,9 @@ pub(crate) fn check_name(rule: NameRule, name: &str) -> Result<(), (&'static str
             } else {
                 Err((
                     "AccountNameInvalid",
-                    format!("{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."),
+                    format!(
+                        "{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."
+                    ),
                 ))
             }
         }
@@ -364,7 +374,9 @@ pub(crate) fn check_name(rule: NameRule, name: &str) -> Result<(), (&'static str
             } else {
                 Err((
                     "VaultNameNotValid",
-                    format!("The vault name '{name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens."),
+                    format!(
+                        "The vault name '{name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens."
+                    ),
                 ))
             }
         }
@@ -381,7 +393,9 @@ pub(crate) fn check_name(rule: NameRule, name: &str) -> Result<(), (&'static str
             } else {
                 Err((
                     "InvalidResourceName",
-                    format!("Database account name '{name}' is invalid. It can contain only lowercase letters, numbers and the '-' character, must be between 3 and 44 characters long, and must not start or end with '-'."),
+                    format!(
+                        "Database account name '{name}' is invalid. It can contain only lowercase letters, numbers and the '-' character, must be between 3 and 44 characters long, and must not start or end with '-'."
+                    ),
                 ))
             }
         }
@@ -396,7 +410,9 @@ mod tests {
     fn names_follow_the_service_rules() {
         assert!(check_name(NameRule::StorageAccount, "tradewindci01").is_ok());
         assert_eq!(
-            check_name(NameRule::StorageAccount, "Trade_wind").unwrap_err().0,
+            check_name(NameRule::StorageAccount, "Trade_wind")
+                .unwrap_err()
+                .0,
             "AccountNameInvalid"
         );
         assert!(check_name(NameRule::Vault, "tw-kv-1").is_ok());
@@ -411,14 +427,26 @@ mod tests {
     fn every_pinned_api_version_is_known() {
         for (t, v) in [
             ("microsoft.resources/resourcegroups", "2025-04-01"),
-            ("microsoft.documentdb/databaseaccounts/sqldatabases/containers", "2025-04-15"),
+            (
+                "microsoft.documentdb/databaseaccounts/sqldatabases/containers",
+                "2025-04-15",
+            ),
             ("microsoft.keyvault/vaults", "2025-05-01"),
-            ("microsoft.servicebus/namespaces/topics/subscriptions", "2024-01-01"),
+            (
+                "microsoft.servicebus/namespaces/topics/subscriptions",
+                "2024-01-01",
+            ),
             ("microsoft.eventhub/namespaces", "2024-01-01"),
-            ("microsoft.storage/storageaccounts/blobservices/containers", "2025-06-01"),
+            (
+                "microsoft.storage/storageaccounts/blobservices/containers",
+                "2025-06-01",
+            ),
             ("microsoft.containerregistry/registries", "2025-04-01"),
             ("microsoft.containerservice/managedclusters", "2025-10-01"),
-            ("microsoft.managedidentity/userassignedidentities/federatedidentitycredentials", "2024-11-30"),
+            (
+                "microsoft.managedidentity/userassignedidentities/federatedidentitycredentials",
+                "2024-11-30",
+            ),
             ("microsoft.authorization/roleassignments", "2022-04-01"),
             ("microsoft.operationalinsights/workspaces", "2025-07-01"),
             ("microsoft.insights/components", "2020-02-02"),

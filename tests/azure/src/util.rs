@@ -25,7 +25,10 @@ impl Reply {
     pub fn json(status: u16, v: &Value) -> Self {
         Self {
             status,
-            headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
             body: serde_json::to_vec(v).unwrap_or_default(),
         }
     }
