@@ -5,6 +5,7 @@ pub mod arm;
 pub mod bot;
 pub mod cloud;
 pub mod credential;
+pub mod env;
 pub mod keyvault;
 pub mod names;
 pub mod transport;

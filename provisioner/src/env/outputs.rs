@@ -1,0 +1,158 @@
+//! What apply leaves for the next step (pure): Helm values for the operator chart, resource
+//! IDs and endpoints, and the command that fetches AKS credentials. No keys, connection
+//! strings or instrumentation keys are ever part of them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::resources::Ids;
+use super::spec::Environment;
+use crate::arm::ResourceId;
+
+/// A value the outputs need is missing from a live body.
+#[derive(Debug, thiserror::Error)]
+#[error("outputs: {what} of {id} is not known (has the resource been applied?)")]
+pub struct OutputError {
+    /// Which value.
+    pub what: &'static str,
+    /// The resource.
+    pub id: String,
+}
+
+/// Everything apply reports.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Outputs {
+    /// Environment name.
+    pub environment: String,
+    /// Resource IDs by role (`aks`, `cosmos`, ...).
+    pub resource_ids: BTreeMap<String, String>,
+    /// Service endpoints.
+    pub endpoints: BTreeMap<String, String>,
+    /// Client IDs of the operator and worker identities.
+    pub identity_client_ids: BTreeMap<String, String>,
+    /// The AKS OIDC issuer URL.
+    pub oidc_issuer_url: Option<String>,
+    /// `az aks get-credentials ...`.
+    pub aks_credentials_command: String,
+    /// Helm values for the operator chart.
+    pub helm_values: Value,
+}
+
+fn field<'a>(
+    bodies: &'a HashMap<ResourceId, Value>,
+    id: &ResourceId,
+    pointer: &str,
+) -> Option<&'a str> {
+    bodies.get(id)?.pointer(pointer)?.as_str()
+}
+
+/// Builds the outputs from the live bodies apply ended with.
+pub fn outputs(
+    env: &Environment,
+    bodies: &HashMap<ResourceId, Value>,
+) -> Result<Outputs, OutputError> {
+    let s = &env.spec;
+    let ids = Ids::of(env);
+    let need = |id: &ResourceId, pointer: &str, what: &'static str| {
+        field(bodies, id, pointer)
+            .map(str::to_string)
+            .ok_or_else(|| OutputError {
+                what,
+                id: id.to_string(),
+            })
+    };
+    let (cosmos_dns, vault_dns, sb_dns) = s.cloud.suffixes();
+    // Endpoints as ARM reports them; the cloud's documented form when a body lacks one.
+    let cosmos_endpoint = field(bodies, &ids.cosmos, "/properties/documentEndpoint")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("https://{}.{cosmos_dns}:443/", s.cosmos.account));
+    let vault_uri = field(bodies, &ids.key_vault, "/properties/vaultUri")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("https://{}.{vault_dns}/", s.key_vault.name));
+    let sb_endpoint = field(bodies, &ids.service_bus, "/properties/serviceBusEndpoint")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("https://{}.{sb_dns}:443/", s.service_bus.namespace));
+    let login_server = need(&ids.acr, "/properties/loginServer", "loginServer")?;
+    let operator_client = need(&ids.operator_identity, "/properties/clientId", "clientId")?;
+    let worker_client = need(&ids.worker_identity, "/properties/clientId", "clientId")?;
+    let oidc =
+        field(bodies, &ids.aks, "/properties/oidcIssuerProfile/issuerURL").map(str::to_string);
+
+    let mut resource_ids = BTreeMap::new();
+    let mut put = |k: &str, id: &ResourceId| {
+        resource_ids.insert(k.to_string(), id.to_string());
+    };
+    put("resourceGroup", &ids.resource_group);
+    put("aks", &ids.aks);
+    put("acr", &ids.acr);
+    put("cosmos", &ids.cosmos);
+    put("keyVault", &ids.key_vault);
+    put("serviceBus", &ids.service_bus);
+    put("operatorIdentity", &ids.operator_identity);
+    put("workerIdentity", &ids.worker_identity);
+    for (k, id) in [
+        ("eventHubs", &ids.event_hubs),
+        ("storage", &ids.storage),
+        ("logAnalytics", &ids.log_analytics),
+        ("applicationInsights", &ids.app_insights),
+    ] {
+        if let Some(id) = id {
+            put(k, id);
+        }
+    }
+    let mut endpoints = BTreeMap::from([
+        ("cosmos".to_string(), cosmos_endpoint.clone()),
+        ("keyVault".to_string(), vault_uri.clone()),
+        ("serviceBus".to_string(), sb_endpoint.clone()),
+        ("acrLoginServer".to_string(), login_server.clone()),
+    ]);
+    if let Some(fqdn) = field(bodies, &ids.aks, "/properties/fqdn") {
+        endpoints.insert("aksApiServer".into(), format!("https://{fqdn}:443"));
+    }
+    if let Some(st) = &ids.storage
+        && let Some(blob) = field(bodies, st, "/properties/primaryEndpoints/blob")
+    {
+        endpoints.insert("blob".into(), blob.to_string());
+    }
+
+    let helm_values = json!({
+        "azure": {
+            "enabled": true,
+            "cloud": s.cloud.as_str(),
+            "subscriptionId": s.subscription_id,
+            "tenantId": s.tenant_id,
+            "resourceGroup": s.resource_group.name,
+            "cosmos": {"account": s.cosmos.account, "database": s.cosmos.database, "endpoint": cosmos_endpoint},
+            "keyVault": {"name": s.key_vault.name, "uri": vault_uri},
+            "serviceBus": {"namespace": s.service_bus.namespace, "endpoint": sb_endpoint},
+            "workerIdentity": {"clientId": worker_client},
+        },
+        "image": {"registry": login_server},
+        "serviceAccount": {"annotations": {"azure.workload.identity/client-id": operator_client}},
+        "podLabels": {"azure.workload.identity/use": "true"},
+    });
+    Ok(Outputs {
+        environment: env.metadata.name.clone(),
+        resource_ids,
+        endpoints,
+        identity_client_ids: BTreeMap::from([
+            ("operator".to_string(), operator_client),
+            ("worker".to_string(), worker_client),
+        ]),
+        oidc_issuer_url: oidc,
+        aks_credentials_command: credentials_command(env),
+        helm_values,
+    })
+}
+
+/// `az aks get-credentials --resource-group X --name Y` (with the subscription, so it works
+/// whatever `az account show` says).
+pub fn credentials_command(env: &Environment) -> String {
+    format!(
+        "az aks get-credentials --subscription {} --resource-group {} --name {}",
+        env.spec.subscription_id, env.spec.resource_group.name, env.spec.aks.name
+    )
+}
