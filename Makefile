@@ -8,7 +8,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 VENV ?= $(HOME)/.cache/tradewind-venv
 PYTHON ?= python3
 
-.PHONY: demo test lint crds bench e2e venv
+.PHONY: demo test lint crds bench e2e venv images
 
 ## demo: validate the examples, then backtest the demo bot on real Binance data
 demo:
@@ -32,9 +32,31 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
-## crds: regenerate crds/manifests/*.yaml from the Rust types
+## crds: regenerate crds/manifests/*.yaml and the chart's charts/tradewind/crds/ from the Rust types
 crds:
 	$(CARGO) run -q -p tradewind-crds --features cli -- manifests --out crds/manifests
+	$(CARGO) run -q -p tradewind-crds --features cli -- manifests --out charts/tradewind/crds
+
+## images: the operator and worker images (static musl binaries, FROM scratch) built with
+## buildah from images/Dockerfile, checked, and written as OCI archives to $(TARGET_DIR)/images
+IMAGE_TARGET := x86_64-unknown-linux-musl
+IMAGE_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+IMAGE_DIR := $(TARGET_DIR)/images
+BUILDAH := buildah --storage-driver vfs
+images:
+	CC_x86_64_unknown_linux_musl=musl-gcc $(CARGO) build --release --locked --target $(IMAGE_TARGET) \
+		-p tradewind-operator --bin tradewind-operator -p tradewind-bot --bin tradewind-bot
+	rm -rf $(IMAGE_DIR) && mkdir -p $(IMAGE_DIR)/context/out
+	cp $(TARGET_DIR)/$(IMAGE_TARGET)/release/tradewind-operator $(TARGET_DIR)/$(IMAGE_TARGET)/release/tradewind-bot $(IMAGE_DIR)/context/out/
+	for image in operator bot; do \
+		$(BUILDAH) bud --isolation chroot --quiet -f images/Dockerfile --target $$image \
+			--build-arg BINARIES=prebuilt --build-arg VERSION=$(IMAGE_VERSION) \
+			--build-arg REVISION=$$(git rev-parse HEAD) --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+			-t localhost/tradewind-$$image:$(IMAGE_VERSION) $(IMAGE_DIR)/context && \
+		$(BUILDAH) push --quiet localhost/tradewind-$$image:$(IMAGE_VERSION) oci-archive:$(IMAGE_DIR)/tradewind-$$image.oci.tar || exit 1; \
+	done
+	$(PYTHON) images/check.py --buildah "$(BUILDAH)" $(IMAGE_DIR)/tradewind-operator.oci.tar localhost/tradewind-operator:$(IMAGE_VERSION) /tradewind-operator
+	$(PYTHON) images/check.py --buildah "$(BUILDAH)" $(IMAGE_DIR)/tradewind-bot.oci.tar localhost/tradewind-bot:$(IMAGE_VERSION) /tradewind-bot
 
 ## bench: criterion benchmarks (figures go to BENCHMARKS.md)
 bench:

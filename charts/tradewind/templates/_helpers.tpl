@@ -1,0 +1,58 @@
+{{/* Release-scoped name, at most 63 characters. */}}
+{{- define "tradewind.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tradewind.selectorLabels" -}}
+app.kubernetes.io/name: tradewind-operator
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "tradewind.labels" -}}
+{{ include "tradewind.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: tradewind
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "tradewind.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "tradewind.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* registry/repository(@digest | :tag), tag defaulting to appVersion. */}}
+{{- define "tradewind.image" -}}
+{{- $registry := .root.Values.image.registry | trimSuffix "/" -}}
+{{- if .image.digest -}}
+{{- printf "%s/%s@%s" $registry .image.repository .image.digest -}}
+{{- else -}}
+{{- printf "%s/%s:%s" $registry .image.repository (default .root.Chart.AppVersion .image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Lease the replicas elect a leader with (fixed in the operator). */}}
+{{- define "tradewind.leaseName" -}}tradewind-operator{{- end -}}
+
+{{/* Login and ARM endpoints of the chosen Azure cloud. */}}
+{{- define "tradewind.azureAuthorityHost" -}}
+{{- if .Values.azure.authorityHost -}}{{ .Values.azure.authorityHost }}
+{{- else if eq .Values.azure.cloud "AzureChina" -}}https://login.chinacloudapi.cn/
+{{- else if eq .Values.azure.cloud "AzureUSGovernment" -}}https://login.microsoftonline.us/
+{{- else -}}https://login.microsoftonline.com/
+{{- end -}}
+{{- end -}}
+{{- define "tradewind.azureArmEndpoint" -}}
+{{- if .Values.azure.armEndpoint -}}{{ .Values.azure.armEndpoint }}
+{{- else if eq .Values.azure.cloud "AzureChina" -}}https://management.chinacloudapi.cn/
+{{- else if eq .Values.azure.cloud "AzureUSGovernment" -}}https://management.usgovcloudapi.net/
+{{- else -}}https://management.azure.com/
+{{- end -}}
+{{- end -}}

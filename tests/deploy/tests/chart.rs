@@ -1,0 +1,404 @@
+//! The chart with the real Helm engine (helm-python-sdk bundles Helm's Go SDK): it lints,
+//! renders what the README promises for the default, Azure (the values `twctl env apply`
+//! writes) and namespace-scoped values, refuses bad values through values.schema.json
+//! with the schema's own message, ships CRDs identical to the Rust types, and its README
+//! describes every value.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use tradewind_crds::manifests;
+use tradewind_deploy_tests::*;
+
+const NS: &str = "tradewind-system";
+
+fn env_of(deployment: &Value) -> std::collections::BTreeMap<String, Value> {
+    deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e.get("value")
+                    .cloned()
+                    .unwrap_or_else(|| e["valueFrom"].clone()),
+            )
+        })
+        .collect()
+}
+
+/// The values `twctl env apply` writes (the shape agreed in issue 6).
+fn twctl_values() -> Value {
+    json!({
+        "azure": {
+            "enabled": true,
+            "cloud": "AzurePublic",
+            "subscriptionId": "00000000-1111-2222-3333-444444444444",
+            "tenantId": "55555555-6666-7777-8888-999999999999",
+            "resourceGroup": "rg-tradewind-prod",
+            "cosmos": {"account": "twprodcosmos", "database": "tradewind", "endpoint": "https://twprodcosmos.documents.azure.com:443/"},
+            "keyVault": {"name": "tw-prod-kv", "uri": "https://tw-prod-kv.vault.azure.net/"},
+            "serviceBus": {"namespace": "tw-prod-bus", "endpoint": "https://tw-prod-bus.servicebus.windows.net:443/"},
+            "workerIdentity": {"clientId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"}
+        },
+        "image": {"registry": "twprod.azurecr.io"},
+        "serviceAccount": {"annotations": {"azure.workload.identity/client-id": "12345678-1234-1234-1234-123456789abc"}},
+        "podLabels": {"azure.workload.identity/use": "true"}
+    })
+}
+
+#[test]
+fn chart_lints_clean_with_default_and_azure_values() {
+    let chart = chart_dir();
+    for values in [json!({}), twctl_values(), json!({"watchNamespace": "bots"})] {
+        let report = chart_py(&["lint", chart.to_str().unwrap(), &values.to_string()]);
+        assert_eq!(report["errors"], json!([]), "{report}");
+        let serious: Vec<&Value> = report["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["severity"].as_i64().unwrap_or(0) >= 2)
+            .collect();
+        assert!(serious.is_empty(), "lint warnings/errors: {serious:?}");
+    }
+}
+
+#[test]
+fn default_values_render_an_ha_locked_down_operator() {
+    let objects = render(&json!({}), "tw", NS).expect("renders");
+    let kinds: BTreeSet<&str> = objects
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from([
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "ServiceAccount",
+        ]),
+        "no ServiceMonitor unless asked for"
+    );
+    let d = one(&objects, "Deployment");
+    assert_eq!(d["metadata"]["name"], "tw-tradewind");
+    assert_eq!(d["metadata"]["namespace"], NS);
+    assert_eq!(d["spec"]["replicas"], 2);
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "tw-tradewind");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(pod["securityContext"]["runAsUser"], 65532);
+    let c = &pod["containers"][0];
+    assert_eq!(c["image"], "ghcr.io/tradewind-dev/tradewind-operator:0.1.0");
+    assert_eq!(c["args"], json!(["run"]));
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    let env = env_of(d);
+    assert_eq!(
+        env["TRADEWIND_WORKER_IMAGE"],
+        "ghcr.io/tradewind-dev/tradewind-bot:0.1.0"
+    );
+    assert_eq!(env["TRADEWIND_LEASE_SECONDS"], "15");
+    assert_eq!(env["TRADEWIND_LOG_JSON"], "true");
+    assert_eq!(env["POD_NAME"]["fieldRef"]["fieldPath"], "metadata.name");
+    assert_eq!(
+        env["POD_NAMESPACE"]["fieldRef"]["fieldPath"],
+        "metadata.namespace"
+    );
+    assert!(
+        !env.contains_key("TRADEWIND_NAMESPACE"),
+        "all namespaces by default"
+    );
+    assert!(!env.contains_key("TRADEWIND_NO_LEADER_ELECTION"));
+    assert!(!env.contains_key("TRADEWIND_CLOUD"), "no cloud by default");
+
+    let pdb = one(&objects, "PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        d["spec"]["selector"]["matchLabels"]
+    );
+    let svc = one(&objects, "Service");
+    assert_eq!(
+        svc["spec"]["selector"],
+        d["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], "metrics");
+    let np = one(&objects, "NetworkPolicy");
+    assert_eq!(np["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(np["spec"]["ingress"][0]["ports"][0]["port"], "metrics");
+    let crb = one(&objects, "ClusterRoleBinding");
+    assert_eq!(crb["subjects"][0]["name"], "tw-tradewind");
+    assert_eq!(crb["subjects"][0]["namespace"], NS);
+    let leader = one(&objects, "Role");
+    assert_eq!(leader["metadata"]["namespace"], NS);
+    assert_eq!(
+        leader["rules"][1]["resourceNames"],
+        json!(["tradewind-operator"])
+    );
+}
+
+#[test]
+fn twctl_values_configure_azure_and_workload_identity() {
+    let objects = render(&twctl_values(), "tradewind", NS).expect("renders");
+    let d = one(&objects, "Deployment");
+    assert_eq!(d["metadata"]["name"], "tradewind");
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "twprod.azurecr.io/tradewind-operator:0.1.0");
+    assert_eq!(
+        d["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"],
+        "true"
+    );
+    let env = env_of(d);
+    for (k, v) in [
+        ("TRADEWIND_CLOUD", "azure"),
+        (
+            "AZURE_SUBSCRIPTION_ID",
+            "00000000-1111-2222-3333-444444444444",
+        ),
+        ("AZURE_TENANT_ID", "55555555-6666-7777-8888-999999999999"),
+        ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com/"),
+        ("TRADEWIND_ARM_ENDPOINT", "https://management.azure.com/"),
+        ("TRADEWIND_AZURE_RESOURCE_GROUP", "rg-tradewind-prod"),
+        ("TRADEWIND_COSMOS_ACCOUNT", "twprodcosmos"),
+        ("TRADEWIND_COSMOS_DATABASE", "tradewind"),
+        ("TRADEWIND_KEYVAULT_NAME", "tw-prod-kv"),
+        ("TRADEWIND_SERVICEBUS_NAMESPACE", "tw-prod-bus"),
+        (
+            "TRADEWIND_WORKER_CLIENT_ID",
+            "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        ),
+        (
+            "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID",
+            "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        ),
+        (
+            "TRADEWIND_WORKER_IMAGE",
+            "twprod.azurecr.io/tradewind-bot:0.1.0",
+        ),
+    ] {
+        assert_eq!(env.get(k), Some(&json!(v)), "{k}");
+    }
+    let sa = one(&objects, "ServiceAccount");
+    assert_eq!(
+        sa["metadata"]["annotations"]["azure.workload.identity/client-id"],
+        "12345678-1234-1234-1234-123456789abc"
+    );
+    // Another cloud moves the endpoints.
+    let mut china = twctl_values();
+    china["azure"]["cloud"] = json!("AzureChina");
+    let objects = render(&china, "tradewind", NS).expect("renders");
+    let env = env_of(one(&objects, "Deployment"));
+    assert_eq!(
+        env["AZURE_AUTHORITY_HOST"],
+        "https://login.chinacloudapi.cn/"
+    );
+    assert_eq!(
+        env["TRADEWIND_ARM_ENDPOINT"],
+        "https://management.chinacloudapi.cn/"
+    );
+}
+
+#[test]
+fn namespace_scoped_mode_uses_roles_only() {
+    let objects = render(&json!({"watchNamespace": "bots"}), "tw", NS).expect("renders");
+    assert!(of_kind(&objects, "ClusterRole").is_empty());
+    assert!(of_kind(&objects, "ClusterRoleBinding").is_empty());
+    let roles = of_kind(&objects, "Role");
+    let namespaces: BTreeSet<&str> = roles
+        .iter()
+        .map(|r| r["metadata"]["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, BTreeSet::from(["bots", NS]));
+    let env = env_of(one(&objects, "Deployment"));
+    assert_eq!(env["TRADEWIND_NAMESPACE"], "bots");
+}
+
+#[test]
+fn optional_parts_switch_on_and_off() {
+    let objects = render(
+        &json!({
+            "metrics": {"serviceMonitor": {"enabled": true, "labels": {"release": "kube-prometheus"}}},
+            "podDisruptionBudget": {"enabled": false},
+            "networkPolicy": {"enabled": false},
+            "replicaCount": 1,
+            "leaderElection": {"enabled": false},
+            "image": {"digest": "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+        }),
+        "tw",
+        NS,
+    )
+    .expect("renders");
+    let sm = one(&objects, "ServiceMonitor");
+    assert_eq!(sm["metadata"]["labels"]["release"], "kube-prometheus");
+    assert_eq!(sm["spec"]["endpoints"][0]["port"], "metrics");
+    assert!(of_kind(&objects, "PodDisruptionBudget").is_empty());
+    assert!(of_kind(&objects, "NetworkPolicy").is_empty());
+    assert!(
+        of_kind(&objects, "Role").is_empty(),
+        "no leader-election Role without election"
+    );
+    let d = one(&objects, "Deployment");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "ghcr.io/tradewind-dev/tradewind-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    );
+    assert_eq!(env_of(d)["TRADEWIND_NO_LEADER_ELECTION"], "true");
+}
+
+/// Each bad value is refused by Helm with the schema's message naming the field.
+#[test]
+fn schema_rejects_bad_values() {
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"replicaCount": "two"}),
+            "at '/replicaCount': got string, want integer",
+        ),
+        (
+            json!({"replicaCount": 0}),
+            "at '/replicaCount': minimum: got 0, want 1",
+        ),
+        (
+            json!({"replicas": 2}),
+            "additional properties 'replicas' not allowed",
+        ),
+        (
+            json!({"image": {"tag": "latest version"}}),
+            "at '/image/tag'",
+        ),
+        (
+            json!({"image": {"digest": "md5:abc"}}),
+            "at '/image/digest'",
+        ),
+        (
+            json!({"image": {"pullPolicy": "Sometimes"}}),
+            "at '/image/pullPolicy'",
+        ),
+        (json!({"watchNamespace": "Bots_NS"}), "at '/watchNamespace'"),
+        (json!({"log": {"format": "xml"}}), "at '/log/format'"),
+        (
+            json!({"metrics": {"port": 80}}),
+            "at '/metrics/port': minimum: got 80, want 1,024",
+        ),
+        (
+            json!({"leaderElection": {"enabled": false}}),
+            "at '/leaderElection/enabled'",
+        ),
+        // The defaults are empty strings, so each required setting is named.
+        (
+            json!({"azure": {"enabled": true}}),
+            "at '/azure/tenantId': '' does not match pattern",
+        ),
+        (
+            json!({"azure": {"enabled": true}}),
+            "at '/azure/keyVault/name': '' does not match pattern",
+        ),
+        (
+            {
+                let mut v = twctl_values();
+                v["azure"]["subscriptionId"] = json!("my-subscription");
+                v
+            },
+            "at '/azure/subscriptionId'",
+        ),
+        (
+            {
+                let mut v = twctl_values();
+                v["azure"]["workerIdentity"] = json!({});
+                v
+            },
+            "at '/azure/workerIdentity/clientId': '' does not match pattern",
+        ),
+        (
+            {
+                let mut v = twctl_values();
+                v["azure"]["cloud"] = json!("AzureGermany");
+                v
+            },
+            "at '/azure/cloud'",
+        ),
+        (
+            json!({"azure": {"enabled": false, "keyvault": {}}}),
+            "additional properties 'keyvault' not allowed",
+        ),
+    ];
+    for (values, expected) in cases {
+        match render(&values, "tw", NS) {
+            Ok(_) => panic!("values {values} were accepted"),
+            Err(message) => assert!(
+                message.contains("values don't meet the specifications of the schema")
+                    && message.contains(expected),
+                "values {values}: expected {expected:?} in:\n{message}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn chart_crds_are_the_generated_ones() {
+    let dir = chart_dir().join("crds");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut expected: Vec<String> = manifests::all()
+        .iter()
+        .map(|(f, _)| (*f).to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(
+        files, expected,
+        "charts/tradewind/crds holds exactly the CRDs; run `make crds`"
+    );
+    for (file, crd) in manifests::all() {
+        let committed = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(
+            committed == manifests::render(&crd).unwrap(),
+            "charts/tradewind/crds/{file} differs from the Rust types; run `make crds` and commit"
+        );
+    }
+}
+
+fn leaves(prefix: &str, v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, v) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaves(&p, v, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+#[test]
+fn readme_describes_every_value() {
+    let values: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(chart_dir().join("values.yaml")).unwrap())
+            .unwrap();
+    let readme = std::fs::read_to_string(chart_dir().join("README.md")).unwrap();
+    let mut all = Vec::new();
+    leaves("", &values, &mut all);
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|k| !readme.contains(&format!("| `{k}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "values missing from the chart README's table: {missing:?}"
+    );
+}
