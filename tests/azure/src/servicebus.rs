@@ -20,6 +20,14 @@ fn sb_error(status: u16, detail: &str) -> Reply {
     }
 }
 
+/// (body, content type, broker properties, user properties) of a message being sent.
+type Outgoing = (
+    Vec<u8>,
+    Option<String>,
+    Map<String, Value>,
+    Map<String, Value>,
+);
+
 /// What a Service Bus path addresses.
 pub(crate) enum SbTarget {
     Send { topic: String },
@@ -93,12 +101,7 @@ pub(crate) fn send(
         );
     };
     let batch = content_type.is_some_and(|c| c.starts_with(BATCH_CONTENT_TYPE));
-    let mut msgs: Vec<(
-        Vec<u8>,
-        Option<String>,
-        Map<String, Value>,
-        Map<String, Value>,
-    )> = Vec::new();
+    let mut msgs: Vec<Outgoing> = Vec::new();
     if batch {
         let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(body) else {
             return sb_error(400, "The batch body must be a JSON array.");
