@@ -123,6 +123,9 @@ impl ApplyReport {
     }
 }
 
+/// What one resource's task returns.
+type OneResult = Result<(Outcome, Value), ArmError>;
+
 async fn apply_one(
     client: ArmClient,
     resource: Resource,
@@ -174,7 +177,7 @@ pub async fn apply(
     let mut bad: HashSet<usize> = HashSet::new();
     let mut bodies: HashMap<ResourceId, Value> = HashMap::new();
     let mut results = Vec::new();
-    let mut running: JoinSet<(usize, Instant, Result<(Outcome, Value), ArmError>)> = JoinSet::new();
+    let mut running: JoinSet<(usize, Instant, OneResult)> = JoinSet::new();
     loop {
         // Skip whatever depends on a failure, then start what is ready.
         let mut i = 0;
