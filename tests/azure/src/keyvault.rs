@@ -102,6 +102,17 @@ pub(crate) fn handle(st: &mut State, req: &KvRequest<'_>) -> Reply {
         ("GET", ["secrets", name]) | ("GET", ["secrets", name, ""]) => {
             get(store, &base, name, None)
         }
+        ("GET", ["secrets", name, "versions"]) => match live(store, name) {
+            Some(s) => {
+                let value: Vec<Value> = s
+                    .versions
+                    .iter()
+                    .map(|v| bundle(&base, s, v, false))
+                    .collect();
+                Reply::json(200, &json!({"value": value, "nextLink": null}))
+            }
+            None => not_found(name),
+        },
         ("GET", ["secrets", name, version]) => get(store, &base, name, Some(version)),
         ("PATCH", ["secrets", name, version]) => update(store, &base, name, version, req.body),
         ("DELETE", ["secrets", name]) => {

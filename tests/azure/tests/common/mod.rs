@@ -24,10 +24,15 @@ impl reqwest::dns::Resolve for Loopback {
 
 /// A reqwest client trusting only the fake's CA, with rustls on ring.
 pub fn http_client(fake: &Handle) -> reqwest::Client {
+    http_client_for_pem(fake.ca_pem())
+}
+
+/// A reqwest client trusting only the CA in `pem`.
+pub fn http_client_for_pem(pem: &str) -> reqwest::Client {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(fake.ca_pem().as_bytes()) {
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
         roots
             .add(cert.expect("CA PEM parses"))
             .expect("CA is a valid root");
