@@ -503,3 +503,51 @@ fn interrupted_apply_resumes_without_duplicates() {
     fx.run(&["env", "apply", "-f", spec]).expect(0);
     assert_eq!(fx.fake.writes(), writes);
 }
+
+#[test]
+fn destroy_of_a_group_the_spec_does_not_own_deletes_resources_one_by_one() {
+    let fx = Fixture::start();
+    let text = std::fs::read_to_string(example("dev"))
+        .unwrap()
+        .replace("owned: true", "owned: false");
+    let path = fx.dir.join("shared-group.yaml");
+    std::fs::write(&path, text).unwrap();
+    let spec = path.to_str().unwrap();
+    // The group must exist: twctl does not create or retag a group it does not own.
+    let run = fx.run(&["env", "apply", "-f", spec]).expect(1);
+    assert!(
+        run.stderr.contains("spec.resourceGroup.owned is false"),
+        "{}",
+        run.stderr
+    );
+    fx.run(&["env", "apply", "-f", example("dev").to_str().unwrap()])
+        .expect(0);
+    fx.run(&["env", "apply", "-f", spec]).expect(0);
+
+    let plan = fx
+        .run(&["env", "plan", "--destroy", "-f", spec, "--output", "json"])
+        .expect(2)
+        .json();
+    let steps = plan["steps"].as_array().unwrap();
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["kind"] != "ResourceGroup" && s["action"] == "delete")
+    );
+    // Dependents first: every role assignment before the vault it is scoped to.
+    let pos = |kind: &str| steps.iter().position(|s| s["kind"] == kind).unwrap();
+    assert!(pos("RoleAssignment") < pos("KeyVault"));
+    assert!(pos("FederatedCredential") < pos("UserAssignedIdentity"));
+    let destroyed = fx
+        .run(&["env", "destroy", "-f", spec, "--yes", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(destroyed["deleted"], steps.len() as u64);
+    let rg = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/tradewind-dev-rg";
+    assert!(fx.fake.resource(rg).is_some(), "the group stays");
+    assert!(
+        fx.fake.resources_under(&format!("{rg}/")).is_empty(),
+        "{:?}",
+        fx.fake.resources_under(&format!("{rg}/"))
+    );
+}

@@ -135,6 +135,16 @@ async fn apply_one(
     let live = client.get(&resource.id).await?;
     let mut all: Live = deps.into_iter().map(|(k, v)| (k, Some(v))).collect();
     all.insert(resource.id.clone(), live.clone());
+    if live.is_none()
+        && resource.kind == ResourceKind::ResourceGroup
+        && resource.desired == Value::Object(Default::default())
+    {
+        return Err(ArmError::Decode {
+            method: "GET",
+            id: resource.id.to_string(),
+            message: "the resource group does not exist and spec.resourceGroup.owned is false (create it, or let twctl own it)".into(),
+        });
+    }
     let step = plan::decide(&resource, live.as_ref(), &all);
     if step.action == Action::NoOp {
         return Ok((Outcome::Unchanged, live.unwrap_or_default()));

@@ -345,11 +345,16 @@ pub fn build(env: &Environment) -> Vec<Resource> {
         ignore,
     };
 
+    // A group the spec does not own is only read: its tags and location are not ours.
     out.push(Resource {
         id: rg.clone(),
         kind: ResourceKind::ResourceGroup,
         depends_on: vec![],
-        desired: json!({"location": s.location, "tags": tags}),
+        desired: if s.resource_group.owned {
+            json!({"location": s.location, "tags": tags})
+        } else {
+            json!({})
+        },
         ignore: vec![],
     });
 
