@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use tradewind_crds::bundle;
 use tradewind_crds::manifests;
 use tradewind_operator::build::{self, OperatorConfig};
-use tradewind_operator::controller::{self, cloud::NoCloud};
+use tradewind_operator::controller::cloud::{Cloud, NoCloud, azure::AzureArgs};
+use tradewind_operator::controller::{self};
 
 #[derive(Parser)]
 #[command(name = "tradewind-operator", version, about = "Tradewind operator")]
@@ -49,6 +50,11 @@ enum Command {
         /// How long the leader lease lasts without renewal.
         #[arg(long, env = "TRADEWIND_LEASE_SECONDS", default_value_t = 15)]
         lease_seconds: u64,
+        /// Where bots' cloud resources live: none, or azure (then the Azure settings apply).
+        #[arg(long, env = "TRADEWIND_CLOUD", default_value = "none", value_parser = ["none", "azure"])]
+        cloud: String,
+        #[command(flatten)]
+        azure: Box<AzureArgs>,
     },
     /// Print the CustomResourceDefinitions as multi-document YAML.
     Crds,
@@ -103,6 +109,8 @@ fn run(cli: Cli) -> Result<()> {
             lease_namespace,
             identity,
             lease_seconds,
+            cloud,
+            azure,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info".into());
@@ -114,6 +122,10 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 builder.init()
             }
+            if cloud == "azure" {
+                // Missing Azure settings stop the operator here, naming the flag.
+                azure.bot_config()?;
+            }
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(async move {
                 let client = kube::Client::try_default()
@@ -122,12 +134,15 @@ fn run(cli: Cli) -> Result<()> {
                 let settings = OperatorConfig {
                     worker_image,
                     workload_identity_client_id,
+                    azure: (cloud == "azure").then(|| azure.worker_env()),
                 };
-                let ctx = std::sync::Arc::new(controller::Context::new(
-                    client,
-                    settings,
-                    std::sync::Arc::new(NoCloud),
-                ));
+                // Checked before anything starts: a bad Azure setting stops the operator
+                // with a message naming the flag, not on the first bot.
+                let cloud: std::sync::Arc<dyn Cloud> = match cloud.as_str() {
+                    "azure" => std::sync::Arc::new(azure.build(client.clone())?),
+                    _ => std::sync::Arc::new(NoCloud),
+                };
+                let ctx = std::sync::Arc::new(controller::Context::new(client, settings, cloud));
                 let (bound, _http) = tradewind_operator::http::serve(metrics_addr, ctx.clone())
                     .await
                     .with_context(|| format!("serving metrics on {metrics_addr}"))?;
@@ -172,6 +187,7 @@ fn run(cli: Cli) -> Result<()> {
             let op = OperatorConfig {
                 worker_image,
                 workload_identity_client_id,
+                azure: None,
             };
             let c = build::children(&tb, &loaded.config, &op)?;
             let mut out = format!(

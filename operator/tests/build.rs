@@ -259,6 +259,69 @@ fn the_role_grants_exactly_its_own_status_and_lease() {
 }
 
 #[test]
+fn workers_are_told_where_their_azure_resources_are() {
+    use tradewind_operator::build::WorkerAzure;
+    let op = OperatorConfig {
+        azure: Some(WorkerAzure {
+            cosmos_endpoint: Some("https://acct.documents.azure.com:443/".into()),
+            cosmos_database: "tradewind".into(),
+            key_vault_uri: Some("https://kv.vault.azure.net/".into()),
+            service_bus_endpoint: Some("https://ns.servicebus.windows.net:443/".into()),
+        }),
+        ..OperatorConfig::default()
+    };
+    let mut bot = live();
+    bot.bot.spec.cloud =
+        serde_json::from_value(serde_json::json!({"cosmos": true, "serviceBus": true})).unwrap();
+    let c = build(&bot, &op);
+    let env: Vec<(String, String)> = c.deployment.spec.unwrap().template.spec.unwrap().containers
+        [0]
+    .env
+    .clone()
+    .unwrap()
+    .into_iter()
+    .filter_map(|e| Some((e.name, e.value?)))
+    .filter(|(n, _)| n.starts_with("TRADEWIND_") && n != "TRADEWIND_BOT")
+    .collect();
+    let ns = bot.bot.metadata.namespace.clone().unwrap();
+    let name = bot.bot.metadata.name.clone().unwrap();
+    assert_eq!(
+        env,
+        vec![
+            (
+                "TRADEWIND_COSMOS_ENDPOINT".into(),
+                "https://acct.documents.azure.com:443/".into()
+            ),
+            ("TRADEWIND_COSMOS_DATABASE".into(), "tradewind".into()),
+            ("TRADEWIND_COSMOS_CONTAINER".into(), format!("{ns}.{name}")),
+            (
+                "TRADEWIND_SERVICEBUS_ENDPOINT".into(),
+                "https://ns.servicebus.windows.net:443/".into()
+            ),
+            ("TRADEWIND_SERVICEBUS_TOPIC".into(), format!("{ns}.{name}")),
+        ],
+        "no Key Vault env: the bot did not ask for it"
+    );
+    // Without Azure settings the worker gets none of it.
+    let plain = build(&bot, &OperatorConfig::default());
+    let names: Vec<String> = plain
+        .deployment
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers[0]
+        .env
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["POD_NAME", "POD_NAMESPACE", "TRADEWIND_BOT"]);
+}
+
+#[test]
 fn workload_identity_marks_the_service_account_and_pods() {
     let op = OperatorConfig {
         workload_identity_client_id: Some("0000-client".into()),

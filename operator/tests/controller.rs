@@ -634,3 +634,182 @@ async fn the_finalizer_cleans_up_cloud_resources_and_says_why_it_waits() {
     );
     operator.abort();
 }
+
+/// The Azure cloud end to end: the operator, the test API server and the Azure fake. A bot
+/// asking for Cosmos, Key Vault and Service Bus gets them (its exchange credentials copied
+/// from its Secret into Key Vault, never into status), their IDs reach the status, a
+/// resync writes nothing to Azure, and deleting the bot deletes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_resources_follow_the_bot() {
+    use k8s_openapi::api::core::v1::Secret;
+    use serde_json::json;
+    use tradewind_azure_fake::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT};
+    use tradewind_operator::controller::cloud::azure::AzureCloud;
+    use tradewind_provisioner::arm::{ArmClient, ArmOptions, ResourceId};
+    use tradewind_provisioner::bot::{BotCloudConfig, BotResources};
+    use tradewind_provisioner::cloud::AzureCloud as Endpoints;
+    use tradewind_provisioner::credential::CredentialConfig;
+    use tradewind_provisioner::transport::TransportOptions;
+
+    const SUB: &str = "00000000-1111-2222-3333-444444444444";
+    let fake = tradewind_azure_fake::TestServer::start().unwrap();
+    let endpoints = Endpoints::with_overrides(
+        "AzurePublic",
+        Some(&fake.arm_endpoint()),
+        Some(&fake.authority_host()),
+    )
+    .unwrap();
+    let transport = TransportOptions {
+        extra_ca_pem: Some(fake.ca_pem().as_bytes().to_vec()),
+    };
+    let credential = CredentialConfig::ClientSecret {
+        tenant_id: DEFAULT_TENANT.into(),
+        client_id: DEFAULT_CLIENT_ID.into(),
+        secret: azure_core::credentials::Secret::new(DEFAULT_CLIENT_SECRET),
+    }
+    .build(&endpoints, &transport)
+    .unwrap();
+    let arm = ArmClient::new(
+        &endpoints,
+        credential.clone(),
+        &transport,
+        ArmOptions {
+            poll_interval: Duration::from_millis(20),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // The environment `twctl env apply` would have made.
+    let g = ResourceId::resource_group(SUB, "rg-tw");
+    arm.put(&g, &json!({"location": "westeurope"}))
+        .await
+        .unwrap();
+    let acct = g.provider("Microsoft.DocumentDB", "databaseAccounts", "cosmos-tw");
+    for (id, body) in [
+        (
+            acct.clone(),
+            json!({"location": "westeurope", "properties": {"databaseAccountOfferType": "Standard",
+                "locations": [{"locationName": "westeurope"}]}}),
+        ),
+        (
+            acct.child("sqlDatabases", "tradewind"),
+            json!({"properties": {"resource": {"id": "tradewind"}}}),
+        ),
+        (
+            g.provider("Microsoft.KeyVault", "vaults", "kv-tw"),
+            json!({"location": "westeurope", "properties": {"tenantId": DEFAULT_TENANT,
+                "sku": {"family": "A", "name": "standard"}, "enableRbacAuthorization": true}}),
+        ),
+        (
+            g.provider("Microsoft.ServiceBus", "namespaces", "sb-tradewind"),
+            json!({"location": "westeurope", "sku": {"name": "Standard"}}),
+        ),
+    ] {
+        arm.put(&id, &body).await.unwrap();
+    }
+    let resources = BotResources::new(
+        arm,
+        credential,
+        transport,
+        BotCloudConfig {
+            subscription_id: SUB.into(),
+            resource_group: "rg-tw".into(),
+            cosmos_account: "cosmos-tw".into(),
+            cosmos_database: "tradewind".into(),
+            cosmos_container_max_throughput: None,
+            key_vault: "kv-tw".into(),
+            service_bus_namespace: "sb-tradewind".into(),
+            workload_identity: None,
+        },
+    );
+
+    let (_server, client) = cluster().await;
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig::default(),
+        Arc::new(AzureCloud::new(resources, client.clone())),
+    ));
+    let operator = tokio::spawn(async move { controller::run(ctx, Some(NS)).await });
+
+    let api_secret = "s3cr3t-value-for-the-exchange";
+    Api::<Secret>::namespaced(client.clone(), NS)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "binance-keys"},
+                "stringData": {"apiKey": "key-1", "apiSecret": api_secret}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let mut bot: TradingBot = example("examples/bots/paper.yaml");
+    bot.metadata.name = Some("azure-bot".into());
+    bot.spec.credentials =
+        serde_json::from_value(json!({"secretRef": {"name": "binance-keys"}})).unwrap();
+    bot.spec.cloud =
+        serde_json::from_value(json!({"cosmos": true, "keyVault": true, "serviceBus": true}))
+            .unwrap();
+    bots.create(&PostParams::default(), &bot).await.unwrap();
+
+    let ready_bot = eventually(30, "Ready with three resource IDs", || async {
+        let b = bots.get("azure-bot").await.ok()?;
+        let r = b.status.as_ref()?.resources.as_ref()?;
+        (ready(&b)?.0 == "True"
+            && r.cosmos_container_id.is_some()
+            && r.key_vault_secret_id.is_some()
+            && r.service_bus_topic_id.is_some())
+        .then_some(b)
+    })
+    .await;
+    let r = ready_bot
+        .status
+        .as_ref()
+        .unwrap()
+        .resources
+        .clone()
+        .unwrap();
+    let container = r.cosmos_container_id.unwrap();
+    let topic = r.service_bus_topic_id.unwrap();
+    assert!(
+        container.ends_with("/containers/default.azure-bot"),
+        "{container}"
+    );
+    assert!(fake.resource(&container).is_some());
+    assert!(fake.resource(&topic).is_some());
+    let status = serde_json::to_string(&ready_bot.status).unwrap();
+    assert!(
+        !status.contains(api_secret),
+        "the exchange secret reached the status"
+    );
+
+    // A steady state reads Azure but does not write to it.
+    let before = fake.writes();
+    let reads = fake.requests().len();
+    bots.patch(
+        "azure-bot",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"poke": "1"}}})),
+    )
+    .await
+    .unwrap();
+    eventually(
+        10,
+        "the poked bot to be reconciled (Azure read again)",
+        || async { (fake.requests().len() > reads).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.writes(), before, "an unchanged bot wrote to Azure");
+
+    bots.delete("azure-bot", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(30, "the bot and its Azure resources to go", || async {
+        (bots.get_opt("azure-bot").await.ok()?.is_none()
+            && fake.resource(&container).is_none()
+            && fake.resource(&topic).is_none())
+        .then_some(())
+    })
+    .await;
+    operator.abort();
+}

@@ -62,6 +62,49 @@ fn default_resources() -> ResourceRequirements {
     }
 }
 
+fn value_env(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        ..EnvVar::default()
+    }
+}
+
+/// Where the worker finds the Azure resources its bot asked for (`spec.cloud`).
+fn azure_env(bot: &TradingBot, op: &OperatorConfig) -> Vec<EnvVar> {
+    let (Some(azure), Some(cloud)) = (&op.azure, &bot.spec.cloud) else {
+        return Vec::new();
+    };
+    let name = bot.metadata.name.clone().unwrap_or_default();
+    let bot_ref = tradewind_provisioner::bot::BotRef {
+        namespace: bot.metadata.namespace.clone().unwrap_or_default(),
+        service_account: Names(&name).worker(),
+        name,
+    };
+    // Names that break Azure's rules are reported by the cloud step; no env for them.
+    let Ok(names) = tradewind_provisioner::bot::names_for(&bot_ref) else {
+        return Vec::new();
+    };
+    let mut env = Vec::new();
+    if let (true, Some(endpoint)) = (cloud.cosmos, &azure.cosmos_endpoint) {
+        env.push(value_env("TRADEWIND_COSMOS_ENDPOINT", endpoint));
+        env.push(value_env(
+            "TRADEWIND_COSMOS_DATABASE",
+            &azure.cosmos_database,
+        ));
+        env.push(value_env("TRADEWIND_COSMOS_CONTAINER", &names.container));
+    }
+    if let (true, Some(uri)) = (cloud.key_vault, &azure.key_vault_uri) {
+        env.push(value_env("TRADEWIND_KEYVAULT_URI", uri));
+        env.push(value_env("TRADEWIND_KEYVAULT_SECRET", &names.secret));
+    }
+    if let (true, Some(endpoint)) = (cloud.service_bus, &azure.service_bus_endpoint) {
+        env.push(value_env("TRADEWIND_SERVICEBUS_ENDPOINT", endpoint));
+        env.push(value_env("TRADEWIND_SERVICEBUS_TOPIC", &names.topic));
+    }
+    env
+}
+
 fn env_from_field(name: &str, path: &str) -> EnvVar {
     EnvVar {
         name: name.into(),
@@ -173,15 +216,16 @@ pub fn deployment(
             "--config".into(),
             format!("{CONFIG_DIR}/{CONFIG_FILE}"),
         ]),
-        env: Some(vec![
-            env_from_field("POD_NAME", "metadata.name"),
-            env_from_field("POD_NAMESPACE", "metadata.namespace"),
-            EnvVar {
-                name: "TRADEWIND_BOT".into(),
-                value: Some(name.to_owned()),
-                ..EnvVar::default()
-            },
-        ]),
+        env: Some(
+            [
+                env_from_field("POD_NAME", "metadata.name"),
+                env_from_field("POD_NAMESPACE", "metadata.namespace"),
+                value_env("TRADEWIND_BOT", name),
+            ]
+            .into_iter()
+            .chain(azure_env(bot, op))
+            .collect(),
+        ),
         ports: Some(vec![ContainerPort {
             name: Some("metrics".into()),
             container_port: METRICS_PORT,

@@ -39,6 +39,22 @@ pub struct OperatorConfig {
     /// Client ID of the user-assigned identity the workers use with Azure workload
     /// identity; `None` when the cluster has no Azure.
     pub workload_identity_client_id: Option<String>,
+    /// Data-plane endpoints the workers use for their Azure resources; `None` without Azure.
+    pub azure: Option<WorkerAzure>,
+}
+
+/// Where a worker finds its Azure resources (the names come from
+/// `tradewind_provisioner::bot::names_for`, the endpoints from `twctl env apply`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerAzure {
+    /// Cosmos DB account endpoint, e.g. `https://acct.documents.azure.com:443/`.
+    pub cosmos_endpoint: Option<String>,
+    /// Cosmos DB SQL database.
+    pub cosmos_database: String,
+    /// Key Vault URI, e.g. `https://kv.vault.azure.net/`.
+    pub key_vault_uri: Option<String>,
+    /// Service Bus endpoint, e.g. `https://ns.servicebus.windows.net:443/`.
+    pub service_bus_endpoint: Option<String>,
 }
 
 impl Default for OperatorConfig {
@@ -46,6 +62,7 @@ impl Default for OperatorConfig {
         Self {
             worker_image: "ghcr.io/tradewind-dev/tradewind-bot:0.1.0".into(),
             workload_identity_client_id: None,
+            azure: None,
         }
     }
 }

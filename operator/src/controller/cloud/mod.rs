@@ -1,5 +1,5 @@
 //! Cloud resources behind a trait: the no-cloud implementation for clusters without Azure,
-//! the Azure one (from the provisioner) when the Azure issue lands.
+//! and the Azure one ([`azure::AzureCloud`]) built on the provisioner.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -37,3 +37,5 @@ impl Cloud for NoCloud {
         Box::pin(async { Ok(()) })
     }
 }
+
+pub mod azure;

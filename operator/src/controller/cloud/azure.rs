@@ -1,0 +1,296 @@
+//! The Azure [`Cloud`]: a bot's Cosmos container, Key Vault secret (holding the exchange
+//! credentials from the bot's Secret), Service Bus topic, and the federated credential of
+//! its worker's ServiceAccount, through `tradewind_provisioner::bot`.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client, ResourceExt};
+use tradewind_crds::TradingBot;
+use tradewind_provisioner::arm::{ArmClient, ArmOptions};
+use tradewind_provisioner::bot::{
+    BotCloudConfig, BotRef, BotResources, BotWants, ExchangeCredentials, WorkloadIdentity,
+};
+use tradewind_provisioner::cloud::AzureCloud as Endpoints;
+use tradewind_provisioner::credential::CredentialConfig;
+use tradewind_provisioner::transport;
+
+use super::{Cloud, CloudError, CloudFuture};
+use crate::build::Names;
+use crate::status::CloudState;
+
+/// Operator settings for Azure, from flags or the environment the Helm chart sets.
+#[derive(Clone, Debug, clap::Args)]
+pub struct AzureArgs {
+    /// Azure cloud: AzurePublic, AzureChina or AzureUSGovernment.
+    #[arg(long, env = "TRADEWIND_AZURE_CLOUD", default_value = "AzurePublic")]
+    pub azure_cloud: String,
+    /// Resource Manager endpoint override (Azure Stack, tests).
+    #[arg(long, env = "TRADEWIND_ARM_ENDPOINT")]
+    pub arm_endpoint: Option<String>,
+    /// Entra ID authority host override.
+    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
+    pub authority_host: Option<String>,
+    /// Credential: workload-identity, managed-identity, azure-cli or client-secret.
+    #[arg(
+        long,
+        env = "TRADEWIND_AZURE_AUTH",
+        default_value = "workload-identity"
+    )]
+    pub azure_auth: String,
+    /// Subscription of the environment.
+    #[arg(long, env = "AZURE_SUBSCRIPTION_ID")]
+    pub subscription_id: Option<String>,
+    /// Resource group of the environment's shared resources.
+    #[arg(long, env = "TRADEWIND_AZURE_RESOURCE_GROUP")]
+    pub resource_group: Option<String>,
+    /// Cosmos DB account.
+    #[arg(long, env = "TRADEWIND_COSMOS_ACCOUNT")]
+    pub cosmos_account: Option<String>,
+    /// Cosmos DB SQL database.
+    #[arg(long, env = "TRADEWIND_COSMOS_DATABASE", default_value = "tradewind")]
+    pub cosmos_database: String,
+    /// Autoscale max RU/s of each bot's container (unset: shared database throughput).
+    #[arg(long, env = "TRADEWIND_COSMOS_CONTAINER_MAX_THROUGHPUT")]
+    pub cosmos_container_max_throughput: Option<u32>,
+    /// Key Vault for the bots' exchange credentials.
+    #[arg(long, env = "TRADEWIND_KEYVAULT_NAME")]
+    pub key_vault: Option<String>,
+    /// Service Bus namespace for the bots' event topics.
+    #[arg(long, env = "TRADEWIND_SERVICEBUS_NAMESPACE")]
+    pub service_bus_namespace: Option<String>,
+    /// Cosmos DB endpoint the workers use.
+    #[arg(long, env = "TRADEWIND_COSMOS_ENDPOINT")]
+    pub cosmos_endpoint: Option<String>,
+    /// Key Vault URI the workers use.
+    #[arg(long, env = "TRADEWIND_KEYVAULT_URI")]
+    pub key_vault_uri: Option<String>,
+    /// Service Bus endpoint the workers use.
+    #[arg(long, env = "TRADEWIND_SERVICEBUS_ENDPOINT")]
+    pub service_bus_endpoint: Option<String>,
+    /// The workers' user-assigned identity (name, in the resource group).
+    #[arg(long, env = "TRADEWIND_WORKER_IDENTITY_NAME")]
+    pub worker_identity: Option<String>,
+    /// The AKS cluster's OIDC issuer URL (for the workers' federated credentials).
+    #[arg(long, env = "TRADEWIND_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+}
+
+/// Settings that cannot be used; names the flag and environment variable.
+#[derive(Debug, thiserror::Error)]
+pub enum AzureConfigError {
+    /// A required setting is missing.
+    #[error("--cloud azure needs --{flag} (env {env})")]
+    Missing {
+        /// Flag.
+        flag: &'static str,
+        /// Environment variable.
+        env: &'static str,
+    },
+    /// Only one of the workload-identity pair is set.
+    #[error(
+        "--worker-identity (TRADEWIND_WORKER_IDENTITY_NAME) and --oidc-issuer (TRADEWIND_OIDC_ISSUER) go together"
+    )]
+    HalfWorkloadIdentity,
+    /// Endpoints, credentials or transport are invalid.
+    #[error("azure: {0}")]
+    Setup(String),
+}
+
+fn required(
+    value: &Option<String>,
+    flag: &'static str,
+    env: &'static str,
+) -> Result<String, AzureConfigError> {
+    value
+        .clone()
+        .filter(|v| !v.is_empty())
+        .ok_or(AzureConfigError::Missing { flag, env })
+}
+
+impl AzureArgs {
+    /// The per-bot configuration these settings describe (pure; no I/O).
+    pub fn bot_config(&self) -> Result<BotCloudConfig, AzureConfigError> {
+        let workload_identity = match (&self.worker_identity, &self.oidc_issuer) {
+            (Some(identity), Some(issuer)) => Some(WorkloadIdentity {
+                identity: identity.clone(),
+                issuer: issuer.clone(),
+            }),
+            (None, None) => None,
+            _ => return Err(AzureConfigError::HalfWorkloadIdentity),
+        };
+        Ok(BotCloudConfig {
+            subscription_id: required(
+                &self.subscription_id,
+                "subscription-id",
+                "AZURE_SUBSCRIPTION_ID",
+            )?,
+            resource_group: required(
+                &self.resource_group,
+                "resource-group",
+                "TRADEWIND_AZURE_RESOURCE_GROUP",
+            )?,
+            cosmos_account: required(
+                &self.cosmos_account,
+                "cosmos-account",
+                "TRADEWIND_COSMOS_ACCOUNT",
+            )?,
+            cosmos_database: self.cosmos_database.clone(),
+            cosmos_container_max_throughput: self.cosmos_container_max_throughput,
+            key_vault: required(&self.key_vault, "key-vault", "TRADEWIND_KEYVAULT_NAME")?,
+            service_bus_namespace: required(
+                &self.service_bus_namespace,
+                "service-bus-namespace",
+                "TRADEWIND_SERVICEBUS_NAMESPACE",
+            )?,
+            workload_identity,
+        })
+    }
+
+    /// What the workers are told about their Azure resources.
+    pub fn worker_env(&self) -> crate::build::WorkerAzure {
+        crate::build::WorkerAzure {
+            cosmos_endpoint: self.cosmos_endpoint.clone(),
+            cosmos_database: self.cosmos_database.clone(),
+            key_vault_uri: self.key_vault_uri.clone(),
+            service_bus_endpoint: self.service_bus_endpoint.clone(),
+        }
+    }
+
+    /// Builds the Azure cloud: credential, ARM client, per-bot resources.
+    pub fn build(&self, client: Client) -> Result<AzureCloud, AzureConfigError> {
+        let config = self.bot_config()?;
+        let setup = |e: &dyn std::fmt::Display| AzureConfigError::Setup(e.to_string());
+        let endpoints = Endpoints::with_overrides(
+            &self.azure_cloud,
+            self.arm_endpoint.as_deref(),
+            self.authority_host.as_deref(),
+        )
+        .map_err(|e| setup(&e))?;
+        let transport = transport::options_from_env().map_err(|e| setup(&e))?;
+        let credential = CredentialConfig::from_method(&self.azure_auth)
+            .and_then(|c| c.build(&endpoints, &transport))
+            .map_err(|e| setup(&e))?;
+        let arm = ArmClient::new(
+            &endpoints,
+            credential.clone(),
+            &transport,
+            ArmOptions::default(),
+        )
+        .map_err(|e| setup(&e))?;
+        Ok(AzureCloud {
+            resources: Arc::new(BotResources::new(arm, credential, transport, config)),
+            client,
+        })
+    }
+}
+
+/// Bots' resources on Azure.
+#[derive(Clone)]
+pub struct AzureCloud {
+    resources: Arc<BotResources>,
+    client: Client,
+}
+
+impl AzureCloud {
+    /// From already-built parts (tests build the ARM client against the fakes).
+    pub fn new(resources: BotResources, client: Client) -> Self {
+        Self {
+            resources: Arc::new(resources),
+            client,
+        }
+    }
+
+    /// Reads the exchange credentials from the Secret `spec.credentials.secretRef` names.
+    /// Errors name the Secret and key, never a value.
+    async fn credentials(&self, bot: &TradingBot) -> Result<ExchangeCredentials, CloudError> {
+        let ns = bot.namespace().unwrap_or_default();
+        let Some(creds) = &bot.spec.credentials else {
+            return Err(CloudError(
+                "spec.cloud.keyVault: the Key Vault secret holds the exchange credentials; set spec.credentials.secretRef".into(),
+            ));
+        };
+        let r = &creds.secret_ref;
+        let secret = Api::<Secret>::namespaced(self.client.clone(), &ns)
+            .get_opt(&r.name)
+            .await
+            .map_err(|e| {
+                CloudError(format!(
+                    "spec.credentials.secretRef: reading Secret {ns}/{}: {e}",
+                    r.name
+                ))
+            })?
+            .ok_or_else(|| {
+                CloudError(format!(
+                    "spec.credentials.secretRef: Secret {ns}/{} not found",
+                    r.name
+                ))
+            })?;
+        let value = |key: &str| -> Result<String, CloudError> {
+            let data = secret.data.as_ref().and_then(|d| d.get(key));
+            let bytes = data.ok_or_else(|| {
+                CloudError(format!(
+                    "spec.credentials.secretRef: Secret {ns}/{} has no key {key:?}",
+                    r.name
+                ))
+            })?;
+            String::from_utf8(bytes.0.clone()).map_err(|_| {
+                CloudError(format!(
+                    "spec.credentials.secretRef: Secret {ns}/{} key {key:?} is not UTF-8",
+                    r.name
+                ))
+            })
+        };
+        Ok(ExchangeCredentials {
+            api_key: value(&r.api_key_key)?,
+            api_secret: value(&r.api_secret_key)?,
+        })
+    }
+}
+
+/// The bot as the provisioner names it.
+pub fn bot_ref(bot: &TradingBot) -> BotRef {
+    let name = bot.name_any();
+    BotRef {
+        namespace: bot.namespace().unwrap_or_default(),
+        service_account: Names(&name).worker(),
+        name,
+    }
+}
+
+impl Cloud for AzureCloud {
+    fn ensure<'a>(&'a self, bot: &'a TradingBot) -> CloudFuture<'a, CloudState> {
+        Box::pin(async move {
+            let spec = bot.spec.cloud.clone().unwrap_or_default();
+            let key_vault = if spec.key_vault {
+                Some(self.credentials(bot).await?)
+            } else {
+                None
+            };
+            let wants = BotWants {
+                cosmos: spec.cosmos,
+                key_vault,
+                service_bus: spec.service_bus,
+            };
+            let ids = self
+                .resources
+                .ensure(&bot_ref(bot), &wants)
+                .await
+                .map_err(|e| CloudError(e.to_string()))?;
+            Ok(CloudState::Ready {
+                cosmos_container_id: ids.cosmos_container_id,
+                key_vault_secret_id: ids.key_vault_secret_id,
+                service_bus_topic_id: ids.service_bus_topic_id,
+            })
+        })
+    }
+
+    fn delete<'a>(&'a self, bot: &'a TradingBot) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            self.resources
+                .delete(&bot_ref(bot))
+                .await
+                .map_err(|e| CloudError(e.to_string()))
+        })
+    }
+}
