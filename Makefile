@@ -15,11 +15,12 @@ demo:
 	$(CARGO) run -q -p tradewind-crds --features cli -- describe examples/strategies/*.yaml examples/commission-plans/*.yaml examples/bots/*.yaml
 	$(CARGO) run -q -p tradewind-bot -- backtest -f examples/demo/btc-scalper.yaml --data examples/data/binance_spot_btcusdt_l1_trades.jsonl --out $(TARGET_DIR)/demo
 
-## test: every Rust test, then the comparison with backtesting.py
+## test: every Rust test, the comparison with backtesting.py, then the images built and checked
 test: $(VENV)/.installed
 	TRADEWIND_PYTHON=$(VENV)/bin/python $(CARGO) $(TEST_RUNNER) --workspace --all-features
 	$(CARGO) build -q -p tradewind-bot
 	$(VENV)/bin/python tools/compare/backtesting_goog.py $(TARGET_DIR)/debug/tradewind-bot
+	$(MAKE) images
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-test.txt

@@ -161,6 +161,7 @@ fn twctl_values_configure_azure_and_workload_identity() {
     let env = env_of(d);
     for (k, v) in [
         ("TRADEWIND_CLOUD", "azure"),
+        ("TRADEWIND_AZURE_CLOUD", "AzurePublic"),
         (
             "AZURE_SUBSCRIPTION_ID",
             "00000000-1111-2222-3333-444444444444",
