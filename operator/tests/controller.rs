@@ -718,6 +718,7 @@ async fn azure_resources_follow_the_bot() {
             cosmos_database: "tradewind".into(),
             cosmos_container_max_throughput: None,
             key_vault: "kv-tw".into(),
+            key_vault_uri: Some(fake.vault_url("kv-tw")),
             service_bus_namespace: "sb-tradewind".into(),
             workload_identity: None,
         },

@@ -32,6 +32,9 @@ pub struct BotCloudConfig {
     pub cosmos_container_max_throughput: Option<u32>,
     /// Key Vault holding the bots' exchange credentials.
     pub key_vault: String,
+    /// The vault's data-plane URI; read from Resource Manager when not given (which then
+    /// needs read access to the vault resource).
+    pub key_vault_uri: Option<String>,
     /// Service Bus namespace for the bots' event topics.
     pub service_bus_namespace: String,
     /// The workers' user-assigned identity and the cluster's OIDC issuer: when both are

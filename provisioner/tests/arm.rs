@@ -309,6 +309,7 @@ async fn environment(env: &Env, arm: &ArmClient) -> BotCloudConfig {
         cosmos_database: "tradewind".into(),
         cosmos_container_max_throughput: Some(1000),
         key_vault: "kv-tw-test".into(),
+        key_vault_uri: None,
         service_bus_namespace: "sb-tw-test".into(),
         workload_identity: Some(WorkloadIdentity {
             identity: "id-tw-worker".into(),

@@ -180,6 +180,19 @@ fn full_cycle(name: &str) {
         operator["properties"]["clientId"]
     );
     assert_eq!(helm["podLabels"]["azure.workload.identity/use"], "true");
+    // What the operator needs to federate each bot's ServiceAccount with the worker identity.
+    assert_eq!(
+        helm["azure"]["workerIdentity"]["name"].as_str(),
+        worker_id.rsplit('/').next()
+    );
+    let aks = fx
+        .fake
+        .resource(outputs["resourceIds"]["aks"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        helm["azure"]["oidcIssuer"],
+        aks["properties"]["oidcIssuerProfile"]["issuerURL"]
+    );
     assert_eq!(helm["azure"]["cosmos"]["database"], "tradewind");
     assert!(
         helm["image"]["registry"]

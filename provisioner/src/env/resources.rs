@@ -191,6 +191,12 @@ pub mod roles {
     /// Manage a resource (scoped to the Service Bus namespace, so the operator can create
     /// per-bot topics and subscriptions through ARM).
     pub const CONTRIBUTOR: (&str, &str) = ("Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c");
+    /// Manage an identity's federated credentials (scoped to the worker identity, so the
+    /// operator can federate each bot's ServiceAccount with it).
+    pub const MANAGED_IDENTITY_CONTRIBUTOR: (&str, &str) = (
+        "Managed Identity Contributor",
+        "e40ec5ca-96e0-45a2-b4ff-59039f2c2b59",
+    );
     /// Read and write blobs.
     pub const STORAGE_BLOB_DATA_CONTRIBUTOR: (&str, &str) = (
         "Storage Blob Data Contributor",
@@ -597,6 +603,12 @@ pub fn build(env: &Environment) -> Vec<Resource> {
         (
             ids.service_bus.clone(),
             roles::CONTRIBUTOR,
+            ids.operator_identity.clone(),
+            principal_id(&ids.operator_identity),
+        ),
+        (
+            ids.worker_identity.clone(),
+            roles::MANAGED_IDENTITY_CONTRIBUTOR,
             ids.operator_identity.clone(),
             principal_id(&ids.operator_identity),
         ),

@@ -138,6 +138,7 @@ impl AzureArgs {
             cosmos_database: self.cosmos_database.clone(),
             cosmos_container_max_throughput: self.cosmos_container_max_throughput,
             key_vault: required(&self.key_vault, "key-vault", "TRADEWIND_KEYVAULT_NAME")?,
+            key_vault_uri: self.key_vault_uri.clone(),
             service_bus_namespace: required(
                 &self.service_bus_namespace,
                 "service-bus-namespace",
