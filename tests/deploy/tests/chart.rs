@@ -189,6 +189,15 @@ fn twctl_values_configure_azure_and_workload_identity() {
     ] {
         assert_eq!(env.get(k), Some(&json!(v)), "{k}");
     }
+    let cr = one(&objects, "ClusterRole");
+    assert!(
+        cr["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["resources"] == json!(["secrets"]) && r["verbs"] == json!(["get"])),
+        "with Azure the operator reads bots' credentials Secrets"
+    );
     let sa = one(&objects, "ServiceAccount");
     assert_eq!(
         sa["metadata"]["annotations"]["azure.workload.identity/client-id"],
