@@ -355,7 +355,15 @@ impl BotResources {
     ) -> Result<BotResourceIds, BotCloudError> {
         let n = names_for(bot)?;
         let mut ids = BotResourceIds::default();
-        if let Some(wi) = &self.config.workload_identity {
+        // Only bots with Azure resources need to sign in: a user-assigned identity takes
+        // at most 20 federated credentials (an Entra ID limit).
+        let needs_identity = wants.cosmos || wants.service_bus || wants.key_vault.is_some();
+        if let Some(wi) = self
+            .config
+            .workload_identity
+            .as_ref()
+            .filter(|_| needs_identity)
+        {
             names::check(Kind::UserAssignedIdentity, &wi.identity)?;
             self.converge(
                 &self.federated_id(&wi.identity, &n),

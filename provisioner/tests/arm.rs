@@ -398,7 +398,10 @@ async fn a_bad_identity_name_is_refused_before_any_request() {
                 name: "b".into(),
                 service_account: "b".into(),
             },
-            &BotWants::default(),
+            &BotWants {
+                cosmos: true,
+                ..BotWants::default()
+            },
         )
         .await
         .unwrap_err();

@@ -180,6 +180,8 @@ fn full_cycle(name: &str) {
         operator["properties"]["clientId"]
     );
     assert_eq!(helm["podLabels"]["azure.workload.identity/use"], "true");
+    // The chart's ServiceAccount is the one the operator identity federates.
+    assert_eq!(helm["serviceAccount"]["name"], "tradewind-operator");
     // What the operator needs to federate each bot's ServiceAccount with the worker identity.
     assert_eq!(
         helm["azure"]["workerIdentity"]["name"].as_str(),

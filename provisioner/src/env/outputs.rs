@@ -132,7 +132,11 @@ pub fn outputs(
             "oidcIssuer": oidc.clone().unwrap_or_default(),
         },
         "image": {"registry": login_server},
-        "serviceAccount": {"annotations": {"azure.workload.identity/client-id": operator_client}},
+        // The chart's ServiceAccount must be the one the operator identity federates.
+        "serviceAccount": {
+            "name": s.identities.operator.service_accounts.first().map(|sa| sa.name.clone()).unwrap_or_default(),
+            "annotations": {"azure.workload.identity/client-id": operator_client},
+        },
         "podLabels": {"azure.workload.identity/use": "true"},
     });
     Ok(Outputs {

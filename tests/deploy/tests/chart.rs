@@ -175,10 +175,6 @@ fn twctl_values_configure_azure_and_workload_identity() {
         ("TRADEWIND_KEYVAULT_NAME", "tw-prod-kv"),
         ("TRADEWIND_SERVICEBUS_NAMESPACE", "tw-prod-bus"),
         (
-            "TRADEWIND_WORKER_CLIENT_ID",
-            "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-        ),
-        (
             "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID",
             "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
         ),
