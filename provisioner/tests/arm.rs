@@ -411,3 +411,48 @@ async fn a_bad_identity_name_is_refused_before_any_request() {
     );
     assert!(env.fake.requests().is_empty());
 }
+
+/// Workload identity as on AKS: the federated token file and the client/tenant IDs come
+/// from the environment the webhook injects; the credential exchanges the file's token
+/// for an ARM token at the (fake) authority.
+#[tokio::test]
+async fn workload_identity_signs_in_from_the_injected_environment() {
+    let env = Env::start();
+    let dir = std::env::temp_dir().join(format!("tw-wi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("azure-identity-token");
+    // A projected ServiceAccount token is a JWT; the fake checks its shape.
+    std::fs::write(
+        &token_file,
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzYSJ9.c2lnbmF0dXJl",
+    )
+    .unwrap();
+    // SAFETY: nextest runs each test in its own process; nothing else reads these here.
+    unsafe {
+        std::env::set_var("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID);
+        std::env::set_var("AZURE_TENANT_ID", DEFAULT_TENANT);
+        std::env::set_var("AZURE_FEDERATED_TOKEN_FILE", &token_file);
+    }
+    let credential = CredentialConfig::from_method("workload-identity")
+        .unwrap()
+        .build(&env.cloud, &env.transport)
+        .unwrap();
+    let arm = ArmClient::new(
+        &env.cloud,
+        credential,
+        &env.transport,
+        ArmOptions::default(),
+    )
+    .unwrap();
+    make_group(&arm).await;
+    assert!(arm.get(&rg()).await.unwrap().is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Missing pieces are named before any request.
+    unsafe { std::env::remove_var("AZURE_FEDERATED_TOKEN_FILE") };
+    let err = CredentialConfig::from_method("workload-identity").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "auth workload-identity: environment variable AZURE_FEDERATED_TOKEN_FILE is not set"
+    );
+}
