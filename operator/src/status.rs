@@ -198,5 +198,17 @@ pub fn compute(bot: &TradingBot, observed: &Observed<'_>, now: Time) -> TradingB
 /// Whether `new` differs from what the bot shows, i.e. whether a status write is needed.
 /// Steady state gives `false`, so a resync makes no write.
 pub fn needs_write(bot: &TradingBot, new: &TradingBotStatus) -> bool {
-    bot.status.as_ref() != Some(new)
+    bot.status.as_ref().map(operator_owned) != Some(operator_owned(new))
+}
+
+/// The part of a bot's status the operator owns: everything but the worker's
+/// `performance` and its `Trading` / `Halted` conditions. Only this part is applied (under
+/// the operator's field manager), so a status computed from a stale copy never carries the
+/// worker's fields back over newer ones.
+pub fn operator_owned(status: &TradingBotStatus) -> TradingBotStatus {
+    let mut s = status.clone();
+    s.performance = None;
+    s.conditions
+        .retain(|c| c.type_ != types::TRADING && c.type_ != types::HALTED);
+    s
 }

@@ -814,3 +814,95 @@ async fn azure_resources_follow_the_bot() {
     .await;
     operator.abort();
 }
+
+/// The worker owns `performance`, `Trading` and `Halted` (server-side apply under its own
+/// manager). Operator status writes — from however stale a copy — never carry them back,
+/// and a halt the worker reports turns the phase to Halted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workers_status_fields_survive_operator_writes() {
+    use serde_json::json;
+    let (_server, client) = cluster().await;
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig::default(),
+        Arc::new(NoCloud),
+    ));
+    let operator = tokio::spawn(async move { controller::run(ctx, Some(NS)).await });
+    let bot: TradingBot = example("examples/bots/paper.yaml");
+    let name = bot.name_any();
+    bots.create(&PostParams::default(), &bot).await.unwrap();
+    eventually(20, "Ready", || async {
+        (ready(&bots.get(&name).await.ok()?)?.0 == "True").then_some(())
+    })
+    .await;
+
+    let worker_status = |halted: &str| {
+        json!({
+            "apiVersion": "tradewind.dev/v1alpha1", "kind": "TradingBot",
+            "status": {
+                "performance": {"equity": "5012.5", "realizedPnl": "12.5"},
+                "conditions": [
+                    {"type": "Trading", "status": if halted == "True" { "False" } else { "True" },
+                     "reason": "Running", "message": "trading ETHUSDT",
+                     "lastTransitionTime": "2026-11-25T00:00:00Z"},
+                    {"type": "Halted", "status": halted, "reason": "DrawdownLimit",
+                     "message": "drawdown 12% > 10%", "lastTransitionTime": "2026-11-25T00:00:00Z"}
+                ]
+            }
+        })
+    };
+    bots.patch_status(
+        &name,
+        &PatchParams::apply("tradewind-bot").force(),
+        &Patch::Apply(worker_status("False")),
+    )
+    .await
+    .unwrap();
+    // An operator write (the Strategy changes → new config hash → status change).
+    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
+    strategies
+        .patch(
+            "rsi-reversion-14",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"rsiReversion": {"oversold": 25}}})),
+        )
+        .await
+        .unwrap();
+    let before = bots.get(&name).await.unwrap().status.unwrap().config_hash;
+    eventually(20, "the operator to write a new config hash", || async {
+        let s = bots.get(&name).await.ok()?.status?;
+        (s.config_hash != before).then_some(())
+    })
+    .await;
+    let s = bots.get(&name).await.unwrap().status.unwrap();
+    assert_eq!(
+        s.performance
+            .as_ref()
+            .and_then(|p| p.equity.as_ref())
+            .map(|e| e.to_string()),
+        Some("5012.5".to_string()),
+        "the operator dropped the worker's performance"
+    );
+    let types: Vec<&str> = s.conditions.iter().map(|c| c.type_.as_str()).collect();
+    for t in ["Ready", "Trading", "Halted"] {
+        assert!(types.contains(&t), "{t} missing from {types:?}");
+    }
+
+    // The worker halts: the operator shows it in the phase, and keeps the condition.
+    bots.patch_status(
+        &name,
+        &PatchParams::apply("tradewind-bot").force(),
+        &Patch::Apply(worker_status("True")),
+    )
+    .await
+    .unwrap();
+    eventually(20, "phase Halted", || async {
+        let s = bots.get(&name).await.ok()?.status?;
+        (s.phase == Some(tradewind_crds::Phase::Halted)
+            && find(&s.conditions, types::HALTED)?.status == "True")
+            .then_some(())
+    })
+    .await;
+    operator.abort();
+}

@@ -21,7 +21,7 @@ use super::apply::apply;
 use super::{Context, Error, FINALIZER, key};
 use crate::build;
 use crate::dereference::dereference;
-use crate::status::{CloudState, Observed, compute, needs_write};
+use crate::status::{CloudState, Observed, compute, needs_write, operator_owned};
 
 /// A bot that is Ready is looked at again this often (drift repair); changes trigger at once.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -62,19 +62,26 @@ async fn patch_status(
     }
     // The bot may come from a cache that has not seen our last status write yet: compare
     // with the live object (a read, not a write) so one real change is written once.
+    let owned = operator_owned(status);
     if let Some(live) = api.get_opt(&bot.name_any()).await?
         && live
             .status
             .as_ref()
-            .is_some_and(|l| same_but_for_times(l, status))
+            .is_some_and(|l| same_but_for_times(&operator_owned(l), &owned))
     {
         return Ok(());
     }
-    let patch = serde_json::json!({ "status": status });
+    // Server-side apply of our fields only: the worker applies `performance`, `Trading`
+    // and `Halted` under its own manager, and conditions merge by `type`.
+    let patch = serde_json::json!({
+        "apiVersion": "tradewind.dev/v1alpha1",
+        "kind": "TradingBot",
+        "status": owned,
+    });
     api.patch_status(
         &bot.name_any(),
-        &super::status_params(),
-        &Patch::Merge(&patch),
+        &super::status_apply_params(),
+        &Patch::Apply(&patch),
     )
     .await?;
     Ok(())

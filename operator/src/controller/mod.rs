@@ -163,6 +163,10 @@ impl Context {
 }
 
 /// Status writes are merge patches attributed to the operator's field manager.
+fn status_apply_params() -> kube::api::PatchParams {
+    kube::api::PatchParams::apply(FIELD_MANAGER).force()
+}
+
 fn status_params() -> kube::api::PatchParams {
     kube::api::PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),

@@ -25,7 +25,8 @@ pub struct Request {
 
 /// The RBAC requests behind one HTTP request. Server-side apply (`PATCH` with
 /// `application/apply-patch+yaml`) creates the object when it is missing, and Kubernetes
-/// then also authorizes `create`; so an apply counts as both.
+/// then also authorizes `create`; so an apply counts as both — except on a subresource
+/// (`/status`), which can only change an object that exists.
 pub fn requests(seen: &Seen) -> Vec<Request> {
     let parts: Vec<&str> = seen.path.trim_matches('/').split('/').collect();
     let (group, rest) = match parts.as_slice() {
@@ -70,7 +71,8 @@ pub fn requests(seen: &Seen) -> Vec<Request> {
         name: name.clone(),
     };
     let mut out = vec![one(verb)];
-    if verb == "patch" && seen.content_type.starts_with("application/apply-patch") {
+    if verb == "patch" && sub.is_none() && seen.content_type.starts_with("application/apply-patch")
+    {
         out.push(one("create"));
     }
     out
