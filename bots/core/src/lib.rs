@@ -9,6 +9,7 @@
 
 pub mod backtest;
 pub mod data;
+pub mod engine;
 pub mod exchange;
 pub mod fixed;
 pub mod indicators;

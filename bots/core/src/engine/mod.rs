@@ -1,4 +1,9 @@
-//! The deterministic, event-driven bar backtest.
+//! The deterministic, event-driven engine: one strategy, one instrument, bars in,
+//! orders out. The same code runs a backtest, paper trading and live trading; only the
+//! [`Venue`] differs. A backtest and paper trading use the simulated exchange
+//! ([`MatchingEngine`]); live trading uses an [`Outbox`]: the engine's orders and cancels
+//! queue there for the worker to send, and the exchange's answers come back through
+//! [`Engine::on_venue_events`].
 //!
 //! Per bar, in this order:
 //! 1. the clock moves to the bar; entries and exits the strategy decided on the previous
@@ -14,12 +19,17 @@
 //!    same-bar-close model its orders fill at this close right away.
 //!
 //! Nothing here reads a clock, a file or a random source, so the same input gives the
-//! same result, and the same strategy code runs live with another driver.
+//! same result, and the same strategy code runs live with another driver. Replaying the
+//! same inputs (bars and venue events) rebuilds the same state: the worker recovers that
+//! way after a restart.
 
 pub mod clock;
 pub mod sizing;
 #[cfg(test)]
 mod tests;
+mod venue;
+
+pub use venue::{Outbox, Venue, VenueCommand};
 
 use crate::data::{Bar, Side, UnixNanos};
 use crate::exchange::{BarFillModel, Bps, EngineConfig, FeeAccount, FeeSchedule, MatchingEngine};
@@ -105,11 +115,14 @@ pub struct Outcome {
 
 const MAX_NOTES: usize = 100;
 
-/// A backtest in progress: one strategy, one instrument, bars.
-pub struct Backtest {
+/// The engine driving a backtest: bars against the simulated exchange.
+pub type Backtest = Engine<MatchingEngine>;
+
+/// An engine in progress: one strategy, one instrument, bars, and a venue.
+pub struct Engine<V: Venue = MatchingEngine> {
     settings: Settings,
     strategy: Box<dyn Strategy>,
-    exchange: MatchingEngine,
+    exchange: V,
     fees: FeeAccount,
     portfolio: Portfolio,
     risk: RiskManager,
@@ -126,14 +139,22 @@ pub struct Backtest {
     span: Option<(UnixNanos, UnixNanos)>,
 }
 
-impl Backtest {
-    /// A backtest of `strategy` under `settings`.
+impl Engine<MatchingEngine> {
+    /// A backtest (or paper session) of `strategy` under `settings`, on the simulated
+    /// exchange with the settings' bar fill model and slippage.
     pub fn new(settings: Settings, strategy: Box<dyn Strategy>) -> Self {
         let exchange = MatchingEngine::new(
             INSTRUMENT,
             settings.instrument.clone(),
             EngineConfig::bars(settings.fill_model, settings.slippage),
         );
+        Self::with_venue(settings, strategy, exchange)
+    }
+}
+
+impl<V: Venue> Engine<V> {
+    /// An engine of `strategy` under `settings` on `venue`.
+    pub fn with_venue(settings: Settings, strategy: Box<dyn Strategy>, exchange: V) -> Self {
         let fees = FeeAccount::new(settings.fees.clone());
         let portfolio = Portfolio::new(settings.capital, 1);
         let risk = RiskManager::new(settings.risk);
@@ -155,6 +176,62 @@ impl Backtest {
             bars: 0,
             span: None,
         }
+    }
+
+    /// The venue (a live worker drains an [`Outbox`]'s commands through this).
+    pub fn venue_mut(&mut self) -> &mut V {
+        &mut self.exchange
+    }
+
+    /// The account: cash, position, PnL, equity curve.
+    pub fn portfolio(&self) -> &Portfolio {
+        &self.portfolio
+    }
+
+    /// The strategy's working orders, oldest first.
+    pub fn open_orders(&self) -> &[OpenOrder] {
+        &self.open
+    }
+
+    /// Why trading halted, if it did.
+    pub fn halt(&self) -> Option<&Halt> {
+        self.risk.halt()
+    }
+
+    /// Order-flow counters so far.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// The settings the engine runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Engine time: the latest bar or venue event seen.
+    pub fn now(&self) -> UnixNanos {
+        self.clock.now()
+    }
+
+    /// What the venue reported about orders (acceptances, fills, cancels, rejects), at
+    /// `ts`: accounting and the strategy see them as in a backtest, then the portfolio is
+    /// marked at the venue's last price and the post-trade monitors run.
+    pub fn on_venue_events(
+        &mut self,
+        ts: UnixNanos,
+        events: impl IntoIterator<Item = OrderEvent>,
+    ) -> Result<(), BacktestError> {
+        self.clock.advance_to(ts);
+        self.events.extend(events);
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        self.handle_events()?;
+        if let Some(price) = self.exchange.last_price() {
+            self.portfolio.mark(INSTRUMENT, price, self.clock.now())?;
+            self.monitor(self.clock.now())?;
+        }
+        Ok(())
     }
 
     /// Runs every bar and returns the outcome.
@@ -464,7 +541,8 @@ impl Backtest {
         Ok(())
     }
 
-    fn finish(self) -> Outcome {
+    /// Ends the run and returns what it produced.
+    pub fn finish(self) -> Outcome {
         Outcome {
             strategy: self.strategy.name(),
             bars: self.bars,
