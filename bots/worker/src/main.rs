@@ -4,6 +4,7 @@
 mod backtest;
 mod market_data;
 mod report;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

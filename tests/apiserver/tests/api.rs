@@ -837,3 +837,82 @@ fn an_update_that_removes_a_field_drops_its_owners() {
     );
     apply("m2", "b", 200);
 }
+
+#[test]
+fn server_side_apply_respects_the_status_subresource() {
+    let s = server();
+    create(
+        &s,
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        crd("Namespaced"),
+    );
+    let path = "/apis/example.com/v1/namespaces/default/widgets/w";
+    let apply = |manager: &str, status: bool, body: Value| {
+        let sub = if status { "/status" } else { "" };
+        let r = patch(
+            &s,
+            &format!("{path}{sub}?fieldManager={manager}&force=true"),
+            "application/apply-patch+yaml",
+            &body.to_string(),
+        );
+        assert!(r.code == 200 || r.code == 201, "{}", r.body);
+        r.body
+    };
+    // Main endpoint: the applied status is ignored (not stored, not owned).
+    let main = apply(
+        "operator",
+        false,
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+               "spec": {"size": 2}, "status": {"phase": "Pending"}}),
+    );
+    assert_eq!(main["spec"]["size"], 2);
+    assert!(main["status"].is_null(), "{main}");
+    let owned = |obj: &Value, manager: &str| -> Value {
+        obj["metadata"]["managedFields"]
+            .as_array()
+            .expect("managedFields")
+            .iter()
+            .find(|e| e["manager"] == manager)
+            .map(|e| e["fieldsV1"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert!(owned(&main, "operator").get("f:status").is_none(), "{main}");
+    // /status: the applied spec is ignored (not stored, not owned); status lands.
+    let st = apply(
+        "worker",
+        true,
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+               "spec": {"size": 9}, "status": {"equity": "10.00"}}),
+    );
+    assert_eq!(st["spec"]["size"], 2, "{st}");
+    assert_eq!(st["status"]["equity"], "10.00");
+    let worker = owned(&st, "worker");
+    assert!(worker.get("f:spec").is_none(), "{st}");
+    assert_eq!(worker["f:status"]["f:equity"], json!({}), "{st}");
+    let entry = st["metadata"]["managedFields"]
+        .as_array()
+        .expect("managedFields")
+        .iter()
+        .find(|e| e["manager"] == "worker")
+        .cloned()
+        .expect("worker entry");
+    assert_eq!(entry["subresource"], "status");
+    // The operator re-applies its spec (with a status again): the worker's status stays.
+    let again = apply(
+        "operator",
+        false,
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+               "spec": {"size": 3}, "status": {"equity": "0"}}),
+    );
+    assert_eq!(again["spec"]["size"], 3);
+    assert_eq!(again["status"]["equity"], "10.00", "{again}");
+    // The worker re-applies a status without spec: the operator's spec stays.
+    let again = apply(
+        "worker",
+        true,
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+               "status": {"equity": "11.00"}}),
+    );
+    assert_eq!(again["spec"]["size"], 3, "{again}");
+    assert_eq!(again["status"]["equity"], "11.00");
+}

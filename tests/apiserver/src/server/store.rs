@@ -719,7 +719,17 @@ impl State {
                 subresource: status_only.then_some("status"),
                 time: &now,
             };
-            let mut applied = applied;
+            // Reset fields, as the real server's strategies declare them: on a resource
+            // with a status subresource the main endpoint ignores the applied `status`
+            // and `/status` ignores everything but `status` (and identity metadata), so
+            // neither the values nor the ownership of the other part change.
+            let mut applied = if !def.has_status || def.kind == "CustomResourceDefinition" {
+                applied
+            } else if status_only {
+                semantics::generation::status_part(&applied)
+            } else {
+                semantics::generation::strip_status_on_create(&applied)
+            };
             if applied.pointer("/metadata/name").is_none() {
                 meta_mut(&mut applied).insert("name".into(), json!(name));
             }
@@ -785,7 +795,18 @@ impl State {
         new["kind"] = json!(def.kind);
         if status_only {
             let status = new.get("status").cloned();
+            // The request's managedFields carry this write's ownership (an apply's entry
+            // for `/status`); absent, the stored ones are kept below.
+            let managed = new.pointer("/metadata/managedFields").cloned();
             new = old.clone();
+            match managed {
+                Some(mf) => {
+                    meta_mut(&mut new).insert("managedFields".into(), mf);
+                }
+                None => {
+                    meta_mut(&mut new).remove("managedFields");
+                }
+            }
             match status {
                 Some(s) => new["status"] = s,
                 None => {

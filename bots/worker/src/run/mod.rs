@@ -1,0 +1,3 @@
+//! `tradewind-bot run`: the long-running worker.
+
+pub mod journal;
