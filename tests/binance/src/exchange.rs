@@ -257,7 +257,6 @@ struct Fill {
     qty: Dec,
     commission: Dec,
     asset: String,
-    trade_id: u64,
 }
 
 /// What an execution report describes.
@@ -455,7 +454,6 @@ impl State {
             qty,
             commission,
             asset,
-            trade_id,
         }
     }
 
@@ -721,7 +719,6 @@ impl State {
                         "qty": f.qty.to_string(),
                         "commission": f.commission.to_string(),
                         "commissionAsset": f.asset,
-                        "tradeId": f.trade_id,
                     })
                 })
                 .collect();

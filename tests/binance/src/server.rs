@@ -204,10 +204,13 @@ impl Handle {
         self.shared.user_conns.load(Ordering::SeqCst)
     }
 
-    /// Withholds the next `n` depth diff events (their update ids are consumed), so a
-    /// client sees `U > previous u + 1`.
+    /// Withholds the next `n` depth diff events of every symbol (their update ids are
+    /// consumed), so a client sees `U > previous u + 1`.
     pub fn skip_depth_updates(&self, n: u64) {
-        self.shared.lock().faults.skip_depth += n;
+        let mut st = self.shared.lock();
+        let markets = st.markets.len();
+        st.faults.skip_depth.resize(markets, 0);
+        st.faults.skip_depth.iter_mut().for_each(|s| *s += n);
     }
 
     /// Answers the next `n` REST requests with `status` and `{"code":binance_code,..}`

@@ -61,7 +61,8 @@ pub struct Faults {
     pub reject_order: VecDeque<(i64, String)>,
     pub order_delay_ms: u64,
     pub hang_orders: u32,
-    pub skip_depth: u64,
+    /// Per market: diff events still to withhold.
+    pub skip_depth: Vec<u64>,
 }
 
 /// Everything behind the mutex.
@@ -140,7 +141,7 @@ impl State {
                 )
             })
             .collect();
-        let (market_tx, _) = broadcast::channel(1 << 17);
+        let (market_tx, _) = broadcast::channel(1 << 18);
         let (user_tx, _) = broadcast::channel(1 << 12);
         Ok(State {
             paused: config.start_paused,
@@ -182,10 +183,13 @@ impl State {
             return false;
         };
         self.cursor += 1;
-        let faults = &mut self.faults;
+        if self.faults.skip_depth.len() < self.markets.len() {
+            self.faults.skip_depth.resize(self.markets.len(), 0);
+        }
+        let skip = &mut self.faults.skip_depth[ev.market];
         let mut send_depth = || {
-            if faults.skip_depth > 0 {
-                faults.skip_depth -= 1;
+            if *skip > 0 {
+                *skip -= 1;
                 false
             } else {
                 true
