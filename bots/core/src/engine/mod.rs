@@ -115,6 +115,44 @@ pub struct Outcome {
 
 const MAX_NOTES: usize = 100;
 
+/// What the engine did, in order, for a worker's event stream and metrics. Recorded only
+/// when asked ([`Engine::record_activity`]); a backtest does not pay for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Activity {
+    /// An order passed the pre-trade checks and went to the venue.
+    Submitted {
+        /// Engine time.
+        ts: UnixNanos,
+        /// The order.
+        request: OrderRequest,
+    },
+    /// The pre-trade checks refused an order.
+    Refused {
+        /// Engine time.
+        ts: UnixNanos,
+        /// The order.
+        request: OrderRequest,
+        /// Which limit and why.
+        reason: String,
+    },
+    /// The venue reported on an order (accepted, filled, cancelled, rejected, triggered).
+    Order(OrderEvent),
+    /// A stop-loss closed the position.
+    StopLoss {
+        /// Engine time.
+        ts: UnixNanos,
+        /// What the monitor said.
+        reason: String,
+    },
+    /// Trading halted (daily loss or drawdown).
+    Halted {
+        /// Engine time.
+        ts: UnixNanos,
+        /// Why.
+        halt: Halt,
+    },
+}
+
 /// The engine driving a backtest: bars against the simulated exchange.
 pub type Backtest = Engine<MatchingEngine>;
 
@@ -137,6 +175,7 @@ pub struct Engine<V: Venue = MatchingEngine> {
     notes: Vec<String>,
     bars: usize,
     span: Option<(UnixNanos, UnixNanos)>,
+    activity: Option<Vec<Activity>>,
 }
 
 impl Engine<MatchingEngine> {
@@ -175,6 +214,26 @@ impl<V: Venue> Engine<V> {
             notes: Vec::new(),
             bars: 0,
             span: None,
+            activity: None,
+        }
+    }
+
+    /// Records [`Activity`] from now on (drain it with [`Engine::drain_activity`]).
+    pub fn record_activity(&mut self, on: bool) {
+        self.activity = on.then(Vec::new);
+    }
+
+    /// What happened since the last drain, oldest first.
+    pub fn drain_activity(&mut self) -> Vec<Activity> {
+        self.activity
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn record(&mut self, a: impl FnOnce() -> Activity) {
+        if let Some(log) = &mut self.activity {
+            log.push(a());
         }
     }
 
@@ -301,6 +360,10 @@ impl<V: Venue> Engine<V> {
         if let Some(close) = actions.close {
             self.counts.stop_losses += 1;
             self.note(close.to_string());
+            self.record(|| Activity::StopLoss {
+                ts,
+                reason: close.to_string(),
+            });
             let id = self.actions.allocate_id();
             // A stop-loss reduces risk: it skips the pre-trade limits (never the exchange's rules).
             self.send(
@@ -319,6 +382,10 @@ impl<V: Venue> Engine<V> {
         }
         if let Some(halt) = actions.halt {
             self.note(format!("halted: {halt}"));
+            self.record(|| Activity::Halted {
+                ts,
+                halt: halt.clone(),
+            });
             self.deferred.clear();
             let ids: Vec<ClientOrderId> = self.open.iter().map(|o| o.id).collect();
             for id in ids {
@@ -477,6 +544,11 @@ impl<V: Venue> Engine<V> {
             Err(refused) => {
                 self.counts.refused += 1;
                 self.note(format!("{id} {side:?} {quantity} {refused}"));
+                self.record(|| Activity::Refused {
+                    ts,
+                    request,
+                    reason: refused.to_string(),
+                });
             }
         }
     }
@@ -484,6 +556,7 @@ impl<V: Venue> Engine<V> {
     /// Hands an order to the exchange and tracks it as working.
     fn send(&mut self, request: OrderRequest, ts: UnixNanos) {
         self.counts.orders += 1;
+        self.record(|| Activity::Submitted { ts, request });
         self.open.push(OpenOrder {
             id: request.id,
             side: request.side,
@@ -498,6 +571,9 @@ impl<V: Venue> Engine<V> {
         // Fills can make the strategy act, which can produce more events; loop until quiet.
         while !self.events.is_empty() {
             let events = std::mem::take(&mut self.events);
+            if let Some(log) = &mut self.activity {
+                log.extend(events.iter().cloned().map(Activity::Order));
+            }
             for event in &events {
                 match event {
                     OrderEvent::Filled(fill) => {

@@ -367,3 +367,61 @@ fn outbox_engine_driven_like_a_live_worker_matches_the_backtest() {
         backtest.portfolio.realized_pnl()
     );
 }
+
+#[test]
+fn activity_records_every_order_and_its_outcome_in_order() {
+    use crate::strategy::sma_cross::{SmaCross, SmaCrossConfig};
+    let bars = waves(400);
+    let s = settings(
+        BarFillModel::NextBarOpen,
+        "10",
+        "0",
+        RiskLimitsText {
+            max_drawdown_percent: Some("1"),
+            ..Default::default()
+        },
+    );
+    let mut engine = Backtest::new(
+        s,
+        Box::new(SmaCross::new(SmaCrossConfig::new(3, 8).unwrap())),
+    );
+    engine.record_activity(true);
+    let mut log = Vec::new();
+    for bar in &bars {
+        engine.step(bar).unwrap();
+        log.extend(engine.drain_activity());
+    }
+    let out = engine.finish();
+    let submitted = log
+        .iter()
+        .filter(|a| matches!(a, Activity::Submitted { .. }))
+        .count();
+    let fills: Vec<Fill> = log
+        .iter()
+        .filter_map(|a| match a {
+            Activity::Order(OrderEvent::Filled(f)) => Some(*f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(submitted, out.counts.orders);
+    assert_eq!(fills, out.fills);
+    // The 1% drawdown halt is recorded once, after the fills that caused it.
+    let halts: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| matches!(a, Activity::Halted { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(halts.len(), 1, "{log:?}");
+    assert!(out.halt.is_some());
+    // Every submission precedes its own venue events.
+    for (i, a) in log.iter().enumerate() {
+        if let Activity::Order(e) = a {
+            assert!(
+                log[..i].iter().any(
+                    |b| matches!(b, Activity::Submitted { request, .. } if request.id == e.id())
+                )
+            );
+        }
+    }
+}
