@@ -1,3 +1,4 @@
 //! `tradewind-bot run`: the long-running worker.
 
 pub mod journal;
+pub mod http;

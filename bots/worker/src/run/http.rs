@@ -1,0 +1,436 @@
+//! The worker's HTTP endpoints: `/healthz` (the process serves), `/readyz` (the runtime
+//! says it is ready) and `/metrics` (OpenMetrics text), as the operator serves them.
+
+#![allow(dead_code)] // The API is wired by the runtime (run/mod.rs).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tradewind_core::fixed::Money;
+
+/// Buckets of the decision-latency histogram: 10 µs to 1 s, 1-2.5-5 per decade.
+pub const DECISION_BUCKETS: [f64; 16] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
+    0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// Labels: symbol and side (`buy`/`sell`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OrderLabels {
+    /// Instrument symbol, e.g. `BTCUSDT`.
+    pub symbol: String,
+    /// `buy` or `sell`.
+    pub side: String,
+}
+
+/// Labels: symbol and who refused (`risk` before sending, `venue` after).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectLabels {
+    /// Instrument symbol.
+    pub symbol: String,
+    /// `risk` or `venue`.
+    pub source: String,
+}
+
+/// Labels: which market-data feed.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeedLabels {
+    /// Feed name, e.g. `binance` or `replay`.
+    pub feed: String,
+}
+
+/// Labels: which instrument's book.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SymbolLabels {
+    /// Instrument symbol.
+    pub symbol: String,
+}
+
+type GaugeF64 = Gauge<f64, AtomicU64>;
+type GaugeI64 = Gauge<i64, AtomicI64>;
+
+/// Every metric the worker exports (prefix `tradewind_bot_`).
+pub struct WorkerMetrics {
+    registry: Registry,
+    equity: GaugeF64,
+    realized_pnl: GaugeF64,
+    unrealized_pnl: GaugeF64,
+    drawdown_percent: GaugeF64,
+    orders: Family<OrderLabels, Counter>,
+    fills: Family<OrderLabels, Counter>,
+    rejects: Family<RejectLabels, Counter>,
+    feed_lag: Family<FeedLabels, GaugeF64>,
+    decision_latency: Histogram,
+    feed_reconnects: Family<FeedLabels, Counter>,
+    book_resyncs: Family<SymbolLabels, Counter>,
+    lease_held: GaugeI64,
+}
+
+impl Default for WorkerMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("tradewind_bot");
+        let equity = GaugeF64::default();
+        let realized_pnl = GaugeF64::default();
+        let unrealized_pnl = GaugeF64::default();
+        let drawdown_percent = GaugeF64::default();
+        let orders = Family::<OrderLabels, Counter>::default();
+        let fills = Family::<OrderLabels, Counter>::default();
+        let rejects = Family::<RejectLabels, Counter>::default();
+        let feed_lag = Family::<FeedLabels, GaugeF64>::default();
+        let decision_latency = Histogram::new(DECISION_BUCKETS);
+        let feed_reconnects = Family::<FeedLabels, Counter>::default();
+        let book_resyncs = Family::<SymbolLabels, Counter>::default();
+        let lease_held = GaugeI64::default();
+        registry.register(
+            "equity",
+            "Cash plus marked-to-market positions, in the capital currency",
+            equity.clone(),
+        );
+        registry.register("realized_pnl", "Realized profit and loss", realized_pnl.clone());
+        registry.register(
+            "unrealized_pnl",
+            "Unrealized profit and loss",
+            unrealized_pnl.clone(),
+        );
+        registry.register(
+            "drawdown_percent",
+            "Current drawdown from the equity peak, in percent",
+            drawdown_percent.clone(),
+        );
+        registry.register("orders", "Orders submitted", orders.clone());
+        registry.register("fills", "Fills received", fills.clone());
+        registry.register(
+            "rejects",
+            "Orders refused by risk checks or the venue",
+            rejects.clone(),
+        );
+        registry.register(
+            "feed_lag_seconds",
+            "Delay between the venue's event time and its arrival",
+            feed_lag.clone(),
+        );
+        registry.register(
+            "decision_latency_seconds",
+            "Time from a market event to the strategy's decision",
+            decision_latency.clone(),
+        );
+        registry.register(
+            "feed_reconnects",
+            "Market-data reconnections",
+            feed_reconnects.clone(),
+        );
+        registry.register(
+            "book_resyncs",
+            "Order-book resynchronisations after a sequence gap",
+            book_resyncs.clone(),
+        );
+        registry.register(
+            "lease_held",
+            "1 while this worker holds its bot's lease",
+            lease_held.clone(),
+        );
+        Self {
+            registry,
+            equity,
+            realized_pnl,
+            unrealized_pnl,
+            drawdown_percent,
+            orders,
+            fills,
+            rejects,
+            feed_lag,
+            decision_latency,
+            feed_reconnects,
+            book_resyncs,
+            lease_held,
+        }
+    }
+}
+
+impl WorkerMetrics {
+    /// Sets the performance gauges. Money stays fixed-point everywhere else; it becomes
+    /// `f64` only here, because the Prometheus exposition has no other number type.
+    pub fn set_performance(
+        &self,
+        equity: Money,
+        realized_pnl: Money,
+        unrealized_pnl: Money,
+        drawdown_percent: f64,
+    ) {
+        self.equity.set(equity.as_f64());
+        self.realized_pnl.set(realized_pnl.as_f64());
+        self.unrealized_pnl.set(unrealized_pnl.as_f64());
+        self.drawdown_percent.set(drawdown_percent);
+    }
+
+    /// Counts an order sent to the venue.
+    pub fn order(&self, symbol: &str, side: &str) {
+        self.orders.get_or_create(&order_labels(symbol, side)).inc();
+    }
+
+    /// Counts a fill.
+    pub fn fill(&self, symbol: &str, side: &str) {
+        self.fills.get_or_create(&order_labels(symbol, side)).inc();
+    }
+
+    /// Counts a refused order; `source` is `risk` or `venue`.
+    pub fn reject(&self, symbol: &str, source: &str) {
+        self.rejects
+            .get_or_create(&RejectLabels {
+                symbol: symbol.to_owned(),
+                source: source.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Sets how far behind the venue `feed` is.
+    pub fn set_feed_lag(&self, feed: &str, lag: Duration) {
+        self.feed_lag
+            .get_or_create(&feed_labels(feed))
+            .set(lag.as_secs_f64());
+    }
+
+    /// Records one market-event-to-decision latency.
+    pub fn observe_decision(&self, latency: Duration) {
+        self.decision_latency.observe(latency.as_secs_f64());
+    }
+
+    /// Counts a reconnection of `feed`.
+    pub fn feed_reconnect(&self, feed: &str) {
+        self.feed_reconnects.get_or_create(&feed_labels(feed)).inc();
+    }
+
+    /// Counts a book resynchronisation of `symbol`.
+    pub fn book_resync(&self, symbol: &str) {
+        self.book_resyncs
+            .get_or_create(&SymbolLabels {
+                symbol: symbol.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records whether the lease is held.
+    pub fn set_lease_held(&self, held: bool) {
+        self.lease_held.set(i64::from(held));
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+fn order_labels(symbol: &str, side: &str) -> OrderLabels {
+    OrderLabels {
+        symbol: symbol.to_owned(),
+        side: side.to_owned(),
+    }
+}
+
+fn feed_labels(feed: &str) -> FeedLabels {
+    FeedLabels {
+        feed: feed.to_owned(),
+    }
+}
+
+fn respond(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    metrics: Arc<WorkerMetrics>,
+    ready: Arc<AtomicBool>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(match req.uri().path() {
+        "/healthz" => respond(StatusCode::OK, "text/plain", "ok\n".into()),
+        "/readyz" if ready.load(Ordering::Relaxed) => {
+            respond(StatusCode::OK, "text/plain", "ready\n".into())
+        }
+        "/readyz" => respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "starting\n".into(),
+        ),
+        "/metrics" => respond(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            metrics.encode(),
+        ),
+        _ => respond(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+    })
+}
+
+/// Serves the endpoints on `addr` until the task is aborted; returns the bound address.
+/// `ready` is the runtime's readiness flag (`/readyz` answers 200 while it is true).
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<WorkerMetrics>,
+    ready: Arc<AtomicBool>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (metrics, ready) = (metrics.clone(), ready.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |req| handle(req, metrics.clone(), ready.clone()));
+                if let Err(e) = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!(%e, "metrics connection ended");
+                }
+            });
+        }
+    });
+    Ok((bound, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        let code = out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("status");
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        (code, body.to_owned())
+    }
+
+    /// Parses the exposition: `# TYPE` lines and `name{labels} value` samples.
+    fn parse(text: &str) -> (BTreeMap<String, String>, BTreeMap<String, f64>) {
+        let mut types = BTreeMap::new();
+        let mut samples = BTreeMap::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, ty) = rest.split_once(' ').expect("type line");
+                types.insert(name.to_owned(), ty.to_owned());
+            } else if !line.starts_with('#') && !line.is_empty() {
+                let (key, value) = line.rsplit_once(' ').expect("sample line");
+                samples.insert(key.to_owned(), value.parse().expect("number"));
+            }
+        }
+        (types, samples)
+    }
+
+    #[tokio::test]
+    async fn serves_health_readiness_and_parseable_metrics() {
+        let metrics = Arc::new(WorkerMetrics::default());
+        let ready = Arc::new(AtomicBool::new(false));
+        let (addr, task) = serve(
+            "127.0.0.1:0".parse().expect("addr"),
+            metrics.clone(),
+            ready.clone(),
+        )
+        .await
+        .expect("serve");
+        assert_eq!(get(addr, "/healthz").await.0, 200);
+        assert_eq!(get(addr, "/readyz").await.0, 503);
+        ready.store(true, Ordering::Relaxed);
+        assert_eq!(get(addr, "/readyz").await.0, 200);
+        assert_eq!(get(addr, "/nope").await.0, 404);
+
+        metrics.set_performance(
+            Money::parse("10250.5").expect("money"),
+            Money::parse("-12.25").expect("money"),
+            Money::parse("262.75").expect("money"),
+            3.5,
+        );
+        metrics.order("BTCUSDT", "buy");
+        metrics.order("BTCUSDT", "buy");
+        metrics.fill("BTCUSDT", "buy");
+        metrics.reject("BTCUSDT", "risk");
+        metrics.set_feed_lag("binance", Duration::from_millis(250));
+        metrics.observe_decision(Duration::from_micros(30));
+        metrics.observe_decision(Duration::from_millis(2));
+        metrics.feed_reconnect("binance");
+        metrics.book_resync("BTCUSDT");
+        metrics.set_lease_held(true);
+
+        let (code, body) = get(addr, "/metrics").await;
+        assert_eq!(code, 200);
+        let (types, samples) = parse(&body);
+        let p = "tradewind_bot_";
+        for (name, ty) in [
+            ("equity", "gauge"),
+            ("realized_pnl", "gauge"),
+            ("unrealized_pnl", "gauge"),
+            ("drawdown_percent", "gauge"),
+            ("orders", "counter"),
+            ("fills", "counter"),
+            ("rejects", "counter"),
+            ("feed_lag_seconds", "gauge"),
+            ("decision_latency_seconds", "histogram"),
+            ("feed_reconnects", "counter"),
+            ("book_resyncs", "counter"),
+            ("lease_held", "gauge"),
+        ] {
+            assert_eq!(types.get(&format!("{p}{name}")).map(String::as_str), Some(ty), "{name}");
+        }
+        let v = |k: &str| {
+            let got = samples.get(&format!("{p}{k}")).copied();
+            assert!(got.is_some(), "{k} missing in\n{body}");
+            got
+        };
+        assert_eq!(v("equity"), Some(10250.5));
+        assert_eq!(v("realized_pnl"), Some(-12.25));
+        assert_eq!(v("unrealized_pnl"), Some(262.75));
+        assert_eq!(v("drawdown_percent"), Some(3.5));
+        assert_eq!(v(r#"orders_total{symbol="BTCUSDT",side="buy"}"#), Some(2.0));
+        assert_eq!(v(r#"fills_total{symbol="BTCUSDT",side="buy"}"#), Some(1.0));
+        assert_eq!(v(r#"rejects_total{symbol="BTCUSDT",source="risk"}"#), Some(1.0));
+        assert_eq!(v(r#"feed_lag_seconds{feed="binance"}"#), Some(0.25));
+        assert_eq!(v(r#"feed_reconnects_total{feed="binance"}"#), Some(1.0));
+        assert_eq!(v(r#"book_resyncs_total{symbol="BTCUSDT"}"#), Some(1.0));
+        assert_eq!(v("lease_held"), Some(1.0));
+        assert_eq!(v("decision_latency_seconds_count"), Some(2.0));
+        assert_eq!(v(r#"decision_latency_seconds_bucket{le="0.00001"}"#), Some(0.0));
+        assert_eq!(v(r#"decision_latency_seconds_bucket{le="0.00005"}"#), Some(1.0));
+        assert_eq!(v(r#"decision_latency_seconds_bucket{le="0.0025"}"#), Some(2.0));
+        assert_eq!(v(r#"decision_latency_seconds_bucket{le="1.0"}"#), Some(2.0));
+        assert_eq!(v(r#"decision_latency_seconds_bucket{le="+Inf"}"#), Some(2.0));
+        assert!(body.trim_end().ends_with("# EOF"), "{body}");
+        task.abort();
+    }
+}
