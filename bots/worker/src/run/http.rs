@@ -26,8 +26,8 @@ use tradewind_core::fixed::Money;
 
 /// Buckets of the decision-latency histogram: 10 µs to 1 s, 1-2.5-5 per decade.
 pub const DECISION_BUCKETS: [f64; 16] = [
-    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
-    0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
 /// Labels: symbol and side (`buy`/`sell`).
@@ -102,7 +102,11 @@ impl Default for WorkerMetrics {
             "Cash plus marked-to-market positions, in the capital currency",
             equity.clone(),
         );
-        registry.register("realized_pnl", "Realized profit and loss", realized_pnl.clone());
+        registry.register(
+            "realized_pnl",
+            "Realized profit and loss",
+            realized_pnl.clone(),
+        );
         registry.register(
             "unrealized_pnl",
             "Unrealized profit and loss",
@@ -406,7 +410,11 @@ mod tests {
             ("book_resyncs", "counter"),
             ("lease_held", "gauge"),
         ] {
-            assert_eq!(types.get(&format!("{p}{name}")).map(String::as_str), Some(ty), "{name}");
+            assert_eq!(
+                types.get(&format!("{p}{name}")).map(String::as_str),
+                Some(ty),
+                "{name}"
+            );
         }
         let v = |k: &str| {
             let got = samples.get(&format!("{p}{k}")).copied();
@@ -419,17 +427,32 @@ mod tests {
         assert_eq!(v("drawdown_percent"), Some(3.5));
         assert_eq!(v(r#"orders_total{symbol="BTCUSDT",side="buy"}"#), Some(2.0));
         assert_eq!(v(r#"fills_total{symbol="BTCUSDT",side="buy"}"#), Some(1.0));
-        assert_eq!(v(r#"rejects_total{symbol="BTCUSDT",source="risk"}"#), Some(1.0));
+        assert_eq!(
+            v(r#"rejects_total{symbol="BTCUSDT",source="risk"}"#),
+            Some(1.0)
+        );
         assert_eq!(v(r#"feed_lag_seconds{feed="binance"}"#), Some(0.25));
         assert_eq!(v(r#"feed_reconnects_total{feed="binance"}"#), Some(1.0));
         assert_eq!(v(r#"book_resyncs_total{symbol="BTCUSDT"}"#), Some(1.0));
         assert_eq!(v("lease_held"), Some(1.0));
         assert_eq!(v("decision_latency_seconds_count"), Some(2.0));
-        assert_eq!(v(r#"decision_latency_seconds_bucket{le="0.00001"}"#), Some(0.0));
-        assert_eq!(v(r#"decision_latency_seconds_bucket{le="0.00005"}"#), Some(1.0));
-        assert_eq!(v(r#"decision_latency_seconds_bucket{le="0.0025"}"#), Some(2.0));
+        assert_eq!(
+            v(r#"decision_latency_seconds_bucket{le="0.00001"}"#),
+            Some(0.0)
+        );
+        assert_eq!(
+            v(r#"decision_latency_seconds_bucket{le="0.00005"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            v(r#"decision_latency_seconds_bucket{le="0.0025"}"#),
+            Some(2.0)
+        );
         assert_eq!(v(r#"decision_latency_seconds_bucket{le="1.0"}"#), Some(2.0));
-        assert_eq!(v(r#"decision_latency_seconds_bucket{le="+Inf"}"#), Some(2.0));
+        assert_eq!(
+            v(r#"decision_latency_seconds_bucket{le="+Inf"}"#),
+            Some(2.0)
+        );
         assert!(body.trim_end().ends_with("# EOF"), "{body}");
         task.abort();
     }
