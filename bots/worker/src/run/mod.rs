@@ -3,3 +3,4 @@
 pub mod journal;
 pub mod http;
 pub mod events;
+pub mod lease;
