@@ -3,16 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use tradewind_core::backtest::{Backtest, Outcome, Settings, Sizing};
+use tradewind_core::backtest::{Backtest, Outcome};
 use tradewind_core::data::Bar;
-use tradewind_core::exchange::{BarFillModel, Bps, FeeSchedule};
 use tradewind_core::fixed::{Money, Price, Quantity};
 use tradewind_core::instrument::Instrument;
-use tradewind_core::risk::{RiskLimits, RiskLimitsText};
 use tradewind_core::statistics::{Statistics, StatsConfig};
-use tradewind_core::strategy;
+use tradewind_crds::Mode;
 use tradewind_crds::resolved::BotConfig;
-use tradewind_crds::{FillModel, Mode};
 
 use crate::market_data;
 use crate::report::{Counts, ReportView};
@@ -86,46 +83,6 @@ fn decimals(text: &str) -> u8 {
         .unwrap_or(0)
 }
 
-/// Fees from the bot's CommissionPlan; without one, the venue's base rate (10 bp).
-pub fn fee_schedule(cfg: &BotConfig) -> Result<FeeSchedule> {
-    let Some(plan) = &cfg.commission_plan else {
-        return Ok(FeeSchedule::default());
-    };
-    let tiers: Vec<(&str, &str, &str)> = plan
-        .trading_fees
-        .tiers
-        .iter()
-        .map(|t| {
-            (
-                t.min_volume_30d.as_str(),
-                t.maker_bps.as_str(),
-                t.taker_bps.as_str(),
-            )
-        })
-        .collect();
-    FeeSchedule::from_tiers(&tiers).with_context(|| {
-        format!(
-            "CommissionPlan {}: spec.tradingFees",
-            cfg.commission_plan_name.clone().unwrap_or_default()
-        )
-    })
-}
-
-/// The bot's effective risk limits (strategy's, overridden field by field by the bot's).
-pub fn risk_limits(cfg: &BotConfig) -> Result<RiskLimits> {
-    let r = &cfg.risk;
-    let text = RiskLimitsText {
-        max_order_notional: r.max_order_notional.as_ref().map(|d| d.as_str()),
-        max_position_notional: r.max_position_notional.as_ref().map(|d| d.as_str()),
-        price_band_percent: r.price_band_percent.as_ref().map(|p| p.as_str()),
-        stop_loss_percent: r.stop_loss_percent.as_ref().map(|p| p.as_str()),
-        daily_loss_limit: r.daily_loss_limit.as_ref().map(|d| d.as_str()),
-        max_drawdown_percent: r.max_drawdown_percent.as_ref().map(|p| p.as_str()),
-    };
-    RiskLimits::parse(&text)
-        .with_context(|| format!("TradingBot {}: spec.risk (with its Strategy's)", cfg.name))
-}
-
 /// Runs a backtest and returns the report view (nothing written yet).
 pub fn run(req: &Request) -> Result<ReportView> {
     let cfg = bundle::load(&req.files, req.bot.as_deref())?.config;
@@ -143,31 +100,7 @@ pub fn run(req: &Request) -> Result<ReportView> {
     let (bars, format) = market_data::load_bars(&req.data, timeframe)?;
     tracing::info!(bars = bars.len(), ?format, data = %req.data.display(), "market data loaded");
     let instrument = instrument(&cfg, &bars, &req.instrument)?;
-    let strategy = strategy::build(&cfg.strategy, &instrument)
-        .map_err(|e| anyhow::anyhow!("Strategy {}: {e}", cfg.strategy_name))?;
-    let sizing = Sizing::from_spec(&cfg.sizing, &instrument)
-        .map_err(|e| anyhow::anyhow!("TradingBot {}: {e}", cfg.name))?;
-    let backtest = cfg.bot.backtest.clone().unwrap_or_default();
-    let slippage = match &backtest.slippage_bps {
-        None => Bps::ZERO,
-        Some(s) => Bps::parse(s.as_str())
-            .with_context(|| format!("TradingBot {}: spec.backtest.slippageBps", cfg.name))?,
-    };
-    let capital = Money::parse(cfg.bot.capital.amount.as_str())
-        .with_context(|| format!("TradingBot {}: spec.capital.amount", cfg.name))?;
-    let risk = risk_limits(&cfg)?;
-    let settings = Settings {
-        instrument: instrument.clone(),
-        capital,
-        fill_model: match backtest.fill_model {
-            FillModel::NextBarOpen => BarFillModel::NextBarOpen,
-            FillModel::SameBarClose => BarFillModel::SameBarClose,
-        },
-        slippage,
-        fees: fee_schedule(&cfg)?,
-        sizing,
-        risk,
-    };
+    let (strategy, settings) = crate::settings::engine_settings(&cfg, &instrument)?;
     let started = std::time::Instant::now();
     let outcome = Backtest::new(settings, strategy).run(&bars)?;
     let secs = started.elapsed().as_secs_f64();

@@ -257,6 +257,11 @@ impl<V: Venue> Engine<V> {
         self.risk.halt()
     }
 
+    /// The highest equity the post-trade monitor has seen (for drawdown).
+    pub fn peak_equity(&self) -> Option<Money> {
+        self.risk.peak_equity()
+    }
+
     /// Order-flow counters so far.
     pub fn counts(&self) -> Counts {
         self.counts

@@ -1,0 +1,287 @@
+//! The worker's settings: the resolved bot configuration the operator mounts, checked at
+//! start (a bad one stops the worker with a message naming the field), where market data
+//! comes from, and where the exchange credentials are.
+
+use std::path::{Path, PathBuf};
+
+use tradewind_crds::Mode;
+use tradewind_crds::resolved::BotConfig;
+
+/// `tradewind-bot run` flags; each also reads an environment variable, which is how the
+/// operator's Deployment sets them.
+#[derive(Clone, Debug, clap::Args)]
+pub struct RunArgs {
+    /// The resolved configuration (bot, strategy, plan) the operator mounts.
+    #[arg(long, env = "TRADEWIND_CONFIG", default_value = "/etc/tradewind/config/bot.json")]
+    pub config: PathBuf,
+    /// Directory with the files `apiKey` and `apiSecret` (the bot's Secret, mounted).
+    #[arg(
+        long,
+        env = "TRADEWIND_CREDENTIALS_DIR",
+        default_value = "/etc/tradewind/credentials"
+    )]
+    pub credentials_dir: PathBuf,
+    /// Where the journal lives (the pod's volume).
+    #[arg(long, env = "TRADEWIND_STATE_DIR", default_value = "/var/lib/tradewind")]
+    pub state_dir: PathBuf,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "TRADEWIND_METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Market data: `binance` (live WebSocket streams) or `replay` (a recorded file).
+    #[arg(long, env = "TRADEWIND_MARKET_DATA", default_value = "binance", value_parser = ["binance", "replay"])]
+    pub market_data: String,
+    /// Trade/quote JSON Lines file for `--market-data replay`.
+    #[arg(long, env = "TRADEWIND_REPLAY_FILE")]
+    pub replay_file: Option<PathBuf>,
+    /// Replay speed: 1 is real time, 60 a minute per second, 0 as fast as possible.
+    #[arg(long, env = "TRADEWIND_REPLAY_SPEED", default_value_t = 1.0)]
+    pub replay_speed: f64,
+    /// Binance REST base URL override (default: production or testnet per the bot).
+    #[arg(long, env = "TRADEWIND_BINANCE_REST")]
+    pub binance_rest: Option<String>,
+    /// Binance WebSocket base URL override.
+    #[arg(long, env = "TRADEWIND_BINANCE_WS")]
+    pub binance_ws: Option<String>,
+    /// Talk to Kubernetes (status, Lease): `auto` (in a cluster or with KUBECONFIG) or `off`.
+    #[arg(long, env = "TRADEWIND_KUBERNETES", default_value = "auto", value_parser = ["auto", "off"])]
+    pub kubernetes: String,
+    /// The pod's name: this worker's identity in the Lease.
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
+    /// The bot's namespace.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// The bot's UID (client order IDs derive from it); read from the TradingBot if unset.
+    #[arg(long, env = "TRADEWIND_BOT_UID")]
+    pub bot_uid: Option<String>,
+    /// Cancel the bot's open orders when stopping.
+    #[arg(long, env = "TRADEWIND_CANCEL_ON_SHUTDOWN")]
+    pub cancel_on_shutdown: bool,
+    /// Least time between two status writes (halts are written at once).
+    #[arg(long, env = "TRADEWIND_STATUS_INTERVAL_SECONDS", default_value_t = 10)]
+    pub status_interval_seconds: u64,
+    /// Key Vault URI holding the exchange credentials (instead of the mounted Secret).
+    #[arg(long, env = "TRADEWIND_KEYVAULT_URI")]
+    pub key_vault_uri: Option<String>,
+    /// Name of the Key Vault secret (JSON `{"apiKey": .., "apiSecret": ..}`).
+    #[arg(long, env = "TRADEWIND_KEYVAULT_SECRET")]
+    pub key_vault_secret: Option<String>,
+    /// Service Bus endpoint for events (in addition to stdout).
+    #[arg(long, env = "TRADEWIND_SERVICEBUS_ENDPOINT")]
+    pub service_bus_endpoint: Option<String>,
+    /// Service Bus topic of this bot.
+    #[arg(long, env = "TRADEWIND_SERVICEBUS_TOPIC")]
+    pub service_bus_topic: Option<String>,
+    /// Azure credential for Key Vault and Service Bus.
+    #[arg(long, env = "TRADEWIND_AZURE_AUTH", default_value = "workload-identity")]
+    pub azure_auth: String,
+    /// Entra ID authority host override (sovereign clouds, tests).
+    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
+    pub authority_host: Option<String>,
+    /// Service Bus token audience (sovereign clouds).
+    #[arg(
+        long,
+        env = "TRADEWIND_SERVICEBUS_AUDIENCE",
+        default_value = "https://servicebus.azure.net"
+    )]
+    pub service_bus_audience: String,
+}
+
+/// A configuration the worker cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The JSON does not match the schema; names the field.
+    #[error("{path}: {field}: {reason}")]
+    Field {
+        /// File.
+        path: String,
+        /// Field path, e.g. `bot.capital.amount`.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn field(path: &Path, field: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Field {
+        path: path.display().to_string(),
+        field: field.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads and checks the resolved configuration.
+pub fn load(path: &Path) -> Result<BotConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let cfg: BotConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let at = e.path().to_string();
+        field(
+            path,
+            if at == "." { "(document)" } else { &at },
+            e.inner().to_string(),
+        )
+    })?;
+    check(path, &cfg)?;
+    Ok(cfg)
+}
+
+/// What a worker can run: one symbol, Paper or Live, on Binance spot.
+pub fn check(path: &Path, cfg: &BotConfig) -> Result<(), ConfigError> {
+    if cfg.bot.mode == Mode::Backtest {
+        return Err(field(
+            path,
+            "bot.mode",
+            "Backtest bots are run with `tradewind-bot backtest`, not as a worker",
+        ));
+    }
+    if cfg.bot.symbols.len() != 1 {
+        return Err(field(
+            path,
+            "bot.symbols",
+            format!(
+                "a worker trades exactly one symbol, got {}",
+                cfg.bot.symbols.len()
+            ),
+        ));
+    }
+    let symbol = &cfg.bot.symbols[0];
+    if !symbol.ends_with(cfg.bot.capital.currency.as_str()) {
+        return Err(field(
+            path,
+            "bot.capital.currency",
+            format!(
+                "{} is not the quote currency of {symbol}",
+                cfg.bot.capital.currency
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Exchange API credentials. Never printed.
+#[derive(Clone)]
+pub struct ApiCredentials {
+    /// API key.
+    pub api_key: String,
+    /// API secret.
+    pub api_secret: String,
+}
+
+impl std::fmt::Debug for ApiCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiCredentials(..)")
+    }
+}
+
+/// Credentials that cannot be read; names the file or secret, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// A mounted file is missing or unreadable.
+    #[error("credentials: {file}: {reason}")]
+    File {
+        /// File.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    /// The Key Vault secret could not be read or parsed.
+    #[error("credentials: key vault secret {secret:?}: {reason}")]
+    KeyVault {
+        /// Secret name.
+        secret: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Reads `apiKey` and `apiSecret` from the mounted Secret directory.
+pub fn credentials_from_dir(dir: &Path) -> Result<ApiCredentials, CredentialsError> {
+    let read = |name: &str| -> Result<String, CredentialsError> {
+        let file = dir.join(name);
+        let text = std::fs::read_to_string(&file).map_err(|e| CredentialsError::File {
+            file: file.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let value = text.trim().to_string();
+        if value.is_empty() {
+            return Err(CredentialsError::File {
+                file: file.display().to_string(),
+                reason: "is empty".into(),
+            });
+        }
+        Ok(value)
+    };
+    Ok(ApiCredentials {
+        api_key: read("apiKey")?,
+        api_secret: read("apiSecret")?,
+    })
+}
+
+/// Parses the Key Vault secret's value, `{"apiKey": .., "apiSecret": ..}` (as the
+/// operator writes it).
+pub fn credentials_from_json(secret: &str, value: &str) -> Result<ApiCredentials, CredentialsError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Stored {
+        api_key: String,
+        api_secret: String,
+    }
+    // serde's message could quote the input; say only what is wrong with its shape.
+    let stored: Stored = serde_json::from_str(value).map_err(|_| CredentialsError::KeyVault {
+        secret: secret.into(),
+        reason: "value is not a JSON object with string fields apiKey and apiSecret".into(),
+    })?;
+    if stored.api_key.is_empty() || stored.api_secret.is_empty() {
+        return Err(CredentialsError::KeyVault {
+            secret: secret.into(),
+            reason: "apiKey or apiSecret is empty".into(),
+        });
+    }
+    Ok(ApiCredentials {
+        api_key: stored.api_key,
+        api_secret: stored.api_secret,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tw-cfg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn credentials_errors_name_the_file_and_never_the_value() {
+        let d = dir("creds");
+        std::fs::write(d.join("apiKey"), "k-123\n").unwrap();
+        let err = credentials_from_dir(&d).unwrap_err().to_string();
+        assert!(err.contains("apiSecret"), "{err}");
+        std::fs::write(d.join("apiSecret"), "  ").unwrap();
+        let err = credentials_from_dir(&d).unwrap_err().to_string();
+        assert!(err.ends_with("apiSecret: is empty"), "{err}");
+        std::fs::write(d.join("apiSecret"), "s3cr3t").unwrap();
+        let c = credentials_from_dir(&d).unwrap();
+        assert_eq!((c.api_key.as_str(), c.api_secret.as_str()), ("k-123", "s3cr3t"));
+        assert_eq!(format!("{c:?}"), "ApiCredentials(..)");
+        let err = credentials_from_json("tw-x", r#"{"apiKey": "k", "secret": "s3cr3t"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+}

@@ -1,0 +1,748 @@
+//! Live execution on Binance spot: the engine's outbox commands become signed REST
+//! requests, the user data stream's execution reports become engine events, and at start
+//! (or after a dropped stream) the worker reconciles with the exchange.
+//!
+//! Exactly once: every order's client order ID is derived from the bot's UID and the
+//! engine's order sequence, and is journaled (`Sent`) before the request leaves. After a
+//! crash the journal replays the engine to the same state; each journaled order is then
+//! looked up on the exchange by that ID — found, its fills are taken from the exchange;
+//! unknown, it never arrived and is sent now. Fills are applied once per trade ID.
+
+use std::collections::{BTreeMap, HashSet};
+
+use sha2::{Digest, Sha256};
+use tradewind_core::data::{Side, UnixNanos};
+use tradewind_core::engine::{INSTRUMENT, Outbox, VenueCommand};
+use tradewind_core::fixed::{Money, Price, Quantity};
+use tradewind_core::instrument::Instrument;
+use tradewind_core::orders::{
+    ClientOrderId, Fill, Liquidity, OrderEvent, OrderKind, OrderRequest, RejectReason,
+};
+
+use super::record::Record;
+use super::trader::{Notice, Trader, TraderError};
+use crate::venue::binance::{
+    BinanceRest, ExecType, ExecutionReport, NewOrder, OrderKind as VenueKind, OrderState,
+    OrderStatus, VenueError,
+};
+
+/// The client order ID prefix for a bot: `tw` and 12 hex digits of the UID's hash, so IDs
+/// stay within Binance's 36 characters and differ between bots.
+pub fn client_prefix(bot_uid: &str) -> String {
+    let digest = Sha256::digest(bot_uid.as_bytes());
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("tw{hex}")
+}
+
+/// The client order ID of engine order `id`.
+pub fn client_order_id(prefix: &str, id: ClientOrderId) -> String {
+    format!("{prefix}-{}", id.0)
+}
+
+/// What the executor knows about one of the bot's orders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tracked {
+    /// Client order ID on the exchange.
+    pub client_order_id: String,
+    /// The engine's order.
+    pub request: OrderRequest,
+    /// The exchange acknowledged it (an ack, a report, or found by a lookup).
+    pub acked: bool,
+    /// Base quantity given to the engine as filled so far.
+    pub filled: Quantity,
+    /// No more events will come for it.
+    pub terminal: bool,
+}
+
+/// Why live execution stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The engine or its journal failed.
+    #[error(transparent)]
+    Trader(#[from] TraderError),
+    /// The exchange failed in a way that needs a person (auth, config).
+    #[error("exchange: {0}")]
+    Venue(#[from] VenueError),
+    /// This worker no longer holds the bot's Lease: nothing more is sent.
+    #[error("the bot's Lease was lost: stopped sending orders")]
+    LostLease,
+}
+
+/// Turns one trade into the engine's fill. Binance takes the commission from the asset
+/// received: on a buy in the base asset, so the position grows by `qty - commission` and
+/// the fee is that commission's value at the fill price; on a sell in the quote asset.
+/// A commission in a third asset (BNB) cannot be valued here and is recorded as zero.
+#[allow(clippy::too_many_arguments)]
+pub fn engine_fill(
+    id: ClientOrderId,
+    ts: UnixNanos,
+    side: Side,
+    price: Price,
+    qty: Quantity,
+    commission: Money,
+    commission_asset: &str,
+    maker: bool,
+    instrument: &Instrument,
+) -> Option<Fill> {
+    let (quantity, fee) = if commission_asset == instrument.base() && commission.raw() > 0 {
+        let commission_raw = u64::try_from(commission.raw()).ok()?;
+        let net = qty.raw().checked_sub(commission_raw)?;
+        let net = Quantity::from_raw(net, 9).ok()?;
+        let paid = Quantity::from_raw(commission_raw, 9).ok()?;
+        (net, price.notional(paid))
+    } else if commission_asset == instrument.quote() {
+        (qty, commission)
+    } else {
+        (qty, Money::ZERO)
+    };
+    (!quantity.is_zero()).then_some(Fill {
+        id,
+        instrument: INSTRUMENT,
+        ts,
+        side,
+        price,
+        quantity,
+        fee,
+        liquidity: if maker {
+            Liquidity::Maker
+        } else {
+            Liquidity::Taker
+        },
+    })
+}
+
+fn terminal(status: &OrderStatus) -> bool {
+    matches!(
+        status,
+        OrderStatus::Filled
+            | OrderStatus::Canceled
+            | OrderStatus::Rejected
+            | OrderStatus::Expired
+            | OrderStatus::ExpiredInMatch
+    )
+}
+
+/// The executor's bookkeeping, rebuilt from the journal and kept as events are applied.
+#[derive(Debug, Default)]
+pub struct Book {
+    orders: BTreeMap<u64, Tracked>,
+    trades: HashSet<u64>,
+}
+
+impl Book {
+    /// Learns from a journal record (during recovery) or a record just written.
+    pub fn learn(&mut self, prefix: &str, record: &Record) {
+        match record {
+            Record::Sent { request, .. } => {
+                if let Ok(r) = request.to_request() {
+                    self.orders.insert(
+                        r.id.0,
+                        Tracked {
+                            client_order_id: client_order_id(prefix, r.id),
+                            request: r,
+                            acked: false,
+                            filled: Quantity::ZERO,
+                            terminal: false,
+                        },
+                    );
+                }
+            }
+            Record::Venue {
+                events, trade_ids, ..
+            } => {
+                self.trades.extend(trade_ids.iter().copied());
+                for e in events {
+                    self.apply(&OrderEvent::from(e));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply(&mut self, e: &OrderEvent) {
+        let Some(t) = self.orders.get_mut(&e.id().0) else {
+            return;
+        };
+        match e {
+            OrderEvent::Accepted { .. } | OrderEvent::Triggered { .. } => t.acked = true,
+            OrderEvent::Filled(f) => {
+                t.acked = true;
+                t.filled = t.filled.checked_add(f.quantity).unwrap_or(t.filled);
+            }
+            OrderEvent::Canceled { .. } | OrderEvent::Rejected { .. } => t.terminal = true,
+        }
+    }
+
+    /// Orders that may still change.
+    pub fn open(&self) -> impl Iterator<Item = &Tracked> {
+        self.orders.values().filter(|t| !t.terminal)
+    }
+
+    /// An order by engine ID.
+    pub fn get(&self, id: u64) -> Option<&Tracked> {
+        self.orders.get(&id)
+    }
+
+    /// Was this trade applied?
+    pub fn has_trade(&self, id: u64) -> bool {
+        self.trades.contains(&id)
+    }
+
+    /// The engine's remaining quantity of an order.
+    fn remaining(&self, id: u64) -> Quantity {
+        self.orders
+            .get(&id)
+            .map(|t| t.request.quantity.saturating_sub(t.filled))
+            .unwrap_or(Quantity::ZERO)
+    }
+
+    /// Engine events for an execution report (fills once per trade ID; the rest of the
+    /// order cancelled once the exchange is done with it). Returns the events and the
+    /// trade IDs they apply.
+    pub fn from_report(
+        &self,
+        r: &ExecutionReport,
+        instrument: &Instrument,
+        prefix: &str,
+    ) -> (Vec<OrderEvent>, Vec<u64>) {
+        let Some(id) = parse_id(prefix, &r.client_order_id) else {
+            return (Vec::new(), Vec::new());
+        };
+        let Some(t) = self.orders.get(&id.0) else {
+            return (Vec::new(), Vec::new());
+        };
+        if t.terminal {
+            return (Vec::new(), Vec::new());
+        }
+        let mut events = Vec::new();
+        let mut trades = Vec::new();
+        match r.exec_type {
+            ExecType::New if !t.acked => events.push(OrderEvent::Accepted { id, ts: r.ts }),
+            ExecType::Trade => {
+                if let Some(trade) = r.trade_id
+                    && !self.trades.contains(&trade)
+                    && let Some(fill) = engine_fill(
+                        id,
+                        r.ts,
+                        r.side,
+                        r.last_price,
+                        r.last_qty,
+                        r.commission,
+                        r.commission_asset.as_deref().unwrap_or_default(),
+                        r.maker,
+                        instrument,
+                    )
+                {
+                    if !t.acked {
+                        events.push(OrderEvent::Accepted { id, ts: r.ts });
+                    }
+                    trades.push(trade);
+                    events.push(OrderEvent::Filled(fill));
+                }
+            }
+            ExecType::Rejected => events.push(OrderEvent::Rejected {
+                id,
+                ts: r.ts,
+                reason: RejectReason::Other(r.reject_reason.clone()),
+            }),
+            _ => {}
+        }
+        if terminal(&r.status) && r.status != OrderStatus::Rejected {
+            let filled_now: u64 = events
+                .iter()
+                .filter_map(|e| match e {
+                    OrderEvent::Filled(f) => Some(f.quantity.raw()),
+                    _ => None,
+                })
+                .sum();
+            let left = self.remaining(id.0).raw().saturating_sub(filled_now);
+            if left > 0 {
+                events.push(OrderEvent::Canceled {
+                    id,
+                    ts: r.ts,
+                    unfilled: Quantity::from_raw(left, 9).unwrap_or(Quantity::ZERO),
+                });
+            }
+        }
+        (events, trades)
+    }
+}
+
+/// The engine order ID in one of our client order IDs.
+pub fn parse_id(prefix: &str, client_order_id: &str) -> Option<ClientOrderId> {
+    client_order_id
+        .strip_prefix(prefix)?
+        .strip_prefix('-')?
+        .parse()
+        .ok()
+        .map(ClientOrderId)
+}
+
+/// The exchange's form of an engine order; `Err` for what Binance spot (as this worker
+/// uses it) cannot take.
+pub fn new_order(
+    symbol: &str,
+    client_order_id: String,
+    r: &OrderRequest,
+    instrument: &Instrument,
+) -> Result<NewOrder, String> {
+    let kind = match (r.kind, r.post_only) {
+        (OrderKind::Market, _) => VenueKind::Market,
+        (OrderKind::Limit { price }, true) => VenueKind::LimitMaker { price },
+        (OrderKind::Limit { price }, false) => VenueKind::Limit {
+            price,
+            tif: r.time_in_force,
+        },
+        (OrderKind::StopMarket { .. } | OrderKind::StopLimit { .. }, _) => {
+            return Err("stop orders are not sent to Binance spot by this worker".into());
+        }
+    };
+    // A position net of base-asset commissions is not a multiple of the lot: send what
+    // the lot allows; the rest is cancelled in the engine when the order completes.
+    let quantity = instrument.round_quantity(r.quantity);
+    if quantity.is_zero() {
+        return Err(format!(
+            "quantity {} is below one lot ({})",
+            r.quantity,
+            instrument.lot_size()
+        ));
+    }
+    Ok(NewOrder {
+        symbol: symbol.to_owned(),
+        side: r.side,
+        kind,
+        quantity,
+        client_order_id,
+    })
+}
+
+/// Sends the engine's orders and applies the exchange's answers.
+pub struct LiveExecutor {
+    rest: BinanceRest,
+    symbol: String,
+    instrument: Instrument,
+    prefix: String,
+    book: Book,
+}
+
+impl LiveExecutor {
+    /// An executor for `symbol` with the bot's client order ID prefix.
+    pub fn new(rest: BinanceRest, symbol: String, instrument: Instrument, prefix: String) -> Self {
+        Self {
+            rest,
+            symbol,
+            instrument,
+            prefix,
+            book: Book::default(),
+        }
+    }
+
+    /// The bookkeeping (for tests and status).
+    pub fn book(&self) -> &Book {
+        &self.book
+    }
+
+    /// Learns from the journal while the engine replays it.
+    pub fn learn(&mut self, record: &Record) {
+        self.book.learn(&self.prefix, record);
+    }
+
+    async fn apply(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        ts: UnixNanos,
+        events: Vec<OrderEvent>,
+        trade_ids: Vec<u64>,
+        notices: &mut Vec<Notice>,
+    ) -> Result<(), LiveError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let record = Record::Venue {
+            ts,
+            trade_ids: trade_ids.clone(),
+            events: events.iter().map(Into::into).collect(),
+        };
+        notices.extend(trader.on_venue(ts, events, trade_ids)?);
+        self.book.learn(&self.prefix, &record);
+        Ok(())
+    }
+
+    /// Sends what the engine queued (and what its answers make it queue), while `leading`
+    /// says this worker holds the Lease.
+    pub async fn flush(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        leading: &dyn Fn() -> bool,
+    ) -> Result<Vec<Notice>, LiveError> {
+        let mut notices = Vec::new();
+        loop {
+            let commands = trader.engine_mut().venue_mut().drain();
+            if commands.is_empty() {
+                return Ok(notices);
+            }
+            for command in commands {
+                if !leading() {
+                    return Err(LiveError::LostLease);
+                }
+                match command {
+                    VenueCommand::Submit { ts, request } => {
+                        self.submit(trader, ts, request, &mut notices).await?;
+                    }
+                    VenueCommand::Cancel { ts, id } => {
+                        self.cancel(trader, ts, id, &mut notices).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn submit(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        ts: UnixNanos,
+        request: OrderRequest,
+        notices: &mut Vec<Notice>,
+    ) -> Result<(), LiveError> {
+        let cid = client_order_id(&self.prefix, request.id);
+        // Write-ahead: after a crash this record says the order may be on the exchange.
+        let sent = Record::Sent {
+            ts,
+            client_order_id: cid.clone(),
+            request: (&request).into(),
+        };
+        trader.journal(std::slice::from_ref(&sent))?;
+        self.book.learn(&self.prefix, &sent);
+        self.send_new(trader, ts, request, cid, notices).await
+    }
+
+    async fn send_new(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        ts: UnixNanos,
+        request: OrderRequest,
+        cid: String,
+        notices: &mut Vec<Notice>,
+    ) -> Result<(), LiveError> {
+        let reject = |reason: String| OrderEvent::Rejected {
+            id: request.id,
+            ts,
+            reason: RejectReason::Other(reason),
+        };
+        let order = match new_order(&self.symbol, cid.clone(), &request, &self.instrument) {
+            Ok(o) => o,
+            Err(why) => {
+                return self
+                    .apply(trader, ts, vec![reject(why)], Vec::new(), notices)
+                    .await;
+            }
+        };
+        match self.rest.new_order(&order).await {
+            Ok(ack) => {
+                let accepted = OrderEvent::Accepted {
+                    id: request.id,
+                    ts: ack.transact_time.max(ts),
+                };
+                // Fills come from the user data stream (with trade IDs), or a reconcile.
+                self.apply(trader, ts, vec![accepted], Vec::new(), notices)
+                    .await
+            }
+            Err(e) if e.outcome_unknown() => {
+                // It may be on the exchange: the next reconcile looks it up by its ID.
+                tracing::warn!(client_order_id = %cid, error = %e, "order outcome unknown; will reconcile");
+                Ok(())
+            }
+            Err(e @ (VenueError::Auth { .. } | VenueError::Config(_))) => Err(e.into()),
+            Err(e) => {
+                self.apply(trader, ts, vec![reject(e.to_string())], Vec::new(), notices)
+                    .await
+            }
+        }
+    }
+
+    async fn cancel(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        ts: UnixNanos,
+        id: ClientOrderId,
+        notices: &mut Vec<Notice>,
+    ) -> Result<(), LiveError> {
+        let Some(t) = self.book.get(id.0).filter(|t| !t.terminal).cloned() else {
+            return Ok(());
+        };
+        match self.rest.cancel_order(&self.symbol, &t.client_order_id).await {
+            Ok(state) => {
+                // Fills before the cancel arrive (or are reconciled) by trade ID; the
+                // cancel itself closes what the engine still has open.
+                let events = self.events_for_state(&state, ts).await?;
+                self.apply(trader, ts, events.0, events.1, notices).await
+            }
+            Err(VenueError::UnknownOrder { .. }) => Ok(()),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(client_order_id = %t.client_order_id, error = %e, "cancel failed; will retry on reconcile");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Events that bring the engine up to an order's state on the exchange: its fills not
+    /// yet applied (from the account's trades) and, if the order is done, the cancel of
+    /// whatever the engine still has open.
+    async fn events_for_state(
+        &self,
+        state: &OrderState,
+        ts: UnixNanos,
+    ) -> Result<(Vec<OrderEvent>, Vec<u64>), LiveError> {
+        let Some(id) = parse_id(&self.prefix, &state.client_order_id) else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let Some(t) = self.book.get(id.0) else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let mut events = Vec::new();
+        let mut trade_ids = Vec::new();
+        if !t.acked {
+            events.push(OrderEvent::Accepted { id, ts });
+        }
+        if !state.executed_qty.is_zero() {
+            let trades = self.rest.my_trades(&self.symbol, None).await?;
+            for trade in trades
+                .iter()
+                .filter(|x| x.order_id == state.order_id && !self.book.has_trade(x.id))
+            {
+                if let Some(fill) = engine_fill(
+                    id,
+                    trade.time,
+                    trade.side(),
+                    trade.price,
+                    trade.qty,
+                    trade.commission,
+                    &trade.commission_asset,
+                    trade.is_maker,
+                    &self.instrument,
+                ) {
+                    trade_ids.push(trade.id);
+                    events.push(OrderEvent::Filled(fill));
+                }
+            }
+        }
+        if state.status == OrderStatus::Rejected {
+            events.push(OrderEvent::Rejected {
+                id,
+                ts,
+                reason: RejectReason::Other("rejected by the exchange".into()),
+            });
+        } else if terminal(&state.status) {
+            let filled_now: u64 = events
+                .iter()
+                .filter_map(|e| match e {
+                    OrderEvent::Filled(f) => Some(f.quantity.raw()),
+                    _ => None,
+                })
+                .sum();
+            let left = self.book.remaining(id.0).raw().saturating_sub(filled_now);
+            if left > 0 {
+                events.push(OrderEvent::Canceled {
+                    id,
+                    ts,
+                    unfilled: Quantity::from_raw(left, 9).unwrap_or(Quantity::ZERO),
+                });
+            }
+        }
+        Ok((events, trade_ids))
+    }
+
+    /// Brings every order that may still change up to date with the exchange; an order
+    /// the exchange has never seen is sent now (its `Sent` record is already journaled).
+    pub async fn reconcile(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        ts: UnixNanos,
+        leading: &dyn Fn() -> bool,
+    ) -> Result<Vec<Notice>, LiveError> {
+        let mut notices = Vec::new();
+        let open: Vec<Tracked> = self.book.open().cloned().collect();
+        for t in open {
+            if !leading() {
+                return Err(LiveError::LostLease);
+            }
+            match self.rest.order(&self.symbol, &t.client_order_id).await? {
+                Some(state) => {
+                    let (events, trades) = self.events_for_state(&state, ts).await?;
+                    self.apply(trader, ts, events, trades, &mut notices).await?;
+                }
+                None if !t.acked => {
+                    tracing::info!(client_order_id = %t.client_order_id, "journaled order never reached the exchange; sending it");
+                    self.send_new(trader, ts, t.request, t.client_order_id.clone(), &mut notices)
+                        .await?;
+                }
+                None => {
+                    // Acknowledged once but unknown now (exchange history purged): done.
+                    let unfilled = self.book.remaining(t.request.id.0);
+                    let events = vec![OrderEvent::Canceled {
+                        id: t.request.id,
+                        ts,
+                        unfilled,
+                    }];
+                    self.apply(trader, ts, events, Vec::new(), &mut notices).await?;
+                }
+            }
+        }
+        // Decisions replayed from bars whose orders were never journaled as sent.
+        notices.extend(self.flush(trader, leading).await?);
+        Ok(notices)
+    }
+
+    /// An execution report from the user data stream.
+    pub async fn on_report(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        report: &ExecutionReport,
+    ) -> Result<Vec<Notice>, LiveError> {
+        if report.symbol != self.symbol {
+            return Ok(Vec::new());
+        }
+        let (events, trades) = self
+            .book
+            .from_report(report, &self.instrument, &self.prefix);
+        let mut notices = Vec::new();
+        let ts = report.ts.max(trader.engine().now());
+        self.apply(trader, ts, events, trades, &mut notices).await?;
+        Ok(notices)
+    }
+
+    /// Cancels every open order (on shutdown, when configured).
+    pub async fn cancel_all(&mut self, trader: &mut Trader<Outbox>) -> Result<Vec<Notice>, LiveError> {
+        let ids: Vec<ClientOrderId> = self.book.open().map(|t| t.request.id).collect();
+        let mut notices = Vec::new();
+        let ts = trader.engine().now();
+        for id in ids {
+            self.cancel(trader, ts, id, &mut notices).await?;
+        }
+        Ok(notices)
+    }
+
+    /// Drops outbox commands the journal shows were already sent before a restart, so a
+    /// replay never sends an order twice; keeps the ones that never left.
+    pub fn drop_replayed_commands(&mut self, trader: &mut Trader<Outbox>) {
+        let commands = trader.engine_mut().venue_mut().drain();
+        let keep: Vec<VenueCommand> = commands
+            .into_iter()
+            .filter(|c| match c {
+                VenueCommand::Submit { request, .. } => self.book.get(request.id.0).is_none(),
+                // A replayed cancel is re-sent only if the order is still open.
+                VenueCommand::Cancel { id, .. } => self.book.get(id.0).is_some_and(|t| !t.terminal),
+            })
+            .collect();
+        let outbox = trader.engine_mut().venue_mut();
+        for c in keep {
+            match c {
+                VenueCommand::Submit { ts, request } => {
+                    let mut fees = tradewind_core::exchange::FeeAccount::new(Default::default());
+                    tradewind_core::engine::Venue::submit(outbox, ts, &request, &mut fees, &mut Vec::new());
+                }
+                VenueCommand::Cancel { ts, id } => {
+                    let _ = tradewind_core::engine::Venue::cancel(outbox, ts, id, &mut Vec::new());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tradewind_core::orders::TimeInForce;
+
+    fn instrument() -> Instrument {
+        Instrument::new(
+            "BTCUSDT",
+            "BTC",
+            "USDT",
+            "0.01".parse().unwrap(),
+            "0.00001".parse().unwrap(),
+            "0.00001".parse().unwrap(),
+            Money::parse("5").unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn client_order_ids_are_deterministic_short_and_parse_back() {
+        let p = client_prefix("5f0e1c2a-7d3b-4e8f-9a10-1b2c3d4e5f60");
+        assert_eq!(p, client_prefix("5f0e1c2a-7d3b-4e8f-9a10-1b2c3d4e5f60"));
+        assert_ne!(p, client_prefix("another-uid"));
+        let id = client_order_id(&p, ClientOrderId(u64::MAX));
+        assert!(id.len() <= 36, "{id}");
+        crate::venue::binance::rest::validate_client_order_id(&id).unwrap();
+        assert_eq!(parse_id(&p, &id), Some(ClientOrderId(u64::MAX)));
+        assert_eq!(parse_id(&p, "web-123"), None);
+    }
+
+    #[test]
+    fn base_asset_commission_shrinks_the_position_and_is_valued_as_a_fee() {
+        let i = instrument();
+        let buy = engine_fill(
+            ClientOrderId(1),
+            0,
+            Side::Buy,
+            "87000.00".parse().unwrap(),
+            "0.00100".parse().unwrap(),
+            Money::parse("0.000001").unwrap(),
+            "BTC",
+            false,
+            &i,
+        )
+        .unwrap();
+        assert_eq!(buy.quantity.raw(), Quantity::parse("0.000999", 6).unwrap().raw());
+        assert_eq!(buy.fee, Money::parse("0.087").unwrap());
+        let sell = engine_fill(
+            ClientOrderId(2),
+            0,
+            Side::Sell,
+            "87000.00".parse().unwrap(),
+            "0.00099".parse().unwrap(),
+            Money::parse("0.086130").unwrap(),
+            "USDT",
+            true,
+            &i,
+        )
+        .unwrap();
+        assert_eq!(
+            (sell.quantity, sell.fee, sell.liquidity),
+            ("0.00099".parse().unwrap(), Money::parse("0.08613").unwrap(), Liquidity::Maker)
+        );
+    }
+
+    #[test]
+    fn orders_are_cut_to_the_lot_and_stops_are_refused() {
+        let i = instrument();
+        let r = OrderRequest {
+            id: ClientOrderId(3),
+            instrument: INSTRUMENT,
+            side: Side::Sell,
+            quantity: Quantity::parse("0.000999", 6).unwrap(),
+            kind: OrderKind::Market,
+            time_in_force: TimeInForce::Gtc,
+            post_only: false,
+        };
+        let o = new_order("BTCUSDT", "x-3".into(), &r, &i).unwrap();
+        assert_eq!(o.quantity, "0.00099".parse().unwrap());
+        let stop = OrderRequest {
+            kind: OrderKind::StopMarket {
+                trigger: "1.00".parse().unwrap(),
+            },
+            ..r
+        };
+        assert!(new_order("BTCUSDT", "x-4".into(), &stop, &i).is_err());
+        let dust = OrderRequest {
+            quantity: Quantity::parse("0.000001", 6).unwrap(),
+            ..r
+        };
+        assert_eq!(
+            new_order("BTCUSDT", "x-5".into(), &dust, &i).unwrap_err(),
+            "quantity 0.000001 is below one lot (0.00001)"
+        );
+    }
+}
