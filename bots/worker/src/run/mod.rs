@@ -8,3 +8,4 @@ pub mod trader;
 pub mod http;
 pub mod events;
 pub mod lease;
+pub mod status;
