@@ -6,7 +6,6 @@ mod market_data;
 mod report;
 mod run;
 mod settings;
-mod venue;
 #[allow(unused_imports)] // used by `run` as the live venue lands
 use tradewind_bot::venue;
 

@@ -384,7 +384,8 @@ impl MarketFeed {
             return Ok(());
         };
         let p = self.precision;
-        if stream.ends_with("@trade") {
+        let kind = stream.to_ascii_lowercase();
+        if kind.ends_with("@trade") {
             let Some(m) = self.parse::<TradeMsg>(&stream, text) else {
                 return Ok(());
             };
@@ -397,7 +398,7 @@ impl MarketFeed {
                 }
                 Err(e) => self.skip(&stream, &e),
             }
-        } else if stream.ends_with("@bookTicker") {
+        } else if kind.ends_with("@bookticker") {
             let Some(m) = self.parse::<BookTickerMsg>(&stream, text) else {
                 return Ok(());
             };
@@ -405,7 +406,7 @@ impl MarketFeed {
                 Ok(ev) => self.pending.push_back(ev),
                 Err(e) => self.skip(&stream, &e),
             }
-        } else if stream.contains("@kline_") {
+        } else if kind.contains("@kline_") {
             let Some(m) = self.parse::<KlineMsg>(&stream, text) else {
                 return Ok(());
             };
@@ -417,7 +418,7 @@ impl MarketFeed {
                 Ok(None) => {}
                 Err(e) => self.skip(&stream, &e),
             }
-        } else if stream.contains("@depth") {
+        } else if kind.contains("@depth") {
             let Some(m) = self.parse::<DepthUpdateMsg>(&stream, text) else {
                 self.resync("unparseable depth update".into());
                 return self.sync_book().await;
