@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use tradewind_binance_mock::{DEFAULT_API_KEY, DEFAULT_API_SECRET, MockConfig, TestServer};
 use tradewind_bot::venue::binance::{
-    BinanceEndpoints, BinanceRest, Credentials, ExecType, MarketEvent, MarketFeed, MarketStreams,
-    NewOrder, OrderKind, OrderStatus, RestOptions, UserEvent, UserStream, VenueError,
+    BinanceEndpoints, BinanceRest, Credentials, ExecType, FeedOptions, MarketEvent, MarketFeed,
+    MarketStreams, NewOrder, OrderKind, OrderStatus, RestOptions, UserEvent, UserStream,
+    VenueError,
 };
 use tradewind_core::data::Side;
 use tradewind_core::fixed::{Money, Price, Quantity};
@@ -552,4 +553,31 @@ async fn server_errors_are_outcome_unknown() {
     m.fail_next_rest(503, -1001, 1);
     let e = rest.open_orders(SYMBOL).await.unwrap_err();
     assert!(e.to_string().contains("GET /api/v3/openOrders"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_market_stream_is_reconnected() {
+    // The replay is paused: nothing but the mock's pings (every 20 s) would arrive.
+    let m = mock();
+    let ep = endpoints(&m);
+    let rest = BinanceRest::new(&ep, None).unwrap();
+    let options = FeedOptions {
+        stale_after: Duration::from_millis(300),
+        ..FeedOptions::default()
+    };
+    let mut feed = MarketFeed::connect_with(&ep, SYMBOL, &rest, all_streams(), options)
+        .await
+        .unwrap();
+    let ev = next(&mut feed).await;
+    assert!(matches!(ev, MarketEvent::Reconnected { .. }), "{ev:?}");
+    assert_eq!(
+        feed.counters()
+            .reconnects
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // And it still works afterwards.
+    m.advance(20);
+    until_synced(&mut feed, &m).await;
+    assert_book_matches_snapshot(&feed, &rest).await;
 }

@@ -285,6 +285,8 @@ impl MarketFeed {
 
     /// The next event. Reconnects and resyncs by itself; errors only when it gives up
     /// (see [`FeedOptions::max_reconnect_attempts`]) or a REST call fails for good.
+    /// Cancel-safe: events are queued before any await, and an interrupted snapshot
+    /// fetch is retried on the next diff.
     pub async fn next(&mut self) -> Result<MarketEvent, FeedError> {
         loop {
             if let Some(ev) = self.pending.pop_front() {

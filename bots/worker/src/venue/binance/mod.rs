@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub use depth::{DepthOutcome, DepthSync, SnapshotError};
 pub use error::{FeedError, VenueError};
-pub use market::{FeedCounters, MarketEvent, MarketFeed, MarketStreams};
+pub use market::{FeedCounters, FeedOptions, MarketEvent, MarketFeed, MarketStreams};
 pub use rest::{
     BinanceRest, ListenKey, NewOrder, OrderAck, OrderFill, OrderKind, OrderState, RestOptions,
     SymbolRules, TradeRecord, validate_client_order_id,

@@ -102,6 +102,9 @@ pub struct UserStream {
     need_new_key: bool,
     backoff: Backoff,
     pending: VecDeque<UserEvent>,
+    /// Execution reports read but not yet converted (their symbol's rules may need a
+    /// REST call); kept here so a cancelled `next` loses nothing.
+    unparsed: VecDeque<ExecutionReportMsg>,
     reconnects: u64,
     closed: bool,
 }
@@ -159,6 +162,7 @@ impl UserStream {
             ws: Some(ws),
             need_new_key: false,
             pending: VecDeque::new(),
+            unparsed: VecDeque::new(),
             reconnects: 0,
             closed: false,
         })
@@ -180,10 +184,29 @@ impl UserStream {
     }
 
     /// The next event; keeps the listenKey alive and reconnects by itself.
+    /// Cancel-safe: an event read but not yet returned stays queued.
     pub async fn next(&mut self) -> Result<UserEvent, FeedError> {
         loop {
             if let Some(ev) = self.pending.pop_front() {
                 return Ok(ev);
+            }
+            if let Some(symbol) = self.unparsed.front().map(|m| m.symbol.clone()) {
+                let precision = match self.rest.rules(&symbol).await {
+                    Ok(r) => r.precision(),
+                    Err(err) => {
+                        tracing::error!(error = %err, symbol = %symbol, "binance: no rules for executionReport symbol, using 8 decimals");
+                        wire::Precision::default()
+                    }
+                };
+                if let Some(msg) = self.unparsed.pop_front() {
+                    match msg.parse("user stream executionReport", precision) {
+                        Ok(r) => self.pending.push_back(UserEvent::Execution(r)),
+                        Err(err) => {
+                            tracing::error!(error = %err, "binance: executionReport refused; reconcile through REST")
+                        }
+                    }
+                }
+                continue;
             }
             if self.closed {
                 return Err(FeedError::Closed);
@@ -303,6 +326,8 @@ impl UserStream {
     }
 
     async fn handle(&mut self, text: &str) {
+        // Synchronous up to the first await (closing the socket), so cancellation of
+        // `next` cannot lose a message.
         let value: serde_json::Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
@@ -327,19 +352,7 @@ impl UserStream {
                         return;
                     }
                 };
-                let precision = match self.rest.rules(&msg.symbol).await {
-                    Ok(r) => r.precision(),
-                    Err(err) => {
-                        tracing::error!(error = %err, symbol = %msg.symbol, "binance: no rules for executionReport symbol, using 8 decimals");
-                        wire::Precision::default()
-                    }
-                };
-                match msg.parse(&ctx, precision) {
-                    Ok(r) => self.pending.push_back(UserEvent::Execution(r)),
-                    Err(err) => {
-                        tracing::error!(error = %err, "binance: executionReport refused; reconcile through REST")
-                    }
-                }
+                self.unparsed.push_back(msg);
             }
             "outboundAccountPosition" => match serde_json::from_value::<AccountPositionMsg>(value)
                 .map_err(|err| wire::field_err(&ctx, "B", err))
