@@ -1,12 +1,11 @@
-//! `tradewind-bot`: the Tradewind bot worker. `backtest` runs a bot over historical data
-//! and writes a report; `run` (the long-running worker) arrives with the worker issue.
+//! `tradewind-bot`: the Tradewind bot worker. `run` trades a bot (paper or live) until
+//! stopped; `backtest` runs a bot over historical data and writes a report.
 
 mod backtest;
 mod market_data;
 mod report;
 mod run;
 mod settings;
-#[allow(unused_imports)] // used by `run` as the live venue lands
 use tradewind_bot::venue;
 
 use std::path::PathBuf;
@@ -24,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Trade the bot the operator configured (paper or live) until SIGTERM.
+    Run(Box<run::config::RunArgs>),
     /// Backtest a TradingBot over a market-data file; print a summary and write
     /// report.json and report.html.
     Backtest {
@@ -69,6 +70,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Run(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(run::worker::run(*args))
+        }
         Command::Backtest {
             files,
             data,

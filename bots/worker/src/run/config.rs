@@ -12,7 +12,11 @@ use tradewind_crds::resolved::BotConfig;
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
     /// The resolved configuration (bot, strategy, plan) the operator mounts.
-    #[arg(long, env = "TRADEWIND_CONFIG", default_value = "/etc/tradewind/config/bot.json")]
+    #[arg(
+        long,
+        env = "TRADEWIND_CONFIG",
+        default_value = "/etc/tradewind/config/bot.json"
+    )]
     pub config: PathBuf,
     /// Directory with the files `apiKey` and `apiSecret` (the bot's Secret, mounted).
     #[arg(
@@ -22,7 +26,11 @@ pub struct RunArgs {
     )]
     pub credentials_dir: PathBuf,
     /// Where the journal lives (the pod's volume).
-    #[arg(long, env = "TRADEWIND_STATE_DIR", default_value = "/var/lib/tradewind")]
+    #[arg(
+        long,
+        env = "TRADEWIND_STATE_DIR",
+        default_value = "/var/lib/tradewind"
+    )]
     pub state_dir: PathBuf,
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, env = "TRADEWIND_METRICS_ADDR", default_value = "0.0.0.0:9090")]
@@ -73,7 +81,11 @@ pub struct RunArgs {
     #[arg(long, env = "TRADEWIND_SERVICEBUS_TOPIC")]
     pub service_bus_topic: Option<String>,
     /// Azure credential for Key Vault and Service Bus.
-    #[arg(long, env = "TRADEWIND_AZURE_AUTH", default_value = "workload-identity")]
+    #[arg(
+        long,
+        env = "TRADEWIND_AZURE_AUTH",
+        default_value = "workload-identity"
+    )]
     pub azure_auth: String,
     /// Entra ID authority host override (sovereign clouds, tests).
     #[arg(long, env = "AZURE_AUTHORITY_HOST")]
@@ -231,7 +243,10 @@ pub fn credentials_from_dir(dir: &Path) -> Result<ApiCredentials, CredentialsErr
 
 /// Parses the Key Vault secret's value, `{"apiKey": .., "apiSecret": ..}` (as the
 /// operator writes it).
-pub fn credentials_from_json(secret: &str, value: &str) -> Result<ApiCredentials, CredentialsError> {
+pub fn credentials_from_json(
+    secret: &str,
+    value: &str,
+) -> Result<ApiCredentials, CredentialsError> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Stored {
@@ -277,7 +292,10 @@ mod tests {
         assert!(err.ends_with("apiSecret: is empty"), "{err}");
         std::fs::write(d.join("apiSecret"), "s3cr3t").unwrap();
         let c = credentials_from_dir(&d).unwrap();
-        assert_eq!((c.api_key.as_str(), c.api_secret.as_str()), ("k-123", "s3cr3t"));
+        assert_eq!(
+            (c.api_key.as_str(), c.api_secret.as_str()),
+            ("k-123", "s3cr3t")
+        );
         assert_eq!(format!("{c:?}"), "ApiCredentials(..)");
         let err = credentials_from_json("tw-x", r#"{"apiKey": "k", "secret": "s3cr3t"}"#)
             .unwrap_err()

@@ -6,8 +6,6 @@
 //! a sequence number the runtime persists, so a replay after a crash re-sends the same
 //! Service Bus `MessageId` and the topic's duplicate detection drops it.
 
-#![allow(dead_code)] // The API is wired by the runtime (run/mod.rs).
-
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::Write;

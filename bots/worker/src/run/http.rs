@@ -1,8 +1,6 @@
 //! The worker's HTTP endpoints: `/healthz` (the process serves), `/readyz` (the runtime
 //! says it is ready) and `/metrics` (OpenMetrics text), as the operator serves them.
 
-#![allow(dead_code)] // The API is wired by the runtime (run/mod.rs).
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;

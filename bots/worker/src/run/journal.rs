@@ -14,8 +14,6 @@
 //! followed by `sync_data`, and an exclusive `flock` on the file keeps a second process
 //! (or a second open in this one) from writing the same journal.
 
-#![allow(dead_code)] // The API is wired by the runtime (run/mod.rs).
-
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::marker::PhantomData;
@@ -185,11 +183,6 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
     pub fn records(&self) -> u64 {
         self.records
     }
-
-    /// The journal file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 /// Decodes every frame; returns the records and the length of the valid prefix.
@@ -323,7 +316,7 @@ mod tests {
         j.append(&[]).expect("empty");
         j.append(&batch(1, 1)).expect("append");
         assert_eq!(j.records(), 4);
-        assert_eq!(j.path(), dir.file());
+        assert_eq!(j.path, dir.file());
         drop(j);
         let (mut j, recovered) = Journal::<Rec>::open(dir.file()).expect("reopen");
         let mut want = batch(0, 3);

@@ -9,8 +9,6 @@
 //! The holder reports `false` as soon as one renewal fails or someone else is seen
 //! holding it, and at the latest `duration / 3` before the lease would expire.
 
-#![allow(dead_code)] // The API is wired by the runtime (run/mod.rs).
-
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;

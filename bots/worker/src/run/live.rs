@@ -199,7 +199,7 @@ impl Book {
     /// Engine events for an execution report (fills once per trade ID; the rest of the
     /// order cancelled once the exchange is done with it). Returns the events and the
     /// trade IDs they apply.
-    pub fn from_report(
+    pub fn events_for_report(
         &self,
         r: &ExecutionReport,
         instrument: &Instrument,
@@ -337,11 +337,6 @@ impl LiveExecutor {
         }
     }
 
-    /// The bookkeeping (for tests and status).
-    pub fn book(&self) -> &Book {
-        &self.book
-    }
-
     /// Learns from the journal while the engine replays it.
     pub fn learn(&mut self, record: &Record) {
         self.book.learn(&self.prefix, record);
@@ -470,7 +465,11 @@ impl LiveExecutor {
         let Some(t) = self.book.get(id.0).filter(|t| !t.terminal).cloned() else {
             return Ok(());
         };
-        match self.rest.cancel_order(&self.symbol, &t.client_order_id).await {
+        match self
+            .rest
+            .cancel_order(&self.symbol, &t.client_order_id)
+            .await
+        {
             Ok(state) => {
                 // Fills before the cancel arrive (or are reconciled) by trade ID; the
                 // cancel itself closes what the engine still has open.
@@ -574,8 +573,14 @@ impl LiveExecutor {
                 }
                 None if !t.acked => {
                     tracing::info!(client_order_id = %t.client_order_id, "journaled order never reached the exchange; sending it");
-                    self.send_new(trader, ts, t.request, t.client_order_id.clone(), &mut notices)
-                        .await?;
+                    self.send_new(
+                        trader,
+                        ts,
+                        t.request,
+                        t.client_order_id.clone(),
+                        &mut notices,
+                    )
+                    .await?;
                 }
                 None => {
                     // Acknowledged once but unknown now (exchange history purged): done.
@@ -585,7 +590,8 @@ impl LiveExecutor {
                         ts,
                         unfilled,
                     }];
-                    self.apply(trader, ts, events, Vec::new(), &mut notices).await?;
+                    self.apply(trader, ts, events, Vec::new(), &mut notices)
+                        .await?;
                 }
             }
         }
@@ -605,7 +611,7 @@ impl LiveExecutor {
         }
         let (events, trades) = self
             .book
-            .from_report(report, &self.instrument, &self.prefix);
+            .events_for_report(report, &self.instrument, &self.prefix);
         let mut notices = Vec::new();
         let ts = report.ts.max(trader.engine().now());
         self.apply(trader, ts, events, trades, &mut notices).await?;
@@ -613,7 +619,10 @@ impl LiveExecutor {
     }
 
     /// Cancels every open order (on shutdown, when configured).
-    pub async fn cancel_all(&mut self, trader: &mut Trader<Outbox>) -> Result<Vec<Notice>, LiveError> {
+    pub async fn cancel_all(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+    ) -> Result<Vec<Notice>, LiveError> {
         let ids: Vec<ClientOrderId> = self.book.open().map(|t| t.request.id).collect();
         let mut notices = Vec::new();
         let ts = trader.engine().now();
@@ -640,7 +649,13 @@ impl LiveExecutor {
             match c {
                 VenueCommand::Submit { ts, request } => {
                     let mut fees = tradewind_core::exchange::FeeAccount::new(Default::default());
-                    tradewind_core::engine::Venue::submit(outbox, ts, &request, &mut fees, &mut Vec::new());
+                    tradewind_core::engine::Venue::submit(
+                        outbox,
+                        ts,
+                        &request,
+                        &mut fees,
+                        &mut Vec::new(),
+                    );
                 }
                 VenueCommand::Cancel { ts, id } => {
                     let _ = tradewind_core::engine::Venue::cancel(outbox, ts, id, &mut Vec::new());
@@ -695,7 +710,10 @@ mod tests {
             &i,
         )
         .unwrap();
-        assert_eq!(buy.quantity.raw(), Quantity::parse("0.000999", 6).unwrap().raw());
+        assert_eq!(
+            buy.quantity.raw(),
+            Quantity::parse("0.000999", 6).unwrap().raw()
+        );
         assert_eq!(buy.fee, Money::parse("0.087").unwrap());
         let sell = engine_fill(
             ClientOrderId(2),
@@ -711,7 +729,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             (sell.quantity, sell.fee, sell.liquidity),
-            ("0.00099".parse().unwrap(), Money::parse("0.08613").unwrap(), Liquidity::Maker)
+            (
+                "0.00099".parse().unwrap(),
+                Money::parse("0.08613").unwrap(),
+                Liquidity::Maker
+            )
         );
     }
 

@@ -108,7 +108,12 @@ impl BarRecord {
     /// The bar (checked again: a journal is input too).
     pub fn to_bar(&self) -> Result<Bar, String> {
         Bar::new(
-            self.ts, self.open, self.high, self.low, self.close, self.volume,
+            self.ts,
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.volume,
         )
         .map_err(|e| e.to_string())
     }
@@ -423,9 +428,13 @@ mod tests {
         assert_eq!(back, records);
         let Record::Bar(b) = &back[0] else { panic!() };
         assert_eq!(b.to_bar().unwrap(), bar);
-        let Record::Sent { request: r, .. } = &back[1] else { panic!() };
+        let Record::Sent { request: r, .. } = &back[1] else {
+            panic!()
+        };
         assert_eq!(r.to_request().unwrap(), request);
-        let Record::Venue { events, .. } = &back[2] else { panic!() };
+        let Record::Venue { events, .. } = &back[2] else {
+            panic!()
+        };
         assert_eq!(OrderEvent::from(&events[0]), fill);
     }
 }

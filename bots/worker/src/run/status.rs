@@ -9,8 +9,6 @@
 //! condition changes; identical content is never re-sent; `lastTransitionTime` moves only
 //! when a condition's status does (kstatus).
 
-#![allow(dead_code)] // The API is wired by the runtime (run/mod.rs).
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,6 +130,7 @@ impl StatusReporter {
     }
 
     /// Replaces the clock (tests drive time by hand).
+    #[cfg(test)]
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self

@@ -40,17 +40,17 @@ pub enum TraderError {
     },
 }
 
-/// The performance and conditions a worker reports, as exact decimal strings.
+/// The performance a worker reports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     /// Cash plus marked position.
-    pub equity: String,
+    pub equity: Money,
     /// Realized PnL.
-    pub realized_pnl: String,
+    pub realized_pnl: Money,
     /// Unrealized PnL.
-    pub unrealized_pnl: String,
+    pub unrealized_pnl: Money,
     /// Fees paid.
-    pub fees: String,
+    pub fees: Money,
     /// Drawdown from the equity peak, percent with two decimals.
     pub drawdown_percent: String,
     /// Base quantity held (signed) and average entry price, if any.
@@ -118,7 +118,7 @@ pub fn notices(activity: Vec<Activity>) -> Vec<Notice> {
         .map(|a| match a {
             Activity::Submitted { ts, request } => Notice {
                 kind: "OrderSubmitted",
-                data: json!({"ts": ts, "order": order_data(&request)}),
+                data: json!({"marketTs": ts, "order": order_data(&request)}),
             },
             Activity::Refused {
                 ts,
@@ -126,28 +126,28 @@ pub fn notices(activity: Vec<Activity>) -> Vec<Notice> {
                 reason,
             } => Notice {
                 kind: "OrderRejected",
-                data: json!({"ts": ts, "order": order_data(&request), "by": "risk", "reason": reason}),
+                data: json!({"marketTs": ts, "order": order_data(&request), "by": "risk", "reason": reason}),
             },
             Activity::Order(OrderEvent::Accepted { id, ts }) => Notice {
                 kind: "OrderAccepted",
-                data: json!({"ts": ts, "orderId": id.0}),
+                data: json!({"marketTs": ts, "orderId": id.0}),
             },
             Activity::Order(OrderEvent::Triggered { id, ts }) => Notice {
                 kind: "OrderAccepted",
-                data: json!({"ts": ts, "orderId": id.0, "triggered": true}),
+                data: json!({"marketTs": ts, "orderId": id.0, "triggered": true}),
             },
             Activity::Order(OrderEvent::Rejected { id, ts, reason }) => Notice {
                 kind: "OrderRejected",
-                data: json!({"ts": ts, "orderId": id.0, "by": "venue", "reason": reason.to_string()}),
+                data: json!({"marketTs": ts, "orderId": id.0, "by": "venue", "reason": reason.to_string()}),
             },
             Activity::Order(OrderEvent::Canceled { id, ts, unfilled }) => Notice {
                 kind: "OrderCanceled",
-                data: json!({"ts": ts, "orderId": id.0, "unfilled": unfilled.to_string()}),
+                data: json!({"marketTs": ts, "orderId": id.0, "unfilled": unfilled.to_string()}),
             },
             Activity::Order(OrderEvent::Filled(f)) => Notice {
                 kind: "Fill",
                 data: json!({
-                    "ts": f.ts, "orderId": f.id.0, "side": side(f.side),
+                    "marketTs": f.ts, "orderId": f.id.0, "side": side(f.side),
                     "price": f.price.to_string(), "quantity": f.quantity.to_string(),
                     "fee": f.fee.to_string(),
                     "liquidity": if f.liquidity == tradewind_core::orders::Liquidity::Maker { "maker" } else { "taker" },
@@ -155,11 +155,11 @@ pub fn notices(activity: Vec<Activity>) -> Vec<Notice> {
             },
             Activity::StopLoss { ts, reason } => Notice {
                 kind: "StopLoss",
-                data: json!({"ts": ts, "reason": reason}),
+                data: json!({"marketTs": ts, "reason": reason}),
             },
             Activity::Halted { ts, halt } => Notice {
                 kind: "Halted",
-                data: json!({"ts": ts, "reason": halt.to_string()}),
+                data: json!({"marketTs": ts, "reason": halt.to_string()}),
             },
         })
         .collect()
@@ -218,6 +218,12 @@ impl<V: Venue> Trader<V> {
         self.bars
     }
 
+    /// Records in the journal: a base for event sequence numbers that stay unique across
+    /// restarts.
+    pub fn journal_records(&self) -> u64 {
+        self.journal.records()
+    }
+
     /// Appends records to the journal (atomic, synced).
     pub fn journal(&mut self, records: &[Record]) -> Result<(), TraderError> {
         Ok(self.journal.append(records)?)
@@ -259,10 +265,10 @@ impl<V: Venue> Trader<V> {
         let p = self.engine.portfolio();
         let position = p.position(INSTRUMENT).filter(|x| !x.quantity().is_zero());
         Snapshot {
-            equity: p.equity().to_string(),
-            realized_pnl: p.realized_pnl().to_string(),
-            unrealized_pnl: p.unrealized_pnl().to_string(),
-            fees: p.fees_paid().to_string(),
+            equity: p.equity(),
+            realized_pnl: p.realized_pnl(),
+            unrealized_pnl: p.unrealized_pnl(),
+            fees: p.fees_paid(),
             drawdown_percent: drawdown_percent(self.engine.peak_equity(), p.equity()),
             position: position.map(|x| {
                 (

@@ -1,0 +1,237 @@
+//! Where a worker's bars come from: a recorded trade/quote file replayed in real time,
+//! faster, or as fast as possible; or Binance's live streams (closed klines of the
+//! strategy's timeframe, and trades for the last price).
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tradewind_core::data::aggregate::BarAggregator;
+use tradewind_core::data::load::{L1Event, l1_jsonl};
+use tradewind_core::data::{Bar, Trade};
+use tradewind_core::fixed::Price;
+
+use crate::venue::binance::{FeedError, MarketEvent, MarketFeed};
+
+/// What the runner gets from a source.
+#[derive(Debug)]
+pub enum Tick {
+    /// A bar of the strategy's timeframe closed; `received` is when the event that
+    /// closed it arrived (the start of the decision-latency measurement).
+    Bar {
+        /// The bar.
+        bar: Bar,
+        /// Arrival of the closing event.
+        received: Instant,
+    },
+    /// The market traded: the last price between bars.
+    Price(Price),
+    /// The feed reconnected (for metrics).
+    Reconnected,
+    /// The order book was rebuilt after a sequence gap (for metrics).
+    Resync,
+    /// A recorded file ended.
+    End,
+}
+
+/// A failure of the market data source.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The replay file cannot be used.
+    #[error("replay {file}: {reason}")]
+    Replay {
+        /// File.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    /// The live feed gave up.
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+}
+
+/// A recorded file, paced by its timestamps.
+pub struct Replay {
+    events: std::vec::IntoIter<L1Event>,
+    aggregator: BarAggregator,
+    /// Wall-clock seconds per recorded second (0: no pacing).
+    pace: f64,
+    first_ts: Option<i64>,
+    started: Instant,
+    done: bool,
+}
+
+impl Replay {
+    /// Loads `file` (Tradewind's trade/quote JSONL) for bars of `timeframe_secs`.
+    pub fn load(file: &Path, timeframe_secs: u64, speed: f64) -> Result<Self, SourceError> {
+        let bad = |reason: String| SourceError::Replay {
+            file: file.display().to_string(),
+            reason,
+        };
+        if !(speed >= 0.0 && speed.is_finite()) {
+            return Err(bad(format!(
+                "speed {speed} must be 0 (no pacing) or positive"
+            )));
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
+        let events =
+            l1_jsonl(&file.display().to_string(), &text).map_err(|e| bad(e.to_string()))?;
+        if !events.iter().any(|e| matches!(e, L1Event::Trade(_))) {
+            return Err(bad("no trades to build bars from".into()));
+        }
+        let period = i64::try_from(timeframe_secs)
+            .ok()
+            .and_then(|s| s.checked_mul(1_000_000_000))
+            .ok_or_else(|| bad("timeframe too long".into()))?;
+        let aggregator = BarAggregator::new(period).map_err(|e| bad(e.to_string()))?;
+        Ok(Self {
+            events: events.into_iter(),
+            aggregator,
+            pace: if speed == 0.0 { 0.0 } else { 1.0 / speed },
+            first_ts: None,
+            started: Instant::now(),
+            done: false,
+        })
+    }
+
+    /// The trades of a file, for instrument rules (precision of prices and sizes).
+    pub fn trades(file: &Path) -> Result<Vec<Trade>, SourceError> {
+        let text = std::fs::read_to_string(file).map_err(|e| SourceError::Replay {
+            file: file.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let events =
+            l1_jsonl(&file.display().to_string(), &text).map_err(|e| SourceError::Replay {
+                file: file.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(events
+            .into_iter()
+            .filter_map(|e| match e {
+                L1Event::Trade(t) => Some(t),
+                L1Event::Quote(_) => None,
+            })
+            .collect())
+    }
+
+    async fn next(&mut self) -> Result<Tick, SourceError> {
+        loop {
+            let Some(event) = self.events.next() else {
+                if !self.done {
+                    self.done = true;
+                    if let Some(bar) = self.aggregator.flush() {
+                        return Ok(Tick::Bar {
+                            bar,
+                            received: Instant::now(),
+                        });
+                    }
+                }
+                return Ok(Tick::End);
+            };
+            let ts = event.ts();
+            let first = *self.first_ts.get_or_insert(ts);
+            if self.pace > 0.0 {
+                // Wall-clock pacing of recorded time: a float is fine here (not money).
+                let offset = Duration::from_secs_f64((ts - first).max(0) as f64 / 1e9 * self.pace);
+                tokio::time::sleep_until(self.started + offset).await;
+            }
+            let L1Event::Trade(trade) = event else {
+                continue;
+            };
+            let closed = self
+                .aggregator
+                .push_trade(&trade)
+                .map_err(|e| SourceError::Replay {
+                    file: "replay".into(),
+                    reason: e.to_string(),
+                })?;
+            if let Some(bar) = closed {
+                // The trade that closed the bar opens the next one; its price comes next.
+                return Ok(Tick::Bar {
+                    bar,
+                    received: Instant::now(),
+                });
+            }
+            return Ok(Tick::Price(trade.price));
+        }
+    }
+}
+
+/// A market data source.
+pub enum Source {
+    /// A recorded file.
+    Replay(Box<Replay>),
+    /// Binance's live streams.
+    Binance(Box<MarketFeed>),
+}
+
+impl Source {
+    /// Receive time minus exchange time of the live feed's last event.
+    pub fn lag(&self) -> Option<Duration> {
+        match self {
+            Source::Replay(_) => None,
+            Source::Binance(feed) => {
+                let ms = feed
+                    .counters()
+                    .last_lag_ms
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                Some(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+            }
+        }
+    }
+
+    /// The next tick.
+    pub async fn next(&mut self) -> Result<Tick, SourceError> {
+        match self {
+            Source::Replay(r) => r.next().await,
+            Source::Binance(feed) => loop {
+                let event = feed.next().await?;
+                let received = Instant::now();
+                return Ok(match event {
+                    MarketEvent::Bar(bar) => Tick::Bar { bar, received },
+                    MarketEvent::Trade { price, .. } => Tick::Price(price),
+                    MarketEvent::Reconnected { .. } => Tick::Reconnected,
+                    MarketEvent::Resync { .. } => Tick::Resync,
+                    MarketEvent::Quote { .. } | MarketEvent::Book { .. } => continue,
+                });
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_dir() -> std::path::PathBuf {
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo"))
+    }
+
+    #[tokio::test]
+    async fn replay_builds_the_same_bars_as_the_backtest_loader() {
+        let file = manifest_dir().join("../../examples/data/binance_spot_btcusdt_l1_trades.jsonl");
+        let mut source = Source::Replay(Box::new(Replay::load(&file, 1, 0.0).unwrap()));
+        let mut bars = Vec::new();
+        loop {
+            match source.next().await.unwrap() {
+                Tick::Bar { bar, .. } => bars.push(bar),
+                Tick::End => break,
+                _ => {}
+            }
+        }
+        let (expected, _) = crate::market_data::load_bars(&file, 1).unwrap();
+        assert_eq!(bars, expected);
+    }
+
+    #[test]
+    fn a_bad_file_is_named() {
+        let Err(err) = Replay::load(Path::new("/nonexistent/trades.jsonl"), 60, 1.0) else {
+            panic!("loaded a missing file");
+        };
+        assert!(
+            err.to_string()
+                .starts_with("replay /nonexistent/trades.jsonl: "),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,674 @@
+//! The worker process: wires the config, the Lease, market data, the engine with its
+//! journal, execution (paper or live), events, status and metrics, and shuts down
+//! cleanly on SIGTERM.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use kube::{Api, Client};
+use tokio::sync::watch;
+use tradewind_core::engine::{Engine, Outbox, Venue};
+use tradewind_core::exchange::BarFillModel;
+use tradewind_core::instrument::Instrument;
+use tradewind_crds::resolved::BotConfig;
+use tradewind_crds::{Mode, TradingBot};
+
+use super::config::{self, ApiCredentials, RunArgs};
+use super::events::{
+    Event, EventKind, EventSink, Fanout, ServiceBusConfig, ServiceBusSink, StdoutSink,
+};
+use super::feed::{Replay, Source, Tick};
+use super::http::{self, WorkerMetrics};
+use super::journal::Journal;
+use super::lease::LeaseGuard;
+use super::live::{LiveError, LiveExecutor, client_prefix};
+use super::record::Record;
+use super::status::{ConditionReport, PositionSnapshot, StatusReporter, StatusSnapshot};
+use super::trader::{Notice, Trader};
+use crate::venue::binance::{
+    BinanceEndpoints, BinanceRest, Credentials, MarketFeed, MarketStreams, UserEvent, UserStream,
+};
+
+/// How long the bot's Lease lasts without renewal.
+const LEASE_SECONDS: u64 = 15;
+
+/// Everything the loop reports through.
+struct Outputs {
+    bot: String,
+    symbol: String,
+    mode: &'static str,
+    sink: Arc<dyn EventSink>,
+    metrics: Arc<WorkerMetrics>,
+    status: Option<StatusReporter>,
+    leading: watch::Receiver<bool>,
+}
+
+fn kind(k: &str) -> EventKind {
+    match k {
+        "OrderSubmitted" => EventKind::OrderSubmitted,
+        "OrderAccepted" => EventKind::OrderAccepted,
+        "OrderRejected" => EventKind::OrderRejected,
+        "OrderCanceled" => EventKind::OrderCanceled,
+        "Fill" => EventKind::Fill,
+        "Halted" => EventKind::Halted,
+        "Started" => EventKind::Started,
+        "Stopped" => EventKind::Stopped,
+        _ => EventKind::Error,
+    }
+}
+
+impl Outputs {
+    fn publish(&self, base: u64, notices: Vec<Notice>) {
+        for (i, n) in notices.into_iter().enumerate() {
+            let side = n.data["side"]
+                .as_str()
+                .or_else(|| n.data["order"]["side"].as_str())
+                .unwrap_or("")
+                .to_owned();
+            match n.kind {
+                "OrderSubmitted" => self.metrics.order(&self.symbol, &side),
+                "Fill" => self.metrics.fill(&self.symbol, &side),
+                "OrderRejected" => self
+                    .metrics
+                    .reject(&self.symbol, n.data["by"].as_str().unwrap_or("venue")),
+                _ => {}
+            }
+            let seq = base * 1024 + i as u64;
+            self.sink
+                .publish(Event::new(&self.bot, seq, kind(n.kind), n.data));
+        }
+    }
+
+    fn note(&self, seq: u64, kind: EventKind, data: serde_json::Value) {
+        self.sink.publish(Event::new(&self.bot, seq, kind, data));
+    }
+
+    async fn report<V: Venue>(&mut self, trader: &Trader<V>) {
+        let snap = trader.snapshot();
+        let drawdown: f64 = snap.drawdown_percent.parse().unwrap_or(0.0);
+        self.metrics.set_performance(
+            snap.equity,
+            snap.realized_pnl,
+            snap.unrealized_pnl,
+            drawdown,
+        );
+        let leading = *self.leading.borrow();
+        self.metrics.set_lease_held(leading);
+        let Some(status) = &mut self.status else {
+            return;
+        };
+        let trading = match (&snap.halted, leading) {
+            (Some(_), _) => ConditionReport::new(false, "Halted", "trading halted by a risk limit"),
+            (None, true) => ConditionReport::new(
+                true,
+                "Trading",
+                format!(
+                    "{} {} ({})",
+                    self.mode, self.symbol, "holding the bot's Lease"
+                ),
+            ),
+            (None, false) => ConditionReport::new(false, "Standby", "waiting for the bot's Lease"),
+        };
+        let halted = match &snap.halted {
+            Some(why) => ConditionReport::new(true, "RiskLimit", why.clone()),
+            None => ConditionReport::new(false, "WithinLimits", "no risk limit breached"),
+        };
+        let report = StatusSnapshot {
+            equity: snap.equity,
+            realized_pnl: snap.realized_pnl,
+            unrealized_pnl: snap.unrealized_pnl,
+            fees: snap.fees,
+            drawdown_percent: snap.drawdown_percent.clone(),
+            positions: snap
+                .position
+                .iter()
+                .map(|(q, avg)| PositionSnapshot {
+                    symbol: self.symbol.clone(),
+                    quantity: q.clone(),
+                    average_price: avg.clone(),
+                })
+                .collect(),
+            trading,
+            halted,
+        };
+        if let Err(e) = status.report(&report).await {
+            tracing::warn!(error = %e, "status report failed; will retry with the next one");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Why the trading loop ended.
+enum Ended {
+    /// SIGTERM or end of a replay: a clean stop.
+    Stop,
+    /// The Lease went to another worker.
+    LostLease,
+}
+
+fn endpoints(args: &RunArgs, cfg: &BotConfig) -> BinanceEndpoints {
+    let base = if cfg.bot.venue.testnet {
+        BinanceEndpoints::testnet()
+    } else {
+        BinanceEndpoints::production()
+    };
+    BinanceEndpoints::custom(
+        args.binance_rest.clone().unwrap_or(base.rest),
+        args.binance_ws.clone().unwrap_or(base.ws),
+    )
+}
+
+fn azure_credential(
+    args: &RunArgs,
+) -> Result<(
+    Arc<dyn azure_core::credentials::TokenCredential>,
+    tradewind_provisioner::transport::TransportOptions,
+)> {
+    let cloud = tradewind_provisioner::cloud::AzureCloud::with_overrides(
+        "AzurePublic",
+        None,
+        args.authority_host.as_deref(),
+    )?;
+    let transport = tradewind_provisioner::transport::options_from_env()?;
+    let credential =
+        tradewind_provisioner::credential::CredentialConfig::from_method(&args.azure_auth)?
+            .build(&cloud, &transport)?;
+    Ok((credential, transport))
+}
+
+async fn exchange_credentials(args: &RunArgs) -> Result<ApiCredentials> {
+    match (&args.key_vault_uri, &args.key_vault_secret) {
+        (Some(uri), Some(secret)) => {
+            let (credential, transport) = azure_credential(args)?;
+            let secrets = azure_security_keyvault_secrets::SecretClient::new(
+                uri,
+                credential,
+                Some(azure_security_keyvault_secrets::SecretClientOptions {
+                    client_options: azure_core::http::ClientOptions {
+                        transport: Some(tradewind_provisioner::transport::azure_transport(
+                            &transport,
+                        )?),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }),
+            )?;
+            let value = secrets
+                .get_secret(secret, None)
+                .await
+                .map_err(|e| anyhow!("credentials: key vault secret {secret:?}: {e}"))?
+                .into_model()
+                .map_err(|e| anyhow!("credentials: key vault secret {secret:?}: {e}"))?
+                .value
+                .unwrap_or_default();
+            Ok(config::credentials_from_json(secret, &value)?)
+        }
+        _ => Ok(config::credentials_from_dir(&args.credentials_dir)?),
+    }
+}
+
+/// Runs the worker until SIGTERM (or the end of a replay, or a lost Lease).
+pub async fn run(args: RunArgs) -> Result<()> {
+    let cfg = config::load(&args.config)?;
+    let namespace = cfg
+        .namespace
+        .clone()
+        .or_else(|| args.namespace.clone())
+        .unwrap_or_else(|| "default".into());
+    let symbol = cfg.bot.symbols[0].clone();
+    let bot = format!("{namespace}/{}", cfg.name);
+    let mode: &'static str = if cfg.bot.mode == Mode::Live {
+        "live"
+    } else {
+        "paper"
+    };
+
+    // Exchange credentials first: a live bot without them stops here, saying why.
+    let credentials = if cfg.bot.mode == Mode::Live {
+        Some(exchange_credentials(&args).await?)
+    } else {
+        None
+    };
+
+    let metrics = Arc::new(WorkerMetrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let (bound, http_task) = http::serve(args.metrics_addr, metrics.clone(), ready.clone())
+        .await
+        .with_context(|| format!("serving metrics on {}", args.metrics_addr))?;
+    tracing::info!(%bot, mode, metrics = %bound, "tradewind-bot starting");
+
+    // Kubernetes: status and the Lease, when there is a cluster.
+    let client = if args.kubernetes == "auto" {
+        match Client::try_default().await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "no Kubernetes: running without status reports or a Lease");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let bots: Option<Api<TradingBot>> = client
+        .as_ref()
+        .map(|c| Api::namespaced(c.clone(), &namespace));
+    let uid = match (&args.bot_uid, &bots) {
+        (Some(uid), _) => uid.clone(),
+        (None, Some(api)) => api
+            .get(&cfg.name)
+            .await
+            .with_context(|| format!("reading TradingBot {namespace}/{}", cfg.name))?
+            .metadata
+            .uid
+            .ok_or_else(|| anyhow!("TradingBot {namespace}/{} has no uid", cfg.name))?,
+        (None, None) => format!("local/{bot}"),
+    };
+    let (lease, leading) = match &client {
+        Some(c) => {
+            let identity = args.pod_name.clone().ok_or_else(|| {
+                anyhow!("POD_NAME (--pod-name) is needed to hold the bot's Lease")
+            })?;
+            let (guard, rx) = LeaseGuard::start(
+                c.clone(),
+                &namespace,
+                &format!("{}-lease", cfg.name),
+                &identity,
+                Duration::from_secs(LEASE_SECONDS),
+            );
+            (Some(guard), rx)
+        }
+        None => {
+            let (tx, rx) = watch::channel(true);
+            std::mem::forget(tx);
+            (None, rx)
+        }
+    };
+
+    // Events: stdout, and the bot's Service Bus topic when configured.
+    let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(StdoutSink::new())];
+    let mut service_bus: Option<Arc<ServiceBusSink>> = None;
+    if let (Some(endpoint), Some(topic)) = (&args.service_bus_endpoint, &args.service_bus_topic) {
+        let (credential, transport) = azure_credential(&args)?;
+        let mut sb = ServiceBusConfig::new(
+            endpoint
+                .parse()
+                .with_context(|| format!("--service-bus-endpoint {endpoint}"))?,
+            topic.clone(),
+        );
+        sb.scope = format!(
+            "{}/.default",
+            args.service_bus_audience.trim_end_matches('/')
+        );
+        let http = tradewind_provisioner::transport::http_client(&transport)?;
+        let sink = Arc::new(ServiceBusSink::start(sb, credential, http)?);
+        service_bus = Some(sink.clone());
+        sinks.push(sink);
+    }
+    let mut out = Outputs {
+        bot: bot.clone(),
+        symbol: symbol.clone(),
+        mode,
+        sink: Arc::new(Fanout::new(sinks)),
+        metrics: metrics.clone(),
+        status: bots.map(|api| {
+            StatusReporter::new(
+                api,
+                &cfg.name,
+                Duration::from_secs(args.status_interval_seconds),
+            )
+        }),
+        leading: leading.clone(),
+    };
+
+    // Wait for the Lease (a standby worker is healthy and ready, and does nothing).
+    ready.store(true, Ordering::Relaxed);
+    let mut leading_rx = leading.clone();
+    while !*leading_rx.borrow_and_update() {
+        tracing::info!("standby: waiting for the bot's Lease");
+        tokio::select! {
+            changed = leading_rx.changed() => if changed.is_err() { bail!("lease task ended") },
+            _ = shutdown_signal() => {
+                if let Some(l) = lease { let _ = l.release().await; }
+                http_task.abort();
+                return Ok(());
+            }
+        }
+    }
+    metrics.set_lease_held(true);
+
+    std::fs::create_dir_all(&args.state_dir)
+        .with_context(|| format!("creating {}", args.state_dir.display()))?;
+    let journal_path = args.state_dir.join(format!("{}.journal", cfg.name));
+    let (journal, records) = Journal::<Record>::open(&journal_path)?;
+    tracing::info!(records = records.len(), journal = %journal_path.display(), "journal opened");
+
+    let ended = match cfg.bot.mode {
+        Mode::Live => {
+            run_live(
+                &args,
+                &cfg,
+                credentials.expect("live has credentials"),
+                &uid,
+                journal,
+                records,
+                &mut out,
+            )
+            .await
+        }
+        _ => run_paper(&args, &cfg, journal, records, &mut out).await,
+    };
+    // Stop: flush events, release the Lease, stop serving.
+    let (result, ended_state) = match ended {
+        Ok((Ended::Stop, f)) => (Ok(()), Some(f)),
+        Ok((Ended::LostLease, f)) => (
+            Err(anyhow!(
+                "the bot's Lease was lost to another worker: stopped sending orders"
+            )),
+            Some(f),
+        ),
+        Err(e) => (Err(e), None),
+    };
+    let (final_seq, performance) = match &ended_state {
+        Some(f) => (f.0, f.1.clone()),
+        None => (u64::MAX / 2, serde_json::Value::Null),
+    };
+    out.note(
+        final_seq,
+        if result.is_ok() { EventKind::Stopped } else { EventKind::Error },
+        serde_json::json!({
+            "reason": result.as_ref().err().map(|e| format!("{e:#}")).unwrap_or_else(|| "stopped".into()),
+            "performance": performance,
+        }),
+    );
+    if let Err(e) = out.sink.flush().await {
+        tracing::warn!(error = %e, "events not all delivered before exit");
+    }
+    if let Some(sb) = service_bus.filter(|sb| sb.dropped() > 0) {
+        tracing::warn!(
+            dropped = sb.dropped(),
+            "Service Bus queue overflowed: oldest events were dropped"
+        );
+    }
+    if let Some(l) = lease {
+        let _ = l.release().await;
+    }
+    http_task.abort();
+    result
+}
+
+fn replay_instrument(cfg: &BotConfig, file: &std::path::Path) -> Result<Instrument> {
+    let trades = Replay::trades(file)?;
+    let bars = tradewind_core::data::aggregate::bars_from_trades(
+        &trades,
+        i64::try_from(cfg.strategy.timeframe.seconds())? * 1_000_000_000,
+    )?;
+    crate::backtest::instrument(cfg, &bars, &Default::default())
+}
+
+async fn source(args: &RunArgs, cfg: &BotConfig, rest: &BinanceRest) -> Result<Source> {
+    Ok(match args.market_data.as_str() {
+        "replay" => {
+            let file = args
+                .replay_file
+                .as_ref()
+                .ok_or_else(|| anyhow!("--market-data replay needs --replay-file"))?;
+            Source::Replay(Box::new(Replay::load(
+                file,
+                cfg.strategy.timeframe.seconds(),
+                args.replay_speed,
+            )?))
+        }
+        _ => {
+            let interval = serde_json::to_value(cfg.strategy.timeframe)?
+                .as_str()
+                .unwrap_or("1m")
+                .to_owned();
+            let feed = MarketFeed::connect(
+                &endpoints(args, cfg),
+                &cfg.bot.symbols[0],
+                rest,
+                MarketStreams {
+                    trades: true,
+                    book_ticker: false,
+                    depth: false,
+                    klines: Some(interval),
+                },
+            )
+            .await?;
+            Source::Binance(Box::new(feed))
+        }
+    })
+}
+
+async fn run_paper(
+    args: &RunArgs,
+    cfg: &BotConfig,
+    journal: Journal<Record>,
+    records: Vec<Record>,
+    out: &mut Outputs,
+) -> Result<(Ended, (u64, serde_json::Value))> {
+    let rest = BinanceRest::new(&endpoints(args, cfg), None)?;
+    let instrument = match (&args.market_data[..], &args.replay_file) {
+        ("replay", Some(file)) => replay_instrument(cfg, file)?,
+        _ => rest.rules(&cfg.bot.symbols[0]).await?.to_instrument()?,
+    };
+    let (strategy, settings) = crate::settings::engine_settings(cfg, &instrument)?;
+    let engine = Engine::new(settings, strategy);
+    let mut trader = Trader::recover(engine, journal, &records, |_, _| {})?;
+    trader.journal(&[started(cfg, "Paper")])?;
+    out.note(
+        trader.journal_records() * 1024,
+        EventKind::Started,
+        serde_json::json!({"mode": "paper", "replayedBars": trader.bars()}),
+    );
+    let mut source = source(args, cfg, &rest).await?;
+    let mut leading = out.leading.clone();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            tick = source.next() => match tick? {
+                Tick::Bar { bar, received } => {
+                    // Bars the journal already holds (a replay restarted from its file).
+                    if trader.bars() > 0 && bar.ts <= trader.engine().now() {
+                        continue;
+                    }
+                    let notices = trader.on_bar(&bar)?;
+                    out.metrics.observe_decision(received.elapsed());
+                    if let Some(lag) = source.lag() {
+                        out.metrics.set_feed_lag("binance-market", lag);
+                    }
+                    out.publish(trader.journal_records(), notices);
+                    out.report(&trader).await;
+                }
+                Tick::Price(_) => {}
+                Tick::Reconnected => out.metrics.feed_reconnect("binance-market"),
+                Tick::Resync => out.metrics.book_resync(&out.symbol),
+                Tick::End => {
+                    out.report(&trader).await;
+                    return Ok((Ended::Stop, summary(&trader)));
+                }
+            },
+            changed = leading.changed() => {
+                if changed.is_err() || !*leading.borrow() {
+                    return Ok((Ended::LostLease, summary(&trader)));
+                }
+            }
+            _ = &mut shutdown => {
+                out.report(&trader).await;
+                return Ok((Ended::Stop, summary(&trader)));
+            }
+        }
+    }
+}
+
+/// The final performance, for the `Stopped` event, and a sequence number after the
+/// journal's.
+fn summary<V: Venue>(trader: &Trader<V>) -> (u64, serde_json::Value) {
+    let s = trader.snapshot();
+    let c = s.counts;
+    (
+        (trader.journal_records() + 1) * 1024,
+        serde_json::json!({
+            "equity": s.equity.to_string(),
+            "realizedPnl": s.realized_pnl.to_string(),
+            "unrealizedPnl": s.unrealized_pnl.to_string(),
+            "fees": s.fees.to_string(),
+            "drawdownPercent": s.drawdown_percent,
+            "bars": trader.bars(),
+            "orders": c.orders, "fills": c.fills, "rejected": c.rejected, "refused": c.refused,
+            "halted": s.halted,
+        }),
+    )
+}
+
+fn started(cfg: &BotConfig, mode: &str) -> Record {
+    Record::Started {
+        at: k8s_openapi::jiff::Timestamp::now().to_string(),
+        mode: mode.into(),
+        config_hash: {
+            use sha2::Digest;
+            sha2::Sha256::digest(serde_json::to_vec(cfg).unwrap_or_default())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        },
+    }
+}
+
+async fn run_live(
+    args: &RunArgs,
+    cfg: &BotConfig,
+    credentials: ApiCredentials,
+    uid: &str,
+    journal: Journal<Record>,
+    records: Vec<Record>,
+    out: &mut Outputs,
+) -> Result<(Ended, (u64, serde_json::Value))> {
+    let endpoints = endpoints(args, cfg);
+    let symbol = cfg.bot.symbols[0].clone();
+    let rest = BinanceRest::new(
+        &endpoints,
+        Some(Credentials {
+            api_key: credentials.api_key,
+            api_secret: credentials.api_secret,
+        }),
+    )?;
+    // Bad keys stop the worker here, with the exchange's reason.
+    rest.account()
+        .await
+        .context("checking the exchange credentials")?;
+    let instrument = rest.rules(&symbol).await?.to_instrument()?;
+    let (strategy, mut settings) = crate::settings::engine_settings(cfg, &instrument)?;
+    // Live decisions go out at once; the exchange decides the fill.
+    settings.fill_model = BarFillModel::SameBarClose;
+    let engine = Engine::with_venue(settings, strategy, Outbox::default());
+    let mut executor =
+        LiveExecutor::new(rest.clone(), symbol.clone(), instrument, client_prefix(uid));
+    let mut trader = Trader::recover(engine, journal, &records, |_, r| executor.learn(r))?;
+    executor.drop_replayed_commands(&mut trader);
+    trader.journal(&[started(cfg, "Live")])?;
+    out.note(
+        trader.journal_records() * 1024,
+        EventKind::Started,
+        serde_json::json!({"mode": "live", "replayedBars": trader.bars()}),
+    );
+
+    let leading_flag = out.leading.clone();
+    let leading = move || *leading_flag.borrow();
+    // The user stream first, so no execution is missed while reconciling.
+    let mut user = UserStream::connect(&endpoints, &rest).await?;
+    let now = trader.engine().now();
+    let notices = map_live(executor.reconcile(&mut trader, now, &leading).await)?;
+    out.publish(trader.journal_records(), notices);
+    let mut source = source(args, cfg, &rest).await?;
+    let mut lease_rx = out.leading.clone();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let ended = loop {
+        tokio::select! {
+            tick = source.next() => match tick? {
+                Tick::Bar { bar, received } => {
+                    if trader.bars() > 0 && bar.ts <= trader.engine().now() {
+                        continue;
+                    }
+                    let mut notices = trader.on_bar(&bar)?;
+                    match executor.flush(&mut trader, &leading).await {
+                        Ok(n) => notices.extend(n),
+                        Err(LiveError::LostLease) => break Ended::LostLease,
+                        Err(e) => return Err(e.into()),
+                    }
+                    out.metrics.observe_decision(received.elapsed());
+                    if let Some(lag) = source.lag() {
+                        out.metrics.set_feed_lag("binance-market", lag);
+                    }
+                    out.publish(trader.journal_records(), notices);
+                    out.report(&trader).await;
+                }
+                Tick::Price(price) => trader.engine_mut().venue_mut().set_last_price(price),
+                Tick::Reconnected => out.metrics.feed_reconnect("binance-market"),
+                Tick::Resync => out.metrics.book_resync(&out.symbol),
+                Tick::End => break Ended::Stop,
+            },
+            event = user.next() => match event? {
+                UserEvent::Execution(report) => {
+                    let mut notices = map_live(executor.on_report(&mut trader, &report).await)?;
+                    match executor.flush(&mut trader, &leading).await {
+                        Ok(n) => notices.extend(n),
+                        Err(LiveError::LostLease) => break Ended::LostLease,
+                        Err(e) => return Err(e.into()),
+                    }
+                    out.publish(trader.journal_records(), notices);
+                    out.report(&trader).await;
+                }
+                UserEvent::Reconnected { .. } => {
+                    out.metrics.feed_reconnect("binance-user");
+                    let now = trader.engine().now();
+                    match executor.reconcile(&mut trader, now, &leading).await {
+                        Ok(n) => out.publish(trader.journal_records(), n),
+                        Err(LiveError::LostLease) => break Ended::LostLease,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                UserEvent::Balances(_) | UserEvent::BalanceDelta { .. } => {}
+            },
+            changed = lease_rx.changed() => {
+                if changed.is_err() || !*lease_rx.borrow() {
+                    break Ended::LostLease;
+                }
+            }
+            _ = &mut shutdown => break Ended::Stop,
+        }
+    };
+    if matches!(ended, Ended::Stop) && args.cancel_on_shutdown {
+        let notices = map_live(executor.cancel_all(&mut trader).await)?;
+        out.publish(trader.journal_records(), notices);
+    }
+    let _ = user.close().await;
+    out.report(&trader).await;
+    Ok((ended, summary(&trader)))
+}
+
+fn map_live(r: Result<Vec<Notice>, LiveError>) -> Result<Vec<Notice>> {
+    r.map_err(Into::into)
+}
