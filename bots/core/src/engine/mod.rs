@@ -330,9 +330,11 @@ impl<V: Venue> Engine<V> {
         self.exchange.on_bar(bar, &mut self.fees, &mut self.events);
         self.handle_events()?;
 
-        // 4. Mark to the close; post-trade monitors.
-        self.portfolio.mark(INSTRUMENT, bar.close, bar.ts)?;
-        self.monitor(bar.ts)?;
+        // 4. Mark to the close; post-trade monitors. At engine time, not the bar's: a live
+        // venue's fills may already have moved the clock inside the bar's interval.
+        let now = self.clock.now();
+        self.portfolio.mark(INSTRUMENT, bar.close, now)?;
+        self.monitor(now)?;
         if self.risk.is_halted() {
             return Ok(());
         }
@@ -353,8 +355,8 @@ impl<V: Venue> Engine<V> {
             }
             self.handle_events()?;
             // Same-bar-close fills change equity at this close.
-            self.portfolio.mark(INSTRUMENT, bar.close, bar.ts)?;
-            self.monitor(bar.ts)?;
+            self.portfolio.mark(INSTRUMENT, bar.close, now)?;
+            self.monitor(now)?;
         }
         Ok(())
     }
@@ -649,7 +651,11 @@ fn context<'a>(
         ts,
         instrument: &settings.instrument,
         index: INSTRUMENT,
-        position: position.map(|p| p.quantity()).unwrap_or(Quantity::ZERO),
+        // What can be traded: less than one lot (dust left by commissions taken in the
+        // base asset on a live venue) can be neither sold nor added to, so it reads as flat.
+        position: position
+            .map(|p| settings.instrument.round_quantity(p.quantity()))
+            .unwrap_or(Quantity::ZERO),
         average_price: position.and_then(|p| p.avg_entry_price()),
         cash: portfolio.cash(),
         equity: portfolio.equity(),

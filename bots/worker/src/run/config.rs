@@ -65,6 +65,9 @@ pub struct RunArgs {
     /// Cancel the bot's open orders when stopping.
     #[arg(long, env = "TRADEWIND_CANCEL_ON_SHUTDOWN")]
     pub cancel_on_shutdown: bool,
+    /// How long the bot's Lease lasts without renewal (renewed every third of it).
+    #[arg(long, env = "TRADEWIND_LEASE_SECONDS", default_value_t = 15)]
+    pub lease_seconds: u64,
     /// Least time between two status writes (halts are written at once).
     #[arg(long, env = "TRADEWIND_STATUS_INTERVAL_SECONDS", default_value_t = 10)]
     pub status_interval_seconds: u64,

@@ -77,6 +77,7 @@ pub struct Trader<V: Venue> {
     engine: Engine<V>,
     journal: Journal<Record>,
     bars: u64,
+    last_bar: Option<UnixNanos>,
 }
 
 fn side(s: Side) -> &'static str {
@@ -176,6 +177,7 @@ impl<V: Venue> Trader<V> {
         mut on_replayed: impl FnMut(&mut Engine<V>, &Record),
     ) -> Result<Self, TraderError> {
         let mut bars = 0;
+        let mut last_bar = None;
         for (index, record) in records.iter().enumerate() {
             let bad = |reason: String| TraderError::BadRecord { index, reason };
             match record {
@@ -186,6 +188,7 @@ impl<V: Venue> Trader<V> {
                         .step(&bar)
                         .map_err(|e| TraderError::Engine(e.to_string()))?;
                     bars += 1;
+                    last_bar = Some(bar.ts);
                 }
                 Record::Venue { ts, events, .. } => {
                     engine
@@ -200,6 +203,7 @@ impl<V: Venue> Trader<V> {
             engine,
             journal,
             bars,
+            last_bar,
         })
     }
 
@@ -229,6 +233,12 @@ impl<V: Venue> Trader<V> {
         Ok(self.journal.append(records)?)
     }
 
+    /// Whether the engine already consumed this bar (a source restarted behind the
+    /// journal, e.g. a replay from the start of its file).
+    pub fn seen(&self, bar: &Bar) -> bool {
+        self.last_bar.is_some_and(|t| bar.ts <= t)
+    }
+
     /// A closed bar: journaled first, then processed.
     pub fn on_bar(&mut self, bar: &Bar) -> Result<Vec<Notice>, TraderError> {
         self.journal.append(&[Record::Bar(BarRecord::from(bar))])?;
@@ -236,6 +246,7 @@ impl<V: Venue> Trader<V> {
             .step(bar)
             .map_err(|e| TraderError::Engine(e.to_string()))?;
         self.bars += 1;
+        self.last_bar = Some(bar.ts);
         Ok(notices(self.engine.drain_activity()))
     }
 

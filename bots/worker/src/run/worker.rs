@@ -31,9 +31,6 @@ use crate::venue::binance::{
     BinanceEndpoints, BinanceRest, Credentials, MarketFeed, MarketStreams, UserEvent, UserStream,
 };
 
-/// How long the bot's Lease lasts without renewal.
-const LEASE_SECONDS: u64 = 15;
-
 /// Everything the loop reports through.
 struct Outputs {
     bot: String,
@@ -293,7 +290,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 &namespace,
                 &format!("{}-lease", cfg.name),
                 &identity,
-                Duration::from_secs(LEASE_SECONDS),
+                Duration::from_secs(args.lease_seconds),
             );
             (Some(guard), rx)
         }
@@ -490,7 +487,7 @@ async fn run_paper(
             tick = source.next() => match tick? {
                 Tick::Bar { bar, received } => {
                     // Bars the journal already holds (a replay restarted from its file).
-                    if trader.bars() > 0 && bar.ts <= trader.engine().now() {
+                    if trader.seen(&bar) {
                         continue;
                     }
                     let notices = trader.on_bar(&bar)?;
@@ -609,7 +606,7 @@ async fn run_live(
         tokio::select! {
             tick = source.next() => match tick? {
                 Tick::Bar { bar, received } => {
-                    if trader.bars() > 0 && bar.ts <= trader.engine().now() {
+                    if trader.seen(&bar) {
                         continue;
                     }
                     let mut notices = trader.on_bar(&bar)?;

@@ -1,0 +1,413 @@
+//! `tradewind-bot run` as a process: paper trading on replayed real Binance trades (equal
+//! to the backtest, and after a kill -9 and restart), live trading against the Binance
+//! mock (each order sent once, also across a crash between send and acknowledgement),
+//! the Lease, a risk halt reported in the TradingBot's status, and clear errors for a bad
+//! configuration or bad credentials.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tradewind_binance_mock::{DEFAULT_API_KEY, DEFAULT_API_SECRET, MockConfig, Speed, TestServer};
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run through cargo"))
+}
+
+fn bin() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_BIN_EXE_tradewind-bot").expect("cargo sets it"))
+}
+
+fn data() -> PathBuf {
+    manifest_dir().join("../../examples/data/binance_spot_btcusdt_l1_trades.jsonl")
+}
+
+/// A fresh directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tw-run-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The demo bot (EMA 5/15 on 1s BTCUSDT bars) resolved as the operator mounts it, in
+/// `mode`, with `edit` applied to the resolved JSON.
+fn bot_json(dir: &Path, mode: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let yaml = manifest_dir().join("../../examples/demo/btc-scalper.yaml");
+    let loaded = tradewind_crds::bundle::load(&[yaml], None).unwrap();
+    let mut v = serde_json::to_value(&loaded.config).unwrap();
+    v["bot"]["mode"] = Value::String(mode.into());
+    v["namespace"] = Value::String("trading".into());
+    edit(&mut v);
+    let path = dir.join("bot.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    path
+}
+
+struct Worker {
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Worker {
+    fn start(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let n = std::fs::read_dir(dir).unwrap().count();
+        let out = dir.join(format!("stdout-{n}.jsonl"));
+        let err = dir.join(format!("stderr-{n}.txt"));
+        let mut cmd = Command::new(bin());
+        cmd.arg("run")
+            .arg("--config")
+            .arg(config)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .arg("--credentials-dir")
+            .arg(dir.join("credentials"))
+            .args(["--metrics-addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
+            .stderr(Stdio::from(std::fs::File::create(&err).unwrap()));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Self {
+            child: cmd.spawn().unwrap(),
+            out,
+            err,
+        }
+    }
+
+    fn events(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit (failing after `secs`).
+    fn wait(&mut self, secs: u64) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("worker did not exit; stderr:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} failed");
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn count(events: &[Value], kind: &str) -> usize {
+    events.iter().filter(|e| e["kind"] == kind).count()
+}
+
+fn stopped(events: &[Value]) -> Value {
+    events
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "Stopped")
+        .cloned()
+        .unwrap_or_else(|| panic!("no Stopped event in {events:?}"))
+}
+
+const PAPER_ARGS: &[&str] = &["--kubernetes", "off", "--market-data", "replay"];
+
+/// Paper trading on the replayed trades makes the same decisions and ends with the same
+/// equity as `tradewind-bot backtest` on the same file: the same engine code.
+#[test]
+fn paper_replay_trades_like_the_backtest() {
+    let dir = scratch("paper");
+    let config = bot_json(&dir, "Paper", |_| {});
+    let data = data();
+    let mut w = Worker::start(
+        &dir,
+        &config,
+        &[
+            PAPER_ARGS,
+            &[
+                "--replay-file",
+                data.to_str().unwrap(),
+                "--replay-speed",
+                "0",
+            ],
+        ]
+        .concat(),
+        &[],
+    );
+    assert!(w.wait(60).success(), "{}", w.stderr());
+    let events = w.events();
+    let perf = stopped(&events)["performance"].clone();
+
+    let out = dir.join("backtest");
+    let yaml = manifest_dir().join("../../examples/demo/btc-scalper.yaml");
+    let status = Command::new(bin())
+        .args([
+            "backtest",
+            "-f",
+            yaml.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert!(perf["fills"].as_u64().unwrap() >= 4, "{perf}");
+    assert_eq!(perf["fills"], report["fills"], "{perf}");
+    assert_eq!(perf["orders"], report["orders"]);
+    assert_eq!(perf["equity"], report["finalEquity"], "{perf}");
+    assert_eq!(perf["realizedPnl"], report["realizedPnl"]);
+    // Every fill was published as an event, with exact decimal strings.
+    assert_eq!(
+        count(&events, "Fill") as u64,
+        perf["fills"].as_u64().unwrap()
+    );
+    let fill = events.iter().find(|e| e["kind"] == "Fill").unwrap();
+    assert!(fill["price"].as_str().unwrap().contains('.'), "{fill}");
+}
+
+/// kill -9 in the middle of a paper session, then a restart on the same volume: the
+/// journal replays the engine to where it was, and the session ends exactly as an
+/// uninterrupted one.
+#[test]
+fn a_killed_paper_worker_resumes_from_its_journal() {
+    let dir = scratch("paper-kill");
+    let config = bot_json(&dir, "Paper", |_| {});
+    let data = data();
+    let file = data.to_str().unwrap();
+    // Uninterrupted reference, in its own state directory.
+    let reference_dir = scratch("paper-kill-ref");
+    let reference_config = bot_json(&reference_dir, "Paper", |_| {});
+    let mut r = Worker::start(
+        &reference_dir,
+        &reference_config,
+        &[PAPER_ARGS, &["--replay-file", file, "--replay-speed", "0"]].concat(),
+        &[],
+    );
+    assert!(r.wait(60).success(), "{}", r.stderr());
+    let reference = stopped(&r.events())["performance"].clone();
+
+    // 185 s of data at 40x: about 5 s; killed once the first fill is out.
+    let mut w = Worker::start(
+        &dir,
+        &config,
+        &[PAPER_ARGS, &["--replay-file", file, "--replay-speed", "40"]].concat(),
+        &[],
+    );
+    until(30, "a first fill", || count(&w.events(), "Fill") >= 1);
+    w.signal("-KILL");
+    let status = w.wait(10);
+    assert!(!status.success());
+    let first = w.events();
+    assert_eq!(count(&first, "Stopped"), 0, "killed, not stopped");
+
+    let mut again = Worker::start(
+        &dir,
+        &config,
+        &[PAPER_ARGS, &["--replay-file", file, "--replay-speed", "0"]].concat(),
+        &[],
+    );
+    assert!(again.wait(60).success(), "{}", again.stderr());
+    let events = again.events();
+    let started = events.iter().find(|e| e["kind"] == "Started").unwrap();
+    assert!(started["replayedBars"].as_u64().unwrap() > 0, "{started}");
+    assert_eq!(stopped(&events)["performance"], reference);
+}
+
+fn mock() -> TestServer {
+    let config = MockConfig::default().with_data(data()).unwrap();
+    let mock = tradewind_binance_mock::TestServer::start_with(MockConfig {
+        speed: Speed::Multiplier(20.0),
+        ..config
+    })
+    .unwrap();
+    mock
+}
+
+fn live_env(dir: &Path, secret: &str) {
+    let creds = dir.join("credentials");
+    std::fs::create_dir_all(&creds).unwrap();
+    std::fs::write(creds.join("apiKey"), DEFAULT_API_KEY).unwrap();
+    std::fs::write(creds.join("apiSecret"), secret).unwrap();
+}
+
+fn live_args(mock: &TestServer) -> Vec<String> {
+    vec![
+        "--kubernetes".into(),
+        "off".into(),
+        "--binance-rest".into(),
+        mock.rest_base(),
+        "--binance-ws".into(),
+        mock.ws_base(),
+    ]
+}
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Every order the mock received came from this bot, under a distinct client order ID,
+/// and matches one OrderSubmitted event.
+fn assert_each_order_once(mock: &TestServer, submitted: usize) {
+    let orders = mock.orders();
+    let mut ids: Vec<&str> = orders.iter().map(|o| o.client_order_id.as_str()).collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a client order ID was used twice: {ids:?}");
+    assert!(ids.iter().all(|id| id.starts_with("tw")), "{ids:?}");
+    assert_eq!(
+        n, submitted,
+        "orders at the exchange vs OrderSubmitted events"
+    );
+}
+
+/// A live session: market data and orders through the mock exchange, fills from the user
+/// data stream, a clean stop on SIGTERM.
+#[test]
+fn a_live_session_against_the_mock_exchange() {
+    let dir = scratch("live");
+    let mock = mock();
+    live_env(&dir, DEFAULT_API_SECRET);
+    let config = bot_json(&dir, "Live", |_| {});
+    let a = live_args(&mock);
+    let mut w = Worker::start(&dir, &config, &args(&a), &[]);
+    until(60, "three orders at the exchange", || {
+        mock.order_count() >= 3
+    });
+    until(30, "a fill reported", || count(&w.events(), "Fill") >= 1);
+    w.signal("-TERM");
+    assert!(w.wait(30).success(), "{}", w.stderr());
+    let events = w.events();
+    assert_each_order_once(&mock, count(&events, "OrderSubmitted"));
+    let perf = &stopped(&events)["performance"];
+    assert_eq!(
+        perf["orders"].as_u64().unwrap() as usize,
+        mock.order_count()
+    );
+    assert!(!w.stderr().contains(DEFAULT_API_SECRET));
+}
+
+/// The worker dies after an order reached the exchange but before the acknowledgement
+/// came back. The restarted worker finds the order by its client order ID instead of
+/// sending it again, and keeps trading.
+#[test]
+fn a_crash_between_send_and_ack_neither_loses_nor_doubles_an_order() {
+    let dir = scratch("live-crash");
+    let mock = mock();
+    live_env(&dir, DEFAULT_API_SECRET);
+    let config = bot_json(&dir, "Live", |_| {});
+    let a = live_args(&mock);
+    mock.hang_next_order();
+    let mut w = Worker::start(&dir, &config, &args(&a), &[]);
+    until(60, "the first order to be booked", || {
+        mock.order_count() >= 1
+    });
+    w.signal("-KILL");
+    w.wait(10);
+    let first_id = mock.orders()[0].client_order_id.clone();
+    let submitted_before = count(&w.events(), "OrderSubmitted");
+
+    let mut again = Worker::start(&dir, &config, &args(&a), &[]);
+    until(60, "two more orders", || mock.order_count() >= 3);
+    again.signal("-TERM");
+    assert!(again.wait(30).success(), "{}", again.stderr());
+    let orders = mock.orders();
+    assert_eq!(
+        orders
+            .iter()
+            .filter(|o| o.client_order_id == first_id)
+            .count(),
+        1,
+        "the order in flight at the crash was sent again"
+    );
+    assert_each_order_once(
+        &mock,
+        submitted_before + count(&again.events(), "OrderSubmitted"),
+    );
+}
+
+/// Bad input stops the worker at start with a message naming what is wrong.
+#[test]
+fn bad_config_and_bad_credentials_are_clear_errors() {
+    let dir = scratch("bad");
+    // A field of the wrong type: named by its path.
+    let config = bot_json(&dir, "Paper", |v| {
+        v["bot"]["capital"]["amount"] = Value::from(5)
+    });
+    let mut w = Worker::start(&dir, &config, PAPER_ARGS, &[]);
+    assert!(!w.wait(20).success());
+    assert!(w.stderr().contains("bot.capital.amount"), "{}", w.stderr());
+
+    let config = bot_json(&dir, "Backtest", |_| {});
+    let mut w = Worker::start(&dir, &config, PAPER_ARGS, &[]);
+    assert!(!w.wait(20).success());
+    assert!(
+        w.stderr()
+            .contains("bot.mode: Backtest bots are run with `tradewind-bot backtest`"),
+        "{}",
+        w.stderr()
+    );
+
+    // Live without credential files: the missing file is named.
+    let config = bot_json(&dir, "Live", |_| {});
+    let mut w = Worker::start(&dir, &config, &["--kubernetes", "off"], &[]);
+    assert!(!w.wait(20).success());
+    assert!(
+        w.stderr().contains("credentials") && w.stderr().contains("apiKey"),
+        "{}",
+        w.stderr()
+    );
+
+    // A wrong secret: the exchange's refusal, never the secret.
+    let mock = mock();
+    let wrong = "not-the-secret-0123456789abcdef";
+    live_env(&dir, wrong);
+    let a = live_args(&mock);
+    let mut w = Worker::start(&dir, &config, &args(&a), &[]);
+    assert!(!w.wait(30).success());
+    let err = w.stderr();
+    assert!(err.contains("checking the exchange credentials"), "{err}");
+    assert!(err.contains("-1022"), "{err}");
+    assert!(!err.contains(wrong), "the secret leaked: {err}");
+    assert_eq!(mock.order_count(), 0);
+}
