@@ -255,12 +255,11 @@ fn a_killed_paper_worker_resumes_from_its_journal() {
 
 fn mock() -> TestServer {
     let config = MockConfig::default().with_data(data()).unwrap();
-    let mock = tradewind_binance_mock::TestServer::start_with(MockConfig {
+    tradewind_binance_mock::TestServer::start_with(MockConfig {
         speed: Speed::Multiplier(20.0),
         ..config
     })
-    .unwrap();
-    mock
+    .unwrap()
 }
 
 fn live_env(dir: &Path, secret: &str) {
