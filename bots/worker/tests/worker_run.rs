@@ -4,6 +4,14 @@
 //! the Lease, a risk halt reported in the TradingBot's status, and clear errors for a bad
 //! configuration or bad credentials.
 
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use tradewind_crds::TradingBot;
+use tradewind_crds::conditions::find;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -409,4 +417,177 @@ fn bad_config_and_bad_credentials_are_clear_errors() {
     assert!(err.contains("-1022"), "{err}");
     assert!(!err.contains(wrong), "the secret leaked: {err}");
     assert_eq!(mock.order_count(), 0);
+}
+
+/// A test API server with the CRDs, the namespace, the bot (as the operator would have
+/// created it) and its Lease; its kubeconfig in `dir`.
+async fn cluster(dir: &Path, mode: &str) -> (tradewind_apiserver::TestServer, Client, PathBuf) {
+    let server = tradewind_apiserver::TestServer::start().unwrap();
+    let kubeconfig = dir.join("kubeconfig.yaml");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, crd) in tradewind_crds::manifests::all() {
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+    }
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": "trading"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let yaml = manifest_dir().join("../../examples/demo/btc-scalper.yaml");
+    let loaded = tradewind_crds::bundle::load(&[yaml], None).unwrap();
+    let mut bot: TradingBot = loaded.bot;
+    bot.metadata.namespace = Some("trading".into());
+    bot.spec.mode = serde_json::from_value(Value::String(mode.into())).unwrap();
+    if mode == "Live" {
+        bot.spec.credentials =
+            serde_json::from_value(serde_json::json!({"secretRef": {"name": "keys"}})).unwrap();
+    }
+    Api::<TradingBot>::namespaced(client.clone(), "trading")
+        .create(&PostParams::default(), &bot)
+        .await
+        .unwrap();
+    Api::<Lease>::namespaced(client.clone(), "trading")
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                serde_json::json!({"metadata": {"name": "btc-scalper-demo-lease"}, "spec": {}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    (server, client, kubeconfig)
+}
+
+/// A risk limit breached in paper trading: the worker halts, says so in the TradingBot's
+/// status (Halted=True, Trading=False, performance filled in) under its own field
+/// manager, and releases its Lease when it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_risk_halt_is_reported_in_the_status_and_the_lease_released() {
+    let dir = scratch("halt");
+    let (_server, client, kubeconfig) = cluster(&dir, "Paper").await;
+    let config = bot_json(&dir, "Paper", |v| {
+        v["risk"]["maxDrawdownPercent"] = Value::String("0.05".into());
+    });
+    let data = data();
+    let kc = kubeconfig.to_str().unwrap().to_owned();
+    let mut w = Worker::start(
+        &dir,
+        &config,
+        &[
+            "--market-data",
+            "replay",
+            "--replay-file",
+            data.to_str().unwrap(),
+            "--replay-speed",
+            "0",
+            "--status-interval-seconds",
+            "0",
+        ],
+        &[("KUBECONFIG", kc.as_str()), ("POD_NAME", "worker-1")],
+    );
+    let status = tokio::task::spawn_blocking(move || {
+        let s = w.wait(60);
+        (s, w.events(), w.stderr())
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "{}", status.2);
+    assert_eq!(count(&status.1, "Halted"), 1, "{:?}", status.1);
+
+    let bot = Api::<TradingBot>::namespaced(client.clone(), "trading")
+        .get("btc-scalper-demo")
+        .await
+        .unwrap();
+    let s = bot.status.unwrap();
+    let halted = find(&s.conditions, "Halted").expect("Halted condition");
+    assert_eq!(
+        (halted.status.as_str(), halted.reason.as_str()),
+        ("True", "RiskLimit")
+    );
+    assert!(halted.message.contains("drawdown"), "{}", halted.message);
+    assert_eq!(find(&s.conditions, "Trading").unwrap().status, "False");
+    let perf = s.performance.expect("performance");
+    assert!(perf.equity.is_some() && perf.drawdown_percent.is_some());
+    let managers: Vec<String> = bot
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert!(
+        managers.iter().any(|m| m == "tradewind-bot"),
+        "{managers:?}"
+    );
+    let lease = Api::<Lease>::namespaced(client, "trading")
+        .get("btc-scalper-demo-lease")
+        .await
+        .unwrap();
+    assert_eq!(
+        lease.spec.and_then(|s| s.holder_identity),
+        None,
+        "lease not released"
+    );
+}
+
+/// Another worker takes the Lease: this one stops sending orders and exits with an
+/// error saying why; every order it sent is accounted for in its events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_lease_stops_the_worker() {
+    let dir = scratch("lease");
+    let (_server, client, kubeconfig) = cluster(&dir, "Live").await;
+    let mock = mock();
+    live_env(&dir, DEFAULT_API_SECRET);
+    let config = bot_json(&dir, "Live", |_| {});
+    let mut a = live_args(&mock);
+    a[1] = "auto".into();
+    a.extend(["--lease-seconds".into(), "3".into()]);
+    let kc = kubeconfig.to_str().unwrap().to_owned();
+    let w = Worker::start(
+        &dir,
+        &config,
+        &args(&a),
+        &[("KUBECONFIG", kc.as_str()), ("POD_NAME", "worker-1")],
+    );
+    let mock = std::sync::Arc::new(mock);
+    let m = mock.clone();
+    tokio::task::spawn_blocking(move || until(60, "an order", || m.order_count() >= 1))
+        .await
+        .unwrap();
+    // Someone else holds the bot's Lease now.
+    let now = k8s_openapi::jiff::Timestamp::now();
+    Api::<Lease>::namespaced(client.clone(), "trading")
+        .patch(
+            "btc-scalper-demo-lease",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {
+                "holderIdentity": "worker-2", "leaseDurationSeconds": 60,
+                "acquireTime": now.to_string(), "renewTime": now.to_string()}})),
+        )
+        .await
+        .unwrap();
+    let (status, events, stderr) = tokio::task::spawn_blocking(move || {
+        let mut w = w;
+        let s = w.wait(30);
+        (s, w.events(), w.stderr())
+    })
+    .await
+    .unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("Lease was lost"), "{stderr}");
+    assert_each_order_once(&mock, count(&events, "OrderSubmitted"));
+    let lease = Api::<Lease>::namespaced(client, "trading")
+        .get("btc-scalper-demo-lease")
+        .await
+        .unwrap();
+    assert_eq!(
+        lease.spec.and_then(|s| s.holder_identity).as_deref(),
+        Some("worker-2"),
+        "the loser must not touch the new holder's Lease"
+    );
 }
