@@ -318,10 +318,16 @@ fn a_live_session_against_the_mock_exchange() {
     let config = bot_json(&dir, "Live", |_| {});
     let a = live_args(&mock);
     let mut w = Worker::start(&dir, &config, &args(&a), &[]);
+    until(60, "an order at the exchange", || mock.order_count() >= 1);
+    // Both WebSockets drop and the order book loses a diff: the worker reconnects,
+    // reconciles through REST and trades on.
+    mock.drop_market_streams();
+    mock.drop_user_streams();
+    mock.skip_depth_updates(1);
     until(60, "three orders at the exchange", || {
         mock.order_count() >= 3
     });
-    until(30, "a fill reported", || count(&w.events(), "Fill") >= 1);
+    until(30, "fills reported", || count(&w.events(), "Fill") >= 3);
     w.signal("-TERM");
     assert!(w.wait(30).success(), "{}", w.stderr());
     let events = w.events();
@@ -590,4 +596,121 @@ async fn losing_the_lease_stops_the_worker() {
         Some("worker-2"),
         "the loser must not touch the new holder's Lease"
     );
+}
+
+/// In Azure: the exchange credentials come from the bot's Key Vault secret (the operator
+/// put them there) and the events also go to the bot's Service Bus topic, both signed in
+/// with an Entra ID credential against the Azure fake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_from_key_vault_and_events_to_service_bus() {
+    use tradewind_azure_fake::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT};
+    use tradewind_provisioner::arm::{ArmClient, ArmOptions, ResourceId};
+    use tradewind_provisioner::cloud::AzureCloud;
+    use tradewind_provisioner::credential::CredentialConfig;
+    use tradewind_provisioner::keyvault::Secrets;
+    use tradewind_provisioner::transport::TransportOptions;
+
+    let dir = scratch("azure");
+    let fake = tradewind_azure_fake::TestServer::start().unwrap();
+    let ca = dir.join("fake-ca.pem");
+    fake.write_ca(&ca).unwrap();
+    let cloud = AzureCloud::with_overrides(
+        "AzurePublic",
+        Some(&fake.arm_endpoint()),
+        Some(&fake.authority_host()),
+    )
+    .unwrap();
+    let transport = TransportOptions {
+        extra_ca_pem: Some(fake.ca_pem().as_bytes().to_vec()),
+    };
+    let credential = CredentialConfig::ClientSecret {
+        tenant_id: DEFAULT_TENANT.into(),
+        client_id: DEFAULT_CLIENT_ID.into(),
+        secret: azure_core::credentials::Secret::new(DEFAULT_CLIENT_SECRET),
+    }
+    .build(&cloud, &transport)
+    .unwrap();
+    let arm = ArmClient::new(
+        &cloud,
+        credential.clone(),
+        &transport,
+        ArmOptions {
+            poll_interval: Duration::from_millis(20),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let g = ResourceId::resource_group("00000000-1111-2222-3333-444444444444", "rg");
+    let sb = g.provider("Microsoft.ServiceBus", "namespaces", "sb-tradewind");
+    let topic = sb.child("topics", "trading.btc-scalper-demo");
+    for (id, body) in [
+        (g.clone(), serde_json::json!({"location": "westeurope"})),
+        (
+            g.provider("Microsoft.KeyVault", "vaults", "kv-tw"),
+            serde_json::json!({"location": "westeurope", "properties": {"tenantId": DEFAULT_TENANT,
+                "sku": {"family": "A", "name": "standard"}, "enableRbacAuthorization": true}}),
+        ),
+        (
+            sb.clone(),
+            serde_json::json!({"location": "westeurope", "sku": {"name": "Standard"}}),
+        ),
+        (topic.clone(), serde_json::json!({"properties": {}})),
+        (
+            topic.child("subscriptions", "notifications"),
+            serde_json::json!({"properties": {}}),
+        ),
+    ] {
+        arm.put(&id, &body).await.unwrap();
+    }
+    let vault = fake.vault_url("kv-tw");
+    Secrets::new(&vault, credential, &transport)
+        .unwrap()
+        .ensure(
+            "tw-trading-btc-scalper-demo",
+            &serde_json::json!({"apiKey": DEFAULT_API_KEY, "apiSecret": DEFAULT_API_SECRET})
+                .to_string(),
+            "application/json",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+
+    let mock = std::sync::Arc::new(mock());
+    let config = bot_json(&dir, "Live", |_| {});
+    let a = live_args(&mock);
+    let ca_s = ca.to_str().unwrap().to_owned();
+    let sb_url = fake.servicebus_url("sb-tradewind");
+    let authority = fake.authority_host();
+    // No credential files: they must come from Key Vault.
+    let w = Worker::start(
+        &dir,
+        &config,
+        &args(&a),
+        &[
+            ("TRADEWIND_AZURE_AUTH", "client-secret"),
+            ("AZURE_TENANT_ID", DEFAULT_TENANT),
+            ("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID),
+            ("AZURE_CLIENT_SECRET", DEFAULT_CLIENT_SECRET),
+            ("AZURE_AUTHORITY_HOST", authority.as_str()),
+            ("TRADEWIND_EXTRA_CA_FILE", ca_s.as_str()),
+            ("TRADEWIND_KEYVAULT_URI", vault.as_str()),
+            ("TRADEWIND_KEYVAULT_SECRET", "tw-trading-btc-scalper-demo"),
+            ("TRADEWIND_SERVICEBUS_ENDPOINT", sb_url.as_str()),
+            ("TRADEWIND_SERVICEBUS_TOPIC", "trading.btc-scalper-demo"),
+        ],
+    );
+    let m = mock.clone();
+    let (events, stderr) = tokio::task::spawn_blocking(move || {
+        until(60, "two orders", || m.order_count() >= 2);
+        w.signal("-TERM");
+        let mut w = w;
+        assert!(w.wait(30).success(), "{}", w.stderr());
+        (w.events(), w.stderr())
+    })
+    .await
+    .unwrap();
+    assert!(!stderr.contains(DEFAULT_API_SECRET) && !stderr.contains(DEFAULT_CLIENT_SECRET));
+    // Every event printed also reached the topic's subscription.
+    let queued = fake.queued_messages("sb-tradewind", "trading.btc-scalper-demo", "notifications");
+    assert_eq!(queued, events.len(), "{stderr}");
 }

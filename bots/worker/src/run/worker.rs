@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
+use futures_util::{Stream, StreamExt};
 use kube::{Api, Client};
 use tokio::sync::watch;
 use tradewind_core::engine::{Engine, Outbox, Venue};
@@ -19,7 +20,7 @@ use super::config::{self, ApiCredentials, RunArgs};
 use super::events::{
     Event, EventKind, EventSink, Fanout, ServiceBusConfig, ServiceBusSink, StdoutSink,
 };
-use super::feed::{Replay, Source, Tick};
+use super::feed::{Replay, Source, SourceError, Tick};
 use super::http::{self, WorkerMetrics};
 use super::journal::Journal;
 use super::lease::LeaseGuard;
@@ -28,7 +29,8 @@ use super::record::Record;
 use super::status::{ConditionReport, PositionSnapshot, StatusReporter, StatusSnapshot};
 use super::trader::{Notice, Trader};
 use crate::venue::binance::{
-    BinanceEndpoints, BinanceRest, Credentials, MarketFeed, MarketStreams, UserEvent, UserStream,
+    BinanceEndpoints, BinanceRest, Credentials, FeedError, MarketFeed, MarketStreams, UserEvent,
+    UserStream,
 };
 
 /// Everything the loop reports through.
@@ -152,6 +154,36 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A stream that owns its source, so that a `select!` branch losing the race never drops
+/// a reconnect half-way: the pending future stays inside the stream between polls.
+fn market_stream(
+    source: Source,
+) -> impl Stream<Item = Result<(Tick, Option<Duration>), SourceError>> {
+    futures_util::stream::unfold(source, |mut s| async move {
+        let item = s.next().await.map(|t| (t, s.lag()));
+        Some((item, s))
+    })
+}
+
+/// The user data stream as a [`Stream`], for the same reason.
+fn user_stream(user: UserStream) -> impl Stream<Item = Result<UserEvent, FeedError>> {
+    futures_util::stream::unfold(user, |mut u| async move {
+        let item = u.next().await;
+        Some((item, u))
+    })
+}
+
+async fn recv<T, E, S>(stream: &mut std::pin::Pin<&mut S>) -> Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    S: Stream<Item = Result<T, E>>,
+{
+    match stream.next().await {
+        Some(item) => Ok(item?),
+        None => bail!("a market or user data stream ended"),
     }
 }
 
@@ -478,30 +510,31 @@ async fn run_paper(
         EventKind::Started,
         serde_json::json!({"mode": "paper", "replayedBars": trader.bars()}),
     );
-    let mut source = source(args, cfg, &rest).await?;
+    let source = market_stream(source(args, cfg, &rest).await?);
+    tokio::pin!(source);
     let mut leading = out.leading.clone();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            tick = source.next() => match tick? {
-                Tick::Bar { bar, received } => {
+            tick = recv(&mut source) => match tick? {
+                (Tick::Bar { bar, received }, lag) => {
                     // Bars the journal already holds (a replay restarted from its file).
                     if trader.seen(&bar) {
                         continue;
                     }
                     let notices = trader.on_bar(&bar)?;
                     out.metrics.observe_decision(received.elapsed());
-                    if let Some(lag) = source.lag() {
+                    if let Some(lag) = lag {
                         out.metrics.set_feed_lag("binance-market", lag);
                     }
                     out.publish(trader.journal_records(), notices);
                     out.report(&trader).await;
                 }
-                Tick::Price(_) => {}
-                Tick::Reconnected => out.metrics.feed_reconnect("binance-market"),
-                Tick::Resync => out.metrics.book_resync(&out.symbol),
-                Tick::End => {
+                (Tick::Price(_), _) => {}
+                (Tick::Reconnected, _) => out.metrics.feed_reconnect("binance-market"),
+                (Tick::Resync, _) => out.metrics.book_resync(&out.symbol),
+                (Tick::End, _) => {
                     out.report(&trader).await;
                     return Ok((Ended::Stop, summary(&trader)));
                 }
@@ -594,18 +627,20 @@ async fn run_live(
     let leading_flag = out.leading.clone();
     let leading = move || *leading_flag.borrow();
     // The user stream first, so no execution is missed while reconciling.
-    let mut user = UserStream::connect(&endpoints, &rest).await?;
+    let user = user_stream(UserStream::connect(&endpoints, &rest).await?);
+    tokio::pin!(user);
     let now = trader.engine().now();
     let notices = map_live(executor.reconcile(&mut trader, now, &leading).await)?;
     out.publish(trader.journal_records(), notices);
-    let mut source = source(args, cfg, &rest).await?;
+    let source = market_stream(source(args, cfg, &rest).await?);
+    tokio::pin!(source);
     let mut lease_rx = out.leading.clone();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let ended = loop {
         tokio::select! {
-            tick = source.next() => match tick? {
-                Tick::Bar { bar, received } => {
+            tick = recv(&mut source) => match tick? {
+                (Tick::Bar { bar, received }, lag) => {
                     if trader.seen(&bar) {
                         continue;
                     }
@@ -616,18 +651,18 @@ async fn run_live(
                         Err(e) => return Err(e.into()),
                     }
                     out.metrics.observe_decision(received.elapsed());
-                    if let Some(lag) = source.lag() {
+                    if let Some(lag) = lag {
                         out.metrics.set_feed_lag("binance-market", lag);
                     }
                     out.publish(trader.journal_records(), notices);
                     out.report(&trader).await;
                 }
-                Tick::Price(price) => trader.engine_mut().venue_mut().set_last_price(price),
-                Tick::Reconnected => out.metrics.feed_reconnect("binance-market"),
-                Tick::Resync => out.metrics.book_resync(&out.symbol),
-                Tick::End => break Ended::Stop,
+                (Tick::Price(price), _) => trader.engine_mut().venue_mut().set_last_price(price),
+                (Tick::Reconnected, _) => out.metrics.feed_reconnect("binance-market"),
+                (Tick::Resync, _) => out.metrics.book_resync(&out.symbol),
+                (Tick::End, _) => break Ended::Stop,
             },
-            event = user.next() => match event? {
+            event = recv(&mut user) => match event? {
                 UserEvent::Execution(report) => {
                     let mut notices = map_live(executor.on_report(&mut trader, &report).await)?;
                     match executor.flush(&mut trader, &leading).await {
@@ -661,7 +696,6 @@ async fn run_live(
         let notices = map_live(executor.cancel_all(&mut trader).await)?;
         out.publish(trader.journal_records(), notices);
     }
-    let _ = user.close().await;
     out.report(&trader).await;
     Ok((ended, summary(&trader)))
 }
