@@ -524,7 +524,10 @@ async fn run_paper(
                         continue;
                     }
                     let notices = trader.on_bar(&bar)?;
-                    out.metrics.observe_decision(received.elapsed());
+                    let took = received.elapsed();
+                    out.metrics.observe_decision(took);
+                    // One line per decision: tools/bench/worker.py reads the exact latencies.
+                    tracing::debug!(decision_us = took.as_micros() as u64, "decision");
                     if let Some(lag) = lag {
                         out.metrics.set_feed_lag("binance-market", lag);
                     }
@@ -650,7 +653,10 @@ async fn run_live(
                         Err(LiveError::LostLease) => break Ended::LostLease,
                         Err(e) => return Err(e.into()),
                     }
-                    out.metrics.observe_decision(received.elapsed());
+                    let took = received.elapsed();
+                    out.metrics.observe_decision(took);
+                    // One line per decision: tools/bench/worker.py reads the exact latencies.
+                    tracing::debug!(decision_us = took.as_micros() as u64, "decision");
                     if let Some(lag) = lag {
                         out.metrics.set_feed_lag("binance-market", lag);
                     }
