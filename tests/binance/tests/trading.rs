@@ -37,6 +37,7 @@ async fn documented_signed_request_is_accepted_and_a_bad_signature_is_refused() 
     let mock = TestServer::start_with(config).unwrap();
     // Put the server clock at the documented timestamp so recvWindow accepts it.
     mock.set_time_offset_ms(1_499_827_319_559 + 100 - now_ms());
+    common::install_crypto_provider();
     let http = reqwest::Client::new();
     // Example 3: mixed query string and body, byte for byte.
     let ex = &doc["examples"][2];

@@ -106,6 +106,7 @@ pub struct Reply {
 impl Rest {
     /// A client for the default account.
     pub fn new(mock: &TestServer) -> Self {
+        install_crypto_provider();
         Self {
             base: mock.rest_base(),
             key: DEFAULT_API_KEY.into(),
@@ -245,4 +246,10 @@ pub async fn next_matching(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> Value 
             return v;
         }
     }
+}
+
+/// reqwest built with `rustls-no-provider` (feature unification in a workspace build)
+/// refuses to build a client until a rustls provider is installed; ring is the one we use.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
