@@ -12,8 +12,8 @@
 //! HTTP client factory hook (`__internal_mocking`, pinned to `=1.0.0`) is how our
 //! transport ([`tradewind_provisioner::transport::http_client`]) goes in instead.
 
-// The runtime wires this in next to the file journal; until then only the tests use it.
-#![cfg_attr(not(test), allow(dead_code))]
+// The runtime wires this in next to the file journal; until then nothing calls it.
+#![allow(dead_code)]
 
 use std::marker::PhantomData;
 use std::sync::Arc;
