@@ -188,6 +188,27 @@ impl Book {
         self.trades.contains(&id)
     }
 
+    /// The exchange is done with order `id`: cancel in the engine whatever it still has
+    /// open beyond the fills in `events` (sub-lot rests, commissions taken in the base
+    /// asset, an exchange-side cancel or expiry).
+    fn close_rest(&self, id: ClientOrderId, ts: UnixNanos, events: &mut Vec<OrderEvent>) {
+        let filled_now: u64 = events
+            .iter()
+            .filter_map(|e| match e {
+                OrderEvent::Filled(f) if f.id == id => Some(f.quantity.raw()),
+                _ => None,
+            })
+            .sum();
+        let left = self.remaining(id.0).raw().saturating_sub(filled_now);
+        if left > 0 {
+            events.push(OrderEvent::Canceled {
+                id,
+                ts,
+                unfilled: Quantity::from_raw(left, 9).unwrap_or(Quantity::ZERO),
+            });
+        }
+    }
+
     /// The engine's remaining quantity of an order.
     fn remaining(&self, id: u64) -> Quantity {
         self.orders
@@ -248,21 +269,7 @@ impl Book {
             _ => {}
         }
         if terminal(&r.status) && r.status != OrderStatus::Rejected {
-            let filled_now: u64 = events
-                .iter()
-                .filter_map(|e| match e {
-                    OrderEvent::Filled(f) => Some(f.quantity.raw()),
-                    _ => None,
-                })
-                .sum();
-            let left = self.remaining(id.0).raw().saturating_sub(filled_now);
-            if left > 0 {
-                events.push(OrderEvent::Canceled {
-                    id,
-                    ts: r.ts,
-                    unfilled: Quantity::from_raw(left, 9).unwrap_or(Quantity::ZERO),
-                });
-            }
+            self.close_rest(id, r.ts, &mut events);
         }
         (events, trades)
     }
@@ -533,21 +540,7 @@ impl LiveExecutor {
                 reason: RejectReason::Other("rejected by the exchange".into()),
             });
         } else if terminal(&state.status) {
-            let filled_now: u64 = events
-                .iter()
-                .filter_map(|e| match e {
-                    OrderEvent::Filled(f) => Some(f.quantity.raw()),
-                    _ => None,
-                })
-                .sum();
-            let left = self.book.remaining(id.0).raw().saturating_sub(filled_now);
-            if left > 0 {
-                events.push(OrderEvent::Canceled {
-                    id,
-                    ts,
-                    unfilled: Quantity::from_raw(left, 9).unwrap_or(Quantity::ZERO),
-                });
-            }
+            self.book.close_rest(id, ts, &mut events);
         }
         Ok((events, trade_ids))
     }

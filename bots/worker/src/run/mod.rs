@@ -1,7 +1,6 @@
 //! `tradewind-bot run`: the long-running worker.
 
 pub mod config;
-pub mod cosmos;
 pub mod events;
 pub mod feed;
 pub mod http;
