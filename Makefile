@@ -14,6 +14,11 @@ PYTHON ?= python3
 demo:
 	$(CARGO) run -q -p tradewind-crds --features cli -- describe examples/strategies/*.yaml examples/commission-plans/*.yaml examples/bots/*.yaml
 	$(CARGO) run -q -p tradewind-bot -- backtest -f examples/demo/btc-scalper.yaml --data examples/data/binance_spot_btcusdt_l1_trades.jsonl --out $(TARGET_DIR)/demo
+	@echo "== the same bot as a worker, paper trading the same trades replayed at 20x (events on stdout)"
+	rm -rf $(TARGET_DIR)/demo/worker-state
+	$(CARGO) run -q -p tradewind-bot -- run -f examples/demo/btc-scalper.yaml --paper --kubernetes off \
+		--market-data replay --replay-file examples/data/binance_spot_btcusdt_l1_trades.jsonl --replay-speed 20 \
+		--state-dir $(TARGET_DIR)/demo/worker-state --metrics-addr 127.0.0.1:0
 
 ## test: every Rust test, the comparison with backtesting.py, then the images built and checked
 test: $(VENV)/.installed

@@ -18,6 +18,13 @@ pub struct RunArgs {
         default_value = "/etc/tradewind/config/bot.json"
     )]
     pub config: PathBuf,
+    /// Instead of `--config`: YAML file(s) with the TradingBot, its Strategy and optional
+    /// CommissionPlan, resolved and checked as an API server would (for a laptop).
+    #[arg(short = 'f', long = "file")]
+    pub files: Vec<PathBuf>,
+    /// Trade on paper whatever the bot's mode says (never sends an order).
+    #[arg(long)]
+    pub paper: bool,
     /// Directory with the files `apiKey` and `apiSecret` (the bot's Secret, mounted).
     #[arg(
         long,
@@ -133,8 +140,29 @@ fn field(path: &Path, field: &str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Reads and checks the resolved configuration.
-pub fn load(path: &Path) -> Result<BotConfig, ConfigError> {
+/// The configuration `args` name: bot files resolved in-process, or the mounted file;
+/// `--paper` turns the bot into a paper bot before the checks.
+pub fn from_args(args: &RunArgs) -> Result<BotConfig, ConfigError> {
+    let (mut cfg, path) = if args.files.is_empty() {
+        (read(&args.config)?, args.config.clone())
+    } else {
+        let loaded =
+            tradewind_crds::bundle::load(&args.files, None).map_err(|e| ConfigError::Field {
+                path: args.files[0].display().to_string(),
+                field: "(bot files)".into(),
+                reason: e.to_string(),
+            })?;
+        (loaded.config, args.files[0].clone())
+    };
+    if args.paper {
+        cfg.bot.mode = Mode::Paper;
+    }
+    check(&path, &cfg)?;
+    Ok(cfg)
+}
+
+/// Reads the resolved configuration; errors name the field.
+fn read(path: &Path) -> Result<BotConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
         source,
@@ -148,7 +176,6 @@ pub fn load(path: &Path) -> Result<BotConfig, ConfigError> {
             e.inner().to_string(),
         )
     })?;
-    check(path, &cfg)?;
     Ok(cfg)
 }
 

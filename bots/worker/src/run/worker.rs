@@ -258,7 +258,7 @@ async fn exchange_credentials(args: &RunArgs) -> Result<ApiCredentials> {
 
 /// Runs the worker until SIGTERM (or the end of a replay, or a lost Lease).
 pub async fn run(args: RunArgs) -> Result<()> {
-    let cfg = config::load(&args.config)?;
+    let cfg = config::from_args(&args)?;
     let namespace = cfg
         .namespace
         .clone()
