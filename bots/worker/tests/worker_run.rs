@@ -714,3 +714,69 @@ async fn credentials_from_key_vault_and_events_to_service_bus() {
     let queued = fake.queued_messages("sb-tradewind", "trading.btc-scalper-demo", "notifications");
     assert_eq!(queued, events.len(), "{stderr}");
 }
+
+/// A new journal on a pod whose predecessor left orders open on the exchange (a volume
+/// lost with the old pod): nothing could manage them, so the worker cancels the ones
+/// carrying its bot's client-order-ID prefix — and only those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_left_by_an_earlier_session_are_cancelled_on_a_new_journal() {
+    use sha2::Digest;
+    use tradewind_bot::venue::binance::{
+        BinanceEndpoints, BinanceRest, Credentials, NewOrder, OrderKind,
+    };
+    let dir = scratch("orphans");
+    let mock = mock();
+    live_env(&dir, DEFAULT_API_SECRET);
+    let config = bot_json(&dir, "Live", |_| {});
+    // Without a cluster the worker's UID is "local/<namespace>/<name>".
+    let digest = sha2::Sha256::digest(b"local/trading/btc-scalper-demo");
+    let prefix: String = std::iter::once("tw".to_owned())
+        .chain(digest[..6].iter().map(|b| format!("{b:02x}")))
+        .collect();
+    let rest = BinanceRest::new(
+        &BinanceEndpoints::custom(mock.rest_base(), mock.ws_base()),
+        Some(Credentials::new(DEFAULT_API_KEY, DEFAULT_API_SECRET)),
+    )
+    .unwrap();
+    let resting = |id: String| NewOrder {
+        symbol: "BTCUSDT".into(),
+        side: tradewind_core::data::Side::Buy,
+        kind: OrderKind::Limit {
+            price: "10000.00".parse().unwrap(),
+            tif: tradewind_core::orders::TimeInForce::Gtc,
+        },
+        quantity: "0.00100".parse().unwrap(),
+        client_order_id: id,
+    };
+    let ours = format!("{prefix}-999");
+    rest.new_order(&resting(ours.clone())).await.unwrap();
+    rest.new_order(&resting("web-1".into())).await.unwrap();
+
+    let a = live_args(&mock);
+    let w = Worker::start(&dir, &config, &args(&a), &[]);
+    let (events, stderr) = tokio::task::spawn_blocking(move || {
+        until(60, "the Started event", || {
+            count(&w.events(), "Started") == 1
+        });
+        w.signal("-TERM");
+        let mut w = w;
+        assert!(w.wait(30).success(), "{}", w.stderr());
+        (w.events(), w.stderr())
+    })
+    .await
+    .unwrap();
+    let started = events.iter().find(|e| e["kind"] == "Started").unwrap();
+    assert_eq!(
+        started["cancelledOrphans"],
+        serde_json::json!([ours]),
+        "{stderr}"
+    );
+    let open: Vec<String> = rest
+        .open_orders("BTCUSDT")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.client_order_id)
+        .collect();
+    assert_eq!(open, ["web-1"], "another client's order must stay");
+}

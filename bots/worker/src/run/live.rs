@@ -625,6 +625,31 @@ impl LiveExecutor {
         Ok(notices)
     }
 
+    /// With a new journal (a new pod, a new volume): the bot's orders still open on the
+    /// exchange belong to a session this worker cannot replay, so nothing would ever
+    /// manage them. Cancels them (they carry this bot's client-order-ID prefix); returns
+    /// their client order IDs.
+    pub async fn cancel_orphans(&self) -> Result<Vec<String>, LiveError> {
+        let mut cancelled = Vec::new();
+        for order in self.rest.open_orders(&self.symbol).await? {
+            if parse_id(&self.prefix, &order.client_order_id).is_none() {
+                continue;
+            }
+            match self
+                .rest
+                .cancel_order(&self.symbol, &order.client_order_id)
+                .await
+            {
+                Ok(_) | Err(VenueError::UnknownOrder { .. }) => {
+                    tracing::warn!(client_order_id = %order.client_order_id, "cancelled an order left open by an earlier session");
+                    cancelled.push(order.client_order_id);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(cancelled)
+    }
+
     /// Drops outbox commands the journal shows were already sent before a restart, so a
     /// replay never sends an order twice; keeps the ones that never left.
     pub fn drop_replayed_commands(&mut self, trader: &mut Trader<Outbox>) {

@@ -618,13 +618,22 @@ async fn run_live(
     let engine = Engine::with_venue(settings, strategy, Outbox::default());
     let mut executor =
         LiveExecutor::new(rest.clone(), symbol.clone(), instrument, client_prefix(uid));
+    let orphans = if records.is_empty() {
+        executor.cancel_orphans().await?
+    } else {
+        Vec::new()
+    };
     let mut trader = Trader::recover(engine, journal, &records, |_, r| executor.learn(r))?;
     executor.drop_replayed_commands(&mut trader);
     trader.journal(&[started(cfg, "Live")])?;
     out.note(
         trader.journal_records() * 1024,
         EventKind::Started,
-        serde_json::json!({"mode": "live", "replayedBars": trader.bars()}),
+        serde_json::json!({
+            "mode": "live",
+            "replayedBars": trader.bars(),
+            "cancelledOrphans": orphans,
+        }),
     );
 
     let leading_flag = out.leading.clone();
