@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tradewind_crds::bundle;
 use tradewind_crds::manifests;
-use tradewind_operator::build::{self, OperatorConfig};
+use tradewind_operator::build::{self, OperatorConfig, StateVolume};
 use tradewind_operator::controller::cloud::{Cloud, NoCloud, azure::AzureArgs};
 use tradewind_operator::controller::{self};
 
@@ -50,6 +50,13 @@ enum Command {
         /// How long the leader lease lasts without renewal.
         #[arg(long, env = "TRADEWIND_LEASE_SECONDS", default_value_t = 15)]
         lease_seconds: u64,
+        /// Give each worker a PersistentVolumeClaim of this size for its journal (e.g. 1Gi),
+        /// so a new pod resumes where the last one stopped; unset: an emptyDir.
+        #[arg(long, env = "TRADEWIND_WORKER_STATE_SIZE")]
+        worker_state_size: Option<String>,
+        /// StorageClass of those claims (default: the cluster's default class).
+        #[arg(long, env = "TRADEWIND_WORKER_STATE_STORAGE_CLASS")]
+        worker_state_storage_class: Option<String>,
         /// Where bots' cloud resources live: none, or azure (then the Azure settings apply).
         #[arg(long, env = "TRADEWIND_CLOUD", default_value = "none", value_parser = ["none", "azure"])]
         cloud: String,
@@ -109,6 +116,8 @@ fn run(cli: Cli) -> Result<()> {
             lease_namespace,
             identity,
             lease_seconds,
+            worker_state_size,
+            worker_state_storage_class,
             cloud,
             azure,
         } => {
@@ -135,6 +144,10 @@ fn run(cli: Cli) -> Result<()> {
                     worker_image,
                     workload_identity_client_id,
                     azure: (cloud == "azure").then(|| azure.worker_env()),
+                    state_volume: worker_state_size.map(|size| StateVolume {
+                        size,
+                        storage_class: worker_state_storage_class,
+                    }),
                 };
                 // Checked before anything starts: a bad Azure setting stops the operator
                 // with a message naming the flag, not on the first bot.
@@ -188,6 +201,7 @@ fn run(cli: Cli) -> Result<()> {
                 worker_image,
                 workload_identity_client_id,
                 azure: None,
+                state_volume: None,
             };
             let c = build::children(&tb, &loaded.config, &op)?;
             let mut out = format!(

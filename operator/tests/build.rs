@@ -466,3 +466,58 @@ fn built_children_are_subsets_of_themselves_after_a_round_trip() {
     changed["spec"]["replicas"] = serde_json::json!(0);
     assert!(!tradewind_operator::diff::is_subset(&d, &changed));
 }
+
+#[test]
+fn a_state_volume_gives_each_worker_a_claim_for_its_journal() {
+    use tradewind_operator::build::StateVolume;
+    let plain = build(&paper(), &OperatorConfig::default());
+    assert!(plain.state_claim.is_none());
+    let data = |c: &Children| {
+        c.deployment
+            .spec
+            .clone()
+            .unwrap()
+            .template
+            .spec
+            .unwrap()
+            .volumes
+            .unwrap()
+            .into_iter()
+            .find(|v| v.name == "data")
+            .unwrap()
+    };
+    assert!(data(&plain).empty_dir.is_some());
+
+    let op = OperatorConfig {
+        state_volume: Some(StateVolume {
+            storage_class: Some("managed-csi".into()),
+            size: "2Gi".into(),
+        }),
+        ..OperatorConfig::default()
+    };
+    let c = build(&paper(), &op);
+    let claim = c.state_claim.clone().expect("a claim");
+    let name = paper().bot.metadata.name.clone().unwrap();
+    assert_eq!(
+        claim.metadata.name.as_deref(),
+        Some(format!("{name}-state").as_str())
+    );
+    let spec = claim.spec.unwrap();
+    assert_eq!(spec.access_modes, Some(vec!["ReadWriteOnce".to_owned()]));
+    assert_eq!(spec.storage_class_name.as_deref(), Some("managed-csi"));
+    assert_eq!(
+        spec.resources.unwrap().requests.unwrap()["storage"].0,
+        "2Gi"
+    );
+    // Owned by the bot, so it goes with it.
+    assert_eq!(
+        claim.metadata.owner_references.unwrap()[0].kind,
+        "TradingBot"
+    );
+    let v = data(&c);
+    assert!(v.empty_dir.is_none());
+    assert_eq!(
+        v.persistent_volume_claim.unwrap().claim_name,
+        format!("{name}-state")
+    );
+}

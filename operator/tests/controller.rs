@@ -906,3 +906,59 @@ async fn the_workers_status_fields_survive_operator_writes() {
     .await;
     operator.abort();
 }
+
+/// With a state volume configured, each bot's worker gets its claim (owned by the bot)
+/// and mounts it; the bot still becomes Ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_volume_claim_is_created_for_each_bot() {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    use tradewind_operator::build::StateVolume;
+    let (_server, client) = cluster().await;
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig {
+            state_volume: Some(StateVolume {
+                storage_class: None,
+                size: "1Gi".into(),
+            }),
+            ..OperatorConfig::default()
+        },
+        Arc::new(NoCloud),
+    ));
+    let operator = tokio::spawn(async move { controller::run(ctx, Some(NS)).await });
+    let bot: TradingBot = example("examples/bots/paper.yaml");
+    let name = bot.name_any();
+    bots.create(&PostParams::default(), &bot).await.unwrap();
+    eventually(20, "Ready", || async {
+        (ready(&bots.get(&name).await.ok()?)?.0 == "True").then_some(())
+    })
+    .await;
+    let claim = Api::<PersistentVolumeClaim>::namespaced(client.clone(), NS)
+        .get(&format!("{name}-state"))
+        .await
+        .unwrap();
+    assert_eq!(
+        claim.metadata.owner_references.unwrap()[0].name,
+        name,
+        "the claim is owned by its bot"
+    );
+    let deployment = Api::<Deployment>::namespaced(client, NS)
+        .get(&format!("{name}-worker"))
+        .await
+        .unwrap();
+    let volumes = deployment
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .volumes
+        .unwrap();
+    let data = volumes.iter().find(|v| v.name == "data").unwrap();
+    assert_eq!(
+        data.persistent_volume_claim.as_ref().unwrap().claim_name,
+        format!("{name}-state")
+    );
+    operator.abort();
+}

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    EnvVarSource, HTTPGetAction, KeyToPath, ObjectFieldSelector, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
-    SecurityContext, Volume, VolumeMount,
+    EnvVarSource, HTTPGetAction, KeyToPath, ObjectFieldSelector, PersistentVolumeClaimVolumeSource,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -148,7 +148,16 @@ pub fn deployment(
         },
         Volume {
             name: "data".into(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
+            empty_dir: op
+                .state_volume
+                .is_none()
+                .then(EmptyDirVolumeSource::default),
+            persistent_volume_claim: op.state_volume.as_ref().map(|_| {
+                PersistentVolumeClaimVolumeSource {
+                    claim_name: names.state(),
+                    read_only: None,
+                }
+            }),
             ..Volume::default()
         },
         Volume {

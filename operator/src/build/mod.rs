@@ -10,6 +10,7 @@ mod labels;
 mod network;
 mod rbac;
 mod settlement;
+mod storage;
 
 pub use config_map::{CONFIG_FILE, config_map};
 pub use deployment::{
@@ -20,10 +21,11 @@ pub use labels::{bot_labels, selector_labels};
 pub use network::{metrics_service, network_policy};
 pub use rbac::{lease, role, role_binding, service_account};
 pub use settlement::{SETTLEMENT_PENDING_MESSAGE, SETTLEMENT_PENDING_REASON, settlement_cron_job};
+pub use storage::{StateVolume, state_claim};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -41,6 +43,8 @@ pub struct OperatorConfig {
     pub workload_identity_client_id: Option<String>,
     /// Data-plane endpoints the workers use for their Azure resources; `None` without Azure.
     pub azure: Option<WorkerAzure>,
+    /// A PersistentVolumeClaim per bot for the worker's journal; `None`: an `emptyDir`.
+    pub state_volume: Option<StateVolume>,
 }
 
 /// Where a worker finds its Azure resources (the names come from
@@ -63,6 +67,7 @@ impl Default for OperatorConfig {
             worker_image: "ghcr.io/tradewind-dev/tradewind-bot:0.1.0".into(),
             workload_identity_client_id: None,
             azure: None,
+            state_volume: None,
         }
     }
 }
@@ -89,6 +94,8 @@ pub struct Children {
     pub service_account: ServiceAccount,
     /// The worker's lease (so its Role can name it).
     pub lease: Lease,
+    /// The worker's state claim, with a configured state volume.
+    pub state_claim: Option<PersistentVolumeClaim>,
     /// What the worker may do: read and patch its bot's status, hold its lease.
     pub role: Role,
     /// Binds the Role to the ServiceAccount.
@@ -114,6 +121,10 @@ impl Names<'_> {
     /// ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy.
     pub fn worker(&self) -> String {
         format!("{}-worker", self.0)
+    }
+    /// The worker's state claim.
+    pub fn state(&self) -> String {
+        format!("{}-state", self.0)
     }
     /// The worker's Lease.
     pub fn lease(&self) -> String {
@@ -176,6 +187,7 @@ pub fn children(
         config_map: config_map(bot, cfg)?,
         service_account: service_account(bot, op)?,
         lease: lease(bot)?,
+        state_claim: state_claim(bot, op)?,
         role: role(bot)?,
         role_binding: role_binding(bot)?,
         deployment: deployment(bot, &image, &hash, op)?,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -166,6 +166,13 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
         &children.lease,
     )
     .await?;
+    if let Some(claim) = &children.state_claim {
+        apply(
+            &Api::<PersistentVolumeClaim>::namespaced(client.clone(), &ns),
+            claim,
+        )
+        .await?;
+    }
     apply(
         &Api::<Role>::namespaced(client.clone(), &ns),
         &children.role,

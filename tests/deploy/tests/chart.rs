@@ -261,6 +261,34 @@ fn optional_parts_switch_on_and_off() {
     assert_eq!(env_of(d)["TRADEWIND_NO_LEADER_ELECTION"], "true");
 }
 
+/// A worker state size gives the operator its flags and, only then, the right to manage
+/// PersistentVolumeClaims.
+#[test]
+fn worker_state_claims_are_configured_and_authorized_only_when_asked_for() {
+    let pvc_rule = |objects: &[Value]| {
+        one(objects, "ClusterRole")["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["resources"] == json!(["persistentvolumeclaims"]))
+    };
+    let plain = render(&json!({}), "tw", NS).expect("renders");
+    assert!(!pvc_rule(&plain));
+    assert!(!env_of(one(&plain, "Deployment")).contains_key("TRADEWIND_WORKER_STATE_SIZE"));
+    let objects = render(
+        &json!({"workerState": {"size": "2Gi", "storageClass": "managed-csi"}}),
+        "tw",
+        NS,
+    )
+    .expect("renders");
+    let env = env_of(one(&objects, "Deployment"));
+    assert_eq!(env["TRADEWIND_WORKER_STATE_SIZE"], "2Gi");
+    assert_eq!(env["TRADEWIND_WORKER_STATE_STORAGE_CLASS"], "managed-csi");
+    assert!(pvc_rule(&objects));
+    let err = render(&json!({"workerState": {"size": "lots"}}), "tw", NS).unwrap_err();
+    assert!(err.contains("workerState"), "{err}");
+}
+
 /// Each bad value is refused by Helm with the schema's message naming the field.
 #[test]
 fn schema_rejects_bad_values() {

@@ -284,6 +284,17 @@ pub fn builtins() -> Vec<ResourceDef> {
             &[],
         ),
         (
+            "",
+            "v1",
+            "persistentvolumeclaims",
+            "persistentvolumeclaim",
+            "PersistentVolumeClaim",
+            true,
+            &["pvc"],
+            true,
+            &[],
+        ),
+        (
             "coordination.k8s.io",
             "v1",
             "leases",
