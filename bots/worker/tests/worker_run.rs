@@ -780,3 +780,56 @@ async fn orders_left_by_an_earlier_session_are_cancelled_on_a_new_journal() {
         .collect();
     assert_eq!(open, ["web-1"], "another client's order must stay");
 }
+
+/// A changed configuration (here the strategy's periods) starts a new session: the old
+/// journal is set aside, not replayed under rules it was not written with.
+#[test]
+fn a_new_configuration_starts_a_new_journal() {
+    let dir = scratch("reconfigure");
+    let data = data();
+    let file = data.to_str().unwrap();
+    let first = bot_json(&dir, "Paper", |_| {});
+    let mut w = Worker::start(
+        &dir,
+        &first,
+        &[PAPER_ARGS, &["--replay-file", file, "--replay-speed", "0"]].concat(),
+        &[],
+    );
+    assert!(w.wait(60).success(), "{}", w.stderr());
+    let changed = bot_json(&dir, "Paper", |v| {
+        v["strategy"]["emaCross"]["fastPeriod"] = Value::from(3);
+    });
+    let mut again = Worker::start(
+        &dir,
+        &changed,
+        &[PAPER_ARGS, &["--replay-file", file, "--replay-speed", "0"]].concat(),
+        &[],
+    );
+    assert!(again.wait(60).success(), "{}", again.stderr());
+    let started = again
+        .events()
+        .into_iter()
+        .find(|e| e["kind"] == "Started")
+        .unwrap();
+    assert_eq!(started["replayedBars"], 0, "the old session was replayed");
+    let kept: Vec<String> = std::fs::read_dir(dir.join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("btc-scalper-demo.journal."))
+        .collect();
+    assert_eq!(kept.len(), 1, "the old journal is kept aside: {kept:?}");
+    // The same configuration again resumes its own (new) session.
+    let mut third = Worker::start(
+        &dir,
+        &changed,
+        &[PAPER_ARGS, &["--replay-file", file, "--replay-speed", "0"]].concat(),
+        &[],
+    );
+    assert!(third.wait(60).success(), "{}", third.stderr());
+    let started = third
+        .events()
+        .into_iter()
+        .find(|e| e["kind"] == "Started")
+        .unwrap();
+    assert!(started["replayedBars"].as_u64().unwrap() > 0);
+}

@@ -388,7 +388,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
     std::fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("creating {}", args.state_dir.display()))?;
     let journal_path = args.state_dir.join(format!("{}.journal", cfg.name));
-    let (journal, records) = Journal::<Record>::open(&journal_path)?;
+    let (journal, records) = open_journal(&journal_path, &cfg)?;
     tracing::info!(records = records.len(), journal = %journal_path.display(), "journal opened");
 
     let ended = match cfg.bot.mode {
@@ -575,17 +575,47 @@ fn summary<V: Venue>(trader: &Trader<V>) -> (u64, serde_json::Value) {
     )
 }
 
+fn config_hash(cfg: &BotConfig) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(serde_json::to_vec(cfg).unwrap_or_default())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn started(cfg: &BotConfig, mode: &str) -> Record {
     Record::Started {
         at: k8s_openapi::jiff::Timestamp::now().to_string(),
         mode: mode.into(),
-        config_hash: {
-            use sha2::Digest;
-            sha2::Sha256::digest(serde_json::to_vec(cfg).unwrap_or_default())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        },
+        config_hash: config_hash(cfg),
+    }
+}
+
+/// Opens the bot's journal. One journal is one session of one configuration: replaying a
+/// journal written under another configuration (a Strategy edit, a new mode) would
+/// rebuild a state that never happened, so such a journal is set aside (renamed, kept for
+/// audit) and a new session starts.
+fn open_journal(path: &std::path::Path, cfg: &BotConfig) -> Result<(Journal<Record>, Vec<Record>)> {
+    let (journal, records) = Journal::<Record>::open(path)?;
+    let last = records.iter().rev().find_map(|r| match r {
+        Record::Started { config_hash, .. } => Some(config_hash.clone()),
+        _ => None,
+    });
+    match last {
+        Some(previous) if previous != config_hash(cfg) => {
+            drop(journal);
+            let old =
+                path.with_extension(format!("journal.{}", &previous[..12.min(previous.len())]));
+            std::fs::rename(path, &old).with_context(|| {
+                format!("setting aside {} as {}", path.display(), old.display())
+            })?;
+            tracing::warn!(
+                previous = %old.display(),
+                "the configuration changed: the old journal is set aside and a new session starts"
+            );
+            Ok(Journal::<Record>::open(path)?)
+        }
+        _ => Ok((journal, records)),
     }
 }
 
