@@ -346,7 +346,7 @@ async fn signed_order_round_trip_with_user_stream() {
             assert_eq!(r.cum_qty, filled);
         }
     }
-    let trades = rest.my_trades(SYMBOL, None).await.unwrap();
+    let trades = rest.my_trades(SYMBOL, None, None).await.unwrap();
     let mine: Vec<_> = trades
         .iter()
         .filter(|t| t.order_id == ack.order_id)
@@ -367,7 +367,7 @@ async fn signed_order_round_trip_with_user_stream() {
     assert_eq!(commission, fees);
     let from = mine[0].id;
     assert!(
-        rest.my_trades(SYMBOL, Some(from))
+        rest.my_trades(SYMBOL, Some(from), None)
             .await
             .unwrap()
             .iter()

@@ -301,7 +301,7 @@ fn assert_each_order_once(mock: &TestServer, submitted: usize) {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n, "a client order ID was used twice: {ids:?}");
-    assert!(ids.iter().all(|id| id.starts_with("tw")), "{ids:?}");
+    assert!(ids.iter().all(|id| id.starts_with('t')), "{ids:?}");
     assert_eq!(
         n, submitted,
         "orders at the exchange vs OrderSubmitted events"
@@ -728,10 +728,13 @@ async fn orders_left_by_an_earlier_session_are_cancelled_on_a_new_journal() {
     let mock = mock();
     live_env(&dir, DEFAULT_API_SECRET);
     let config = bot_json(&dir, "Live", |_| {});
-    // Without a cluster the worker's UID is "local/<namespace>/<name>".
+    // Without a cluster the worker's UID is "local/<namespace>/<name>"; every session's
+    // client order IDs start with `t` and 8 hex digits of its hash. This one is an earlier
+    // session's (another session part).
     let digest = sha2::Sha256::digest(b"local/trading/btc-scalper-demo");
-    let prefix: String = std::iter::once("tw".to_owned())
-        .chain(digest[..6].iter().map(|b| format!("{b:02x}")))
+    let prefix: String = std::iter::once("t".to_owned())
+        .chain(digest[..4].iter().map(|b| format!("{b:02x}")))
+        .chain(std::iter::once("abcdef".to_owned()))
         .collect();
     let rest = BinanceRest::new(
         &BinanceEndpoints::custom(mock.rest_base(), mock.ws_base()),

@@ -1,6 +1,6 @@
 //! Where a worker's bars come from: a recorded trade/quote file replayed in real time,
 //! faster, or as fast as possible; or Binance's live streams (closed klines of the
-//! strategy's timeframe, and trades for the last price).
+//! strategy's timeframe; trades are read for the feed's health).
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,7 +9,6 @@ use tokio::time::Instant;
 use tradewind_core::data::aggregate::BarAggregator;
 use tradewind_core::data::load::{L1Event, l1_jsonl};
 use tradewind_core::data::{Bar, Trade};
-use tradewind_core::fixed::Price;
 
 use crate::venue::binance::{FeedError, MarketEvent, MarketFeed};
 
@@ -24,8 +23,6 @@ pub enum Tick {
         /// Arrival of the closing event.
         received: Instant,
     },
-    /// The market traded: the last price between bars.
-    Price(Price),
     /// The feed reconnected (for metrics).
     Reconnected,
     /// The order book was rebuilt after a sequence gap (for metrics).
@@ -146,13 +143,12 @@ impl Replay {
                     reason: e.to_string(),
                 })?;
             if let Some(bar) = closed {
-                // The trade that closed the bar opens the next one; its price comes next.
+                // The trade that closed the bar opens the next one.
                 return Ok(Tick::Bar {
                     bar,
                     received: Instant::now(),
                 });
             }
-            return Ok(Tick::Price(trade.price));
         }
     }
 }
@@ -189,10 +185,13 @@ impl Source {
                 let received = Instant::now();
                 return Ok(match event {
                     MarketEvent::Bar(bar) => Tick::Bar { bar, received },
-                    MarketEvent::Trade { price, .. } => Tick::Price(price),
                     MarketEvent::Reconnected { .. } => Tick::Reconnected,
                     MarketEvent::Resync { .. } => Tick::Resync,
-                    MarketEvent::Quote { .. } | MarketEvent::Book { .. } => continue,
+                    // Between bars the engine prices with bar closes only (a replay of the
+                    // journal must rebuild the same state), so trades and quotes pass by.
+                    MarketEvent::Trade { .. }
+                    | MarketEvent::Quote { .. }
+                    | MarketEvent::Book { .. } => continue,
                 });
             },
         }

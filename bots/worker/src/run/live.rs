@@ -26,12 +26,25 @@ use crate::venue::binance::{
     OrderStatus, VenueError,
 };
 
-/// The client order ID prefix for a bot: `tw` and 12 hex digits of the UID's hash, so IDs
-/// stay within Binance's 36 characters and differ between bots.
-pub fn client_prefix(bot_uid: &str) -> String {
-    let digest = Sha256::digest(bot_uid.as_bytes());
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("tw{hex}")
+/// The client order ID prefix of one session of a bot: `t`, 8 hex digits of the bot
+/// UID's hash (every session of the bot shares them, so orders a lost session left open
+/// can be recognised) and 6 of the session's (so a new session never reuses an earlier
+/// session's IDs, which Binance would still answer for). With the sequence, an ID stays
+/// within Binance's 36 characters for any `u64`.
+pub fn client_prefix(bot_uid: &str, session: &str) -> String {
+    format!("{}{}", bot_prefix(bot_uid), &hex(session.as_bytes())[..6])
+}
+
+/// The part of every session's prefix that names the bot.
+pub fn bot_prefix(bot_uid: &str) -> String {
+    format!("t{}", &hex(bot_uid.as_bytes())[..8])
+}
+
+fn hex(input: &[u8]) -> String {
+    Sha256::digest(input)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The client order ID of engine order `id`.
@@ -168,6 +181,11 @@ impl Book {
             OrderEvent::Filled(f) => {
                 t.acked = true;
                 t.filled = t.filled.checked_add(f.quantity).unwrap_or(t.filled);
+                // Nothing left to hear about (a buy netted of a base-asset commission
+                // closes through the exchange's final report instead).
+                if t.filled.raw() >= t.request.quantity.raw() {
+                    t.terminal = true;
+                }
             }
             OrderEvent::Canceled { .. } | OrderEvent::Rejected { .. } => t.terminal = true,
         }
@@ -329,17 +347,25 @@ pub struct LiveExecutor {
     symbol: String,
     instrument: Instrument,
     prefix: String,
+    bot_prefix: String,
     book: Book,
 }
 
 impl LiveExecutor {
-    /// An executor for `symbol` with the bot's client order ID prefix.
-    pub fn new(rest: BinanceRest, symbol: String, instrument: Instrument, prefix: String) -> Self {
+    /// An executor for `symbol`, for one session of a bot (see [`client_prefix`]).
+    pub fn new(
+        rest: BinanceRest,
+        symbol: String,
+        instrument: Instrument,
+        bot_uid: &str,
+        session: &str,
+    ) -> Self {
         Self {
             rest,
             symbol,
             instrument,
-            prefix,
+            prefix: client_prefix(bot_uid, session),
+            bot_prefix: bot_prefix(bot_uid),
             book: Book::default(),
         }
     }
@@ -483,6 +509,17 @@ impl LiveExecutor {
                 let events = self.events_for_state(&state, ts).await?;
                 self.apply(trader, ts, events.0, events.1, notices).await
             }
+            Err(VenueError::UnknownOrder { .. }) if !t.acked => {
+                // It never reached the exchange (its submit failed in transit): close it,
+                // or the next reconcile would send an order the strategy withdrew.
+                let events = vec![OrderEvent::Canceled {
+                    id,
+                    ts,
+                    unfilled: self.book.remaining(id.0),
+                }];
+                self.apply(trader, ts, events, Vec::new(), notices).await
+            }
+            // Done already (filled or cancelled): its final report says so.
             Err(VenueError::UnknownOrder { .. }) => Ok(()),
             Err(e) if e.is_transient() => {
                 tracing::warn!(client_order_id = %t.client_order_id, error = %e, "cancel failed; will retry on reconcile");
@@ -508,11 +545,25 @@ impl LiveExecutor {
         };
         let mut events = Vec::new();
         let mut trade_ids = Vec::new();
+        let mut complete = true;
         if !t.acked {
             events.push(OrderEvent::Accepted { id, ts });
         }
         if !state.executed_qty.is_zero() {
-            let trades = self.rest.my_trades(&self.symbol, None).await?;
+            let trades = self
+                .rest
+                .my_trades(&self.symbol, None, Some(state.order_id))
+                .await?;
+            let traded: u64 = trades
+                .iter()
+                .filter(|x| x.order_id == state.order_id)
+                .map(|x| x.qty.raw())
+                .sum();
+            if traded < state.executed_qty.raw() {
+                // The trade list lags the order: leave it open, the next report or
+                // reconcile completes it.
+                complete = false;
+            }
             for trade in trades
                 .iter()
                 .filter(|x| x.order_id == state.order_id && !self.book.has_trade(x.id))
@@ -539,7 +590,7 @@ impl LiveExecutor {
                 ts,
                 reason: RejectReason::Other("rejected by the exchange".into()),
             });
-        } else if terminal(&state.status) {
+        } else if terminal(&state.status) && complete {
             self.book.close_rest(id, ts, &mut events);
         }
         Ok((events, trade_ids))
@@ -625,14 +676,14 @@ impl LiveExecutor {
         Ok(notices)
     }
 
-    /// With a new journal (a new pod, a new volume): the bot's orders still open on the
-    /// exchange belong to a session this worker cannot replay, so nothing would ever
-    /// manage them. Cancels them (they carry this bot's client-order-ID prefix); returns
-    /// their client order IDs.
+    /// At the start of a new session: the bot's orders an earlier session left open on the
+    /// exchange cannot be replayed, so nothing would ever manage them. Cancels them (they
+    /// carry this bot's prefix and another session's); returns their client order IDs.
     pub async fn cancel_orphans(&self) -> Result<Vec<String>, LiveError> {
         let mut cancelled = Vec::new();
         for order in self.rest.open_orders(&self.symbol).await? {
-            if parse_id(&self.prefix, &order.client_order_id).is_none() {
+            let ours = order.client_order_id.starts_with(&self.bot_prefix);
+            if !ours || parse_id(&self.prefix, &order.client_order_id).is_some() {
                 continue;
             }
             match self
@@ -652,16 +703,43 @@ impl LiveExecutor {
 
     /// Drops outbox commands the journal shows were already sent before a restart, so a
     /// replay never sends an order twice; keeps the ones that never left.
-    pub fn drop_replayed_commands(&mut self, trader: &mut Trader<Outbox>) {
+    pub fn drop_replayed_commands(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+    ) -> Result<Vec<Notice>, LiveError> {
         let commands = trader.engine_mut().venue_mut().drain();
-        let keep: Vec<VenueCommand> = commands
-            .into_iter()
-            .filter(|c| match c {
-                VenueCommand::Submit { request, .. } => self.book.get(request.id.0).is_none(),
-                // A replayed cancel is re-sent only if the order is still open.
-                VenueCommand::Cancel { id, .. } => self.book.get(id.0).is_some_and(|t| !t.terminal),
+        let cancelled: Vec<ClientOrderId> = commands
+            .iter()
+            .filter_map(|c| match c {
+                VenueCommand::Cancel { id, .. } => Some(*id),
+                VenueCommand::Submit { .. } => None,
             })
             .collect();
+        let mut never_sent = Vec::new();
+        let mut keep = Vec::new();
+        for c in commands {
+            match &c {
+                VenueCommand::Submit { request, ts } if self.book.get(request.id.0).is_none() => {
+                    // Decided but never sent: withdrawn in the same step (a halt), it is
+                    // closed here; otherwise it goes out now.
+                    if cancelled.contains(&request.id) {
+                        never_sent.push(OrderEvent::Canceled {
+                            id: request.id,
+                            ts: *ts,
+                            unfilled: request.quantity,
+                        });
+                    } else {
+                        keep.push(c);
+                    }
+                }
+                VenueCommand::Submit { .. } => {}
+                VenueCommand::Cancel { id, .. } => {
+                    if self.book.get(id.0).is_some_and(|t| !t.terminal) {
+                        keep.push(c);
+                    }
+                }
+            }
+        }
         let outbox = trader.engine_mut().venue_mut();
         for c in keep {
             match c {
@@ -680,6 +758,11 @@ impl LiveExecutor {
                 }
             }
         }
+        if never_sent.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ts = trader.engine().now();
+        Ok(trader.on_venue(ts, never_sent, Vec::new())?)
     }
 }
 
@@ -703,13 +786,19 @@ mod tests {
 
     #[test]
     fn client_order_ids_are_deterministic_short_and_parse_back() {
-        let p = client_prefix("5f0e1c2a-7d3b-4e8f-9a10-1b2c3d4e5f60");
-        assert_eq!(p, client_prefix("5f0e1c2a-7d3b-4e8f-9a10-1b2c3d4e5f60"));
-        assert_ne!(p, client_prefix("another-uid"));
+        let uid = "5f0e1c2a-7d3b-4e8f-9a10-1b2c3d4e5f60";
+        let p = client_prefix(uid, "2026-11-25T10:00:00Z");
+        assert_eq!(p, client_prefix(uid, "2026-11-25T10:00:00Z"));
+        assert_ne!(p, client_prefix("another-uid", "2026-11-25T10:00:00Z"));
+        // A new session of the same bot: same bot part, other IDs.
+        let next = client_prefix(uid, "2026-11-26T08:00:00Z");
+        assert_ne!(p, next);
+        assert!(p.starts_with(&bot_prefix(uid)) && next.starts_with(&bot_prefix(uid)));
         let id = client_order_id(&p, ClientOrderId(u64::MAX));
         assert!(id.len() <= 36, "{id}");
         crate::venue::binance::rest::validate_client_order_id(&id).unwrap();
         assert_eq!(parse_id(&p, &id), Some(ClientOrderId(u64::MAX)));
+        assert_eq!(parse_id(&next, &id), None);
         assert_eq!(parse_id(&p, "web-123"), None);
     }
 

@@ -24,6 +24,10 @@ pub enum Record {
         mode: String,
         /// Hash of the configuration it ran.
         config_hash: String,
+        /// The session this journal holds (its first start's time): part of the client
+        /// order IDs, so a later session never reuses them.
+        #[serde(default)]
+        session: String,
     },
     /// A closed bar went into the engine.
     Bar(BarRecord),

@@ -24,7 +24,7 @@ use super::feed::{Replay, Source, SourceError, Tick};
 use super::http::{self, WorkerMetrics};
 use super::journal::Journal;
 use super::lease::LeaseGuard;
-use super::live::{LiveError, LiveExecutor, client_prefix};
+use super::live::{LiveError, LiveExecutor};
 use super::record::Record;
 use super::status::{ConditionReport, PositionSnapshot, StatusReporter, StatusSnapshot};
 use super::trader::{Notice, Trader};
@@ -419,7 +419,12 @@ pub async fn run(args: RunArgs) -> Result<()> {
     };
     let (final_seq, performance) = match &ended_state {
         Some(f) => (f.0, f.1.clone()),
-        None => (u64::MAX / 2, serde_json::Value::Null),
+        // No trader (it failed to start): a sequence no journal-based one reaches.
+        None => (
+            u64::MAX / 2
+                + u64::try_from(k8s_openapi::jiff::Timestamp::now().as_millisecond()).unwrap_or(0),
+            serde_json::Value::Null,
+        ),
     };
     out.note(
         final_seq,
@@ -504,7 +509,8 @@ async fn run_paper(
     let (strategy, settings) = crate::settings::engine_settings(cfg, &instrument)?;
     let engine = Engine::new(settings, strategy);
     let mut trader = Trader::recover(engine, journal, &records, |_, _| {})?;
-    trader.journal(&[started(cfg, "Paper")])?;
+    let session = session(&records);
+    trader.journal(&[started(cfg, "Paper", &session)])?;
     out.note(
         trader.journal_records() * 1024,
         EventKind::Started,
@@ -534,7 +540,6 @@ async fn run_paper(
                     out.publish(trader.journal_records(), notices);
                     out.report(&trader).await;
                 }
-                (Tick::Price(_), _) => {}
                 (Tick::Reconnected, _) => out.metrics.feed_reconnect("binance-market"),
                 (Tick::Resync, _) => out.metrics.book_resync(&out.symbol),
                 (Tick::End, _) => {
@@ -561,7 +566,8 @@ fn summary<V: Venue>(trader: &Trader<V>) -> (u64, serde_json::Value) {
     let s = trader.snapshot();
     let c = s.counts;
     (
-        (trader.journal_records() + 1) * 1024,
+        // The last slot of the last record's block: the next start uses the next block.
+        trader.journal_records() * 1024 + 1023,
         serde_json::json!({
             "equity": s.equity.to_string(),
             "realizedPnl": s.realized_pnl.to_string(),
@@ -583,12 +589,28 @@ fn config_hash(cfg: &BotConfig) -> String {
         .collect()
 }
 
-fn started(cfg: &BotConfig, mode: &str) -> Record {
+fn started(cfg: &BotConfig, mode: &str, session: &str) -> Record {
     Record::Started {
         at: k8s_openapi::jiff::Timestamp::now().to_string(),
         mode: mode.into(),
         config_hash: config_hash(cfg),
+        session: session.to_owned(),
     }
+}
+
+/// The journal's session: set by its first start, kept by every later one.
+fn session(records: &[Record]) -> String {
+    records
+        .iter()
+        .find_map(|r| match r {
+            Record::Started { session, at, .. } => Some(if session.is_empty() {
+                at.clone()
+            } else {
+                session.clone()
+            }),
+            _ => None,
+        })
+        .unwrap_or_else(|| k8s_openapi::jiff::Timestamp::now().to_string())
 }
 
 /// Opens the bot's journal. One journal is one session of one configuration: replaying a
@@ -646,16 +668,17 @@ async fn run_live(
     // Live decisions go out at once; the exchange decides the fill.
     settings.fill_model = BarFillModel::SameBarClose;
     let engine = Engine::with_venue(settings, strategy, Outbox::default());
-    let mut executor =
-        LiveExecutor::new(rest.clone(), symbol.clone(), instrument, client_prefix(uid));
+    let session = session(&records);
+    let mut executor = LiveExecutor::new(rest.clone(), symbol.clone(), instrument, uid, &session);
     let orphans = if records.is_empty() {
         executor.cancel_orphans().await?
     } else {
         Vec::new()
     };
     let mut trader = Trader::recover(engine, journal, &records, |_, r| executor.learn(r))?;
-    executor.drop_replayed_commands(&mut trader);
-    trader.journal(&[started(cfg, "Live")])?;
+    let withdrawn = map_live(executor.drop_replayed_commands(&mut trader))?;
+    out.publish(trader.journal_records(), withdrawn);
+    trader.journal(&[started(cfg, "Live", &session)])?;
     out.note(
         trader.journal_records() * 1024,
         EventKind::Started,
@@ -702,7 +725,8 @@ async fn run_live(
                     out.publish(trader.journal_records(), notices);
                     out.report(&trader).await;
                 }
-                (Tick::Price(price), _) => trader.engine_mut().venue_mut().set_last_price(price),
+                // Trades between bars are not journaled, so the engine prices with bar
+                // closes only: a replay after a restart must rebuild the same state.
                 (Tick::Reconnected, _) => out.metrics.feed_reconnect("binance-market"),
                 (Tick::Resync, _) => out.metrics.book_resync(&out.symbol),
                 (Tick::End, _) => break Ended::Stop,

@@ -650,17 +650,22 @@ impl BinanceRest {
     }
 
     /// `GET /api/v3/myTrades`: up to 1000 of the account's trades on `symbol` with
-    /// `id >= from_id` (the most recent ones without `from_id`), oldest first.
+    /// `id >= from_id` (the most recent ones without `from_id`), only those of `order_id`
+    /// when given, oldest first.
     pub async fn my_trades(
         &self,
         symbol: &str,
         from_id: Option<u64>,
+        order_id: Option<u64>,
     ) -> Result<Vec<TradeRecord>, VenueError> {
         let ep = "GET /api/v3/myTrades";
         let p = self.rules(symbol).await?.precision();
         let mut params = vec![("symbol", symbol.to_owned()), ("limit", "1000".into())];
         if let Some(id) = from_id {
             params.push(("fromId", id.to_string()));
+        }
+        if let Some(id) = order_id {
+            params.push(("orderId", id.to_string()));
         }
         let raw: Vec<RawTrade> = self
             .call(Method::GET, "/api/v3/myTrades", &params, Security::Signed)
