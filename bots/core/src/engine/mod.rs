@@ -364,7 +364,17 @@ impl<V: Venue> Engine<V> {
     /// Runs the post-trade monitors and acts on what they ask for.
     fn monitor(&mut self, ts: UnixNanos) -> Result<(), BacktestError> {
         let actions = self.risk.on_mark(&self.portfolio, INSTRUMENT, ts);
-        if let Some(close) = actions.close {
+        if let Some(close) = actions.close
+            && self
+                .settings
+                .instrument
+                .round_quantity(close.quantity)
+                .is_zero()
+        {
+            // Less than one lot (dust a live venue's base-asset commissions leave) cannot be
+            // sold; keep the stop-loss armed for a real position.
+            self.risk.rearm_stop_loss(INSTRUMENT);
+        } else if let Some(close) = actions.close {
             self.counts.stop_losses += 1;
             self.note(close.to_string());
             self.record(|| Activity::StopLoss {
@@ -520,6 +530,17 @@ impl<V: Venue> Engine<V> {
                 "{id} {side:?} dropped: nothing to trade (no affordable quantity or no position)"
             ));
             return;
+        }
+        // An entry from a flat book starts a round trip for the stop-loss, even when sub-lot
+        // dust (a live venue's base-asset commissions) keeps the portfolio's trip open.
+        if side == Side::Buy
+            && self
+                .settings
+                .instrument
+                .round_quantity(self.position())
+                .is_zero()
+        {
+            self.risk.rearm_stop_loss(INSTRUMENT);
         }
         // Spot: never sell more than is held and not already offered.
         if side == Side::Sell

@@ -425,3 +425,89 @@ fn activity_records_every_order_and_its_outcome_in_order() {
         }
     }
 }
+
+/// On a live venue that takes the buy commission in the base asset, closing a position
+/// leaves dust below one lot. The dust reads as flat, and the stop-loss still guards the
+/// next position (it fires twice here, never on the unsellable dust).
+#[test]
+fn stop_loss_guards_every_position_despite_commission_dust() {
+    use crate::exchange::FeeSchedule;
+    let instrument = Instrument::new(
+        "BTCUSDT",
+        "BTC",
+        "USDT",
+        Price::parse("0.01", 2).unwrap(),
+        Quantity::parse("0.001", 3).unwrap(),
+        Quantity::parse("0.001", 3).unwrap(),
+        Money::ZERO,
+    )
+    .unwrap();
+    let s = Settings {
+        instrument: instrument.clone(),
+        capital: Money::parse("1000").unwrap(),
+        fill_model: BarFillModel::SameBarClose,
+        slippage: Bps::ZERO,
+        fees: FeeSchedule::flat(Bps::ZERO, Bps::ZERO),
+        sizing: Sizing::FixedQuantity(Quantity::parse("1.000", 3).unwrap()),
+        risk: RiskLimits::parse(&RiskLimitsText {
+            stop_loss_percent: Some("2"),
+            ..Default::default()
+        })
+        .unwrap(),
+    };
+    // Enter on bar 0 and again on bar 3 (after the first stop-loss).
+    let script = vec![
+        vec![Action::EnterLong],
+        vec![],
+        vec![],
+        vec![Action::EnterLong],
+    ];
+    let mut engine =
+        Engine::with_venue(s, Box::new(Scripted { script, bar: 0 }), Outbox::default());
+    let closes = ["100", "100", "95", "100", "100", "94", "94"];
+    let dust = Quantity::parse("0.000000500", 9).unwrap();
+    for (i, c) in closes.iter().enumerate() {
+        let bar = bar(i as i64, c, c, c, c);
+        engine.step(&bar).unwrap();
+        for command in engine.venue_mut().drain() {
+            let VenueCommand::Submit { ts, request } = command else {
+                continue;
+            };
+            // The venue fills what the lot allows; a buy arrives net of a base commission.
+            let lot = instrument.round_quantity(request.quantity);
+            let filled = match request.side {
+                Side::Buy => lot.checked_sub(dust).unwrap(),
+                Side::Sell => lot,
+            };
+            let mut events = Vec::new();
+            if !filled.is_zero() {
+                events.push(OrderEvent::Filled(Fill {
+                    id: request.id,
+                    instrument: INSTRUMENT,
+                    ts,
+                    side: request.side,
+                    price: bar.close,
+                    quantity: filled,
+                    fee: Money::ZERO,
+                    liquidity: crate::orders::Liquidity::Taker,
+                }));
+            }
+            let left = request.quantity.saturating_sub(filled);
+            if !left.is_zero() {
+                events.push(OrderEvent::Canceled {
+                    id: request.id,
+                    ts,
+                    unfilled: left,
+                });
+            }
+            engine.on_venue_events(ts, events).unwrap();
+        }
+    }
+    let out = engine.finish();
+    assert_eq!(out.counts.stop_losses, 2, "{:?}", out.notes);
+    let left = out.portfolio.position(INSTRUMENT).unwrap().quantity();
+    assert!(
+        instrument.round_quantity(left).is_zero(),
+        "only dust is left: {left}"
+    );
+}
