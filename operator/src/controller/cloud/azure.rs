@@ -263,6 +263,10 @@ impl Cloud for AzureCloud {
     fn ensure<'a>(&'a self, bot: &'a TradingBot) -> CloudFuture<'a, CloudState> {
         Box::pin(async move {
             let spec = bot.spec.cloud.clone().unwrap_or_default();
+            if !(spec.cosmos || spec.key_vault || spec.service_bus) {
+                // Nothing asked for: no Azure call, and the status says so.
+                return Ok(CloudState::NotNeeded);
+            }
             let key_vault = if spec.key_vault {
                 Some(self.credentials(bot).await?)
             } else {
