@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tradewind_test_support::{ServerThread, StartError};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -394,7 +395,7 @@ async fn service_bus(
 #[derive(Debug)]
 pub struct TestServer {
     handle: Handle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: ServerThread,
 }
 
 impl TestServer {
@@ -405,45 +406,23 @@ impl TestServer {
 
     /// Starts a fake with the given config.
     pub fn start_with(config: FakeConfig) -> Result<Self, FakeError> {
-        let std_listener =
-            std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| FakeError::Bind {
+        let (handle, thread) = tradewind_test_support::start_on_own_thread(
+            "tw-azure-fake",
+            move |listener| Handle::spawn(listener, config),
+            |h: Handle| async move {
+                let mut rx = h.shared.shutdown.subscribe();
+                let _ = rx.wait_for(|v| *v).await;
+            },
+        )
+        .map_err(|e| match e {
+            StartError::Bind(source) => FakeError::Bind {
                 addr: "127.0.0.1:0".into(),
                 source,
-            })?;
-        std_listener
-            .set_nonblocking(true)
-            .map_err(FakeError::Runtime)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .thread_name("tw-azure-fake")
-            .build()
-            .map_err(FakeError::Runtime)?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("tw-azure-fake-main".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    let started = tokio::net::TcpListener::from_std(std_listener)
-                        .map_err(FakeError::Runtime)
-                        .and_then(|l| Handle::spawn(l, config));
-                    let handle = started.as_ref().ok().cloned();
-                    let _ = tx.send(started);
-                    if let Some(h) = handle {
-                        let mut rx = h.shared.shutdown.subscribe();
-                        let _ = rx.wait_for(|v| *v).await;
-                    }
-                });
-                rt.shutdown_timeout(Duration::from_millis(200));
-            })
-            .map_err(FakeError::Runtime)?;
-        let handle = rx
-            .recv()
-            .map_err(|e| FakeError::Runtime(std::io::Error::other(e)))??;
-        Ok(Self {
-            handle,
-            thread: Some(thread),
-        })
+            },
+            StartError::Runtime(e) => FakeError::Runtime(e),
+            StartError::Server(e) => e,
+        })?;
+        Ok(Self { handle, thread })
     }
 
     /// The control handle.
@@ -458,9 +437,7 @@ impl TestServer {
 
     fn stop(&mut self) {
         self.handle.shutdown();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.thread.join();
     }
 }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tradewind_test_support::{ServerThread, StartError};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -1095,7 +1096,7 @@ impl Conn {
 #[derive(Debug)]
 pub struct TestServer {
     handle: Handle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: ServerThread,
 }
 
 impl TestServer {
@@ -1106,45 +1107,23 @@ impl TestServer {
 
     /// Starts a mock with the given config on `127.0.0.1` and a free port.
     pub fn start_with(config: MockConfig) -> Result<Self, MockError> {
-        let std_listener =
-            std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| MockError::Bind {
+        let (handle, thread) = tradewind_test_support::start_on_own_thread(
+            "tw-binance-mock",
+            move |listener| Handle::spawn(listener, config),
+            |h: Handle| async move {
+                let mut rx = h.shared.shutdown.subscribe();
+                let _ = rx.wait_for(|v| *v).await;
+            },
+        )
+        .map_err(|e| match e {
+            StartError::Bind(source) => MockError::Bind {
                 addr: "127.0.0.1:0".into(),
                 source,
-            })?;
-        std_listener
-            .set_nonblocking(true)
-            .map_err(MockError::Runtime)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .thread_name("tw-binance-mock")
-            .build()
-            .map_err(MockError::Runtime)?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("tw-binance-mock-main".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    let started = tokio::net::TcpListener::from_std(std_listener)
-                        .map_err(MockError::Runtime)
-                        .and_then(|l| Handle::spawn(l, config));
-                    let handle = started.as_ref().ok().cloned();
-                    let _ = tx.send(started);
-                    if let Some(h) = handle {
-                        let mut rx = h.shared.shutdown.subscribe();
-                        let _ = rx.wait_for(|v| *v).await;
-                    }
-                });
-                rt.shutdown_timeout(Duration::from_millis(200));
-            })
-            .map_err(MockError::Runtime)?;
-        let handle = rx
-            .recv()
-            .map_err(|e| MockError::Runtime(std::io::Error::other(e)))??;
-        Ok(Self {
-            handle,
-            thread: Some(thread),
-        })
+            },
+            StartError::Runtime(e) => MockError::Runtime(e),
+            StartError::Server(e) => e,
+        })?;
+        Ok(Self { handle, thread })
     }
 
     /// The control handle.
@@ -1159,9 +1138,7 @@ impl TestServer {
 
     fn stop(&mut self) {
         self.handle.shutdown();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.thread.join();
     }
 }
 

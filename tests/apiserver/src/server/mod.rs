@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tradewind_test_support::{ServerThread, StartError};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -259,7 +260,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
 #[derive(Debug)]
 pub struct TestServer {
     handle: Handle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: ServerThread,
 }
 
 impl TestServer {
@@ -270,45 +271,23 @@ impl TestServer {
 
     /// Starts a server with the given config.
     pub fn start_with(config: Config) -> Result<Self, ServerError> {
-        let std_listener =
-            std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| ServerError::Bind {
+        let (handle, thread) = tradewind_test_support::start_on_own_thread(
+            "tw-apiserver",
+            move |listener| Handle::spawn(listener, config),
+            |h: Handle| async move {
+                let mut rx = h.shared.shutdown.subscribe();
+                let _ = rx.wait_for(|v| *v).await;
+            },
+        )
+        .map_err(|e| match e {
+            StartError::Bind(source) => ServerError::Bind {
                 addr: "127.0.0.1:0".into(),
                 source,
-            })?;
-        std_listener
-            .set_nonblocking(true)
-            .map_err(ServerError::Runtime)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .thread_name("tw-apiserver")
-            .build()
-            .map_err(ServerError::Runtime)?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("tw-apiserver-main".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    let started = tokio::net::TcpListener::from_std(std_listener)
-                        .map_err(ServerError::Runtime)
-                        .and_then(|l| Handle::spawn(l, config));
-                    let handle = started.as_ref().ok().cloned();
-                    let _ = tx.send(started);
-                    if let Some(h) = handle {
-                        let mut rx = h.shared.shutdown.subscribe();
-                        let _ = rx.wait_for(|v| *v).await;
-                    }
-                });
-                rt.shutdown_timeout(Duration::from_millis(200));
-            })
-            .map_err(ServerError::Runtime)?;
-        let handle = rx
-            .recv()
-            .map_err(|e| ServerError::Runtime(std::io::Error::other(e)))??;
-        Ok(Self {
-            handle,
-            thread: Some(thread),
-        })
+            },
+            StartError::Runtime(e) => ServerError::Runtime(e),
+            StartError::Server(e) => e,
+        })?;
+        Ok(Self { handle, thread })
     }
 
     /// The control handle.
@@ -341,9 +320,7 @@ impl TestServer {
 
     fn stop(&mut self) {
         self.handle.shutdown();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.thread.join();
     }
 }
 
