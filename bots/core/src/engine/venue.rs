@@ -91,14 +91,10 @@ impl Outbox {
         std::mem::take(&mut self.commands)
     }
 
-    /// Queued commands.
-    pub fn pending(&self) -> &[VenueCommand] {
-        &self.commands
-    }
-
-    /// The market moved (a trade or quote between bars): sizing and risk use this price.
-    pub fn set_last_price(&mut self, price: Price) {
-        self.last_price = Some(price);
+    /// Puts a command back in the queue (a worker keeping, after a restart, the replayed
+    /// commands that never left).
+    pub fn queue(&mut self, command: VenueCommand) {
+        self.commands.push(command);
     }
 }
 

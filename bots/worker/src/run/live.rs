@@ -742,21 +742,7 @@ impl LiveExecutor {
         }
         let outbox = trader.engine_mut().venue_mut();
         for c in keep {
-            match c {
-                VenueCommand::Submit { ts, request } => {
-                    let mut fees = tradewind_core::exchange::FeeAccount::new(Default::default());
-                    tradewind_core::engine::Venue::submit(
-                        outbox,
-                        ts,
-                        &request,
-                        &mut fees,
-                        &mut Vec::new(),
-                    );
-                }
-                VenueCommand::Cancel { ts, id } => {
-                    let _ = tradewind_core::engine::Venue::cancel(outbox, ts, id, &mut Vec::new());
-                }
-            }
+            outbox.queue(c);
         }
         if never_sent.is_empty() {
             return Ok(Vec::new());
