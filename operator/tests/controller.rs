@@ -643,42 +643,15 @@ async fn the_finalizer_cleans_up_cloud_resources_and_says_why_it_waits() {
 async fn azure_resources_follow_the_bot() {
     use k8s_openapi::api::core::v1::Secret;
     use serde_json::json;
-    use tradewind_azure_fake::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT};
+    use tradewind_azure::arm::ResourceId;
+    use tradewind_azure::bot::{BotCloudConfig, BotResources};
+    use tradewind_azure_fake::DEFAULT_TENANT;
     use tradewind_operator::controller::cloud::azure::AzureCloud;
-    use tradewind_provisioner::arm::{ArmClient, ArmOptions, ResourceId};
-    use tradewind_provisioner::bot::{BotCloudConfig, BotResources};
-    use tradewind_provisioner::cloud::AzureCloud as Endpoints;
-    use tradewind_provisioner::credential::CredentialConfig;
-    use tradewind_provisioner::transport::TransportOptions;
 
     const SUB: &str = "00000000-1111-2222-3333-444444444444";
     let fake = tradewind_azure_fake::TestServer::start().unwrap();
-    let endpoints = Endpoints::with_overrides(
-        "AzurePublic",
-        Some(&fake.arm_endpoint()),
-        Some(&fake.authority_host()),
-    )
-    .unwrap();
-    let transport = TransportOptions {
-        extra_ca_pem: Some(fake.ca_pem().as_bytes().to_vec()),
-    };
-    let credential = CredentialConfig::ClientSecret {
-        tenant_id: DEFAULT_TENANT.into(),
-        client_id: DEFAULT_CLIENT_ID.into(),
-        secret: azure_core::credentials::Secret::new(DEFAULT_CLIENT_SECRET),
-    }
-    .build(&endpoints, &transport)
-    .unwrap();
-    let arm = ArmClient::new(
-        &endpoints,
-        credential.clone(),
-        &transport,
-        ArmOptions {
-            poll_interval: Duration::from_millis(20),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let azure = fake.connection();
+    let arm = fake.arm_client();
     // The environment `twctl env apply` would have made.
     let g = ResourceId::resource_group(SUB, "rg-tw");
     arm.put(&g, &json!({"location": "westeurope"}))
@@ -709,8 +682,8 @@ async fn azure_resources_follow_the_bot() {
     }
     let resources = BotResources::new(
         arm,
-        credential,
-        transport,
+        azure.credential,
+        azure.transport,
         BotCloudConfig {
             subscription_id: SUB.into(),
             resource_group: "rg-tw".into(),

@@ -603,43 +603,16 @@ async fn losing_the_lease_stops_the_worker() {
 /// with an Entra ID credential against the Azure fake.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_from_key_vault_and_events_to_service_bus() {
+    use tradewind_azure::arm::ResourceId;
+    use tradewind_azure::keyvault::Secrets;
     use tradewind_azure_fake::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT};
-    use tradewind_provisioner::arm::{ArmClient, ArmOptions, ResourceId};
-    use tradewind_provisioner::cloud::AzureCloud;
-    use tradewind_provisioner::credential::CredentialConfig;
-    use tradewind_provisioner::keyvault::Secrets;
-    use tradewind_provisioner::transport::TransportOptions;
 
     let dir = scratch("azure");
     let fake = tradewind_azure_fake::TestServer::start().unwrap();
     let ca = dir.join("fake-ca.pem");
     fake.write_ca(&ca).unwrap();
-    let cloud = AzureCloud::with_overrides(
-        "AzurePublic",
-        Some(&fake.arm_endpoint()),
-        Some(&fake.authority_host()),
-    )
-    .unwrap();
-    let transport = TransportOptions {
-        extra_ca_pem: Some(fake.ca_pem().as_bytes().to_vec()),
-    };
-    let credential = CredentialConfig::ClientSecret {
-        tenant_id: DEFAULT_TENANT.into(),
-        client_id: DEFAULT_CLIENT_ID.into(),
-        secret: azure_core::credentials::Secret::new(DEFAULT_CLIENT_SECRET),
-    }
-    .build(&cloud, &transport)
-    .unwrap();
-    let arm = ArmClient::new(
-        &cloud,
-        credential.clone(),
-        &transport,
-        ArmOptions {
-            poll_interval: Duration::from_millis(20),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let azure = fake.connection();
+    let arm = fake.arm_client();
     let g = ResourceId::resource_group("00000000-1111-2222-3333-444444444444", "rg");
     let sb = g.provider("Microsoft.ServiceBus", "namespaces", "sb-tradewind");
     let topic = sb.child("topics", "trading.btc-scalper-demo");
@@ -663,7 +636,7 @@ async fn credentials_from_key_vault_and_events_to_service_bus() {
         arm.put(&id, &body).await.unwrap();
     }
     let vault = fake.vault_url("kv-tw");
-    Secrets::new(&vault, credential, &transport)
+    Secrets::new(&vault, azure.credential, &azure.transport)
         .unwrap()
         .ensure(
             "tw-trading-btc-scalper-demo",

@@ -76,13 +76,13 @@ fn azure_env(bot: &TradingBot, op: &OperatorConfig) -> Vec<EnvVar> {
         return Vec::new();
     };
     let name = bot.metadata.name.clone().unwrap_or_default();
-    let bot_ref = tradewind_provisioner::bot::BotRef {
+    let bot_ref = tradewind_azure::bot::BotRef {
         namespace: bot.metadata.namespace.clone().unwrap_or_default(),
         service_account: Names(&name).worker(),
         name,
     };
     // Names that break Azure's rules are reported by the cloud step; no env for them.
-    let Ok(names) = tradewind_provisioner::bot::names_for(&bot_ref) else {
+    let Ok(names) = tradewind_azure::bot::names_for(&bot_ref) else {
         return Vec::new();
     };
     let mut env = Vec::new();

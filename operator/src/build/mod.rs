@@ -48,7 +48,7 @@ pub struct OperatorConfig {
 }
 
 /// Where a worker finds its Azure resources (the names come from
-/// `tradewind_provisioner::bot::names_for`, the endpoints from `twctl env apply`).
+/// `tradewind_azure::bot::names_for`, the endpoints from `twctl env apply`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WorkerAzure {
     /// Cosmos DB account endpoint, e.g. `https://acct.documents.azure.com:443/`.

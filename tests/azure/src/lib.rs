@@ -16,6 +16,8 @@
 //! ```
 
 mod arm;
+#[cfg(feature = "client")]
+pub mod client;
 mod computed;
 mod keyvault;
 mod login;

@@ -90,16 +90,9 @@ pub struct RunArgs {
     /// Service Bus topic of this bot.
     #[arg(long, env = "TRADEWIND_SERVICEBUS_TOPIC")]
     pub service_bus_topic: Option<String>,
-    /// Azure credential for Key Vault and Service Bus.
-    #[arg(
-        long,
-        env = "TRADEWIND_AZURE_AUTH",
-        default_value = "workload-identity"
-    )]
-    pub azure_auth: String,
-    /// Entra ID authority host override (sovereign clouds, tests).
-    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
-    pub authority_host: Option<String>,
+    /// Azure cloud and credential for Key Vault and Service Bus.
+    #[command(flatten)]
+    pub azure: tradewind_azure::args::ConnectionArgs,
     /// Service Bus token audience (sovereign clouds).
     #[arg(
         long,

@@ -386,7 +386,7 @@ pub struct ServiceBusSink {
 
 impl ServiceBusSink {
     /// Starts the sender task (call inside a Tokio runtime). `http` should come from the
-    /// provisioner's transport (`tradewind_provisioner::transport::http_client`).
+    /// provisioner's transport (`tradewind_azure::transport::http_client`).
     pub fn start(
         config: ServiceBusConfig,
         credential: Arc<dyn TokenCredential>,
@@ -639,14 +639,9 @@ mod tests {
 
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
-    use tradewind_azure_fake::{
-        DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT, TestServer,
-    };
-    use tradewind_provisioner::arm::id::ResourceId;
-    use tradewind_provisioner::arm::{ArmClient, ArmOptions};
-    use tradewind_provisioner::cloud::AzureCloud;
-    use tradewind_provisioner::credential::CredentialConfig;
-    use tradewind_provisioner::transport::{TransportOptions, http_client};
+    use tradewind_azure::arm::id::ResourceId;
+    use tradewind_azure::transport::http_client;
+    use tradewind_azure_fake::{DEFAULT_CLIENT_SECRET, TestServer};
 
     const SUB: &str = "00000000-1111-2222-3333-444444444444";
 
@@ -734,33 +729,8 @@ mod tests {
         /// The fake with a namespace `twbus`, topic `events` and subscription `all`.
         async fn start() -> Self {
             let fake = TestServer::start().expect("fake");
-            let cloud = AzureCloud::with_overrides(
-                "AzurePublic",
-                Some(&fake.arm_endpoint()),
-                Some(&fake.authority_host()),
-            )
-            .expect("cloud");
-            let transport = TransportOptions {
-                extra_ca_pem: Some(fake.ca_pem().as_bytes().to_vec()),
-            };
-            let credential = CredentialConfig::ClientSecret {
-                tenant_id: DEFAULT_TENANT.into(),
-                client_id: DEFAULT_CLIENT_ID.into(),
-                secret: azure_core::credentials::Secret::new(DEFAULT_CLIENT_SECRET.to_string()),
-            }
-            .build(&cloud, &transport)
-            .expect("credential");
-            let arm = ArmClient::new(
-                &cloud,
-                credential.clone(),
-                &transport,
-                ArmOptions {
-                    poll_interval: Duration::from_millis(20),
-                    initial_retry_delay: Duration::from_millis(20),
-                    ..Default::default()
-                },
-            )
-            .expect("arm");
+            let azure = fake.connection();
+            let arm = fake.arm_client();
             let rg = ResourceId::resource_group(SUB, "rg");
             arm.put(&rg, &json!({"location": "westeurope"}))
                 .await
@@ -774,10 +744,10 @@ mod tests {
             arm.put(&topic.child("subscriptions", "all"), &json!({}))
                 .await
                 .expect("subscription");
-            let http = http_client(&transport).expect("http");
+            let http = http_client(&azure.transport).expect("http");
             Azure {
                 fake,
-                credential,
+                credential: azure.credential,
                 http,
             }
         }

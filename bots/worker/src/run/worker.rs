@@ -211,18 +211,10 @@ fn azure_credential(
     args: &RunArgs,
 ) -> Result<(
     Arc<dyn azure_core::credentials::TokenCredential>,
-    tradewind_provisioner::transport::TransportOptions,
+    tradewind_azure::transport::TransportOptions,
 )> {
-    let cloud = tradewind_provisioner::cloud::AzureCloud::with_overrides(
-        "AzurePublic",
-        None,
-        args.authority_host.as_deref(),
-    )?;
-    let transport = tradewind_provisioner::transport::options_from_env()?;
-    let credential =
-        tradewind_provisioner::credential::CredentialConfig::from_method(&args.azure_auth)?
-            .build(&cloud, &transport)?;
-    Ok((credential, transport))
+    let azure = args.azure.connect("AzurePublic")?;
+    Ok((azure.credential, azure.transport))
 }
 
 async fn exchange_credentials(args: &RunArgs) -> Result<ApiCredentials> {
@@ -234,9 +226,7 @@ async fn exchange_credentials(args: &RunArgs) -> Result<ApiCredentials> {
                 credential,
                 Some(azure_security_keyvault_secrets::SecretClientOptions {
                     client_options: azure_core::http::ClientOptions {
-                        transport: Some(tradewind_provisioner::transport::azure_transport(
-                            &transport,
-                        )?),
+                        transport: Some(tradewind_azure::transport::azure_transport(&transport)?),
                         ..Default::default()
                     },
                     ..Default::default()
@@ -348,7 +338,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             "{}/.default",
             args.service_bus_audience.trim_end_matches('/')
         );
-        let http = tradewind_provisioner::transport::http_client(&transport)?;
+        let http = tradewind_azure::transport::http_client(&transport)?;
         let sink = Arc::new(ServiceBusSink::start(sb, credential, http)?);
         service_bus = Some(sink.clone());
         sinks.push(sink);

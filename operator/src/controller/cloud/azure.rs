@@ -1,19 +1,17 @@
 //! The Azure [`Cloud`]: a bot's Cosmos container, Key Vault secret (holding the exchange
 //! credentials from the bot's Secret), Service Bus topic, and the federated credential of
-//! its worker's ServiceAccount, through `tradewind_provisioner::bot`.
+//! its worker's ServiceAccount, through `tradewind_azure::bot`.
 
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client, ResourceExt};
-use tradewind_crds::TradingBot;
-use tradewind_provisioner::arm::{ArmClient, ArmOptions};
-use tradewind_provisioner::bot::{
+use tradewind_azure::args::ConnectionArgs;
+use tradewind_azure::arm::ArmOptions;
+use tradewind_azure::bot::{
     BotCloudConfig, BotRef, BotResources, BotWants, ExchangeCredentials, WorkloadIdentity,
 };
-use tradewind_provisioner::cloud::AzureCloud as Endpoints;
-use tradewind_provisioner::credential::CredentialConfig;
-use tradewind_provisioner::transport;
+use tradewind_crds::TradingBot;
 
 use super::{Cloud, CloudError, CloudFuture};
 use crate::build::Names;
@@ -22,22 +20,9 @@ use crate::status::CloudState;
 /// Operator settings for Azure, from flags or the environment the Helm chart sets.
 #[derive(Clone, Debug, clap::Args)]
 pub struct AzureArgs {
-    /// Azure cloud: AzurePublic, AzureChina or AzureUSGovernment.
-    #[arg(long, env = "TRADEWIND_AZURE_CLOUD", default_value = "AzurePublic")]
-    pub azure_cloud: String,
-    /// Resource Manager endpoint override (Azure Stack, tests).
-    #[arg(long, env = "TRADEWIND_ARM_ENDPOINT")]
-    pub arm_endpoint: Option<String>,
-    /// Entra ID authority host override.
-    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
-    pub authority_host: Option<String>,
-    /// Credential: workload-identity, managed-identity, azure-cli or client-secret.
-    #[arg(
-        long,
-        env = "TRADEWIND_AZURE_AUTH",
-        default_value = "workload-identity"
-    )]
-    pub azure_auth: String,
+    /// Cloud, endpoints and sign-in.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// Subscription of the environment.
     #[arg(long, env = "AZURE_SUBSCRIPTION_ID")]
     pub subscription_id: Option<String>,
@@ -162,25 +147,18 @@ impl AzureArgs {
     pub fn build(&self, client: Client) -> Result<AzureCloud, AzureConfigError> {
         let config = self.bot_config()?;
         let setup = |e: &dyn std::fmt::Display| AzureConfigError::Setup(e.to_string());
-        let endpoints = Endpoints::with_overrides(
-            &self.azure_cloud,
-            self.arm_endpoint.as_deref(),
-            self.authority_host.as_deref(),
-        )
-        .map_err(|e| setup(&e))?;
-        let transport = transport::options_from_env().map_err(|e| setup(&e))?;
-        let credential = CredentialConfig::from_method(&self.azure_auth)
-            .and_then(|c| c.build(&endpoints, &transport))
+        let azure = self
+            .connection
+            .connect("AzurePublic")
             .map_err(|e| setup(&e))?;
-        let arm = ArmClient::new(
-            &endpoints,
-            credential.clone(),
-            &transport,
-            ArmOptions::default(),
-        )
-        .map_err(|e| setup(&e))?;
+        let arm = azure.arm(ArmOptions::default()).map_err(|e| setup(&e))?;
         Ok(AzureCloud {
-            resources: Arc::new(BotResources::new(arm, credential, transport, config)),
+            resources: Arc::new(BotResources::new(
+                arm,
+                azure.credential,
+                azure.transport,
+                config,
+            )),
             client,
         })
     }

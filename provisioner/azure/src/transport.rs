@@ -106,21 +106,6 @@ pub fn azure_transport(
     )?)))
 }
 
-/// Reads `TRADEWIND_EXTRA_CA_FILE` (PEM) if set: trust for private CAs and the test fakes.
-pub fn options_from_env() -> Result<TransportOptions, TransportError> {
-    match std::env::var_os("TRADEWIND_EXTRA_CA_FILE") {
-        None => Ok(TransportOptions::default()),
-        Some(path) => {
-            let pem = std::fs::read(&path).map_err(|e| {
-                TransportError::Ca(format!("{}: {e}", std::path::Path::new(&path).display()))
-            })?;
-            Ok(TransportOptions {
-                extra_ca_pem: Some(pem),
-            })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::resources::Ids;
 use super::spec::Environment;
-use crate::arm::ResourceId;
+use tradewind_azure::arm::ResourceId;
 
 /// A value the outputs need is missing from a live body.
 #[derive(Debug, thiserror::Error)]

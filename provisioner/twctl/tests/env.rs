@@ -22,7 +22,7 @@ struct Fixture {
 fn example(name: &str) -> PathBuf {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     Path::new(&manifest)
-        .join("../examples/environments")
+        .join("../../examples/environments")
         .join(format!("{name}.yaml"))
 }
 
@@ -43,7 +43,7 @@ impl Fixture {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_twctl"));
         cmd.args(args)
             .current_dir(&self.dir)
-            .env("TWCTL_AUTH", "client-secret")
+            .env("TRADEWIND_AZURE_AUTH", "client-secret")
             .env("AZURE_TENANT_ID", DEFAULT_TENANT)
             .env("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID)
             .env("AZURE_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::diff::{Change, diff};
 use super::resources::{Resource, ResourceKind, resolve, resolve_for_display};
-use crate::arm::ResourceId;
-use crate::arm::lro::provisioning_state;
+use tradewind_azure::arm::ResourceId;
+use tradewind_azure::arm::lro::provisioning_state;
 
 /// What apply would do to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -14,33 +14,29 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use tradewind_provisioner::arm::{ArmClient, ArmOptions, ResourceId};
-use tradewind_provisioner::cloud::AzureCloud;
-use tradewind_provisioner::credential::CredentialConfig;
-use tradewind_provisioner::env::engine::{self, Event, Outcome, ResourceResult};
-use tradewind_provisioner::env::outputs::{credentials_command, outputs};
-use tradewind_provisioner::env::plan::{self, Action, Step};
-use tradewind_provisioner::env::resources::{self, Ids, Resource, ResourceKind};
-use tradewind_provisioner::env::spec::Environment;
-use tradewind_provisioner::transport;
+use tradewind_azure::args::ConnectionArgs;
+use tradewind_azure::arm::{ArmClient, ArmOptions, ResourceId};
+use tradewind_twctl::env::engine::{self, Event, Outcome, ResourceResult};
+use tradewind_twctl::env::outputs::{credentials_command, outputs};
+use tradewind_twctl::env::plan::{self, Action, Step};
+use tradewind_twctl::env::resources::{self, Ids, Resource, ResourceKind};
+use tradewind_twctl::env::spec::Environment;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "twctl",
     version,
-    about = "Provision Tradewind environments on Azure"
+    about = "Provision Tradewind environments on Azure",
+    // On a laptop the signed-in Azure CLI, not a pod's workload identity.
+    mut_arg("azure_auth", |a| a.default_value("azure-cli").global(true)),
+    mut_arg("azure_cloud", |a| a.global(true).help("Azure cloud override (default: the spec's `cloud`)")),
+    mut_arg("arm_endpoint", |a| a.global(true)),
+    mut_arg("authority_host", |a| a.global(true)),
+    mut_arg("extra_ca_file", |a| a.global(true)),
 )]
 struct Cli {
-    /// How to authenticate to Azure.
-    #[arg(long, global = true, env = "TWCTL_AUTH", default_value = "azure-cli",
-          value_parser = ["client-secret", "workload-identity", "managed-identity", "azure-cli"])]
-    auth: String,
-    /// Resource Manager endpoint override (custom clouds, tests).
-    #[arg(long, global = true, env = "TRADEWIND_ARM_ENDPOINT")]
-    resource_manager_endpoint: Option<String>,
-    /// Entra ID authority host override.
-    #[arg(long, global = true, env = "AZURE_AUTHORITY_HOST")]
-    authority_host: Option<String>,
+    #[command(flatten)]
+    azure: ConnectionArgs,
     /// Output format on stdout.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     output: Format,
@@ -157,20 +153,14 @@ fn context(cli: &Cli, spec: &SpecArg) -> anyhow::Result<Ctx> {
     // The spec (names included) is checked before anything talks to Azure.
     let env = Environment::load(&spec.file)?;
     let resources = resources::build(&env);
-    let cloud = AzureCloud::with_overrides(
-        env.spec.cloud.as_str(),
-        cli.resource_manager_endpoint.as_deref(),
-        cli.authority_host.as_deref(),
-    )?;
-    let transport = transport::options_from_env()?;
-    let credential = CredentialConfig::from_method(&cli.auth)?.build(&cloud, &transport)?;
+    let azure = cli.azure.connect(env.spec.cloud.as_str())?;
     let poll = poll_interval();
     let options = ArmOptions {
         poll_interval: poll,
         initial_retry_delay: poll.min(ArmOptions::default().initial_retry_delay),
         ..ArmOptions::default()
     };
-    let client = ArmClient::new(&cloud, credential, &transport, options)?;
+    let client = azure.arm(options)?;
     Ok(Ctx {
         env,
         resources,
@@ -486,7 +476,7 @@ async fn cmd_status(ctx: Ctx) -> anyhow::Result<u8> {
         let body = live.get(&r.id).and_then(Option::as_ref);
         let state = match body {
             None => "Absent".to_string(),
-            Some(b) => tradewind_provisioner::arm::lro::provisioning_state(b)
+            Some(b) => tradewind_azure::arm::lro::provisioning_state(b)
                 .unwrap_or("Exists")
                 .to_string(),
         };

@@ -120,7 +120,7 @@ impl ArmClient {
             ..Default::default()
         };
         let pipeline = Pipeline::new(
-            Some("tradewind-provisioner"),
+            Some("tradewind-azure"),
             Some(env!("CARGO_PKG_VERSION")),
             client_options,
             Vec::new(),

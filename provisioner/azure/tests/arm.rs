@@ -3,73 +3,38 @@
 //! authentication, soft delete, and no write when nothing changed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::credentials::TokenCredential;
 use serde_json::json;
-use tradewind_azure_fake::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT, TestServer};
-use tradewind_provisioner::arm::{ArmClient, ArmError, ArmOptions, ResourceId};
-use tradewind_provisioner::bot::{
+use tradewind_azure::arm::{ArmClient, ArmError, ArmOptions, ResourceId};
+use tradewind_azure::bot::{
     BotCloudConfig, BotRef, BotResources, BotWants, ExchangeCredentials, WorkloadIdentity,
 };
-use tradewind_provisioner::cloud::AzureCloud;
-use tradewind_provisioner::credential::CredentialConfig;
-use tradewind_provisioner::keyvault::{Ensured, Secrets};
-use tradewind_provisioner::transport::TransportOptions;
+use tradewind_azure::credential::{Connection, CredentialConfig};
+use tradewind_azure::keyvault::{Ensured, Secrets};
+use tradewind_azure_fake::{DEFAULT_CLIENT_ID, DEFAULT_TENANT, TestServer};
 
 const SUB: &str = "00000000-1111-2222-3333-444444444444";
 
 struct Env {
     fake: TestServer,
-    cloud: AzureCloud,
-    transport: TransportOptions,
+    /// The fake's endpoints and CA, signed in as its default service principal.
+    azure: Connection,
 }
 
 impl Env {
     fn start() -> Self {
         let fake = TestServer::start().expect("fake");
-        let cloud = AzureCloud::with_overrides(
-            "AzurePublic",
-            Some(&fake.arm_endpoint()),
-            Some(&fake.authority_host()),
-        )
-        .unwrap();
-        let transport = TransportOptions {
-            extra_ca_pem: Some(fake.ca_pem().as_bytes().to_vec()),
-        };
-        Self {
-            fake,
-            cloud,
-            transport,
-        }
-    }
-
-    fn credential_with(&self, secret: &str) -> Arc<dyn TokenCredential> {
-        CredentialConfig::ClientSecret {
-            tenant_id: DEFAULT_TENANT.into(),
-            client_id: DEFAULT_CLIENT_ID.into(),
-            secret: Secret::new(secret.to_string()),
-        }
-        .build(&self.cloud, &self.transport)
-        .unwrap()
+        let azure = fake.connection();
+        Self { fake, azure }
     }
 
     fn credential(&self) -> Arc<dyn TokenCredential> {
-        self.credential_with(DEFAULT_CLIENT_SECRET)
+        self.azure.credential.clone()
     }
 
     fn arm(&self) -> ArmClient {
-        ArmClient::new(
-            &self.cloud,
-            self.credential(),
-            &self.transport,
-            ArmOptions {
-                poll_interval: Duration::from_millis(20),
-                initial_retry_delay: Duration::from_millis(20),
-                ..Default::default()
-            },
-        )
-        .unwrap()
+        self.fake.arm_client()
     }
 }
 
@@ -191,13 +156,11 @@ async fn arm_error_bodies_are_typed() {
 async fn a_wrong_secret_fails_without_showing_it() {
     let env = Env::start();
     let bad = "sup3r-s3cret-value-never-shown";
-    let arm = ArmClient::new(
-        &env.cloud,
-        env.credential_with(bad),
-        &env.transport,
-        ArmOptions::default(),
-    )
-    .unwrap();
+    let arm = env
+        .fake
+        .connection_with_secret(bad)
+        .arm(ArmOptions::default())
+        .unwrap();
     let err = arm.get(&rg()).await.unwrap_err();
     let msg = format!("{err} {err:?}");
     assert!(matches!(err, ArmError::Transport { .. }), "{msg}");
@@ -222,7 +185,7 @@ async fn secrets_write_only_on_change_and_recover_soft_deleted() {
         .await
         .unwrap();
     let uri = v["properties"]["vaultUri"].as_str().unwrap();
-    let secrets = Secrets::new(uri, env.credential(), &env.transport).unwrap();
+    let secrets = Secrets::new(uri, env.credential(), &env.azure.transport).unwrap();
     let tags = Default::default();
     let w = |s| s;
     assert_eq!(
@@ -323,7 +286,12 @@ async fn bot_resources_are_idempotent_and_deleted() {
     let env = Env::start();
     let arm = env.arm();
     let config = environment(&env, &arm).await;
-    let bots = BotResources::new(arm.clone(), env.credential(), env.transport.clone(), config);
+    let bots = BotResources::new(
+        arm.clone(),
+        env.credential(),
+        env.azure.transport.clone(),
+        config,
+    );
     let bot = BotRef {
         namespace: "trading".into(),
         name: "btc-scalper".into(),
@@ -390,7 +358,7 @@ async fn a_bad_identity_name_is_refused_before_any_request() {
         issuer: "https://issuer/".into(),
     });
     env.fake.reset_log();
-    let bots = BotResources::new(arm, env.credential(), env.transport.clone(), config);
+    let bots = BotResources::new(arm, env.credential(), env.azure.transport.clone(), config);
     let err = bots
         .ensure(
             &BotRef {
@@ -435,14 +403,13 @@ async fn workload_identity_signs_in_from_the_injected_environment() {
     }
     let credential = CredentialConfig::from_method("workload-identity")
         .unwrap()
-        .build(&env.cloud, &env.transport)
+        .build(&env.azure.cloud, &env.azure.transport)
         .unwrap();
-    let arm = ArmClient::new(
-        &env.cloud,
+    let arm = Connection {
         credential,
-        &env.transport,
-        ArmOptions::default(),
-    )
+        ..env.azure.clone()
+    }
+    .arm(ArmOptions::default())
     .unwrap();
     make_group(&arm).await;
     assert!(arm.get(&rg()).await.unwrap().is_some());

@@ -12,7 +12,7 @@ use tracing::debug;
 
 use super::plan::{self, Action, Live, Step};
 use super::resources::{Resource, ResourceKind, resolve, topological_order};
-use crate::arm::{ArmClient, ArmError, ResourceId};
+use tradewind_azure::arm::{ArmClient, ArmError, ResourceId};
 
 /// A failure of a whole command.
 #[derive(Debug, thiserror::Error)]

@@ -12,8 +12,41 @@ use azure_identity::{
     WorkloadIdentityCredentialOptions,
 };
 
+use crate::arm::{ArmClient, ArmOptions};
 use crate::cloud::AzureCloud;
-use crate::transport::{TransportOptions, azure_transport};
+use crate::transport::{TransportError, TransportOptions, azure_transport};
+
+/// A cloud's endpoints, the transport's trust and a credential for them: what every Azure
+/// client here is built from.
+#[derive(Clone)]
+pub struct Connection {
+    /// The cloud's endpoints.
+    pub cloud: AzureCloud,
+    /// Transport settings (for further clients on the same trust store).
+    pub transport: TransportOptions,
+    /// The signed-in credential.
+    pub credential: Arc<dyn TokenCredential>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("cloud", &self.cloud.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A Resource Manager client on this connection.
+    pub fn arm(&self, options: ArmOptions) -> Result<ArmClient, TransportError> {
+        ArmClient::new(
+            &self.cloud,
+            self.credential.clone(),
+            &self.transport,
+            options,
+        )
+    }
+}
 
 /// How to authenticate.
 #[derive(Clone)]

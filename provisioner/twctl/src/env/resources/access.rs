@@ -1,0 +1,180 @@
+//! Access: the role assignments saying who may do what, each on the narrowest scope.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tradewind_azure::arm::ResourceId;
+
+use super::{Builder, Resource, ResourceKind, reference};
+
+/// Built-in Azure role definitions we assign (GUIDs are the same in every cloud).
+pub mod roles {
+    /// Pull images from a registry.
+    pub const ACR_PULL: (&str, &str) = ("AcrPull", "7f951dda-4ed3-4680-a7ca-43fe172d538d");
+    /// Read secret contents.
+    pub const KEY_VAULT_SECRETS_USER: (&str, &str) = (
+        "Key Vault Secrets User",
+        "4633458b-17de-408a-b874-0445c86b69e6",
+    );
+    /// Manage secrets.
+    pub const KEY_VAULT_SECRETS_OFFICER: (&str, &str) = (
+        "Key Vault Secrets Officer",
+        "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+    );
+    /// Manage a Cosmos account's databases and containers through ARM.
+    pub const DOCUMENTDB_ACCOUNT_CONTRIBUTOR: (&str, &str) = (
+        "DocumentDB Account Contributor",
+        "5bd9cd88-fe45-4216-938b-f97437e15450",
+    );
+    /// Send to Service Bus entities.
+    pub const SERVICE_BUS_DATA_SENDER: (&str, &str) = (
+        "Azure Service Bus Data Sender",
+        "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
+    );
+    /// Receive from Service Bus entities.
+    pub const SERVICE_BUS_DATA_RECEIVER: (&str, &str) = (
+        "Azure Service Bus Data Receiver",
+        "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+    );
+    /// Manage a resource (scoped to the Service Bus namespace, so the operator can create
+    /// per-bot topics and subscriptions through ARM).
+    pub const CONTRIBUTOR: (&str, &str) = ("Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c");
+    /// Manage an identity's federated credentials (scoped to the worker identity, so the
+    /// operator can federate each bot's ServiceAccount with it).
+    pub const MANAGED_IDENTITY_CONTRIBUTOR: (&str, &str) = (
+        "Managed Identity Contributor",
+        "e40ec5ca-96e0-45a2-b4ff-59039f2c2b59",
+    );
+    /// Read and write blobs.
+    pub const STORAGE_BLOB_DATA_CONTRIBUTOR: (&str, &str) = (
+        "Storage Blob Data Contributor",
+        "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    );
+    /// Receive from Event Hubs.
+    pub const EVENT_HUBS_DATA_RECEIVER: (&str, &str) = (
+        "Azure Event Hubs Data Receiver",
+        "a638d3c7-ab3a-418d-83e6-5f17a39d4fde",
+    );
+}
+
+/// A deterministic role-assignment name: a UUID (RFC 9562 version 8) from SHA-256 of
+/// scope, role and principal, so a re-apply PUTs the same assignment instead of a second
+/// one (ARM refuses duplicates under another name with 409 RoleAssignmentExists). The
+/// principal is named by the resource it belongs to (known before it exists).
+pub fn role_assignment_name(scope: &ResourceId, role_guid: &str, principal: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        scope.as_str().to_ascii_lowercase(),
+        role_guid.to_string(),
+        principal.to_ascii_lowercase(),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Every role assignment the environment needs.
+pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
+    let mut out = Vec::new();
+    let principal_id = |identity: &ResourceId| reference(identity, "/properties/principalId");
+    let mut grants: Vec<(ResourceId, (&str, &str), ResourceId, Value)> = vec![
+        (
+            b.ids.acr.clone(),
+            roles::ACR_PULL,
+            b.ids.aks.clone(),
+            reference(
+                &b.ids.aks,
+                "/properties/identityProfile/kubeletidentity/objectId",
+            ),
+        ),
+        (
+            b.ids.key_vault.clone(),
+            roles::KEY_VAULT_SECRETS_OFFICER,
+            b.ids.operator_identity.clone(),
+            principal_id(&b.ids.operator_identity),
+        ),
+        (
+            b.ids.key_vault.clone(),
+            roles::KEY_VAULT_SECRETS_USER,
+            b.ids.worker_identity.clone(),
+            principal_id(&b.ids.worker_identity),
+        ),
+        (
+            b.ids.cosmos.clone(),
+            roles::DOCUMENTDB_ACCOUNT_CONTRIBUTOR,
+            b.ids.operator_identity.clone(),
+            principal_id(&b.ids.operator_identity),
+        ),
+        (
+            b.ids.service_bus.clone(),
+            roles::CONTRIBUTOR,
+            b.ids.operator_identity.clone(),
+            principal_id(&b.ids.operator_identity),
+        ),
+        (
+            b.ids.worker_identity.clone(),
+            roles::MANAGED_IDENTITY_CONTRIBUTOR,
+            b.ids.operator_identity.clone(),
+            principal_id(&b.ids.operator_identity),
+        ),
+        (
+            b.ids.service_bus.clone(),
+            roles::SERVICE_BUS_DATA_SENDER,
+            b.ids.worker_identity.clone(),
+            principal_id(&b.ids.worker_identity),
+        ),
+        (
+            b.ids.service_bus.clone(),
+            roles::SERVICE_BUS_DATA_RECEIVER,
+            b.ids.worker_identity.clone(),
+            principal_id(&b.ids.worker_identity),
+        ),
+    ];
+    if let Some(st) = &b.ids.storage {
+        grants.push((
+            st.clone(),
+            roles::STORAGE_BLOB_DATA_CONTRIBUTOR,
+            b.ids.worker_identity.clone(),
+            principal_id(&b.ids.worker_identity),
+        ));
+    }
+    if let Some(eh) = &b.ids.event_hubs {
+        grants.push((
+            eh.clone(),
+            roles::EVENT_HUBS_DATA_RECEIVER,
+            b.ids.worker_identity.clone(),
+            principal_id(&b.ids.worker_identity),
+        ));
+    }
+    for (scope, (_, role), principal_owner, principal) in grants {
+        let name = role_assignment_name(&scope, role, principal_owner.as_str());
+        out.push(Resource {
+            id: scope.provider("Microsoft.Authorization", "roleAssignments", &name),
+            kind: ResourceKind::RoleAssignment,
+            depends_on: vec![scope.clone(), principal_owner.clone()],
+            desired: json!({"properties": {
+                "roleDefinitionId": format!(
+                    "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+                    b.spec().subscription_id
+                ),
+                "principalId": principal,
+                "principalType": "ServicePrincipal",
+            }}),
+            ignore: vec![],
+        });
+    }
+    out
+}

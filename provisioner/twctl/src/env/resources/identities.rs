@@ -1,0 +1,40 @@
+//! The identity family: the operator's and the workers' user-assigned identities and the
+//! federated credentials that let their service accounts sign in as them.
+
+use serde_json::json;
+
+use super::{Builder, Resource, ResourceKind, reference};
+
+/// The two identities.
+pub(super) fn identities(b: &Builder) -> Vec<Resource> {
+    [&b.ids.operator_identity, &b.ids.worker_identity]
+        .into_iter()
+        .map(|id| b.top(id, ResourceKind::UserAssignedIdentity, json!({})))
+        .collect()
+}
+
+/// One federated credential per service account; the issuer is the cluster's, known once
+/// AKS exists.
+pub(super) fn federated_credentials(b: &Builder) -> Vec<Resource> {
+    let s = b.spec();
+    let mut out = Vec::new();
+    for (identity, spec) in [
+        (&b.ids.operator_identity, &s.identities.operator),
+        (&b.ids.worker_identity, &s.identities.worker),
+    ] {
+        for sa in &spec.service_accounts {
+            out.push(Resource {
+                id: identity.child("federatedIdentityCredentials", &sa.credential_name()),
+                kind: ResourceKind::FederatedCredential,
+                depends_on: vec![identity.clone(), b.ids.aks.clone()],
+                desired: json!({"properties": {
+                    "issuer": reference(&b.ids.aks, "/properties/oidcIssuerProfile/issuerURL"),
+                    "subject": sa.subject(),
+                    "audiences": ["api://AzureADTokenExchange"],
+                }}),
+                ignore: vec![],
+            });
+        }
+    }
+    out
+}
