@@ -46,9 +46,9 @@ pub enum FakeError {
         /// Cause.
         source: std::io::Error,
     },
-    /// Building the tokio runtime or the server thread failed.
-    #[error("starting the runtime: {0}")]
-    Runtime(std::io::Error),
+    /// Binding a free port or starting the server's thread and runtime failed.
+    #[error(transparent)]
+    Start(#[from] tradewind_test_support::HostError),
     /// Generating the certificates or the TLS configuration failed.
     #[error("TLS setup: {0}")]
     Tls(String),

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tradewind_test_support::{ServerThread, StartError};
+use tradewind_test_support::Served;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -392,65 +392,22 @@ async fn service_bus(
 
 /// A fake on its own thread and runtime, for tests (sync or async). Dropping it shuts
 /// it down.
-#[derive(Debug)]
-pub struct TestServer {
-    handle: Handle,
-    thread: ServerThread,
-}
+pub type TestServer = tradewind_test_support::TestServer<Handle>;
 
-impl TestServer {
-    /// Starts a fake with the default [`FakeConfig`] on `127.0.0.1` and a free port.
-    pub fn start() -> Result<Self, FakeError> {
-        Self::start_with(FakeConfig::default())
+impl Served for Handle {
+    type Config = FakeConfig;
+    type Error = FakeError;
+    const THREAD_NAME: &'static str = "tw-azure-fake";
+
+    fn spawn(listener: tokio::net::TcpListener, config: FakeConfig) -> Result<Self, FakeError> {
+        Handle::spawn(listener, config)
     }
 
-    /// Starts a fake with the given config.
-    pub fn start_with(config: FakeConfig) -> Result<Self, FakeError> {
-        let (handle, thread) = tradewind_test_support::start_on_own_thread(
-            "tw-azure-fake",
-            move |listener| Handle::spawn(listener, config),
-            |h: Handle| async move {
-                let mut rx = h.shared.shutdown.subscribe();
-                let _ = rx.wait_for(|v| *v).await;
-            },
-        )
-        .map_err(|e| match e {
-            StartError::Bind(source) => FakeError::Bind {
-                addr: "127.0.0.1:0".into(),
-                source,
-            },
-            StartError::Runtime(e) => FakeError::Runtime(e),
-            StartError::Server(e) => e,
-        })?;
-        Ok(Self { handle, thread })
+    fn shutdown(&self) {
+        Handle::shutdown(self)
     }
 
-    /// The control handle.
-    pub fn handle(&self) -> &Handle {
-        &self.handle
-    }
-
-    /// Stops the fake and waits for its thread.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        self.handle.shutdown();
-        self.thread.join();
-    }
-}
-
-impl std::ops::Deref for TestServer {
-    type Target = Handle;
-
-    fn deref(&self) -> &Handle {
-        &self.handle
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop();
+    fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shared.shutdown.subscribe()
     }
 }

@@ -155,9 +155,9 @@ pub enum MockError {
         /// Cause.
         source: std::io::Error,
     },
-    /// Building the runtime or the server thread failed.
-    #[error("starting the runtime: {0}")]
-    Runtime(std::io::Error),
+    /// Binding a free port or starting the server's thread and runtime failed.
+    #[error(transparent)]
+    Start(#[from] tradewind_test_support::HostError),
     /// Reading a market-data file failed.
     #[error("reading {path}: {source}")]
     Read {

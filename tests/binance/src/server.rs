@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tradewind_test_support::{ServerThread, StartError};
+use tradewind_test_support::Served;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -1093,65 +1093,22 @@ impl Conn {
 
 /// A mock on its own thread and runtime, for tests (sync or async). Dropping it shuts
 /// it down.
-#[derive(Debug)]
-pub struct TestServer {
-    handle: Handle,
-    thread: ServerThread,
-}
+pub type TestServer = tradewind_test_support::TestServer<Handle>;
 
-impl TestServer {
-    /// Starts a mock with the default [`MockConfig`] (no markets) on a free port.
-    pub fn start() -> Result<Self, MockError> {
-        Self::start_with(MockConfig::default())
+impl Served for Handle {
+    type Config = MockConfig;
+    type Error = MockError;
+    const THREAD_NAME: &'static str = "tw-binance-mock";
+
+    fn spawn(listener: tokio::net::TcpListener, config: MockConfig) -> Result<Self, MockError> {
+        Handle::spawn(listener, config)
     }
 
-    /// Starts a mock with the given config on `127.0.0.1` and a free port.
-    pub fn start_with(config: MockConfig) -> Result<Self, MockError> {
-        let (handle, thread) = tradewind_test_support::start_on_own_thread(
-            "tw-binance-mock",
-            move |listener| Handle::spawn(listener, config),
-            |h: Handle| async move {
-                let mut rx = h.shared.shutdown.subscribe();
-                let _ = rx.wait_for(|v| *v).await;
-            },
-        )
-        .map_err(|e| match e {
-            StartError::Bind(source) => MockError::Bind {
-                addr: "127.0.0.1:0".into(),
-                source,
-            },
-            StartError::Runtime(e) => MockError::Runtime(e),
-            StartError::Server(e) => e,
-        })?;
-        Ok(Self { handle, thread })
+    fn shutdown(&self) {
+        Handle::shutdown(self)
     }
 
-    /// The control handle.
-    pub fn handle(&self) -> &Handle {
-        &self.handle
-    }
-
-    /// Stops the mock and waits for its thread.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        self.handle.shutdown();
-        self.thread.join();
-    }
-}
-
-impl std::ops::Deref for TestServer {
-    type Target = Handle;
-
-    fn deref(&self) -> &Handle {
-        &self.handle
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop();
+    fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shared.shutdown.subscribe()
     }
 }

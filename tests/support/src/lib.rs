@@ -1,9 +1,90 @@
 //! Test-only support shared by the test servers (`tests/apiserver`, `tests/azure`,
 //! `tests/binance`): each runs on its own thread and Tokio runtime, so a test can use it
-//! whether the test itself is sync or async, and dropping the server stops it.
+//! whether the test itself is sync or async, and dropping the server stops it. A server
+//! implements [`Served`]; [`TestServer`] is the one wrapper around all three.
 
 use std::future::Future;
 use std::time::Duration;
+
+/// A server [`TestServer`] can run: its handle, started on a listener inside a runtime.
+pub trait Served: Clone + Send + Sync + 'static {
+    /// What the server starts from.
+    type Config: Send + 'static;
+    /// Why it did not start; holds the [`HostError`] of binding and the runtime too.
+    type Error: From<HostError> + Send + 'static;
+    /// Name of its threads.
+    const THREAD_NAME: &'static str;
+    /// Starts serving on `listener` in the current runtime.
+    fn spawn(listener: tokio::net::TcpListener, config: Self::Config) -> Result<Self, Self::Error>;
+    /// Tells the server to stop.
+    fn shutdown(&self);
+    /// Becomes `true` once the server is told to stop.
+    fn stopping(&self) -> tokio::sync::watch::Receiver<bool>;
+}
+
+/// A [`Served`] server on its own thread and runtime, for tests (sync or async). Dropping
+/// it shuts the server down and waits for its thread.
+#[derive(Debug)]
+pub struct TestServer<S: Served> {
+    handle: S,
+    thread: ServerThread,
+}
+
+impl<S: Served> TestServer<S> {
+    /// Starts a server with the default config on `127.0.0.1` and a free port.
+    pub fn start() -> Result<Self, S::Error>
+    where
+        S::Config: Default,
+    {
+        Self::start_with(S::Config::default())
+    }
+
+    /// Starts a server with the given config on `127.0.0.1` and a free port.
+    pub fn start_with(config: S::Config) -> Result<Self, S::Error> {
+        let (handle, thread) = start_on_own_thread(
+            S::THREAD_NAME,
+            move |listener| S::spawn(listener, config),
+            |h: S| async move {
+                let _ = h.stopping().wait_for(|v| *v).await;
+            },
+        )
+        .map_err(|e| match e {
+            StartError::Bind(e) => S::Error::from(StartError::Bind(e)),
+            StartError::Runtime(e) => S::Error::from(StartError::Runtime(e)),
+            StartError::Server(e) => e,
+        })?;
+        Ok(Self { handle, thread })
+    }
+
+    /// The control handle.
+    pub fn handle(&self) -> &S {
+        &self.handle
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.handle.shutdown();
+        self.thread.join();
+    }
+}
+
+impl<S: Served> std::ops::Deref for TestServer<S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.handle
+    }
+}
+
+impl<S: Served> Drop for TestServer<S> {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -19,14 +100,17 @@ pub enum StartError<E> {
     Server(E),
 }
 
+/// Binding a port or starting the runtime failed (the server itself did not run).
+pub type HostError = StartError<std::convert::Infallible>;
+
 /// The thread a server runs on; [`ServerThread::join`] waits for it after the server was
 /// told to shut down.
 #[derive(Debug)]
-pub struct ServerThread(Option<std::thread::JoinHandle<()>>);
+struct ServerThread(Option<std::thread::JoinHandle<()>>);
 
 impl ServerThread {
     /// Waits for the thread (idempotent).
-    pub fn join(&mut self) {
+    fn join(&mut self) {
         if let Some(t) = self.0.take() {
             let _ = t.join();
         }
@@ -36,7 +120,7 @@ impl ServerThread {
 /// Binds a free port on 127.0.0.1, starts the server with `spawn` inside a new runtime on
 /// a thread named `name`, and keeps that runtime until `stopped(handle)` completes.
 /// Returns the server's handle and its thread.
-pub fn start_on_own_thread<H, E, Fut>(
+fn start_on_own_thread<H, E, Fut>(
     name: &str,
     spawn: impl FnOnce(tokio::net::TcpListener) -> Result<H, E> + Send + 'static,
     stopped: impl FnOnce(H) -> Fut + Send + 'static,
@@ -85,39 +169,60 @@ mod tests {
 
     /// A stand-in server: its handle keeps the listener, as an accept loop would.
     #[derive(Clone, Debug)]
-    struct Echo(
-        tokio::sync::watch::Sender<bool>,
-        std::sync::Arc<tokio::net::TcpListener>,
-    );
+    struct Echo {
+        stop: tokio::sync::watch::Sender<bool>,
+        listener: std::sync::Arc<tokio::net::TcpListener>,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum EchoError {
+        #[error(transparent)]
+        Host(#[from] HostError),
+        #[error("refused")]
+        Refused,
+    }
+
+    impl Served for Echo {
+        /// Whether to refuse to start.
+        type Config = bool;
+        type Error = EchoError;
+        const THREAD_NAME: &'static str = "tw-support-test";
+
+        fn spawn(listener: tokio::net::TcpListener, refuse: bool) -> Result<Self, EchoError> {
+            if refuse {
+                return Err(EchoError::Refused);
+            }
+            Ok(Echo {
+                stop: tokio::sync::watch::channel(false).0,
+                listener: listener.into(),
+            })
+        }
+
+        fn shutdown(&self) {
+            self.stop.send_replace(true);
+        }
+
+        fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+            self.stop.subscribe()
+        }
+    }
 
     #[test]
-    fn serves_until_told_to_stop_then_joins() {
-        let (stop, _) = tokio::sync::watch::channel(false);
-        let (handle, mut thread) = start_on_own_thread(
-            "tw-support-test",
-            move |l: tokio::net::TcpListener| Ok::<_, std::io::Error>(Echo(stop, l.into())),
-            |h: Echo| async move {
-                let mut rx = h.0.subscribe();
-                let _ = rx.wait_for(|v| *v).await;
-            },
-        )
-        .unwrap();
-        let addr = handle.1.local_addr().unwrap();
+    fn serves_until_shut_down_then_joins() {
+        let server = TestServer::<Echo>::start().unwrap();
+        let addr = server.listener.local_addr().unwrap();
         assert!(addr.ip().is_loopback() && addr.port() != 0);
         std::net::TcpStream::connect(addr).unwrap();
-        handle.0.send_replace(true);
-        thread.join();
-        thread.join();
+        let stop = server.handle().stop.clone();
+        server.shutdown();
+        assert!(*stop.borrow(), "told to stop");
+        // The runtime is gone with its thread, and the listener with it.
+        assert!(std::net::TcpStream::connect(addr).is_err());
     }
 
     #[test]
     fn a_failing_start_is_the_servers_error() {
-        let err = start_on_own_thread(
-            "tw-support-fail",
-            |_| Err::<Echo, _>("no config"),
-            |_| async {},
-        )
-        .unwrap_err();
-        assert!(matches!(err, StartError::Server("no config")));
+        let err = TestServer::<Echo>::start_with(true).unwrap_err();
+        assert!(matches!(err, EchoError::Refused), "{err:?}");
     }
 }

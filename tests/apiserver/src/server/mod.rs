@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tradewind_test_support::{ServerThread, StartError};
+use tradewind_test_support::Served;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -36,9 +36,9 @@ pub enum ServerError {
         /// Cause.
         source: std::io::Error,
     },
-    /// Building the tokio runtime or the server thread failed.
-    #[error("starting the runtime: {0}")]
-    Runtime(std::io::Error),
+    /// Binding a free port or starting the server's thread and runtime failed.
+    #[error(transparent)]
+    Start(#[from] tradewind_test_support::HostError),
     /// Writing the kubeconfig failed.
     #[error("writing the kubeconfig {path}: {source}")]
     Kubeconfig {
@@ -136,6 +136,14 @@ impl Handle {
     /// A kubeconfig pointing at this server (no authentication).
     pub fn kubeconfig_yaml(&self) -> String {
         kubeconfig_yaml(&self.url())
+    }
+
+    /// Writes the kubeconfig to `path`.
+    pub fn write_kubeconfig(&self, path: &std::path::Path) -> Result<(), ServerError> {
+        std::fs::write(path, self.kubeconfig_yaml()).map_err(|source| ServerError::Kubeconfig {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     /// Requests served so far, by (verb, resource); resource is the plural, with
@@ -255,85 +263,24 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// A server on its own thread and runtime, for tests (sync or async). Dropping it
-/// shuts it down.
-#[derive(Debug)]
-pub struct TestServer {
-    handle: Handle,
-    thread: ServerThread,
-}
+/// A server on its own thread and runtime, for tests (sync or async). Dropping it shuts
+/// it down.
+pub type TestServer = tradewind_test_support::TestServer<Handle>;
 
-impl TestServer {
-    /// Starts a server with the default [`Config`] on `127.0.0.1` and a free port.
-    pub fn start() -> Result<Self, ServerError> {
-        Self::start_with(Config::default())
+impl Served for Handle {
+    type Config = Config;
+    type Error = ServerError;
+    const THREAD_NAME: &'static str = "tw-apiserver";
+
+    fn spawn(listener: tokio::net::TcpListener, config: Config) -> Result<Self, ServerError> {
+        Handle::spawn(listener, config)
     }
 
-    /// Starts a server with the given config.
-    pub fn start_with(config: Config) -> Result<Self, ServerError> {
-        let (handle, thread) = tradewind_test_support::start_on_own_thread(
-            "tw-apiserver",
-            move |listener| Handle::spawn(listener, config),
-            |h: Handle| async move {
-                let mut rx = h.shared.shutdown.subscribe();
-                let _ = rx.wait_for(|v| *v).await;
-            },
-        )
-        .map_err(|e| match e {
-            StartError::Bind(source) => ServerError::Bind {
-                addr: "127.0.0.1:0".into(),
-                source,
-            },
-            StartError::Runtime(e) => ServerError::Runtime(e),
-            StartError::Server(e) => e,
-        })?;
-        Ok(Self { handle, thread })
+    fn shutdown(&self) {
+        Handle::shutdown(self)
     }
 
-    /// The control handle.
-    pub fn handle(&self) -> &Handle {
-        &self.handle
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        self.handle.url()
-    }
-
-    /// A kubeconfig pointing at this server.
-    pub fn kubeconfig_yaml(&self) -> String {
-        self.handle.kubeconfig_yaml()
-    }
-
-    /// Writes the kubeconfig to `path`.
-    pub fn write_kubeconfig(&self, path: &std::path::Path) -> Result<(), ServerError> {
-        std::fs::write(path, self.kubeconfig_yaml()).map_err(|source| ServerError::Kubeconfig {
-            path: path.display().to_string(),
-            source,
-        })
-    }
-
-    /// Stops the server and waits for its thread.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        self.handle.shutdown();
-        self.thread.join();
-    }
-}
-
-impl std::ops::Deref for TestServer {
-    type Target = Handle;
-
-    fn deref(&self) -> &Handle {
-        &self.handle
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop();
+    fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shared.shutdown.subscribe()
     }
 }
