@@ -7,7 +7,7 @@
 use k8s_openapi::api::apps::v1::DeploymentStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tradewind_crds::conditions::{ConditionUpdate, Status, is_true, set_condition, types};
-use tradewind_crds::{BotResources, Phase, TradingBot, TradingBotStatus};
+use tradewind_crds::{BotResources, Mode, Phase, TradingBot, TradingBotStatus};
 
 use crate::build::Names;
 
@@ -52,6 +52,25 @@ fn deployment_available(d: Option<&DeploymentStatus>) -> bool {
     })
 }
 
+/// Reason of the Available and Ready conditions of a bot in mode Backtest.
+pub const BACKTEST_ONLY: &str = "BacktestOnly";
+
+/// What a bot in mode Backtest is told: the operator runs no worker for it (the worker
+/// refuses Backtest bots), and how to run the backtest instead.
+pub fn backtest_only_message(bot: &TradingBot) -> String {
+    let name = bot.metadata.name.as_deref().unwrap_or_default();
+    let plan = bot
+        .spec
+        .commission_plan_ref
+        .as_ref()
+        .map(|p| format!(", CommissionPlan {}", p.name))
+        .unwrap_or_default();
+    format!(
+        "mode Backtest runs no worker; run the backtest with `tradewind-bot backtest -f FILE --data MARKET_DATA --bot {name}`, FILE holding this TradingBot, Strategy {}{plan}",
+        bot.spec.strategy_ref.name
+    )
+}
+
 /// The operator's part of the bot's status. `now` is passed in to keep this pure.
 pub fn compute(bot: &TradingBot, observed: &Observed<'_>, now: Time) -> TradingBotStatus {
     let generation = bot.metadata.generation;
@@ -84,8 +103,10 @@ pub fn compute(bot: &TradingBot, observed: &Observed<'_>, now: Time) -> TradingB
     );
 
     // Available.
+    let backtest = bot.spec.mode == Mode::Backtest;
     let available = deployment_available(observed.deployment);
     let (a_reason, a_msg) = match (bot.spec.suspend, available, observed.deployment) {
+        _ if backtest => (BACKTEST_ONLY, backtest_only_message(bot)),
         (true, _, _) => (
             "Suspended",
             "spec.suspend is true; the worker is scaled to zero".to_owned(),
@@ -107,7 +128,7 @@ pub fn compute(bot: &TradingBot, observed: &Observed<'_>, now: Time) -> TradingB
         conds,
         ConditionUpdate {
             type_: types::AVAILABLE,
-            status: (available && !bot.spec.suspend).into(),
+            status: (available && !bot.spec.suspend && !backtest).into(),
             reason: a_reason,
             message: a_msg,
         },
@@ -132,6 +153,9 @@ pub fn compute(bot: &TradingBot, observed: &Observed<'_>, now: Time) -> TradingB
                 "CloudNotReady",
                 "Azure resources are not ready; see the CloudReady condition".into(),
             )
+        } else if backtest {
+            // Nothing left to do for it: Ready, and the message says how to run it.
+            (true, BACKTEST_ONLY, backtest_only_message(bot))
         } else if !available {
             (
                 false,
@@ -161,6 +185,8 @@ pub fn compute(bot: &TradingBot, observed: &Observed<'_>, now: Time) -> TradingB
         Phase::Terminating
     } else if observed.resolution.is_err() || matches!(observed.cloud, CloudState::Failed(_)) {
         Phase::Failed
+    } else if backtest {
+        Phase::Backtest
     } else if bot.spec.suspend {
         Phase::Suspended
     } else if halted {
@@ -173,11 +199,15 @@ pub fn compute(bot: &TradingBot, observed: &Observed<'_>, now: Time) -> TradingB
     if observed.config_hash.is_some() {
         status.config_hash = observed.config_hash.clone();
     }
-    let mut resources = BotResources {
-        config_map: Some(names.config_map()),
-        deployment: Some(names.worker()),
-        service_account: Some(names.worker()),
-        ..BotResources::default()
+    let mut resources = if backtest {
+        BotResources::default()
+    } else {
+        BotResources {
+            config_map: Some(names.config_map()),
+            deployment: Some(names.worker()),
+            service_account: Some(names.worker()),
+            ..BotResources::default()
+        }
     };
     if let CloudState::Ready {
         cosmos_container_id,

@@ -78,6 +78,16 @@ where
     }
 }
 
+/// Runs the controllers without a cloud until the returned task is aborted.
+fn start_operator(client: &Client) -> tokio::task::JoinHandle<()> {
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig::default(),
+        Arc::new(NoCloud),
+    ));
+    tokio::spawn(async move { controller::run(ctx, Some(NS)).await })
+}
+
 fn ready(bot: &TradingBot) -> Option<(String, String)> {
     let c = find(&bot.status.as_ref()?.conditions, types::READY)?;
     Some((c.status.clone(), c.reason.clone()))
@@ -106,12 +116,7 @@ async fn bots_are_reconciled_end_to_end() {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
 
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        OperatorConfig::default(),
-        Arc::new(NoCloud),
-    ));
-    let operator = tokio::spawn(async move { controller::run(ctx, Some(NS)).await });
+    let operator = start_operator(&client);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Create → children → Ready, within the write budget.
@@ -490,14 +495,17 @@ async fn converges_through_api_faults_without_duplicates() {
             1
         );
     }
-    // The faults did hit: failed reconciles were counted and retried with backoff.
+    // The faults did hit: failed reconciles were counted by the step that failed and
+    // retried with backoff.
     let metrics = ctx.metrics.encode();
-    assert!(
-        metrics.contains(
-            "tradewind_operator_reconcile_errors_total{controller=\"tradingbot\",reason=\"kube\"}"
-        ),
-        "{metrics}"
-    );
+    for step in ["apply", "status"] {
+        assert!(
+            metrics.contains(&format!(
+                "tradewind_operator_reconcile_errors_total{{controller=\"tradingbot\",reason=\"{step}\"}}"
+            )),
+            "{step}: {metrics}"
+        );
+    }
     operator.abort();
 }
 
@@ -932,6 +940,112 @@ async fn a_state_volume_claim_is_created_for_each_bot() {
     assert_eq!(
         data.persistent_volume_claim.as_ref().unwrap().claim_name,
         format!("{name}-state")
+    );
+    operator.abort();
+}
+
+/// A Backtest bot runs no worker (the worker refuses Backtest bots): none is created for
+/// a new one, the one a Paper bot had is removed when it turns Backtest, and the status
+/// is Ready with a message saying how to run the backtest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backtest_bot_gets_no_worker_and_is_told_how_to_run() {
+    use k8s_openapi::api::core::v1::Service;
+    use tradewind_crds::Mode;
+
+    let (server, client) = cluster().await;
+    let operator = start_operator(&client);
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    let backtest_ready = |name: String| {
+        let bots = bots.clone();
+        async move {
+            eventually(20, "Ready for a backtest", || async {
+                let b = bots.get(&name).await.ok()?;
+                (ready(&b)? == ("True".to_owned(), "BacktestOnly".to_owned())).then_some(b)
+            })
+            .await
+        }
+    };
+    let told_how_to_run = |b: &TradingBot| {
+        let status = b.status.as_ref().unwrap();
+        let available = find(&status.conditions, types::AVAILABLE).unwrap();
+        assert_eq!(
+            (available.status.as_str(), available.reason.as_str()),
+            ("False", "BacktestOnly")
+        );
+        let how = format!(
+            "`tradewind-bot backtest -f FILE --data MARKET_DATA --bot {}`",
+            b.name_any()
+        );
+        assert!(available.message.contains(&how), "{}", available.message);
+        let ready = find(&status.conditions, types::READY).unwrap();
+        assert_eq!(ready.message, available.message);
+        assert_eq!(status.phase, Some(tradewind_crds::Phase::Backtest));
+        assert_eq!(status.resources.as_ref().unwrap().deployment, None);
+    };
+
+    // A new Backtest bot: nothing of a worker is ever written.
+    server.handle().reset_counters();
+    let mut fresh: TradingBot = example("examples/bots/paper.yaml");
+    fresh.metadata.name = Some("backtest-only".into());
+    fresh.spec.mode = Mode::Backtest;
+    bots.create(&PostParams::default(), &fresh).await.unwrap();
+    told_how_to_run(&backtest_ready("backtest-only".into()).await);
+    let h = server.handle();
+    for child in [
+        "configmaps",
+        "serviceaccounts",
+        "leases",
+        "roles",
+        "rolebindings",
+        "deployments",
+        "services",
+        "networkpolicies",
+    ] {
+        assert_eq!(h.writes(child), 0, "{child}: {:?}", h.counters());
+    }
+
+    // A Paper bot has its worker; turned Backtest, the worker and its objects go.
+    let paper: TradingBot = example("examples/bots/paper.yaml");
+    let name = paper.name_any();
+    bots.create(&PostParams::default(), &paper).await.unwrap();
+    eventually(20, "the paper bot's worker", || async {
+        deployments.get_opt(&format!("{name}-worker")).await.ok()?
+    })
+    .await;
+    bots.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"mode": "Backtest"}})),
+    )
+    .await
+    .unwrap();
+    let bot = backtest_ready(name.clone()).await;
+    told_how_to_run(&bot);
+    eventually(20, "the worker removed", || async {
+        deployments
+            .get_opt(&format!("{name}-worker"))
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        config_maps
+            .get_opt(&format!("{name}-config"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        services
+            .get_opt(&format!("{name}-metrics"))
+            .await
+            .unwrap()
+            .is_none()
     );
     operator.abort();
 }

@@ -250,6 +250,8 @@ pub enum Phase {
     Pending,
     /// Worker running.
     Running,
+    /// Mode Backtest: no worker runs; the Ready condition says how to run the backtest.
+    Backtest,
     /// Scaled to zero by `spec.suspend`.
     Suspended,
     /// The worker halted trading (risk kill switch); see the Halted condition.

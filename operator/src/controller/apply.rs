@@ -8,24 +8,60 @@ use kube::{Api, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Error, FIELD_MANAGER};
+use super::FIELD_MANAGER;
 use crate::diff::is_subset;
 
+/// Applying one object failed; names its kind and name.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The desired or the live object could not be turned into JSON.
+    #[error("{kind} {name}: cannot serialise: {source}")]
+    Serialise {
+        /// Kind, e.g. `Deployment`.
+        kind: String,
+        /// Object name.
+        name: String,
+        /// Cause.
+        source: serde_json::Error,
+    },
+    /// The read or the apply failed.
+    #[error("{kind} {name}: {source}")]
+    Kube {
+        /// Kind, e.g. `Deployment`.
+        kind: String,
+        /// Object name.
+        name: String,
+        /// Cause.
+        source: kube::Error,
+    },
+}
+
 /// Applies `desired` unless the live object already matches it; returns the live object.
-pub async fn apply<K>(api: &Api<K>, desired: &K) -> Result<K, Error>
+pub async fn apply<K>(api: &Api<K>, desired: &K) -> Result<K, ApplyError>
 where
-    K: Resource + Clone + Debug + Serialize + DeserializeOwned,
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned,
 {
     let name = desired.meta().name.clone().unwrap_or_default();
-    let want =
-        serde_json::to_value(desired).map_err(|e| Error::Serialise(format!("{name}: {e}")))?;
-    if let Some(live) = api.get_opt(&name).await? {
-        let have =
-            serde_json::to_value(&live).map_err(|e| Error::Serialise(format!("{name}: {e}")))?;
+    let kind = || K::kind(&()).into_owned();
+    let serialise = |source| ApplyError::Serialise {
+        kind: kind(),
+        name: name.clone(),
+        source,
+    };
+    let kube = |source| ApplyError::Kube {
+        kind: kind(),
+        name: name.clone(),
+        source,
+    };
+    let want = serde_json::to_value(desired).map_err(serialise)?;
+    if let Some(live) = api.get_opt(&name).await.map_err(kube)? {
+        let have = serde_json::to_value(&live).map_err(serialise)?;
         if is_subset(&want, &have) {
             return Ok(live);
         }
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    Ok(api.patch(&name, &params, &Patch::Apply(&want)).await?)
+    api.patch(&name, &params, &Patch::Apply(&want))
+        .await
+        .map_err(kube)
 }

@@ -3,7 +3,7 @@
 //! fetch, diff-before-write apply, and a status patch only when the status changed.
 
 mod apply;
-mod bot;
+pub mod bot;
 pub mod cloud;
 pub mod index;
 mod references;
@@ -22,7 +22,8 @@ use kube::{Api, Client, ResourceExt};
 use tradewind_crds::{CommissionPlan, Strategy, TradingBot};
 
 use crate::build::{BuildError, OperatorConfig};
-use cloud::{Cloud, CloudError};
+pub use apply::ApplyError;
+use cloud::Cloud;
 use index::{RefIndex, RefKind};
 
 /// Reconciles each controller runs at once.
@@ -33,7 +34,8 @@ pub const FIELD_MANAGER: &str = "tradewind-operator";
 /// Finalizer that removes a bot's cloud resources before it goes.
 pub const FINALIZER: &str = "tradewind.dev/cloud-cleanup";
 
-/// Errors of a reconcile; retried with per-object exponential backoff.
+/// Errors of the Strategy and CommissionPlan reconciles; retried with per-object
+/// exponential backoff. The TradingBot reconcile has its own, by step ([`bot::Error`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An API call failed.
@@ -42,15 +44,15 @@ pub enum Error {
     /// Children could not be built.
     #[error(transparent)]
     Build(#[from] BuildError),
-    /// Cloud cleanup failed (the finalizer stays; status says why).
-    #[error("cloud cleanup: {0}")]
-    Cloud(#[from] CloudError),
-    /// The finalizer helper failed.
-    #[error("finalizer: {0}")]
-    Finalizer(String),
-    /// An object could not be serialised.
-    #[error("serialising {0}")]
-    Serialise(String),
+    /// A child could not be applied.
+    #[error("applying {0}")]
+    Apply(#[from] ApplyError),
+}
+
+/// What the error policy needs of a reconcile's error.
+pub trait ReconcileError: std::fmt::Display {
+    /// Short class for the errors metric.
+    fn reason(&self) -> &'static str;
 }
 
 /// What every reconcile shares.
@@ -76,15 +78,12 @@ pub struct Context {
     recorder: kube::runtime::events::Recorder,
 }
 
-impl Error {
-    /// Short class for the errors metric.
-    pub fn reason(&self) -> &'static str {
+impl ReconcileError for Error {
+    fn reason(&self) -> &'static str {
         match self {
             Error::Kube(_) => "kube",
             Error::Build(_) => "build",
-            Error::Cloud(_) => "cloud",
-            Error::Finalizer(_) => "finalizer",
-            Error::Serialise(_) => "serialise",
+            Error::Apply(_) => "apply",
         }
     }
 }
@@ -182,9 +181,9 @@ fn key<K: kube::Resource>(obj: &K) -> String {
     )
 }
 
-fn error_policy<K: kube::Resource<DynamicType = ()>>(
+fn error_policy<K: kube::Resource<DynamicType = ()>, E: ReconcileError>(
     obj: Arc<K>,
-    error: &Error,
+    error: &E,
     ctx: Arc<Context>,
 ) -> Action {
     ctx.metrics

@@ -1,0 +1,148 @@
+//! The TradingBot reconcile, as a list of steps, each in a file of its own with its own
+//! error variant: fetch the references → dereference → build → ensure the cloud
+//! resources → apply the workload (or, for a Backtest bot, remove it) → write the status.
+
+mod cloud;
+mod fetch;
+mod status;
+mod workload;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::{Api, ResourceExt};
+use tradewind_crds::{Mode, TradingBot};
+
+use super::cloud::CloudError;
+use super::{ApplyError, Context, FINALIZER, ReconcileError, key};
+use crate::build::{self, BuildError};
+use crate::dereference::dereference;
+use crate::status::{CloudState, Observed};
+
+/// A bot that is Ready is looked at again this often (drift repair); changes trigger at once.
+const RESYNC: Duration = Duration::from_secs(300);
+/// A failed cloud call is retried this soon, its error already in the status.
+const CLOUD_RETRY: Duration = Duration::from_secs(30);
+
+/// Why a TradingBot reconcile failed, by step; retried with per-object backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the Strategy or CommissionPlan the bot names failed (a missing one is not
+    /// an error: the status says so).
+    #[error("reading {kind} {name}: {source}")]
+    Fetch {
+        /// `Strategy` or `CommissionPlan`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// Cause.
+        source: kube::Error,
+    },
+    /// The worker's objects could not be built.
+    #[error("building the worker's objects: {0}")]
+    Build(#[source] BuildError),
+    /// Applying one of the worker's objects failed.
+    #[error("applying {0}")]
+    ApplyWorkload(#[source] ApplyError),
+    /// Removing the workload of a bot that runs none (mode Backtest) failed.
+    #[error("removing {kind} {name}: {source}")]
+    RemoveWorkload {
+        /// Kind, e.g. `Deployment`.
+        kind: String,
+        /// Object name.
+        name: String,
+        /// Cause.
+        source: kube::Error,
+    },
+    /// Reading or writing the bot's status failed.
+    #[error("writing the status: {0}")]
+    Status(#[source] kube::Error),
+    /// Deleting the bot's cloud resources failed (the finalizer stays; the status says why).
+    #[error("cloud cleanup: {0}")]
+    CleanupCloud(#[source] CloudError),
+    /// The finalizer helper failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+impl ReconcileError for Error {
+    fn reason(&self) -> &'static str {
+        match self {
+            Error::Fetch { .. } => "fetch",
+            Error::Build(_) => "build",
+            Error::ApplyWorkload(_) => "apply",
+            Error::RemoveWorkload { .. } => "remove",
+            Error::Status(_) => "status",
+            Error::CleanupCloud(_) => "cloud",
+            Error::Finalizer(_) => "finalizer",
+        }
+    }
+}
+
+/// Entry point for the controller.
+pub async fn reconcile(bot: Arc<TradingBot>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.start("tradingbot");
+    let ns = bot.namespace().unwrap_or_default();
+    let api: Api<TradingBot> = Api::namespaced(ctx.client.clone(), &ns);
+    let k = key(bot.as_ref());
+    let action = finalizer(&api, FINALIZER, bot, |event| async {
+        match event {
+            Event::Apply(bot) => apply_bot(&bot, &ctx).await,
+            Event::Cleanup(bot) => cleanup_bot(&bot, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    })?;
+    ctx.succeeded(&k);
+    Ok(action)
+}
+
+async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
+    ctx.index.update(bot);
+    ctx.metrics
+        .set_managed("tradingbot", ctx.index.bot_count() as i64);
+    let refs = fetch::references(bot, ctx).await?;
+    let cfg = match dereference(bot, refs.strategy.as_ref(), refs.plan.as_ref()) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            status::unresolved(bot, ctx, &e).await?;
+            // The Strategy/CommissionPlan watch wakes this bot when the reference appears.
+            return Ok(Action::requeue(RESYNC));
+        }
+    };
+    let children = build::children(bot, &cfg, &ctx.settings).map_err(Error::Build)?;
+    let cloud = cloud::ensure(bot, ctx).await;
+    let deployment = if bot.spec.mode == Mode::Backtest {
+        // The worker refuses Backtest bots: no pod to crash-loop, the status says how
+        // to run one.
+        workload::remove(ctx, bot, &children).await?;
+        None
+    } else {
+        Some(workload::apply(ctx, &children).await?)
+    };
+    let observed = Observed {
+        resolution: Ok(()),
+        cloud: cloud.clone(),
+        deployment: deployment.as_ref().and_then(|d| d.status.as_ref()),
+        config_hash: Some(children.config_hash.clone()),
+    };
+    status::reconciled(bot, ctx, &observed).await?;
+    Ok(Action::requeue(match cloud {
+        CloudState::Failed(_) => CLOUD_RETRY,
+        _ => RESYNC,
+    }))
+}
+
+async fn cleanup_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
+    cloud::delete(bot, ctx).await?;
+    ctx.index
+        .remove(&bot.namespace().unwrap_or_default(), &bot.name_any());
+    tracing::info!(bot = %key(bot), "cleaned up; children are garbage-collected by their owner references");
+    Ok(Action::await_change())
+}
