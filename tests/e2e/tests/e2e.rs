@@ -195,7 +195,19 @@ fn examples_become_ready_and_are_cleaned_up() {
             "name",
         ],
     );
-    assert_eq!(deploys.lines().count(), 3, "{deploys}");
+    // The Paper and Live bots; the Backtest bot runs no worker.
+    assert_eq!(deploys.lines().count(), 2, "{deploys}");
+    let backtest = ok(
+        &c,
+        &[
+            "get",
+            "tradingbot",
+            "btc-sma-backtest",
+            "-o",
+            "jsonpath={.status.phase} {.status.conditions[?(@.type==\"Ready\")].reason}",
+        ],
+    );
+    assert_eq!(backtest, "Backtest BacktestOnly");
     let owner = ok(
         &c,
         &[
