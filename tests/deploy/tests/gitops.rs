@@ -169,7 +169,7 @@ fn argocd_health_checks_on_statuses_the_operator_writes() {
     );
     eventually(60, "the bots are Ready", || {
         reason(&get(&kc, "tradingbot", "eth-rsi-paper")) == "Reconciled"
-            && reason(&get(&kc, "tradingbot", "btc-sma-backtest")) == "Reconciled"
+            && reason(&get(&kc, "tradingbot", "btc-sma-backtest")) == "BacktestOnly"
     });
     let bot = get(&kc, "tradingbot", "eth-rsi-paper");
     assert_health(
@@ -177,6 +177,13 @@ fn argocd_health_checks_on_statuses_the_operator_writes() {
         &bot,
         "Healthy",
         "the worker is running with the current configuration",
+    );
+    // A Backtest bot runs no worker: Healthy, saying how to run it.
+    assert_health(
+        "TradingBot",
+        &get(&kc, "tradingbot", "btc-sma-backtest"),
+        "Healthy",
+        "run the backtest with `tradewind-bot backtest -f FILE",
     );
     assert_health(
         "Strategy",

@@ -223,6 +223,31 @@ fn install_run_and_compare(tag: &str, values: Value) {
                 && ev["series"]["count"].as_i64().unwrap_or(0) >= 2),
         "the repeated Warning became an Event series: {events}"
     );
+    // The paper bot turned Backtest: its worker's objects are deleted.
+    kubectl(
+        kc,
+        &[
+            "patch",
+            "tradingbot",
+            bot,
+            "-n",
+            BOTS_NS,
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"mode":"Backtest"}}"#,
+        ],
+    );
+    eventually(60, "the Backtest bot's worker is gone", || {
+        bot_reason(kc, bot) == "BacktestOnly"
+            && !kubectl_output(
+                kc,
+                // The ConfigMap is the last of them to go.
+                &["get", "configmap", &format!("{bot}-config"), "-n", BOTS_NS],
+            )
+            .status
+            .success()
+    });
     // Suspend one bot, then delete them all (the finalizer runs).
     kubectl(
         kc,
@@ -272,7 +297,11 @@ fn install_run_and_compare(tag: &str, values: Value) {
     // What the operator asked for, plus what the Roles it wrote delegate.
     let mut reqs: Vec<Request> = e.proxy.seen().iter().flat_map(rbac::requests).collect();
     let roles = worker_roles["items"].as_array().unwrap();
-    assert_eq!(roles.len(), 4, "one worker Role per bot");
+    assert_eq!(
+        roles.len(),
+        2,
+        "one worker Role per bot that runs a worker (not the two Backtest bots)"
+    );
     for role in roles {
         for rule in role["rules"].as_array().unwrap() {
             for verb in rule["verbs"].as_array().unwrap() {
