@@ -2,7 +2,6 @@
 //! stopped; `backtest` runs a bot over historical data and writes a report.
 
 mod backtest;
-mod market_data;
 mod report;
 mod run;
 mod settings;

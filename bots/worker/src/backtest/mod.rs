@@ -1,5 +1,7 @@
 //! `tradewind-bot backtest`: one bot, its strategy and plan, over one market-data file.
 
+mod market_data;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -11,7 +13,6 @@ use tradewind_core::statistics::{Statistics, StatsConfig};
 use tradewind_crds::Mode;
 use tradewind_crds::resolved::BotConfig;
 
-use crate::market_data;
 use crate::report::{Counts, ReportView};
 use tradewind_crds::bundle;
 
