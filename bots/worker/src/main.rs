@@ -3,9 +3,7 @@
 
 mod backtest;
 mod report;
-mod run;
-mod settings;
-use tradewind_bot::venue;
+use tradewind_bot::{run, settings};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
