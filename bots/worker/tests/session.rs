@@ -220,7 +220,7 @@ fn ticks(bars: &[Bar]) -> Ticks {
         .map(|b| {
             Ok((
                 Tick::Bar {
-                    bar: b.clone(),
+                    bar: *b,
                     received: Instant::now(),
                 },
                 Some(Duration::from_millis(5)),

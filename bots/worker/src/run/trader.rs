@@ -1,14 +1,14 @@
 //! The trading session's state machine, without I/O of its own: the engine, the journal
 //! it writes ahead of every step, and the events it reports, typed, each with its place
 //! in the session's gap-free sequence. Paper trading runs it on the simulated exchange;
-//! live trading on an [`Outbox`] whose commands the live executor sends.
+//! live trading on an [`Outbox`](tradewind_core::engine::Outbox) whose commands the live executor sends.
 //!
 //! Every event comes from a journal record (a bar, the venue's answers, the worker's own
 //! facts), so replaying a journal rebuilds the same events with the same sequence numbers
 //! and ids: what a crash kept from being published is published after the restart.
 
 use tradewind_core::data::{Bar, Side as CoreSide, UnixNanos};
-use tradewind_core::engine::{Activity, Engine, INSTRUMENT, Outbox, Venue};
+use tradewind_core::engine::{Activity, Engine, INSTRUMENT, Venue};
 use tradewind_core::fixed::Money;
 use tradewind_core::orders::{
     Liquidity as CoreLiquidity, OrderEvent, OrderKind, OrderRequest, RejectReason,
@@ -578,9 +578,6 @@ impl<V: Venue> Trader<V> {
         }
     }
 }
-
-/// A live trader: its engine queues orders in an [`Outbox`] for the executor to send.
-pub type LiveTrader = Trader<Outbox>;
 
 #[cfg(test)]
 mod tests {
