@@ -32,21 +32,31 @@ use crate::venue::binance::{
     BinanceEndpoints, BinanceRest, Credentials, MarketFeed, MarketStreams, UserStream,
 };
 
-async fn shutdown_signal() {
+/// SIGTERM (or Ctrl-C), listened for from the worker's start: a SIGTERM that arrives
+/// before the session runs must stop it cleanly, not kill the process.
+struct Shutdown {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Shutdown {
+    fn listen() -> Self {
+        Shutdown {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Resolves at the signal.
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        if let Some(term) = &mut self.term {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -114,6 +124,7 @@ async fn exchange_credentials(args: &RunArgs) -> Result<ApiCredentials> {
 
 /// Runs the worker until SIGTERM (or the end of a replay, or a lost Lease).
 pub async fn run(args: RunArgs) -> Result<()> {
+    let mut shutdown = Shutdown::listen();
     let cfg = config::from_args(&args)?;
     let namespace = cfg
         .namespace
@@ -137,73 +148,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .with_context(|| format!("serving metrics on {}", args.metrics_addr))?;
     tracing::info!(%bot, live, metrics = %bound, "tradewind-bot starting");
 
-    // Kubernetes: status and the Lease, when there is a cluster.
-    let client = if args.kubernetes == "auto" {
-        match Client::try_default().await {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::warn!(error = %e, "no Kubernetes: running without status reports or a Lease");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let bots: Option<Api<TradingBot>> = client
-        .as_ref()
-        .map(|c| Api::namespaced(c.clone(), &namespace));
-    let uid = match (&args.bot_uid, &bots) {
-        (Some(uid), _) => uid.clone(),
-        (None, Some(api)) => api
-            .get(&cfg.name)
-            .await
-            .with_context(|| format!("reading TradingBot {namespace}/{}", cfg.name))?
-            .metadata
-            .uid
-            .ok_or_else(|| anyhow!("TradingBot {namespace}/{} has no uid", cfg.name))?,
-        (None, None) => format!("local/{bot}"),
-    };
-    let (lease, leading) = match &client {
-        Some(c) => {
-            let identity = args.pod_name.clone().ok_or_else(|| {
-                anyhow!("POD_NAME (--pod-name) is needed to hold the bot's Lease")
-            })?;
-            let (guard, rx) = LeaseGuard::start(
-                c.clone(),
-                &namespace,
-                &format!("{}-lease", cfg.name),
-                &identity,
-                Duration::from_secs(args.lease_seconds),
-            );
-            (Some(guard), rx)
-        }
-        None => {
-            let (tx, rx) = watch::channel(true);
-            std::mem::forget(tx);
-            (None, rx)
-        }
-    };
-
-    // Events: stdout, and the bot's Service Bus topic when configured.
-    let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(StdoutSink::new())];
-    let mut service_bus: Option<Arc<ServiceBusSink>> = None;
-    if let (Some(endpoint), Some(topic)) = (&args.service_bus_endpoint, &args.service_bus_topic) {
-        let (credential, transport) = azure_credential(&args)?;
-        let mut sb = ServiceBusConfig::new(
-            endpoint
-                .parse()
-                .with_context(|| format!("--service-bus-endpoint {endpoint}"))?,
-            topic.clone(),
-        );
-        sb.scope = format!(
-            "{}/.default",
-            args.service_bus_audience.trim_end_matches('/')
-        );
-        let http = tradewind_provisioner::transport::http_client(&transport)?;
-        let sink = Arc::new(ServiceBusSink::start(sb, credential, http)?);
-        service_bus = Some(sink.clone());
-        sinks.push(sink);
-    }
+    let Cluster {
+        bots,
+        uid,
+        lease,
+        leading,
+    } = cluster(&args, &cfg.name, &namespace, &bot).await?;
+    let (sink, service_bus) = sinks(&args)?;
     let outputs = Outputs {
         symbol: cfg.bot.symbols[0].clone(),
         mode: if live {
@@ -211,7 +162,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         } else {
             EventMode::Paper
         },
-        sink: Arc::new(Fanout::new(sinks)),
+        sink,
         metrics: metrics.clone(),
         status: bots.map(|api| {
             StatusReporter::new(
@@ -229,7 +180,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         tracing::info!("standby: waiting for the bot's Lease");
         tokio::select! {
             changed = leading_rx.changed() => if changed.is_err() { bail!("lease task ended") },
-            _ = shutdown_signal() => {
+            () = shutdown.wait() => {
                 if let Some(l) = lease { let _ = l.release().await; }
                 http_task.abort();
                 return Ok(());
@@ -253,8 +204,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
         leading,
     };
     let result = match credentials {
-        Some(credentials) => wiring.live(credentials, &uid).await,
-        None => wiring.paper().await,
+        Some(credentials) => wiring.live(credentials, &uid, &mut shutdown).await,
+        None => wiring.paper(&mut shutdown).await,
     };
     if let Some(sb) = service_bus.filter(|sb| sb.dropped() > 0) {
         tracing::warn!(
@@ -267,6 +218,96 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
     http_task.abort();
     result
+}
+
+/// The cluster side of a worker, when there is a cluster: the TradingBot (status), the
+/// bot's UID (client order IDs derive from it) and the Lease.
+struct Cluster {
+    bots: Option<Api<TradingBot>>,
+    uid: String,
+    lease: Option<LeaseGuard>,
+    leading: watch::Receiver<bool>,
+}
+
+async fn cluster(args: &RunArgs, name: &str, namespace: &str, bot: &str) -> Result<Cluster> {
+    let client = if args.kubernetes == "auto" {
+        match Client::try_default().await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "no Kubernetes: running without status reports or a Lease");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let bots: Option<Api<TradingBot>> = client
+        .as_ref()
+        .map(|c| Api::namespaced(c.clone(), namespace));
+    let uid = match (&args.bot_uid, &bots) {
+        (Some(uid), _) => uid.clone(),
+        (None, Some(api)) => api
+            .get(name)
+            .await
+            .with_context(|| format!("reading TradingBot {namespace}/{name}"))?
+            .metadata
+            .uid
+            .ok_or_else(|| anyhow!("TradingBot {namespace}/{name} has no uid"))?,
+        (None, None) => format!("local/{bot}"),
+    };
+    let (lease, leading) = match &client {
+        Some(c) => {
+            let identity = args.pod_name.clone().ok_or_else(|| {
+                anyhow!("POD_NAME (--pod-name) is needed to hold the bot's Lease")
+            })?;
+            let (guard, rx) = LeaseGuard::start(
+                c.clone(),
+                namespace,
+                &format!("{name}-lease"),
+                &identity,
+                Duration::from_secs(args.lease_seconds),
+            );
+            (Some(guard), rx)
+        }
+        None => {
+            let (tx, rx) = watch::channel(true);
+            std::mem::forget(tx);
+            (None, rx)
+        }
+    };
+    Ok(Cluster {
+        bots,
+        uid,
+        lease,
+        leading,
+    })
+}
+
+/// The events' sink, and the Service Bus part of it (for its drop count at exit).
+type Sinks = (Arc<dyn EventSink>, Option<Arc<ServiceBusSink>>);
+
+/// Events: stdout, and the bot's Service Bus topic when configured.
+fn sinks(args: &RunArgs) -> Result<Sinks> {
+    let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(StdoutSink::new())];
+    let mut service_bus = None;
+    if let (Some(endpoint), Some(topic)) = (&args.service_bus_endpoint, &args.service_bus_topic) {
+        let (credential, transport) = azure_credential(args)?;
+        let mut sb = ServiceBusConfig::new(
+            endpoint
+                .parse()
+                .with_context(|| format!("--service-bus-endpoint {endpoint}"))?,
+            topic.clone(),
+        );
+        sb.scope = format!(
+            "{}/.default",
+            args.service_bus_audience.trim_end_matches('/')
+        );
+        let http = tradewind_provisioner::transport::http_client(&transport)?;
+        let sink = Arc::new(ServiceBusSink::start(sb, credential, http)?);
+        service_bus = Some(sink.clone());
+        sinks.push(sink);
+    }
+    Ok((Arc::new(Fanout::new(sinks)), service_bus))
 }
 
 /// What both modes' sessions are built from.
@@ -293,7 +334,7 @@ impl Wiring<'_> {
         }
     }
 
-    async fn paper(self) -> Result<()> {
+    async fn paper(self, shutdown: &mut Shutdown) -> Result<()> {
         let (args, cfg) = (self.args, self.cfg);
         let rest = BinanceRest::new(&endpoints(args, cfg), None)?;
         let instrument = match (&args.market_data[..], &args.replay_file) {
@@ -305,10 +346,15 @@ impl Wiring<'_> {
         let market = source(args, cfg, &rest).await?.into_stream();
         let reports =
             futures_util::stream::pending::<Result<std::convert::Infallible, SessionError>>();
-        finish(session.run(market, reports, shutdown_signal()).await)
+        finish(session.run(market, reports, shutdown.wait()).await)
     }
 
-    async fn live(self, credentials: ApiCredentials, uid: &str) -> Result<()> {
+    async fn live(
+        self,
+        credentials: ApiCredentials,
+        uid: &str,
+        shutdown: &mut Shutdown,
+    ) -> Result<()> {
         let (args, cfg) = (self.args, self.cfg);
         let endpoints = endpoints(args, cfg);
         let symbol = cfg.bot.symbols[0].clone();
@@ -337,7 +383,7 @@ impl Wiring<'_> {
         // execution is missed meanwhile.
         let reports = super::live::reports(UserStream::connect(&endpoints, &rest).await?);
         let market = source(args, cfg, &rest).await?.into_stream();
-        finish(session.run(market, reports, shutdown_signal()).await)
+        finish(session.run(market, reports, shutdown.wait()).await)
     }
 }
 
