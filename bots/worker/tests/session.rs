@@ -239,15 +239,11 @@ async fn every_kind_of_event_reaches_the_stdout_sink_under_its_own_kind() {
     let journal = dir.join("bot.journal");
     let out = Captured::default();
     let (_lease, rx) = leading(true);
-    let session = Session::start(start(
-        script_engine(),
-        &journal,
-        Paper,
-        outputs(out.sink(), Mode::Paper),
-        rx,
-    ))
-    .await
-    .unwrap();
+    let first = outputs(out.sink(), Mode::Paper);
+    let metrics = first.metrics.clone();
+    let session = Session::start(start(script_engine(), &journal, Paper, first, rx))
+        .await
+        .unwrap();
     let bars = [
         bar(0, "100.00", "100.00"),
         bar(1, "100.00", "100.00"),
@@ -351,6 +347,16 @@ async fn every_kind_of_event_reaches_the_stdout_sink_under_its_own_kind() {
             ..
         }
     )));
+    // The metrics counted what the events say.
+    let text = metrics.encode();
+    for sample in [
+        r#"tradewind_bot_rejects_total{symbol="BTCUSDT",source="risk"} 1"#,
+        r#"tradewind_bot_rejects_total{symbol="BTCUSDT",source="venue"} 1"#,
+        r#"tradewind_bot_feed_reconnects_total{feed="binance-market"} 1"#,
+        r#"tradewind_bot_book_resyncs_total{symbol="BTCUSDT"} 1"#,
+    ] {
+        assert!(text.contains(sample), "{sample} not in\n{text}");
+    }
     // One gap-free sequence across both runs: the second published nothing twice.
     let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, (0..events.len() as u64).collect::<Vec<_>>());
