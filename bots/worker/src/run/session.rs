@@ -344,7 +344,11 @@ impl<X: Execution> Session<X> {
                         }
                         Tick::Reconnected => self.trouble(MARKET_FEED, Trouble::Reconnected)?,
                         Tick::Resync => self.trouble(MARKET_FEED, Trouble::BookResync)?,
-                        Tick::End => return Ok(StopReason::EndOfData),
+                        Tick::End => {
+                            let events = self.execution.stop(&mut self.trader).await?;
+                            self.publish(events);
+                            return Ok(StopReason::EndOfData);
+                        }
                     }
                 }
                 report = reports.next() => {
