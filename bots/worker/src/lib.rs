@@ -1,5 +1,9 @@
-//! Library part of `tradewind-bot`: the pieces the worker binary and its integration
-//! tests share. The binary (`main.rs`) re-exports them under the same paths
-//! (`crate::venue::…`).
+//! Library part of `tradewind-bot`: the worker's trading session and its wiring
+//! (`run`), the Binance client (`venue`), and the translation of a bot's configuration
+//! into the engine's settings. The binary (`main.rs`) adds the backtest command and its
+//! reports, and re-exports these under the same paths (`crate::run::…`).
 
+pub mod instrument;
+pub mod run;
+pub mod settings;
 pub mod venue;

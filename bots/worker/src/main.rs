@@ -2,11 +2,8 @@
 //! stopped; `backtest` runs a bot over historical data and writes a report.
 
 mod backtest;
-mod market_data;
 mod report;
-mod run;
-mod settings;
-use tradewind_bot::venue;
+use tradewind_bot::{run, settings};
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -39,7 +39,7 @@ use crate::orders::{
     ClientOrderId, Fill, InstrumentIndex, OrderEvent, OrderKind, OrderRequest, TimeInForce,
 };
 use crate::portfolio::{Portfolio, PortfolioError};
-use crate::risk::{Halt, OrderContext, RiskLimits, RiskManager};
+use crate::risk::{ClosePosition, Halt, OrderContext, RiskLimits, RiskManager, RiskRefusal};
 use crate::strategy::{Action, Actions, Context, OpenOrder, OrderSize, PlannedOrder, Strategy};
 
 pub use clock::{Clock, SimulatedClock};
@@ -132,8 +132,8 @@ pub enum Activity {
         ts: UnixNanos,
         /// The order.
         request: OrderRequest,
-        /// Which limit and why.
-        reason: String,
+        /// Which limit, with the values compared.
+        reason: RiskRefusal,
     },
     /// The venue reported on an order (accepted, filled, cancelled, rejected, triggered).
     Order(OrderEvent),
@@ -141,8 +141,8 @@ pub enum Activity {
     StopLoss {
         /// Engine time.
         ts: UnixNanos,
-        /// What the monitor said.
-        reason: String,
+        /// What the monitor found and the close it sent.
+        close: ClosePosition,
     },
     /// Trading halted (daily loss or drawdown).
     Halted {
@@ -377,10 +377,7 @@ impl<V: Venue> Engine<V> {
         } else if let Some(close) = actions.close {
             self.counts.stop_losses += 1;
             self.note(close.to_string());
-            self.record(|| Activity::StopLoss {
-                ts,
-                reason: close.to_string(),
-            });
+            self.record(|| Activity::StopLoss { ts, close });
             let id = self.actions.allocate_id();
             // A stop-loss reduces risk: it skips the pre-trade limits (never the exchange's rules).
             self.send(
@@ -575,7 +572,7 @@ impl<V: Venue> Engine<V> {
                 self.record(|| Activity::Refused {
                     ts,
                     request,
-                    reason: refused.to_string(),
+                    reason: *refused.reason,
                 });
             }
         }

@@ -176,6 +176,18 @@ impl Source {
         }
     }
 
+    /// The source as a stream of ticks with the feed's lag. The stream owns the source,
+    /// so a `select!` branch losing the race never drops a reconnect half-way: the
+    /// pending future stays inside the stream between polls.
+    pub fn into_stream(
+        self,
+    ) -> impl futures_util::Stream<Item = Result<(Tick, Option<Duration>), SourceError>> {
+        futures_util::stream::unfold(self, |mut s| async move {
+            let item = s.next().await.map(|t| (t, s.lag()));
+            Some((item, s))
+        })
+    }
+
     /// The next tick.
     pub async fn next(&mut self) -> Result<Tick, SourceError> {
         match self {
@@ -218,7 +230,12 @@ mod tests {
                 _ => {}
             }
         }
-        let (expected, _) = crate::market_data::load_bars(&file, 1).unwrap();
+        // What the backtest's loader makes of a trade file.
+        let expected = tradewind_core::data::aggregate::bars_from_trades(
+            &Replay::trades(&file).unwrap(),
+            1_000_000_000,
+        )
+        .unwrap();
         assert_eq!(bars, expected);
     }
 

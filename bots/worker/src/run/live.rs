@@ -1,6 +1,7 @@
-//! Live execution on Binance spot: the engine's outbox commands become signed REST
-//! requests, the user data stream's execution reports become engine events, and at start
-//! (or after a dropped stream) the worker reconciles with the exchange.
+//! Live execution on Binance spot, the session's [`Execution`] for live trading: the
+//! engine's outbox commands become signed REST requests, the user data stream's
+//! execution reports become engine events, and at start (or after a dropped stream) the
+//! worker reconciles with the exchange.
 //!
 //! Exactly once: every order's client order ID is derived from the bot's UID and the
 //! engine's order sequence, and is journaled (`Sent`) before the request leaves. After a
@@ -19,12 +20,18 @@ use tradewind_core::orders::{
     ClientOrderId, Fill, Liquidity, OrderEvent, OrderKind, OrderRequest, RejectReason,
 };
 
+use tradewind_events::{Body, Event, Operation, Trouble};
+
 use super::record::Record;
-use super::trader::{Notice, Trader, TraderError};
+use super::session::{Execution, Leading, SessionError, now};
+use super::trader::Trader;
 use crate::venue::binance::{
-    BinanceRest, ExecType, ExecutionReport, NewOrder, OrderKind as VenueKind, OrderState,
-    OrderStatus, VenueError,
+    BinanceRest, ExecType, ExecutionReport, FeedError, NewOrder, OrderKind as VenueKind,
+    OrderState, OrderStatus, UserEvent, UserStream, VenueError,
 };
+
+/// The name of the user data stream in metrics and events.
+pub const USER_FEED: &str = "binance-user";
 
 /// The client order ID prefix of one session of a bot: `t`, 8 hex digits of the bot
 /// UID's hash (every session of the bot shares them, so orders a lost session left open
@@ -65,20 +72,6 @@ pub struct Tracked {
     pub filled: Quantity,
     /// No more events will come for it.
     pub terminal: bool,
-}
-
-/// Why live execution stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum LiveError {
-    /// The engine or its journal failed.
-    #[error(transparent)]
-    Trader(#[from] TraderError),
-    /// The exchange failed in a way that needs a person (auth, config).
-    #[error("exchange: {0}")]
-    Venue(#[from] VenueError),
-    /// This worker no longer holds the bot's Lease: nothing more is sent.
-    #[error("the bot's Lease was lost: stopped sending orders")]
-    LostLease,
 }
 
 /// Turns one trade into the engine's fill. Binance takes the commission from the asset
@@ -341,6 +334,34 @@ pub fn new_order(
     })
 }
 
+/// The user data stream as the session's stream of venue reports. It owns the stream,
+/// so a `select!` branch losing the race never drops a reconnect half-way.
+pub fn reports(user: UserStream) -> impl futures_util::Stream<Item = Result<UserEvent, FeedError>> {
+    futures_util::stream::unfold(user, |mut u| async move {
+        let item = u.next().await;
+        Some((item, u))
+    })
+}
+
+/// Journals and reports a request whose failure a later reconcile repairs.
+fn trouble(
+    trader: &mut Trader<Outbox>,
+    operation: Operation,
+    client_order_id: &str,
+    error: &VenueError,
+    events: &mut Vec<Event>,
+) -> Result<(), SessionError> {
+    events.push(trader.note(
+        now(),
+        Body::VenueTrouble {
+            operation,
+            client_order_id: Some(client_order_id.to_owned()),
+            message: error.to_string(),
+        },
+    )?);
+    Ok(())
+}
+
 /// Sends the engine's orders and applies the exchange's answers.
 pub struct LiveExecutor {
     rest: BinanceRest,
@@ -349,6 +370,7 @@ pub struct LiveExecutor {
     prefix: String,
     bot_prefix: String,
     book: Book,
+    cancel_on_shutdown: bool,
 }
 
 impl LiveExecutor {
@@ -367,7 +389,14 @@ impl LiveExecutor {
             prefix: client_prefix(bot_uid, session),
             bot_prefix: bot_prefix(bot_uid),
             book: Book::default(),
+            cancel_on_shutdown: false,
         }
+    }
+
+    /// Cancels the bot's open orders at a clean stop.
+    pub fn cancel_on_shutdown(mut self, yes: bool) -> Self {
+        self.cancel_on_shutdown = yes;
+        self
     }
 
     /// Learns from the journal while the engine replays it.
@@ -381,8 +410,8 @@ impl LiveExecutor {
         ts: UnixNanos,
         events: Vec<OrderEvent>,
         trade_ids: Vec<u64>,
-        notices: &mut Vec<Notice>,
-    ) -> Result<(), LiveError> {
+        out: &mut Vec<Event>,
+    ) -> Result<(), SessionError> {
         if events.is_empty() {
             return Ok(());
         }
@@ -391,7 +420,7 @@ impl LiveExecutor {
             trade_ids: trade_ids.clone(),
             events: events.iter().map(Into::into).collect(),
         };
-        notices.extend(trader.on_venue(ts, events, trade_ids)?);
+        out.extend(trader.on_venue(ts, events, trade_ids)?);
         self.book.learn(&self.prefix, &record);
         Ok(())
     }
@@ -401,24 +430,24 @@ impl LiveExecutor {
     pub async fn flush(
         &mut self,
         trader: &mut Trader<Outbox>,
-        leading: &dyn Fn() -> bool,
-    ) -> Result<Vec<Notice>, LiveError> {
-        let mut notices = Vec::new();
+        leading: Leading<'_>,
+    ) -> Result<Vec<Event>, SessionError> {
+        let mut out = Vec::new();
         loop {
             let commands = trader.engine_mut().venue_mut().drain();
             if commands.is_empty() {
-                return Ok(notices);
+                return Ok(out);
             }
             for command in commands {
                 if !leading() {
-                    return Err(LiveError::LostLease);
+                    return Err(SessionError::LostLease);
                 }
                 match command {
                     VenueCommand::Submit { ts, request } => {
-                        self.submit(trader, ts, request, &mut notices).await?;
+                        self.submit(trader, ts, request, &mut out).await?;
                     }
                     VenueCommand::Cancel { ts, id } => {
-                        self.cancel(trader, ts, id, &mut notices).await?;
+                        self.cancel(trader, ts, id, &mut out).await?;
                     }
                 }
             }
@@ -430,8 +459,8 @@ impl LiveExecutor {
         trader: &mut Trader<Outbox>,
         ts: UnixNanos,
         request: OrderRequest,
-        notices: &mut Vec<Notice>,
-    ) -> Result<(), LiveError> {
+        out: &mut Vec<Event>,
+    ) -> Result<(), SessionError> {
         let cid = client_order_id(&self.prefix, request.id);
         // Write-ahead: after a crash this record says the order may be on the exchange.
         let sent = Record::Sent {
@@ -441,7 +470,7 @@ impl LiveExecutor {
         };
         trader.journal(std::slice::from_ref(&sent))?;
         self.book.learn(&self.prefix, &sent);
-        self.send_new(trader, ts, request, cid, notices).await
+        self.send_new(trader, ts, request, cid, out).await
     }
 
     async fn send_new(
@@ -450,8 +479,8 @@ impl LiveExecutor {
         ts: UnixNanos,
         request: OrderRequest,
         cid: String,
-        notices: &mut Vec<Notice>,
-    ) -> Result<(), LiveError> {
+        out: &mut Vec<Event>,
+    ) -> Result<(), SessionError> {
         let reject = |reason: String| OrderEvent::Rejected {
             id: request.id,
             ts,
@@ -461,7 +490,7 @@ impl LiveExecutor {
             Ok(o) => o,
             Err(why) => {
                 return self
-                    .apply(trader, ts, vec![reject(why)], Vec::new(), notices)
+                    .apply(trader, ts, vec![reject(why)], Vec::new(), out)
                     .await;
             }
         };
@@ -472,17 +501,17 @@ impl LiveExecutor {
                     ts: ack.transact_time.max(ts),
                 };
                 // Fills come from the user data stream (with trade IDs), or a reconcile.
-                self.apply(trader, ts, vec![accepted], Vec::new(), notices)
+                self.apply(trader, ts, vec![accepted], Vec::new(), out)
                     .await
             }
             Err(e) if e.outcome_unknown() => {
                 // It may be on the exchange: the next reconcile looks it up by its ID.
                 tracing::warn!(client_order_id = %cid, error = %e, "order outcome unknown; will reconcile");
-                Ok(())
+                trouble(trader, Operation::Submit, &cid, &e, out)
             }
             Err(e @ (VenueError::Auth { .. } | VenueError::Config(_))) => Err(e.into()),
             Err(e) => {
-                self.apply(trader, ts, vec![reject(e.to_string())], Vec::new(), notices)
+                self.apply(trader, ts, vec![reject(e.to_string())], Vec::new(), out)
                     .await
             }
         }
@@ -493,8 +522,8 @@ impl LiveExecutor {
         trader: &mut Trader<Outbox>,
         ts: UnixNanos,
         id: ClientOrderId,
-        notices: &mut Vec<Notice>,
-    ) -> Result<(), LiveError> {
+        out: &mut Vec<Event>,
+    ) -> Result<(), SessionError> {
         let Some(t) = self.book.get(id.0).filter(|t| !t.terminal).cloned() else {
             return Ok(());
         };
@@ -507,7 +536,7 @@ impl LiveExecutor {
                 // Fills before the cancel arrive (or are reconciled) by trade ID; the
                 // cancel itself closes what the engine still has open.
                 let events = self.events_for_state(&state, ts).await?;
-                self.apply(trader, ts, events.0, events.1, notices).await
+                self.apply(trader, ts, events.0, events.1, out).await
             }
             Err(VenueError::UnknownOrder { .. }) if !t.acked => {
                 // It never reached the exchange (its submit failed in transit): close it,
@@ -517,13 +546,13 @@ impl LiveExecutor {
                     ts,
                     unfilled: self.book.remaining(id.0),
                 }];
-                self.apply(trader, ts, events, Vec::new(), notices).await
+                self.apply(trader, ts, events, Vec::new(), out).await
             }
             // Done already (filled or cancelled): its final report says so.
             Err(VenueError::UnknownOrder { .. }) => Ok(()),
             Err(e) if e.is_transient() => {
                 tracing::warn!(client_order_id = %t.client_order_id, error = %e, "cancel failed; will retry on reconcile");
-                Ok(())
+                trouble(trader, Operation::Cancel, &t.client_order_id, &e, out)
             }
             Err(e) => Err(e.into()),
         }
@@ -536,7 +565,7 @@ impl LiveExecutor {
         &self,
         state: &OrderState,
         ts: UnixNanos,
-    ) -> Result<(Vec<OrderEvent>, Vec<u64>), LiveError> {
+    ) -> Result<(Vec<OrderEvent>, Vec<u64>), SessionError> {
         let Some(id) = parse_id(&self.prefix, &state.client_order_id) else {
             return Ok((Vec::new(), Vec::new()));
         };
@@ -602,29 +631,23 @@ impl LiveExecutor {
         &mut self,
         trader: &mut Trader<Outbox>,
         ts: UnixNanos,
-        leading: &dyn Fn() -> bool,
-    ) -> Result<Vec<Notice>, LiveError> {
-        let mut notices = Vec::new();
+        leading: Leading<'_>,
+    ) -> Result<Vec<Event>, SessionError> {
+        let mut out = Vec::new();
         let open: Vec<Tracked> = self.book.open().cloned().collect();
         for t in open {
             if !leading() {
-                return Err(LiveError::LostLease);
+                return Err(SessionError::LostLease);
             }
             match self.rest.order(&self.symbol, &t.client_order_id).await? {
                 Some(state) => {
                     let (events, trades) = self.events_for_state(&state, ts).await?;
-                    self.apply(trader, ts, events, trades, &mut notices).await?;
+                    self.apply(trader, ts, events, trades, &mut out).await?;
                 }
                 None if !t.acked => {
                     tracing::info!(client_order_id = %t.client_order_id, "journaled order never reached the exchange; sending it");
-                    self.send_new(
-                        trader,
-                        ts,
-                        t.request,
-                        t.client_order_id.clone(),
-                        &mut notices,
-                    )
-                    .await?;
+                    self.send_new(trader, ts, t.request, t.client_order_id.clone(), &mut out)
+                        .await?;
                 }
                 None => {
                     // Acknowledged once but unknown now (exchange history purged): done.
@@ -634,14 +657,13 @@ impl LiveExecutor {
                         ts,
                         unfilled,
                     }];
-                    self.apply(trader, ts, events, Vec::new(), &mut notices)
-                        .await?;
+                    self.apply(trader, ts, events, Vec::new(), &mut out).await?;
                 }
             }
         }
         // Decisions replayed from bars whose orders were never journaled as sent.
-        notices.extend(self.flush(trader, leading).await?);
-        Ok(notices)
+        out.extend(self.flush(trader, leading).await?);
+        Ok(out)
     }
 
     /// An execution report from the user data stream.
@@ -649,37 +671,37 @@ impl LiveExecutor {
         &mut self,
         trader: &mut Trader<Outbox>,
         report: &ExecutionReport,
-    ) -> Result<Vec<Notice>, LiveError> {
+    ) -> Result<Vec<Event>, SessionError> {
         if report.symbol != self.symbol {
             return Ok(Vec::new());
         }
         let (events, trades) = self
             .book
             .events_for_report(report, &self.instrument, &self.prefix);
-        let mut notices = Vec::new();
+        let mut out = Vec::new();
         let ts = report.ts.max(trader.engine().now());
-        self.apply(trader, ts, events, trades, &mut notices).await?;
-        Ok(notices)
+        self.apply(trader, ts, events, trades, &mut out).await?;
+        Ok(out)
     }
 
     /// Cancels every open order (on shutdown, when configured).
     pub async fn cancel_all(
         &mut self,
         trader: &mut Trader<Outbox>,
-    ) -> Result<Vec<Notice>, LiveError> {
+    ) -> Result<Vec<Event>, SessionError> {
         let ids: Vec<ClientOrderId> = self.book.open().map(|t| t.request.id).collect();
-        let mut notices = Vec::new();
+        let mut out = Vec::new();
         let ts = trader.engine().now();
         for id in ids {
-            self.cancel(trader, ts, id, &mut notices).await?;
+            self.cancel(trader, ts, id, &mut out).await?;
         }
-        Ok(notices)
+        Ok(out)
     }
 
     /// At the start of a new session: the bot's orders an earlier session left open on the
     /// exchange cannot be replayed, so nothing would ever manage them. Cancels them (they
     /// carry this bot's prefix and another session's); returns their client order IDs.
-    pub async fn cancel_orphans(&self) -> Result<Vec<String>, LiveError> {
+    pub async fn cancel_orphans(&self) -> Result<Vec<String>, SessionError> {
         let mut cancelled = Vec::new();
         for order in self.rest.open_orders(&self.symbol).await? {
             let ours = order.client_order_id.starts_with(&self.bot_prefix);
@@ -706,7 +728,7 @@ impl LiveExecutor {
     pub fn drop_replayed_commands(
         &mut self,
         trader: &mut Trader<Outbox>,
-    ) -> Result<Vec<Notice>, LiveError> {
+    ) -> Result<Vec<Event>, SessionError> {
         let commands = trader.engine_mut().venue_mut().drain();
         let cancelled: Vec<ClientOrderId> = commands
             .iter()
@@ -749,6 +771,77 @@ impl LiveExecutor {
         }
         let ts = trader.engine().now();
         Ok(trader.on_venue(ts, never_sent, Vec::new())?)
+    }
+}
+
+impl Execution for LiveExecutor {
+    type Venue = Outbox;
+    type Report = UserEvent;
+
+    fn learn(&mut self, record: &Record) {
+        LiveExecutor::learn(self, record);
+    }
+
+    fn recovered(&mut self, trader: &mut Trader<Outbox>) -> Result<Vec<Event>, SessionError> {
+        self.drop_replayed_commands(trader)
+    }
+
+    async fn cancel_orphans(&mut self) -> Result<Vec<String>, SessionError> {
+        LiveExecutor::cancel_orphans(self).await
+    }
+
+    async fn reconcile(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        leading: Leading<'_>,
+    ) -> Result<Vec<Event>, SessionError> {
+        let now = trader.engine().now();
+        LiveExecutor::reconcile(self, trader, now, leading).await
+    }
+
+    async fn flush(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        leading: Leading<'_>,
+    ) -> Result<Vec<Event>, SessionError> {
+        LiveExecutor::flush(self, trader, leading).await
+    }
+
+    async fn on_report(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        report: UserEvent,
+        leading: Leading<'_>,
+    ) -> Result<Vec<Event>, SessionError> {
+        match report {
+            UserEvent::Execution(report) => {
+                let mut events = LiveExecutor::on_report(self, trader, &report).await?;
+                events.extend(LiveExecutor::flush(self, trader, leading).await?);
+                Ok(events)
+            }
+            UserEvent::Reconnected { .. } => {
+                // Executions may have been missed while the stream was down.
+                let mut events = vec![trader.note(
+                    now(),
+                    Body::FeedTrouble {
+                        feed: USER_FEED.into(),
+                        trouble: Trouble::Reconnected,
+                    },
+                )?];
+                let ts = trader.engine().now();
+                events.extend(LiveExecutor::reconcile(self, trader, ts, leading).await?);
+                Ok(events)
+            }
+            UserEvent::Balances(_) | UserEvent::BalanceDelta { .. } => Ok(Vec::new()),
+        }
+    }
+
+    async fn stop(&mut self, trader: &mut Trader<Outbox>) -> Result<Vec<Event>, SessionError> {
+        if self.cancel_on_shutdown {
+            self.cancel_all(trader).await
+        } else {
+            Ok(Vec::new())
+        }
     }
 }
 

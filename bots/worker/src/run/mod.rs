@@ -1,13 +1,16 @@
-//! `tradewind-bot run`: the long-running worker.
+//! `tradewind-bot run`: the long-running worker. [`session`] is the trading loop, the
+//! same for paper and live; [`worker`] wires it to the config, the cluster and the sinks.
 
 pub mod config;
 pub mod events;
 pub mod feed;
-pub mod http;
 pub mod journal;
 pub mod lease;
 pub mod live;
+pub mod metrics;
 pub mod record;
+pub mod service_bus;
+pub mod session;
 pub mod status;
 pub mod trader;
 pub mod worker;

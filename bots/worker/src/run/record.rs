@@ -1,7 +1,10 @@
 //! What the worker writes to its journal, in the order it happened: every input the
 //! engine consumed (closed bars, the venue's answers) and every order it was about to
 //! send. The engine is deterministic, so replaying these rebuilds its exact state after a
-//! restart; the `Sent` records tell which orders may already be on the exchange.
+//! restart; the `Sent` records tell which orders may already be on the exchange. The
+//! worker's own facts (its starts, stops, halts and troubles) are journaled too, so the
+//! event stream rebuilt from a journal is the one first published, and `Published` says
+//! how much of it the sinks have delivered.
 //! Prices, quantities and money are exact decimal strings.
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +31,9 @@ pub enum Record {
         /// order IDs, so a later session never reuses them.
         #[serde(default)]
         session: String,
+        /// Client order IDs an earlier session left open, cancelled at this start.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        cancelled_orphans: Vec<String>,
     },
     /// A closed bar went into the engine.
     Bar(BarRecord),
@@ -49,6 +55,18 @@ pub enum Record {
         trade_ids: Vec<u64>,
         /// The events.
         events: Vec<EventRecord>,
+    },
+    /// A fact of the worker's (a stop, a lost Lease, a feed's trouble), as published.
+    Note {
+        /// Wall-clock time, RFC 3339.
+        at: String,
+        /// The event's body.
+        body: tradewind_events::Body,
+    },
+    /// Every event of the session below sequence `next` was delivered by every sink.
+    Published {
+        /// The first sequence not known to be delivered.
+        next: u64,
     },
 }
 

@@ -1,25 +1,27 @@
-//! The trading loop's state machine, without I/O of its own: the engine, the journal it
-//! writes ahead of every step, and what it reports (notices for the event stream and a
-//! status snapshot). Paper trading runs it on the simulated exchange; live trading on an
-//! [`Outbox`] whose commands the live executor sends.
+//! The trading session's state machine, without I/O of its own: the engine, the journal
+//! it writes ahead of every step, and the events it reports, typed, each with its place
+//! in the session's gap-free sequence. Paper trading runs it on the simulated exchange;
+//! live trading on an [`Outbox`](tradewind_core::engine::Outbox) whose commands the live executor sends.
+//!
+//! Every event comes from a journal record (a bar, the venue's answers, the worker's own
+//! facts), so replaying a journal rebuilds the same events with the same sequence numbers
+//! and ids: what a crash kept from being published is published after the restart.
 
-use serde_json::{Value, json};
-use tradewind_core::data::{Bar, Side, UnixNanos};
+use tradewind_core::data::{Bar, Side as CoreSide, UnixNanos};
 use tradewind_core::engine::{Activity, Engine, INSTRUMENT, Venue};
 use tradewind_core::fixed::Money;
-use tradewind_core::orders::{OrderEvent, OrderKind, OrderRequest};
+use tradewind_core::orders::{
+    Liquidity as CoreLiquidity, OrderEvent, OrderKind, OrderRequest, RejectReason,
+    TimeInForce as CoreTif,
+};
+use tradewind_core::risk::{HaltReason, RiskRefusal};
+use tradewind_events::{
+    Body, Event, Fill, HaltCause, Liquidity, Mode, Order, OrderType, Performance, Refusal,
+    Rejection, Side, Start, StopLoss, TimeInForce,
+};
 
 use super::journal::{Journal, JournalError};
 use super::record::{BarRecord, EventRecord, Record};
-
-/// Something worth telling the outside world (events, metrics).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Notice {
-    /// Event kind, e.g. `OrderSubmitted`, `Fill`, `Halted`.
-    pub kind: &'static str,
-    /// Details; money and prices as decimal strings.
-    pub data: Value,
-}
 
 /// Why trading stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -72,139 +74,343 @@ pub fn drawdown_percent(peak: Option<Money>, equity: Money) -> String {
     format!("{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
-/// The engine with its journal.
+/// Who a session's events are about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// `namespace/name` of the TradingBot.
+    pub bot: String,
+    /// The session: when its journal first started, RFC 3339.
+    pub session: String,
+}
+
+/// The session a journal holds: set by its first start, kept by every later one; `None`
+/// for an empty journal.
+pub fn session_of(records: &[Record]) -> Option<String> {
+    records.iter().find_map(|r| match r {
+        Record::Started { session, at, .. } => Some(if session.is_empty() {
+            at.clone()
+        } else {
+            session.clone()
+        }),
+        _ => None,
+    })
+}
+
+/// The engine with its journal and the session's event sequence.
 pub struct Trader<V: Venue> {
     engine: Engine<V>,
     journal: Journal<Record>,
+    identity: Identity,
+    /// The next event's sequence number.
+    next: u64,
+    /// Every event below this was delivered (as the journal says).
+    published: u64,
+    /// A newer delivery mark, journaled with the next record.
+    delivered: Option<u64>,
+    starts: u64,
     bars: u64,
     last_bar: Option<UnixNanos>,
 }
 
-fn side(s: Side) -> &'static str {
+/// Engine time as RFC 3339 UTC.
+pub fn rfc3339(ts: UnixNanos) -> String {
+    k8s_openapi::jiff::Timestamp::from_nanosecond(i128::from(ts))
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| ts.to_string())
+}
+
+fn side(s: CoreSide) -> Side {
     match s {
-        Side::Buy => "buy",
-        Side::Sell => "sell",
+        CoreSide::Buy => Side::Buy,
+        CoreSide::Sell => Side::Sell,
     }
 }
 
-fn order_data(r: &OrderRequest) -> Value {
-    let mut v = json!({
-        "orderId": r.id.0,
-        "side": side(r.side),
-        "quantity": r.quantity.to_string(),
-    });
-    match r.kind {
-        OrderKind::Market => v["type"] = json!("market"),
-        OrderKind::Limit { price } => {
-            v["type"] = json!("limit");
-            v["price"] = json!(price.to_string());
-        }
-        OrderKind::StopMarket { trigger } => {
-            v["type"] = json!("stopMarket");
-            v["trigger"] = json!(trigger.to_string());
-        }
+/// The contract's form of an engine order.
+pub fn order(r: &OrderRequest) -> Order {
+    let (order_type, price, trigger) = match r.kind {
+        OrderKind::Market => (OrderType::Market, None, None),
+        OrderKind::Limit { price } => (OrderType::Limit, Some(price), None),
+        OrderKind::StopMarket { trigger } => (OrderType::StopMarket, None, Some(trigger)),
         OrderKind::StopLimit { trigger, price } => {
-            v["type"] = json!("stopLimit");
-            v["trigger"] = json!(trigger.to_string());
-            v["price"] = json!(price.to_string());
+            (OrderType::StopLimit, Some(price), Some(trigger))
         }
+    };
+    Order {
+        order_id: r.id.0,
+        side: side(r.side),
+        order_type,
+        quantity: r.quantity.to_string(),
+        price: price.map(|p| p.to_string()),
+        trigger: trigger.map(|p| p.to_string()),
+        time_in_force: match r.time_in_force {
+            CoreTif::Gtc => TimeInForce::Gtc,
+            CoreTif::Ioc => TimeInForce::Ioc,
+            CoreTif::Fok => TimeInForce::Fok,
+        },
+        post_only: r.post_only,
     }
-    v
 }
 
-/// Turns engine activity into notices.
-pub fn notices(activity: Vec<Activity>) -> Vec<Notice> {
-    activity
-        .into_iter()
-        .map(|a| match a {
-            Activity::Submitted { ts, request } => Notice {
-                kind: "OrderSubmitted",
-                data: json!({"marketTs": ts, "order": order_data(&request)}),
+fn halt_cause(r: HaltReason) -> HaltCause {
+    match r {
+        HaltReason::DailyLossLimit => HaltCause::DailyLossLimit,
+        HaltReason::MaxDrawdown => HaltCause::MaxDrawdown,
+        HaltReason::Manual => HaltCause::Manual,
+    }
+}
+
+fn percent(p: impl ToString) -> String {
+    p.to_string().trim_end_matches('%').to_owned()
+}
+
+fn refusal(r: &RiskRefusal) -> Refusal {
+    match r {
+        RiskRefusal::Halted(h) => Refusal::Halted {
+            cause: halt_cause(h.reason),
+        },
+        RiskRefusal::BelowMinNotional { notional, min } => Refusal::BelowMinNotional {
+            notional: notional.to_string(),
+            min: min.to_string(),
+        },
+        RiskRefusal::MaxOrderNotional { notional, limit } => Refusal::MaxOrderNotional {
+            notional: notional.to_string(),
+            limit: limit.to_string(),
+        },
+        RiskRefusal::MaxPositionNotional { notional, limit } => Refusal::MaxPositionNotional {
+            notional: notional.to_string(),
+            limit: limit.to_string(),
+        },
+        RiskRefusal::PriceBand { price, last, band } => Refusal::PriceBand {
+            price: price.to_string(),
+            last: last.to_string(),
+            band_percent: percent(band),
+        },
+        RiskRefusal::NoLastPrice { check, last } => Refusal::NoLastPrice {
+            needed_by: (*check).to_owned(),
+            last: last.to_string(),
+        },
+        RiskRefusal::UnknownInstrument { index } => Refusal::UnknownInstrument {
+            index: *index as u64,
+        },
+    }
+}
+
+fn rejection(r: &RejectReason) -> Rejection {
+    match r {
+        RejectReason::PostOnlyWouldTake => Rejection::PostOnlyWouldTake,
+        RejectReason::FokNotFillable => Rejection::FokNotFillable,
+        RejectReason::Instrument(why) => Rejection::InstrumentRules {
+            detail: why.clone(),
+        },
+        RejectReason::DuplicateId => Rejection::DuplicateId,
+        RejectReason::InsufficientBalance => Rejection::InsufficientBalance,
+        RejectReason::Other(why) => Rejection::Venue {
+            detail: why.clone(),
+        },
+    }
+}
+
+/// The event body of one piece of engine activity, with its engine time.
+pub fn body(activity: Activity) -> (UnixNanos, Body) {
+    match activity {
+        Activity::Submitted { ts, request } => (
+            ts,
+            Body::OrderSubmitted {
+                order: order(&request),
             },
-            Activity::Refused {
-                ts,
-                request,
-                reason,
-            } => Notice {
-                kind: "OrderRejected",
-                data: json!({"marketTs": ts, "order": order_data(&request), "by": "risk", "reason": reason}),
+        ),
+        Activity::Refused {
+            ts,
+            request,
+            reason,
+        } => (
+            ts,
+            Body::OrderRefused {
+                order: order(&request),
+                refusal: refusal(&reason),
+                message: reason.to_string(),
             },
-            Activity::Order(OrderEvent::Accepted { id, ts }) => Notice {
-                kind: "OrderAccepted",
-                data: json!({"marketTs": ts, "orderId": id.0}),
+        ),
+        Activity::Order(OrderEvent::Accepted { id, ts }) => (
+            ts,
+            Body::OrderAccepted {
+                order_id: id.0,
+                triggered: false,
             },
-            Activity::Order(OrderEvent::Triggered { id, ts }) => Notice {
-                kind: "OrderAccepted",
-                data: json!({"marketTs": ts, "orderId": id.0, "triggered": true}),
+        ),
+        Activity::Order(OrderEvent::Triggered { id, ts }) => (
+            ts,
+            Body::OrderAccepted {
+                order_id: id.0,
+                triggered: true,
             },
-            Activity::Order(OrderEvent::Rejected { id, ts, reason }) => Notice {
-                kind: "OrderRejected",
-                data: json!({"marketTs": ts, "orderId": id.0, "by": "venue", "reason": reason.to_string()}),
+        ),
+        Activity::Order(OrderEvent::Rejected { id, ts, reason }) => (
+            ts,
+            Body::OrderRejected {
+                order_id: id.0,
+                rejection: rejection(&reason),
+                message: reason.to_string(),
             },
-            Activity::Order(OrderEvent::Canceled { id, ts, unfilled }) => Notice {
-                kind: "OrderCanceled",
-                data: json!({"marketTs": ts, "orderId": id.0, "unfilled": unfilled.to_string()}),
+        ),
+        Activity::Order(OrderEvent::Canceled { id, ts, unfilled }) => (
+            ts,
+            Body::OrderCanceled {
+                order_id: id.0,
+                unfilled: unfilled.to_string(),
             },
-            Activity::Order(OrderEvent::Filled(f)) => Notice {
-                kind: "Fill",
-                data: json!({
-                    "marketTs": f.ts, "orderId": f.id.0, "side": side(f.side),
-                    "price": f.price.to_string(), "quantity": f.quantity.to_string(),
-                    "fee": f.fee.to_string(),
-                    "liquidity": if f.liquidity == tradewind_core::orders::Liquidity::Maker { "maker" } else { "taker" },
-                }),
+        ),
+        Activity::Order(OrderEvent::Filled(f)) => (
+            f.ts,
+            Body::Fill(Fill {
+                order_id: f.id.0,
+                side: side(f.side),
+                price: f.price.to_string(),
+                quantity: f.quantity.to_string(),
+                fee: f.fee.to_string(),
+                liquidity: match f.liquidity {
+                    CoreLiquidity::Maker => Liquidity::Maker,
+                    CoreLiquidity::Taker => Liquidity::Taker,
+                },
+            }),
+        ),
+        Activity::StopLoss { ts, close } => (
+            ts,
+            Body::StopLoss(StopLoss {
+                side: side(close.side),
+                quantity: close.quantity.to_string(),
+                loss: close.loss.to_string(),
+                entry_value: close.entry_value.to_string(),
+                limit_percent: percent(close.limit),
+            }),
+        ),
+        Activity::Halted { ts, halt } => (
+            ts,
+            Body::Halted {
+                cause: halt_cause(halt.reason),
+                message: halt.to_string(),
             },
-            Activity::StopLoss { ts, reason } => Notice {
-                kind: "StopLoss",
-                data: json!({"marketTs": ts, "reason": reason}),
-            },
-            Activity::Halted { ts, halt } => Notice {
-                kind: "Halted",
-                data: json!({"marketTs": ts, "reason": halt.to_string()}),
-            },
-        })
-        .collect()
+        ),
+    }
+}
+
+fn mode_of(mode: &str) -> Mode {
+    if mode.eq_ignore_ascii_case("live") {
+        Mode::Live
+    } else {
+        Mode::Paper
+    }
 }
 
 impl<V: Venue> Trader<V> {
-    /// Rebuilds the engine from the journal's records (no notice is produced and nothing is
-    /// sent: it all happened before), then keeps journaling. `on_sent` sees each `Sent`
-    /// record in order, so a live executor can tell which orders may be on the exchange.
+    /// Rebuilds the engine from the journal's records (nothing is sent: it all happened
+    /// before), and with it the session's events; returns the trader and the events not
+    /// yet known to be delivered, to publish (again). `on_replayed` sees each record in
+    /// order, so a live executor can tell which orders may be on the exchange.
     pub fn recover(
         mut engine: Engine<V>,
         journal: Journal<Record>,
         records: &[Record],
+        identity: Identity,
         mut on_replayed: impl FnMut(&mut Engine<V>, &Record),
-    ) -> Result<Self, TraderError> {
-        let mut bars = 0;
-        let mut last_bar = None;
+    ) -> Result<(Self, Vec<Event>), TraderError> {
+        engine.record_activity(true);
+        let mut t = Self {
+            engine,
+            journal,
+            identity,
+            next: 0,
+            published: 0,
+            delivered: None,
+            starts: 0,
+            bars: 0,
+            last_bar: None,
+        };
+        let mut events = Vec::new();
         for (index, record) in records.iter().enumerate() {
             let bad = |reason: String| TraderError::BadRecord { index, reason };
             match record {
-                Record::Started { .. } | Record::Sent { .. } => {}
+                Record::Sent { .. } => {}
+                Record::Started { .. } => events.push(t.start_event(record)),
                 Record::Bar(b) => {
                     let bar = b.to_bar().map_err(bad)?;
-                    engine
-                        .step(&bar)
-                        .map_err(|e| TraderError::Engine(e.to_string()))?;
-                    bars += 1;
-                    last_bar = Some(bar.ts);
+                    t.step(&bar)?;
+                    events.extend(t.activity());
                 }
-                Record::Venue { ts, events, .. } => {
-                    engine
-                        .on_venue_events(*ts, events.iter().map(OrderEvent::from))
+                Record::Venue { ts, events: e, .. } => {
+                    t.engine
+                        .on_venue_events(*ts, e.iter().map(OrderEvent::from))
                         .map_err(|e| TraderError::Engine(e.to_string()))?;
+                    events.extend(t.activity());
                 }
+                Record::Note { at, body } => events.push(t.stamp(at.clone(), body.clone())),
+                Record::Published { next } => t.published = t.published.max(*next),
             }
-            on_replayed(&mut engine, record);
+            on_replayed(&mut t.engine, record);
         }
-        engine.record_activity(true);
-        Ok(Self {
-            engine,
-            journal,
-            bars,
-            last_bar,
-        })
+        let published = t.published;
+        events.retain(|e| e.sequence >= published);
+        Ok((t, events))
+    }
+
+    fn stamp(&mut self, ts: String, body: Body) -> Event {
+        let e = Event::new(
+            &self.identity.bot,
+            &self.identity.session,
+            self.next,
+            ts,
+            body,
+        );
+        self.next += 1;
+        e
+    }
+
+    /// The `Started` (first) or `Resumed` event of a `Started` record.
+    fn start_event(&mut self, record: &Record) -> Event {
+        let Record::Started {
+            at,
+            mode,
+            config_hash,
+            cancelled_orphans,
+            ..
+        } = record
+        else {
+            unreachable!("called with Started records only")
+        };
+        let start = Start {
+            mode: mode_of(mode),
+            replayed_bars: self.bars,
+            config_hash: config_hash.clone(),
+            cancelled_orphans: cancelled_orphans.clone(),
+        };
+        self.starts += 1;
+        let body = if self.starts == 1 {
+            Body::Started(start)
+        } else {
+            Body::Resumed(start)
+        };
+        self.stamp(at.clone(), body)
+    }
+
+    fn step(&mut self, bar: &Bar) -> Result<(), TraderError> {
+        self.engine
+            .step(bar)
+            .map_err(|e| TraderError::Engine(e.to_string()))?;
+        self.bars += 1;
+        self.last_bar = Some(bar.ts);
+        Ok(())
+    }
+
+    fn activity(&mut self) -> Vec<Event> {
+        self.engine
+            .drain_activity()
+            .into_iter()
+            .map(|a| {
+                let (ts, body) = body(a);
+                self.stamp(rfc3339(ts), body)
+            })
+            .collect()
     }
 
     /// The engine.
@@ -217,20 +423,83 @@ impl<V: Venue> Trader<V> {
         &mut self.engine
     }
 
+    /// Who the events are about.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
     /// Bars the engine has processed (journal included).
     pub fn bars(&self) -> u64 {
         self.bars
     }
 
-    /// Records in the journal: a base for event sequence numbers that stay unique across
-    /// restarts.
-    pub fn journal_records(&self) -> u64 {
-        self.journal.records()
+    /// The next event's sequence number.
+    pub fn next_sequence(&self) -> u64 {
+        self.next
     }
 
-    /// Appends records to the journal (atomic, synced).
+    /// Appends records to the journal (atomic, synced), with a newer delivery mark if
+    /// there is one.
     pub fn journal(&mut self, records: &[Record]) -> Result<(), TraderError> {
-        Ok(self.journal.append(records)?)
+        match self.delivered.take() {
+            Some(next) => {
+                let mut all = Vec::with_capacity(records.len() + 1);
+                all.push(Record::Published { next });
+                all.extend_from_slice(records);
+                self.journal.append(&all)?;
+                self.published = next;
+            }
+            None => self.journal.append(records)?,
+        }
+        Ok(())
+    }
+
+    /// The sinks delivered every event below `next`: journaled with the next record, so
+    /// a restart publishes again only what may not have arrived.
+    pub fn delivered(&mut self, next: u64) {
+        if next > self.published && self.delivered.is_none_or(|d| next > d) {
+            self.delivered = Some(next.min(self.next));
+        }
+    }
+
+    /// Journals the delivery mark now (at a stop).
+    pub fn journal_delivered(&mut self) -> Result<(), TraderError> {
+        if self.delivered.is_some() {
+            self.journal(&[])?;
+        }
+        Ok(())
+    }
+
+    /// The session (re)starts trading: journaled, and its `Started` or `Resumed` event.
+    pub fn start(
+        &mut self,
+        at: String,
+        mode: Mode,
+        config_hash: String,
+        cancelled_orphans: Vec<String>,
+    ) -> Result<Event, TraderError> {
+        let record = Record::Started {
+            at,
+            mode: match mode {
+                Mode::Paper => "Paper",
+                Mode::Live => "Live",
+            }
+            .into(),
+            config_hash,
+            session: self.identity.session.clone(),
+            cancelled_orphans,
+        };
+        self.journal(std::slice::from_ref(&record))?;
+        Ok(self.start_event(&record))
+    }
+
+    /// A fact of the worker's (`at`: wall clock, RFC 3339): journaled, then its event.
+    pub fn note(&mut self, at: String, body: Body) -> Result<Event, TraderError> {
+        self.journal(&[Record::Note {
+            at: at.clone(),
+            body: body.clone(),
+        }])?;
+        Ok(self.stamp(at, body))
     }
 
     /// Whether the engine already consumed this bar (a source restarted behind the
@@ -239,28 +508,24 @@ impl<V: Venue> Trader<V> {
         self.last_bar.is_some_and(|t| bar.ts <= t)
     }
 
-    /// A closed bar: journaled first, then processed.
-    pub fn on_bar(&mut self, bar: &Bar) -> Result<Vec<Notice>, TraderError> {
-        self.journal.append(&[Record::Bar(BarRecord::from(bar))])?;
-        self.engine
-            .step(bar)
-            .map_err(|e| TraderError::Engine(e.to_string()))?;
-        self.bars += 1;
-        self.last_bar = Some(bar.ts);
-        Ok(notices(self.engine.drain_activity()))
+    /// A closed bar: journaled first, then processed; the events it caused.
+    pub fn on_bar(&mut self, bar: &Bar) -> Result<Vec<Event>, TraderError> {
+        self.journal(&[Record::Bar(BarRecord::from(bar))])?;
+        self.step(bar)?;
+        Ok(self.activity())
     }
 
-    /// The venue's answers: journaled first, then processed.
+    /// The venue's answers: journaled first, then processed; the events they caused.
     pub fn on_venue(
         &mut self,
         ts: UnixNanos,
         events: Vec<OrderEvent>,
         trade_ids: Vec<u64>,
-    ) -> Result<Vec<Notice>, TraderError> {
+    ) -> Result<Vec<Event>, TraderError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        self.journal.append(&[Record::Venue {
+        self.journal(&[Record::Venue {
             ts,
             trade_ids,
             events: events.iter().map(EventRecord::from).collect(),
@@ -268,7 +533,7 @@ impl<V: Venue> Trader<V> {
         self.engine
             .on_venue_events(ts, events)
             .map_err(|e| TraderError::Engine(e.to_string()))?;
-        Ok(notices(self.engine.drain_activity()))
+        Ok(self.activity())
     }
 
     /// Performance and halt state now.
@@ -291,6 +556,25 @@ impl<V: Venue> Trader<V> {
             }),
             halted: self.engine.halt().map(ToString::to_string),
             counts: self.engine.counts(),
+        }
+    }
+
+    /// The performance a `Stopped` event carries.
+    pub fn performance(&self) -> Performance {
+        let s = self.snapshot();
+        let c = s.counts;
+        Performance {
+            equity: s.equity.to_string(),
+            realized_pnl: s.realized_pnl.to_string(),
+            unrealized_pnl: s.unrealized_pnl.to_string(),
+            fees: s.fees.to_string(),
+            drawdown_percent: s.drawdown_percent,
+            bars: self.bars,
+            orders: c.orders as u64,
+            fills: c.fills as u64,
+            rejected: c.rejected as u64,
+            refused: c.refused as u64,
+            halted: s.halted,
         }
     }
 }

@@ -1,30 +1,19 @@
 //! `tradewind-bot backtest`: one bot, its strategy and plan, over one market-data file.
 
+mod market_data;
+
+pub use tradewind_bot::instrument::{InstrumentOverrides, instrument};
+
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use tradewind_core::backtest::{Backtest, Outcome};
-use tradewind_core::data::Bar;
-use tradewind_core::fixed::{Money, Price, Quantity};
-use tradewind_core::instrument::Instrument;
 use tradewind_core::statistics::{Statistics, StatsConfig};
 use tradewind_crds::Mode;
 use tradewind_crds::resolved::BotConfig;
 
-use crate::market_data;
 use crate::report::{Counts, ReportView};
 use tradewind_crds::bundle;
-
-/// Instrument rules that the data cannot tell.
-#[derive(Clone, Debug, Default)]
-pub struct InstrumentOverrides {
-    /// Price tick; default: one unit of the data's last price decimal.
-    pub tick_size: Option<String>,
-    /// Quantity lot; default: one unit of the data's last volume decimal.
-    pub lot_size: Option<String>,
-    /// Minimum order notional; default 0.
-    pub min_notional: Option<String>,
-}
 
 /// One backtest's inputs.
 #[derive(Clone, Debug)]
@@ -37,50 +26,6 @@ pub struct Request {
     pub data: PathBuf,
     /// Instrument rules.
     pub instrument: InstrumentOverrides,
-}
-
-fn unit(precision: u8) -> String {
-    if precision == 0 {
-        "1".to_owned()
-    } else {
-        format!("0.{}1", "0".repeat(usize::from(precision) - 1))
-    }
-}
-
-/// The instrument: symbol from the bot, rules from the data unless overridden.
-pub fn instrument(cfg: &BotConfig, bars: &[Bar], o: &InstrumentOverrides) -> Result<Instrument> {
-    let symbol = cfg.bot.symbols[0].clone();
-    let quote = cfg.bot.capital.currency.clone();
-    let base = symbol
-        .strip_suffix(quote.as_str())
-        .filter(|b| !b.is_empty())
-        .unwrap_or(&symbol)
-        .to_owned();
-    let price_prec = bars.iter().map(|b| b.close.precision()).max().unwrap_or(2);
-    let size_prec = bars.iter().map(|b| b.volume.precision()).max().unwrap_or(0);
-    let tick_text = o.tick_size.clone().unwrap_or_else(|| unit(price_prec));
-    let lot_text = o.lot_size.clone().unwrap_or_else(|| unit(size_prec));
-    let tick = Price::parse(&tick_text, decimals(&tick_text).max(price_prec))
-        .with_context(|| format!("--tick-size {tick_text}"))?;
-    let lot = Quantity::parse(&lot_text, decimals(&lot_text))
-        .with_context(|| format!("--lot-size {lot_text}"))?;
-    let min_notional =
-        Money::parse(o.min_notional.as_deref().unwrap_or("0")).context("--min-notional")?;
-    Ok(Instrument::new(
-        symbol,
-        base,
-        quote,
-        tick,
-        lot,
-        lot,
-        min_notional,
-    )?)
-}
-
-fn decimals(text: &str) -> u8 {
-    text.split_once('.')
-        .map(|(_, f)| f.len() as u8)
-        .unwrap_or(0)
 }
 
 /// Runs a backtest and returns the report view (nothing written yet).

@@ -1,19 +1,12 @@
-//! The worker's HTTP endpoints: `/healthz` (the process serves), `/readyz` (the runtime
-//! says it is ready) and `/metrics` (OpenMetrics text), as the operator serves them.
+//! The worker's Prometheus metrics (prefix `tradewind_bot_`), and what its `/healthz`,
+//! `/readyz` and `/metrics` endpoints answer (served by the shared `tradewind-http`, as
+//! the operator's are).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -21,6 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tradewind_core::fixed::Money;
+use tradewind_events::{Body, Event, Trouble};
 
 /// Buckets of the decision-latency histogram: 10 µs to 1 s, 1-2.5-5 per decade.
 pub const DECISION_BUCKETS: [f64; 16] = [
@@ -181,6 +175,26 @@ impl WorkerMetrics {
         self.drawdown_percent.set(drawdown_percent);
     }
 
+    /// Counts what a published event says: orders, fills, refusals, rejects, feed
+    /// reconnections and book resynchronisations, read from its typed fields.
+    pub fn observe(&self, symbol: &str, event: &Event) {
+        match &event.body {
+            Body::OrderSubmitted { order } => self.order(symbol, order.side.as_str()),
+            Body::Fill(f) => self.fill(symbol, f.side.as_str()),
+            Body::OrderRefused { .. } => self.reject(symbol, "risk"),
+            Body::OrderRejected { .. } => self.reject(symbol, "venue"),
+            Body::FeedTrouble {
+                feed,
+                trouble: Trouble::Reconnected,
+            } => self.feed_reconnect(feed),
+            Body::FeedTrouble {
+                trouble: Trouble::BookResync,
+                ..
+            } => self.book_resync(symbol),
+            _ => {}
+        }
+    }
+
     /// Counts an order sent to the venue.
     pub fn order(&self, symbol: &str, side: &str) {
         self.orders.get_or_create(&order_labels(symbol, side)).inc();
@@ -254,66 +268,32 @@ fn feed_labels(feed: &str) -> FeedLabels {
     }
 }
 
-fn respond(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = status;
-    if let Ok(v) = content_type.parse() {
-        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+/// The worker as `/readyz` and `/metrics` see it.
+pub struct Health {
+    /// The metrics `/metrics` encodes.
+    pub metrics: Arc<WorkerMetrics>,
+    /// The runtime's readiness flag (`/readyz` answers 200 while it is true).
+    pub ready: Arc<AtomicBool>,
+}
+
+impl tradewind_http::Probe for Health {
+    fn ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
     }
-    r
+
+    fn metrics(&self) -> String {
+        self.metrics.encode()
+    }
 }
 
-async fn handle(
-    req: Request<Incoming>,
-    metrics: Arc<WorkerMetrics>,
-    ready: Arc<AtomicBool>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(match req.uri().path() {
-        "/healthz" => respond(StatusCode::OK, "text/plain", "ok\n".into()),
-        "/readyz" if ready.load(Ordering::Relaxed) => {
-            respond(StatusCode::OK, "text/plain", "ready\n".into())
-        }
-        "/readyz" => respond(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "text/plain",
-            "starting\n".into(),
-        ),
-        "/metrics" => respond(
-            StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            metrics.encode(),
-        ),
-        _ => respond(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
-    })
-}
-
-/// Serves the endpoints on `addr` until the task is aborted; returns the bound address.
-/// `ready` is the runtime's readiness flag (`/readyz` answers 200 while it is true).
+/// Serves `/healthz`, `/readyz` and `/metrics` on `addr` until the task is aborted;
+/// returns the bound address.
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<WorkerMetrics>,
     ready: Arc<AtomicBool>,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let (metrics, ready) = (metrics.clone(), ready.clone());
-            tokio::spawn(async move {
-                let service = service_fn(move |req| handle(req, metrics.clone(), ready.clone()));
-                if let Err(e) = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!(%e, "metrics connection ended");
-                }
-            });
-        }
-    });
-    Ok((bound, task))
+    tradewind_http::serve(addr, Arc::new(Health { metrics, ready })).await
 }
 
 #[cfg(test)]
