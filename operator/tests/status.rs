@@ -140,6 +140,45 @@ fn a_missing_reference_fails_ready_with_its_reason() {
 }
 
 #[test]
+fn a_backtest_bot_is_ready_without_a_worker_and_told_how_to_run() {
+    let mut b = bot();
+    b.spec.mode = tradewind_crds::Mode::Backtest;
+    let s = compute(&b, &observed(None), at(10));
+    assert_eq!(s.phase, Some(Phase::Backtest));
+    let ready = find(&s.conditions, types::READY).unwrap();
+    let available = find(&s.conditions, types::AVAILABLE).unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("True", "BacktestOnly")
+    );
+    assert_eq!(
+        (available.status.as_str(), available.reason.as_str()),
+        ("False", "BacktestOnly")
+    );
+    assert_eq!(
+        ready.message,
+        format!(
+            "mode Backtest runs no worker; run the backtest with `tradewind-bot backtest -f FILE --data MARKET_DATA --bot {}`, FILE holding this TradingBot, Strategy {}, CommissionPlan {}",
+            b.metadata.name.as_deref().unwrap(),
+            b.spec.strategy_ref.name,
+            b.spec.commission_plan_ref.as_ref().unwrap().name
+        )
+    );
+    assert_eq!(s.resources.unwrap().deployment, None, "no worker is listed");
+    // A cloud failure still comes first: the bot's resources are not there.
+    let failed = Observed {
+        cloud: CloudState::Failed("vault refused".into()),
+        ..observed(None)
+    };
+    let s = compute(&b, &failed, at(10));
+    let ready = find(&s.conditions, types::READY).unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "CloudNotReady")
+    );
+}
+
+#[test]
 fn suspend_is_ready_false_with_reason_suspended() {
     let mut b = bot();
     b.spec.suspend = true;
