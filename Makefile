@@ -36,9 +36,10 @@ demo-worker:
 prereqs:
 	@tools/prereqs.sh
 
-## test: every Rust test, the comparison with backtesting.py, the report in Chromium,
-## then the images built and checked
+## test: that every command the tests start is provided, every Rust test, the comparison
+## with backtesting.py, the report in Chromium, then the images built and checked
 test: prereqs
+	tools/fresh_check.sh --commands-only
 	TRADEWIND_PYTHON=$(VENV)/bin/python $(CARGO) nextest run --workspace --all-features
 	$(CARGO) build -q -p tradewind-bot
 	$(VENV)/bin/python tools/compare/backtesting_goog.py $(TARGET_DIR)/debug/tradewind-bot

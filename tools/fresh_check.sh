@@ -66,8 +66,8 @@ for cmd, where in sorted(used.items()):
 if missing:
     sys.exit(f"commands nobody installs: {', '.join(missing)}")
 PY
-tools/prereqs.sh
 [ "$mode" = --commands-only ] && exit 0
+tools/prereqs.sh
 
 echo "== 2. the README's commands in a fresh clone, empty target directory"
 tmp="$(mktemp -d)"
