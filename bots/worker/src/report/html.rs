@@ -43,7 +43,7 @@ svg{width:100%;height:auto;background:#fff;display:block}figure{margin:.4em 0}\
 .price{stroke:#444;stroke-width:1.2}.equity{stroke:#1f5fbf;stroke-width:1.6}.hold{stroke:#999;stroke-width:1.4;stroke-dasharray:5 3}\
 .under{fill:#d9534f;fill-opacity:.35;stroke:#b03030;stroke-width:1}\
 .buy{fill:#138a36}.sell{fill:#c0392b}.key.price,.key.equity,.key.hold{stroke:none}.key.price{fill:#444}.key.equity{fill:#1f5fbf}.key.hold{fill:#999}\
-.neg{color:#b00}.pos{color:#070}.returns td{min-width:4.5em}.returns td.none{background:#fafafa}.note{color:#555;font-size:.9em}";
+.neg{color:#b00}.pos{color:#070}.returns{font-size:.85em}.returns td,.returns th{padding:.2em .4em;white-space:nowrap}.returns td.none{background:#fafafa}.note{color:#555;font-size:.9em}";
 
 /// The report as a complete HTML document.
 pub fn render(r: &ReportView) -> String {

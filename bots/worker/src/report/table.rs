@@ -94,25 +94,30 @@ pub fn compare(views: &[&ReportView]) -> String {
     }
     let mut s = String::new();
     let cell = |s: &mut String, i: usize, text: &str| {
+        if i > 0 {
+            s.push_str("  ");
+        }
         let w = widths[i];
         // Names left, figures right.
         if i < 2 {
-            let _ = write!(s, " {text:<w$} ");
+            let _ = write!(s, "{text:<w$}");
         } else {
-            let _ = write!(s, " {text:>w$} ");
+            let _ = write!(s, "{text:>w$}");
         }
     };
+    let mut line = String::new();
     for (i, h) in header.iter().enumerate() {
-        cell(&mut s, i, h);
+        cell(&mut line, i, h);
     }
-    s.push('\n');
-    let total: usize = widths.iter().map(|w| w + 2).sum();
+    let _ = writeln!(s, "{}", line.trim_end());
+    let total: usize = widths.iter().map(|w| w + 2).sum::<usize>() - 2;
     let _ = writeln!(s, "{}", "-".repeat(total));
     for row in &rows {
+        line.clear();
         for (i, text) in row.iter().enumerate() {
-            cell(&mut s, i, text);
+            cell(&mut line, i, text);
         }
-        s.push('\n');
+        let _ = writeln!(s, "{}", line.trim_end());
     }
     s
 }
