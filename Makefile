@@ -1,40 +1,61 @@
 # Thin wrappers over cargo. Everything here also works as the plain command shown.
 SHELL := /bin/bash
 CARGO ?= cargo
-# nextest when installed (CI installs it), else cargo's own runner.
-TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
-# Python tools the tests compare against live in a virtualenv of their own.
+# Python tools the tests compare against live in a virtualenv of their own; the report
+# test's browser driver (playwright-core) in a node_modules of its own. tools/prereqs.sh
+# installs both, and everything else the tests need.
 VENV ?= $(HOME)/.cache/tradewind-venv
+NODE_DIR ?= $(HOME)/.cache/tradewind-node
 PYTHON ?= python3
+export VENV NODE_DIR PYTHON
 
-.PHONY: demo test lint crds bench e2e venv images
+# The demo: five bots, one data set (examples/demo/compare, examples/data/README.md).
+DEMO_DATA := examples/data/bitstamp_btcusd_1m.csv
+DEMO_BOTS := trend-ema trend-sma mean-reversion-bollinger mean-reversion-rsi dca
+BOT := $(CARGO) run -q -p tradewind-bot --
 
-## demo: validate the examples, then backtest the demo bot on real Binance data
+.PHONY: demo demo-worker prereqs test report-check lint crds bench e2e images
+
+## demo: five strategies backtested on the same two weeks of real BTC/USD minute bars,
+## compared in one table, with an HTML report each
 demo:
-	$(CARGO) run -q -p tradewind-crds --features cli -- describe examples/strategies/*.yaml examples/commission-plans/*.yaml examples/bots/*.yaml
-	$(CARGO) run -q -p tradewind-bot -- backtest -f examples/demo/btc-scalper.yaml --data examples/data/binance_spot_btcusdt_l1_trades.jsonl --out $(TARGET_DIR)/demo
-	@echo "== the same bot as a worker, paper trading the same trades replayed at 20x (events on stdout)"
-	rm -rf $(TARGET_DIR)/demo/worker-state
-	$(CARGO) run -q -p tradewind-bot -- run -f examples/demo/btc-scalper.yaml --paper --kubernetes off \
-		--market-data replay --replay-file examples/data/binance_spot_btcusdt_l1_trades.jsonl --replay-speed 20 \
-		--state-dir $(TARGET_DIR)/demo/worker-state --metrics-addr 127.0.0.1:0
+	$(BOT) backtest $(addprefix -f ,$(wildcard examples/demo/compare/*.yaml)) \
+		$(addprefix --bot ,$(DEMO_BOTS)) --data $(DEMO_DATA) --out $(TARGET_DIR)/demo
 
-## test: every Rust test, the comparison with backtesting.py, then the images built and checked
-test: $(VENV)/.installed
-	TRADEWIND_PYTHON=$(VENV)/bin/python $(CARGO) $(TEST_RUNNER) --workspace --all-features
+## demo-worker: the worker paper trading three minutes of real Binance trades replayed
+## at 20x (events as JSON lines on stdout)
+demo-worker:
+	rm -rf $(TARGET_DIR)/demo-worker
+	$(BOT) run -f examples/demo/btc-scalper.yaml --paper --kubernetes off \
+		--market-data replay --replay-file examples/data/binance_spot_btcusdt_l1_trades.jsonl --replay-speed 20 \
+		--state-dir $(TARGET_DIR)/demo-worker --metrics-addr 127.0.0.1:0
+
+## prereqs: install or check what test and lint need (apt packages, nextest, the musl
+## target, the venv, playwright-core); quick when all is there
+prereqs:
+	@tools/prereqs.sh
+
+## test: that every command the tests start is provided, every Rust test, the comparison
+## with backtesting.py, the report in Chromium, then the images built and checked
+test: prereqs
+	tools/fresh_check.sh --commands-only
+	TRADEWIND_PYTHON=$(VENV)/bin/python $(CARGO) nextest run --workspace --all-features
 	$(CARGO) build -q -p tradewind-bot
 	$(VENV)/bin/python tools/compare/backtesting_goog.py $(TARGET_DIR)/debug/tradewind-bot
+	$(MAKE) report-check
 	$(MAKE) images
 
-venv: $(VENV)/.installed
-$(VENV)/.installed: requirements-test.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
-	touch $@
+## report-check: one demo report opened in headless Chromium and checked as a reader
+## sees it; the screenshot stays in $(TARGET_DIR)/report-check/
+report-check:
+	rm -rf $(TARGET_DIR)/report-check
+	$(BOT) backtest -f examples/demo/compare/plan.yaml -f examples/demo/compare/trend-ema.yaml \
+		--data $(DEMO_DATA) --out $(TARGET_DIR)/report-check >/dev/null
+	node tools/report_check/check.mjs $(TARGET_DIR)/report-check $(TARGET_DIR)/report-check/screenshot.png
 
 ## lint: formatting check and clippy with warnings as errors
-lint:
+lint: prereqs
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
@@ -69,6 +90,6 @@ bench:
 	$(CARGO) bench --workspace
 
 ## e2e: end-to-end suite; against the cluster E2E_KUBECONFIG names, else the test API server
-e2e:
+e2e: prereqs
 	$(CARGO) build -q -p tradewind-operator
-	$(CARGO) $(TEST_RUNNER) -p tradewind-e2e
+	$(CARGO) nextest run -p tradewind-e2e

@@ -1,7 +1,7 @@
 //! Client-side validation of Tradewind resources against the generated CRDs: the
 //! structural schema with a real JSON-schema validator, unknown fields the API server
 //! would prune, and the CEL `x-kubernetes-validations` rules evaluated with kube's CEL
-//! support (`kube-cel`). Used by tests, `make demo` and `tradewind-crds validate`.
+//! support (`kube-cel`). Used by tests, `tradewind-bot backtest` and `tradewind-crds validate`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The `tradewind-crds` binary as `make demo` and `make crds` run it.
+//! The `tradewind-crds` binary as people and `make crds` run it.
 
 use std::process::Command;
 

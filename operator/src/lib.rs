@@ -1,9 +1,10 @@
-//! The Tradewind operator. A reconcile is a pipeline of steps, each its own module:
-//! dereference → validate → **build** → apply → status (DESIGN.md §3).
+//! The Tradewind operator: controllers for TradingBot, Strategy and CommissionPlan. A
+//! reconcile is a pipeline of steps, each its own module: dereference → validate →
+//! **build** → apply → status.
 //!
-//! So far this crate holds the pure steps — [`dereference`], [`build`] (the objects that
-//! run a bot) and [`status`] (what to report) — and the `render` command. The controllers
-//! that fetch, apply and patch arrive with the operator issue.
+//! The steps that decide are pure — [`dereference`], [`build`] (the objects that run a
+//! bot) and [`status`] (what to report); [`controller`] fetches, applies (server-side,
+//! only on a difference) and patches status around them.
 
 pub mod build;
 pub mod controller;

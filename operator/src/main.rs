@@ -1,6 +1,6 @@
-//! `tradewind-operator`: `crds` prints the CustomResourceDefinitions; `render` shows the
-//! objects a TradingBot would produce, without a cluster (like `helm template`). The
-//! controllers (`run`) arrive with the operator issue.
+//! `tradewind-operator`: `run` runs the controllers against a cluster; `crds` prints the
+//! CustomResourceDefinitions; `render` shows the objects a TradingBot would produce,
+//! without a cluster (like `helm template`).
 
 use std::path::PathBuf;
 

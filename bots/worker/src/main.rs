@@ -31,9 +31,11 @@ enum Command {
         /// Market data: OHLCV CSV (with header), Binance kline CSV, or trade JSONL.
         #[arg(long)]
         data: PathBuf,
-        /// The bot to run when the files hold several.
+        /// The bot to run when the files hold several. Repeat it to backtest several
+        /// bots on the same data: each report goes to OUT/<bot>/ and a comparison is
+        /// printed.
         #[arg(long)]
-        bot: Option<String>,
+        bot: Vec<String>,
         /// Directory for report.json and report.html.
         #[arg(long, default_value = ".")]
         out: PathBuf,
@@ -65,6 +67,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes report.json and report.html into `out`; returns the HTML file's path.
+fn write_reports(view: &report::ReportView, out: &std::path::Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let json = out.join("report.json");
+    std::fs::write(&json, report::json::to_string(view))
+        .with_context(|| format!("writing {}", json.display()))?;
+    let html = out.join("report.html");
+    std::fs::write(&html, report::html::render(view))
+        .with_context(|| format!("writing {}", html.display()))?;
+    Ok(html)
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => {
@@ -84,26 +98,40 @@ fn run(cli: Cli) -> Result<()> {
             lot_size,
             min_notional,
         } => {
-            let request = backtest::Request {
-                files,
-                bot,
-                data,
-                instrument: backtest::InstrumentOverrides {
-                    tick_size,
-                    lot_size,
-                    min_notional,
-                },
+            let instrument = backtest::InstrumentOverrides {
+                tick_size,
+                lot_size,
+                min_notional,
             };
-            let view = backtest::run(&request)?;
-            print!("{}", report::table::render(&view));
-            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-            let json = out.join("report.json");
-            std::fs::write(&json, report::json::to_string(&view))
-                .with_context(|| format!("writing {}", json.display()))?;
-            let html = out.join("report.html");
-            std::fs::write(&html, report::html::render(&view))
-                .with_context(|| format!("writing {}", html.display()))?;
-            println!("wrote {} and {}", json.display(), html.display());
+            let request = |bot: Option<String>| backtest::Request {
+                files: files.clone(),
+                bot,
+                data: data.clone(),
+                instrument: instrument.clone(),
+            };
+            if bot.len() <= 1 {
+                let view = backtest::run(&request(bot.into_iter().next()))?;
+                print!("{}", report::table::render(&view));
+                let html = write_reports(&view, &out)?;
+                println!("HTML report: {}", html.display());
+                return Ok(());
+            }
+            let mut views = Vec::new();
+            let mut pages = Vec::new();
+            for name in bot {
+                let view = backtest::run(&request(Some(name.clone())))?;
+                pages.push(write_reports(&view, &out.join(&name))?);
+                views.push(view);
+            }
+            println!("{} bots on {}:\n", views.len(), data.display());
+            print!(
+                "{}",
+                report::table::compare(&views.iter().collect::<Vec<_>>())
+            );
+            println!("\nHTML reports (report.json beside each):");
+            for page in pages {
+                println!("  {}", page.display());
+            }
             Ok(())
         }
     }

@@ -53,7 +53,8 @@ fn demo_backtest_writes_reports_and_is_byte_identical_across_runs() {
             String::from_utf8_lossy(&out.stderr)
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("Final equity (USDT)"), "{stdout}");
+        assert!(stdout.contains("Final equity"), "{stdout}");
+        assert!(stdout.contains("HTML report: "), "{stdout}");
     }
     for file in ["report.json", "report.html"] {
         let (x, y) = (
@@ -81,6 +82,66 @@ fn demo_backtest_writes_reports_and_is_byte_identical_across_runs() {
     );
     let html = std::fs::read_to_string(a.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("Drawdown") && !html.contains("<script"));
+}
+
+const MONTH_DATA: &str = "examples/data/bitstamp_btcusd_1m.csv";
+
+#[test]
+fn several_bots_on_the_same_data_are_compared_with_a_report_each() {
+    let dir = tmpdir("compare");
+    let mut args = vec!["backtest"];
+    for f in [
+        "examples/demo/compare/plan.yaml",
+        "examples/demo/compare/trend-ema.yaml",
+        "examples/demo/compare/mean-reversion-rsi.yaml",
+    ] {
+        args.extend(["-f", f]);
+    }
+    args.extend(["--bot", "trend-ema", "--bot", "mean-reversion-rsi"]);
+    args.extend(["--data", MONTH_DATA, "--out", dir.to_str().unwrap()]);
+    let out = bot(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The comparison: one row per bot, money in cents, then every report's path.
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{stdout}"))
+            .to_owned()
+    };
+    for name in ["trend-ema", "mean-reversion-rsi"] {
+        let line = row(name);
+        assert!(line.contains(" USD "), "{line}");
+        assert!(
+            !line.split_whitespace().any(|w| w
+                .split_once('.')
+                .is_some_and(|(_, frac)| frac.trim_end_matches([',', '%']).len() > 2)),
+            "money and ratios are rounded for display: {line}"
+        );
+        let page = dir.join(name).join("report.html");
+        assert!(stdout.contains(page.to_str().unwrap()), "{stdout}");
+        let html = std::fs::read_to_string(&page).unwrap();
+        for chart in [
+            "Price and trades",
+            "Equity against buy and hold",
+            "Drawdown",
+        ] {
+            assert!(html.contains(&format!("data-chart=\"{chart}\"")), "{chart}");
+        }
+        assert!(html.contains("Daily returns"));
+        // Dated axes.
+        assert!(html.contains(">2026-08-17</text>"));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(name).join("report.json")).unwrap())
+                .unwrap();
+        assert_eq!(report["bot"], name);
+        assert_eq!(report["symbol"], "BTCUSD");
+    }
 }
 
 #[test]

@@ -21,7 +21,7 @@ fn lua() -> PathBuf {
             return PathBuf::from(candidate);
         }
     }
-    panic!("Lua 5.1 is required (apt-get install lua5.1; .ci/run installs it)");
+    panic!("Lua 5.1 is required (apt-get install lua5.1; tools/prereqs.sh installs it)");
 }
 
 /// A JSON value as a Lua table constructor (what Argo CD hands the script as `obj`).

@@ -8,11 +8,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use tradewind_core::backtest::{Backtest, Outcome};
+use tradewind_core::data::{Bar, Side};
+use tradewind_core::fixed::{Money, Price, Quantity};
+use tradewind_core::instrument::Instrument;
 use tradewind_core::statistics::{Statistics, StatsConfig};
 use tradewind_crds::Mode;
 use tradewind_crds::resolved::BotConfig;
 
-use crate::report::{Counts, ReportView};
+use crate::report::{Counts, FillMark, ReportView};
 use tradewind_crds::bundle;
 
 /// One backtest's inputs.
@@ -56,10 +59,10 @@ pub fn run(req: &Request) -> Result<ReportView> {
         bars_per_second = outcome.bars as f64 / secs.max(1e-12),
         "backtest finished"
     );
-    Ok(view(&cfg, &req.data, outcome))
+    Ok(view(&cfg, &req.data, &bars, outcome))
 }
 
-fn view(cfg: &BotConfig, data: &Path, outcome: Outcome) -> ReportView {
+fn view(cfg: &BotConfig, data: &Path, bars: &[Bar], outcome: Outcome) -> ReportView {
     let p = &outcome.portfolio;
     ReportView {
         bot: cfg.name.clone(),
@@ -93,6 +96,16 @@ fn view(cfg: &BotConfig, data: &Path, outcome: Outcome) -> ReportView {
             .collect(),
         equity_curve: p.equity_curve().to_vec(),
         trades: p.closed_trades().to_vec(),
+        prices: bars.iter().map(|b| (b.ts, b.close)).collect(),
+        fills: outcome
+            .fills
+            .iter()
+            .map(|f| FillMark {
+                ts: f.ts,
+                buy: f.side == Side::Buy,
+                price: f.price,
+            })
+            .collect(),
         notes: outcome.notes,
     }
 }

@@ -1,9 +1,16 @@
-//! `report.html`: one self-contained page (inline CSS and SVG, no scripts, no network)
-//! with the summary, equity and drawdown charts, statistics and the trade list.
+//! `report.html`: one self-contained page (inline CSS and SVG, no scripts, no network):
+//! headline figures, the price with every fill marked, equity against buy and hold, the
+//! underwater drawdown, a calendar of returns, the summary and the trade list.
 
 use std::fmt::Write;
 
-use super::{ReportView, drawdowns, iso8601, stat_text};
+use tradewind_core::data::UnixNanos;
+
+use super::svg::Chart;
+use super::{
+    ReportView, buy_and_hold_curve, buy_and_hold_return, date_time_text, drawdowns, money_text,
+    period_returns, signed_percent, summary_rows,
+};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -21,178 +28,68 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const W: f64 = 900.0;
-const H: f64 = 220.0;
-const PAD: f64 = 40.0;
-/// Charts never draw more points than this; longer series are decimated evenly
-/// (keeping the last point) so a million-bar backtest still gives a small page.
-const MAX_POINTS: usize = 2_000;
+/// The trade list stops here; report.json has every trade.
+const MAX_TRADE_ROWS: usize = 1_000;
 
-/// A polyline chart of `ys` (evenly spaced), with min/max labels.
-fn svg_line(title: &str, ys: &[f64], colour: &str, fill_down: bool) -> String {
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<figure><figcaption>{}</figcaption><svg viewBox="0 0 {W} {H}" role="img" aria-label="{}">"#,
-        escape(title),
-        escape(title)
-    );
-    if ys.is_empty() {
-        s.push_str("</svg></figure>");
-        return s;
-    }
-    let step = ys.len().div_ceil(MAX_POINTS).max(1);
-    let mut pts: Vec<(usize, f64)> = ys.iter().copied().enumerate().step_by(step).collect();
-    if pts.last().map(|p| p.0) != Some(ys.len() - 1) {
-        pts.push((ys.len() - 1, ys[ys.len() - 1]));
-    }
-    let (lo, hi) = pts.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
-        (lo.min(p.1), hi.max(p.1))
-    });
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let n = (ys.len() - 1).max(1) as f64;
-    let x = |i: usize| PAD + (W - 2.0 * PAD) * i as f64 / n;
-    let y = |v: f64| {
-        if fill_down {
-            PAD / 2.0 + (H - PAD) * (v - lo) / span
-        } else {
-            H - PAD / 2.0 - (H - PAD) * (v - lo) / span
-        }
-    };
-    let mut path = String::new();
-    for (k, (i, v)) in pts.iter().enumerate() {
-        let _ = write!(
-            path,
-            "{}{:.1},{:.1}",
-            if k == 0 { "" } else { " " },
-            x(*i),
-            y(*v)
-        );
-    }
-    let _ = write!(
-        s,
-        r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{path}"/>"#
-    );
-    let fmt = |v: f64| {
-        if fill_down && v > 0.0 {
-            format!("-{:.2} %", v * 100.0)
-        } else if fill_down {
-            "0.00 %".to_owned()
-        } else {
-            format!("{v:.2}")
-        }
-    };
-    let _ = write!(
-        s,
-        r#"<text x="4" y="{:.1}" class="lbl">{}</text><text x="4" y="{:.1}" class="lbl">{}</text>"#,
-        y(hi) + 4.0,
-        fmt(hi),
-        y(lo) + 4.0,
-        fmt(lo)
-    );
-    s.push_str("</svg></figure>");
-    s
-}
-
-const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;padding:0 1em;color:#222;line-height:1.4}\
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin:1.6em 0 .4em}.sub{color:#555;margin-top:0}\
+.cards{display:flex;flex-wrap:wrap;gap:.8em;margin:1.2em 0}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}\
+.card .k{font-size:.85em;color:#555}.card .v{font-size:1.35em;font-weight:600}\
+table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}\
-svg{width:100%;max-width:900px;background:#fafafa;border:1px solid #ddd}\
-.lbl{font-size:11px;fill:#555}.neg{color:#b00}.pos{color:#070}figure{margin:1em 0}";
+svg{width:100%;height:auto;background:#fff;display:block}figure{margin:.4em 0}\
+.grid line{stroke:#e6e6e6;stroke-width:1}.frame{fill:none;stroke:#bbb}\
+.xtick,.ytick,.legend{font-size:12px;fill:#333}\
+.price{stroke:#444;stroke-width:1.2}.equity{stroke:#1f5fbf;stroke-width:1.6}.hold{stroke:#999;stroke-width:1.4;stroke-dasharray:5 3}\
+.under{fill:#d9534f;fill-opacity:.35;stroke:#b03030;stroke-width:1}\
+.buy{fill:#138a36}.sell{fill:#c0392b}.key.price,.key.equity,.key.hold{stroke:none}.key.price{fill:#444}.key.equity{fill:#1f5fbf}.key.hold{fill:#999}\
+.neg{color:#b00}.pos{color:#070}.returns{font-size:.85em}.returns td,.returns th{padding:.2em .4em;white-space:nowrap}.returns td.none{background:#fafafa}.note{color:#555;font-size:.9em}";
 
 /// The report as a complete HTML document.
 pub fn render(r: &ReportView) -> String {
     let mut s = String::new();
-    let title = format!(
-        "Tradewind backtest: {} ({} on {})",
-        r.bot, r.strategy, r.symbol
-    );
+    let title = format!("{}: {} on {}", r.bot, r.strategy, r.symbol);
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body>",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Tradewind backtest: {}</title><style>{CSS}</style></head><body>",
         escape(&title),
     );
     let _ = write!(s, "<h1>{}</h1>", escape(&title));
-    s.push_str("<table><tbody>");
-    let mut row = |k: &str, v: String| {
-        let _ = write!(s, "<tr><td>{}</td><td>{}</td></tr>", escape(k), escape(&v));
-    };
-    row("Data", r.data_source.clone());
-    if let Some((a, b)) = r.span {
-        row("Period", format!("{} – {}", iso8601(a), iso8601(b)));
-    }
-    row("Bars", r.bars.to_string());
-    row(
-        &format!("Initial equity ({})", r.currency),
-        r.initial_equity.to_string(),
-    );
-    row(
-        &format!("Final equity ({})", r.currency),
-        r.final_equity.to_string(),
-    );
-    row("Realized PnL", r.realized_pnl.to_string());
-    row("Unrealized PnL", r.unrealized_pnl.to_string());
-    row("Fees", r.fees.to_string());
-    row(
-        "Orders / fills / rejected / refused / dropped / stop-losses",
-        format!(
-            "{} / {} / {} / {} / {} / {}",
-            r.counts.orders,
-            r.counts.fills,
-            r.counts.rejected,
-            r.counts.refused,
-            r.counts.dropped,
-            r.counts.stop_losses
-        ),
-    );
-    if let Some(h) = &r.halt {
-        row("Halted", h.clone());
-    }
-    s.push_str("</tbody></table>");
-
-    let equity: Vec<f64> = r.equity_curve.iter().map(|p| p.equity.as_f64()).collect();
-    s.push_str(&svg_line("Equity", &equity, "#1f5fbf", false));
-    s.push_str(&svg_line(
-        "Drawdown",
-        &drawdowns(&r.equity_curve),
-        "#b03030",
-        true,
-    ));
-
-    s.push_str("<h2>Statistics</h2><table><tbody>");
-    for (k, v) in &r.statistics {
-        let _ = write!(
-            s,
-            "<tr><td>{}</td><td>{}</td></tr>",
-            escape(k),
-            escape(&stat_text(k, *v))
-        );
-    }
-    s.push_str("</tbody></table>");
-
+    let period = r
+        .span
+        .map(|(a, b)| format!(" · {} – {}", date_time_text(a), date_time_text(b)))
+        .unwrap_or_default();
     let _ = write!(
         s,
-        "<h2>Trades ({})</h2><table><thead><tr><th>#</th><th>Side</th><th>Entry</th><th>Entry price</th><th>Exit</th><th>Exit price</th><th>Quantity</th><th>Fees</th><th>PnL</th><th>Return</th></tr></thead><tbody>",
-        r.trades.len()
+        "<p class=\"sub\">Backtest on {}{} · {} bars</p>",
+        escape(&r.data_source),
+        escape(&period),
+        r.bars
     );
-    for (i, t) in r.trades.iter().enumerate() {
-        let class = if t.pnl.is_negative() { "neg" } else { "pos" };
+    cards(&mut s, r);
+
+    let span = time_span(r);
+    if let Some(span) = span {
+        s.push_str("<h2>Price and trades</h2>");
+        s.push_str(&price_chart(r, span));
+        s.push_str("<h2>Equity against buy and hold</h2>");
+        s.push_str(&equity_chart(r, span));
+        s.push_str("<h2>Drawdown</h2>");
+        s.push_str(&drawdown_chart(r, span));
+    }
+    returns_table(&mut s, r);
+
+    s.push_str("<h2>Summary</h2><table class=\"summary\"><tbody>");
+    for (k, v) in summary_rows(r) {
         let _ = write!(
             s,
-            "<tr><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td class=\"{class}\">{:.2} %</td></tr>",
-            i + 1,
-            t.side,
-            iso8601(t.entry_ts),
-            t.entry_price,
-            iso8601(t.exit_ts),
-            t.exit_price,
-            t.quantity,
-            t.fees,
-            t.pnl,
-            t.return_fraction * 100.0
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+            escape(&k),
+            escape(&v)
         );
     }
     s.push_str("</tbody></table>");
+    trades_table(&mut s, r);
     if !r.notes.is_empty() {
         s.push_str("<h2>Notes</h2><ul>");
         for n in &r.notes {
@@ -200,8 +97,244 @@ pub fn render(r: &ReportView) -> String {
         }
         s.push_str("</ul>");
     }
-    s.push_str("<p class=\"lbl\">Generated by tradewind-bot backtest.</p></body></html>\n");
+    s.push_str("<p class=\"note\">Generated by tradewind-bot backtest. Times are UTC; money is rounded to cents here and exact in report.json.</p></body></html>\n");
     s
+}
+
+fn cards(s: &mut String, r: &ReportView) {
+    let stat = |name: &str| {
+        r.statistics
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v)
+    };
+    let float = |name: &str| match stat(name) {
+        Some(tradewind_core::statistics::StatValue::Float(Some(x))) if x.is_finite() => Some(x),
+        _ => None,
+    };
+    let dash = || "–".to_owned();
+    let total = float("total_return")
+        .map(signed_percent)
+        .unwrap_or_else(dash);
+    let hold = buy_and_hold_return(r)
+        .map(signed_percent)
+        .unwrap_or_else(dash);
+    let dd = float("max_drawdown")
+        .map(|x| format!("{:.2} %", -x * 100.0))
+        .unwrap_or_else(dash);
+    let sharpe = float("sharpe")
+        .map(|x| format!("{x:.2}"))
+        .unwrap_or_else(dash);
+    let cards = [
+        ("Total return", total),
+        ("Buy and hold", hold),
+        ("Max drawdown", dd),
+        ("Sharpe ratio", sharpe),
+        ("Closed trades", r.trades.len().to_string()),
+        (
+            "Final equity",
+            format!("{} {}", money_text(r.final_equity), r.currency),
+        ),
+    ];
+    s.push_str("<div class=\"cards\">");
+    for (k, v) in cards {
+        let _ = write!(
+            s,
+            "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v\">{}</div></div>",
+            escape(k),
+            escape(&v)
+        );
+    }
+    s.push_str("</div>");
+}
+
+/// First and last time any series has.
+fn time_span(r: &ReportView) -> Option<(UnixNanos, UnixNanos)> {
+    let firsts = [
+        r.prices.first().map(|p| p.0),
+        r.equity_curve.first().map(|p| p.ts),
+    ];
+    let lasts = [
+        r.prices.last().map(|p| p.0),
+        r.equity_curve.last().map(|p| p.ts),
+    ];
+    Some((
+        firsts.into_iter().flatten().min()?,
+        lasts.into_iter().flatten().max()?,
+    ))
+}
+
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+/// Axis numbers: grouped whole numbers for steps of one or more, else two decimals.
+fn number_text(v: f64, step: f64) -> String {
+    if step >= 1.0 {
+        let whole = format!("{:.0}", v.abs());
+        let mut grouped = String::new();
+        for (i, c) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        let sign = if v < 0.0 && whole != "0" { "-" } else { "" };
+        format!("{sign}{grouped}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn price_chart(r: &ReportView, span: (UnixNanos, UnixNanos)) -> String {
+    let pts: Vec<(UnixNanos, f64)> = r.prices.iter().map(|(t, p)| (*t, p.as_f64())).collect();
+    let marks: Vec<(UnixNanos, f64, bool)> = r
+        .fills
+        .iter()
+        .map(|f| (f.ts, f.price.as_f64(), f.buy))
+        .collect();
+    let (lo, hi) = range(pts.iter().map(|p| p.1).chain(marks.iter().map(|m| m.1)));
+    let mut c = Chart::new(320.0, span, (lo, hi));
+    c.line(&pts, "price", &format!("{} close", r.symbol));
+    c.markers(&marks);
+    figure(
+        &c.finish("Price and trades", &number_text),
+        &format!(
+            "{} close ({}) with every fill: {} buys ▲ and {} sells ▼.",
+            r.symbol,
+            r.currency,
+            marks.iter().filter(|m| m.2).count(),
+            marks.iter().filter(|m| !m.2).count()
+        ),
+    )
+}
+
+fn equity_chart(r: &ReportView, span: (UnixNanos, UnixNanos)) -> String {
+    let equity: Vec<(UnixNanos, f64)> = r
+        .equity_curve
+        .iter()
+        .map(|p| (p.ts, p.equity.as_f64()))
+        .collect();
+    let hold = buy_and_hold_curve(r);
+    let (lo, hi) = range(equity.iter().chain(hold.iter()).map(|p| p.1));
+    let mut c = Chart::new(280.0, span, (lo, hi));
+    c.line(&hold, "hold", "buy and hold");
+    c.line(&equity, "equity", "strategy");
+    figure(
+        &c.finish("Equity against buy and hold", &number_text),
+        &format!(
+            "Equity in {}; buy and hold puts the initial equity into {} at the first close (no fees).",
+            r.currency, r.symbol
+        ),
+    )
+}
+
+fn drawdown_chart(r: &ReportView, span: (UnixNanos, UnixNanos)) -> String {
+    let under: Vec<(UnixNanos, f64)> = r
+        .equity_curve
+        .iter()
+        .zip(drawdowns(&r.equity_curve))
+        .map(|(p, d)| (p.ts, -d * 100.0))
+        .collect();
+    let (lo, _) = range(under.iter().map(|p| p.1));
+    let mut c = Chart::new(200.0, span, (lo.min(-0.01), 0.0));
+    c.area_from_zero(&under, "under");
+    figure(
+        &c.finish("Drawdown", &|v, step| {
+            if step >= 1.0 {
+                format!("{v:.0} %")
+            } else {
+                format!("{v:.2} %")
+            }
+        }),
+        "Equity below its running peak, in per cent (underwater).",
+    )
+}
+
+fn figure(svg: &str, caption: &str) -> String {
+    format!(
+        "<figure>{svg}<figcaption class=\"note\">{}</figcaption></figure>",
+        escape(caption)
+    )
+}
+
+fn returns_table(s: &mut String, r: &ReportView) {
+    let p = period_returns(&r.equity_curve, r.initial_equity);
+    if p.rows.is_empty() {
+        return;
+    }
+    let (title, corner) = if p.monthly {
+        ("Monthly returns", "Year")
+    } else {
+        ("Daily returns", "Week of")
+    };
+    let _ = write!(
+        s,
+        "<h2>{title}</h2><table class=\"returns\" aria-label=\"{title}\"><thead><tr><th>{corner}</th>"
+    );
+    for c in &p.columns {
+        let _ = write!(s, "<th>{c}</th>");
+    }
+    s.push_str("</tr></thead><tbody>");
+    let max = p
+        .cells
+        .iter()
+        .flatten()
+        .flatten()
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(1e-12);
+    for (label, row) in p.rows.iter().zip(&p.cells) {
+        let _ = write!(s, "<tr><th scope=\"row\">{}</th>", escape(label));
+        for cell in row {
+            match cell {
+                Some(v) => {
+                    let alpha = 0.12 + 0.6 * v.abs() / max;
+                    let rgb = if *v < 0.0 { "192,57,43" } else { "19,138,54" };
+                    let _ = write!(
+                        s,
+                        "<td style=\"background:rgba({rgb},{alpha:.2})\">{}</td>",
+                        signed_percent(*v)
+                    );
+                }
+                None => s.push_str("<td class=\"none\"></td>"),
+            }
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</tbody></table>");
+}
+
+fn trades_table(s: &mut String, r: &ReportView) {
+    let _ = write!(
+        s,
+        "<h2>Trades ({})</h2><table class=\"trades\"><thead><tr><th>#</th><th>Side</th><th>Entry</th><th>Entry price</th><th>Exit</th><th>Exit price</th><th>Quantity</th><th>Fees</th><th>PnL</th><th>Return</th></tr></thead><tbody>",
+        r.trades.len()
+    );
+    for (i, t) in r.trades.iter().take(MAX_TRADE_ROWS).enumerate() {
+        let class = if t.pnl.is_negative() { "neg" } else { "pos" };
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td class=\"{class}\">{}</td></tr>",
+            i + 1,
+            t.side,
+            date_time_text(t.entry_ts),
+            t.entry_price,
+            date_time_text(t.exit_ts),
+            t.exit_price,
+            t.quantity,
+            money_text(t.fees),
+            money_text(t.pnl),
+            signed_percent(t.return_fraction)
+        );
+    }
+    s.push_str("</tbody></table>");
+    if r.trades.len() > MAX_TRADE_ROWS {
+        let _ = write!(
+            s,
+            "<p class=\"note\">The first {MAX_TRADE_ROWS} of {} trades; report.json has them all.</p>",
+            r.trades.len()
+        );
+    }
 }
 
 #[cfg(test)]
@@ -217,18 +350,9 @@ mod tests {
     }
 
     #[test]
-    fn charts_decimate_long_series_but_keep_the_last_point() {
-        let ys: Vec<f64> = (0..100_000).map(f64::from).collect();
-        let svg = svg_line("Equity", &ys, "#000", false);
-        let points = svg
-            .split("points=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap();
-        let n = points.split(' ').count();
-        assert!(n <= MAX_POINTS + 1, "{n}");
-        assert!(points.ends_with(&format!("{:.1},{:.1}", W - PAD, PAD / 2.0)));
+    fn axis_numbers_are_grouped() {
+        assert_eq!(number_text(64_000.0, 2_000.0), "64,000");
+        assert_eq!(number_text(-1_500.0, 500.0), "-1,500");
+        assert_eq!(number_text(0.25, 0.05), "0.25");
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use tradewind_core::statistics::StatValue;
 
-use super::{ReportView, iso8601};
+use super::{ReportView, buy_and_hold_return, iso8601};
 
 /// At most this many equity-curve points go into report.json (evenly decimated, last
 /// point kept); statistics are always computed from the full curve.
@@ -79,6 +79,7 @@ pub fn render(r: &ReportView) -> Value {
         "realizedPnl": r.realized_pnl.to_string(),
         "unrealizedPnl": r.unrealized_pnl.to_string(),
         "fees": r.fees.to_string(),
+        "buyAndHoldReturn": stat(buy_and_hold_return(r)),
         "orders": r.counts.orders,
         "fills": r.counts.fills,
         "rejectedOrders": r.counts.rejected,

@@ -1,13 +1,19 @@
 //! Backtest reports: a summary table for the terminal, `report.json` for machines and a
 //! self-contained `report.html` (inline SVG charts, no scripts or external assets) for
 //! people. Rendering is deterministic: the same backtest gives byte-identical files.
+//!
+//! The summary's rows are built once ([`summary_rows`]) and printed by both the terminal
+//! table and the HTML page, so the two always say the same thing in the same words.
+//! Money is rounded to cents for display only; `report.json` keeps full precision.
 
 pub mod html;
 pub mod json;
+mod svg;
 pub mod table;
 
 use tradewind_core::data::UnixNanos;
-use tradewind_core::fixed::Money;
+use tradewind_core::data::time::civil_from_days;
+use tradewind_core::fixed::{Money, Price, RoundingMode};
 use tradewind_core::portfolio::{ClosedTrade, EquityPoint};
 use tradewind_core::statistics::StatValue;
 
@@ -48,8 +54,23 @@ pub struct ReportView {
     pub equity_curve: Vec<EquityPoint>,
     /// Closed round trips.
     pub trades: Vec<ClosedTrade>,
+    /// The bars the strategy saw: open time and close price.
+    pub prices: Vec<(UnixNanos, Price)>,
+    /// Every fill, in order: the entries and exits on the price chart.
+    pub fills: Vec<FillMark>,
     /// Human-readable notes on refused and rejected orders (first few).
     pub notes: Vec<String>,
+}
+
+/// One fill as the price chart marks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillMark {
+    /// When.
+    pub ts: UnixNanos,
+    /// True for a buy, false for a sell.
+    pub buy: bool,
+    /// Execution price.
+    pub price: Price,
 }
 
 /// Order-flow counters.
@@ -85,29 +106,202 @@ pub fn is_fraction(name: &str) -> bool {
     )
 }
 
-/// A statistic for people: percentages, days, dates; `–` where undefined.
-pub fn stat_text(name: &str, value: StatValue) -> String {
+/// The label people read for a statistic (`report.json` keeps the field names).
+pub fn stat_label(name: &str) -> String {
+    let label = match name {
+        "start" => "Start",
+        "end" => "End",
+        "duration" => "Duration",
+        "bars" => "Bars",
+        "curve_points" => "Equity curve points",
+        "initial_equity" => "Initial equity",
+        "final_equity" => "Final equity",
+        "peak_equity" => "Peak equity",
+        "total_return" => "Total return",
+        "cagr" => "Annual growth (CAGR)",
+        "periods_per_year" => "Periods per year",
+        "volatility" => "Volatility (annualised)",
+        "sharpe" => "Sharpe ratio",
+        "sortino" => "Sortino ratio",
+        "max_drawdown" => "Max drawdown",
+        "max_drawdown_duration" => "Longest drawdown",
+        "calmar" => "Calmar ratio",
+        "exposure" => "Time in market",
+        "trades" => "Closed trades",
+        "win_rate" => "Win rate",
+        "profit_factor" => "Profit factor",
+        "expectancy" => "Average trade PnL",
+        "avg_trade_return" => "Average trade return",
+        "best_trade_return" => "Best trade return",
+        "worst_trade_return" => "Worst trade return",
+        "trade_pnl" => "Closed-trade PnL",
+        "trade_fees" => "Closed-trade fees",
+        other => {
+            // A statistic added later still reads as words, never as a field name.
+            let words = other.replace('_', " ");
+            let mut chars = words.chars();
+            return chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or_default();
+        }
+    };
+    label.to_owned()
+}
+
+/// Money for people: rounded half-to-even to cents, thousands separated: `-1,234.57`.
+pub fn money_text(m: Money) -> String {
+    let rounded = m.round_dp(2, RoundingMode::HalfEven).unwrap_or(m);
+    let text = rounded.to_string();
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text.as_str()),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "00"));
+    let mut grouped = String::with_capacity(int.len() + int.len() / 3);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    // -0.00 after rounding a tiny loss reads as 0.00.
+    let sign = if grouped.chars().all(|c| c == '0' || c == ',') && frac == "00" {
+        ""
+    } else {
+        sign
+    };
+    format!("{sign}{grouped}.{frac}")
+}
+
+/// A fraction as a signed percentage with two decimals: `+12.34 %`.
+pub fn signed_percent(x: f64) -> String {
+    format!("{:+.2} %", x * 100.0)
+}
+
+/// A statistic for people: percentages, days, dates, rounded money; `–` where undefined.
+pub fn stat_text(name: &str, value: StatValue, currency: &str) -> String {
     match value {
+        StatValue::Float(Some(x)) if x.is_finite() && name.ends_with("return") => signed_percent(x),
         StatValue::Float(Some(x)) if x.is_finite() && is_fraction(name) => {
             format!("{:.2} %", x * 100.0)
         }
-        StatValue::Float(Some(x)) if x.is_finite() => format!("{x:.4}"),
+        StatValue::Float(Some(x)) if x.is_finite() && name == "expectancy" => {
+            format!("{x:.2} {currency}")
+        }
+        StatValue::Float(Some(x)) if x.is_finite() => format!("{x:.2}"),
         StatValue::Count(n) => n.to_string(),
-        StatValue::Money(Some(m)) => m.to_string(),
-        StatValue::Time(Some(t)) => iso8601(t),
-        StatValue::Duration(Some(d)) if d >= 86_400_000_000_000 => {
-            format!("{:.2} days", d as f64 / 86_400e9)
-        }
-        StatValue::Duration(Some(d)) => {
-            let s = d / 1_000_000_000;
-            format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
-        }
+        StatValue::Money(Some(m)) => format!("{} {currency}", money_text(m)),
+        StatValue::Time(Some(t)) => date_time_text(t),
+        StatValue::Duration(Some(d)) => duration_text(d),
         _ => "–".to_owned(),
     }
 }
 
+/// `2026-08-17 06:00 UTC`.
+pub fn date_time_text(ts: UnixNanos) -> String {
+    let (date, hh, mm) = civil(ts);
+    format!("{date} {hh:02}:{mm:02} UTC")
+}
+
+/// `2.50 days` from a day on, `05:30:00` below.
+pub fn duration_text(d: i64) -> String {
+    if d >= 86_400_000_000_000 {
+        format!("{:.2} days", d as f64 / 86_400e9)
+    } else {
+        let s = d / 1_000_000_000;
+        format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+    }
+}
+
+/// The date (`2026-08-17`), hour and minute of a time (UTC).
+pub fn civil(ts: UnixNanos) -> (String, i64, i64) {
+    let secs = ts.div_euclid(1_000_000_000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    (format!("{y:04}-{m:02}-{d:02}"), rem / 3600, rem % 3600 / 60)
+}
+
 /// `2026-11-25T06:00:00Z` for a UNIX-nanosecond time (UTC).
 pub use tradewind_core::data::time::format_iso8601 as iso8601;
+
+/// Statistics the summary shows in rows of its own, or that only machines need.
+const NOT_IN_SUMMARY: [&str; 6] = [
+    "start",
+    "end",
+    "bars",
+    "curve_points",
+    "initial_equity",
+    "final_equity",
+];
+
+/// The summary, as (label, value) rows: one list for the terminal and the HTML page.
+pub fn summary_rows(r: &ReportView) -> Vec<(String, String)> {
+    let c = &r.currency;
+    let money = |m: Money| format!("{} {c}", money_text(m));
+    let mut rows: Vec<(String, String)> = vec![
+        ("Strategy".into(), r.strategy.clone()),
+        ("Symbol".into(), r.symbol.clone()),
+        ("Data".into(), r.data_source.clone()),
+    ];
+    if let Some((a, b)) = r.span {
+        rows.push((
+            "Period".into(),
+            format!("{} – {}", date_time_text(a), date_time_text(b)),
+        ));
+    }
+    rows.push(("Bars".into(), r.bars.to_string()));
+    rows.push(("Initial equity".into(), money(r.initial_equity)));
+    rows.push(("Final equity".into(), money(r.final_equity)));
+    if let Some(bh) = buy_and_hold_return(r) {
+        rows.push(("Buy and hold return".into(), signed_percent(bh)));
+    }
+    rows.push(("Realized PnL".into(), money(r.realized_pnl)));
+    rows.push(("Unrealized PnL".into(), money(r.unrealized_pnl)));
+    rows.push(("Fees paid".into(), money(r.fees)));
+    rows.push((
+        "Orders / fills".into(),
+        format!("{} / {}", r.counts.orders, r.counts.fills),
+    ));
+    rows.push((
+        "Rejected / refused / dropped".into(),
+        format!(
+            "{} / {} / {}",
+            r.counts.rejected, r.counts.refused, r.counts.dropped
+        ),
+    ));
+    rows.push(("Stop-loss closes".into(), r.counts.stop_losses.to_string()));
+    for (k, v) in r
+        .statistics
+        .iter()
+        .filter(|(k, _)| !NOT_IN_SUMMARY.contains(&k.as_str()) && k != "periods_per_year")
+    {
+        rows.push((stat_label(k), stat_text(k, *v, c)));
+    }
+    if let Some(h) = &r.halt {
+        rows.push(("Halted".into(), h.clone()));
+    }
+    rows
+}
+
+/// The return of holding the symbol from the first bar's close to the last (no fees).
+pub fn buy_and_hold_return(r: &ReportView) -> Option<f64> {
+    let first = r.prices.first()?.1.as_f64();
+    let last = r.prices.last()?.1.as_f64();
+    (first > 0.0).then(|| last / first - 1.0)
+}
+
+/// Equity of buying the symbol with the initial equity at the first close, at each bar.
+pub fn buy_and_hold_curve(r: &ReportView) -> Vec<(UnixNanos, f64)> {
+    let Some(first) = r.prices.first().map(|p| p.1.as_f64()).filter(|p| *p > 0.0) else {
+        return Vec::new();
+    };
+    let start = r.initial_equity.as_f64();
+    r.prices
+        .iter()
+        .map(|(ts, p)| (*ts, start * p.as_f64() / first))
+        .collect()
+}
 
 /// Drawdown from the running peak at each curve point, as a fraction (0.1 = 10 % below peak).
 pub fn drawdowns(curve: &[EquityPoint]) -> Vec<f64> {
@@ -122,17 +316,166 @@ pub fn drawdowns(curve: &[EquityPoint]) -> Vec<f64> {
         .collect()
 }
 
+/// Returns per calendar period, for the returns table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodReturns {
+    /// `Monthly` (rows are years) or `Daily` (rows are weeks starting on Monday).
+    pub monthly: bool,
+    /// Row labels (`2026`, or the Monday `2026-08-17`).
+    pub rows: Vec<String>,
+    /// Column labels (`Jan`…`Dec`, or `Mon`…`Sun`).
+    pub columns: Vec<&'static str>,
+    /// `cells[row][column]`: the period's return as a fraction, `None` outside the data.
+    pub cells: Vec<Vec<Option<f64>>>,
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// Compounded returns of the equity curve per calendar month (UTC) when it spans more
+/// than 60 days, else per day. Each period runs from the previous period's last equity
+/// (the initial equity for the first) to its own last equity.
+pub fn period_returns(curve: &[EquityPoint], initial: Money) -> PeriodReturns {
+    let (Some(first), Some(last)) = (curve.first(), curve.last()) else {
+        return PeriodReturns {
+            monthly: true,
+            rows: Vec::new(),
+            columns: MONTHS.to_vec(),
+            cells: Vec::new(),
+        };
+    };
+    let monthly = last.ts - first.ts > 60 * 86_400_000_000_000;
+    let day = |ts: UnixNanos| ts.div_euclid(1_000_000_000).div_euclid(86_400);
+    // (row key, column, return) per period, in time order.
+    let key = |ts: UnixNanos| -> (i64, usize) {
+        let d = day(ts);
+        if monthly {
+            let (y, m, _) = civil_from_days(d);
+            (y, m as usize - 1)
+        } else {
+            // 1970-01-01 was a Thursday: weekday 0 = Monday.
+            let wd = (d + 3).rem_euclid(7);
+            (d - wd, wd as usize)
+        }
+    };
+    let mut periods: Vec<((i64, usize), f64)> = Vec::new();
+    let mut base = initial.as_f64();
+    let mut current = key(first.ts);
+    let mut end = first.equity.as_f64();
+    for p in curve {
+        let k = key(p.ts);
+        if k != current {
+            periods.push((current, ratio(end, base)));
+            base = end;
+            current = k;
+        }
+        end = p.equity.as_f64();
+    }
+    periods.push((current, ratio(end, base)));
+    let mut row_keys: Vec<i64> = periods.iter().map(|((r, _), _)| *r).collect();
+    row_keys.dedup();
+    let columns = if monthly {
+        MONTHS.to_vec()
+    } else {
+        WEEKDAYS.to_vec()
+    };
+    let mut cells = vec![vec![None; columns.len()]; row_keys.len()];
+    for ((r, c), v) in periods {
+        let i = row_keys.iter().position(|k| *k == r).unwrap_or(0);
+        cells[i][c] = Some(v);
+    }
+    let rows = row_keys
+        .iter()
+        .map(|k| {
+            if monthly {
+                k.to_string()
+            } else {
+                civil(k * 86_400 * 1_000_000_000).0
+            }
+        })
+        .collect();
+    PeriodReturns {
+        monthly,
+        rows,
+        columns,
+        cells,
+    }
+}
+
+fn ratio(end: f64, base: f64) -> f64 {
+    if base > 0.0 { end / base - 1.0 } else { 0.0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn point(ts_days: f64, e: &str) -> EquityPoint {
+        EquityPoint {
+            ts: (ts_days * 86_400e9) as i64,
+            equity: Money::parse(e).unwrap(),
+        }
+    }
+
     #[test]
     fn drawdown_tracks_the_running_peak() {
-        let p = |e: &str| EquityPoint {
-            ts: 0,
-            equity: Money::parse(e).unwrap(),
-        };
+        let p = |e: &str| point(0.0, e);
         let dd = drawdowns(&[p("100"), p("120"), p("90"), p("130")]);
         assert_eq!(dd, vec![0.0, 0.0, 0.25, 0.0]);
+    }
+
+    #[test]
+    fn money_is_rounded_to_cents_and_grouped() {
+        let t = |s: &str| money_text(Money::parse(s).unwrap());
+        assert_eq!(t("11637.156670239"), "11,637.16");
+        assert_eq!(t("1234567.005"), "1,234,567.00"); // half-to-even
+        assert_eq!(t("-1234.565000001"), "-1,234.57");
+        assert_eq!(t("-0.001"), "0.00");
+        assert_eq!(t("999.999"), "1,000.00");
+        assert_eq!(t("12"), "12.00");
+    }
+
+    #[test]
+    fn labels_are_words_not_field_names() {
+        assert_eq!(stat_label("max_drawdown_duration"), "Longest drawdown");
+        assert_eq!(stat_label("some_new_stat"), "Some new stat");
+    }
+
+    #[test]
+    fn short_curves_get_daily_returns_by_week() {
+        // 2026-08-17 is a Monday (day 20682).
+        let d0 = 20_682.0;
+        let curve = [
+            point(d0, "100"),
+            point(d0 + 0.5, "110"),
+            point(d0 + 1.5, "99"),
+            point(d0 + 7.2, "99"),
+        ];
+        let r = period_returns(&curve, Money::parse("100").unwrap());
+        assert!(!r.monthly);
+        assert_eq!(r.rows, ["2026-08-17", "2026-08-24"]);
+        assert!((r.cells[0][0].unwrap() - 0.1).abs() < 1e-12);
+        assert!((r.cells[0][1].unwrap() + 0.1).abs() < 1e-12);
+        assert_eq!(r.cells[0][2], None);
+        assert_eq!(r.cells[1][0], Some(0.0));
+    }
+
+    #[test]
+    fn long_curves_get_monthly_returns_by_year() {
+        // 2026-01-01 is day 20454.
+        let d0 = 20_454.0;
+        let curve = [
+            point(d0, "100"),
+            point(d0 + 40.0, "120"),
+            point(d0 + 80.0, "90"),
+        ];
+        let r = period_returns(&curve, Money::parse("100").unwrap());
+        assert!(r.monthly);
+        assert_eq!(r.rows, ["2026"]);
+        assert_eq!(r.cells[0][0], Some(0.0));
+        assert!((r.cells[0][1].unwrap() - 0.2).abs() < 1e-12);
+        assert!((r.cells[0][2].unwrap() + 0.25).abs() < 1e-12);
     }
 }
