@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use tradewind_core::backtest::{Backtest, Outcome};
 use tradewind_core::data::{Bar, Side};
-use tradewind_core::fixed::{Money, Price, Quantity};
-use tradewind_core::instrument::Instrument;
 use tradewind_core::statistics::{Statistics, StatsConfig};
 use tradewind_crds::Mode;
 use tradewind_crds::resolved::BotConfig;
