@@ -120,6 +120,15 @@ pub enum ConfigError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The resources cannot be translated into the core's configuration; names the
+    /// resource and its field (the operator refuses the same bot with the same message).
+    #[error("{path}: {source}")]
+    Spec {
+        /// File.
+        path: String,
+        /// The resource, its field and why.
+        source: tradewind_config::SpecError,
+    },
     /// The JSON does not match the schema; names the field.
     #[error("{path}: {field}: {reason}")]
     Field {
@@ -179,7 +188,9 @@ fn read(path: &Path) -> Result<BotConfig, ConfigError> {
     Ok(cfg)
 }
 
-/// What a worker can run: one symbol, Paper or Live, on Binance spot.
+/// What a worker can run: a Paper or Live bot whose resources translate into the core's
+/// configuration (one symbol quoted in the capital's currency, parameters the engine
+/// represents), checked before anything connects.
 pub fn check(path: &Path, cfg: &BotConfig) -> Result<(), ConfigError> {
     if cfg.bot.mode == Mode::Backtest {
         return Err(field(
@@ -188,27 +199,10 @@ pub fn check(path: &Path, cfg: &BotConfig) -> Result<(), ConfigError> {
             "Backtest bots are run with `tradewind-bot backtest`, not as a worker",
         ));
     }
-    if cfg.bot.symbols.len() != 1 {
-        return Err(field(
-            path,
-            "bot.symbols",
-            format!(
-                "a worker trades exactly one symbol, got {}",
-                cfg.bot.symbols.len()
-            ),
-        ));
-    }
-    let symbol = &cfg.bot.symbols[0];
-    if !symbol.ends_with(cfg.bot.capital.currency.as_str()) {
-        return Err(field(
-            path,
-            "bot.capital.currency",
-            format!(
-                "{} is not the quote currency of {symbol}",
-                cfg.bot.capital.currency
-            ),
-        ));
-    }
+    tradewind_config::bot(cfg).map_err(|source| ConfigError::Spec {
+        path: path.display().to_string(),
+        source,
+    })?;
     Ok(())
 }
 
