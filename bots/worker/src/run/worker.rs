@@ -320,7 +320,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             let (guard, rx) = LeaseGuard::start(
                 c.clone(),
                 &namespace,
-                &format!("{}-lease", cfg.name),
+                &tradewind_crds::contract::lease_name(&cfg.name),
                 &identity,
                 Duration::from_secs(args.lease_seconds),
             );
