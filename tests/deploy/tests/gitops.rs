@@ -281,7 +281,7 @@ fn argocd_health_checks_on_statuses_the_operator_writes() {
             "--type",
             "merge",
             "-p",
-            r#"{"spec":{"symbols":["ETHUSDT","BTCUSDT"]}}"#,
+            r#"{"spec":{"risk":{"maxOrderNotional":"900"}}}"#,
         ],
     );
     let bot = get(&kc, "tradingbot", "eth-rsi-paper");
