@@ -32,7 +32,7 @@ use tradewind_core::strategy::rsi_reversion::RsiReversionConfig;
 use tradewind_core::strategy::sma_cross::SmaCrossConfig;
 use tradewind_core::strategy::{self, ConfigError, Strategy, StrategyConfig};
 use tradewind_crds::resolved::BotConfig;
-use tradewind_crds::{CommissionPlanSpec, FillModel, SizingType, StrategySpec, StrategyType};
+use tradewind_crds::{CommissionPlanSpec, FillModel, Mode, SizingType, StrategySpec, StrategyType};
 
 /// A resource field the core cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,7 +149,7 @@ pub fn bot(cfg: &BotConfig) -> Result<BotSettings, SpecError> {
             invalid,
         })?,
     };
-    symbols(&cfg.bot.symbols, &cfg.bot.capital.currency).map_err(of_bot)?;
+    symbols(&cfg.bot.symbols, &cfg.bot.capital.currency, cfg.bot.mode).map_err(of_bot)?;
     let capital = money("spec.capital.amount", cfg.bot.capital.amount.as_str()).map_err(of_bot)?;
     if capital.is_negative() || capital.is_zero() {
         return Err(of_bot(Invalid::new(
@@ -179,15 +179,16 @@ pub fn bot(cfg: &BotConfig) -> Result<BotSettings, SpecError> {
     })
 }
 
-/// A bot trades exactly one symbol, quoted in its capital's currency.
-fn symbols(symbols: &[String], currency: &str) -> Result<(), Invalid> {
+/// A bot trades exactly one symbol; a Paper or Live bot (on the venue) one quoted in its
+/// capital's currency. Backtests also run on data of other markets (GOOG in USD).
+fn symbols(symbols: &[String], currency: &str, mode: Mode) -> Result<(), Invalid> {
     let [symbol] = symbols else {
         return Err(Invalid::new(
             "spec.symbols",
             format!("a bot trades exactly one symbol, got {}", symbols.len()),
         ));
     };
-    if symbol.len() <= currency.len() || !symbol.ends_with(currency) {
+    if mode != Mode::Backtest && (symbol.len() <= currency.len() || !symbol.ends_with(currency)) {
         return Err(Invalid::new(
             "spec.capital.currency",
             format!("{currency} is not the quote currency of {symbol}"),

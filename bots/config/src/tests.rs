@@ -95,6 +95,13 @@ fn errors_name_the_resource_and_its_field() {
         err(|v| v["bot"]["capital"]["currency"] = json!("EUR")),
         "TradingBot b: spec.capital.currency: EUR is not the quote currency of BTCUSDT"
     );
+    // A backtest may run on another market's data, e.g. a stock in USD.
+    let stock = config(|v| {
+        v["bot"]["mode"] = json!("Backtest");
+        v["bot"]["symbols"] = json!(["GOOG"]);
+        v["bot"]["capital"]["currency"] = json!("USD");
+    });
+    assert!(bot(&stock).is_ok());
     assert_eq!(
         err(|v| v["sizing"] =
             json!({"type": "PercentOfEquity", "percentOfEquity": {"percent": "0"}})),

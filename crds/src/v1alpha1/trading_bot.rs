@@ -199,8 +199,9 @@ pub struct BacktestSpec {
     validation = Rule::new("self.mode != 'Live' || has(self.credentials)").message("mode Live requires credentials: set credentials.secretRef to the Secret holding the exchange API key"),
     // What the worker and `tradewind-bot backtest` would refuse at start, refused here.
     validation = Rule::new("size(self.symbols) == 1").message("a bot trades exactly one symbol: run one bot per symbol"),
-    validation = Rule::new("self.symbols.all(s, size(s) > size(self.capital.currency) && s.endsWith(self.capital.currency))").message("capital.currency must be the quote currency of the symbol (BTCUSDT is quoted in USDT)"),
-    validation = Rule::new("self.venue.exchange != 'Binance' || self.symbols.all(s, s.matches('^[A-Z0-9]+$'))").message("Binance symbols are written without a separator, e.g. BTCUSDT"),
+    // Backtests may run on other markets' data (GOOG in USD); workers trade on the venue.
+    validation = Rule::new("self.mode == 'Backtest' || self.symbols.all(s, size(s) > size(self.capital.currency) && s.endsWith(self.capital.currency))").message("capital.currency must be the quote currency of the symbol of a Paper or Live bot (BTCUSDT is quoted in USDT)"),
+    validation = Rule::new("self.mode == 'Backtest' || self.venue.exchange != 'Binance' || self.symbols.all(s, s.matches('^[A-Z0-9]+$'))").message("Binance symbols are written without a separator, e.g. BTCUSDT"),
 )]
 pub struct TradingBotSpec {
     /// The Strategy (same namespace) this bot runs.
