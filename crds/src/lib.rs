@@ -1,6 +1,6 @@
 //! Tradewind's custom resources in `tradewind.dev/v1alpha1`: [`TradingBot`], [`Strategy`]
-//! and [`CommissionPlan`], their CEL validation rules, and the condition helpers that the
-//! operator and the worker share.
+//! and [`CommissionPlan`], their CEL validation rules, and what the operator and the worker
+//! share: the condition helpers, the resolved configuration and the pod [`contract`].
 //!
 //! The Rust types are the source of truth: `make crds` renders `crds/manifests/*.yaml`
 //! from them and a test fails when the committed YAML drifts.
@@ -8,6 +8,7 @@
 #[cfg(feature = "validation")]
 pub mod bundle;
 pub mod conditions;
+pub mod contract;
 pub mod manifests;
 pub mod resolved;
 pub mod v1alpha1;

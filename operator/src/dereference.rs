@@ -22,10 +22,10 @@ pub enum DereferenceError {
     /// The objects do not fit together.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
-    /// A referenced object has parameters the engine cannot use.
+    /// The bot, or an object it references, has parameters the engine cannot use.
     #[error("{kind} {name:?} is not usable: {problems}")]
     Invalid {
-        /// Kind of the referenced object.
+        /// Kind of the object.
         kind: &'static str,
         /// Its name.
         name: String,
@@ -46,7 +46,11 @@ impl DereferenceError {
             DereferenceError::Invalid {
                 kind: "Strategy", ..
             } => "InvalidStrategy",
-            DereferenceError::Invalid { .. } => "InvalidCommissionPlan",
+            DereferenceError::Invalid {
+                kind: "CommissionPlan",
+                ..
+            } => "InvalidCommissionPlan",
+            DereferenceError::Invalid { .. } => "InvalidSpec",
         }
     }
 }
@@ -73,31 +77,12 @@ pub fn dereference(
             namespace,
         })?),
     };
-    let problems = crate::validate::strategy(&strategy.spec);
-    if !problems.is_empty() {
-        return Err(DereferenceError::Invalid {
-            kind: "Strategy",
-            name: bot.spec.strategy_ref.name.clone(),
-            problems: join(&problems),
-        });
-    }
-    if let Some(p) = plan {
-        let problems = crate::validate::plan(&p.spec);
-        if !problems.is_empty() {
-            return Err(DereferenceError::Invalid {
-                kind: "CommissionPlan",
-                name: p.metadata.name.clone().unwrap_or_default(),
-                problems: join(&problems),
-            });
-        }
-    }
-    Ok(resolve(bot, strategy, plan)?)
-}
-
-fn join(problems: &[crate::validate::Invalid]) -> String {
-    problems
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    let cfg = resolve(bot, strategy, plan)?;
+    // The worker's own translation: what it would refuse at start is refused here.
+    tradewind_config::bot(&cfg).map_err(|e| DereferenceError::Invalid {
+        kind: e.kind,
+        name: e.name,
+        problems: e.invalid.to_string(),
+    })?;
+    Ok(cfg)
 }

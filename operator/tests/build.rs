@@ -281,7 +281,7 @@ fn workers_are_told_where_their_azure_resources_are() {
     .unwrap()
     .into_iter()
     .filter_map(|e| Some((e.name, e.value?)))
-    .filter(|(n, _)| n.starts_with("TRADEWIND_") && n != "TRADEWIND_BOT")
+    .filter(|(n, _)| n.starts_with("TRADEWIND_"))
     .collect();
     let ns = bot.bot.metadata.namespace.clone().unwrap();
     let name = bot.bot.metadata.name.clone().unwrap();
@@ -289,18 +289,12 @@ fn workers_are_told_where_their_azure_resources_are() {
         env,
         vec![
             (
-                "TRADEWIND_COSMOS_ENDPOINT".into(),
-                "https://acct.documents.azure.com:443/".into()
-            ),
-            ("TRADEWIND_COSMOS_DATABASE".into(), "tradewind".into()),
-            ("TRADEWIND_COSMOS_CONTAINER".into(), format!("{ns}.{name}")),
-            (
                 "TRADEWIND_SERVICEBUS_ENDPOINT".into(),
                 "https://ns.servicebus.windows.net:443/".into()
             ),
             ("TRADEWIND_SERVICEBUS_TOPIC".into(), format!("{ns}.{name}")),
         ],
-        "no Key Vault env: the bot did not ask for it"
+        "no Key Vault env: the bot did not ask for it; no Cosmos env: the worker reads none"
     );
     // Without Azure settings the worker gets none of it.
     let plain = build(&bot, &OperatorConfig::default());
@@ -318,7 +312,7 @@ fn workers_are_told_where_their_azure_resources_are() {
         .into_iter()
         .map(|e| e.name)
         .collect();
-    assert_eq!(names, ["POD_NAME", "POD_NAMESPACE", "TRADEWIND_BOT"]);
+    assert_eq!(names, ["POD_NAME", "POD_NAMESPACE"]);
 }
 
 #[test]

@@ -284,8 +284,9 @@ fn a_strategy_the_engine_cannot_represent_is_refused_naming_the_field() {
     let err = dereference(&b, Some(&strategy), Some(&plan)).unwrap_err();
     assert_eq!(err.reason(), "InvalidStrategy");
     assert!(
-        err.to_string()
-            .contains("spec.risk.maxOrderNotional: 100.0000000001 has 10 decimal places"),
+        err.to_string().contains(
+            "spec.risk.maxOrderNotional: money \"100.0000000001\" has 10 significant decimals"
+        ),
         "{err}"
     );
 }

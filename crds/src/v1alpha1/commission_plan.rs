@@ -11,8 +11,12 @@ use super::common::{Decimal, Percent};
 pub const BPS_PER_WHOLE: u32 = 10_000;
 
 /// One trading-fee tier: applies from `minVolume30d` upwards until the next tier.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("double(self.makerBps) <= 10000.0").message("makerBps must be at most 10000 (100 %)"),
+    validation = Rule::new("double(self.takerBps) <= 10000.0").message("takerBps must be at most 10000 (100 %)"),
+)]
 pub struct FeeTier {
     /// Smallest 30-day traded notional (quote currency) for this tier.
     #[serde(rename = "minVolume30d")]

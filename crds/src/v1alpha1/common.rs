@@ -10,22 +10,24 @@ use serde::{Deserialize, Serialize};
 /// Longest decimal string accepted. It bounds the cost of CEL rules on these fields.
 pub const MAX_DECIMAL_LEN: u64 = 40;
 
-/// CEL regex for a non-negative decimal: digits, optionally a point and more digits.
-/// No sign, exponent, spaces or thousands separators, so every client parses it the same way.
-const DECIMAL_RE: &str = r"^[0-9]{1,20}(\\.[0-9]{1,18})?$";
+/// CEL regex for a non-negative decimal: digits, optionally a point and more digits, at
+/// most 9 of them significant (the trading core's fixed point is 1e-9; zeros after
+/// them are exact). No sign, exponent, spaces or thousands separators, so every client
+/// parses it the same way.
+const DECIMAL_RE: &str = r"^[0-9]{1,20}(\\.[0-9]{1,9}0{0,9})?$";
 /// The same with an optional leading minus, for amounts such as PnL.
-const SIGNED_DECIMAL_RE: &str = r"^-?[0-9]{1,20}(\\.[0-9]{1,18})?$";
+const SIGNED_DECIMAL_RE: &str = r"^-?[0-9]{1,20}(\\.[0-9]{1,9}0{0,9})?$";
 
 fn decimal_schema(signed: bool, positive: bool, description: &str) -> Schema {
     let rule = if signed {
         serde_json::json!({
             "rule": format!("self.matches('{SIGNED_DECIMAL_RE}')"),
-            "message": "must be a decimal string such as \"-12.5\": an optional '-', digits, an optional '.' and fraction, no exponent or spaces",
+            "message": "must be a decimal string such as \"-12.5\": an optional '-', digits, an optional '.' and fraction of at most 9 significant places, no exponent or spaces",
         })
     } else {
         serde_json::json!({
             "rule": format!("self.matches('{DECIMAL_RE}')"),
-            "message": "must be a decimal string such as \"5000.25\": digits with an optional '.' and fraction, no sign, exponent or spaces",
+            "message": "must be a decimal string such as \"5000.25\": digits with an optional '.' and fraction of at most 9 significant places, no sign, exponent or spaces",
         })
     };
     let mut rules = vec![rule];

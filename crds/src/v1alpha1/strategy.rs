@@ -153,7 +153,10 @@ pub struct DcaParams {
 /// Market-maker parameters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("double(self.orderQuantity) <= double(self.maxInventory)").message("orderQuantity must not exceed maxInventory"))]
+#[x_kube(
+    validation = Rule::new("double(self.orderQuantity) <= double(self.maxInventory)").message("orderQuantity must not exceed maxInventory"),
+    validation = Rule::new("double(self.spreadBps) < 10000.0").message("spreadBps must be below 10000 (100 %)"),
+)]
 pub struct MarketMakerParams {
     /// Total quoted spread around the mid price, in basis points.
     pub spread_bps: PositiveDecimal,

@@ -109,8 +109,8 @@ pub struct Credentials {
 pub struct Capital {
     /// Amount in `currency`.
     pub amount: PositiveDecimal,
-    /// Quote currency of the amount, e.g. USDT.
-    #[schemars(regex(pattern = r"^[A-Z0-9]{2,12}$"))]
+    /// Quote currency of the amount, e.g. USDT: the symbol's quote currency.
+    #[schemars(length(min = 2, max = 12), regex(pattern = r"^[A-Z0-9]{2,12}$"))]
     pub currency: String,
 }
 
@@ -153,8 +153,9 @@ pub enum FillModel {
 }
 
 /// How backtests of this bot simulate execution.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.slippageBps) || double(self.slippageBps) <= 10000.0").message("slippageBps must be at most 10000 (100 %)"))]
 pub struct BacktestSpec {
     /// Bar fill model for market orders.
     #[serde(default)]
@@ -194,7 +195,14 @@ pub struct BacktestSpec {
     )
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.mode != 'Live' || has(self.credentials)").message("mode Live requires credentials: set credentials.secretRef to the Secret holding the exchange API key"))]
+#[x_kube(
+    validation = Rule::new("self.mode != 'Live' || has(self.credentials)").message("mode Live requires credentials: set credentials.secretRef to the Secret holding the exchange API key"),
+    // What the worker and `tradewind-bot backtest` would refuse at start, refused here.
+    validation = Rule::new("size(self.symbols) == 1").message("a bot trades exactly one symbol: run one bot per symbol"),
+    // Backtests may run on other markets' data (GOOG in USD); workers trade on the venue.
+    validation = Rule::new("self.mode == 'Backtest' || self.symbols.all(s, size(s) > size(self.capital.currency) && s.endsWith(self.capital.currency))").message("capital.currency must be the quote currency of the symbol of a Paper or Live bot (BTCUSDT is quoted in USDT)"),
+    validation = Rule::new("self.mode == 'Backtest' || self.venue.exchange != 'Binance' || self.symbols.all(s, s.matches('^[A-Z0-9]+$'))").message("Binance symbols are written without a separator, e.g. BTCUSDT"),
+)]
 pub struct TradingBotSpec {
     /// The Strategy (same namespace) this bot runs.
     pub strategy_ref: LocalObjectReference,
@@ -208,7 +216,10 @@ pub struct TradingBotSpec {
     /// Symbols traded, in the venue's spelling (e.g. BTCUSDT).
     #[schemars(
         length(min = 1, max = 32),
-        inner(regex(pattern = r"^[A-Z0-9]{2,20}([-/][A-Z0-9]{2,20})?$"))
+        inner(
+            length(min = 2, max = 41),
+            regex(pattern = r"^[A-Z0-9]{2,20}([-/][A-Z0-9]{2,20})?$")
+        )
     )]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub symbols: Vec<String>,

@@ -8,8 +8,7 @@ use tradewind_crds::resolved::BotConfig;
 
 use super::{BuildError, Names, child_meta};
 
-/// Key (and file name in the pod) of the resolved configuration.
-pub const CONFIG_FILE: &str = "bot.json";
+use tradewind_crds::contract::CONFIG_FILE;
 
 /// The ConfigMap `<bot>-config` with `bot.json`. Credentials are referenced, never copied.
 pub fn config_map(bot: &TradingBot, cfg: &BotConfig) -> Result<ConfigMap, BuildError> {

@@ -14,20 +14,17 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use tradewind_crds::contract::{
+    self, API_KEY_FILE, API_SECRET_FILE, CONFIG_DIR, CONFIG_FILE, CONFIG_PATH, CREDENTIALS_DIR,
+    METRICS_PORT_NAME, STATE_DIR, env,
+};
 use tradewind_crds::{Mode, TradingBot};
 
 use super::rbac::WORKLOAD_IDENTITY_USE;
-use super::{BuildError, CONFIG_FILE, Names, OperatorConfig, child_meta, selector_labels};
+use super::{BuildError, Names, OperatorConfig, child_meta, selector_labels};
 
-/// Port of the worker's /metrics, /healthz and /readyz.
-pub const METRICS_PORT: i32 = 9090;
-/// Where the resolved configuration is mounted (a sibling of the credentials, never a
-/// parent: a mount point inside a read-only ConfigMap volume cannot be created).
-pub const CONFIG_DIR: &str = "/etc/tradewind/config";
-/// Where exchange credentials are mounted (Live mode), one file per key.
-pub const CREDENTIALS_DIR: &str = "/etc/tradewind/credentials";
-/// The worker's embedded store.
-pub const DATA_DIR: &str = "/var/lib/tradewind";
+/// Port of the worker's /metrics, /healthz and /readyz, as Kubernetes spells ports.
+pub const METRICS_PORT: i32 = contract::METRICS_PORT as i32;
 /// Non-root UID/GID of the worker image (distroless "nonroot").
 const RUN_AS: i64 = 65532;
 /// Pod-template annotation carrying the configuration hash.
@@ -37,7 +34,7 @@ fn probe(path: &str, initial_delay: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.into()),
-            port: IntOrString::String("metrics".into()),
+            port: IntOrString::String(METRICS_PORT_NAME.into()),
             ..HTTPGetAction::default()
         }),
         initial_delay_seconds: Some(initial_delay),
@@ -70,7 +67,10 @@ fn value_env(name: &str, value: &str) -> EnvVar {
     }
 }
 
-/// Where the worker finds the Azure resources its bot asked for (`spec.cloud`).
+/// Where the worker finds the Azure resources its bot asked for and uses (`spec.cloud`):
+/// the Key Vault secret with the exchange credentials and the Service Bus topic for
+/// events. The bot's Cosmos DB container is not read by the worker yet, so nothing
+/// points it there.
 fn azure_env(bot: &TradingBot, op: &OperatorConfig) -> Vec<EnvVar> {
     let (Some(azure), Some(cloud)) = (&op.azure, &bot.spec.cloud) else {
         return Vec::new();
@@ -86,21 +86,13 @@ fn azure_env(bot: &TradingBot, op: &OperatorConfig) -> Vec<EnvVar> {
         return Vec::new();
     };
     let mut env = Vec::new();
-    if let (true, Some(endpoint)) = (cloud.cosmos, &azure.cosmos_endpoint) {
-        env.push(value_env("TRADEWIND_COSMOS_ENDPOINT", endpoint));
-        env.push(value_env(
-            "TRADEWIND_COSMOS_DATABASE",
-            &azure.cosmos_database,
-        ));
-        env.push(value_env("TRADEWIND_COSMOS_CONTAINER", &names.container));
-    }
     if let (true, Some(uri)) = (cloud.key_vault, &azure.key_vault_uri) {
-        env.push(value_env("TRADEWIND_KEYVAULT_URI", uri));
-        env.push(value_env("TRADEWIND_KEYVAULT_SECRET", &names.secret));
+        env.push(value_env(env::KEYVAULT_URI, uri));
+        env.push(value_env(env::KEYVAULT_SECRET, &names.secret));
     }
     if let (true, Some(endpoint)) = (cloud.service_bus, &azure.service_bus_endpoint) {
-        env.push(value_env("TRADEWIND_SERVICEBUS_ENDPOINT", endpoint));
-        env.push(value_env("TRADEWIND_SERVICEBUS_TOPIC", &names.topic));
+        env.push(value_env(env::SERVICEBUS_ENDPOINT, endpoint));
+        env.push(value_env(env::SERVICEBUS_TOPIC, &names.topic));
     }
     env
 }
@@ -178,7 +170,7 @@ pub fn deployment(
         },
         VolumeMount {
             name: "data".into(),
-            mount_path: DATA_DIR.into(),
+            mount_path: STATE_DIR.into(),
             ..VolumeMount::default()
         },
         VolumeMount {
@@ -196,12 +188,12 @@ pub fn deployment(
                 items: Some(vec![
                     KeyToPath {
                         key: s.api_key_key.clone(),
-                        path: "apiKey".into(),
+                        path: API_KEY_FILE.into(),
                         ..KeyToPath::default()
                     },
                     KeyToPath {
                         key: s.api_secret_key.clone(),
-                        path: "apiSecret".into(),
+                        path: API_SECRET_FILE.into(),
                         ..KeyToPath::default()
                     },
                 ]),
@@ -220,23 +212,18 @@ pub fn deployment(
     let container = Container {
         name: "worker".into(),
         image: Some(image.to_owned()),
-        args: Some(vec![
-            "run".into(),
-            "--config".into(),
-            format!("{CONFIG_DIR}/{CONFIG_FILE}"),
-        ]),
+        args: Some(vec!["run".into(), "--config".into(), CONFIG_PATH.into()]),
         env: Some(
             [
-                env_from_field("POD_NAME", "metadata.name"),
-                env_from_field("POD_NAMESPACE", "metadata.namespace"),
-                value_env("TRADEWIND_BOT", name),
+                env_from_field(env::POD_NAME, "metadata.name"),
+                env_from_field(env::POD_NAMESPACE, "metadata.namespace"),
             ]
             .into_iter()
             .chain(azure_env(bot, op))
             .collect(),
         ),
         ports: Some(vec![ContainerPort {
-            name: Some("metrics".into()),
+            name: Some(METRICS_PORT_NAME.into()),
             container_port: METRICS_PORT,
             protocol: Some("TCP".into()),
             ..ContainerPort::default()

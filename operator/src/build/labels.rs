@@ -1,23 +1,15 @@
-//! Labels on every child, following the Kubernetes recommended labels.
+//! Labels on every child, following the Kubernetes recommended labels (keys and the
+//! selector in [`tradewind_crds::contract`]).
 
 use std::collections::BTreeMap;
+
+use tradewind_crds::contract::labels;
+pub use tradewind_crds::contract::selector_labels;
 
 /// Labels on every child of a bot.
 pub fn bot_labels(bot: &str) -> BTreeMap<String, String> {
     let mut l = selector_labels(bot);
-    l.insert(
-        "app.kubernetes.io/managed-by".into(),
-        "tradewind-operator".into(),
-    );
-    l.insert("app.kubernetes.io/part-of".into(), "tradewind".into());
+    l.insert(labels::MANAGED_BY.into(), labels::OPERATOR.into());
+    l.insert(labels::PART_OF.into(), labels::PART_OF_VALUE.into());
     l
-}
-
-/// The subset that selects a bot's worker pods (stable for the Deployment's lifetime,
-/// since a Deployment selector is immutable).
-pub fn selector_labels(bot: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("app.kubernetes.io/name".into(), "tradewind-bot".into()),
-        ("app.kubernetes.io/instance".into(), bot.into()),
-    ])
 }

@@ -12,10 +12,8 @@ mod rbac;
 mod settlement;
 mod storage;
 
-pub use config_map::{CONFIG_FILE, config_map};
-pub use deployment::{
-    CONFIG_DIR, CONFIG_HASH_ANNOTATION, CREDENTIALS_DIR, DATA_DIR, METRICS_PORT, deployment,
-};
+pub use config_map::config_map;
+pub use deployment::{CONFIG_HASH_ANNOTATION, METRICS_PORT, deployment};
 pub use hash::config_hash;
 pub use labels::{bot_labels, selector_labels};
 pub use network::{metrics_service, network_policy};
@@ -128,7 +126,7 @@ impl Names<'_> {
     }
     /// The worker's Lease.
     pub fn lease(&self) -> String {
-        format!("{}-lease", self.0)
+        tradewind_crds::contract::lease_name(self.0)
     }
     /// Metrics Service.
     pub fn metrics(&self) -> String {

@@ -9,6 +9,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tradewind_crds::TradingBot;
+use tradewind_crds::contract::METRICS_PORT_NAME;
 
 use super::{BuildError, METRICS_PORT, Names, child_meta, selector_labels};
 
@@ -23,9 +24,9 @@ pub fn metrics_service(bot: &TradingBot) -> Result<Service, BuildError> {
         spec: Some(ServiceSpec {
             selector: Some(selector_labels(bot_name(bot))),
             ports: Some(vec![ServicePort {
-                name: Some("metrics".into()),
+                name: Some(METRICS_PORT_NAME.into()),
                 port: METRICS_PORT,
-                target_port: Some(IntOrString::String("metrics".into())),
+                target_port: Some(IntOrString::String(METRICS_PORT_NAME.into())),
                 protocol: Some("TCP".into()),
                 ..ServicePort::default()
             }]),

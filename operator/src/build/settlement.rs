@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
+use tradewind_crds::contract::labels as label;
 use tradewind_crds::{CommissionPlan, SettlementPeriod};
 
 use super::{BuildError, OperatorConfig};
@@ -51,15 +52,9 @@ pub fn settlement_cron_job(
         .map(|f| f.settlement_period)
         .unwrap_or(SettlementPeriod::Monthly);
     let labels = BTreeMap::from([
-        (
-            "app.kubernetes.io/name".to_owned(),
-            "tradewind-settlement".to_owned(),
-        ),
-        ("app.kubernetes.io/instance".to_owned(), name.clone()),
-        (
-            "app.kubernetes.io/managed-by".to_owned(),
-            "tradewind-operator".to_owned(),
-        ),
+        (label::NAME.to_owned(), "tradewind-settlement".to_owned()),
+        (label::INSTANCE.to_owned(), name.clone()),
+        (label::MANAGED_BY.to_owned(), label::OPERATOR.to_owned()),
     ]);
     Ok(CronJob {
         metadata: ObjectMeta {

@@ -241,12 +241,13 @@ fn argocd_health_checks_on_statuses_the_operator_writes() {
 
     // A Strategy the engine cannot represent (CEL accepts it; the operator refuses it),
     // and a bot using it.
+    // Above QUANTITY_MAX, the largest quantity the core represents.
     let fine = example_strategy_renamed("btc-grid-60k-70k", "too-fine").replace(
         "quantityPerLevel: \"0.001\"",
-        "quantityPerLevel: \"0.0000000001\"",
+        "quantityPerLevel: \"18446744074\"",
     );
     assert!(
-        fine.contains("0.0000000001"),
+        fine.contains("18446744074"),
         "examples/strategies/grid.yaml changed; update the test"
     );
     kubectl_stdin(&kc, &["apply", "-n", NS, "-f", "-"], &fine);
@@ -287,7 +288,7 @@ fn argocd_health_checks_on_statuses_the_operator_writes() {
             "--type",
             "merge",
             "-p",
-            r#"{"spec":{"symbols":["ETHUSDT","BTCUSDT"]}}"#,
+            r#"{"spec":{"risk":{"maxOrderNotional":"900"}}}"#,
         ],
     );
     let bot = get(&kc, "tradingbot", "eth-rsi-paper");

@@ -1,11 +1,10 @@
 //! Position sizing: how big an entry is, in exact fixed point.
 
-use tradewind_crds::{Sizing as SizingSpec, SizingType};
-
 use crate::exchange::Bps;
 use crate::fixed::{Money, Price, Quantity};
 use crate::instrument::Instrument;
-use crate::strategy::config::{ConfigError, decimal_e9, money, quantity};
+use crate::risk::Percent;
+use crate::strategy::config::{ConfigError, quantity_in_lots};
 
 /// Nano-units per whole (fixed-point scale of prices, quantities and money).
 const SCALE: u128 = 1_000_000_000;
@@ -26,47 +25,34 @@ pub enum Sizing {
 }
 
 impl Sizing {
-    /// From the resolved sizing of a bot.
-    pub fn from_spec(spec: &SizingSpec, instrument: &Instrument) -> Result<Self, ConfigError> {
-        let missing =
-            |m: &str| ConfigError::new(format!("spec.sizing.{m}"), "must be set for this type");
-        Ok(match spec.type_ {
-            SizingType::FixedQuantity => {
-                let p = spec
-                    .fixed_quantity
-                    .as_ref()
-                    .ok_or_else(|| missing("fixedQuantity"))?;
-                Sizing::FixedQuantity(quantity(
-                    "spec.sizing.fixedQuantity.quantity",
-                    p.quantity.as_str(),
-                    instrument,
-                )?)
+    /// A share of equity per entry; refused outside (0, 100] %.
+    pub fn percent_of_equity(percent: Percent) -> Result<Self, ConfigError> {
+        if percent == Percent::ZERO || percent > Percent::HUNDRED {
+            return Err(ConfigError::new(
+                "sizing.percentOfEquity.percent",
+                "must be in (0, 100]",
+            ));
+        }
+        // Percent raw is 1e-9 of a percent; the fraction is 1e-9 of a whole.
+        Ok(Sizing::PercentOfEquity(u128::from(percent.raw()) / 100))
+    }
+
+    /// Refuses amounts that cannot buy anything: a fixed quantity is put on the
+    /// instrument's lots (at least one), a fixed notional must be above zero.
+    pub fn for_instrument(self, instrument: &Instrument) -> Result<Self, ConfigError> {
+        Ok(match self {
+            Sizing::FixedQuantity(q) => Sizing::FixedQuantity(quantity_in_lots(
+                "sizing.fixedQuantity.quantity",
+                q,
+                instrument,
+            )?),
+            Sizing::FixedNotional(n) if n.is_negative() || n.is_zero() => {
+                return Err(ConfigError::new(
+                    "sizing.fixedNotional.notional",
+                    "must be greater than zero",
+                ));
             }
-            SizingType::FixedNotional => {
-                let p = spec
-                    .fixed_notional
-                    .as_ref()
-                    .ok_or_else(|| missing("fixedNotional"))?;
-                Sizing::FixedNotional(money(
-                    "spec.sizing.fixedNotional.notional",
-                    p.notional.as_str(),
-                )?)
-            }
-            SizingType::PercentOfEquity => {
-                let p = spec
-                    .percent_of_equity
-                    .as_ref()
-                    .ok_or_else(|| missing("percentOfEquity"))?;
-                let e9 = decimal_e9("spec.sizing.percentOfEquity.percent", p.percent.as_str())?;
-                if e9 <= 0 || e9 > 100 * 1_000_000_000 {
-                    return Err(ConfigError::new(
-                        "spec.sizing.percentOfEquity.percent",
-                        "must be in (0, 100]",
-                    ));
-                }
-                Sizing::PercentOfEquity((e9 / 100) as u128)
-            }
-            SizingType::AllIn => Sizing::AllIn,
+            other => other,
         })
     }
 

@@ -21,13 +21,14 @@ mod quantity;
 mod rounding;
 
 pub use error::FixedError;
-pub use money::Money;
-pub use price::Price;
-pub use quantity::Quantity;
+pub use money::{MONEY_MAX, Money};
+pub use price::{PRICE_MAX, PRICE_MIN, Price};
+pub use quantity::{QUANTITY_MAX, Quantity};
 pub use rounding::RoundingMode;
 pub(crate) use rounding::div_round as div_round_i128;
 
-/// Maximum number of decimals any fixed-point value can carry.
+/// Maximum number of decimals any fixed-point value can carry (the limits of each type,
+/// [`PRICE_MAX`], [`QUANTITY_MAX`], [`MONEY_MAX`], sit beside it, as in NautilusTrader).
 pub const FIXED_PRECISION: u8 = 9;
 
 /// Number of raw units in one whole unit (10^[`FIXED_PRECISION`]).
@@ -82,5 +83,25 @@ pub(crate) fn write_fixed(
             "{sign}{int}.{frac:0width$}",
             width = usize::from(decimals)
         )
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+
+    #[test]
+    fn the_limits_are_the_largest_values_parsing_accepts() {
+        assert_eq!(PRICE_MAX.to_string(), "9223372036.854775807");
+        assert_eq!(Price::parse("9223372036.854775807", 9), Ok(PRICE_MAX));
+        assert!(Price::parse("9223372036.854775808", 9).is_err());
+        assert_eq!(Price::parse("-9223372036.854775808", 9), Ok(PRICE_MIN));
+        assert_eq!(QUANTITY_MAX.to_string(), "18446744073.709551615");
+        assert_eq!(
+            Quantity::parse("18446744073.709551615", 9),
+            Ok(QUANTITY_MAX)
+        );
+        assert!(Quantity::parse("18446744073.709551616", 9).is_err());
+        assert_eq!(MONEY_MAX.raw(), i128::MAX);
     }
 }

@@ -18,6 +18,9 @@ pub struct Money {
     raw: i128,
 }
 
+/// Largest amount of money the core represents: `i128::MAX` nano-units.
+pub const MONEY_MAX: Money = Money { raw: i128::MAX };
+
 impl Money {
     /// Zero.
     pub const ZERO: Money = Money { raw: 0 };

@@ -22,6 +22,17 @@ pub struct Price {
     precision: u8,
 }
 
+/// Largest price the core represents: `i64::MAX` nano-units, 9 223 372 036.854775807.
+pub const PRICE_MAX: Price = Price {
+    raw: i64::MAX,
+    precision: 9,
+};
+/// Smallest (most negative) price the core represents: `i64::MIN` nano-units.
+pub const PRICE_MIN: Price = Price {
+    raw: i64::MIN,
+    precision: 9,
+};
+
 impl Price {
     /// Zero at precision 0.
     pub const ZERO: Price = Price {

@@ -21,6 +21,12 @@ pub struct Quantity {
     precision: u8,
 }
 
+/// Largest quantity the core represents: `u64::MAX` nano-units, 18 446 744 073.709551615.
+pub const QUANTITY_MAX: Quantity = Quantity {
+    raw: u64::MAX,
+    precision: 9,
+};
+
 impl Quantity {
     /// Zero at precision 0.
     pub const ZERO: Quantity = Quantity {

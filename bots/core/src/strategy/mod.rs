@@ -16,9 +16,7 @@ pub mod rsi_reversion;
 pub mod sma_cross;
 
 pub use actions::{Action, Actions, OrderSize, PlannedOrder};
-pub use config::ConfigError;
-
-use tradewind_crds::{StrategySpec, StrategyType};
+pub use config::{ConfigError, StrategyConfig};
 
 use crate::data::{Bar, Side, UnixNanos};
 use crate::fixed::{Money, Price, Quantity};
@@ -83,46 +81,23 @@ pub trait Strategy: Send {
     fn on_fill(&mut self, _ctx: &Context<'_>, _fill: &Fill, _out: &mut Actions) {}
 }
 
-/// Builds the strategy a Strategy resource describes, for one instrument.
+/// Builds the configured strategy for one instrument: grid bounds must lie on its ticks
+/// and quantities be at least one of its lots.
 pub fn build(
-    spec: &StrategySpec,
+    config: &StrategyConfig,
     instrument: &Instrument,
 ) -> Result<Box<dyn Strategy>, ConfigError> {
-    fn member<'a, T>(m: &'a Option<T>, name: &str) -> Result<&'a T, ConfigError> {
-        m.as_ref()
-            .ok_or_else(|| ConfigError::new(format!("spec.{name}"), "must be set for this type"))
-    }
-    Ok(match spec.type_ {
-        StrategyType::SmaCross => Box::new(sma_cross::SmaCross::new(
-            sma_cross::SmaCrossConfig::from_params(member(&spec.sma_cross, "smaCross")?)?,
-        )),
-        StrategyType::EmaCross => Box::new(ema_cross::EmaCross::new(
-            ema_cross::EmaCrossConfig::from_params(member(&spec.ema_cross, "emaCross")?)?,
-        )),
-        StrategyType::RsiReversion => Box::new(rsi_reversion::RsiReversion::new(
-            rsi_reversion::RsiReversionConfig::from_params(member(
-                &spec.rsi_reversion,
-                "rsiReversion",
-            )?)?,
-        )),
-        StrategyType::BollingerReversion => Box::new(bollinger_reversion::BollingerReversion::new(
-            bollinger_reversion::BollingerReversionConfig::from_params(member(
-                &spec.bollinger_reversion,
-                "bollingerReversion",
-            )?)?,
-        )),
-        StrategyType::Grid => Box::new(grid::Grid::new(grid::GridConfig::from_params(
-            member(&spec.grid, "grid")?,
-            instrument,
-        )?)),
-        StrategyType::Dca => Box::new(dca::Dca::new(dca::DcaConfig::from_params(member(
-            &spec.dca, "dca",
-        )?)?)),
-        StrategyType::MarketMaker => Box::new(market_maker::MarketMaker::new(
-            market_maker::MarketMakerConfig::from_params(
-                member(&spec.market_maker, "marketMaker")?,
-                instrument,
-            )?,
+    Ok(match config {
+        StrategyConfig::SmaCross(c) => Box::new(sma_cross::SmaCross::new(*c)),
+        StrategyConfig::EmaCross(c) => Box::new(ema_cross::EmaCross::new(*c)),
+        StrategyConfig::RsiReversion(c) => Box::new(rsi_reversion::RsiReversion::new(*c)),
+        StrategyConfig::BollingerReversion(c) => {
+            Box::new(bollinger_reversion::BollingerReversion::new(*c))
+        }
+        StrategyConfig::Grid(p) => Box::new(grid::Grid::new(grid::GridConfig::new(p, instrument)?)),
+        StrategyConfig::Dca(c) => Box::new(dca::Dca::new(*c)),
+        StrategyConfig::MarketMaker(p) => Box::new(market_maker::MarketMaker::new(
+            market_maker::MarketMakerConfig::new(p, instrument)?,
         )),
     })
 }

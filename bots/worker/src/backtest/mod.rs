@@ -35,18 +35,13 @@ pub fn run(req: &Request) -> Result<ReportView> {
     if cfg.bot.mode != Mode::Backtest {
         tracing::info!(mode = ?cfg.bot.mode, "running a backtest of a bot whose mode is not Backtest");
     }
-    if cfg.bot.symbols.len() != 1 {
-        bail!(
-            "TradingBot {}: spec.symbols has {} symbols; a backtest runs on one data file, so exactly one",
-            cfg.name,
-            cfg.bot.symbols.len()
-        );
-    }
+    // The resources translated before the data is read: a bad bot is named first.
+    let bot = tradewind_config::bot(&cfg)?;
     let timeframe = cfg.strategy.timeframe.seconds();
     let (bars, format) = market_data::load_bars(&req.data, timeframe)?;
     tracing::info!(bars = bars.len(), ?format, data = %req.data.display(), "market data loaded");
     let instrument = instrument(&cfg, &bars, &req.instrument)?;
-    let (strategy, settings) = crate::settings::engine_settings(&cfg, &instrument)?;
+    let (strategy, settings) = bot.engine(&instrument)?;
     let started = std::time::Instant::now();
     let outcome = Backtest::new(settings, strategy).run(&bars)?;
     let secs = started.elapsed().as_secs_f64();

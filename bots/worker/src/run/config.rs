@@ -5,18 +5,16 @@
 use std::path::{Path, PathBuf};
 
 use tradewind_crds::Mode;
+use tradewind_crds::contract::{self, API_KEY_FILE, API_SECRET_FILE, env};
 use tradewind_crds::resolved::BotConfig;
 
 /// `tradewind-bot run` flags; each also reads an environment variable, which is how the
-/// operator's Deployment sets them.
+/// operator's Deployment sets them. Paths, port and the variables the operator sets are
+/// the ones in [`tradewind_crds::contract`].
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
     /// The resolved configuration (bot, strategy, plan) the operator mounts.
-    #[arg(
-        long,
-        env = "TRADEWIND_CONFIG",
-        default_value = "/etc/tradewind/config/bot.json"
-    )]
+    #[arg(long, env = env::CONFIG, default_value = contract::CONFIG_PATH)]
     pub config: PathBuf,
     /// Instead of `--config`: YAML file(s) with the TradingBot, its Strategy and optional
     /// CommissionPlan, resolved and checked as an API server would (for a laptop).
@@ -26,21 +24,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub paper: bool,
     /// Directory with the files `apiKey` and `apiSecret` (the bot's Secret, mounted).
-    #[arg(
-        long,
-        env = "TRADEWIND_CREDENTIALS_DIR",
-        default_value = "/etc/tradewind/credentials"
-    )]
+    #[arg(long, env = env::CREDENTIALS_DIR, default_value = contract::CREDENTIALS_DIR)]
     pub credentials_dir: PathBuf,
     /// Where the journal lives (the pod's volume).
-    #[arg(
-        long,
-        env = "TRADEWIND_STATE_DIR",
-        default_value = "/var/lib/tradewind"
-    )]
+    #[arg(long, env = env::STATE_DIR, default_value = contract::STATE_DIR)]
     pub state_dir: PathBuf,
     /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, env = "TRADEWIND_METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    #[arg(long, env = env::METRICS_ADDR,
+          default_value_t = std::net::SocketAddr::from(([0, 0, 0, 0], contract::METRICS_PORT)))]
     pub metrics_addr: std::net::SocketAddr,
     /// Market data: `binance` (live WebSocket streams) or `replay` (a recorded file).
     #[arg(long, env = "TRADEWIND_MARKET_DATA", default_value = "binance", value_parser = ["binance", "replay"])]
@@ -61,10 +52,10 @@ pub struct RunArgs {
     #[arg(long, env = "TRADEWIND_KUBERNETES", default_value = "auto", value_parser = ["auto", "off"])]
     pub kubernetes: String,
     /// The pod's name: this worker's identity in the Lease.
-    #[arg(long, env = "POD_NAME")]
+    #[arg(long, env = env::POD_NAME)]
     pub pod_name: Option<String>,
     /// The bot's namespace.
-    #[arg(long, env = "POD_NAMESPACE")]
+    #[arg(long, env = env::POD_NAMESPACE)]
     pub namespace: Option<String>,
     /// The bot's UID (client order IDs derive from it); read from the TradingBot if unset.
     #[arg(long, env = "TRADEWIND_BOT_UID")]
@@ -79,16 +70,16 @@ pub struct RunArgs {
     #[arg(long, env = "TRADEWIND_STATUS_INTERVAL_SECONDS", default_value_t = 10)]
     pub status_interval_seconds: u64,
     /// Key Vault URI holding the exchange credentials (instead of the mounted Secret).
-    #[arg(long, env = "TRADEWIND_KEYVAULT_URI")]
+    #[arg(long, env = env::KEYVAULT_URI)]
     pub key_vault_uri: Option<String>,
     /// Name of the Key Vault secret (JSON `{"apiKey": .., "apiSecret": ..}`).
-    #[arg(long, env = "TRADEWIND_KEYVAULT_SECRET")]
+    #[arg(long, env = env::KEYVAULT_SECRET)]
     pub key_vault_secret: Option<String>,
     /// Service Bus endpoint for events (in addition to stdout).
-    #[arg(long, env = "TRADEWIND_SERVICEBUS_ENDPOINT")]
+    #[arg(long, env = env::SERVICEBUS_ENDPOINT)]
     pub service_bus_endpoint: Option<String>,
     /// Service Bus topic of this bot.
-    #[arg(long, env = "TRADEWIND_SERVICEBUS_TOPIC")]
+    #[arg(long, env = env::SERVICEBUS_TOPIC)]
     pub service_bus_topic: Option<String>,
     /// Azure cloud and credential for Key Vault and Service Bus.
     #[command(flatten)]
@@ -112,6 +103,15 @@ pub enum ConfigError {
         path: String,
         /// Cause.
         source: std::io::Error,
+    },
+    /// The resources cannot be translated into the core's configuration; names the
+    /// resource and its field (the operator refuses the same bot with the same message).
+    #[error("{path}: {source}")]
+    Spec {
+        /// File.
+        path: String,
+        /// The resource, its field and why.
+        source: tradewind_config::SpecError,
     },
     /// The JSON does not match the schema; names the field.
     #[error("{path}: {field}: {reason}")]
@@ -172,7 +172,9 @@ fn read(path: &Path) -> Result<BotConfig, ConfigError> {
     Ok(cfg)
 }
 
-/// What a worker can run: one symbol, Paper or Live, on Binance spot.
+/// What a worker can run: a Paper or Live bot whose resources translate into the core's
+/// configuration (one symbol quoted in the capital's currency, parameters the engine
+/// represents), checked before anything connects.
 pub fn check(path: &Path, cfg: &BotConfig) -> Result<(), ConfigError> {
     if cfg.bot.mode == Mode::Backtest {
         return Err(field(
@@ -181,27 +183,10 @@ pub fn check(path: &Path, cfg: &BotConfig) -> Result<(), ConfigError> {
             "Backtest bots are run with `tradewind-bot backtest`, not as a worker",
         ));
     }
-    if cfg.bot.symbols.len() != 1 {
-        return Err(field(
-            path,
-            "bot.symbols",
-            format!(
-                "a worker trades exactly one symbol, got {}",
-                cfg.bot.symbols.len()
-            ),
-        ));
-    }
-    let symbol = &cfg.bot.symbols[0];
-    if !symbol.ends_with(cfg.bot.capital.currency.as_str()) {
-        return Err(field(
-            path,
-            "bot.capital.currency",
-            format!(
-                "{} is not the quote currency of {symbol}",
-                cfg.bot.capital.currency
-            ),
-        ));
-    }
+    tradewind_config::bot(cfg).map_err(|source| ConfigError::Spec {
+        path: path.display().to_string(),
+        source,
+    })?;
     Ok(())
 }
 
@@ -259,8 +244,8 @@ pub fn credentials_from_dir(dir: &Path) -> Result<ApiCredentials, CredentialsErr
         Ok(value)
     };
     Ok(ApiCredentials {
-        api_key: read("apiKey")?,
-        api_secret: read("apiSecret")?,
+        api_key: read(API_KEY_FILE)?,
+        api_secret: read(API_SECRET_FILE)?,
     })
 }
 
@@ -324,5 +309,235 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("s3cr3t"), "{err}");
+    }
+}
+
+/// The operator ↔ worker contract, end to end: a bot's pod rendered by the operator's
+/// builder, its args, env and mounted files handed to this loader.
+#[cfg(test)]
+mod pod_contract {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use clap::{CommandFactory, Parser};
+    use k8s_openapi::api::core::v1::{Container, PodSpec};
+    use tradewind_crds::bundle::{self, Bundle};
+    use tradewind_crds::contract::{self, METRICS_PORT_NAME};
+    use tradewind_operator::build::{self, Children, OperatorConfig, WorkerAzure};
+
+    use super::*;
+
+    const POD_NAME: &str = "btc-grid-live-worker-5d9c7-x2x4p";
+
+    fn live_bot() -> Bundle {
+        let root = PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
+        )
+        .join("../..");
+        let files: Vec<PathBuf> = [
+            "examples/bots/live.yaml",
+            "examples/strategies/grid.yaml",
+            "examples/commission-plans/tiered-referral.yaml",
+        ]
+        .iter()
+        .map(|f| root.join(f))
+        .collect();
+        let mut b = bundle::load(&files, None).unwrap();
+        b.bot.metadata.namespace = Some("trading".into());
+        b.bot.metadata.uid = Some("7c0e2f58-1111-4c6e-9f00-000000000001".into());
+        b
+    }
+
+    fn pod(c: &Children) -> &PodSpec {
+        c.deployment
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .as_ref()
+            .unwrap()
+    }
+
+    /// `path` as seen from the test: under `root` when it is inside one of the pod's
+    /// mounts, and `None` when the pod mounts nothing there.
+    fn mounted(root: &Path, container: &Container, path: &Path) -> Option<PathBuf> {
+        container
+            .volume_mounts
+            .as_ref()?
+            .iter()
+            .find(|m| path.starts_with(&m.mount_path))
+            .map(|_| root.join(path.strip_prefix("/").unwrap()))
+    }
+
+    /// Writes the files the kubelet would mount: the ConfigMap's keys and the
+    /// credentials Secret's keys, each at its item path.
+    fn mount_files(root: &Path, c: &Children, secret: &BTreeMap<String, String>) {
+        let spec = pod(c);
+        let container = &spec.containers[0];
+        for m in container.volume_mounts.as_ref().unwrap() {
+            let volume = spec
+                .volumes
+                .as_ref()
+                .unwrap()
+                .iter()
+                .find(|v| v.name == m.name)
+                .unwrap_or_else(|| panic!("mount {} has no volume", m.name));
+            let dir = root.join(m.mount_path.trim_start_matches('/'));
+            std::fs::create_dir_all(&dir).unwrap();
+            let (items, data) = if let Some(cm) = &volume.config_map {
+                assert_eq!(cm.name, c.config_map.metadata.name.clone().unwrap());
+                (
+                    cm.items.clone().unwrap(),
+                    c.config_map.data.clone().unwrap(),
+                )
+            } else if let Some(s) = &volume.secret {
+                (s.items.clone().unwrap(), secret.clone())
+            } else {
+                continue;
+            };
+            for item in items {
+                let value = data
+                    .get(&item.key)
+                    .unwrap_or_else(|| panic!("{} has no key {}", m.name, item.key));
+                std::fs::write(dir.join(&item.path), value).unwrap();
+            }
+        }
+    }
+
+    /// The container's command line, with each environment variable given the way clap
+    /// reads it: as the flag that declares that variable. A variable no flag declares is
+    /// one the operator sets and nothing reads.
+    fn argv(container: &Container) -> Vec<String> {
+        let cli = crate::Cli::command();
+        let run = cli.find_subcommand("run").expect("a run subcommand");
+        let mut argv = vec!["tradewind-bot".to_owned()];
+        argv.extend(container.args.clone().unwrap());
+        for var in container.env.clone().unwrap_or_default() {
+            let value = match (&var.value, &var.value_from) {
+                (Some(v), _) => v.clone(),
+                (None, Some(from)) => {
+                    match from.field_ref.as_ref().map(|f| f.field_path.as_str()) {
+                        Some("metadata.name") => POD_NAME.to_owned(),
+                        Some("metadata.namespace") => "trading".to_owned(),
+                        other => panic!("{}: unexpected source {other:?}", var.name),
+                    }
+                }
+                (None, None) => String::new(),
+            };
+            let arg = run
+                .get_arguments()
+                .find(|a| a.get_env().is_some_and(|e| e == var.name.as_str()))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "the operator sets {} and the worker reads no such variable",
+                        var.name
+                    )
+                });
+            let flag = format!("--{}", arg.get_long().unwrap());
+            if !argv.contains(&flag) {
+                argv.push(flag);
+                argv.push(value);
+            }
+        }
+        argv
+    }
+
+    fn run_args(argv: &[String]) -> RunArgs {
+        match crate::Cli::try_parse_from(argv).unwrap().command {
+            crate::Command::Run(args) => *args,
+            crate::Command::Backtest { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_worker_loads_the_pod_the_operator_renders() {
+        let b = live_bot();
+        let root = std::env::temp_dir().join(format!("tw-pod-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let c = build::children(&b.bot, &b.config, &OperatorConfig::default()).unwrap();
+        let secret_ref = &b.bot.spec.credentials.as_ref().unwrap().secret_ref;
+        let secret = BTreeMap::from([
+            (secret_ref.api_key_key.clone(), "key-1\n".to_owned()),
+            (secret_ref.api_secret_key.clone(), "secret-1".to_owned()),
+        ]);
+        mount_files(&root, &c, &secret);
+        let container = &pod(&c).containers[0];
+        let mut args = run_args(&argv(container));
+
+        // Every path the worker reads or writes, given or defaulted, is one the pod mounts;
+        // the test reads its copy of those mounts.
+        let paths = [
+            &mut args.config,
+            &mut args.credentials_dir,
+            &mut args.state_dir,
+        ];
+        for p in paths {
+            *p = mounted(&root, container, p).unwrap_or_else(|| {
+                panic!(
+                    "the worker uses {} and the pod mounts nothing there",
+                    p.display()
+                )
+            });
+        }
+        let cfg = from_args(&args).unwrap();
+        assert_eq!(
+            cfg, b.config,
+            "the worker reads the configuration the operator wrote"
+        );
+        let creds = credentials_from_dir(&args.credentials_dir).unwrap();
+        assert_eq!(
+            (creds.api_key.as_str(), creds.api_secret.as_str()),
+            ("key-1", "secret-1")
+        );
+        std::fs::create_dir_all(&args.state_dir).unwrap();
+
+        // Identity, namespace, Lease and metrics port agree.
+        assert_eq!(args.pod_name.as_deref(), Some(POD_NAME));
+        assert_eq!(args.namespace.as_deref(), Some("trading"));
+        assert_eq!(
+            c.lease.metadata.name.as_deref(),
+            Some(contract::lease_name(&cfg.name).as_str())
+        );
+        let port = container.ports.as_ref().unwrap()[0].clone();
+        assert_eq!(port.name.as_deref(), Some(METRICS_PORT_NAME));
+        assert_eq!(i32::from(args.metrics_addr.port()), port.container_port);
+        assert!(args.key_vault_uri.is_none() && args.service_bus_endpoint.is_none());
+
+        // With Azure, the worker is pointed at the Key Vault secret and the Service Bus
+        // topic, through variables it reads.
+        let op = OperatorConfig {
+            azure: Some(WorkerAzure {
+                cosmos_endpoint: Some("https://acct.documents.azure.com:443/".into()),
+                cosmos_database: "tradewind".into(),
+                key_vault_uri: Some("https://kv.vault.azure.net/".into()),
+                service_bus_endpoint: Some("https://ns.servicebus.windows.net:443/".into()),
+            }),
+            ..OperatorConfig::default()
+        };
+        let c = build::children(&b.bot, &b.config, &op).unwrap();
+        let container = &pod(&c).containers[0];
+        let set = |name: &str| {
+            container
+                .env
+                .iter()
+                .flatten()
+                .find(|e| e.name == name)
+                .and_then(|e| e.value.clone())
+        };
+        let args = run_args(&argv(container));
+        assert_eq!(
+            args.key_vault_uri.as_deref(),
+            Some("https://kv.vault.azure.net/")
+        );
+        assert_eq!(args.key_vault_secret, set(contract::env::KEYVAULT_SECRET));
+        assert!(args.key_vault_secret.is_some());
+        assert_eq!(
+            args.service_bus_endpoint.as_deref(),
+            Some("https://ns.servicebus.windows.net:443/")
+        );
+        assert_eq!(args.service_bus_topic, set(contract::env::SERVICEBUS_TOPIC));
+        assert!(args.service_bus_topic.is_some());
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -253,7 +253,7 @@ async fn cluster(args: &RunArgs, name: &str, namespace: &str, bot: &str) -> Resu
             let (guard, rx) = LeaseGuard::start(
                 c.clone(),
                 namespace,
-                &format!("{name}-lease"),
+                &tradewind_crds::contract::lease_name(name),
                 &identity,
                 Duration::from_secs(args.lease_seconds),
             );

@@ -1,8 +1,6 @@
-//! BollingerReversion configuration, from the Strategy resource's `bollingerReversion` member.
+//! BollingerReversion configuration (the Strategy resource's `bollingerReversion` member).
 
-use tradewind_crds::BollingerReversionParams;
-
-use crate::strategy::config::{ConfigError, decimal_e9, period};
+use crate::strategy::config::{ConfigError, period};
 
 /// Band period and width.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -14,19 +12,15 @@ pub struct BollingerReversionConfig {
 }
 
 impl BollingerReversionConfig {
-    /// From the resource.
-    pub fn from_params(p: &BollingerReversionParams) -> Result<Self, ConfigError> {
-        let period = period("spec.bollingerReversion.period", p.period, 2)?;
-        let e9 = decimal_e9("spec.bollingerReversion.stdDevs", p.std_devs.as_str())?;
-        if e9 <= 0 {
+    /// Checks the period (at least 2) and the width (finite, greater than zero).
+    pub fn new(period_bars: usize, std_devs: f64) -> Result<Self, ConfigError> {
+        let period = period("bollingerReversion.period", period_bars, 2)?;
+        if !std_devs.is_finite() || std_devs <= 0.0 {
             return Err(ConfigError::new(
-                "spec.bollingerReversion.stdDevs",
+                "bollingerReversion.stdDevs",
                 "must be greater than zero",
             ));
         }
-        Ok(Self {
-            period,
-            std_devs: e9 as f64 / 1e9,
-        })
+        Ok(Self { period, std_devs })
     }
 }

@@ -1,14 +1,9 @@
 use super::*;
 use crate::strategy::Action;
 use crate::strategy::testing::feed;
-use tradewind_crds::BollingerReversionParams;
 
 fn run(closes: &[&str], position: &str) -> Vec<Action> {
-    let cfg = BollingerReversionConfig::from_params(&BollingerReversionParams {
-        period: 4,
-        std_devs: "1.5".into(),
-    })
-    .unwrap();
+    let cfg = BollingerReversionConfig::new(4, 1.5).unwrap();
     feed(&mut BollingerReversion::new(cfg), closes, position)
         .into_iter()
         .map(|(_, a)| a)
@@ -38,17 +33,13 @@ fn inside_the_bands_does_nothing() {
 }
 
 #[test]
-fn config_parses_std_devs_exactly() {
-    let c = BollingerReversionConfig::from_params(&BollingerReversionParams {
-        period: 20,
-        std_devs: "2.5".into(),
-    })
-    .unwrap();
-    assert_eq!(c.std_devs, 2.5);
-    let err = BollingerReversionConfig::from_params(&BollingerReversionParams {
-        period: 20,
-        std_devs: "two".into(),
-    })
-    .unwrap_err();
-    assert_eq!(err.field, "spec.bollingerReversion.stdDevs");
+fn config_errors_name_the_field() {
+    assert_eq!(
+        BollingerReversionConfig::new(20, 2.5).unwrap().std_devs,
+        2.5
+    );
+    let err = BollingerReversionConfig::new(20, 0.0).unwrap_err();
+    assert_eq!(err.field, "bollingerReversion.stdDevs");
+    let err = BollingerReversionConfig::new(1, 2.0).unwrap_err();
+    assert_eq!(err.field, "bollingerReversion.period");
 }

@@ -1,10 +1,8 @@
-//! Dca configuration, from the Strategy resource's `dca` member.
-
-use tradewind_crds::DcaParams;
+//! Dca configuration (the Strategy resource's `dca` member).
 
 use crate::fixed::Money;
 use crate::risk::Percent;
-use crate::strategy::config::{ConfigError, money};
+use crate::strategy::config::ConfigError;
 
 /// Interval, amount and optional take-profit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,32 +16,32 @@ pub struct DcaConfig {
 }
 
 impl DcaConfig {
-    /// From the resource.
-    pub fn from_params(p: &DcaParams) -> Result<Self, ConfigError> {
-        if p.every_bars == 0 {
-            return Err(ConfigError::new("spec.dca.everyBars", "must be at least 1"));
+    /// Checks the interval (at least 1 bar), the notional (greater than zero) and the
+    /// take-profit (in (0, 100] %).
+    pub fn new(
+        every_bars: u64,
+        notional: Money,
+        take_profit: Option<Percent>,
+    ) -> Result<Self, ConfigError> {
+        if every_bars == 0 {
+            return Err(ConfigError::new("dca.everyBars", "must be at least 1"));
         }
-        let notional = money("spec.dca.notional", p.notional.as_str())?;
         if notional.is_negative() || notional.is_zero() {
             return Err(ConfigError::new(
-                "spec.dca.notional",
+                "dca.notional",
                 "must be greater than zero",
             ));
         }
-        let take_profit = match &p.take_profit_percent {
-            None => None,
-            Some(pct) => {
-                let field = "spec.dca.takeProfitPercent";
-                let pct = Percent::parse(pct.as_str())
-                    .map_err(|e| ConfigError::new(field, e.to_string()))?;
-                if pct.as_fraction() <= 0.0 || pct.as_fraction() > 1.0 {
-                    return Err(ConfigError::new(field, "must be in (0, 100]"));
-                }
-                Some(pct)
-            }
-        };
+        if let Some(pct) = take_profit
+            && (pct == Percent::ZERO || pct > Percent::HUNDRED)
+        {
+            return Err(ConfigError::new(
+                "dca.takeProfitPercent",
+                "must be in (0, 100]",
+            ));
+        }
         Ok(Self {
-            every_bars: u64::from(p.every_bars),
+            every_bars,
             notional,
             take_profit,
         })

@@ -1,16 +1,16 @@
 use super::*;
 use crate::fixed::Money;
+use crate::risk::Percent;
 use crate::strategy::Action;
 use crate::strategy::testing::{bar, ctx, instrument, price};
-use tradewind_crds::DcaParams;
 
 fn dca(every: u32, tp: Option<&str>) -> Dca {
     Dca::new(
-        DcaConfig::from_params(&DcaParams {
-            every_bars: every,
-            notional: "100".into(),
-            take_profit_percent: tp.map(Into::into),
-        })
+        DcaConfig::new(
+            u64::from(every),
+            Money::parse("100").unwrap(),
+            tp.map(|p| Percent::parse(p).unwrap()),
+        )
         .unwrap(),
     )
 }
@@ -51,22 +51,19 @@ fn takes_profit_exactly_at_the_threshold() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let bad = DcaParams {
-        every_bars: 0,
-        notional: "100".into(),
-        take_profit_percent: None,
-    };
+    let hundred = Money::parse("100").unwrap();
     assert_eq!(
-        DcaConfig::from_params(&bad).unwrap_err().field,
-        "spec.dca.everyBars"
+        DcaConfig::new(0, hundred, None).unwrap_err().field,
+        "dca.everyBars"
     );
-    let bad = DcaParams {
-        every_bars: 1,
-        notional: "1e2".into(),
-        take_profit_percent: None,
-    };
     assert_eq!(
-        DcaConfig::from_params(&bad).unwrap_err().field,
-        "spec.dca.notional"
+        DcaConfig::new(1, Money::ZERO, None).unwrap_err().field,
+        "dca.notional"
+    );
+    assert_eq!(
+        DcaConfig::new(1, hundred, Some(Percent::parse("100.5").unwrap()))
+            .unwrap_err()
+            .field,
+        "dca.takeProfitPercent"
     );
 }

@@ -40,12 +40,6 @@ fn does_not_pyramid_or_exit_when_flat() {
 #[test]
 fn config_refuses_fast_not_below_slow() {
     let err = EmaCrossConfig::new(20, 20).unwrap_err();
-    assert_eq!(err.field, "spec.emaCross.fastPeriod");
-    assert!(
-        EmaCrossConfig::from_params(&tradewind_crds::CrossParams {
-            fast_period: 0,
-            slow_period: 5
-        })
-        .is_err()
-    );
+    assert_eq!(err.field, "emaCross.fastPeriod");
+    assert!(EmaCrossConfig::new(0, 5).is_err());
 }

@@ -7,7 +7,7 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-pub use config::GridConfig;
+pub use config::{GridConfig, GridParams};
 
 use std::collections::BTreeMap;
 

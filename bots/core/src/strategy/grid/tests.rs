@@ -1,25 +1,24 @@
 use super::*;
 use crate::data::Side;
 use crate::fixed::Money;
+use crate::fixed::{Price, Quantity};
 use crate::orders::{InstrumentIndex, Liquidity};
 use crate::strategy::Action;
 use crate::strategy::testing::{bar, ctx, instrument, price, qty};
-use tradewind_crds::GridParams;
 
 fn config(
     lower: &str,
     upper: &str,
     levels: u32,
 ) -> Result<GridConfig, crate::strategy::config::ConfigError> {
-    GridConfig::from_params(
-        &GridParams {
-            lower_price: lower.into(),
-            upper_price: upper.into(),
-            levels,
-            quantity_per_level: "0.001".into(),
-        },
-        &instrument(),
-    )
+    let exact = |s: &str| Price::parse(s, 9).unwrap();
+    let params = GridParams::new(
+        exact(lower),
+        exact(upper),
+        levels,
+        Quantity::parse("0.001", 3).unwrap(),
+    )?;
+    GridConfig::new(&params, &instrument())
 }
 
 #[test]
@@ -33,15 +32,12 @@ fn levels_are_even_and_on_ticks() {
 fn refuses_bad_grids_naming_the_field() {
     assert_eq!(
         config("101", "100", 4).unwrap_err().field,
-        "spec.grid.lowerPrice"
+        "grid.lowerPrice"
     );
-    assert_eq!(
-        config("100", "100.02", 5).unwrap_err().field,
-        "spec.grid.levels"
-    );
+    assert_eq!(config("100", "100.02", 5).unwrap_err().field, "grid.levels");
     assert_eq!(
         config("100.001", "101", 4).unwrap_err().field,
-        "spec.grid.lowerPrice"
+        "grid.lowerPrice"
     );
 }
 

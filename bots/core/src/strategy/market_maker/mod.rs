@@ -7,7 +7,7 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-pub use config::MarketMakerConfig;
+pub use config::{MarketMakerConfig, MarketMakerParams};
 
 use crate::data::{Bar, Side};
 use crate::fixed::Price;

@@ -1,18 +1,20 @@
 use super::*;
+use crate::exchange::Bps;
+use crate::fixed::Quantity;
 use crate::orders::ClientOrderId;
 use crate::strategy::testing::{bar, ctx, instrument, price, qty};
 use crate::strategy::{Action, OpenOrder};
-use tradewind_crds::MarketMakerParams;
 
 fn mm(refresh: u32) -> MarketMaker {
     MarketMaker::new(
-        MarketMakerConfig::from_params(
-            &MarketMakerParams {
-                spread_bps: "10".into(),
-                order_quantity: "0.002".into(),
-                max_inventory: "0.004".into(),
-                refresh_bars: refresh,
-            },
+        MarketMakerConfig::new(
+            &MarketMakerParams::new(
+                Bps::parse("10").unwrap(),
+                qty("0.002"),
+                qty("0.004"),
+                u64::from(refresh),
+            )
+            .unwrap(),
             &instrument(),
         )
         .unwrap(),
@@ -93,16 +95,29 @@ fn requotes_every_refresh_and_cancels_first() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let p = MarketMakerParams {
-        spread_bps: "10".into(),
-        order_quantity: "0.01".into(),
-        max_inventory: "0.002".into(),
-        refresh_bars: 1,
-    };
+    let ten = Bps::parse("10").unwrap();
     assert_eq!(
-        MarketMakerConfig::from_params(&p, &instrument())
+        MarketMakerParams::new(ten, qty("0.01"), qty("0.002"), 1)
             .unwrap_err()
             .field,
-        "spec.marketMaker.orderQuantity"
+        "marketMaker.orderQuantity"
+    );
+    assert_eq!(
+        MarketMakerParams::new(Bps::ZERO, qty("0.01"), qty("0.02"), 1)
+            .unwrap_err()
+            .field,
+        "marketMaker.spreadBps"
+    );
+    // Below one lot of the instrument (0.00001).
+    let p = MarketMakerParams::new(
+        ten,
+        Quantity::parse("0.000001", 6).unwrap(),
+        qty("0.002"),
+        1,
+    )
+    .unwrap();
+    assert_eq!(
+        MarketMakerConfig::new(&p, &instrument()).unwrap_err().field,
+        "marketMaker.orderQuantity"
     );
 }

@@ -1,6 +1,4 @@
-//! RsiReversion configuration, from the Strategy resource's `rsiReversion` member.
-
-use tradewind_crds::RsiReversionParams;
+//! RsiReversion configuration (the Strategy resource's `rsiReversion` member).
 
 use crate::strategy::config::{ConfigError, period};
 
@@ -16,34 +14,31 @@ pub struct RsiReversionConfig {
 }
 
 impl RsiReversionConfig {
-    /// From the resource.
-    pub fn from_params(p: &RsiReversionParams) -> Result<Self, ConfigError> {
-        let period = period("spec.rsiReversion.period", p.period, 2)?;
-        if !(1..=99).contains(&p.oversold) {
+    /// Checks the period (at least 2) and the levels (1 to 99, oversold below overbought).
+    pub fn new(period_bars: usize, oversold: u32, overbought: u32) -> Result<Self, ConfigError> {
+        let period = period("rsiReversion.period", period_bars, 2)?;
+        if !(1..=99).contains(&oversold) {
             return Err(ConfigError::new(
-                "spec.rsiReversion.oversold",
+                "rsiReversion.oversold",
                 "must be between 1 and 99",
             ));
         }
-        if !(1..=99).contains(&p.overbought) {
+        if !(1..=99).contains(&overbought) {
             return Err(ConfigError::new(
-                "spec.rsiReversion.overbought",
+                "rsiReversion.overbought",
                 "must be between 1 and 99",
             ));
         }
-        if p.oversold >= p.overbought {
+        if oversold >= overbought {
             return Err(ConfigError::new(
-                "spec.rsiReversion.oversold",
-                format!(
-                    "must be below overbought ({} >= {})",
-                    p.oversold, p.overbought
-                ),
+                "rsiReversion.oversold",
+                format!("must be below overbought ({oversold} >= {overbought})"),
             ));
         }
         Ok(Self {
             period,
-            oversold: f64::from(p.oversold),
-            overbought: f64::from(p.overbought),
+            oversold: f64::from(oversold),
+            overbought: f64::from(overbought),
         })
     }
 }

@@ -1,17 +1,9 @@
 use super::*;
 use crate::strategy::Action;
 use crate::strategy::testing;
-use tradewind_crds::RsiReversionParams;
 
 fn strategy() -> RsiReversion {
-    RsiReversion::new(
-        RsiReversionConfig::from_params(&RsiReversionParams {
-            period: 3,
-            oversold: 30,
-            overbought: 70,
-        })
-        .unwrap(),
-    )
+    RsiReversion::new(RsiReversionConfig::new(3, 30, 70).unwrap())
 }
 
 fn feed(s: &mut RsiReversion, closes: &[&str], position: &str) -> Vec<Action> {
@@ -50,18 +42,8 @@ fn quiet_in_between_and_during_warmup() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let err = RsiReversionConfig::from_params(&RsiReversionParams {
-        period: 14,
-        oversold: 70,
-        overbought: 30,
-    })
-    .unwrap_err();
-    assert_eq!(err.field, "spec.rsiReversion.oversold");
-    let err = RsiReversionConfig::from_params(&RsiReversionParams {
-        period: 1,
-        oversold: 30,
-        overbought: 70,
-    })
-    .unwrap_err();
-    assert_eq!(err.field, "spec.rsiReversion.period");
+    let err = RsiReversionConfig::new(14, 70, 30).unwrap_err();
+    assert_eq!(err.field, "rsiReversion.oversold");
+    let err = RsiReversionConfig::new(1, 30, 70).unwrap_err();
+    assert_eq!(err.field, "rsiReversion.period");
 }

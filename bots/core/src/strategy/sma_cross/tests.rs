@@ -40,14 +40,8 @@ fn does_not_pyramid_or_exit_when_flat() {
 #[test]
 fn config_refuses_fast_not_below_slow() {
     let err = SmaCrossConfig::new(20, 20).unwrap_err();
-    assert_eq!(err.field, "spec.smaCross.fastPeriod");
-    assert!(
-        SmaCrossConfig::from_params(&tradewind_crds::CrossParams {
-            fast_period: 0,
-            slow_period: 5
-        })
-        .is_err()
-    );
+    assert_eq!(err.field, "smaCross.fastPeriod");
+    assert!(SmaCrossConfig::new(0, 5).is_err());
 }
 
 #[test]

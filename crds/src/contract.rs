@@ -1,0 +1,98 @@
+//! The operator ↔ worker contract: what the operator puts in a worker's pod and where the
+//! worker looks for it. Defined once, here, and used by both sides: the operator's
+//! Deployment builder writes these paths, names and variables, and the worker's `run`
+//! flags read them (a test renders a pod with the operator and loads it with the worker).
+
+use std::collections::BTreeMap;
+
+/// Directory where the ConfigMap with the resolved configuration is mounted (a sibling
+/// of the credentials, never a parent: a mount point inside a read-only ConfigMap volume
+/// cannot be created).
+pub const CONFIG_DIR: &str = "/etc/tradewind/config";
+/// Key in the ConfigMap, and file name in [`CONFIG_DIR`], of the resolved configuration.
+pub const CONFIG_FILE: &str = "bot.json";
+/// [`CONFIG_DIR`]`/`[`CONFIG_FILE`], the worker's default `--config`.
+pub const CONFIG_PATH: &str = "/etc/tradewind/config/bot.json";
+/// Directory where a Live bot's exchange credentials are mounted, one file per key.
+pub const CREDENTIALS_DIR: &str = "/etc/tradewind/credentials";
+/// File in [`CREDENTIALS_DIR`] holding the exchange API key (also the field name in the
+/// Key Vault secret's JSON).
+pub const API_KEY_FILE: &str = "apiKey";
+/// File in [`CREDENTIALS_DIR`] holding the exchange API secret (also the field name in the
+/// Key Vault secret's JSON).
+pub const API_SECRET_FILE: &str = "apiSecret";
+/// The worker's state volume (its journal).
+pub const STATE_DIR: &str = "/var/lib/tradewind";
+/// Port of the worker's /metrics, /healthz and /readyz.
+pub const METRICS_PORT: u16 = 9090;
+/// Name of that port in the pod, the probes and the metrics Service.
+pub const METRICS_PORT_NAME: &str = "metrics";
+
+/// Environment variables the operator sets on the worker container and the worker reads
+/// (each is also a `tradewind-bot run` flag).
+pub mod env {
+    /// The pod's name (downward API): the worker's identity in the Lease.
+    pub const POD_NAME: &str = "POD_NAME";
+    /// The pod's namespace (downward API): the bot's namespace.
+    pub const POD_NAMESPACE: &str = "POD_NAMESPACE";
+    /// Path of the resolved configuration.
+    pub const CONFIG: &str = "TRADEWIND_CONFIG";
+    /// Directory with the credential files.
+    pub const CREDENTIALS_DIR: &str = "TRADEWIND_CREDENTIALS_DIR";
+    /// The state directory.
+    pub const STATE_DIR: &str = "TRADEWIND_STATE_DIR";
+    /// Address of the metrics server.
+    pub const METRICS_ADDR: &str = "TRADEWIND_METRICS_ADDR";
+    /// Key Vault URI holding the exchange credentials (`spec.cloud.keyVault`).
+    pub const KEYVAULT_URI: &str = "TRADEWIND_KEYVAULT_URI";
+    /// Name of the bot's Key Vault secret.
+    pub const KEYVAULT_SECRET: &str = "TRADEWIND_KEYVAULT_SECRET";
+    /// Service Bus endpoint for the bot's events (`spec.cloud.serviceBus`).
+    pub const SERVICEBUS_ENDPOINT: &str = "TRADEWIND_SERVICEBUS_ENDPOINT";
+    /// The bot's Service Bus topic.
+    pub const SERVICEBUS_TOPIC: &str = "TRADEWIND_SERVICEBUS_TOPIC";
+}
+
+/// The bot's Lease: created by the operator (so the worker's Role can name it), held by
+/// the worker while it trades.
+pub fn lease_name(bot: &str) -> String {
+    format!("{bot}-lease")
+}
+
+/// Recommended label keys (<https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/>).
+pub mod labels {
+    /// `app.kubernetes.io/name`.
+    pub const NAME: &str = "app.kubernetes.io/name";
+    /// `app.kubernetes.io/instance`: the bot's (or plan's) name.
+    pub const INSTANCE: &str = "app.kubernetes.io/instance";
+    /// `app.kubernetes.io/managed-by`.
+    pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+    /// `app.kubernetes.io/part-of`.
+    pub const PART_OF: &str = "app.kubernetes.io/part-of";
+    /// Value of [`NAME`] on a bot's worker pods.
+    pub const WORKER_NAME: &str = "tradewind-bot";
+    /// Value of [`MANAGED_BY`] on everything the operator creates.
+    pub const OPERATOR: &str = "tradewind-operator";
+    /// Value of [`PART_OF`].
+    pub const PART_OF_VALUE: &str = "tradewind";
+}
+
+/// The labels that select a bot's worker pods (stable for the Deployment's lifetime,
+/// since a Deployment selector is immutable).
+pub fn selector_labels(bot: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (labels::NAME.into(), labels::WORKER_NAME.into()),
+        (labels::INSTANCE.into(), bot.into()),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_path_is_the_file_in_the_config_dir() {
+        assert_eq!(CONFIG_PATH, format!("{CONFIG_DIR}/{CONFIG_FILE}"));
+        assert_eq!(lease_name("btc"), "btc-lease");
+    }
+}
