@@ -5,5 +5,4 @@
 
 pub mod instrument;
 pub mod run;
-pub mod settings;
 pub mod venue;

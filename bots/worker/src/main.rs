@@ -3,7 +3,7 @@
 
 mod backtest;
 mod report;
-use tradewind_bot::{run, settings};
+use tradewind_bot::run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -493,14 +493,20 @@ async fn a_paper_session_on_replayed_trades_equals_the_backtest() {
     let instrument =
         tradewind_bot::instrument::instrument(&cfg, &bars, &Default::default()).unwrap();
 
-    let (strategy, settings) = tradewind_bot::settings::engine_settings(&cfg, &instrument).unwrap();
+    let (strategy, settings) = tradewind_config::bot(&cfg)
+        .unwrap()
+        .engine(&instrument)
+        .unwrap();
     let backtest = tradewind_core::backtest::Backtest::new(settings, strategy)
         .run(&bars)
         .unwrap();
 
     let dir = scratch("paper");
     let out = Captured::default();
-    let (strategy, settings) = tradewind_bot::settings::engine_settings(&cfg, &instrument).unwrap();
+    let (strategy, settings) = tradewind_config::bot(&cfg)
+        .unwrap()
+        .engine(&instrument)
+        .unwrap();
     let (_l, rx) = leading(true);
     let session = Session::start(start(
         Engine::new(settings, strategy),
@@ -571,8 +577,10 @@ async fn a_live_session_against_the_mock_reports_fills_and_venue_trouble() {
         .unwrap()
         .to_instrument()
         .unwrap();
-    let (strategy, mut settings) =
-        tradewind_bot::settings::engine_settings(&cfg, &instrument).unwrap();
+    let (strategy, mut settings) = tradewind_config::bot(&cfg)
+        .unwrap()
+        .engine(&instrument)
+        .unwrap();
     settings.fill_model = BarFillModel::SameBarClose;
     let engine = Engine::with_venue(settings, strategy, Outbox::default());
     let executor = LiveExecutor::new(

@@ -6,7 +6,7 @@ pub use tradewind_bot::instrument::{InstrumentOverrides, instrument};
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use tradewind_core::backtest::{Backtest, Outcome};
 use tradewind_core::data::{Bar, Side};
 use tradewind_core::statistics::{Statistics, StatsConfig};

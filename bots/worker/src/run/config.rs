@@ -327,6 +327,19 @@ mod pod_contract {
 
     use super::*;
 
+    /// The binary's `run` subcommand, as `tradewind-bot` declares it.
+    #[derive(Parser)]
+    #[command(name = "tradewind-bot")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(clap::Subcommand)]
+    enum Command {
+        Run(Box<RunArgs>),
+    }
+
     const POD_NAME: &str = "btc-grid-live-worker-5d9c7-x2x4p";
 
     fn live_bot() -> Bundle {
@@ -409,7 +422,7 @@ mod pod_contract {
     /// reads it: as the flag that declares that variable. A variable no flag declares is
     /// one the operator sets and nothing reads.
     fn argv(container: &Container) -> Vec<String> {
-        let cli = crate::Cli::command();
+        let cli = Cli::command();
         let run = cli.find_subcommand("run").expect("a run subcommand");
         let mut argv = vec!["tradewind-bot".to_owned()];
         argv.extend(container.args.clone().unwrap());
@@ -444,9 +457,8 @@ mod pod_contract {
     }
 
     fn run_args(argv: &[String]) -> RunArgs {
-        match crate::Cli::try_parse_from(argv).unwrap().command {
-            crate::Command::Run(args) => *args,
-            crate::Command::Backtest { .. } => unreachable!(),
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Run(args) => *args,
         }
     }
 

@@ -331,7 +331,7 @@ impl Wiring<'_> {
             ("replay", Some(file)) => replay_instrument(cfg, file)?,
             _ => rest.rules(&cfg.bot.symbols[0]).await?.to_instrument()?,
         };
-        let (strategy, settings) = crate::settings::engine_settings(cfg, &instrument)?;
+        let (strategy, settings) = tradewind_config::bot(cfg)?.engine(&instrument)?;
         let session = Session::start(self.start(Engine::new(settings, strategy), Paper)).await?;
         let market = source(args, cfg, &rest).await?.into_stream();
         let reports =
@@ -360,7 +360,7 @@ impl Wiring<'_> {
             .await
             .context("checking the exchange credentials")?;
         let instrument = rest.rules(&symbol).await?.to_instrument()?;
-        let (strategy, mut settings) = crate::settings::engine_settings(cfg, &instrument)?;
+        let (strategy, mut settings) = tradewind_config::bot(cfg)?.engine(&instrument)?;
         // Live decisions go out at once; the exchange decides the fill.
         settings.fill_model = BarFillModel::SameBarClose;
         let engine = Engine::with_venue(settings, strategy, Outbox::default());
