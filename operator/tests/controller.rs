@@ -28,6 +28,18 @@ fn manifest_dir() -> std::path::PathBuf {
 
 const NS: &str = "default";
 
+/// The resources a bot's worker is made of (without a state volume).
+const WORKER_OBJECTS: [&str; 8] = [
+    "configmaps",
+    "serviceaccounts",
+    "leases",
+    "roles",
+    "rolebindings",
+    "deployments",
+    "services",
+    "networkpolicies",
+];
+
 fn example<T: serde::de::DeserializeOwned>(file: &str) -> T {
     let path = manifest_dir().join("..").join(file);
     serde_json::from_value(load_documents(&path).unwrap().remove(0).value).unwrap()
@@ -134,16 +146,7 @@ async fn bots_are_reconciled_end_to_end() {
     // Lease, created by the operator so RBAC can name it), the finalizer, and one status
     // patch per real status change (worker unavailable → Ready), 11 at most.
     let h = server.handle();
-    for child in [
-        "configmaps",
-        "serviceaccounts",
-        "leases",
-        "roles",
-        "rolebindings",
-        "deployments",
-        "services",
-        "networkpolicies",
-    ] {
+    for child in WORKER_OBJECTS {
         assert_eq!(h.writes(child), 1, "{child}: {:?}", h.counters());
     }
     assert_eq!(h.count("patch", "tradingbots"), 1, "the finalizer");
@@ -994,16 +997,7 @@ async fn a_backtest_bot_gets_no_worker_and_is_told_how_to_run() {
     bots.create(&PostParams::default(), &fresh).await.unwrap();
     told_how_to_run(&backtest_ready("backtest-only".into()).await);
     let h = server.handle();
-    for child in [
-        "configmaps",
-        "serviceaccounts",
-        "leases",
-        "roles",
-        "rolebindings",
-        "deployments",
-        "services",
-        "networkpolicies",
-    ] {
+    for child in WORKER_OBJECTS {
         assert_eq!(h.writes(child), 0, "{child}: {:?}", h.counters());
     }
 
