@@ -437,6 +437,78 @@ mod tests {
         assert_eq!(t("12"), "12.00");
     }
 
+    fn view() -> ReportView {
+        let d0 = 20_682.0;
+        let price = |p: &str| Price::parse(p, 2).unwrap();
+        ReportView {
+            bot: "b".into(),
+            strategy: "s (EmaCross)".into(),
+            symbol: "BTCUSD".into(),
+            currency: "USD".into(),
+            data_source: "bars.csv".into(),
+            bars: 3,
+            span: Some((point(d0, "0").ts, point(d0 + 2.0, "0").ts)),
+            initial_equity: Money::parse("10000").unwrap(),
+            final_equity: Money::parse("10123.456789").unwrap(),
+            realized_pnl: Money::parse("123.456789").unwrap(),
+            unrealized_pnl: Money::parse("0").unwrap(),
+            fees: Money::parse("1.005").unwrap(),
+            counts: Counts {
+                orders: 2,
+                fills: 2,
+                ..Counts::default()
+            },
+            halt: None,
+            statistics: vec![
+                ("total_return".into(), StatValue::Float(Some(0.0123))),
+                (
+                    "max_drawdown_duration".into(),
+                    StatValue::Duration(Some(90_000_000_000_000)),
+                ),
+            ],
+            equity_curve: vec![
+                point(d0, "10000"),
+                point(d0 + 1.0, "9900"),
+                point(d0 + 2.0, "10123.456789"),
+            ],
+            trades: Vec::new(),
+            prices: vec![
+                (point(d0, "0").ts, price("100.00")),
+                (point(d0 + 2.0, "0").ts, price("110.00")),
+            ],
+            fills: vec![FillMark {
+                ts: point(d0 + 1.0, "0").ts,
+                buy: true,
+                price: price("101.00"),
+            }],
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn terminal_and_page_print_the_same_summary_rows() {
+        let r = view();
+        let rows = summary_rows(&r);
+        assert!(rows.contains(&("Final equity".into(), "10,123.46 USD".into())));
+        assert!(rows.contains(&("Buy and hold return".into(), "+10.00 %".into())));
+        assert!(rows.contains(&("Longest drawdown".into(), "1.04 days".into())));
+        let text = table::render(&r);
+        let page = html::render(&r);
+        for (k, v) in &rows {
+            let line = text
+                .lines()
+                .find(|l| l.trim_start().starts_with(k.as_str()));
+            assert!(
+                line.is_some_and(|l| l.trim_end().ends_with(v.as_str())),
+                "{k}: {v}\n{text}"
+            );
+            let cell = format!("{}</th><td>{}</td>", html::escape(k), html::escape(v));
+            assert!(page.contains(&cell), "{cell}");
+        }
+        // Identical input, identical bytes.
+        assert_eq!(page, html::render(&view()));
+    }
+
     #[test]
     fn labels_are_words_not_field_names() {
         assert_eq!(stat_label("max_drawdown_duration"), "Longest drawdown");
