@@ -28,7 +28,7 @@ fn env_of(deployment: &Value) -> std::collections::BTreeMap<String, Value> {
         .collect()
 }
 
-/// The values `twctl env apply` writes (the shape `provisioner/src/env` produces).
+/// The values `twctl env apply` writes (the shape `provisioner/twctl/src/env` produces).
 fn twctl_values() -> Value {
     json!({
         "azure": {
