@@ -10,18 +10,23 @@ NODE_DIR ?= $(HOME)/.cache/tradewind-node
 PYTHON ?= python3
 export VENV NODE_DIR PYTHON
 
-# The demo: five bots, one data set (examples/demo/compare, examples/data/README.md).
+# The demo: five strategies (examples/demo/compare) on two real data sets
+# (examples/data/README.md): two weeks of BTC/USD and a quarter of SPY, minute bars.
 DEMO_DATA := examples/data/bitstamp_btcusd_1m.csv
 DEMO_BOTS := trend-ema trend-sma mean-reversion-bollinger mean-reversion-rsi dca
+SPY_DATA := examples/data/spy_1m_2019q2.csv
 BOT := $(CARGO) run -q -p tradewind-bot --
 
 .PHONY: demo demo-worker prereqs test report-check lint crds bench e2e images
 
-## demo: five strategies backtested on the same two weeks of real BTC/USD minute bars,
-## compared in one table, with an HTML report each
+## demo: five strategies backtested on two weeks of real BTC/USD minute bars and on a
+## quarter of SPY minute bars, compared in a table per data set, with an HTML report each
 demo:
 	$(BOT) backtest $(addprefix -f ,$(wildcard examples/demo/compare/*.yaml)) \
 		$(addprefix --bot ,$(DEMO_BOTS)) --data $(DEMO_DATA) --out $(TARGET_DIR)/demo
+	@echo
+	$(BOT) backtest $(addprefix -f ,$(wildcard examples/demo/compare/*.yaml)) -f examples/demo/spy/bots.yaml \
+		$(addprefix --bot spy-,$(DEMO_BOTS)) --data $(SPY_DATA) --out $(TARGET_DIR)/demo
 
 ## demo-worker: the worker paper trading three minutes of real Binance trades replayed
 ## at 20x (events as JSON lines on stdout)

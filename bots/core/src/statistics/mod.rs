@@ -7,8 +7,10 @@
 //!   ([`CurveSampling`](crate::portfolio::CurveSampling)). Return-based statistics need a
 //!   positive equity at every point but the last.
 //! - **Periods per year** is [`StatsConfig::periods_per_year`] if given, else inferred as
-//!   `365.25 days / median spacing of the curve's timestamps` (so daily bars give 365.25;
-//!   pass 252 explicitly for trading-day conventions).
+//!   the number of return periods per 365.25 days of the curve's span, so a market that
+//!   closes is annualised by the periods it really trades: daily bars of a 24/7 market give
+//!   365.25, daily bars of a stock market about 252, minute bars of a 6.5-hour session
+//!   about 98,000.
 //! - **Total return** `E_last / E_first − 1`. **CAGR** `(E_last / E_first)^(1 / years) − 1`
 //!   with `years = (t_last − t_first) / 365.25 days`; −1 if equity ended at or below 0.
 //! - **Volatility** sample standard deviation of returns (n − 1) × √periods_per_year.
@@ -271,22 +273,16 @@ fn finite(v: Option<f64>) -> Option<f64> {
 
 /// `365.25 days / median positive spacing`, `None` with fewer than two distinct times.
 fn infer_periods_per_year(curve: &[EquityPoint]) -> Option<f64> {
-    let mut gaps: Vec<i64> = curve
-        .windows(2)
-        .map(|w| w[1].ts.saturating_sub(w[0].ts))
-        .filter(|&d| d > 0)
-        .collect();
-    if gaps.is_empty() {
+    // Observed periods over elapsed time, not the median spacing: a market that closes
+    // (nights, weekends) has fewer periods in a year than its bar spacing says, and
+    // annualising by the spacing would overstate volatility and Sharpe.
+    let periods = curve.windows(2).filter(|w| w[1].ts > w[0].ts).count();
+    let (first, last) = (curve.first()?, curve.last()?);
+    let elapsed = last.ts.saturating_sub(first.ts);
+    if periods == 0 || elapsed <= 0 {
         return None;
     }
-    gaps.sort_unstable();
-    let mid = gaps.len() / 2;
-    let median = if gaps.len() % 2 == 1 {
-        gaps[mid] as f64
-    } else {
-        (gaps[mid - 1] as f64 + gaps[mid] as f64) / 2.0
-    };
-    Some(NANOS_PER_YEAR / median)
+    Some(periods as f64 * NANOS_PER_YEAR / elapsed as f64)
 }
 
 struct ReturnStats {

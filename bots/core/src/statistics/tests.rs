@@ -81,27 +81,40 @@ fn return_statistics_by_hand() {
 }
 
 #[test]
-fn periods_per_year_inferred_from_median_spacing() {
-    // Spacings 1, 1, 3 days (a weekend): median 1 day -> 365.25 periods a year.
+fn periods_per_year_inferred_from_periods_over_the_span() {
+    // Three returns over 5 days (a weekend inside): 3 / 5 days -> 219.15 periods a year.
     let mut c = curve(&["100", "110", "99", "121"]);
     c[3].ts = 5 * DAY;
     let s = Statistics::compute(&c, &[], Exposure::default(), &StatsConfig::default());
-    assert_eq!(s.periods_per_year, Some(365.25));
-    assert_close(s.sharpe, 20.0 * (365.25f64 / 1929.0).sqrt());
-    // Even count of gaps: the median is the mean of the middle two (1 and 3 days -> 2).
-    let c2: Vec<EquityPoint> = [0, DAY, 4 * DAY]
-        .iter()
-        .map(|&ts| EquityPoint { ts, equity: m("1") })
+    let ppy = 3.0 * 365.25 / 5.0;
+    assert_close(s.periods_per_year, ppy);
+    assert_close(s.sharpe, 20.0 * (ppy / 1929.0).sqrt());
+    // Daily bars every day of the year: 365.25.
+    let daily: Vec<EquityPoint> = (0..=10)
+        .map(|i| EquityPoint {
+            ts: i * DAY,
+            equity: m("1"),
+        })
         .collect();
-    let s2 = Statistics::compute(&c2, &[], Exposure::default(), &StatsConfig::default());
-    assert_eq!(s2.periods_per_year, Some(365.25 / 2.0));
+    let s1 = Statistics::compute(&daily, &[], Exposure::default(), &StatsConfig::default());
+    assert_close(s1.periods_per_year, 365.25);
+    // Weekdays only, two weeks (Mon..Fri, Mon..Fri): 9 returns over 11 days, not 365.25.
+    let weekdays: Vec<EquityPoint> = [0, 1, 2, 3, 4, 7, 8, 9, 10, 11]
+        .iter()
+        .map(|&d| EquityPoint {
+            ts: d * DAY,
+            equity: m("1"),
+        })
+        .collect();
+    let s2 = Statistics::compute(&weekdays, &[], Exposure::default(), &StatsConfig::default());
+    assert_close(s2.periods_per_year, 9.0 * 365.25 / 11.0);
     // A non-positive or non-finite configured value falls back to inference.
     let bad = StatsConfig {
         periods_per_year: Some(0.0),
         risk_free_rate: 0.0,
     };
-    let s3 = Statistics::compute(&c2, &[], Exposure::default(), &bad);
-    assert_eq!(s3.periods_per_year, Some(365.25 / 2.0));
+    let s3 = Statistics::compute(&weekdays, &[], Exposure::default(), &bad);
+    assert_close(s3.periods_per_year, 9.0 * 365.25 / 11.0);
 }
 
 #[test]
