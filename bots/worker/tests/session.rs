@@ -19,13 +19,15 @@ use tradewind_bot::run::metrics::WorkerMetrics;
 use tradewind_bot::run::record::Record;
 use tradewind_bot::run::session::{Execution, Outputs, Paper, Session, SessionError, Start};
 use tradewind_bot::run::trader::{Identity, Trader};
-use tradewind_bot::venue::binance::{BinanceEndpoints, BinanceRest, Credentials, UserStream};
+use tradewind_bot::venue::binance::{
+    BinanceEndpoints, BinanceRest, Credentials, UserEvent, UserStream,
+};
 use tradewind_core::data::{Bar, Side};
 use tradewind_core::engine::{Engine, Outbox, Settings, Sizing};
 use tradewind_core::exchange::{BarFillModel, Bps, FeeSchedule};
 use tradewind_core::fixed::Money;
 use tradewind_core::instrument::Instrument;
-use tradewind_core::orders::{ClientOrderId, OrderKind, TimeInForce};
+use tradewind_core::orders::{ClientOrderId, OrderEvent, OrderKind, TimeInForce};
 use tradewind_core::risk::{RiskLimits, RiskLimitsText};
 use tradewind_core::strategy::{Actions, Context, OrderSize, PlannedOrder, Strategy};
 use tradewind_events::{Body, Event, HaltCause, Mode, StopReason, Trouble};
@@ -38,9 +40,14 @@ fn data() -> PathBuf {
     manifest_dir().join("../../examples/data/binance_spot_btcusdt_l1_trades.jsonl")
 }
 
+/// Where [`scratch`] puts `name`'s directory.
+fn scratch_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tw-session-{name}-{}", std::process::id()))
+}
+
 /// A fresh directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tw-session-{name}-{}", std::process::id()));
+    let d = scratch_path(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -603,7 +610,8 @@ async fn a_live_session_against_the_mock_reports_fills_and_venue_trouble() {
     ))
     .await
     .unwrap();
-    let reports = live::reports(UserStream::connect(&endpoints, &rest).await.unwrap());
+    let user = UserStream::connect(&endpoints, &rest).await.unwrap();
+    assert!(mock.listen_key_open(DEFAULT_API_KEY));
     let feed = tradewind_bot::venue::binance::MarketFeed::connect(
         &endpoints,
         "BTCUSDT",
@@ -625,8 +633,15 @@ async fn a_live_session_against_the_mock_reports_fills_and_venue_trouble() {
             fill.notified().await;
         }
     };
-    let outcome = session.run(market, reports, shutdown).await.unwrap();
+    let outcome = live::run(session, market, user, shutdown).await.unwrap();
     assert_eq!(outcome.reason, StopReason::Shutdown);
+    // The session's end closed the user stream's listenKey.
+    assert!(!mock.listen_key_open(DEFAULT_API_KEY));
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.path == "/api/v3/userDataStream" && r.status == 200)
+    );
     let events = out.events();
     let seen = kinds(&events);
     for kind in [
@@ -645,4 +660,181 @@ async fn a_live_session_against_the_mock_reports_fills_and_venue_trouble() {
     assert_eq!(orders.len(), submitted, "{seen:?}");
     let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, (0..events.len() as u64).collect::<Vec<_>>());
+}
+
+// ---- the Lease, asked at the moment of sending ---------------------------------------
+
+/// Places one limit buy of 0.001 at 50,000 (resting far below the market) on its first bar.
+#[derive(Default)]
+struct OneBid {
+    placed: bool,
+}
+
+impl Strategy for OneBid {
+    fn name(&self) -> &'static str {
+        "one-bid"
+    }
+
+    fn on_bar(&mut self, _ctx: &Context<'_>, _bar: &Bar, out: &mut Actions) {
+        if !self.placed {
+            self.placed = true;
+            out.place(limit(Side::Buy, "0.001", "50000.00", false));
+        }
+    }
+}
+
+/// A live [`OneBid`] session against a paused mock (nothing moves but what the test does),
+/// cancelling its orders on shutdown; its venue reports never come.
+async fn one_bid_session(
+    mock: &TestServer,
+    name: &str,
+    leading: watch::Receiver<bool>,
+) -> Session<LiveExecutor> {
+    let endpoints = BinanceEndpoints::custom(mock.rest_base(), mock.ws_base());
+    let rest = BinanceRest::new(
+        &endpoints,
+        Some(Credentials {
+            api_key: DEFAULT_API_KEY.into(),
+            api_secret: DEFAULT_API_SECRET.into(),
+        }),
+    )
+    .unwrap();
+    let instrument = rest
+        .rules("BTCUSDT")
+        .await
+        .unwrap()
+        .to_instrument()
+        .unwrap();
+    let settings = Settings {
+        instrument: instrument.clone(),
+        capital: Money::parse("10000").unwrap(),
+        fill_model: BarFillModel::SameBarClose,
+        slippage: Bps::ZERO,
+        fees: FeeSchedule::flat(Bps::ZERO, Bps::ZERO),
+        sizing: Sizing::FixedQuantity("0.001".parse().unwrap()),
+        risk: RiskLimits::default(),
+    };
+    let engine = Engine::with_venue(settings, Box::new(OneBid::default()), Outbox::default());
+    let executor = LiveExecutor::new(rest, "BTCUSDT".into(), instrument, "uid-1", name)
+        .cancel_on_shutdown(true);
+    let dir = scratch(name);
+    Session::start(start(
+        engine,
+        &dir.join("bot.journal"),
+        executor,
+        outputs(Captured::default().sink(), Mode::Live),
+        leading,
+    ))
+    .await
+    .unwrap()
+}
+
+fn paused_mock() -> TestServer {
+    TestServer::start_with(MockConfig {
+        start_paused: true,
+        ..MockConfig::default().with_data(data()).unwrap()
+    })
+    .unwrap()
+}
+
+fn no_user_events() -> impl Stream<Item = Result<UserEvent, SessionError>> {
+    stream::pending()
+}
+
+fn order_requests(mock: &TestServer, method: &str) -> usize {
+    mock.requests()
+        .iter()
+        .filter(|r| r.method == method && r.path == "/api/v3/order")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_lost_just_before_a_decision_sends_no_order() {
+    let mock = paused_mock();
+    let (tx, rx) = leading(true);
+    let session = one_bid_session(&mock, "lease-before-decision", rx).await;
+    // The Lease goes as the bar that decides the order arrives.
+    let market = stream::iter(ticks(&[bar(0, "87000.00", "87000.00")])).inspect(move |_| {
+        tx.send_replace(false);
+    });
+    let ended = session
+        .run(
+            market.chain(stream::pending()),
+            no_user_events(),
+            std::future::pending(),
+        )
+        .await;
+    assert!(matches!(ended, Err(SessionError::LostLease)), "{ended:?}");
+    assert_eq!(order_requests(&mock, "POST"), 0, "{:?}", mock.requests());
+    assert!(mock.orders().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_lost_during_a_rate_limit_wait_sends_no_order_and_journals_it_unsent() {
+    let mock = paused_mock();
+    let (tx, rx) = leading(true);
+    let dir_name = "lease-rate-limit";
+    let session = one_bid_session(&mock, dir_name, rx).await;
+    // The order is answered 429 (retry after 2 s); the Lease is lost during the wait.
+    mock.throttle_next(1, 2);
+    let handle = mock.handle().clone();
+    tokio::spawn(async move {
+        handle.served("POST", "/api/v3/order", 429).await;
+        tx.send_replace(false);
+    });
+    let market = stream::iter(ticks(&[bar(0, "87000.00", "87000.00")])).chain(stream::pending());
+    let ended = session
+        .run(market, no_user_events(), std::future::pending())
+        .await;
+    assert!(matches!(ended, Err(SessionError::LostLease)), "{ended:?}");
+    // One attempt, refused by the exchange; the retry after the wait never left.
+    let posts: Vec<u16> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/api/v3/order")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(posts, [429]);
+    assert!(mock.orders().is_empty());
+    // Journaled as sent before the attempt, then closed as never sent: a later session
+    // has nothing to send for it.
+    let (_, records) = Journal::<Record>::open(scratch_path(dir_name).join("bot.journal")).unwrap();
+    let sent = records
+        .iter()
+        .filter(|r| matches!(r, Record::Sent { .. }))
+        .count();
+    let closed = records.iter().any(|r| match r {
+        Record::Venue { events, .. } => events
+            .iter()
+            .any(|e| matches!(OrderEvent::from(e), OrderEvent::Canceled { .. })),
+        _ => false,
+    });
+    assert_eq!(sent, 1);
+    assert!(closed, "{records:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_without_the_lease_cancels_nothing() {
+    let mock = paused_mock();
+    let (tx, rx) = leading(true);
+    let session = one_bid_session(&mock, "lease-shutdown", rx).await;
+    // The bid rests; once the session asks for the next bar, the Lease goes and the
+    // shutdown comes together.
+    let next = Arc::new(Notify::new());
+    let asked = next.clone();
+    let market =
+        stream::iter(ticks(&[bar(0, "87000.00", "87000.00")])).chain(stream::once(async move {
+            asked.notify_one();
+            std::future::pending().await
+        }));
+    let shutdown = async move {
+        next.notified().await;
+        tx.send_replace(false);
+    };
+    let ended = session.run(market, no_user_events(), shutdown).await;
+    assert!(matches!(ended, Err(SessionError::LostLease)), "{ended:?}");
+    let orders = mock.orders();
+    assert_eq!(orders.len(), 1);
+    assert!(orders[0].status.is_open(), "{orders:?}");
+    assert_eq!(order_requests(&mock, "DELETE"), 0, "{:?}", mock.requests());
 }

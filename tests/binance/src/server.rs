@@ -39,6 +39,8 @@ pub struct Shared {
     drop_market: watch::Sender<u64>,
     drop_user: watch::Sender<u64>,
     wake: Notify,
+    /// Woken after every request served (see [`Handle::served`]).
+    served: Notify,
     market_conns: AtomicUsize,
     user_conns: AtomicUsize,
     addr: SocketAddr,
@@ -76,6 +78,7 @@ impl Handle {
             drop_market: watch::channel(0).0,
             drop_user: watch::channel(0).0,
             wake: Notify::new(),
+            served: Notify::new(),
             market_conns: AtomicUsize::new(0),
             user_conns: AtomicUsize::new(0),
             addr,
@@ -276,6 +279,37 @@ impl Handle {
             .map(|a| a.balances.clone())
     }
 
+    /// Resolves once a `method path` request has been answered with `status` (the answer
+    /// may still be on its way to the client).
+    pub async fn served(&self, method: &str, path: &str, status: u16) {
+        loop {
+            let woken = self.shared.served.notified();
+            tokio::pin!(woken);
+            // Registered before the log is read, so a request served in between wakes it.
+            woken.as_mut().enable();
+            let seen = self
+                .shared
+                .lock()
+                .log
+                .iter()
+                .any(|r| r.method == method && r.path == path && r.status == status);
+            if seen {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// Whether `api_key` has a listenKey open (created and not yet closed by
+    /// `DELETE /api/v3/userDataStream`).
+    pub fn listen_key_open(&self, api_key: &str) -> bool {
+        self.shared
+            .lock()
+            .accounts
+            .get(api_key)
+            .is_some_and(|a| a.listen_key.is_some())
+    }
+
     /// Shifts the server clock (`/api/v3/time`, timestamp checks, event times) by `ms`.
     pub fn set_time_offset_ms(&self, ms: i64) {
         self.shared.lock().time_offset_ms = ms;
@@ -452,6 +486,7 @@ async fn handle(
             path,
             status: resp.status().as_u16(),
         });
+        shared.served.notify_waiters();
         return Ok(resp);
     }
     let api_key = req
@@ -482,6 +517,7 @@ async fn handle(
             path: path.clone(),
             status,
         });
+        shared.served.notify_waiters();
         let hang = is_order && status == 200 && st.faults.hang_orders > 0;
         if hang {
             st.faults.hang_orders -= 1;

@@ -22,8 +22,9 @@ use tradewind_core::orders::{
 
 use tradewind_events::{Body, Event, Operation, Trouble};
 
+use super::feed::{SourceError, Tick};
 use super::record::Record;
-use super::session::{Execution, Leading, SessionError, now};
+use super::session::{Execution, Leading, Outcome, Session, SessionError, now};
 use super::trader::Trader;
 use crate::venue::binance::{
     BinanceRest, ExecType, ExecutionReport, FeedError, NewOrder, OrderKind as VenueKind,
@@ -334,13 +335,34 @@ pub fn new_order(
     })
 }
 
-/// The user data stream as the session's stream of venue reports. It owns the stream,
+/// The user data stream as the session's stream of venue reports. It holds the stream,
 /// so a `select!` branch losing the race never drops a reconnect half-way.
-pub fn reports(user: UserStream) -> impl futures_util::Stream<Item = Result<UserEvent, FeedError>> {
-    futures_util::stream::unfold(user, |mut u| async move {
+pub fn reports(
+    user: &mut UserStream,
+) -> impl futures_util::Stream<Item = Result<UserEvent, FeedError>> + '_ {
+    futures_util::stream::unfold(user, |u| async move {
         let item = u.next().await;
         Some((item, u))
     })
+}
+
+/// Runs a live session on `user`'s reports and, however it ends, closes the user data
+/// stream and its listenKey (best effort: Binance expires an unused key within the hour).
+pub async fn run<M>(
+    session: Session<LiveExecutor>,
+    market: M,
+    mut user: UserStream,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<Outcome, SessionError>
+where
+    M: futures_util::Stream<Item = Result<(Tick, Option<std::time::Duration>), SourceError>>,
+{
+    let ended = session.run(market, reports(&mut user), shutdown).await;
+    // The error names the endpoint, never the key.
+    if let Err(e) = user.close().await {
+        tracing::warn!(error = %e, "could not close the user data stream's listenKey");
+    }
+    ended
 }
 
 /// Journals and reports a request whose failure a later reconcile repairs.
@@ -444,10 +466,10 @@ impl LiveExecutor {
                 }
                 match command {
                     VenueCommand::Submit { ts, request } => {
-                        self.submit(trader, ts, request, &mut out).await?;
+                        self.submit(trader, ts, request, &mut out, leading).await?;
                     }
                     VenueCommand::Cancel { ts, id } => {
-                        self.cancel(trader, ts, id, &mut out).await?;
+                        self.cancel(trader, ts, id, &mut out, leading).await?;
                     }
                 }
             }
@@ -460,6 +482,7 @@ impl LiveExecutor {
         ts: UnixNanos,
         request: OrderRequest,
         out: &mut Vec<Event>,
+        leading: Leading<'_>,
     ) -> Result<(), SessionError> {
         let cid = client_order_id(&self.prefix, request.id);
         // Write-ahead: after a crash this record says the order may be on the exchange.
@@ -470,7 +493,7 @@ impl LiveExecutor {
         };
         trader.journal(std::slice::from_ref(&sent))?;
         self.book.learn(&self.prefix, &sent);
-        self.send_new(trader, ts, request, cid, out).await
+        self.send_new(trader, ts, request, cid, out, leading).await
     }
 
     async fn send_new(
@@ -480,6 +503,7 @@ impl LiveExecutor {
         request: OrderRequest,
         cid: String,
         out: &mut Vec<Event>,
+        leading: Leading<'_>,
     ) -> Result<(), SessionError> {
         let reject = |reason: String| OrderEvent::Rejected {
             id: request.id,
@@ -494,7 +518,20 @@ impl LiveExecutor {
                     .await;
             }
         };
-        match self.rest.new_order(&order).await {
+        // The Lease is asked again at the moment of sending (after any rate-limit wait).
+        match self.rest.new_order_if(&order, leading).await {
+            Err(VenueError::NotSent { .. }) => {
+                // Journaled as sent, but it never left: closed as never sent, so no later
+                // reconcile sends a decision this worker was no longer allowed to make.
+                tracing::warn!(client_order_id = %cid, "the bot's Lease is not held; order not sent");
+                let events = vec![OrderEvent::Canceled {
+                    id: request.id,
+                    ts,
+                    unfilled: self.book.remaining(request.id.0),
+                }];
+                self.apply(trader, ts, events, Vec::new(), out).await?;
+                Err(SessionError::LostLease)
+            }
             Ok(ack) => {
                 let accepted = OrderEvent::Accepted {
                     id: request.id,
@@ -523,15 +560,17 @@ impl LiveExecutor {
         ts: UnixNanos,
         id: ClientOrderId,
         out: &mut Vec<Event>,
+        leading: Leading<'_>,
     ) -> Result<(), SessionError> {
         let Some(t) = self.book.get(id.0).filter(|t| !t.terminal).cloned() else {
             return Ok(());
         };
         match self
             .rest
-            .cancel_order(&self.symbol, &t.client_order_id)
+            .cancel_order_if(&self.symbol, &t.client_order_id, leading)
             .await
         {
+            Err(VenueError::NotSent { .. }) => Err(SessionError::LostLease),
             Ok(state) => {
                 // Fills before the cancel arrive (or are reconciled) by trade ID; the
                 // cancel itself closes what the engine still has open.
@@ -646,8 +685,15 @@ impl LiveExecutor {
                 }
                 None if !t.acked => {
                     tracing::info!(client_order_id = %t.client_order_id, "journaled order never reached the exchange; sending it");
-                    self.send_new(trader, ts, t.request, t.client_order_id.clone(), &mut out)
-                        .await?;
+                    self.send_new(
+                        trader,
+                        ts,
+                        t.request,
+                        t.client_order_id.clone(),
+                        &mut out,
+                        leading,
+                    )
+                    .await?;
                 }
                 None => {
                     // Acknowledged once but unknown now (exchange history purged): done.
@@ -684,16 +730,22 @@ impl LiveExecutor {
         Ok(out)
     }
 
-    /// Cancels every open order (on shutdown, when configured).
+    /// Cancels every open order (on shutdown, when configured), while `leading` says this
+    /// worker holds the Lease: without it the orders are another worker's to manage.
     pub async fn cancel_all(
         &mut self,
         trader: &mut Trader<Outbox>,
+        leading: Leading<'_>,
     ) -> Result<Vec<Event>, SessionError> {
         let ids: Vec<ClientOrderId> = self.book.open().map(|t| t.request.id).collect();
         let mut out = Vec::new();
         let ts = trader.engine().now();
         for id in ids {
-            self.cancel(trader, ts, id, &mut out).await?;
+            if !leading() {
+                tracing::warn!("the bot's Lease is not held; open orders left as they are");
+                return Err(SessionError::LostLease);
+            }
+            self.cancel(trader, ts, id, &mut out, leading).await?;
         }
         Ok(out)
     }
@@ -836,9 +888,13 @@ impl Execution for LiveExecutor {
         }
     }
 
-    async fn stop(&mut self, trader: &mut Trader<Outbox>) -> Result<Vec<Event>, SessionError> {
+    async fn stop(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        leading: Leading<'_>,
+    ) -> Result<Vec<Event>, SessionError> {
         if self.cancel_on_shutdown {
-            self.cancel_all(trader).await
+            self.cancel_all(trader, leading).await
         } else {
             Ok(Vec::new())
         }

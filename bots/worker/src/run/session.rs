@@ -111,10 +111,11 @@ pub trait Execution {
         leading: Leading<'_>,
     ) -> Result<Vec<Event>, SessionError>;
 
-    /// At a clean stop (e.g. cancels open orders when configured to).
+    /// At a clean stop (e.g. cancels open orders when configured to, while `leading`).
     async fn stop(
         &mut self,
         _trader: &mut Trader<Self::Venue>,
+        _leading: Leading<'_>,
     ) -> Result<Vec<Event>, SessionError> {
         Ok(Vec::new())
     }
@@ -345,7 +346,7 @@ impl<X: Execution> Session<X> {
                         Tick::Reconnected => self.trouble(MARKET_FEED, Trouble::Reconnected)?,
                         Tick::Resync => self.trouble(MARKET_FEED, Trouble::BookResync)?,
                         Tick::End => {
-                            let events = self.execution.stop(&mut self.trader).await?;
+                            let events = self.execution.stop(&mut self.trader, &leading).await?;
                             self.publish(events);
                             return Ok(StopReason::EndOfData);
                         }
@@ -365,7 +366,7 @@ impl<X: Execution> Session<X> {
                     }
                 }
                 () = &mut shutdown => {
-                    let events = self.execution.stop(&mut self.trader).await?;
+                    let events = self.execution.stop(&mut self.trader, &leading).await?;
                     self.publish(events);
                     return Ok(StopReason::Shutdown);
                 }

@@ -371,9 +371,9 @@ impl Wiring<'_> {
         let session = Session::start(self.start(engine, executor)).await?;
         // The user stream before the reconcile (the session's first step), so no
         // execution is missed meanwhile.
-        let reports = super::live::reports(UserStream::connect(&endpoints, &rest).await?);
         let market = source(args, cfg, &rest).await?.into_stream();
-        finish(session.run(market, reports, shutdown.wait()).await)
+        let user = UserStream::connect(&endpoints, &rest).await?;
+        finish(super::live::run(session, market, user, shutdown.wait()).await)
     }
 }
 

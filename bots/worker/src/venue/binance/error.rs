@@ -159,6 +159,13 @@ pub enum VenueError {
         /// The symbol asked for.
         symbol: String,
     },
+    /// The request was not sent: the caller's last check before sending (e.g. that this
+    /// worker still holds the bot's Lease) said no. Nothing reached the exchange.
+    #[error("{endpoint}: not sent: no longer allowed to send")]
+    NotSent {
+        /// Method and path.
+        endpoint: String,
+    },
     /// The client could not be built (bad URL, TLS setup).
     #[error("binance client: {0}")]
     Config(String),

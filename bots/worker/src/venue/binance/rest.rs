@@ -524,6 +524,17 @@ impl BinanceRest {
 
     /// `POST /api/v3/order` with `newOrderRespType=FULL`.
     pub async fn new_order(&self, order: &NewOrder) -> Result<OrderAck, VenueError> {
+        self.new_order_if(order, &|| true).await
+    }
+
+    /// [`new_order`](Self::new_order), sent only if `may_send` still says yes at the
+    /// moment of sending (asked again after any rate-limit wait); otherwise
+    /// [`VenueError::NotSent`] and nothing reaches the exchange.
+    pub async fn new_order_if(
+        &self,
+        order: &NewOrder,
+        may_send: &dyn Fn() -> bool,
+    ) -> Result<OrderAck, VenueError> {
         let ep = "POST /api/v3/order";
         validate_client_order_id(&order.client_order_id)
             .map_err(|detail| field_err(ep, "newClientOrderId", detail))?;
@@ -548,7 +559,13 @@ impl BinanceRest {
         params.push(("newClientOrderId", order.client_order_id.clone()));
         params.push(("newOrderRespType", "FULL".into()));
         let raw: RawOrder = self
-            .call(Method::POST, "/api/v3/order", &params, Security::Signed)
+            .call_if(
+                Method::POST,
+                "/api/v3/order",
+                &params,
+                Security::Signed,
+                may_send,
+            )
             .await?;
         raw.into_ack(ep, p)
     }
@@ -560,9 +577,21 @@ impl BinanceRest {
         symbol: &str,
         client_order_id: &str,
     ) -> Result<OrderState, VenueError> {
+        self.cancel_order_if(symbol, client_order_id, &|| true)
+            .await
+    }
+
+    /// [`cancel_order`](Self::cancel_order), sent only if `may_send` still says yes at
+    /// the moment of sending; otherwise [`VenueError::NotSent`].
+    pub async fn cancel_order_if(
+        &self,
+        symbol: &str,
+        client_order_id: &str,
+        may_send: &dyn Fn() -> bool,
+    ) -> Result<OrderState, VenueError> {
         let p = self.rules(symbol).await?.precision();
         let raw: RawOrder = self
-            .call(
+            .call_if(
                 Method::DELETE,
                 "/api/v3/order",
                 &[
@@ -570,6 +599,7 @@ impl BinanceRest {
                     ("origClientOrderId", client_order_id.to_owned()),
                 ],
                 Security::Signed,
+                may_send,
             )
             .await?;
         raw.into_state("DELETE /api/v3/order", p)
@@ -758,6 +788,20 @@ impl BinanceRest {
         params: &[(&str, String)],
         security: Security,
     ) -> Result<T, VenueError> {
+        self.call_if(method, path, params, security, &|| true).await
+    }
+
+    /// [`call`](Self::call), asking `may_send` right before each attempt leaves (after
+    /// the rate-limit gate and any clock resync), so a wait never outlives the caller's
+    /// permission to send.
+    async fn call_if<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(&str, String)],
+        security: Security,
+        may_send: &dyn Fn() -> bool,
+    ) -> Result<T, VenueError> {
         let endpoint = format!("{method} {path}");
         let creds = match security {
             Security::None => None,
@@ -776,6 +820,9 @@ impl BinanceRest {
         let mut rate_retried = false;
         loop {
             self.wait_gate(&endpoint).await?;
+            if !may_send() {
+                return Err(VenueError::NotSent { endpoint });
+            }
             let mut query = form_urlencoded::Serializer::new(String::new());
             for (k, v) in params {
                 query.append_pair(k, v);
