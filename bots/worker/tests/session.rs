@@ -25,7 +25,7 @@ use tradewind_bot::venue::binance::{
 use tradewind_core::data::{Bar, Side};
 use tradewind_core::engine::{Engine, Outbox, Settings, Sizing};
 use tradewind_core::exchange::{BarFillModel, Bps, FeeSchedule};
-use tradewind_core::fixed::Money;
+use tradewind_core::fixed::{Money, Quantity};
 use tradewind_core::instrument::Instrument;
 use tradewind_core::orders::{ClientOrderId, OrderEvent, OrderKind, TimeInForce};
 use tradewind_core::risk::{RiskLimits, RiskLimitsText};
@@ -664,10 +664,10 @@ async fn a_live_session_against_the_mock_reports_fills_and_venue_trouble() {
 
 // ---- the Lease, asked at the moment of sending ---------------------------------------
 
-/// Places one limit buy of 0.001 at 50,000 (resting far below the market) on its first bar.
-#[derive(Default)]
+/// Places one limit buy of 0.001 at `price` on its first bar.
 struct OneBid {
     placed: bool,
+    price: String,
 }
 
 impl Strategy for OneBid {
@@ -678,17 +678,29 @@ impl Strategy for OneBid {
     fn on_bar(&mut self, _ctx: &Context<'_>, _bar: &Bar, out: &mut Actions) {
         if !self.placed {
             self.placed = true;
-            out.place(limit(Side::Buy, "0.001", "50000.00", false));
+            out.place(limit(Side::Buy, "0.001", &self.price, false));
         }
     }
 }
 
 /// A live [`OneBid`] session against a paused mock (nothing moves but what the test does),
-/// cancelling its orders on shutdown; its venue reports never come.
+/// bidding 50,000 (far below the market), cancelling its orders on shutdown; its venue
+/// reports never come.
 async fn one_bid_session(
     mock: &TestServer,
     name: &str,
     leading: watch::Receiver<bool>,
+) -> Session<LiveExecutor> {
+    bid_session(mock, name, leading, "50000.00", &Captured::default()).await
+}
+
+/// [`one_bid_session`] bidding `price`, publishing to `out`.
+async fn bid_session(
+    mock: &TestServer,
+    name: &str,
+    leading: watch::Receiver<bool>,
+    price: &str,
+    out: &Captured,
 ) -> Session<LiveExecutor> {
     let endpoints = BinanceEndpoints::custom(mock.rest_base(), mock.ws_base());
     let rest = BinanceRest::new(
@@ -714,7 +726,11 @@ async fn one_bid_session(
         sizing: Sizing::FixedQuantity("0.001".parse().unwrap()),
         risk: RiskLimits::default(),
     };
-    let engine = Engine::with_venue(settings, Box::new(OneBid::default()), Outbox::default());
+    let strategy = OneBid {
+        placed: false,
+        price: price.to_owned(),
+    };
+    let engine = Engine::with_venue(settings, Box::new(strategy), Outbox::default());
     let executor = LiveExecutor::new(rest, "BTCUSDT".into(), instrument, "uid-1", name)
         .cancel_on_shutdown(true);
     let dir = scratch(name);
@@ -722,7 +738,7 @@ async fn one_bid_session(
         engine,
         &dir.join("bot.journal"),
         executor,
-        outputs(Captured::default().sink(), Mode::Live),
+        outputs(out.sink(), Mode::Live),
         leading,
     ))
     .await
@@ -837,4 +853,99 @@ async fn a_shutdown_without_the_lease_cancels_nothing() {
     assert_eq!(orders.len(), 1);
     assert!(orders[0].status.is_open(), "{orders:?}");
     assert_eq!(order_requests(&mock, "DELETE"), 0, "{:?}", mock.requests());
+}
+
+// ---- an order the exchange no longer knows -------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_the_exchange_forgot_is_reconciled_from_its_trades_once() {
+    let mock = paused_mock();
+    mock.advance_until("BTCUSDT", "quote");
+    let (_, (ask, _)) = mock.best_bid_ask("BTCUSDT").unwrap();
+    let ask = ask.to_string();
+    let price = ask.trim_end_matches('0').trim_end_matches('.');
+    let out = Captured::default();
+    let (_l, rx) = leading(true);
+    let dir_name = "forgotten-order";
+    let session = bid_session(&mock, dir_name, rx, price, &out).await;
+    // The bid at the ask trades at once (its reports never come). Once the session asks
+    // for the next bar, the exchange forgets the order and the session shuts down, so
+    // its cancel is answered "unknown order" and its lookup -2013.
+    let next = Arc::new(Notify::new());
+    let asked = next.clone();
+    let market = stream::iter(ticks(&[bar(0, price, price)])).chain(stream::once(async move {
+        asked.notify_one();
+        std::future::pending().await
+    }));
+    let handle = mock.handle().clone();
+    let shutdown = async move {
+        next.notified().await;
+        handle.forget_orders();
+    };
+    let outcome = session
+        .run(market, no_user_events(), shutdown)
+        .await
+        .unwrap();
+    assert_eq!(outcome.reason, StopReason::Shutdown);
+    let orders = mock.orders();
+    assert_eq!(orders.len(), 1);
+    let executed = orders[0].executed_qty;
+    assert!(executed > tradewind_binance_mock::Dec::ZERO, "{orders:?}");
+    // Both answered "unknown order", then the trades were read by the order's ID.
+    let answered = |method: &str, path: &str, status: u16| {
+        mock.requests()
+            .iter()
+            .any(|r| r.method == method && r.path == path && r.status == status)
+    };
+    assert!(
+        answered("DELETE", "/api/v3/order", 400),
+        "{:?}",
+        mock.requests()
+    );
+    assert!(
+        answered("GET", "/api/v3/order", 400),
+        "{:?}",
+        mock.requests()
+    );
+    assert!(
+        answered("GET", "/api/v3/myTrades", 200),
+        "{:?}",
+        mock.requests()
+    );
+    // Each trade reached the journal and the engine once, and they add up to what the
+    // exchange executed.
+    let (_, records) = Journal::<Record>::open(scratch_path(dir_name).join("bot.journal")).unwrap();
+    let mut trade_ids = Vec::new();
+    let mut filled = Quantity::ZERO;
+    for r in &records {
+        if let Record::Venue {
+            events,
+            trade_ids: ids,
+            ..
+        } = r
+        {
+            trade_ids.extend(ids.iter().copied());
+            for e in events {
+                if let OrderEvent::Filled(f) = OrderEvent::from(e) {
+                    filled = filled.checked_add(f.quantity).unwrap();
+                }
+            }
+        }
+    }
+    let unique: std::collections::HashSet<u64> = trade_ids.iter().copied().collect();
+    assert!(!trade_ids.is_empty(), "{records:?}");
+    assert_eq!(unique.len(), trade_ids.len(), "{trade_ids:?}");
+    let fills = kinds(&out.events())
+        .iter()
+        .filter(|k| **k == "Fill")
+        .count();
+    assert_eq!(fills, trade_ids.len());
+    // Fees here are zero in the engine's schedule, but Binance takes its commission from
+    // the bought base asset: the engine's position is what was executed, net of that.
+    assert!(filled.raw() > 0 && filled.raw() <= executed_raw(executed));
+}
+
+/// A mock decimal as a core quantity's raw units.
+fn executed_raw(d: tradewind_binance_mock::Dec) -> u64 {
+    d.to_string().parse::<Quantity>().unwrap().raw()
 }

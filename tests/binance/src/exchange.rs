@@ -802,7 +802,10 @@ impl State {
 
     /// `GET /api/v3/order`.
     pub fn query_order(&self, api_key: &str, p: &Params) -> Result<Value, ApiError> {
-        match self.find_order(api_key, p)? {
+        match self
+            .find_order(api_key, p)?
+            .filter(|i| *i >= self.faults.forgotten)
+        {
             Some(i) => Ok(order_query_json(&self.orders[i])),
             None => Err(ApiError::bad(-2013, "Order does not exist.")),
         }
@@ -812,7 +815,7 @@ impl State {
     pub fn cancel_order(&mut self, api_key: &str, p: &Params) -> Result<Value, ApiError> {
         let idx = self
             .find_order(api_key, p)?
-            .filter(|i| self.orders[*i].status.is_open())
+            .filter(|i| *i >= self.faults.forgotten && self.orders[*i].status.is_open())
             .ok_or_else(|| ApiError::bad(-2011, "Unknown order sent."))?;
         let now = self.now_ms();
         let cancel_id = p

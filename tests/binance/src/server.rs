@@ -255,6 +255,13 @@ impl Handle {
         self.shared.lock().faults.hang_orders += 1;
     }
 
+    /// From now on every order already booked is unknown to order queries (`-2013`) and
+    /// cancels (`-2011`), while its trades stay in `GET /api/v3/myTrades`.
+    pub fn forget_orders(&self) {
+        let mut st = self.shared.lock();
+        st.faults.forgotten = st.orders.len();
+    }
+
     /// Every order the mock accepted, in acceptance order, with its current state.
     pub fn orders(&self) -> Vec<Order> {
         self.shared.lock().orders.clone()

@@ -61,6 +61,9 @@ pub struct Faults {
     pub reject_order: VecDeque<(i64, String)>,
     pub order_delay_ms: u64,
     pub hang_orders: u32,
+    /// The first `n` orders booked are answered as unknown (`-2013` / `-2011`), as when
+    /// the exchange's order history no longer has them; their trades stay in `myTrades`.
+    pub forgotten: usize,
     /// Per market: diff events still to withhold.
     pub skip_depth: Vec<u64>,
 }

@@ -73,6 +73,9 @@ pub struct Tracked {
     pub filled: Quantity,
     /// No more events will come for it.
     pub terminal: bool,
+    /// Binance's order ID, once an ack, a report or a lookup named it (not journaled:
+    /// after a restart it is learnt again from the first lookup or report).
+    pub order_id: Option<u64>,
 }
 
 /// Turns one trade into the engine's fill. Binance takes the commission from the asset
@@ -150,6 +153,7 @@ impl Book {
                             acked: false,
                             filled: Quantity::ZERO,
                             terminal: false,
+                            order_id: None,
                         },
                     );
                 }
@@ -193,6 +197,15 @@ impl Book {
     /// An order by engine ID.
     pub fn get(&self, id: u64) -> Option<&Tracked> {
         self.orders.get(&id)
+    }
+
+    /// Notes Binance's order ID for one of our client order IDs.
+    fn note_order_id(&mut self, prefix: &str, client_order_id: &str, order_id: u64) {
+        if let Some(id) = parse_id(prefix, client_order_id)
+            && let Some(t) = self.orders.get_mut(&id.0)
+        {
+            t.order_id = Some(order_id);
+        }
     }
 
     /// Was this trade applied?
@@ -533,6 +546,8 @@ impl LiveExecutor {
                 Err(SessionError::LostLease)
             }
             Ok(ack) => {
+                self.book
+                    .note_order_id(&self.prefix, &ack.client_order_id, ack.order_id);
                 let accepted = OrderEvent::Accepted {
                     id: request.id,
                     ts: ack.transact_time.max(ts),
@@ -572,6 +587,8 @@ impl LiveExecutor {
         {
             Err(VenueError::NotSent { .. }) => Err(SessionError::LostLease),
             Ok(state) => {
+                self.book
+                    .note_order_id(&self.prefix, &state.client_order_id, state.order_id);
                 // Fills before the cancel arrive (or are reconciled) by trade ID; the
                 // cancel itself closes what the engine still has open.
                 let events = self.events_for_state(&state, ts).await?;
@@ -587,8 +604,22 @@ impl LiveExecutor {
                 }];
                 self.apply(trader, ts, events, Vec::new(), out).await
             }
-            // Done already (filled or cancelled): its final report says so.
-            Err(VenueError::UnknownOrder { .. }) => Ok(()),
+            // Done already (filled or cancelled), or no longer in the exchange's order
+            // history: its state, or else its trades, say what became of it.
+            Err(VenueError::UnknownOrder { .. }) => {
+                let events = match self.rest.order(&self.symbol, &t.client_order_id).await? {
+                    Some(state) => {
+                        self.book.note_order_id(
+                            &self.prefix,
+                            &state.client_order_id,
+                            state.order_id,
+                        );
+                        self.events_for_state(&state, ts).await?
+                    }
+                    None => self.events_for_unknown(&t, ts).await?,
+                };
+                self.apply(trader, ts, events.0, events.1, out).await
+            }
             Err(e) if e.is_transient() => {
                 tracing::warn!(client_order_id = %t.client_order_id, error = %e, "cancel failed; will retry on reconcile");
                 trouble(trader, Operation::Cancel, &t.client_order_id, &e, out)
@@ -618,38 +649,13 @@ impl LiveExecutor {
             events.push(OrderEvent::Accepted { id, ts });
         }
         if !state.executed_qty.is_zero() {
-            let trades = self
-                .rest
-                .my_trades(&self.symbol, None, Some(state.order_id))
+            let traded = self
+                .trade_events(id, state.order_id, &mut events, &mut trade_ids)
                 .await?;
-            let traded: u64 = trades
-                .iter()
-                .filter(|x| x.order_id == state.order_id)
-                .map(|x| x.qty.raw())
-                .sum();
             if traded < state.executed_qty.raw() {
                 // The trade list lags the order: leave it open, the next report or
                 // reconcile completes it.
                 complete = false;
-            }
-            for trade in trades
-                .iter()
-                .filter(|x| x.order_id == state.order_id && !self.book.has_trade(x.id))
-            {
-                if let Some(fill) = engine_fill(
-                    id,
-                    trade.time,
-                    trade.side(),
-                    trade.price,
-                    trade.qty,
-                    trade.commission,
-                    &trade.commission_asset,
-                    trade.is_maker,
-                    &self.instrument,
-                ) {
-                    trade_ids.push(trade.id);
-                    events.push(OrderEvent::Filled(fill));
-                }
             }
         }
         if state.status == OrderStatus::Rejected {
@@ -661,6 +667,69 @@ impl LiveExecutor {
         } else if terminal(&state.status) && complete {
             self.book.close_rest(id, ts, &mut events);
         }
+        Ok((events, trade_ids))
+    }
+
+    /// Fills not yet applied among the account's trades for Binance order `order_id`
+    /// (engine order `id`); returns the base quantity traded in all of its trades.
+    async fn trade_events(
+        &self,
+        id: ClientOrderId,
+        order_id: u64,
+        events: &mut Vec<OrderEvent>,
+        trade_ids: &mut Vec<u64>,
+    ) -> Result<u64, SessionError> {
+        let trades = self
+            .rest
+            .my_trades(&self.symbol, None, Some(order_id))
+            .await?;
+        let mut traded: u64 = 0;
+        for trade in trades.iter().filter(|x| x.order_id == order_id) {
+            traded = traded.saturating_add(trade.qty.raw());
+            if self.book.has_trade(trade.id) {
+                continue;
+            }
+            if let Some(fill) = engine_fill(
+                id,
+                trade.time,
+                trade.side(),
+                trade.price,
+                trade.qty,
+                trade.commission,
+                &trade.commission_asset,
+                trade.is_maker,
+                &self.instrument,
+            ) {
+                trade_ids.push(trade.id);
+                events.push(OrderEvent::Filled(fill));
+            }
+        }
+        Ok(traded)
+    }
+
+    /// An order the exchange acknowledged but now answers "unknown order" (`-2013`): no
+    /// longer in its order history. Its fills are read from the account's trades by its
+    /// Binance order ID (each trade applied once), then the rest of it is closed.
+    async fn events_for_unknown(
+        &self,
+        t: &Tracked,
+        ts: UnixNanos,
+    ) -> Result<(Vec<OrderEvent>, Vec<u64>), SessionError> {
+        let id = t.request.id;
+        let mut events = Vec::new();
+        let mut trade_ids = Vec::new();
+        match t.order_id {
+            Some(order_id) => {
+                self.trade_events(id, order_id, &mut events, &mut trade_ids)
+                    .await?;
+                tracing::warn!(client_order_id = %t.client_order_id, order_id, fills = trade_ids.len(), "order unknown to the exchange; reconciled from the account's trades");
+            }
+            None => {
+                // Only after a restart before any lookup or report named it.
+                tracing::warn!(client_order_id = %t.client_order_id, "order unknown to the exchange and its Binance order ID is not known; closed without looking up its trades");
+            }
+        }
+        self.book.close_rest(id, ts, &mut events);
         Ok((events, trade_ids))
     }
 
@@ -680,6 +749,8 @@ impl LiveExecutor {
             }
             match self.rest.order(&self.symbol, &t.client_order_id).await? {
                 Some(state) => {
+                    self.book
+                        .note_order_id(&self.prefix, &state.client_order_id, state.order_id);
                     let (events, trades) = self.events_for_state(&state, ts).await?;
                     self.apply(trader, ts, events, trades, &mut out).await?;
                 }
@@ -696,14 +767,9 @@ impl LiveExecutor {
                     .await?;
                 }
                 None => {
-                    // Acknowledged once but unknown now (exchange history purged): done.
-                    let unfilled = self.book.remaining(t.request.id.0);
-                    let events = vec![OrderEvent::Canceled {
-                        id: t.request.id,
-                        ts,
-                        unfilled,
-                    }];
-                    self.apply(trader, ts, events, Vec::new(), &mut out).await?;
+                    // Acknowledged once but unknown now: reconciled from its trades.
+                    let (events, trades) = self.events_for_unknown(&t, ts).await?;
+                    self.apply(trader, ts, events, trades, &mut out).await?;
                 }
             }
         }
@@ -721,6 +787,8 @@ impl LiveExecutor {
         if report.symbol != self.symbol {
             return Ok(Vec::new());
         }
+        self.book
+            .note_order_id(&self.prefix, &report.client_order_id, report.order_id);
         let (events, trades) = self
             .book
             .events_for_report(report, &self.instrument, &self.prefix);
