@@ -23,7 +23,8 @@ say() { echo "prereqs: $*"; }
 # node and npm run the report test (tools/report_check); git names the image revision;
 # kubectl is driven by tests/apiserver and tests/deploy; kill (procps) by the worker's tests.
 apt_need=()
-want() { command -v "$1" >/dev/null 2>&1 || apt_need+=("$2"); }
+# `type -P`: a program on PATH, not a shell builtin (bash has its own `kill`).
+want() { type -P "$1" >/dev/null 2>&1 || apt_need+=("$2"); }
 want make make
 want gcc gcc
 want git git
@@ -41,9 +42,12 @@ want kubectl kubernetes-client
 if ((${#apt_need[@]})); then
   say "installing ${apt_need[*]}"
   sudo=()
-  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "prereqs: run as root or install sudo to install ${apt_need[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${apt_need[@]}" ca-certificates >/dev/null
 fi
 
@@ -80,7 +84,7 @@ fi
 # --- everything the Makefile and the tests call, present now ----------------------------
 missing=()
 for c in make gcc git kill "$PYTHON" lua5.1 buildah musl-gcc chromium node npm kubectl cargo; do
-  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+  type -P "$c" >/dev/null 2>&1 || missing+=("$c")
 done
 cargo nextest --version >/dev/null 2>&1 || missing+=(cargo-nextest)
 cargo clippy --version >/dev/null 2>&1 || missing+=(clippy)
@@ -89,6 +93,16 @@ cargo fmt --version >/dev/null 2>&1 || missing+=(rustfmt)
 [ -d "$NODE_DIR/node_modules/playwright-core" ] || missing+=(playwright-core)
 if ((${#missing[@]})); then
   echo "prereqs: still missing: ${missing[*]}" >&2
+  exit 1
+fi
+# tests/apiserver drives `kubectl patch --subresource` (1.24+); Debian 12's
+# kubernetes-client is 1.20.
+kubectl_minor="$(kubectl version --client -o json 2>/dev/null | "$PYTHON" -c \
+  'import json, sys; v = json.load(sys.stdin)["clientVersion"]; print(int(v["major"]) * 1000 + int(v["minor"].rstrip("+")))' \
+  2>/dev/null || echo 0)"
+if [ "$kubectl_minor" -lt 1024 ]; then
+  echo "prereqs: kubectl 1.24 or newer is needed; found: $(kubectl version --client 2>&1 | head -n 1)." >&2
+  echo "prereqs: install a current kubectl (e.g. from pkgs.k8s.io) and run again." >&2
   exit 1
 fi
 say "all present"

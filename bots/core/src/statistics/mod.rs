@@ -271,7 +271,7 @@ fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
 }
 
-/// `365.25 days / median positive spacing`, `None` with fewer than two distinct times.
+/// Return periods per 365.25 days of the curve's span, `None` with fewer than two distinct times.
 fn infer_periods_per_year(curve: &[EquityPoint]) -> Option<f64> {
     // Observed periods over elapsed time, not the median spacing: a market that closes
     // (nights, weekends) has fewer periods in a year than its bar spacing says, and

@@ -143,7 +143,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         uid,
         lease,
         leading,
-    } = cluster(&args, &cfg.name, &namespace, &bot).await?;
+    } = cluster(&args, &cfg.name, &namespace, &bot, live).await?;
     let (sink, service_bus) = sinks(&args)?;
     let outputs = Outputs {
         symbol: cfg.bot.symbols[0].clone(),
@@ -219,10 +219,22 @@ struct Cluster {
     leading: watch::Receiver<bool>,
 }
 
-async fn cluster(args: &RunArgs, name: &str, namespace: &str, bot: &str) -> Result<Cluster> {
+async fn cluster(
+    args: &RunArgs,
+    name: &str,
+    namespace: &str,
+    bot: &str,
+    live: bool,
+) -> Result<Cluster> {
     let client = if args.kubernetes == "auto" {
         match Client::try_default().await {
             Ok(c) => Some(c),
+            // Without the Lease two workers could trade one account: live money needs an
+            // explicit `--kubernetes off` to run without it.
+            Err(e) if live => bail!(
+                "no Kubernetes API ({e}): a live worker trades only while it holds its Lease; \
+                 pass --kubernetes off to trade without one"
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, "no Kubernetes: running without status reports or a Lease");
                 None
