@@ -515,6 +515,7 @@ async fn converges_through_api_faults_without_duplicates() {
 /// A cloud that records calls and fails the first deletes, to check the finalizer.
 #[derive(Default)]
 struct RecordingCloud {
+    ensures: std::sync::Mutex<Vec<String>>,
     deletes: std::sync::Mutex<Vec<String>>,
     fail_deletes: std::sync::atomic::AtomicU32,
 }
@@ -528,6 +529,7 @@ impl tradewind_operator::controller::cloud::Cloud for RecordingCloud {
         tradewind_operator::status::CloudState,
     > {
         Box::pin(async move {
+            self.ensures.lock().unwrap().push(bot.name_any());
             Ok(tradewind_operator::status::CloudState::Ready {
                 cosmos_container_id: Some(format!("/subscriptions/s/cosmos/{}", bot.name_any())),
                 key_vault_secret_id: None,
@@ -1040,6 +1042,63 @@ async fn a_backtest_bot_gets_no_worker_and_is_told_how_to_run() {
             .await
             .unwrap()
             .is_none()
+    );
+    operator.abort();
+}
+
+/// A Backtest bot asking for cloud resources gets none (nothing of it runs in the
+/// cluster); a Paper bot with the same request does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backtest_bot_gets_no_cloud_resources() {
+    use tradewind_crds::Mode;
+
+    let (_server, client) = cluster().await;
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let cloud = Arc::new(RecordingCloud::default());
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig::default(),
+        cloud.clone(),
+    ));
+    let operator = tokio::spawn(async move { controller::run(ctx, Some(NS)).await });
+
+    let mut paper: TradingBot = example("examples/bots/paper.yaml");
+    paper.metadata.name = Some("cloudy-paper".into());
+    paper.spec.cloud =
+        serde_json::from_value(serde_json::json!({"cosmos": true, "deletionPolicy": "Delete"}))
+            .unwrap();
+    let mut backtest = paper.clone();
+    backtest.metadata.name = Some("cloudy-backtest".into());
+    backtest.spec.mode = Mode::Backtest;
+    bots.create(&PostParams::default(), &backtest)
+        .await
+        .unwrap();
+    bots.create(&PostParams::default(), &paper).await.unwrap();
+    eventually(
+        20,
+        "the Backtest bot Ready, the Paper bot's cloud ensured",
+        || async {
+            let b = bots.get("cloudy-backtest").await.ok()?;
+            let ensured = cloud
+                .ensures
+                .lock()
+                .unwrap()
+                .contains(&"cloudy-paper".to_owned());
+            (ready(&b)?.1 == "BacktestOnly" && ensured).then_some(())
+        },
+    )
+    .await;
+    let b = bots.get("cloudy-backtest").await.unwrap();
+    let cloud_ready = find(&b.status.as_ref().unwrap().conditions, types::CLOUD_READY).unwrap();
+    assert_eq!(cloud_ready.reason, "NotNeeded");
+    assert!(
+        !cloud
+            .ensures
+            .lock()
+            .unwrap()
+            .contains(&"cloudy-backtest".to_owned()),
+        "{:?}",
+        cloud.ensures.lock().unwrap()
     );
     operator.abort();
 }

@@ -117,8 +117,16 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
         }
     };
     let children = build::children(bot, &cfg, &ctx.settings).map_err(Error::Build)?;
-    let cloud = cloud::ensure(bot, ctx).await;
-    let deployment = if bot.spec.mode == Mode::Backtest {
+    // A Backtest bot runs nowhere in the cluster, so it gets no cloud resources (no copy
+    // of its exchange credentials in Key Vault); what an earlier mode created stays until
+    // the bot is deleted (the finalizer) or runs again.
+    let backtest = bot.spec.mode == Mode::Backtest;
+    let cloud = if backtest {
+        CloudState::NotNeeded
+    } else {
+        cloud::ensure(bot, ctx).await
+    };
+    let deployment = if backtest {
         // The worker refuses Backtest bots: no pod to crash-loop, the status says how
         // to run one.
         workload::remove(ctx, bot, &children).await?;
