@@ -65,6 +65,17 @@ impl SettlementPeriod {
     }
 }
 
+/// Which profit the performance fee is charged on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ProfitBasis {
+    /// Realised profit only: open positions count at their cost, so a paper gain is
+    /// never charged (as Binance and Bybit copy trading do).
+    #[default]
+    Realized,
+    /// Total profit: open positions marked to market at the end of the period.
+    Total,
+}
+
 /// A fee on profits above the high-water mark.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -73,6 +84,9 @@ pub struct PerformanceFee {
     pub percent: Percent,
     /// Settlement period; the high-water mark carries over between periods.
     pub settlement_period: SettlementPeriod,
+    /// Realised profit only (the default) or total profit including open positions.
+    #[serde(default)]
+    pub basis: ProfitBasis,
 }
 
 /// Who receives a share of what is collected.
@@ -141,6 +155,11 @@ pub struct Share {
     validation = Rule::new("self.distribution.all(a, !has(a.level) || self.distribution.exists_one(b, has(b.level) && b.level == a.level))").message("each referral level may appear only once in distribution"),
 )]
 pub struct CommissionPlanSpec {
+    /// The currency the plan charges in and counts 30-day volume in (tier minimums are
+    /// in it). A bot whose capital is in another currency cannot be charged by it.
+    #[serde(default = "default_plan_currency")]
+    #[schemars(length(min = 2, max = 12), regex(pattern = r"^[A-Z0-9]{2,12}$"))]
+    pub currency: String,
     /// Maker/taker fees by 30-day volume.
     pub trading_fees: TradingFees,
     /// Optional performance fee.
@@ -149,6 +168,19 @@ pub struct CommissionPlanSpec {
     /// How collected fees are shared; shares sum to 100 %.
     #[schemars(length(min = 1, max = 10))]
     pub distribution: Vec<Share>,
+}
+
+fn default_plan_currency() -> String {
+    "USDT".into()
+}
+
+impl CommissionPlanSpec {
+    /// The settlement period: the performance fee's, else monthly (trading fees alone).
+    pub fn settlement_period(&self) -> SettlementPeriod {
+        self.performance_fee
+            .as_ref()
+            .map_or(SettlementPeriod::Monthly, |f| f.settlement_period)
+    }
 }
 
 /// Totals of the last settlement.

@@ -6,6 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::commission_plan::TradingFees;
 use super::common::{
     Decimal, LocalObjectReference, PositiveDecimal, RiskLimits, SignedDecimal, Sizing,
 };
@@ -163,6 +164,12 @@ pub struct BacktestSpec {
     /// Slippage against the trader on market fills, in basis points (e.g. "2.5").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slippage_bps: Option<Decimal>,
+    /// The venue's fee schedule the simulation charges (paid to the exchange, in the
+    /// fills). When unset, the venue's default: Binance spot's base tier (VIP 0), 10 bp
+    /// maker and taker. The platform's commission is the CommissionPlan's, charged in the
+    /// ledger, never here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue_fees: Option<TradingFees>,
 }
 
 /// Desired state of a trading bot.
