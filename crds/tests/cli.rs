@@ -46,6 +46,13 @@ fn describe_resolves_every_example_bot() {
         out.contains("risk: maxOrderNotional 1000, stopLoss 3%, maxDrawdown 15%"),
         "{out}"
     );
+    // The venue's fee a simulation charges is the bot's, apart from the plan's commission.
+    assert!(
+        out.contains("venue fees (simulated): >= 0: 10/10 bps"),
+        "{out}"
+    );
+    assert!(out.contains("venue fees (simulated): the venue's default"), "{out}");
+    assert!(out.contains("platform commission in USDT"), "{out}");
     // Credentials are named, never printed.
     assert!(
         out.contains("credentials: Secret binance-testnet-alice"),

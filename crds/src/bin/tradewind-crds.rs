@@ -73,18 +73,7 @@ fn describe(files: &[PathBuf]) -> Result<ExitCode> {
     }
     println!("\nCommission plans");
     for p in &plans {
-        let tiers: Vec<String> = p
-            .spec
-            .trading_fees
-            .tiers
-            .iter()
-            .map(|t| {
-                format!(
-                    ">= {}: {}/{} bps",
-                    t.min_volume_30d, t.maker_bps, t.taker_bps
-                )
-            })
-            .collect();
+        let tiers = tiers_text(&p.spec.trading_fees);
         let shares: Vec<String> = p
             .spec
             .distribution
@@ -95,14 +84,15 @@ fn describe(files: &[PathBuf]) -> Result<ExitCode> {
             })
             .collect();
         println!(
-            "  {:<22} fees (maker/taker by 30d volume) {}",
+            "  {:<22} platform commission in {}: fees (maker/taker by 30d volume) {}",
             name(&p.metadata),
-            tiers.join(", ")
+            p.spec.currency(),
+            tiers
         );
         if let Some(f) = &p.spec.performance_fee {
             println!(
-                "  {:<22} performance fee {} over high-water mark, settled {:?}",
-                "", f.percent, f.settlement_period
+                "  {:<22} performance fee {} of {:?} profit over high-water mark, settled {:?}",
+                "", f.percent, f.basis.unwrap_or_default(), f.settlement_period
             );
         }
         println!("  {:<22} shared: {}", "", shares.join(", "));
@@ -167,6 +157,12 @@ fn describe(files: &[PathBuf]) -> Result<ExitCode> {
                 risk.join(", ")
             }
         );
+        let venue_fees = cfg.bot.backtest.as_ref().and_then(|b| b.venue_fees.as_ref());
+        println!(
+            "  {:<22} venue fees (simulated): {}",
+            "",
+            venue_fees.map_or_else(|| "the venue's default".to_owned(), tiers_text)
+        );
         if let Some(p) = &cfg.commission_plan_name {
             println!("  {:<22} commission plan: {p}", "");
         }
@@ -186,6 +182,21 @@ fn describe(files: &[PathBuf]) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `>= 0: 10/10 bps, >= 1000000: 8/9 bps`.
+fn tiers_text(fees: &tradewind_crds::TradingFees) -> String {
+    let tiers: Vec<String> = fees
+        .tiers
+        .iter()
+        .map(|t| {
+            format!(
+                ">= {}: {}/{} bps",
+                t.min_volume_30d, t.maker_bps, t.taker_bps
+            )
+        })
+        .collect();
+    tiers.join(", ")
 }
 
 /// Deserialises every document of `kind` into its Rust type.

@@ -84,9 +84,10 @@ pub struct PerformanceFee {
     pub percent: Percent,
     /// Settlement period; the high-water mark carries over between periods.
     pub settlement_period: SettlementPeriod,
-    /// Realised profit only (the default) or total profit including open positions.
-    #[serde(default)]
-    pub basis: ProfitBasis,
+    /// Realised profit only (`Realized`, when unset) or total profit including open
+    /// positions (`Total`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<ProfitBasis>,
 }
 
 /// Who receives a share of what is collected.
@@ -156,10 +157,11 @@ pub struct Share {
 )]
 pub struct CommissionPlanSpec {
     /// The currency the plan charges in and counts 30-day volume in (tier minimums are
-    /// in it). A bot whose capital is in another currency cannot be charged by it.
-    #[serde(default = "default_plan_currency")]
+    /// in it); `USDT` when unset. A bot whose capital is in another currency cannot be
+    /// charged by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 12), regex(pattern = r"^[A-Z0-9]{2,12}$"))]
-    pub currency: String,
+    pub currency: Option<String>,
     /// Maker/taker fees by 30-day volume.
     pub trading_fees: TradingFees,
     /// Optional performance fee.
@@ -170,11 +172,15 @@ pub struct CommissionPlanSpec {
     pub distribution: Vec<Share>,
 }
 
-fn default_plan_currency() -> String {
-    "USDT".into()
-}
+/// The currency of a plan that names none.
+pub const DEFAULT_PLAN_CURRENCY: &str = "USDT";
 
 impl CommissionPlanSpec {
+    /// The currency the plan charges in: `spec.currency`, else [`DEFAULT_PLAN_CURRENCY`].
+    pub fn currency(&self) -> &str {
+        self.currency.as_deref().unwrap_or(DEFAULT_PLAN_CURRENCY)
+    }
+
     /// The settlement period: the performance fee's, else monthly (trading fees alone).
     pub fn settlement_period(&self) -> SettlementPeriod {
         self.performance_fee
