@@ -83,8 +83,8 @@ pub enum CommissionError {
         /// Fill id.
         fill: String,
     },
-    /// A fill of a bot the period does not list.
-    #[error("fill {fill} is of bot {bot}, which the period does not list")]
+    /// A fill in the period of a bot the period does not list.
+    #[error("fill {fill} in the period is of bot {bot}, which the period does not list")]
     UnknownBot {
         /// The bot.
         bot: String,

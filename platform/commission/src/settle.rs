@@ -59,7 +59,8 @@ pub struct AccountPeriod {
     pub referrers: Vec<String>,
     /// Its bots.
     pub bots: Vec<BotPeriod>,
-    /// Its fills from [`crate::history_start`] to the period's end.
+    /// Its fills from [`crate::history_start`] to the period's end: those before the
+    /// period (of any bot, listed or not) only count towards the volume tier.
     pub fills: Vec<Fill>,
 }
 
@@ -204,7 +205,13 @@ pub fn settle(
             return Err(CommissionError::DuplicateBot { bot: b.bot.clone() });
         }
     }
-    if let Some(f) = input.fills.iter().find(|f| !bots.contains_key(f.bot.as_str())) {
+    // Fills before the period only count towards volume (of any bot the account had);
+    // a fill charged now must be of a listed bot, whose author shares in it.
+    if let Some(f) = input
+        .fills
+        .iter()
+        .find(|f| period.contains(f.ts) && !bots.contains_key(f.bot.as_str()))
+    {
         return Err(CommissionError::UnknownBot {
             bot: f.bot.clone(),
             fill: f.id.clone(),

@@ -329,4 +329,12 @@ fn settlement_is_idempotent_in_order_and_only_for_ended_periods() {
         settle(&plan, &empty, &stray, FAR_FUTURE),
         Err(CommissionError::UnknownBot { .. })
     ));
+    // Before the period, a bot since gone still counts towards the volume tier.
+    let mut gone = input.clone();
+    gone.fills.push(Fill {
+        bot: "gone".into(),
+        ..fill("old", d - DAY_NANOS, "1000", Liquidity::Taker)
+    });
+    let (s, _) = booked(settle(&plan, &empty, &gone, FAR_FUTURE).unwrap());
+    assert_eq!(s.trading_fees, m("0.06"), "the upper tier's taker rate");
 }
