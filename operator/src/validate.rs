@@ -12,9 +12,10 @@ pub fn strategy(spec: &StrategySpec) -> Vec<Invalid> {
     tradewind_config::strategy(spec).err().into_iter().collect()
 }
 
-/// Every problem with a CommissionPlan's fee tiers (empty when it is usable).
+/// Every problem with a CommissionPlan (empty when it is usable; the translation to the
+/// commission engine's plan stops at the first).
 pub fn plan(spec: &CommissionPlanSpec) -> Vec<Invalid> {
-    tradewind_config::fees(spec).err().into_iter().collect()
+    tradewind_config::commission_plan(spec).err().into_iter().collect()
 }
 
 #[cfg(test)]

@@ -87,20 +87,6 @@ spec:
     type: AllIn
 ---
 apiVersion: tradewind.dev/v1alpha1
-kind: CommissionPlan
-metadata:
-  name: flat-20bps
-spec:
-  tradingFees:
-    tiers:
-      - minVolume30d: "0"
-        makerBps: "{COMMISSION_BPS}"
-        takerBps: "{COMMISSION_BPS}"
-  distribution:
-    - recipient: Platform
-      shareBps: 10000
----
-apiVersion: tradewind.dev/v1alpha1
 kind: TradingBot
 metadata:
   name: bench-sma-cross
@@ -108,8 +94,6 @@ spec:
   mode: Backtest
   strategyRef:
     name: sma-10-20-1m
-  commissionPlanRef:
-    name: flat-20bps
   accountRef:
     name: bench
   venue:
@@ -121,6 +105,12 @@ spec:
   backtest:
     fillModel: NextBarOpen
     slippageBps: "0"
+    # The venue's fee the simulation charges (the commission the other engine models).
+    venueFees:
+      tiers:
+        - minVolume30d: "0"
+          makerBps: "{COMMISSION_BPS}"
+          takerBps: "{COMMISSION_BPS}"
 """
 
 

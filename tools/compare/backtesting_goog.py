@@ -42,20 +42,6 @@ spec:
     type: AllIn
 ---
 apiVersion: tradewind.dev/v1alpha1
-kind: CommissionPlan
-metadata:
-  name: flat-20bps
-spec:
-  tradingFees:
-    tiers:
-      - minVolume30d: "0"
-        makerBps: "20"
-        takerBps: "20"
-  distribution:
-    - recipient: Platform
-      shareBps: 10000
----
-apiVersion: tradewind.dev/v1alpha1
 kind: TradingBot
 metadata:
   name: goog-sma-comparison
@@ -63,8 +49,6 @@ spec:
   mode: Backtest
   strategyRef:
     name: sma-10-20-daily
-  commissionPlanRef:
-    name: flat-20bps
   accountRef:
     name: comparison
   venue:
@@ -76,6 +60,12 @@ spec:
   backtest:
     fillModel: NextBarOpen
     slippageBps: "0"
+    # The venue's fee the simulation charges (the commission the other engine models).
+    venueFees:
+      tiers:
+        - minVolume30d: "0"
+          makerBps: "20"
+          takerBps: "20"
 """
 
 

@@ -87,7 +87,7 @@ try {
     await page.locator("table.summary tr").evaluateAll((rows) => rows.map((r) => [r.querySelector("th").innerText, r.querySelector("td").innerText])),
   );
   const money = /^-?\d{1,3}(,\d{3})*\.\d{2} [A-Z]+$/;
-  const moneyRows = ["Initial equity", "Final equity", "Realized PnL", "Unrealized PnL", "Fees paid"];
+  const moneyRows = ["Initial equity", "Final equity", "Realized PnL", "Unrealized PnL", "Venue fees paid"];
   check("money rounded to cents", moneyRows.every((k) => money.test(summary[k] || "")), moneyRows.map((k) => summary[k]).join(" | "));
   const cents = (s) => Math.round(Number(s) * 100) / 100;
   const shown = Number((summary["Final equity"] || "").replace(/[ A-Z,]/g, ""));

@@ -8,16 +8,23 @@
 //! `make crds`, the test API server and the CLI that render them) never build the core,
 //! and the operator links the core only through these few functions.
 //!
-//! Two steps. [`bot`] (and [`strategy`], [`fees`] for a Strategy or CommissionPlan on its
-//! own) needs nothing but the resources: decimals become exact fixed-point values within
-//! the core's limits ([`PRICE_MAX`], [`QUANTITY_MAX`], [`FIXED_PRECISION`] places), and the
-//! parameters are checked. The operator stops there. [`BotSettings::engine`] then meets an
+//! Two fees are kept apart. The venue's fee (paid to the exchange, in the fills) is what
+//! a simulation charges: [`venue_fees`], from `spec.backtest.venueFees` or the venue's
+//! default. The platform's commission is the CommissionPlan, translated by
+//! [`commission_plan`] into the commission engine's plan (`tradewind-commission`) and
+//! charged in the ledger; it never changes a simulation.
+//!
+//! Two steps. [`bot`] (and [`strategy`], [`commission_plan`] for a Strategy or
+//! CommissionPlan on its own) needs nothing but the resources: decimals become exact
+//! fixed-point values within the core's limits ([`PRICE_MAX`], [`QUANTITY_MAX`],
+//! [`FIXED_PRECISION`] places), and the parameters are checked. The operator stops there. [`BotSettings::engine`] then meets an
 //! instrument (from the venue, or the backtest's data) and puts grid prices on its ticks
 //! and quantities on its lots. Every error names the resource and its field, e.g.
 //! `TradingBot btc: spec.risk.maxOrderNotional: …`.
 
 use tradewind_core::backtest::{Settings, Sizing};
 use tradewind_core::exchange::{BarFillModel, Bps, FeeSchedule, FeeScheduleError};
+use tradewind_crds::{Exchange, Market, TradingFees};
 use tradewind_core::fixed::{
     FIXED_PRECISION, FixedError, Money, PRICE_MAX, Price, QUANTITY_MAX, Quantity,
 };
@@ -32,7 +39,7 @@ use tradewind_core::strategy::rsi_reversion::RsiReversionConfig;
 use tradewind_core::strategy::sma_cross::SmaCrossConfig;
 use tradewind_core::strategy::{self, ConfigError, Strategy, StrategyConfig};
 use tradewind_crds::resolved::BotConfig;
-use tradewind_crds::{CommissionPlanSpec, FillModel, Mode, SizingType, StrategySpec, StrategyType};
+use tradewind_crds::{FillModel, Mode, SizingType, StrategySpec, StrategyType};
 
 /// A resource field the core cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,8 +88,10 @@ pub struct BotSettings {
     pub sizing: Sizing,
     /// Risk limits (the strategy's, overridden field by field by the bot's).
     pub risk: RiskLimits,
-    /// Fees from the CommissionPlan; without one, the venue's base rate.
-    pub fees: FeeSchedule,
+    /// The venue's fees the simulation charges (never the platform's commission).
+    pub venue_fees: VenueFees,
+    /// The platform's commission plan, if the bot has one (charged in the ledger).
+    pub commission: Option<tradewind_commission::Plan>,
     /// Starting capital in the quote currency.
     pub capital: Money,
     /// When market orders fill on bars.
@@ -120,7 +129,7 @@ impl BotSettings {
                 capital: self.capital,
                 fill_model: self.fill_model,
                 slippage: self.slippage,
-                fees: self.fees.clone(),
+                fees: self.venue_fees.schedule.clone(),
                 sizing,
                 risk: self.risk,
             },
@@ -141,14 +150,17 @@ pub fn bot(cfg: &BotConfig) -> Result<BotSettings, SpecError> {
         name: cfg.strategy_name.clone(),
         invalid,
     })?;
-    let fees = match &cfg.commission_plan {
-        None => FeeSchedule::default(),
-        Some(plan) => fees(plan).map_err(|invalid| SpecError {
-            kind: "CommissionPlan",
-            name: cfg.commission_plan_name.clone().unwrap_or_default(),
-            invalid,
-        })?,
-    };
+    let commission = cfg
+        .commission_plan
+        .as_ref()
+        .map(|plan| {
+            commission_plan(plan).map_err(|invalid| SpecError {
+                kind: "CommissionPlan",
+                name: cfg.commission_plan_name.clone().unwrap_or_default(),
+                invalid,
+            })
+        })
+        .transpose()?;
     symbols(&cfg.bot.symbols, &cfg.bot.capital.currency, cfg.bot.mode).map_err(of_bot)?;
     let capital = money("spec.capital.amount", cfg.bot.capital.amount.as_str()).map_err(of_bot)?;
     if capital.is_negative() || capital.is_zero() {
@@ -158,6 +170,7 @@ pub fn bot(cfg: &BotConfig) -> Result<BotSettings, SpecError> {
         )));
     }
     let backtest = cfg.bot.backtest.clone().unwrap_or_default();
+    let venue_fees = venue_fees(&cfg.bot.venue, &backtest).map_err(of_bot)?;
     let slippage = match &backtest.slippage_bps {
         None => Bps::ZERO,
         Some(s) => Bps::parse(s.as_str())
@@ -167,7 +180,8 @@ pub fn bot(cfg: &BotConfig) -> Result<BotSettings, SpecError> {
         strategy,
         sizing: sizing(&cfg.sizing).map_err(of_bot)?,
         risk: risk(&cfg.risk).map_err(of_bot)?,
-        fees,
+        venue_fees,
+        commission,
         capital,
         fill_model: match backtest.fill_model {
             FillModel::NextBarOpen => BarFillModel::NextBarOpen,
@@ -278,10 +292,72 @@ pub fn strategy(spec: &StrategySpec) -> Result<StrategyConfig, Invalid> {
     Ok(config)
 }
 
-/// A CommissionPlan's fee tiers.
-pub fn fees(plan: &CommissionPlanSpec) -> Result<FeeSchedule, Invalid> {
-    let tiers: Vec<(&str, &str, &str)> = plan
-        .trading_fees
+/// Where a simulation's venue fees come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VenueFeeSource {
+    /// The venue's default: Binance spot's base tier (VIP 0).
+    Default,
+    /// `spec.backtest.venueFees`.
+    Spec,
+}
+
+/// The venue's fee schedule a backtest or paper session charges, and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VenueFees {
+    /// Maker/taker rates by the account's rolling 30-day volume.
+    pub schedule: FeeSchedule,
+    /// The venue's default or the bot's spec.
+    pub source: VenueFeeSource,
+}
+
+impl std::fmt::Display for VenueFees {
+    /// `maker 10bp, taker 10bp (Binance spot VIP 0)`, or for a bot's own schedule
+    /// `2 tiers from maker 7.5bp, taker 7.5bp (spec.backtest)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tiers = self.schedule.tiers();
+        if tiers.len() > 1 {
+            write!(f, "{} tiers from ", tiers.len())?;
+        }
+        write!(f, "maker {}, taker {}", tiers[0].maker, tiers[0].taker)?;
+        match self.source {
+            VenueFeeSource::Default => f.write_str(" (Binance spot VIP 0)"),
+            VenueFeeSource::Spec => f.write_str(" (spec.backtest)"),
+        }
+    }
+}
+
+/// The default venue fees: Binance spot's base tier (VIP 0), 0.1 % maker and taker
+/// (without the BNB discount). The only venue the resources accept today.
+pub fn default_venue_fees(exchange: Exchange, market: Market) -> FeeSchedule {
+    match (exchange, market) {
+        (Exchange::Binance, Market::Spot) => {
+            let ten = Bps::from_whole(10).expect("10 bp is a valid rate");
+            FeeSchedule::flat(ten, ten)
+        }
+    }
+}
+
+/// The venue's fees a simulation of this bot charges: `spec.backtest.venueFees`, else the
+/// venue's default ([`default_venue_fees`]).
+pub fn venue_fees(
+    venue: &tradewind_crds::Venue,
+    backtest: &tradewind_crds::BacktestSpec,
+) -> Result<VenueFees, Invalid> {
+    Ok(match &backtest.venue_fees {
+        None => VenueFees {
+            schedule: default_venue_fees(venue.exchange, venue.market),
+            source: VenueFeeSource::Default,
+        },
+        Some(fees) => VenueFees {
+            schedule: fee_schedule("spec.backtest.venueFees", fees)?,
+            source: VenueFeeSource::Spec,
+        },
+    })
+}
+
+/// Fee tiers as the simulated exchange charges them; errors name `{at}.tiers[i].field`.
+fn fee_schedule(at: &str, fees: &TradingFees) -> Result<FeeSchedule, Invalid> {
+    let tiers: Vec<(&str, &str, &str)> = fees
         .tiers
         .iter()
         .map(|t| {
@@ -293,7 +369,7 @@ pub fn fees(plan: &CommissionPlanSpec) -> Result<FeeSchedule, Invalid> {
         })
         .collect();
     FeeSchedule::from_tiers(&tiers).map_err(|e| {
-        let tier = |i: usize, field: &str| format!("spec.tradingFees.tiers[{i}].{field}");
+        let tier = |i: usize, field: &str| format!("{at}.tiers[{i}].{field}");
         match e {
             FeeScheduleError::InvalidField {
                 tier: i,
@@ -307,7 +383,7 @@ pub fn fees(plan: &CommissionPlanSpec) -> Result<FeeSchedule, Invalid> {
             FeeScheduleError::NotIncreasing { tier: i, .. } => {
                 Invalid::new(tier(i, "minVolume30d"), e.to_string())
             }
-            FeeScheduleError::NoTiers => Invalid::new("spec.tradingFees.tiers", e.to_string()),
+            FeeScheduleError::NoTiers => Invalid::new(format!("{at}.tiers"), e.to_string()),
         }
     })
 }
@@ -381,7 +457,7 @@ fn places(text: &str) -> u8 {
 }
 
 /// The parse error, with the core limit it ran into.
-fn fixed(field: &str, e: FixedError) -> Invalid {
+pub(crate) fn fixed(field: &str, e: FixedError) -> Invalid {
     let reason = match &e {
         FixedError::TooManyDecimals { .. } => {
             format!("{e}; the engine represents at most {FIXED_PRECISION} decimal places")
@@ -412,6 +488,9 @@ fn money(field: &str, text: &str) -> Result<Money, Invalid> {
 fn percent(field: &str, text: &str) -> Result<Percent, Invalid> {
     Percent::parse(text).map_err(|e| fixed(field, e))
 }
+
+mod commission;
+pub use commission::commission_plan;
 
 #[cfg(test)]
 mod tests;

@@ -127,8 +127,65 @@ fn plan_errors_name_the_tier() {
     });
     assert_eq!(
         e,
-        "CommissionPlan flat: spec.tradingFees.tiers[1].makerBps: \"10000.1\": basis points \
-         10000.1 are above 10000 (100 %)"
+        "CommissionPlan flat: spec.tradingFees.tiers[1].makerBps: basis points \"10000.1\" is \
+         above 100 %"
+    );
+}
+
+#[test]
+fn the_simulation_charges_the_venues_fee_never_the_plans() {
+    // A plan of 50 bp is the platform's commission: the simulation keeps Binance's 10 bp.
+    let with_plan = bot(&config(|v| {
+        v["commissionPlanName"] = json!("steep");
+        v["commissionPlan"] = json!({
+            "tradingFees": {"tiers": [{"minVolume30d": "0", "makerBps": "50", "takerBps": "50"}]},
+            "distribution": [{"recipient": "Platform", "shareBps": 10000}]
+        });
+    }))
+    .unwrap();
+    let ten = Bps::from_whole(10).unwrap();
+    assert_eq!(with_plan.venue_fees.schedule, FeeSchedule::flat(ten, ten));
+    assert_eq!(with_plan.venue_fees.source, VenueFeeSource::Default);
+    assert_eq!(
+        with_plan.venue_fees.to_string(),
+        "maker 10bp, taker 10bp (Binance spot VIP 0)"
+    );
+    let plan = with_plan.commission.as_ref().unwrap();
+    assert_eq!(
+        plan.trading_fees.tiers()[0].taker,
+        tradewind_commission::Rate::from_whole_bps(50).unwrap()
+    );
+    let (_, settings) = with_plan.engine(&instrument()).unwrap();
+    assert_eq!(settings.fees, FeeSchedule::flat(ten, ten));
+    assert!(bot(&config(|_| {})).unwrap().commission.is_none());
+
+    // The bot's own venue schedule.
+    let own = bot(&config(|v| {
+        v["bot"]["backtest"] = json!({"venueFees": {"tiers": [
+            {"minVolume30d": "0", "makerBps": "7.5", "takerBps": "7.5"},
+            {"minVolume30d": "1000000", "makerBps": "6", "takerBps": "7"}
+        ]}});
+    }))
+    .unwrap();
+    assert_eq!(own.venue_fees.source, VenueFeeSource::Spec);
+    assert_eq!(own.venue_fees.schedule.tiers().len(), 2);
+    assert_eq!(
+        own.venue_fees.to_string(),
+        "2 tiers from maker 7.5bp, taker 7.5bp (spec.backtest)"
+    );
+    assert_eq!(
+        err(|v| v["bot"]["backtest"] = json!({"venueFees": {"tiers": [
+            {"minVolume30d": "0", "makerBps": "10", "takerBps": "-1"}
+        ]}})),
+        "TradingBot b: spec.backtest.venueFees.tiers[0].takerBps: \"-1\": basis points -1 are \
+         negative"
+    );
+    assert_eq!(
+        err(|v| v["bot"]["backtest"] = json!({"venueFees": {"tiers": [
+            {"minVolume30d": "5", "makerBps": "10", "takerBps": "10"}
+        ]}})),
+        "TradingBot b: spec.backtest.venueFees.tiers[0].minVolume30d: fee tier 0: \
+         minVolume30d must be 0, got 5.00"
     );
 }
 

@@ -165,7 +165,7 @@ impl FeeTier {
 }
 
 /// Why a fee schedule could not be built. Tier indexes count from 0 and field names use
-/// the CommissionPlan spelling, so config errors point at the offending YAML.
+/// the resources' spelling (`spec.backtest.venueFees`), so config errors point at the YAML.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FeeScheduleError {
     /// No tiers at all.
@@ -201,7 +201,9 @@ pub enum FeeScheduleError {
     },
 }
 
-/// Maker/taker rates by rolling 30-day traded volume (a CommissionPlan's `tradingFees`).
+/// The venue's maker/taker rates by rolling 30-day traded volume (a bot's
+/// `spec.backtest.venueFees`): what the simulated exchange charges, not the platform's
+/// commission.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FeeSchedule {
     /// Tiers, strictly increasing by `min_volume_30d`, the first at zero.
@@ -230,7 +232,7 @@ impl FeeSchedule {
     }
 
     /// Build from decimal strings `(minVolume30d, makerBps, takerBps)`, lowest volume
-    /// first, as a CommissionPlan writes them. Errors name the tier index and the field.
+    /// first, as the resources write them. Errors name the tier index and the field.
     pub fn from_tiers(tiers: &[(&str, &str, &str)]) -> Result<Self, FeeScheduleError> {
         let mut out = Vec::with_capacity(tiers.len());
         for (i, &(volume, maker, taker)) in tiers.iter().enumerate() {
@@ -281,7 +283,7 @@ impl FeeSchedule {
     /// The tier for an account with `volume_30d` of traded notional: the last tier whose
     /// minimum is at or below it.
     pub fn tier_for(&self, volume_30d: Money) -> &FeeTier {
-        // Tiers are few (CommissionPlan allows 20) and sorted; scan from the top.
+        // Tiers are few (the resources allow 20) and sorted; scan from the top.
         self.tiers
             .iter()
             .rev()

@@ -37,6 +37,7 @@ pub fn run(req: &Request) -> Result<ReportView> {
     }
     // The resources translated before the data is read: a bad bot is named first.
     let bot = tradewind_config::bot(&cfg)?;
+    let venue_fees = bot.venue_fees.to_string();
     let timeframe = cfg.strategy.timeframe.seconds();
     let (bars, format) = market_data::load_bars(&req.data, timeframe)?;
     tracing::info!(bars = bars.len(), ?format, data = %req.data.display(), "market data loaded");
@@ -52,10 +53,16 @@ pub fn run(req: &Request) -> Result<ReportView> {
         bars_per_second = outcome.bars as f64 / secs.max(1e-12),
         "backtest finished"
     );
-    Ok(view(&cfg, &req.data, &bars, outcome))
+    Ok(view(&cfg, &req.data, &bars, outcome, venue_fees))
 }
 
-fn view(cfg: &BotConfig, data: &Path, bars: &[Bar], outcome: Outcome) -> ReportView {
+fn view(
+    cfg: &BotConfig,
+    data: &Path,
+    bars: &[Bar],
+    outcome: Outcome,
+    venue_fee_schedule: String,
+) -> ReportView {
     let p = &outcome.portfolio;
     ReportView {
         bot: cfg.name.clone(),
@@ -73,6 +80,7 @@ fn view(cfg: &BotConfig, data: &Path, bars: &[Bar], outcome: Outcome) -> ReportV
         realized_pnl: p.realized_pnl(),
         unrealized_pnl: p.unrealized_pnl(),
         fees: p.fees_paid(),
+        venue_fee_schedule,
         counts: Counts {
             orders: outcome.counts.orders,
             fills: outcome.counts.fills,

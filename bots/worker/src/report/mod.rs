@@ -42,8 +42,10 @@ pub struct ReportView {
     pub realized_pnl: Money,
     /// Unrealized PnL at the end.
     pub unrealized_pnl: Money,
-    /// Fees paid.
+    /// Venue fees paid (to the exchange, simulated); equity and PnL are net of them.
     pub fees: Money,
+    /// The venue fee schedule the simulation charged, for people.
+    pub venue_fee_schedule: String,
     /// Orders submitted, fills, rejections and risk refusals.
     pub counts: Counts,
     /// Why the bot halted, if it did.
@@ -258,7 +260,8 @@ pub fn summary_rows(r: &ReportView) -> Vec<(String, String)> {
     }
     rows.push(("Realized PnL".into(), money(r.realized_pnl)));
     rows.push(("Unrealized PnL".into(), money(r.unrealized_pnl)));
-    rows.push(("Fees paid".into(), money(r.fees)));
+    rows.push(("Venue fees paid".into(), money(r.fees)));
+    rows.push(("Venue fee schedule".into(), r.venue_fee_schedule.clone()));
     rows.push((
         "Orders / fills".into(),
         format!("{} / {}", r.counts.orders, r.counts.fills),
@@ -453,6 +456,7 @@ mod tests {
             realized_pnl: Money::parse("123.456789").unwrap(),
             unrealized_pnl: Money::parse("0").unwrap(),
             fees: Money::parse("1.005").unwrap(),
+            venue_fee_schedule: "maker 10bp, taker 10bp (Binance spot VIP 0)".into(),
             counts: Counts {
                 orders: 2,
                 fills: 2,
@@ -492,6 +496,7 @@ mod tests {
         assert!(rows.contains(&("Final equity".into(), "10,123.46 USD".into())));
         assert!(rows.contains(&("Buy and hold return".into(), "+10.00 %".into())));
         assert!(rows.contains(&("Longest drawdown".into(), "1.04 days".into())));
+        assert!(rows.contains(&("Venue fees paid".into(), "1.00 USD".into())));
         let text = table::render(&r);
         let page = html::render(&r);
         for (k, v) in &rows {
