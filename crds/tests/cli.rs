@@ -51,7 +51,10 @@ fn describe_resolves_every_example_bot() {
         out.contains("venue fees (simulated): >= 0: 10/10 bps"),
         "{out}"
     );
-    assert!(out.contains("venue fees (simulated): the venue's default"), "{out}");
+    assert!(
+        out.contains("venue fees (simulated): the venue's default"),
+        "{out}"
+    );
     assert!(out.contains("platform commission in USDT"), "{out}");
     // Credentials are named, never printed.
     assert!(

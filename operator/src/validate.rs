@@ -15,7 +15,10 @@ pub fn strategy(spec: &StrategySpec) -> Vec<Invalid> {
 /// Every problem with a CommissionPlan (empty when it is usable; the translation to the
 /// commission engine's plan stops at the first).
 pub fn plan(spec: &CommissionPlanSpec) -> Vec<Invalid> {
-    tradewind_config::commission_plan(spec).err().into_iter().collect()
+    tradewind_config::commission_plan(spec)
+        .err()
+        .into_iter()
+        .collect()
 }
 
 #[cfg(test)]

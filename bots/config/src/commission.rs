@@ -2,8 +2,8 @@
 //! commission, charged in the ledger (never in a simulation). Errors name the field.
 
 use tradewind_commission::{
-    Basis, Distribution, FeeSchedule, FeeTier, PerformanceFee, PeriodKind, Plan, PlanError,
-    Rate, Role, Share,
+    Basis, Distribution, FeeSchedule, FeeTier, PerformanceFee, PeriodKind, Plan, PlanError, Rate,
+    Role, Share,
 };
 use tradewind_core::fixed::Money;
 use tradewind_crds::{CommissionPlanSpec, ProfitBasis, Recipient, SettlementPeriod};
@@ -41,9 +41,8 @@ pub fn commission_plan(spec: &CommissionPlanSpec) -> Result<Plan, Invalid> {
         .performance_fee
         .as_ref()
         .map(|f| {
-            let rate = Rate::from_percent(f.percent.as_str()).map_err(|e| {
-                Invalid::new("spec.performanceFee.percent", format!("percent {e}"))
-            })?;
+            let rate = Rate::from_percent(f.percent.as_str())
+                .map_err(|e| Invalid::new("spec.performanceFee.percent", format!("percent {e}")))?;
             Ok::<_, Invalid>(PerformanceFee {
                 rate,
                 basis: match f.basis.unwrap_or_default() {
@@ -136,19 +135,32 @@ mod tests {
         let plan = commission_plan(&spec(|_| {})).unwrap();
         assert_eq!(plan.currency, "USDT");
         assert_eq!(plan.period, PeriodKind::Weekly);
-        assert_eq!(plan.trading_fees.tiers()[1].maker, Rate::from_bps("7.5").unwrap());
+        assert_eq!(
+            plan.trading_fees.tiers()[1].maker,
+            Rate::from_bps("7.5").unwrap()
+        );
         let fee = plan.performance_fee.unwrap();
         assert_eq!(fee.rate, Rate::from_whole_bps(1250).unwrap());
-        assert_eq!(fee.basis, Basis::Realized, "realised profit unless the plan says Total");
+        assert_eq!(
+            fee.basis,
+            Basis::Realized,
+            "realised profit unless the plan says Total"
+        );
         let roles: Vec<Role> = plan.distribution.shares().iter().map(|s| s.role).collect();
-        assert_eq!(roles, [Role::Platform, Role::StrategyAuthor, Role::Referral(1)]);
+        assert_eq!(
+            roles,
+            [Role::Platform, Role::StrategyAuthor, Role::Referral(1)]
+        );
         // Without a performance fee the plan settles monthly, like its CronJob.
         let plain = commission_plan(&spec(|v| {
             v.as_object_mut().unwrap().remove("performanceFee");
             v["currency"] = json!("USDC");
         }))
         .unwrap();
-        assert_eq!((plain.period, plain.currency.as_str()), (PeriodKind::Monthly, "USDC"));
+        assert_eq!(
+            (plain.period, plain.currency.as_str()),
+            (PeriodKind::Monthly, "USDC")
+        );
         let total = commission_plan(&spec(|v| v["performanceFee"]["basis"] = json!("Total")));
         assert_eq!(total.unwrap().performance_fee.unwrap().basis, Basis::Total);
     }

@@ -24,7 +24,6 @@
 
 use tradewind_core::backtest::{Settings, Sizing};
 use tradewind_core::exchange::{BarFillModel, Bps, FeeSchedule, FeeScheduleError};
-use tradewind_crds::{Exchange, Market, TradingFees};
 use tradewind_core::fixed::{
     FIXED_PRECISION, FixedError, Money, PRICE_MAX, Price, QUANTITY_MAX, Quantity,
 };
@@ -39,6 +38,7 @@ use tradewind_core::strategy::rsi_reversion::RsiReversionConfig;
 use tradewind_core::strategy::sma_cross::SmaCrossConfig;
 use tradewind_core::strategy::{self, ConfigError, Strategy, StrategyConfig};
 use tradewind_crds::resolved::BotConfig;
+use tradewind_crds::{Exchange, Market, TradingFees};
 use tradewind_crds::{FillModel, Mode, SizingType, StrategySpec, StrategyType};
 
 /// A resource field the core cannot use.

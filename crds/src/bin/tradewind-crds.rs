@@ -92,7 +92,10 @@ fn describe(files: &[PathBuf]) -> Result<ExitCode> {
         if let Some(f) = &p.spec.performance_fee {
             println!(
                 "  {:<22} performance fee {} of {:?} profit over high-water mark, settled {:?}",
-                "", f.percent, f.basis.unwrap_or_default(), f.settlement_period
+                "",
+                f.percent,
+                f.basis.unwrap_or_default(),
+                f.settlement_period
             );
         }
         println!("  {:<22} shared: {}", "", shares.join(", "));
@@ -157,7 +160,11 @@ fn describe(files: &[PathBuf]) -> Result<ExitCode> {
                 risk.join(", ")
             }
         );
-        let venue_fees = cfg.bot.backtest.as_ref().and_then(|b| b.venue_fees.as_ref());
+        let venue_fees = cfg
+            .bot
+            .backtest
+            .as_ref()
+            .and_then(|b| b.venue_fees.as_ref());
         println!(
             "  {:<22} venue fees (simulated): {}",
             "",

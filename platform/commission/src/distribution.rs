@@ -106,7 +106,13 @@ mod tests {
     use crate::plan::Share;
 
     fn plan(shares: &[(Role, u32)]) -> Distribution {
-        Distribution::new(shares.iter().map(|&(role, bps)| Share { role, bps }).collect()).unwrap()
+        Distribution::new(
+            shares
+                .iter()
+                .map(|&(role, bps)| Share { role, bps })
+                .collect(),
+        )
+        .unwrap()
     }
 
     fn amounts(parts: &[Part]) -> Vec<i128> {
@@ -131,20 +137,38 @@ mod tests {
         assert_eq!(amounts(&parts), [6, 2, 2, 0]);
         // 7 units by thirds-ish 3334/3333/3333: 2.3338, 2.3331, 2.3331 -> 2, 2, 2 and one
         // left for the largest remainder (platform).
-        let d3 = plan(&[(Role::Platform, 3334), (Role::StrategyAuthor, 3333), (Role::Referral(1), 3333)]);
-        assert_eq!(amounts(&distribute(&d3, Money::from_raw(7), &who).unwrap()), [3, 2, 2]);
+        let d3 = plan(&[
+            (Role::Platform, 3334),
+            (Role::StrategyAuthor, 3333),
+            (Role::Referral(1), 3333),
+        ]);
+        assert_eq!(
+            amounts(&distribute(&d3, Money::from_raw(7), &who).unwrap()),
+            [3, 2, 2]
+        );
         // 8 units: 2.6672, 2.6664, 2.6664 -> 2, 2, 2, two left: platform, then the tie
         // between the author and level 1 goes to the author (canonical order).
-        assert_eq!(amounts(&distribute(&d3, Money::from_raw(8), &who).unwrap()), [3, 3, 2]);
+        assert_eq!(
+            amounts(&distribute(&d3, Money::from_raw(8), &who).unwrap()),
+            [3, 3, 2]
+        );
         // The biggest amounts split without overflow and still sum exactly.
         let max = Money::from_raw(i128::MAX);
         let parts = distribute(&d3, max, &who).unwrap();
-        assert_eq!(parts.iter().map(|p| p.amount.raw()).sum::<i128>(), i128::MAX);
+        assert_eq!(
+            parts.iter().map(|p| p.amount.raw()).sum::<i128>(),
+            i128::MAX
+        );
     }
 
     #[test]
     fn a_share_without_anybody_goes_to_the_platform_marked_unclaimed() {
-        let d = plan(&[(Role::Platform, 7000), (Role::StrategyAuthor, 1000), (Role::Referral(1), 1500), (Role::Referral(2), 500)]);
+        let d = plan(&[
+            (Role::Platform, 7000),
+            (Role::StrategyAuthor, 1000),
+            (Role::Referral(1), 1500),
+            (Role::Referral(2), 500),
+        ]);
         let who = Recipients {
             strategy_author: None,
             referrers: vec!["ref1".into()],
@@ -159,7 +183,12 @@ mod tests {
             [
                 (Role::Platform, Payee::Platform, false, "70.00".into()),
                 (Role::StrategyAuthor, Payee::Platform, true, "10.00".into()),
-                (Role::Referral(1), Payee::Account("ref1".into()), false, "15.00".into()),
+                (
+                    Role::Referral(1),
+                    Payee::Account("ref1".into()),
+                    false,
+                    "15.00".into()
+                ),
                 (Role::Referral(2), Payee::Platform, true, "5.00".into()),
             ]
         );
@@ -167,6 +196,11 @@ mod tests {
             distribute(&d, Money::from_raw(-1), &who),
             Err(CommissionError::NegativeAmount { .. })
         ));
-        assert!(distribute(&d, Money::ZERO, &who).unwrap().iter().all(|p| p.amount.is_zero()));
+        assert!(
+            distribute(&d, Money::ZERO, &who)
+                .unwrap()
+                .iter()
+                .all(|p| p.amount.is_zero())
+        );
     }
 }

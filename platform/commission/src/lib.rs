@@ -33,12 +33,12 @@ pub use plan::{
 };
 pub use rate::{Rate, RateError};
 pub use settle::{
-    AccountPeriod, AccountState, BotPeriod, CapitalFlow, Charge, ChargeKind, Crystallised,
-    Outcome, Settlement, settle,
+    AccountPeriod, AccountState, BotPeriod, CapitalFlow, Charge, ChargeKind, Crystallised, Outcome,
+    Settlement, settle,
 };
-pub use trading::{DAY_NANOS, Fill, FillFee, VOLUME_WINDOW_DAYS, history_start, trading_fees};
 pub use tradewind_core::data::UnixNanos;
 pub use tradewind_core::fixed::Money;
+pub use trading::{DAY_NANOS, Fill, FillFee, VOLUME_WINDOW_DAYS, history_start, trading_fees};
 
 /// Why a computation was refused. Nothing is ever half-computed: an error means no result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,7 +66,9 @@ pub enum CommissionError {
         what: &'static str,
     },
     /// A fill outside the 30 days before the period and the period itself.
-    #[error("fill {fill} at {ts} is outside [{from}, {to}): a settlement reads the 30 days before its period and the period")]
+    #[error(
+        "fill {fill} at {ts} is outside [{from}, {to}): a settlement reads the 30 days before its period and the period"
+    )]
     FillOutsideWindow {
         /// Fill id.
         fill: String,

@@ -124,7 +124,10 @@ impl HighWaterMark {
             (self.units, issued)
         };
         self.units = kept.checked_add(issued).ok_or(overflow("units"))?;
-        self.mark = self.mark.checked_add(amount).ok_or(overflow("a high-water mark"))?;
+        self.mark = self
+            .mark
+            .checked_add(amount)
+            .ok_or(overflow("a high-water mark"))?;
         Ok(())
     }
 

@@ -94,10 +94,22 @@ mod tests {
         // 2026-08-19 is a Wednesday.
         let t = ts(2026, 8, 19) + 13 * 3_600 * 1_000_000_000;
         let p = |k| Period::containing(k, t);
-        assert_eq!((p(PeriodKind::Daily).start, p(PeriodKind::Daily).end), (ts(2026, 8, 19), ts(2026, 8, 20)));
-        assert_eq!((p(PeriodKind::Weekly).start, p(PeriodKind::Weekly).end), (ts(2026, 8, 17), ts(2026, 8, 24)));
-        assert_eq!((p(PeriodKind::Monthly).start, p(PeriodKind::Monthly).end), (ts(2026, 8, 1), ts(2026, 9, 1)));
-        assert_eq!((p(PeriodKind::Quarterly).start, p(PeriodKind::Quarterly).end), (ts(2026, 7, 1), ts(2026, 10, 1)));
+        assert_eq!(
+            (p(PeriodKind::Daily).start, p(PeriodKind::Daily).end),
+            (ts(2026, 8, 19), ts(2026, 8, 20))
+        );
+        assert_eq!(
+            (p(PeriodKind::Weekly).start, p(PeriodKind::Weekly).end),
+            (ts(2026, 8, 17), ts(2026, 8, 24))
+        );
+        assert_eq!(
+            (p(PeriodKind::Monthly).start, p(PeriodKind::Monthly).end),
+            (ts(2026, 8, 1), ts(2026, 9, 1))
+        );
+        assert_eq!(
+            (p(PeriodKind::Quarterly).start, p(PeriodKind::Quarterly).end),
+            (ts(2026, 7, 1), ts(2026, 10, 1))
+        );
         // December rolls into the next year; the end belongs to the next period.
         let dec = Period::containing(PeriodKind::Monthly, ts(2026, 12, 31));
         assert_eq!(dec.end, ts(2027, 1, 1));
@@ -108,7 +120,10 @@ mod tests {
         // A Monday 00:00 starts its own week; the instant before is in the last one.
         let monday = ts(2026, 8, 24);
         assert_eq!(Period::containing(PeriodKind::Weekly, monday).start, monday);
-        assert_eq!(Period::containing(PeriodKind::Weekly, monday - 1).end, monday);
+        assert_eq!(
+            Period::containing(PeriodKind::Weekly, monday - 1).end,
+            monday
+        );
         // Before 1970 too.
         let old = Period::containing(PeriodKind::Daily, -1);
         assert_eq!((old.start, old.end), (-DAY, 0));

@@ -268,12 +268,18 @@ mod tests {
         let s = FeeSchedule::new(vec![tier("0", "10", "10"), tier("1000", "5", "6")]).unwrap();
         assert_eq!(s.tier_index(Money::parse("999.999999999").unwrap()), 0);
         assert_eq!(s.tier_index(Money::parse("1000").unwrap()), 1);
-        assert_eq!(s.tiers()[1].rate(Liquidity::Taker), Rate::from_bps("6").unwrap());
+        assert_eq!(
+            s.tiers()[1].rate(Liquidity::Taker),
+            Rate::from_bps("6").unwrap()
+        );
         let e = FeeSchedule::new(vec![tier("1", "1", "1")]).unwrap_err();
         assert_eq!(e.field, "tradingFees.tiers[0].minVolume30d");
         let e = FeeSchedule::new(vec![tier("0", "1", "1"), tier("0", "1", "1")]).unwrap_err();
         assert_eq!(e.field, "tradingFees.tiers[1].minVolume30d");
-        assert_eq!(FeeSchedule::new(vec![]).unwrap_err().field, "tradingFees.tiers");
+        assert_eq!(
+            FeeSchedule::new(vec![]).unwrap_err().field,
+            "tradingFees.tiers"
+        );
     }
 
     #[test]
@@ -289,7 +295,12 @@ mod tests {
         let roles: Vec<Role> = d.shares().iter().map(|s| s.role).collect();
         assert_eq!(
             roles,
-            [Role::Platform, Role::StrategyAuthor, Role::Referral(1), Role::Referral(2)]
+            [
+                Role::Platform,
+                Role::StrategyAuthor,
+                Role::Referral(1),
+                Role::Referral(2)
+            ]
         );
         let err = |shares| Distribution::new(shares).unwrap_err().to_string();
         assert_eq!(
@@ -301,15 +312,24 @@ mod tests {
             "distribution: exactly one Platform share is needed"
         );
         assert_eq!(
-            err(vec![share(Role::Platform, 5000), share(Role::Platform, 5000)]),
+            err(vec![
+                share(Role::Platform, 5000),
+                share(Role::Platform, 5000)
+            ]),
             "distribution[1]: platform already has distribution[0]"
         );
         assert_eq!(
-            err(vec![share(Role::Platform, 5000), share(Role::Referral(6), 5000)]),
+            err(vec![
+                share(Role::Platform, 5000),
+                share(Role::Referral(6), 5000)
+            ]),
             "distribution[1].level: must be 1 to 5, got 6"
         );
         assert_eq!(
-            err(vec![share(Role::Platform, 10_000), share(Role::Referral(1), 0)]),
+            err(vec![
+                share(Role::Platform, 10_000),
+                share(Role::Referral(1), 0)
+            ]),
             "distribution[1].shareBps: must be 1 to 10000, got 0"
         );
     }

@@ -83,9 +83,7 @@ impl Rate {
     }
 
     fn from_raw(raw: i128) -> Option<Self> {
-        (0..=WHOLE)
-            .contains(&raw)
-            .then(|| Self { raw: raw as u64 })
+        (0..=WHOLE).contains(&raw).then(|| Self { raw: raw as u64 })
     }
 
     /// Units of 10⁻⁹ basis points.
@@ -131,14 +129,32 @@ mod tests {
     #[test]
     fn rates_parse_exactly_and_are_bounded() {
         assert_eq!(Rate::from_bps("7.5").unwrap().raw(), 7_500_000_000);
-        assert_eq!(Rate::from_percent("10").unwrap(), Rate::from_whole_bps(1000).unwrap());
+        assert_eq!(
+            Rate::from_percent("10").unwrap(),
+            Rate::from_whole_bps(1000).unwrap()
+        );
         assert_eq!(Rate::from_percent("100").unwrap(), Rate::WHOLE);
         assert_eq!(Rate::from_bps("10000").unwrap(), Rate::WHOLE);
-        assert!(matches!(Rate::from_bps("10000.000000001"), Err(RateError::TooLarge { .. })));
-        assert!(matches!(Rate::from_percent("100.1"), Err(RateError::TooLarge { .. })));
-        assert!(matches!(Rate::from_bps("-1"), Err(RateError::Negative { .. })));
-        assert!(matches!(Rate::from_bps("1e3"), Err(RateError::Malformed { .. })));
-        assert!(matches!(Rate::from_bps("0.0000000001"), Err(RateError::Malformed { .. })));
+        assert!(matches!(
+            Rate::from_bps("10000.000000001"),
+            Err(RateError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            Rate::from_percent("100.1"),
+            Err(RateError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            Rate::from_bps("-1"),
+            Err(RateError::Negative { .. })
+        ));
+        assert!(matches!(
+            Rate::from_bps("1e3"),
+            Err(RateError::Malformed { .. })
+        ));
+        assert!(matches!(
+            Rate::from_bps("0.0000000001"),
+            Err(RateError::Malformed { .. })
+        ));
         assert!(Rate::from_whole_bps(10_001).is_err());
         assert_eq!(Rate::from_bps("7.5").unwrap().to_string(), "7.5bp");
         assert_eq!(Rate::from_bps("10").unwrap().to_string(), "10bp");
@@ -151,8 +167,18 @@ mod tests {
         assert_eq!(r.of(m("1000"), RoundingMode::Up).unwrap(), m("0.75"));
         // 1 bp of 0.000015 = 1.5e-9: up to 2e-9, down to 1e-9.
         let one = Rate::from_bps("1").unwrap();
-        assert_eq!(one.of(m("0.000015"), RoundingMode::Up).unwrap(), Money::from_raw(2));
-        assert_eq!(one.of(m("0.000015"), RoundingMode::Down).unwrap(), Money::from_raw(1));
-        assert!(Rate::WHOLE.of(Money::from_raw(i128::MAX), RoundingMode::Up).is_err());
+        assert_eq!(
+            one.of(m("0.000015"), RoundingMode::Up).unwrap(),
+            Money::from_raw(2)
+        );
+        assert_eq!(
+            one.of(m("0.000015"), RoundingMode::Down).unwrap(),
+            Money::from_raw(1)
+        );
+        assert!(
+            Rate::WHOLE
+                .of(Money::from_raw(i128::MAX), RoundingMode::Up)
+                .is_err()
+        );
     }
 }

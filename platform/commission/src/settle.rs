@@ -226,7 +226,11 @@ pub fn settle(
         if fee.fee.is_zero() {
             continue;
         }
-        let parts = distribute(&plan.distribution, fee.fee, &recipients(bots[fee.bot.as_str()]))?;
+        let parts = distribute(
+            &plan.distribution,
+            fee.fee,
+            &recipients(bots[fee.bot.as_str()]),
+        )?;
         charges.push(Charge {
             id: format!("trading/{}/{}", input.account, fee.fill),
             bot: fee.bot.clone(),
@@ -250,7 +254,9 @@ pub fn settle(
                 return Ok(());
             }
             let id = match &on {
-                Crystallised::PeriodEnd => format!("performance/{}/{name}/{}", input.account, period.end),
+                Crystallised::PeriodEnd => {
+                    format!("performance/{}/{name}/{}", input.account, period.end)
+                }
                 Crystallised::Withdrawal(flow) => {
                     format!("performance/{}/{name}/withdrawal/{flow}", input.account)
                 }
@@ -298,7 +304,14 @@ pub fn settle(
         let value = bot.closing.value(basis)?;
         let before = mark.mark();
         let charged = mark.crystallise(value, fee)?;
-        performance(Crystallised::PeriodEnd, period.end, value, before, mark.mark(), charged)?;
+        performance(
+            Crystallised::PeriodEnd,
+            period.end,
+            value,
+            before,
+            mark.mark(),
+            charged,
+        )?;
     }
     let mut settlement = Settlement {
         account: input.account.clone(),

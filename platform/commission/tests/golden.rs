@@ -22,17 +22,30 @@ fn tier(min: &str, maker: &str, taker: &str) -> FeeTier {
 fn plan(period: PeriodKind, percent: Option<&str>, basis: Basis) -> Plan {
     Plan {
         currency: "USDT".into(),
-        trading_fees: FeeSchedule::new(vec![tier("0", "10", "10"), tier("1000", "5", "6")]).unwrap(),
+        trading_fees: FeeSchedule::new(vec![tier("0", "10", "10"), tier("1000", "5", "6")])
+            .unwrap(),
         performance_fee: percent.map(|p| PerformanceFee {
             rate: Rate::from_percent(p).unwrap(),
             basis,
         }),
         period,
         distribution: Distribution::new(vec![
-            Share { role: Role::Platform, bps: 6000 },
-            Share { role: Role::StrategyAuthor, bps: 2000 },
-            Share { role: Role::Referral(1), bps: 1500 },
-            Share { role: Role::Referral(2), bps: 500 },
+            Share {
+                role: Role::Platform,
+                bps: 6000,
+            },
+            Share {
+                role: Role::StrategyAuthor,
+                bps: 2000,
+            },
+            Share {
+                role: Role::Referral(1),
+                bps: 1500,
+            },
+            Share {
+                role: Role::Referral(2),
+                bps: 500,
+            },
         ])
         .unwrap(),
     }
@@ -121,9 +134,16 @@ fn bybit_top_up_reweights_the_mark_and_a_withdrawal_leaves_it() {
     assert_eq!(hwm.units(), m("2000"));
     // (1.2 × 1000 + 1000) / (1000 + 1000) = 1.1
     assert_eq!(hwm.per_unit(), Some(m("1.1")));
-    assert_eq!(hwm.mark(), m("2200"), "the deposit is never profit: the mark rose by it");
+    assert_eq!(
+        hwm.mark(),
+        m("2200"),
+        "the deposit is never profit: the mark rose by it"
+    );
     // Withdraw a quarter at value 2000: the mark per unit stays 1.1, no fee (below it).
-    assert_eq!(hwm.withdraw(m("500"), m("2000"), Some(&fee)).unwrap(), Money::ZERO);
+    assert_eq!(
+        hwm.withdraw(m("500"), m("2000"), Some(&fee)).unwrap(),
+        Money::ZERO
+    );
     assert_eq!(hwm.per_unit(), Some(m("1.1")));
     assert_eq!((hwm.units(), hwm.mark()), (m("1500"), m("1650")));
     // Back to the mark exactly: no fee; one unit above: 10 % of it.
@@ -140,7 +160,10 @@ fn a_withdrawal_takes_its_share_of_the_profit_with_it() {
     let mut hwm = HighWaterMark::EMPTY;
     hwm.deposit(m("1000"), Money::ZERO).unwrap();
     // At 1500 (500 above the mark) half is withdrawn: 20 % of the half of 500 is due now.
-    assert_eq!(hwm.withdraw(m("750"), m("1500"), Some(&fee)).unwrap(), m("50"));
+    assert_eq!(
+        hwm.withdraw(m("750"), m("1500"), Some(&fee)).unwrap(),
+        m("50")
+    );
     assert_eq!(hwm.mark(), m("500"));
     // The half that stays is charged at the period's end: 20 % of 250.
     assert_eq!(hwm.crystallise(m("750"), Some(&fee)).unwrap(), m("50"));
@@ -210,11 +233,25 @@ fn the_tier_is_read_at_midnight_from_the_thirty_days_before() {
     ];
     let window_start = d - 30 * DAY_NANOS;
     // Exactly the tier's minimum, at the first instant of the window: the upper tier.
-    assert_eq!(fees(vec![fill("h", window_start, "1000", Liquidity::Taker)]), upper);
+    assert_eq!(
+        fees(vec![fill("h", window_start, "1000", Liquidity::Taker)]),
+        upper
+    );
     // One unit short of the minimum: the base tier.
-    assert_eq!(fees(vec![fill("h", window_start, "999.999999999", Liquidity::Taker)]), base);
+    assert_eq!(
+        fees(vec![fill(
+            "h",
+            window_start,
+            "999.999999999",
+            Liquidity::Taker
+        )]),
+        base
+    );
     // The last instant before midnight counts for the day.
-    assert_eq!(fees(vec![fill("h", d - 1, "1000", Liquidity::Maker)]), upper);
+    assert_eq!(
+        fees(vec![fill("h", d - 1, "1000", Liquidity::Maker)]),
+        upper
+    );
     // A fill at midnight of the day itself does not move that day's tier.
     assert_eq!(
         fees(vec![fill("h", d, "5000", Liquidity::Taker)])[1..],
@@ -229,7 +266,10 @@ fn the_tier_is_read_at_midnight_from_the_thirty_days_before() {
         trading_fees(&plan.trading_fees, &period, &early),
         Err(CommissionError::FillOutsideWindow { .. })
     ));
-    let twice = vec![fill("x", d, "1", Liquidity::Taker), fill("x", d + 1, "1", Liquidity::Taker)];
+    let twice = vec![
+        fill("x", d, "1", Liquidity::Taker),
+        fill("x", d + 1, "1", Liquidity::Taker),
+    ];
     assert!(matches!(
         trading_fees(&plan.trading_fees, &period, &twice),
         Err(CommissionError::DuplicateFill { .. })
@@ -265,8 +305,18 @@ fn trading_fees_round_up_and_are_distributed_with_unclaimed_levels_marked() {
         parts,
         [
             (Role::Platform, Payee::Platform, false, "0.06".into()),
-            (Role::StrategyAuthor, Payee::Account("author".into()), false, "0.02".into()),
-            (Role::Referral(1), Payee::Account("ref1".into()), false, "0.015".into()),
+            (
+                Role::StrategyAuthor,
+                Payee::Account("author".into()),
+                false,
+                "0.02".into()
+            ),
+            (
+                Role::Referral(1),
+                Payee::Account("ref1".into()),
+                false,
+                "0.015".into()
+            ),
             (Role::Referral(2), Payee::Platform, true, "0.005".into()),
         ]
     );
@@ -293,15 +343,25 @@ fn settlement_is_idempotent_in_order_and_only_for_ended_periods() {
         Err(CommissionError::PeriodNotEnded { .. })
     ));
     let first = settle(&plan, &empty, &input, period.end).unwrap();
-    assert_eq!(first, settle(&plan, &empty, &input, period.end).unwrap(), "deterministic");
+    assert_eq!(
+        first,
+        settle(&plan, &empty, &input, period.end).unwrap(),
+        "deterministic"
+    );
     let (s, state) = booked(first);
     assert_eq!((s.trading_fees, s.performance_fees), (m("0.1"), m("10")));
     assert_eq!(
         s.charges.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
-        ["trading/alice/f", &format!("performance/alice/b/{}", period.end)]
+        [
+            "trading/alice/f",
+            &format!("performance/alice/b/{}", period.end)
+        ]
     );
     // Again, from the state it produced: nothing to do.
-    assert_eq!(settle(&plan, &state, &input, FAR_FUTURE).unwrap(), Outcome::AlreadySettled);
+    assert_eq!(
+        settle(&plan, &state, &input, FAR_FUTURE).unwrap(),
+        Outcome::AlreadySettled
+    );
     // Skipping a period is refused; a non-period interval too.
     let mut later = input.clone();
     later.period = period.next().next();
@@ -320,7 +380,9 @@ fn settlement_is_idempotent_in_order_and_only_for_ended_periods() {
     let mut euro = input.clone();
     euro.bots[0].currency = "EUR".into();
     assert_eq!(
-        settle(&plan, &empty, &euro, FAR_FUTURE).unwrap_err().to_string(),
+        settle(&plan, &empty, &euro, FAR_FUTURE)
+            .unwrap_err()
+            .to_string(),
         "bot b trades in EUR, but the plan charges in USDT"
     );
     let mut stray = input.clone();

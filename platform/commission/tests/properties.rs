@@ -23,7 +23,11 @@ fn rate() -> impl Strategy<Value = Rate> {
 
 fn distribution() -> impl Strategy<Value = Distribution> {
     // Which roles take part (the platform always), then cut 10 000 bp among them.
-    (any::<bool>(), 0usize..=MAX_REFERRAL_LEVEL as usize, proptest::collection::vec(1u32..10_000, 6))
+    (
+        any::<bool>(),
+        0usize..=MAX_REFERRAL_LEVEL as usize,
+        proptest::collection::vec(1u32..10_000, 6),
+    )
         .prop_map(|(author, levels, cuts)| {
             let mut roles = vec![Role::Platform];
             if author {
@@ -40,7 +44,10 @@ fn distribution() -> impl Strategy<Value = Distribution> {
             let shares = roles
                 .iter()
                 .zip(bounds.windows(2))
-                .map(|(&role, w)| Share { role, bps: w[1] - w[0] })
+                .map(|(&role, w)| Share {
+                    role,
+                    bps: w[1] - w[0],
+                })
                 .collect();
             Distribution::new(shares).unwrap()
         })
@@ -62,7 +69,11 @@ fn plan() -> impl Strategy<Value = Plan> {
                     if i > 0 {
                         min = min + step + Money::from_raw(1);
                     }
-                    FeeTier { min_volume_30d: min, maker, taker }
+                    FeeTier {
+                        min_volume_30d: min,
+                        maker,
+                        taker,
+                    }
                 })
                 .collect();
             Plan {
@@ -129,18 +140,33 @@ fn equity(total: Money, unrealized_bp: u32) -> Equity {
     Equity {
         total,
         unrealized: total
-            .mul_ratio(i128::from(unrealized_bp), 10_000, tradewind_core::fixed::RoundingMode::Down)
+            .mul_ratio(
+                i128::from(unrealized_bp),
+                10_000,
+                tradewind_core::fixed::RoundingMode::Down,
+            )
             .unwrap(),
     }
 }
 
 /// The period's input for a bot that starts with 1000 of capital in the first period.
-fn input(plan: &Plan, period: Period, first: bool, path: &PeriodPath, history: &[Fill]) -> AccountPeriod {
+fn input(
+    plan: &Plan,
+    period: Period,
+    first: bool,
+    path: &PeriodPath,
+    history: &[Fill],
+) -> AccountPeriod {
     let basis = plan.performance_fee.map_or(Basis::Realized, |f| f.basis);
     let mut flows = Vec::new();
     let mut ts = period.start;
     if first {
-        flows.push(CapitalFlow { id: "start".into(), ts, amount: Money::parse("1000").unwrap(), before: Equity::default() });
+        flows.push(CapitalFlow {
+            id: "start".into(),
+            ts,
+            amount: Money::parse("1000").unwrap(),
+            before: Equity::default(),
+        });
     }
     for (i, (step, value)) in path.steps.iter().enumerate() {
         ts += 1;
@@ -150,14 +176,25 @@ fn input(plan: &Plan, period: Period, first: bool, path: &PeriodPath, history: &
             Step::Withdraw(bp) => {
                 // At most the value on the plan's basis, never zero.
                 let v = before.value(basis).unwrap();
-                let w = v.mul_ratio(i128::from(*bp), 10_000, tradewind_core::fixed::RoundingMode::Down).unwrap();
+                let w = v
+                    .mul_ratio(
+                        i128::from(*bp),
+                        10_000,
+                        tradewind_core::fixed::RoundingMode::Down,
+                    )
+                    .unwrap();
                 if w.is_zero() {
                     continue;
                 }
                 -w
             }
         };
-        flows.push(CapitalFlow { id: format!("{}-{i}", period.start), ts, amount, before });
+        flows.push(CapitalFlow {
+            id: format!("{}-{i}", period.start),
+            ts,
+            amount,
+            before,
+        });
     }
     let mut fills: Vec<Fill> = history.to_vec();
     for (i, (at, notional, maker)) in path.fills.iter().enumerate() {
@@ -167,7 +204,11 @@ fn input(plan: &Plan, period: Period, first: bool, path: &PeriodPath, history: &
             bot: "b".into(),
             ts,
             notional: *notional,
-            liquidity: if *maker { Liquidity::Maker } else { Liquidity::Taker },
+            liquidity: if *maker {
+                Liquidity::Maker
+            } else {
+                Liquidity::Taker
+            },
         });
     }
     AccountPeriod {
