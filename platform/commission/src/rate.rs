@@ -83,7 +83,9 @@ impl Rate {
     }
 
     fn from_raw(raw: i128) -> Option<Self> {
-        (0..=WHOLE).contains(&raw).then(|| Self { raw: raw as u64 })
+        (0..=WHOLE)
+            .contains(&raw)
+            .then_some(Self { raw: raw as u64 })
     }
 
     /// Units of 10⁻⁹ basis points.
@@ -114,7 +116,7 @@ impl std::fmt::Display for Rate {
             return write!(f, "{whole}bp");
         }
         let mut width = 9;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
         }

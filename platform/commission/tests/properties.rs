@@ -159,17 +159,17 @@ fn input(
 ) -> AccountPeriod {
     let basis = plan.performance_fee.map_or(Basis::Realized, |f| f.basis);
     let mut flows = Vec::new();
-    let mut ts = period.start;
     if first {
         flows.push(CapitalFlow {
             id: "start".into(),
-            ts,
+            ts: period.start,
             amount: Money::parse("1000").unwrap(),
             before: Equity::default(),
         });
     }
     for (i, (step, value)) in path.steps.iter().enumerate() {
-        ts += 1;
+        // One nanosecond apart, after the starting capital.
+        let ts = period.start + 1 + i as i64;
         let before = equity(*value, path.unrealized_bp);
         let amount = match step {
             Step::Deposit(m) => *m,
