@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 use tradewind_crds::contract::labels as label;
-use tradewind_crds::{CommissionPlan, SettlementPeriod};
+use tradewind_crds::CommissionPlan;
 
 use super::{BuildError, OperatorConfig};
 
@@ -45,12 +45,7 @@ pub fn settlement_cron_job(
         .controller_owner_ref(&())
         .ok_or(BuildError::MissingMetadata("name"))?;
     owner.block_owner_deletion = Some(true);
-    let period = plan
-        .spec
-        .performance_fee
-        .as_ref()
-        .map(|f| f.settlement_period)
-        .unwrap_or(SettlementPeriod::Monthly);
+    let period = plan.spec.settlement_period();
     let labels = BTreeMap::from([
         (label::NAME.to_owned(), "tradewind-settlement".to_owned()),
         (label::INSTANCE.to_owned(), name.clone()),

@@ -259,7 +259,9 @@ proptest! {
             match op {
                 0 => {
                     let amount = amount + Money::from_raw(1);
-                    hwm.deposit(amount, amount).unwrap();
+                    // At a value from 0 to twice the deposit (0 restarts the units).
+                    let value = amount.mul_ratio(i128::from(bp) - 1, 5_000, tradewind_core::fixed::RoundingMode::Down).unwrap();
+                    hwm.deposit(amount, value).unwrap();
                     prop_assert_eq!(hwm.mark(), before + amount, "a deposit raises the mark by itself");
                 }
                 1 => {
