@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
-use tradewind_crds::contract::labels as label;
 use tradewind_crds::CommissionPlan;
+use tradewind_crds::contract::labels as label;
 
 use super::{BuildError, OperatorConfig};
 
