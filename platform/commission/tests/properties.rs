@@ -248,6 +248,63 @@ proptest! {
     }
 
     #[test]
+    fn trading_fees_do_not_depend_on_the_order_fills_arrive_in(
+        plan in plan(),
+        fills in proptest::collection::vec((0..31 * DAY, money(2_000), any::<bool>(), 0u8..3), 0..40),
+        seed in any::<u64>(),
+    ) {
+        let period = Period::containing(PeriodKind::Daily, START);
+        let from = history_start(&period);
+        let fills: Vec<Fill> = fills
+            .into_iter()
+            .enumerate()
+            .map(|(i, (at, notional, maker, bot))| Fill {
+                id: format!("f{i}"),
+                bot: format!("b{bot}"),
+                ts: from + at,
+                notional,
+                liquidity: if maker { Liquidity::Maker } else { Liquidity::Taker },
+            })
+            .collect();
+        let fees = trading_fees(&plan.trading_fees, &period, &fills).unwrap();
+        // A deterministic shuffle of the same fills.
+        let mut shuffled = fills.clone();
+        let mut x = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        prop_assert_eq!(&fees, &trading_fees(&plan.trading_fees, &period, &shuffled).unwrap());
+        for f in &fees {
+            prop_assert!(period.contains(f.ts) && !f.fee.is_negative());
+            // The tier is the one of the volume of the 30 days before the fill's day.
+            let day_start = f.ts.div_euclid(DAY) * DAY;
+            let volume: Money = fills
+                .iter()
+                .filter(|g| (day_start - 30 * DAY..day_start).contains(&g.ts))
+                .map(|g| g.notional)
+                .sum();
+            prop_assert_eq!(f.volume_30d, volume);
+            prop_assert_eq!(f.tier, plan.trading_fees.tier_index(volume));
+        }
+    }
+
+    #[test]
+    fn a_distribution_does_not_depend_on_the_order_shares_are_listed_in(
+        d in distribution(),
+        raw in 0i128..1_000_000,
+        who in recipients(),
+    ) {
+        let mut reversed: Vec<Share> = d.shares().to_vec();
+        reversed.reverse();
+        let again = Distribution::new(reversed).unwrap();
+        let charge = Money::from_raw(raw);
+        prop_assert_eq!(distribute(&d, charge, &who).unwrap(), distribute(&again, charge, &who).unwrap());
+    }
+
+    #[test]
     fn the_mark_falls_only_by_a_withdrawal_and_no_fee_is_negative(
         steps in proptest::collection::vec((0u8..3, money(5_000), 1u32..=10_000), 1..30),
         fee_rate in rate(),
