@@ -32,7 +32,7 @@ impl ApiError {
         }
     }
 
-    fn mandatory(name: &str) -> Self {
+    pub(crate) fn mandatory(name: &str) -> Self {
         Self::bad(
             -1102,
             format!("Mandatory parameter '{name}' was not sent, was empty/null, or malformed."),
@@ -376,9 +376,23 @@ impl State {
         let quote_qty = price.times(qty);
         let trade_id = self.markets[mi].next_trade_id;
         self.markets[mi].next_trade_id += 1;
-        let (commission, asset) = match side {
-            Side::Buy => (qty.times(bps), base.clone()),
-            Side::Sell => (quote_qty.times(bps), quote.clone()),
+        // Paid in a third asset (BNB) when the account says so and it has a price in the
+        // quote; otherwise in the asset received.
+        let third = self
+            .accounts
+            .get(&api_key)
+            .and_then(|a| a.commission_asset.clone())
+            .and_then(|a| Some((self.ticker(&format!("{a}{quote}"))?, a)))
+            .filter(|(px, _)| !px.is_zero());
+        let (commission, asset) = match (&third, side) {
+            (Some((px, a)), _) => (quote_qty.times(bps).over(*px), a.clone()),
+            (None, Side::Buy) => (qty.times(bps), base.clone()),
+            (None, Side::Sell) => (quote_qty.times(bps), quote.clone()),
+        };
+        let (base_fee, quote_fee) = match (&third, side) {
+            (Some(_), _) => (Dec::ZERO, Dec::ZERO),
+            (None, Side::Buy) => (commission, Dec::ZERO),
+            (None, Side::Sell) => (Dec::ZERO, commission),
         };
         // Release what this fill consumes from the reservation, then settle.
         let o = &mut self.orders[idx];
@@ -409,15 +423,18 @@ impl State {
                 b.locked -= release + leftover;
                 b.free += release + leftover;
                 b.free -= quote_qty;
-                self.balance(&api_key, &base).free += qty - commission;
+                self.balance(&api_key, &base).free += qty - base_fee;
             }
             Side::Sell => {
                 let b = self.balance(&api_key, &base);
                 b.locked -= release + leftover;
                 b.free += release + leftover;
                 b.free -= qty;
-                self.balance(&api_key, &quote).free += quote_qty - commission;
+                self.balance(&api_key, &quote).free += quote_qty - quote_fee;
             }
+        }
+        if third.is_some() {
+            self.balance(&api_key, &asset).free -= commission;
         }
         self.my_trades.push(MyTrade {
             api_key: api_key.clone(),
@@ -448,7 +465,11 @@ impl State {
             },
             now,
         );
-        self.account_position(&api_key, &[&base, &quote], now);
+        let mut assets = vec![base.as_str(), quote.as_str()];
+        if third.is_some() {
+            assets.push(asset.as_str());
+        }
+        self.account_position(&api_key, &assets, now);
         Fill {
             price,
             qty,

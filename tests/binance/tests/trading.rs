@@ -607,3 +607,63 @@ async fn faults_throttle_ban_hang_and_dropped_streams() {
     );
     assert!(log.iter().any(|r| r.status == 101));
 }
+
+#[tokio::test]
+async fn commissions_paid_in_bnb_and_the_ticker_price() {
+    let dir = common::crate_dir().join("../../examples/data");
+    let mut config = MockConfig {
+        start_paused: true,
+        accounts: vec![
+            Account::default()
+                .with_balance("BNB", "10")
+                .paying_fees_in("BNB"),
+        ],
+        ..MockConfig::with_examples(dir)
+    };
+    config
+        .tickers
+        .insert("BNBUSDT".into(), "500".parse().unwrap());
+    let mock = TestServer::start_with(config).unwrap();
+    let rest = Rest::new(&mock);
+    let bnb = rest
+        .public("/api/v3/ticker/price", &[("symbol", "BNBUSDT")])
+        .await;
+    assert_eq!(bnb.body, json!({"symbol": "BNBUSDT", "price": "500.00000000"}));
+    let unknown = rest
+        .public("/api/v3/ticker/price", &[("symbol", "XYZUSDT")])
+        .await;
+    assert_eq!((unknown.status, unknown.body["code"].clone()), (400, json!(-1121)));
+    // A replayed market's ticker is its book until it trades.
+    let btc = rest
+        .public("/api/v3/ticker/price", &[("symbol", "BTCUSDT")])
+        .await;
+    let (bid, _) = mock.best_bid_ask("BTCUSDT").unwrap();
+    assert_eq!(dec(&btc.body["price"]), bid.0);
+    let buy = rest
+        .signed(
+            Method::POST,
+            "/api/v3/order",
+            &[
+                ("symbol", "BTCUSDT"),
+                ("side", "BUY"),
+                ("type", "MARKET"),
+                ("quantity", "0.01"),
+                ("newOrderRespType", "FULL"),
+            ],
+        )
+        .await;
+    assert_eq!(buy.status, 200, "{}", buy.body);
+    let fill = &buy.body["fills"][0];
+    assert_eq!(fill["commissionAsset"], "BNB");
+    // 0.1 % of the quote spent, in BNB at 500.
+    let quote = dec(&fill["price"]).times("0.01".parse().unwrap());
+    let expected = quote.times("0.001".parse().unwrap()).over("500".parse().unwrap());
+    assert_eq!(dec(&fill["commission"]), expected);
+    let balances = mock.balances(DEFAULT_API_KEY).unwrap();
+    // The whole quantity arrives; the commission leaves the BNB balance.
+    assert_eq!(balances["BTC"].free, "1.01".parse().unwrap());
+    assert_eq!(
+        balances["BNB"].free,
+        "10".parse::<Dec>().unwrap() - expected
+    );
+}
