@@ -807,27 +807,68 @@ mod tests {
         let e = envelope(json!({"kind": "Halted", "cause": "exchangeMaintenance",
                                 "message": "m"}))
         .unwrap();
-        assert!(matches!(e.body, Body::Halted { cause: HaltCause::Unknown, .. }), "{e:?}");
-        let e = envelope(json!({"kind": "FeedTrouble", "feed": "f", "trouble": "throttled"}))
-            .unwrap();
-        assert!(matches!(e.body, Body::FeedTrouble { trouble: Trouble::Unknown, .. }));
+        assert!(
+            matches!(
+                e.body,
+                Body::Halted {
+                    cause: HaltCause::Unknown,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e =
+            envelope(json!({"kind": "FeedTrouble", "feed": "f", "trouble": "throttled"})).unwrap();
+        assert!(matches!(
+            e.body,
+            Body::FeedTrouble {
+                trouble: Trouble::Unknown,
+                ..
+            }
+        ));
         let e = envelope(json!({"kind": "VenueTrouble", "operation": "amend", "message": "m"}))
             .unwrap();
-        assert!(matches!(e.body, Body::VenueTrouble { operation: Operation::Unknown, .. }));
+        assert!(matches!(
+            e.body,
+            Body::VenueTrouble {
+                operation: Operation::Unknown,
+                ..
+            }
+        ));
         let mut stopped = serde_json::to_value(performance()).unwrap();
         stopped = json!({"kind": "Stopped", "reason": "maintenance", "message": "m",
                          "performance": stopped});
         let e = envelope(stopped).unwrap();
-        assert!(matches!(e.body, Body::Stopped { reason: StopReason::Unknown, .. }));
+        assert!(matches!(
+            e.body,
+            Body::Stopped {
+                reason: StopReason::Unknown,
+                ..
+            }
+        ));
         let mut refused = serde_json::to_value(order()).unwrap();
         refused = json!({"kind": "OrderRefused", "order": refused, "message": "m",
                          "refusal": {"check": "maxLeverage", "limit": "3"}});
         let e = envelope(refused).unwrap();
-        assert!(matches!(e.body, Body::OrderRefused { refusal: Refusal::Unknown, .. }));
-        let e = envelope(json!({"kind": "OrderRejected", "orderId": 1, "message": "m",
-                                "rejection": {"reason": "selfTrade"}}))
+        assert!(matches!(
+            e.body,
+            Body::OrderRefused {
+                refusal: Refusal::Unknown,
+                ..
+            }
+        ));
+        let e = envelope(
+            json!({"kind": "OrderRejected", "orderId": 1, "message": "m",
+                                "rejection": {"reason": "selfTrade"}}),
+        )
         .unwrap();
-        assert!(matches!(e.body, Body::OrderRejected { rejection: Rejection::Unknown, .. }));
+        assert!(matches!(
+            e.body,
+            Body::OrderRejected {
+                rejection: Rejection::Unknown,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -262,6 +262,15 @@ impl Handle {
         st.faults.forgotten = st.orders.len();
     }
 
+    /// Sets (or, with `None`, removes) the ticker price of a symbol not replayed.
+    pub fn set_ticker(&self, symbol: &str, price: Option<crate::Dec>) {
+        let mut st = self.shared.lock();
+        match price {
+            Some(p) => st.config.tickers.insert(symbol.to_ascii_uppercase(), p),
+            None => st.config.tickers.remove(&symbol.to_ascii_uppercase()),
+        };
+    }
+
     /// Every order the mock accepted, in acceptance order, with its current state.
     pub fn orders(&self) -> Vec<Order> {
         self.shared.lock().orders.clone()

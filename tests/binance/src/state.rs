@@ -176,8 +176,7 @@ impl State {
             return Some(*p);
         }
         let m = &self.markets[self.market_index(&symbol)?];
-        m.last_price
-            .or_else(|| m.bids.keys().next_back().copied())
+        m.last_price.or_else(|| m.bids.keys().next_back().copied())
     }
 
     /// Server time: wall clock plus the injected offset, in ms.

@@ -628,11 +628,17 @@ async fn commissions_paid_in_bnb_and_the_ticker_price() {
     let bnb = rest
         .public("/api/v3/ticker/price", &[("symbol", "BNBUSDT")])
         .await;
-    assert_eq!(bnb.body, json!({"symbol": "BNBUSDT", "price": "500.00000000"}));
+    assert_eq!(
+        bnb.body,
+        json!({"symbol": "BNBUSDT", "price": "500.00000000"})
+    );
     let unknown = rest
         .public("/api/v3/ticker/price", &[("symbol", "XYZUSDT")])
         .await;
-    assert_eq!((unknown.status, unknown.body["code"].clone()), (400, json!(-1121)));
+    assert_eq!(
+        (unknown.status, unknown.body["code"].clone()),
+        (400, json!(-1121))
+    );
     // A replayed market's ticker is its book until it trades.
     let btc = rest
         .public("/api/v3/ticker/price", &[("symbol", "BTCUSDT")])
@@ -657,7 +663,9 @@ async fn commissions_paid_in_bnb_and_the_ticker_price() {
     assert_eq!(fill["commissionAsset"], "BNB");
     // 0.1 % of the quote spent, in BNB at 500.
     let quote = dec(&fill["price"]).times("0.01".parse().unwrap());
-    let expected = quote.times("0.001".parse().unwrap()).over("500".parse().unwrap());
+    let expected = quote
+        .times("0.001".parse().unwrap())
+        .over("500".parse().unwrap());
     assert_eq!(dec(&fill["commission"]), expected);
     let balances = mock.balances(DEFAULT_API_KEY).unwrap();
     // The whole quantity arrives; the commission leaves the BNB balance.

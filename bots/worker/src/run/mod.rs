@@ -4,6 +4,8 @@
 pub mod config;
 pub mod events;
 pub mod feed;
+pub mod fills;
+pub mod holdings;
 pub mod journal;
 pub mod lease;
 pub mod live;
