@@ -277,10 +277,16 @@ fn a_killed_paper_worker_resumes_from_its_journal() {
     assert_eq!(stopped(&events)["performance"], reference);
 }
 
+/// The mock, its account holding USDT only (a new live session refuses an account that
+/// already holds the bot's base asset).
 fn mock() -> TestServer {
     let config = MockConfig::default().with_data(data()).unwrap();
     tradewind_binance_mock::TestServer::start_with(MockConfig {
         speed: Speed::Multiplier(20.0),
+        accounts: vec![
+            tradewind_binance_mock::Account::new(DEFAULT_API_KEY, DEFAULT_API_SECRET)
+                .with_balance("USDT", "10000"),
+        ],
         ..config
     })
     .unwrap()
