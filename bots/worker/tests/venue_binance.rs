@@ -613,10 +613,7 @@ async fn every_page_of_the_trades_is_read_and_the_ticker_is_checked() {
         .iter()
         .filter(|r| r.path == "/api/v3/myTrades")
         .count();
-    let all = rest
-        .all_my_trades(SYMBOL, first[0].id, None)
-        .await
-        .unwrap();
+    let all = rest.all_my_trades(SYMBOL, first[0].id, None).await.unwrap();
     let pages = m
         .requests()
         .iter()

@@ -396,7 +396,8 @@ impl BotResources {
         if let Some(creds) = &wants.key_vault {
             let secrets = self.secrets().await?;
             let (key_field, secret_field) = creds.field_names;
-            let value = json!({key_field: creds.api_key, secret_field: creds.api_secret}).to_string();
+            let value =
+                json!({key_field: creds.api_key, secret_field: creds.api_secret}).to_string();
             let tags = HashMap::from([(
                 "tradewind.dev/bot".to_string(),
                 format!("{}/{}", bot.namespace, bot.name),
