@@ -1005,12 +1005,9 @@ fn ask(mock: &TestServer) -> String {
 
 /// One bar at `price`, then a market that never moves; `asked` fires when the session
 /// asks for the next bar (the first bar is done).
-fn one_bar(
-    price: &str,
-) -> (
-    impl Stream<Item = Result<(Tick, Option<Duration>), SourceError>>,
-    Arc<Notify>,
-) {
+type Market = Result<(Tick, Option<Duration>), SourceError>;
+
+fn one_bar(price: &str) -> (impl Stream<Item = Market>, Arc<Notify>) {
     let next = Arc::new(Notify::new());
     let asked = next.clone();
     let market = stream::iter(ticks(&[bar(0, price, price)])).chain(stream::once(async move {
