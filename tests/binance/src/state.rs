@@ -216,6 +216,7 @@ impl State {
         for m in msgs {
             let _ = self.market_tx.send(Arc::new(m));
         }
+        self.trigger_stops(&ev);
         self.match_resting(&ev);
         true
     }
