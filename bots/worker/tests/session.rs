@@ -671,6 +671,8 @@ async fn a_live_session_against_the_mock_reports_fills_and_venue_trouble() {
 struct OneBid {
     placed: bool,
     price: String,
+    /// A buy stop-market at `price` instead.
+    stop: bool,
 }
 
 impl Strategy for OneBid {
@@ -681,7 +683,13 @@ impl Strategy for OneBid {
     fn on_bar(&mut self, _ctx: &Context<'_>, _bar: &Bar, out: &mut Actions) {
         if !self.placed {
             self.placed = true;
-            out.place(limit(Side::Buy, "0.001", &self.price, false));
+            let mut order = limit(Side::Buy, "0.001", &self.price, false);
+            if self.stop {
+                order.kind = OrderKind::StopMarket {
+                    trigger: self.price.parse().unwrap(),
+                };
+            }
+            out.place(order);
         }
     }
 }
@@ -719,6 +727,8 @@ struct Bid {
     keep_orders: bool,
     /// Resume from the journal already in the test's directory.
     resume: bool,
+    /// Place a buy stop-market at the price instead of a limit bid.
+    stop: bool,
 }
 
 /// The session of [`bid_session`], or why it would not start.
@@ -757,6 +767,7 @@ async fn bid_session_with(
     let strategy = OneBid {
         placed: false,
         price: price.to_owned(),
+        stop: how.stop,
     };
     let engine = Engine::with_venue(settings, Box::new(strategy), Outbox::default());
     let executor = LiveExecutor::new(rest, "BTCUSDT".into(), instrument, "uid-1", name)
@@ -1349,4 +1360,65 @@ async fn the_venue_order_id_is_journaled_so_a_restart_reconciles_a_forgotten_ord
     let filled: u64 = fills.iter().map(|f| f.quantity.raw()).sum();
     assert!(filled <= executed_raw(mock.orders()[0].executed_qty));
     assert!(kinds(&out.events()).contains(&"Resumed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_order_goes_as_binance_stop_loss_and_fills_when_triggered() {
+    let mock = paused_mock();
+    // The first replayed trade above the market's first: the buy stop's trigger.
+    let text = std::fs::read_to_string(data()).unwrap();
+    let trades: Vec<(usize, String)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i, serde_json::from_str::<serde_json::Value>(l).unwrap()))
+        .filter(|(_, v)| v["type"] == "trade")
+        .map(|(i, v)| (i, v["price"].as_str().unwrap().to_owned()))
+        .collect();
+    let price = |s: &str| s.parse::<tradewind_core::fixed::Price>().unwrap();
+    let (first_at, first) = trades[0].clone();
+    let (up_at, up) = trades
+        .iter()
+        .find(|(_, p)| price(p) > price(&first))
+        .cloned()
+        .unwrap();
+    mock.advance(first_at + 1);
+    let (_l, rx) = leading(true);
+    let out = Captured::default();
+    let name = "native-stop";
+    let session = bid_session_with(
+        &mock,
+        name,
+        rx,
+        &up,
+        &out,
+        Bid {
+            stop: true,
+            ..Bid::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (market, next) = one_bar(&first);
+    let handle = mock.handle().clone();
+    // After the first bar the stop rests untriggered; the replay then reaches its trigger
+    // and the shutdown's cancel finds it filled.
+    let shutdown = async move {
+        next.notified().await;
+        let order = handle.orders()[0].clone();
+        assert_eq!(
+            (order.order_type, order.working),
+            (tradewind_binance_mock::OrderType::StopLoss, false)
+        );
+        handle.advance(up_at - first_at);
+    };
+    session
+        .run(market, no_user_events(), shutdown)
+        .await
+        .unwrap();
+    let order = &mock.orders()[0];
+    assert_eq!(price(&order.stop_price.to_string()), price(&up));
+    assert_eq!(order.status, tradewind_binance_mock::OrderStatus::Filled);
+    let fills = journaled_fills(&journal_of(name));
+    assert!(!fills.is_empty(), "{:?}", kinds(&out.events()));
+    assert!(kinds(&out.events()).contains(&"Fill"));
 }

@@ -312,7 +312,10 @@ pub fn parse_id(prefix: &str, client_order_id: &str) -> Option<ClientOrderId> {
 }
 
 /// The exchange's form of an engine order; `Err` for what Binance spot (as this worker
-/// uses it) cannot take.
+/// uses it) cannot take. Stop orders go as Binance's own stop types, which trigger on the
+/// same side of the last price as the engine's: `STOP_LOSS` (stop-market) and
+/// `STOP_LOSS_LIMIT` (stop-limit); Binance has no post-only stop, and refuses a stop that
+/// would trigger at once (the engine would fill it at once instead).
 pub fn new_order(
     symbol: &str,
     client_order_id: String,
@@ -326,9 +329,17 @@ pub fn new_order(
             price,
             tif: r.time_in_force,
         },
-        (OrderKind::StopMarket { .. } | OrderKind::StopLimit { .. }, _) => {
-            return Err("stop orders are not sent to Binance spot by this worker".into());
+        (OrderKind::StopMarket { .. } | OrderKind::StopLimit { .. }, true) => {
+            return Err("Binance spot has no post-only stop order".into());
         }
+        (OrderKind::StopMarket { trigger }, false) => VenueKind::StopLoss {
+            stop_price: trigger,
+        },
+        (OrderKind::StopLimit { trigger, price }, false) => VenueKind::StopLossLimit {
+            price,
+            stop_price: trigger,
+            tif: r.time_in_force,
+        },
     };
     // A position net of base-asset commissions is not a multiple of the lot: send what
     // the lot allows; the rest is cancelled in the engine when the order completes.
@@ -1091,7 +1102,7 @@ mod tests {
     }
 
     #[test]
-    fn orders_are_cut_to_the_lot_and_stops_are_refused() {
+    fn orders_are_cut_to_the_lot_and_stops_go_as_binance_stops() {
         let i = instrument();
         let r = OrderRequest {
             id: ClientOrderId(3),
@@ -1110,7 +1121,34 @@ mod tests {
             },
             ..r
         };
-        assert!(new_order("BTCUSDT", "x-4".into(), &stop, &i).is_err());
+        assert_eq!(
+            new_order("BTCUSDT", "x-4".into(), &stop, &i).unwrap().kind,
+            VenueKind::StopLoss {
+                stop_price: "1.00".parse().unwrap()
+            }
+        );
+        let stop_limit = OrderRequest {
+            kind: OrderKind::StopLimit {
+                trigger: "2.00".parse().unwrap(),
+                price: "1.99".parse().unwrap(),
+            },
+            ..r
+        };
+        assert_eq!(
+            new_order("BTCUSDT", "x-6".into(), &stop_limit, &i)
+                .unwrap()
+                .kind,
+            VenueKind::StopLossLimit {
+                price: "1.99".parse().unwrap(),
+                stop_price: "2.00".parse().unwrap(),
+                tif: TimeInForce::Gtc
+            }
+        );
+        let post_only = OrderRequest {
+            post_only: true,
+            ..stop_limit
+        };
+        assert!(new_order("BTCUSDT", "x-7".into(), &post_only, &i).is_err());
         let dust = OrderRequest {
             quantity: Quantity::parse("0.000001", 6).unwrap(),
             ..r

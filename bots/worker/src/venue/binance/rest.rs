@@ -123,6 +123,21 @@ pub enum OrderKind {
         /// Limit price.
         price: Price,
     },
+    /// `STOP_LOSS`: a market order once the last price reaches `stop_price` (a sell at or
+    /// below it, a buy at or above it).
+    StopLoss {
+        /// Trigger.
+        stop_price: Price,
+    },
+    /// `STOP_LOSS_LIMIT`: a limit order once the last price reaches `stop_price`.
+    StopLossLimit {
+        /// Limit price.
+        price: Price,
+        /// Trigger.
+        stop_price: Price,
+        /// GTC, IOC or FOK.
+        tif: TimeInForce,
+    },
 }
 
 /// A new order for `POST /api/v3/order`.
@@ -557,6 +572,20 @@ impl BinanceRest {
             OrderKind::LimitMaker { price } => {
                 params.push(("type", "LIMIT_MAKER".into()));
                 params.push(("price", price.to_string()));
+            }
+            OrderKind::StopLoss { stop_price } => {
+                params.push(("type", "STOP_LOSS".into()));
+                params.push(("stopPrice", stop_price.to_string()));
+            }
+            OrderKind::StopLossLimit {
+                price,
+                stop_price,
+                tif,
+            } => {
+                params.push(("type", "STOP_LOSS_LIMIT".into()));
+                params.push(("timeInForce", tif_str(tif).into()));
+                params.push(("price", price.to_string()));
+                params.push(("stopPrice", stop_price.to_string()));
             }
         }
         params.push(("quantity", order.quantity.to_string()));
