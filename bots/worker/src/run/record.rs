@@ -466,9 +466,27 @@ mod tests {
                 trade_ids: vec![991],
                 events: vec![(&fill).into()],
             },
+            Record::OrderId {
+                id: 7,
+                venue_order_id: 28_457,
+            },
+            Record::Adopted {
+                at: "2026-12-06T00:00:00Z".into(),
+                asset: "BTC".into(),
+                quantity: "0.015".parse().unwrap(),
+                price: "87232.01".parse().unwrap(),
+            },
         ];
         let text = serde_json::to_string(&records).unwrap();
         assert!(text.contains(r#""fee":"0.107003973""#), "{text}");
+        assert!(
+            text.contains(r#"{"type":"orderId","id":7,"venue_order_id":28457}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""quantity":"0.015","price":"87232.01""#),
+            "{text}"
+        );
         let back: Vec<Record> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, records);
         let Record::Bar(b) = &back[0] else { panic!() };

@@ -200,16 +200,16 @@ async fn refuse(out: &mut Outputs, bot: &str, session: &str, capital: Money, r: 
             message: r.message.clone(),
         },
     );
-    out.metrics.observe(&out.symbol, &event);
-    out.sink.publish(&event);
-    if let Err(e) = out.sink.flush().await {
-        tracing::warn!(error = %e, "the refusal's event may not have been delivered");
-    }
     if let Some(status) = &mut out.status {
         let snap = refused_status(capital, r);
         if let Err(e) = status.report(&snap).await {
             tracing::warn!(error = %e, "could not report the refusal in the bot's status");
         }
+    }
+    out.metrics.observe(&out.symbol, &event);
+    out.sink.publish(&event);
+    if let Err(e) = out.sink.flush().await {
+        tracing::warn!(error = %e, "the refusal's event may not have been delivered");
     }
 }
 
