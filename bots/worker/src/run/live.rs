@@ -766,14 +766,25 @@ impl LiveExecutor {
             .all_my_trades(&self.symbol, 0, Some(order_id))
             .await?;
         let mut traded: u64 = 0;
+        // One price per third asset for the whole lookup.
+        let mut priced: Option<(String, Valuation)> = None;
         for trade in trades.iter().filter(|x| x.order_id == order_id) {
             traded = traded.saturating_add(trade.qty.raw());
             if self.book.has_trade(trade.id) || a.trade_ids.contains(&trade.id) {
                 continue;
             }
-            let valuation = self
-                .valuation(&trade.commission_asset, trade.commission)
-                .await;
+            let valuation = match &priced {
+                Some((asset, v)) if *asset == trade.commission_asset => v.clone(),
+                _ => {
+                    let v = self
+                        .valuation(&trade.commission_asset, trade.commission)
+                        .await;
+                    if v != Valuation::Own {
+                        priced = Some((trade.commission_asset.clone(), v.clone()));
+                    }
+                    v
+                }
+            };
             let t = Trade {
                 id,
                 ts: trade.time,
