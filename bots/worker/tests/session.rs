@@ -562,12 +562,21 @@ async fn a_paper_session_on_replayed_trades_equals_the_backtest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_session_against_the_mock_reports_fills_and_venue_trouble() {
-    let mock = TestServer::start_with(MockConfig {
+    // Commissions are paid in BNB: the user stream's fills are valued at its price.
+    let mut config = MockConfig {
         speed: Speed::Multiplier(20.0),
-        accounts: usdt_only(),
+        accounts: vec![
+            Account::new(DEFAULT_API_KEY, DEFAULT_API_SECRET)
+                .with_balance("USDT", "10000")
+                .with_balance("BNB", "10")
+                .paying_fees_in("BNB"),
+        ],
         ..MockConfig::default().with_data(data()).unwrap()
-    })
-    .unwrap();
+    };
+    config
+        .tickers
+        .insert("BNBUSDT".into(), "600".parse().unwrap());
+    let mock = TestServer::start_with(config).unwrap();
     // The first order is booked but its answer never comes: its outcome is unknown.
     mock.hang_next_order();
     let yaml = manifest_dir().join("../../examples/demo/btc-scalper.yaml");
@@ -663,6 +672,12 @@ async fn a_live_session_against_the_mock_reports_fills_and_venue_trouble() {
     assert_eq!(orders.len(), submitted, "{seen:?}");
     let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, (0..events.len() as u64).collect::<Vec<_>>());
+    assert!(!seen.contains(&"FeeUnvalued"), "{seen:?}");
+    for e in &events {
+        if let Body::Fill(f) = &e.body {
+            assert!(Money::parse(&f.fee).unwrap() > Money::ZERO, "{f:?}");
+        }
+    }
 }
 
 // ---- the Lease, asked at the moment of sending ---------------------------------------
