@@ -1,6 +1,7 @@
 //! `tradewind-bot run`: the long-running worker. [`session`] is the trading loop, the
 //! same for paper and live; [`worker`] wires it to the config, the cluster and the sinks.
 
+pub mod book;
 pub mod config;
 pub mod events;
 pub mod feed;
