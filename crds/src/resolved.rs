@@ -175,6 +175,7 @@ mod tests {
                 resources: None,
                 cloud: None,
                 backtest: None,
+                live: None,
             },
         )
     }

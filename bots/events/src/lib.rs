@@ -183,6 +183,47 @@ pub enum Body {
         /// Performance at the stop.
         performance: Performance,
     },
+    /// A new session found the account already holding the bot's base asset beyond
+    /// dust, and refused to trade (the bot did not opt in to adopting it).
+    UnexpectedHoldings {
+        /// The asset, e.g. `BTC`.
+        asset: String,
+        /// What the account holds (free plus locked).
+        quantity: String,
+        /// What the holding would be worth at the mark, in the quote currency (empty
+        /// when there was no mark).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        value: String,
+        /// Why it was refused, in words.
+        message: String,
+    },
+    /// A new session adopted the account's holding of the base asset as its starting
+    /// position, at the mark (the bot's `spec.live.adoptHoldings: AtMark`).
+    HoldingsAdopted {
+        /// The asset, e.g. `BTC`.
+        asset: String,
+        /// Base quantity adopted.
+        quantity: String,
+        /// The mark it was valued at.
+        price: String,
+    },
+    /// A fill's commission was paid in an asset that is neither base nor quote (BNB)
+    /// and could not be valued: the fill's `fee` leaves it out.
+    FeeUnvalued {
+        /// The engine's order id.
+        order_id: u64,
+        /// The venue's trade id.
+        trade_id: u64,
+        /// The commission's asset, e.g. `BNB`.
+        asset: String,
+        /// The commission, in that asset.
+        commission: String,
+        /// Why it could not be valued.
+        message: String,
+    },
+    /// A kind this reader does not know (written by a newer version): skip it.
+    #[serde(other)]
+    Unknown,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -206,6 +247,10 @@ impl Body {
             Body::FeedTrouble { .. } => "FeedTrouble",
             Body::VenueTrouble { .. } => "VenueTrouble",
             Body::Stopped { .. } => "Stopped",
+            Body::UnexpectedHoldings { .. } => "UnexpectedHoldings",
+            Body::HoldingsAdopted { .. } => "HoldingsAdopted",
+            Body::FeeUnvalued { .. } => "FeeUnvalued",
+            Body::Unknown => "Unknown",
         }
     }
 }
@@ -365,6 +410,9 @@ pub enum Refusal {
         /// The instrument's index.
         index: u64,
     },
+    /// A check this reader does not know (written by a newer version).
+    #[serde(other)]
+    Unknown,
 }
 
 /// Why the venue refused an order (field `reason`).
@@ -393,6 +441,9 @@ pub enum Rejection {
         /// The venue's words.
         detail: String,
     },
+    /// A reason this reader does not know (written by a newer version).
+    #[serde(other)]
+    Unknown,
 }
 
 /// An execution.
@@ -451,6 +502,9 @@ pub enum HaltCause {
     Manual,
     /// Another worker holds the bot's Lease: this one sends nothing more.
     LeaseLost,
+    /// A value this reader does not know (written by a newer version).
+    #[serde(other)]
+    Unknown,
 }
 
 /// What went wrong with a stream.
@@ -461,6 +515,9 @@ pub enum Trouble {
     Reconnected,
     /// The order book was rebuilt after a sequence gap.
     BookResync,
+    /// A value this reader does not know (written by a newer version).
+    #[serde(other)]
+    Unknown,
 }
 
 /// A request to the venue.
@@ -471,6 +528,9 @@ pub enum Operation {
     Submit,
     /// Cancelling an order.
     Cancel,
+    /// A value this reader does not know (written by a newer version).
+    #[serde(other)]
+    Unknown,
 }
 
 /// Why a session's trading stopped.
@@ -485,6 +545,9 @@ pub enum StopReason {
     LeaseLost,
     /// An error the worker cannot trade past (in `message`).
     Failed,
+    /// A value this reader does not know (written by a newer version).
+    #[serde(other)]
+    Unknown,
 }
 
 /// A session's performance (money as decimal strings).
@@ -623,6 +686,24 @@ mod tests {
                 message: "stopped".into(),
                 performance: performance(),
             },
+            Body::UnexpectedHoldings {
+                asset: "BTC".into(),
+                quantity: "1".into(),
+                value: "87000.00".into(),
+                message: "the account holds 1 BTC".into(),
+            },
+            Body::HoldingsAdopted {
+                asset: "BTC".into(),
+                quantity: "0.01".into(),
+                price: "87000.00".into(),
+            },
+            Body::FeeUnvalued {
+                order_id: 7,
+                trade_id: 1001,
+                asset: "BNB".into(),
+                commission: "0.0001".into(),
+                message: "no BNBUSDT price".into(),
+            },
         ]
     }
 
@@ -708,6 +789,86 @@ mod tests {
         v["addedLater"] = Value::from("x");
         let e: Event = serde_json::from_value(v).unwrap();
         assert_eq!(e.kind(), "OrderCanceled");
+    }
+
+    #[test]
+    fn a_version_1_reader_tolerates_newer_kinds_and_values() {
+        let envelope = |rest: Value| {
+            let mut v = json!({"version": 1, "id": "x/y/0", "bot": BOT, "session": SESSION,
+                               "sequence": 0, "ts": "2026-11-25T10:00:00Z"});
+            v.as_object_mut()
+                .unwrap()
+                .extend(rest.as_object().unwrap().clone());
+            serde_json::from_value::<Event>(v)
+        };
+        let e = envelope(json!({"kind": "MarginCall", "level": "0.8"})).unwrap();
+        assert_eq!((e.body.clone(), e.kind()), (Body::Unknown, "Unknown"));
+        assert_eq!(e.sequence, 0);
+        let e = envelope(json!({"kind": "Halted", "cause": "exchangeMaintenance",
+                                "message": "m"}))
+        .unwrap();
+        assert!(
+            matches!(
+                e.body,
+                Body::Halted {
+                    cause: HaltCause::Unknown,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e =
+            envelope(json!({"kind": "FeedTrouble", "feed": "f", "trouble": "throttled"})).unwrap();
+        assert!(matches!(
+            e.body,
+            Body::FeedTrouble {
+                trouble: Trouble::Unknown,
+                ..
+            }
+        ));
+        let e = envelope(json!({"kind": "VenueTrouble", "operation": "amend", "message": "m"}))
+            .unwrap();
+        assert!(matches!(
+            e.body,
+            Body::VenueTrouble {
+                operation: Operation::Unknown,
+                ..
+            }
+        ));
+        let mut stopped = serde_json::to_value(performance()).unwrap();
+        stopped = json!({"kind": "Stopped", "reason": "maintenance", "message": "m",
+                         "performance": stopped});
+        let e = envelope(stopped).unwrap();
+        assert!(matches!(
+            e.body,
+            Body::Stopped {
+                reason: StopReason::Unknown,
+                ..
+            }
+        ));
+        let mut refused = serde_json::to_value(order()).unwrap();
+        refused = json!({"kind": "OrderRefused", "order": refused, "message": "m",
+                         "refusal": {"check": "maxLeverage", "limit": "3"}});
+        let e = envelope(refused).unwrap();
+        assert!(matches!(
+            e.body,
+            Body::OrderRefused {
+                refusal: Refusal::Unknown,
+                ..
+            }
+        ));
+        let e = envelope(
+            json!({"kind": "OrderRejected", "orderId": 1, "message": "m",
+                                "rejection": {"reason": "selfTrade"}}),
+        )
+        .unwrap();
+        assert!(matches!(
+            e.body,
+            Body::OrderRejected {
+                rejection: Rejection::Unknown,
+                ..
+            }
+        ));
     }
 
     #[test]

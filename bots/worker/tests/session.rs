@@ -10,7 +10,9 @@ use std::time::Duration;
 use futures_util::{FutureExt, Stream, StreamExt, stream};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
-use tradewind_binance_mock::{DEFAULT_API_KEY, DEFAULT_API_SECRET, MockConfig, Speed, TestServer};
+use tradewind_binance_mock::{
+    Account, DEFAULT_API_KEY, DEFAULT_API_SECRET, MockConfig, Speed, TestServer,
+};
 use tradewind_bot::run::events::{EventSink, StdoutSink};
 use tradewind_bot::run::feed::{Replay, Source, SourceError, Tick};
 use tradewind_bot::run::journal::Journal;
@@ -30,6 +32,7 @@ use tradewind_core::instrument::Instrument;
 use tradewind_core::orders::{ClientOrderId, OrderEvent, OrderKind, TimeInForce};
 use tradewind_core::risk::{RiskLimits, RiskLimitsText};
 use tradewind_core::strategy::{Actions, Context, OrderSize, PlannedOrder, Strategy};
+use tradewind_crds::AdoptHoldings;
 use tradewind_events::{Body, Event, HaltCause, Mode, StopReason, Trouble};
 
 fn manifest_dir() -> PathBuf {
@@ -452,16 +455,15 @@ async fn events_a_crash_kept_back_are_published_after_the_restart_with_the_same_
     let (mut trader, none) =
         Trader::recover(script_engine(), j, &records, identity, |_, _| {}).unwrap();
     assert!(none.is_empty());
-    let mut made = vec![
-        trader
-            .start(
-                "2026-12-06T00:00:00Z".into(),
-                Mode::Paper,
-                "test".into(),
-                Vec::new(),
-            )
-            .unwrap(),
-    ];
+    let mut made = trader
+        .start(
+            "2026-12-06T00:00:00Z".into(),
+            Mode::Paper,
+            "test".into(),
+            Vec::new(),
+            None,
+        )
+        .unwrap();
     for b in &bars {
         made.extend(trader.on_bar(b).unwrap());
     }
@@ -560,11 +562,21 @@ async fn a_paper_session_on_replayed_trades_equals_the_backtest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_session_against_the_mock_reports_fills_and_venue_trouble() {
-    let mock = TestServer::start_with(MockConfig {
+    // Commissions are paid in BNB: the user stream's fills are valued at its price.
+    let mut config = MockConfig {
         speed: Speed::Multiplier(20.0),
+        accounts: vec![
+            Account::new(DEFAULT_API_KEY, DEFAULT_API_SECRET)
+                .with_balance("USDT", "10000")
+                .with_balance("BNB", "10")
+                .paying_fees_in("BNB"),
+        ],
         ..MockConfig::default().with_data(data()).unwrap()
-    })
-    .unwrap();
+    };
+    config
+        .tickers
+        .insert("BNBUSDT".into(), "600".parse().unwrap());
+    let mock = TestServer::start_with(config).unwrap();
     // The first order is booked but its answer never comes: its outcome is unknown.
     mock.hang_next_order();
     let yaml = manifest_dir().join("../../examples/demo/btc-scalper.yaml");
@@ -660,6 +672,12 @@ async fn a_live_session_against_the_mock_reports_fills_and_venue_trouble() {
     assert_eq!(orders.len(), submitted, "{seen:?}");
     let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, (0..events.len() as u64).collect::<Vec<_>>());
+    assert!(!seen.contains(&"FeeUnvalued"), "{seen:?}");
+    for e in &events {
+        if let Body::Fill(f) = &e.body {
+            assert!(Money::parse(&f.fee).unwrap() > Money::ZERO, "{f:?}");
+        }
+    }
 }
 
 // ---- the Lease, asked at the moment of sending ---------------------------------------
@@ -668,6 +686,8 @@ async fn a_live_session_against_the_mock_reports_fills_and_venue_trouble() {
 struct OneBid {
     placed: bool,
     price: String,
+    /// A buy stop-market at `price` instead.
+    stop: bool,
 }
 
 impl Strategy for OneBid {
@@ -678,7 +698,13 @@ impl Strategy for OneBid {
     fn on_bar(&mut self, _ctx: &Context<'_>, _bar: &Bar, out: &mut Actions) {
         if !self.placed {
             self.placed = true;
-            out.place(limit(Side::Buy, "0.001", &self.price, false));
+            let mut order = limit(Side::Buy, "0.001", &self.price, false);
+            if self.stop {
+                order.kind = OrderKind::StopMarket {
+                    trigger: self.price.parse().unwrap(),
+                };
+            }
+            out.place(order);
         }
     }
 }
@@ -702,6 +728,33 @@ async fn bid_session(
     price: &str,
     out: &Captured,
 ) -> Session<LiveExecutor> {
+    bid_session_with(mock, name, leading, price, out, Bid::default())
+        .await
+        .unwrap()
+}
+
+/// How a [`bid_session_with`] differs from a [`bid_session`].
+#[derive(Default)]
+struct Bid {
+    /// Holdings policy.
+    adopt: AdoptHoldings,
+    /// Leave the orders open at a stop.
+    keep_orders: bool,
+    /// Resume from the journal already in the test's directory.
+    resume: bool,
+    /// Place a buy stop-market at the price instead of a limit bid.
+    stop: bool,
+}
+
+/// The session of [`bid_session`], or why it would not start.
+async fn bid_session_with(
+    mock: &TestServer,
+    name: &str,
+    leading: watch::Receiver<bool>,
+    price: &str,
+    out: &Captured,
+    how: Bid,
+) -> Result<Session<LiveExecutor>, SessionError> {
     let endpoints = BinanceEndpoints::custom(mock.rest_base(), mock.ws_base());
     let rest = BinanceRest::new(
         &endpoints,
@@ -729,11 +782,17 @@ async fn bid_session(
     let strategy = OneBid {
         placed: false,
         price: price.to_owned(),
+        stop: how.stop,
     };
     let engine = Engine::with_venue(settings, Box::new(strategy), Outbox::default());
     let executor = LiveExecutor::new(rest, "BTCUSDT".into(), instrument, "uid-1", name)
-        .cancel_on_shutdown(true);
-    let dir = scratch(name);
+        .cancel_on_shutdown(!how.keep_orders)
+        .adopt_holdings(how.adopt);
+    let dir = if how.resume {
+        scratch_path(name)
+    } else {
+        scratch(name)
+    };
     Session::start(start(
         engine,
         &dir.join("bot.journal"),
@@ -742,15 +801,25 @@ async fn bid_session(
         leading,
     ))
     .await
-    .unwrap()
+}
+
+/// The default account without its BTC (and ETH, SOL): 10,000 USDT only.
+fn usdt_only() -> Vec<Account> {
+    vec![Account::new(DEFAULT_API_KEY, DEFAULT_API_SECRET).with_balance("USDT", "10000")]
 }
 
 fn paused_mock() -> TestServer {
-    TestServer::start_with(MockConfig {
+    paused_mock_with(usdt_only(), |_| {})
+}
+
+fn paused_mock_with(accounts: Vec<Account>, edit: impl FnOnce(&mut MockConfig)) -> TestServer {
+    let mut config = MockConfig {
         start_paused: true,
+        accounts,
         ..MockConfig::default().with_data(data()).unwrap()
-    })
-    .unwrap()
+    };
+    edit(&mut config);
+    TestServer::start_with(config).unwrap()
 }
 
 fn no_user_events() -> impl Stream<Item = Result<UserEvent, SessionError>> {
@@ -948,4 +1017,423 @@ async fn an_order_the_exchange_forgot_is_reconciled_from_its_trades_once() {
 /// A mock decimal as a core quantity's raw units.
 fn executed_raw(d: tradewind_binance_mock::Dec) -> u64 {
     d.to_string().parse::<Quantity>().unwrap().raw()
+}
+
+// ---- live money safety: holdings, commissions in BNB, orphans, restarts ---------------
+
+/// The best ask now, as a price the core parses.
+fn ask(mock: &TestServer) -> String {
+    mock.advance_until("BTCUSDT", "quote");
+    let (_, (ask, _)) = mock.best_bid_ask("BTCUSDT").unwrap();
+    let ask = ask.to_string();
+    ask.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// One bar at `price`, then a market that never moves; `asked` fires when the session
+/// asks for the next bar (the first bar is done).
+type Market = Result<(Tick, Option<Duration>), SourceError>;
+
+fn one_bar(price: &str) -> (impl Stream<Item = Market>, Arc<Notify>) {
+    let next = Arc::new(Notify::new());
+    let asked = next.clone();
+    let market = stream::iter(ticks(&[bar(0, price, price)])).chain(stream::once(async move {
+        asked.notify_one();
+        std::future::pending().await
+    }));
+    (market, next)
+}
+
+fn journal_of(name: &str) -> Vec<Record> {
+    Journal::<Record>::open(scratch_path(name).join("bot.journal"))
+        .unwrap()
+        .1
+}
+
+/// Fills in a journal.
+fn journaled_fills(records: &[Record]) -> Vec<tradewind_core::orders::Fill> {
+    records
+        .iter()
+        .flat_map(|r| match r {
+            Record::Venue { events, .. } => events.iter().map(OrderEvent::from).collect(),
+            _ => Vec::new(),
+        })
+        .filter_map(|e| match e {
+            OrderEvent::Filled(f) => Some(f),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_session_on_an_account_holding_the_base_asset_refuses_to_trade() {
+    // The default account holds 1 BTC.
+    let mock = paused_mock_with(vec![Account::default()], |_| {});
+    let out = Captured::default();
+    let (_l, rx) = leading(true);
+    let name = "holdings-refused";
+    let refused = bid_session_with(&mock, name, rx, "50000.00", &out, Bid::default()).await;
+    let Err(SessionError::UnexpectedHoldings(r)) = refused else {
+        panic!("refused: {:?}", refused.err())
+    };
+    assert_eq!((r.asset.as_str(), r.quantity.as_str()), ("BTC", "1"));
+    assert!(
+        r.message.contains("spec.live.adoptHoldings"),
+        "{}",
+        r.message
+    );
+    // A typed event says so; nothing is journaled (the next start looks again) and
+    // nothing is sent.
+    let events = out.events();
+    assert_eq!(kinds(&events), ["UnexpectedHoldings"]);
+    let Body::UnexpectedHoldings {
+        asset, quantity, ..
+    } = &events[0].body
+    else {
+        unreachable!()
+    };
+    assert_eq!((asset.as_str(), quantity.as_str()), ("BTC", "1"));
+    assert!(journal_of(name).is_empty());
+    assert_eq!(order_requests(&mock, "POST"), 0);
+    // The status the worker writes: Trading False, reason UnexpectedHoldings.
+    let status = tradewind_bot::run::session::refused_status(Money::parse("10000").unwrap(), &r);
+    assert_eq!(
+        (status.trading.status, status.trading.reason.as_str()),
+        (false, "UnexpectedHoldings")
+    );
+    assert_eq!(status.trading.message, r.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holding_adopted_at_the_mark_is_the_position_and_survives_a_restart() {
+    let mock = paused_mock_with(
+        vec![
+            Account::new(DEFAULT_API_KEY, DEFAULT_API_SECRET)
+                .with_balance("USDT", "10000")
+                .with_balance("BTC", "0.01"),
+        ],
+        |_| {},
+    );
+    let out = Captured::default();
+    let (_l, rx) = leading(true);
+    let name = "holdings-adopted";
+    let how = || Bid {
+        adopt: AdoptHoldings::AtMark,
+        ..Bid::default()
+    };
+    let session = bid_session_with(&mock, name, rx.clone(), "50000.00", &out, how())
+        .await
+        .unwrap();
+    let events = out.events();
+    assert_eq!(kinds(&events), ["Started", "HoldingsAdopted"]);
+    let Body::HoldingsAdopted {
+        asset,
+        quantity,
+        price,
+    } = &events[1].body
+    else {
+        unreachable!()
+    };
+    assert_eq!((asset.as_str(), quantity.as_str()), ("BTC", "0.01"));
+    let snap = session.trader().snapshot();
+    let (held, avg) = snap.position.clone().expect("a position");
+    assert_eq!((held.as_str(), &avg), ("0.01", price));
+    // Paid out of the capital: equity is still the capital at the mark.
+    assert_eq!(snap.equity, Money::parse("10000").unwrap());
+    drop(session);
+    // A restart resumes the journaled position (no second adoption, no second check).
+    let again = bid_session_with(
+        &mock,
+        name,
+        rx,
+        "50000.00",
+        &Captured::default(),
+        Bid {
+            resume: true,
+            ..how()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.trader().snapshot().position, Some((held, avg)));
+    drop(again);
+    let adopted = journal_of(name)
+        .iter()
+        .filter(|r| matches!(r, Record::Adopted { .. }))
+        .count();
+    assert_eq!(adopted, 1);
+}
+
+/// A bid at the ask fills at once; its reports never come, so the fill is read from
+/// the account's trades when the shutdown's cancel finds the order done.
+async fn bnb_fill(price_known: bool) -> (Vec<Event>, tradewind_binance_mock::Dec) {
+    let mock = paused_mock_with(
+        vec![
+            Account::new(DEFAULT_API_KEY, DEFAULT_API_SECRET)
+                .with_balance("USDT", "10000")
+                .with_balance("BNB", "10")
+                .paying_fees_in("BNB"),
+        ],
+        |c| {
+            c.tickers.insert("BNBUSDT".into(), "500".parse().unwrap());
+        },
+    );
+    let price = ask(&mock);
+    let out = Captured::default();
+    let (_l, rx) = leading(true);
+    let name = if price_known {
+        "bnb-valued"
+    } else {
+        "bnb-unvalued"
+    };
+    let session = bid_session(&mock, name, rx, &price, &out).await;
+    let (market, next) = one_bar(&price);
+    let handle = mock.handle().clone();
+    let shutdown = async move {
+        next.notified().await;
+        if !price_known {
+            handle.set_ticker("BNBUSDT", None);
+        }
+    };
+    let outcome = session
+        .run(market, no_user_events(), shutdown)
+        .await
+        .unwrap();
+    assert_eq!(outcome.reason, StopReason::Shutdown);
+    let paid: tradewind_binance_mock::Dec = mock
+        .balances(DEFAULT_API_KEY)
+        .unwrap()
+        .get("BNB")
+        .map(|b| "10".parse::<tradewind_binance_mock::Dec>().unwrap() - b.free)
+        .unwrap();
+    (out.events(), paid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commission_paid_in_bnb_is_valued_at_the_venue_price_or_marked_unvalued() {
+    let (events, paid) = bnb_fill(true).await;
+    let fills: Vec<&tradewind_events::Fill> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Fill(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert!(!fills.is_empty(), "{:?}", kinds(&events));
+    let fee: Money = fills
+        .iter()
+        .map(|f| Money::parse(&f.fee).unwrap())
+        .fold(Money::ZERO, |a, b| a.checked_add(b).unwrap());
+    // The BNB the account paid, at 500 USDT.
+    let expected = Money::parse(&paid.to_string())
+        .unwrap()
+        .mul_ratio(500, 1, tradewind_core::fixed::RoundingMode::HalfEven)
+        .unwrap();
+    assert!(fee > Money::ZERO, "{fills:?}");
+    assert_eq!(fee, expected, "{fills:?}");
+    assert!(!kinds(&events).contains(&"FeeUnvalued"));
+
+    // Without a BNBUSDT price the fee is not invented: zero in the fill, and a typed
+    // marker names the commission left out.
+    let (events, paid) = bnb_fill(false).await;
+    let unvalued: Vec<&Body> = events
+        .iter()
+        .map(|e| &e.body)
+        .filter(|b| matches!(b, Body::FeeUnvalued { .. }))
+        .collect();
+    assert!(!unvalued.is_empty(), "{:?}", kinds(&events));
+    let Body::FeeUnvalued {
+        asset, commission, ..
+    } = unvalued[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!(asset, "BNB");
+    assert_eq!(
+        Money::parse(commission).unwrap(),
+        Money::parse(&paid.to_string()).unwrap()
+    );
+    for e in &events {
+        if let Body::Fill(f) = &e.body {
+            assert_eq!(Money::parse(&f.fee).unwrap(), Money::ZERO);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_an_earlier_session_left_are_cancelled_only_while_leading() {
+    let mock = paused_mock();
+    let rest = BinanceRest::new(
+        &BinanceEndpoints::custom(mock.rest_base(), mock.ws_base()),
+        Some(Credentials::new(DEFAULT_API_KEY, DEFAULT_API_SECRET)),
+    )
+    .unwrap();
+    let orphan = format!("{}abcdef-999", live::bot_prefix("uid-1"));
+    rest.new_order(&tradewind_bot::venue::binance::NewOrder {
+        symbol: "BTCUSDT".into(),
+        side: Side::Buy,
+        kind: tradewind_bot::venue::binance::OrderKind::Limit {
+            price: "10000.00".parse().unwrap(),
+            tif: TimeInForce::Gtc,
+        },
+        quantity: "0.00100".parse().unwrap(),
+        client_order_id: orphan.clone(),
+    })
+    .await
+    .unwrap();
+    let (_l, standby) = leading(false);
+    let name = "orphans-lease";
+    let out = Captured::default();
+    let ended = bid_session_with(&mock, name, standby, "50000.00", &out, Bid::default()).await;
+    assert!(
+        matches!(ended, Err(SessionError::LostLease)),
+        "{:?}",
+        ended.err()
+    );
+    assert_eq!(order_requests(&mock, "DELETE"), 0, "{:?}", mock.requests());
+    assert!(mock.orders()[0].status.is_open());
+    // Holding the Lease, the next start cancels it and says so.
+    let (_l, rx) = leading(true);
+    bid_session_with(&mock, name, rx, "50000.00", &out, Bid::default())
+        .await
+        .unwrap();
+    let started = out
+        .events()
+        .into_iter()
+        .find_map(|e| match e.body {
+            Body::Started(s) => Some(s),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(started.cancelled_orphans, [orphan]);
+    assert!(!mock.orders()[0].status.is_open());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_venue_order_id_is_journaled_so_a_restart_reconciles_a_forgotten_order() {
+    let mock = paused_mock();
+    let price = ask(&mock);
+    let (_l, rx) = leading(true);
+    let name = "order-id-restart";
+    let keep = || Bid {
+        keep_orders: true,
+        ..Bid::default()
+    };
+    // The bid at the ask trades at once; its reports never come, and the stop leaves
+    // the order as it is.
+    let session = bid_session_with(
+        &mock,
+        name,
+        rx.clone(),
+        &price,
+        &Captured::default(),
+        keep(),
+    )
+    .await
+    .unwrap();
+    let (market, next) = one_bar(&price);
+    session
+        .run(
+            market,
+            no_user_events(),
+            async move { next.notified().await },
+        )
+        .await
+        .unwrap();
+    let records = journal_of(name);
+    let order_id = mock.orders()[0].order_id;
+    assert!(
+        records.iter().any(|r| matches!(
+            r,
+            Record::OrderId { id: 1, venue_order_id } if *venue_order_id == order_id
+        )),
+        "{records:?}"
+    );
+    assert!(journaled_fills(&records).is_empty());
+    // The exchange forgets it; a restarted worker finds it only in the account's trades,
+    // by the order ID the journal kept.
+    mock.forget_orders();
+    let out = Captured::default();
+    let again = bid_session_with(
+        &mock,
+        name,
+        rx,
+        &price,
+        &out,
+        Bid {
+            resume: true,
+            ..keep()
+        },
+    )
+    .await
+    .unwrap();
+    again
+        .run(stream::pending(), no_user_events(), async {})
+        .await
+        .unwrap();
+    let fills = journaled_fills(&journal_of(name));
+    assert!(!fills.is_empty(), "{:?}", kinds(&out.events()));
+    let filled: u64 = fills.iter().map(|f| f.quantity.raw()).sum();
+    assert!(filled <= executed_raw(mock.orders()[0].executed_qty));
+    assert!(kinds(&out.events()).contains(&"Resumed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_order_goes_as_binance_stop_loss_and_fills_when_triggered() {
+    let mock = paused_mock();
+    // The first replayed trade above the market's first: the buy stop's trigger.
+    let text = std::fs::read_to_string(data()).unwrap();
+    let trades: Vec<(usize, String)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i, serde_json::from_str::<serde_json::Value>(l).unwrap()))
+        .filter(|(_, v)| v["type"] == "trade")
+        .map(|(i, v)| (i, v["price"].as_str().unwrap().to_owned()))
+        .collect();
+    let price = |s: &str| s.parse::<tradewind_core::fixed::Price>().unwrap();
+    let (first_at, first) = trades[0].clone();
+    let (up_at, up) = trades
+        .iter()
+        .find(|(_, p)| price(p) > price(&first))
+        .cloned()
+        .unwrap();
+    mock.advance(first_at + 1);
+    let (_l, rx) = leading(true);
+    let out = Captured::default();
+    let name = "native-stop";
+    let session = bid_session_with(
+        &mock,
+        name,
+        rx,
+        &up,
+        &out,
+        Bid {
+            stop: true,
+            ..Bid::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (market, next) = one_bar(&first);
+    let handle = mock.handle().clone();
+    // After the first bar the stop rests untriggered; the replay then reaches its trigger
+    // and the shutdown's cancel finds it filled.
+    let shutdown = async move {
+        next.notified().await;
+        let order = handle.orders()[0].clone();
+        assert_eq!(
+            (order.order_type, order.working),
+            (tradewind_binance_mock::OrderType::StopLoss, false)
+        );
+        handle.advance(up_at - first_at);
+    };
+    session
+        .run(market, no_user_events(), shutdown)
+        .await
+        .unwrap();
+    let order = &mock.orders()[0];
+    assert_eq!(price(&order.stop_price.to_string()), price(&up));
+    assert_eq!(order.status, tradewind_binance_mock::OrderStatus::Filled);
+    let fills = journaled_fills(&journal_of(name));
+    assert!(!fills.is_empty(), "{:?}", kinds(&out.events()));
+    assert!(kinds(&out.events()).contains(&"Fill"));
 }

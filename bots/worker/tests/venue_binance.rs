@@ -581,3 +581,55 @@ async fn a_silent_market_stream_is_reconnected() {
     until_synced(&mut feed, &m).await;
     assert_book_matches_snapshot(&feed, &rest).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_of_the_trades_is_read_and_the_ticker_is_checked() {
+    let m = mock();
+    let ep = endpoints(&m);
+    // One trade per page, so three trades take three pages (and a last, empty one).
+    let rest = BinanceRest::with_options(
+        &ep,
+        Some(creds()),
+        RestOptions {
+            trades_page: 1,
+            ..RestOptions::default()
+        },
+    )
+    .unwrap();
+    for i in 0..3 {
+        let order = NewOrder {
+            symbol: SYMBOL.into(),
+            side: Side::Buy,
+            kind: OrderKind::Market,
+            quantity: "0.00100".parse().unwrap(),
+            client_order_id: format!("tw-page-{i}"),
+        };
+        rest.new_order(&order).await.unwrap();
+    }
+    let first = rest.my_trades(SYMBOL, None, None).await.unwrap();
+    assert!(first.len() >= 3, "{first:?}");
+    let pages_before = m
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v3/myTrades")
+        .count();
+    let all = rest.all_my_trades(SYMBOL, first[0].id, None).await.unwrap();
+    let pages = m
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v3/myTrades")
+        .count()
+        - pages_before;
+    assert_eq!(all, first);
+    assert_eq!(pages, first.len() + 1);
+    // Only this order's trades, by its ID.
+    let one = rest
+        .all_my_trades(SYMBOL, 0, Some(first[0].order_id))
+        .await
+        .unwrap();
+    assert!(!one.is_empty() && one.iter().all(|t| t.order_id == first[0].order_id));
+    // The ticker: a positive price, or an error naming the endpoint.
+    assert!(rest.ticker_price(SYMBOL).await.unwrap().is_positive());
+    let e = rest.ticker_price("BNBUSDT").await.unwrap_err();
+    assert!(e.to_string().contains("/api/v3/ticker/price"), "{e}");
+}

@@ -277,10 +277,16 @@ fn a_killed_paper_worker_resumes_from_its_journal() {
     assert_eq!(stopped(&events)["performance"], reference);
 }
 
+/// The mock, its account holding USDT only (a new live session refuses an account that
+/// already holds the bot's base asset).
 fn mock() -> TestServer {
     let config = MockConfig::default().with_data(data()).unwrap();
     tradewind_binance_mock::TestServer::start_with(MockConfig {
         speed: Speed::Multiplier(20.0),
+        accounts: vec![
+            tradewind_binance_mock::Account::new(DEFAULT_API_KEY, DEFAULT_API_SECRET)
+                .with_balance("USDT", "10000"),
+        ],
         ..config
     })
     .unwrap()
@@ -561,6 +567,74 @@ async fn a_risk_halt_is_reported_in_the_status_and_the_lease_released() {
         None,
         "lease not released"
     );
+}
+
+/// A new live session on an account that already holds BTC: no order, an
+/// `UnexpectedHoldings` event, the Trading condition False with that reason and what was
+/// found; the worker waits for a stop (no crash loop) and leaves no journal behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_worker_on_an_account_holding_the_base_asset_refuses_and_says_so() {
+    let dir = scratch("holdings");
+    let (_server, client, kubeconfig) = cluster(&dir, "Live").await;
+    // The mock's default account holds 1 BTC.
+    let mock = tradewind_binance_mock::TestServer::start_with(MockConfig {
+        speed: Speed::Multiplier(20.0),
+        ..MockConfig::default().with_data(data()).unwrap()
+    })
+    .unwrap();
+    live_env(&dir, DEFAULT_API_SECRET);
+    let config = bot_json(&dir, "Live", |_| {});
+    let mut a = live_args(&mock);
+    a[1] = "auto".into();
+    let kc = kubeconfig.to_str().unwrap().to_owned();
+    let w = Worker::start(
+        &dir,
+        &config,
+        &args(&a),
+        &[("KUBECONFIG", kc.as_str()), ("POD_NAME", "worker-1")],
+    );
+    // The status is written before the event is published.
+    let w = tokio::task::spawn_blocking(move || {
+        until(60, "the UnexpectedHoldings event", || {
+            count(&w.events(), "UnexpectedHoldings") == 1
+        });
+        w
+    })
+    .await
+    .unwrap();
+    let bot = Api::<TradingBot>::namespaced(client.clone(), "trading")
+        .get("btc-scalper-demo")
+        .await
+        .unwrap();
+    let trading = bot
+        .status
+        .and_then(|s| find(&s.conditions, "Trading").cloned());
+    let trading = trading.expect("the Trading condition");
+    assert_eq!(
+        (trading.status.as_str(), trading.reason.as_str()),
+        ("False", "UnexpectedHoldings")
+    );
+    assert!(trading.message.contains("1 BTC"), "{}", trading.message);
+    let (status, events, stderr) = tokio::task::spawn_blocking(move || {
+        w.signal("-TERM");
+        let mut w = w;
+        let s = w.wait(30);
+        (s, w.events(), w.stderr())
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(count(&events, "UnexpectedHoldings"), 1, "{events:?}");
+    assert_eq!(count(&events, "Started"), 0, "{events:?}");
+    assert_eq!(mock.order_count(), 0);
+    assert!(!stderr.contains(DEFAULT_API_SECRET), "the secret leaked");
+    // Nothing journaled: the next start looks at the account again.
+    let (_, records) =
+        tradewind_bot::run::journal::Journal::<tradewind_bot::run::record::Record>::open(
+            dir.join("state/btc-scalper-demo.journal"),
+        )
+        .unwrap();
+    assert!(records.is_empty(), "{records:?}");
 }
 
 /// Another worker takes the Lease: this one stops sending orders and exits with an

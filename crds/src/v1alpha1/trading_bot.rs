@@ -172,6 +172,28 @@ pub struct BacktestSpec {
     pub venue_fees: Option<TradingFees>,
 }
 
+/// What a new Live session does when the account already holds the bot's base asset
+/// beyond dust (more than the symbol's LOT_SIZE and MIN_NOTIONAL filters let it trade).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum AdoptHoldings {
+    /// Do not trade; the bot's Trading condition says what was found.
+    #[default]
+    Refuse,
+    /// Start with the holding as the position, valued at the venue's current price and
+    /// paid out of `spec.capital` (refused if it is worth more than that).
+    AtMark,
+}
+
+/// Settings of Live trading only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveSpec {
+    /// What a new session does with the base asset the account already holds. A session
+    /// resumed from its journal keeps its own position.
+    #[serde(default)]
+    pub adopt_holdings: AdoptHoldings,
+}
+
 /// Desired state of a trading bot.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
@@ -209,6 +231,7 @@ pub struct BacktestSpec {
     // Backtests may run on other markets' data (GOOG in USD); workers trade on the venue.
     validation = Rule::new("self.mode == 'Backtest' || self.symbols.all(s, size(s) > size(self.capital.currency) && s.endsWith(self.capital.currency))").message("capital.currency must be the quote currency of the symbol of a Paper or Live bot (BTCUSDT is quoted in USDT)"),
     validation = Rule::new("self.mode == 'Backtest' || self.venue.exchange != 'Binance' || self.symbols.all(s, s.matches('^[A-Z0-9]+$'))").message("Binance symbols are written without a separator, e.g. BTCUSDT"),
+    validation = Rule::new("!has(self.live) || self.mode == 'Live'").message("spec.live applies to mode Live only: remove it, or set mode: Live"),
 )]
 pub struct TradingBotSpec {
     /// The Strategy (same namespace) this bot runs.
@@ -259,6 +282,9 @@ pub struct TradingBotSpec {
     /// Execution simulation for backtests (and the fill model of paper trading on bars).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backtest: Option<BacktestSpec>,
+    /// Live trading settings (mode Live only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveSpec>,
 }
 
 /// Coarse lifecycle of a bot, for people; automation should read conditions.

@@ -228,7 +228,11 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
     let bot_controller = bot_controller
         .owns(
             deployments,
-            watcher::Config::default().labels("app.kubernetes.io/managed-by=tradewind-operator"),
+            watcher::Config::default().labels(&format!(
+                "{}={}",
+                tradewind_crds::contract::labels::MANAGED_BY,
+                tradewind_crds::contract::labels::OPERATOR
+            )),
         )
         .watches(strategies.clone(), cfg.clone(), move |s: Strategy| {
             let ns = s.namespace().unwrap_or_default();

@@ -69,6 +69,9 @@ pub struct ExchangeCredentials {
     pub api_key: String,
     /// API secret.
     pub api_secret: String,
+    /// The secret's JSON field names for the key and the secret: the operator ↔ worker
+    /// contract's (`tradewind_crds::contract`), which the worker reads back.
+    pub field_names: (&'static str, &'static str),
 }
 
 impl std::fmt::Debug for ExchangeCredentials {
@@ -392,7 +395,9 @@ impl BotResources {
         }
         if let Some(creds) = &wants.key_vault {
             let secrets = self.secrets().await?;
-            let value = json!({"apiKey": creds.api_key, "apiSecret": creds.api_secret}).to_string();
+            let (key_field, secret_field) = creds.field_names;
+            let value =
+                json!({key_field: creds.api_key, secret_field: creds.api_secret}).to_string();
             let tags = HashMap::from([(
                 "tradewind.dev/bot".to_string(),
                 format!("{}/{}", bot.namespace, bot.name),

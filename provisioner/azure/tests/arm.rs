@@ -303,6 +303,7 @@ async fn bot_resources_are_idempotent_and_deleted() {
         key_vault: Some(ExchangeCredentials {
             api_key: "key-123".into(),
             api_secret: "secret-456".into(),
+            field_names: ("apiKey", "apiSecret"),
         }),
     };
     let ids = bots.ensure(&bot, &wants).await.unwrap();

@@ -32,7 +32,7 @@ impl ApiError {
         }
     }
 
-    fn mandatory(name: &str) -> Self {
+    pub(crate) fn mandatory(name: &str) -> Self {
         Self::bad(
             -1102,
             format!("Mandatory parameter '{name}' was not sent, was empty/null, or malformed."),
@@ -72,6 +72,11 @@ pub enum OrderType {
     Limit,
     /// Post-only limit.
     LimitMaker,
+    /// A market order once the last trade reaches `stopPrice` (sell: at or below it;
+    /// buy: at or above it).
+    StopLoss,
+    /// A limit order once the last trade reaches `stopPrice`.
+    StopLossLimit,
 }
 
 impl OrderType {
@@ -81,7 +86,19 @@ impl OrderType {
             OrderType::Market => "MARKET",
             OrderType::Limit => "LIMIT",
             OrderType::LimitMaker => "LIMIT_MAKER",
+            OrderType::StopLoss => "STOP_LOSS",
+            OrderType::StopLossLimit => "STOP_LOSS_LIMIT",
         }
+    }
+
+    /// STOP_LOSS or STOP_LOSS_LIMIT.
+    pub fn is_stop(self) -> bool {
+        matches!(self, OrderType::StopLoss | OrderType::StopLossLimit)
+    }
+
+    /// Takes a limit price and a time in force.
+    fn is_limit(self) -> bool {
+        matches!(self, OrderType::Limit | OrderType::StopLossLimit)
     }
 }
 
@@ -173,6 +190,10 @@ pub struct Order {
     pub update_time: i64,
     /// Amount still reserved (quote for buys, base for sells).
     pub locked: Dec,
+    /// Trigger of a stop order (zero otherwise).
+    pub stop_price: Dec,
+    /// A stop order's trigger was reached (always true for other types).
+    pub working: bool,
 }
 
 /// One fill of one of the account's orders.
@@ -224,11 +245,14 @@ pub fn order_query_json(o: &Order) -> Value {
     m.insert("timeInForce".into(), json!(o.time_in_force.as_str()));
     m.insert("type".into(), json!(o.order_type.as_str()));
     m.insert("side".into(), json!(o.side.as_str()));
-    m.insert("stopPrice".into(), json!(Dec::ZERO.to_string()));
+    m.insert("stopPrice".into(), json!(o.stop_price.to_string()));
     m.insert("icebergQty".into(), json!(Dec::ZERO.to_string()));
     m.insert("time".into(), json!(o.time));
     m.insert("updateTime".into(), json!(o.update_time));
-    m.insert("isWorking".into(), json!(o.order_type != OrderType::Market));
+    m.insert(
+        "isWorking".into(),
+        json!(o.order_type != OrderType::Market && o.working),
+    );
     m.insert("origQuoteOrderQty".into(), json!(Dec::ZERO.to_string()));
     Value::Object(m)
 }
@@ -311,7 +335,7 @@ impl State {
             "f": o.time_in_force.as_str(),
             "q": o.orig_qty.to_string(),
             "p": o.price.to_string(),
-            "P": Dec::ZERO.to_string(),
+            "P": o.stop_price.to_string(),
             "F": Dec::ZERO.to_string(),
             "g": -1,
             "C": e.orig_cid,
@@ -376,9 +400,23 @@ impl State {
         let quote_qty = price.times(qty);
         let trade_id = self.markets[mi].next_trade_id;
         self.markets[mi].next_trade_id += 1;
-        let (commission, asset) = match side {
-            Side::Buy => (qty.times(bps), base.clone()),
-            Side::Sell => (quote_qty.times(bps), quote.clone()),
+        // Paid in a third asset (BNB) when the account says so and it has a price in the
+        // quote; otherwise in the asset received.
+        let third = self
+            .accounts
+            .get(&api_key)
+            .and_then(|a| a.commission_asset.clone())
+            .and_then(|a| Some((self.ticker(&format!("{a}{quote}"))?, a)))
+            .filter(|(px, _)| !px.is_zero());
+        let (commission, asset) = match (&third, side) {
+            (Some((px, a)), _) => (quote_qty.times(bps).over(*px), a.clone()),
+            (None, Side::Buy) => (qty.times(bps), base.clone()),
+            (None, Side::Sell) => (quote_qty.times(bps), quote.clone()),
+        };
+        let (base_fee, quote_fee) = match (&third, side) {
+            (Some(_), _) => (Dec::ZERO, Dec::ZERO),
+            (None, Side::Buy) => (commission, Dec::ZERO),
+            (None, Side::Sell) => (Dec::ZERO, commission),
         };
         // Release what this fill consumes from the reservation, then settle.
         let o = &mut self.orders[idx];
@@ -409,15 +447,18 @@ impl State {
                 b.locked -= release + leftover;
                 b.free += release + leftover;
                 b.free -= quote_qty;
-                self.balance(&api_key, &base).free += qty - commission;
+                self.balance(&api_key, &base).free += qty - base_fee;
             }
             Side::Sell => {
                 let b = self.balance(&api_key, &base);
                 b.locked -= release + leftover;
                 b.free += release + leftover;
                 b.free -= qty;
-                self.balance(&api_key, &quote).free += quote_qty - commission;
+                self.balance(&api_key, &quote).free += quote_qty - quote_fee;
             }
+        }
+        if third.is_some() {
+            self.balance(&api_key, &asset).free -= commission;
         }
         self.my_trades.push(MyTrade {
             api_key: api_key.clone(),
@@ -448,7 +489,11 @@ impl State {
             },
             now,
         );
-        self.account_position(&api_key, &[&base, &quote], now);
+        let mut assets = vec![base.as_str(), quote.as_str()];
+        if third.is_some() {
+            assets.push(asset.as_str());
+        }
+        self.account_position(&api_key, &assets, now);
         Fill {
             price,
             qty,
@@ -503,15 +548,18 @@ impl State {
             Some("MARKET") => OrderType::Market,
             Some("LIMIT") => OrderType::Limit,
             Some("LIMIT_MAKER") => OrderType::LimitMaker,
+            Some("STOP_LOSS") => OrderType::StopLoss,
+            Some("STOP_LOSS_LIMIT") => OrderType::StopLossLimit,
             None | Some("") => return Err(ApiError::mandatory("type")),
             Some(_) => return Err(ApiError::bad(-1116, "Invalid orderType.")),
         };
-        let tif = match (order_type, p.get("timeInForce").map(String::as_str)) {
-            (OrderType::Limit, None | Some("")) => return Err(ApiError::mandatory("timeInForce")),
+        let limit_like = order_type.is_limit();
+        let tif = match (limit_like, p.get("timeInForce").map(String::as_str)) {
+            (true, None | Some("")) => return Err(ApiError::mandatory("timeInForce")),
             (_, Some("GTC") | None | Some("")) => TimeInForce::Gtc,
-            (OrderType::Limit, Some("IOC")) => TimeInForce::Ioc,
-            (OrderType::Limit, Some("FOK")) => TimeInForce::Fok,
-            (OrderType::Limit, Some(_)) => {
+            (true, Some("IOC")) => TimeInForce::Ioc,
+            (true, Some("FOK")) => TimeInForce::Fok,
+            (true, Some(_)) => {
                 return Err(ApiError::bad(-1115, "Invalid timeInForce."));
             }
             (_, Some(_)) => {
@@ -522,6 +570,17 @@ impl State {
             }
         };
         let price = parse_dec(p, "price")?;
+        let stop_price = match (order_type.is_stop(), parse_dec(p, "stopPrice")?) {
+            (true, Some(s)) => s,
+            (true, None) => return Err(ApiError::mandatory("stopPrice")),
+            (false, None) => Dec::ZERO,
+            (false, Some(_)) => {
+                return Err(ApiError::bad(
+                    -1106,
+                    "Parameter 'stopPrice' sent when not required.",
+                ));
+            }
+        };
         let quantity = parse_dec(p, "quantity")?;
         let quote_order_qty = parse_dec(p, "quoteOrderQty")?;
         let resp_type = match p.get("newOrderRespType").map(String::as_str) {
@@ -530,7 +589,7 @@ impl State {
             Some("FULL") => "FULL",
             None | Some("") => match order_type {
                 OrderType::Market | OrderType::Limit => "FULL",
-                OrderType::LimitMaker => "ACK",
+                _ => "ACK",
             },
             Some(_) => {
                 return Err(ApiError::bad(
@@ -567,6 +626,10 @@ impl State {
                 };
                 (Dec::ZERO, qty)
             }
+            OrderType::StopLoss => (
+                Dec::ZERO,
+                quantity.ok_or_else(|| ApiError::mandatory("quantity"))?,
+            ),
             _ => (
                 price.ok_or_else(|| ApiError::mandatory("price"))?,
                 quantity.ok_or_else(|| ApiError::mandatory("quantity"))?,
@@ -578,12 +641,28 @@ impl State {
         }
 
         // Filters.
-        if order_type != OrderType::Market
-            && (price < rules.min_price
+        let bad_price = |price: Dec| {
+            price < rules.min_price
                 || price > rules.max_price
-                || !(price - rules.min_price).is_multiple_of(rules.tick_size))
+                || !(price - rules.min_price).is_multiple_of(rules.tick_size)
+        };
+        if (!matches!(order_type, OrderType::Market | OrderType::StopLoss) && bad_price(price))
+            || (order_type.is_stop() && bad_price(stop_price))
         {
             return Err(ApiError::bad(-1013, "Filter failure: PRICE_FILTER"));
+        }
+        if order_type.is_stop() {
+            let last = self.markets[mi]
+                .last_price
+                .or(self.markets[mi].best_bid().map(|x| x.0))
+                .unwrap_or_default();
+            let reached = match side {
+                Side::Sell => last <= stop_price,
+                Side::Buy => last >= stop_price,
+            };
+            if reached {
+                return Err(ApiError::rejected("Stop price would trigger immediately."));
+            }
         }
         if qty < rules.min_qty
             || qty > rules.max_qty
@@ -591,13 +670,13 @@ impl State {
         {
             return Err(ApiError::bad(-1013, "Filter failure: LOT_SIZE"));
         }
-        let ref_price = if order_type == OrderType::Market {
-            self.markets[mi]
+        let ref_price = match order_type {
+            OrderType::Market => self.markets[mi]
                 .last_price
                 .or(self.markets[mi].best_bid().map(|x| x.0))
-                .unwrap_or_default()
-        } else {
-            price
+                .unwrap_or_default(),
+            OrderType::StopLoss => stop_price,
+            _ => price,
         };
         if ref_price.times(qty) < rules.min_notional {
             return Err(ApiError::bad(-1013, "Filter failure: NOTIONAL"));
@@ -617,7 +696,12 @@ impl State {
             };
 
         let limit = (order_type != OrderType::Market).then_some(price);
-        let takes = self.taker_levels(mi, side, limit, qty);
+        // A stop takes nothing until its trigger.
+        let takes = if order_type.is_stop() {
+            Vec::new()
+        } else {
+            self.taker_levels(mi, side, limit, qty)
+        };
         let takeable: Dec = takes.iter().map(|t| t.1).sum();
         if order_type == OrderType::LimitMaker && !takes.is_empty() {
             return Err(ApiError::rejected(
@@ -632,6 +716,7 @@ impl State {
                 rules.quote.clone(),
                 takes.iter().map(|(p, q)| p.times(*q)).sum::<Dec>(),
             ),
+            (Side::Buy, OrderType::StopLoss) => (rules.quote.clone(), stop_price.times(qty)),
             (Side::Buy, _) => (rules.quote.clone(), price.times(qty)),
             (Side::Sell, _) => (rules.base.clone(), qty),
         };
@@ -675,6 +760,8 @@ impl State {
             time: now,
             update_time: now,
             locked,
+            stop_price,
+            working: !order_type.is_stop(),
         });
         let idx = self.orders.len() - 1;
         tracing::debug!(order_id, symbol = %rules.symbol, side = side.as_str(), "order accepted");
@@ -970,6 +1057,67 @@ impl State {
         ))
     }
 
+    /// Triggers the stop orders a replayed trade reaches (sell: at or below the stop;
+    /// buy: at or above it): a STOP_LOSS then takes the book as a market order (what it
+    /// cannot take expires), a STOP_LOSS_LIMIT works as a limit order (taking what it can
+    /// at once, resting the rest if GTC).
+    pub fn trigger_stops(&mut self, ev: &Event) {
+        let EventKind::Trade { price, .. } = &ev.kind else {
+            return;
+        };
+        let symbol = self.markets[ev.market].rules.symbol.clone();
+        let now = self.now_ms();
+        let due: Vec<usize> = (0..self.orders.len())
+            .filter(|i| {
+                let o = &self.orders[*i];
+                o.status.is_open()
+                    && !o.working
+                    && o.symbol == symbol
+                    && match o.side {
+                        Side::Sell => *price <= o.stop_price,
+                        Side::Buy => *price >= o.stop_price,
+                    }
+            })
+            .collect();
+        for i in due {
+            self.orders[i].working = true;
+            self.orders[i].update_time = now;
+            let (side, qty, kind, tif, limit) = {
+                let o = &self.orders[i];
+                (
+                    o.side,
+                    o.orig_qty - o.executed_qty,
+                    o.order_type,
+                    o.time_in_force,
+                    o.price,
+                )
+            };
+            if kind == OrderType::StopLoss {
+                // As a market order: the reservation is released, the fills settle.
+                let (api_key, asset, locked) = {
+                    let o = &mut self.orders[i];
+                    let r = &self.markets[ev.market].rules;
+                    let asset = match o.side {
+                        Side::Buy => r.quote.clone(),
+                        Side::Sell => r.base.clone(),
+                    };
+                    (o.api_key.clone(), asset, std::mem::take(&mut o.locked))
+                };
+                let b = self.balance(&api_key, &asset);
+                b.locked -= locked;
+                b.free += locked;
+            }
+            let limit = (kind == OrderType::StopLossLimit).then_some(limit);
+            for (lp, lq) in self.taker_levels(ev.market, side, limit, qty) {
+                self.fill(i, lp, lq, false, now);
+            }
+            let o = &self.orders[i];
+            if o.status.is_open() && (kind == OrderType::StopLoss || tif != TimeInForce::Gtc) {
+                self.finish(i, OrderStatus::Expired, "EXPIRED", now, None);
+            }
+        }
+    }
+
     /// Fills resting limit orders the replayed event crosses, as the maker at the
     /// order's price: a trade at or through the limit fills up to the trade's size; a
     /// quote whose opposite side reaches the limit fills up to that side's L1 size.
@@ -979,7 +1127,10 @@ impl State {
         let open: Vec<usize> = (0..self.orders.len())
             .filter(|i| {
                 let o = &self.orders[*i];
-                o.status.is_open() && o.order_type != OrderType::Market && o.symbol == symbol
+                o.status.is_open()
+                    && o.working
+                    && o.order_type != OrderType::Market
+                    && o.symbol == symbol
             })
             .collect();
         if open.is_empty() {

@@ -58,6 +58,10 @@ pub struct Account {
     pub api_secret: String,
     /// Starting free balance per asset.
     pub balances: BTreeMap<String, Dec>,
+    /// Pay commissions in this asset (e.g. `BNB`, as with Binance's "use BNB to pay
+    /// fees"), valued at [`MockConfig::tickers`]' price of `<asset><quote>`; without such
+    /// a price, or when `None`, in the asset received.
+    pub commission_asset: Option<String>,
 }
 
 impl Account {
@@ -67,7 +71,14 @@ impl Account {
             api_key: api_key.into(),
             api_secret: api_secret.into(),
             balances: BTreeMap::new(),
+            commission_asset: None,
         }
+    }
+
+    /// Pays commissions in `asset` (see [`Account::commission_asset`]).
+    pub fn paying_fees_in(mut self, asset: &str) -> Self {
+        self.commission_asset = Some(asset.to_owned());
+        self
     }
 
     /// Adds a starting free balance (`amount` a decimal string; invalid → 0).
@@ -104,6 +115,8 @@ pub struct MockConfig {
     pub commission_bps: u32,
     /// Levels per side of the synthetic book (L1 from the data plus deeper levels).
     pub book_levels: usize,
+    /// Prices `GET /api/v3/ticker/price` gives for symbols not replayed (e.g. `BNBUSDT`).
+    pub tickers: BTreeMap<String, Dec>,
 }
 
 impl Default for MockConfig {
@@ -115,6 +128,7 @@ impl Default for MockConfig {
             start_paused: false,
             commission_bps: 10,
             book_levels: 20,
+            tickers: BTreeMap::new(),
         }
     }
 }

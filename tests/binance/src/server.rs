@@ -262,6 +262,15 @@ impl Handle {
         st.faults.forgotten = st.orders.len();
     }
 
+    /// Sets (or, with `None`, removes) the ticker price of a symbol not replayed.
+    pub fn set_ticker(&self, symbol: &str, price: Option<crate::Dec>) {
+        let mut st = self.shared.lock();
+        match price {
+            Some(p) => st.config.tickers.insert(symbol.to_ascii_uppercase(), p),
+            None => st.config.tickers.remove(&symbol.to_ascii_uppercase()),
+        };
+    }
+
     /// Every order the mock accepted, in acceptance order, with its current state.
     pub fn orders(&self) -> Vec<Order> {
         self.shared.lock().orders.clone()
@@ -597,9 +606,14 @@ fn rest(
     }
 
     let security = match (method, path) {
-        ("GET", "/api/v3/ping" | "/api/v3/time" | "/api/v3/exchangeInfo" | "/api/v3/depth") => {
-            Security::None
-        }
+        (
+            "GET",
+            "/api/v3/ping"
+            | "/api/v3/time"
+            | "/api/v3/exchangeInfo"
+            | "/api/v3/depth"
+            | "/api/v3/ticker/price",
+        ) => Security::None,
         ("POST" | "PUT" | "DELETE", "/api/v3/userDataStream") => Security::ApiKey,
         ("POST" | "DELETE" | "GET", "/api/v3/order")
         | ("GET" | "DELETE", "/api/v3/openOrders")
@@ -649,6 +663,7 @@ fn rest(
         ("GET", "/api/v3/time") => Ok(json!({"serverTime": st.now_ms()})),
         ("GET", "/api/v3/exchangeInfo") => exchange_info(&st, &params),
         ("GET", "/api/v3/depth") => depth(&st, &params),
+        ("GET", "/api/v3/ticker/price") => ticker_price(&st, &params),
         ("POST", "/api/v3/order") => {
             let r = st.place_order(&key, &params);
             return (r.map_or_else(Reply::err, Reply::ok), true);
@@ -744,6 +759,18 @@ fn authenticate(
         }
     }
     Ok(key.to_owned())
+}
+
+/// `GET /api/v3/ticker/price?symbol=…` (one symbol).
+fn ticker_price(st: &State, p: &Params) -> Result<Value, ApiError> {
+    let symbol = p
+        .get("symbol")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::mandatory("symbol"))?;
+    let price = st
+        .ticker(symbol)
+        .ok_or_else(|| ApiError::bad(-1121, "Invalid symbol."))?;
+    Ok(json!({"symbol": symbol.to_ascii_uppercase(), "price": price.to_string()}))
 }
 
 fn exchange_info(st: &State, p: &Params) -> Result<Value, ApiError> {

@@ -49,6 +49,8 @@ pub struct AccountState {
     pub balances: BTreeMap<String, Balance>,
     pub listen_key: Option<String>,
     pub update_time: i64,
+    /// Commissions paid in this asset when it has a price (see `Account`).
+    pub commission_asset: Option<String>,
 }
 
 /// Injected REST faults.
@@ -140,6 +142,7 @@ impl State {
                             .collect(),
                         listen_key: None,
                         update_time: 0,
+                        commission_asset: a.commission_asset.clone(),
                     },
                 )
             })
@@ -163,6 +166,17 @@ impl State {
             market_tx,
             user_tx,
         })
+    }
+
+    /// `GET /api/v3/ticker/price`'s price of `symbol`: a configured ticker, else a
+    /// replayed market's last trade (or its best bid before any).
+    pub fn ticker(&self, symbol: &str) -> Option<Dec> {
+        let symbol = symbol.to_ascii_uppercase();
+        if let Some(p) = self.config.tickers.get(&symbol) {
+            return Some(*p);
+        }
+        let m = &self.markets[self.market_index(&symbol)?];
+        m.last_price.or_else(|| m.bids.keys().next_back().copied())
     }
 
     /// Server time: wall clock plus the injected offset, in ms.
@@ -202,6 +216,7 @@ impl State {
         for m in msgs {
             let _ = self.market_tx.send(Arc::new(m));
         }
+        self.trigger_stops(&ev);
         self.match_resting(&ev);
         true
     }

@@ -6,7 +6,9 @@ mod common;
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
-use tradewind_binance_mock::{Account, DEFAULT_API_KEY, Dec, MockConfig, TestServer};
+use tradewind_binance_mock::{
+    Account, DEFAULT_API_KEY, Dec, MockConfig, OrderStatus, OrderType, TestServer,
+};
 
 fn dec(v: &Value) -> Dec {
     v.as_str()
@@ -606,4 +608,194 @@ async fn faults_throttle_ban_hang_and_dropped_streams() {
             .any(|r| r.method == "POST" && r.path == "/api/v3/order")
     );
     assert!(log.iter().any(|r| r.status == 101));
+}
+
+#[tokio::test]
+async fn commissions_paid_in_bnb_and_the_ticker_price() {
+    let dir = common::crate_dir().join("../../examples/data");
+    let mut config = MockConfig {
+        start_paused: true,
+        accounts: vec![
+            Account::default()
+                .with_balance("BNB", "10")
+                .paying_fees_in("BNB"),
+        ],
+        ..MockConfig::with_examples(dir)
+    };
+    config
+        .tickers
+        .insert("BNBUSDT".into(), "500".parse().unwrap());
+    let mock = TestServer::start_with(config).unwrap();
+    let rest = Rest::new(&mock);
+    let bnb = rest
+        .public("/api/v3/ticker/price", &[("symbol", "BNBUSDT")])
+        .await;
+    assert_eq!(
+        bnb.body,
+        json!({"symbol": "BNBUSDT", "price": "500.00000000"})
+    );
+    let unknown = rest
+        .public("/api/v3/ticker/price", &[("symbol", "XYZUSDT")])
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.body["code"].clone()),
+        (400, json!(-1121))
+    );
+    // A replayed market's ticker is its book until it trades.
+    let btc = rest
+        .public("/api/v3/ticker/price", &[("symbol", "BTCUSDT")])
+        .await;
+    let (bid, _) = mock.best_bid_ask("BTCUSDT").unwrap();
+    assert_eq!(dec(&btc.body["price"]), bid.0);
+    let buy = rest
+        .signed(
+            Method::POST,
+            "/api/v3/order",
+            &[
+                ("symbol", "BTCUSDT"),
+                ("side", "BUY"),
+                ("type", "MARKET"),
+                ("quantity", "0.01"),
+                ("newOrderRespType", "FULL"),
+            ],
+        )
+        .await;
+    assert_eq!(buy.status, 200, "{}", buy.body);
+    let fill = &buy.body["fills"][0];
+    assert_eq!(fill["commissionAsset"], "BNB");
+    // 0.1 % of the quote spent, in BNB at 500.
+    let quote = dec(&fill["price"]).times("0.01".parse().unwrap());
+    let expected = quote
+        .times("0.001".parse().unwrap())
+        .over("500".parse().unwrap());
+    assert_eq!(dec(&fill["commission"]), expected);
+    let balances = mock.balances(DEFAULT_API_KEY).unwrap();
+    // The whole quantity arrives; the commission leaves the BNB balance.
+    assert_eq!(balances["BTC"].free, "1.01".parse().unwrap());
+    assert_eq!(
+        balances["BNB"].free,
+        "10".parse::<Dec>().unwrap() - expected
+    );
+}
+
+#[tokio::test]
+async fn stop_orders_wait_for_their_trigger_then_trade() {
+    // The replayed trades, in order: the first sets the last price; the first later one
+    // below it (above it) triggers a sell (buy) stop placed there.
+    let text = std::fs::read_to_string(
+        common::crate_dir().join("../../examples/data/binance_spot_btcusdt_l1_trades.jsonl"),
+    )
+    .unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let trades: Vec<(usize, Dec)> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v["type"] == "trade")
+        .map(|(i, v)| (i, dec(&v["price"])))
+        .collect();
+    let (first_at, first) = trades[0];
+    let (down_at, down) = *trades.iter().find(|(_, p)| *p < first).unwrap();
+    let mock = TestServer::start_with(MockConfig {
+        start_paused: true,
+        ..MockConfig::default()
+            .with_data(
+                common::crate_dir()
+                    .join("../../examples/data/binance_spot_btcusdt_l1_trades.jsonl"),
+            )
+            .unwrap()
+    })
+    .unwrap();
+    mock.advance(first_at + 1);
+    let rest = Rest::new(&mock);
+    let stop = |side: &'static str,
+                kind: &'static str,
+                stop: String,
+                extra: Vec<(&'static str, String)>| {
+        let rest = &rest;
+        async move {
+            let mut p: Vec<(&str, String)> = vec![
+                ("symbol", "BTCUSDT".into()),
+                ("side", side.into()),
+                ("type", kind.into()),
+                ("quantity", "0.01".into()),
+                ("stopPrice", stop),
+            ];
+            p.extend(extra);
+            let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            rest.signed(Method::POST, "/api/v3/order", &p).await
+        }
+    };
+    // At or through the last price it would trigger at once: refused, as Binance does.
+    let now = stop("SELL", "STOP_LOSS", first.to_string(), vec![]).await;
+    assert_eq!(
+        (now.status, now.body["msg"].clone()),
+        (400, json!("Stop price would trigger immediately."))
+    );
+    let placed = stop("SELL", "STOP_LOSS", down.to_string(), vec![]).await;
+    assert_eq!(placed.status, 200, "{}", placed.body);
+    let order = &mock.orders()[0];
+    assert_eq!(
+        (
+            order.order_type,
+            order.status,
+            order.working,
+            order.stop_price
+        ),
+        (OrderType::StopLoss, OrderStatus::New, false, down)
+    );
+    assert_eq!(
+        mock.balances(DEFAULT_API_KEY).unwrap()["BTC"].locked,
+        "0.01".parse().unwrap()
+    );
+    let query = rest
+        .signed(
+            Method::GET,
+            "/api/v3/order",
+            &[
+                ("symbol", "BTCUSDT"),
+                ("orderId", &order.order_id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (query.body["type"].clone(), query.body["isWorking"].clone()),
+        (json!("STOP_LOSS"), json!(false))
+    );
+    assert_eq!(dec(&query.body["stopPrice"]), down);
+    // Up to the trade before the trigger nothing happens; the trigger sells at the bids.
+    mock.advance(down_at - first_at - 1);
+    assert_eq!(mock.orders()[0].status, OrderStatus::New);
+    mock.advance(1);
+    let order = &mock.orders()[0];
+    assert!(order.working);
+    assert_eq!(order.status, OrderStatus::Filled, "{order:?}");
+    let b = &mock.balances(DEFAULT_API_KEY).unwrap()["BTC"];
+    assert_eq!((b.free, b.locked), ("0.99".parse().unwrap(), Dec::ZERO));
+
+    // A buy stop-limit above the market, GTC: waits, then trades up to its limit.
+    let last = trades
+        .iter()
+        .find(|(i, _)| *i <= down_at)
+        .map(|t| t.1)
+        .unwrap();
+    let (up_at, up) = *trades
+        .iter()
+        .find(|(i, p)| *i > down_at && *p > down.max(last))
+        .unwrap();
+    let limit = up + "100".parse::<Dec>().unwrap();
+    let placed = stop(
+        "BUY",
+        "STOP_LOSS_LIMIT",
+        up.to_string(),
+        vec![("price", limit.to_string()), ("timeInForce", "GTC".into())],
+    )
+    .await;
+    assert_eq!(placed.status, 200, "{}", placed.body);
+    mock.advance(up_at - down_at);
+    let order = &mock.orders()[1];
+    assert!(order.working, "{order:?}");
+    assert!(order.executed_qty > Dec::ZERO, "{order:?}");
 }

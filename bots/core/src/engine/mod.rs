@@ -298,6 +298,17 @@ impl<V: Venue> Engine<V> {
         Ok(())
     }
 
+    /// Takes a position the account already held as the starting position (a live
+    /// session adopting holdings at the mark): cash pays for it as for a fill, but it is
+    /// no fill of the strategy's (no count, no `on_fill`, no activity).
+    pub fn adopt_position(&mut self, fill: &Fill) -> Result<(), BacktestError> {
+        self.clock.advance_to(fill.ts);
+        self.portfolio.apply_fill(fill)?;
+        self.portfolio
+            .mark(INSTRUMENT, fill.price, self.clock.now())?;
+        Ok(())
+    }
+
     /// Runs every bar and returns the outcome.
     pub fn run(mut self, bars: &[Bar]) -> Result<Outcome, BacktestError> {
         self.portfolio.reserve_curve(bars.len());

@@ -9,20 +9,20 @@
 //! looked up on the exchange by that ID — found, its fills are taken from the exchange;
 //! unknown, it never arrived and is sent now. Fills are applied once per trade ID.
 
-use std::collections::{BTreeMap, HashSet};
-
 use sha2::{Digest, Sha256};
-use tradewind_core::data::{Side, UnixNanos};
-use tradewind_core::engine::{INSTRUMENT, Outbox, VenueCommand};
-use tradewind_core::fixed::{Money, Price, Quantity};
+use tradewind_core::data::UnixNanos;
+use tradewind_core::engine::{Outbox, VenueCommand};
+use tradewind_core::fixed::{Money, Quantity};
 use tradewind_core::instrument::Instrument;
-use tradewind_core::orders::{
-    ClientOrderId, Fill, Liquidity, OrderEvent, OrderKind, OrderRequest, RejectReason,
-};
+use tradewind_core::orders::{ClientOrderId, OrderEvent, OrderKind, OrderRequest, RejectReason};
 
 use tradewind_events::{Body, Event, Operation, Trouble};
 
+use super::book::terminal;
+pub use super::book::{Answers, Book, Tracked};
 use super::feed::{SourceError, Tick};
+use super::fills::{Trade, Valuation, needs_price};
+use super::holdings::{self, Holdings};
 use super::record::Record;
 use super::session::{Execution, Leading, Outcome, Session, SessionError, now};
 use super::trader::Trader;
@@ -30,6 +30,7 @@ use crate::venue::binance::{
     BinanceRest, ExecType, ExecutionReport, FeedError, NewOrder, OrderKind as VenueKind,
     OrderState, OrderStatus, UserEvent, UserStream, VenueError,
 };
+use tradewind_crds::AdoptHoldings;
 
 /// The name of the user data stream in metrics and events.
 pub const USER_FEED: &str = "binance-user";
@@ -60,246 +61,6 @@ pub fn client_order_id(prefix: &str, id: ClientOrderId) -> String {
     format!("{prefix}-{}", id.0)
 }
 
-/// What the executor knows about one of the bot's orders.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tracked {
-    /// Client order ID on the exchange.
-    pub client_order_id: String,
-    /// The engine's order.
-    pub request: OrderRequest,
-    /// The exchange acknowledged it (an ack, a report, or found by a lookup).
-    pub acked: bool,
-    /// Base quantity given to the engine as filled so far.
-    pub filled: Quantity,
-    /// No more events will come for it.
-    pub terminal: bool,
-    /// Binance's order ID, once an ack, a report or a lookup named it (not journaled:
-    /// after a restart it is learnt again from the first lookup or report).
-    pub order_id: Option<u64>,
-}
-
-/// Turns one trade into the engine's fill. Binance takes the commission from the asset
-/// received: on a buy in the base asset, so the position grows by `qty - commission` and
-/// the fee is that commission's value at the fill price; on a sell in the quote asset.
-/// A commission in a third asset (BNB) cannot be valued here and is recorded as zero.
-#[allow(clippy::too_many_arguments)]
-pub fn engine_fill(
-    id: ClientOrderId,
-    ts: UnixNanos,
-    side: Side,
-    price: Price,
-    qty: Quantity,
-    commission: Money,
-    commission_asset: &str,
-    maker: bool,
-    instrument: &Instrument,
-) -> Option<Fill> {
-    let (quantity, fee) = if commission_asset == instrument.base() && commission.raw() > 0 {
-        let commission_raw = u64::try_from(commission.raw()).ok()?;
-        let net = qty.raw().checked_sub(commission_raw)?;
-        let net = Quantity::from_raw(net, 9).ok()?;
-        let paid = Quantity::from_raw(commission_raw, 9).ok()?;
-        (net, price.notional(paid))
-    } else if commission_asset == instrument.quote() {
-        (qty, commission)
-    } else {
-        (qty, Money::ZERO)
-    };
-    (!quantity.is_zero()).then_some(Fill {
-        id,
-        instrument: INSTRUMENT,
-        ts,
-        side,
-        price,
-        quantity,
-        fee,
-        liquidity: if maker {
-            Liquidity::Maker
-        } else {
-            Liquidity::Taker
-        },
-    })
-}
-
-fn terminal(status: &OrderStatus) -> bool {
-    matches!(
-        status,
-        OrderStatus::Filled
-            | OrderStatus::Canceled
-            | OrderStatus::Rejected
-            | OrderStatus::Expired
-            | OrderStatus::ExpiredInMatch
-    )
-}
-
-/// The executor's bookkeeping, rebuilt from the journal and kept as events are applied.
-#[derive(Debug, Default)]
-pub struct Book {
-    orders: BTreeMap<u64, Tracked>,
-    trades: HashSet<u64>,
-}
-
-impl Book {
-    /// Learns from a journal record (during recovery) or a record just written.
-    pub fn learn(&mut self, prefix: &str, record: &Record) {
-        match record {
-            Record::Sent { request, .. } => {
-                if let Ok(r) = request.to_request() {
-                    self.orders.insert(
-                        r.id.0,
-                        Tracked {
-                            client_order_id: client_order_id(prefix, r.id),
-                            request: r,
-                            acked: false,
-                            filled: Quantity::ZERO,
-                            terminal: false,
-                            order_id: None,
-                        },
-                    );
-                }
-            }
-            Record::Venue {
-                events, trade_ids, ..
-            } => {
-                self.trades.extend(trade_ids.iter().copied());
-                for e in events {
-                    self.apply(&OrderEvent::from(e));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn apply(&mut self, e: &OrderEvent) {
-        let Some(t) = self.orders.get_mut(&e.id().0) else {
-            return;
-        };
-        match e {
-            OrderEvent::Accepted { .. } | OrderEvent::Triggered { .. } => t.acked = true,
-            OrderEvent::Filled(f) => {
-                t.acked = true;
-                t.filled = t.filled.checked_add(f.quantity).unwrap_or(t.filled);
-                // Nothing left to hear about (a buy netted of a base-asset commission
-                // closes through the exchange's final report instead).
-                if t.filled.raw() >= t.request.quantity.raw() {
-                    t.terminal = true;
-                }
-            }
-            OrderEvent::Canceled { .. } | OrderEvent::Rejected { .. } => t.terminal = true,
-        }
-    }
-
-    /// Orders that may still change.
-    pub fn open(&self) -> impl Iterator<Item = &Tracked> {
-        self.orders.values().filter(|t| !t.terminal)
-    }
-
-    /// An order by engine ID.
-    pub fn get(&self, id: u64) -> Option<&Tracked> {
-        self.orders.get(&id)
-    }
-
-    /// Notes Binance's order ID for one of our client order IDs.
-    fn note_order_id(&mut self, prefix: &str, client_order_id: &str, order_id: u64) {
-        if let Some(id) = parse_id(prefix, client_order_id)
-            && let Some(t) = self.orders.get_mut(&id.0)
-        {
-            t.order_id = Some(order_id);
-        }
-    }
-
-    /// Was this trade applied?
-    pub fn has_trade(&self, id: u64) -> bool {
-        self.trades.contains(&id)
-    }
-
-    /// The exchange is done with order `id`: cancel in the engine whatever it still has
-    /// open beyond the fills in `events` (sub-lot rests, commissions taken in the base
-    /// asset, an exchange-side cancel or expiry).
-    fn close_rest(&self, id: ClientOrderId, ts: UnixNanos, events: &mut Vec<OrderEvent>) {
-        let filled_now: u64 = events
-            .iter()
-            .filter_map(|e| match e {
-                OrderEvent::Filled(f) if f.id == id => Some(f.quantity.raw()),
-                _ => None,
-            })
-            .sum();
-        let left = self.remaining(id.0).raw().saturating_sub(filled_now);
-        if left > 0 {
-            events.push(OrderEvent::Canceled {
-                id,
-                ts,
-                unfilled: Quantity::from_raw(left, 9).unwrap_or(Quantity::ZERO),
-            });
-        }
-    }
-
-    /// The engine's remaining quantity of an order.
-    fn remaining(&self, id: u64) -> Quantity {
-        self.orders
-            .get(&id)
-            .map(|t| t.request.quantity.saturating_sub(t.filled))
-            .unwrap_or(Quantity::ZERO)
-    }
-
-    /// Engine events for an execution report (fills once per trade ID; the rest of the
-    /// order cancelled once the exchange is done with it). Returns the events and the
-    /// trade IDs they apply.
-    pub fn events_for_report(
-        &self,
-        r: &ExecutionReport,
-        instrument: &Instrument,
-        prefix: &str,
-    ) -> (Vec<OrderEvent>, Vec<u64>) {
-        let Some(id) = parse_id(prefix, &r.client_order_id) else {
-            return (Vec::new(), Vec::new());
-        };
-        let Some(t) = self.orders.get(&id.0) else {
-            return (Vec::new(), Vec::new());
-        };
-        if t.terminal {
-            return (Vec::new(), Vec::new());
-        }
-        let mut events = Vec::new();
-        let mut trades = Vec::new();
-        match r.exec_type {
-            ExecType::New if !t.acked => events.push(OrderEvent::Accepted { id, ts: r.ts }),
-            ExecType::Trade => {
-                if let Some(trade) = r.trade_id
-                    && !self.trades.contains(&trade)
-                    && let Some(fill) = engine_fill(
-                        id,
-                        r.ts,
-                        r.side,
-                        r.last_price,
-                        r.last_qty,
-                        r.commission,
-                        r.commission_asset.as_deref().unwrap_or_default(),
-                        r.maker,
-                        instrument,
-                    )
-                {
-                    if !t.acked {
-                        events.push(OrderEvent::Accepted { id, ts: r.ts });
-                    }
-                    trades.push(trade);
-                    events.push(OrderEvent::Filled(fill));
-                }
-            }
-            ExecType::Rejected => events.push(OrderEvent::Rejected {
-                id,
-                ts: r.ts,
-                reason: RejectReason::Other(r.reject_reason.clone()),
-            }),
-            _ => {}
-        }
-        if terminal(&r.status) && r.status != OrderStatus::Rejected {
-            self.close_rest(id, r.ts, &mut events);
-        }
-        (events, trades)
-    }
-}
-
 /// The engine order ID in one of our client order IDs.
 pub fn parse_id(prefix: &str, client_order_id: &str) -> Option<ClientOrderId> {
     client_order_id
@@ -311,7 +72,10 @@ pub fn parse_id(prefix: &str, client_order_id: &str) -> Option<ClientOrderId> {
 }
 
 /// The exchange's form of an engine order; `Err` for what Binance spot (as this worker
-/// uses it) cannot take.
+/// uses it) cannot take. Stop orders go as Binance's own stop types, which trigger on the
+/// same side of the last price as the engine's: `STOP_LOSS` (stop-market) and
+/// `STOP_LOSS_LIMIT` (stop-limit); Binance has no post-only stop, and refuses a stop that
+/// would trigger at once (the engine would fill it at once instead).
 pub fn new_order(
     symbol: &str,
     client_order_id: String,
@@ -325,9 +89,17 @@ pub fn new_order(
             price,
             tif: r.time_in_force,
         },
-        (OrderKind::StopMarket { .. } | OrderKind::StopLimit { .. }, _) => {
-            return Err("stop orders are not sent to Binance spot by this worker".into());
+        (OrderKind::StopMarket { .. } | OrderKind::StopLimit { .. }, true) => {
+            return Err("Binance spot has no post-only stop order".into());
         }
+        (OrderKind::StopMarket { trigger }, false) => VenueKind::StopLoss {
+            stop_price: trigger,
+        },
+        (OrderKind::StopLimit { trigger, price }, false) => VenueKind::StopLossLimit {
+            price,
+            stop_price: trigger,
+            tif: r.time_in_force,
+        },
     };
     // A position net of base-asset commissions is not a multiple of the lot: send what
     // the lot allows; the rest is cancelled in the engine when the order completes.
@@ -406,6 +178,7 @@ pub struct LiveExecutor {
     bot_prefix: String,
     book: Book,
     cancel_on_shutdown: bool,
+    adopt_holdings: AdoptHoldings,
 }
 
 impl LiveExecutor {
@@ -425,7 +198,48 @@ impl LiveExecutor {
             bot_prefix: bot_prefix(bot_uid),
             book: Book::default(),
             cancel_on_shutdown: false,
+            adopt_holdings: AdoptHoldings::Refuse,
         }
+    }
+
+    /// What a new session does with the base asset the account already holds (default:
+    /// refuses to trade).
+    pub fn adopt_holdings(mut self, policy: AdoptHoldings) -> Self {
+        self.adopt_holdings = policy;
+        self
+    }
+
+    /// The account's holding of the base asset (free plus locked) and what a new session
+    /// does with it; the mark is the venue's last price.
+    pub async fn holdings(&self, capital: Money) -> Result<Holdings, SessionError> {
+        let base = self.instrument.base();
+        let mut quantity = Quantity::ZERO;
+        for b in self.rest.account().await? {
+            if b.asset == base {
+                quantity = holdings::held(b.free, b.locked).ok_or_else(|| VenueError::Field {
+                    endpoint: "GET /api/v3/account".into(),
+                    field: "balances".into(),
+                    detail: format!("{base}: free {} locked {} out of range", b.free, b.locked),
+                })?;
+            }
+        }
+        if quantity.is_zero() {
+            return Ok(Holdings::Flat);
+        }
+        let mark = match self.rest.ticker_price(&self.symbol).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "no mark for the account's holding");
+                None
+            }
+        };
+        Ok(holdings::assess(
+            quantity,
+            mark,
+            capital,
+            self.adopt_holdings,
+            &self.instrument,
+        ))
     }
 
     /// Cancels the bot's open orders at a clean stop.
@@ -443,21 +257,61 @@ impl LiveExecutor {
         &mut self,
         trader: &mut Trader<Outbox>,
         ts: UnixNanos,
-        events: Vec<OrderEvent>,
-        trade_ids: Vec<u64>,
+        answers: Answers,
         out: &mut Vec<Event>,
     ) -> Result<(), SessionError> {
-        if events.is_empty() {
-            return Ok(());
+        let Answers {
+            events,
+            trade_ids,
+            notes,
+        } = answers;
+        if !events.is_empty() {
+            let record = Record::Venue {
+                ts,
+                trade_ids: trade_ids.clone(),
+                events: events.iter().map(Into::into).collect(),
+            };
+            out.extend(trader.on_venue(ts, events, trade_ids)?);
+            self.book.learn(&self.prefix, &record);
         }
-        let record = Record::Venue {
-            ts,
-            trade_ids: trade_ids.clone(),
-            events: events.iter().map(Into::into).collect(),
-        };
-        out.extend(trader.on_venue(ts, events, trade_ids)?);
-        self.book.learn(&self.prefix, &record);
+        for body in notes {
+            tracing::warn!(
+                ?body,
+                "a commission in a third asset could not be valued; left out of the fees"
+            );
+            out.push(trader.note(now(), body)?);
+        }
         Ok(())
+    }
+
+    /// Keeps Binance's order ID for one of ours (journaled the first time it is heard).
+    fn note_order_id(
+        &mut self,
+        trader: &mut Trader<Outbox>,
+        client_order_id: &str,
+        order_id: u64,
+    ) -> Result<(), SessionError> {
+        if let Some(record) = self
+            .book
+            .new_order_id(&self.prefix, client_order_id, order_id)
+        {
+            trader.journal(std::slice::from_ref(&record))?;
+            self.book.learn(&self.prefix, &record);
+        }
+        Ok(())
+    }
+
+    /// How a commission of `commission` in `asset` is valued: from the trade, or (a
+    /// third asset) at the venue's price of `<asset><quote>` now.
+    async fn valuation(&self, asset: &str, commission: Money) -> Valuation {
+        if !needs_price(asset, commission, &self.instrument) {
+            return Valuation::Own;
+        }
+        let pair = format!("{asset}{}", self.instrument.quote());
+        match self.rest.ticker_price(&pair).await {
+            Ok(price) => Valuation::At(price),
+            Err(e) => Valuation::Unvalued(format!("no {pair} price: {e}")),
+        }
     }
 
     /// Sends what the engine queued (and what its answers make it queue), while `leading`
@@ -518,18 +372,16 @@ impl LiveExecutor {
         out: &mut Vec<Event>,
         leading: Leading<'_>,
     ) -> Result<(), SessionError> {
-        let reject = |reason: String| OrderEvent::Rejected {
-            id: request.id,
-            ts,
-            reason: RejectReason::Other(reason),
+        let reject = |reason: String| {
+            Answers::from_events(vec![OrderEvent::Rejected {
+                id: request.id,
+                ts,
+                reason: RejectReason::Other(reason),
+            }])
         };
         let order = match new_order(&self.symbol, cid.clone(), &request, &self.instrument) {
             Ok(o) => o,
-            Err(why) => {
-                return self
-                    .apply(trader, ts, vec![reject(why)], Vec::new(), out)
-                    .await;
-            }
+            Err(why) => return self.apply(trader, ts, reject(why), out).await,
         };
         // The Lease is asked again at the moment of sending (after any rate-limit wait).
         match self.rest.new_order_if(&order, leading).await {
@@ -542,18 +394,18 @@ impl LiveExecutor {
                     ts,
                     unfilled: self.book.remaining(request.id.0),
                 }];
-                self.apply(trader, ts, events, Vec::new(), out).await?;
+                self.apply(trader, ts, Answers::from_events(events), out)
+                    .await?;
                 Err(SessionError::LostLease)
             }
             Ok(ack) => {
-                self.book
-                    .note_order_id(&self.prefix, &ack.client_order_id, ack.order_id);
+                self.note_order_id(trader, &ack.client_order_id, ack.order_id)?;
                 let accepted = OrderEvent::Accepted {
                     id: request.id,
                     ts: ack.transact_time.max(ts),
                 };
                 // Fills come from the user data stream (with trade IDs), or a reconcile.
-                self.apply(trader, ts, vec![accepted], Vec::new(), out)
+                self.apply(trader, ts, Answers::from_events(vec![accepted]), out)
                     .await
             }
             Err(e) if e.outcome_unknown() => {
@@ -562,10 +414,7 @@ impl LiveExecutor {
                 trouble(trader, Operation::Submit, &cid, &e, out)
             }
             Err(e @ (VenueError::Auth { .. } | VenueError::Config(_))) => Err(e.into()),
-            Err(e) => {
-                self.apply(trader, ts, vec![reject(e.to_string())], Vec::new(), out)
-                    .await
-            }
+            Err(e) => self.apply(trader, ts, reject(e.to_string()), out).await,
         }
     }
 
@@ -587,12 +436,11 @@ impl LiveExecutor {
         {
             Err(VenueError::NotSent { .. }) => Err(SessionError::LostLease),
             Ok(state) => {
-                self.book
-                    .note_order_id(&self.prefix, &state.client_order_id, state.order_id);
+                self.note_order_id(trader, &state.client_order_id, state.order_id)?;
                 // Fills before the cancel arrive (or are reconciled) by trade ID; the
                 // cancel itself closes what the engine still has open.
-                let events = self.events_for_state(&state, ts).await?;
-                self.apply(trader, ts, events.0, events.1, out).await
+                let answers = self.events_for_state(&state, ts).await?;
+                self.apply(trader, ts, answers, out).await
             }
             Err(VenueError::UnknownOrder { .. }) if !t.acked => {
                 // It never reached the exchange (its submit failed in transit): close it,
@@ -602,23 +450,20 @@ impl LiveExecutor {
                     ts,
                     unfilled: self.book.remaining(id.0),
                 }];
-                self.apply(trader, ts, events, Vec::new(), out).await
+                self.apply(trader, ts, Answers::from_events(events), out)
+                    .await
             }
             // Done already (filled or cancelled), or no longer in the exchange's order
             // history: its state, or else its trades, say what became of it.
             Err(VenueError::UnknownOrder { .. }) => {
-                let events = match self.rest.order(&self.symbol, &t.client_order_id).await? {
+                let answers = match self.rest.order(&self.symbol, &t.client_order_id).await? {
                     Some(state) => {
-                        self.book.note_order_id(
-                            &self.prefix,
-                            &state.client_order_id,
-                            state.order_id,
-                        );
+                        self.note_order_id(trader, &state.client_order_id, state.order_id)?;
                         self.events_for_state(&state, ts).await?
                     }
                     None => self.events_for_unknown(&t, ts).await?,
                 };
-                self.apply(trader, ts, events.0, events.1, out).await
+                self.apply(trader, ts, answers, out).await
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(client_order_id = %t.client_order_id, error = %e, "cancel failed; will retry on reconcile");
@@ -635,23 +480,20 @@ impl LiveExecutor {
         &self,
         state: &OrderState,
         ts: UnixNanos,
-    ) -> Result<(Vec<OrderEvent>, Vec<u64>), SessionError> {
+    ) -> Result<Answers, SessionError> {
+        let mut a = Answers::default();
         let Some(id) = parse_id(&self.prefix, &state.client_order_id) else {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok(a);
         };
         let Some(t) = self.book.get(id.0) else {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok(a);
         };
-        let mut events = Vec::new();
-        let mut trade_ids = Vec::new();
         let mut complete = true;
         if !t.acked {
-            events.push(OrderEvent::Accepted { id, ts });
+            a.events.push(OrderEvent::Accepted { id, ts });
         }
         if !state.executed_qty.is_zero() {
-            let traded = self
-                .trade_events(id, state.order_id, &mut events, &mut trade_ids)
-                .await?;
+            let traded = self.trade_events(id, state.order_id, &mut a).await?;
             if traded < state.executed_qty.raw() {
                 // The trade list lags the order: leave it open, the next report or
                 // reconcile completes it.
@@ -659,50 +501,61 @@ impl LiveExecutor {
             }
         }
         if state.status == OrderStatus::Rejected {
-            events.push(OrderEvent::Rejected {
+            a.events.push(OrderEvent::Rejected {
                 id,
                 ts,
                 reason: RejectReason::Other("rejected by the exchange".into()),
             });
         } else if terminal(&state.status) && complete {
-            self.book.close_rest(id, ts, &mut events);
+            self.book.close_rest(id, ts, &mut a.events);
         }
-        Ok((events, trade_ids))
+        Ok(a)
     }
 
     /// Fills not yet applied among the account's trades for Binance order `order_id`
-    /// (engine order `id`); returns the base quantity traded in all of its trades.
+    /// (engine order `id`), every page of them; returns the base quantity traded in all
+    /// of its trades.
     async fn trade_events(
         &self,
         id: ClientOrderId,
         order_id: u64,
-        events: &mut Vec<OrderEvent>,
-        trade_ids: &mut Vec<u64>,
+        a: &mut Answers,
     ) -> Result<u64, SessionError> {
         let trades = self
             .rest
-            .my_trades(&self.symbol, None, Some(order_id))
+            .all_my_trades(&self.symbol, 0, Some(order_id))
             .await?;
         let mut traded: u64 = 0;
+        // One price per third asset for the whole lookup.
+        let mut priced: Option<(String, Valuation)> = None;
         for trade in trades.iter().filter(|x| x.order_id == order_id) {
             traded = traded.saturating_add(trade.qty.raw());
-            if self.book.has_trade(trade.id) {
+            if self.book.has_trade(trade.id) || a.trade_ids.contains(&trade.id) {
                 continue;
             }
-            if let Some(fill) = engine_fill(
+            let valuation = match &priced {
+                Some((asset, v)) if *asset == trade.commission_asset => v.clone(),
+                _ => {
+                    let v = self
+                        .valuation(&trade.commission_asset, trade.commission)
+                        .await;
+                    if v != Valuation::Own {
+                        priced = Some((trade.commission_asset.clone(), v.clone()));
+                    }
+                    v
+                }
+            };
+            let t = Trade {
                 id,
-                trade.time,
-                trade.side(),
-                trade.price,
-                trade.qty,
-                trade.commission,
-                &trade.commission_asset,
-                trade.is_maker,
-                &self.instrument,
-            ) {
-                trade_ids.push(trade.id);
-                events.push(OrderEvent::Filled(fill));
-            }
+                ts: trade.time,
+                side: trade.side(),
+                price: trade.price,
+                qty: trade.qty,
+                commission: trade.commission,
+                commission_asset: &trade.commission_asset,
+                maker: trade.is_maker,
+            };
+            a.fill(trade.id, &t, &valuation, &self.instrument);
         }
         Ok(traded)
     }
@@ -714,23 +567,22 @@ impl LiveExecutor {
         &self,
         t: &Tracked,
         ts: UnixNanos,
-    ) -> Result<(Vec<OrderEvent>, Vec<u64>), SessionError> {
+    ) -> Result<Answers, SessionError> {
         let id = t.request.id;
-        let mut events = Vec::new();
-        let mut trade_ids = Vec::new();
+        let mut a = Answers::default();
         match t.order_id {
             Some(order_id) => {
-                self.trade_events(id, order_id, &mut events, &mut trade_ids)
-                    .await?;
-                tracing::warn!(client_order_id = %t.client_order_id, order_id, fills = trade_ids.len(), "order unknown to the exchange; reconciled from the account's trades");
+                self.trade_events(id, order_id, &mut a).await?;
+                tracing::warn!(client_order_id = %t.client_order_id, order_id, fills = a.trade_ids.len(), "order unknown to the exchange; reconciled from the account's trades");
             }
             None => {
-                // Only after a restart before any lookup or report named it.
+                // Only for an order whose ack never came and that no report or lookup
+                // named before the exchange forgot it.
                 tracing::warn!(client_order_id = %t.client_order_id, "order unknown to the exchange and its Binance order ID is not known; closed without looking up its trades");
             }
         }
-        self.book.close_rest(id, ts, &mut events);
-        Ok((events, trade_ids))
+        self.book.close_rest(id, ts, &mut a.events);
+        Ok(a)
     }
 
     /// Brings every order that may still change up to date with the exchange; an order
@@ -749,10 +601,9 @@ impl LiveExecutor {
             }
             match self.rest.order(&self.symbol, &t.client_order_id).await? {
                 Some(state) => {
-                    self.book
-                        .note_order_id(&self.prefix, &state.client_order_id, state.order_id);
-                    let (events, trades) = self.events_for_state(&state, ts).await?;
-                    self.apply(trader, ts, events, trades, &mut out).await?;
+                    self.note_order_id(trader, &state.client_order_id, state.order_id)?;
+                    let answers = self.events_for_state(&state, ts).await?;
+                    self.apply(trader, ts, answers, &mut out).await?;
                 }
                 None if !t.acked => {
                     tracing::info!(client_order_id = %t.client_order_id, "journaled order never reached the exchange; sending it");
@@ -768,8 +619,8 @@ impl LiveExecutor {
                 }
                 None => {
                     // Acknowledged once but unknown now: reconciled from its trades.
-                    let (events, trades) = self.events_for_unknown(&t, ts).await?;
-                    self.apply(trader, ts, events, trades, &mut out).await?;
+                    let answers = self.events_for_unknown(&t, ts).await?;
+                    self.apply(trader, ts, answers, &mut out).await?;
                 }
             }
         }
@@ -787,14 +638,17 @@ impl LiveExecutor {
         if report.symbol != self.symbol {
             return Ok(Vec::new());
         }
-        self.book
-            .note_order_id(&self.prefix, &report.client_order_id, report.order_id);
-        let (events, trades) = self
-            .book
-            .events_for_report(report, &self.instrument, &self.prefix);
+        self.note_order_id(trader, &report.client_order_id, report.order_id)?;
+        let valuation = match (&report.exec_type, &report.commission_asset) {
+            (ExecType::Trade, Some(asset)) => self.valuation(asset, report.commission).await,
+            _ => Valuation::Own,
+        };
+        let answers =
+            self.book
+                .events_for_report(report, &self.instrument, &self.prefix, &valuation);
         let mut out = Vec::new();
         let ts = report.ts.max(trader.engine().now());
-        self.apply(trader, ts, events, trades, &mut out).await?;
+        self.apply(trader, ts, answers, &mut out).await?;
         Ok(out)
     }
 
@@ -820,8 +674,9 @@ impl LiveExecutor {
 
     /// At the start of a new session: the bot's orders an earlier session left open on the
     /// exchange cannot be replayed, so nothing would ever manage them. Cancels them (they
-    /// carry this bot's prefix and another session's); returns their client order IDs.
-    pub async fn cancel_orphans(&self) -> Result<Vec<String>, SessionError> {
+    /// carry this bot's prefix and another session's) while `leading` says this worker
+    /// holds the Lease, asked as each cancel leaves; returns their client order IDs.
+    pub async fn cancel_orphans(&self, leading: Leading<'_>) -> Result<Vec<String>, SessionError> {
         let mut cancelled = Vec::new();
         for order in self.rest.open_orders(&self.symbol).await? {
             let ours = order.client_order_id.starts_with(&self.bot_prefix);
@@ -830,12 +685,18 @@ impl LiveExecutor {
             }
             match self
                 .rest
-                .cancel_order(&self.symbol, &order.client_order_id)
+                .cancel_order_if(&self.symbol, &order.client_order_id, leading)
                 .await
             {
                 Ok(_) | Err(VenueError::UnknownOrder { .. }) => {
                     tracing::warn!(client_order_id = %order.client_order_id, "cancelled an order left open by an earlier session");
                     cancelled.push(order.client_order_id);
+                }
+                Err(VenueError::NotSent { .. }) => {
+                    tracing::warn!(
+                        "the bot's Lease is not held; orders left by an earlier session left as they are"
+                    );
+                    return Err(SessionError::LostLease);
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -906,8 +767,12 @@ impl Execution for LiveExecutor {
         self.drop_replayed_commands(trader)
     }
 
-    async fn cancel_orphans(&mut self) -> Result<Vec<String>, SessionError> {
-        LiveExecutor::cancel_orphans(self).await
+    async fn cancel_orphans(&mut self, leading: Leading<'_>) -> Result<Vec<String>, SessionError> {
+        LiveExecutor::cancel_orphans(self, leading).await
+    }
+
+    async fn holdings(&mut self, capital: Money) -> Result<Holdings, SessionError> {
+        LiveExecutor::holdings(self, capital).await
     }
 
     async fn reconcile(
@@ -972,6 +837,8 @@ impl Execution for LiveExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tradewind_core::data::Side;
+    use tradewind_core::engine::INSTRUMENT;
     use tradewind_core::orders::TimeInForce;
 
     fn instrument() -> Instrument {
@@ -1006,49 +873,7 @@ mod tests {
     }
 
     #[test]
-    fn base_asset_commission_shrinks_the_position_and_is_valued_as_a_fee() {
-        let i = instrument();
-        let buy = engine_fill(
-            ClientOrderId(1),
-            0,
-            Side::Buy,
-            "87000.00".parse().unwrap(),
-            "0.00100".parse().unwrap(),
-            Money::parse("0.000001").unwrap(),
-            "BTC",
-            false,
-            &i,
-        )
-        .unwrap();
-        assert_eq!(
-            buy.quantity.raw(),
-            Quantity::parse("0.000999", 6).unwrap().raw()
-        );
-        assert_eq!(buy.fee, Money::parse("0.087").unwrap());
-        let sell = engine_fill(
-            ClientOrderId(2),
-            0,
-            Side::Sell,
-            "87000.00".parse().unwrap(),
-            "0.00099".parse().unwrap(),
-            Money::parse("0.086130").unwrap(),
-            "USDT",
-            true,
-            &i,
-        )
-        .unwrap();
-        assert_eq!(
-            (sell.quantity, sell.fee, sell.liquidity),
-            (
-                "0.00099".parse().unwrap(),
-                Money::parse("0.08613").unwrap(),
-                Liquidity::Maker
-            )
-        );
-    }
-
-    #[test]
-    fn orders_are_cut_to_the_lot_and_stops_are_refused() {
+    fn orders_are_cut_to_the_lot_and_stops_go_as_binance_stops() {
         let i = instrument();
         let r = OrderRequest {
             id: ClientOrderId(3),
@@ -1067,7 +892,34 @@ mod tests {
             },
             ..r
         };
-        assert!(new_order("BTCUSDT", "x-4".into(), &stop, &i).is_err());
+        assert_eq!(
+            new_order("BTCUSDT", "x-4".into(), &stop, &i).unwrap().kind,
+            VenueKind::StopLoss {
+                stop_price: "1.00".parse().unwrap()
+            }
+        );
+        let stop_limit = OrderRequest {
+            kind: OrderKind::StopLimit {
+                trigger: "2.00".parse().unwrap(),
+                price: "1.99".parse().unwrap(),
+            },
+            ..r
+        };
+        assert_eq!(
+            new_order("BTCUSDT", "x-6".into(), &stop_limit, &i)
+                .unwrap()
+                .kind,
+            VenueKind::StopLossLimit {
+                price: "1.99".parse().unwrap(),
+                stop_price: "2.00".parse().unwrap(),
+                tif: TimeInForce::Gtc
+            }
+        );
+        let post_only = OrderRequest {
+            post_only: true,
+            ..stop_limit
+        };
+        assert!(new_order("BTCUSDT", "x-7".into(), &post_only, &i).is_err());
         let dust = OrderRequest {
             quantity: Quantity::parse("0.000001", 6).unwrap(),
             ..r

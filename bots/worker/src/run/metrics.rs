@@ -71,7 +71,17 @@ pub struct WorkerMetrics {
     decision_latency: Histogram,
     feed_reconnects: Family<FeedLabels, Counter>,
     book_resyncs: Family<SymbolLabels, Counter>,
+    fees_unvalued: Family<AssetLabels, Counter>,
     lease_held: GaugeI64,
+}
+
+/// Labels: symbol and the commission's asset.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AssetLabels {
+    /// Instrument symbol.
+    pub symbol: String,
+    /// The commission's asset, e.g. `BNB`.
+    pub asset: String,
 }
 
 impl Default for WorkerMetrics {
@@ -89,6 +99,7 @@ impl Default for WorkerMetrics {
         let feed_reconnects = Family::<FeedLabels, Counter>::default();
         let book_resyncs = Family::<SymbolLabels, Counter>::default();
         let lease_held = GaugeI64::default();
+        let fees_unvalued = Family::<AssetLabels, Counter>::default();
         registry.register(
             "equity",
             "Cash plus marked-to-market positions, in the capital currency",
@@ -137,6 +148,11 @@ impl Default for WorkerMetrics {
             book_resyncs.clone(),
         );
         registry.register(
+            "fees_unvalued",
+            "Fills whose commission, paid in a third asset, could not be valued (left out of the fees)",
+            fees_unvalued.clone(),
+        );
+        registry.register(
             "lease_held",
             "1 while this worker holds its bot's lease",
             lease_held.clone(),
@@ -154,6 +170,7 @@ impl Default for WorkerMetrics {
             decision_latency,
             feed_reconnects,
             book_resyncs,
+            fees_unvalued,
             lease_held,
         }
     }
@@ -176,7 +193,8 @@ impl WorkerMetrics {
     }
 
     /// Counts what a published event says: orders, fills, refusals, rejects, feed
-    /// reconnections and book resynchronisations, read from its typed fields.
+    /// reconnections, book resynchronisations and unvalued commissions, read from its
+    /// typed fields.
     pub fn observe(&self, symbol: &str, event: &Event) {
         match &event.body {
             Body::OrderSubmitted { order } => self.order(symbol, order.side.as_str()),
@@ -191,6 +209,14 @@ impl WorkerMetrics {
                 trouble: Trouble::BookResync,
                 ..
             } => self.book_resync(symbol),
+            Body::FeeUnvalued { asset, .. } => {
+                self.fees_unvalued
+                    .get_or_create(&AssetLabels {
+                        symbol: symbol.to_owned(),
+                        asset: asset.clone(),
+                    })
+                    .inc();
+            }
             _ => {}
         }
     }

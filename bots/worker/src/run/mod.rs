@@ -1,9 +1,12 @@
 //! `tradewind-bot run`: the long-running worker. [`session`] is the trading loop, the
 //! same for paper and live; [`worker`] wires it to the config, the cluster and the sinks.
 
+pub mod book;
 pub mod config;
 pub mod events;
 pub mod feed;
+pub mod fills;
+pub mod holdings;
 pub mod journal;
 pub mod lease;
 pub mod live;

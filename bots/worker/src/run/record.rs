@@ -35,6 +35,20 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         cancelled_orphans: Vec<String>,
     },
+    /// A new session took the account's holding of the base asset as its starting
+    /// position, at the mark (journaled with the session's first start).
+    Adopted {
+        /// Wall-clock time, RFC 3339.
+        at: String,
+        /// The base asset.
+        asset: String,
+        /// The quantity held.
+        #[serde(with = "decimal")]
+        quantity: Quantity,
+        /// The mark it was valued at.
+        #[serde(with = "decimal")]
+        price: Price,
+    },
     /// A closed bar went into the engine.
     Bar(BarRecord),
     /// An order is about to be sent (written before the request leaves).
@@ -45,6 +59,15 @@ pub enum Record {
         client_order_id: String,
         /// The order.
         request: RequestRecord,
+    },
+    /// The venue named its own ID for one of the orders (an ack, a report or a lookup):
+    /// kept, so an order it later answers "unknown" for can be found in the account's
+    /// trades after a restart too.
+    OrderId {
+        /// The engine's order ID.
+        id: u64,
+        /// The venue's (Binance's) order ID.
+        venue_order_id: u64,
     },
     /// The venue's answers went into the engine.
     Venue {
@@ -443,9 +466,27 @@ mod tests {
                 trade_ids: vec![991],
                 events: vec![(&fill).into()],
             },
+            Record::OrderId {
+                id: 7,
+                venue_order_id: 28_457,
+            },
+            Record::Adopted {
+                at: "2026-12-06T00:00:00Z".into(),
+                asset: "BTC".into(),
+                quantity: "0.015".parse().unwrap(),
+                price: "87232.01".parse().unwrap(),
+            },
         ];
         let text = serde_json::to_string(&records).unwrap();
         assert!(text.contains(r#""fee":"0.107003973""#), "{text}");
+        assert!(
+            text.contains(r#"{"type":"orderId","id":7,"venue_order_id":28457}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""quantity":"0.015","price":"87232.01""#),
+            "{text}"
+        );
         let back: Vec<Record> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, records);
         let Record::Bar(b) = &back[0] else { panic!() };

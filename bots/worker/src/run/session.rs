@@ -16,10 +16,12 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::watch;
 use tradewind_core::engine::{Engine, Venue};
 use tradewind_core::exchange::MatchingEngine;
+use tradewind_core::fixed::Money;
 use tradewind_events::{Body, Event, HaltCause, Mode, Performance, StopReason, Trouble};
 
 use super::events::EventSink;
 use super::feed::{SourceError, Tick};
+use super::holdings::{Holdings, Refusal};
 use super::journal::Journal;
 use super::metrics::WorkerMetrics;
 use super::record::Record;
@@ -48,6 +50,9 @@ pub enum SessionError {
     /// A stream that never ends on its own ended.
     #[error("the {0} stream ended")]
     Ended(&'static str),
+    /// A new live session found the account holding the base asset and will not trade.
+    #[error("not trading: {0}")]
+    UnexpectedHoldings(Refusal),
 }
 
 impl From<Infallible> for SessionError {
@@ -80,9 +85,15 @@ pub trait Execution {
     }
 
     /// At the start of a new session: cancels what an earlier session left open at the
-    /// venue; returns those orders' client order ids.
-    async fn cancel_orphans(&mut self) -> Result<Vec<String>, SessionError> {
+    /// venue, while `leading`; returns those orders' client order ids.
+    async fn cancel_orphans(&mut self, _leading: Leading<'_>) -> Result<Vec<String>, SessionError> {
         Ok(Vec::new())
+    }
+
+    /// At the start of a new session (after `cancel_orphans`): what to do with what the
+    /// account already holds, for a bot with `capital`.
+    async fn holdings(&mut self, _capital: Money) -> Result<Holdings, SessionError> {
+        Ok(Holdings::Flat)
     }
 
     /// Before the first bar: brings the engine up to date with the venue.
@@ -172,6 +183,51 @@ pub fn now() -> String {
         .to_string()
 }
 
+/// A new session that will not trade: nothing is journaled (the next start looks
+/// again); the refusal is published as an `UnexpectedHoldings` event of a session that
+/// never started (sequence 0) and written into the bot's `Trading` condition.
+async fn refuse(out: &mut Outputs, bot: &str, session: &str, capital: Money, r: &Refusal) {
+    tracing::error!(asset = %r.asset, quantity = %r.quantity, "{}", r.message);
+    let event = Event::new(
+        bot,
+        session,
+        0,
+        now(),
+        Body::UnexpectedHoldings {
+            asset: r.asset.clone(),
+            quantity: r.quantity.clone(),
+            value: r.value.map(|v| v.to_string()).unwrap_or_default(),
+            message: r.message.clone(),
+        },
+    );
+    if let Some(status) = &mut out.status {
+        let snap = refused_status(capital, r);
+        if let Err(e) = status.report(&snap).await {
+            tracing::warn!(error = %e, "could not report the refusal in the bot's status");
+        }
+    }
+    out.metrics.observe(&out.symbol, &event);
+    out.sink.publish(&event);
+    if let Err(e) = out.sink.flush().await {
+        tracing::warn!(error = %e, "the refusal's event may not have been delivered");
+    }
+}
+
+/// The status of a bot whose new session refused to trade: flat at its capital, the
+/// `Trading` condition False with reason `UnexpectedHoldings`.
+pub fn refused_status(capital: Money, r: &Refusal) -> StatusSnapshot {
+    StatusSnapshot {
+        equity: capital,
+        realized_pnl: Money::ZERO,
+        unrealized_pnl: Money::ZERO,
+        fees: Money::ZERO,
+        drawdown_percent: "0.00".into(),
+        positions: Vec::new(),
+        trading: ConditionReport::new(false, "UnexpectedHoldings", r.message.clone()),
+        halted: ConditionReport::new(false, "WithinLimits", "no risk limit breached"),
+    }
+}
+
 /// A session trading on `X`.
 pub struct Session<X: Execution> {
     trader: Trader<X::Venue>,
@@ -212,10 +268,33 @@ impl<X: Execution> Session<X> {
             leading,
         } = s;
         let session = super::trader::session_of(&records).unwrap_or_else(now);
-        let orphans = if records.is_empty() {
-            execution.cancel_orphans().await?
+        let (orphans, holdings) = if records.is_empty() {
+            let flag = leading.clone();
+            let orphans = execution.cancel_orphans(&move || *flag.borrow()).await?;
+            let capital = engine.settings().capital;
+            (orphans, execution.holdings(capital).await?)
         } else {
-            Vec::new()
+            (Vec::new(), Holdings::Flat)
+        };
+        let mut outputs = outputs;
+        let adopt = match holdings {
+            Holdings::Flat => None,
+            Holdings::Adopt {
+                asset,
+                quantity,
+                price,
+            } => Some((asset, quantity, price)),
+            Holdings::Refuse(refusal) => {
+                refuse(
+                    &mut outputs,
+                    &bot,
+                    &session,
+                    engine.settings().capital,
+                    &refusal,
+                )
+                .await;
+                return Err(SessionError::UnexpectedHoldings(refusal));
+            }
         };
         let (trader, pending) = Trader::recover(
             engine,
@@ -240,8 +319,10 @@ impl<X: Execution> Session<X> {
         let settled = this.execution.recovered(&mut this.trader)?;
         this.publish(settled);
         let mode = this.out.mode;
-        let started = this.trader.start(now(), mode, config_hash, orphans)?;
-        this.publish(vec![started]);
+        let started = this
+            .trader
+            .start(now(), mode, config_hash, orphans, adopt)?;
+        this.publish(started);
         Ok(this)
     }
 

@@ -9,7 +9,7 @@
 
 use tradewind_core::data::{Bar, Side as CoreSide, UnixNanos};
 use tradewind_core::engine::{Activity, Engine, INSTRUMENT, Venue};
-use tradewind_core::fixed::Money;
+use tradewind_core::fixed::{Money, Price, Quantity};
 use tradewind_core::orders::{
     Liquidity as CoreLiquidity, OrderEvent, OrderKind, OrderRequest, RejectReason,
     TimeInForce as CoreTif,
@@ -295,6 +295,15 @@ pub fn body(activity: Activity) -> (UnixNanos, Body) {
     }
 }
 
+/// The `HoldingsAdopted` event.
+fn adopted(asset: &str, quantity: Quantity, price: Price) -> Body {
+    Body::HoldingsAdopted {
+        asset: asset.to_owned(),
+        quantity: quantity.to_string(),
+        price: price.to_string(),
+    }
+}
+
 fn mode_of(mode: &str) -> Mode {
     if mode.eq_ignore_ascii_case("live") {
         Mode::Live
@@ -331,7 +340,7 @@ impl<V: Venue> Trader<V> {
         for (index, record) in records.iter().enumerate() {
             let bad = |reason: String| TraderError::BadRecord { index, reason };
             match record {
-                Record::Sent { .. } => {}
+                Record::Sent { .. } | Record::OrderId { .. } => {}
                 Record::Started { .. } => events.push(t.start_event(record)),
                 Record::Bar(b) => {
                     let bar = b.to_bar().map_err(bad)?;
@@ -343,6 +352,15 @@ impl<V: Venue> Trader<V> {
                         .on_venue_events(*ts, e.iter().map(OrderEvent::from))
                         .map_err(|e| TraderError::Engine(e.to_string()))?;
                     events.extend(t.activity());
+                }
+                Record::Adopted {
+                    at,
+                    asset,
+                    quantity,
+                    price,
+                } => {
+                    t.adopt(*quantity, *price).map_err(|e| bad(e.to_string()))?;
+                    events.push(t.stamp(at.clone(), adopted(asset, *quantity, *price)));
                 }
                 Record::Note { at, body } => events.push(t.stamp(at.clone(), body.clone())),
                 Record::Published { next } => t.published = t.published.max(*next),
@@ -470,16 +488,19 @@ impl<V: Venue> Trader<V> {
         Ok(())
     }
 
-    /// The session (re)starts trading: journaled, and its `Started` or `Resumed` event.
+    /// The session (re)starts trading: journaled, and its `Started` or `Resumed` event;
+    /// with `adopt` (a new live session's holding: asset, quantity, mark), the engine
+    /// starts with that position, journaled in the same write as the start.
     pub fn start(
         &mut self,
         at: String,
         mode: Mode,
         config_hash: String,
         cancelled_orphans: Vec<String>,
-    ) -> Result<Event, TraderError> {
+        adopt: Option<(String, Quantity, Price)>,
+    ) -> Result<Vec<Event>, TraderError> {
         let record = Record::Started {
-            at,
+            at: at.clone(),
             mode: match mode {
                 Mode::Paper => "Paper",
                 Mode::Live => "Live",
@@ -489,8 +510,41 @@ impl<V: Venue> Trader<V> {
             session: self.identity.session.clone(),
             cancelled_orphans,
         };
-        self.journal(std::slice::from_ref(&record))?;
-        Ok(self.start_event(&record))
+        let Some((asset, quantity, price)) = adopt else {
+            self.journal(std::slice::from_ref(&record))?;
+            return Ok(vec![self.start_event(&record)]);
+        };
+        let adopted_record = Record::Adopted {
+            at: at.clone(),
+            asset: asset.clone(),
+            quantity,
+            price,
+        };
+        self.journal(&[record.clone(), adopted_record])?;
+        let started = self.start_event(&record);
+        self.adopt(quantity, price)?;
+        Ok(vec![
+            started,
+            self.stamp(at, adopted(&asset, quantity, price)),
+        ])
+    }
+
+    /// The engine takes `quantity` at `price` as its position (a buy at engine time).
+    fn adopt(&mut self, quantity: Quantity, price: Price) -> Result<(), TraderError> {
+        let fill = tradewind_core::orders::Fill {
+            // Never an engine order: the engine numbers its orders from 1.
+            id: tradewind_core::orders::ClientOrderId(0),
+            instrument: INSTRUMENT,
+            ts: self.engine.now(),
+            side: CoreSide::Buy,
+            price,
+            quantity,
+            fee: Money::ZERO,
+            liquidity: CoreLiquidity::Taker,
+        };
+        self.engine
+            .adopt_position(&fill)
+            .map_err(|e| TraderError::Engine(e.to_string()))
     }
 
     /// A fact of the worker's (`at`: wall clock, RFC 3339): journaled, then its event.

@@ -378,9 +378,25 @@ impl Wiring<'_> {
         let engine = Engine::with_venue(settings, strategy, Outbox::default());
         let session =
             super::trader::session_of(&self.journal.1).unwrap_or_else(super::session::now);
+        let adopt = cfg
+            .bot
+            .live
+            .as_ref()
+            .map(|l| l.adopt_holdings)
+            .unwrap_or_default();
         let executor = LiveExecutor::new(rest.clone(), symbol, instrument, uid, &session)
-            .cancel_on_shutdown(args.cancel_on_shutdown);
-        let session = Session::start(self.start(engine, executor)).await?;
+            .cancel_on_shutdown(args.cancel_on_shutdown)
+            .adopt_holdings(adopt);
+        let session = match Session::start(self.start(engine, executor)).await {
+            // Reported (event, status); restarting would only find the same: wait for a
+            // changed bot (a new pod) or a stop.
+            Err(SessionError::UnexpectedHoldings(_)) => {
+                tracing::warn!("not trading on this account; waiting for a stop");
+                shutdown.wait().await;
+                return Ok(());
+            }
+            started => started?,
+        };
         // The user stream before the reconcile (the session's first step), so no
         // execution is missed meanwhile.
         let market = source(args, cfg, &rest).await?.into_stream();

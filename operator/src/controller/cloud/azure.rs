@@ -223,6 +223,10 @@ impl AzureCloud {
         Ok(ExchangeCredentials {
             api_key: value(&r.api_key_key)?,
             api_secret: value(&r.api_secret_key)?,
+            field_names: (
+                tradewind_crds::contract::API_KEY_FILE,
+                tradewind_crds::contract::API_SECRET_FILE,
+            ),
         })
     }
 }

@@ -41,6 +41,9 @@ pub struct RestOptions {
     /// Longest `Retry-After` the client waits out by itself; a longer one is returned as
     /// [`VenueError::RateLimited`] at once.
     pub max_rate_limit_wait: Duration,
+    /// Trades per `GET /api/v3/myTrades` page when reading all of an order's trades
+    /// (Binance's maximum, 1000; smaller in tests of the paging).
+    pub trades_page: u32,
 }
 
 impl Default for RestOptions {
@@ -49,6 +52,7 @@ impl Default for RestOptions {
             recv_window_ms: 5_000,
             request_timeout: Duration::from_secs(10),
             max_rate_limit_wait: Duration::from_secs(60),
+            trades_page: 1000,
         }
     }
 }
@@ -118,6 +122,21 @@ pub enum OrderKind {
     LimitMaker {
         /// Limit price.
         price: Price,
+    },
+    /// `STOP_LOSS`: a market order once the last price reaches `stop_price` (a sell at or
+    /// below it, a buy at or above it).
+    StopLoss {
+        /// Trigger.
+        stop_price: Price,
+    },
+    /// `STOP_LOSS_LIMIT`: a limit order once the last price reaches `stop_price`.
+    StopLossLimit {
+        /// Limit price.
+        price: Price,
+        /// Trigger.
+        stop_price: Price,
+        /// GTC, IOC or FOK.
+        tif: TimeInForce,
     },
 }
 
@@ -554,6 +573,20 @@ impl BinanceRest {
                 params.push(("type", "LIMIT_MAKER".into()));
                 params.push(("price", price.to_string()));
             }
+            OrderKind::StopLoss { stop_price } => {
+                params.push(("type", "STOP_LOSS".into()));
+                params.push(("stopPrice", stop_price.to_string()));
+            }
+            OrderKind::StopLossLimit {
+                price,
+                stop_price,
+                tif,
+            } => {
+                params.push(("type", "STOP_LOSS_LIMIT".into()));
+                params.push(("timeInForce", tif_str(tif).into()));
+                params.push(("price", price.to_string()));
+                params.push(("stopPrice", stop_price.to_string()));
+            }
         }
         params.push(("quantity", order.quantity.to_string()));
         params.push(("newClientOrderId", order.client_order_id.clone()));
@@ -679,6 +712,67 @@ impl BinanceRest {
             .collect()
     }
 
+    /// `GET /api/v3/ticker/price?symbol=…`: the symbol's latest price, checked positive
+    /// (a price that is zero, negative or beyond the core's range is an error, never a
+    /// number to compute with).
+    pub async fn ticker_price(&self, symbol: &str) -> Result<Price, VenueError> {
+        #[derive(Deserialize)]
+        struct Ticker {
+            price: String,
+        }
+        let ep = "GET /api/v3/ticker/price";
+        let t: Ticker = self
+            .call(
+                Method::GET,
+                "/api/v3/ticker/price",
+                &[("symbol", symbol.to_owned())],
+                Security::None,
+            )
+            .await?;
+        // Binance writes prices with 8 decimals; any precision up to the core's 9 is exact.
+        let price = wire::price(ep, "price", &t.price, 9)?;
+        if !price.is_positive() {
+            return Err(field_err(
+                ep,
+                "price",
+                format!("{} is not positive", t.price),
+            ));
+        }
+        Ok(price)
+    }
+
+    /// `GET /api/v3/myTrades`: the account's trades on `symbol` with `id >= from_id`
+    /// (every page: `fromId` paging until a short page), only those of `order_id` when
+    /// given, oldest first.
+    pub async fn all_my_trades(
+        &self,
+        symbol: &str,
+        mut from_id: u64,
+        order_id: Option<u64>,
+    ) -> Result<Vec<TradeRecord>, VenueError> {
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .my_trades_page(
+                    symbol,
+                    Some(from_id),
+                    order_id,
+                    self.inner.options.trades_page,
+                )
+                .await?;
+            let full = page.len() >= self.inner.options.trades_page as usize;
+            let Some(last) = page.last().map(|t| t.id) else {
+                return Ok(all);
+            };
+            all.extend(page);
+            // A full page may have more after it; trade IDs only grow.
+            match last.checked_add(1) {
+                Some(next) if full && next > from_id => from_id = next,
+                _ => return Ok(all),
+            }
+        }
+    }
+
     /// `GET /api/v3/myTrades`: up to 1000 of the account's trades on `symbol` with
     /// `id >= from_id` (the most recent ones without `from_id`), only those of `order_id`
     /// when given, oldest first.
@@ -688,9 +782,22 @@ impl BinanceRest {
         from_id: Option<u64>,
         order_id: Option<u64>,
     ) -> Result<Vec<TradeRecord>, VenueError> {
+        self.my_trades_page(symbol, from_id, order_id, 1000).await
+    }
+
+    async fn my_trades_page(
+        &self,
+        symbol: &str,
+        from_id: Option<u64>,
+        order_id: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<TradeRecord>, VenueError> {
         let ep = "GET /api/v3/myTrades";
         let p = self.rules(symbol).await?.precision();
-        let mut params = vec![("symbol", symbol.to_owned()), ("limit", "1000".into())];
+        let mut params = vec![
+            ("symbol", symbol.to_owned()),
+            ("limit", limit.clamp(1, 1000).to_string()),
+        ];
         if let Some(id) = from_id {
             params.push(("fromId", id.to_string()));
         }
