@@ -392,7 +392,7 @@ fn resolve(shared: &Shared, group: &str, version: &str, rest: &[&str]) -> Result
         .cloned()
         .ok_or_else(not_found)?;
     if let Some(s) = sub
-        && (s != "status" || !def.has_status)
+        && !(s == "status" && def.has_status || s == "log" && def.has_log())
     {
         return Err(not_found());
     }
@@ -479,6 +479,10 @@ fn delete_opts(r: &Req) -> Result<DeleteOpts, ApiError> {
             .and_then(Value::as_str)
             .map(str::to_owned),
         dry_run: dry,
+        grace_period: r
+            .q("gracePeriodSeconds")
+            .and_then(|g| g.parse().ok())
+            .or_else(|| body.get("gracePeriodSeconds").and_then(Value::as_i64)),
     })
 }
 
@@ -517,6 +521,18 @@ async fn resource(
     rest: &[&str],
 ) -> Result<Response<ResBody>, ApiError> {
     let t = resolve(shared, group, version, rest)?;
+    if t.sub.as_deref() == Some("log") {
+        if r.method != Method::GET {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({} {})",
+                r.method, r.path
+            )));
+        }
+        if let Some(e) = shared.lock().count_and_fault("get", "pods/log") {
+            return Err(e);
+        }
+        return pod_log(shared, r, &t);
+    }
     let def = &t.def;
     let ns = t.ns.as_deref();
     let status_only = t.sub.is_some();
@@ -615,6 +631,26 @@ async fn resource(
         }
         _ => Err(ApiError::method_not_allowed("unsupported verb")),
     }
+}
+
+/// `GET pods/{name}/log`: what the kubelet kept of a container's output (`container`,
+/// `previous`, `tailLines`, `limitBytes`).
+fn pod_log(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<ResBody>, ApiError> {
+    let name = t.name.as_deref().unwrap_or("");
+    let pod = shared.lock().get(&t.def, t.ns.as_deref(), name)?;
+    let opts = super::kubelet::LogOptions {
+        container: r.q("container").map(str::to_owned),
+        previous: r.q("previous") == Some("true"),
+        tail_lines: r.q("tailLines").and_then(|n| n.parse().ok()),
+        limit_bytes: r.q("limitBytes").and_then(|n| n.parse().ok()),
+    };
+    let text = super::kubelet::read_log(shared.runtime_dir(), &pod, &opts)?;
+    let mut resp = Response::new(full(text));
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain"),
+    );
+    Ok(resp)
 }
 
 fn list(

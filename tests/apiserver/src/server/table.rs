@@ -154,6 +154,58 @@ fn builtin_columns(def: &ResourceDef) -> Vec<Column> {
                 Source::Computed(|o| json!(int_at(o, "/status/availableReplicas"))),
             ),
         ],
+        ("apps", "ReplicaSet") => vec![
+            col(
+                "Desired",
+                "integer",
+                Source::Computed(|o| json!(crate::semantics::workload::desired_replicas(o))),
+            ),
+            col(
+                "Current",
+                "integer",
+                Source::Computed(|o| json!(int_at(o, "/status/replicas"))),
+            ),
+            col(
+                "Ready",
+                "integer",
+                Source::Computed(|o| json!(int_at(o, "/status/readyReplicas"))),
+            ),
+        ],
+        ("", "Pod") => vec![
+            col(
+                "Ready",
+                "string",
+                Source::Computed(|o| {
+                    let cs = o
+                        .pointer("/status/containerStatuses")
+                        .and_then(Value::as_array);
+                    let ready = cs.map_or(0, |c| c.iter().filter(|c| c["ready"] == true).count());
+                    let total = o
+                        .pointer("/spec/containers")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len);
+                    json!(format!("{ready}/{total}"))
+                }),
+            ),
+            col(
+                "Status",
+                "string",
+                Source::Computed(|o| json!(crate::semantics::workload::pod_display_status(o))),
+            ),
+            col(
+                "Restarts",
+                "string",
+                Source::Computed(|o| {
+                    let n: i64 = o
+                        .pointer("/status/containerStatuses")
+                        .and_then(Value::as_array)
+                        .map_or(0, |c| {
+                            c.iter().filter_map(|c| c["restartCount"].as_i64()).sum()
+                        });
+                    json!(n.to_string())
+                }),
+            ),
+        ],
         ("", "Namespace") => vec![col(
             "Status",
             "string",

@@ -1,0 +1,790 @@
+//! Decisions of the workload controllers and the kubelet, after the real ones
+//! (`pkg/controller/deployment`, `pkg/controller/replicaset`, `pkg/kubelet/status`):
+//! how far a rollout scales each ReplicaSet, the status a ReplicaSet and a Deployment
+//! report from their pods, a pod's phase and conditions from its containers, and the
+//! STATUS column `kubectl get pods` prints. Pure: the server feeds in objects and times.
+
+use serde_json::{Map, Value, json};
+
+use super::deployment::condition;
+
+/// Annotation holding a Deployment's (and its ReplicaSets') revision.
+pub const REVISION: &str = "deployment.kubernetes.io/revision";
+/// Label the Deployment controller adds to a ReplicaSet and its pods.
+pub const HASH_LABEL: &str = "pod-template-hash";
+
+fn int(v: &Value, p: &str) -> i64 {
+    v.pointer(p).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// `spec.replicas`, default 1, never negative.
+pub fn desired_replicas(obj: &Value) -> i64 {
+    obj.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .max(0)
+}
+
+/// The `pod-template-hash` of a Deployment's pod template (the label itself left out, so
+/// a template copied back from a ReplicaSet by `kubectl rollout undo` hashes the same).
+pub fn template_hash(template: &Value) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut t = template.clone();
+    if let Some(l) = t
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        l.remove(HASH_LABEL);
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in canonical(&t).to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut out = String::new();
+    for _ in 0..10 {
+        out.push(char::from(ALPHABET[(h % 27) as usize]));
+        h /= 27;
+    }
+    out
+}
+
+/// A template without nulls and empty objects or lists, which Go clients write where
+/// others write nothing (`creationTimestamp: null`, `resources: {}`): the same
+/// template hashes the same however it was sent.
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), canonical(v)))
+                .filter(|(_, v)| !is_empty(v))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// An int-or-percent field resolved against `total` (`round_up` for maxSurge).
+fn int_or_percent(v: Option<&Value>, total: i64, round_up: bool, default_pct: i64) -> i64 {
+    let pct = |p: i64| {
+        let n = total.saturating_mul(p);
+        if round_up { (n + 99) / 100 } else { n / 100 }
+    };
+    match v {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(Value::String(s)) => s
+            .strip_suffix('%')
+            .and_then(|p| p.trim().parse().ok())
+            .map_or(0, pct),
+        _ => pct(default_pct),
+    }
+    .max(0)
+}
+
+/// `(maxSurge, maxUnavailable)` of a Deployment for `replicas`; `(0, replicas)`... for
+/// Recreate the controller does not use them. Both 0 means 1 unavailable, as the real
+/// controller resolves it.
+pub fn surge_and_unavailable(deployment: &Value, replicas: i64) -> (i64, i64) {
+    let ru = deployment.pointer("/spec/strategy/rollingUpdate");
+    let surge = int_or_percent(ru.and_then(|r| r.get("maxSurge")), replicas, true, 25);
+    let unavailable = int_or_percent(
+        ru.and_then(|r| r.get("maxUnavailable")),
+        replicas,
+        false,
+        25,
+    )
+    .min(replicas);
+    if surge == 0 && unavailable == 0 {
+        (0, 1.min(replicas.max(1)))
+    } else {
+        (surge, unavailable)
+    }
+}
+
+/// Whether a Deployment uses the Recreate strategy.
+pub fn is_recreate(deployment: &Value) -> bool {
+    deployment
+        .pointer("/spec/strategy/type")
+        .and_then(Value::as_str)
+        == Some("Recreate")
+}
+
+/// What the controllers know of one ReplicaSet.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RsView {
+    /// Name.
+    pub name: String,
+    /// `spec.replicas`.
+    pub replicas: i64,
+    /// Pods that exist (`status.replicas`).
+    pub pods: i64,
+    /// Ready pods.
+    pub ready: i64,
+    /// Available pods (ready; `minReadySeconds` is not modelled).
+    pub available: i64,
+}
+
+impl RsView {
+    /// The view of a stored ReplicaSet.
+    pub fn of(rs: &Value) -> Self {
+        Self {
+            name: rs
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            replicas: desired_replicas(rs),
+            pods: int(rs, "/status/replicas"),
+            ready: int(rs, "/status/readyReplicas"),
+            available: int(rs, "/status/availableReplicas"),
+        }
+    }
+}
+
+/// The `spec.replicas` each ReplicaSet should have now, for one step of a rollout
+/// (`new` is the ReplicaSet of the current template, `old` the others): only the ones
+/// that change are returned.
+///
+/// - Recreate: old ReplicaSets go to 0; the new one scales up once no old pod is left.
+/// - RollingUpdate: the new one grows while all ReplicaSets together stay within
+///   `replicas + maxSurge`; old ones shrink first by their unavailable pods, then as far
+///   as `replicas - maxUnavailable` available pods allow.
+pub fn plan_rollout(deployment: &Value, new: &RsView, old: &[RsView]) -> Vec<(String, i64)> {
+    let desired = desired_replicas(deployment);
+    let mut out = Vec::new();
+    if is_recreate(deployment) {
+        for o in old.iter().filter(|o| o.replicas > 0) {
+            out.push((o.name.clone(), 0));
+        }
+        if out.is_empty() && old.iter().all(|o| o.pods == 0) && new.replicas != desired {
+            out.push((new.name.clone(), desired));
+        }
+        return out;
+    }
+    let (surge, unavailable) = surge_and_unavailable(deployment, desired);
+    let old_total: i64 = old.iter().map(|o| o.replicas).sum();
+    let mut new_replicas = new.replicas;
+    if new_replicas > desired {
+        new_replicas = desired;
+    } else if new_replicas < desired {
+        let room = desired + surge - old_total - new_replicas;
+        if room > 0 {
+            new_replicas = desired.min(new_replicas + room);
+        }
+    }
+    if new_replicas != new.replicas {
+        out.push((new.name.clone(), new_replicas));
+    }
+    let min_available = desired - unavailable;
+    let all_total = old_total + new.replicas;
+    let new_unavailable = (new.replicas - new.available).max(0);
+    let mut cleanup = (all_total - min_available - new_unavailable).max(0);
+    let mut available: i64 = new.available + old.iter().map(|o| o.available).sum::<i64>();
+    for o in old.iter().filter(|o| o.replicas > 0) {
+        let mut target = o.replicas;
+        let unhealthy = (o.replicas - o.available).max(0).min(cleanup);
+        target -= unhealthy;
+        cleanup -= unhealthy;
+        let healthy = (available - min_available).clamp(0, target);
+        target -= healthy;
+        available -= healthy;
+        if target != o.replicas {
+            out.push((o.name.clone(), target));
+        }
+    }
+    out
+}
+
+/// Whether a Deployment's rollout is complete (what `kubectl rollout status` waits for).
+pub fn rollout_complete(desired: i64, new: Option<&RsView>, all: &[RsView]) -> bool {
+    let updated = new.map_or(0, |n| n.pods);
+    let total: i64 = all.iter().map(|r| r.pods).sum();
+    let available: i64 = all.iter().map(|r| r.available).sum();
+    updated == desired && total == updated && available >= updated
+}
+
+/// The status of a Deployment from its ReplicaSets: counters (0 omitted, as the API
+/// serializes them), `observedGeneration` and the `Available`/`Progressing` conditions.
+/// `failed` reports `ProgressDeadlineExceeded`.
+pub fn deployment_status(
+    deployment: &Value,
+    new: Option<&RsView>,
+    all: &[RsView],
+    failed: bool,
+    now: &str,
+) -> Value {
+    let desired = desired_replicas(deployment);
+    let name = new.map_or_else(
+        || {
+            format!(
+                "{}-{}",
+                deployment
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+                template_hash(deployment.pointer("/spec/template").unwrap_or(&Value::Null))
+            )
+        },
+        |n| n.name.clone(),
+    );
+    let total: i64 = all.iter().map(|r| r.pods).sum();
+    let ready: i64 = all.iter().map(|r| r.ready).sum();
+    let available: i64 = all.iter().map(|r| r.available).sum();
+    let updated = new.map_or(0, |n| n.pods);
+    let mut status = Map::new();
+    if let Some(g) = deployment
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+    {
+        status.insert("observedGeneration".into(), json!(g));
+    }
+    for (k, v) in [
+        ("replicas", total),
+        ("updatedReplicas", updated),
+        ("readyReplicas", ready),
+        ("availableReplicas", available),
+        (
+            "unavailableReplicas",
+            (total.max(desired) - available).max(0),
+        ),
+    ] {
+        if v != 0 {
+            status.insert(k.into(), json!(v));
+        }
+    }
+    let unavailable = if is_recreate(deployment) {
+        0
+    } else {
+        surge_and_unavailable(deployment, desired).1
+    };
+    let (a_status, a_reason, a_msg) = if available >= desired - unavailable {
+        (
+            "True",
+            super::deployment::MINIMUM_REPLICAS_AVAILABLE,
+            "Deployment has minimum availability.",
+        )
+    } else {
+        (
+            "False",
+            super::deployment::MINIMUM_REPLICAS_UNAVAILABLE,
+            "Deployment does not have minimum availability.",
+        )
+    };
+    let (p_status, p_reason, p_msg) = if failed {
+        (
+            "False",
+            super::deployment::PROGRESS_DEADLINE_EXCEEDED,
+            format!("ReplicaSet \"{name}\" has timed out progressing."),
+        )
+    } else if rollout_complete(desired, new, all) {
+        (
+            "True",
+            super::deployment::NEW_RS_AVAILABLE,
+            format!("ReplicaSet \"{name}\" has successfully progressed."),
+        )
+    } else {
+        (
+            "True",
+            super::deployment::RS_UPDATED,
+            format!("ReplicaSet \"{name}\" is progressing."),
+        )
+    };
+    let old = deployment
+        .pointer("/status/conditions")
+        .and_then(Value::as_array);
+    status.insert(
+        "conditions".into(),
+        json!([
+            condition(old, "Available", a_status, a_reason, a_msg, now),
+            condition(old, "Progressing", p_status, p_reason, &p_msg, now),
+        ]),
+    );
+    Value::Object(status)
+}
+
+/// The status of a ReplicaSet (or the counters of a Job) from its live pods.
+pub fn replicaset_status(rs: &Value, pods: &[&Value]) -> Value {
+    let ready = pods.iter().filter(|p| pod_ready(p)).count() as i64;
+    let mut status = Map::new();
+    status.insert("replicas".into(), json!(pods.len()));
+    let labelled = pods.len();
+    if labelled > 0 {
+        status.insert("fullyLabeledReplicas".into(), json!(labelled));
+    }
+    if ready > 0 {
+        status.insert("readyReplicas".into(), json!(ready));
+        status.insert("availableReplicas".into(), json!(ready));
+    }
+    if let Some(g) = rs.pointer("/metadata/generation").and_then(Value::as_i64) {
+        status.insert("observedGeneration".into(), json!(g));
+    }
+    Value::Object(status)
+}
+
+/// Whether a pod's `Ready` condition is True.
+pub fn pod_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+/// A container's state as the kubelet reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContainerState {
+    /// Not running: `ContainerCreating`, `CrashLoopBackOff`, `CreateContainerConfigError`.
+    Waiting {
+        /// Reason.
+        reason: String,
+        /// Message.
+        message: String,
+    },
+    /// Running since an RFC 3339 time.
+    Running {
+        /// Start time.
+        started_at: String,
+    },
+    /// Exited.
+    Terminated(Terminated),
+}
+
+/// How a container run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Terminated {
+    /// Exit code (128 + signal when killed by one).
+    pub exit_code: i32,
+    /// Signal that killed it, if any.
+    pub signal: Option<i32>,
+    /// `Completed` (exit 0), `Error`, or `StartError`.
+    pub reason: String,
+    /// Why, when known (e.g. a start error).
+    pub message: String,
+    /// Start time.
+    pub started_at: String,
+    /// End time.
+    pub finished_at: String,
+}
+
+impl Terminated {
+    fn to_json(&self) -> Value {
+        let mut t = json!({"exitCode": self.exit_code, "reason": self.reason,
+            "startedAt": self.started_at, "finishedAt": self.finished_at});
+        if let Some(s) = self.signal {
+            t["signal"] = json!(s);
+        }
+        if !self.message.is_empty() {
+            t["message"] = json!(self.message);
+        }
+        t
+    }
+}
+
+/// One container of a pod as the kubelet sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerRun {
+    /// Container name.
+    pub name: String,
+    /// Image.
+    pub image: String,
+    /// Current state.
+    pub state: ContainerState,
+    /// The previous run's end, if it ran before.
+    pub last: Option<Terminated>,
+    /// Restarts so far.
+    pub restarts: i64,
+    /// Readiness (probe, or running when it has none).
+    pub ready: bool,
+    /// `containerID` (`process://PID` for a real process, `simulated://...` otherwise).
+    pub id: String,
+}
+
+impl ContainerRun {
+    /// A container not started yet (`ContainerCreating`).
+    pub fn creating(name: &str, image: &str) -> Self {
+        Self {
+            name: name.into(),
+            image: image.into(),
+            state: ContainerState::Waiting {
+                reason: "ContainerCreating".into(),
+                message: String::new(),
+            },
+            last: None,
+            restarts: 0,
+            ready: false,
+            id: String::new(),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let state = match &self.state {
+            ContainerState::Waiting { reason, message } => {
+                let mut w = json!({"reason": reason});
+                if !message.is_empty() {
+                    w["message"] = json!(message);
+                }
+                json!({"waiting": w})
+            }
+            ContainerState::Running { started_at } => {
+                json!({"running": {"startedAt": started_at}})
+            }
+            ContainerState::Terminated(t) => json!({"terminated": t.to_json()}),
+        };
+        let mut c = json!({"name": self.name, "image": self.image, "imageID": "",
+            "state": state, "lastState": {}, "ready": self.ready,
+            "restartCount": self.restarts,
+            "started": matches!(self.state, ContainerState::Running { .. })});
+        if let Some(l) = &self.last {
+            c["lastState"] = json!({"terminated": l.to_json()});
+        }
+        if !self.id.is_empty() {
+            c["containerID"] = json!(self.id);
+        }
+        c
+    }
+}
+
+/// A pod's phase from its containers and `restartPolicy` (the kubelet's `getPhase`).
+pub fn pod_phase(restart_policy: &str, containers: &[ContainerRun]) -> &'static str {
+    let (mut waiting, mut running, mut stopped, mut succeeded) = (0, 0, 0, 0);
+    for c in containers {
+        match &c.state {
+            ContainerState::Running { .. } => running += 1,
+            ContainerState::Terminated(t) => {
+                stopped += 1;
+                if t.exit_code == 0 {
+                    succeeded += 1;
+                }
+            }
+            ContainerState::Waiting { .. } if c.last.is_some() => running += 1,
+            ContainerState::Waiting { .. } => waiting += 1,
+        }
+    }
+    if waiting > 0 || containers.is_empty() {
+        "Pending"
+    } else if running > 0 {
+        "Running"
+    } else if restart_policy == "Always" {
+        "Running"
+    } else if stopped == succeeded {
+        "Succeeded"
+    } else if restart_policy == "OnFailure" {
+        "Running"
+    } else {
+        "Failed"
+    }
+}
+
+/// A pod's whole `status`: phase, the four conditions, IPs, start time and container
+/// statuses; `message` (e.g. that no process runs) goes into `status.message`. Condition
+/// times move only when their status changes.
+#[allow(clippy::too_many_arguments)]
+pub fn pod_status(
+    pod: &Value,
+    containers: &[ContainerRun],
+    pod_ip: &str,
+    host_ip: &str,
+    start_time: &str,
+    message: Option<&str>,
+    now: &str,
+) -> Value {
+    let policy = pod
+        .pointer("/spec/restartPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Always");
+    let phase = pod_phase(policy, containers);
+    let unready: Vec<&str> = containers
+        .iter()
+        .filter(|c| !c.ready)
+        .map(|c| c.name.as_str())
+        .collect();
+    let old = pod.pointer("/status/conditions").and_then(Value::as_array);
+    let cond = |kind: &str, ok: bool, reason: &str, msg: &str| {
+        let prev = old.and_then(|l| l.iter().find(|c| c["type"] == kind));
+        let status = if ok { "True" } else { "False" };
+        let since = match prev {
+            Some(p) if p["status"] == status => p["lastTransitionTime"].clone(),
+            _ => json!(now),
+        };
+        let mut c = json!({"type": kind, "status": status, "lastProbeTime": null,
+            "lastTransitionTime": since});
+        if !reason.is_empty() {
+            c["reason"] = json!(reason);
+            c["message"] = json!(msg);
+        }
+        c
+    };
+    let terminal = matches!(phase, "Succeeded" | "Failed");
+    let all_ready = unready.is_empty() && !terminal;
+    let (reason, msg) = if terminal {
+        ("PodCompleted", String::new())
+    } else if all_ready {
+        ("", String::new())
+    } else {
+        (
+            "ContainersNotReady",
+            format!("containers with unready status: [{}]", unready.join(" ")),
+        )
+    };
+    let conditions = json!([
+        cond("PodReadyToStartContainers", true, "", ""),
+        cond("Initialized", true, "", ""),
+        cond("Ready", all_ready, reason, &msg),
+        cond("ContainersReady", all_ready, reason, &msg),
+        cond("PodScheduled", true, "", ""),
+    ]);
+    let mut status = json!({
+        "phase": phase,
+        "conditions": conditions,
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}],
+        "startTime": start_time,
+        "qosClass": "BestEffort",
+        "containerStatuses": containers.iter().map(ContainerRun::to_json).collect::<Vec<_>>(),
+    });
+    if !pod_ip.is_empty() {
+        status["podIP"] = json!(pod_ip);
+        status["podIPs"] = json!([{"ip": pod_ip}]);
+    }
+    if let Some(m) = message {
+        status["message"] = json!(m);
+    }
+    status
+}
+
+/// The STATUS column of `kubectl get pods` (the server's `printPod`).
+pub fn pod_display_status(pod: &Value) -> String {
+    let mut reason = pod
+        .pointer("/status/reason")
+        .or_else(|| pod.pointer("/status/phase"))
+        .and_then(Value::as_str)
+        .unwrap_or("Pending")
+        .to_owned();
+    let mut running_ready = false;
+    let statuses = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for c in statuses.iter().rev() {
+        let s = |p: &str| c.pointer(p).and_then(Value::as_str).unwrap_or("");
+        if !s("/state/waiting/reason").is_empty() {
+            reason = s("/state/waiting/reason").to_owned();
+        } else if c.pointer("/state/terminated").is_some() {
+            reason = if !s("/state/terminated/reason").is_empty() {
+                s("/state/terminated/reason").to_owned()
+            } else if let Some(sig) = c
+                .pointer("/state/terminated/signal")
+                .and_then(Value::as_i64)
+            {
+                format!("Signal:{sig}")
+            } else {
+                format!("ExitCode:{}", int(c, "/state/terminated/exitCode"))
+            };
+        } else if c.pointer("/state/running").is_some() && c["ready"] == true {
+            running_ready = true;
+        }
+    }
+    if reason == "Completed" && running_ready {
+        reason = "Running".into();
+    }
+    if pod.pointer("/metadata/deletionTimestamp").is_some() {
+        reason = "Terminating".into();
+    }
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dep(replicas: i64, strategy: Value) -> Value {
+        json!({"metadata": {"name": "web", "generation": 1},
+               "spec": {"replicas": replicas, "strategy": strategy,
+                        "template": {"metadata": {"labels": {"app": "web"}}}}})
+    }
+
+    fn rs(name: &str, replicas: i64, pods: i64, available: i64) -> RsView {
+        RsView {
+            name: name.into(),
+            replicas,
+            pods,
+            ready: available,
+            available,
+        }
+    }
+
+    #[test]
+    fn hash_ignores_its_own_label() {
+        let a = json!({"metadata": {"labels": {"app": "x"}}});
+        let b = json!({"metadata": {"labels": {"app": "x", "pod-template-hash": "zzz"}}});
+        assert_eq!(template_hash(&a), template_hash(&b));
+        assert_ne!(
+            template_hash(&a),
+            template_hash(&json!({"metadata": {"labels": {"app": "y"}}}))
+        );
+        // As kubectl sends a template back on `rollout undo`.
+        let go = json!({"metadata": {"labels": {"app": "x"}, "creationTimestamp": null},
+                        "spec": {"containers": [{"name": "c", "resources": {}}]}});
+        let plain = json!({"metadata": {"labels": {"app": "x"}},
+                           "spec": {"containers": [{"name": "c"}]}});
+        assert_eq!(template_hash(&go), template_hash(&plain));
+    }
+
+    #[test]
+    fn rolling_update_surges_then_drains_old() {
+        // 4 replicas, 25%: surge 1, unavailable 1.
+        let d = dep(4, json!({"type": "RollingUpdate"}));
+        assert_eq!(surge_and_unavailable(&d, 4), (1, 1));
+        let plan = plan_rollout(&d, &rs("new", 0, 0, 0), &[rs("old", 4, 4, 4)]);
+        // New grows by the surge; one healthy old pod may go (4 available, 3 needed).
+        assert_eq!(plan, vec![("new".into(), 1), ("old".into(), 3)]);
+        // New pod not ready yet: nothing more may go.
+        let plan = plan_rollout(&d, &rs("new", 1, 1, 0), &[rs("old", 3, 3, 3)]);
+        assert_eq!(plan, vec![("new".into(), 2)]);
+        let plan = plan_rollout(&d, &rs("new", 2, 2, 0), &[rs("old", 3, 3, 3)]);
+        assert!(plan.is_empty(), "{plan:?}");
+        // Done: old goes to 0 once new is available.
+        let plan = plan_rollout(&d, &rs("new", 4, 4, 4), &[rs("old", 1, 1, 1)]);
+        assert_eq!(plan, vec![("old".into(), 0)]);
+    }
+
+    #[test]
+    fn one_replica_rolls_with_surge_one() {
+        let d = dep(1, json!({"type": "RollingUpdate"}));
+        assert_eq!(surge_and_unavailable(&d, 1), (1, 0));
+        let plan = plan_rollout(&d, &rs("new", 0, 0, 0), &[rs("old", 1, 1, 1)]);
+        assert_eq!(plan, vec![("new".into(), 1)]);
+        // Nothing is available: the old pod stays until the new one is.
+        let plan = plan_rollout(&d, &rs("new", 1, 1, 0), &[rs("old", 1, 1, 0)]);
+        assert!(plan.is_empty(), "{plan:?}");
+        // A crashing old pod is cleaned up once the new one is available.
+        let plan = plan_rollout(&d, &rs("new", 1, 1, 1), &[rs("old", 1, 1, 0)]);
+        assert_eq!(plan, vec![("old".into(), 0)]);
+    }
+
+    #[test]
+    fn recreate_drains_before_scaling_up() {
+        let d = dep(2, json!({"type": "Recreate"}));
+        let plan = plan_rollout(&d, &rs("new", 0, 0, 0), &[rs("old", 2, 2, 2)]);
+        assert_eq!(plan, vec![("old".into(), 0)]);
+        let plan = plan_rollout(&d, &rs("new", 0, 0, 0), &[rs("old", 0, 1, 0)]);
+        assert!(plan.is_empty(), "waits for old pods to go");
+        let plan = plan_rollout(&d, &rs("new", 0, 0, 0), &[rs("old", 0, 0, 0)]);
+        assert_eq!(plan, vec![("new".into(), 2)]);
+    }
+
+    #[test]
+    fn deployment_status_from_replicasets() {
+        let d = dep(2, json!({"type": "RollingUpdate"}));
+        let new = rs("web-a", 2, 2, 1);
+        let old = rs("web-b", 1, 1, 1);
+        let s = deployment_status(&d, Some(&new), &[new.clone(), old], false, "T");
+        assert_eq!(s["replicas"], 3);
+        assert_eq!(s["updatedReplicas"], 2);
+        assert_eq!(s["availableReplicas"], 2);
+        let p = &s["conditions"][1];
+        assert_eq!(p["reason"], "ReplicaSetUpdated");
+        let done = rs("web-a", 2, 2, 2);
+        let s = deployment_status(&d, Some(&done), std::slice::from_ref(&done), false, "T");
+        assert_eq!(s["conditions"][1]["reason"], "NewReplicaSetAvailable");
+        assert_eq!(s["conditions"][0]["status"], "True");
+        assert!(s.get("unavailableReplicas").is_none());
+    }
+
+    fn term(code: i32) -> Terminated {
+        Terminated {
+            exit_code: code,
+            signal: None,
+            reason: if code == 0 { "Completed" } else { "Error" }.into(),
+            message: String::new(),
+            started_at: "T".into(),
+            finished_at: "T".into(),
+        }
+    }
+
+    #[test]
+    fn phases_follow_the_kubelet() {
+        let mut c = ContainerRun::creating("c", "i");
+        assert_eq!(pod_phase("Always", std::slice::from_ref(&c)), "Pending");
+        c.state = ContainerState::Terminated(term(1));
+        assert_eq!(pod_phase("Never", std::slice::from_ref(&c)), "Failed");
+        assert_eq!(pod_phase("OnFailure", std::slice::from_ref(&c)), "Running");
+        c.state = ContainerState::Terminated(term(0));
+        assert_eq!(
+            pod_phase("OnFailure", std::slice::from_ref(&c)),
+            "Succeeded"
+        );
+        c.state = ContainerState::Waiting {
+            reason: "CrashLoopBackOff".into(),
+            message: String::new(),
+        };
+        c.last = Some(term(1));
+        assert_eq!(pod_phase("Always", std::slice::from_ref(&c)), "Running");
+    }
+
+    #[test]
+    fn crash_loop_status_and_printer() {
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"restartPolicy": "Always"}});
+        let mut c = ContainerRun::creating("c", "i");
+        c.state = ContainerState::Waiting {
+            reason: "CrashLoopBackOff".into(),
+            message: "back-off".into(),
+        };
+        c.last = Some(term(1));
+        c.restarts = 2;
+        let s = pod_status(&pod, &[c], "10.0.0.2", "127.0.0.1", "T", None, "T");
+        assert_eq!(s["phase"], "Running");
+        assert_eq!(
+            s["containerStatuses"][0]["lastState"]["terminated"]["exitCode"],
+            1
+        );
+        assert_eq!(s["containerStatuses"][0]["restartCount"], 2);
+        let ready = s["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .unwrap();
+        assert_eq!(ready["status"], "False");
+        assert_eq!(ready["reason"], "ContainersNotReady");
+        let shown = json!({"metadata": {}, "status": s});
+        assert_eq!(pod_display_status(&shown), "CrashLoopBackOff");
+        assert!(!pod_ready(&shown));
+    }
+
+    #[test]
+    fn printer_shows_running_completed_and_terminating() {
+        let pod = json!({"metadata": {}, "spec": {"restartPolicy": "Never"}});
+        let mut c = ContainerRun::creating("c", "i");
+        c.state = ContainerState::Running {
+            started_at: "T".into(),
+        };
+        c.ready = true;
+        let s = pod_status(&pod, std::slice::from_ref(&c), "", "h", "T", None, "T");
+        let mut shown = json!({"metadata": {}, "status": s});
+        assert_eq!(pod_display_status(&shown), "Running");
+        assert!(pod_ready(&shown));
+        shown["metadata"]["deletionTimestamp"] = json!("T");
+        assert_eq!(pod_display_status(&shown), "Terminating");
+        c.state = ContainerState::Terminated(term(0));
+        c.ready = false;
+        let s = pod_status(&pod, &[c], "", "h", "T", None, "T");
+        assert_eq!(s["phase"], "Succeeded");
+        assert_eq!(
+            pod_display_status(&json!({"metadata": {}, "status": s})),
+            "Completed"
+        );
+    }
+}
