@@ -97,7 +97,11 @@ impl Kube {
     }
 
     fn jsonpath(&self, what: &str, path: &str) -> String {
-        self.ok(&["get", what, "-o", &format!("jsonpath={path}")])
+        let format = format!("jsonpath={path}");
+        let mut args = vec!["get"];
+        args.extend(what.split_whitespace());
+        args.extend(["-o", &format]);
+        self.ok(&args)
     }
 
     fn wait(&self, what: &str, condition: &str) {
@@ -207,6 +211,7 @@ if exec 3<>"/dev/tcp/$KUBERNETES_SERVICE_HOST/$KUBERNETES_SERVICE_PORT"; then
   printf 'GET /version HTTP/1.0\r\n\r\n' >&3; echo "api=$(head -1 <&3)"
 fi
 case "$1" in
+  job) echo "index=$JOB_COMPLETION_INDEX"; exit 0;;
   crash) echo crashing; exit 1;;
   serve) trap 'echo got SIGTERM; exit 0' TERM; while true; do sleep 0.1; done;;
 esac
@@ -267,6 +272,70 @@ metadata: {name: crasher}
 spec:
   containers: [{name: c, image: "tw-test:2", args: [crash]}]
 "#;
+
+const JOBS: &str = r#"apiVersion: batch/v1
+kind: Job
+metadata: {name: indexed}
+spec:
+  completions: 3
+  parallelism: 2
+  completionMode: Indexed
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: "tw-test:1", args: [job]}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: failing}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: "tw-test:1", args: [crash]}]
+"#;
+
+#[test]
+fn jobs_run_indexed_pods_to_completion_or_fail_past_their_backoff_limit() {
+    if !kubectl_present() || !processes_possible() {
+        return;
+    }
+    let k = process_server("jobs");
+    k.apply("jobs.yaml", JOBS);
+    k.wait("job/indexed", "condition=complete");
+    let shown = k.ok(&["get", "job", "indexed"]);
+    assert!(
+        shown.contains("Complete") && shown.contains("3/3"),
+        "{shown}"
+    );
+    assert_eq!(
+        k.jsonpath("job/indexed", "{.status.completedIndexes}"),
+        "0-2"
+    );
+    assert_eq!(k.jsonpath("job/indexed", "{.status.succeeded}"), "3");
+    for i in 0..3 {
+        let pod = k.jsonpath(
+            &format!("pods -l batch.kubernetes.io/job-completion-index={i},job-name=indexed"),
+            "{.items[0].metadata.name}",
+        );
+        assert!(pod.starts_with(&format!("indexed-{i}-")), "{pod}");
+        assert_eq!(
+            k.jsonpath(&format!("pod/{pod}"), "{.status.phase}"),
+            "Succeeded"
+        );
+        assert!(k.ok(&["logs", &pod]).contains(&format!("index={i}")));
+    }
+
+    k.wait("job/failing", "condition=failed");
+    assert_eq!(
+        k.jsonpath("job/failing", "{.status.conditions[0].reason}"),
+        "BackoffLimitExceeded"
+    );
+    assert_eq!(k.jsonpath("job/failing", "{.status.failed}"), "2");
+    let pods = k.ok(&["get", "pods", "-l", "job-name=failing"]);
+    assert_eq!(pods.matches("Error").count(), 2, "{pods}");
+}
 
 fn process_server(tag: &str) -> Kube {
     let dir = std::env::temp_dir().join(format!("tw-workloads-exe-{tag}-{}", std::process::id()));

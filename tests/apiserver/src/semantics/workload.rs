@@ -605,6 +605,198 @@ pub fn pod_display_status(pod: &Value) -> String {
     reason
 }
 
+/// Annotation (and label) carrying an Indexed Job pod's completion index.
+pub const COMPLETION_INDEX: &str = "batch.kubernetes.io/job-completion-index";
+
+/// What the Job controller does in one step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobStep {
+    /// Pods to create: `Some(index)` for Indexed Jobs, `None` otherwise.
+    pub create: Vec<Option<i64>>,
+    /// Active pods to delete (by name): the Job finished, failed or is suspended.
+    pub delete: Vec<String>,
+    /// The Job's new status.
+    pub status: Value,
+}
+
+fn job_index(pod: &Value) -> Option<i64> {
+    pod.pointer(&format!(
+        "/metadata/annotations/{}",
+        COMPLETION_INDEX.replace('/', "~1")
+    ))
+    .and_then(Value::as_str)
+    .and_then(|i| i.parse().ok())
+}
+
+/// Indexes as the API writes `completedIndexes`: `0-2,4`.
+fn index_ranges(indexes: &[i64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < indexes.len() {
+        let start = indexes[i];
+        let mut end = start;
+        while i + 1 < indexes.len() && indexes[i + 1] == end + 1 {
+            i += 1;
+            end = indexes[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    out.join(",")
+}
+
+/// One step of the Job controller (`pkg/controller/job`) over the Job's pods:
+/// `completions` (default 1) successful pods (distinct indexes for Indexed Jobs) complete
+/// it; more than `backoffLimit` (default 6) failed pods fail it; otherwise up to
+/// `parallelism` (default 1) pods run, never more than remaining completions; `suspend`
+/// deletes the active ones. Conditions `Complete`, `Failed` (`BackoffLimitExceeded`) and
+/// `Suspended`, with `startTime`, `completionTime`, `active`, `ready`, `succeeded`,
+/// `failed` and `completedIndexes`.
+pub fn job_step(job: &Value, pods: &[&Value], now: &str) -> JobStep {
+    let spec_i = |k: &str, d: i64| {
+        job.pointer(&format!("/spec/{k}"))
+            .and_then(Value::as_i64)
+            .unwrap_or(d)
+            .max(0)
+    };
+    let completions = spec_i("completions", 1);
+    let parallelism = spec_i("parallelism", 1);
+    let backoff_limit = spec_i("backoffLimit", 6);
+    let indexed = job.pointer("/spec/completionMode").and_then(Value::as_str) == Some("Indexed");
+    let suspended = job.pointer("/spec/suspend") == Some(&json!(true));
+    let phase = |p: &Value| {
+        p.pointer("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let active: Vec<&Value> = pods
+        .iter()
+        .copied()
+        .filter(|p| {
+            !matches!(phase(p).as_str(), "Succeeded" | "Failed")
+                && p.pointer("/metadata/deletionTimestamp").is_none()
+        })
+        .collect();
+    let failed = pods.iter().filter(|p| phase(p) == "Failed").count() as i64;
+    let mut done: Vec<i64> = Vec::new();
+    let mut succeeded = 0;
+    for p in pods.iter().filter(|p| phase(p) == "Succeeded") {
+        succeeded += 1;
+        if let Some(i) = job_index(p).filter(|i| (0..completions).contains(i)) {
+            done.push(i);
+        }
+    }
+    done.sort_unstable();
+    done.dedup();
+    let complete_count = if indexed {
+        done.len() as i64
+    } else {
+        succeeded
+    };
+    let old = job.pointer("/status/conditions").and_then(Value::as_array);
+    let had =
+        |t: &str| old.is_some_and(|l| l.iter().any(|c| c["type"] == t && c["status"] == "True"));
+    let finished_before = had("Complete") || had("Failed");
+    let mut step = JobStep::default();
+    let mut conditions: Vec<Value> = old.cloned().unwrap_or_default();
+    let mut set_condition = |kind: &str, reason: &str, message: &str| {
+        conditions.retain(|c| c["type"] != kind);
+        conditions.push(
+            json!({"type": kind, "status": "True", "reason": reason, "message": message,
+            "lastProbeTime": now, "lastTransitionTime": now}),
+        );
+    };
+    let mut completion_time = job.pointer("/status/completionTime").cloned();
+    if !finished_before {
+        if complete_count >= completions {
+            set_condition(
+                "Complete",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+            );
+            completion_time = Some(json!(now));
+            step.delete = active.iter().map(|p| name_of(p)).collect();
+        } else if failed > backoff_limit {
+            set_condition(
+                "Failed",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+            );
+            step.delete = active.iter().map(|p| name_of(p)).collect();
+        } else if suspended {
+            if !had("Suspended") {
+                set_condition("Suspended", "JobSuspended", "Job suspended");
+            }
+            step.delete = active.iter().map(|p| name_of(p)).collect();
+        } else {
+            conditions.retain(|c| c["type"] != "Suspended");
+            let room = (parallelism - active.len() as i64).max(0);
+            if indexed {
+                let running: Vec<i64> = active.iter().filter_map(|p| job_index(p)).collect();
+                step.create = (0..completions)
+                    .filter(|i| !done.contains(i) && !running.contains(i))
+                    .take(room as usize)
+                    .map(Some)
+                    .collect();
+            } else {
+                let remaining = completions - succeeded - active.len() as i64;
+                step.create = vec![None; room.min(remaining).max(0) as usize];
+            }
+        }
+    }
+    let still_active = if step.delete.is_empty() {
+        active.len()
+    } else {
+        0
+    } as i64
+        + step.create.len() as i64;
+    let ready = active.iter().filter(|p| pod_ready(p)).count() as i64;
+    let mut status = Map::new();
+    status.insert(
+        "startTime".into(),
+        job.pointer("/status/startTime")
+            .cloned()
+            .unwrap_or(json!(now)),
+    );
+    if let Some(t) = completion_time {
+        status.insert("completionTime".into(), t);
+    }
+    if still_active > 0 {
+        status.insert("active".into(), json!(still_active));
+    }
+    status.insert(
+        "ready".into(),
+        json!(if step.delete.is_empty() { ready } else { 0 }),
+    );
+    if succeeded > 0 {
+        status.insert("succeeded".into(), json!(succeeded));
+    }
+    if failed > 0 {
+        status.insert("failed".into(), json!(failed));
+    }
+    if indexed {
+        status.insert("completedIndexes".into(), json!(index_ranges(&done)));
+    }
+    if !conditions.is_empty() {
+        status.insert("conditions".into(), Value::Array(conditions));
+    }
+    status.insert("uncountedTerminatedPods".into(), json!({}));
+    step.status = Value::Object(status);
+    step
+}
+
+fn name_of(p: &Value) -> String {
+    p.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -762,6 +954,78 @@ mod tests {
         let shown = json!({"metadata": {}, "status": s});
         assert_eq!(pod_display_status(&shown), "CrashLoopBackOff");
         assert!(!pod_ready(&shown));
+    }
+
+    fn job_pod(name: &str, phase: &str, index: Option<i64>) -> Value {
+        let mut p = json!({"metadata": {"name": name}, "status": {"phase": phase}});
+        if let Some(i) = index {
+            p["metadata"]["annotations"] = json!({COMPLETION_INDEX: i.to_string()});
+        }
+        p
+    }
+
+    #[test]
+    fn job_runs_parallel_pods_up_to_completions() {
+        let job = json!({"spec": {"completions": 3, "parallelism": 2}});
+        let step = job_step(&job, &[], "T");
+        assert_eq!(step.create, vec![None, None]);
+        assert_eq!(step.status["active"], 2);
+        let a = job_pod("a", "Succeeded", None);
+        let b = job_pod("b", "Running", None);
+        let step = job_step(&job, &[&a, &b], "T");
+        assert_eq!(step.create.len(), 1, "one left to run next to b");
+        let c = job_pod("c", "Succeeded", None);
+        let d = job_pod("d", "Succeeded", None);
+        let step = job_step(&job, &[&a, &c, &d], "T");
+        assert!(step.create.is_empty());
+        let complete = &step.status["conditions"][0];
+        assert_eq!(
+            (complete["type"].as_str(), complete["status"].as_str()),
+            (Some("Complete"), Some("True"))
+        );
+        assert_eq!(step.status["succeeded"], 3);
+        assert_eq!(step.status["completionTime"], "T");
+    }
+
+    #[test]
+    fn indexed_job_fills_missing_indexes_and_reports_them() {
+        let job =
+            json!({"spec": {"completions": 4, "parallelism": 2, "completionMode": "Indexed"}});
+        let step = job_step(&job, &[], "T");
+        assert_eq!(step.create, vec![Some(0), Some(1)]);
+        let p0 = job_pod("j-0", "Succeeded", Some(0));
+        let p1 = job_pod("j-1", "Running", Some(1));
+        let p2 = job_pod("j-2", "Succeeded", Some(2));
+        let step = job_step(&job, &[&p0, &p1, &p2], "T");
+        assert_eq!(step.create, vec![Some(3)]);
+        assert_eq!(step.status["completedIndexes"], "0,2");
+        assert_eq!(index_ranges(&[0, 1, 2, 4, 6, 7]), "0-2,4,6-7");
+    }
+
+    #[test]
+    fn job_fails_past_its_backoff_limit() {
+        let job = json!({"spec": {"backoffLimit": 1}});
+        let f1 = job_pod("a", "Failed", None);
+        let step = job_step(&job, &[&f1], "T");
+        assert_eq!(step.create.len(), 1, "one retry allowed");
+        let f2 = job_pod("b", "Failed", None);
+        let step = job_step(&job, &[&f1, &f2], "T");
+        assert!(step.create.is_empty());
+        let c = &step.status["conditions"][0];
+        assert_eq!(
+            (c["type"].as_str(), c["reason"].as_str()),
+            (Some("Failed"), Some("BackoffLimitExceeded"))
+        );
+        assert_eq!(step.status["failed"], 2);
+    }
+
+    #[test]
+    fn suspended_job_stops_its_pods() {
+        let job = json!({"spec": {"suspend": true}});
+        let p = job_pod("a", "Running", None);
+        let step = job_step(&job, &[&p], "T");
+        assert_eq!(step.delete, vec!["a".to_owned()]);
+        assert_eq!(step.status["conditions"][0]["type"], "Suspended");
     }
 
     #[test]

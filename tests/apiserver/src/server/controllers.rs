@@ -72,10 +72,13 @@ struct Loop {
     watches: Vec<(GroupResource, UnboundedReceiver<WatchMsg>)>,
     deployments: BTreeSet<Key>,
     replicasets: BTreeSet<Key>,
+    jobs: BTreeSet<Key>,
     pods: BTreeSet<Key>,
     /// Simulated pods: (uid → when first seen), to start their containers after `delay`.
     simulated: HashMap<String, Instant>,
     timers: Vec<(Instant, Key)>,
+    /// Finished Jobs with `ttlSecondsAfterFinished`, re-examined when due.
+    job_timers: Vec<(Instant, Key)>,
 }
 
 /// Runs the controllers until the server shuts down; `delay` is how long a simulated
@@ -88,9 +91,11 @@ pub async fn run(shared: Arc<Shared>, kubelet: Arc<Kubelet>, delay: Duration) {
         watches: Vec::new(),
         deployments: BTreeSet::new(),
         replicasets: BTreeSet::new(),
+        jobs: BTreeSet::new(),
         pods: BTreeSet::new(),
         simulated: HashMap::new(),
         timers: Vec::new(),
+        job_timers: Vec::new(),
     };
     let mut shutdown = shared.shutdown.subscribe();
     let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -113,6 +118,7 @@ impl Loop {
             gr("apps", "deployments"),
             gr("apps", "replicasets"),
             gr("", "pods"),
+            gr("batch", "jobs"),
         ];
         let closed =
             self.watches.len() != wanted.len() || self.watches.iter().any(|(_, rx)| rx.is_closed());
@@ -133,6 +139,9 @@ impl Loop {
             for (ns, name, ..) in st.heads(&wanted[2]) {
                 self.pods.insert((ns, name));
             }
+            for (ns, name, ..) in st.heads(&wanted[3]) {
+                self.jobs.insert((ns, name));
+            }
         }
         for (g, rx) in &mut self.watches {
             while let Ok(WatchMsg::Event(ev)) = rx.try_recv() {
@@ -150,11 +159,18 @@ impl Loop {
                         }
                         self.replicasets.insert(k);
                     }
+                    "jobs" => {
+                        self.jobs.insert(k);
+                    }
                     _ => {
-                        if let Some((kind, name, _)) = owner
-                            && kind == "ReplicaSet"
-                        {
-                            self.replicasets.insert((k.0.clone(), name));
+                        match owner {
+                            Some((kind, name, _)) if kind == "ReplicaSet" => {
+                                self.replicasets.insert((k.0.clone(), name));
+                            }
+                            Some((kind, name, _)) if kind == "Job" => {
+                                self.jobs.insert((k.0.clone(), name));
+                            }
+                            _ => {}
                         }
                         self.pods.insert(k);
                     }
@@ -167,13 +183,20 @@ impl Loop {
         for (_, k) in due {
             self.pods.insert(k);
         }
+        let (due, later): (Vec<_>, Vec<_>) =
+            self.job_timers.drain(..).partition(|(t, _)| *t <= now);
+        self.job_timers = later;
+        for (_, k) in due {
+            self.jobs.insert(k);
+        }
     }
 
     fn reconcile(&mut self) {
         let pods: Vec<Key> = std::mem::take(&mut self.pods).into_iter().collect();
         let rss: Vec<Key> = std::mem::take(&mut self.replicasets).into_iter().collect();
         let deps: Vec<Key> = std::mem::take(&mut self.deployments).into_iter().collect();
-        if pods.is_empty() && rss.is_empty() && deps.is_empty() {
+        let jobs: Vec<Key> = std::mem::take(&mut self.jobs).into_iter().collect();
+        if pods.is_empty() && rss.is_empty() && deps.is_empty() && jobs.is_empty() {
             return;
         }
         let shared = self.shared.clone();
@@ -186,6 +209,11 @@ impl Loop {
         }
         for k in &deps {
             deployment(&mut st, k);
+        }
+        for k in &jobs {
+            if let Some(due) = job(&mut st, k) {
+                self.job_timers.push((due, k.clone()));
+            }
         }
     }
 
@@ -497,4 +525,99 @@ fn deployment(st: &mut State, k: &Key) {
     };
     let status = wl::deployment_status(&dep, new.as_ref(), &views, failed, &util::now_rfc3339());
     st.write_status(&dep_gr, &k.0, &k.1, status);
+}
+
+/// The Job controller: pods per [`wl::job_step`] (Indexed pods get their index as an
+/// annotation, a label and `JOB_COMPLETION_INDEX`), its status, and deletion
+/// `ttlSecondsAfterFinished` after it finished. Returns when to look again for the TTL.
+fn job(st: &mut State, k: &Key) -> Option<Instant> {
+    let jobs_gr = gr("batch", "jobs");
+    let pods_gr = gr("", "pods");
+    let job = st.one(&jobs_gr, &k.0, &k.1)?;
+    if job.pointer("/metadata/deletionTimestamp").is_some() {
+        return None;
+    }
+    let uid = s(&job, "/metadata/uid").to_owned();
+    let owned: Vec<Value> = st
+        .with_prefix(&pods_gr, &k.0, &format!("{}-", k.1))
+        .into_iter()
+        .filter(|p| controller_of(p).is_some_and(|(_, _, u)| u == uid))
+        .collect();
+    let refs: Vec<&Value> = owned.iter().collect();
+    let now = util::now_rfc3339();
+    let step = wl::job_step(&job, &refs, &now);
+    let pod_def = st.registry.find("", "v1", "pods").cloned()?;
+    let template = job.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    for index in &step.create {
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": template.get("metadata").cloned().unwrap_or(json!({})),
+            "spec": template.get("spec").cloned().unwrap_or(json!({}))});
+        let labels = &mut pod["metadata"]["labels"];
+        for l in ["batch.kubernetes.io/job-name", "job-name"] {
+            labels[l] = json!(k.1);
+        }
+        for l in ["batch.kubernetes.io/controller-uid", "controller-uid"] {
+            labels[l] = json!(uid);
+        }
+        match index {
+            Some(i) => {
+                pod["metadata"]["generateName"] = json!(format!("{}-{i}-", k.1));
+                pod["metadata"]["annotations"][wl::COMPLETION_INDEX] = json!(i.to_string());
+                pod["metadata"]["labels"][wl::COMPLETION_INDEX] = json!(i.to_string());
+                if let Some(cs) = pod
+                    .pointer_mut("/spec/containers")
+                    .and_then(Value::as_array_mut)
+                {
+                    for c in cs {
+                        let env = c
+                            .as_object_mut()
+                            .map(|m| m.entry("env").or_insert_with(|| json!([])));
+                        if let Some(Value::Array(env)) = env {
+                            env.push(json!({"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef":
+                                {"fieldPath": format!("metadata.annotations['{}']", wl::COMPLETION_INDEX)}}}));
+                        }
+                    }
+                }
+            }
+            None => pod["metadata"]["generateName"] = json!(format!("{}-", k.1)),
+        }
+        pod["metadata"]["namespace"] = json!(k.0);
+        pod["metadata"]["ownerReferences"] = owner_ref(&job, "batch/v1", "Job");
+        let ctx = WriteCtx {
+            field_manager: Some("job-controller".into()),
+            ..WriteCtx::default()
+        };
+        if let Err(e) = st.create(&pod_def, Some(&k.0), pod, &ctx) {
+            tracing::warn!(%e, "creating a pod of Job {}/{}", k.0, k.1);
+            break;
+        }
+    }
+    for name in &step.delete {
+        let _ = st.delete(&pod_def, Some(&k.0), name, &DeleteOpts::default());
+    }
+    st.write_status(&jobs_gr, &k.0, &k.1, step.status.clone());
+    // TTL after finishing (Complete or Failed).
+    let ttl = job
+        .pointer("/spec/ttlSecondsAfterFinished")
+        .and_then(Value::as_i64)?;
+    let finished_at = step
+        .status
+        .pointer("/conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True")
+        .and_then(|c| c["lastTransitionTime"].as_str())
+        .and_then(util::parse_rfc3339)?;
+    let left = finished_at + ttl - util::now_unix();
+    if left <= 0 {
+        let def = st.registry.find("batch", "v1", "jobs").cloned()?;
+        let opts = DeleteOpts {
+            propagation: super::store::Propagation::Foreground,
+            ..DeleteOpts::default()
+        };
+        let _ = st.delete(&def, Some(&k.0), &k.1, &opts);
+        None
+    } else {
+        Some(Instant::now() + Duration::from_secs(left as u64))
+    }
 }

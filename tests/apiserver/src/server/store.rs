@@ -1544,6 +1544,7 @@ impl State {
                 match gr.resource.as_str() {
                     "pods" => "kubelet",
                     "replicasets" => "replicaset-controller",
+                    "jobs" => "job-controller",
                     _ => "deployment-controller",
                 }
                 .into(),
@@ -1633,6 +1634,32 @@ fn default_builtin(def: &ResourceDef, obj: &mut Value) {
             spec.entry("revisionHistoryLimit").or_insert(json!(10));
             spec.entry("progressDeadlineSeconds").or_insert(json!(600));
             spec.entry("strategy").or_insert(json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}));
+        }
+        ("batch", "Job") => {
+            let name = meta_str(obj, "name").unwrap_or("").to_owned();
+            let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+                return;
+            };
+            if !spec.contains_key("completions") && !spec.contains_key("parallelism") {
+                spec.insert("completions".into(), json!(1));
+                spec.insert("parallelism".into(), json!(1));
+            }
+            spec.entry("parallelism").or_insert(json!(1));
+            spec.entry("backoffLimit").or_insert(json!(6));
+            spec.entry("completionMode").or_insert(json!("NonIndexed"));
+            spec.entry("suspend").or_insert(json!(false));
+            // The selector by job name (the real one uses the controller uid, which does
+            // not exist yet here); kubectl finds a Job's pods through it.
+            if spec.get("manualSelector") != Some(&json!(true)) && !spec.contains_key("selector") {
+                spec.insert(
+                    "selector".into(),
+                    json!({"matchLabels": {"batch.kubernetes.io/job-name": name}}),
+                );
+                if let Some(t) = spec.get_mut("template") {
+                    t["metadata"]["labels"]["batch.kubernetes.io/job-name"] = json!(name);
+                    t["metadata"]["labels"]["job-name"] = json!(name);
+                }
+            }
         }
         ("apps", "ReplicaSet") => {
             if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
