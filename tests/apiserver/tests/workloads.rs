@@ -213,7 +213,12 @@ fi
 case "$1" in
   job) echo "index=$JOB_COMPLETION_INDEX"; exit 0;;
   crash) echo crashing; exit 1;;
-  serve) trap 'echo got SIGTERM; exit 0' TERM; while true; do sleep 0.1; done;;
+  serve) trap 'echo got SIGTERM; [ -d /host ] && echo "$HOSTNAME" >> /host/terminated; exit 0' TERM
+    while true; do sleep 0.1; done;;
+  http) exec python3 -m http.server 8080 --bind 0.0.0.0;;
+  wilting) trap 'exit 0' TERM; touch /tmp/alive
+    for i in $(seq 15); do sleep 0.1; done; rm /tmp/alive
+    while true; do sleep 0.1; done;;
 esac
 "#;
 
@@ -335,6 +340,80 @@ fn jobs_run_indexed_pods_to_completion_or_fail_past_their_backoff_limit() {
     assert_eq!(k.jsonpath("job/failing", "{.status.failed}"), "2");
     let pods = k.ok(&["get", "pods", "-l", "job-name=failing"]);
     assert_eq!(pods.matches("Error").count(), 2, "{pods}");
+}
+
+const PROBED: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - name: c
+    image: "tw-test:1"
+    args: [http]
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: wilting}
+spec:
+  terminationGracePeriodSeconds: 3
+  containers:
+  - name: c
+    image: "tw-test:1"
+    args: [wilting]
+    livenessProbe:
+      exec: {command: [test, -f, /tmp/alive]}
+      initialDelaySeconds: 1
+      periodSeconds: 1
+      failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: graceful}
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: c
+    image: "tw-test:1"
+    args: [serve]
+    volumeMounts: [{name: host, mountPath: /host}]
+  volumes: [{name: host, hostPath: {path: HOSTDIR}}]
+"#;
+
+#[test]
+fn probes_drive_readiness_and_restarts_and_deletion_sends_sigterm() {
+    if !kubectl_present() || !processes_possible() {
+        return;
+    }
+    let k = process_server("probes");
+    let host_dir = k.dir.join("host");
+    std::fs::create_dir_all(&host_dir).expect("host dir");
+    k.apply(
+        "probed.yaml",
+        &PROBED.replace("HOSTDIR", &host_dir.display().to_string()),
+    );
+    // An HTTP readiness probe against the pod's own address (its network namespace).
+    k.wait("pod/web", "condition=Ready");
+    // An exec liveness probe that starts failing (it runs in the container's own mount
+    // view: /tmp/alive is the container's): the kubelet restarts the container.
+    k.wait(
+        "pod/wilting",
+        "jsonpath={.status.containerStatuses[0].restartCount}=1",
+    );
+    assert_eq!(
+        k.jsonpath(
+            "pod/wilting",
+            "{.status.containerStatuses[0].lastState.terminated.exitCode}"
+        ),
+        "0",
+        "stopped with SIGTERM, which it handles by exiting 0"
+    );
+    // Deletion: SIGTERM first (the script records it), well within the grace period.
+    k.wait("pod/graceful", "condition=Ready");
+    k.ok(&["delete", "pod/graceful", "--timeout=60s"]);
+    let terminated = std::fs::read_to_string(host_dir.join("terminated")).unwrap_or_default();
+    assert_eq!(terminated.trim(), "graceful");
 }
 
 fn process_server(tag: &str) -> Kube {

@@ -1292,7 +1292,7 @@ fn parse_probe(c: &Value, key: &str) -> Option<Probe> {
     })
 }
 
-async fn probe_once(ctx: &PodCtx, c: &Value, env: &[(String, String)], p: &Probe) -> bool {
+async fn probe_once(ctx: &PodCtx, sandbox: u32, env: &[(String, String)], p: &Probe) -> bool {
     let host = match &ctx.net {
         Some(n) => n.ip.to_string(),
         None => "127.0.0.1".into(),
@@ -1300,10 +1300,18 @@ async fn probe_once(ctx: &PodCtx, c: &Value, env: &[(String, String)], p: &Probe
     let attempt = async {
         match &p.action {
             ProbeAction::Exec(cmd) => {
-                let Ok(mut command) = ctx.command(c, env, cmd.clone()) else {
+                // In the container's own namespaces (its mount view, /tmp included).
+                let Some(target) = children(sandbox).first().copied() else {
                     return false;
                 };
+                let mut command = tokio::process::Command::new("nsenter");
                 command
+                    .arg(format!("--target={target}"))
+                    .args(["--mount", "--net", "--uts", "--ipc", "--"])
+                    .args(cmd)
+                    .env_clear()
+                    .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .kill_on_drop(true);
@@ -1572,6 +1580,7 @@ async fn supervise(
     stop: &mut watch::Receiver<Option<i64>>,
 ) -> Outcome {
     let start = Instant::now();
+    let sandbox = child.id().unwrap_or(0);
     let mut next_ready = readiness.map(|p| start + p.initial_delay);
     let mut next_live = liveness.map(|p| start + p.initial_delay);
     let (mut ready_ok, mut ready_bad, mut live_bad) = (0u32, 0u32, 0u32);
@@ -1600,7 +1609,7 @@ async fn supervise(
         if let (Some(p), Some(t)) = (readiness, next_ready)
             && t <= now
         {
-            if probe_once(ctx, c, env, p).await {
+            if probe_once(ctx, sandbox, env, p).await {
                 ready_ok += 1;
                 ready_bad = 0;
             } else {
@@ -1621,7 +1630,7 @@ async fn supervise(
         if let (Some(p), Some(t)) = (liveness, next_live)
             && t <= now
         {
-            if probe_once(ctx, c, env, p).await {
+            if probe_once(ctx, sandbox, env, p).await {
                 live_bad = 0;
             } else {
                 live_bad += 1;
