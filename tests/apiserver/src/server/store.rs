@@ -428,9 +428,8 @@ impl State {
             .collect()
     }
 
-    /// Every stored object of a resource (for the simulator and tests).
     /// Namespace, name, uid, generation and whether it is being deleted, for every object
-    /// of a resource, without cloning the objects (the Deployment simulator polls this).
+    /// of a resource, without cloning the objects.
     pub fn heads(&self, gr: &GroupResource) -> Vec<(String, String, String, i64, bool)> {
         self.bucket(gr)
             .map(|b| {
