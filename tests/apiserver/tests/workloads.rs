@@ -271,6 +271,22 @@ spec:
           - downwardAPI: {items: [{path: namespace, fieldRef: {fieldPath: metadata.namespace}}]}
 "#;
 
+const STUCK: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stuck}
+spec:
+  progressDeadlineSeconds: 2
+  selector: {matchLabels: {app: stuck}}
+  template:
+    metadata: {labels: {app: stuck}}
+    spec:
+      containers:
+      - name: c
+        image: "tw-test:1"
+        args: [serve]
+        readinessProbe: {exec: {command: ["false"]}, periodSeconds: 1}
+"#;
+
 const CRASHER: &str = r#"apiVersion: v1
 kind: Pod
 metadata: {name: crasher}
@@ -528,6 +544,14 @@ fn process_pods_run_restart_log_and_stop() {
         .expect("restartCount");
     assert!(restarts > 0);
     assert!(k.ok(&["logs", "crasher"]).contains("crashing"));
+
+    // A rollout whose pod never becomes ready (its readiness probe fails) passes its progress deadline, and
+    // `kubectl rollout status` says so.
+    k.apply("stuck.yaml", STUCK);
+    let out = k.run(&["rollout", "status", "deployment/stuck", "--timeout=60s"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("exceeded its progress deadline"), "{err}");
 
     // Deleting the Deployment ends its process (SIGTERM, within the grace period).
     let pid = container_pid(&k, &pod);

@@ -302,14 +302,72 @@ pub fn deployment_status(
     let old = deployment
         .pointer("/status/conditions")
         .and_then(Value::as_array);
+    let mut progressing = condition(old, "Progressing", p_status, p_reason, &p_msg, now);
+    // Any change of the pod counters is progress: it restarts the deadline.
+    let progressed =
+        counters(deployment.get("status")) != counters(Some(&Value::Object(status.clone())));
+    if progressed && p_reason == super::deployment::RS_UPDATED {
+        progressing["lastUpdateTime"] = json!(now);
+    }
     status.insert(
         "conditions".into(),
         json!([
             condition(old, "Available", a_status, a_reason, a_msg, now),
-            condition(old, "Progressing", p_status, p_reason, &p_msg, now),
+            progressing,
         ]),
     );
     Value::Object(status)
+}
+
+fn counters(status: Option<&Value>) -> [i64; 4] {
+    let get = |k: &str| {
+        status
+            .and_then(|s| s.get(k))
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    };
+    [
+        get("replicas"),
+        get("updatedReplicas"),
+        get("readyReplicas"),
+        get("availableReplicas"),
+    ]
+}
+
+/// Whether a rollout made no progress (no change of its pod counters) for
+/// `progressDeadlineSeconds` (default 600), judged from the `Progressing` condition's
+/// `lastUpdateTime`, which moves on every progress; `now` in Unix seconds.
+pub fn progress_deadline_exceeded(
+    deployment: &Value,
+    new: Option<&RsView>,
+    all: &[RsView],
+    now: i64,
+) -> bool {
+    if rollout_complete(desired_replicas(deployment), new, all) {
+        return false;
+    }
+    let computed = deployment_status(deployment, new, all, false, "");
+    if counters(deployment.get("status")) != counters(Some(&computed)) {
+        return false;
+    }
+    let deadline = deployment
+        .pointer("/spec/progressDeadlineSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(600);
+    let progressing = deployment
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|l| l.iter().find(|c| c["type"] == "Progressing"));
+    let Some(p) = progressing else {
+        return false;
+    };
+    if p["reason"] == super::deployment::PROGRESS_DEADLINE_EXCEEDED {
+        return true;
+    }
+    p["lastUpdateTime"]
+        .as_str()
+        .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        .is_some_and(|t| now - t.as_second() > deadline)
 }
 
 /// The status of a ReplicaSet (or the counters of a Job) from its live pods.
@@ -875,6 +933,31 @@ mod tests {
         assert!(plan.is_empty(), "waits for old pods to go");
         let plan = plan_rollout(&d, &rs("new", 0, 0, 0), &[rs("old", 0, 0, 0)]);
         assert_eq!(plan, vec![("new".into(), 2)]);
+    }
+
+    #[test]
+    fn progress_deadline_counts_from_the_last_progress() {
+        let mut d = dep(1, json!({"type": "RollingUpdate"}));
+        d["spec"]["progressDeadlineSeconds"] = json!(60);
+        let stuck = rs("web-a", 1, 1, 0);
+        let all = std::slice::from_ref(&stuck);
+        d["status"] = deployment_status(&d, Some(&stuck), all, false, "2026-01-01T00:00:00Z");
+        let start = k8s_openapi::jiff::Timestamp::from_second(0).unwrap();
+        let t0: i64 = "2026-01-01T00:00:00Z"
+            .parse::<k8s_openapi::jiff::Timestamp>()
+            .unwrap()
+            .as_second()
+            - start.as_second();
+        assert!(!progress_deadline_exceeded(&d, Some(&stuck), all, t0 + 59));
+        assert!(progress_deadline_exceeded(&d, Some(&stuck), all, t0 + 61));
+        // Progress (a pod became available) is not a timeout, and complete never is.
+        let done = rs("web-a", 1, 1, 1);
+        assert!(!progress_deadline_exceeded(
+            &d,
+            Some(&done),
+            std::slice::from_ref(&done),
+            t0 + 999
+        ));
     }
 
     #[test]

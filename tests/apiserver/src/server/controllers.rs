@@ -79,6 +79,8 @@ struct Loop {
     timers: Vec<(Instant, Key)>,
     /// Finished Jobs with `ttlSecondsAfterFinished`, re-examined when due.
     job_timers: Vec<(Instant, Key)>,
+    /// Rollouts in progress, re-examined when their progress deadline could pass.
+    dep_timers: HashMap<Key, Instant>,
 }
 
 /// Runs the controllers until the server shuts down; `delay` is how long a simulated
@@ -96,6 +98,7 @@ pub async fn run(shared: Arc<Shared>, kubelet: Arc<Kubelet>, delay: Duration) {
         simulated: HashMap::new(),
         timers: Vec::new(),
         job_timers: Vec::new(),
+        dep_timers: HashMap::new(),
     };
     let mut shutdown = shared.shutdown.subscribe();
     let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -189,6 +192,16 @@ impl Loop {
         for (_, k) in due {
             self.jobs.insert(k);
         }
+        let due: Vec<Key> = self
+            .dep_timers
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in due {
+            self.dep_timers.remove(&k);
+            self.deployments.insert(k);
+        }
     }
 
     fn reconcile(&mut self) {
@@ -208,7 +221,9 @@ impl Loop {
             replicaset(&mut st, k);
         }
         for k in &deps {
-            deployment(&mut st, k);
+            if let Some(due) = deployment(&mut st, k) {
+                self.dep_timers.insert(k.clone(), due);
+            }
         }
         for k in &jobs {
             if let Some(due) = job(&mut st, k) {
@@ -386,17 +401,17 @@ fn replicaset(st: &mut State, k: &Key) {
 /// The Deployment controller: one ReplicaSet per template (found by its
 /// `pod-template-hash`), revisions, one rollout step, old ReplicaSets beyond
 /// `revisionHistoryLimit` removed, and the status.
-fn deployment(st: &mut State, k: &Key) {
+fn deployment(st: &mut State, k: &Key) -> Option<Instant> {
     let dep_gr = gr("apps", "deployments");
     let rs_gr = gr("apps", "replicasets");
     let Some(dep) = st.one(&dep_gr, &k.0, &k.1) else {
-        return;
+        return None;
     };
     if dep.pointer("/metadata/deletionTimestamp").is_some() {
-        return;
+        return None;
     }
     let Some(rs_def) = st.registry.find("apps", "v1", "replicasets").cloned() else {
-        return;
+        return None;
     };
     let uid = s(&dep, "/metadata/uid").to_owned();
     let template = dep.pointer("/spec/template").cloned().unwrap_or(json!({}));
@@ -453,7 +468,7 @@ fn deployment(st: &mut State, k: &Key) {
             };
             if let Err(e) = st.create(&rs_def, Some(&k.0), rs, &ctx) {
                 tracing::warn!(%e, "creating ReplicaSet {}/{rs_name}", k.0);
-                return;
+                return None;
             }
             rss = owned(st);
             max_rev + 1
@@ -519,12 +534,29 @@ fn deployment(st: &mut State, k: &Key) {
             );
         }
     }
-    let failed = st.failing_deployments.contains(k);
-    let Some(dep) = st.one(&dep_gr, &k.0, &k.1) else {
-        return;
-    };
-    let status = wl::deployment_status(&dep, new.as_ref(), &views, failed, &util::now_rfc3339());
+    let dep = st.one(&dep_gr, &k.0, &k.1)?;
+    let now = util::now_unix();
+    let failed = st.failing_deployments.contains(k)
+        || wl::progress_deadline_exceeded(&dep, new.as_ref(), &views, now);
+    let status = wl::deployment_status(
+        &dep,
+        new.as_ref(),
+        &views,
+        failed,
+        &util::format_rfc3339(now),
+    );
     st.write_status(&dep_gr, &k.0, &k.1, status);
+    // Look again when the progress deadline could pass.
+    (!failed && !wl::rollout_complete(wl::desired_replicas(&dep), new.as_ref(), &views)).then(
+        || {
+            let deadline = dep
+                .pointer("/spec/progressDeadlineSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(600)
+                .max(0) as u64;
+            Instant::now() + Duration::from_secs(deadline + 1)
+        },
+    )
 }
 
 /// The Job controller: pods per [`wl::job_step`] (Indexed pods get their index as an

@@ -1551,7 +1551,7 @@ impl State {
             ..WriteCtx::default()
         };
         if let Err(e) = self.commit(&def, Some(ns), name, old, new, true, &ctx) {
-            tracing::warn!(%e, "simulator status write for {ns}/{name}");
+            tracing::warn!(%e, "controller status write for {ns}/{name}");
         }
     }
 }
