@@ -91,9 +91,9 @@ fn int_or_percent(v: Option<&Value>, total: i64, round_up: bool, default_pct: i6
     .max(0)
 }
 
-/// `(maxSurge, maxUnavailable)` of a Deployment for `replicas`; `(0, replicas)`... for
-/// Recreate the controller does not use them. Both 0 means 1 unavailable, as the real
-/// controller resolves it.
+/// `(maxSurge, maxUnavailable)` of a RollingUpdate Deployment for `replicas` (25% each
+/// by default, surge rounded up, unavailable down). Both 0 means 1 unavailable, as the
+/// real controller resolves it.
 pub fn surge_and_unavailable(deployment: &Value, replicas: i64) -> (i64, i64) {
     let ru = deployment.pointer("/spec/strategy/rollingUpdate");
     let surge = int_or_percent(ru.and_then(|r| r.get("maxSurge")), replicas, true, 25);
@@ -105,7 +105,7 @@ pub fn surge_and_unavailable(deployment: &Value, replicas: i64) -> (i64, i64) {
     )
     .min(replicas);
     if surge == 0 && unavailable == 0 {
-        (0, 1.min(replicas.max(1)))
+        (0, 1)
     } else {
         (surge, unavailable)
     }
@@ -531,9 +531,7 @@ pub fn pod_phase(restart_policy: &str, containers: &[ContainerRun]) -> &'static 
     }
     if waiting > 0 || containers.is_empty() {
         "Pending"
-    } else if running > 0 {
-        "Running"
-    } else if restart_policy == "Always" {
+    } else if running > 0 || restart_policy == "Always" {
         "Running"
     } else if stopped == succeeded {
         "Succeeded"

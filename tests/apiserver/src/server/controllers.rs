@@ -404,15 +404,11 @@ fn replicaset(st: &mut State, k: &Key) {
 fn deployment(st: &mut State, k: &Key) -> Option<Instant> {
     let dep_gr = gr("apps", "deployments");
     let rs_gr = gr("apps", "replicasets");
-    let Some(dep) = st.one(&dep_gr, &k.0, &k.1) else {
-        return None;
-    };
+    let dep = st.one(&dep_gr, &k.0, &k.1)?;
     if dep.pointer("/metadata/deletionTimestamp").is_some() {
         return None;
     }
-    let Some(rs_def) = st.registry.find("apps", "v1", "replicasets").cloned() else {
-        return None;
-    };
+    let rs_def = st.registry.find("apps", "v1", "replicasets").cloned()?;
     let uid = s(&dep, "/metadata/uid").to_owned();
     let template = dep.pointer("/spec/template").cloned().unwrap_or(json!({}));
     let hash = wl::template_hash(&template);
