@@ -425,9 +425,42 @@ fn probes_drive_readiness_and_restarts_and_deletion_sends_sigterm() {
         "0",
         "stopped with SIGTERM, which it handles by exiting 0"
     );
-    // Deletion: SIGTERM first (the script records it), well within the grace period.
+    // Deletion: SIGTERM first (the script records it), well within the grace period;
+    // `kubectl logs -f` follows the run to its end.
     k.wait("pod/graceful", "condition=Ready");
+    let mut follow = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&k.kubeconfig)
+        .args(["logs", "-f", "graceful"])
+        .env("KUBECACHEDIR", k.dir.join("cache"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl logs -f");
+    let stdout = follow.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The first line means the stream is open; then delete.
+    let mut followed = vec![
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("a first line"),
+    ];
     k.ok(&["delete", "pod/graceful", "--timeout=60s"]);
+    // The stream ends (the sender goes) when the run has ended.
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        followed.push(line);
+    }
+    assert!(follow.wait().expect("kubectl logs -f").success());
+    let followed = followed.join("\n");
+    assert!(followed.contains("args=serve"), "{followed}");
+    assert!(followed.contains("got SIGTERM"), "{followed}");
     let terminated = std::fs::read_to_string(host_dir.join("terminated")).unwrap_or_default();
     assert_eq!(terminated.trim(), "graceful");
 }

@@ -645,12 +645,88 @@ fn pod_log(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<ResBody
         limit_bytes: r.q("limitBytes").and_then(|n| n.parse().ok()),
     };
     let text = super::kubelet::read_log(shared.runtime_dir(), &pod, &opts)?;
-    let mut resp = Response::new(full(text));
+    let body = if r.q("follow") == Some("true") {
+        follow_log(shared, &pod, &opts, text)?
+    } else {
+        full(text)
+    };
+    let mut resp = Response::new(body);
     resp.headers_mut().insert(
         CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("text/plain"),
     );
     Ok(resp)
+}
+
+/// `follow=true`: what is there, then what the run writes until it ends (or the pod goes,
+/// the client leaves, the server stops).
+fn follow_log(
+    shared: &Arc<Shared>,
+    pod: &Value,
+    opts: &super::kubelet::LogOptions,
+    first: Vec<u8>,
+) -> Result<ResBody, ApiError> {
+    let target = super::kubelet::log_file(shared.runtime_dir(), pod, opts)?;
+    // Read through an open handle: the kubelet removes the pod's files once it is gone,
+    // and what the run wrote last must still reach the client.
+    let mut file = std::fs::File::open(&target.path).ok();
+    if let Some(f) = &mut file {
+        use std::io::Seek as _;
+        let _ = f.seek(std::io::SeekFrom::End(0));
+    }
+    let uid = pod
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let ns = pod
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        if !first.is_empty() && tx.send(Bytes::from(first)).await.is_err() {
+            return;
+        }
+        let mut shutdown = shared.shutdown.subscribe();
+        let pods = super::registry::GroupResource {
+            group: String::new(),
+            resource: "pods".into(),
+        };
+        loop {
+            let going = super::kubelet::run_going(
+                shared.lock().one(&pods, &ns, &name).as_ref(),
+                &uid,
+                &target,
+            );
+            let mut chunk = Vec::new();
+            if let Some(f) = &mut file {
+                use std::io::Read as _;
+                let _ = f.read_to_end(&mut chunk);
+            } else {
+                file = std::fs::File::open(&target.path).ok();
+            }
+            if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
+                return;
+            }
+            if !going {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = shutdown.changed() => return,
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    Ok(BoxBody::new(ChannelBody { rx }))
 }
 
 fn list(

@@ -1662,9 +1662,10 @@ pub struct LogOptions {
     pub limit_bytes: Option<usize>,
 }
 
-/// A container's output as kept by the kubelet (empty for simulated containers, which
-/// print nothing), with the real server's errors for a missing container name or run.
-pub fn read_log(dir: &Path, pod: &Value, opts: &LogOptions) -> Result<Vec<u8>, ApiError> {
+/// Where one run of a container logs, and which container/run that is: the current run,
+/// or with `previous` the one before; the real server's errors for a missing container
+/// name or run.
+pub fn log_file(dir: &Path, pod: &Value, opts: &LogOptions) -> Result<LogTarget, ApiError> {
     let name = s(pod, "/metadata/name");
     let names: Vec<String> = containers(pod)
         .iter()
@@ -1687,12 +1688,7 @@ pub fn read_log(dir: &Path, pod: &Value, opts: &LogOptions) -> Result<Vec<u8>, A
             )));
         }
     };
-    let status = pod
-        .pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .and_then(|l| l.iter().find(|c| c["name"] == container.as_str()))
-        .cloned()
-        .unwrap_or(Value::Null);
+    let status = container_status(pod, &container);
     let restarts = status["restartCount"].as_i64().unwrap_or(0);
     let run = if opts.previous {
         if restarts == 0 {
@@ -1710,22 +1706,60 @@ pub fn read_log(dir: &Path, pod: &Value, opts: &LogOptions) -> Result<Vec<u8>, A
         .join("logs")
         .join(&container)
         .join(format!("{run}.log"));
-    let mut bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(_) => {
-            if let Some(reason) = status
-                .pointer("/state/waiting/reason")
-                .and_then(Value::as_str)
-                && !opts.previous
-                && status.pointer("/lastState/terminated").is_none()
-            {
-                return Err(ApiError::bad_request(format!(
-                    "container \"{container}\" in pod \"{name}\" is waiting to start: {reason}"
-                )));
-            }
-            Vec::new()
-        }
+    if !path.exists()
+        && !opts.previous
+        && status.pointer("/lastState/terminated").is_none()
+        && let Some(reason) = status
+            .pointer("/state/waiting/reason")
+            .and_then(Value::as_str)
+    {
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: {reason}"
+        )));
+    }
+    Ok(LogTarget {
+        path,
+        container,
+        run,
+    })
+}
+
+/// One container run's log.
+#[derive(Clone, Debug)]
+pub struct LogTarget {
+    /// The file.
+    pub path: PathBuf,
+    /// Container name.
+    pub container: String,
+    /// Run number (its `restartCount` when it started).
+    pub run: i64,
+}
+
+fn container_status(pod: &Value, container: &str) -> Value {
+    pod.pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .and_then(|l| l.iter().find(|c| c["name"] == container))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Whether a run is still going (for `follow`): the pod is there with the same uid and
+/// the container is running that run.
+pub fn run_going(pod: Option<&Value>, uid: &str, target: &LogTarget) -> bool {
+    let Some(pod) = pod.filter(|p| s(p, "/metadata/uid") == uid) else {
+        return false;
     };
+    let st = container_status(pod, &target.container);
+    st["restartCount"].as_i64() == Some(target.run)
+        && st.pointer("/state/terminated").is_none()
+        && st.pointer("/state/waiting/reason").and_then(Value::as_str) != Some("CrashLoopBackOff")
+}
+
+/// A container's output as kept by the kubelet (empty for simulated containers, which
+/// print nothing), `tailLines` and `limitBytes` applied.
+pub fn read_log(dir: &Path, pod: &Value, opts: &LogOptions) -> Result<Vec<u8>, ApiError> {
+    let target = log_file(dir, pod, opts)?;
+    let mut bytes = std::fs::read(&target.path).unwrap_or_default();
     if let Some(n) = opts.tail_lines {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let lines: Vec<&str> = text.lines().collect();
