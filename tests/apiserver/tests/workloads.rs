@@ -524,6 +524,7 @@ fn process_pods_run_restart_log_and_stop() {
         k.jsonpath(&format!("pod/{pod}"), "{.status.message}")
             .is_empty()
     );
+    assert_eq!(k.jsonpath("pvc/state", "{.status.phase}"), "Bound");
 
     // What the process saw: env from every source, volumes, the API at its gateway.
     let logs = k.ok(&["logs", &pod]);

@@ -73,6 +73,7 @@ struct Loop {
     deployments: BTreeSet<Key>,
     replicasets: BTreeSet<Key>,
     jobs: BTreeSet<Key>,
+    claims: BTreeSet<Key>,
     pods: BTreeSet<Key>,
     /// Simulated pods: (uid → when first seen), to start their containers after `delay`.
     simulated: HashMap<String, Instant>,
@@ -94,6 +95,7 @@ pub async fn run(shared: Arc<Shared>, kubelet: Arc<Kubelet>, delay: Duration) {
         deployments: BTreeSet::new(),
         replicasets: BTreeSet::new(),
         jobs: BTreeSet::new(),
+        claims: BTreeSet::new(),
         pods: BTreeSet::new(),
         simulated: HashMap::new(),
         timers: Vec::new(),
@@ -122,6 +124,7 @@ impl Loop {
             gr("apps", "replicasets"),
             gr("", "pods"),
             gr("batch", "jobs"),
+            gr("", "persistentvolumeclaims"),
         ];
         let closed =
             self.watches.len() != wanted.len() || self.watches.iter().any(|(_, rx)| rx.is_closed());
@@ -145,6 +148,9 @@ impl Loop {
             for (ns, name, ..) in st.heads(&wanted[3]) {
                 self.jobs.insert((ns, name));
             }
+            for (ns, name, ..) in st.heads(&wanted[4]) {
+                self.claims.insert((ns, name));
+            }
         }
         for (g, rx) in &mut self.watches {
             while let Ok(WatchMsg::Event(ev)) = rx.try_recv() {
@@ -164,6 +170,9 @@ impl Loop {
                     }
                     "jobs" => {
                         self.jobs.insert(k);
+                    }
+                    "persistentvolumeclaims" => {
+                        self.claims.insert(k);
                     }
                     _ => {
                         match owner {
@@ -209,7 +218,13 @@ impl Loop {
         let rss: Vec<Key> = std::mem::take(&mut self.replicasets).into_iter().collect();
         let deps: Vec<Key> = std::mem::take(&mut self.deployments).into_iter().collect();
         let jobs: Vec<Key> = std::mem::take(&mut self.jobs).into_iter().collect();
-        if pods.is_empty() && rss.is_empty() && deps.is_empty() && jobs.is_empty() {
+        let claims: Vec<Key> = std::mem::take(&mut self.claims).into_iter().collect();
+        if pods.is_empty()
+            && rss.is_empty()
+            && deps.is_empty()
+            && jobs.is_empty()
+            && claims.is_empty()
+        {
             return;
         }
         let shared = self.shared.clone();
@@ -224,6 +239,9 @@ impl Loop {
             if let Some(due) = deployment(&mut st, k) {
                 self.dep_timers.insert(k.clone(), due);
             }
+        }
+        for k in &claims {
+            bind_claim(&mut st, k);
         }
         for k in &jobs {
             if let Some(due) = job(&mut st, k) {
@@ -648,4 +666,24 @@ fn job(st: &mut State, k: &Key) -> Option<Instant> {
     } else {
         Some(Instant::now() + Duration::from_secs(left as u64))
     }
+}
+
+/// Every PersistentVolumeClaim is bound at once (the kubelet gives each claim a directory
+/// of its own): `phase: Bound` with the requested capacity and access modes.
+fn bind_claim(st: &mut State, k: &Key) {
+    let claims = gr("", "persistentvolumeclaims");
+    let Some(pvc) = st.one(&claims, &k.0, &k.1) else {
+        return;
+    };
+    if s(&pvc, "/status/phase") == "Bound" || pvc.pointer("/metadata/deletionTimestamp").is_some() {
+        return;
+    }
+    let mut status = json!({"phase": "Bound"});
+    if let Some(m) = pvc.pointer("/spec/accessModes") {
+        status["accessModes"] = m.clone();
+    }
+    if let Some(r) = pvc.pointer("/spec/resources/requests/storage") {
+        status["capacity"] = json!({"storage": r});
+    }
+    st.write_status(&claims, &k.0, &k.1, status);
 }
