@@ -37,6 +37,11 @@ want musl-gcc musl-tools
 want chromium chromium
 want node nodejs
 want npm npm
+# The test API server's process kubelet runs pods in bubblewrap (bwrap) inside network
+# namespaces made with iproute2 (ip) and entered with util-linux (nsenter).
+want bwrap bubblewrap
+want ip iproute2
+want nsenter util-linux
 # kubectl comes with the project's machine image; Debian's own package is the fallback.
 want kubectl kubernetes-client
 if ((${#apt_need[@]})); then

@@ -5,8 +5,8 @@
 //!
 //! - [`semantics`]: pure functions over JSON objects (schema validation, defaulting and
 //!   pruning, patches, server-side apply, garbage-collection planning).
-//! - [`server`]: the HTTP server, the object store, watches, discovery, the Deployment
-//!   simulator, counters and fault injection.
+//! - [`server`]: the HTTP server, the object store, watches, discovery, the workload
+//!   controllers, the process kubelet, counters and fault injection.
 //!
 //! ```no_run
 //! let server = tradewind_apiserver::TestServer::start().expect("server");
@@ -17,4 +17,6 @@
 pub mod semantics;
 pub mod server;
 
-pub use server::{ApiError, Config, Handle, ServerError, TestServer, kubeconfig_yaml};
+pub use server::{
+    ApiError, Config, Handle, ImageMap, KubeletConfig, ServerError, TestServer, kubeconfig_yaml,
+};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use tradewind_apiserver::{Config, Handle};
+use tradewind_apiserver::{Config, Handle, ImageMap, KubeletConfig};
 
 /// A test-only in-memory Kubernetes API server.
 #[derive(Debug, Parser)]
@@ -20,9 +20,20 @@ struct Args {
     /// Where to write a kubeconfig pointing at the server.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
-    /// Delay before the Deployment simulator reports a rollout ready, in milliseconds.
+    /// How long a simulated container (image not mapped) takes to become ready, in
+    /// milliseconds.
     #[arg(long, default_value_t = 200)]
     deployment_delay_ms: u64,
+    /// Images run as real processes: `PATTERN=EXECUTABLE[,...]`, `*` matching any text,
+    /// e.g. `tradewind-bot:*=/usr/local/bin/tradewind-bot` (default: `$TRADEWIND_IMAGE_MAP`).
+    #[arg(long)]
+    image_map: Option<String>,
+    /// Where the kubelet keeps volumes, claims and logs (a temporary directory if unset).
+    #[arg(long)]
+    kubelet_dir: Option<PathBuf>,
+    /// First CrashLoopBackOff delay in milliseconds (doubling, at most 5 minutes).
+    #[arg(long, default_value_t = 10_000)]
+    crash_backoff_ms: u64,
     /// Interval between watch bookmarks, in seconds.
     #[arg(long, default_value_t = 5)]
     bookmark_interval_s: u64,
@@ -44,6 +55,18 @@ async fn main() -> anyhow::Result<()> {
     let config = Config {
         deployment_delay: Duration::from_millis(args.deployment_delay_ms),
         bookmark_interval: Duration::from_secs(args.bookmark_interval_s.max(1)),
+        kubelet: KubeletConfig {
+            images: ImageMap::parse(
+                &args
+                    .image_map
+                    .clone()
+                    .or_else(|| std::env::var("TRADEWIND_IMAGE_MAP").ok())
+                    .unwrap_or_default(),
+            )
+            .context("--image-map")?,
+            runtime_dir: args.kubelet_dir.clone(),
+            crash_backoff: Duration::from_millis(args.crash_backoff_ms),
+        },
         ..Config::default()
     };
     let handle = Handle::spawn(listener, config)?;

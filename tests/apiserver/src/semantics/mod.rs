@@ -9,7 +9,9 @@
 //!   ownership for ordinary writes.
 //! - [`gc`]: garbage-collection plans for owner deletion (Background, Foreground,
 //!   Orphan).
-//! - [`deployment`]: the status a Deployment controller would write.
+//! - [`deployment`]: Deployment condition reasons and times.
+//! - [`workload`]: rollout steps, ReplicaSet/Deployment status from pods, pod phase,
+//!   conditions and the `kubectl get pods` STATUS column.
 //! - [`generation`]: `metadata.generation` and status-subresource rules.
 
 pub mod apply;
@@ -18,3 +20,4 @@ pub mod gc;
 pub mod generation;
 pub mod patch;
 pub mod schema;
+pub mod workload;

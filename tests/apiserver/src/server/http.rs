@@ -392,7 +392,7 @@ fn resolve(shared: &Shared, group: &str, version: &str, rest: &[&str]) -> Result
         .cloned()
         .ok_or_else(not_found)?;
     if let Some(s) = sub
-        && (s != "status" || !def.has_status)
+        && !(s == "status" && def.has_status || s == "log" && def.has_log())
     {
         return Err(not_found());
     }
@@ -479,6 +479,10 @@ fn delete_opts(r: &Req) -> Result<DeleteOpts, ApiError> {
             .and_then(Value::as_str)
             .map(str::to_owned),
         dry_run: dry,
+        grace_period: r
+            .q("gracePeriodSeconds")
+            .and_then(|g| g.parse().ok())
+            .or_else(|| body.get("gracePeriodSeconds").and_then(Value::as_i64)),
     })
 }
 
@@ -517,6 +521,18 @@ async fn resource(
     rest: &[&str],
 ) -> Result<Response<ResBody>, ApiError> {
     let t = resolve(shared, group, version, rest)?;
+    if t.sub.as_deref() == Some("log") {
+        if r.method != Method::GET {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({} {})",
+                r.method, r.path
+            )));
+        }
+        if let Some(e) = shared.lock().count_and_fault("get", "pods/log") {
+            return Err(e);
+        }
+        return pod_log(shared, r, &t);
+    }
     let def = &t.def;
     let ns = t.ns.as_deref();
     let status_only = t.sub.is_some();
@@ -615,6 +631,102 @@ async fn resource(
         }
         _ => Err(ApiError::method_not_allowed("unsupported verb")),
     }
+}
+
+/// `GET pods/{name}/log`: what the kubelet kept of a container's output (`container`,
+/// `previous`, `tailLines`, `limitBytes`).
+fn pod_log(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<ResBody>, ApiError> {
+    let name = t.name.as_deref().unwrap_or("");
+    let pod = shared.lock().get(&t.def, t.ns.as_deref(), name)?;
+    let opts = super::kubelet::LogOptions {
+        container: r.q("container").map(str::to_owned),
+        previous: r.q("previous") == Some("true"),
+        tail_lines: r.q("tailLines").and_then(|n| n.parse().ok()),
+        limit_bytes: r.q("limitBytes").and_then(|n| n.parse().ok()),
+    };
+    let text = super::kubelet::read_log(shared.runtime_dir(), &pod, &opts)?;
+    let body = if r.q("follow") == Some("true") {
+        follow_log(shared, &pod, &opts, text)?
+    } else {
+        full(text)
+    };
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain"),
+    );
+    Ok(resp)
+}
+
+/// `follow=true`: what is there, then what the run writes until it ends (or the pod goes,
+/// the client leaves, the server stops).
+fn follow_log(
+    shared: &Arc<Shared>,
+    pod: &Value,
+    opts: &super::kubelet::LogOptions,
+    first: Vec<u8>,
+) -> Result<ResBody, ApiError> {
+    let target = super::kubelet::log_file(shared.runtime_dir(), pod, opts)?;
+    // Read through an open handle: the kubelet removes the pod's files once it is gone,
+    // and what the run wrote last must still reach the client.
+    let mut file = std::fs::File::open(&target.path).ok();
+    if let Some(f) = &mut file {
+        use std::io::Seek as _;
+        let _ = f.seek(std::io::SeekFrom::End(0));
+    }
+    let uid = pod
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let ns = pod
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        if !first.is_empty() && tx.send(Bytes::from(first)).await.is_err() {
+            return;
+        }
+        let mut shutdown = shared.shutdown.subscribe();
+        let pods = super::registry::GroupResource {
+            group: String::new(),
+            resource: "pods".into(),
+        };
+        loop {
+            let going = super::kubelet::run_going(
+                shared.lock().one(&pods, &ns, &name).as_ref(),
+                &uid,
+                &target,
+            );
+            let mut chunk = Vec::new();
+            if let Some(f) = &mut file {
+                use std::io::Read as _;
+                let _ = f.read_to_end(&mut chunk);
+            } else {
+                file = std::fs::File::open(&target.path).ok();
+            }
+            if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
+                return;
+            }
+            if !going {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = shutdown.changed() => return,
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    Ok(BoxBody::new(ChannelBody { rx }))
 }
 
 fn list(

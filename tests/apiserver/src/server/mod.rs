@@ -1,12 +1,14 @@
 //! The server: an HTTP/1.1 listener (tokio + hyper) over the in-memory [`store`], the
-//! Deployment simulator, and handles for tests ([`TestServer`], [`Handle`]).
+//! workload [`controllers`] and the [`kubelet`], and handles for tests ([`TestServer`],
+//! [`Handle`]).
 
+pub mod controllers;
 pub mod error;
 pub mod http;
+pub mod kubelet;
 pub mod protobuf;
 pub mod registry;
 pub mod selectors;
-pub mod simulator;
 pub mod store;
 pub mod table;
 pub mod util;
@@ -22,6 +24,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
 pub use error::ApiError;
+pub use kubelet::{ImageMap, KubeletConfig, KubeletError};
 pub use store::Fault;
 use store::State;
 
@@ -39,6 +42,9 @@ pub enum ServerError {
     /// Binding a free port or starting the server's thread and runtime failed.
     #[error(transparent)]
     Start(#[from] tradewind_test_support::HostError),
+    /// The kubelet could not be set up.
+    #[error(transparent)]
+    Kubelet(#[from] KubeletError),
     /// Writing the kubeconfig failed.
     #[error("writing the kubeconfig {path}: {source}")]
     Kubeconfig {
@@ -56,10 +62,13 @@ pub struct Config {
     pub history: usize,
     /// How often watches with `allowWatchBookmarks` receive a BOOKMARK.
     pub bookmark_interval: Duration,
-    /// Whether the Deployment simulator runs.
+    /// Whether the workload controllers (Deployment, ReplicaSet), the scheduler and the
+    /// kubelet run; without them Deployments get no ReplicaSets, pods and status.
     pub simulate_deployments: bool,
-    /// How long after a Deployment's spec changes the simulator reports it ready.
+    /// How long a simulated container (image not mapped) takes to become ready.
     pub deployment_delay: Duration,
+    /// The process kubelet: which images run as processes, and how.
+    pub kubelet: KubeletConfig,
 }
 
 impl Default for Config {
@@ -69,6 +78,7 @@ impl Default for Config {
             bookmark_interval: Duration::from_secs(5),
             simulate_deployments: true,
             deployment_delay: Duration::from_millis(200),
+            kubelet: KubeletConfig::default(),
         }
     }
 }
@@ -80,6 +90,7 @@ pub struct Shared {
     /// Address the server listens on.
     pub addr: SocketAddr,
     bookmark_interval: Duration,
+    kubelet: Arc<kubelet::Kubelet>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -92,6 +103,11 @@ impl Shared {
     /// Locks the state, recovering from a poisoned lock (a test server keeps serving).
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where the kubelet keeps pods' volumes and logs.
+    pub fn runtime_dir(&self) -> &std::path::Path {
+        self.kubelet.dir()
     }
 }
 
@@ -109,15 +125,24 @@ impl Handle {
             source,
         })?;
         let (tx, _) = tokio::sync::watch::channel(false);
+        let kubelet = kubelet::Kubelet::new(config.kubelet.clone())?;
+        let mut state = State::new(config.history);
+        state.graceful_pods = config.simulate_deployments;
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(config.history)),
+            state: Mutex::new(state),
             shutdown: tx,
             addr,
             bookmark_interval: config.bookmark_interval,
+            kubelet: kubelet.clone(),
         });
-        tokio::spawn(accept_loop(listener, shared.clone()));
+        let stop = shared.shutdown.subscribe();
+        tokio::spawn(serve_until(listener, shared.clone(), stop));
         if config.simulate_deployments {
-            tokio::spawn(simulator::run(shared.clone(), config.deployment_delay));
+            tokio::spawn(controllers::run(
+                shared.clone(),
+                kubelet,
+                config.deployment_delay,
+            ));
         }
         tracing::info!(%addr, "tradewind-apiserver listening");
         Ok(Self { shared })
@@ -207,7 +232,8 @@ impl Handle {
         self.shared.lock().gone_next_watches += 1;
     }
 
-    /// Makes the simulator report the named Deployment as failed.
+    /// Makes the named Deployment's rollout fail: its simulated pods never become ready
+    /// and it reports `ProgressDeadlineExceeded`.
     pub fn fail_deployment(&self, namespace: &str, name: &str) {
         self.shared
             .lock()
@@ -220,10 +246,11 @@ impl Handle {
         self.shared.lock().resource_version()
     }
 
-    /// Stops accepting connections and ends every watch.
+    /// Stops accepting connections, ends every watch, and kills every pod process.
     pub fn shutdown(&self) {
         self.shared.shutdown.send_replace(true);
         self.shared.lock().close_watches();
+        self.shared.kubelet.shutdown();
     }
 }
 
@@ -234,12 +261,19 @@ pub fn kubeconfig_yaml(server: &str) -> String {
     )
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+/// Serves connections from `listener` until `stop` turns true (the server's shutdown,
+/// or a pod's end for the listener on its gateway address).
+pub(crate) async fn serve_until(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut shutdown = shared.shutdown.subscribe();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = shutdown.changed() => return,
+            _ = stop.changed() => return,
         };
         let (stream, peer) = match accepted {
             Ok(x) => x,

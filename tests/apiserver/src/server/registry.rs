@@ -132,7 +132,18 @@ impl ResourceDef {
                 "verbs": ["get", "patch", "update"],
             }]);
         }
+        if self.has_log()
+            && let Some(subs) = r["subresources"].as_array_mut()
+        {
+            subs.push(json!({"subresource": "log",
+                "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get"]}));
+        }
         r
+    }
+
+    /// Whether this is core/v1 Pods, which serve the `log` subresource.
+    pub fn has_log(&self) -> bool {
+        self.group.is_empty() && self.plural == "pods" && self.crd.is_none()
     }
 }
 
@@ -209,6 +220,17 @@ pub fn builtins() -> Vec<ResourceDef> {
         (
             "",
             "v1",
+            "pods",
+            "pod",
+            "Pod",
+            true,
+            &["po"],
+            true,
+            &["all"],
+        ),
+        (
+            "",
+            "v1",
             "events",
             "event",
             "Event",
@@ -236,6 +258,17 @@ pub fn builtins() -> Vec<ResourceDef> {
             "Deployment",
             true,
             &["deploy"],
+            true,
+            &["all"],
+        ),
+        (
+            "apps",
+            "v1",
+            "replicasets",
+            "replicaset",
+            "ReplicaSet",
+            true,
+            &["rs"],
             true,
             &["all"],
         ),
@@ -450,6 +483,9 @@ impl Registry {
             resources.push(r.api_resource());
             if let Some(s) = r.status_resource() {
                 resources.push(s);
+            }
+            if r.has_log() {
+                resources.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
             }
         }
         if resources.is_empty() {

@@ -163,6 +163,8 @@ pub struct DeleteOpts {
     pub precondition_uid: Option<String>,
     /// `dryRun=All`.
     pub dry_run: bool,
+    /// `gracePeriodSeconds` (pods): `None` takes the pod's `terminationGracePeriodSeconds`.
+    pub grace_period: Option<i64>,
 }
 
 impl Default for DeleteOpts {
@@ -172,6 +174,7 @@ impl Default for DeleteOpts {
             precondition_rv: None,
             precondition_uid: None,
             dry_run: false,
+            grace_period: None,
         }
     }
 }
@@ -195,8 +198,11 @@ pub struct State {
     pub faults: Vec<Fault>,
     /// Number of upcoming watches to answer with 410 Gone.
     pub gone_next_watches: u32,
-    /// Deployments (namespace, name) the simulator must fail.
+    /// Deployments (namespace, name) whose rollouts must fail.
     pub failing_deployments: HashSet<(String, String)>,
+    /// Whether a kubelet runs: deleting a pod bound to the node then only marks it
+    /// (graceful deletion) and the kubelet removes it once its containers stopped.
+    pub graceful_pods: bool,
 }
 
 impl std::fmt::Debug for State {
@@ -269,6 +275,7 @@ impl State {
             faults: Vec::new(),
             gone_next_watches: 0,
             failing_deployments: HashSet::new(),
+            graceful_pods: false,
         };
         let ns_def = s.registry.find("", "v1", "namespaces").cloned();
         if let Some(def) = ns_def {
@@ -421,9 +428,8 @@ impl State {
             .collect()
     }
 
-    /// Every stored object of a resource (for the simulator and tests).
     /// Namespace, name, uid, generation and whether it is being deleted, for every object
-    /// of a resource, without cloning the objects (the Deployment simulator polls this).
+    /// of a resource, without cloning the objects.
     pub fn heads(&self, gr: &GroupResource) -> Vec<(String, String, String, i64, bool)> {
         self.bucket(gr)
             .map(|b| {
@@ -457,6 +463,19 @@ impl State {
             .cloned()
     }
 
+    /// The objects of a resource in `ns` whose names start with `prefix` (a
+    /// Deployment's ReplicaSets, a ReplicaSet's pods), without scanning the others.
+    pub fn with_prefix(&self, gr: &GroupResource, ns: &str, prefix: &str) -> Vec<Value> {
+        let Some(b) = self.bucket(gr) else {
+            return Vec::new();
+        };
+        b.range((ns.to_owned(), prefix.to_owned())..)
+            .take_while(|((n, k), _)| n == ns && k.starts_with(prefix))
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+
+    /// Every stored object of a resource.
     pub fn all(&self, gr: &GroupResource) -> Vec<Value> {
         self.bucket(gr)
             .map(|b| b.values().cloned().collect())
@@ -1025,6 +1044,33 @@ impl State {
         {
             fins.push("kubernetes".into());
         }
+        if let Some(grace) = self.pod_grace(&gr, &obj, opts) {
+            // Graceful pod deletion: the kubelet stops the containers, then removes it.
+            let m = meta_mut(&mut obj);
+            let shorter = m
+                .get("deletionGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .is_none_or(|g| grace < g);
+            if shorter {
+                m.insert(
+                    "deletionTimestamp".into(),
+                    json!(util::format_rfc3339(util::now_unix() + grace)),
+                );
+                m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+            }
+            set_finalizers(&mut obj, fins);
+            if obj == old {
+                return Ok(present(def, &obj));
+            }
+            let rv = self.next_rv();
+            meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
+            self.objects
+                .entry(gr.clone())
+                .or_default()
+                .insert(key, obj.clone());
+            self.emit(&gr, EventType::Modified, obj.clone(), Some(old));
+            return Ok(present(def, &obj));
+        }
         if fins.is_empty() {
             self.remove(&gr, &key, obj.clone());
             self.gc();
@@ -1051,6 +1097,75 @@ impl State {
         self.emit(&gr, EventType::Modified, obj.clone(), Some(old));
         self.gc();
         Ok(present(def, &obj))
+    }
+
+    /// The grace period a pod's deletion waits for, when it is graceful: the pod is
+    /// bound to the node, a kubelet runs, it has not finished, and the grace is not 0.
+    fn pod_grace(&self, gr: &GroupResource, obj: &Value, opts: &DeleteOpts) -> Option<i64> {
+        if !self.graceful_pods || !gr.group.is_empty() || gr.resource != "pods" {
+            return None;
+        }
+        obj.pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())?;
+        let phase = obj.pointer("/status/phase").and_then(Value::as_str);
+        if matches!(phase, Some("Succeeded" | "Failed")) {
+            return None;
+        }
+        let grace = opts
+            .grace_period
+            .or_else(|| {
+                obj.pointer("/spec/terminationGracePeriodSeconds")
+                    .and_then(Value::as_i64)
+            })
+            .unwrap_or(30);
+        (grace > 0).then_some(grace)
+    }
+
+    /// The kubelet's last step of a graceful pod deletion: the pod (if still the same
+    /// uid and without finalizers) goes.
+    pub fn finish_pod_deletion(&mut self, ns: &str, name: &str, uid: &str) {
+        let gr = GroupResource {
+            group: String::new(),
+            resource: "pods".into(),
+        };
+        let key = (ns.to_owned(), name.to_owned());
+        let Some(obj) = self.objects.get(&gr).and_then(|b| b.get(&key)).cloned() else {
+            return;
+        };
+        if meta_str(&obj, "uid") != Some(uid) || !finalizers(&obj).is_empty() {
+            return;
+        }
+        self.remove(&gr, &key, obj);
+        self.gc();
+    }
+
+    /// Replaces a stored object (not only its status) on behalf of a controller, if it
+    /// changed; returns the stored object.
+    pub fn write_object(
+        &mut self,
+        gr: &GroupResource,
+        ns: &str,
+        name: &str,
+        new: Value,
+        manager: &str,
+    ) -> Option<Value> {
+        let def = self.registry.find_gr(gr).cloned()?;
+        let old = self.stored(&def, Some(ns), name).ok()?;
+        if old == new {
+            return Some(old);
+        }
+        let ctx = WriteCtx {
+            field_manager: Some(manager.into()),
+            ..WriteCtx::default()
+        };
+        match self.commit(&def, Some(ns), name, old, new, false, &ctx) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::warn!(%e, "{manager} write of {ns}/{name}");
+                None
+            }
+        }
     }
 
     /// Whether every owner an object references is gone (the garbage collector then
@@ -1410,7 +1525,7 @@ impl State {
         }
     }
 
-    /// Writes a status computed outside (the Deployment simulator) if it differs.
+    /// Writes a status computed outside (a controller or the kubelet) if it differs.
     pub fn write_status(&mut self, gr: &GroupResource, ns: &str, name: &str, status: Value) {
         let Some(def) = self.registry.find_gr(gr).cloned() else {
             return;
@@ -1424,11 +1539,19 @@ impl State {
         let mut new = old.clone();
         new["status"] = status;
         let ctx = WriteCtx {
-            field_manager: Some("deployment-controller".into()),
+            field_manager: Some(
+                match gr.resource.as_str() {
+                    "pods" => "kubelet",
+                    "replicasets" => "replicaset-controller",
+                    "jobs" => "job-controller",
+                    _ => "deployment-controller",
+                }
+                .into(),
+            ),
             ..WriteCtx::default()
         };
         if let Err(e) = self.commit(&def, Some(ns), name, old, new, true, &ctx) {
-            tracing::warn!(%e, "simulator status write for {ns}/{name}");
+            tracing::warn!(%e, "controller status write for {ns}/{name}");
         }
     }
 }
@@ -1510,6 +1633,49 @@ fn default_builtin(def: &ResourceDef, obj: &mut Value) {
             spec.entry("revisionHistoryLimit").or_insert(json!(10));
             spec.entry("progressDeadlineSeconds").or_insert(json!(600));
             spec.entry("strategy").or_insert(json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}));
+        }
+        ("batch", "Job") => {
+            let name = meta_str(obj, "name").unwrap_or("").to_owned();
+            let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+                return;
+            };
+            if !spec.contains_key("completions") && !spec.contains_key("parallelism") {
+                spec.insert("completions".into(), json!(1));
+                spec.insert("parallelism".into(), json!(1));
+            }
+            spec.entry("parallelism").or_insert(json!(1));
+            spec.entry("backoffLimit").or_insert(json!(6));
+            spec.entry("completionMode").or_insert(json!("NonIndexed"));
+            spec.entry("suspend").or_insert(json!(false));
+            // The selector by job name (the real one uses the controller uid, which does
+            // not exist yet here); kubectl finds a Job's pods through it.
+            if spec.get("manualSelector") != Some(&json!(true)) && !spec.contains_key("selector") {
+                spec.insert(
+                    "selector".into(),
+                    json!({"matchLabels": {"batch.kubernetes.io/job-name": name}}),
+                );
+                if let Some(t) = spec.get_mut("template") {
+                    t["metadata"]["labels"]["batch.kubernetes.io/job-name"] = json!(name);
+                    t["metadata"]["labels"]["job-name"] = json!(name);
+                }
+            }
+        }
+        ("apps", "ReplicaSet") => {
+            if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.entry("replicas").or_insert(json!(1));
+            }
+        }
+        ("", "Pod") => {
+            let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+                return;
+            };
+            spec.entry("restartPolicy").or_insert(json!("Always"));
+            spec.entry("terminationGracePeriodSeconds")
+                .or_insert(json!(30));
+            spec.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
+            spec.entry("schedulerName")
+                .or_insert(json!("default-scheduler"));
+            spec.entry("serviceAccountName").or_insert(json!("default"));
         }
         ("", "Service") => {
             let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {

@@ -154,6 +154,116 @@ fn builtin_columns(def: &ResourceDef) -> Vec<Column> {
                 Source::Computed(|o| json!(int_at(o, "/status/availableReplicas"))),
             ),
         ],
+        ("batch", "Job") => vec![
+            col(
+                "Status",
+                "string",
+                Source::Computed(|o| {
+                    let has = |t: &str| {
+                        o.pointer("/status/conditions")
+                            .and_then(Value::as_array)
+                            .is_some_and(|l| {
+                                l.iter().any(|c| c["type"] == t && c["status"] == "True")
+                            })
+                    };
+                    json!(if has("Complete") {
+                        "Complete"
+                    } else if has("Failed") {
+                        "Failed"
+                    } else if has("Suspended") {
+                        "Suspended"
+                    } else {
+                        "Running"
+                    })
+                }),
+            ),
+            col(
+                "Completions",
+                "string",
+                Source::Computed(|o| {
+                    json!(format!(
+                        "{}/{}",
+                        int_at(o, "/status/succeeded"),
+                        o.pointer("/spec/completions")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(1)
+                    ))
+                }),
+            ),
+            col(
+                "Duration",
+                "string",
+                Source::Computed(|o| {
+                    let t = |p: &str| {
+                        o.pointer(p)
+                            .and_then(Value::as_str)
+                            .and_then(crate::server::util::parse_rfc3339)
+                    };
+                    match t("/status/startTime") {
+                        Some(start) => {
+                            let end = t("/status/completionTime")
+                                .unwrap_or_else(crate::server::util::now_unix);
+                            json!(crate::server::util::human_age(
+                                crate::server::util::now_unix() - (end - start)
+                            ))
+                        }
+                        None => json!(""),
+                    }
+                }),
+            ),
+        ],
+        ("apps", "ReplicaSet") => vec![
+            col(
+                "Desired",
+                "integer",
+                Source::Computed(|o| json!(crate::semantics::workload::desired_replicas(o))),
+            ),
+            col(
+                "Current",
+                "integer",
+                Source::Computed(|o| json!(int_at(o, "/status/replicas"))),
+            ),
+            col(
+                "Ready",
+                "integer",
+                Source::Computed(|o| json!(int_at(o, "/status/readyReplicas"))),
+            ),
+        ],
+        ("", "Pod") => vec![
+            col(
+                "Ready",
+                "string",
+                Source::Computed(|o| {
+                    let cs = o
+                        .pointer("/status/containerStatuses")
+                        .and_then(Value::as_array);
+                    let ready = cs.map_or(0, |c| c.iter().filter(|c| c["ready"] == true).count());
+                    let total = o
+                        .pointer("/spec/containers")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len);
+                    json!(format!("{ready}/{total}"))
+                }),
+            ),
+            col(
+                "Status",
+                "string",
+                Source::Computed(|o| json!(crate::semantics::workload::pod_display_status(o))),
+            ),
+            col(
+                "Restarts",
+                "string",
+                Source::Computed(|o| {
+                    let n: i64 = o
+                        .pointer("/status/containerStatuses")
+                        .and_then(Value::as_array)
+                        .map_or(0, |c| {
+                            c.iter().filter_map(|c| c["restartCount"].as_i64()).sum()
+                        });
+                    json!(n.to_string())
+                }),
+            ),
+        ],
         ("", "Namespace") => vec![col(
             "Status",
             "string",
