@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tradewind_apiserver::TestServer;
+use tradewind_apiserver::{Config, TestServer};
 
 /// This package's directory, read when the test runs (cargo and nextest set it), not when
 /// it was compiled: a test binary reused from another checkout must not read that tree.
@@ -43,7 +43,12 @@ fn python_kubernetes_client_create_list_watch_patch() {
         );
         return;
     };
-    let server = TestServer::start().expect("server");
+    // The script counts the ConfigMaps of its namespace: no kube-root-ca.crt.
+    let server = TestServer::start_with(Config {
+        namespace_defaults: false,
+        ..Config::default()
+    })
+    .expect("server");
     run_script(&server, &py, "python_client.py", &[], "python");
     assert!(server.count("watch", "configmaps") >= 1);
     assert!(server.count("patch", "configmaps") >= 1);

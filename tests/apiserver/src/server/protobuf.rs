@@ -9,8 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 
+/// A decoded protobuf field value.
 #[derive(Debug)]
-enum Wire<'a> {
+pub(crate) enum Wire<'a> {
     Varint(u64),
     Bytes(&'a [u8]),
     Fixed,
@@ -33,7 +34,8 @@ fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, ApiError> {
     Err(bad("varint too long"))
 }
 
-fn fields(buf: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, ApiError> {
+/// The fields of a protobuf message, in order.
+pub(crate) fn fields(buf: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, ApiError> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < buf.len() {
@@ -69,7 +71,8 @@ fn fields(buf: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, ApiError> {
     Ok(out)
 }
 
-fn string(b: &[u8]) -> Result<String, ApiError> {
+/// A protobuf string field.
+pub(crate) fn string(b: &[u8]) -> Result<String, ApiError> {
     String::from_utf8(b.to_vec()).map_err(|_| bad("string is not UTF-8"))
 }
 

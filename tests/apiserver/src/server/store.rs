@@ -197,6 +197,9 @@ pub struct State {
     pub gone_next_watches: u32,
     /// Deployments (namespace, name) the simulator must fail.
     pub failing_deployments: HashSet<(String, String)>,
+    /// The cluster CA; when set, every namespace created gets its `default`
+    /// ServiceAccount and `kube-root-ca.crt` ConfigMap (`crate::auth::seed_namespace`).
+    pub root_ca_pem: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for State {
@@ -269,6 +272,7 @@ impl State {
             faults: Vec::new(),
             gone_next_watches: 0,
             failing_deployments: HashSet::new(),
+            root_ca_pem: None,
         };
         let ns_def = s.registry.find("", "v1", "namespaces").cloned();
         if let Some(def) = ns_def {
@@ -633,6 +637,12 @@ impl State {
             .or_default()
             .insert(key, obj.clone());
         self.emit(&def.gr(), EventType::Added, obj.clone(), None);
+        if def.group.is_empty()
+            && def.plural == "namespaces"
+            && let Some(ca) = self.root_ca_pem.clone()
+        {
+            crate::auth::seed_namespace(self, &ca, &name);
+        }
         if let Some(resources) = crd_resources {
             self.install_crd(&name, resources);
         }
