@@ -238,9 +238,18 @@ pub fn review_token(
     }
     let mut extra = BTreeMap::new();
     if let Some(pod) = &k.pod {
+        // As kube-apiserver: a pod being deleted keeps its tokens through its grace
+        // period (its deletionTimestamp) and one more minute, so it can shut down cleanly.
+        let now = util::now_unix();
         let p = st
             .one(&gr("", "pods"), &k.namespace, &pod.name)
-            .filter(|p| uid_of(p) == pod.uid && p.pointer("/metadata/deletionTimestamp").is_none())
+            .filter(|p| uid_of(p) == pod.uid)
+            .filter(|p| {
+                p.pointer("/metadata/deletionTimestamp")
+                    .and_then(Value::as_str)
+                    .and_then(util::parse_rfc3339)
+                    .is_none_or(|t| t >= now - 60)
+            })
             .ok_or_else(|| gone("the pod the token is bound to"))?;
         extra.insert(
             "authentication.kubernetes.io/pod-name".into(),

@@ -56,6 +56,17 @@ pub fn resources() -> Vec<ResourceDef> {
     ]
 }
 
+/// Appends `s` to the string array `key` of `m`.
+fn push(m: &mut Map<String, Value>, key: &str, s: String) {
+    if let Some(a) = m
+        .entry(key.to_owned())
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+    {
+        a.push(json!(s));
+    }
+}
+
 fn pb_strings(b: &[u8], map: &[(u64, &str)], repeated: &[u64]) -> Result<Value, ApiError> {
     let mut m = Map::new();
     for (f, w) in fields(b)? {
@@ -65,10 +76,7 @@ fn pb_strings(b: &[u8], map: &[(u64, &str)], repeated: &[u64]) -> Result<Value, 
         };
         let s = string(v)?;
         if repeated.contains(&f) {
-            m.entry(key.to_string())
-                .or_insert_with(|| json!([]))
-                .as_array_mut()
-                .map(|a| a.push(json!(s)));
+            push(&mut m, key, s);
         } else if !s.is_empty() {
             m.insert((*key).into(), json!(s));
         }
@@ -102,10 +110,7 @@ fn pb_spec(kind: &str, b: &[u8]) -> Result<Value, ApiError> {
     for (f, w) in fields(b)? {
         match (kind, f, w) {
             ("TokenRequest", 1, Wire::Bytes(v)) => {
-                spec.entry("audiences")
-                    .or_insert_with(|| json!([]))
-                    .as_array_mut()
-                    .map(|a| a.push(json!(string(v).unwrap_or_default())));
+                push(&mut spec, "audiences", string(v)?);
             }
             ("TokenRequest", 3, Wire::Bytes(v)) => {
                 spec.insert(
@@ -124,10 +129,7 @@ fn pb_spec(kind: &str, b: &[u8]) -> Result<Value, ApiError> {
                 spec.insert("token".into(), json!(string(v)?));
             }
             ("TokenReview", 2, Wire::Bytes(v)) => {
-                spec.entry("audiences")
-                    .or_insert_with(|| json!([]))
-                    .as_array_mut()
-                    .map(|a| a.push(json!(string(v).unwrap_or_default())));
+                push(&mut spec, "audiences", string(v)?);
             }
             ("SelfSubjectRulesReview", 1, Wire::Bytes(v)) => {
                 spec.insert("namespace".into(), json!(string(v)?));
@@ -148,10 +150,7 @@ fn pb_spec(kind: &str, b: &[u8]) -> Result<Value, ApiError> {
                 spec.insert("user".into(), json!(string(v)?));
             }
             ("SubjectAccessReview" | "LocalSubjectAccessReview", 4, Wire::Bytes(v)) => {
-                spec.entry("groups")
-                    .or_insert_with(|| json!([]))
-                    .as_array_mut()
-                    .map(|a| a.push(json!(string(v).unwrap_or_default())));
+                push(&mut spec, "groups", string(v)?);
             }
             ("SubjectAccessReview" | "LocalSubjectAccessReview", 6, Wire::Bytes(v)) => {
                 spec.insert("uid".into(), json!(string(v)?));
