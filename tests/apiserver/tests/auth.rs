@@ -636,3 +636,74 @@ fn namespaces_get_a_default_service_account_and_the_root_ca() {
         json!([])
     );
 }
+
+#[test]
+fn pod_tokens_are_bound_to_their_pod() {
+    use tradewind_apiserver::auth;
+    use tradewind_apiserver::server::registry::ResourceDef;
+    let s = server();
+    {
+        // Serve Pods if this build does not yet (the kubelet's pods are what binds).
+        let mut st = s.shared().lock();
+        if st.registry.find("", "v1", "pods").is_none() {
+            st.registry.resources.push(ResourceDef {
+                group: String::new(),
+                version: "v1".into(),
+                plural: "pods".into(),
+                singular: "pod".into(),
+                kind: "Pod".into(),
+                namespaced: true,
+                short_names: vec!["po".into()],
+                categories: vec!["all".into()],
+                has_status: true,
+                crd: None,
+            });
+        }
+    }
+    let pod = create(
+        &s,
+        "/api/v1/namespaces/default/pods",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "worker-0"},
+               "spec": {"containers": [{"name": "c", "image": "i"}]}}),
+    );
+    let uid = pod["metadata"]["uid"].as_str().expect("uid");
+    let stale = auth::pod_token(
+        s.shared(),
+        "default",
+        "default",
+        "worker-0",
+        "0000",
+        &[],
+        3600,
+    );
+    assert_eq!(stale.map_err(|e| e.code), Err(409));
+    let issued = auth::pod_token(s.shared(), "default", "default", "worker-0", uid, &[], 3607)
+        .expect("pod token");
+    let c = claims(&issued.token);
+    assert_eq!(
+        c["kubernetes.io"]["pod"],
+        json!({"name": "worker-0", "uid": uid})
+    );
+    assert_eq!(
+        c["exp"].as_i64().zip(c["iat"].as_i64()).map(|(e, i)| e - i),
+        Some(3607)
+    );
+    let ok = review(&s, &issued.token, &[]);
+    assert_eq!(ok["authenticated"], true, "{ok}");
+    assert_eq!(
+        ok["user"]["extra"]["authentication.kubernetes.io/pod-name"],
+        json!(["worker-0"])
+    );
+    assert_eq!(
+        ok["user"]["extra"]["authentication.kubernetes.io/pod-uid"],
+        json!([uid])
+    );
+    // Removed at once (no grace period), its token stops authenticating.
+    request(
+        &s,
+        "DELETE",
+        "/api/v1/namespaces/default/pods/worker-0?gracePeriodSeconds=0",
+        &Value::Null,
+    );
+    assert_eq!(review(&s, &issued.token, &[])["authenticated"], false);
+}
