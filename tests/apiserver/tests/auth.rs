@@ -707,3 +707,94 @@ fn pod_tokens_are_bound_to_their_pod() {
     );
     assert_eq!(review(&s, &issued.token, &[])["authenticated"], false);
 }
+
+#[test]
+fn impersonation_is_authorised_and_takes_the_impersonated_identity() {
+    let s = server();
+    namespace(&s, "team");
+    service_account(&s, "team", "bot");
+    let as_bot = [("Impersonate-User", "system:serviceaccount:team:bot")];
+    let whoami = request_with(
+        &s,
+        "POST",
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        &[as_bot[0], ("Content-Type", "application/json")],
+        r#"{"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}"#,
+    );
+    assert_eq!(
+        whoami.body["status"]["userInfo"],
+        json!({"username": "system:serviceaccount:team:bot",
+               "groups": ["system:serviceaccounts", "system:serviceaccounts:team", "system:authenticated"]})
+    );
+    let denied = request_with(&s, "GET", "/api/v1/namespaces/team/secrets", &as_bot, "");
+    assert_eq!(
+        denied.body["message"],
+        r#"secrets is forbidden: User "system:serviceaccount:team:bot" cannot list resource "secrets" in API group "" in the namespace "team""#
+    );
+    let groups = request_with(
+        &s,
+        "POST",
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        &[
+            ("Impersonate-User", "jane"),
+            ("Impersonate-Group", "ops"),
+            ("Impersonate-Group", "dev"),
+            ("Content-Type", "application/json"),
+        ],
+        "{}",
+    );
+    assert_eq!(
+        groups.body["status"]["userInfo"]["groups"],
+        json!(["ops", "dev", "system:authenticated"])
+    );
+    let no_user = request_with(&s, "GET", "/api", &[("Impersonate-Group", "ops")], "");
+    assert_eq!(no_user.code, 400);
+
+    // A ServiceAccount may not impersonate without the impersonate verb.
+    let t = s.create_token("team", "bot", &[], 3600).expect("token");
+    let auth = format!("Bearer {t}");
+    let r = request_with(
+        &s,
+        "GET",
+        "/api",
+        &[
+            ("Authorization", &auth),
+            ("Impersonate-User", "system:serviceaccount:team:default"),
+        ],
+        "",
+    );
+    assert_eq!(r.code, 403);
+    assert_eq!(
+        r.body["message"],
+        r#"serviceaccounts "default" is forbidden: User "system:serviceaccount:team:bot" cannot impersonate resource "serviceaccounts" in API group "" in the namespace "team""#
+    );
+    create(
+        &s,
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "impersonate-users"},
+               "rules": [{"apiGroups": [""], "resources": ["users"], "resourceNames": ["jane"], "verbs": ["impersonate"]}]}),
+    );
+    create(
+        &s,
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "bot-impersonates"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "impersonate-users"},
+               "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": "team"}]}),
+    );
+    let jane = request_with(
+        &s,
+        "GET",
+        "/api",
+        &[("Authorization", &auth), ("Impersonate-User", "jane")],
+        "",
+    );
+    assert_eq!(jane.code, 200, "{}", jane.body);
+    let john = request_with(
+        &s,
+        "GET",
+        "/api",
+        &[("Authorization", &auth), ("Impersonate-User", "john")],
+        "",
+    );
+    assert_eq!(john.code, 403);
+}

@@ -174,7 +174,26 @@ fn kubectl_create_token_whoami_and_can_i_as_a_service_account() {
         r#"Error from server (Forbidden): configmaps is forbidden: User "system:serviceaccount:team:bot" cannot list resource "configmaps" in API group "" in the namespace "team""#
     );
 
+    // The admin asking as the ServiceAccount (`--as` needs TLS in client-go).
+    let admin_https = dir.0.join("admin-https");
+    std::fs::write(&admin_https, server.https_kubeconfig_yaml()).expect("https kubeconfig");
+    let as_bot = ["--as", "system:serviceaccount:team:bot", "-n", "team"];
+    let as_no = kubectl(
+        d,
+        &admin_https,
+        &[&as_bot[..], &["auth", "can-i", "list", "configmaps"]].concat(),
+        None,
+    );
+    assert_eq!(text(&as_no).0, "no");
+
     ok(d, &admin, &["apply", "-f", "-"], Some(ROLE));
+    let as_yes = kubectl(
+        d,
+        &admin_https,
+        &[&as_bot[..], &["auth", "can-i", "list", "configmaps"]].concat(),
+        None,
+    );
+    assert_eq!(text(&as_yes).0, "yes");
     let yes = kubectl(d, &sa, &["auth", "can-i", "list", "configmaps"], None);
     assert_eq!((yes.status.code(), text(&yes).0.as_str()), (Some(0), "yes"));
     let secrets = kubectl(d, &sa, &["auth", "can-i", "get", "secrets"], None);

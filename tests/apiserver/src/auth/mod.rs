@@ -7,7 +7,9 @@
 //!   `system:serviceaccounts`, `system:serviceaccounts:NS` and `system:authenticated`.
 //!   Any other credential, a bad signature, an expired token, a foreign issuer or
 //!   audience, or a token whose ServiceAccount (or bound pod) is gone or was recreated,
-//!   is a 401 `Unauthorized` Status.
+//!   is a 401 `Unauthorized` Status. `Authorization: Bearer <Authority::admin_token>` is
+//!   the admin too (HTTPS kubeconfigs). Either may impersonate another user with the
+//!   `Impersonate-*` headers (`kubectl --as`), if RBAC grants it `impersonate`.
 //! - **Tokens** ([`token`]): ES256 JWTs signed by a key generated at start, with the claims
 //!   kube-apiserver writes; issuer [`ISSUER`], which is also the default audience. The
 //!   public key is served at `/openid/v1/jwks` and `/.well-known/openid-configuration`.
@@ -79,6 +81,7 @@ pub enum AuthError {
 /// The server's identity material: token signing key, cluster CA and TLS configuration.
 pub struct Authority {
     signer: token::Signer,
+    admin_token: String,
     root_ca_pem: String,
     tls: Arc<rustls::ServerConfig>,
 }
@@ -154,6 +157,7 @@ impl Authority {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
             signer,
+            admin_token: format!("admin-{}{}", util::new_uid(), util::new_uid()).replace('-', ""),
             root_ca_pem: ca_cert.pem(),
             tls: Arc::new(config),
         })
@@ -168,6 +172,12 @@ impl Authority {
     /// The TLS configuration the listener uses for HTTPS connections.
     pub fn tls_config(&self) -> Arc<rustls::ServerConfig> {
         self.tls.clone()
+    }
+
+    /// A static bearer token that authenticates as the admin (for HTTPS kubeconfigs:
+    /// client-go prompts for a password when a TLS server is given no credentials).
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
     }
 
     /// The token signer (signature checks, JWKS).
@@ -293,22 +303,125 @@ pub fn review_token(
     ))
 }
 
-/// The user behind an `Authorization` header value (empty: the admin), or 401.
-pub fn authenticate(shared: &Shared, authorization: &str) -> Result<UserInfo, ApiError> {
-    if authorization.is_empty() {
-        return Ok(admin());
+/// The user a request acts as: the one its `Authorization` header names (none: the
+/// admin; a bad one: 401), or the one it impersonates with `Impersonate-User` (and
+/// `Impersonate-Group`, `Impersonate-Uid`, `Impersonate-Extra-*`), if allowed to (403).
+pub fn authenticate(shared: &Shared, headers: &hyper::HeaderMap) -> Result<UserInfo, ApiError> {
+    let authorization = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let actor = if authorization.is_empty() {
+        admin()
+    } else {
+        let token = authorization
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(unauthorized)?;
+        if token == shared.auth.admin_token {
+            return impersonate(shared, admin(), headers);
+        }
+        review_token(shared, token, &[])
+            .map(|(user, _)| user)
+            .map_err(|e| {
+                tracing::debug!(%e, "bearer token rejected");
+                unauthorized()
+            })?
+    };
+    impersonate(shared, actor, headers)
+}
+
+/// Applies the impersonation headers, each checked with the `impersonate` verb on
+/// `users`, `serviceaccounts`, `groups`, `uids` or `userextras/KEY`, as kube-apiserver does.
+fn impersonate(
+    shared: &Shared,
+    actor: UserInfo,
+    headers: &hyper::HeaderMap,
+) -> Result<UserInfo, ApiError> {
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect()
+    };
+    let user = values("impersonate-user").into_iter().next();
+    let groups = values("impersonate-group");
+    let uid = values("impersonate-uid").into_iter().next();
+    let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in headers {
+        if let Some(key) = name.as_str().strip_prefix("impersonate-extra-")
+            && let Ok(v) = value.to_str()
+        {
+            extra
+                .entry(util::percent_decode(key))
+                .or_default()
+                .push(v.to_owned());
+        }
     }
-    let token = authorization
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(unauthorized)?;
-    review_token(shared, token, &[])
-        .map(|(user, _)| user)
-        .map_err(|e| {
-            tracing::debug!(%e, "bearer token rejected");
-            unauthorized()
-        })
+    let Some(username) = user else {
+        if groups.is_empty() && uid.is_none() && extra.is_empty() {
+            return Ok(actor);
+        }
+        return Err(ApiError::bad_request(
+            "requested impersonation of groups, a uid or extras without impersonating a user",
+        ));
+    };
+    let check = |group: &str, resource: &str, namespace: &str, name: &str| {
+        authorize(
+            shared,
+            &actor,
+            &Attributes {
+                verb: "impersonate".into(),
+                target: Target::Resource {
+                    group: group.into(),
+                    resource: resource.into(),
+                    subresource: String::new(),
+                    namespace: namespace.into(),
+                    name: name.into(),
+                },
+            },
+        )
+    };
+    let service_account = username
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split_once(':'));
+    match service_account {
+        Some((ns, name)) => check("", "serviceaccounts", ns, name)?,
+        None => check("", "users", "", &username)?,
+    }
+    for g in &groups {
+        check("", "groups", "", g)?;
+    }
+    if let Some(u) = &uid {
+        check("authentication.k8s.io", "uids", "", u)?;
+    }
+    for (key, vals) in &extra {
+        for v in vals {
+            check("authentication.k8s.io", &format!("userextras/{key}"), "", v)?;
+        }
+    }
+    let mut all_groups = groups;
+    let mut add = |g: String| {
+        if !all_groups.contains(&g) {
+            all_groups.push(g);
+        }
+    };
+    if let Some((ns, _)) = service_account {
+        add("system:serviceaccounts".into());
+        add(format!("system:serviceaccounts:{ns}"));
+    }
+    if username != "system:anonymous" {
+        add("system:authenticated".into());
+    }
+    Ok(UserInfo {
+        username,
+        uid: uid.unwrap_or_default(),
+        groups: all_groups,
+        extra,
+    })
 }
 
 /// Authorisation attributes of a resource request. `field_selector` names the object of

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming};
-use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use hyper::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -114,7 +114,7 @@ pub async fn handle(
     let accept = header(ACCEPT);
     let content_type = header(CONTENT_TYPE);
     let user_agent = header(USER_AGENT);
-    let user = match crate::auth::authenticate(&shared, &header(AUTHORIZATION)) {
+    let user = match crate::auth::authenticate(&shared, req.headers()) {
         Ok(u) => u,
         Err(e) => return Ok(error_response(&e)),
     };

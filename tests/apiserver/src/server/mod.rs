@@ -184,6 +184,18 @@ impl Handle {
         .map(|t| t.token)
     }
 
+    /// A kubeconfig that talks HTTPS to this server as the admin (its static admin
+    /// token): what `kubectl --as` needs, since client-go sends impersonation headers only
+    /// over TLS.
+    pub fn https_kubeconfig_yaml(&self) -> String {
+        crate::auth::token_kubeconfig_yaml(
+            &self.https_url(),
+            self.shared.auth.root_ca_pem(),
+            self.shared.auth.admin_token(),
+            "default",
+        )
+    }
+
     /// A kubeconfig that talks HTTPS to this server as the holder of `token`.
     pub fn token_kubeconfig_yaml(&self, token: &str, namespace: &str) -> String {
         crate::auth::token_kubeconfig_yaml(
