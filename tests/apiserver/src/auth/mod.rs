@@ -28,7 +28,8 @@
 //!   cluster CA) in every namespace, at start and whenever a namespace is created.
 //! - **TLS**: client-go sends credentials only over TLS, so the server also speaks HTTPS on
 //!   its port (the first byte of a connection tells), with a serving certificate for
-//!   `127.0.0.1`, `localhost` and `kubernetes.default.svc` signed by the cluster CA.
+//!   `127.0.0.1`, the bind address, [`KUBERNETES_SERVICE_IP`], `localhost` and the
+//!   `kubernetes.default.svc…` names, signed by the cluster CA.
 //!
 //! For the kubelet: [`pod_token`] mints the projected token of a pod (bound to the pod,
 //! so it stops working when the pod is deleted), and [`Authority::root_ca_pem`] is the
@@ -58,6 +59,9 @@ pub use token::{Claims, TokenError};
 
 /// The token issuer, and the API server's own audience (kube-apiserver's default).
 pub const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+/// The `kubernetes` Service's usual cluster IP; the serving certificate covers it, so pods
+/// whose `KUBERNETES_SERVICE_HOST` is this address reach the server over verified TLS.
+pub const KUBERNETES_SERVICE_IP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 96, 0, 1);
 /// The user a request without credentials is.
 pub const ADMIN_USER: &str = "kubernetes-admin";
 /// The group whose members are allowed everything without RBAC.
@@ -128,7 +132,10 @@ impl Authority {
             .to_vec(),
         )
         .map_err(tls_err)?;
-        let mut all_ips: Vec<IpAddr> = vec![std::net::Ipv4Addr::LOCALHOST.into()];
+        let mut all_ips: Vec<IpAddr> = vec![
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            KUBERNETES_SERVICE_IP.into(),
+        ];
         all_ips.extend(ips.iter().filter(|ip| !ip.is_unspecified()));
         all_ips.dedup();
         for ip in all_ips {
@@ -880,4 +887,57 @@ pub fn token_kubeconfig_yaml(
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: tradewind-test\n  cluster:\n    server: {server_https}\n    certificate-authority-data: {ca}\ncontexts:\n- name: tradewind-test\n  context:\n    cluster: tradewind-test\n    user: token\n    namespace: {namespace}\ncurrent-context: tradewind-test\nusers:\n- name: token\n  user:\n    token: {token}\npreferences: {{}}\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::ServerName;
+    use rustls::pki_types::pem::PemObject as _;
+
+    /// A TLS handshake in memory against the serving certificate, for `name`.
+    fn handshake(authority: &Authority, name: &str) -> Result<(), rustls::Error> {
+        let mut roots = rustls::RootCertStore::empty();
+        let ca =
+            CertificateDer::from_pem_slice(authority.root_ca_pem().as_bytes()).expect("CA PEM");
+        roots.add(ca).expect("CA added");
+        let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let server_name = ServerName::try_from(name.to_owned()).expect("server name");
+        let mut client = rustls::ClientConnection::new(Arc::new(client_config), server_name)?;
+        let mut server = rustls::ServerConnection::new(authority.tls_config())?;
+        for _ in 0..10 {
+            let mut buf = Vec::new();
+            client.write_tls(&mut buf).expect("client writes");
+            server.read_tls(&mut buf.as_slice()).expect("server reads");
+            server.process_new_packets()?;
+            let mut buf = Vec::new();
+            server.write_tls(&mut buf).expect("server writes");
+            client.read_tls(&mut buf.as_slice()).expect("client reads");
+            client.process_new_packets()?;
+            if !client.is_handshaking() && !server.is_handshaking() {
+                return Ok(());
+            }
+        }
+        Err(rustls::Error::General("handshake did not finish".into()))
+    }
+
+    #[test]
+    fn the_serving_certificate_is_trusted_through_the_root_ca_for_cluster_names() {
+        let a = Authority::generate(&[]).expect("authority");
+        for name in [
+            "127.0.0.1",
+            "10.96.0.1",
+            "localhost",
+            "kubernetes.default.svc",
+        ] {
+            handshake(&a, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert!(handshake(&a, "example.com").is_err());
+    }
 }
