@@ -5,6 +5,8 @@
 //!
 //! - [`semantics`]: pure functions over JSON objects (schema validation, defaulting and
 //!   pruning, patches, server-side apply, garbage-collection planning).
+//! - [`auth`]: ServiceAccount tokens, TokenReview and the other reviews, and RBAC for
+//!   ServiceAccount callers.
 //! - [`server`]: the HTTP server, the object store, watches, discovery, the workload
 //!   controllers, the process kubelet, counters and fault injection.
 //!
@@ -14,6 +16,7 @@
 //! assert_eq!(server.count("create", "configmaps"), 0);
 //! ```
 
+pub mod auth;
 pub mod semantics;
 pub mod server;
 

@@ -12,8 +12,13 @@ use tradewind_apiserver::{Config, TestServer};
 const CM: &str = "/api/v1/namespaces/default/configmaps";
 const DEPLOY: &str = "/apis/apps/v1/namespaces/default/deployments";
 
+/// A server without per-namespace defaults: these tests count ConfigMaps.
 fn server() -> TestServer {
-    TestServer::start().expect("server starts")
+    TestServer::start_with(Config {
+        namespace_defaults: false,
+        ..Config::default()
+    })
+    .expect("server starts")
 }
 
 fn rv(v: &Value) -> u64 {

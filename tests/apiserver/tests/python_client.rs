@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tradewind_apiserver::TestServer;
+use tradewind_apiserver::{Config, TestServer};
 
 /// This package's directory, read when the test runs (cargo and nextest set it), not when
 /// it was compiled: a test binary reused from another checkout must not read that tree.
@@ -43,10 +43,64 @@ fn python_kubernetes_client_create_list_watch_patch() {
         );
         return;
     };
-    let server = TestServer::start().expect("server");
+    // The script counts the ConfigMaps of its namespace: no kube-root-ca.crt.
+    let server = TestServer::start_with(Config {
+        namespace_defaults: false,
+        ..Config::default()
+    })
+    .expect("server");
     run_script(&server, &py, "python_client.py", &[], "python");
     assert!(server.count("watch", "configmaps") >= 1);
     assert!(server.count("patch", "configmaps") >= 1);
+}
+
+#[test]
+fn python_kubernetes_client_as_a_service_account() {
+    let Some(py) = python("kubernetes") else {
+        eprintln!(
+            "SKIPPED: no Python with the `kubernetes` package (pip install -r requirements-test.txt)"
+        );
+        return;
+    };
+    let server = TestServer::start().expect("server");
+    post(
+        &server,
+        "/api/v1/namespaces",
+        r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pyauth"}}"#,
+    );
+    post(
+        &server,
+        "/api/v1/namespaces/pyauth/serviceaccounts",
+        r#"{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "reader"}}"#,
+    );
+    let token = server
+        .create_token("pyauth", "reader", &[], 3600)
+        .expect("token");
+    let dir = std::env::temp_dir().join(format!("tw-apiserver-pyauth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let sa_kubeconfig = dir.join("sa-kubeconfig");
+    std::fs::write(
+        &sa_kubeconfig,
+        server.token_kubeconfig_yaml(&token, "pyauth"),
+    )
+    .expect("sa kubeconfig");
+    run_script(&server, &py, "python_auth.py", &[&sa_kubeconfig], "pyauth");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A plain-HTTP POST as the admin, asserting 201.
+fn post(server: &TestServer, path: &str, body: &str) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(server.addr()).expect("connect");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    assert!(out.starts_with("HTTP/1.1 201"), "POST {path}: {out}");
 }
 
 /// Runs `clients/<script> KUBECONFIG args...` and asserts it prints OK.

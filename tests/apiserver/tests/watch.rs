@@ -16,6 +16,8 @@ fn server() -> TestServer {
     TestServer::start_with(Config {
         history: 50,
         bookmark_interval: Duration::from_millis(200),
+        // Counts ConfigMaps: no kube-root-ca.crt.
+        namespace_defaults: false,
         ..Config::default()
     })
     .expect("server starts")
@@ -141,6 +143,8 @@ fn bookmarks_and_streaming_list() {
 fn expired_resource_version_is_410_gone() {
     let s = TestServer::start_with(Config {
         history: 5,
+        // Counts ConfigMaps: no kube-root-ca.crt.
+        namespace_defaults: false,
         ..Config::default()
     })
     .expect("server");

@@ -79,6 +79,8 @@ struct Req {
     content_type: String,
     user_agent: String,
     body: Bytes,
+    /// Who is asking (authenticated from the `Authorization` header).
+    user: crate::auth::UserInfo,
 }
 
 impl Req {
@@ -112,6 +114,10 @@ pub async fn handle(
     let accept = header(ACCEPT);
     let content_type = header(CONTENT_TYPE);
     let user_agent = header(USER_AGENT);
+    let user = match crate::auth::authenticate(&shared, req.headers()) {
+        Ok(u) => u,
+        Err(e) => return Ok(error_response(&e)),
+    };
     let body = match req.into_body().collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
@@ -135,6 +141,7 @@ pub async fn handle(
         content_type,
         user_agent,
         body,
+        user,
     };
     tracing::debug!(method = %r.method, path = %r.path, query = ?r.query, accept = %r.accept, "request");
     let resp = match route(&shared, &r).await {
@@ -149,6 +156,18 @@ pub async fn handle(
 
 async fn route(shared: &Arc<Shared>, r: &Req) -> Result<Response<ResBody>, ApiError> {
     let segs: Vec<&str> = r.path.split('/').filter(|s| !s.is_empty()).collect();
+    // RBAC on non-resource paths, then the token and review endpoints.
+    crate::auth::authorize_path(shared, &r.user, r.method.as_str(), &r.path)?;
+    if let Some(answer) = crate::auth::review::serve(
+        shared,
+        &r.user,
+        r.method.as_str(),
+        &r.path,
+        &r.body,
+        &r.content_type,
+    ) {
+        return answer.map(|(code, v)| ok_json(code, &v));
+    }
     match (r.method.clone(), segs.as_slice()) {
         (Method::GET, ["version"]) => Ok(ok_json(200, &version())),
         (Method::GET, ["healthz" | "readyz" | "livez", ..]) => {
@@ -558,6 +577,18 @@ async fn resource(
             )));
         }
     };
+    crate::auth::authorize(
+        shared,
+        &r.user,
+        &crate::auth::resource_request(
+            verb,
+            def,
+            t.sub.as_deref(),
+            ns,
+            t.name.as_deref(),
+            r.q("fieldSelector"),
+        ),
+    )?;
     if let Some(e) = shared.lock().count_and_fault(verb, &res_name) {
         return Err(e);
     }

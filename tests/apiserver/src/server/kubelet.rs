@@ -530,35 +530,8 @@ fn resolve_host_path(path: &str) -> String {
 // ------------------------------------------------------------------------ pod setup
 
 fn b64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-    {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
-}
-
-fn b64url(bytes: &[u8]) -> String {
-    super::protobuf::base64(bytes)
-        .trim_end_matches('=')
-        .replace('+', "-")
-        .replace('/', "_")
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
 fn core(resource: &str) -> GroupResource {
@@ -780,21 +753,48 @@ fn projected_items(
     }
 }
 
-/// A projected ServiceAccount token: JWT-shaped, unsigned (this server does not
-/// authenticate yet, so nothing verifies it).
-fn sa_token(pod: &Value) -> String {
+/// The pod's projected ServiceAccount tokens, one per `serviceAccountToken` source in
+/// volume order, signed by the server and bound to the pod (as the kubelet asks the
+/// TokenRequest API for them). Minted before the store is locked for the volumes.
+fn pod_tokens(shared: &Shared, pod: &Value) -> Result<Vec<String>, String> {
     let ns = s(pod, "/metadata/namespace");
-    let sa = s(pod, "/spec/serviceAccountName");
-    let now = util::now_unix();
-    let claims = json!({"iss": "tradewind-apiserver", "sub": format!("system:serviceaccount:{ns}:{sa}"),
-        "aud": ["tradewind-apiserver"], "iat": now, "nbf": now, "exp": now + 3600,
-        "kubernetes.io": {"namespace": ns, "serviceaccount": {"name": sa},
-            "pod": {"name": s(pod, "/metadata/name"), "uid": s(pod, "/metadata/uid")}}});
-    format!(
-        "{}.{}.",
-        b64url(br#"{"alg":"none","typ":"JWT"}"#),
-        b64url(claims.to_string().as_bytes())
-    )
+    let sa = match s(pod, "/spec/serviceAccountName") {
+        "" => "default",
+        name => name,
+    };
+    let mut tokens = Vec::new();
+    for src in pod
+        .pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.pointer("/projected/sources").and_then(Value::as_array))
+        .flatten()
+    {
+        let Some(t) = src.get("serviceAccountToken") else {
+            continue;
+        };
+        let audiences: Vec<String> = match s(t, "/audience") {
+            "" => Vec::new(),
+            a => vec![a.to_owned()],
+        };
+        let seconds = t
+            .get("expirationSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(3607);
+        let issued = crate::auth::pod_token(
+            shared,
+            ns,
+            sa,
+            s(pod, "/metadata/name"),
+            s(pod, "/metadata/uid"),
+            &audiences,
+            seconds,
+        )
+        .map_err(|e| format!("serviceAccountToken for {ns}/{sa}: {}", e.message))?;
+        tokens.push(issued.token);
+    }
+    Ok(tokens)
 }
 
 /// Materializes a pod's volumes under `pod_dir`; returns each volume's host path and
@@ -802,10 +802,12 @@ fn sa_token(pod: &Value) -> String {
 fn prepare_volumes(
     st: &State,
     pod: &Value,
+    tokens: &[String],
     pod_dir: &Path,
     claims_dir: &Path,
 ) -> Result<HashMap<String, (PathBuf, bool)>, String> {
     let ns = s(pod, "/metadata/namespace");
+    let mut tokens = tokens.iter();
     let mut out = HashMap::new();
     for v in pod
         .pointer("/spec/volumes")
@@ -840,7 +842,8 @@ fn prepare_volumes(
                 .flatten()
             {
                 if let Some(t) = src.get("serviceAccountToken") {
-                    files.push((s(t, "/path").to_owned(), sa_token(pod).into_bytes()));
+                    let token = tokens.next().ok_or("serviceAccountToken not minted")?;
+                    files.push((s(t, "/path").to_owned(), token.clone().into_bytes()));
                 } else if let Some(cm) = src.get("configMap") {
                     files.extend(projected_items(st, ns, "ConfigMap", s(cm, "/name"), cm)?);
                 } else if let Some(sec) = src.get("secret") {
@@ -1128,10 +1131,10 @@ async fn run_pod(
     ];
     // Volumes; a missing ConfigMap, Secret or claim is retried until it appears.
     let volumes = loop {
-        let prepared = {
+        let prepared = pod_tokens(&shared, &pod).and_then(|tokens| {
             let st = shared.lock();
-            prepare_volumes(&st, &pod, &dir, &kubelet.dir.join("claims"))
-        };
+            prepare_volumes(&st, &pod, &tokens, &dir, &kubelet.dir.join("claims"))
+        });
         match prepared {
             Ok(v) => break Some(v),
             Err(e) => {
@@ -1815,7 +1818,6 @@ mod tests {
             b64_decode(&super::super::protobuf::base64(b"hello!?")).unwrap(),
             b"hello!?"
         );
-        assert_eq!(b64url(b"\xfb\xff"), "-_8");
     }
 
     #[test]

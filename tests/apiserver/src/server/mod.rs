@@ -45,6 +45,9 @@ pub enum ServerError {
     /// The kubelet could not be set up.
     #[error(transparent)]
     Kubelet(#[from] KubeletError),
+    /// Generating the token signing key, the CA or the TLS configuration failed.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
     /// Writing the kubeconfig failed.
     #[error("writing the kubeconfig {path}: {source}")]
     Kubeconfig {
@@ -69,6 +72,9 @@ pub struct Config {
     pub deployment_delay: Duration,
     /// The process kubelet: which images run as processes, and how.
     pub kubelet: KubeletConfig,
+    /// Whether every namespace gets a `default` ServiceAccount and a `kube-root-ca.crt`
+    /// ConfigMap, as in a real cluster (tests that count ConfigMaps turn it off).
+    pub namespace_defaults: bool,
 }
 
 impl Default for Config {
@@ -79,6 +85,7 @@ impl Default for Config {
             simulate_deployments: true,
             deployment_delay: Duration::from_millis(200),
             kubelet: KubeletConfig::default(),
+            namespace_defaults: true,
         }
     }
 }
@@ -91,6 +98,8 @@ pub struct Shared {
     pub addr: SocketAddr,
     bookmark_interval: Duration,
     kubelet: Arc<kubelet::Kubelet>,
+    /// Token signing key, cluster CA and TLS configuration.
+    pub auth: Arc<crate::auth::Authority>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -126,14 +135,17 @@ impl Handle {
         })?;
         let (tx, _) = tokio::sync::watch::channel(false);
         let kubelet = kubelet::Kubelet::new(config.kubelet.clone())?;
+        let auth = Arc::new(crate::auth::Authority::generate(&[addr.ip()])?);
         let mut state = State::new(config.history);
         state.graceful_pods = config.simulate_deployments;
+        crate::auth::bootstrap(&mut state, &auth, config.namespace_defaults);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             shutdown: tx,
             addr,
             bookmark_interval: config.bookmark_interval,
             kubelet: kubelet.clone(),
+            auth,
         });
         let stop = shared.shutdown.subscribe();
         tokio::spawn(serve_until(listener, shared.clone(), stop));
@@ -161,6 +173,67 @@ impl Handle {
     /// A kubeconfig pointing at this server (no authentication).
     pub fn kubeconfig_yaml(&self) -> String {
         kubeconfig_yaml(&self.url())
+    }
+
+    /// `https://127.0.0.1:PORT`: the same port over TLS (certificate signed by
+    /// [`Handle::root_ca_pem`]); clients only send credentials over TLS.
+    pub fn https_url(&self) -> String {
+        format!("https://{}", self.shared.addr)
+    }
+
+    /// The cluster CA certificate (PEM).
+    pub fn root_ca_pem(&self) -> String {
+        self.shared.auth.root_ca_pem().to_owned()
+    }
+
+    /// A ServiceAccount token from the TokenRequest API's logic: `audiences` empty means
+    /// the API server's; the ServiceAccount must exist.
+    pub fn create_token(
+        &self,
+        namespace: &str,
+        service_account: &str,
+        audiences: &[&str],
+        expiration_seconds: i64,
+    ) -> Result<String, ApiError> {
+        crate::auth::issue(
+            &self.shared,
+            &crate::auth::TokenSpec {
+                namespace: namespace.into(),
+                service_account: service_account.into(),
+                audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
+                expiration_seconds,
+                bound: None,
+            },
+        )
+        .map(|t| t.token)
+    }
+
+    /// A kubeconfig that talks HTTPS to this server as the admin (its static admin
+    /// token): what `kubectl --as` needs, since client-go sends impersonation headers only
+    /// over TLS.
+    pub fn https_kubeconfig_yaml(&self) -> String {
+        crate::auth::token_kubeconfig_yaml(
+            &self.https_url(),
+            self.shared.auth.root_ca_pem(),
+            self.shared.auth.admin_token(),
+            "default",
+        )
+    }
+
+    /// A kubeconfig that talks HTTPS to this server as the holder of `token`.
+    pub fn token_kubeconfig_yaml(&self, token: &str, namespace: &str) -> String {
+        crate::auth::token_kubeconfig_yaml(
+            &self.https_url(),
+            self.shared.auth.root_ca_pem(),
+            token,
+            namespace,
+        )
+    }
+
+    /// The state shared with request handlers (for in-crate controllers such as the
+    /// kubelet, e.g. [`crate::auth::pod_token`]).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Writes the kubeconfig to `path`.
@@ -286,14 +359,29 @@ pub(crate) async fn serve_until(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| http::handle(shared.clone(), req));
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await
-            {
-                tracing::debug!(%peer, %e, "connection ended");
+            // HTTPS and plain HTTP on one port: a TLS connection starts with a handshake
+            // record (0x16), an HTTP/1.1 request with a method name.
+            let mut first = [0u8; 1];
+            if matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16) {
+                let acceptor = tokio_rustls::TlsAcceptor::from(shared.auth.tls_config());
+                match acceptor.accept(stream).await {
+                    Ok(tls) => serve_connection(TokioIo::new(tls), shared, peer).await,
+                    Err(e) => tracing::debug!(%peer, %e, "TLS handshake failed"),
+                }
+            } else {
+                serve_connection(TokioIo::new(stream), shared, peer).await;
             }
         });
+    }
+}
+
+async fn serve_connection<I>(io: I, shared: Arc<Shared>, peer: SocketAddr)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| http::handle(shared.clone(), req));
+    if let Err(e) = http1::Builder::new().serve_connection(io, svc).await {
+        tracing::debug!(%peer, %e, "connection ended");
     }
 }
 

@@ -9,8 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 
+/// A decoded protobuf field value.
 #[derive(Debug)]
-enum Wire<'a> {
+pub(crate) enum Wire<'a> {
     Varint(u64),
     Bytes(&'a [u8]),
     Fixed,
@@ -33,7 +34,8 @@ fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, ApiError> {
     Err(bad("varint too long"))
 }
 
-fn fields(buf: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, ApiError> {
+/// The fields of a protobuf message, in order.
+pub(crate) fn fields(buf: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, ApiError> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < buf.len() {
@@ -69,35 +71,15 @@ fn fields(buf: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, ApiError> {
     Ok(out)
 }
 
-fn string(b: &[u8]) -> Result<String, ApiError> {
+/// A protobuf string field.
+pub(crate) fn string(b: &[u8]) -> Result<String, ApiError> {
     String::from_utf8(b.to_vec()).map_err(|_| bad("string is not UTF-8"))
 }
 
 /// Standard base64 (with padding), as JSON carries `[]byte`.
 pub fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(A[(n >> 18) as usize & 63] as char);
-        out.push(A[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            A[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            A[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// A `map<string, string|bytes>` entry list into a JSON object.

@@ -203,6 +203,9 @@ pub struct State {
     /// Whether a kubelet runs: deleting a pod bound to the node then only marks it
     /// (graceful deletion) and the kubelet removes it once its containers stopped.
     pub graceful_pods: bool,
+    /// The cluster CA; when set, every namespace created gets its `default`
+    /// ServiceAccount and `kube-root-ca.crt` ConfigMap (`crate::auth::seed_namespace`).
+    pub root_ca_pem: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for State {
@@ -276,6 +279,7 @@ impl State {
             gone_next_watches: 0,
             failing_deployments: HashSet::new(),
             graceful_pods: false,
+            root_ca_pem: None,
         };
         let ns_def = s.registry.find("", "v1", "namespaces").cloned();
         if let Some(def) = ns_def {
@@ -652,6 +656,12 @@ impl State {
             .or_default()
             .insert(key, obj.clone());
         self.emit(&def.gr(), EventType::Added, obj.clone(), None);
+        if def.group.is_empty()
+            && def.plural == "namespaces"
+            && let Some(ca) = self.root_ca_pem.clone()
+        {
+            crate::auth::seed_namespace(self, &ca, &name);
+        }
         if let Some(resources) = crd_resources {
             self.install_crd(&name, resources);
         }
