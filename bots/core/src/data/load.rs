@@ -45,22 +45,26 @@ fn load_err(source: &str, line: usize, reason: impl Into<String>) -> LoadError {
 }
 
 /// Walks non-blank lines with their 1-based numbers, turning I/O and UTF-8 failures into
-/// [`LoadError`]s.
-struct Lines<'s, R> {
-    source: &'s str,
+/// [`LoadError`]s. One buffer for the whole input: no allocation per line.
+struct Lines<R> {
+    source: String,
     reader: R,
-    buf: String,
+    buf: Vec<u8>,
     line: usize,
 }
 
-impl<'s, R: BufRead> Lines<'s, R> {
-    fn new(source: &'s str, reader: R) -> Self {
+impl<R: BufRead> Lines<R> {
+    fn new(source: &str, reader: R) -> Self {
         Self {
-            source,
+            source: source.to_owned(),
             reader,
-            buf: String::new(),
+            buf: Vec::with_capacity(256),
             line: 0,
         }
+    }
+
+    fn err(&self, line: usize, reason: impl Into<String>) -> LoadError {
+        load_err(&self.source, line, reason)
     }
 
     /// Next non-blank line (trimmed of the line ending and surrounding whitespace).
@@ -68,60 +72,67 @@ impl<'s, R: BufRead> Lines<'s, R> {
         loop {
             self.buf.clear();
             self.line += 1;
-            match self.reader.read_line(&mut self.buf) {
+            match self.reader.read_until(b'\n', &mut self.buf) {
                 Ok(0) => return Ok(None),
                 Ok(_) => {}
-                Err(e) => {
-                    return Err(load_err(
-                        self.source,
-                        self.line,
-                        format!("cannot read: {e}"),
-                    ));
-                }
+                Err(e) => return Err(self.err(self.line, format!("cannot read: {e}"))),
             }
-            // A UTF-8 byte-order mark may precede the first line. Work with offsets so
-            // the returned slice borrows `buf` only once the line is known to be kept.
-            let bom = if self.line == 1 && self.buf.starts_with('\u{feff}') {
-                '\u{feff}'.len_utf8()
-            } else {
-                0
+            let Ok(text) = std::str::from_utf8(&self.buf) else {
+                // The words `BufRead::read_line` uses for the same failure.
+                return Err(self.err(
+                    self.line,
+                    "cannot read: stream did not contain valid UTF-8",
+                ));
             };
-            let body = &self.buf[bom..];
-            let start = bom + (body.len() - body.trim_start().len());
-            let end = bom + body.trim_end().len();
+            // A UTF-8 byte-order mark may precede the first line.
+            let text = if self.line == 1 {
+                text.strip_prefix('\u{feff}').unwrap_or(text)
+            } else {
+                text
+            };
+            let start = text.len() - text.trim_start().len();
+            let end = text.trim_end().len();
             if start < end {
-                return Ok(Some((self.line, &self.buf[start..end])));
+                let offset = self.buf.len() - text.len();
+                let line = self.line;
+                // Valid UTF-8 checked above, and trimming keeps char boundaries.
+                let text = std::str::from_utf8(&self.buf[offset + start..offset + end])
+                    .map_err(|_| self.err(line, "cannot read: invalid UTF-8"))?;
+                return Ok(Some((line, text)));
             }
         }
     }
 }
 
-/// Split a CSV line on commas, trimming whitespace and one pair of surrounding quotes.
-/// Quoted fields containing commas are not supported (market data never needs them).
-fn split_csv(line: &str) -> Vec<&str> {
-    line.split(',')
-        .map(|f| {
-            let f = f.trim();
-            f.strip_prefix('"')
-                .and_then(|g| g.strip_suffix('"'))
-                .unwrap_or(f)
-        })
-        .collect()
+/// Split a CSV line on commas, trimming whitespace and one pair of surrounding quotes,
+/// into `out` (reused between lines). Quoted fields containing commas are not supported
+/// (market data never needs them).
+fn split_csv<'a>(line: &'a str, out: &mut Vec<&'a str>) {
+    out.clear();
+    out.extend(line.split(',').map(|f| {
+        let f = f.trim();
+        f.strip_prefix('"')
+            .and_then(|g| g.strip_suffix('"'))
+            .unwrap_or(f)
+    }));
 }
 
-/// Tracks the widest precision seen and re-tags a series with it at the end.
-#[derive(Default)]
-struct Precisions {
-    price: u8,
-    size: u8,
+/// The widest precision of a series' prices and sizes: after loading, every value is
+/// re-tagged with it so the series has one precision throughout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeriesPrecision {
+    /// Decimals of prices.
+    pub price: u8,
+    /// Decimals of sizes (volumes, trade and quote sizes).
+    pub size: u8,
 }
 
-impl Precisions {
-    fn price(&mut self, p: Price) -> Price {
+impl SeriesPrecision {
+    fn note_price(&mut self, p: Price) -> Price {
         self.price = self.price.max(p.precision());
         p
     }
-    fn size(&mut self, q: Quantity) -> Quantity {
+    fn note_size(&mut self, q: Quantity) -> Quantity {
         self.size = self.size.max(q.precision());
         q
     }
@@ -132,6 +143,36 @@ impl Precisions {
     }
     fn q(&self, q: Quantity) -> Quantity {
         q.with_precision(self.size).unwrap_or(q)
+    }
+
+    /// The bar with every price and its volume at this precision.
+    pub fn bar(&self, b: Bar) -> Bar {
+        Bar {
+            open: self.p(b.open),
+            high: self.p(b.high),
+            low: self.p(b.low),
+            close: self.p(b.close),
+            volume: self.q(b.volume),
+            ..b
+        }
+    }
+
+    /// The event with its prices and sizes at this precision.
+    pub fn event(&self, ev: L1Event) -> L1Event {
+        match ev {
+            L1Event::Trade(t) => L1Event::Trade(Trade {
+                price: self.p(t.price),
+                size: self.q(t.size),
+                ..t
+            }),
+            L1Event::Quote(q) => L1Event::Quote(Quote {
+                bid: self.p(q.bid),
+                bid_size: self.q(q.bid_size),
+                ask: self.p(q.ask),
+                ask_size: self.q(q.ask_size),
+                ..q
+            }),
+        }
     }
 }
 
@@ -159,29 +200,91 @@ fn field<'a>(fields: &[&'a str], idx: usize, name: &str) -> Result<&'a str, Stri
         .ok_or_else(|| format!("missing column {name}"))
 }
 
-fn price(text: &str, name: &str, pr: &mut Precisions) -> Result<Price, String> {
+/// `digits[.digits]` with at most 9 decimals and a value below 2^63 nano-units, straight
+/// to (nano-units, decimals written); anything else (signs, exponents, more digits,
+/// errors) is `None` and goes through the full parser, which also words the errors.
+#[inline]
+fn plain_decimal(text: &[u8]) -> Option<(u64, u8)> {
+    let mut int: u64 = 0;
+    let mut i = 0;
+    // 10 integer digits keep int × 10^9 below 2^63.
+    while i < text.len() && text[i].is_ascii_digit() {
+        if i == 10 {
+            return None;
+        }
+        int = int * 10 + u64::from(text[i] - b'0');
+        i += 1;
+    }
+    if i == 0 {
+        return None;
+    }
+    let mut frac: u64 = 0;
+    let mut written: u8 = 0;
+    if i < text.len() {
+        if text[i] != b'.' {
+            return None;
+        }
+        i += 1;
+        let digits = &text[i..];
+        if digits.is_empty() || digits.len() > 9 {
+            return None;
+        }
+        for &b in digits {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            frac = frac * 10 + u64::from(b - b'0');
+        }
+        written = digits.len() as u8;
+    }
+    let raw = int
+        .checked_mul(1_000_000_000)?
+        .checked_add(frac * crate::fixed::POW10[9 - usize::from(written)])?;
+    (raw <= i64::MAX as u64).then_some((raw, written))
+}
+
+fn price(text: &str, name: &str, pr: &mut SeriesPrecision) -> Result<Price, String> {
+    // Same value and precision as `str::parse::<Price>` (precision = decimals written).
+    if let Some((raw, written)) = plain_decimal(text.as_bytes())
+        && let Ok(p) = Price::from_raw(raw as i64, written)
+    {
+        return Ok(pr.note_price(p));
+    }
     text.parse::<Price>()
-        .map(|p| pr.price(p))
+        .map(|p| pr.note_price(p))
         .map_err(|e| format!("column {name}: {e}"))
 }
 
-fn size(text: &str, name: &str, pr: &mut Precisions) -> Result<Quantity, String> {
+fn size(text: &str, name: &str, pr: &mut SeriesPrecision) -> Result<Quantity, String> {
+    if let Some((raw, written)) = plain_decimal(text.as_bytes())
+        && let Ok(q) = Quantity::from_raw(raw, written)
+    {
+        return Ok(pr.note_size(q));
+    }
     text.parse::<Quantity>()
-        .map(|q| pr.size(q))
+        .map(|q| pr.note_size(q))
         .map_err(|e| format!("column {name}: {e}"))
 }
 
-fn finish_bars(bars: Vec<Bar>, pr: &Precisions) -> Vec<Bar> {
-    bars.into_iter()
-        .map(|b| Bar {
-            open: pr.p(b.open),
-            high: pr.p(b.high),
-            low: pr.p(b.low),
-            close: pr.p(b.close),
-            volume: pr.q(b.volume),
-            ..b
-        })
-        .collect()
+/// Integer epochs of 9 to 19 digits (the common case) without the generic parser.
+#[inline]
+fn timestamp(text: &str) -> Result<UnixNanos, String> {
+    let b = text.as_bytes();
+    if (9..=18).contains(&b.len()) && b.iter().all(u8::is_ascii_digit) {
+        let v = b.iter().fold(0i64, |v, d| v * 10 + i64::from(d - b'0'));
+        // The units of `parse_epoch_auto`; 18 digits cannot overflow any of them.
+        let ns = if v < 100_000_000_000 {
+            v * 1_000_000_000
+        } else if v < 100_000_000_000_000 {
+            v * 1_000_000
+        } else if v < 100_000_000_000_000_000 {
+            v * 1_000
+        } else {
+            v
+        };
+        return Ok(ns);
+    }
+    parse_timestamp(text).map_err(|e| format!("column timestamp: {e}"))
 }
 
 /// Column positions of a generic OHLCV file.
@@ -263,7 +366,18 @@ pub fn ohlcv_csv(source: &str, text: &str) -> Result<Vec<Bar>, LoadError> {
     ohlcv_csv_reader(source, text.as_bytes())
 }
 
-/// Generic OHLCV CSV.
+/// Generic OHLCV CSV, the whole series (see [`OhlcvCsv`] for the format; it streams).
+pub fn ohlcv_csv_reader(source: &str, reader: impl BufRead) -> Result<Vec<Bar>, LoadError> {
+    let mut rows = OhlcvCsv::new(source, reader);
+    let bars = rows.by_ref().collect::<Result<Vec<_>, _>>()?;
+    let pr = rows.precision();
+    Ok(bars.into_iter().map(|b| pr.bar(b)).collect())
+}
+
+/// Generic OHLCV CSV, one bar at a time (constant memory). Bars come with the
+/// precision written in their row; [`OhlcvCsv::precision`] after the last one says the
+/// series' precision ([`SeriesPrecision::bar`] re-tags them). Iteration stops after the
+/// first error.
 ///
 /// **Header detection**: the first non-blank line is a header if any of its fields is a
 /// known column name (case-insensitive): `timestamp`/`time`/`date`/`datetime`/
@@ -278,52 +392,109 @@ pub fn ohlcv_csv(source: &str, text: &str) -> Result<Vec<Bar>, LoadError> {
 /// nanoseconds); see [`parse_timestamp`].
 ///
 /// Every row must have as many fields as the header (or six without one).
-pub fn ohlcv_csv_reader(source: &str, reader: impl BufRead) -> Result<Vec<Bar>, LoadError> {
-    let mut lines = Lines::new(source, reader);
-    let mut bars = Vec::new();
-    let mut pr = Precisions::default();
-    let mut mono = Monotonic(None);
-    let mut cols: Option<Columns> = None;
-    while let Some((n, line)) = lines.next_line()? {
-        let fields = split_csv(line);
-        let c = match &cols {
-            Some(c) => c,
-            None => {
-                let header = Columns::from_header(&fields).map_err(|r| load_err(source, n, r))?;
-                let is_header = header.is_some();
-                let c = cols.insert(header.unwrap_or_else(Columns::by_position));
-                if is_header {
-                    continue;
-                }
-                c
-            }
-        };
-        let row = (|| -> Result<Bar, String> {
-            if fields.len() != c.width {
-                return Err(format!(
-                    "expected {} fields, found {}",
-                    c.width,
-                    fields.len()
-                ));
-            }
-            let ts_text = field(&fields, c.ts, "timestamp")?;
-            let ts = parse_timestamp(ts_text).map_err(|e| format!("column timestamp: {e}"))?;
-            let open = price(field(&fields, c.open, "open")?, "open", &mut pr)?;
-            let high = price(field(&fields, c.high, "high")?, "high", &mut pr)?;
-            let low = price(field(&fields, c.low, "low")?, "low", &mut pr)?;
-            let close = price(field(&fields, c.close, "close")?, "close", &mut pr)?;
-            let volume = match c.volume {
-                Some(i) => size(field(&fields, i, "volume")?, "volume", &mut pr)?,
-                None => Quantity::ZERO,
-            };
-            let bar = Bar::new(ts, open, high, low, close, volume).map_err(|e| e.to_string())?;
-            mono.check(ts)?;
-            Ok(bar)
-        })()
-        .map_err(|r| load_err(source, n, r))?;
-        bars.push(row);
+pub struct OhlcvCsv<R> {
+    source: String,
+    lines: Lines<R>,
+    cols: Option<Columns>,
+    /// Field slices of the current line; only its capacity outlives the line.
+    fields: Vec<&'static str>,
+    pr: SeriesPrecision,
+    mono: Monotonic,
+    done: bool,
+}
+
+impl<R: BufRead> OhlcvCsv<R> {
+    /// Rows of `reader`; `source` names it in errors.
+    pub fn new(source: &str, reader: R) -> Self {
+        Self {
+            source: source.to_owned(),
+            lines: Lines::new(source, reader),
+            cols: None,
+            fields: Vec::new(),
+            pr: SeriesPrecision::default(),
+            mono: Monotonic(None),
+            done: false,
+        }
     }
-    Ok(finish_bars(bars, &pr))
+
+    /// The widest precisions seen so far (the series' once iteration has ended).
+    pub fn precision(&self) -> SeriesPrecision {
+        self.pr
+    }
+
+    fn next_bar(&mut self) -> Result<Option<Bar>, LoadError> {
+        loop {
+            let Some((n, line)) = self.lines.next_line()? else {
+                return Ok(None);
+            };
+            // The field list borrows this line only; its buffer is reused (no
+            // allocation per line once it has grown to the row's width).
+            let mut row = recycle(std::mem::take(&mut self.fields));
+            split_csv(line, &mut row);
+            let c = match &self.cols {
+                Some(c) => c,
+                None => {
+                    let header = Columns::from_header(&row)
+                        .map_err(|r| load_err(&self.source, n, r))?;
+                    let is_header = header.is_some();
+                    let c = self
+                        .cols
+                        .insert(header.unwrap_or_else(Columns::by_position));
+                    if is_header {
+                        self.fields = recycle(row);
+                        continue;
+                    }
+                    c
+                }
+            };
+            let (pr, mono) = (&mut self.pr, &mut self.mono);
+            let bar = (|| -> Result<Bar, String> {
+                if row.len() != c.width {
+                    return Err(format!(
+                        "expected {} fields, found {}",
+                        c.width,
+                        row.len()
+                    ));
+                }
+                let ts = timestamp(field(&row, c.ts, "timestamp")?)?;
+                let open = price(field(&row, c.open, "open")?, "open", pr)?;
+                let high = price(field(&row, c.high, "high")?, "high", pr)?;
+                let low = price(field(&row, c.low, "low")?, "low", pr)?;
+                let close = price(field(&row, c.close, "close")?, "close", pr)?;
+                let volume = match c.volume {
+                    Some(i) => size(field(&row, i, "volume")?, "volume", pr)?,
+                    None => Quantity::ZERO,
+                };
+                let bar =
+                    Bar::new(ts, open, high, low, close, volume).map_err(|e| e.to_string())?;
+                mono.check(ts)?;
+                Ok(bar)
+            })()
+            .map_err(|r| load_err(&self.source, n, r))?;
+            self.fields = recycle(row);
+            return Ok(Some(bar));
+        }
+    }
+}
+
+/// An empty vector with the capacity of `v`, free of `v`'s borrows (collecting an
+/// emptied vector into one of the same layout reuses its allocation).
+fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    v.clear();
+    v.into_iter().map(|_| "").collect()
+}
+
+impl<R: BufRead> Iterator for OhlcvCsv<R> {
+    type Item = Result<Bar, LoadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_bar().transpose();
+        self.done = !matches!(next, Some(Ok(_)));
+        next
+    }
 }
 
 /// Binance kline CSV from text. See [`binance_klines_reader`].
@@ -331,7 +502,16 @@ pub fn binance_klines(source: &str, text: &str) -> Result<Vec<Bar>, LoadError> {
     binance_klines_reader(source, text.as_bytes())
 }
 
-/// Binance kline CSV as published on data.binance.vision: no header, 12 columns
+/// Binance kline CSV, the whole series (see [`BinanceKlines`] for the format; it streams).
+pub fn binance_klines_reader(source: &str, reader: impl BufRead) -> Result<Vec<Bar>, LoadError> {
+    let mut rows = BinanceKlines::new(source, reader);
+    let bars = rows.by_ref().collect::<Result<Vec<_>, _>>()?;
+    let pr = rows.precision();
+    Ok(bars.into_iter().map(|b| pr.bar(b)).collect())
+}
+
+/// Binance kline CSV as published on data.binance.vision, one bar at a time (as
+/// [`OhlcvCsv`]): no header, 12 columns
 /// `open_time, open, high, low, close, volume, close_time, quote_volume, trades,
 /// taker_buy_base, taker_buy_quote, ignore`. Only the first six feed the [`Bar`]; the
 /// others must be present, and `close_time` must be an integer not before `open_time`.
@@ -339,14 +519,41 @@ pub fn binance_klines(source: &str, text: &str) -> Result<Vec<Bar>, LoadError> {
 /// Open time is in **milliseconds**, or **microseconds** (Binance switched spot files
 /// to µs on 2025-01-01): values below 10^14 are ms (10^14 ms is the year 5138), values
 /// from 10^14 up to 10^17 are µs; anything else is an error.
-pub fn binance_klines_reader(source: &str, reader: impl BufRead) -> Result<Vec<Bar>, LoadError> {
-    let mut lines = Lines::new(source, reader);
-    let mut bars = Vec::new();
-    let mut pr = Precisions::default();
-    let mut mono = Monotonic(None);
-    while let Some((n, line)) = lines.next_line()? {
-        let fields = split_csv(line);
-        let row = (|| -> Result<Bar, String> {
+pub struct BinanceKlines<R> {
+    source: String,
+    lines: Lines<R>,
+    fields: Vec<&'static str>,
+    pr: SeriesPrecision,
+    mono: Monotonic,
+    done: bool,
+}
+
+impl<R: BufRead> BinanceKlines<R> {
+    /// Rows of `reader`; `source` names it in errors.
+    pub fn new(source: &str, reader: R) -> Self {
+        Self {
+            source: source.to_owned(),
+            lines: Lines::new(source, reader),
+            fields: Vec::new(),
+            pr: SeriesPrecision::default(),
+            mono: Monotonic(None),
+            done: false,
+        }
+    }
+
+    /// The widest precisions seen so far (the series' once iteration has ended).
+    pub fn precision(&self) -> SeriesPrecision {
+        self.pr
+    }
+
+    fn next_bar(&mut self) -> Result<Option<Bar>, LoadError> {
+        let Some((n, line)) = self.lines.next_line()? else {
+            return Ok(None);
+        };
+        let mut fields = recycle(std::mem::take(&mut self.fields));
+        split_csv(line, &mut fields);
+        let (pr, mono) = (&mut self.pr, &mut self.mono);
+        let bar = (|| -> Result<Bar, String> {
             if fields.len() != 12 {
                 return Err(format!("expected 12 fields, found {}", fields.len()));
             }
@@ -356,20 +563,33 @@ pub fn binance_klines_reader(source: &str, reader: impl BufRead) -> Result<Vec<B
             if close_time < open_time {
                 return Err("close_time is before open_time".to_owned());
             }
-            let open = price(fields[1], "open", &mut pr)?;
-            let high = price(fields[2], "high", &mut pr)?;
-            let low = price(fields[3], "low", &mut pr)?;
-            let close = price(fields[4], "close", &mut pr)?;
-            let volume = size(fields[5], "volume", &mut pr)?;
+            let open = price(fields[1], "open", pr)?;
+            let high = price(fields[2], "high", pr)?;
+            let low = price(fields[3], "low", pr)?;
+            let close = price(fields[4], "close", pr)?;
+            let volume = size(fields[5], "volume", pr)?;
             let bar =
                 Bar::new(open_time, open, high, low, close, volume).map_err(|e| e.to_string())?;
             mono.check(open_time)?;
             Ok(bar)
         })()
-        .map_err(|r| load_err(source, n, r))?;
-        bars.push(row);
+        .map_err(|r| load_err(&self.source, n, r))?;
+        self.fields = recycle(fields);
+        Ok(Some(bar))
     }
-    Ok(finish_bars(bars, &pr))
+}
+
+impl<R: BufRead> Iterator for BinanceKlines<R> {
+    type Item = Result<Bar, LoadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_bar().transpose();
+        self.done = !matches!(next, Some(Ok(_)));
+        next
+    }
 }
 
 fn kline_time(text: &str) -> Result<UnixNanos, String> {
@@ -445,7 +665,17 @@ pub fn l1_jsonl(source: &str, text: &str) -> Result<Vec<L1Event>, LoadError> {
     l1_jsonl_reader(source, text.as_bytes())
 }
 
-/// Tradewind L1/trade JSON Lines: one object per line, for one instrument per file.
+/// Tradewind L1/trade JSON Lines, the whole stream (see [`L1Jsonl`] for the format; it
+/// streams).
+pub fn l1_jsonl_reader(source: &str, reader: impl BufRead) -> Result<Vec<L1Event>, LoadError> {
+    let mut rows = L1Jsonl::new(source, reader);
+    let events = rows.by_ref().collect::<Result<Vec<_>, _>>()?;
+    let pr = rows.precision();
+    Ok(events.into_iter().map(|e| pr.event(e)).collect())
+}
+
+/// Tradewind L1/trade JSON Lines, one event at a time (as [`OhlcvCsv`]): one object per
+/// line, for one instrument per file.
 ///
 /// ```text
 /// {"type":"trade","ts":1742944020715000000,"price":"87232.00","size":"0.00012","side":"sell"}
@@ -459,79 +689,160 @@ pub fn l1_jsonl(source: &str, text: &str) -> Result<Vec<L1Event>, LoadError> {
 /// - unknown fields are errors, so nothing in a record is silently ignored.
 ///
 /// Trades must have a non-zero size; quotes must not be crossed (`bid <= ask`).
-pub fn l1_jsonl_reader(source: &str, reader: impl BufRead) -> Result<Vec<L1Event>, LoadError> {
-    let mut lines = Lines::new(source, reader);
-    let mut events = Vec::new();
-    let mut pr = Precisions::default();
-    let mut mono = Monotonic(None);
-    while let Some((n, line)) = lines.next_line()? {
-        let row = (|| -> Result<L1Event, String> {
-            let raw: RawL1 =
-                serde_json::from_str(line).map_err(|e| format!("invalid record: {e}"))?;
-            let ev = match raw {
-                RawL1::Trade {
-                    ts,
-                    price: p,
-                    size: s,
-                    side,
-                } => {
-                    let size = size(&s, "size", &mut pr)?;
+pub struct L1Jsonl<R> {
+    source: String,
+    lines: Lines<R>,
+    pr: SeriesPrecision,
+    mono: Monotonic,
+    done: bool,
+}
+
+impl<R: BufRead> L1Jsonl<R> {
+    /// Records of `reader`; `source` names it in errors.
+    pub fn new(source: &str, reader: R) -> Self {
+        Self {
+            source: source.to_owned(),
+            lines: Lines::new(source, reader),
+            pr: SeriesPrecision::default(),
+            mono: Monotonic(None),
+            done: false,
+        }
+    }
+
+    /// The widest precisions seen so far (the stream's once iteration has ended).
+    pub fn precision(&self) -> SeriesPrecision {
+        self.pr
+    }
+
+    fn next_event(&mut self) -> Result<Option<L1Event>, LoadError> {
+        let Some((n, line)) = self.lines.next_line()? else {
+            return Ok(None);
+        };
+        let (pr, mono) = (&mut self.pr, &mut self.mono);
+        let ev = (|| -> Result<L1Event, String> {
+            let ev = match fast_trade(line) {
+                Some(t) => {
+                    let size = size(t.size, "size", pr)?;
                     if size.is_zero() {
                         return Err("trade size is zero".to_owned());
                     }
                     L1Event::Trade(Trade {
-                        ts: json_ts(&ts)?,
-                        price: price(&p, "price", &mut pr)?,
+                        ts: t.ts,
+                        price: price(t.price, "price", pr)?,
                         size,
-                        aggressor: match side {
-                            RawSide::Buy => Side::Buy,
-                            RawSide::Sell => Side::Sell,
-                        },
+                        aggressor: t.side,
                     })
                 }
-                RawL1::Quote {
-                    ts,
-                    bid,
-                    bid_size,
-                    ask,
-                    ask_size,
-                } => {
-                    let q = Quote {
-                        ts: json_ts(&ts)?,
-                        bid: price(&bid, "bid", &mut pr)?,
-                        bid_size: size(&bid_size, "bid_size", &mut pr)?,
-                        ask: price(&ask, "ask", &mut pr)?,
-                        ask_size: size(&ask_size, "ask_size", &mut pr)?,
-                    };
-                    if q.bid > q.ask {
-                        return Err(format!("crossed quote: bid {} > ask {}", q.bid, q.ask));
-                    }
-                    L1Event::Quote(q)
-                }
+                None => l1_record(line, pr)?,
             };
             mono.check(ev.ts())?;
             Ok(ev)
         })()
-        .map_err(|r| load_err(source, n, r))?;
-        events.push(row);
+        .map_err(|r| load_err(&self.source, n, r))?;
+        Ok(Some(ev))
     }
-    Ok(events
-        .into_iter()
-        .map(|ev| match ev {
-            L1Event::Trade(t) => L1Event::Trade(Trade {
-                price: pr.p(t.price),
-                size: pr.q(t.size),
-                ..t
-            }),
-            L1Event::Quote(q) => L1Event::Quote(Quote {
-                bid: pr.p(q.bid),
-                bid_size: pr.q(q.bid_size),
-                ask: pr.p(q.ask),
-                ask_size: pr.q(q.ask_size),
-                ..q
-            }),
-        })
-        .collect())
+}
+
+impl<R: BufRead> Iterator for L1Jsonl<R> {
+    type Item = Result<L1Event, LoadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_event().transpose();
+        self.done = !matches!(next, Some(Ok(_)));
+        next
+    }
+}
+
+/// A trade line in the exact shape Tradewind writes, read without a JSON parser.
+struct FastTrade<'a> {
+    ts: UnixNanos,
+    price: &'a str,
+    size: &'a str,
+    side: Side,
+}
+
+/// `{"type":"trade","ts":<digits>,"price":"<text>","size":"<text>","side":"buy|sell"}`
+/// byte for byte (no spaces, this key order); anything else, valid or not, is `None`
+/// and goes through the JSON parser, which also words the errors.
+fn fast_trade(line: &str) -> Option<FastTrade<'_>> {
+    let rest = line.strip_prefix(r#"{"type":"trade","ts":"#)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    // JSON numbers have no leading zeros.
+    if digits == 0 || digits > 18 || (digits > 1 && rest.starts_with('0')) {
+        return None;
+    }
+    let ts = rest[..digits].parse::<i64>().ok()?;
+    let rest = rest[digits..].strip_prefix(r#","price":""#)?;
+    let (price, rest) = rest.split_once('"')?;
+    let rest = rest.strip_prefix(r#","size":""#)?;
+    let (size, rest) = rest.split_once('"')?;
+    let side = match rest {
+        r#","side":"buy"}"# => Side::Buy,
+        r#","side":"sell"}"# => Side::Sell,
+        _ => return None,
+    };
+    // Escapes and control characters inside the strings need the JSON parser.
+    if [price, size]
+        .iter()
+        .any(|t| t.bytes().any(|b| b == b'\\' || b < 0x20))
+    {
+        return None;
+    }
+    Some(FastTrade {
+        ts,
+        price,
+        size,
+        side,
+    })
+}
+
+/// Any record, through serde.
+fn l1_record(line: &str, pr: &mut SeriesPrecision) -> Result<L1Event, String> {
+    let raw: RawL1 = serde_json::from_str(line).map_err(|e| format!("invalid record: {e}"))?;
+    Ok(match raw {
+        RawL1::Trade {
+            ts,
+            price: p,
+            size: s,
+            side,
+        } => {
+            let size = size(&s, "size", pr)?;
+            if size.is_zero() {
+                return Err("trade size is zero".to_owned());
+            }
+            L1Event::Trade(Trade {
+                ts: json_ts(&ts)?,
+                price: price(&p, "price", pr)?,
+                size,
+                aggressor: match side {
+                    RawSide::Buy => Side::Buy,
+                    RawSide::Sell => Side::Sell,
+                },
+            })
+        }
+        RawL1::Quote {
+            ts,
+            bid,
+            bid_size,
+            ask,
+            ask_size,
+        } => {
+            let q = Quote {
+                ts: json_ts(&ts)?,
+                bid: price(&bid, "bid", pr)?,
+                bid_size: size(&bid_size, "bid_size", pr)?,
+                ask: price(&ask, "ask", pr)?,
+                ask_size: size(&ask_size, "ask_size", pr)?,
+            };
+            if q.bid > q.ask {
+                return Err(format!("crossed quote: bid {} > ask {}", q.bid, q.ask));
+            }
+            L1Event::Quote(q)
+        }
+    })
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ use crate::instrument::Instrument;
 use crate::orders::{
     ClientOrderId, Fill, InstrumentIndex, OrderEvent, OrderKind, OrderRequest, TimeInForce,
 };
-use crate::portfolio::{Portfolio, PortfolioError};
+use crate::portfolio::{ClosedTrade, CurveSampling, Portfolio, PortfolioError};
 use crate::risk::{ClosePosition, Halt, OrderContext, RiskLimits, RiskManager, RiskRefusal};
 use crate::strategy::{Action, Actions, Context, OpenOrder, OrderSize, PlannedOrder, Strategy};
 
@@ -296,6 +296,25 @@ impl<V: Venue> Engine<V> {
             self.monitor(self.clock.now())?;
         }
         Ok(())
+    }
+
+    /// Keeps no history that grows with the run: the portfolio samples no equity curve
+    /// (follow [`Engine::portfolio`] after each step instead), and fills and closed trades
+    /// stay only until taken with [`Engine::drain_fills`] and
+    /// [`Engine::drain_closed_trades`]. For streaming backtests of any length.
+    pub fn streaming(mut self) -> Self {
+        self.portfolio.set_sampling(CurveSampling::Off);
+        self
+    }
+
+    /// Takes the fills since the last call, in order.
+    pub fn drain_fills(&mut self) -> std::vec::Drain<'_, Fill> {
+        self.fills.drain(..)
+    }
+
+    /// Takes the round trips closed since the last call, in order.
+    pub fn drain_closed_trades(&mut self) -> std::vec::Drain<'_, ClosedTrade> {
+        self.portfolio.drain_closed_trades()
     }
 
     /// Runs every bar and returns the outcome.

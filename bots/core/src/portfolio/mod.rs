@@ -195,6 +195,12 @@ impl Portfolio {
         self
     }
 
+    /// Change how the equity curve is sampled from now on (e.g. [`CurveSampling::Off`] for
+    /// a run that follows equity itself and must not grow with its length).
+    pub fn set_sampling(&mut self, sampling: CurveSampling) {
+        self.sampling = sampling;
+    }
+
     /// Reserve room for `points` curve points up front (e.g. the number of bars), so
     /// marking never reallocates.
     pub fn reserve_curve(&mut self, points: usize) {
@@ -551,6 +557,12 @@ impl Portfolio {
     /// Closed round trips, in the order they closed.
     pub fn closed_trades(&self) -> &[ClosedTrade] {
         &self.trades
+    }
+
+    /// Takes the closed round trips recorded so far (a streaming run hands them on as
+    /// they close instead of keeping every one).
+    pub fn drain_closed_trades(&mut self) -> std::vec::Drain<'_, ClosedTrade> {
+        self.trades.drain(..)
     }
 
     /// Steps and steps in the market, for the exposure statistic.
