@@ -71,7 +71,12 @@ fn main() -> ExitCode {
 fn write_reports(view: &report::ReportView, out: &std::path::Path) -> Result<PathBuf> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let json = out.join("report.json");
-    std::fs::write(&json, report::json::to_string(view))
+    std::fs::File::create(&json)
+        .map(std::io::BufWriter::new)
+        .and_then(|mut f| {
+            report::json::write(view, &mut f)?;
+            std::io::Write::flush(&mut f)
+        })
         .with_context(|| format!("writing {}", json.display()))?;
     let html = out.join("report.html");
     std::fs::write(&html, report::html::render(view))

@@ -38,7 +38,7 @@ use crate::instrument::Instrument;
 use crate::orders::{
     ClientOrderId, Fill, InstrumentIndex, OrderEvent, OrderKind, OrderRequest, TimeInForce,
 };
-use crate::portfolio::{ClosedTrade, CurveSampling, Portfolio, PortfolioError};
+use crate::portfolio::{ClosedTrade, EquityPoint, Portfolio, PortfolioError};
 use crate::risk::{ClosePosition, Halt, OrderContext, RiskLimits, RiskManager, RiskRefusal};
 use crate::strategy::{Action, Actions, Context, OpenOrder, OrderSize, PlannedOrder, Strategy};
 
@@ -298,13 +298,12 @@ impl<V: Venue> Engine<V> {
         Ok(())
     }
 
-    /// Keeps no history that grows with the run: the portfolio samples no equity curve
-    /// (follow [`Engine::portfolio`] after each step instead), and fills and closed trades
-    /// stay only until taken with [`Engine::drain_fills`] and
-    /// [`Engine::drain_closed_trades`]. For streaming backtests of any length.
-    pub fn streaming(mut self) -> Self {
-        self.portfolio.set_sampling(CurveSampling::Off);
-        self
+    /// Takes the equity-curve points no later bar can change (see
+    /// [`Portfolio::drain_settled_curve`]). With [`Engine::drain_fills`] and
+    /// [`Engine::drain_closed_trades`] after every [`Engine::step`], the engine keeps no
+    /// history that grows with the run: a streaming backtest of any length.
+    pub fn drain_settled_curve(&mut self) -> std::vec::Drain<'_, EquityPoint> {
+        self.portfolio.drain_settled_curve()
     }
 
     /// Takes the fills since the last call, in order.

@@ -195,12 +195,6 @@ impl Portfolio {
         self
     }
 
-    /// Change how the equity curve is sampled from now on (e.g. [`CurveSampling::Off`] for
-    /// a run that follows equity itself and must not grow with its length).
-    pub fn set_sampling(&mut self, sampling: CurveSampling) {
-        self.sampling = sampling;
-    }
-
     /// Reserve room for `points` curve points up front (e.g. the number of bars), so
     /// marking never reallocates.
     pub fn reserve_curve(&mut self, points: usize) {
@@ -557,6 +551,15 @@ impl Portfolio {
     /// Closed round trips, in the order they closed.
     pub fn closed_trades(&self) -> &[ClosedTrade] {
         &self.trades
+    }
+
+    /// Takes the curve points that later marks can no longer change: all but the latest,
+    /// which a mark at the same time (or in the same interval) would still overwrite. A
+    /// streaming run takes them after every step, so the curve never grows; the latest
+    /// stays in [`Portfolio::equity_curve`].
+    pub fn drain_settled_curve(&mut self) -> std::vec::Drain<'_, EquityPoint> {
+        let settled = self.curve.len().saturating_sub(1);
+        self.curve.drain(..settled)
     }
 
     /// Takes the closed round trips recorded so far (a streaming run hands them on as

@@ -361,9 +361,7 @@ impl StatsAccumulator {
         if e >= self.dd_peak {
             // Back at or above the peak: an underwater spell, if any, ends here.
             if self.underwater {
-                self.dd_longest = self
-                    .dd_longest
-                    .max(p.ts.saturating_sub(self.dd_peak_ts));
+                self.dd_longest = self.dd_longest.max(p.ts.saturating_sub(self.dd_peak_ts));
                 self.underwater = false;
             }
             self.dd_peak = e;
@@ -432,10 +430,9 @@ impl StatsAccumulator {
         let (volatility, sharpe, sortino) = self.return_ratios(periods_per_year);
         let max_drawdown = first.map(|_| self.dd_max);
         let max_drawdown_duration = match (first, last) {
-            (Some(_), Some(last)) if self.underwater => Some(
-                self.dd_longest
-                    .max(last.ts.saturating_sub(self.dd_peak_ts)),
-            ),
+            (Some(_), Some(last)) if self.underwater => {
+                Some(self.dd_longest.max(last.ts.saturating_sub(self.dd_peak_ts)))
+            }
             (Some(_), _) => Some(self.dd_longest),
             _ => None,
         };

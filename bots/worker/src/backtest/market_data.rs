@@ -1,11 +1,15 @@
 //! Reading market data for a backtest: picks the loader from the file's extension and
 //! content, then brings the bars to the strategy's timeframe.
 
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
-use tradewind_core::data::aggregate::{bars_from_trades, resample};
-use tradewind_core::data::load::{L1Event, LoadError, binance_klines, l1_jsonl, ohlcv_csv};
-use tradewind_core::data::{Bar, Trade};
+use tradewind_core::data::Bar;
+use tradewind_core::data::aggregate::BarAggregator;
+use tradewind_core::data::load::{
+    BinanceKlines, L1Event, L1Jsonl, LoadError, OhlcvCsv, SeriesPrecision,
+};
 
 /// The formats the backtest reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,8 +64,9 @@ pub enum DataError {
     },
 }
 
-/// Detects the format: `.jsonl` is trades; a CSV whose first field is an integer and that
-/// has 12 columns is Binance klines; any other CSV must have an OHLCV header.
+/// Detects the format from the path and the first non-blank line: `.jsonl` is trades; a
+/// CSV whose first field is an integer and that has 12 columns is Binance klines; any
+/// other CSV must have an OHLCV header.
 pub fn detect(path: &Path, text: &str) -> Format {
     if path
         .extension()
@@ -78,45 +83,106 @@ pub fn detect(path: &Path, text: &str) -> Format {
     }
 }
 
-/// Smallest spacing between consecutive bars, in seconds (None for fewer than two bars).
-fn spacing_secs(bars: &[Bar]) -> Option<i64> {
-    bars.windows(2)
-        .map(|w| (w[1].ts - w[0].ts) / 1_000_000_000)
-        .filter(|d| *d > 0)
-        .min()
+/// Bars handed to the engine at a time: the only buffer of bars (constant memory).
+pub const CHUNK_BARS: usize = 4_096;
+
+/// What a first pass over the file found, before any bar reaches the strategy: its
+/// format, the series' precision (the instrument's tick and lot follow from it) and
+/// whether bars are aggregated to the strategy's timeframe.
+#[derive(Clone, Debug)]
+pub struct DataPlan {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// Decimals of prices and sizes across the whole file.
+    pub precision: SeriesPrecision,
+    /// Data rows (bars, or trade and quote records).
+    pub rows: u64,
+    /// Aggregate into bars of this many nanoseconds (finer bars, or trades).
+    aggregate_ns: Option<i64>,
 }
 
-/// Loads `path` and returns bars of `timeframe_secs`.
-pub fn load_bars(path: &Path, timeframe_secs: u64) -> Result<(Vec<Bar>, Format), DataError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
-        file: file.clone(),
-        source,
-    })?;
-    let format = detect(path, &text);
+fn file_name(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn open(path: &Path) -> Result<BufReader<File>, DataError> {
+    File::open(path)
+        .map(|f| BufReader::with_capacity(1 << 16, f))
+        .map_err(|source| DataError::Io {
+            file: file_name(path),
+            source,
+        })
+}
+
+/// The first non-blank line (for [`detect`]), at most 64 KiB of it.
+fn first_line(path: &Path) -> Result<String, DataError> {
+    let mut reader = open(path)?;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(1 << 16)
+            .read_until(b'\n', &mut line)
+            .map_err(|source| DataError::Io {
+                file: file_name(path),
+                source,
+            })?;
+        let text = String::from_utf8_lossy(&line);
+        if n == 0 || !text.trim().is_empty() {
+            return Ok(text.into_owned());
+        }
+    }
+}
+
+/// The first pass: reads and checks every row (errors name the file, line and reason),
+/// and finds the precision and bar spacing, in constant memory.
+pub fn scan(path: &Path, timeframe_secs: u64) -> Result<DataPlan, DataError> {
+    let file = file_name(path);
+    let format = detect(path, &first_line(path)?);
     let period_ns = timeframe_secs as i64 * 1_000_000_000;
-    let agg_err = |e: tradewind_core::data::aggregate::AggregateError| DataError::Aggregate {
-        file: file.clone(),
-        reason: e.to_string(),
-    };
-    let bars = match format {
+    let reader = open(path)?;
+    let (precision, rows, aggregate_ns) = match format {
         Format::TradesJsonl => {
-            let trades: Vec<Trade> = l1_jsonl(&file, &text)?
-                .into_iter()
-                .filter_map(|e| match e {
-                    L1Event::Trade(t) => Some(t),
-                    L1Event::Quote(_) => None,
-                })
-                .collect();
-            bars_from_trades(&trades, period_ns).map_err(agg_err)?
+            let mut events = L1Jsonl::new(&file, reader);
+            let (mut rows, mut trades) = (0u64, 0u64);
+            for ev in events.by_ref() {
+                rows += 1;
+                if matches!(ev?, L1Event::Trade(_)) {
+                    trades += 1;
+                }
+            }
+            if trades == 0 {
+                return Err(DataError::Empty { file });
+            }
+            (events.precision(), rows, Some(period_ns))
         }
         Format::BinanceKlines | Format::OhlcvCsv => {
-            let bars = if format == Format::BinanceKlines {
-                binance_klines(&file, &text)?
+            let mut bars: Box<dyn BarRows> = if format == Format::BinanceKlines {
+                Box::new(BinanceKlines::new(&file, reader))
             } else {
-                ohlcv_csv(&file, &text)?
+                Box::new(OhlcvCsv::new(&file, reader))
             };
-            match spacing_secs(&bars) {
+            let mut rows = 0u64;
+            let mut prev: Option<i64> = None;
+            // Smallest spacing between consecutive bars, in whole seconds.
+            let mut spacing: Option<i64> = None;
+            while let Some(bar) = bars.next_bar() {
+                let bar = bar?;
+                rows += 1;
+                if let Some(p) = prev {
+                    let d = (bar.ts - p) / 1_000_000_000;
+                    if d > 0 {
+                        spacing = Some(spacing.map_or(d, |s| s.min(d)));
+                    }
+                }
+                prev = Some(bar.ts);
+            }
+            if rows == 0 {
+                return Err(DataError::Empty { file });
+            }
+            let aggregate = match spacing {
                 Some(d) if d > timeframe_secs as i64 => {
                     return Err(DataError::TooCoarse {
                         file,
@@ -124,17 +190,139 @@ pub fn load_bars(path: &Path, timeframe_secs: u64) -> Result<(Vec<Bar>, Format),
                         want_secs: timeframe_secs as i64,
                     });
                 }
-                Some(d) if d < timeframe_secs as i64 => {
-                    resample(&bars, period_ns).map_err(agg_err)?
-                }
-                _ => bars,
-            }
+                Some(d) if d < timeframe_secs as i64 => Some(period_ns),
+                _ => None,
+            };
+            (bars.precision(), rows, aggregate)
         }
     };
-    if bars.is_empty() {
-        return Err(DataError::Empty { file });
+    Ok(DataPlan {
+        path: path.to_owned(),
+        format,
+        precision,
+        rows,
+        aggregate_ns,
+    })
+}
+
+/// The bar readers behind one interface (the scan and the stream treat them alike).
+trait BarRows {
+    fn next_bar(&mut self) -> Option<Result<Bar, LoadError>>;
+    fn precision(&self) -> SeriesPrecision;
+}
+
+impl<R: BufRead> BarRows for OhlcvCsv<R> {
+    fn next_bar(&mut self) -> Option<Result<Bar, LoadError>> {
+        self.next()
     }
-    Ok((bars, format))
+    fn precision(&self) -> SeriesPrecision {
+        OhlcvCsv::precision(self)
+    }
+}
+
+impl<R: BufRead> BarRows for BinanceKlines<R> {
+    fn next_bar(&mut self) -> Option<Result<Bar, LoadError>> {
+        self.next()
+    }
+    fn precision(&self) -> SeriesPrecision {
+        BinanceKlines::precision(self)
+    }
+}
+
+/// Bars at the plan's precision and the strategy's timeframe, gathered into chunks of
+/// at most [`CHUNK_BARS`].
+struct Chunker<'f, E> {
+    agg: Option<BarAggregator>,
+    buf: Vec<Bar>,
+    sink: &'f mut dyn FnMut(&[Bar]) -> Result<(), E>,
+    bars: u64,
+}
+
+impl<E: From<DataError>> Chunker<'_, E> {
+    fn push(&mut self, bar: Bar, file: &str) -> Result<(), E> {
+        let bar = match &mut self.agg {
+            None => Some(bar),
+            Some(agg) => agg.push_bar(&bar).map_err(|e| agg_err(file, e))?,
+        };
+        if let Some(bar) = bar {
+            self.buf.push(bar);
+            if self.buf.len() == CHUNK_BARS {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), E> {
+        self.bars += self.buf.len() as u64;
+        (self.sink)(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<u64, E> {
+        if let Some(last) = self.agg.as_mut().and_then(BarAggregator::flush) {
+            self.buf.push(last);
+        }
+        self.flush()?;
+        Ok(self.bars)
+    }
+}
+
+fn agg_err(file: &str, e: tradewind_core::data::aggregate::AggregateError) -> DataError {
+    DataError::Aggregate {
+        file: file.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// The second pass: every bar, in order, to `sink` in chunks; returns the number of bars.
+pub fn stream<E: From<DataError>>(
+    plan: &DataPlan,
+    mut sink: impl FnMut(&[Bar]) -> Result<(), E>,
+) -> Result<u64, E> {
+    let file = file_name(&plan.path);
+    let reader = open(&plan.path)?;
+    let agg = match plan.aggregate_ns {
+        Some(ns) => Some(BarAggregator::new(ns).map_err(|e| agg_err(&file, e))?),
+        None => None,
+    };
+    let mut out = Chunker {
+        agg,
+        buf: Vec::with_capacity(CHUNK_BARS),
+        sink: &mut sink,
+        bars: 0,
+    };
+    let pr = plan.precision;
+    match plan.format {
+        Format::TradesJsonl => {
+            for ev in L1Jsonl::new(&file, reader) {
+                if let L1Event::Trade(t) = pr.event(ev.map_err(DataError::from)?) {
+                    let p = t.price;
+                    let bar = Bar {
+                        ts: t.ts,
+                        open: p,
+                        high: p,
+                        low: p,
+                        close: p,
+                        volume: t.size,
+                    };
+                    out.push(bar, &file)?;
+                }
+            }
+        }
+        Format::BinanceKlines | Format::OhlcvCsv => {
+            let mut bars: Box<dyn BarRows> = if plan.format == Format::BinanceKlines {
+                Box::new(BinanceKlines::new(&file, reader))
+            } else {
+                Box::new(OhlcvCsv::new(&file, reader))
+            };
+            while let Some(bar) = bars.next_bar() {
+                out.push(pr.bar(bar.map_err(DataError::from)?), &file)?;
+            }
+        }
+    }
+    out.finish()
 }
 
 #[cfg(test)]
