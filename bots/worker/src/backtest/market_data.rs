@@ -1,5 +1,6 @@
-//! Reading market data for a backtest: picks the loader from the file's extension and
-//! content, then brings the bars to the strategy's timeframe.
+//! Reading market data for a backtest: picks the loader from the file's content and
+//! extension, then brings the bars to the strategy's timeframe; and writing the columnar
+//! binary format (`tradewind-bot data convert`).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -7,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use tradewind_core::data::Bar;
 use tradewind_core::data::aggregate::BarAggregator;
+use tradewind_core::data::columnar::{self, BarsReader, BarsWriter, ColumnarError};
 use tradewind_core::data::load::{
     BinanceKlines, L1Event, L1Jsonl, LoadError, OhlcvCsv, SeriesPrecision,
 };
@@ -20,6 +22,8 @@ pub enum Format {
     BinanceKlines,
     /// Trade/quote JSON Lines; trades are aggregated into bars.
     TradesJsonl,
+    /// Tradewind columnar bars (`tradewind_core::data::columnar`), by its magic bytes.
+    Columnar,
 }
 
 /// Why the data cannot be used.
@@ -36,6 +40,15 @@ pub enum DataError {
     /// A row is bad.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// A columnar file is damaged, or cannot be written.
+    #[error(transparent)]
+    Columnar(#[from] ColumnarError),
+    /// Trades become bars only of a given length.
+    #[error("{file}: trades need a timeframe to become bars (--timeframe)")]
+    NeedsTimeframe {
+        /// File.
+        file: String,
+    },
     /// Bars could not be aggregated.
     #[error("{file}: {reason}")]
     Aggregate {
@@ -116,6 +129,26 @@ fn open(path: &Path) -> Result<BufReader<File>, DataError> {
         })
 }
 
+/// Whether the file starts with the columnar format's magic bytes.
+fn is_columnar(path: &Path) -> Result<bool, DataError> {
+    let mut head = [0u8; 8];
+    let mut reader = open(path)?;
+    let mut got = 0;
+    while got < head.len() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(source) => {
+                return Err(DataError::Io {
+                    file: file_name(path),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(got == head.len() && head == columnar::MAGIC)
+}
+
 /// The first non-blank line (for [`detect`]), at most 64 KiB of it.
 fn first_line(path: &Path) -> Result<String, DataError> {
     let mut reader = open(path)?;
@@ -137,14 +170,23 @@ fn first_line(path: &Path) -> Result<String, DataError> {
 }
 
 /// The first pass: reads and checks every row (errors name the file, line and reason),
-/// and finds the precision and bar spacing, in constant memory.
-pub fn scan(path: &Path, timeframe_secs: u64) -> Result<DataPlan, DataError> {
+/// and finds the precision and bar spacing, in constant memory. With a timeframe, bars
+/// are checked against it and finer ones aggregated; without, they stay as they are
+/// (trades then cannot become bars).
+pub fn scan(path: &Path, timeframe_secs: Option<u64>) -> Result<DataPlan, DataError> {
     let file = file_name(path);
-    let format = detect(path, &first_line(path)?);
-    let period_ns = timeframe_secs as i64 * 1_000_000_000;
+    let format = if is_columnar(path)? {
+        Format::Columnar
+    } else {
+        detect(path, &first_line(path)?)
+    };
     let reader = open(path)?;
     let (precision, rows, aggregate_ns) = match format {
         Format::TradesJsonl => {
+            let Some(timeframe_secs) = timeframe_secs else {
+                return Err(DataError::NeedsTimeframe { file });
+            };
+            let period_ns = timeframe_secs as i64 * 1_000_000_000;
             let mut events = L1Jsonl::new(&file, reader);
             let (mut rows, mut trades) = (0u64, 0u64);
             for ev in events.by_ref() {
@@ -158,12 +200,8 @@ pub fn scan(path: &Path, timeframe_secs: u64) -> Result<DataPlan, DataError> {
             }
             (events.precision(), rows, Some(period_ns))
         }
-        Format::BinanceKlines | Format::OhlcvCsv => {
-            let mut bars: Box<dyn BarRows> = if format == Format::BinanceKlines {
-                Box::new(BinanceKlines::new(&file, reader))
-            } else {
-                Box::new(OhlcvCsv::new(&file, reader))
-            };
+        Format::BinanceKlines | Format::OhlcvCsv | Format::Columnar => {
+            let mut bars = bar_rows(format, &file, reader)?;
             let mut rows = 0u64;
             let mut prev: Option<i64> = None;
             // Smallest spacing between consecutive bars, in whole seconds.
@@ -182,15 +220,15 @@ pub fn scan(path: &Path, timeframe_secs: u64) -> Result<DataPlan, DataError> {
             if rows == 0 {
                 return Err(DataError::Empty { file });
             }
-            let aggregate = match spacing {
-                Some(d) if d > timeframe_secs as i64 => {
+            let aggregate = match (spacing, timeframe_secs) {
+                (Some(d), Some(want)) if d > want as i64 => {
                     return Err(DataError::TooCoarse {
                         file,
                         data_secs: d,
-                        want_secs: timeframe_secs as i64,
+                        want_secs: want as i64,
                     });
                 }
-                Some(d) if d < timeframe_secs as i64 => Some(period_ns),
+                (Some(d), Some(want)) if d < want as i64 => Some(want as i64 * 1_000_000_000),
                 _ => None,
             };
             (bars.precision(), rows, aggregate)
@@ -207,13 +245,30 @@ pub fn scan(path: &Path, timeframe_secs: u64) -> Result<DataPlan, DataError> {
 
 /// The bar readers behind one interface (the scan and the stream treat them alike).
 trait BarRows {
-    fn next_bar(&mut self) -> Option<Result<Bar, LoadError>>;
+    fn next_bar(&mut self) -> Option<Result<Bar, DataError>>;
     fn precision(&self) -> SeriesPrecision;
 }
 
+fn bar_rows(
+    format: Format,
+    file: &str,
+    reader: BufReader<File>,
+) -> Result<Box<dyn BarRows>, DataError> {
+    Ok(match format {
+        Format::BinanceKlines => Box::new(BinanceKlines::new(file, reader)),
+        Format::OhlcvCsv => Box::new(OhlcvCsv::new(file, reader)),
+        Format::Columnar => Box::new(ColumnarRows {
+            reader: BarsReader::new(reader, file)?,
+            block: Vec::new(),
+            next: 0,
+        }),
+        Format::TradesJsonl => unreachable!("trades are not bar rows"),
+    })
+}
+
 impl<R: BufRead> BarRows for OhlcvCsv<R> {
-    fn next_bar(&mut self) -> Option<Result<Bar, LoadError>> {
-        self.next()
+    fn next_bar(&mut self) -> Option<Result<Bar, DataError>> {
+        self.next().map(|r| r.map_err(DataError::from))
     }
     fn precision(&self) -> SeriesPrecision {
         OhlcvCsv::precision(self)
@@ -221,11 +276,39 @@ impl<R: BufRead> BarRows for OhlcvCsv<R> {
 }
 
 impl<R: BufRead> BarRows for BinanceKlines<R> {
-    fn next_bar(&mut self) -> Option<Result<Bar, LoadError>> {
-        self.next()
+    fn next_bar(&mut self) -> Option<Result<Bar, DataError>> {
+        self.next().map(|r| r.map_err(DataError::from))
     }
     fn precision(&self) -> SeriesPrecision {
         BinanceKlines::precision(self)
+    }
+}
+
+/// A columnar file, bar by bar out of its blocks.
+struct ColumnarRows<R: Read> {
+    reader: BarsReader<R>,
+    block: Vec<Bar>,
+    next: usize,
+}
+
+impl<R: Read> BarRows for ColumnarRows<R> {
+    fn next_bar(&mut self) -> Option<Result<Bar, DataError>> {
+        if self.next == self.block.len() {
+            self.next = 0;
+            match self.reader.next_block(&mut self.block) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+        self.next += 1;
+        Some(Ok(self.block[self.next - 1]))
+    }
+    fn precision(&self) -> SeriesPrecision {
+        SeriesPrecision {
+            price: self.reader.price_precision(),
+            size: self.reader.size_precision(),
+        }
     }
 }
 
@@ -311,18 +394,45 @@ pub fn stream<E: From<DataError>>(
                 }
             }
         }
-        Format::BinanceKlines | Format::OhlcvCsv => {
-            let mut bars: Box<dyn BarRows> = if plan.format == Format::BinanceKlines {
-                Box::new(BinanceKlines::new(&file, reader))
-            } else {
-                Box::new(OhlcvCsv::new(&file, reader))
-            };
+        Format::BinanceKlines | Format::OhlcvCsv | Format::Columnar => {
+            let mut bars = bar_rows(plan.format, &file, reader)?;
             while let Some(bar) = bars.next_bar() {
-                out.push(pr.bar(bar.map_err(DataError::from)?), &file)?;
+                out.push(pr.bar(bar?), &file)?;
             }
         }
     }
     out.finish()
+}
+
+/// `tradewind-bot data convert`: the file's bars (trades aggregated to `timeframe_secs`;
+/// finer bars too when it is given) written in the columnar format to `to`. Returns the
+/// plan of the input and the bars written.
+pub fn convert(
+    from: &Path,
+    to: &Path,
+    timeframe_secs: Option<u64>,
+) -> Result<(DataPlan, u64), DataError> {
+    let plan = scan(from, timeframe_secs)?;
+    let name = file_name(to);
+    let out = File::create(to).map_err(|source| DataError::Io {
+        file: name.clone(),
+        source,
+    })?;
+    let mut writer = BarsWriter::new(
+        std::io::BufWriter::with_capacity(1 << 16, out),
+        &name,
+        plan.precision.price,
+        plan.precision.size,
+        columnar::DEFAULT_BLOCK_BARS,
+    )?;
+    stream(&plan, |bars: &[Bar]| -> Result<(), DataError> {
+        for bar in bars {
+            writer.push(bar)?;
+        }
+        Ok(())
+    })?;
+    let (_, written) = writer.finish()?;
+    Ok((plan, written))
 }
 
 #[cfg(test)]

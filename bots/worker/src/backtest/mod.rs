@@ -1,6 +1,6 @@
 //! `tradewind-bot backtest`: one bot, its strategy and plan, over one market-data file.
 
-mod market_data;
+pub mod market_data;
 
 pub use tradewind_bot::instrument::{InstrumentOverrides, instrument_at};
 
@@ -41,7 +41,7 @@ pub fn run(req: &Request) -> Result<ReportView> {
     // The resources translated before the data is read: a bad bot is named first.
     let bot = tradewind_config::bot(&cfg)?;
     let timeframe = cfg.strategy.timeframe.seconds();
-    let plan = market_data::scan(&req.data, timeframe)?;
+    let plan = market_data::scan(&req.data, Some(timeframe))?;
     tracing::info!(rows = plan.rows, format = ?plan.format, data = %req.data.display(), "market data checked");
     let instrument = instrument_at(
         &cfg,
