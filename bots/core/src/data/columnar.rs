@@ -292,7 +292,6 @@ pub struct BarsReader<R: Read> {
     last_ts: Option<UnixNanos>,
     payload: Vec<u8>,
     words: Vec<u64>,
-    cols: [Vec<i64>; COLUMNS],
     done: bool,
 }
 
@@ -311,7 +310,6 @@ impl<R: Read> BarsReader<R> {
             last_ts: None,
             payload: Vec::new(),
             words: Vec::new(),
-            cols: Default::default(),
             done: false,
         };
         let mut header = [0u8; 32];
@@ -442,19 +440,34 @@ impl<R: Read> BarsReader<R> {
         if checksum(block_seed(n, len), &self.payload) != sum {
             return Err(self.err_at(at + 16, "block checksum does not match its data"));
         }
-        self.decode(at + 24, n)?;
+        self.decode_into(at, n, out)?;
         self.sums.extend_from_slice(&sum.to_le_bytes());
-        self.bars_into(at, n, out)?;
         self.total += n as u64;
         Ok(true)
     }
 
-    /// Unpacks the six columns of the payload into `self.cols`.
-    fn decode(&mut self, base: u64, n: usize) -> Result<(), ColumnarError> {
+    /// Unpacks the six columns of the payload straight into `out`'s bars, then checks
+    /// them.
+    fn decode_into(&mut self, at: u64, n: usize, out: &mut Vec<Bar>) -> Result<(), ColumnarError> {
+        let base = at + 24;
+        let (pp, sp) = (self.price_precision, self.size_precision);
+        let (ps, ss) = (step(pp), step(sp) as u64);
+        out.resize(
+            n,
+            Bar {
+                ts: 0,
+                open: Price::ZERO,
+                high: Price::ZERO,
+                low: Price::ZERO,
+                close: Price::ZERO,
+                volume: Quantity::ZERO,
+            },
+        );
         let mut pos = 0usize;
-        let payload = &self.payload;
+        // Any value whose fixed-point form overflows (set branch-free, checked once).
+        let mut overflow = false;
         for c in 0..COLUMNS {
-            let Some(head) = payload.get(pos..pos + 16) else {
+            let Some(head) = self.payload.get(pos..pos + 16) else {
                 return Err(self.err_at(base + pos as u64, "block payload ends inside a column"));
             };
             let first = i64::from_le_bytes(head[..8].try_into().unwrap_or([0; 8]));
@@ -464,7 +477,7 @@ impl<R: Read> BarsReader<R> {
             }
             pos += 16;
             let words = column_words(n, width);
-            let Some(bytes) = payload.get(pos..pos + words * 8) else {
+            let Some(bytes) = self.payload.get(pos..pos + words * 8) else {
                 return Err(self.err_at(base + pos as u64, "block payload ends inside a column"));
             };
             self.words.clear();
@@ -473,74 +486,97 @@ impl<R: Read> BarsReader<R> {
                     .chunks_exact(8)
                     .map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))),
             );
-            // One spare word so a value spanning the last boundary reads without a branch.
-            self.words.push(0);
+            // Two spare words: a value spanning the last boundary reads without a branch.
+            self.words.extend([0, 0]);
             pos += words * 8;
-            let col = &mut self.cols[c];
-            col.clear();
-            col.push(first);
-            let mut v = first;
-            if width == 0 {
-                col.resize(n, first);
-                continue;
-            }
-            let mask = if width == 64 {
-                u64::MAX
-            } else {
-                (1u64 << width) - 1
-            };
             let w = &self.words;
-            for i in 0..n - 1 {
-                let bit = i * width as usize;
-                let (k, off) = (bit / 64, (bit % 64) as u32);
-                // Bits above the word come from the next one (a shift by 64 is avoided).
-                let hi = (w[k + 1] << 1) << (63 - off);
-                let z = ((w[k] >> off) | hi) & mask;
-                v = v.wrapping_add(unzigzag(z));
-                col.push(v);
+            let price = |v: i64, overflow: &mut bool| {
+                let (raw, o) = v.overflowing_mul(ps);
+                *overflow |= o;
+                // A multiple of the step by construction.
+                Price::from_raw_unchecked(raw, pp)
+            };
+            match c {
+                0 => unpack(out, w, width, first, |b, v| b.ts = v),
+                1 => unpack(out, w, width, first, |b, v| {
+                    b.open = price(v, &mut overflow)
+                }),
+                2 => unpack(out, w, width, first, |b, v| {
+                    b.high = price(v, &mut overflow)
+                }),
+                3 => unpack(out, w, width, first, |b, v| b.low = price(v, &mut overflow)),
+                4 => unpack(out, w, width, first, |b, v| {
+                    b.close = price(v, &mut overflow)
+                }),
+                _ => unpack(out, w, width, first, |b, v| {
+                    let (raw, o) = (v as u64).overflowing_mul(ss);
+                    overflow |= o;
+                    b.volume = Quantity::from_raw_unchecked(raw, sp);
+                }),
             }
         }
-        if pos != payload.len() {
+        if pos != self.payload.len() {
             return Err(self.err_at(base + pos as u64, "block payload longer than its columns"));
         }
+        if overflow {
+            return Err(self.err_at(at, "a value of the block is out of range"));
+        }
+        let mut last = self.last_ts.unwrap_or(UnixNanos::MIN);
+        let mut bad: Option<usize> = None;
+        for (i, b) in out.iter().enumerate() {
+            let (o, h, l, c) = (b.open.raw(), b.high.raw(), b.low.raw(), b.close.raw());
+            let ok = l <= o && l <= c && o <= h && c <= h && b.ts >= last;
+            last = b.ts;
+            if !ok {
+                bad = Some(i);
+                break;
+            }
+        }
+        if let Some(i) = bad {
+            let b = out[i];
+            let reason = match b.validate() {
+                Err(e) => format!("bar {i} of the block: {e}"),
+                Ok(()) => format!("bar {i} of the block goes back in time"),
+            };
+            return Err(self.err_at(at, reason));
+        }
+        self.last_ts = Some(last);
         Ok(())
     }
+}
 
-    /// Builds and checks the bars of the decoded block.
-    fn bars_into(&mut self, at: u64, n: usize, out: &mut Vec<Bar>) -> Result<(), ColumnarError> {
-        let (pp, sp) = (self.price_precision, self.size_precision);
-        let (ps, ss) = (step(pp), step(sp) as u64);
-        let [ts, open, high, low, close, volume] = &self.cols;
-        out.reserve(n);
-        for i in 0..n {
-            let price = |u: i64| {
-                u.checked_mul(ps)
-                    .and_then(|raw| Price::from_raw(raw, pp).ok())
-            };
-            let bar = (|| {
-                let vol = (volume[i] as u64).checked_mul(ss)?;
-                Some(Bar {
-                    ts: ts[i],
-                    open: price(open[i])?,
-                    high: price(high[i])?,
-                    low: price(low[i])?,
-                    close: price(close[i])?,
-                    volume: Quantity::from_raw(vol, sp).ok()?,
-                })
-            })();
-            let Some(bar) = bar else {
-                return Err(self.err_at(at, format!("bar {i} of the block is out of range")));
-            };
-            if let Err(e) = bar.validate() {
-                return Err(self.err_at(at, format!("bar {i} of the block: {e}")));
-            }
-            if self.last_ts.is_some_and(|t| bar.ts < t) {
-                return Err(self.err_at(at, format!("bar {i} of the block goes back in time")));
-            }
-            self.last_ts = Some(bar.ts);
-            out.push(bar);
-        }
-        Ok(())
+/// Unpacks `out.len()` values (the first, then bit-packed zig-zag differences) into
+/// `out` through `set`. `words` has two spare zero words at its end.
+#[inline(always)]
+fn unpack(
+    out: &mut [Bar],
+    words: &[u64],
+    width: u32,
+    first: i64,
+    mut set: impl FnMut(&mut Bar, i64),
+) {
+    let mut bars = out.iter_mut();
+    let mut v = first;
+    if let Some(b) = bars.next() {
+        set(b, v);
+    }
+    if width == 0 {
+        bars.for_each(|b| set(b, v));
+        return;
+    }
+    let mask = u64::MAX >> (64 - width);
+    let mut bit = 0usize;
+    for b in bars {
+        let (k, off) = (bit >> 6, (bit & 63) as u32);
+        // Bits above the word come from the next one (no shift by 64).
+        let (lo, hi) = match words.get(k..k + 2) {
+            Some(&[lo, hi]) => (lo, hi),
+            _ => (0, 0),
+        };
+        let z = ((lo >> off) | ((hi << 1) << (63 - off))) & mask;
+        v = v.wrapping_add(unzigzag(z));
+        set(b, v);
+        bit += width as usize;
     }
 }
 

@@ -44,22 +44,49 @@ fn load_err(source: &str, line: usize, reason: impl Into<String>) -> LoadError {
     }
 }
 
-/// Walks non-blank lines with their 1-based numbers, turning I/O and UTF-8 failures into
-/// [`LoadError`]s. One buffer for the whole input: no allocation per line.
+/// Walks lines with their 1-based numbers, turning I/O and UTF-8 failures into
+/// [`LoadError`]s. A line is handed out where the reader's buffer holds it (copied only
+/// when it straddles two reads): no allocation and no copy per line.
 struct Lines<R> {
-    source: String,
+    source: std::sync::Arc<str>,
     reader: R,
+    /// A line that straddled the reader's buffer.
     buf: Vec<u8>,
     line: usize,
+    /// Bytes of the reader's buffer handed out last, consumed on the next call.
+    consume: usize,
+}
+
+/// Position of the first `\n` in `bytes`, eight bytes at a time.
+#[inline]
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for c in chunks.by_ref() {
+        let x = u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) ^ (LO * u64::from(b'\n'));
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(base + (found.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| base + i)
 }
 
 impl<R: BufRead> Lines<R> {
     fn new(source: &str, reader: R) -> Self {
         Self {
-            source: source.to_owned(),
+            source: source.into(),
             reader,
-            buf: Vec::with_capacity(256),
+            buf: Vec::new(),
             line: 0,
+            consume: 0,
         }
     }
 
@@ -67,38 +94,100 @@ impl<R: BufRead> Lines<R> {
         load_err(&self.source, line, reason)
     }
 
-    /// Next non-blank line (trimmed of the line ending and surrounding whitespace).
-    fn next_line(&mut self) -> Result<Option<(usize, &str)>, LoadError> {
-        loop {
-            self.buf.clear();
-            self.line += 1;
-            match self.reader.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return Ok(None),
-                Ok(_) => {}
-                Err(e) => return Err(self.err(self.line, format!("cannot read: {e}"))),
-            }
-            let Ok(text) = std::str::from_utf8(&self.buf) else {
-                // The words `BufRead::read_line` uses for the same failure.
-                return Err(self.err(self.line, "cannot read: stream did not contain valid UTF-8"));
-            };
-            // A UTF-8 byte-order mark may precede the first line.
-            let text = if self.line == 1 {
-                text.strip_prefix('\u{feff}').unwrap_or(text)
-            } else {
-                text
-            };
-            let start = text.len() - text.trim_start().len();
-            let end = text.trim_end().len();
-            if start < end {
-                let offset = self.buf.len() - text.len();
-                let line = self.line;
-                // Valid UTF-8 checked above, and trimming keeps char boundaries.
-                let text = std::str::from_utf8(&self.buf[offset + start..offset + end])
-                    .map_err(|_| self.err(line, "cannot read: invalid UTF-8"))?;
-                return Ok(Some((line, text)));
+    /// Moves to the next line; `Ok(false)` at the end of the input.
+    #[inline]
+    fn advance(&mut self) -> Result<bool, LoadError> {
+        if self.consume > 0 {
+            self.reader.consume(self.consume);
+            self.consume = 0;
+        }
+        self.line += 1;
+        let found = match self.reader.fill_buf() {
+            Ok([]) => return Ok(false),
+            Ok(avail) => find_newline(avail),
+            Err(e) => return Err(self.err(self.line, format!("cannot read: {e}"))),
+        };
+        match found {
+            // Handed out from the reader's buffer, consumed on the next call.
+            Some(i) => self.consume = i + 1,
+            None => {
+                // The line straddles two reads (or ends the input): copy it.
+                self.buf.clear();
+                if let Err(e) = self.reader.read_until(b'\n', &mut self.buf) {
+                    return Err(self.err(self.line, format!("cannot read: {e}")));
+                }
             }
         }
+        Ok(true)
     }
+
+    /// The line [`Lines::advance`] moved to, without its `\n` and one `\r` before it.
+    #[inline]
+    fn current(&mut self) -> Result<&[u8], LoadError> {
+        let line = if self.consume > 0 {
+            // The same buffer again: nothing was consumed, so nothing is read.
+            match self.reader.fill_buf() {
+                Ok(avail) => &avail[..self.consume - 1],
+                Err(e) => {
+                    return Err(load_err(
+                        &self.source,
+                        self.line,
+                        format!("cannot read: {e}"),
+                    ));
+                }
+            }
+        } else {
+            let end = self.buf.len() - usize::from(self.buf.last() == Some(&b'\n'));
+            &self.buf[..end]
+        };
+        Ok(line.strip_suffix(b"\r").unwrap_or(line))
+    }
+
+    /// Next non-blank line (trimmed of the line ending and surrounding whitespace).
+    fn next_line(&mut self) -> Result<Option<(usize, &str)>, LoadError> {
+        // Find the line first, then borrow it once (a borrow returned from inside the
+        // loop would have to outlive every iteration).
+        let (start, len) = loop {
+            if !self.advance()? {
+                return Ok(None);
+            }
+            let n = self.line;
+            let raw = self.current()?;
+            match line_text(n, raw) {
+                Ok(Some(text)) => {
+                    break (text.as_ptr() as usize - raw.as_ptr() as usize, text.len());
+                }
+                Ok(None) => {}
+                Err(reason) => return Err(self.err(n, reason)),
+            }
+        };
+        let n = self.line;
+        let source = std::sync::Arc::clone(&self.source);
+        let raw = self.current()?;
+        match std::str::from_utf8(&raw[start..start + len]) {
+            Ok(text) => Ok(Some((n, text))),
+            // Checked above already; never reached.
+            Err(_) => Err(load_err(&source, n, NOT_UTF8)),
+        }
+    }
+}
+
+/// The words `BufRead::read_line` uses for a line that is not UTF-8.
+const NOT_UTF8: &str = "cannot read: stream did not contain valid UTF-8";
+
+/// A raw line as text: a UTF-8 byte-order mark dropped on line 1, checked as UTF-8 and
+/// trimmed; `None` if blank; `Err` with the reason if it is not UTF-8.
+fn line_text(n: usize, raw: &[u8]) -> Result<Option<&str>, &'static str> {
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return Err(NOT_UTF8);
+    };
+    let text = if n == 1 {
+        text.strip_prefix('\u{feff}').unwrap_or(text)
+    } else {
+        text
+    };
+    let text = text.trim();
+    Ok((!text.is_empty()).then_some(text))
 }
 
 /// Split a CSV line on commas, trimming whitespace and one pair of surrounding quotes,
@@ -263,27 +352,82 @@ fn size(text: &str, name: &str, pr: &mut SeriesPrecision) -> Result<Quantity, St
         .map_err(|e| format!("column {name}: {e}"))
 }
 
-/// Integer epochs of 9 to 18 digits (the common case) without the generic parser.
+/// Integer epochs of 9 to 18 digits (the common case) in the units of
+/// [`parse_timestamp`], without the generic parser; `None` for anything else.
 #[inline]
-fn timestamp(text: &str) -> Result<UnixNanos, String> {
-    let b = text.as_bytes();
-    if (9..=18).contains(&b.len()) && b.iter().all(u8::is_ascii_digit) {
-        let v = b.iter().fold(0i64, |v, d| v * 10 + i64::from(d - b'0'));
-        // The units of `parse_epoch_auto`; out of range goes to it for the error.
-        let ns = if v < 100_000_000_000 {
-            v.checked_mul(1_000_000_000)
-        } else if v < 100_000_000_000_000 {
-            v.checked_mul(1_000_000)
-        } else if v < 100_000_000_000_000_000 {
-            v.checked_mul(1_000)
-        } else {
-            Some(v)
-        };
-        if let Some(ns) = ns {
-            return Ok(ns);
+fn plain_epoch(b: &[u8]) -> Option<UnixNanos> {
+    if !(9..=18).contains(&b.len()) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in b {
+        if !d.is_ascii_digit() {
+            return None;
         }
+        v = v * 10 + i64::from(d - b'0');
+    }
+    // The units of `parse_epoch_auto`; out of range goes to it for the error.
+    if v < 100_000_000_000 {
+        v.checked_mul(1_000_000_000)
+    } else if v < 100_000_000_000_000 {
+        v.checked_mul(1_000_000)
+    } else if v < 100_000_000_000_000_000 {
+        v.checked_mul(1_000)
+    } else {
+        Some(v)
+    }
+}
+
+fn timestamp(text: &str) -> Result<UnixNanos, String> {
+    if let Some(ns) = plain_epoch(text.as_bytes()) {
+        return Ok(ns);
     }
     parse_timestamp(text).map_err(|e| format!("column timestamp: {e}"))
+}
+
+/// What a column of an OHLCV row is, for [`plain_row`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Skip,
+    Ts,
+    /// Open, high, low, close.
+    Price(usize),
+    Volume,
+}
+
+/// A row of plain fields (integer epoch, `digits[.digits]` numbers, no spaces or quotes)
+/// parsed in one pass over its bytes; `None` sends the row to the general parser, which
+/// gives the same values for any row this accepts and words the errors.
+#[inline]
+fn plain_row(
+    raw: &[u8],
+    roles: &[Role],
+    pr: &mut SeriesPrecision,
+) -> Option<(UnixNanos, [Price; 4], Quantity)> {
+    let mut ts = None;
+    let mut prices = [Price::ZERO; 4];
+    let mut volume = Quantity::ZERO;
+    let mut fields = raw.split(|&b| b == b',');
+    for role in roles {
+        let f = fields.next()?;
+        match *role {
+            Role::Skip => {}
+            Role::Ts => ts = Some(plain_epoch(f)?),
+            Role::Price(i) => {
+                let (raw, written) = plain_decimal(f)?;
+                // A multiple of 10^(9 - written) below 2^63 by construction.
+                prices[i] = pr.note_price(Price::from_raw_unchecked(raw as i64, written));
+            }
+            Role::Volume => {
+                let (raw, written) = plain_decimal(f)?;
+                volume = pr.note_size(Quantity::from_raw_unchecked(raw, written));
+            }
+        }
+    }
+    if fields.next().is_some() {
+        return None;
+    }
+    Some((ts?, prices, volume))
 }
 
 /// Column positions of a generic OHLCV file.
@@ -295,6 +439,28 @@ struct Columns {
     close: usize,
     volume: Option<usize>,
     width: usize,
+}
+
+impl Columns {
+    fn roles(&self) -> Vec<Role> {
+        let mut roles = vec![Role::Skip; self.width];
+        let mut set = |i: usize, r: Role| {
+            if let Some(slot) = roles.get_mut(i) {
+                *slot = r;
+            }
+        };
+        set(self.ts, Role::Ts);
+        for (k, i) in [self.open, self.high, self.low, self.close]
+            .into_iter()
+            .enumerate()
+        {
+            set(i, Role::Price(k));
+        }
+        if let Some(v) = self.volume {
+            set(v, Role::Volume);
+        }
+        roles
+    }
 }
 
 const TS_NAMES: [&str; 6] = ["timestamp", "time", "date", "datetime", "open_time", "ts"];
@@ -395,6 +561,8 @@ pub struct OhlcvCsv<R> {
     source: String,
     lines: Lines<R>,
     cols: Option<Columns>,
+    /// Each column's role once the layout is known (for [`plain_row`]).
+    roles: Vec<Role>,
     /// Field slices of the current line; only its capacity outlives the line.
     fields: Vec<&'static str>,
     pr: SeriesPrecision,
@@ -409,6 +577,7 @@ impl<R: BufRead> OhlcvCsv<R> {
             source: source.to_owned(),
             lines: Lines::new(source, reader),
             cols: None,
+            roles: Vec::new(),
             fields: Vec::new(),
             pr: SeriesPrecision::default(),
             mono: Monotonic(None),
@@ -423,8 +592,24 @@ impl<R: BufRead> OhlcvCsv<R> {
 
     fn next_bar(&mut self) -> Result<Option<Bar>, LoadError> {
         loop {
-            let Some((n, line)) = self.lines.next_line()? else {
+            if !self.lines.advance()? {
                 return Ok(None);
+            }
+            let n = self.lines.line;
+            if !self.roles.is_empty()
+                && let Some((ts, [open, high, low, close], volume)) =
+                    plain_row(self.lines.current()?, &self.roles, &mut self.pr)
+            {
+                let bar = Bar::new(ts, open, high, low, close, volume)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bar| self.mono.check(ts).map(|()| bar))
+                    .map_err(|r| load_err(&self.source, n, r))?;
+                return Ok(Some(bar));
+            }
+            let line = match line_text(n, self.lines.current()?) {
+                Ok(Some(line)) => line,
+                Ok(None) => continue,
+                Err(reason) => return Err(load_err(&self.source, n, reason)),
             };
             // The field list borrows this line only; its buffer is reused (no
             // allocation per line once it has grown to the row's width).
@@ -439,6 +624,7 @@ impl<R: BufRead> OhlcvCsv<R> {
                     let c = self
                         .cols
                         .insert(header.unwrap_or_else(Columns::by_position));
+                    self.roles = c.roles();
                     if is_header {
                         self.fields = recycle(row);
                         continue;
@@ -766,7 +952,7 @@ fn fast_trade(line: &str) -> Option<FastTrade<'_>> {
     let rest = line.strip_prefix(r#"{"type":"trade","ts":"#)?;
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     // JSON numbers have no leading zeros.
-    if digits == 0 || digits > 18 || (digits > 1 && rest.starts_with('0')) {
+    if digits == 0 || digits > 19 || (digits > 1 && rest.starts_with('0')) {
         return None;
     }
     let ts = rest[..digits].parse::<i64>().ok()?;
@@ -990,6 +1176,46 @@ mod tests {
         }
     }
 
+    /// Rows the one-pass reader takes and rows only the general parser takes (spaces,
+    /// quotes, signs, ISO times) give the same series.
+    #[test]
+    fn plain_and_decorated_rows_read_the_same() {
+        let mut plain = String::from("ts,open,high,low,close,volume,extra\n");
+        let mut decorated = plain.clone();
+        let mut x: u64 = 7;
+        for i in 0..2_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let o = 100 + x % 50;
+            let (h, l, c) = (o + 3, o - 2, o + (x >> 8) % 3);
+            let dec = (x >> 16) % 4;
+            let frac = ["", ".5", ".25", ".125"][dec as usize];
+            let ts = 1_700_000_000 + 60 * i;
+            plain.push_str(&format!(
+                "{ts},{o}{frac},{h}{frac},{l}{frac},{c}{frac},{}.0{},x\n",
+                i,
+                x % 10
+            ));
+            let iso = crate::data::time::format_iso8601(ts as i64 * 1_000_000_000);
+            decorated.push_str(&format!(
+                " {iso} , \"+{o}{frac}\",{h}{frac} ,{l}{frac},{c}{frac},\"{}.0{}\", x \r\n\n",
+                i,
+                x % 10
+            ));
+        }
+        let a = ohlcv_csv("a.csv", &plain).expect("plain");
+        let b = ohlcv_csv("b.csv", &decorated).expect("decorated");
+        assert_eq!(a.len(), 2_000);
+        assert_eq!(a, b);
+        assert!(
+            a.iter()
+                .zip(&b)
+                .all(|(x, y)| x.open.precision() == y.open.precision()
+                    && x.volume.precision() == y.volume.precision())
+        );
+    }
+
     #[test]
     fn rows_stream_one_at_a_time_and_stop_at_the_first_error() {
         let text = "time,open,high,low,close,volume\n1,1,2,0.5,1.5,1\n2,1,2,0.5,1.25,1\nbad\n3,1,1,1,1,1\n";
@@ -1100,6 +1326,28 @@ mod tests {
             L1Event::Trade(_) => panic!("expected a quote"),
         }
         assert_eq!(ev[2].ts(), ev[1].ts(), "equal timestamps are allowed");
+    }
+
+    #[test]
+    fn tradewind_trade_lines_skip_the_json_parser_and_agree_with_it() {
+        let line = r#"{"type":"trade","ts":1742944020715000000,"price":"87232.00","size":"0.00012","side":"sell"}"#;
+        let t = fast_trade(line).expect("the shape Tradewind writes");
+        assert_eq!(
+            (t.ts, t.price, t.size, t.side),
+            (1_742_944_020_715_000_000, "87232.00", "0.00012", Side::Sell)
+        );
+        let mut pr = SeriesPrecision::default();
+        let via_serde = l1_record(line, &mut pr).expect("valid");
+        let fast = l1_jsonl("f.jsonl", line).expect("valid");
+        assert_eq!(fast, vec![via_serde]);
+        for other in [
+            r#"{"type":"trade","ts":01,"price":"1","size":"1","side":"buy"}"#,
+            r#"{"type":"trade", "ts":1,"price":"1","size":"1","side":"buy"}"#,
+            r#"{"type":"trade","ts":1,"price":"1\u0030","size":"1","side":"buy"}"#,
+            r#"{"type":"trade","ts":1,"price":"1","size":"1","side":"buy","x":1}"#,
+        ] {
+            assert!(fast_trade(other).is_none(), "{other}");
+        }
     }
 
     #[test]
