@@ -291,7 +291,8 @@ pub struct BarsReader<R: Read> {
     sums: Vec<u8>,
     last_ts: Option<UnixNanos>,
     payload: Vec<u8>,
-    words: Vec<u64>,
+    /// One column's packed bytes, padded.
+    words: Vec<u8>,
     done: bool,
 }
 
@@ -480,14 +481,11 @@ impl<R: Read> BarsReader<R> {
             let Some(bytes) = self.payload.get(pos..pos + words * 8) else {
                 return Err(self.err_at(base + pos as u64, "block payload ends inside a column"));
             };
+            // The column's bytes and 16 zero bytes, so every value reads as one
+            // unaligned little-endian word.
             self.words.clear();
-            self.words.extend(
-                bytes
-                    .chunks_exact(8)
-                    .map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))),
-            );
-            // Two spare words: a value spanning the last boundary reads without a branch.
-            self.words.extend([0, 0]);
+            self.words.extend_from_slice(bytes);
+            self.words.extend_from_slice(&[0; 16]);
             pos += words * 8;
             let w = &self.words;
             let price = |v: i64, overflow: &mut bool| {
@@ -546,11 +544,11 @@ impl<R: Read> BarsReader<R> {
 }
 
 /// Unpacks `out.len()` values (the first, then bit-packed zig-zag differences) into
-/// `out` through `set`. `words` has two spare zero words at its end.
+/// `out` through `set`. `bytes` ends with 16 spare zero bytes.
 #[inline(always)]
 fn unpack(
     out: &mut [Bar],
-    words: &[u64],
+    bytes: &[u8],
     width: u32,
     first: i64,
     mut set: impl FnMut(&mut Bar, i64),
@@ -565,18 +563,28 @@ fn unpack(
         return;
     }
     let mask = u64::MAX >> (64 - width);
+    let word = |at: usize| match bytes.get(at..at + 8) {
+        Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
+        None => 0,
+    };
     let mut bit = 0usize;
-    for b in bars {
-        let (k, off) = (bit >> 6, (bit & 63) as u32);
-        // Bits above the word come from the next one (no shift by 64).
-        let (lo, hi) = match words.get(k..k + 2) {
-            Some(&[lo, hi]) => (lo, hi),
-            _ => (0, 0),
-        };
-        let z = ((lo >> off) | ((hi << 1) << (63 - off))) & mask;
-        v = v.wrapping_add(unzigzag(z));
-        set(b, v);
-        bit += width as usize;
+    if width <= 56 {
+        // A value and its offset within its first byte fit one unaligned word.
+        for b in bars {
+            let z = (word(bit >> 3) >> (bit & 7)) & mask;
+            v = v.wrapping_add(unzigzag(z));
+            set(b, v);
+            bit += width as usize;
+        }
+    } else {
+        for b in bars {
+            let (at, off) = ((bit >> 6) << 3, (bit & 63) as u32);
+            // Bits above the word come from the next one (no shift by 64).
+            let z = ((word(at) >> off) | ((word(at + 8) << 1) << (63 - off))) & mask;
+            v = v.wrapping_add(unzigzag(z));
+            set(b, v);
+            bit += width as usize;
+        }
     }
 }
 
