@@ -395,6 +395,51 @@ enum Role {
     Volume,
 }
 
+/// The end of the field starting at `at`: the position after its comma, or `len + 1`
+/// after the last field.
+#[inline(always)]
+fn after_field(b: &[u8], end: usize) -> Option<usize> {
+    match b.get(end) {
+        None => Some(b.len() + 1),
+        Some(b',') => Some(end + 1),
+        Some(_) => None,
+    }
+}
+
+/// Digits from `at`: (value, position after them); at most `max` digits.
+#[inline(always)]
+fn take_digits(b: &[u8], at: usize, max: usize) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    let mut j = at;
+    while let Some(&c) = b.get(j) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v * 10 + u64::from(d);
+        j += 1;
+        if j - at > max {
+            return None;
+        }
+    }
+    (j > at).then_some((v, j))
+}
+
+/// A plain decimal field at `at` (as [`plain_decimal`]): (nano-units, decimals, next field).
+#[inline(always)]
+fn take_decimal(b: &[u8], at: usize) -> Option<(u64, u8, usize)> {
+    let (int, mut j) = take_digits(b, at, 10)?;
+    let (mut frac, mut written) = (0u64, 0u8);
+    if b.get(j) == Some(&b'.') {
+        let (f, k) = take_digits(b, j + 1, 9)?;
+        written = (k - j - 1) as u8;
+        frac = f;
+        j = k;
+    }
+    let raw = int * 1_000_000_000 + frac * crate::fixed::POW10[9 - usize::from(written)];
+    (raw <= i64::MAX as u64).then_some((raw, written, after_field(b, j)?))
+}
+
 /// A row of plain fields (integer epoch, `digits[.digits]` numbers, no spaces or quotes)
 /// parsed in one pass over its bytes; `None` sends the row to the general parser, which
 /// gives the same values for any row this accepts and words the errors.
@@ -407,26 +452,36 @@ fn plain_row(
     let mut ts = None;
     let mut prices = [Price::ZERO; 4];
     let mut volume = Quantity::ZERO;
-    let mut fields = raw.split(|&b| b == b',');
+    let mut at = 0usize;
     for role in roles {
-        let f = fields.next()?;
+        if at > raw.len() {
+            return None;
+        }
         match *role {
-            Role::Skip => {}
-            Role::Ts => ts = Some(plain_epoch(f)?),
+            Role::Skip => {
+                let end = raw[at..].iter().position(|&c| c == b',').map_or(raw.len(), |k| at + k);
+                at = after_field(raw, end)?;
+            }
+            Role::Ts => {
+                let (_, end) = take_digits(raw, at, 18)?;
+                ts = Some(plain_epoch(&raw[at..end])?);
+                at = after_field(raw, end)?;
+            }
             Role::Price(i) => {
-                let (raw, written) = plain_decimal(f)?;
+                let (nanos, written, next) = take_decimal(raw, at)?;
                 // A multiple of 10^(9 - written) below 2^63 by construction.
-                prices[i] = pr.note_price(Price::from_raw_unchecked(raw as i64, written));
+                prices[i] = pr.note_price(Price::from_raw_unchecked(nanos as i64, written));
+                at = next;
             }
             Role::Volume => {
-                let (raw, written) = plain_decimal(f)?;
-                volume = pr.note_size(Quantity::from_raw_unchecked(raw, written));
+                let (nanos, written, next) = take_decimal(raw, at)?;
+                volume = pr.note_size(Quantity::from_raw_unchecked(nanos, written));
+                at = next;
             }
         }
     }
-    if fields.next().is_some() {
-        return None;
-    }
+    // Every field read, and no more.
+    (at == raw.len() + 1).then_some(())?;
     Some((ts?, prices, volume))
 }
 
