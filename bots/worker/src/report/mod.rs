@@ -539,6 +539,8 @@ struct PeriodTracker {
     monthly: bool,
     /// (day since the epoch, or year × 12 + month − 1 once monthly; last equity)
     periods: Vec<(i64, f64)>,
+    /// The last point's day and key (most points share their day with the previous one).
+    last: Option<(i64, i64)>,
 }
 
 const SIXTY_DAYS: i64 = 60 * 86_400_000_000_000;
@@ -559,6 +561,7 @@ impl PeriodTracker {
             first_ts: None,
             monthly: false,
             periods: Vec::new(),
+            last: None,
         }
     }
 
@@ -570,9 +573,15 @@ impl PeriodTracker {
             for (day, end) in days {
                 self.note(month_of_day(day), end);
             }
+            self.last = None;
         }
         let day = day_of(p.ts);
-        let key = if self.monthly { month_of_day(day) } else { day };
+        let key = match self.last {
+            Some((d, k)) if d == day => k,
+            _ if self.monthly => month_of_day(day),
+            _ => day,
+        };
+        self.last = Some((day, key));
         self.note(key, p.equity.as_f64());
     }
 
