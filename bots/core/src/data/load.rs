@@ -459,7 +459,10 @@ fn plain_row(
         }
         match *role {
             Role::Skip => {
-                let end = raw[at..].iter().position(|&c| c == b',').map_or(raw.len(), |k| at + k);
+                let end = raw[at..]
+                    .iter()
+                    .position(|&c| c == b',')
+                    .map_or(raw.len(), |k| at + k);
                 at = after_field(raw, end)?;
             }
             Role::Ts => {

@@ -35,17 +35,6 @@ pub const FIXED_PRECISION: u8 = 9;
 pub const FIXED_SCALAR: i64 = 1_000_000_000;
 
 /// Powers of ten up to 10^9, indexed by exponent.
-/// `x as f64` (the same rounding, to nearest even), through the hardware conversion when
-/// `x` fits an `i64`: `i128` to `f64` is a slow library call, and statistics convert every
-/// equity point.
-#[inline]
-pub(crate) fn i128_to_f64(x: i128) -> f64 {
-    match i64::try_from(x) {
-        Ok(v) => v as f64,
-        Err(_) => x as f64,
-    }
-}
-
 pub(crate) const POW10: [u64; 10] = [
     1,
     10,

@@ -44,7 +44,7 @@ impl Money {
 
     /// Lossy conversion for statistics only.
     pub fn as_f64(self) -> f64 {
-        super::i128_to_f64(self.raw) / 1e9
+        self.raw as f64 / 1e9
     }
 
     /// `true` if below zero.
