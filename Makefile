@@ -17,7 +17,7 @@ DEMO_BOTS := trend-ema trend-sma mean-reversion-bollinger mean-reversion-rsi dca
 SPY_DATA := examples/data/spy_1m_2019q2.csv
 BOT := $(CARGO) run -q -p tradewind-bot --
 
-.PHONY: demo demo-worker prereqs test report-check lint crds bench e2e images
+.PHONY: demo demo-worker prereqs test report-check lint crds bench bench-compare e2e images
 
 ## demo: five strategies backtested on two weeks of real BTC/USD minute bars and on a
 ## quarter of SPY minute bars, compared in a table per data set, with an HTML report each
@@ -93,6 +93,19 @@ images:
 ## bench: criterion benchmarks (figures go to BENCHMARKS.md)
 bench:
 	$(CARGO) bench --workspace
+
+## bench-compare: the same backtest in Tradewind, backtesting.py and vectorbt side by side
+## (the Python engines in a venv of their own, from PyPI), then Tradewind's whole process
+## from CSV and from the columnar format (hyperfine; needs hyperfine and valgrind)
+BENCH_VENV ?= $(HOME)/.cache/tradewind-bench-venv
+bench-compare:
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q -r tools/bench/requirements.txt
+	$(CARGO) build --release -q -p tradewind-bot
+	$(BENCH_VENV)/bin/python tools/bench/compare_engines.py --skip nautilus \
+		--tradewind-bin $(TARGET_DIR)/release/tradewind-bot
+	$(BENCH_VENV)/bin/python tools/bench/whole_process.py --callgrind \
+		--tradewind-bin $(TARGET_DIR)/release/tradewind-bot
 
 ## e2e: end-to-end suite; against the cluster E2E_KUBECONFIG names, else the test API server
 e2e: prereqs

@@ -28,6 +28,18 @@ fn unit(precision: u8) -> String {
 
 /// The instrument: symbol from the bot, rules from the data unless overridden.
 pub fn instrument(cfg: &BotConfig, bars: &[Bar], o: &InstrumentOverrides) -> Result<Instrument> {
+    let price_prec = bars.iter().map(|b| b.close.precision()).max().unwrap_or(2);
+    let size_prec = bars.iter().map(|b| b.volume.precision()).max().unwrap_or(0);
+    instrument_at(cfg, price_prec, size_prec, o)
+}
+
+/// [`instrument`] for data whose prices have `price_prec` decimals and sizes `size_prec`.
+pub fn instrument_at(
+    cfg: &BotConfig,
+    price_prec: u8,
+    size_prec: u8,
+    o: &InstrumentOverrides,
+) -> Result<Instrument> {
     let symbol = cfg.bot.symbols[0].clone();
     let quote = cfg.bot.capital.currency.clone();
     let base = symbol
@@ -35,8 +47,6 @@ pub fn instrument(cfg: &BotConfig, bars: &[Bar], o: &InstrumentOverrides) -> Res
         .filter(|b| !b.is_empty())
         .unwrap_or(&symbol)
         .to_owned();
-    let price_prec = bars.iter().map(|b| b.close.precision()).max().unwrap_or(2);
-    let size_prec = bars.iter().map(|b| b.volume.precision()).max().unwrap_or(0);
     let tick_text = o.tick_size.clone().unwrap_or_else(|| unit(price_prec));
     let lot_text = o.lot_size.clone().unwrap_or_else(|| unit(size_prec));
     let tick = Price::parse(&tick_text, decimals(&tick_text).max(price_prec))

@@ -238,3 +238,86 @@ fn a_missing_strategy_reference_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn converted_binary_data_gives_the_same_backtest_and_damage_is_an_error() {
+    let dir = tmpdir("convert");
+    let run = |data: &str, out: &PathBuf| -> serde_json::Value {
+        let mut args = vec!["backtest"];
+        for f in [
+            "examples/demo/compare/plan.yaml",
+            "examples/demo/compare/trend-ema.yaml",
+        ] {
+            args.extend(["-f", f]);
+        }
+        args.extend(["--data", data, "--out", out.to_str().unwrap()]);
+        let o = bot(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+    };
+    let twb = dir.join("month.twb");
+    let o = bot(&[
+        "data",
+        "convert",
+        "--from",
+        MONTH_DATA,
+        "--to",
+        twb.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::metadata(root().join(MONTH_DATA)).unwrap().len();
+    let binary = std::fs::metadata(&twb).unwrap().len();
+    assert!(binary * 3 < text, "{binary} bytes binary, {text} text");
+    let mut from_text = run(MONTH_DATA, &dir.join("text"));
+    let mut from_binary = run(twb.to_str().unwrap(), &dir.join("binary"));
+    assert_eq!(from_text["data"], "bitstamp_btcusd_1m.csv");
+    from_text["data"] = serde_json::Value::Null;
+    from_binary["data"] = serde_json::Value::Null;
+    assert_eq!(from_text, from_binary);
+
+    // Trades become bars only of a stated length.
+    let trades_twb = dir.join("trades.twb");
+    let o = bot(&[
+        "data",
+        "convert",
+        "--from",
+        TRADES,
+        "--to",
+        trades_twb.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("need a timeframe"));
+    let o = bot(&[
+        "data",
+        "convert",
+        "--from",
+        TRADES,
+        "--to",
+        trades_twb.to_str().unwrap(),
+        "--timeframe",
+        "1s",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // A file cut short is an error naming the file and where, never a shorter backtest.
+    let bytes = std::fs::read(&twb).unwrap();
+    let cut = dir.join("cut.twb");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let o = bot(&[
+        "backtest",
+        "-f",
+        "examples/demo/compare/plan.yaml",
+        "-f",
+        "examples/demo/compare/trend-ema.yaml",
+        "--data",
+        cut.to_str().unwrap(),
+        "--out",
+        dir.join("cut").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cut.twb: byte ") && err.contains("truncated"),
+        "{err}"
+    );
+}

@@ -44,84 +44,181 @@ fn load_err(source: &str, line: usize, reason: impl Into<String>) -> LoadError {
     }
 }
 
-/// Walks non-blank lines with their 1-based numbers, turning I/O and UTF-8 failures into
-/// [`LoadError`]s.
-struct Lines<'s, R> {
-    source: &'s str,
+/// Walks lines with their 1-based numbers, turning I/O and UTF-8 failures into
+/// [`LoadError`]s. A line is handed out where the reader's buffer holds it (copied only
+/// when it straddles two reads): no allocation and no copy per line.
+struct Lines<R> {
+    source: std::sync::Arc<str>,
     reader: R,
-    buf: String,
+    /// A line that straddled the reader's buffer.
+    buf: Vec<u8>,
     line: usize,
+    /// Bytes of the reader's buffer handed out last, consumed on the next call.
+    consume: usize,
 }
 
-impl<'s, R: BufRead> Lines<'s, R> {
-    fn new(source: &'s str, reader: R) -> Self {
+/// Position of the first `\n` in `bytes`, eight bytes at a time.
+#[inline]
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for c in chunks.by_ref() {
+        let x = u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) ^ (LO * u64::from(b'\n'));
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(base + (found.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| base + i)
+}
+
+impl<R: BufRead> Lines<R> {
+    fn new(source: &str, reader: R) -> Self {
         Self {
-            source,
+            source: source.into(),
             reader,
-            buf: String::new(),
+            buf: Vec::new(),
             line: 0,
+            consume: 0,
         }
     }
 
-    /// Next non-blank line (trimmed of the line ending and surrounding whitespace).
-    fn next_line(&mut self) -> Result<Option<(usize, &str)>, LoadError> {
-        loop {
-            self.buf.clear();
-            self.line += 1;
-            match self.reader.read_line(&mut self.buf) {
-                Ok(0) => return Ok(None),
-                Ok(_) => {}
+    fn err(&self, line: usize, reason: impl Into<String>) -> LoadError {
+        load_err(&self.source, line, reason)
+    }
+
+    /// Moves to the next line; `Ok(false)` at the end of the input.
+    #[inline]
+    fn advance(&mut self) -> Result<bool, LoadError> {
+        if self.consume > 0 {
+            self.reader.consume(self.consume);
+            self.consume = 0;
+        }
+        self.line += 1;
+        let found = match self.reader.fill_buf() {
+            Ok([]) => return Ok(false),
+            Ok(avail) => find_newline(avail),
+            Err(e) => return Err(self.err(self.line, format!("cannot read: {e}"))),
+        };
+        match found {
+            // Handed out from the reader's buffer, consumed on the next call.
+            Some(i) => self.consume = i + 1,
+            None => {
+                // The line straddles two reads (or ends the input): copy it.
+                self.buf.clear();
+                if let Err(e) = self.reader.read_until(b'\n', &mut self.buf) {
+                    return Err(self.err(self.line, format!("cannot read: {e}")));
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The line [`Lines::advance`] moved to, without its `\n` and one `\r` before it.
+    #[inline]
+    fn current(&mut self) -> Result<&[u8], LoadError> {
+        let line = if self.consume > 0 {
+            // The same buffer again: nothing was consumed, so nothing is read.
+            match self.reader.fill_buf() {
+                Ok(avail) => &avail[..self.consume - 1],
                 Err(e) => {
                     return Err(load_err(
-                        self.source,
+                        &self.source,
                         self.line,
                         format!("cannot read: {e}"),
                     ));
                 }
             }
-            // A UTF-8 byte-order mark may precede the first line. Work with offsets so
-            // the returned slice borrows `buf` only once the line is known to be kept.
-            let bom = if self.line == 1 && self.buf.starts_with('\u{feff}') {
-                '\u{feff}'.len_utf8()
-            } else {
-                0
-            };
-            let body = &self.buf[bom..];
-            let start = bom + (body.len() - body.trim_start().len());
-            let end = bom + body.trim_end().len();
-            if start < end {
-                return Ok(Some((self.line, &self.buf[start..end])));
+        } else {
+            let end = self.buf.len() - usize::from(self.buf.last() == Some(&b'\n'));
+            &self.buf[..end]
+        };
+        Ok(line.strip_suffix(b"\r").unwrap_or(line))
+    }
+
+    /// Next non-blank line (trimmed of the line ending and surrounding whitespace).
+    fn next_line(&mut self) -> Result<Option<(usize, &str)>, LoadError> {
+        // Find the line first, then borrow it once (a borrow returned from inside the
+        // loop would have to outlive every iteration).
+        let (start, len) = loop {
+            if !self.advance()? {
+                return Ok(None);
             }
+            let n = self.line;
+            let raw = self.current()?;
+            match line_text(n, raw) {
+                Ok(Some(text)) => {
+                    break (text.as_ptr() as usize - raw.as_ptr() as usize, text.len());
+                }
+                Ok(None) => {}
+                Err(reason) => return Err(self.err(n, reason)),
+            }
+        };
+        let n = self.line;
+        let source = std::sync::Arc::clone(&self.source);
+        let raw = self.current()?;
+        match std::str::from_utf8(&raw[start..start + len]) {
+            Ok(text) => Ok(Some((n, text))),
+            // Checked above already; never reached.
+            Err(_) => Err(load_err(&source, n, NOT_UTF8)),
         }
     }
 }
 
-/// Split a CSV line on commas, trimming whitespace and one pair of surrounding quotes.
-/// Quoted fields containing commas are not supported (market data never needs them).
-fn split_csv(line: &str) -> Vec<&str> {
-    line.split(',')
-        .map(|f| {
-            let f = f.trim();
-            f.strip_prefix('"')
-                .and_then(|g| g.strip_suffix('"'))
-                .unwrap_or(f)
-        })
-        .collect()
+/// The words `BufRead::read_line` uses for a line that is not UTF-8.
+const NOT_UTF8: &str = "cannot read: stream did not contain valid UTF-8";
+
+/// A raw line as text: a UTF-8 byte-order mark dropped on line 1, checked as UTF-8 and
+/// trimmed; `None` if blank; `Err` with the reason if it is not UTF-8.
+fn line_text(n: usize, raw: &[u8]) -> Result<Option<&str>, &'static str> {
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return Err(NOT_UTF8);
+    };
+    let text = if n == 1 {
+        text.strip_prefix('\u{feff}').unwrap_or(text)
+    } else {
+        text
+    };
+    let text = text.trim();
+    Ok((!text.is_empty()).then_some(text))
 }
 
-/// Tracks the widest precision seen and re-tags a series with it at the end.
-#[derive(Default)]
-struct Precisions {
-    price: u8,
-    size: u8,
+/// Split a CSV line on commas, trimming whitespace and one pair of surrounding quotes,
+/// into `out` (reused between lines). Quoted fields containing commas are not supported
+/// (market data never needs them).
+fn split_csv<'a>(line: &'a str, out: &mut Vec<&'a str>) {
+    out.clear();
+    out.extend(line.split(',').map(|f| {
+        let f = f.trim();
+        f.strip_prefix('"')
+            .and_then(|g| g.strip_suffix('"'))
+            .unwrap_or(f)
+    }));
 }
 
-impl Precisions {
-    fn price(&mut self, p: Price) -> Price {
+/// The widest precision of a series' prices and sizes: after loading, every value is
+/// re-tagged with it so the series has one precision throughout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeriesPrecision {
+    /// Decimals of prices.
+    pub price: u8,
+    /// Decimals of sizes (volumes, trade and quote sizes).
+    pub size: u8,
+}
+
+impl SeriesPrecision {
+    fn note_price(&mut self, p: Price) -> Price {
         self.price = self.price.max(p.precision());
         p
     }
-    fn size(&mut self, q: Quantity) -> Quantity {
+    fn note_size(&mut self, q: Quantity) -> Quantity {
         self.size = self.size.max(q.precision());
         q
     }
@@ -132,6 +229,36 @@ impl Precisions {
     }
     fn q(&self, q: Quantity) -> Quantity {
         q.with_precision(self.size).unwrap_or(q)
+    }
+
+    /// The bar with every price and its volume at this precision.
+    pub fn bar(&self, b: Bar) -> Bar {
+        Bar {
+            open: self.p(b.open),
+            high: self.p(b.high),
+            low: self.p(b.low),
+            close: self.p(b.close),
+            volume: self.q(b.volume),
+            ..b
+        }
+    }
+
+    /// The event with its prices and sizes at this precision.
+    pub fn event(&self, ev: L1Event) -> L1Event {
+        match ev {
+            L1Event::Trade(t) => L1Event::Trade(Trade {
+                price: self.p(t.price),
+                size: self.q(t.size),
+                ..t
+            }),
+            L1Event::Quote(q) => L1Event::Quote(Quote {
+                bid: self.p(q.bid),
+                bid_size: self.q(q.bid_size),
+                ask: self.p(q.ask),
+                ask_size: self.q(q.ask_size),
+                ..q
+            }),
+        }
     }
 }
 
@@ -159,29 +286,206 @@ fn field<'a>(fields: &[&'a str], idx: usize, name: &str) -> Result<&'a str, Stri
         .ok_or_else(|| format!("missing column {name}"))
 }
 
-fn price(text: &str, name: &str, pr: &mut Precisions) -> Result<Price, String> {
+/// `digits[.digits]` with at most 9 decimals and a value below 2^63 nano-units, straight
+/// to (nano-units, decimals written); anything else (signs, exponents, more digits,
+/// errors) is `None` and goes through the full parser, which also words the errors.
+#[inline]
+fn plain_decimal(text: &[u8]) -> Option<(u64, u8)> {
+    let mut int: u64 = 0;
+    let mut i = 0;
+    // 10 integer digits keep int × 10^9 below 2^63.
+    while i < text.len() && text[i].is_ascii_digit() {
+        if i == 10 {
+            return None;
+        }
+        int = int * 10 + u64::from(text[i] - b'0');
+        i += 1;
+    }
+    if i == 0 {
+        return None;
+    }
+    let mut frac: u64 = 0;
+    let mut written: u8 = 0;
+    if i < text.len() {
+        if text[i] != b'.' {
+            return None;
+        }
+        i += 1;
+        let digits = &text[i..];
+        if digits.is_empty() || digits.len() > 9 {
+            return None;
+        }
+        for &b in digits {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            frac = frac * 10 + u64::from(b - b'0');
+        }
+        written = digits.len() as u8;
+    }
+    let raw = int
+        .checked_mul(1_000_000_000)?
+        .checked_add(frac * crate::fixed::POW10[9 - usize::from(written)])?;
+    (raw <= i64::MAX as u64).then_some((raw, written))
+}
+
+fn price(text: &str, name: &str, pr: &mut SeriesPrecision) -> Result<Price, String> {
+    // Same value and precision as `str::parse::<Price>` (precision = decimals written).
+    if let Some((raw, written)) = plain_decimal(text.as_bytes())
+        && let Ok(p) = Price::from_raw(raw as i64, written)
+    {
+        return Ok(pr.note_price(p));
+    }
     text.parse::<Price>()
-        .map(|p| pr.price(p))
+        .map(|p| pr.note_price(p))
         .map_err(|e| format!("column {name}: {e}"))
 }
 
-fn size(text: &str, name: &str, pr: &mut Precisions) -> Result<Quantity, String> {
+fn size(text: &str, name: &str, pr: &mut SeriesPrecision) -> Result<Quantity, String> {
+    if let Some((raw, written)) = plain_decimal(text.as_bytes())
+        && let Ok(q) = Quantity::from_raw(raw, written)
+    {
+        return Ok(pr.note_size(q));
+    }
     text.parse::<Quantity>()
-        .map(|q| pr.size(q))
+        .map(|q| pr.note_size(q))
         .map_err(|e| format!("column {name}: {e}"))
 }
 
-fn finish_bars(bars: Vec<Bar>, pr: &Precisions) -> Vec<Bar> {
-    bars.into_iter()
-        .map(|b| Bar {
-            open: pr.p(b.open),
-            high: pr.p(b.high),
-            low: pr.p(b.low),
-            close: pr.p(b.close),
-            volume: pr.q(b.volume),
-            ..b
-        })
-        .collect()
+/// Integer epochs of 9 to 18 digits (the common case) in the units of
+/// [`parse_timestamp`], without the generic parser; `None` for anything else.
+#[inline]
+fn plain_epoch(b: &[u8]) -> Option<UnixNanos> {
+    if !(9..=18).contains(&b.len()) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in b {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(d - b'0');
+    }
+    // The units of `parse_epoch_auto`; out of range goes to it for the error.
+    if v < 100_000_000_000 {
+        v.checked_mul(1_000_000_000)
+    } else if v < 100_000_000_000_000 {
+        v.checked_mul(1_000_000)
+    } else if v < 100_000_000_000_000_000 {
+        v.checked_mul(1_000)
+    } else {
+        Some(v)
+    }
+}
+
+fn timestamp(text: &str) -> Result<UnixNanos, String> {
+    if let Some(ns) = plain_epoch(text.as_bytes()) {
+        return Ok(ns);
+    }
+    parse_timestamp(text).map_err(|e| format!("column timestamp: {e}"))
+}
+
+/// What a column of an OHLCV row is, for [`plain_row`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Skip,
+    Ts,
+    /// Open, high, low, close.
+    Price(usize),
+    Volume,
+}
+
+/// The end of the field starting at `at`: the position after its comma, or `len + 1`
+/// after the last field.
+#[inline(always)]
+fn after_field(b: &[u8], end: usize) -> Option<usize> {
+    match b.get(end) {
+        None => Some(b.len() + 1),
+        Some(b',') => Some(end + 1),
+        Some(_) => None,
+    }
+}
+
+/// Digits from `at`: (value, position after them); at most `max` digits.
+#[inline(always)]
+fn take_digits(b: &[u8], at: usize, max: usize) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    let mut j = at;
+    while let Some(&c) = b.get(j) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v * 10 + u64::from(d);
+        j += 1;
+        if j - at > max {
+            return None;
+        }
+    }
+    (j > at).then_some((v, j))
+}
+
+/// A plain decimal field at `at` (as [`plain_decimal`]): (nano-units, decimals, next field).
+#[inline(always)]
+fn take_decimal(b: &[u8], at: usize) -> Option<(u64, u8, usize)> {
+    let (int, mut j) = take_digits(b, at, 10)?;
+    let (mut frac, mut written) = (0u64, 0u8);
+    if b.get(j) == Some(&b'.') {
+        let (f, k) = take_digits(b, j + 1, 9)?;
+        written = (k - j - 1) as u8;
+        frac = f;
+        j = k;
+    }
+    let raw = int * 1_000_000_000 + frac * crate::fixed::POW10[9 - usize::from(written)];
+    (raw <= i64::MAX as u64).then_some((raw, written, after_field(b, j)?))
+}
+
+/// A row of plain fields (integer epoch, `digits[.digits]` numbers, no spaces or quotes)
+/// parsed in one pass over its bytes; `None` sends the row to the general parser, which
+/// gives the same values for any row this accepts and words the errors.
+#[inline]
+fn plain_row(
+    raw: &[u8],
+    roles: &[Role],
+    pr: &mut SeriesPrecision,
+) -> Option<(UnixNanos, [Price; 4], Quantity)> {
+    let mut ts = None;
+    let mut prices = [Price::ZERO; 4];
+    let mut volume = Quantity::ZERO;
+    let mut at = 0usize;
+    for role in roles {
+        if at > raw.len() {
+            return None;
+        }
+        match *role {
+            Role::Skip => {
+                let end = raw[at..]
+                    .iter()
+                    .position(|&c| c == b',')
+                    .map_or(raw.len(), |k| at + k);
+                at = after_field(raw, end)?;
+            }
+            Role::Ts => {
+                let (_, end) = take_digits(raw, at, 18)?;
+                ts = Some(plain_epoch(&raw[at..end])?);
+                at = after_field(raw, end)?;
+            }
+            Role::Price(i) => {
+                let (nanos, written, next) = take_decimal(raw, at)?;
+                // A multiple of 10^(9 - written) below 2^63 by construction.
+                prices[i] = pr.note_price(Price::from_raw_unchecked(nanos as i64, written));
+                at = next;
+            }
+            Role::Volume => {
+                let (nanos, written, next) = take_decimal(raw, at)?;
+                volume = pr.note_size(Quantity::from_raw_unchecked(nanos, written));
+                at = next;
+            }
+        }
+    }
+    // Every field read, and no more.
+    (at == raw.len() + 1).then_some(())?;
+    Some((ts?, prices, volume))
 }
 
 /// Column positions of a generic OHLCV file.
@@ -193,6 +497,28 @@ struct Columns {
     close: usize,
     volume: Option<usize>,
     width: usize,
+}
+
+impl Columns {
+    fn roles(&self) -> Vec<Role> {
+        let mut roles = vec![Role::Skip; self.width];
+        let mut set = |i: usize, r: Role| {
+            if let Some(slot) = roles.get_mut(i) {
+                *slot = r;
+            }
+        };
+        set(self.ts, Role::Ts);
+        for (k, i) in [self.open, self.high, self.low, self.close]
+            .into_iter()
+            .enumerate()
+        {
+            set(i, Role::Price(k));
+        }
+        if let Some(v) = self.volume {
+            set(v, Role::Volume);
+        }
+        roles
+    }
 }
 
 const TS_NAMES: [&str; 6] = ["timestamp", "time", "date", "datetime", "open_time", "ts"];
@@ -263,7 +589,18 @@ pub fn ohlcv_csv(source: &str, text: &str) -> Result<Vec<Bar>, LoadError> {
     ohlcv_csv_reader(source, text.as_bytes())
 }
 
-/// Generic OHLCV CSV.
+/// Generic OHLCV CSV, the whole series (see [`OhlcvCsv`] for the format; it streams).
+pub fn ohlcv_csv_reader(source: &str, reader: impl BufRead) -> Result<Vec<Bar>, LoadError> {
+    let mut rows = OhlcvCsv::new(source, reader);
+    let bars = rows.by_ref().collect::<Result<Vec<_>, _>>()?;
+    let pr = rows.precision();
+    Ok(bars.into_iter().map(|b| pr.bar(b)).collect())
+}
+
+/// Generic OHLCV CSV, one bar at a time (constant memory). Bars come with the
+/// precision written in their row; [`OhlcvCsv::precision`] after the last one says the
+/// series' precision ([`SeriesPrecision::bar`] re-tags them). Iteration stops after the
+/// first error.
 ///
 /// **Header detection**: the first non-blank line is a header if any of its fields is a
 /// known column name (case-insensitive): `timestamp`/`time`/`date`/`datetime`/
@@ -278,52 +615,125 @@ pub fn ohlcv_csv(source: &str, text: &str) -> Result<Vec<Bar>, LoadError> {
 /// nanoseconds); see [`parse_timestamp`].
 ///
 /// Every row must have as many fields as the header (or six without one).
-pub fn ohlcv_csv_reader(source: &str, reader: impl BufRead) -> Result<Vec<Bar>, LoadError> {
-    let mut lines = Lines::new(source, reader);
-    let mut bars = Vec::new();
-    let mut pr = Precisions::default();
-    let mut mono = Monotonic(None);
-    let mut cols: Option<Columns> = None;
-    while let Some((n, line)) = lines.next_line()? {
-        let fields = split_csv(line);
-        let c = match &cols {
-            Some(c) => c,
-            None => {
-                let header = Columns::from_header(&fields).map_err(|r| load_err(source, n, r))?;
-                let is_header = header.is_some();
-                let c = cols.insert(header.unwrap_or_else(Columns::by_position));
-                if is_header {
-                    continue;
-                }
-                c
-            }
-        };
-        let row = (|| -> Result<Bar, String> {
-            if fields.len() != c.width {
-                return Err(format!(
-                    "expected {} fields, found {}",
-                    c.width,
-                    fields.len()
-                ));
-            }
-            let ts_text = field(&fields, c.ts, "timestamp")?;
-            let ts = parse_timestamp(ts_text).map_err(|e| format!("column timestamp: {e}"))?;
-            let open = price(field(&fields, c.open, "open")?, "open", &mut pr)?;
-            let high = price(field(&fields, c.high, "high")?, "high", &mut pr)?;
-            let low = price(field(&fields, c.low, "low")?, "low", &mut pr)?;
-            let close = price(field(&fields, c.close, "close")?, "close", &mut pr)?;
-            let volume = match c.volume {
-                Some(i) => size(field(&fields, i, "volume")?, "volume", &mut pr)?,
-                None => Quantity::ZERO,
-            };
-            let bar = Bar::new(ts, open, high, low, close, volume).map_err(|e| e.to_string())?;
-            mono.check(ts)?;
-            Ok(bar)
-        })()
-        .map_err(|r| load_err(source, n, r))?;
-        bars.push(row);
+pub struct OhlcvCsv<R> {
+    source: String,
+    lines: Lines<R>,
+    cols: Option<Columns>,
+    /// Each column's role once the layout is known (for [`plain_row`]).
+    roles: Vec<Role>,
+    /// Field slices of the current line; only its capacity outlives the line.
+    fields: Vec<&'static str>,
+    pr: SeriesPrecision,
+    mono: Monotonic,
+    done: bool,
+}
+
+impl<R: BufRead> OhlcvCsv<R> {
+    /// Rows of `reader`; `source` names it in errors.
+    pub fn new(source: &str, reader: R) -> Self {
+        Self {
+            source: source.to_owned(),
+            lines: Lines::new(source, reader),
+            cols: None,
+            roles: Vec::new(),
+            fields: Vec::new(),
+            pr: SeriesPrecision::default(),
+            mono: Monotonic(None),
+            done: false,
+        }
     }
-    Ok(finish_bars(bars, &pr))
+
+    /// The widest precisions seen so far (the series' once iteration has ended).
+    pub fn precision(&self) -> SeriesPrecision {
+        self.pr
+    }
+
+    fn next_bar(&mut self) -> Result<Option<Bar>, LoadError> {
+        loop {
+            if !self.lines.advance()? {
+                return Ok(None);
+            }
+            let n = self.lines.line;
+            if !self.roles.is_empty()
+                && let Some((ts, [open, high, low, close], volume)) =
+                    plain_row(self.lines.current()?, &self.roles, &mut self.pr)
+            {
+                let bar = Bar::new(ts, open, high, low, close, volume)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bar| self.mono.check(ts).map(|()| bar))
+                    .map_err(|r| load_err(&self.source, n, r))?;
+                return Ok(Some(bar));
+            }
+            let line = match line_text(n, self.lines.current()?) {
+                Ok(Some(line)) => line,
+                Ok(None) => continue,
+                Err(reason) => return Err(load_err(&self.source, n, reason)),
+            };
+            // The field list borrows this line only; its buffer is reused (no
+            // allocation per line once it has grown to the row's width).
+            let mut row = recycle(std::mem::take(&mut self.fields));
+            split_csv(line, &mut row);
+            let c = match &self.cols {
+                Some(c) => c,
+                None => {
+                    let header =
+                        Columns::from_header(&row).map_err(|r| load_err(&self.source, n, r))?;
+                    let is_header = header.is_some();
+                    let c = self
+                        .cols
+                        .insert(header.unwrap_or_else(Columns::by_position));
+                    self.roles = c.roles();
+                    if is_header {
+                        self.fields = recycle(row);
+                        continue;
+                    }
+                    c
+                }
+            };
+            let (pr, mono) = (&mut self.pr, &mut self.mono);
+            let bar = (|| -> Result<Bar, String> {
+                if row.len() != c.width {
+                    return Err(format!("expected {} fields, found {}", c.width, row.len()));
+                }
+                let ts = timestamp(field(&row, c.ts, "timestamp")?)?;
+                let open = price(field(&row, c.open, "open")?, "open", pr)?;
+                let high = price(field(&row, c.high, "high")?, "high", pr)?;
+                let low = price(field(&row, c.low, "low")?, "low", pr)?;
+                let close = price(field(&row, c.close, "close")?, "close", pr)?;
+                let volume = match c.volume {
+                    Some(i) => size(field(&row, i, "volume")?, "volume", pr)?,
+                    None => Quantity::ZERO,
+                };
+                let bar =
+                    Bar::new(ts, open, high, low, close, volume).map_err(|e| e.to_string())?;
+                mono.check(ts)?;
+                Ok(bar)
+            })()
+            .map_err(|r| load_err(&self.source, n, r))?;
+            self.fields = recycle(row);
+            return Ok(Some(bar));
+        }
+    }
+}
+
+/// An empty vector with the capacity of `v`, free of `v`'s borrows (collecting an
+/// emptied vector into one of the same layout reuses its allocation).
+fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    v.clear();
+    v.into_iter().map(|_| "").collect()
+}
+
+impl<R: BufRead> Iterator for OhlcvCsv<R> {
+    type Item = Result<Bar, LoadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_bar().transpose();
+        self.done = !matches!(next, Some(Ok(_)));
+        next
+    }
 }
 
 /// Binance kline CSV from text. See [`binance_klines_reader`].
@@ -331,7 +741,16 @@ pub fn binance_klines(source: &str, text: &str) -> Result<Vec<Bar>, LoadError> {
     binance_klines_reader(source, text.as_bytes())
 }
 
-/// Binance kline CSV as published on data.binance.vision: no header, 12 columns
+/// Binance kline CSV, the whole series (see [`BinanceKlines`] for the format; it streams).
+pub fn binance_klines_reader(source: &str, reader: impl BufRead) -> Result<Vec<Bar>, LoadError> {
+    let mut rows = BinanceKlines::new(source, reader);
+    let bars = rows.by_ref().collect::<Result<Vec<_>, _>>()?;
+    let pr = rows.precision();
+    Ok(bars.into_iter().map(|b| pr.bar(b)).collect())
+}
+
+/// Binance kline CSV as published on data.binance.vision, one bar at a time (as
+/// [`OhlcvCsv`]): no header, 12 columns
 /// `open_time, open, high, low, close, volume, close_time, quote_volume, trades,
 /// taker_buy_base, taker_buy_quote, ignore`. Only the first six feed the [`Bar`]; the
 /// others must be present, and `close_time` must be an integer not before `open_time`.
@@ -339,14 +758,41 @@ pub fn binance_klines(source: &str, text: &str) -> Result<Vec<Bar>, LoadError> {
 /// Open time is in **milliseconds**, or **microseconds** (Binance switched spot files
 /// to µs on 2025-01-01): values below 10^14 are ms (10^14 ms is the year 5138), values
 /// from 10^14 up to 10^17 are µs; anything else is an error.
-pub fn binance_klines_reader(source: &str, reader: impl BufRead) -> Result<Vec<Bar>, LoadError> {
-    let mut lines = Lines::new(source, reader);
-    let mut bars = Vec::new();
-    let mut pr = Precisions::default();
-    let mut mono = Monotonic(None);
-    while let Some((n, line)) = lines.next_line()? {
-        let fields = split_csv(line);
-        let row = (|| -> Result<Bar, String> {
+pub struct BinanceKlines<R> {
+    source: String,
+    lines: Lines<R>,
+    fields: Vec<&'static str>,
+    pr: SeriesPrecision,
+    mono: Monotonic,
+    done: bool,
+}
+
+impl<R: BufRead> BinanceKlines<R> {
+    /// Rows of `reader`; `source` names it in errors.
+    pub fn new(source: &str, reader: R) -> Self {
+        Self {
+            source: source.to_owned(),
+            lines: Lines::new(source, reader),
+            fields: Vec::new(),
+            pr: SeriesPrecision::default(),
+            mono: Monotonic(None),
+            done: false,
+        }
+    }
+
+    /// The widest precisions seen so far (the series' once iteration has ended).
+    pub fn precision(&self) -> SeriesPrecision {
+        self.pr
+    }
+
+    fn next_bar(&mut self) -> Result<Option<Bar>, LoadError> {
+        let Some((n, line)) = self.lines.next_line()? else {
+            return Ok(None);
+        };
+        let mut fields = recycle(std::mem::take(&mut self.fields));
+        split_csv(line, &mut fields);
+        let (pr, mono) = (&mut self.pr, &mut self.mono);
+        let bar = (|| -> Result<Bar, String> {
             if fields.len() != 12 {
                 return Err(format!("expected 12 fields, found {}", fields.len()));
             }
@@ -356,20 +802,33 @@ pub fn binance_klines_reader(source: &str, reader: impl BufRead) -> Result<Vec<B
             if close_time < open_time {
                 return Err("close_time is before open_time".to_owned());
             }
-            let open = price(fields[1], "open", &mut pr)?;
-            let high = price(fields[2], "high", &mut pr)?;
-            let low = price(fields[3], "low", &mut pr)?;
-            let close = price(fields[4], "close", &mut pr)?;
-            let volume = size(fields[5], "volume", &mut pr)?;
+            let open = price(fields[1], "open", pr)?;
+            let high = price(fields[2], "high", pr)?;
+            let low = price(fields[3], "low", pr)?;
+            let close = price(fields[4], "close", pr)?;
+            let volume = size(fields[5], "volume", pr)?;
             let bar =
                 Bar::new(open_time, open, high, low, close, volume).map_err(|e| e.to_string())?;
             mono.check(open_time)?;
             Ok(bar)
         })()
-        .map_err(|r| load_err(source, n, r))?;
-        bars.push(row);
+        .map_err(|r| load_err(&self.source, n, r))?;
+        self.fields = recycle(fields);
+        Ok(Some(bar))
     }
-    Ok(finish_bars(bars, &pr))
+}
+
+impl<R: BufRead> Iterator for BinanceKlines<R> {
+    type Item = Result<Bar, LoadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_bar().transpose();
+        self.done = !matches!(next, Some(Ok(_)));
+        next
+    }
 }
 
 fn kline_time(text: &str) -> Result<UnixNanos, String> {
@@ -445,7 +904,17 @@ pub fn l1_jsonl(source: &str, text: &str) -> Result<Vec<L1Event>, LoadError> {
     l1_jsonl_reader(source, text.as_bytes())
 }
 
-/// Tradewind L1/trade JSON Lines: one object per line, for one instrument per file.
+/// Tradewind L1/trade JSON Lines, the whole stream (see [`L1Jsonl`] for the format; it
+/// streams).
+pub fn l1_jsonl_reader(source: &str, reader: impl BufRead) -> Result<Vec<L1Event>, LoadError> {
+    let mut rows = L1Jsonl::new(source, reader);
+    let events = rows.by_ref().collect::<Result<Vec<_>, _>>()?;
+    let pr = rows.precision();
+    Ok(events.into_iter().map(|e| pr.event(e)).collect())
+}
+
+/// Tradewind L1/trade JSON Lines, one event at a time (as [`OhlcvCsv`]): one object per
+/// line, for one instrument per file.
 ///
 /// ```text
 /// {"type":"trade","ts":1742944020715000000,"price":"87232.00","size":"0.00012","side":"sell"}
@@ -459,79 +928,160 @@ pub fn l1_jsonl(source: &str, text: &str) -> Result<Vec<L1Event>, LoadError> {
 /// - unknown fields are errors, so nothing in a record is silently ignored.
 ///
 /// Trades must have a non-zero size; quotes must not be crossed (`bid <= ask`).
-pub fn l1_jsonl_reader(source: &str, reader: impl BufRead) -> Result<Vec<L1Event>, LoadError> {
-    let mut lines = Lines::new(source, reader);
-    let mut events = Vec::new();
-    let mut pr = Precisions::default();
-    let mut mono = Monotonic(None);
-    while let Some((n, line)) = lines.next_line()? {
-        let row = (|| -> Result<L1Event, String> {
-            let raw: RawL1 =
-                serde_json::from_str(line).map_err(|e| format!("invalid record: {e}"))?;
-            let ev = match raw {
-                RawL1::Trade {
-                    ts,
-                    price: p,
-                    size: s,
-                    side,
-                } => {
-                    let size = size(&s, "size", &mut pr)?;
+pub struct L1Jsonl<R> {
+    source: String,
+    lines: Lines<R>,
+    pr: SeriesPrecision,
+    mono: Monotonic,
+    done: bool,
+}
+
+impl<R: BufRead> L1Jsonl<R> {
+    /// Records of `reader`; `source` names it in errors.
+    pub fn new(source: &str, reader: R) -> Self {
+        Self {
+            source: source.to_owned(),
+            lines: Lines::new(source, reader),
+            pr: SeriesPrecision::default(),
+            mono: Monotonic(None),
+            done: false,
+        }
+    }
+
+    /// The widest precisions seen so far (the stream's once iteration has ended).
+    pub fn precision(&self) -> SeriesPrecision {
+        self.pr
+    }
+
+    fn next_event(&mut self) -> Result<Option<L1Event>, LoadError> {
+        let Some((n, line)) = self.lines.next_line()? else {
+            return Ok(None);
+        };
+        let (pr, mono) = (&mut self.pr, &mut self.mono);
+        let ev = (|| -> Result<L1Event, String> {
+            let ev = match fast_trade(line) {
+                Some(t) => {
+                    let size = size(t.size, "size", pr)?;
                     if size.is_zero() {
                         return Err("trade size is zero".to_owned());
                     }
                     L1Event::Trade(Trade {
-                        ts: json_ts(&ts)?,
-                        price: price(&p, "price", &mut pr)?,
+                        ts: t.ts,
+                        price: price(t.price, "price", pr)?,
                         size,
-                        aggressor: match side {
-                            RawSide::Buy => Side::Buy,
-                            RawSide::Sell => Side::Sell,
-                        },
+                        aggressor: t.side,
                     })
                 }
-                RawL1::Quote {
-                    ts,
-                    bid,
-                    bid_size,
-                    ask,
-                    ask_size,
-                } => {
-                    let q = Quote {
-                        ts: json_ts(&ts)?,
-                        bid: price(&bid, "bid", &mut pr)?,
-                        bid_size: size(&bid_size, "bid_size", &mut pr)?,
-                        ask: price(&ask, "ask", &mut pr)?,
-                        ask_size: size(&ask_size, "ask_size", &mut pr)?,
-                    };
-                    if q.bid > q.ask {
-                        return Err(format!("crossed quote: bid {} > ask {}", q.bid, q.ask));
-                    }
-                    L1Event::Quote(q)
-                }
+                None => l1_record(line, pr)?,
             };
             mono.check(ev.ts())?;
             Ok(ev)
         })()
-        .map_err(|r| load_err(source, n, r))?;
-        events.push(row);
+        .map_err(|r| load_err(&self.source, n, r))?;
+        Ok(Some(ev))
     }
-    Ok(events
-        .into_iter()
-        .map(|ev| match ev {
-            L1Event::Trade(t) => L1Event::Trade(Trade {
-                price: pr.p(t.price),
-                size: pr.q(t.size),
-                ..t
-            }),
-            L1Event::Quote(q) => L1Event::Quote(Quote {
-                bid: pr.p(q.bid),
-                bid_size: pr.q(q.bid_size),
-                ask: pr.p(q.ask),
-                ask_size: pr.q(q.ask_size),
-                ..q
-            }),
-        })
-        .collect())
+}
+
+impl<R: BufRead> Iterator for L1Jsonl<R> {
+    type Item = Result<L1Event, LoadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_event().transpose();
+        self.done = !matches!(next, Some(Ok(_)));
+        next
+    }
+}
+
+/// A trade line in the exact shape Tradewind writes, read without a JSON parser.
+struct FastTrade<'a> {
+    ts: UnixNanos,
+    price: &'a str,
+    size: &'a str,
+    side: Side,
+}
+
+/// `{"type":"trade","ts":<digits>,"price":"<text>","size":"<text>","side":"buy|sell"}`
+/// byte for byte (no spaces, this key order); anything else, valid or not, is `None`
+/// and goes through the JSON parser, which also words the errors.
+fn fast_trade(line: &str) -> Option<FastTrade<'_>> {
+    let rest = line.strip_prefix(r#"{"type":"trade","ts":"#)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    // JSON numbers have no leading zeros.
+    if digits == 0 || digits > 19 || (digits > 1 && rest.starts_with('0')) {
+        return None;
+    }
+    let ts = rest[..digits].parse::<i64>().ok()?;
+    let rest = rest[digits..].strip_prefix(r#","price":""#)?;
+    let (price, rest) = rest.split_once('"')?;
+    let rest = rest.strip_prefix(r#","size":""#)?;
+    let (size, rest) = rest.split_once('"')?;
+    let side = match rest {
+        r#","side":"buy"}"# => Side::Buy,
+        r#","side":"sell"}"# => Side::Sell,
+        _ => return None,
+    };
+    // Escapes and control characters inside the strings need the JSON parser.
+    if [price, size]
+        .iter()
+        .any(|t| t.bytes().any(|b| b == b'\\' || b < 0x20))
+    {
+        return None;
+    }
+    Some(FastTrade {
+        ts,
+        price,
+        size,
+        side,
+    })
+}
+
+/// Any record, through serde.
+fn l1_record(line: &str, pr: &mut SeriesPrecision) -> Result<L1Event, String> {
+    let raw: RawL1 = serde_json::from_str(line).map_err(|e| format!("invalid record: {e}"))?;
+    Ok(match raw {
+        RawL1::Trade {
+            ts,
+            price: p,
+            size: s,
+            side,
+        } => {
+            let size = size(&s, "size", pr)?;
+            if size.is_zero() {
+                return Err("trade size is zero".to_owned());
+            }
+            L1Event::Trade(Trade {
+                ts: json_ts(&ts)?,
+                price: price(&p, "price", pr)?,
+                size,
+                aggressor: match side {
+                    RawSide::Buy => Side::Buy,
+                    RawSide::Sell => Side::Sell,
+                },
+            })
+        }
+        RawL1::Quote {
+            ts,
+            bid,
+            bid_size,
+            ask,
+            ask_size,
+        } => {
+            let q = Quote {
+                ts: json_ts(&ts)?,
+                bid: price(&bid, "bid", pr)?,
+                bid_size: size(&bid_size, "bid_size", pr)?,
+                ask: price(&ask, "ask", pr)?,
+                ask_size: size(&ask_size, "ask_size", pr)?,
+            };
+            if q.bid > q.ask {
+                return Err(format!("crossed quote: bid {} > ask {}", q.bid, q.ask));
+            }
+            L1Event::Quote(q)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -624,6 +1174,120 @@ mod tests {
             let err = ohlcv_csv("bars.csv", text).expect_err(want);
             assert_eq!(err.to_string(), *want);
         }
+    }
+
+    /// The shortcuts give what the full parsers give, errors included.
+    #[test]
+    fn plain_numbers_and_epochs_parse_as_the_full_parsers_do() {
+        let mut texts: Vec<String> = [
+            "0",
+            "1",
+            "00012.5000",
+            "9999999999.999999999",
+            "9223372036.854775807",
+            "9223372036.854775808",
+            "18446744073.709551615",
+            "1.",
+            ".5",
+            "1.0000000000",
+            "1.0000000001",
+            "12345678901",
+            "-1",
+            "+1",
+            "1e5",
+            "1,5",
+            "",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // A deterministic sweep of digit strings with and without a point.
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (x % 22) as usize;
+            let mut t: String = (0..digits)
+                .map(|i| char::from(b'0' + ((x >> (i % 16 * 4)) % 10) as u8))
+                .collect();
+            if x.is_multiple_of(3) && !t.is_empty() {
+                t.insert((x >> 7) as usize % t.len(), '.');
+            }
+            texts.push(t);
+        }
+        for t in &texts {
+            let mut pr = SeriesPrecision::default();
+            let slow_p = t.parse::<Price>().map_err(|e| format!("column x: {e}"));
+            assert_eq!(price(t, "x", &mut pr), slow_p, "{t:?}");
+            assert_eq!(
+                price(t, "x", &mut pr).map(|p| p.precision()),
+                slow_p.map(|p| p.precision())
+            );
+            let slow_q = t.parse::<Quantity>().map_err(|e| format!("column x: {e}"));
+            assert_eq!(size(t, "x", &mut pr), slow_q, "{t:?}");
+            let digits_only = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+            if digits_only {
+                let slow_t = parse_timestamp(t).map_err(|e| format!("column timestamp: {e}"));
+                assert_eq!(timestamp(t), slow_t, "{t:?}");
+            }
+        }
+    }
+
+    /// Rows the one-pass reader takes and rows only the general parser takes (spaces,
+    /// quotes, signs, ISO times) give the same series.
+    #[test]
+    fn plain_and_decorated_rows_read_the_same() {
+        let mut plain = String::from("ts,open,high,low,close,volume,extra\n");
+        let mut decorated = plain.clone();
+        let mut x: u64 = 7;
+        for i in 0..2_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let o = 100 + x % 50;
+            let (h, l, c) = (o + 3, o - 2, o + (x >> 8) % 3);
+            let dec = (x >> 16) % 4;
+            let frac = ["", ".5", ".25", ".125"][dec as usize];
+            let ts = 1_700_000_000 + 60 * i;
+            plain.push_str(&format!(
+                "{ts},{o}{frac},{h}{frac},{l}{frac},{c}{frac},{}.0{},x\n",
+                i,
+                x % 10
+            ));
+            let iso = crate::data::time::format_iso8601(ts as i64 * 1_000_000_000);
+            decorated.push_str(&format!(
+                " {iso} , \"+{o}{frac}\",{h}{frac} ,{l}{frac},{c}{frac},\"{}.0{}\", x \r\n\n",
+                i,
+                x % 10
+            ));
+        }
+        let a = ohlcv_csv("a.csv", &plain).expect("plain");
+        let b = ohlcv_csv("b.csv", &decorated).expect("decorated");
+        assert_eq!(a.len(), 2_000);
+        assert_eq!(a, b);
+        assert!(
+            a.iter()
+                .zip(&b)
+                .all(|(x, y)| x.open.precision() == y.open.precision()
+                    && x.volume.precision() == y.volume.precision())
+        );
+    }
+
+    #[test]
+    fn rows_stream_one_at_a_time_and_stop_at_the_first_error() {
+        let text = "time,open,high,low,close,volume\n1,1,2,0.5,1.5,1\n2,1,2,0.5,1.25,1\nbad\n3,1,1,1,1,1\n";
+        let mut rows = OhlcvCsv::new("s.csv", text.as_bytes());
+        assert_eq!(
+            rows.next().map(|r| r.map(|b| b.ts)),
+            Some(Ok(1_000_000_000))
+        );
+        assert_eq!(rows.precision(), SeriesPrecision { price: 1, size: 0 });
+        assert!(rows.next().is_some_and(|r| r.is_ok()));
+        assert_eq!(rows.precision(), SeriesPrecision { price: 2, size: 0 });
+        let err = rows.next().expect("an error").expect_err("bad row");
+        assert_eq!(err.to_string(), "s.csv:4: expected 6 fields, found 1");
+        assert!(rows.next().is_none());
     }
 
     #[test]
@@ -720,6 +1384,28 @@ mod tests {
             L1Event::Trade(_) => panic!("expected a quote"),
         }
         assert_eq!(ev[2].ts(), ev[1].ts(), "equal timestamps are allowed");
+    }
+
+    #[test]
+    fn tradewind_trade_lines_skip_the_json_parser_and_agree_with_it() {
+        let line = r#"{"type":"trade","ts":1742944020715000000,"price":"87232.00","size":"0.00012","side":"sell"}"#;
+        let t = fast_trade(line).expect("the shape Tradewind writes");
+        assert_eq!(
+            (t.ts, t.price, t.size, t.side),
+            (1_742_944_020_715_000_000, "87232.00", "0.00012", Side::Sell)
+        );
+        let mut pr = SeriesPrecision::default();
+        let via_serde = l1_record(line, &mut pr).expect("valid");
+        let fast = l1_jsonl("f.jsonl", line).expect("valid");
+        assert_eq!(fast, vec![via_serde]);
+        for other in [
+            r#"{"type":"trade","ts":01,"price":"1","size":"1","side":"buy"}"#,
+            r#"{"type":"trade", "ts":1,"price":"1","size":"1","side":"buy"}"#,
+            r#"{"type":"trade","ts":1,"price":"1\u0030","size":"1","side":"buy"}"#,
+            r#"{"type":"trade","ts":1,"price":"1","size":"1","side":"buy","x":1}"#,
+        ] {
+            assert!(fast_trade(other).is_none(), "{other}");
+        }
     }
 
     #[test]

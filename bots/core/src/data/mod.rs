@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 mod book;
+pub mod columnar;
 pub mod load;
 mod market;
 pub mod time;

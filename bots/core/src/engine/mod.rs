@@ -38,7 +38,7 @@ use crate::instrument::Instrument;
 use crate::orders::{
     ClientOrderId, Fill, InstrumentIndex, OrderEvent, OrderKind, OrderRequest, TimeInForce,
 };
-use crate::portfolio::{Portfolio, PortfolioError};
+use crate::portfolio::{ClosedTrade, EquityPoint, Portfolio, PortfolioError};
 use crate::risk::{ClosePosition, Halt, OrderContext, RiskLimits, RiskManager, RiskRefusal};
 use crate::strategy::{Action, Actions, Context, OpenOrder, OrderSize, PlannedOrder, Strategy};
 
@@ -307,6 +307,24 @@ impl<V: Venue> Engine<V> {
         self.portfolio
             .mark(INSTRUMENT, fill.price, self.clock.now())?;
         Ok(())
+    }
+
+    /// Takes the equity-curve points no later bar can change (see
+    /// [`Portfolio::drain_settled_curve`]). With [`Engine::drain_fills`] and
+    /// [`Engine::drain_closed_trades`] after every [`Engine::step`], the engine keeps no
+    /// history that grows with the run: a streaming backtest of any length.
+    pub fn drain_settled_curve(&mut self) -> std::vec::Drain<'_, EquityPoint> {
+        self.portfolio.drain_settled_curve()
+    }
+
+    /// Takes the fills since the last call, in order.
+    pub fn drain_fills(&mut self) -> std::vec::Drain<'_, Fill> {
+        self.fills.drain(..)
+    }
+
+    /// Takes the round trips closed since the last call, in order.
+    pub fn drain_closed_trades(&mut self) -> std::vec::Drain<'_, ClosedTrade> {
+        self.portfolio.drain_closed_trades()
     }
 
     /// Runs every bar and returns the outcome.

@@ -553,6 +553,21 @@ impl Portfolio {
         &self.trades
     }
 
+    /// Takes the curve points that later marks can no longer change: all but the latest,
+    /// which a mark at the same time (or in the same interval) would still overwrite. A
+    /// streaming run takes them after every step, so the curve never grows; the latest
+    /// stays in [`Portfolio::equity_curve`].
+    pub fn drain_settled_curve(&mut self) -> std::vec::Drain<'_, EquityPoint> {
+        let settled = self.curve.len().saturating_sub(1);
+        self.curve.drain(..settled)
+    }
+
+    /// Takes the closed round trips recorded so far (a streaming run hands them on as
+    /// they close instead of keeping every one).
+    pub fn drain_closed_trades(&mut self) -> std::vec::Drain<'_, ClosedTrade> {
+        self.trades.drain(..)
+    }
+
     /// Steps and steps in the market, for the exposure statistic.
     pub fn exposure(&self) -> Exposure {
         self.exposure

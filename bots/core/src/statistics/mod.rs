@@ -155,72 +155,29 @@ impl Statistics {
     }
 
     /// Statistics from their inputs (see the module docs for every definition). Never
-    /// fails: what cannot be computed is `None`.
+    /// fails: what cannot be computed is `None`. The same one-pass arithmetic as
+    /// [`StatsAccumulator`], fed from slices.
     pub fn compute(
         curve: &[EquityPoint],
         trades: &[ClosedTrade],
         exposure: Exposure,
         config: &StatsConfig,
     ) -> Self {
-        let first = curve.first();
-        let last = curve.last();
-        let initial = first.map(|p| p.equity);
-        let final_equity = last.map(|p| p.equity);
-        let total_return = match (initial, final_equity) {
-            (Some(a), Some(b)) if a.raw() > 0 => Some(b.raw() as f64 / a.raw() as f64 - 1.0),
-            _ => None,
+        // With the whole curve at hand the periods per year are known before the first
+        // return, so the Sortino threshold is too.
+        let config = StatsConfig {
+            periods_per_year: valid_periods(config.periods_per_year)
+                .or_else(|| infer_periods_per_year(curve)),
+            ..*config
         };
-        let cagr = match (first, last, total_return) {
-            (Some(a), Some(b), Some(total)) if b.ts > a.ts => {
-                let years = b.ts.saturating_sub(a.ts) as f64 / NANOS_PER_YEAR;
-                let growth = 1.0 + total;
-                Some(if growth <= 0.0 {
-                    -1.0
-                } else {
-                    growth.powf(1.0 / years) - 1.0
-                })
-            }
-            _ => None,
-        };
-        let periods_per_year = config
-            .periods_per_year
-            .filter(|p| p.is_finite() && *p > 0.0)
-            .or_else(|| infer_periods_per_year(curve));
-        let ret = return_stats(curve, periods_per_year, config.risk_free_rate);
-        let dd = drawdown(curve);
-        let calmar = match (cagr, dd.max) {
-            (Some(c), Some(mdd)) if mdd > 0.0 => Some(c / mdd),
-            _ => None,
-        };
-        let t = trade_stats(trades);
-        Statistics {
-            start: first.map(|p| p.ts),
-            end: last.map(|p| p.ts),
-            bars: exposure.steps,
-            curve_points: curve.len(),
-            initial_equity: initial,
-            final_equity,
-            peak_equity: curve.iter().map(|p| p.equity).max(),
-            total_return: finite(total_return),
-            cagr: finite(cagr),
-            periods_per_year: finite(periods_per_year),
-            volatility: finite(ret.volatility),
-            sharpe: finite(ret.sharpe),
-            sortino: finite(ret.sortino),
-            max_drawdown: finite(dd.max),
-            max_drawdown_duration: dd.duration,
-            calmar: finite(calmar),
-            exposure: exposure.fraction(),
-            trades: trades.len(),
-            win_rate: t.win_rate,
-            profit_factor: finite(t.profit_factor),
-            expectancy: finite(t.expectancy),
-            avg_trade_return: finite(t.avg_return),
-            best_trade_return: finite(t.best),
-            worst_trade_return: finite(t.worst),
-            trade_pnl: t.pnl,
-            trade_fees: t.fees,
+        let mut acc = StatsAccumulator::new(&config);
+        for p in curve {
+            acc.push_point(*p);
         }
+        for t in trades {
+            acc.push_trade(t);
+        }
+        acc.finish(exposure)
     }
 
     /// The statistics as an ordered key/value list (stable keys and order), so a report
@@ -285,128 +242,263 @@ fn infer_periods_per_year(curve: &[EquityPoint]) -> Option<f64> {
     Some(periods as f64 * NANOS_PER_YEAR / elapsed as f64)
 }
 
-struct ReturnStats {
-    volatility: Option<f64>,
-    sharpe: Option<f64>,
-    sortino: Option<f64>,
+fn valid_periods(p: Option<f64>) -> Option<f64> {
+    p.filter(|p| p.is_finite() && *p > 0.0)
 }
 
-fn return_stats(curve: &[EquityPoint], ppy: Option<f64>, risk_free: f64) -> ReturnStats {
-    let none = ReturnStats {
-        volatility: None,
-        sharpe: None,
-        sortino: None,
-    };
-    let Some(ppy) = ppy else { return none };
-    if curve.len() < 3 || curve[..curve.len() - 1].iter().any(|p| p.equity.raw() <= 0) {
-        return none;
-    }
-    let returns = curve
-        .windows(2)
-        .map(|w| w[1].equity.raw() as f64 / w[0].equity.raw() as f64 - 1.0);
-    let n = (curve.len() - 1) as f64;
-    let mean = returns.clone().sum::<f64>() / n;
-    let variance = returns.clone().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    let std = variance.sqrt();
-    let rf = (1.0 + risk_free).powf(1.0 / ppy) - 1.0;
-    let downside = (returns.map(|r| (r - rf).min(0.0).powi(2)).sum::<f64>() / n).sqrt();
-    let annual = ppy.sqrt();
-    ReturnStats {
-        volatility: Some(std * annual),
-        sharpe: (std > 0.0).then(|| (mean - rf) / std * annual),
-        sortino: (downside > 0.0).then(|| (mean - rf) / downside * annual),
-    }
-}
-
-struct Drawdown {
-    max: Option<f64>,
-    duration: Option<i64>,
-}
-
-fn drawdown(curve: &[EquityPoint]) -> Drawdown {
-    let Some(first) = curve.first() else {
-        return Drawdown {
-            max: None,
-            duration: None,
-        };
-    };
-    let mut peak = first.equity.raw();
-    let mut peak_ts = first.ts;
-    let mut max = 0.0f64;
-    let mut longest = 0i64;
-    let mut underwater = false;
-    for p in &curve[1..] {
-        let e = p.equity.raw();
-        if e >= peak {
-            // Back at or above the peak: an underwater spell, if any, ends here.
-            if underwater {
-                longest = longest.max(p.ts.saturating_sub(peak_ts));
-                underwater = false;
-            }
-            peak = e;
-            peak_ts = p.ts;
-        } else {
-            underwater = true;
-            if peak > 0 {
-                // Exact difference; only the final ratio is rounded.
-                max = max.max(peak.saturating_sub(e) as f64 / peak as f64);
-            }
-        }
-    }
-    if underwater {
-        let last = curve[curve.len() - 1];
-        longest = longest.max(last.ts.saturating_sub(peak_ts));
-    }
-    Drawdown {
-        max: Some(max),
-        duration: Some(longest),
-    }
-}
-
-struct TradeStats {
-    win_rate: Option<f64>,
-    profit_factor: Option<f64>,
-    expectancy: Option<f64>,
-    avg_return: Option<f64>,
+/// [`Statistics`] computed in one pass: equity points and closed trades are fed as they
+/// happen and nothing is kept per point, so a backtest of any length needs constant
+/// memory. Means are plain sums divided at the end; the variance of returns uses
+/// Welford's update (numerically stable, agrees with the two-pass formula to rounding).
+///
+/// The Sortino ratio compares returns with the per-period risk-free rate, which must be
+/// known before the first return: it is when the annual rate is 0 (the default) or
+/// [`StatsConfig::periods_per_year`] is given. With a non-zero rate and inferred
+/// periods the accumulator cannot know it and leaves the Sortino ratio `None`
+/// ([`Statistics::compute`], holding the whole curve, infers the periods first).
+#[derive(Debug, Clone)]
+pub struct StatsAccumulator {
+    config: StatsConfig,
+    /// Per-period risk-free rate, when known up front.
+    rf: Option<f64>,
+    first: Option<EquityPoint>,
+    last: Option<EquityPoint>,
+    points: usize,
+    peak_equity: Option<Money>,
+    /// Curve steps to a later time (the periods of [`infer_periods_per_year`]).
+    periods: usize,
+    /// Every point before the last had positive equity (returns are defined).
+    returns_defined: bool,
+    returns: u64,
+    return_sum: f64,
+    welford_mean: f64,
+    welford_m2: f64,
+    downside_sum: f64,
+    dd_peak: i128,
+    dd_peak_ts: UnixNanos,
+    dd_max: f64,
+    dd_longest: i64,
+    underwater: bool,
+    trades: usize,
+    wins: usize,
+    profit: i128,
+    loss: i128,
+    trade_fees: i128,
+    trade_return_sum: f64,
     best: Option<f64>,
     worst: Option<f64>,
-    pnl: Money,
-    fees: Money,
 }
 
-fn trade_stats(trades: &[ClosedTrade]) -> TradeStats {
-    // Exact sums in i128, saturating: only absurd PnL could reach the bounds.
-    let mut wins = 0usize;
-    let mut profit = 0i128;
-    let mut loss = 0i128;
-    let mut fees = 0i128;
-    let mut return_sum = 0.0;
-    let mut best: Option<f64> = None;
-    let mut worst: Option<f64> = None;
-    for t in trades {
-        let pnl = t.pnl.raw();
-        if pnl > 0 {
-            wins += 1;
-            profit = profit.saturating_add(pnl);
+impl StatsAccumulator {
+    /// An empty accumulator under `config`.
+    pub fn new(config: &StatsConfig) -> Self {
+        let rf = if config.risk_free_rate == 0.0 {
+            Some(0.0)
         } else {
-            loss = loss.saturating_add(pnl);
+            valid_periods(config.periods_per_year)
+                .map(|ppy| (1.0 + config.risk_free_rate).powf(1.0 / ppy) - 1.0)
+        };
+        Self {
+            config: *config,
+            rf,
+            first: None,
+            last: None,
+            points: 0,
+            peak_equity: None,
+            periods: 0,
+            returns_defined: true,
+            returns: 0,
+            return_sum: 0.0,
+            welford_mean: 0.0,
+            welford_m2: 0.0,
+            downside_sum: 0.0,
+            dd_peak: 0,
+            dd_peak_ts: 0,
+            dd_max: 0.0,
+            dd_longest: 0,
+            underwater: false,
+            trades: 0,
+            wins: 0,
+            profit: 0,
+            loss: 0,
+            trade_fees: 0,
+            trade_return_sum: 0.0,
+            best: None,
+            worst: None,
         }
-        fees = fees.saturating_add(t.fees.raw());
-        return_sum += t.return_fraction;
-        best = Some(best.map_or(t.return_fraction, |b| b.max(t.return_fraction)));
-        worst = Some(worst.map_or(t.return_fraction, |w| w.min(t.return_fraction)));
     }
-    let n = trades.len();
-    let pnl = profit.saturating_add(loss);
-    let some = n > 0;
-    TradeStats {
-        win_rate: some.then(|| wins as f64 / n as f64),
-        profit_factor: (some && loss < 0).then(|| profit as f64 / -(loss as f64)),
-        expectancy: some.then(|| pnl as f64 / 1e9 / n as f64),
-        avg_return: some.then(|| return_sum / n as f64),
-        best,
-        worst,
-        pnl: Money::from_raw(pnl),
-        fees: Money::from_raw(fees),
+
+    /// Adds the next point of the equity curve (time order; equal times are separate
+    /// points, as in a slice).
+    pub fn push_point(&mut self, p: EquityPoint) {
+        self.points += 1;
+        self.peak_equity = Some(self.peak_equity.map_or(p.equity, |e| e.max(p.equity)));
+        let Some(prev) = self.last.replace(p) else {
+            self.first = Some(p);
+            self.dd_peak = p.equity.raw();
+            self.dd_peak_ts = p.ts;
+            return;
+        };
+        if p.ts > prev.ts {
+            self.periods += 1;
+        }
+        // Returns.
+        if prev.equity.raw() <= 0 {
+            self.returns_defined = false;
+        } else if self.returns_defined {
+            let r = p.equity.raw() as f64 / prev.equity.raw() as f64 - 1.0;
+            self.returns += 1;
+            self.return_sum += r;
+            let delta = r - self.welford_mean;
+            self.welford_mean += delta / self.returns as f64;
+            self.welford_m2 += delta * (r - self.welford_mean);
+            if let Some(rf) = self.rf {
+                self.downside_sum += (r - rf).min(0.0).powi(2);
+            }
+        }
+        // Drawdown from the running peak.
+        let e = p.equity.raw();
+        if e >= self.dd_peak {
+            // Back at or above the peak: an underwater spell, if any, ends here.
+            if self.underwater {
+                self.dd_longest = self.dd_longest.max(p.ts.saturating_sub(self.dd_peak_ts));
+                self.underwater = false;
+            }
+            self.dd_peak = e;
+            self.dd_peak_ts = p.ts;
+        } else {
+            self.underwater = true;
+            if self.dd_peak > 0 {
+                // Exact difference; only the final ratio is rounded.
+                self.dd_max = self
+                    .dd_max
+                    .max(self.dd_peak.saturating_sub(e) as f64 / self.dd_peak as f64);
+            }
+        }
+    }
+
+    /// Adds a closed round trip.
+    pub fn push_trade(&mut self, t: &ClosedTrade) {
+        // Exact sums in i128, saturating: only absurd PnL could reach the bounds.
+        let pnl = t.pnl.raw();
+        self.trades += 1;
+        if pnl > 0 {
+            self.wins += 1;
+            self.profit = self.profit.saturating_add(pnl);
+        } else {
+            self.loss = self.loss.saturating_add(pnl);
+        }
+        self.trade_fees = self.trade_fees.saturating_add(t.fees.raw());
+        self.trade_return_sum += t.return_fraction;
+        let r = t.return_fraction;
+        self.best = Some(self.best.map_or(r, |b| b.max(r)));
+        self.worst = Some(self.worst.map_or(r, |w| w.min(r)));
+    }
+
+    /// Points added so far.
+    pub fn points(&self) -> usize {
+        self.points
+    }
+
+    /// The statistics of everything added, with the run's exposure.
+    pub fn finish(&self, exposure: Exposure) -> Statistics {
+        let (first, last) = (self.first, self.last);
+        let initial = first.map(|p| p.equity);
+        let final_equity = last.map(|p| p.equity);
+        let total_return = match (initial, final_equity) {
+            (Some(a), Some(b)) if a.raw() > 0 => Some(b.raw() as f64 / a.raw() as f64 - 1.0),
+            _ => None,
+        };
+        let cagr = match (first, last, total_return) {
+            (Some(a), Some(b), Some(total)) if b.ts > a.ts => {
+                let years = b.ts.saturating_sub(a.ts) as f64 / NANOS_PER_YEAR;
+                let growth = 1.0 + total;
+                Some(if growth <= 0.0 {
+                    -1.0
+                } else {
+                    growth.powf(1.0 / years) - 1.0
+                })
+            }
+            _ => None,
+        };
+        // Observed periods over elapsed time (see `infer_periods_per_year`).
+        let periods_per_year = valid_periods(self.config.periods_per_year).or_else(|| {
+            let elapsed = last?.ts.saturating_sub(first?.ts);
+            (self.periods > 0 && elapsed > 0)
+                .then(|| self.periods as f64 * NANOS_PER_YEAR / elapsed as f64)
+        });
+        let (volatility, sharpe, sortino) = self.return_ratios(periods_per_year);
+        let max_drawdown = first.map(|_| self.dd_max);
+        let max_drawdown_duration = match (first, last) {
+            (Some(_), Some(last)) if self.underwater => {
+                Some(self.dd_longest.max(last.ts.saturating_sub(self.dd_peak_ts)))
+            }
+            (Some(_), _) => Some(self.dd_longest),
+            _ => None,
+        };
+        let calmar = match (cagr, max_drawdown) {
+            (Some(c), Some(mdd)) if mdd > 0.0 => Some(c / mdd),
+            _ => None,
+        };
+        let n = self.trades;
+        let some = n > 0;
+        let pnl = self.profit.saturating_add(self.loss);
+        Statistics {
+            start: first.map(|p| p.ts),
+            end: last.map(|p| p.ts),
+            bars: exposure.steps,
+            curve_points: self.points,
+            initial_equity: initial,
+            final_equity,
+            peak_equity: self.peak_equity,
+            total_return: finite(total_return),
+            cagr: finite(cagr),
+            periods_per_year: finite(periods_per_year),
+            volatility: finite(volatility),
+            sharpe: finite(sharpe),
+            sortino: finite(sortino),
+            max_drawdown: finite(max_drawdown),
+            max_drawdown_duration,
+            calmar: finite(calmar),
+            exposure: exposure.fraction(),
+            trades: n,
+            win_rate: some.then(|| self.wins as f64 / n as f64),
+            profit_factor: finite(
+                (some && self.loss < 0).then(|| self.profit as f64 / -(self.loss as f64)),
+            ),
+            expectancy: finite(some.then(|| pnl as f64 / 1e9 / n as f64)),
+            avg_trade_return: finite(some.then(|| self.trade_return_sum / n as f64)),
+            best_trade_return: finite(self.best),
+            worst_trade_return: finite(self.worst),
+            trade_pnl: Money::from_raw(pnl),
+            trade_fees: Money::from_raw(self.trade_fees),
+        }
+    }
+
+    /// Volatility, Sharpe and Sortino: defined with at least two returns, every point but
+    /// the last positive, and the periods per year known.
+    fn return_ratios(&self, ppy: Option<f64>) -> (Option<f64>, Option<f64>, Option<f64>) {
+        let Some(ppy) = ppy else {
+            return (None, None, None);
+        };
+        if self.points < 3 || !self.returns_defined {
+            return (None, None, None);
+        }
+        let n = self.returns as f64;
+        let mean = self.return_sum / n;
+        let std = (self.welford_m2 / (n - 1.0)).sqrt();
+        let rf = self
+            .rf
+            .unwrap_or_else(|| (1.0 + self.config.risk_free_rate).powf(1.0 / ppy) - 1.0);
+        let annual = ppy.sqrt();
+        let sortino = self.rf.and_then(|_| {
+            let downside = (self.downside_sum / n).sqrt();
+            (downside > 0.0).then(|| (mean - rf) / downside * annual)
+        });
+        (
+            Some(std * annual),
+            (std > 0.0).then(|| (mean - rf) / std * annual),
+            sortino,
+        )
     }
 }

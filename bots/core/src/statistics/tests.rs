@@ -390,3 +390,52 @@ fn from_portfolio_reads_curve_trades_and_exposure() {
     assert_close(s.total_return, 0.019);
     assert_eq!(s.trades, 0);
 }
+
+#[test]
+fn streaming_matches_the_two_pass_definitions() {
+    // A wiggly curve with a drawdown spell, equal-time steps excluded.
+    let c: Vec<EquityPoint> = (0..500)
+        .map(|i| EquityPoint {
+            ts: i * DAY / 24,
+            equity: Money::from_raw(
+                1_000_000_000_000 + ((i * 7_919) % 311) as i128 * 1_000_000_000
+                    - i as i128 * 1_000_000,
+            ),
+        })
+        .collect();
+    let s = Statistics::compute(&c, &[], Exposure::default(), &StatsConfig::default());
+    let mut acc = StatsAccumulator::new(&StatsConfig::default());
+    c.iter().for_each(|p| acc.push_point(*p));
+    assert_eq!(acc.finish(Exposure::default()), s);
+    // The two-pass formulas the module docs give.
+    let r: Vec<f64> = c
+        .windows(2)
+        .map(|w| w[1].equity.raw() as f64 / w[0].equity.raw() as f64 - 1.0)
+        .collect();
+    let n = r.len() as f64;
+    let mean = r.iter().sum::<f64>() / n;
+    let std = (r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let ppy = s.periods_per_year.expect("inferred");
+    assert_close(s.volatility, std * ppy.sqrt());
+    assert_close(s.sharpe, mean / std * ppy.sqrt());
+    let down = (r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / n).sqrt();
+    assert_close(s.sortino, mean / down * ppy.sqrt());
+}
+
+#[test]
+fn streaming_sortino_needs_the_risk_free_rate_per_period_up_front() {
+    let c = curve(&["100", "110", "99", "121"]);
+    let cfg = StatsConfig {
+        periods_per_year: None,
+        risk_free_rate: 0.03,
+    };
+    let mut acc = StatsAccumulator::new(&cfg);
+    c.iter().for_each(|p| acc.push_point(*p));
+    let streamed = acc.finish(Exposure::default());
+    assert_eq!(streamed.sortino, None);
+    assert!(streamed.sharpe.is_some());
+    // The whole curve infers the periods first, so the slice form has it.
+    let whole = Statistics::compute(&c, &[], Exposure::default(), &cfg);
+    assert!(whole.sortino.is_some());
+    assert_eq!(whole.sharpe, streamed.sharpe);
+}

@@ -1,11 +1,17 @@
-//! Reading market data for a backtest: picks the loader from the file's extension and
-//! content, then brings the bars to the strategy's timeframe.
+//! Reading market data for a backtest: picks the loader from the file's content and
+//! extension, then brings the bars to the strategy's timeframe; and writing the columnar
+//! binary format (`tradewind-bot data convert`).
 
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
-use tradewind_core::data::aggregate::{bars_from_trades, resample};
-use tradewind_core::data::load::{L1Event, LoadError, binance_klines, l1_jsonl, ohlcv_csv};
-use tradewind_core::data::{Bar, Trade};
+use tradewind_core::data::Bar;
+use tradewind_core::data::aggregate::BarAggregator;
+use tradewind_core::data::columnar::{self, BarsReader, BarsWriter, ColumnarError};
+use tradewind_core::data::load::{
+    BinanceKlines, L1Event, L1Jsonl, LoadError, OhlcvCsv, SeriesPrecision,
+};
 
 /// The formats the backtest reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +22,8 @@ pub enum Format {
     BinanceKlines,
     /// Trade/quote JSON Lines; trades are aggregated into bars.
     TradesJsonl,
+    /// Tradewind columnar bars (`tradewind_core::data::columnar`), by its magic bytes.
+    Columnar,
 }
 
 /// Why the data cannot be used.
@@ -32,6 +40,15 @@ pub enum DataError {
     /// A row is bad.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// A columnar file is damaged, or cannot be written.
+    #[error(transparent)]
+    Columnar(#[from] ColumnarError),
+    /// Trades become bars only of a given length.
+    #[error("{file}: trades need a timeframe to become bars (--timeframe)")]
+    NeedsTimeframe {
+        /// File.
+        file: String,
+    },
     /// Bars could not be aggregated.
     #[error("{file}: {reason}")]
     Aggregate {
@@ -60,8 +77,9 @@ pub enum DataError {
     },
 }
 
-/// Detects the format: `.jsonl` is trades; a CSV whose first field is an integer and that
-/// has 12 columns is Binance klines; any other CSV must have an OHLCV header.
+/// Detects the format from the path and the first non-blank line: `.jsonl` is trades; a
+/// CSV whose first field is an integer and that has 12 columns is Binance klines; any
+/// other CSV must have an OHLCV header.
 pub fn detect(path: &Path, text: &str) -> Format {
     if path
         .extension()
@@ -78,63 +96,343 @@ pub fn detect(path: &Path, text: &str) -> Format {
     }
 }
 
-/// Smallest spacing between consecutive bars, in seconds (None for fewer than two bars).
-fn spacing_secs(bars: &[Bar]) -> Option<i64> {
-    bars.windows(2)
-        .map(|w| (w[1].ts - w[0].ts) / 1_000_000_000)
-        .filter(|d| *d > 0)
-        .min()
+/// Bars handed to the engine at a time: the only buffer of bars (constant memory).
+pub const CHUNK_BARS: usize = 4_096;
+
+/// What a first pass over the file found, before any bar reaches the strategy: its
+/// format, the series' precision (the instrument's tick and lot follow from it) and
+/// whether bars are aggregated to the strategy's timeframe.
+#[derive(Clone, Debug)]
+pub struct DataPlan {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// Decimals of prices and sizes across the whole file.
+    pub precision: SeriesPrecision,
+    /// Data rows (bars, or trade and quote records).
+    pub rows: u64,
+    /// Aggregate into bars of this many nanoseconds (finer bars, or trades).
+    aggregate_ns: Option<i64>,
 }
 
-/// Loads `path` and returns bars of `timeframe_secs`.
-pub fn load_bars(path: &Path, timeframe_secs: u64) -> Result<(Vec<Bar>, Format), DataError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
-        file: file.clone(),
-        source,
-    })?;
-    let format = detect(path, &text);
-    let period_ns = timeframe_secs as i64 * 1_000_000_000;
-    let agg_err = |e: tradewind_core::data::aggregate::AggregateError| DataError::Aggregate {
-        file: file.clone(),
-        reason: e.to_string(),
-    };
-    let bars = match format {
-        Format::TradesJsonl => {
-            let trades: Vec<Trade> = l1_jsonl(&file, &text)?
-                .into_iter()
-                .filter_map(|e| match e {
-                    L1Event::Trade(t) => Some(t),
-                    L1Event::Quote(_) => None,
-                })
-                .collect();
-            bars_from_trades(&trades, period_ns).map_err(agg_err)?
+fn file_name(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn open(path: &Path) -> Result<BufReader<File>, DataError> {
+    File::open(path)
+        .map(|f| BufReader::with_capacity(1 << 16, f))
+        .map_err(|source| DataError::Io {
+            file: file_name(path),
+            source,
+        })
+}
+
+/// Whether the file starts with the columnar format's magic bytes.
+fn is_columnar(path: &Path) -> Result<bool, DataError> {
+    let mut head = [0u8; 8];
+    let mut reader = open(path)?;
+    let mut got = 0;
+    while got < head.len() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(source) => {
+                return Err(DataError::Io {
+                    file: file_name(path),
+                    source,
+                });
+            }
         }
-        Format::BinanceKlines | Format::OhlcvCsv => {
-            let bars = if format == Format::BinanceKlines {
-                binance_klines(&file, &text)?
-            } else {
-                ohlcv_csv(&file, &text)?
+    }
+    Ok(got == head.len() && head == columnar::MAGIC)
+}
+
+/// The first non-blank line (for [`detect`]), at most 64 KiB of it.
+fn first_line(path: &Path) -> Result<String, DataError> {
+    let mut reader = open(path)?;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(1 << 16)
+            .read_until(b'\n', &mut line)
+            .map_err(|source| DataError::Io {
+                file: file_name(path),
+                source,
+            })?;
+        let text = String::from_utf8_lossy(&line);
+        if n == 0 || !text.trim().is_empty() {
+            return Ok(text.into_owned());
+        }
+    }
+}
+
+/// The first pass: reads and checks every row (errors name the file, line and reason),
+/// and finds the precision and bar spacing, in constant memory. With a timeframe, bars
+/// are checked against it and finer ones aggregated; without, they stay as they are
+/// (trades then cannot become bars).
+pub fn scan(path: &Path, timeframe_secs: Option<u64>) -> Result<DataPlan, DataError> {
+    let file = file_name(path);
+    let format = if is_columnar(path)? {
+        Format::Columnar
+    } else {
+        detect(path, &first_line(path)?)
+    };
+    let reader = open(path)?;
+    let (precision, rows, aggregate_ns) = match format {
+        Format::TradesJsonl => {
+            let Some(timeframe_secs) = timeframe_secs else {
+                return Err(DataError::NeedsTimeframe { file });
             };
-            match spacing_secs(&bars) {
-                Some(d) if d > timeframe_secs as i64 => {
+            let period_ns = timeframe_secs as i64 * 1_000_000_000;
+            let mut events = L1Jsonl::new(&file, reader);
+            let (mut rows, mut trades) = (0u64, 0u64);
+            for ev in events.by_ref() {
+                rows += 1;
+                if matches!(ev?, L1Event::Trade(_)) {
+                    trades += 1;
+                }
+            }
+            if trades == 0 {
+                return Err(DataError::Empty { file });
+            }
+            (events.precision(), rows, Some(period_ns))
+        }
+        Format::BinanceKlines | Format::OhlcvCsv | Format::Columnar => {
+            let mut bars = bar_rows(format, &file, reader)?;
+            let mut rows = 0u64;
+            let mut prev: Option<i64> = None;
+            // Smallest spacing between consecutive bars, in whole seconds.
+            let mut spacing: Option<i64> = None;
+            while let Some(bar) = bars.next_bar() {
+                let bar = bar?;
+                rows += 1;
+                if let Some(p) = prev {
+                    let d = (bar.ts - p) / 1_000_000_000;
+                    if d > 0 {
+                        spacing = Some(spacing.map_or(d, |s| s.min(d)));
+                    }
+                }
+                prev = Some(bar.ts);
+            }
+            if rows == 0 {
+                return Err(DataError::Empty { file });
+            }
+            let aggregate = match (spacing, timeframe_secs) {
+                (Some(d), Some(want)) if d > want as i64 => {
                     return Err(DataError::TooCoarse {
                         file,
                         data_secs: d,
-                        want_secs: timeframe_secs as i64,
+                        want_secs: want as i64,
                     });
                 }
-                Some(d) if d < timeframe_secs as i64 => {
-                    resample(&bars, period_ns).map_err(agg_err)?
-                }
-                _ => bars,
-            }
+                (Some(d), Some(want)) if d < want as i64 => Some(want as i64 * 1_000_000_000),
+                _ => None,
+            };
+            (bars.precision(), rows, aggregate)
         }
     };
-    if bars.is_empty() {
-        return Err(DataError::Empty { file });
+    Ok(DataPlan {
+        path: path.to_owned(),
+        format,
+        precision,
+        rows,
+        aggregate_ns,
+    })
+}
+
+/// The bar readers behind one interface (the scan and the stream treat them alike).
+trait BarRows {
+    fn next_bar(&mut self) -> Option<Result<Bar, DataError>>;
+    fn precision(&self) -> SeriesPrecision;
+}
+
+fn bar_rows(
+    format: Format,
+    file: &str,
+    reader: BufReader<File>,
+) -> Result<Box<dyn BarRows>, DataError> {
+    Ok(match format {
+        Format::BinanceKlines => Box::new(BinanceKlines::new(file, reader)),
+        Format::OhlcvCsv => Box::new(OhlcvCsv::new(file, reader)),
+        Format::Columnar => Box::new(ColumnarRows {
+            reader: BarsReader::new(reader, file)?,
+            block: Vec::new(),
+            next: 0,
+        }),
+        Format::TradesJsonl => unreachable!("trades are not bar rows"),
+    })
+}
+
+impl<R: BufRead> BarRows for OhlcvCsv<R> {
+    fn next_bar(&mut self) -> Option<Result<Bar, DataError>> {
+        self.next().map(|r| r.map_err(DataError::from))
     }
-    Ok((bars, format))
+    fn precision(&self) -> SeriesPrecision {
+        OhlcvCsv::precision(self)
+    }
+}
+
+impl<R: BufRead> BarRows for BinanceKlines<R> {
+    fn next_bar(&mut self) -> Option<Result<Bar, DataError>> {
+        self.next().map(|r| r.map_err(DataError::from))
+    }
+    fn precision(&self) -> SeriesPrecision {
+        BinanceKlines::precision(self)
+    }
+}
+
+/// A columnar file, bar by bar out of its blocks.
+struct ColumnarRows<R: Read> {
+    reader: BarsReader<R>,
+    block: Vec<Bar>,
+    next: usize,
+}
+
+impl<R: Read> BarRows for ColumnarRows<R> {
+    fn next_bar(&mut self) -> Option<Result<Bar, DataError>> {
+        if self.next == self.block.len() {
+            self.next = 0;
+            match self.reader.next_block(&mut self.block) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+        self.next += 1;
+        Some(Ok(self.block[self.next - 1]))
+    }
+    fn precision(&self) -> SeriesPrecision {
+        SeriesPrecision {
+            price: self.reader.price_precision(),
+            size: self.reader.size_precision(),
+        }
+    }
+}
+
+/// Bars at the plan's precision and the strategy's timeframe, gathered into chunks of
+/// at most [`CHUNK_BARS`].
+struct Chunker<'f, E> {
+    agg: Option<BarAggregator>,
+    buf: Vec<Bar>,
+    sink: &'f mut dyn FnMut(&[Bar]) -> Result<(), E>,
+    bars: u64,
+}
+
+impl<E: From<DataError>> Chunker<'_, E> {
+    fn push(&mut self, bar: Bar, file: &str) -> Result<(), E> {
+        let bar = match &mut self.agg {
+            None => Some(bar),
+            Some(agg) => agg.push_bar(&bar).map_err(|e| agg_err(file, e))?,
+        };
+        if let Some(bar) = bar {
+            self.buf.push(bar);
+            if self.buf.len() == CHUNK_BARS {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), E> {
+        self.bars += self.buf.len() as u64;
+        (self.sink)(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<u64, E> {
+        if let Some(last) = self.agg.as_mut().and_then(BarAggregator::flush) {
+            self.buf.push(last);
+        }
+        self.flush()?;
+        Ok(self.bars)
+    }
+}
+
+fn agg_err(file: &str, e: tradewind_core::data::aggregate::AggregateError) -> DataError {
+    DataError::Aggregate {
+        file: file.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// The second pass: every bar, in order, to `sink` in chunks; returns the number of bars.
+pub fn stream<E: From<DataError>>(
+    plan: &DataPlan,
+    mut sink: impl FnMut(&[Bar]) -> Result<(), E>,
+) -> Result<u64, E> {
+    let file = file_name(&plan.path);
+    let reader = open(&plan.path)?;
+    let agg = match plan.aggregate_ns {
+        Some(ns) => Some(BarAggregator::new(ns).map_err(|e| agg_err(&file, e))?),
+        None => None,
+    };
+    let mut out = Chunker {
+        agg,
+        buf: Vec::with_capacity(CHUNK_BARS),
+        sink: &mut sink,
+        bars: 0,
+    };
+    let pr = plan.precision;
+    match plan.format {
+        Format::TradesJsonl => {
+            for ev in L1Jsonl::new(&file, reader) {
+                if let L1Event::Trade(t) = pr.event(ev.map_err(DataError::from)?) {
+                    let p = t.price;
+                    let bar = Bar {
+                        ts: t.ts,
+                        open: p,
+                        high: p,
+                        low: p,
+                        close: p,
+                        volume: t.size,
+                    };
+                    out.push(bar, &file)?;
+                }
+            }
+        }
+        Format::BinanceKlines | Format::OhlcvCsv | Format::Columnar => {
+            let mut bars = bar_rows(plan.format, &file, reader)?;
+            while let Some(bar) = bars.next_bar() {
+                out.push(pr.bar(bar?), &file)?;
+            }
+        }
+    }
+    out.finish()
+}
+
+/// `tradewind-bot data convert`: the file's bars (trades aggregated to `timeframe_secs`;
+/// finer bars too when it is given) written in the columnar format to `to`. Returns the
+/// plan of the input and the bars written.
+pub fn convert(
+    from: &Path,
+    to: &Path,
+    timeframe_secs: Option<u64>,
+) -> Result<(DataPlan, u64), DataError> {
+    let plan = scan(from, timeframe_secs)?;
+    let name = file_name(to);
+    let out = File::create(to).map_err(|source| DataError::Io {
+        file: name.clone(),
+        source,
+    })?;
+    let mut writer = BarsWriter::new(
+        std::io::BufWriter::with_capacity(1 << 16, out),
+        &name,
+        plan.precision.price,
+        plan.precision.size,
+        columnar::DEFAULT_BLOCK_BARS,
+    )?;
+    stream(&plan, |bars: &[Bar]| -> Result<(), DataError> {
+        for bar in bars {
+            writer.push(bar)?;
+        }
+        Ok(())
+    })?;
+    let (_, written) = writer.finish()?;
+    Ok((plan, written))
 }
 
 #[cfg(test)]

@@ -1,19 +1,19 @@
 //! `tradewind-bot backtest`: one bot, its strategy and plan, over one market-data file.
 
-mod market_data;
+pub mod market_data;
 
-pub use tradewind_bot::instrument::{InstrumentOverrides, instrument};
+pub use tradewind_bot::instrument::{InstrumentOverrides, instrument_at};
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use tradewind_core::backtest::{Backtest, Outcome};
-use tradewind_core::data::{Bar, Side};
-use tradewind_core::statistics::{Statistics, StatsConfig};
+use tradewind_core::data::Bar;
+use tradewind_core::statistics::{Statistics, StatsAccumulator, StatsConfig};
 use tradewind_crds::Mode;
 use tradewind_crds::resolved::BotConfig;
 
-use crate::report::{Counts, FillMark, ReportView};
+use crate::report::{Counts, Recorded, Recorder, ReportView};
 use tradewind_crds::bundle;
 
 /// One backtest's inputs.
@@ -29,7 +29,10 @@ pub struct Request {
     pub instrument: InstrumentOverrides,
 }
 
-/// Runs a backtest and returns the report view (nothing written yet).
+/// Runs a backtest and returns the report view (nothing written yet). The data is read
+/// twice, in constant memory: a first pass checks it and finds its precision (the
+/// instrument's tick and lot), then the bars stream through the engine in chunks while
+/// statistics and the report's series are gathered online.
 pub fn run(req: &Request) -> Result<ReportView> {
     let cfg = bundle::load(&req.files, req.bot.as_deref())?.config;
     if cfg.bot.mode != Mode::Backtest {
@@ -39,32 +42,71 @@ pub fn run(req: &Request) -> Result<ReportView> {
     let bot = tradewind_config::bot(&cfg)?;
     let venue_fees = bot.venue_fees.to_string();
     let timeframe = cfg.strategy.timeframe.seconds();
-    let (bars, format) = market_data::load_bars(&req.data, timeframe)?;
-    tracing::info!(bars = bars.len(), ?format, data = %req.data.display(), "market data loaded");
-    let instrument = instrument(&cfg, &bars, &req.instrument)?;
+    let plan = market_data::scan(&req.data, Some(timeframe))?;
+    tracing::info!(rows = plan.rows, format = ?plan.format, data = %req.data.display(), "market data checked");
+    let instrument = instrument_at(
+        &cfg,
+        plan.precision.price,
+        plan.precision.size,
+        &req.instrument,
+    )?;
     let (strategy, settings) = bot.engine(&instrument)?;
+    let mut rec = Recorder::new(settings.capital);
+    let mut stats = StatsAccumulator::new(&StatsConfig::default());
+    let mut engine = Backtest::new(settings, strategy);
     let started = std::time::Instant::now();
-    let outcome = Backtest::new(settings, strategy).run(&bars)?;
-    let secs = started.elapsed().as_secs_f64();
-    // Engine time only (no parsing or report writing); tools/bench reads this line.
+    let mut engine_time = std::time::Duration::ZERO;
+    market_data::stream(&plan, |bars: &[Bar]| -> Result<()> {
+        let t = std::time::Instant::now();
+        for bar in bars {
+            engine.step(bar)?;
+            // Points the portfolio will not overwrite any more (the latest may still
+            // change if the next bar has the same time).
+            for p in engine.drain_settled_curve() {
+                stats.push_point(p);
+                rec.equity(p);
+            }
+            rec.price(bar.ts, bar.close);
+            for f in engine.drain_fills() {
+                rec.fill(&f);
+            }
+            for t in engine.drain_closed_trades() {
+                stats.push_trade(&t);
+                rec.trade(&t)?;
+            }
+        }
+        engine_time += t.elapsed();
+        Ok(())
+    })?;
+    let outcome = engine.finish();
+    for p in outcome.portfolio.equity_curve() {
+        stats.push_point(*p);
+        rec.equity(*p);
+    }
+    let secs = engine_time.as_secs_f64();
+    // Engine time only (bars already parsed, report not written; measured per chunk of
+    // bars); tools/bench reads this line. `stream_seconds` adds reading the file.
     tracing::info!(
         bars = outcome.bars,
         engine_seconds = secs,
         bars_per_second = outcome.bars as f64 / secs.max(1e-12),
+        stream_seconds = started.elapsed().as_secs_f64(),
         "backtest finished"
     );
-    Ok(view(&cfg, &req.data, &bars, outcome, venue_fees))
+    let statistics = stats.finish(outcome.portfolio.exposure());
+    view(&cfg, &req.data, statistics, rec.finish()?, outcome, venue_fees)
 }
 
 fn view(
     cfg: &BotConfig,
     data: &Path,
-    bars: &[Bar],
+    statistics: Statistics,
+    rec: Recorded,
     outcome: Outcome,
     venue_fee_schedule: String,
-) -> ReportView {
+) -> Result<ReportView> {
     let p = &outcome.portfolio;
-    ReportView {
+    Ok(ReportView {
         bot: cfg.name.clone(),
         strategy: format!("{} ({})", cfg.strategy_name, outcome.strategy),
         symbol: cfg.bot.symbols[0].clone(),
@@ -90,23 +132,21 @@ fn view(
             stop_losses: outcome.counts.stop_losses,
         },
         halt: outcome.halt.as_ref().map(ToString::to_string),
-        statistics: Statistics::from_portfolio(p, &StatsConfig::default())
+        statistics: statistics
             .entries()
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
-        equity_curve: p.equity_curve().to_vec(),
-        trades: p.closed_trades().to_vec(),
-        prices: bars.iter().map(|b| (b.ts, b.close)).collect(),
-        fills: outcome
-            .fills
-            .iter()
-            .map(|f| FillMark {
-                ts: f.ts,
-                buy: f.side == Side::Buy,
-                price: f.price,
-            })
-            .collect(),
+        equity_curve: rec.equity_curve,
+        curve_points: rec.curve_points,
+        drawdown: rec.drawdown,
+        trades: rec.trades,
+        prices: rec.prices,
+        closes: rec.closes,
+        fills: rec.fills,
+        fill_stride: rec.fill_stride,
+        fill_sides: rec.fill_sides,
+        returns: rec.returns,
         notes: outcome.notes,
-    }
+    })
 }

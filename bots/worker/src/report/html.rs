@@ -7,9 +7,10 @@ use std::fmt::Write;
 use tradewind_core::data::UnixNanos;
 
 use super::svg::Chart;
+use super::trades::MAX_TRADE_ROWS;
 use super::{
-    ReportView, buy_and_hold_curve, buy_and_hold_return, date_time_text, drawdowns, money_text,
-    period_returns, signed_percent, summary_rows,
+    ReportView, buy_and_hold_curve, buy_and_hold_return, date_time_text, money_text,
+    signed_percent, summary_rows,
 };
 
 /// Escapes text for HTML element content and attribute values.
@@ -27,9 +28,6 @@ pub fn escape(s: &str) -> String {
     }
     out
 }
-
-/// The trade list stops here; report.json has every trade.
-const MAX_TRADE_ROWS: usize = 1_000;
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;padding:0 1em;color:#222;line-height:1.4}\
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin:1.6em 0 .4em}.sub{color:#555;margin-top:0}\
@@ -197,16 +195,19 @@ fn price_chart(r: &ReportView, span: (UnixNanos, UnixNanos)) -> String {
     let mut c = Chart::new(320.0, span, (lo, hi));
     c.line(&pts, "price", &format!("{} close", r.symbol));
     c.markers(&marks);
-    figure(
-        &c.finish("Price and trades", &number_text),
-        &format!(
-            "{} close ({}) with every fill: {} buys ▲ and {} sells ▼.",
-            r.symbol,
-            r.currency,
-            marks.iter().filter(|m| m.2).count(),
-            marks.iter().filter(|m| !m.2).count()
-        ),
-    )
+    let (buys, sells) = r.fill_sides;
+    let caption = if r.fill_stride > 1 {
+        format!(
+            "{} close ({}) with {buys} buys ▲ and {sells} sells ▼; one fill in {} is marked.",
+            r.symbol, r.currency, r.fill_stride
+        )
+    } else {
+        format!(
+            "{} close ({}) with every fill: {buys} buys ▲ and {sells} sells ▼.",
+            r.symbol, r.currency
+        )
+    };
+    figure(&c.finish("Price and trades", &number_text), &caption)
 }
 
 fn equity_chart(r: &ReportView, span: (UnixNanos, UnixNanos)) -> String {
@@ -230,12 +231,7 @@ fn equity_chart(r: &ReportView, span: (UnixNanos, UnixNanos)) -> String {
 }
 
 fn drawdown_chart(r: &ReportView, span: (UnixNanos, UnixNanos)) -> String {
-    let under: Vec<(UnixNanos, f64)> = r
-        .equity_curve
-        .iter()
-        .zip(drawdowns(&r.equity_curve))
-        .map(|(p, d)| (p.ts, -d * 100.0))
-        .collect();
+    let under: Vec<(UnixNanos, f64)> = r.drawdown.iter().map(|(t, d)| (*t, -d * 100.0)).collect();
     let (lo, _) = range(under.iter().map(|p| p.1));
     let mut c = Chart::new(200.0, span, (lo.min(-0.01), 0.0));
     c.area_from_zero(&under, "under");
@@ -259,7 +255,7 @@ fn figure(svg: &str, caption: &str) -> String {
 }
 
 fn returns_table(s: &mut String, r: &ReportView) {
-    let p = period_returns(&r.equity_curve, r.initial_equity);
+    let p = &r.returns;
     if p.rows.is_empty() {
         return;
     }
@@ -310,7 +306,7 @@ fn trades_table(s: &mut String, r: &ReportView) {
         "<h2>Trades ({})</h2><table class=\"trades\"><thead><tr><th>#</th><th>Side</th><th>Entry</th><th>Entry price</th><th>Exit</th><th>Exit price</th><th>Quantity</th><th>Fees</th><th>PnL</th><th>Return</th></tr></thead><tbody>",
         r.trades.len()
     );
-    for (i, t) in r.trades.iter().take(MAX_TRADE_ROWS).enumerate() {
+    for (i, t) in r.trades.head().iter().enumerate() {
         let class = if t.pnl.is_negative() { "neg" } else { "pos" };
         let _ = write!(
             s,

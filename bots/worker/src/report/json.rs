@@ -1,14 +1,17 @@
 //! `report.json`: the backtest as data. Money is written as decimal strings, never as
 //! JSON numbers; statistics (ratios) are numbers, `null` where undefined.
 
+use std::io::{self, Write};
+
 use serde_json::{Map, Value, json};
 
 use tradewind_core::statistics::StatValue;
 
 use super::{ReportView, buy_and_hold_return, iso8601};
 
-/// At most this many equity-curve points go into report.json (evenly decimated, last
-/// point kept); statistics are always computed from the full curve.
+/// At most this many equity-curve points go into report.json (chosen by
+/// largest-triangle-three-buckets, first and last kept); statistics are always computed
+/// from every point.
 pub const MAX_CURVE_POINTS: usize = 10_000;
 
 fn stat_value(v: StatValue) -> Value {
@@ -22,45 +25,22 @@ fn stat_value(v: StatValue) -> Value {
     }
 }
 
-fn stat(v: Option<f64>) -> Value {
+/// A ratio as JSON: `null` unless finite.
+pub fn stat(v: Option<f64>) -> Value {
     match v {
         Some(x) if x.is_finite() => json!(x),
         _ => Value::Null,
     }
 }
 
-/// The report as a JSON value with sorted keys (deterministic output).
+/// The report as a JSON value with sorted keys (deterministic output), its `trades`
+/// array empty: [`write`] streams the trades in.
 pub fn render(r: &ReportView) -> Value {
-    let trades: Vec<Value> = r
-        .trades
-        .iter()
-        .map(|t| {
-            json!({
-                "side": format!("{:?}", t.side),
-                "entryTime": iso8601(t.entry_ts),
-                "entryPrice": t.entry_price.to_string(),
-                "exitTime": iso8601(t.exit_ts),
-                "exitPrice": t.exit_price.to_string(),
-                "quantity": t.quantity.to_string(),
-                "grossPnl": t.gross_pnl.to_string(),
-                "fees": t.fees.to_string(),
-                "pnl": t.pnl.to_string(),
-                "returnFraction": stat(Some(t.return_fraction)),
-            })
-        })
-        .collect();
-    let n = r.equity_curve.len();
-    let step = n.div_ceil(MAX_CURVE_POINTS).max(1);
-    let mut curve: Vec<Value> = r
+    let curve: Vec<Value> = r
         .equity_curve
         .iter()
-        .step_by(step)
         .map(|p| json!([iso8601(p.ts), p.equity.to_string()]))
         .collect();
-    if n > 0 && !(n - 1).is_multiple_of(step) {
-        let p = &r.equity_curve[n - 1];
-        curve.push(json!([iso8601(p.ts), p.equity.to_string()]));
-    }
     let mut stats = Map::new();
     for (k, v) in &r.statistics {
         stats.insert(k.clone(), stat_value(*v));
@@ -87,18 +67,33 @@ pub fn render(r: &ReportView) -> Value {
         "refusedOrders": r.counts.refused,
         "droppedOrders": r.counts.dropped,
         "stopLossCloses": r.counts.stop_losses,
-        "equityCurveEvery": step,
+        "equityCurvePoints": r.curve_points,
         "halt": r.halt,
         "statistics": stats,
-        "trades": trades,
+        "trades": [],
         "equityCurve": curve,
         "notes": r.notes,
     })
 }
 
-/// The report as pretty JSON text with a trailing newline.
-pub fn to_string(r: &ReportView) -> String {
-    let mut s = serde_json::to_string_pretty(&render(r)).expect("JSON values always serialise");
-    s.push('\n');
-    s
+/// The empty trade list as pretty-printing writes it, at the top level.
+const EMPTY_TRADES: &str = "\n  \"trades\": [],";
+
+/// Writes the report as pretty JSON with a trailing newline, every trade streamed from
+/// the [`TradeLog`](super::TradeLog).
+pub fn write(r: &ReportView, out: &mut impl Write) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(&render(r)).map_err(io::Error::other)?;
+    let at = text
+        .find(EMPTY_TRADES)
+        .ok_or_else(|| io::Error::other("report.json has no trade list"))?;
+    out.write_all(&text.as_bytes()[..at])?;
+    if r.trades.is_empty() {
+        out.write_all(EMPTY_TRADES.as_bytes())?;
+    } else {
+        out.write_all(b"\n  \"trades\": [\n")?;
+        r.trades.copy_json_to(out)?;
+        out.write_all(b"\n  ],")?;
+    }
+    out.write_all(&text.as_bytes()[at + EMPTY_TRADES.len()..])?;
+    out.write_all(b"\n")
 }

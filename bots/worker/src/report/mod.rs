@@ -8,17 +8,25 @@
 
 pub mod html;
 pub mod json;
+pub mod series;
 mod svg;
 pub mod table;
+pub mod trades;
 
 use tradewind_core::data::UnixNanos;
 use tradewind_core::data::time::civil_from_days;
 use tradewind_core::fixed::{Money, Price, RoundingMode};
+use tradewind_core::orders::Fill;
 use tradewind_core::portfolio::{ClosedTrade, EquityPoint};
 use tradewind_core::statistics::StatValue;
 
-/// Everything a report shows, gathered once from the engine's result.
-#[derive(Debug, Clone)]
+use series::{Reducer, Thinned};
+pub use trades::TradeLog;
+
+/// Everything a report shows, gathered while the backtest streams (see [`Recorder`]).
+/// Its size does not depend on the number of bars: the charted series are reduced,
+/// the trade list waits in a file ([`TradeLog`]).
+#[derive(Debug)]
 pub struct ReportView {
     /// Bot name.
     pub bot: String,
@@ -52,16 +60,191 @@ pub struct ReportView {
     pub halt: Option<String>,
     /// Performance statistics in a fixed order.
     pub statistics: Vec<(String, StatValue)>,
-    /// Equity curve.
+    /// The equity curve as report.json lists it and the chart draws it: every point up
+    /// to [`json::MAX_CURVE_POINTS`], else that many chosen by largest-triangle-three-
+    /// buckets (the first and last point always among them).
     pub equity_curve: Vec<EquityPoint>,
+    /// Points on the whole equity curve.
+    pub curve_points: u64,
+    /// Drawdown below the running peak (a fraction) of the whole curve, reduced for the chart.
+    pub drawdown: Vec<(UnixNanos, f64)>,
     /// Closed round trips.
-    pub trades: Vec<ClosedTrade>,
-    /// The bars the strategy saw: open time and close price.
+    pub trades: TradeLog,
+    /// The bars the strategy saw (open time and close price), reduced for the chart.
     pub prices: Vec<(UnixNanos, Price)>,
-    /// Every fill, in order: the entries and exits on the price chart.
+    /// Close of the first and of the last bar (buy and hold).
+    pub closes: Option<(Price, Price)>,
+    /// The fills marked on the price chart: every fill up to [`MAX_FILL_MARKS`], else an
+    /// even sample.
     pub fills: Vec<FillMark>,
+    /// One in how many fills is marked (1: every fill).
+    pub fill_stride: u64,
+    /// Buy and sell fills in all.
+    pub fill_sides: (u64, u64),
+    /// Returns per calendar period.
+    pub returns: PeriodReturns,
     /// Human-readable notes on refused and rejected orders (first few).
     pub notes: Vec<String>,
+}
+
+/// At most this many fills are marked on the price chart.
+pub const MAX_FILL_MARKS: usize = 5_000;
+/// Buckets the streamed equity curve keeps before the final selection.
+const CURVE_BUCKETS: usize = 4_096;
+/// Buckets the streamed prices and drawdowns keep (the chart draws at most
+/// [`svg::MAX_POINTS`]).
+const CHART_BUCKETS: usize = 1_024;
+
+/// Collects what a report shows while the bars stream through the engine, in memory
+/// that does not grow with the bars.
+#[derive(Debug)]
+pub struct Recorder {
+    equity: Reducer<Money>,
+    drawdown: Reducer<f64>,
+    peak: RunningPeak,
+    prices: Reducer<Price>,
+    closes: Option<(Price, Price)>,
+    fills: Thinned<FillMark>,
+    sides: (u64, u64),
+    returns: PeriodTracker,
+    trades: TradeLog,
+}
+
+/// What [`Recorder::finish`] hands on to the [`ReportView`].
+#[derive(Debug)]
+pub struct Recorded {
+    /// See [`ReportView::equity_curve`].
+    pub equity_curve: Vec<EquityPoint>,
+    /// See [`ReportView::curve_points`].
+    pub curve_points: u64,
+    /// See [`ReportView::drawdown`].
+    pub drawdown: Vec<(UnixNanos, f64)>,
+    /// See [`ReportView::prices`].
+    pub prices: Vec<(UnixNanos, Price)>,
+    /// See [`ReportView::closes`].
+    pub closes: Option<(Price, Price)>,
+    /// See [`ReportView::fills`].
+    pub fills: Vec<FillMark>,
+    /// See [`ReportView::fill_stride`].
+    pub fill_stride: u64,
+    /// See [`ReportView::fill_sides`].
+    pub fill_sides: (u64, u64),
+    /// See [`ReportView::returns`].
+    pub returns: PeriodReturns,
+    /// See [`ReportView::trades`].
+    pub trades: TradeLog,
+}
+
+impl Recorder {
+    /// An empty recorder; period returns start from `initial_equity`.
+    pub fn new(initial_equity: Money) -> Self {
+        Self {
+            equity: Reducer::new(CURVE_BUCKETS),
+            drawdown: Reducer::new(CHART_BUCKETS),
+            peak: RunningPeak::default(),
+            prices: Reducer::new(CHART_BUCKETS),
+            closes: None,
+            fills: Thinned::new(MAX_FILL_MARKS),
+            sides: (0, 0),
+            returns: PeriodTracker::new(initial_equity),
+            trades: TradeLog::default(),
+        }
+    }
+
+    /// A bar's close.
+    pub fn price(&mut self, ts: UnixNanos, close: Price) {
+        self.prices.push(ts, close);
+        self.closes = Some(match self.closes {
+            None => (close, close),
+            Some((first, _)) => (first, close),
+        });
+    }
+
+    /// The next point of the equity curve.
+    pub fn equity(&mut self, p: EquityPoint) {
+        self.equity.push(p.ts, p.equity);
+        self.drawdown
+            .push(p.ts, self.peak.drawdown(p.equity.as_f64()));
+        self.returns.push(p);
+    }
+
+    /// A fill.
+    pub fn fill(&mut self, f: &Fill) {
+        let buy = f.side == tradewind_core::data::Side::Buy;
+        if buy {
+            self.sides.0 += 1;
+        } else {
+            self.sides.1 += 1;
+        }
+        self.fills.push(FillMark {
+            ts: f.ts,
+            buy,
+            price: f.price,
+        });
+    }
+
+    /// A closed round trip.
+    pub fn trade(&mut self, t: &ClosedTrade) -> std::io::Result<()> {
+        self.trades.push(t)
+    }
+
+    /// The reduced series and the trade list.
+    pub fn finish(mut self) -> std::io::Result<Recorded> {
+        self.trades.finish()?;
+        let pair = |p: series::Point<f64>| (p.ts, p.value);
+        Ok(Recorded {
+            equity_curve: self
+                .equity
+                .downsampled(json::MAX_CURVE_POINTS, Money::as_f64)
+                .into_iter()
+                .map(|p| EquityPoint {
+                    ts: p.ts,
+                    equity: p.value,
+                })
+                .collect(),
+            curve_points: self.equity.seen(),
+            drawdown: self
+                .drawdown
+                .downsampled(svg::MAX_POINTS, |v| v)
+                .into_iter()
+                .map(pair)
+                .collect(),
+            prices: self
+                .prices
+                .downsampled(svg::MAX_POINTS, Price::as_f64)
+                .into_iter()
+                .map(|p| (p.ts, p.value))
+                .collect(),
+            closes: self.closes,
+            fill_stride: self.fills.stride(),
+            fills: self.fills.into_items(),
+            fill_sides: self.sides,
+            returns: self.returns.finish(),
+            trades: self.trades,
+        })
+    }
+}
+
+/// The running peak of an equity curve (for drawdowns).
+#[derive(Clone, Copy, Debug)]
+struct RunningPeak(f64);
+
+impl Default for RunningPeak {
+    fn default() -> Self {
+        Self(f64::MIN)
+    }
+}
+
+impl RunningPeak {
+    /// Drawdown of `equity` below the peak so far, as a fraction (0.1 = 10 % below).
+    fn drawdown(&mut self, equity: f64) -> f64 {
+        self.0 = self.0.max(equity);
+        if self.0 > 0.0 {
+            (self.0 - equity) / self.0
+        } else {
+            0.0
+        }
+    }
 }
 
 /// One fill as the price chart marks it.
@@ -289,14 +472,15 @@ pub fn summary_rows(r: &ReportView) -> Vec<(String, String)> {
 
 /// The return of holding the symbol from the first bar's close to the last (no fees).
 pub fn buy_and_hold_return(r: &ReportView) -> Option<f64> {
-    let first = r.prices.first()?.1.as_f64();
-    let last = r.prices.last()?.1.as_f64();
+    let (first, last) = r.closes?;
+    let (first, last) = (first.as_f64(), last.as_f64());
     (first > 0.0).then(|| last / first - 1.0)
 }
 
-/// Equity of buying the symbol with the initial equity at the first close, at each bar.
+/// Equity of buying the symbol with the initial equity at the first close, at each
+/// charted bar.
 pub fn buy_and_hold_curve(r: &ReportView) -> Vec<(UnixNanos, f64)> {
-    let Some(first) = r.prices.first().map(|p| p.1.as_f64()).filter(|p| *p > 0.0) else {
+    let Some(first) = r.closes.map(|p| p.0.as_f64()).filter(|p| *p > 0.0) else {
         return Vec::new();
     };
     let start = r.initial_equity.as_f64();
@@ -306,16 +490,14 @@ pub fn buy_and_hold_curve(r: &ReportView) -> Vec<(UnixNanos, f64)> {
         .collect()
 }
 
-/// Drawdown from the running peak at each curve point, as a fraction (0.1 = 10 % below peak).
+/// Drawdown from the running peak at each curve point, as a fraction (0.1 = 10 % below
+/// peak): the whole-curve form of what [`Recorder`] charts.
+#[cfg(test)]
 pub fn drawdowns(curve: &[EquityPoint]) -> Vec<f64> {
-    let mut peak = f64::MIN;
+    let mut peak = RunningPeak::default();
     curve
         .iter()
-        .map(|p| {
-            let e = p.equity.as_f64();
-            peak = peak.max(e);
-            if peak > 0.0 { (peak - e) / peak } else { 0.0 }
-        })
+        .map(|p| peak.drawdown(p.equity.as_f64()))
         .collect()
 }
 
@@ -339,71 +521,128 @@ const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// Compounded returns of the equity curve per calendar month (UTC) when it spans more
 /// than 60 days, else per day. Each period runs from the previous period's last equity
-/// (the initial equity for the first) to its own last equity.
+/// (the initial equity for the first) to its own last equity. The whole-curve form of
+/// what [`Recorder`] gathers.
+#[cfg(test)]
 pub fn period_returns(curve: &[EquityPoint], initial: Money) -> PeriodReturns {
-    let (Some(first), Some(last)) = (curve.first(), curve.last()) else {
-        return PeriodReturns {
-            monthly: true,
-            rows: Vec::new(),
-            columns: MONTHS.to_vec(),
-            cells: Vec::new(),
-        };
-    };
-    let monthly = last.ts - first.ts > 60 * 86_400_000_000_000;
-    let day = |ts: UnixNanos| ts.div_euclid(1_000_000_000).div_euclid(86_400);
-    // (row key, column, return) per period, in time order.
-    let key = |ts: UnixNanos| -> (i64, usize) {
-        let d = day(ts);
-        if monthly {
-            let (y, m, _) = civil_from_days(d);
-            (y, m as usize - 1)
-        } else {
-            // 1970-01-01 was a Thursday: weekday 0 = Monday.
-            let wd = (d + 3).rem_euclid(7);
-            (d - wd, wd as usize)
-        }
-    };
-    let mut periods: Vec<((i64, usize), f64)> = Vec::new();
-    let mut base = initial.as_f64();
-    let mut current = key(first.ts);
-    let mut end = first.equity.as_f64();
+    let mut t = PeriodTracker::new(initial);
     for p in curve {
-        let k = key(p.ts);
-        if k != current {
-            periods.push((current, ratio(end, base)));
-            base = end;
-            current = k;
+        t.push(*p);
+    }
+    t.finish()
+}
+
+/// [`period_returns`] while the curve streams: one entry per day while the curve spans
+/// at most 60 days, then one per month (the daily entries folded into their months), so
+/// it grows with the calendar, never with the number of points.
+#[derive(Clone, Debug)]
+struct PeriodTracker {
+    initial: f64,
+    first_ts: Option<UnixNanos>,
+    monthly: bool,
+    /// (day since the epoch, or year × 12 + month − 1 once monthly; last equity)
+    periods: Vec<(i64, f64)>,
+    /// The last point's day and key (most points share their day with the previous one).
+    last: Option<(i64, i64)>,
+}
+
+const SIXTY_DAYS: i64 = 60 * 86_400_000_000_000;
+
+fn day_of(ts: UnixNanos) -> i64 {
+    ts.div_euclid(1_000_000_000).div_euclid(86_400)
+}
+
+fn month_of_day(day: i64) -> i64 {
+    let (y, m, _) = civil_from_days(day);
+    y * 12 + i64::from(m) - 1
+}
+
+impl PeriodTracker {
+    fn new(initial: Money) -> Self {
+        Self {
+            initial: initial.as_f64(),
+            first_ts: None,
+            monthly: false,
+            periods: Vec::new(),
+            last: None,
         }
-        end = p.equity.as_f64();
     }
-    periods.push((current, ratio(end, base)));
-    let mut row_keys: Vec<i64> = periods.iter().map(|((r, _), _)| *r).collect();
-    row_keys.dedup();
-    let columns = if monthly {
-        MONTHS.to_vec()
-    } else {
-        WEEKDAYS.to_vec()
-    };
-    let mut cells = vec![vec![None; columns.len()]; row_keys.len()];
-    for ((r, c), v) in periods {
-        let i = row_keys.iter().position(|k| *k == r).unwrap_or(0);
-        cells[i][c] = Some(v);
-    }
-    let rows = row_keys
-        .iter()
-        .map(|k| {
-            if monthly {
-                k.to_string()
-            } else {
-                civil(k * 86_400 * 1_000_000_000).0
+
+    fn push(&mut self, p: EquityPoint) {
+        let first = *self.first_ts.get_or_insert(p.ts);
+        if !self.monthly && p.ts - first > SIXTY_DAYS {
+            self.monthly = true;
+            let days = std::mem::take(&mut self.periods);
+            for (day, end) in days {
+                self.note(month_of_day(day), end);
             }
-        })
-        .collect();
-    PeriodReturns {
-        monthly,
-        rows,
-        columns,
-        cells,
+            self.last = None;
+        }
+        let day = day_of(p.ts);
+        let key = match self.last {
+            Some((d, k)) if d == day => k,
+            _ if self.monthly => month_of_day(day),
+            _ => day,
+        };
+        self.last = Some((day, key));
+        self.note(key, p.equity.as_f64());
+    }
+
+    fn note(&mut self, key: i64, end: f64) {
+        match self.periods.last_mut() {
+            Some((k, e)) if *k == key => *e = end,
+            _ => self.periods.push((key, end)),
+        }
+    }
+
+    fn finish(self) -> PeriodReturns {
+        let monthly = self.monthly || self.periods.is_empty();
+        // (row key, column, return) per period, in time order.
+        let mut base = self.initial;
+        let periods: Vec<((i64, usize), f64)> = self
+            .periods
+            .iter()
+            .map(|&(k, end)| {
+                let key = if monthly {
+                    (k.div_euclid(12), k.rem_euclid(12) as usize)
+                } else {
+                    // 1970-01-01 was a Thursday: weekday 0 = Monday.
+                    let wd = (k + 3).rem_euclid(7);
+                    (k - wd, wd as usize)
+                };
+                let r = ratio(end, base);
+                base = end;
+                (key, r)
+            })
+            .collect();
+        let mut row_keys: Vec<i64> = periods.iter().map(|((r, _), _)| *r).collect();
+        row_keys.dedup();
+        let columns = if monthly {
+            MONTHS.to_vec()
+        } else {
+            WEEKDAYS.to_vec()
+        };
+        let mut cells = vec![vec![None; columns.len()]; row_keys.len()];
+        for ((r, c), v) in periods {
+            let i = row_keys.iter().position(|k| *k == r).unwrap_or(0);
+            cells[i][c] = Some(v);
+        }
+        let rows = row_keys
+            .iter()
+            .map(|k| {
+                if monthly {
+                    k.to_string()
+                } else {
+                    civil(k * 86_400 * 1_000_000_000).0
+                }
+            })
+            .collect();
+        PeriodReturns {
+            monthly,
+            rows,
+            columns,
+            cells,
+        }
     }
 }
 
@@ -441,8 +680,31 @@ mod tests {
     }
 
     fn view() -> ReportView {
+        use tradewind_core::data::Side;
+        use tradewind_core::orders::{ClientOrderId, InstrumentIndex, Liquidity};
         let d0 = 20_682.0;
         let price = |p: &str| Price::parse(p, 2).unwrap();
+        let mut rec = Recorder::new(Money::parse("10000").unwrap());
+        for p in [
+            point(d0, "10000"),
+            point(d0 + 1.0, "9900"),
+            point(d0 + 2.0, "10123.456789"),
+        ] {
+            rec.equity(p);
+        }
+        rec.price(point(d0, "0").ts, price("100.00"));
+        rec.price(point(d0 + 2.0, "0").ts, price("110.00"));
+        rec.fill(&Fill {
+            id: ClientOrderId(1),
+            instrument: InstrumentIndex(0),
+            ts: point(d0 + 1.0, "0").ts,
+            side: Side::Buy,
+            price: price("101.00"),
+            quantity: "1".parse().unwrap(),
+            fee: Money::ZERO,
+            liquidity: Liquidity::Taker,
+        });
+        let rec = rec.finish().unwrap();
         ReportView {
             bot: "b".into(),
             strategy: "s (EmaCross)".into(),
@@ -470,21 +732,16 @@ mod tests {
                     StatValue::Duration(Some(90_000_000_000_000)),
                 ),
             ],
-            equity_curve: vec![
-                point(d0, "10000"),
-                point(d0 + 1.0, "9900"),
-                point(d0 + 2.0, "10123.456789"),
-            ],
-            trades: Vec::new(),
-            prices: vec![
-                (point(d0, "0").ts, price("100.00")),
-                (point(d0 + 2.0, "0").ts, price("110.00")),
-            ],
-            fills: vec![FillMark {
-                ts: point(d0 + 1.0, "0").ts,
-                buy: true,
-                price: price("101.00"),
-            }],
+            equity_curve: rec.equity_curve,
+            curve_points: rec.curve_points,
+            drawdown: rec.drawdown,
+            trades: rec.trades,
+            prices: rec.prices,
+            closes: rec.closes,
+            fills: rec.fills,
+            fill_stride: rec.fill_stride,
+            fill_sides: rec.fill_sides,
+            returns: rec.returns,
             notes: Vec::new(),
         }
     }
@@ -512,6 +769,74 @@ mod tests {
         }
         // Identical input, identical bytes.
         assert_eq!(page, html::render(&view()));
+    }
+
+    #[test]
+    fn report_json_streams_every_trade_into_the_trade_list() {
+        use tradewind_core::portfolio::PositionSide;
+        let mut r = view();
+        let mut json = Vec::new();
+        json::write(&r, &mut json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["trades"], serde_json::json!([]));
+        assert_eq!(v["equityCurvePoints"], 3);
+        assert_eq!(v["equityCurve"].as_array().unwrap().len(), 3);
+        let trade = |i: i64| ClosedTrade {
+            instrument: tradewind_core::orders::InstrumentIndex(0),
+            side: PositionSide::Long,
+            entry_ts: i * 60_000_000_000,
+            entry_price: Price::parse("100.00", 2).unwrap(),
+            exit_ts: (i + 1) * 60_000_000_000,
+            exit_price: Price::parse("101.00", 2).unwrap(),
+            quantity: "1".parse().unwrap(),
+            gross_pnl: Money::parse("1").unwrap(),
+            fees: Money::ZERO,
+            pnl: Money::parse("1").unwrap(),
+            return_fraction: 0.01,
+        };
+        for i in 0..1_500 {
+            r.trades.push(&trade(i)).unwrap();
+        }
+        r.trades.finish().unwrap();
+        let mut json = Vec::new();
+        json::write(&r, &mut json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let trades = v["trades"].as_array().unwrap();
+        assert_eq!(trades.len(), 1_500);
+        assert_eq!(trades[1_499], trades::trade_json(&trade(1_499)));
+        assert_eq!(r.trades.head().len(), trades::MAX_TRADE_ROWS);
+        // The same bytes as serde_json pretty-printing the whole value.
+        let whole = serde_json::to_string_pretty(&v).unwrap() + "\n";
+        assert_eq!(String::from_utf8(json).unwrap(), whole);
+    }
+
+    #[test]
+    fn streamed_period_returns_and_drawdowns_match_the_whole_curve() {
+        // Two years of 6-hourly points: the tracker switches from days to months.
+        let d0 = 20_454.0;
+        let curve: Vec<EquityPoint> = (0..2_920)
+            .map(|i| EquityPoint {
+                ts: ((d0 + i as f64 / 4.0) * 86_400e9) as i64,
+                equity: Money::from_raw(
+                    10_000_000_000_000 + ((i * 7_919) % 1_000) as i128 * 1_000_000_000,
+                ),
+            })
+            .collect();
+        let p = period_returns(&curve, Money::parse("10000").unwrap());
+        assert!(p.monthly);
+        assert_eq!(p.rows, ["2026", "2027"]);
+        assert_eq!(p.cells.iter().flatten().flatten().count(), 24);
+        let mut rec = Recorder::new(Money::parse("10000").unwrap());
+        curve.iter().for_each(|c| rec.equity(*c));
+        let rec = rec.finish().unwrap();
+        assert_eq!(rec.returns, p);
+        // Every charted drawdown is the exact one at its point.
+        let exact = drawdowns(&curve);
+        for (ts, d) in &rec.drawdown {
+            let i = curve.iter().position(|c| c.ts == *ts).unwrap();
+            assert_eq!(*d, exact[i]);
+        }
+        assert_eq!(rec.curve_points, 2_920);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tradewind_core::data::time::{civil_from_days, days_from_civil};
 
 use super::civil;
 use super::html::escape;
+use super::series::{Point, lttb};
 
 /// Drawing size (the page scales it to its width).
 pub const W: f64 = 960.0;
@@ -16,8 +17,9 @@ const LEFT: f64 = 78.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 26.0;
 const BOTTOM: f64 = 30.0;
-/// Lines never draw more points than this; longer series are decimated evenly (keeping
-/// the last point) so a million-bar backtest still gives a small page.
+/// Lines never draw more points than this; longer series are reduced by
+/// largest-triangle-three-buckets (keeping both ends and the visual shape) so a
+/// million-bar backtest still gives a small page.
 pub const MAX_POINTS: usize = 2_000;
 
 const NS: i64 = 1_000_000_000;
@@ -189,16 +191,20 @@ impl Chart {
     }
 }
 
-/// At most [`MAX_POINTS`] points, evenly spaced by index, always keeping the last.
+/// At most [`MAX_POINTS`] points chosen by [`lttb`], always keeping the first and last.
 fn decimate(pts: &[(UnixNanos, f64)]) -> Vec<(UnixNanos, f64)> {
-    let step = pts.len().div_ceil(MAX_POINTS).max(1);
-    let mut out: Vec<(UnixNanos, f64)> = pts.iter().copied().step_by(step).collect();
-    if let Some(last) = pts.last()
-        && out.last() != Some(last)
-    {
-        out.push(*last);
+    if pts.len() <= MAX_POINTS {
+        return pts.to_vec();
     }
-    out
+    let indexed: Vec<Point<f64>> = pts
+        .iter()
+        .zip(0u64..)
+        .map(|(&(ts, value), index)| Point { index, ts, value })
+        .collect();
+    lttb(&indexed, MAX_POINTS, |v| v)
+        .into_iter()
+        .map(|p| (p.ts, p.value))
+        .collect()
 }
 
 /// A round step (1, 2 or 5 times a power of ten) giving about `n` intervals over `span`.
@@ -326,7 +332,7 @@ mod tests {
     fn long_series_are_decimated_but_keep_the_last_point() {
         let pts: Vec<(UnixNanos, f64)> = (0..100_000).map(|i| (i, i as f64)).collect();
         let d = decimate(&pts);
-        assert!(d.len() <= MAX_POINTS + 1, "{}", d.len());
+        assert!(d.len() <= MAX_POINTS, "{}", d.len());
         assert_eq!(d.last(), pts.last());
     }
 }
