@@ -1781,6 +1781,7 @@ pub fn read_log(dir: &Path, pod: &Value, opts: &LogOptions) -> Result<Vec<u8>, A
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn image_patterns() {
