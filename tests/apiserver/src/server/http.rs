@@ -411,7 +411,9 @@ fn resolve(shared: &Shared, group: &str, version: &str, rest: &[&str]) -> Result
         .cloned()
         .ok_or_else(not_found)?;
     if let Some(s) = sub
-        && !(s == "status" && def.has_status || s == "log" && def.has_log())
+        && !(s == "status" && def.has_status
+            || s == "log" && def.has_log()
+            || s == "scale" && def.scale().is_some())
     {
         return Err(not_found());
     }
@@ -505,10 +507,15 @@ fn delete_opts(r: &Req) -> Result<DeleteOpts, ApiError> {
     })
 }
 
-fn selectors(r: &Req) -> Result<(LabelSelector, FieldSelector), ApiError> {
+fn selectors(r: &Req, def: &ResourceDef) -> Result<(LabelSelector, FieldSelector), ApiError> {
+    let extra = if def.crd.is_some() {
+        &[][..]
+    } else {
+        super::selectors::extra_field_labels(&def.group, &def.plural)
+    };
     Ok((
         LabelSelector::parse(r.q("labelSelector").unwrap_or(""))?,
-        FieldSelector::parse(r.q("fieldSelector").unwrap_or(""))?,
+        FieldSelector::parse_for(r.q("fieldSelector").unwrap_or(""), extra)?,
     ))
 }
 
@@ -606,6 +613,9 @@ async fn resource(
             "the server could not find the requested resource",
         ));
     }
+    if t.sub.as_deref() == Some("scale") {
+        return scale(shared, r, def, ns, t.name.as_deref().unwrap_or(""), verb);
+    }
     match verb {
         "watch" => watch(shared, r, &t).await,
         "get" => {
@@ -650,7 +660,7 @@ async fn resource(
             Ok(ok_json(200, &obj))
         }
         "deletecollection" => {
-            let (labels, fields) = selectors(r)?;
+            let (labels, fields) = selectors(r, def)?;
             let opts = delete_opts(r)?;
             let mut st = shared.lock();
             let items = st.delete_collection(def, ns, &labels, &fields, &opts)?;
@@ -662,6 +672,39 @@ async fn resource(
         }
         _ => Err(ApiError::method_not_allowed("unsupported verb")),
     }
+}
+
+/// `GET|PUT|PATCH .../{name}/scale` (autoscaling/v1 Scale).
+fn scale(
+    shared: &Arc<Shared>,
+    r: &Req,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    verb: &str,
+) -> Result<Response<ResBody>, ApiError> {
+    use super::scale::{self as sc, ScalePatch};
+    let obj = match verb {
+        "get" => sc::get(shared, def, ns, name)?,
+        "update" => sc::update(shared, def, ns, name, &parse_body(r)?, &write_ctx(r))?,
+        "patch" => {
+            let kind = match r.content_type.split(';').next().unwrap_or("").trim() {
+                "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+                    ScalePatch::Merge
+                }
+                "application/json-patch+json" => ScalePatch::Json,
+                other => return Err(ApiError::unsupported_media(other)),
+            };
+            sc::patch(shared, def, ns, name, kind, &r.body, &write_ctx(r))?
+        }
+        _ => {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({} {})",
+                r.method, r.path
+            )));
+        }
+    };
+    Ok(ok_json(200, &obj))
 }
 
 /// `GET pods/{name}/log`: what the kubelet kept of a container's output (`container`,
@@ -766,7 +809,7 @@ fn list(
     def: &ResourceDef,
     ns: Option<&str>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let (labels, fields) = selectors(r)?;
+    let (labels, fields) = selectors(r, def)?;
     let limit = match r.q("limit") {
         Some(l) if !l.is_empty() => l
             .parse::<usize>()
@@ -897,7 +940,7 @@ impl WatchView {
 }
 
 async fn watch(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<ResBody>, ApiError> {
-    let (labels, fields) = selectors(r)?;
+    let (labels, fields) = selectors(r, &t.def)?;
     let view = WatchView {
         def: t.def.clone(),
         ns: t.ns.clone(),

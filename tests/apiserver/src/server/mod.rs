@@ -3,11 +3,13 @@
 //! [`Handle`]).
 
 pub mod controllers;
+pub mod cronjobs;
 pub mod error;
 pub mod http;
 pub mod kubelet;
 pub mod protobuf;
 pub mod registry;
+pub mod scale;
 pub mod selectors;
 pub mod store;
 pub mod table;
@@ -150,6 +152,7 @@ impl Handle {
         let stop = shared.shutdown.subscribe();
         tokio::spawn(serve_until(listener, shared.clone(), stop));
         if config.simulate_deployments {
+            tokio::spawn(cronjobs::run(shared.clone()));
             tokio::spawn(controllers::run(
                 shared.clone(),
                 kubelet,

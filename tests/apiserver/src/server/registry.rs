@@ -26,6 +26,38 @@ pub struct CrdInfo {
     pub schema: Option<Value>,
     /// Validators (schema + CEL) built from the CRD, if the schema compiled.
     pub validator: Option<Arc<SchemaSet>>,
+    /// The version's `subresources.scale`, if declared.
+    pub scale: Option<ScalePaths>,
+}
+
+/// Where a resource keeps what its `scale` subresource shows (JSON pointers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScalePaths {
+    /// `specReplicasPath`, e.g. `/spec/replicas`.
+    pub spec_replicas: String,
+    /// `statusReplicasPath`, e.g. `/status/replicas`.
+    pub status_replicas: String,
+    /// `labelSelectorPath` (a string in the object), if any. Built-ins use `None` and
+    /// serialise `spec.selector` instead.
+    pub label_selector: Option<String>,
+}
+
+impl ScalePaths {
+    /// From a CRD's `subresources.scale` (JSONPaths like `.spec.replicas`).
+    pub fn from_crd(scale: &Value) -> Option<Self> {
+        let ptr = |k: &str| {
+            scale
+                .get(k)
+                .and_then(Value::as_str)
+                .map(|p| p.trim_start_matches('.').replace('.', "/"))
+                .map(|p| format!("/{p}"))
+        };
+        Some(Self {
+            spec_replicas: ptr("specReplicasPath")?,
+            status_replicas: ptr("statusReplicasPath")?,
+            label_selector: ptr("labelSelectorPath"),
+        })
+    }
 }
 
 /// One served resource at one group version.
@@ -132,6 +164,15 @@ impl ResourceDef {
                 "verbs": ["get", "patch", "update"],
             }]);
         }
+        if self.scale().is_some() {
+            let scale = json!({"subresource": "scale",
+                "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                "verbs": ["get", "patch", "update"]});
+            match r["subresources"].as_array_mut() {
+                Some(subs) => subs.push(scale),
+                None => r["subresources"] = json!([scale]),
+            }
+        }
         if self.has_log()
             && let Some(subs) = r["subresources"].as_array_mut()
         {
@@ -139,6 +180,39 @@ impl ResourceDef {
                 "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get"]}));
         }
         r
+    }
+
+    /// The `scale` subresource's paths, if this resource serves one (Deployments,
+    /// ReplicaSets, and CRDs declaring `subresources.scale`).
+    pub fn scale(&self) -> Option<ScalePaths> {
+        if let Some(crd) = &self.crd {
+            return crd.scale.clone();
+        }
+        (self.group == "apps"
+            && matches!(
+                self.plural.as_str(),
+                "deployments" | "replicasets" | "statefulsets"
+            ))
+        .then(|| ScalePaths {
+            spec_replicas: "/spec/replicas".into(),
+            status_replicas: "/status/replicas".into(),
+            label_selector: None,
+        })
+    }
+
+    /// The `scale` subresource's `APIResource` entry, if it exists.
+    pub fn scale_resource(&self) -> Option<Value> {
+        self.scale().map(|_| {
+            json!({
+                "name": format!("{}/scale", self.plural),
+                "singularName": "",
+                "namespaced": self.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            })
+        })
     }
 
     /// Whether this is core/v1 Pods, which serve the `log` subresource.
@@ -482,6 +556,9 @@ impl Registry {
         for r in self.in_group_version(group, version) {
             resources.push(r.api_resource());
             if let Some(s) = r.status_resource() {
+                resources.push(s);
+            }
+            if let Some(s) = r.scale_resource() {
                 resources.push(s);
             }
             if r.has_log() {
