@@ -482,3 +482,43 @@ spec:
         "--timeout=60s",
     ]);
 }
+
+#[test]
+fn kubectl_explain_and_strict_validation_read_the_schemas() {
+    if !kubectl_present() {
+        return;
+    }
+    let k = Kube::new("openapi");
+    let out = k.ok(&["explain", "deployment.spec.replicas"]);
+    assert!(out.contains("Number of desired pods"), "{out}");
+    assert!(out.contains("integer"), "{out}");
+    let out = k.ok(&["explain", "pods.spec.containers.image"]);
+    assert!(out.contains("Container image name"), "{out}");
+
+    // A CRD's schema: the repository's TradingBot.
+    let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo"))
+        .join("../../crds/manifests");
+    k.ok(&["apply", "-f", &root.display().to_string()]);
+    let out = k.ok(&["explain", "tradingbots.spec"]);
+    assert!(out.contains("KIND:") && out.contains("TradingBot"), "{out}");
+    assert!(out.contains("FIELDS:"), "{out}");
+
+    // kubectl's default --validate=strict: an unknown field is refused by name.
+    let bad = DEPLOYMENT.replace("replicas: 1", "replicas: 1\n  replicaz: 2");
+    let p = k.dir.join("bad.yaml");
+    std::fs::write(&p, bad).expect("write");
+    let out = k.run(&["apply", "--validate=strict", "-f", &p.display().to_string()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(r#"unknown field "spec.replicaz""#), "{err}");
+    // --validate=false lets the server drop it, as a real one does.
+    k.ok(&["apply", "--validate=false", "-f", &p.display().to_string()]);
+
+    // /openapi/v2 (JSON) carries the same definitions.
+    let v2 = k.json(&["get", "--raw", "/openapi/v2"]);
+    assert_eq!(v2["swagger"], "2.0");
+    assert_eq!(
+        v2["definitions"]["io.k8s.api.apps.v1.Deployment"]["x-kubernetes-group-version-kind"][0]["kind"],
+        "Deployment"
+    );
+}

@@ -234,6 +234,17 @@ async fn route(shared: &Arc<Shared>, r: &Req) -> Result<Response<ResBody>, ApiEr
                     "the server could not find the requested resource",
                 )
             }),
+        (Method::GET, ["openapi", "v2"]) => {
+            // JSON only: the protobuf (gnostic) encoding client-go asks for is not made.
+            if r.accept.contains("protobuf") && !r.accept.contains("json") {
+                return Err(ApiError::new(
+                    406,
+                    "NotAcceptable",
+                    "only the following media types are accepted: application/json",
+                ));
+            }
+            Ok(ok_json(200, &shared.lock().registry.openapi_v2()))
+        }
         (Method::GET, ["openapi", "v3"]) => {
             Ok(ok_json(200, &shared.lock().registry.openapi_v3_root()))
         }
@@ -626,12 +637,14 @@ async fn resource(
         "list" => list(shared, r, def, ns),
         "create" => {
             let obj = parse_body(r)?;
+            strict_fields(r, def, &obj)?;
             let created = shared.lock().create(def, ns, obj, &write_ctx(r))?;
             Ok(ok_json(201, &created))
         }
         "update" => {
             let name = t.name.as_deref().unwrap_or("");
             let obj = parse_body(r)?;
+            strict_fields(r, def, &obj)?;
             let updated = shared
                 .lock()
                 .update(def, ns, name, obj, status_only, &write_ctx(r))?;
@@ -647,6 +660,14 @@ async fn resource(
                 "application/apply-patch+yaml" | "application/apply-patch+yml" => PatchType::Apply,
                 other => return Err(ApiError::unsupported_media(other)),
             };
+            if matches!(
+                kind,
+                PatchType::Merge | PatchType::Strategic | PatchType::Apply
+            ) && r.q("fieldValidation") == Some("Strict")
+            {
+                let body = super::store::parse_yaml_or_json(&r.body)?;
+                strict_fields(r, def, &body)?;
+            }
             let (obj, created) =
                 shared
                     .lock()
@@ -672,6 +693,37 @@ async fn resource(
         }
         _ => Err(ApiError::method_not_allowed("unsupported verb")),
     }
+}
+
+/// `fieldValidation=Strict` (kubectl's default `--validate=strict`): fields the kind's
+/// schema does not know are a 400, as kube-apiserver's strict decoding answers.
+fn strict_fields(r: &Req, def: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
+    if r.q("fieldValidation") != Some("Strict") {
+        return Ok(());
+    }
+    let mut unknown = match def.crd.as_ref() {
+        Some(crd) => crd
+            .schema
+            .as_ref()
+            .map(|s| super::openapi::unknown_fields_in(s, obj))
+            .unwrap_or_default(),
+        None => super::openapi::unknown_fields(&def.group, &def.version, &def.kind, obj),
+    };
+    // Patch directives are not fields.
+    unknown.retain(|p| !p.split('.').any(|s| s.starts_with('$')));
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = unknown
+        .iter()
+        .map(|p| format!("unknown field {p:?}"))
+        .collect();
+    Err(ApiError::bad_request(format!(
+        "{kind} in version {v:?} cannot be handled as a {kind}: strict decoding error: {}",
+        list.join(", "),
+        kind = def.kind,
+        v = def.version
+    )))
 }
 
 /// `GET|PUT|PATCH .../{name}/scale` (autoscaling/v1 Scale).

@@ -7,6 +7,7 @@ pub mod cronjobs;
 pub mod error;
 pub mod http;
 pub mod kubelet;
+pub mod openapi;
 pub mod protobuf;
 pub mod registry;
 pub mod scale;

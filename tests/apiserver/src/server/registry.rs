@@ -581,6 +581,11 @@ impl Registry {
         }))
     }
 
+    /// The `/openapi/v2` document (definitions of every served kind).
+    pub fn openapi_v2(&self) -> Value {
+        super::openapi::v2_document(self.resources.iter())
+    }
+
     /// `APIGroupList` for `/apis`.
     pub fn api_group_list(&self) -> Value {
         let groups: Vec<Value> = self
@@ -656,7 +661,16 @@ impl Registry {
     fn gv_hash(&self, group: &str, version: &str) -> String {
         let names: Vec<String> = self
             .in_group_version(group, version)
-            .map(|r| format!("{}:{}", r.plural, r.kind))
+            .map(|r| {
+                // A CRD's new schema must change the hash, or clients keep a stale copy.
+                let schema = r.crd.as_ref().and_then(|c| c.schema.as_ref());
+                format!(
+                    "{}:{}:{}",
+                    r.plural,
+                    r.kind,
+                    schema.map(Value::to_string).unwrap_or_default()
+                )
+            })
             .collect();
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in names.join(",").bytes() {
@@ -665,9 +679,9 @@ impl Registry {
         format!("{h:016X}")
     }
 
-    /// A minimal OpenAPI v3 document for one group version: every resource's paths with
-    /// the query parameters the server honours (kubectl checks `fieldValidation` on the
-    /// PATCH operation to decide on server-side validation), and no schemas.
+    /// The OpenAPI v3 document for one group version: every resource's paths with the
+    /// query parameters the server honours (kubectl checks `fieldValidation` on the PATCH
+    /// operation to decide on server-side validation), and the schemas of its kinds.
     pub fn openapi_v3_gv(&self, group: &str, version: &str) -> Option<Value> {
         let mut paths = serde_json::Map::new();
         for r in self.in_group_version(group, version) {
@@ -721,7 +735,7 @@ impl Registry {
             "openapi": "3.0.0",
             "info": {"title": "Kubernetes", "version": "v1.33.0"},
             "paths": paths,
-            "components": {"schemas": {}},
+            "components": {"schemas": super::openapi::v3_schemas(self.in_group_version(group, version))},
         }))
     }
 }
