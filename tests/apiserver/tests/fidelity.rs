@@ -522,3 +522,40 @@ fn kubectl_explain_and_strict_validation_read_the_schemas() {
         "Deployment"
     );
 }
+
+#[test]
+fn kubectl_moves_from_client_side_to_server_side_apply() {
+    if !kubectl_present() {
+        return;
+    }
+    let k = Kube::new("csa");
+    k.apply("d.yaml", DEPLOYMENT);
+    let two = DEPLOYMENT.replace("replicas: 1", "replicas: 2");
+    let p = k.dir.join("d2.yaml");
+    std::fs::write(&p, two).expect("write");
+    // The changed replicas is owned by client-side apply, but its live value is the
+    // last-applied one: kubectl takes it over without --force-conflicts.
+    k.ok(&["apply", "--server-side", "-f", &p.display().to_string()]);
+    let d = k.json(&[
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]);
+    assert_eq!(d["spec"]["replicas"], 2);
+    let kubectl_apply = d["metadata"]["managedFields"]
+        .as_array()
+        .expect("managedFields")
+        .iter()
+        .find(|e| e["manager"] == "kubectl" && e["operation"] == "Apply")
+        .unwrap_or_else(|| panic!("no kubectl Apply entry: {d}"))
+        .clone();
+    assert!(
+        kubectl_apply["fieldsV1"]["f:spec"]
+            .get("f:replicas")
+            .is_some(),
+        "{kubectl_apply}"
+    );
+}
