@@ -559,3 +559,48 @@ fn kubectl_moves_from_client_side_to_server_side_apply() {
         "{kubectl_apply}"
     );
 }
+
+#[test]
+fn kubectl_serves_more_kinds_and_the_node() {
+    if !kubectl_present() {
+        return;
+    }
+    let k = Kube::new("kinds");
+    // Tables of built-ins have Name and Age only: read the status itself.
+    let out = k.ok(&[
+        "get",
+        "node",
+        "tradewind-node",
+        "-o",
+        "jsonpath={.status.conditions[0].type}={.status.conditions[0].status}",
+    ]);
+    assert_eq!(out, "Ready=True");
+    k.apply(
+        "sts.yaml",
+        &DEPLOYMENT
+            .replace("kind: Deployment", "kind: StatefulSet")
+            .replace(
+                "spec:\n  replicas: 1",
+                "spec:\n  serviceName: web\n  replicas: 1",
+            ),
+    );
+    k.ok(&["scale", "statefulset", "web", "--replicas=2"]);
+    let sts = k.json(&["get", "sts", "web", "-o", "json"]);
+    assert_eq!(sts["spec"]["replicas"], 2);
+    k.apply(
+        "hpa.yaml",
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: StatefulSet, name: web}\n  minReplicas: 1\n  maxReplicas: 3\n",
+    );
+    k.apply(
+        "ing.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec:\n  defaultBackend: {service: {name: web, port: {number: 80}}}\n",
+    );
+    let out = k.ok(&["get", "hpa,ingress,sts", "-o", "name"]);
+    for want in [
+        "horizontalpodautoscaler.autoscaling/web",
+        "ingress.networking.k8s.io/web",
+        "statefulset.apps/web",
+    ] {
+        assert!(out.contains(want), "{out}");
+    }
+}

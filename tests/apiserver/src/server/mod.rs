@@ -7,6 +7,7 @@ pub mod cronjobs;
 pub mod error;
 pub mod http;
 pub mod kubelet;
+pub mod node;
 pub mod openapi;
 pub mod protobuf;
 pub mod registry;
@@ -142,6 +143,9 @@ impl Handle {
         let mut state = State::new(config.history);
         state.graceful_pods = config.simulate_deployments;
         crate::auth::bootstrap(&mut state, &auth, config.namespace_defaults);
+        if config.simulate_deployments {
+            node::register(&mut state);
+        }
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             shutdown: tx,

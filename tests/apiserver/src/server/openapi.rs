@@ -57,6 +57,23 @@ fn builtins() -> &'static Builtins {
         add::<events::v1::Event>(a, b, c, ("events.k8s.io", "v1", "Event"));
         add::<apps::v1::Deployment>(a, b, c, ("apps", "v1", "Deployment"));
         add::<apps::v1::ReplicaSet>(a, b, c, ("apps", "v1", "ReplicaSet"));
+        add::<apps::v1::StatefulSet>(a, b, c, ("apps", "v1", "StatefulSet"));
+        add::<apps::v1::DaemonSet>(a, b, c, ("apps", "v1", "DaemonSet"));
+        add::<networking::v1::Ingress>(a, b, c, ("networking.k8s.io", "v1", "Ingress"));
+        add::<autoscaling::v2::HorizontalPodAutoscaler>(
+            a,
+            b,
+            c,
+            ("autoscaling", "v2", "HorizontalPodAutoscaler"),
+        );
+        add::<k8s_openapi::api::discovery::v1::EndpointSlice>(
+            a,
+            b,
+            c,
+            ("discovery.k8s.io", "v1", "EndpointSlice"),
+        );
+        add::<core::v1::Endpoints>(a, b, c, ("", "v1", "Endpoints"));
+        add::<core::v1::Node>(a, b, c, ("", "v1", "Node"));
         add::<rbac::v1::Role>(a, b, c, ("rbac.authorization.k8s.io", "v1", "Role"));
         add::<rbac::v1::RoleBinding>(a, b, c, ("rbac.authorization.k8s.io", "v1", "RoleBinding"));
         add::<rbac::v1::ClusterRole>(a, b, c, ("rbac.authorization.k8s.io", "v1", "ClusterRole"));
