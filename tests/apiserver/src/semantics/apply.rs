@@ -844,9 +844,19 @@ pub fn apply(
     let cmp = compare(&live_obj, &merged, &cur, false).map_err(ApplyError::Invalid)?;
     let changed = cmp.changed();
 
+    // Client-side → server-side apply migration, as kube-apiserver's lastAppliedManager:
+    // for the manager `kubectl`, conflicts on fields whose live value is still what the
+    // last-applied annotation says are not conflicts (the applier takes them over).
+    let allowed = match live {
+        Some(l) if writer.manager == "kubectl" => allowed_from_last_applied(l, &live_obj, &cur),
+        _ => FieldSet::new(),
+    };
     let mut conflicts = Vec::new();
     for e in entries.iter().filter(|e| !e.same_identity(&me)) {
         for p in e.set.intersection(&changed) {
+            if allowed.contains(p) {
+                continue;
+            }
             conflicts.push(Conflict {
                 manager: e.printed(),
                 field: display_path(p),
@@ -890,6 +900,26 @@ pub fn apply(
     entries.push(me);
     write_entries(&mut merged, entries);
     Ok(merged)
+}
+
+/// The fields of the `kubectl.kubernetes.io/last-applied-configuration` annotation whose
+/// value in `live_obj` is still the one it records.
+fn allowed_from_last_applied(live: &Value, live_obj: &Value, cur: &Cursor) -> FieldSet {
+    let Some(last) = live
+        .pointer("/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration")
+        .and_then(Value::as_str)
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+    else {
+        return FieldSet::new();
+    };
+    let (Ok(set), Ok(cmp)) = (
+        to_field_set(&last, cur, false),
+        compare(&last, live_obj, cur, false),
+    ) else {
+        return FieldSet::new();
+    };
+    let differ = cmp.changed();
+    set.into_iter().filter(|p| !differ.contains(p)).collect()
 }
 
 /// Records a non-apply write (create, update, patch, status update) in managedFields:
@@ -1023,6 +1053,53 @@ mod tests {
             "f:list".to_owned(),
             "k:{\"type\":\"A\"}".to_owned()
         ]));
+    }
+
+    // A Deployment written by client-side apply (its annotation says replicas 3), then
+    // `kubectl apply --server-side` with replicas 4: the fields whose live value matches
+    // the annotation move to `kubectl`; another manager, or a live value that differs
+    // from the annotation, still conflicts.
+    #[test]
+    fn client_side_apply_fields_are_taken_over_by_kubectl() {
+        let mut csa = deployment(3, "nginx:1");
+        csa["metadata"]["annotations"] = json!({"kubectl.kubernetes.io/last-applied-configuration":
+            deployment(3, "nginx:1").to_string()});
+        let live = record_update(None, &csa, &w("kubectl-client-side-apply", T1), DEP);
+        let err = apply(
+            Some(&live),
+            &deployment(4, "nginx:1"),
+            &w("ci", T2),
+            false,
+            DEP,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), 409);
+        let out = apply(
+            Some(&live),
+            &deployment(4, "nginx:1"),
+            &w("kubectl", T2),
+            false,
+            DEP,
+        )
+        .expect("taken over");
+        assert_eq!(out["spec"]["replicas"], 4);
+        assert!(owned_fields(&out, "kubectl").contains(&".spec.replicas".to_owned()));
+        assert!(
+            !owned_fields(&out, "kubectl-client-side-apply").contains(&".spec.replicas".to_owned())
+        );
+        // Someone else's value is not the annotation's: still a conflict.
+        let mut edited = live.clone();
+        edited["spec"]["replicas"] = json!(5);
+        let edited = record_update(Some(&live), &edited, &w("kubectl-edit", T2), DEP);
+        let err = apply(
+            Some(&edited),
+            &deployment(4, "nginx:1"),
+            &w("kubectl", T2),
+            false,
+            DEP,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("kubectl-edit"), "{err}");
     }
 
     // The docs' conflict example: a controller (Update) changes replicas, then an apply

@@ -12,9 +12,12 @@
 //! - [`deployment`]: Deployment condition reasons and times.
 //! - [`workload`]: rollout steps, ReplicaSet/Deployment status from pods, pod phase,
 //!   conditions and the `kubectl get pods` STATUS column.
+//! - [`cron`]: 5-field cron schedules; [`cronjob`]: the CronJob controller's decisions.
 //! - [`generation`]: `metadata.generation` and status-subresource rules.
 
 pub mod apply;
+pub mod cron;
+pub mod cronjob;
 pub mod deployment;
 pub mod gc;
 pub mod generation;

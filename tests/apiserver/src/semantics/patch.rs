@@ -133,6 +133,13 @@ const BUILTIN: &[(&str, &str)] = &[
     ("", "Pod"),
     ("events.k8s.io", "Event"),
     ("apps", "Deployment"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("networking.k8s.io", "Ingress"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("discovery.k8s.io", "EndpointSlice"),
+    ("", "Endpoints"),
+    ("", "Node"),
     ("rbac.authorization.k8s.io", "Role"),
     ("rbac.authorization.k8s.io", "RoleBinding"),
     ("rbac.authorization.k8s.io", "ClusterRole"),
@@ -155,7 +162,7 @@ pub fn is_builtin(api_version: &str, kind: &str) -> bool {
 /// Where the pod spec sits in a kind that embeds a pod template.
 fn pod_spec_prefix(kind: &str) -> &'static [&'static str] {
     match kind {
-        "Deployment" | "Job" => &["spec", "template", "spec"],
+        "Deployment" | "Job" | "StatefulSet" | "DaemonSet" => &["spec", "template", "spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
         "Pod" => &["spec"],
         _ => &[],

@@ -234,6 +234,17 @@ async fn route(shared: &Arc<Shared>, r: &Req) -> Result<Response<ResBody>, ApiEr
                     "the server could not find the requested resource",
                 )
             }),
+        (Method::GET, ["openapi", "v2"]) => {
+            // JSON only: the protobuf (gnostic) encoding client-go asks for is not made.
+            if r.accept.contains("protobuf") && !r.accept.contains("json") {
+                return Err(ApiError::new(
+                    406,
+                    "NotAcceptable",
+                    "only the following media types are accepted: application/json",
+                ));
+            }
+            Ok(ok_json(200, &shared.lock().registry.openapi_v2()))
+        }
         (Method::GET, ["openapi", "v3"]) => {
             Ok(ok_json(200, &shared.lock().registry.openapi_v3_root()))
         }
@@ -411,7 +422,9 @@ fn resolve(shared: &Shared, group: &str, version: &str, rest: &[&str]) -> Result
         .cloned()
         .ok_or_else(not_found)?;
     if let Some(s) = sub
-        && !(s == "status" && def.has_status || s == "log" && def.has_log())
+        && !(s == "status" && def.has_status
+            || s == "log" && def.has_log()
+            || s == "scale" && def.scale().is_some())
     {
         return Err(not_found());
     }
@@ -505,10 +518,15 @@ fn delete_opts(r: &Req) -> Result<DeleteOpts, ApiError> {
     })
 }
 
-fn selectors(r: &Req) -> Result<(LabelSelector, FieldSelector), ApiError> {
+fn selectors(r: &Req, def: &ResourceDef) -> Result<(LabelSelector, FieldSelector), ApiError> {
+    let extra = if def.crd.is_some() {
+        &[][..]
+    } else {
+        super::selectors::extra_field_labels(&def.group, &def.plural)
+    };
     Ok((
         LabelSelector::parse(r.q("labelSelector").unwrap_or(""))?,
-        FieldSelector::parse(r.q("fieldSelector").unwrap_or(""))?,
+        FieldSelector::parse_for(r.q("fieldSelector").unwrap_or(""), extra)?,
     ))
 }
 
@@ -606,6 +624,9 @@ async fn resource(
             "the server could not find the requested resource",
         ));
     }
+    if t.sub.as_deref() == Some("scale") {
+        return scale(shared, r, def, ns, t.name.as_deref().unwrap_or(""), verb);
+    }
     match verb {
         "watch" => watch(shared, r, &t).await,
         "get" => {
@@ -616,12 +637,14 @@ async fn resource(
         "list" => list(shared, r, def, ns),
         "create" => {
             let obj = parse_body(r)?;
+            strict_fields(r, def, &obj)?;
             let created = shared.lock().create(def, ns, obj, &write_ctx(r))?;
             Ok(ok_json(201, &created))
         }
         "update" => {
             let name = t.name.as_deref().unwrap_or("");
             let obj = parse_body(r)?;
+            strict_fields(r, def, &obj)?;
             let updated = shared
                 .lock()
                 .update(def, ns, name, obj, status_only, &write_ctx(r))?;
@@ -637,6 +660,14 @@ async fn resource(
                 "application/apply-patch+yaml" | "application/apply-patch+yml" => PatchType::Apply,
                 other => return Err(ApiError::unsupported_media(other)),
             };
+            if matches!(
+                kind,
+                PatchType::Merge | PatchType::Strategic | PatchType::Apply
+            ) && r.q("fieldValidation") == Some("Strict")
+            {
+                let body = super::store::parse_yaml_or_json(&r.body)?;
+                strict_fields(r, def, &body)?;
+            }
             let (obj, created) =
                 shared
                     .lock()
@@ -650,7 +681,7 @@ async fn resource(
             Ok(ok_json(200, &obj))
         }
         "deletecollection" => {
-            let (labels, fields) = selectors(r)?;
+            let (labels, fields) = selectors(r, def)?;
             let opts = delete_opts(r)?;
             let mut st = shared.lock();
             let items = st.delete_collection(def, ns, &labels, &fields, &opts)?;
@@ -662,6 +693,70 @@ async fn resource(
         }
         _ => Err(ApiError::method_not_allowed("unsupported verb")),
     }
+}
+
+/// `fieldValidation=Strict` (kubectl's default `--validate=strict`): fields the kind's
+/// schema does not know are a 400, as kube-apiserver's strict decoding answers.
+fn strict_fields(r: &Req, def: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
+    if r.q("fieldValidation") != Some("Strict") {
+        return Ok(());
+    }
+    let mut unknown = match def.crd.as_ref() {
+        Some(crd) => crd
+            .schema
+            .as_ref()
+            .map(|s| super::openapi::unknown_fields_in(s, obj))
+            .unwrap_or_default(),
+        None => super::openapi::unknown_fields(&def.group, &def.version, &def.kind, obj),
+    };
+    // Patch directives are not fields.
+    unknown.retain(|p| !p.split('.').any(|s| s.starts_with('$')));
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = unknown
+        .iter()
+        .map(|p| format!("unknown field {p:?}"))
+        .collect();
+    Err(ApiError::bad_request(format!(
+        "{kind} in version {v:?} cannot be handled as a {kind}: strict decoding error: {}",
+        list.join(", "),
+        kind = def.kind,
+        v = def.version
+    )))
+}
+
+/// `GET|PUT|PATCH .../{name}/scale` (autoscaling/v1 Scale).
+fn scale(
+    shared: &Arc<Shared>,
+    r: &Req,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    verb: &str,
+) -> Result<Response<ResBody>, ApiError> {
+    use super::scale::{self as sc, ScalePatch};
+    let obj = match verb {
+        "get" => sc::get(shared, def, ns, name)?,
+        "update" => sc::update(shared, def, ns, name, &parse_body(r)?, &write_ctx(r))?,
+        "patch" => {
+            let kind = match r.content_type.split(';').next().unwrap_or("").trim() {
+                "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+                    ScalePatch::Merge
+                }
+                "application/json-patch+json" => ScalePatch::Json,
+                other => return Err(ApiError::unsupported_media(other)),
+            };
+            sc::patch(shared, def, ns, name, kind, &r.body, &write_ctx(r))?
+        }
+        _ => {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({} {})",
+                r.method, r.path
+            )));
+        }
+    };
+    Ok(ok_json(200, &obj))
 }
 
 /// `GET pods/{name}/log`: what the kubelet kept of a container's output (`container`,
@@ -766,7 +861,7 @@ fn list(
     def: &ResourceDef,
     ns: Option<&str>,
 ) -> Result<Response<ResBody>, ApiError> {
-    let (labels, fields) = selectors(r)?;
+    let (labels, fields) = selectors(r, def)?;
     let limit = match r.q("limit") {
         Some(l) if !l.is_empty() => l
             .parse::<usize>()
@@ -897,7 +992,7 @@ impl WatchView {
 }
 
 async fn watch(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<ResBody>, ApiError> {
-    let (labels, fields) = selectors(r)?;
+    let (labels, fields) = selectors(r, &t.def)?;
     let view = WatchView {
         def: t.def.clone(),
         ns: t.ns.clone(),

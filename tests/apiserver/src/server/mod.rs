@@ -3,11 +3,15 @@
 //! [`Handle`]).
 
 pub mod controllers;
+pub mod cronjobs;
 pub mod error;
 pub mod http;
 pub mod kubelet;
+pub mod node;
+pub mod openapi;
 pub mod protobuf;
 pub mod registry;
+pub mod scale;
 pub mod selectors;
 pub mod store;
 pub mod table;
@@ -139,6 +143,9 @@ impl Handle {
         let mut state = State::new(config.history);
         state.graceful_pods = config.simulate_deployments;
         crate::auth::bootstrap(&mut state, &auth, config.namespace_defaults);
+        if config.simulate_deployments {
+            node::register(&mut state);
+        }
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             shutdown: tx,
@@ -150,6 +157,7 @@ impl Handle {
         let stop = shared.shutdown.subscribe();
         tokio::spawn(serve_until(listener, shared.clone(), stop));
         if config.simulate_deployments {
+            tokio::spawn(cronjobs::run(shared.clone()));
             tokio::spawn(controllers::run(
                 shared.clone(),
                 kubelet,

@@ -26,6 +26,38 @@ pub struct CrdInfo {
     pub schema: Option<Value>,
     /// Validators (schema + CEL) built from the CRD, if the schema compiled.
     pub validator: Option<Arc<SchemaSet>>,
+    /// The version's `subresources.scale`, if declared.
+    pub scale: Option<ScalePaths>,
+}
+
+/// Where a resource keeps what its `scale` subresource shows (JSON pointers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScalePaths {
+    /// `specReplicasPath`, e.g. `/spec/replicas`.
+    pub spec_replicas: String,
+    /// `statusReplicasPath`, e.g. `/status/replicas`.
+    pub status_replicas: String,
+    /// `labelSelectorPath` (a string in the object), if any. Built-ins use `None` and
+    /// serialise `spec.selector` instead.
+    pub label_selector: Option<String>,
+}
+
+impl ScalePaths {
+    /// From a CRD's `subresources.scale` (JSONPaths like `.spec.replicas`).
+    pub fn from_crd(scale: &Value) -> Option<Self> {
+        let ptr = |k: &str| {
+            scale
+                .get(k)
+                .and_then(Value::as_str)
+                .map(|p| p.trim_start_matches('.').replace('.', "/"))
+                .map(|p| format!("/{p}"))
+        };
+        Some(Self {
+            spec_replicas: ptr("specReplicasPath")?,
+            status_replicas: ptr("statusReplicasPath")?,
+            label_selector: ptr("labelSelectorPath"),
+        })
+    }
 }
 
 /// One served resource at one group version.
@@ -132,6 +164,15 @@ impl ResourceDef {
                 "verbs": ["get", "patch", "update"],
             }]);
         }
+        if self.scale().is_some() {
+            let scale = json!({"subresource": "scale",
+                "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                "verbs": ["get", "patch", "update"]});
+            match r["subresources"].as_array_mut() {
+                Some(subs) => subs.push(scale),
+                None => r["subresources"] = json!([scale]),
+            }
+        }
         if self.has_log()
             && let Some(subs) = r["subresources"].as_array_mut()
         {
@@ -139,6 +180,39 @@ impl ResourceDef {
                 "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get"]}));
         }
         r
+    }
+
+    /// The `scale` subresource's paths, if this resource serves one (Deployments,
+    /// ReplicaSets, and CRDs declaring `subresources.scale`).
+    pub fn scale(&self) -> Option<ScalePaths> {
+        if let Some(crd) = &self.crd {
+            return crd.scale.clone();
+        }
+        (self.group == "apps"
+            && matches!(
+                self.plural.as_str(),
+                "deployments" | "replicasets" | "statefulsets"
+            ))
+        .then(|| ScalePaths {
+            spec_replicas: "/spec/replicas".into(),
+            status_replicas: "/status/replicas".into(),
+            label_selector: None,
+        })
+    }
+
+    /// The `scale` subresource's `APIResource` entry, if it exists.
+    pub fn scale_resource(&self) -> Option<Value> {
+        self.scale().map(|_| {
+            json!({
+                "name": format!("{}/scale", self.plural),
+                "singularName": "",
+                "namespaced": self.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            })
+        })
     }
 
     /// Whether this is core/v1 Pods, which serve the `log` subresource.
@@ -339,6 +413,73 @@ pub fn builtins() -> Vec<ResourceDef> {
             &[],
         ),
         (
+            "apps",
+            "v1",
+            "statefulsets",
+            "statefulset",
+            "StatefulSet",
+            true,
+            &["sts"],
+            true,
+            &["all"],
+        ),
+        (
+            "apps",
+            "v1",
+            "daemonsets",
+            "daemonset",
+            "DaemonSet",
+            true,
+            &["ds"],
+            true,
+            &["all"],
+        ),
+        (
+            "networking.k8s.io",
+            "v1",
+            "ingresses",
+            "ingress",
+            "Ingress",
+            true,
+            &["ing"],
+            true,
+            &[],
+        ),
+        (
+            "autoscaling",
+            "v2",
+            "horizontalpodautoscalers",
+            "horizontalpodautoscaler",
+            "HorizontalPodAutoscaler",
+            true,
+            &["hpa"],
+            true,
+            &["all"],
+        ),
+        (
+            "discovery.k8s.io",
+            "v1",
+            "endpointslices",
+            "endpointslice",
+            "EndpointSlice",
+            true,
+            &[],
+            false,
+            &[],
+        ),
+        (
+            "",
+            "v1",
+            "endpoints",
+            "endpoints",
+            "Endpoints",
+            true,
+            &["ep"],
+            false,
+            &[],
+        ),
+        ("", "v1", "nodes", "node", "Node", false, &["no"], true, &[]),
+        (
             "batch",
             "v1",
             "jobs",
@@ -484,6 +625,9 @@ impl Registry {
             if let Some(s) = r.status_resource() {
                 resources.push(s);
             }
+            if let Some(s) = r.scale_resource() {
+                resources.push(s);
+            }
             if r.has_log() {
                 resources.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
             }
@@ -502,6 +646,11 @@ impl Registry {
             "groupVersion": gv,
             "resources": resources,
         }))
+    }
+
+    /// The `/openapi/v2` document (definitions of every served kind).
+    pub fn openapi_v2(&self) -> Value {
+        super::openapi::v2_document(self.resources.iter())
     }
 
     /// `APIGroupList` for `/apis`.
@@ -579,7 +728,16 @@ impl Registry {
     fn gv_hash(&self, group: &str, version: &str) -> String {
         let names: Vec<String> = self
             .in_group_version(group, version)
-            .map(|r| format!("{}:{}", r.plural, r.kind))
+            .map(|r| {
+                // A CRD's new schema must change the hash, or clients keep a stale copy.
+                let schema = r.crd.as_ref().and_then(|c| c.schema.as_ref());
+                format!(
+                    "{}:{}:{}",
+                    r.plural,
+                    r.kind,
+                    schema.map(Value::to_string).unwrap_or_default()
+                )
+            })
             .collect();
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in names.join(",").bytes() {
@@ -588,9 +746,9 @@ impl Registry {
         format!("{h:016X}")
     }
 
-    /// A minimal OpenAPI v3 document for one group version: every resource's paths with
-    /// the query parameters the server honours (kubectl checks `fieldValidation` on the
-    /// PATCH operation to decide on server-side validation), and no schemas.
+    /// The OpenAPI v3 document for one group version: every resource's paths with the
+    /// query parameters the server honours (kubectl checks `fieldValidation` on the PATCH
+    /// operation to decide on server-side validation), and the schemas of its kinds.
     pub fn openapi_v3_gv(&self, group: &str, version: &str) -> Option<Value> {
         let mut paths = serde_json::Map::new();
         for r in self.in_group_version(group, version) {
@@ -644,7 +802,7 @@ impl Registry {
             "openapi": "3.0.0",
             "info": {"title": "Kubernetes", "version": "v1.33.0"},
             "paths": paths,
-            "components": {"schemas": {}},
+            "components": {"schemas": super::openapi::v3_schemas(self.in_group_version(group, version))},
         }))
     }
 }

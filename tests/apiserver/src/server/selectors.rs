@@ -1,5 +1,6 @@
 //! Label selectors (`=`, `==`, `!=`, `in`, `notin`, `key`, `!key`) and field selectors on
-//! `metadata.name` and `metadata.namespace`.
+//! `metadata.name`, `metadata.namespace` and the fields the real server supports per kind
+//! (Events by `involvedObject.*`, Secrets by `type`, Pods by `spec.nodeName`, ...).
 
 use serde_json::Value;
 
@@ -106,7 +107,62 @@ impl LabelSelector {
     }
 }
 
-/// A parsed field selector over `metadata.name` and `metadata.namespace`.
+/// The field labels kube-apiserver accepts for a built-in resource beyond
+/// `metadata.name` and `metadata.namespace` (its `AddFieldLabelConversionFunc`s).
+pub fn extra_field_labels(group: &str, plural: &str) -> &'static [&'static str] {
+    match (group, plural) {
+        ("", "events") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        ("", "secrets") => &["type"],
+        ("", "pods") => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ],
+        ("", "namespaces") => &["status.phase"],
+        ("", "services") => &["spec.clusterIP", "spec.type"],
+        ("apps", "replicasets") => &["status.replicas"],
+        ("batch", "jobs") => &["status.successful"],
+        _ => &[],
+    }
+}
+
+/// A field's value as the real server compares it: a string, with Go's zero value for
+/// what is absent.
+fn field_value(object: &Value, key: &str) -> String {
+    let pointer = match key {
+        "source" => "/source/component".to_owned(),
+        k => format!("/{}", k.replace('.', "/")),
+    };
+    match object.pointer(&pointer) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => match key {
+            "spec.hostNetwork" => "false".into(),
+            "status.replicas" | "status.successful" => "0".into(),
+            _ => String::new(),
+        },
+        Some(v) => v.to_string(),
+    }
+}
+
+/// A parsed field selector over `metadata.name`, `metadata.namespace` and the kind's
+/// supported field labels.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FieldSelector(Vec<(String, bool, String)>);
 
@@ -114,6 +170,11 @@ impl FieldSelector {
     /// Parses `metadata.name=x,metadata.namespace!=y`; other fields are rejected as the
     /// real server rejects unsupported field labels.
     pub fn parse(s: &str) -> Result<Self, ApiError> {
+        Self::parse_for(s, &[])
+    }
+
+    /// Parses a selector that may also use the `extra` field labels.
+    pub fn parse_for(s: &str, extra: &[&str]) -> Result<Self, ApiError> {
         let mut reqs = Vec::new();
         for part in split_top(s) {
             let (k, eq, v) = if let Some((k, v)) = part.split_once("!=") {
@@ -128,7 +189,7 @@ impl FieldSelector {
                 )));
             };
             let k = k.trim();
-            if k != "metadata.name" && k != "metadata.namespace" {
+            if k != "metadata.name" && k != "metadata.namespace" && !extra.contains(&k) {
                 return Err(ApiError::bad_request(format!(
                     "field label not supported: {k}"
                 )));
@@ -140,18 +201,9 @@ impl FieldSelector {
 
     /// Whether an object satisfies every requirement.
     pub fn matches(&self, object: &Value) -> bool {
-        self.0.iter().all(|(k, eq, v)| {
-            let field = if k == "metadata.name" {
-                "name"
-            } else {
-                "namespace"
-            };
-            let actual = object
-                .pointer(&format!("/metadata/{field}"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            (actual == v) == *eq
-        })
+        self.0
+            .iter()
+            .all(|(k, eq, v)| (field_value(object, k) == *v) == *eq)
     }
 }
 
@@ -202,5 +254,41 @@ mod tests {
                 .matches(&o)
         );
         assert!(FieldSelector::parse("spec.x=1").is_err());
+    }
+
+    #[test]
+    fn kind_specific_field_selectors() {
+        let ev = json!({"metadata": {"name": "e", "namespace": "ns1"},
+            "involvedObject": {"kind": "Pod", "name": "p", "uid": "u1"},
+            "reason": "Started", "type": "Normal", "source": {"component": "kubelet"}});
+        let sel = |s: &str| FieldSelector::parse_for(s, extra_field_labels("", "events"));
+        assert!(
+            sel("involvedObject.kind=Pod,involvedObject.name=p,involvedObject.uid=u1")
+                .expect("ok")
+                .matches(&ev)
+        );
+        assert!(!sel("type=Warning").expect("ok").matches(&ev));
+        assert!(
+            sel("source=kubelet,reason!=Killing")
+                .expect("ok")
+                .matches(&ev)
+        );
+        let e = FieldSelector::parse_for("type=x", extra_field_labels("", "configmaps"))
+            .expect_err("configmaps have no type");
+        assert_eq!(e.message, "field label not supported: type");
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n1"}});
+        let pods = |s: &str| FieldSelector::parse_for(s, extra_field_labels("", "pods"));
+        assert!(
+            pods("spec.nodeName=n1,spec.hostNetwork=false")
+                .expect("ok")
+                .matches(&pod)
+        );
+        assert!(pods("status.phase=").expect("ok").matches(&pod));
+        let rs = json!({"status": {"replicas": 3}});
+        let rss = FieldSelector::parse_for(
+            "status.replicas=3",
+            extra_field_labels("apps", "replicasets"),
+        );
+        assert!(rss.expect("ok").matches(&rs));
     }
 }

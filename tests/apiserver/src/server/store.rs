@@ -1480,6 +1480,15 @@ impl State {
                     printer_columns,
                     schema,
                     validator: Some(validator.clone()),
+                    scale: v
+                        .subresources
+                        .as_ref()
+                        .and_then(|s| s.scale.as_ref())
+                        .and_then(|_| {
+                            crd_json
+                                .pointer(&format!("/spec/versions/{i}/subresources/scale"))
+                                .and_then(super::registry::ScalePaths::from_crd)
+                        }),
                 }),
             });
         }
