@@ -254,4 +254,73 @@ fn operator_and_paper_worker_run_as_pods() {
             .trim()
             .is_empty()
     });
+
+    // One rule removed from the worker's Role (the operator stopped first, so it does not
+    // put it back): the restarted worker is refused with kube-apiserver's 403.
+    k.ok(&["apply", "-n", "trading", "-f", "examples/bots/paper.yaml"]);
+    k.wait("trading", "tradingbot/eth-rsi-paper", "condition=Ready");
+    k.wait(
+        "trading",
+        "pods -l app.kubernetes.io/instance=eth-rsi-paper",
+        "condition=Ready",
+    );
+    k.ok(&[
+        "patch",
+        "-n",
+        "tradewind-system",
+        "deployment/tradewind",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"replicas":0}}"#,
+    ]);
+    k.wait("tradewind-system", "pods --all", "delete");
+    let mut role: serde_json::Value = serde_json::from_str(&k.ok(&[
+        "get",
+        "-n",
+        "trading",
+        "role/eth-rsi-paper-worker",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let rules = role["rules"].as_array_mut().unwrap();
+    let before = rules.len();
+    rules.retain(|r| {
+        !r["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "tradingbots/status")
+    });
+    assert_eq!(rules.len(), before - 1, "{role}");
+    let edited = dir.join("role.json");
+    std::fs::write(&edited, role.to_string()).unwrap();
+    k.ok(&["replace", "-f", edited.to_str().unwrap()]);
+    let pod = k.get(
+        "trading",
+        "pods -l app.kubernetes.io/instance=eth-rsi-paper",
+        "{.items[0].metadata.name}",
+    );
+    let id = k.get(
+        "trading",
+        &format!("pod/{pod}"),
+        "{.status.containerStatuses[0].containerID}",
+    );
+    let sandbox: u32 = id.trim_start_matches("process://").parse().unwrap();
+    let children =
+        std::fs::read_to_string(format!("/proc/{sandbox}/task/{sandbox}/children")).unwrap();
+    let worker: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    // SAFETY: the worker process started by this test's server.
+    assert_eq!(unsafe { libc::kill(worker, libc::SIGKILL) }, 0);
+    let mut logs = String::new();
+    tradewind_deploy_tests::eventually(60, "the worker to be refused its status", || {
+        logs = k.ok(&["logs", "-n", "trading", &pod]);
+        let previous = k.ok(&["logs", "-n", "trading", &pod, "--previous"]);
+        logs.push_str(&previous);
+        if !logs.contains("forbidden") {
+            eprintln!("{logs}");
+        }
+        logs.contains("forbidden")
+    });
+    assert!(logs.contains("tradingbots/status"), "{logs}");
 }
