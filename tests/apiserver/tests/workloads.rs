@@ -213,6 +213,10 @@ fi
 case "$1" in
   job) echo "index=$JOB_COMPLETION_INDEX"; exit 0;;
   crash) echo crashing; exit 1;;
+  incluster) d=/var/run/secrets/kubernetes.io/serviceaccount
+    curl -sS --cacert "$d/ca.crt" -H "Authorization: Bearer $(cat "$d/token")" \
+      "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/api/v1/namespaces/$(cat "$d/namespace")/secrets"
+    echo "curl=$?"; exit 0;;
   serve) trap 'echo got SIGTERM; [ -d /host ] && echo "$HOSTNAME" >> /host/terminated; exit 0' TERM
     while true; do sleep 0.1; done;;
   http) exec python3 -m http.server 8080 --bind 0.0.0.0;;
@@ -356,6 +360,45 @@ fn jobs_run_indexed_pods_to_completion_or_fail_past_their_backoff_limit() {
     assert_eq!(k.jsonpath("job/failing", "{.status.failed}"), "2");
     let pods = k.ok(&["get", "pods", "-l", "job-name=failing"]);
     assert_eq!(pods.matches("Error").count(), 2, "{pods}");
+}
+
+const IN_CLUSTER: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: incluster}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: "tw-test:1", args: [incluster]}]
+"#;
+
+/// A pod that mounts nothing gets the ServiceAccount admission's volume, and an in-cluster
+/// client verifies the server's certificate at `KUBERNETES_SERVICE_HOST` (the pod's
+/// gateway) with that `ca.crt`, authenticating as the namespace's `default` account.
+#[test]
+fn a_pod_reaches_the_api_in_cluster_as_its_service_account() {
+    if !kubectl_present() || !processes_possible() || !have("curl") {
+        return;
+    }
+    let k = process_server("incluster");
+    k.apply("incluster.yaml", IN_CLUSTER);
+    k.wait("pod/incluster", "jsonpath={.status.phase}=Succeeded");
+    let volume = k.jsonpath("pod/incluster", "{.spec.volumes[0].name}");
+    assert!(volume.starts_with("kube-api-access-"), "{volume}");
+    assert_eq!(
+        k.jsonpath(
+            "pod/incluster",
+            "{.spec.containers[0].volumeMounts[0].mountPath}"
+        ),
+        "/var/run/secrets/kubernetes.io/serviceaccount"
+    );
+    let logs = k.ok(&["logs", "incluster"]);
+    // TLS verified (curl exits 0) and RBAC applied to the ServiceAccount: 403.
+    assert!(logs.contains("curl=0"), "{logs}");
+    assert!(
+        logs.contains(
+            r#"User \"system:serviceaccount:default:default\" cannot list resource \"secrets\""#
+        ),
+        "{logs}"
+    );
 }
 
 const PROBED: &str = r#"apiVersion: v1

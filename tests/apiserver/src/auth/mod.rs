@@ -88,6 +88,57 @@ pub struct Authority {
     admin_token: String,
     root_ca_pem: String,
     tls: Arc<rustls::ServerConfig>,
+    issuer: Issuer<'static, KeyPair>,
+    ca_der: CertificateDer<'static>,
+    base_ips: Vec<IpAddr>,
+    /// Serving configurations for local addresses the first certificate does not cover
+    /// (a pod's gateway, which is its `KUBERNETES_SERVICE_HOST`), signed when first used.
+    per_address: std::sync::Mutex<BTreeMap<IpAddr, Arc<rustls::ServerConfig>>>,
+}
+
+/// A serving certificate for the in-cluster names and `ips`, signed by `issuer`.
+fn serving_config(
+    issuer: &Issuer<'static, KeyPair>,
+    ca_der: &CertificateDer<'static>,
+    ips: &[IpAddr],
+) -> Result<Arc<rustls::ServerConfig>, AuthError> {
+    let mut leaf = CertificateParams::new(
+        [
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    )
+    .map_err(tls_err)?;
+    for ip in ips {
+        leaf.subject_alt_names.push(SanType::IpAddress(*ip));
+    }
+    leaf.distinguished_name
+        .push(DnType::CommonName, "kube-apiserver");
+    leaf.use_authority_key_identifier_extension = true;
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf_key = KeyPair::generate().map_err(tls_err)?;
+    let leaf_cert = leaf.signed_by(&leaf_key, issuer).map_err(tls_err)?;
+    let chain = vec![
+        CertificateDer::from(leaf_cert.der().to_vec()),
+        ca_der.clone(),
+    ];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(tls_err)?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(tls_err)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 impl std::fmt::Debug for Authority {
@@ -120,53 +171,23 @@ impl Authority {
         let ca_key = KeyPair::generate().map_err(tls_err)?;
         let ca_cert = ca_params.self_signed(&ca_key).map_err(tls_err)?;
         let issuer = Issuer::new(ca_params, ca_key);
-        let mut leaf = CertificateParams::new(
-            [
-                "localhost",
-                "kubernetes",
-                "kubernetes.default",
-                "kubernetes.default.svc",
-                "kubernetes.default.svc.cluster.local",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-        )
-        .map_err(tls_err)?;
-        let mut all_ips: Vec<IpAddr> = vec![
+        let mut base_ips: Vec<IpAddr> = vec![
             std::net::Ipv4Addr::LOCALHOST.into(),
             KUBERNETES_SERVICE_IP.into(),
         ];
-        all_ips.extend(ips.iter().filter(|ip| !ip.is_unspecified()));
-        all_ips.dedup();
-        for ip in all_ips {
-            leaf.subject_alt_names.push(SanType::IpAddress(ip));
-        }
-        leaf.distinguished_name
-            .push(DnType::CommonName, "kube-apiserver");
-        leaf.use_authority_key_identifier_extension = true;
-        leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let leaf_key = KeyPair::generate().map_err(tls_err)?;
-        let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(tls_err)?;
-        let chain = vec![
-            CertificateDer::from(leaf_cert.der().to_vec()),
-            CertificateDer::from(ca_cert.der().to_vec()),
-        ];
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(tls_err)?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(tls_err)?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        base_ips.extend(ips.iter().filter(|ip| !ip.is_unspecified()));
+        base_ips.dedup();
+        let ca_der = CertificateDer::from(ca_cert.der().to_vec());
+        let tls = serving_config(&issuer, &ca_der, &base_ips)?;
         Ok(Self {
             signer,
             admin_token: format!("admin-{}{}", util::new_uid(), util::new_uid()).replace('-', ""),
             root_ca_pem: ca_cert.pem(),
-            tls: Arc::new(config),
+            tls,
+            issuer,
+            ca_der,
+            base_ips,
+            per_address: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -179,6 +200,31 @@ impl Authority {
     /// The TLS configuration the listener uses for HTTPS connections.
     pub fn tls_config(&self) -> Arc<rustls::ServerConfig> {
         self.tls.clone()
+    }
+
+    /// The TLS configuration for a connection accepted on `local`: the first certificate
+    /// when it covers that address, else one that also names it (a pod reaches the server
+    /// at its network's gateway address and verifies the certificate against it).
+    pub fn tls_config_for(&self, local: IpAddr) -> Arc<rustls::ServerConfig> {
+        if local.is_loopback() || self.base_ips.contains(&local) {
+            return self.tls.clone();
+        }
+        let mut cache = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(&local) {
+            return c.clone();
+        }
+        let mut ips = self.base_ips.clone();
+        ips.push(local);
+        match serving_config(&self.issuer, &self.ca_der, &ips) {
+            Ok(c) => {
+                cache.insert(local, c.clone());
+                c
+            }
+            Err(e) => {
+                tracing::error!(%local, "serving certificate: {e}");
+                self.tls.clone()
+            }
+        }
     }
 
     /// A static bearer token that authenticates as the admin (for HTTPS kubeconfigs:

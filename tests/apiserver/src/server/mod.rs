@@ -371,7 +371,11 @@ pub(crate) async fn serve_until(
             // record (0x16), an HTTP/1.1 request with a method name.
             let mut first = [0u8; 1];
             if matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16) {
-                let acceptor = tokio_rustls::TlsAcceptor::from(shared.auth.tls_config());
+                let config = match stream.local_addr() {
+                    Ok(local) => shared.auth.tls_config_for(local.ip()),
+                    Err(_) => shared.auth.tls_config(),
+                };
+                let acceptor = tokio_rustls::TlsAcceptor::from(config);
                 match acceptor.accept(stream).await {
                     Ok(tls) => serve_connection(TokioIo::new(tls), shared, peer).await,
                     Err(e) => tracing::debug!(%peer, %e, "TLS handshake failed"),

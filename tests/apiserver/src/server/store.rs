@@ -1695,6 +1695,7 @@ fn default_builtin(def: &ResourceDef, obj: &mut Value) {
             spec.entry("schedulerName")
                 .or_insert(json!("default-scheduler"));
             spec.entry("serviceAccountName").or_insert(json!("default"));
+            mount_service_account_token(spec);
         }
         ("", "Service") => {
             let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
@@ -1710,6 +1711,59 @@ fn default_builtin(def: &ResourceDef, obj: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// Where a pod's ServiceAccount credentials are mounted (what in-cluster clients read).
+const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// The ServiceAccount admission plugin's volume: unless the pod opts out
+/// (`automountServiceAccountToken: false`), a projected `kube-api-access-*` volume with a
+/// bound token, `ca.crt` from `kube-root-ca.crt` and the namespace, mounted read-only in
+/// every container that does not already mount something there. (The ServiceAccount's
+/// own `automountServiceAccountToken` is not consulted.)
+fn mount_service_account_token(spec: &mut serde_json::Map<String, Value>) {
+    if spec.get("automountServiceAccountToken") == Some(&json!(false)) {
+        return;
+    }
+    let mounted_somewhere = |spec: &serde_json::Map<String, Value>| {
+        spec.get("containers")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    c["volumeMounts"].as_array().is_some_and(|ms| {
+                        ms.iter()
+                            .any(|m| m["mountPath"].as_str() == Some(SERVICE_ACCOUNT_DIR))
+                    })
+                })
+            })
+    };
+    if mounted_somewhere(spec) {
+        return;
+    }
+    let name = format!("kube-api-access-{}", &util::new_uid()[..5]);
+    let volume = json!({
+        "name": name,
+        "projected": {"defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}
+        ]}
+    });
+    match spec.get_mut("volumes").and_then(Value::as_array_mut) {
+        Some(vs) => vs.push(volume),
+        None => {
+            spec.insert("volumes".into(), json!([volume]));
+        }
+    }
+    if let Some(cs) = spec.get_mut("containers").and_then(Value::as_array_mut) {
+        for c in cs {
+            let mount = json!({"name": name, "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": true});
+            match c.get_mut("volumeMounts").and_then(Value::as_array_mut) {
+                Some(ms) => ms.push(mount),
+                None => c["volumeMounts"] = json!([mount]),
+            }
+        }
     }
 }
 
