@@ -160,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
         }
         polls += 1;
         let secs = started.elapsed().as_secs_f64();
-        if polls % 8 == 0 {
+        if polls.is_multiple_of(8) {
             eprintln!(
                 "{secs:7.1} s  ready {ready}/{n}  server RSS {:.0} MiB, CPU {:.1} s  operator RSS {:.0} MiB, CPU {:.1} s",
                 status_mib("self", "VmRSS:"),
