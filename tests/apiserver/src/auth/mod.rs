@@ -510,8 +510,7 @@ pub fn resource_request(
 
 /// The Roles and bindings that can apply in `namespace`.
 pub fn policy(st: &State, namespace: &str) -> rbac::Policy {
-    let in_ns =
-        |v: &Value| v.pointer("/metadata/namespace").and_then(Value::as_str) == Some(namespace);
+    // Only the namespace's Roles are copied: every request made with a token asks.
     let rbac = "rbac.authorization.k8s.io";
     rbac::Policy {
         cluster_roles: st.all(&gr(rbac, "clusterroles")),
@@ -519,18 +518,12 @@ pub fn policy(st: &State, namespace: &str) -> rbac::Policy {
         roles: if namespace.is_empty() {
             Vec::new()
         } else {
-            st.all(&gr(rbac, "roles"))
-                .into_iter()
-                .filter(in_ns)
-                .collect()
+            st.in_namespace(&gr(rbac, "roles"), namespace)
         },
         role_bindings: if namespace.is_empty() {
             Vec::new()
         } else {
-            st.all(&gr(rbac, "rolebindings"))
-                .into_iter()
-                .filter(in_ns)
-                .collect()
+            st.in_namespace(&gr(rbac, "rolebindings"), namespace)
         },
     }
 }

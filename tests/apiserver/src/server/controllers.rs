@@ -111,9 +111,13 @@ pub async fn run(shared: Arc<Shared>, kubelet: Arc<Kubelet>, delay: Duration) {
             _ = shutdown.changed() => return,
         }
         l.drain();
-        l.reconcile();
+        l.reconcile().await;
     }
 }
+
+/// How many objects one hold of the store's lock reconciles: the lock is a blocking
+/// mutex, so a long hold stalls every request (and the accept loop) on the runtime.
+const BATCH: usize = 64;
 
 impl Loop {
     /// Collects dirty keys from the watches (re-watching, with a full resync, when the
@@ -213,7 +217,7 @@ impl Loop {
         }
     }
 
-    fn reconcile(&mut self) {
+    async fn reconcile(&mut self) {
         let pods: Vec<Key> = std::mem::take(&mut self.pods).into_iter().collect();
         let rss: Vec<Key> = std::mem::take(&mut self.replicasets).into_iter().collect();
         let deps: Vec<Key> = std::mem::take(&mut self.deployments).into_iter().collect();
@@ -228,18 +232,36 @@ impl Loop {
             return;
         }
         let shared = self.shared.clone();
-        let mut st = shared.lock();
-        for k in &pods {
-            self.pod(&mut st, k);
-        }
-        for k in &rss {
-            replicaset(&mut st, k);
-        }
-        for k in &deps {
-            if let Some(due) = deployment(&mut st, k) {
-                self.dep_timers.insert(k.clone(), due);
+        for chunk in pods.chunks(BATCH) {
+            {
+                let mut st = shared.lock();
+                for k in chunk {
+                    self.pod(&mut st, k);
+                }
             }
+            tokio::task::yield_now().await;
         }
+        for chunk in rss.chunks(BATCH) {
+            {
+                let mut st = shared.lock();
+                for k in chunk {
+                    replicaset(&mut st, k);
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        for chunk in deps.chunks(BATCH) {
+            {
+                let mut st = shared.lock();
+                for k in chunk {
+                    if let Some(due) = deployment(&mut st, k) {
+                        self.dep_timers.insert(k.clone(), due);
+                    }
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        let mut st = shared.lock();
         for k in &claims {
             bind_claim(&mut st, k);
         }

@@ -1044,25 +1044,24 @@ async fn watch(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<Res
         .map(Duration::from_secs);
     let (out_tx, out_rx) = mpsc::channel::<Bytes>(1024);
     let mut first: Vec<Bytes> = Vec::new();
+    // Only copies are taken under the store's lock; the initial events are serialised
+    // after it is released (with thousands of objects that is most of the work).
+    let mut initial_objects: Vec<Value> = Vec::new();
+    let mut initial_end: Option<u64> = None;
+    let mut replayed: Vec<Arc<Event>> = Vec::new();
     let registered = {
         let mut st = shared.lock();
         let replay_from = if initial { None } else { from_rv };
         match st.watch(&view.def.gr(), replay_from) {
             Ok((replay, rx)) => {
                 if initial {
-                    let all = st.list(&view.def, view.ns.as_deref(), &view.labels, &view.fields);
-                    for o in all.iter().filter(|o| view.matches(o)) {
-                        first.push(view.line("ADDED", o));
-                    }
+                    initial_objects =
+                        st.list(&view.def, view.ns.as_deref(), &view.labels, &view.fields);
                     if send_initial == Some(true) {
-                        first.push(view.bookmark(st.resource_version(), true));
+                        initial_end = Some(st.resource_version());
                     }
                 }
-                for ev in replay {
-                    if let Some(b) = view.event(&ev) {
-                        first.push(b);
-                    }
-                }
+                replayed = replay;
                 Some(rx)
             }
             Err(e) => {
@@ -1071,6 +1070,18 @@ async fn watch(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<Res
             }
         }
     };
+    for o in initial_objects.iter().filter(|o| view.matches(o)) {
+        first.push(view.line("ADDED", o));
+    }
+    drop(initial_objects);
+    if let Some(rv) = initial_end {
+        first.push(view.bookmark(rv, true));
+    }
+    for ev in replayed {
+        if let Some(b) = view.event(&ev) {
+            first.push(b);
+        }
+    }
     let shared2 = shared.clone();
     tokio::spawn(async move {
         for b in first {

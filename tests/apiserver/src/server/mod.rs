@@ -137,6 +137,7 @@ impl Handle {
             addr: "listener".into(),
             source,
         })?;
+        raise_open_files_limit();
         let (tx, _) = tokio::sync::watch::channel(false);
         let kubelet = kubelet::Kubelet::new(config.kubelet.clone())?;
         let auth = Arc::new(crate::auth::Authority::generate(&[addr.ip()])?);
@@ -332,6 +333,30 @@ impl Handle {
         self.shared.shutdown.send_replace(true);
         self.shared.lock().close_watches();
         self.shared.kubelet.shutdown();
+    }
+}
+
+/// Raises the soft limit on open descriptors to the hard limit: every client connection,
+/// watch and pod log holds one, and a soft limit of 1024 stops `accept` long before the
+/// store is busy (clients then see connection errors).
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            let soft = lim.rlim_cur;
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                tracing::debug!(
+                    from = soft,
+                    to = lim.rlim_max,
+                    "raised the open files limit"
+                );
+            }
+        }
     }
 }
 

@@ -424,9 +424,16 @@ impl State {
         let Some(bucket) = self.bucket(&def.gr()) else {
             return Vec::new();
         };
-        bucket
-            .iter()
-            .filter(|((n, _), _)| ns.is_none_or(|want| want == n))
+        // A namespace's objects are one range of the (namespace, name)-ordered bucket.
+        let objects: Box<dyn Iterator<Item = (&ObjKey, &Value)>> = match ns {
+            Some(want) => Box::new(
+                bucket
+                    .range((want.to_owned(), String::new())..)
+                    .take_while(move |((n, _), _)| n == want),
+            ),
+            None => Box::new(bucket.iter()),
+        };
+        objects
             .filter(|(_, o)| labels.matches(o) && fields.matches(o))
             .map(|(_, o)| present(def, o))
             .collect()
@@ -475,6 +482,18 @@ impl State {
         };
         b.range((ns.to_owned(), prefix.to_owned())..)
             .take_while(|((n, k), _)| n == ns && k.starts_with(prefix))
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+
+    /// The objects of a resource in one namespace, without scanning (or copying) the
+    /// others.
+    pub fn in_namespace(&self, gr: &GroupResource, ns: &str) -> Vec<Value> {
+        let Some(b) = self.bucket(gr) else {
+            return Vec::new();
+        };
+        b.range((ns.to_owned(), String::new())..)
+            .take_while(|((n, _), _)| n == ns)
             .map(|(_, o)| o.clone())
             .collect()
     }
