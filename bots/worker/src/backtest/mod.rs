@@ -94,7 +94,14 @@ pub fn run(req: &Request) -> Result<ReportView> {
         "backtest finished"
     );
     let statistics = stats.finish(outcome.portfolio.exposure());
-    view(&cfg, &req.data, statistics, rec.finish()?, outcome, venue_fees)
+    view(
+        &cfg,
+        &req.data,
+        statistics,
+        rec.finish()?,
+        outcome,
+        venue_fees,
+    )
 }
 
 fn view(
