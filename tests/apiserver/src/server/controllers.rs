@@ -136,9 +136,7 @@ impl Loop {
             let mut st = self.shared.lock();
             self.watches.clear();
             for g in &wanted {
-                if let Ok((_, rx)) = st.watch(g, None) {
-                    self.watches.push((g.clone(), rx));
-                }
+                self.watches.push((g.clone(), st.subscribe(g)));
             }
             for (ns, name, ..) in st.heads(&wanted[0]) {
                 self.deployments.insert((ns, name));

@@ -399,9 +399,15 @@ impl State {
                 .cloned()
                 .collect();
         }
+        Ok((replay, self.subscribe(gr)))
+    }
+
+    /// Registers an in-process watcher (the controllers'): no replay, and never answered
+    /// by an injected fault, which is meant for the next client's watch.
+    pub fn subscribe(&mut self, gr: &GroupResource) -> mpsc::UnboundedReceiver<WatchMsg> {
         let (tx, rx) = mpsc::unbounded_channel();
         self.watchers.push(Watcher { gr: gr.clone(), tx });
-        Ok((replay, rx))
+        rx
     }
 
     /// Gets one object.
