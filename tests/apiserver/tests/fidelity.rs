@@ -2,14 +2,16 @@
 //! kube-rs) and field selectors (kubectl `events --for`, `describe`). kubectl tests are
 //! skipped, with a printed reason, when kubectl is not installed.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod kubectl_env;
+use kubectl_env::Kube;
+
+use std::process::Command;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use serde_json::{Value, json};
+use serde_json::json;
 use tradewind_apiserver::TestServer;
 
 fn kubectl_present() -> bool {
@@ -21,64 +23,6 @@ fn kubectl_present() -> bool {
         eprintln!("SKIPPED: kubectl is not installed on this machine");
     }
     found
-}
-
-struct Kube {
-    _server: TestServer,
-    kubeconfig: PathBuf,
-    dir: PathBuf,
-}
-
-impl Drop for Kube {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Kube {
-    fn new(tag: &str) -> Self {
-        let server = TestServer::start().expect("server");
-        let dir = std::env::temp_dir().join(format!("tw-fidelity-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let kubeconfig = dir.join("kubeconfig");
-        server.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-        Self {
-            _server: server,
-            kubeconfig,
-            dir,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .env("KUBECACHEDIR", self.dir.join("cache"))
-            .output()
-            .expect("kubectl runs")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn apply(&self, name: &str, text: &str) {
-        let p = self.dir.join(name);
-        std::fs::write(&p, text).expect("write manifest");
-        self.ok(&["apply", "-f", &p.display().to_string()]);
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).expect("kubectl printed JSON")
-    }
 }
 
 const DEPLOYMENT: &str = r#"apiVersion: apps/v1

@@ -2,19 +2,12 @@
 //! the server (and the binary) exactly as a person would. Skipped, with a printed
 //! reason, only when kubectl is not installed.
 
+mod kubectl_env;
+use kubectl_env::Kube;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use tradewind_apiserver::TestServer;
-
-/// This package's directory, read when the test runs (cargo and nextest set it), not when
-/// it was compiled: a test binary reused from another checkout must not read that tree.
-fn manifest_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests through cargo"),
-    )
-}
 
 fn kubectl_present() -> bool {
     let found = Command::new("kubectl")
@@ -28,68 +21,11 @@ fn kubectl_present() -> bool {
     found
 }
 
-fn repo_root() -> PathBuf {
-    manifest_dir().join("../..")
-}
-
-struct Kube {
-    server: TestServer,
-    kubeconfig: PathBuf,
-    _dir: TempDir,
-}
-
 struct TempDir(PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl Kube {
-    fn new(tag: &str) -> Self {
-        let server = TestServer::start().expect("server");
-        let dir = std::env::temp_dir().join(format!("tw-apiserver-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let kubeconfig = dir.join("kubeconfig");
-        server.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-        Self {
-            server,
-            kubeconfig,
-            _dir: TempDir(dir),
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("kubectl");
-        c.arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .current_dir(repo_root());
-        // Discovery cache per test, so concurrent tests do not share it.
-        c.env("KUBECACHEDIR", self._dir.0.join("cache"));
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("kubectl runs")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self._dir.0.join(name);
-        std::fs::write(&p, text).expect("write manifest");
-        p.display().to_string()
     }
 }
 

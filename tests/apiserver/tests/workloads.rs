@@ -8,11 +8,14 @@
 //! Skipped with a printed reason when kubectl is missing; the process tests also when
 //! not root or when `bwrap`, `ip` or `nsenter` is missing (`make prereqs` installs them).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod kubectl_env;
+use kubectl_env::Kube;
+
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
-use tradewind_apiserver::{Config, ImageMap, KubeletConfig, TestServer};
+use tradewind_apiserver::{Config, ImageMap, KubeletConfig};
 
 fn have(program: &str) -> bool {
     std::env::var_os("PATH")
@@ -43,59 +46,7 @@ fn processes_possible() -> bool {
     true
 }
 
-struct Kube {
-    server: TestServer,
-    kubeconfig: PathBuf,
-    dir: PathBuf,
-}
-
-impl Drop for Kube {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 impl Kube {
-    fn new(tag: &str, config: Config) -> Self {
-        let dir = std::env::temp_dir().join(format!("tw-workloads-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let server = TestServer::start_with(config).expect("server");
-        let kubeconfig = dir.join("kubeconfig");
-        server.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-        Self {
-            server,
-            kubeconfig,
-            dir,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .env("KUBECACHEDIR", self.dir.join("cache"))
-            .output()
-            .expect("kubectl runs")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn apply(&self, name: &str, yaml: &str) {
-        let p = self.dir.join(name);
-        std::fs::write(&p, yaml).expect("manifest");
-        self.ok(&["apply", "-f", &p.display().to_string()]);
-    }
-
     fn jsonpath(&self, what: &str, path: &str) -> String {
         let format = format!("jsonpath={path}");
         let mut args = vec!["get"];
@@ -127,7 +78,7 @@ fn simulated_pods_roll_out_restart_and_undo() {
     if !kubectl_present() {
         return;
     }
-    let k = Kube::new("sim", Config::default());
+    let k = Kube::new("sim");
     k.apply("web.yaml", SIMULATED);
     k.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
     let pods = k.ok(&["get", "pods", "-l", "app=web"]);
@@ -523,7 +474,7 @@ fn process_server(tag: &str) -> Kube {
         },
         ..Config::default()
     };
-    Kube::new(tag, config)
+    Kube::with_config(tag, config)
 }
 
 fn container_pid(k: &Kube, pod: &str) -> i32 {
