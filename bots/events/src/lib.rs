@@ -221,6 +221,9 @@ pub enum Body {
         /// Why it could not be valued.
         message: String,
     },
+    /// The session's equity and PnL at the close of a bar (the ledger's equity curve and
+    /// the performance fee's basis). `ts` is the bar's close.
+    EquitySnapshot(Performance),
     /// A kind this reader does not know (written by a newer version): skip it.
     #[serde(other)]
     Unknown,
@@ -250,6 +253,7 @@ impl Body {
             Body::UnexpectedHoldings { .. } => "UnexpectedHoldings",
             Body::HoldingsAdopted { .. } => "HoldingsAdopted",
             Body::FeeUnvalued { .. } => "FeeUnvalued",
+            Body::EquitySnapshot(_) => "EquitySnapshot",
             Body::Unknown => "Unknown",
         }
     }
@@ -704,6 +708,7 @@ mod tests {
                 commission: "0.0001".into(),
                 message: "no BNBUSDT price".into(),
             },
+            Body::EquitySnapshot(performance()),
         ]
     }
 
