@@ -59,6 +59,23 @@ pub fn lease_name(bot: &str) -> String {
     format!("{bot}-lease")
 }
 
+/// Suffix of a bot's worker ServiceAccount name (also its Role, RoleBinding, Deployment
+/// and NetworkPolicy).
+pub const WORKER_SUFFIX: &str = "-worker";
+
+/// The ServiceAccount a bot's worker runs as: `<bot>-worker`.
+pub fn worker_service_account(bot: &str) -> String {
+    format!("{bot}{WORKER_SUFFIX}")
+}
+
+/// The bot whose worker runs as ServiceAccount `service_account`, the inverse of
+/// [`worker_service_account`]; `None` for a name that is no worker's.
+pub fn bot_of_worker_service_account(service_account: &str) -> Option<&str> {
+    service_account
+        .strip_suffix(WORKER_SUFFIX)
+        .filter(|bot| !bot.is_empty())
+}
+
 /// Recommended label keys (<https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/>).
 pub mod labels {
     /// `app.kubernetes.io/name`.
@@ -94,5 +111,16 @@ mod tests {
     fn config_path_is_the_file_in_the_config_dir() {
         assert_eq!(CONFIG_PATH, format!("{CONFIG_DIR}/{CONFIG_FILE}"));
         assert_eq!(lease_name("btc"), "btc-lease");
+    }
+
+    #[test]
+    fn a_worker_service_account_maps_back_to_its_bot_only() {
+        for bot in ["btc", "btc-worker", "a"] {
+            let sa = worker_service_account(bot);
+            assert_eq!(bot_of_worker_service_account(&sa), Some(bot));
+        }
+        assert_eq!(bot_of_worker_service_account("-worker"), None);
+        assert_eq!(bot_of_worker_service_account("default"), None);
+        assert_eq!(bot_of_worker_service_account("btc-workers"), None);
     }
 }

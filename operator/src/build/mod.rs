@@ -118,7 +118,7 @@ impl Names<'_> {
     }
     /// ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy.
     pub fn worker(&self) -> String {
-        format!("{}-worker", self.0)
+        tradewind_crds::contract::worker_service_account(self.0)
     }
     /// The worker's state claim.
     pub fn state(&self) -> String {

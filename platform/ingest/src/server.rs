@@ -1,0 +1,595 @@
+//! The platform's side of the ingest contract: an HTTP handler that authenticates every
+//! request with a Kubernetes TokenReview (audience [`AUDIENCE`](crate::AUDIENCE)), maps
+//! the ServiceAccount to its TradingBot, refuses any event that is not that bot's, reads
+//! the bot (account, commission plan, symbol) and hands the batch to an [`EventSink`]
+//! (the ledger). The Kubernetes identity the platform runs as needs `create
+//! tokenreviews` (the `system:auth-delegator` ClusterRole) and `get tradingbots`.
+//!
+//! Every step has a deadline; a body is read up to [`MAX_BODY_BYTES`] and no further;
+//! the token is never logged nor echoed. `/readyz` answers 503 while the sink says it is
+//! unavailable.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+use kube::api::PostParams;
+use kube::{Api, Client};
+use tokio::time::Instant;
+use tradewind_crds::TradingBot;
+
+use crate::{
+    AUDIENCE, Answer, Batch, CONTENT_TYPE as JSON, Event, MAX_BODY_BYTES, PATH,
+    PROBLEM_CONTENT_TYPE, Problem, ProblemCode, check_batch,
+};
+
+/// The bot a batch is recorded for, as its TradingBot says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BotRef {
+    /// The bot's namespace.
+    pub namespace: String,
+    /// The bot's name.
+    pub name: String,
+    /// The TradingBot's uid (a bot deleted and created again is another bot).
+    pub uid: String,
+    /// `spec.accountRef.name`: whose money.
+    pub account: String,
+    /// `spec.commissionPlanRef.name`, if any.
+    pub commission_plan: Option<String>,
+    /// The symbol it trades (`spec.symbols[0]`).
+    pub symbol: String,
+}
+
+impl BotRef {
+    /// `namespace/name`, as events name their bot.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// What a sink did with a batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Events newly recorded.
+    pub recorded: u64,
+    /// Events whose id was recorded already with the same content.
+    pub duplicates: u64,
+}
+
+/// Why a sink refused a batch (nothing of it is recorded).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// The ledger does not know the bot.
+    #[error("the ledger does not know bot {bot}: {reason}")]
+    UnknownBot {
+        /// `namespace/name`.
+        bot: String,
+        /// What an administrator should do.
+        reason: String,
+    },
+    /// The ledger does not know the bot's account.
+    #[error("the ledger does not know account {account:?}: {reason}")]
+    UnknownAccount {
+        /// The account.
+        account: String,
+        /// What an administrator should do.
+        reason: String,
+    },
+    /// An id already recorded with different content.
+    #[error("event {id} is recorded with different content")]
+    Conflict {
+        /// The event's id.
+        id: String,
+    },
+    /// An event the ledger cannot record as it is.
+    #[error("event {id}: {field}: {reason}")]
+    Invalid {
+        /// The event's id.
+        id: String,
+        /// The field (wire spelling).
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The store cannot be reached now.
+    #[error("the ledger is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl SinkError {
+    /// The refusal the worker gets.
+    pub fn problem(&self) -> Problem {
+        let detail = self.to_string();
+        match self {
+            SinkError::UnknownBot { .. } => Problem::new(ProblemCode::UnknownBot, detail),
+            SinkError::UnknownAccount { .. } => Problem::new(ProblemCode::UnknownAccount, detail),
+            SinkError::Conflict { id } => Problem::new(ProblemCode::Conflict, detail).event(id),
+            SinkError::Invalid { id, field, .. } => Problem::new(ProblemCode::Invalid, detail)
+                .event(id)
+                .field(field),
+            SinkError::Unavailable(_) => Problem::new(ProblemCode::Unavailable, detail),
+        }
+    }
+}
+
+/// A boxed future, so [`EventSink`] can be a trait object.
+pub type SinkFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where checked batches go (the ledger). `record` is all or nothing, and idempotent by
+/// event id: an id recorded before with the same content is a duplicate, with different
+/// content a [`SinkError::Conflict`].
+pub trait EventSink: Send + Sync + 'static {
+    /// Records `events` (all of `bot`, one session, checked against the contract).
+    fn record<'a>(
+        &'a self,
+        bot: &'a BotRef,
+        events: &'a [Event],
+    ) -> SinkFuture<'a, Result<Recorded, SinkError>>;
+
+    /// Whether the store can take batches now (`/readyz`).
+    fn ready(&self) -> SinkFuture<'_, bool>;
+}
+
+/// Deadlines and limits of the server.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Reading a request's headers.
+    pub headers: Duration,
+    /// Reading its body.
+    pub body: Duration,
+    /// The TokenReview and the TradingBot read, each.
+    pub kubernetes: Duration,
+    /// The sink's `record`.
+    pub sink: Duration,
+    /// How long an accepted token's identity is remembered (saves a TokenReview per
+    /// batch; a revoked token keeps working this long at most).
+    pub review_cache: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            headers: Duration::from_secs(10),
+            body: Duration::from_secs(30),
+            kubernetes: Duration::from_secs(10),
+            sink: Duration::from_secs(30),
+            review_cache: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Most tokens remembered at once (the cache is cleared when full).
+const REVIEW_CACHE_MAX: usize = 10_000;
+
+/// The ingest service: authentication, the bot's mapping, the sink.
+pub struct Ingest {
+    client: Client,
+    sink: Arc<dyn EventSink>,
+    limits: Limits,
+    /// Token → (namespace, ServiceAccount) and when it was reviewed.
+    reviewed: Mutex<HashMap<String, ((String, String), Instant)>>,
+}
+
+impl Ingest {
+    /// A service that reviews tokens and reads TradingBots with `client`, and records in
+    /// `sink`.
+    pub fn new(client: Client, sink: Arc<dyn EventSink>, limits: Limits) -> Self {
+        Ingest {
+            client,
+            sink,
+            limits,
+            reviewed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Answers one request: [`PATH`], `/healthz` or `/readyz`.
+    pub async fn answer(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        match (req.method(), req.uri().path()) {
+            (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+            (&Method::GET, "/readyz") => {
+                if self.sink.ready().await {
+                    text(StatusCode::OK, "ready\n")
+                } else {
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the ledger is unavailable\n",
+                    )
+                }
+            }
+            (&Method::POST, PATH) => match self.ingest(req).await {
+                Ok(answer) => json(StatusCode::OK, JSON, &answer),
+                Err(problem) => {
+                    tracing::info!(
+                        code = ?problem.code,
+                        event = problem.event_id.as_deref().unwrap_or(""),
+                        field = problem.field.as_deref().unwrap_or(""),
+                        detail = %problem.detail,
+                        "ingest refused a batch"
+                    );
+                    refuse(&problem)
+                }
+            },
+            (_, PATH) => refuse(&Problem::new(
+                ProblemCode::MethodNotAllowed,
+                format!("{PATH} takes POST"),
+            )),
+            (_, path) => refuse(&Problem::new(
+                ProblemCode::NotFound,
+                format!("no endpoint {path}; events go to POST {PATH}"),
+            )),
+        }
+    }
+
+    async fn ingest(&self, req: Request<Incoming>) -> Result<Answer, Problem> {
+        let token = bearer(&req)?;
+        let media = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if media.split(';').next().map(str::trim) != Some(JSON) {
+            return Err(Problem::new(
+                ProblemCode::UnsupportedMediaType,
+                format!("Content-Type must be {JSON}"),
+            ));
+        }
+        let (namespace, service_account) = self.review(&token).await?;
+        let Some(name) = tradewind_crds::contract::bot_of_worker_service_account(&service_account)
+        else {
+            return Err(Problem::new(
+                ProblemCode::Forbidden,
+                format!(
+                    "ServiceAccount {namespace}/{service_account} is no bot's worker \
+                     (a worker's is <bot>{})",
+                    tradewind_crds::contract::WORKER_SUFFIX
+                ),
+            ));
+        };
+        let bot = self.bot(&namespace, name).await?;
+        let body = tokio::time::timeout(
+            self.limits.body,
+            Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
+        )
+        .await
+        .map_err(|_| Problem::new(ProblemCode::Timeout, "the body did not arrive in time"))?
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Problem::new(
+                    ProblemCode::TooLarge,
+                    format!("the body exceeds {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                Problem::new(ProblemCode::Malformed, format!("reading the body: {e}"))
+            }
+        })?
+        .to_bytes();
+        let batch: Batch = serde_json::from_slice(&body).map_err(|e| {
+            Problem::new(
+                ProblemCode::Malformed,
+                format!("not a batch of events: {e}"),
+            )
+        })?;
+        check_batch(&bot.key(), &batch)?;
+        let Some(last) = batch.events.last() else {
+            return Ok(Answer::default());
+        };
+        let recorded =
+            tokio::time::timeout(self.limits.sink, self.sink.record(&bot, &batch.events))
+                .await
+                .map_err(|_| {
+                    Problem::new(
+                        ProblemCode::Unavailable,
+                        "the ledger did not answer in time",
+                    )
+                })?
+                .map_err(|e| e.problem())?;
+        Ok(Answer {
+            recorded: recorded.recorded,
+            duplicates: recorded.duplicates,
+            session: Some(last.session.clone()),
+            acknowledged: batch.events.iter().map(|e| e.sequence).max(),
+        })
+    }
+
+    /// The token's ServiceAccount, from a TokenReview for [`AUDIENCE`] (remembered for
+    /// [`Limits::review_cache`]).
+    async fn review(&self, token: &str) -> Result<(String, String), Problem> {
+        {
+            let mut cache = self.reviewed.lock().unwrap_or_else(|e| e.into_inner());
+            match cache.get(token) {
+                Some((who, at)) if at.elapsed() < self.limits.review_cache => {
+                    return Ok(who.clone());
+                }
+                Some(_) => {
+                    cache.remove(token);
+                }
+                None => {}
+            }
+        }
+        let review = TokenReview {
+            spec: TokenReviewSpec {
+                token: Some(token.to_owned()),
+                audiences: Some(vec![AUDIENCE.to_owned()]),
+            },
+            ..TokenReview::default()
+        };
+        let api: Api<TokenReview> = Api::all(self.client.clone());
+        let answer = tokio::time::timeout(
+            self.limits.kubernetes,
+            api.create(&PostParams::default(), &review),
+        )
+        .await
+        .map_err(|_| {
+            Problem::new(
+                ProblemCode::Unavailable,
+                "the Kubernetes API did not answer the TokenReview in time",
+            )
+        })?
+        .map_err(|e| {
+            // kube's error carries the API server's Status, never the request body.
+            tracing::warn!(error = %e, "TokenReview failed");
+            Problem::new(
+                ProblemCode::Unavailable,
+                "the Kubernetes API refused the TokenReview",
+            )
+        })?;
+        let status = answer.status.unwrap_or_default();
+        let unauthenticated = |why: String| Err(Problem::new(ProblemCode::Unauthenticated, why));
+        if status.authenticated != Some(true) {
+            return unauthenticated(format!(
+                "the token is not valid for audience {AUDIENCE:?}: {}",
+                status.error.unwrap_or_else(|| "not authenticated".into())
+            ));
+        }
+        // An API server that ignores spec.audiences answers with its own: refuse it.
+        if !status
+            .audiences
+            .unwrap_or_default()
+            .iter()
+            .any(|a| a == AUDIENCE)
+        {
+            return unauthenticated(format!("the token is not for audience {AUDIENCE:?}"));
+        }
+        let user = status.user.and_then(|u| u.username).unwrap_or_default();
+        let who = user
+            .strip_prefix("system:serviceaccount:")
+            .and_then(|rest| rest.split_once(':'))
+            .map(|(ns, sa)| (ns.to_owned(), sa.to_owned()));
+        let Some(who) = who else {
+            return Err(Problem::new(
+                ProblemCode::Forbidden,
+                format!("{user:?} is not a ServiceAccount; only bot workers record events"),
+            ));
+        };
+        let mut cache = self.reviewed.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= REVIEW_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(token.to_owned(), (who.clone(), Instant::now()));
+        Ok(who)
+    }
+
+    /// The TradingBot `namespace/name`, as a [`BotRef`].
+    async fn bot(&self, namespace: &str, name: &str) -> Result<BotRef, Problem> {
+        let api: Api<TradingBot> = Api::namespaced(self.client.clone(), namespace);
+        let bot = tokio::time::timeout(self.limits.kubernetes, api.get_opt(name))
+            .await
+            .map_err(|_| {
+                Problem::new(
+                    ProblemCode::Unavailable,
+                    "the Kubernetes API did not answer in time",
+                )
+            })?
+            .map_err(|e| {
+                tracing::warn!(error = %e, bot = %format!("{namespace}/{name}"), "reading the TradingBot failed");
+                Problem::new(
+                    ProblemCode::Unavailable,
+                    format!("cannot read TradingBot {namespace}/{name}"),
+                )
+            })?
+            .ok_or_else(|| {
+                Problem::new(
+                    ProblemCode::UnknownBot,
+                    format!("there is no TradingBot {namespace}/{name}"),
+                )
+            })?;
+        Ok(BotRef {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            uid: bot.metadata.uid.unwrap_or_default(),
+            account: bot.spec.account_ref.name.clone(),
+            commission_plan: bot.spec.commission_plan_ref.map(|r| r.name),
+            symbol: bot.spec.symbols.first().cloned().unwrap_or_default(),
+        })
+    }
+}
+
+/// The bearer token (never logged).
+fn bearer(req: &Request<Incoming>) -> Result<String, Problem> {
+    req.headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemCode::Unauthenticated,
+                "no bearer token: send the worker's projected ServiceAccount token",
+            )
+        })
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain"),
+    );
+    r
+}
+
+fn json<T: serde::Serialize>(
+    status: StatusCode,
+    media: &'static str,
+    body: &T,
+) -> Response<Full<Bytes>> {
+    // Plain data: serialising cannot fail.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut r = Response::new(Full::new(Bytes::from(bytes)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static(media));
+    r
+}
+
+fn refuse(problem: &Problem) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = json(status, PROBLEM_CONTENT_TYPE, problem);
+    if problem.code == ProblemCode::Unauthenticated {
+        r.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static("Bearer"),
+        );
+    }
+    r
+}
+
+/// Serves `ingest` on `addr` (HTTP/1.1) until the returned task is aborted; returns the
+/// bound address (port 0: the system chooses).
+pub async fn serve(
+    addr: SocketAddr,
+    ingest: Arc<Ingest>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let ingest = ingest.clone();
+            let headers = ingest.limits.headers;
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let ingest = ingest.clone();
+                    async move { Ok::<_, Infallible>(ingest.answer(req).await) }
+                });
+                if let Err(e) = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(headers)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!(%e, "ingest connection ended");
+                }
+            });
+        }
+    });
+    Ok((bound, task))
+}
+
+/// An in-memory [`EventSink`] with the ledger's semantics (all or nothing, duplicates by
+/// id, conflicts on different content, unknown bots refused): for tests, and the
+/// reference the ledger's implementation is held to.
+#[derive(Default)]
+pub struct MemorySink {
+    state: Mutex<MemoryState>,
+}
+
+#[derive(Default)]
+struct MemoryState {
+    /// Bots the ledger knows (`namespace/name`); `None`: every bot.
+    known: Option<Vec<String>>,
+    events: HashMap<String, Event>,
+    order: Vec<String>,
+    unavailable: bool,
+}
+
+impl MemorySink {
+    /// A sink that knows only `bots` (`namespace/name`).
+    pub fn knowing(bots: &[&str]) -> Self {
+        let sink = MemorySink::default();
+        sink.lock().known = Some(bots.iter().map(|b| (*b).to_owned()).collect());
+        sink
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes the store unreachable (every `record` fails, `ready` is false) or back.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.lock().unavailable = unavailable;
+    }
+
+    /// Every event recorded, in the order recorded.
+    pub fn events(&self) -> Vec<Event> {
+        let s = self.lock();
+        s.order.iter().map(|id| s.events[id].clone()).collect()
+    }
+}
+
+impl EventSink for MemorySink {
+    fn record<'a>(
+        &'a self,
+        bot: &'a BotRef,
+        events: &'a [Event],
+    ) -> SinkFuture<'a, Result<Recorded, SinkError>> {
+        Box::pin(async move {
+            let mut s = self.lock();
+            if s.unavailable {
+                return Err(SinkError::Unavailable("the store is down".into()));
+            }
+            let key = bot.key();
+            if s.known.as_ref().is_some_and(|k| !k.contains(&key)) {
+                return Err(SinkError::UnknownBot {
+                    bot: key,
+                    reason: "create its account in the ledger first".into(),
+                });
+            }
+            // Check everything before writing anything: all or nothing.
+            let mut fresh: Vec<&Event> = Vec::new();
+            let mut duplicates = 0;
+            for e in events {
+                match s
+                    .events
+                    .get(&e.id)
+                    .or_else(|| fresh.iter().find(|f| f.id == e.id).copied())
+                {
+                    Some(known) if known == e => duplicates += 1,
+                    Some(_) => return Err(SinkError::Conflict { id: e.id.clone() }),
+                    None => fresh.push(e),
+                }
+            }
+            let recorded = fresh.len() as u64;
+            for e in fresh {
+                s.order.push(e.id.clone());
+                s.events.insert(e.id.clone(), e.clone());
+            }
+            Ok(Recorded {
+                recorded,
+                duplicates,
+            })
+        })
+    }
+
+    fn ready(&self) -> SinkFuture<'_, bool> {
+        Box::pin(async move { !self.lock().unavailable })
+    }
+}
