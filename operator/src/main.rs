@@ -60,6 +60,11 @@ enum Command {
         /// Where bots' cloud resources live: none, or azure (then the Azure settings apply).
         #[arg(long, env = "TRADEWIND_CLOUD", default_value = "none", value_parser = ["none", "azure"])]
         cloud: String,
+        /// Base URL of the platform's ingest, when the platform is installed (e.g.
+        /// http://tradewind-platform.tradewind-system.svc:8080): workers record their events
+        /// there with a projected ServiceAccount token.
+        #[arg(long, env = "TRADEWIND_PLATFORM_URL")]
+        platform_url: Option<String>,
         #[command(flatten)]
         azure: Box<AzureArgs>,
     },
@@ -119,6 +124,7 @@ fn run(cli: Cli) -> Result<()> {
             worker_state_size,
             worker_state_storage_class,
             cloud,
+            platform_url,
             azure,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -148,6 +154,7 @@ fn run(cli: Cli) -> Result<()> {
                         size,
                         storage_class: worker_state_storage_class,
                     }),
+                    platform_url,
                 };
                 // Checked before anything starts: a bad Azure setting stops the operator
                 // with a message naming the flag, not on the first bot.
@@ -202,6 +209,7 @@ fn run(cli: Cli) -> Result<()> {
                 workload_identity_client_id,
                 azure: None,
                 state_volume: None,
+                platform_url: None,
             };
             let c = build::children(&tb, &loaded.config, &op)?;
             let mut out = format!(

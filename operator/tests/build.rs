@@ -374,6 +374,93 @@ fn network_policy_allows_dns_https_out_and_metrics_in_only() {
             .collect(),
     );
     assert_eq!(ingress, ["TCP/Int(9090)"]);
+
+    // With the platform installed on another port, its port is open too, and nothing else.
+    let op = OperatorConfig {
+        platform_url: Some("http://tradewind-platform.tradewind-system.svc:8080".into()),
+        ..OperatorConfig::default()
+    };
+    let spec = build(&live(), &op).network_policy.spec.unwrap();
+    let egress = ports(
+        spec.egress
+            .unwrap()
+            .into_iter()
+            .map(|r| r.ports.unwrap())
+            .collect(),
+    );
+    assert_eq!(
+        egress,
+        [
+            "UDP/Int(53)",
+            "TCP/Int(53)",
+            "TCP/Int(443)",
+            "TCP/Int(8080)"
+        ]
+    );
+}
+
+#[test]
+fn with_the_platform_a_worker_gets_a_token_for_its_audience_and_its_url_and_no_new_rights() {
+    let without = build(&live(), &OperatorConfig::default());
+    let op = OperatorConfig {
+        platform_url: Some("http://tradewind-platform.tradewind-system.svc:8080".into()),
+        ..OperatorConfig::default()
+    };
+    let c = build(&live(), &op);
+    let pod = c
+        .deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .clone()
+        .unwrap();
+    let volume = pod
+        .volumes
+        .unwrap()
+        .into_iter()
+        .find(|v| v.name == "platform-token")
+        .expect("the token volume");
+    let token = volume.projected.unwrap().sources.unwrap()[0]
+        .service_account_token
+        .clone()
+        .unwrap();
+    assert_eq!(token.audience.as_deref(), Some(tradewind_ingest::AUDIENCE));
+    assert_eq!(token.path, tradewind_ingest::TOKEN_FILE);
+    assert_eq!(
+        token.expiration_seconds,
+        Some(tradewind_ingest::TOKEN_EXPIRATION_SECONDS)
+    );
+    let container = &pod.containers[0];
+    let mount = container
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == "platform-token")
+        .unwrap();
+    assert_eq!(
+        (mount.mount_path.as_str(), mount.read_only),
+        (tradewind_ingest::TOKEN_DIR, Some(true))
+    );
+    let env: Vec<(String, Option<String>)> = container
+        .env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect();
+    assert!(env.contains(&(
+        tradewind_ingest::env::PLATFORM_URL.into(),
+        Some("http://tradewind-platform.tradewind-system.svc:8080".into())
+    )));
+    assert!(env.contains(&(
+        tradewind_ingest::env::PLATFORM_TOKEN_FILE.into(),
+        Some(tradewind_ingest::TOKEN_PATH.into())
+    )));
+    // The worker's least privilege is unchanged: the platform checks the token itself.
+    assert_eq!(c.role, without.role);
+    assert_eq!(c.role_binding, without.role_binding);
+    assert_eq!(c.service_account, without.service_account);
 }
 
 #[test]

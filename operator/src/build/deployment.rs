@@ -8,8 +8,9 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
     EnvVarSource, HTTPGetAction, KeyToPath, ObjectFieldSelector, PersistentVolumeClaimVolumeSource,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource,
+    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext,
+    ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -209,6 +210,37 @@ pub fn deployment(
             ..VolumeMount::default()
         });
     }
+    // With the platform installed: a token only the platform accepts (its audience),
+    // rotated by the kubelet, and where to send the events.
+    let mut platform_env = Vec::new();
+    if let Some(url) = &op.platform_url {
+        volumes.push(Volume {
+            name: "platform-token".into(),
+            projected: Some(ProjectedVolumeSource {
+                sources: Some(vec![VolumeProjection {
+                    service_account_token: Some(ServiceAccountTokenProjection {
+                        audience: Some(tradewind_ingest::AUDIENCE.into()),
+                        expiration_seconds: Some(tradewind_ingest::TOKEN_EXPIRATION_SECONDS),
+                        path: tradewind_ingest::TOKEN_FILE.into(),
+                    }),
+                    ..VolumeProjection::default()
+                }]),
+                default_mode: Some(0o400),
+            }),
+            ..Volume::default()
+        });
+        mounts.push(VolumeMount {
+            name: "platform-token".into(),
+            mount_path: tradewind_ingest::TOKEN_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+        platform_env.push(value_env(tradewind_ingest::env::PLATFORM_URL, url));
+        platform_env.push(value_env(
+            tradewind_ingest::env::PLATFORM_TOKEN_FILE,
+            tradewind_ingest::TOKEN_PATH,
+        ));
+    }
     let container = Container {
         name: "worker".into(),
         image: Some(image.to_owned()),
@@ -220,6 +252,7 @@ pub fn deployment(
             ]
             .into_iter()
             .chain(azure_env(bot, op))
+            .chain(platform_env)
             .collect(),
         ),
         ports: Some(vec![ContainerPort {

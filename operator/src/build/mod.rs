@@ -43,6 +43,9 @@ pub struct OperatorConfig {
     pub azure: Option<WorkerAzure>,
     /// A PersistentVolumeClaim per bot for the worker's journal; `None`: an `emptyDir`.
     pub state_volume: Option<StateVolume>,
+    /// Base URL of the platform's ingest, when the platform is installed: workers get a
+    /// projected token for its audience and record their events there.
+    pub platform_url: Option<String>,
 }
 
 /// Where a worker finds its Azure resources (the names come from
@@ -66,6 +69,7 @@ impl Default for OperatorConfig {
             workload_identity_client_id: None,
             azure: None,
             state_volume: None,
+            platform_url: None,
         }
     }
 }
@@ -190,7 +194,7 @@ pub fn children(
         role_binding: role_binding(bot)?,
         deployment: deployment(bot, &image, &hash, op)?,
         service: metrics_service(bot)?,
-        network_policy: network_policy(bot)?,
+        network_policy: network_policy(bot, op)?,
         config_hash: hash,
     })
 }

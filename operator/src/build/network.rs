@@ -1,5 +1,6 @@
-//! The metrics Service and the NetworkPolicy: the worker may resolve names and speak
-//! HTTPS (exchanges, Azure); nothing may reach it but its metrics port.
+//! The metrics Service and the NetworkPolicy: the worker may resolve names, speak HTTPS
+//! (exchanges, Azure) and reach the platform's port; nothing may reach it but its
+//! metrics port.
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::{
@@ -11,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tradewind_crds::TradingBot;
 use tradewind_crds::contract::METRICS_PORT_NAME;
 
-use super::{BuildError, METRICS_PORT, Names, child_meta, selector_labels};
+use super::{BuildError, METRICS_PORT, Names, OperatorConfig, child_meta, selector_labels};
 
 fn bot_name(bot: &TradingBot) -> &str {
     bot.metadata.name.as_deref().unwrap_or_default()
@@ -44,8 +45,39 @@ fn port(protocol: &str, port: i32) -> NetworkPolicyPort {
     }
 }
 
-/// Egress: DNS (UDP and TCP 53) and HTTPS (TCP 443) anywhere. Ingress: the metrics port only.
-pub fn network_policy(bot: &TradingBot) -> Result<NetworkPolicy, BuildError> {
+/// The TCP port of the platform's URL, when it is not 443 (which HTTPS already opens).
+fn platform_port(op: &OperatorConfig) -> Option<i32> {
+    let url = op.platform_url.as_deref()?;
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let explicit = host_port
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.ends_with(']') || host.starts_with('['))
+        .and_then(|(_, p)| p.parse::<i32>().ok());
+    let port = explicit.unwrap_or(if scheme == "http" { 80 } else { 443 });
+    (port != 443).then_some(port)
+}
+
+/// Egress: DNS (UDP and TCP 53), HTTPS (TCP 443) anywhere, and the platform's port when
+/// the platform is installed elsewhere than on 443. Ingress: the metrics port only.
+pub fn network_policy(bot: &TradingBot, op: &OperatorConfig) -> Result<NetworkPolicy, BuildError> {
+    let mut egress = vec![
+        NetworkPolicyEgressRule {
+            ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
+            ..NetworkPolicyEgressRule::default()
+        },
+        NetworkPolicyEgressRule {
+            ports: Some(vec![port("TCP", 443)]),
+            ..NetworkPolicyEgressRule::default()
+        },
+    ];
+    if let Some(p) = platform_port(op) {
+        egress.push(NetworkPolicyEgressRule {
+            ports: Some(vec![port("TCP", p)]),
+            ..NetworkPolicyEgressRule::default()
+        });
+    }
     Ok(NetworkPolicy {
         metadata: child_meta(bot, Names(bot_name(bot)).worker())?,
         spec: Some(NetworkPolicySpec {
@@ -58,16 +90,29 @@ pub fn network_policy(bot: &TradingBot) -> Result<NetworkPolicy, BuildError> {
                 ports: Some(vec![port("TCP", METRICS_PORT)]),
                 ..NetworkPolicyIngressRule::default()
             }]),
-            egress: Some(vec![
-                NetworkPolicyEgressRule {
-                    ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
-                    ..NetworkPolicyEgressRule::default()
-                },
-                NetworkPolicyEgressRule {
-                    ports: Some(vec![port("TCP", 443)]),
-                    ..NetworkPolicyEgressRule::default()
-                },
-            ]),
+            egress: Some(egress),
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_platform_port_is_read_from_its_url() {
+        let at = |url: &str| {
+            platform_port(&OperatorConfig {
+                platform_url: Some(url.into()),
+                ..OperatorConfig::default()
+            })
+        };
+        assert_eq!(at("http://tradewind-platform.tw.svc:8080"), Some(8080));
+        assert_eq!(at("http://tradewind-platform.tw.svc/"), Some(80));
+        assert_eq!(at("https://platform.example.com"), None);
+        assert_eq!(at("https://platform.example.com:8443/x"), Some(8443));
+        assert_eq!(at("http://[fd00::1]:9000"), Some(9000));
+        assert_eq!(at("http://[fd00::1]"), Some(80));
+        assert_eq!(platform_port(&OperatorConfig::default()), None);
+    }
 }
