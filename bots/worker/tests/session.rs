@@ -97,6 +97,7 @@ fn outputs(sink: Arc<dyn EventSink>, mode: Mode) -> Outputs {
         sink,
         metrics: Arc::new(WorkerMetrics::default()),
         status: None,
+        recorder: None,
     }
 }
 
@@ -116,6 +117,7 @@ fn start<X: Execution>(
         journal: Journal::<Record>::open(journal).unwrap(),
         bot: "trading/btc-bot".into(),
         config_hash: "test".into(),
+        bar_nanos: 60_000_000_000,
         execution,
         outputs,
         leading,
@@ -304,8 +306,29 @@ async fn every_kind_of_event_reaches_the_stdout_sink_under_its_own_kind() {
         "Halted",
         "Stopped",
         "Resumed",
+        "EquitySnapshot",
     ] {
         assert!(seen.contains(&kind), "no {kind} in {seen:?}");
+    }
+    // One equity snapshot per (one-minute) bar, stamped at its close; the last one is the
+    // performance the stop reports.
+    let snapshots: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.kind() == "EquitySnapshot")
+        .collect();
+    assert_eq!(snapshots.len(), bars.len());
+    for (s, b) in snapshots.iter().zip(&bars) {
+        assert_eq!(
+            s.ts,
+            tradewind_bot::run::trader::rfc3339(b.ts + 60_000_000_000)
+        );
+    }
+    let first_stop = events.iter().find(|e| e.kind() == "Stopped").unwrap();
+    match (&snapshots[bars.len() - 1].body, &first_stop.body) {
+        (Body::EquitySnapshot(p), Body::Stopped { performance, .. }) => {
+            assert_eq!(p, performance);
+        }
+        other => panic!("{other:?}"),
     }
     // Each carries its typed fields, as written.
     let has = |f: &dyn Fn(&Body) -> bool| events.iter().any(|e| f(&e.body));
@@ -451,9 +474,10 @@ async fn events_a_crash_kept_back_are_published_after_the_restart_with_the_same_
     let identity = Identity {
         bot: "trading/btc-bot".into(),
         session: "2026-12-06T00:00:00Z".into(),
+        bar_nanos: 60_000_000_000,
     };
     let (mut trader, none) =
-        Trader::recover(script_engine(), j, &records, identity, |_, _| {}).unwrap();
+        Trader::recover(script_engine(), j, &records, identity, false, |_, _| {}).unwrap();
     assert!(none.is_empty());
     let mut made = trader
         .start(
@@ -1436,4 +1460,255 @@ async fn a_stop_order_goes_as_binance_stop_loss_and_fills_when_triggered() {
     let fills = journaled_fills(&journal_of(name));
     assert!(!fills.is_empty(), "{:?}", kinds(&out.events()));
     assert!(kinds(&out.events()).contains(&"Fill"));
+}
+
+// ---- recording with the platform -----------------------------------------------------
+
+/// The platform's ingest (the real server, with TokenReview against the test API server)
+/// over an in-memory ledger, and a worker token for it in a file.
+struct Platform {
+    _apiserver: tradewind_apiserver::TestServer,
+    ledger: Arc<tradewind_ingest::server::MemorySink>,
+    url: String,
+    token_file: PathBuf,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+async fn platform(dir: &Path) -> Platform {
+    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{ObjectMeta, PostParams};
+    use kube::{Api, Client};
+    use tradewind_crds::TradingBot;
+    use tradewind_ingest::server::{Ingest, Limits, MemorySink, serve};
+
+    let server = tradewind_apiserver::TestServer::start().expect("API server");
+    let admin =
+        Client::try_from(kube::Config::new(server.url().parse().expect("url"))).expect("client");
+    for (_, crd) in tradewind_crds::manifests::all() {
+        Api::<CustomResourceDefinition>::all(admin.clone())
+            .create(&PostParams::default(), &crd)
+            .await
+            .expect("crd");
+    }
+    let meta = |name: &str| ObjectMeta {
+        name: Some(name.into()),
+        ..ObjectMeta::default()
+    };
+    Api::<Namespace>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &Namespace {
+                metadata: meta("trading"),
+                ..Namespace::default()
+            },
+        )
+        .await
+        .expect("namespace");
+    let text = std::fs::read_to_string(manifest_dir().join("../../examples/bots/paper.yaml"))
+        .expect("example bot");
+    let mut bot: TradingBot = serde_saphyr::from_str(&text).expect("bot");
+    bot.metadata.name = Some("btc-bot".into());
+    bot.metadata.namespace = Some("trading".into());
+    Api::<TradingBot>::namespaced(admin.clone(), "trading")
+        .create(&PostParams::default(), &bot)
+        .await
+        .expect("bot");
+    let sa = tradewind_crds::contract::worker_service_account("btc-bot");
+    Api::<ServiceAccount>::namespaced(admin.clone(), "trading")
+        .create(
+            &PostParams::default(),
+            &ServiceAccount {
+                metadata: meta(&sa),
+                ..ServiceAccount::default()
+            },
+        )
+        .await
+        .expect("service account");
+    let token = server
+        .create_token("trading", &sa, &[tradewind_ingest::AUDIENCE], 3600)
+        .expect("token");
+    let token_file = dir.join("platform-token");
+    std::fs::write(&token_file, token).unwrap();
+    let ledger = Arc::new(MemorySink::knowing(&["trading/btc-bot"]));
+    let ingest = Arc::new(Ingest::new(admin, ledger.clone(), Limits::default()));
+    let (addr, task) = serve("127.0.0.1:0".parse().unwrap(), ingest)
+        .await
+        .expect("serve");
+    Platform {
+        _apiserver: server,
+        ledger,
+        url: format!("http://{addr}"),
+        token_file,
+        _task: task,
+    }
+}
+
+/// A recorder to `p`; a stop waits up to `flush` for the backlog (all of it, for a
+/// platform that is down).
+fn recorder(
+    p: &Platform,
+    max_backlog: usize,
+    flush: Duration,
+    metrics: &Arc<WorkerMetrics>,
+) -> Arc<tradewind_bot::run::recorder::Recorder> {
+    use tradewind_bot::run::recorder::{Recorder, RecorderConfig};
+    let mut config = RecorderConfig::new(p.url.clone(), p.token_file.clone());
+    config.max_backlog = max_backlog;
+    config.max_batch = 4;
+    config.linger = Duration::ZERO;
+    config.initial_backoff = Duration::from_millis(5);
+    config.max_backoff = Duration::from_millis(20);
+    config.flush_timeout = flush;
+    Arc::new(
+        Recorder::start(
+            config,
+            metrics.clone(),
+            tradewind_bot::run::recorder::http_client().unwrap(),
+        )
+        .expect("recorder"),
+    )
+}
+
+/// Runs a paper session over `bars` to their end, recording with `recorder`.
+async fn recorded_session(
+    journal: &Path,
+    bars: &[Bar],
+    recorder: Arc<tradewind_bot::run::recorder::Recorder>,
+    metrics: Arc<WorkerMetrics>,
+) -> Vec<Event> {
+    let out = Captured::default();
+    let mut outputs = outputs(out.sink(), Mode::Paper);
+    outputs.recorder = Some(recorder);
+    outputs.metrics = metrics;
+    let (_l, rx) = leading(true);
+    let s = Session::start(start(script_engine(), journal, Paper, outputs, rx))
+        .await
+        .unwrap();
+    let mut market = ticks(bars);
+    market.push(Ok((Tick::End, None)));
+    s.run(stream::iter(market), no_reports(), std::future::pending())
+        .await
+        .unwrap();
+    out.events()
+}
+
+fn acknowledged(journal: &Path) -> Option<u64> {
+    let (_, records) = Journal::<Record>::open(journal).unwrap();
+    records.iter().rev().find_map(|r| match r {
+        Record::Acknowledged { next } => Some(*next),
+        _ => None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_gets_every_event_once_in_effect_through_an_outage_and_restarts() {
+    let bars: Vec<Bar> = (0..6).map(|i| bar(i, "100.00", "100.00")).collect();
+    let dir = scratch("recording");
+    let journal = dir.join("bot.journal");
+    let p = platform(&dir).await;
+
+    // The ledger is down for the whole first run: nothing is confirmed, nothing lost.
+    // The backlog's bound (8 events) is reached, so the last bars are not traded.
+    p.ledger.set_unavailable(true);
+    let metrics = Arc::new(WorkerMetrics::default());
+    let first = recorded_session(
+        &journal,
+        &bars,
+        recorder(&p, 8, Duration::from_millis(300), &metrics),
+        metrics.clone(),
+    )
+    .await;
+    assert!(p.ledger.events().is_empty());
+    assert_eq!(acknowledged(&journal), None);
+    assert!(
+        first.iter().any(|e| e.kind() == "EquitySnapshot"),
+        "{:?}",
+        kinds(&first)
+    );
+    let traded = first
+        .iter()
+        .filter(|e| e.kind() == "EquitySnapshot")
+        .count();
+    assert!(
+        traded < bars.len(),
+        "the bound paused trading: {:?}",
+        kinds(&first)
+    );
+    let text = metrics.encode();
+    assert!(text.contains("tradewind_bot_recording_paused 1"), "{text}");
+    assert!(
+        text.contains(r#"tradewind_bot_recording_send_failures_total{reason="unavailable"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("tradewind_bot_recording_acknowledged_sequence -1"),
+        "{text}"
+    );
+
+    // The ledger is back; the worker restarts (new process: new recorder) and sends the
+    // backlog from its cursor, then the rest of the bars.
+    p.ledger.set_unavailable(false);
+    let metrics = Arc::new(WorkerMetrics::default());
+    let second = recorded_session(
+        &journal,
+        &bars,
+        recorder(&p, 1_000, Duration::from_secs(60), &metrics),
+        metrics.clone(),
+    )
+    .await;
+    let recorded = p.ledger.events();
+    let total = second.last().unwrap().sequence + 1;
+    assert_eq!(
+        acknowledged(&journal),
+        Some(total),
+        "the cursor is journaled"
+    );
+    assert_eq!(
+        recorded.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        (0..total).collect::<Vec<_>>(),
+        "every event of the session, once, in order"
+    );
+    assert_eq!(p.ledger.duplicates(), 0);
+    // What the platform holds is what the worker published, id for id.
+    for e in first.iter().chain(&second) {
+        assert_eq!(&recorded[e.sequence as usize], e);
+    }
+    assert_eq!(
+        second
+            .iter()
+            .filter(|e| e.kind() == "EquitySnapshot")
+            .count()
+            + traded,
+        recorded
+            .iter()
+            .filter(|e| e.kind() == "EquitySnapshot")
+            .count()
+    );
+    let text = metrics.encode();
+    assert!(
+        text.contains("tradewind_bot_recording_backlog_events 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "tradewind_bot_recording_acknowledged_sequence {}",
+            total - 1
+        )),
+        "{text}"
+    );
+
+    // Another restart resends nothing the platform confirmed: only its own new events.
+    let metrics = Arc::new(WorkerMetrics::default());
+    let third = recorded_session(
+        &journal,
+        &[],
+        recorder(&p, 1_000, Duration::from_secs(60), &metrics),
+        metrics,
+    )
+    .await;
+    assert_eq!(kinds(&third), ["Resumed", "Stopped"]);
+    assert_eq!(p.ledger.duplicates(), 0);
+    assert_eq!(p.ledger.events().len() as u64, total + 2);
+    assert_eq!(acknowledged(&journal), Some(total + 2));
 }

@@ -518,6 +518,7 @@ struct MemoryState {
     known: Option<Vec<String>>,
     events: HashMap<String, Event>,
     order: Vec<String>,
+    duplicates: u64,
     unavailable: bool,
 }
 
@@ -536,6 +537,11 @@ impl MemorySink {
     /// Makes the store unreachable (every `record` fails, `ready` is false) or back.
     pub fn set_unavailable(&self, unavailable: bool) {
         self.lock().unavailable = unavailable;
+    }
+
+    /// Events received again after they were recorded (resends), in total.
+    pub fn duplicates(&self) -> u64 {
+        self.lock().duplicates
     }
 
     /// Every event recorded, in the order recorded.
@@ -578,6 +584,7 @@ impl EventSink for MemorySink {
                 }
             }
             let recorded = fresh.len() as u64;
+            s.duplicates += duplicates;
             for e in fresh {
                 s.order.push(e.id.clone());
                 s.events.insert(e.id.clone(), e.clone());

@@ -81,6 +81,15 @@ pub struct RunArgs {
     /// Service Bus topic of this bot.
     #[arg(long, env = env::SERVICEBUS_TOPIC)]
     pub service_bus_topic: Option<String>,
+    /// Base URL of the platform: the worker records its events there (see the README).
+    #[arg(long, env = tradewind_ingest::env::PLATFORM_URL)]
+    pub platform_url: Option<String>,
+    /// The projected ServiceAccount token the platform checks (read for every request).
+    #[arg(long, env = tradewind_ingest::env::PLATFORM_TOKEN_FILE, default_value = tradewind_ingest::TOKEN_PATH)]
+    pub platform_token_file: PathBuf,
+    /// Most events not yet confirmed by the platform; at the bound new bars are not traded.
+    #[arg(long, env = "TRADEWIND_PLATFORM_BACKLOG_MAX", default_value_t = 20_000)]
+    pub platform_backlog_max: usize,
     /// Azure cloud and credential for Key Vault and Service Bus.
     #[command(flatten)]
     pub azure: tradewind_azure::args::ConnectionArgs,
@@ -550,6 +559,49 @@ mod pod_contract {
         );
         assert_eq!(args.service_bus_topic, set(contract::env::SERVICEBUS_TOPIC));
         assert!(args.service_bus_topic.is_some());
+        assert!(args.platform_url.is_none());
+
+        // With the platform installed, the worker is pointed at it and reads its token
+        // where the pod mounts the projected token, for the platform's audience.
+        let url = "http://tradewind-platform.tradewind-system.svc:8080";
+        let op = OperatorConfig {
+            platform_url: Some(url.into()),
+            ..OperatorConfig::default()
+        };
+        let c = build::children(&b.bot, &b.config, &op).unwrap();
+        let container = &pod(&c).containers[0];
+        let args = run_args(&argv(container));
+        assert_eq!(args.platform_url.as_deref(), Some(url));
+        let mount = container
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| args.platform_token_file.starts_with(&m.mount_path))
+            .expect("the token file is mounted");
+        let volume = pod(&c)
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == mount.name)
+            .expect("its volume");
+        let projection = volume
+            .projected
+            .as_ref()
+            .expect("a projected volume")
+            .sources
+            .as_ref()
+            .unwrap()[0]
+            .service_account_token
+            .clone()
+            .expect("a ServiceAccount token");
+        assert_eq!(
+            projection.audience.as_deref(),
+            Some(tradewind_ingest::AUDIENCE)
+        );
+        assert_eq!(
+            Path::new(&mount.mount_path).join(&projection.path),
+            args.platform_token_file
+        );
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -73,6 +73,18 @@ pub struct WorkerMetrics {
     book_resyncs: Family<SymbolLabels, Counter>,
     fees_unvalued: Family<AssetLabels, Counter>,
     lease_held: GaugeI64,
+    recording_backlog: GaugeI64,
+    recording_acknowledged: GaugeI64,
+    recording_failures: Family<ReasonLabels, Counter>,
+    recording_failed: GaugeI64,
+    recording_paused: GaugeI64,
+}
+
+/// Labels: why a send to the platform failed.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// `network`, `unavailable`, `token`, `answer`, `encode` or `refused`.
+    pub reason: String,
 }
 
 /// Labels: symbol and the commission's asset.
@@ -100,6 +112,12 @@ impl Default for WorkerMetrics {
         let book_resyncs = Family::<SymbolLabels, Counter>::default();
         let lease_held = GaugeI64::default();
         let fees_unvalued = Family::<AssetLabels, Counter>::default();
+        let recording_backlog = GaugeI64::default();
+        let recording_acknowledged = GaugeI64::default();
+        let recording_failures = Family::<ReasonLabels, Counter>::default();
+        let recording_failed = GaugeI64::default();
+        let recording_paused = GaugeI64::default();
+        recording_acknowledged.set(-1);
         registry.register(
             "equity",
             "Cash plus marked-to-market positions, in the capital currency",
@@ -157,8 +175,38 @@ impl Default for WorkerMetrics {
             "1 while this worker holds its bot's lease",
             lease_held.clone(),
         );
+        registry.register(
+            "recording_backlog_events",
+            "Events not yet confirmed by the platform (the recorder's backlog)",
+            recording_backlog.clone(),
+        );
+        registry.register(
+            "recording_acknowledged_sequence",
+            "Highest event sequence of the session the platform confirmed (-1: none)",
+            recording_acknowledged.clone(),
+        );
+        registry.register(
+            "recording_send_failures",
+            "Failed sends of events to the platform, by reason",
+            recording_failures.clone(),
+        );
+        registry.register(
+            "recording_failed",
+            "1 once the platform refused events for good (recording stopped until a restart)",
+            recording_failed.clone(),
+        );
+        registry.register(
+            "recording_paused",
+            "1 while the backlog is at its bound and new bars are not traded",
+            recording_paused.clone(),
+        );
         Self {
             registry,
+            recording_backlog,
+            recording_acknowledged,
+            recording_failures,
+            recording_failed,
+            recording_paused,
             equity,
             realized_pnl,
             unrealized_pnl,
@@ -270,6 +318,33 @@ impl WorkerMetrics {
     /// Records whether the lease is held.
     pub fn set_lease_held(&self, held: bool) {
         self.lease_held.set(i64::from(held));
+    }
+
+    /// The recorder's backlog and the highest sequence the platform confirmed.
+    pub fn set_recording(&self, backlog: usize, acknowledged: Option<u64>) {
+        self.recording_backlog
+            .set(i64::try_from(backlog).unwrap_or(i64::MAX));
+        self.recording_acknowledged
+            .set(acknowledged.map_or(-1, |a| i64::try_from(a).unwrap_or(i64::MAX)));
+    }
+
+    /// Counts a failed send to the platform.
+    pub fn recording_failure(&self, reason: &str) {
+        self.recording_failures
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records whether the platform refused events for good.
+    pub fn set_recording_failed(&self, failed: bool) {
+        self.recording_failed.set(i64::from(failed));
+    }
+
+    /// Records whether trading is paused on a full backlog.
+    pub fn set_recording_paused(&self, paused: bool) {
+        self.recording_paused.set(i64::from(paused));
     }
 
     /// The OpenMetrics text exposition.

@@ -12,6 +12,7 @@ pub mod lease;
 pub mod live;
 pub mod metrics;
 pub mod record;
+pub mod recorder;
 pub mod service_bus;
 pub mod session;
 pub mod status;

@@ -34,6 +34,11 @@ pub enum Record {
         /// Client order IDs an earlier session left open, cancelled at this start.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         cancelled_orphans: Vec<String>,
+        /// The session publishes an `EquitySnapshot` with its bars (set by the session's
+        /// first start; a session begun by an older worker has none, so replaying it
+        /// rebuilds the very sequence numbers it published).
+        #[serde(default, skip_serializing_if = "is_false")]
+        snapshots: bool,
     },
     /// A new session took the account's holding of the base asset as its starting
     /// position, at the mark (journaled with the session's first start).
@@ -91,6 +96,16 @@ pub enum Record {
         /// The first sequence not known to be delivered.
         next: u64,
     },
+    /// The platform confirmed every event of the session below sequence `next` (the
+    /// recorder's acknowledged cursor): a restart sends it the events from there.
+    Acknowledged {
+        /// The first sequence the platform has not confirmed.
+        next: u64,
+    },
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 mod decimal {

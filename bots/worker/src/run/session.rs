@@ -25,6 +25,7 @@ use super::holdings::{Holdings, Refusal};
 use super::journal::Journal;
 use super::metrics::WorkerMetrics;
 use super::record::Record;
+use super::recorder::Recorder;
 use super::status::{ConditionReport, PositionSnapshot, StatusReporter, StatusSnapshot};
 use super::trader::{Identity, Trader, TraderError};
 use crate::venue::binance::{FeedError, VenueError};
@@ -161,6 +162,8 @@ pub struct Outputs {
     pub metrics: Arc<WorkerMetrics>,
     /// The TradingBot's status, when there is a cluster.
     pub status: Option<StatusReporter>,
+    /// The platform recorder, when the platform is installed.
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 /// How a session ended without an error.
@@ -234,6 +237,8 @@ pub struct Session<X: Execution> {
     execution: X,
     out: Outputs,
     leading: watch::Receiver<bool>,
+    /// New bars are not traded: the recorder's backlog is at its bound.
+    paused: bool,
 }
 
 /// Everything a session starts from.
@@ -246,6 +251,8 @@ pub struct Start<X: Execution> {
     pub bot: String,
     /// The resolved configuration's hash, journaled with the start.
     pub config_hash: String,
+    /// Length of a bar (the strategy's timeframe), ns.
+    pub bar_nanos: i64,
     /// The execution.
     pub execution: X,
     /// The outputs.
@@ -263,6 +270,7 @@ impl<X: Execution> Session<X> {
             journal: (journal, records),
             bot,
             config_hash,
+            bar_nanos,
             mut execution,
             outputs,
             leading,
@@ -300,7 +308,12 @@ impl<X: Execution> Session<X> {
             engine,
             journal,
             &records,
-            Identity { bot, session },
+            Identity {
+                bot,
+                session,
+                bar_nanos,
+            },
+            outputs.recorder.is_some(),
             |_, r| execution.learn(r),
         )?;
         let mut this = Self {
@@ -308,7 +321,28 @@ impl<X: Execution> Session<X> {
             execution,
             out: outputs,
             leading,
+            paused: false,
         };
+        let published = this.trader.published();
+        if let Some(recorder) = &this.out.recorder {
+            let from = this.trader.acknowledged_mark().unwrap_or(0);
+            recorder.resume_from(from);
+            let resend = pending.iter().filter(|e| e.sequence >= from).count();
+            if resend > 0 {
+                tracing::info!(
+                    events = resend,
+                    from,
+                    "sending the platform the events it had not confirmed before the restart"
+                );
+            }
+            for e in &pending {
+                recorder.publish(e);
+            }
+        }
+        let pending: Vec<Event> = pending
+            .into_iter()
+            .filter(|e| e.sequence >= published)
+            .collect();
         if !pending.is_empty() {
             tracing::info!(
                 events = pending.len(),
@@ -370,6 +404,12 @@ impl<X: Execution> Session<X> {
             tracing::warn!(error = %e, "events not all delivered before the stop");
         }
         self.trader.delivered(self.out.sink.delivered());
+        if let Some(recorder) = &self.out.recorder {
+            if let Err(e) = recorder.flush().await {
+                tracing::warn!(error = %e, "the platform's backlog is kept for the next start");
+            }
+            self.trader.acknowledged(recorder.acknowledged());
+        }
         if let Err(e) = self.trader.journal_delivered() {
             tracing::warn!(error = %e, "cannot journal how far events were delivered");
         }
@@ -410,6 +450,9 @@ impl<X: Execution> Session<X> {
                         Tick::Bar { bar, received } => {
                             // Bars the journal already holds (a replay restarted from its file).
                             if self.trader.seen(&bar) {
+                                continue;
+                            }
+                            if self.backlog_full().await {
                                 continue;
                             }
                             let mut events = self.trader.on_bar(&bar)?;
@@ -476,13 +519,48 @@ impl<X: Execution> Session<X> {
         }
     }
 
-    /// Counts and publishes `events`, and remembers how far the sinks delivered.
+    /// Counts and publishes `events` (to the sinks and the platform recorder), and
+    /// remembers how far the sinks delivered and the platform confirmed.
     fn publish(&mut self, events: Vec<Event>) {
         for e in &events {
             self.out.metrics.observe(&self.out.symbol, e);
             self.out.sink.publish(e);
+            if let Some(recorder) = &self.out.recorder {
+                recorder.publish(e);
+            }
         }
         self.trader.delivered(self.out.sink.delivered());
+        if let Some(recorder) = &self.out.recorder {
+            self.trader.acknowledged(recorder.acknowledged());
+        }
+    }
+
+    /// Whether the recorder's backlog is at its bound: then the bar is not traded (nor
+    /// journaled), so the backlog stops growing; the pause and its end are reported.
+    async fn backlog_full(&mut self) -> bool {
+        let Some(recorder) = self.out.recorder.clone() else {
+            return false;
+        };
+        let full = recorder.full();
+        if full != self.paused {
+            self.paused = full;
+            self.out.metrics.set_recording_paused(full);
+            if full {
+                tracing::error!(
+                    backlog = recorder.backlog(),
+                    bound = recorder.max_backlog(),
+                    "the platform has not confirmed the backlog's bound of events: trading no \
+                     new bars until it does"
+                );
+            } else {
+                tracing::info!("the platform's backlog drained: trading again");
+            }
+            self.report().await;
+        }
+        if !full {
+            self.trader.acknowledged(recorder.acknowledged());
+        }
+        full
     }
 
     /// Performance to the metrics and (rate-limited) the TradingBot's status.
@@ -506,6 +584,25 @@ impl<X: Execution> Session<X> {
         };
         let trading = match (&snap.halted, leading) {
             (Some(_), _) => ConditionReport::new(false, "Halted", "trading halted by a risk limit"),
+            (None, _) if self.paused => {
+                let (backlog, bound, refused) = self
+                    .out
+                    .recorder
+                    .as_ref()
+                    .map_or((0, 0, None), |r| (r.backlog(), r.max_backlog(), r.failed()));
+                let why = refused.map_or_else(
+                    || "the platform is unreachable or refusing".to_owned(),
+                    |p| format!("the platform refused events for good: {p}"),
+                );
+                ConditionReport::new(
+                    false,
+                    "RecordingBacklog",
+                    format!(
+                        "{backlog} events not yet recorded by the platform (bound {bound}): \
+                         {why}; new bars are not traded until the backlog drains"
+                    ),
+                )
+            }
             (None, true) => ConditionReport::new(
                 true,
                 "Trading",

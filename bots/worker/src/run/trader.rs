@@ -81,7 +81,14 @@ pub struct Identity {
     pub bot: String,
     /// The session: when its journal first started, RFC 3339.
     pub session: String,
+    /// Length of the session's bars, ns (an `EquitySnapshot` is stamped at its bar's
+    /// close).
+    pub bar_nanos: i64,
 }
+
+/// An `EquitySnapshot` goes out with the first bar that closes in a new minute of market
+/// time: with every bar of a minute or longer, once a minute for one-second bars.
+const SNAPSHOT_EVERY_NANOS: i64 = 60_000_000_000;
 
 /// The session a journal holds: set by its first start, kept by every later one; `None`
 /// for an empty journal.
@@ -107,6 +114,14 @@ pub struct Trader<V: Venue> {
     published: u64,
     /// A newer delivery mark, journaled with the next record.
     delivered: Option<u64>,
+    /// Every event below this was confirmed by the platform (as the journal says).
+    acknowledged: Option<u64>,
+    /// A newer acknowledged cursor, journaled with the next record.
+    ack_pending: Option<u64>,
+    /// The session publishes `EquitySnapshot`s (see [`Record::Started`]).
+    snapshots: bool,
+    /// The minute of market time of the last `EquitySnapshot`.
+    last_snapshot: Option<i64>,
     starts: u64,
     bars: u64,
     last_bar: Option<UnixNanos>,
@@ -317,11 +332,17 @@ impl<V: Venue> Trader<V> {
     /// before), and with it the session's events; returns the trader and the events not
     /// yet known to be delivered, to publish (again). `on_replayed` sees each record in
     /// order, so a live executor can tell which orders may be on the exchange.
+    ///
+    /// With `recording` (the platform recorder is on), the events from the acknowledged
+    /// cursor are kept too (from the session's start when the journal has no cursor yet):
+    /// the caller sends the sinks those from [`Trader::published`] and the recorder those
+    /// from [`Trader::acknowledged_mark`].
     pub fn recover(
         mut engine: Engine<V>,
         journal: Journal<Record>,
         records: &[Record],
         identity: Identity,
+        recording: bool,
         mut on_replayed: impl FnMut(&mut Engine<V>, &Record),
     ) -> Result<(Self, Vec<Event>), TraderError> {
         engine.record_activity(true);
@@ -332,6 +353,10 @@ impl<V: Venue> Trader<V> {
             next: 0,
             published: 0,
             delivered: None,
+            acknowledged: None,
+            ack_pending: None,
+            snapshots: false,
+            last_snapshot: None,
             starts: 0,
             bars: 0,
             last_bar: None,
@@ -341,11 +366,17 @@ impl<V: Venue> Trader<V> {
             let bad = |reason: String| TraderError::BadRecord { index, reason };
             match record {
                 Record::Sent { .. } | Record::OrderId { .. } => {}
-                Record::Started { .. } => events.push(t.start_event(record)),
+                Record::Started { snapshots, .. } => {
+                    if t.starts == 0 {
+                        t.snapshots = *snapshots;
+                    }
+                    events.push(t.start_event(record));
+                }
                 Record::Bar(b) => {
                     let bar = b.to_bar().map_err(bad)?;
                     t.step(&bar)?;
                     events.extend(t.activity());
+                    events.extend(t.equity_snapshot(&bar));
                 }
                 Record::Venue { ts, events: e, .. } => {
                     t.engine
@@ -364,12 +395,34 @@ impl<V: Venue> Trader<V> {
                 }
                 Record::Note { at, body } => events.push(t.stamp(at.clone(), body.clone())),
                 Record::Published { next } => t.published = t.published.max(*next),
+                Record::Acknowledged { next } => {
+                    t.acknowledged = Some(t.acknowledged.unwrap_or(0).max(*next));
+                }
             }
             on_replayed(&mut t.engine, record);
         }
-        let published = t.published;
-        events.retain(|e| e.sequence >= published);
+        let keep = if recording {
+            t.published.min(t.acknowledged.unwrap_or(0))
+        } else {
+            t.published
+        };
+        events.retain(|e| e.sequence >= keep);
         Ok((t, events))
+    }
+
+    /// The session's `EquitySnapshot` at `bar`'s close, if one is due.
+    fn equity_snapshot(&mut self, bar: &Bar) -> Option<Event> {
+        if !self.snapshots {
+            return None;
+        }
+        let close = bar.ts.saturating_add(self.identity.bar_nanos);
+        let minute = close.div_euclid(SNAPSHOT_EVERY_NANOS);
+        if self.last_snapshot.is_some_and(|m| minute <= m) {
+            return None;
+        }
+        self.last_snapshot = Some(minute);
+        let performance = self.performance();
+        Some(self.stamp(rfc3339(close), Body::EquitySnapshot(performance)))
     }
 
     fn stamp(&mut self, ts: String, body: Body) -> Event {
@@ -456,20 +509,44 @@ impl<V: Venue> Trader<V> {
         self.next
     }
 
-    /// Appends records to the journal (atomic, synced), with a newer delivery mark if
-    /// there is one.
+    /// Appends records to the journal (atomic, synced), with a newer delivery mark and
+    /// acknowledged cursor if there are.
     pub fn journal(&mut self, records: &[Record]) -> Result<(), TraderError> {
-        match self.delivered.take() {
-            Some(next) => {
-                let mut all = Vec::with_capacity(records.len() + 1);
-                all.push(Record::Published { next });
-                all.extend_from_slice(records);
-                self.journal.append(&all)?;
-                self.published = next;
-            }
-            None => self.journal.append(records)?,
+        if self.delivered.is_none() && self.ack_pending.is_none() {
+            self.journal.append(records)?;
+            return Ok(());
+        }
+        let mut all = Vec::with_capacity(records.len() + 2);
+        all.extend(self.delivered.map(|next| Record::Published { next }));
+        all.extend(self.ack_pending.map(|next| Record::Acknowledged { next }));
+        all.extend_from_slice(records);
+        self.journal.append(&all)?;
+        if let Some(next) = self.delivered.take() {
+            self.published = next;
+        }
+        if let Some(next) = self.ack_pending.take() {
+            self.acknowledged = Some(next);
         }
         Ok(())
+    }
+
+    /// Every event below this was delivered by the sinks, as journaled.
+    pub fn published(&self) -> u64 {
+        self.published
+    }
+
+    /// The platform's acknowledged cursor, as journaled (`None`: never recorded).
+    pub fn acknowledged_mark(&self) -> Option<u64> {
+        self.acknowledged
+    }
+
+    /// The platform confirmed every event below `next`: journaled with the next record,
+    /// so a restart sends it only what it has not confirmed.
+    pub fn acknowledged(&mut self, next: u64) {
+        let next = next.min(self.next);
+        if next > self.acknowledged.unwrap_or(0) && self.ack_pending.is_none_or(|p| next > p) {
+            self.ack_pending = Some(next);
+        }
     }
 
     /// The sinks delivered every event below `next`: journaled with the next record, so
@@ -480,9 +557,9 @@ impl<V: Venue> Trader<V> {
         }
     }
 
-    /// Journals the delivery mark now (at a stop).
+    /// Journals the delivery mark and the acknowledged cursor now (at a stop).
     pub fn journal_delivered(&mut self) -> Result<(), TraderError> {
-        if self.delivered.is_some() {
+        if self.delivered.is_some() || self.ack_pending.is_some() {
             self.journal(&[])?;
         }
         Ok(())
@@ -509,7 +586,12 @@ impl<V: Venue> Trader<V> {
             config_hash,
             session: self.identity.session.clone(),
             cancelled_orphans,
+            // A new session publishes snapshots; a resumed one keeps what it began with.
+            snapshots: self.starts == 0 || self.snapshots,
         };
+        if self.starts == 0 {
+            self.snapshots = true;
+        }
         let Some((asset, quantity, price)) = adopt else {
             self.journal(std::slice::from_ref(&record))?;
             return Ok(vec![self.start_event(&record)]);
@@ -566,7 +648,9 @@ impl<V: Venue> Trader<V> {
     pub fn on_bar(&mut self, bar: &Bar) -> Result<Vec<Event>, TraderError> {
         self.journal(&[Record::Bar(BarRecord::from(bar))])?;
         self.step(bar)?;
-        Ok(self.activity())
+        let mut events = self.activity();
+        events.extend(self.equity_snapshot(bar));
+        Ok(events)
     }
 
     /// The venue's answers: journaled first, then processed; the events they caused.

@@ -25,6 +25,7 @@ use super::lease::LeaseGuard;
 use super::live::LiveExecutor;
 use super::metrics::{self, WorkerMetrics};
 use super::record::Record;
+use super::recorder::{Recorder, RecorderConfig};
 use super::service_bus::{ServiceBusConfig, ServiceBusSink};
 use super::session::{Execution, Outputs, Paper, Session, SessionError, Start};
 use super::status::StatusReporter;
@@ -161,6 +162,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 Duration::from_secs(args.status_interval_seconds),
             )
         }),
+        recorder: recorder(&args, &metrics)?,
     };
 
     // Wait for the Lease (a standby worker is healthy and ready, and does nothing).
@@ -312,6 +314,22 @@ fn sinks(args: &RunArgs) -> Result<Sinks> {
     Ok((Arc::new(Fanout::new(sinks)), service_bus))
 }
 
+/// The platform recorder, when `--platform-url` is set.
+fn recorder(args: &RunArgs, metrics: &Arc<WorkerMetrics>) -> Result<Option<Arc<Recorder>>> {
+    let Some(url) = &args.platform_url else {
+        return Ok(None);
+    };
+    let mut config = RecorderConfig::new(url.clone(), args.platform_token_file.clone());
+    config.max_backlog = args.platform_backlog_max;
+    let recorder = Recorder::start(config, metrics.clone(), super::recorder::http_client()?)?;
+    tracing::info!(
+        platform = %url,
+        max_backlog = args.platform_backlog_max,
+        "recording events with the platform"
+    );
+    Ok(Some(Arc::new(recorder)))
+}
+
 /// What both modes' sessions are built from.
 struct Wiring<'a> {
     args: &'a RunArgs,
@@ -330,6 +348,9 @@ impl Wiring<'_> {
             journal: self.journal,
             bot: self.bot,
             config_hash: config_hash(self.cfg),
+            bar_nanos: i64::try_from(self.cfg.strategy.timeframe.seconds())
+                .unwrap_or(60)
+                .saturating_mul(1_000_000_000),
             execution,
             outputs: self.outputs,
             leading: self.leading,
