@@ -1711,4 +1711,50 @@ async fn the_platform_gets_every_event_once_in_effect_through_an_outage_and_rest
     assert_eq!(p.ledger.duplicates(), 0);
     assert_eq!(p.ledger.events().len() as u64, total + 2);
     assert_eq!(acknowledged(&journal), Some(total + 2));
+
+    // The ledger holds another content under the next event's id (corruption): the
+    // platform refuses it, the recorder stops at once instead of retrying forever, says
+    // so, and keeps its cursor and backlog for a restart once a person has looked.
+    use tradewind_ingest::server::{BotRef, EventSink as _};
+    let forged = Event::new(
+        "trading/btc-bot",
+        &third[0].session,
+        total + 2,
+        "2026-12-06T00:00:00Z".into(),
+        Body::Unknown,
+    );
+    let bot = BotRef {
+        namespace: "trading".into(),
+        name: "btc-bot".into(),
+        uid: String::new(),
+        account: String::new(),
+        commission_plan: None,
+        symbol: "BTCUSDT".into(),
+    };
+    p.ledger.record(&bot, &[forged]).await.unwrap();
+    let metrics = Arc::new(WorkerMetrics::default());
+    let fourth = recorded_session(
+        &journal,
+        &[],
+        recorder(&p, 1_000, Duration::from_secs(60), &metrics),
+        metrics.clone(),
+    )
+    .await;
+    assert_eq!(kinds(&fourth), ["Resumed", "Stopped"]);
+    let text = metrics.encode();
+    assert!(text.contains("tradewind_bot_recording_failed 1"), "{text}");
+    assert!(
+        text.contains(r#"tradewind_bot_recording_send_failures_total{reason="refused"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("tradewind_bot_recording_backlog_events 2"),
+        "{text}"
+    );
+    assert_eq!(acknowledged(&journal), Some(total + 2));
+    assert_eq!(
+        p.ledger.events().len() as u64,
+        total + 3,
+        "nothing else recorded"
+    );
 }
