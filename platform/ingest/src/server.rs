@@ -174,13 +174,16 @@ impl Default for Limits {
 /// Most tokens remembered at once (the cache is cleared when full).
 const REVIEW_CACHE_MAX: usize = 10_000;
 
+/// A reviewed token's ServiceAccount (namespace, name) and when it was reviewed.
+type Reviewed = HashMap<String, ((String, String), Instant)>;
+
 /// The ingest service: authentication, the bot's mapping, the sink.
 pub struct Ingest {
     client: Client,
     sink: Arc<dyn EventSink>,
     limits: Limits,
     /// Token → (namespace, ServiceAccount) and when it was reviewed.
-    reviewed: Mutex<HashMap<String, ((String, String), Instant)>>,
+    reviewed: Mutex<Reviewed>,
 }
 
 impl Ingest {
