@@ -292,7 +292,8 @@ pub fn check_event(bot: &str, e: &Event) -> Result<(), Problem> {
         Body::Fill(f) => vec![
             ("price", &f.price, Sign::Positive),
             ("quantity", &f.quantity, Sign::Positive),
-            ("fee", &f.fee, Sign::NonNegative),
+            // Negative: a maker rebate, which some venues' schedules pay.
+            ("fee", &f.fee, Sign::Any),
         ],
         Body::EquitySnapshot(p) | Body::Stopped { performance: p, .. } => vec![
             ("equity", &p.equity, Sign::Any),
@@ -301,12 +302,13 @@ pub fn check_event(bot: &str, e: &Event) -> Result<(), Problem> {
             ("fees", &p.fees, Sign::NonNegative),
         ],
         Body::OrderSubmitted { order } | Body::OrderRefused { order, .. } => {
-            let mut v = vec![("order.quantity", order.quantity.as_str(), Sign::Positive)];
+            // A refused order may be sized at zero; none is negative.
+            let mut v = vec![("order.quantity", order.quantity.as_str(), Sign::NonNegative)];
             if let Some(p) = &order.price {
-                v.push(("order.price", p, Sign::Positive));
+                v.push(("order.price", p, Sign::NonNegative));
             }
             if let Some(p) = &order.trigger {
-                v.push(("order.trigger", p, Sign::Positive));
+                v.push(("order.trigger", p, Sign::NonNegative));
             }
             v
         }
@@ -404,12 +406,24 @@ mod tests {
         assert_eq!(p.field.as_deref(), Some("bot"));
 
         let mut bad = good.clone();
-        bad.events[1] = fill(1, "-0.5");
+        if let Body::Fill(f) = &mut bad.events[1].body {
+            f.quantity = "-0.001".into();
+        }
         let p = check_batch(BOT, &bad).unwrap_err();
         assert_eq!((p.code, p.status), (ProblemCode::Invalid, 422));
         assert_eq!(p.event_id.as_deref(), Some(bad.events[1].id.as_str()));
-        assert_eq!(p.field.as_deref(), Some("fee"));
-        assert!(p.detail.contains("negative"), "{p}");
+        assert_eq!(p.field.as_deref(), Some("quantity"));
+        assert!(p.detail.contains("greater than zero"), "{p}");
+        // A maker rebate is a negative fee, and valid.
+        assert_eq!(
+            check_batch(
+                BOT,
+                &Batch {
+                    events: vec![fill(0, "-0.01")]
+                }
+            ),
+            Ok(())
+        );
 
         let mut forged = good.clone();
         forged.events[1].id = forged.events[0].id.clone();
