@@ -1464,85 +1464,8 @@ async fn a_stop_order_goes_as_binance_stop_loss_and_fills_when_triggered() {
 
 // ---- recording with the platform -----------------------------------------------------
 
-/// The platform's ingest (the real server, with TokenReview against the test API server)
-/// over an in-memory ledger, and a worker token for it in a file.
-struct Platform {
-    _apiserver: tradewind_apiserver::TestServer,
-    ledger: Arc<tradewind_ingest::server::MemorySink>,
-    url: String,
-    token_file: PathBuf,
-    _task: tokio::task::JoinHandle<()>,
-}
-
-async fn platform(dir: &Path) -> Platform {
-    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use kube::api::{ObjectMeta, PostParams};
-    use kube::{Api, Client};
-    use tradewind_crds::TradingBot;
-    use tradewind_ingest::server::{Ingest, Limits, MemorySink, serve};
-
-    let server = tradewind_apiserver::TestServer::start().expect("API server");
-    let admin =
-        Client::try_from(kube::Config::new(server.url().parse().expect("url"))).expect("client");
-    for (_, crd) in tradewind_crds::manifests::all() {
-        Api::<CustomResourceDefinition>::all(admin.clone())
-            .create(&PostParams::default(), &crd)
-            .await
-            .expect("crd");
-    }
-    let meta = |name: &str| ObjectMeta {
-        name: Some(name.into()),
-        ..ObjectMeta::default()
-    };
-    Api::<Namespace>::all(admin.clone())
-        .create(
-            &PostParams::default(),
-            &Namespace {
-                metadata: meta("trading"),
-                ..Namespace::default()
-            },
-        )
-        .await
-        .expect("namespace");
-    let text = std::fs::read_to_string(manifest_dir().join("../../examples/bots/paper.yaml"))
-        .expect("example bot");
-    let mut bot: TradingBot = serde_saphyr::from_str(&text).expect("bot");
-    bot.metadata.name = Some("btc-bot".into());
-    bot.metadata.namespace = Some("trading".into());
-    Api::<TradingBot>::namespaced(admin.clone(), "trading")
-        .create(&PostParams::default(), &bot)
-        .await
-        .expect("bot");
-    let sa = tradewind_crds::contract::worker_service_account("btc-bot");
-    Api::<ServiceAccount>::namespaced(admin.clone(), "trading")
-        .create(
-            &PostParams::default(),
-            &ServiceAccount {
-                metadata: meta(&sa),
-                ..ServiceAccount::default()
-            },
-        )
-        .await
-        .expect("service account");
-    let token = server
-        .create_token("trading", &sa, &[tradewind_ingest::AUDIENCE], 3600)
-        .expect("token");
-    let token_file = dir.join("platform-token");
-    std::fs::write(&token_file, token).unwrap();
-    let ledger = Arc::new(MemorySink::knowing(&["trading/btc-bot"]));
-    let ingest = Arc::new(Ingest::new(admin, ledger.clone(), Limits::default()));
-    let (addr, task) = serve("127.0.0.1:0".parse().unwrap(), ingest)
-        .await
-        .expect("serve");
-    Platform {
-        _apiserver: server,
-        ledger,
-        url: format!("http://{addr}"),
-        token_file,
-        _task: task,
-    }
-}
+mod platform;
+use platform::{Platform, platform};
 
 /// A recorder to `p`; a stop waits up to `flush` for the backlog (all of it, for a
 /// platform that is down).
@@ -1606,7 +1529,7 @@ async fn the_platform_gets_every_event_once_in_effect_through_an_outage_and_rest
     let bars: Vec<Bar> = (0..6).map(|i| bar(i, "100.00", "100.00")).collect();
     let dir = scratch("recording");
     let journal = dir.join("bot.journal");
-    let p = platform(&dir).await;
+    let p = platform(&dir, "btc-bot").await;
 
     // The ledger is down for the whole first run: nothing is confirmed, nothing lost.
     // The backlog's bound (8 events) is reached, so the last bars are not traded.

@@ -155,6 +155,50 @@ fn stopped(events: &[Value]) -> Value {
 
 const PAPER_ARGS: &[&str] = &["--kubernetes", "off", "--market-data", "replay"];
 
+mod platform;
+
+/// A paper worker started with `--platform-url` records with the platform every event it
+/// publishes, with the token file it is given, before it exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paper_worker_records_every_event_with_the_platform() {
+    let dir = scratch("platform");
+    let p = platform::platform(&dir, "btc-scalper-demo").await;
+    let config = bot_json(&dir, "Paper", |_| {});
+    let (url, token) = (p.url.clone(), p.token_file.display().to_string());
+    let events = tokio::task::spawn_blocking(move || {
+        let data = data();
+        let mut w = Worker::start(
+            &dir,
+            &config,
+            &[
+                PAPER_ARGS,
+                &[
+                    "--replay-file",
+                    data.to_str().unwrap(),
+                    "--replay-speed",
+                    "0",
+                    "--platform-url",
+                    &url,
+                    "--platform-token-file",
+                    &token,
+                ],
+            ]
+            .concat(),
+            &[],
+        );
+        assert!(w.wait(60).success(), "{}", w.stderr());
+        w.events()
+    })
+    .await
+    .unwrap();
+    assert!(count(&events, "Fill") > 0 && count(&events, "EquitySnapshot") > 0);
+    let published: Vec<tradewind_events::Event> = events
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect();
+    assert_eq!(p.ledger.events(), published);
+}
+
 /// Paper trading on the replayed trades makes the same decisions and ends with the same
 /// equity as `tradewind-bot backtest` on the same file: the same engine code.
 #[test]
