@@ -1681,3 +1681,47 @@ async fn the_platform_gets_every_event_once_in_effect_through_an_outage_and_rest
         "nothing else recorded"
     );
 }
+
+/// A session begun by an older worker (its first start journaled without the
+/// `snapshots` flag) replays without equity snapshots, so every event keeps the sequence
+/// number, and id, it was published under; a new session has one per bar.
+#[test]
+fn equity_snapshots_never_renumber_a_session_begun_without_them() {
+    let bars: Vec<Bar> = (0..3).map(|i| bar(i, "100.00", "100.00")).collect();
+    for snapshots in [false, true] {
+        let dir = scratch(&format!("snapshots-{snapshots}"));
+        let path = dir.join("bot.journal");
+        let (mut j, _) = Journal::<Record>::open(&path).unwrap();
+        let mut records = vec![Record::Started {
+            at: "2026-12-06T00:00:00Z".into(),
+            mode: "Paper".into(),
+            config_hash: "test".into(),
+            session: "2026-12-06T00:00:00Z".into(),
+            cancelled_orphans: Vec::new(),
+            snapshots,
+        }];
+        records.extend(bars.iter().map(|b| Record::Bar(b.into())));
+        j.append(&records).unwrap();
+        drop(j);
+        let (j, records) = Journal::<Record>::open(&path).unwrap();
+        let identity = Identity {
+            bot: "trading/btc-bot".into(),
+            session: "2026-12-06T00:00:00Z".into(),
+            bar_nanos: 60_000_000_000,
+        };
+        let (_, events) =
+            Trader::recover(script_engine(), j, &records, identity, false, |_, _| {}).unwrap();
+        let found = events
+            .iter()
+            .filter(|e| e.kind() == "EquitySnapshot")
+            .count();
+        assert_eq!(
+            found,
+            if snapshots { bars.len() } else { 0 },
+            "{:?}",
+            kinds(&events)
+        );
+        let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
+        assert_eq!(sequences, (0..events.len() as u64).collect::<Vec<_>>());
+    }
+}
