@@ -9,11 +9,12 @@
 //! the token is never logged nor echoed. `/readyz` answers 503 while the sink says it is
 //! unavailable.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -184,6 +185,10 @@ pub struct Ingest {
     limits: Limits,
     /// Token → (namespace, ServiceAccount) and when it was reviewed.
     reviewed: Mutex<Reviewed>,
+    /// Answers to ingest requests, by outcome (`ok` or the problem's code).
+    answers: Mutex<BTreeMap<&'static str, u64>>,
+    recorded: AtomicU64,
+    duplicates: AtomicU64,
 }
 
 impl Ingest {
@@ -195,6 +200,56 @@ impl Ingest {
             sink,
             limits,
             reviewed: Mutex::new(HashMap::new()),
+            answers: Mutex::new(BTreeMap::new()),
+            recorded: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+        }
+    }
+
+    fn count(&self, outcome: &'static str) {
+        *self
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(outcome)
+            .or_default() += 1;
+    }
+
+    /// The ingest's counters in the OpenMetrics text format, without the final `# EOF`
+    /// (the platform appends them to its own exposition): batches answered by outcome
+    /// (`ok` or the refusal's code), events recorded, duplicates received.
+    pub fn encode_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            out,
+            "# HELP tradewind_ingest_batches Ingest requests answered, by outcome.\n\
+             # TYPE tradewind_ingest_batches counter"
+        );
+        for (outcome, n) in self
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "tradewind_ingest_batches_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        for (name, help, value) in [
+            ("events_recorded", "Events newly recorded.", &self.recorded),
+            (
+                "events_duplicate",
+                "Events received again after they were recorded.",
+                &self.duplicates,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP tradewind_ingest_{name} {help}\n# TYPE tradewind_ingest_{name} counter\n\
+                 tradewind_ingest_{name}_total {}",
+                value.load(Ordering::Relaxed)
+            );
         }
     }
 
@@ -213,8 +268,15 @@ impl Ingest {
                 }
             }
             (&Method::POST, PATH) => match self.ingest(req).await {
-                Ok(answer) => json(StatusCode::OK, JSON, &answer),
+                Ok(answer) => {
+                    self.count("ok");
+                    self.recorded.fetch_add(answer.recorded, Ordering::Relaxed);
+                    self.duplicates
+                        .fetch_add(answer.duplicates, Ordering::Relaxed);
+                    json(StatusCode::OK, JSON, &answer)
+                }
                 Err(problem) => {
+                    self.count(code_name(problem.code));
                     tracing::info!(
                         code = ?problem.code,
                         event = problem.event_id.as_deref().unwrap_or(""),
@@ -417,6 +479,26 @@ impl Ingest {
             commission_plan: bot.spec.commission_plan_ref.map(|r| r.name),
             symbol: bot.spec.symbols.first().cloned().unwrap_or_default(),
         })
+    }
+}
+
+/// The wire spelling of a problem's code (a metric label).
+fn code_name(code: ProblemCode) -> &'static str {
+    match code {
+        ProblemCode::Unauthenticated => "unauthenticated",
+        ProblemCode::Forbidden => "forbidden",
+        ProblemCode::UnknownBot => "unknownBot",
+        ProblemCode::UnknownAccount => "unknownAccount",
+        ProblemCode::Conflict => "conflict",
+        ProblemCode::Invalid => "invalid",
+        ProblemCode::Malformed => "malformed",
+        ProblemCode::TooLarge => "tooLarge",
+        ProblemCode::UnsupportedMediaType => "unsupportedMediaType",
+        ProblemCode::MethodNotAllowed => "methodNotAllowed",
+        ProblemCode::NotFound => "notFound",
+        ProblemCode::Timeout => "timeout",
+        ProblemCode::Unavailable => "unavailable",
+        ProblemCode::Unknown => "unknown",
     }
 }
 

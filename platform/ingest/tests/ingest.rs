@@ -207,7 +207,7 @@ async fn the_ingest_records_a_bots_own_events_once_and_refuses_everything_else_w
 
     let sink = Arc::new(MemorySink::knowing(&["default/btc-bot", "default/eth-bot"]));
     let ingest = Arc::new(Ingest::new(platform, sink.clone(), Limits::default()));
-    let (addr, task) = serve("127.0.0.1:0".parse().expect("addr"), ingest)
+    let (addr, task) = serve("127.0.0.1:0".parse().expect("addr"), ingest.clone())
         .await
         .expect("serve");
     let token = |sa: &str| {
@@ -349,5 +349,19 @@ async fn the_ingest_records_a_bots_own_events_once_and_refuses_everything_else_w
     assert_eq!(status, 405);
     assert_eq!(get(addr, "/healthz").await, 200);
     assert_eq!(sink.events().len(), 3);
+
+    // The counters say what happened, and no token.
+    let mut text = String::new();
+    ingest.encode_metrics(&mut text);
+    for sample in [
+        r#"tradewind_ingest_batches_total{outcome="ok"} 3"#,
+        r#"tradewind_ingest_batches_total{outcome="conflict"} 1"#,
+        r#"tradewind_ingest_batches_total{outcome="unauthenticated"} 3"#,
+        "tradewind_ingest_events_recorded_total 3",
+        "tradewind_ingest_events_duplicate_total 2",
+    ] {
+        assert!(text.contains(sample), "{sample} not in\n{text}");
+    }
+    assert!(!text.contains(&btc));
     task.abort();
 }
