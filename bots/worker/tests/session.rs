@@ -1500,10 +1500,22 @@ async fn recorded_session(
     recorder: Arc<tradewind_bot::run::recorder::Recorder>,
     metrics: Arc<WorkerMetrics>,
 ) -> Vec<Event> {
+    recorded_session_reporting(journal, bars, recorder, metrics, None).await
+}
+
+/// The same, reporting into the bot's status with `status`.
+async fn recorded_session_reporting(
+    journal: &Path,
+    bars: &[Bar],
+    recorder: Arc<tradewind_bot::run::recorder::Recorder>,
+    metrics: Arc<WorkerMetrics>,
+    status: Option<tradewind_bot::run::status::StatusReporter>,
+) -> Vec<Event> {
     let out = Captured::default();
     let mut outputs = outputs(out.sink(), Mode::Paper);
     outputs.recorder = Some(recorder);
     outputs.metrics = metrics;
+    outputs.status = status;
     let (_l, rx) = leading(true);
     let s = Session::start(start(script_engine(), journal, Paper, outputs, rx))
         .await
@@ -1535,13 +1547,31 @@ async fn the_platform_gets_every_event_once_in_effect_through_an_outage_and_rest
     // The backlog's bound (8 events) is reached, so the last bars are not traded.
     p.ledger.set_unavailable(true);
     let metrics = Arc::new(WorkerMetrics::default());
-    let first = recorded_session(
+    let bots: kube::Api<tradewind_crds::TradingBot> =
+        kube::Api::namespaced(p.admin.clone(), "trading");
+    let status = tradewind_bot::run::status::StatusReporter::new(
+        bots.clone(),
+        "btc-bot",
+        Duration::from_secs(3600),
+    );
+    let first = recorded_session_reporting(
         &journal,
         &bars,
         recorder(&p, 8, Duration::from_millis(300), &metrics),
         metrics.clone(),
+        Some(status),
     )
     .await;
+    // The bot's status says why it stopped trading.
+    let bot = bots.get_status("btc-bot").await.unwrap();
+    let conditions = bot.status.unwrap().conditions;
+    let trading = tradewind_crds::conditions::find(&conditions, "Trading").unwrap();
+    assert_eq!(
+        (trading.status.as_str(), trading.reason.as_str()),
+        ("False", "RecordingBacklog"),
+        "{trading:?}"
+    );
+    assert!(trading.message.contains("bound 8"), "{}", trading.message);
     assert!(p.ledger.events().is_empty());
     assert_eq!(acknowledged(&journal), None);
     assert!(

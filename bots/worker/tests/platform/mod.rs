@@ -8,6 +8,9 @@ use std::sync::Arc;
 /// over an in-memory ledger, and a worker token for it in a file.
 pub struct Platform {
     _apiserver: tradewind_apiserver::TestServer,
+    /// The test API server's admin.
+    #[allow(dead_code)] // read by tests/session.rs, not by every test binary
+    pub admin: kube::Client,
     /// The ledger behind the ingest.
     pub ledger: Arc<tradewind_ingest::server::MemorySink>,
     /// The ingest's base URL.
@@ -77,12 +80,17 @@ pub async fn platform(dir: &Path, name: &str) -> Platform {
     let token_file = dir.join("platform-token");
     std::fs::write(&token_file, token).unwrap();
     let ledger = Arc::new(MemorySink::knowing(&[format!("trading/{name}").as_str()]));
-    let ingest = Arc::new(Ingest::new(admin, ledger.clone(), Limits::default()));
+    let ingest = Arc::new(Ingest::new(
+        admin.clone(),
+        ledger.clone(),
+        Limits::default(),
+    ));
     let (addr, task) = serve("127.0.0.1:0".parse().unwrap(), ingest)
         .await
         .expect("serve");
     Platform {
         _apiserver: server,
+        admin,
         ledger,
         url: format!("http://{addr}"),
         token_file,
