@@ -1111,8 +1111,18 @@ async fn watch(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<Res
                     None => return,
                 },
                 _ = tick.tick(), if bookmarks => {
-                    let rv = shared2.lock().resource_version();
-                    while let Ok(WatchMsg::Event(ev)) = rx.try_recv() {
+                    // Events are queued under the store's lock, so taking the version and
+                    // the queue in one hold sends every event up to it, and none past it,
+                    // before the bookmark (a client resumes from the bookmark's version).
+                    let (rv, pending) = {
+                        let st = shared2.lock();
+                        let mut pending = Vec::new();
+                        while let Ok(WatchMsg::Event(ev)) = rx.try_recv() {
+                            pending.push(ev);
+                        }
+                        (st.resource_version(), pending)
+                    };
+                    for ev in pending {
                         if let Some(b) = view.event(&ev)
                             && out_tx.send(b).await.is_err()
                         {
