@@ -472,8 +472,11 @@ fn process_server(tag: &str) -> Kube {
         }
     });
     let script = dir.join("tw-test.sh");
-    std::fs::write(&script, SCRIPT.replace("@HOST_PORT@", &host_port.to_string()))
-        .expect("script");
+    std::fs::write(
+        &script,
+        SCRIPT.replace("@HOST_PORT@", &host_port.to_string()),
+    )
+    .expect("script");
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let config = Config {

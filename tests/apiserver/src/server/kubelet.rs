@@ -882,10 +882,14 @@ fn prepare_volumes(
             (dir, true)
         } else if let Some(pvc) = v.get("persistentVolumeClaim") {
             let claim = s(pvc, "/claimName");
-            if st.one(&core("persistentvolumeclaims"), ns, claim).is_none() {
+            let Some(bound) = st.one(&core("persistentvolumeclaims"), ns, claim) else {
                 return Err(format!("persistentvolumeclaim \"{claim}\" not found"));
-            }
-            let dir = claims_dir.join(ns).join(claim);
+            };
+            // A directory per claim object, as a volume per PersistentVolume: a claim
+            // deleted and created again under the same name starts empty.
+            let dir = claims_dir
+                .join(ns)
+                .join(format!("{claim}-{}", s(&bound, "/metadata/uid")));
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("creating {}: {e}", dir.display()))?;
             (dir, pvc["readOnly"] == true)
