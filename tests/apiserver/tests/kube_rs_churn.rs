@@ -155,32 +155,57 @@ async fn watcher_reflector_and_controller_survive_churn_drops_and_410() {
         live,
         "server state is what the test wrote"
     );
+    // What differs from the server: (reflector store, controller store, unreconciled).
+    let differences = || {
+        let names = |objs: Vec<Arc<ConfigMap>>| -> BTreeMap<String, String> {
+            objs.iter()
+                .map(|o| (o.name_any(), o.resource_version().unwrap_or_default()))
+                .collect()
+        };
+        let off = |have: &BTreeMap<String, String>| -> Vec<String> {
+            let mut d: Vec<String> = expected
+                .iter()
+                .filter(|(k, v)| have.get(*k) != Some(*v))
+                .map(|(k, v)| format!("{k}@{v}: {:?}", have.get(k)))
+                .collect();
+            d.extend(
+                have.keys()
+                    .filter(|k| !expected.contains_key(*k))
+                    .map(|k| format!("{k}: not on the server")),
+            );
+            d
+        };
+        let rec = reconciled.lock().unwrap().clone();
+        let dropped = dropped_by_runner.lock().unwrap().clone();
+        let unreconciled: Vec<String> = expected
+            .iter()
+            .filter(|(k, v)| rec.get(*k) != Some(*v) && !dropped.contains(*k))
+            .map(|(k, v)| format!("{k}@{v}: last reconciled {:?}", rec.get(k)))
+            .collect();
+        (
+            off(&names(reader.state())),
+            off(&names(controller_store.state())),
+            unreconciled,
+        )
+    };
     let converged = async {
         loop {
-            let got: BTreeMap<String, String> = reader
-                .state()
-                .iter()
-                .map(|o| (o.name_any(), o.resource_version().unwrap_or_default()))
-                .collect();
-            let in_controller: BTreeMap<String, String> = controller_store
-                .state()
-                .iter()
-                .map(|o| (o.name_any(), o.resource_version().unwrap_or_default()))
-                .collect();
-            let rec = reconciled.lock().unwrap().clone();
-            let dropped = dropped_by_runner.lock().unwrap().clone();
-            let reconciled_all = expected
-                .iter()
-                .all(|(k, v)| rec.get(k) == Some(v) || dropped.contains(k));
-            if got == expected && in_controller == expected && reconciled_all {
+            let (store, controller, unreconciled) = differences();
+            if store.is_empty() && controller.is_empty() && unreconciled.is_empty() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(15), converged)
+    if tokio::time::timeout(Duration::from_secs(15), converged)
         .await
-        .expect("reflector store and controller converge on the server's state");
+        .is_err()
+    {
+        let (store, controller, unreconciled) = differences();
+        panic!(
+            "no convergence on the server's state:\nreflector store: {store:?}\ncontroller store: {controller:?}\nnot reconciled: {unreconciled:?}"
+        );
+    }
 
     let events = applied.lock().unwrap().clone();
     let unique: BTreeSet<&(String, String)> = events.iter().collect();
