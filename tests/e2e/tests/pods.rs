@@ -282,6 +282,59 @@ fn operator_and_paper_worker_run_as_pods() {
         ),
         pod
     );
+    // The worker pod's own credentials (its projected token and the cluster CA, as the
+    // kubelet mounted them): its own bot is readable; another bot and any Secret are not.
+    let uid = k.get("trading", &format!("pod/{pod}"), "{.metadata.uid}");
+    let mut mounted = vec![dir.join("kubelet/pods").join(uid.trim())];
+    let mut token_dir = None;
+    while let Some(d) = mounted.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                mounted.push(p);
+            } else if p.file_name().is_some_and(|n| n == "token") && d.join("ca.crt").is_file() {
+                token_dir = Some(d.clone());
+            }
+        }
+    }
+    let token_dir = token_dir.expect("the pod's projected ServiceAccount token");
+    let token = std::fs::read_to_string(token_dir.join("token")).unwrap();
+    let https = std::fs::read_to_string(&kc)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .expect("server in the kubeconfig")
+        .replace("http://", "https://");
+    let as_worker = |args: &[&str]| {
+        Command::new("kubectl")
+            .args([
+                "--kubeconfig",
+                "/dev/null",
+                "--server",
+                &https,
+                "--token",
+                token.trim(),
+            ])
+            .arg("--certificate-authority")
+            .arg(token_dir.join("ca.crt"))
+            .args(["-n", "trading"])
+            .args(args)
+            .output()
+            .expect("kubectl runs")
+    };
+    let own = as_worker(&["get", bot, "-o", "name"]);
+    assert!(own.status.success(), "{own:?}");
+    for refused in [
+        &["get", "tradingbot/btc-scalper-demo", "-o", "name"][..],
+        &["get", "secrets"][..],
+    ] {
+        let out = as_worker(refused);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("forbidden"),
+            "{refused:?} as the worker: {err}"
+        );
+    }
     eventually(60, "the worker's market streams", || {
         mock.market_connections() >= 1
     });
