@@ -34,6 +34,10 @@ struct Args {
     /// First CrashLoopBackOff delay in milliseconds (doubling, at most 5 minutes).
     #[arg(long, default_value_t = 10_000)]
     crash_backoff_ms: u64,
+    /// Host ports pods reach at their gateway address (`KUBERNETES_SERVICE_HOST`): each
+    /// is relayed to the same port on 127.0.0.1 (repeatable or comma-separated).
+    #[arg(long = "host-port", value_delimiter = ',')]
+    host_ports: Vec<u16>,
     /// Interval between watch bookmarks, in seconds.
     #[arg(long, default_value_t = 5)]
     bookmark_interval_s: u64,
@@ -66,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
             .context("--image-map")?,
             runtime_dir: args.kubelet_dir.clone(),
             crash_backoff: Duration::from_millis(args.crash_backoff_ms),
+            host_ports: args.host_ports.clone(),
         },
         ..Config::default()
     };

@@ -2,6 +2,13 @@
 //! with the server through sustained churn, dropped watches and a 410 Gone — no missed
 //! and no duplicated event — and a `Controller` over the same objects reconciles each
 //! change. Churn lasts `TRADEWIND_CHURN_SECONDS` (default 10; run it for minutes with e.g. 180).
+//!
+//! Both watches are answered 410 once, so both relist every run. kube-runtime's
+//! `Controller` swaps its store only at the relist's end (`InitDone`) but schedules each
+//! listed object as it arrives; an object created while its watch was down can reach the
+//! runner before the swap and is dropped as `ObjectNotFound` (a real API server's 410
+//! does the same). Such an object must still be in the controller's store at the server's
+//! resourceVersion; it is reconciled at its next change.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -66,7 +73,12 @@ async fn watcher_reflector_and_controller_survive_churn_drops_and_410() {
     // A controller over the same objects: every object it last saw must be reconciled.
     let reconciled: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
     let rec = reconciled.clone();
-    let controller = Controller::new(api.clone(), watcher::Config::default().labels("churn=yes"))
+    // Objects the controller's runner dropped as not (yet) in its store, by name.
+    let dropped_by_runner: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let not_found = dropped_by_runner.clone();
+    let controller = Controller::new(api.clone(), watcher::Config::default().labels("churn=yes"));
+    let controller_store = controller.store();
+    let controller = controller
         .run(
             move |obj: Arc<ConfigMap>, ctx: Arc<Mutex<BTreeMap<String, String>>>| async move {
                 ctx.lock()
@@ -77,7 +89,12 @@ async fn watcher_reflector_and_controller_survive_churn_drops_and_410() {
             |_, _, _| Action::requeue(Duration::from_secs(1)),
             rec,
         )
-        .for_each(|_| futures::future::ready(()));
+        .for_each(move |res| {
+            if let Err(kube::runtime::controller::Error::ObjectNotFound(obj)) = res {
+                not_found.lock().unwrap().insert(obj.name);
+            }
+            futures::future::ready(())
+        });
     let controller_task = tokio::spawn(controller);
 
     reader.wait_until_ready().await.expect("store ready");
@@ -114,6 +131,8 @@ async fn watcher_reflector_and_controller_survive_churn_drops_and_410() {
             dropped = true;
         }
         if t > 0.6 && !gone {
+            // One 410 for each of the two watches (the reflector's and the controller's).
+            server.handle().gone_next_watch();
             server.handle().gone_next_watch();
             server.handle().close_watches();
             gone = true;
@@ -136,27 +155,57 @@ async fn watcher_reflector_and_controller_survive_churn_drops_and_410() {
         live,
         "server state is what the test wrote"
     );
+    // What differs from the server: (reflector store, controller store, unreconciled).
+    let differences = || {
+        let names = |objs: Vec<Arc<ConfigMap>>| -> BTreeMap<String, String> {
+            objs.iter()
+                .map(|o| (o.name_any(), o.resource_version().unwrap_or_default()))
+                .collect()
+        };
+        let off = |have: &BTreeMap<String, String>| -> Vec<String> {
+            let mut d: Vec<String> = expected
+                .iter()
+                .filter(|(k, v)| have.get(*k) != Some(*v))
+                .map(|(k, v)| format!("{k}@{v}: {:?}", have.get(k)))
+                .collect();
+            d.extend(
+                have.keys()
+                    .filter(|k| !expected.contains_key(*k))
+                    .map(|k| format!("{k}: not on the server")),
+            );
+            d
+        };
+        let rec = reconciled.lock().unwrap().clone();
+        let dropped = dropped_by_runner.lock().unwrap().clone();
+        let unreconciled: Vec<String> = expected
+            .iter()
+            .filter(|(k, v)| rec.get(*k) != Some(*v) && !dropped.contains(*k))
+            .map(|(k, v)| format!("{k}@{v}: last reconciled {:?}", rec.get(k)))
+            .collect();
+        (
+            off(&names(reader.state())),
+            off(&names(controller_store.state())),
+            unreconciled,
+        )
+    };
     let converged = async {
         loop {
-            let got: BTreeMap<String, String> = reader
-                .state()
-                .iter()
-                .map(|o| (o.name_any(), o.resource_version().unwrap_or_default()))
-                .collect();
-            let rec = reconciled.lock().unwrap().clone();
-            let rec_live: BTreeMap<String, String> = rec
-                .into_iter()
-                .filter(|(k, _)| expected.contains_key(k))
-                .collect();
-            if got == expected && rec_live == expected {
+            let (store, controller, unreconciled) = differences();
+            if store.is_empty() && controller.is_empty() && unreconciled.is_empty() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(15), converged)
+    if tokio::time::timeout(Duration::from_secs(15), converged)
         .await
-        .expect("reflector store and controller converge on the server's state");
+        .is_err()
+    {
+        let (store, controller, unreconciled) = differences();
+        panic!(
+            "no convergence on the server's state:\nreflector store: {store:?}\ncontroller store: {controller:?}\nnot reconciled: {unreconciled:?}"
+        );
+    }
 
     let events = applied.lock().unwrap().clone();
     let unique: BTreeSet<&(String, String)> = events.iter().collect();

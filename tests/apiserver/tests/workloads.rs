@@ -161,6 +161,7 @@ echo "state=$(cat /state/mark 2>/dev/null)"; echo "$HOSTNAME" > /state/mark
 if exec 3<>"/dev/tcp/$KUBERNETES_SERVICE_HOST/$KUBERNETES_SERVICE_PORT"; then
   printf 'GET /version HTTP/1.0\r\n\r\n' >&3; echo "api=$(head -1 <&3)"
 fi
+if exec 4<>"/dev/tcp/$KUBERNETES_SERVICE_HOST/@HOST_PORT@"; then echo "host=$(head -1 <&4)"; fi
 case "$1" in
   job) echo "index=$JOB_COMPLETION_INDEX"; exit 0;;
   crash) echo crashing; exit 1;;
@@ -462,8 +463,20 @@ fn probes_drive_readiness_and_restarts_and_deletion_sends_sigterm() {
 fn process_server(tag: &str) -> Kube {
     let dir = std::env::temp_dir().join(format!("tw-workloads-exe-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
+    // A service on the host's loopback that pods reach through their gateway's relay.
+    let host = std::net::TcpListener::bind("127.0.0.1:0").expect("host service");
+    let host_port = host.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut conn in host.incoming().flatten() {
+            let _ = std::io::Write::write_all(&mut conn, b"relayed from the host\n");
+        }
+    });
     let script = dir.join("tw-test.sh");
-    std::fs::write(&script, SCRIPT).expect("script");
+    std::fs::write(
+        &script,
+        SCRIPT.replace("@HOST_PORT@", &host_port.to_string()),
+    )
+    .expect("script");
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let config = Config {
@@ -471,6 +484,7 @@ fn process_server(tag: &str) -> Kube {
             images: ImageMap::parse(&format!("tw-test:*={}", script.display())).expect("map"),
             runtime_dir: None,
             crash_backoff: Duration::from_secs(10),
+            host_ports: vec![host_port],
         },
         ..Config::default()
     };
@@ -529,6 +543,7 @@ fn process_pods_run_restart_log_and_stop() {
         "namespace=default",
         "token=eyJ",
         "api=HTTP/1.0 200 OK",
+        "host=relayed from the host",
     ] {
         assert!(logs.contains(want), "{want:?} not in:\n{logs}");
     }

@@ -3,9 +3,11 @@ tests/deploy. Every command prints one JSON document on stdout.
 
   chart.py lint CHART VALUES_JSON
   chart.py render CHART VALUES_JSON RELEASE NAMESPACE
-  chart.py install KUBECONFIG CHART VALUES_JSON RELEASE NAMESPACE
+  chart.py install KUBECONFIG CHART VALUES_JSON RELEASE NAMESPACE [WAIT]
   chart.py uninstall KUBECONFIG RELEASE NAMESPACE
 
+WAIT is Helm's wait strategy (`legacy`: Deployments' ReplicaSets and pods ready, as
+`helm install --wait`; `watcher`: kstatus); without it the install does not wait.
 `render` prints {"objects": [...every rendered object...], "notes": "..."} or
 {"error": {"type": ..., "message": ...}} when Helm refuses the values or the templates.
 """
@@ -46,13 +48,11 @@ def main(cmd, *args):
         objs, notes = objects(rendered)
         return {"objects": objs, "notes": notes}
     if cmd == "install":
-        kubeconfig, chart, values, release, namespace = args
+        kubeconfig, chart, values, release, namespace, *wait = args
         with helm.Config(kubeconfig_path=kubeconfig, namespace=namespace) as cfg:
             rel = cfg.install(
                 chart, release, json.loads(values), namespace=namespace,
-                # No Helm wait: Helm's readiness checks for Deployments read ReplicaSets,
-                # which the test API server does not serve; the test waits with kubectl.
-                create_namespace=True, wait=None, timeout=60,
+                create_namespace=True, wait=wait[0] if wait else None, timeout=120,
             )
             return {"status": rel["status"], "revision": rel["revision"]}
     if cmd == "uninstall":

@@ -2,17 +2,80 @@
 //! (its process kubelet): the chart installed with Helm, the operator pod running from its
 //! own binary under the chart's ServiceAccount and RBAC, the example Paper bot's worker pod
 //! under the ServiceAccount and Role the operator wrote, holding its Lease and writing its
-//! performance into the TradingBot's status; `kubectl logs`, a killed worker restarted,
-//! suspension stopping the pod, deletion collecting it. Market data is the replayed sample
-//! (`--market-data replay`), set by a wrapper the image map points at.
+//! performance into the TradingBot's status; `kubectl logs`, a killed worker restarted and
+//! resuming from the journal on its claim, suspension stopping the pod, deletion
+//! collecting it. The chart is installed with Helm's own wait (`legacy`: the Deployment's
+//! ReplicaSet and pods ready, as `helm install --wait`).
+//!
+//! The exchange is `tests/binance` replaying the real BTCUSDT sample: it listens on the
+//! host's loopback only, and the server relays its port from each pod's gateway address
+//! (`--host-port`); a wrapper the image map points at gives the worker that address.
 //!
 //! Skipped with a printed reason when not root, or without kubectl, bwrap, ip or nsenter.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use serde_json::json;
-use tradewind_deploy_tests::{chart_dir, repo, require_python};
+use serde_json::{Value, json};
+use tradewind_binance_mock::{MockConfig, Speed};
+use tradewind_deploy_tests::{chart_dir, eventually, repo, require_python};
+
+/// A Paper bot on the `make demo` strategy (EMA 5/15 on one-second bars), which trades on
+/// the three-minute sample; the Strategy and CommissionPlan come from examples/demo.
+const PAPER_BOT: &str = r#"apiVersion: tradewind.dev/v1alpha1
+kind: TradingBot
+metadata:
+  name: btc-scalper-paper
+spec:
+  mode: Paper
+  strategyRef: {name: btc-ema-5-15-1s}
+  commissionPlanRef: {name: binance-base}
+  accountRef: {name: demo}
+  venue: {exchange: Binance, market: Spot}
+  symbols: [BTCUSDT]
+  capital: {amount: "10000", currency: USDT}
+"#;
+
+/// The bar timestamps in the worker's journal(s) under `dir` (a claim's directory on the
+/// host): frames of `[len u32 LE][2 checksums][JSON array of records]`.
+fn journal_bars(dir: &Path) -> Vec<i64> {
+    let mut bars = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "journal") {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                let mut at = 0;
+                while at + 12 <= bytes.len() {
+                    let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+                    let Some(payload) = bytes.get(at + 12..at + 12 + len) else {
+                        break;
+                    };
+                    let records: Vec<Value> = serde_json::from_slice(payload).unwrap_or_default();
+                    bars.extend(
+                        records
+                            .iter()
+                            .filter(|r| r["type"] == "bar")
+                            .filter_map(|r| r["ts"].as_i64()),
+                    );
+                    at += 12 + len;
+                }
+            }
+        }
+    }
+    bars
+}
+
+/// The worker's events in `kubectl logs` output (its JSON lines).
+fn events(logs: &str) -> Vec<Value> {
+    logs.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e.get("kind").is_some() && e.get("sequence").is_some())
+        .collect()
+}
 
 fn have(program: &str) -> bool {
     std::env::var_os("PATH")
@@ -100,13 +163,21 @@ fn operator_and_paper_worker_run_as_pods() {
     }
     let dir = std::env::temp_dir().join(format!("tw-e2e-pods-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let data = repo().join("examples/data/binance_spot_ethusdt_l1_trades.jsonl");
+    // The exchange, paused until the worker has subscribed; 3x: the sample in about a
+    // minute, so the worker is killed in the middle of it.
+    let data = repo().join("examples/data/binance_spot_btcusdt_l1_trades.jsonl");
+    let mock = tradewind_binance_mock::TestServer::start_with(MockConfig {
+        speed: Speed::Multiplier(3.0),
+        start_paused: true,
+        ..MockConfig::default().with_data(&data).expect("market data")
+    })
+    .expect("the exchange mock");
+    let port = mock.port();
     let wrapper = dir.join("tradewind-bot.sh");
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\nexport TRADEWIND_MARKET_DATA=replay TRADEWIND_REPLAY_FILE={} TRADEWIND_REPLAY_SPEED=5 TRADEWIND_STATUS_INTERVAL_SECONDS=1\nexec {} \"$@\"\n",
-            data.display(),
+            "#!/bin/sh\nexport TRADEWIND_MARKET_DATA=binance TRADEWIND_BINANCE_REST=http://$KUBERNETES_SERVICE_HOST:{port} TRADEWIND_BINANCE_WS=ws://$KUBERNETES_SERVICE_HOST:{port} TRADEWIND_STATUS_INTERVAL_SECONDS=1\nexec {} \"$@\"\n",
             sibling_bin("tradewind-bot").display()
         ),
     )
@@ -123,6 +194,7 @@ fn operator_and_paper_worker_run_as_pods() {
         .arg("--kubeconfig")
         .arg(&kc)
         .args(["--image-map", &map, "--crash-backoff-ms", "500"])
+        .args(["--host-port", &port.to_string()])
         .arg("--kubelet-dir")
         .arg(dir.join("kubelet"))
         .env("RUST_LOG", "warn")
@@ -144,7 +216,7 @@ fn operator_and_paper_worker_run_as_pods() {
         .arg(&kc)
         .arg(chart_dir())
         .arg(json!({"replicaCount": 1, "workerState": {"size": "1Mi"}}).to_string())
-        .args(["tradewind", "tradewind-system"])
+        .args(["tradewind", "tradewind-system", "legacy"])
         // Helm keeps its cache and config under HOME.
         .env("HOME", &dir)
         .output()
@@ -158,10 +230,14 @@ fn operator_and_paper_worker_run_as_pods() {
     let rel: serde_json::Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("chart.py's JSON");
     assert_eq!(rel["status"], "deployed", "{rel}");
-    k.wait(
-        "tradewind-system",
-        "deployment/tradewind",
-        "condition=Available",
+    // Helm returned only once the operator's Deployment was ready.
+    assert_eq!(
+        k.get(
+            "tradewind-system",
+            "deployment/tradewind",
+            "{.status.readyReplicas}"
+        ),
+        "1"
     );
     let id = k.get(
         "tradewind-system",
@@ -170,7 +246,10 @@ fn operator_and_paper_worker_run_as_pods() {
     );
     assert!(id.starts_with("process://"), "{id}");
 
-    // The example Paper bot: its worker pod runs, holds the Lease, reports performance.
+    // The examples validate; the Paper bot's worker pod runs, holds the Lease, trades
+    // on the mock's market data and reports its performance.
+    let bot_file = dir.join("paper-bot.yaml");
+    std::fs::write(&bot_file, PAPER_BOT).unwrap();
     k.ok(&[
         "apply",
         "-n",
@@ -180,42 +259,101 @@ fn operator_and_paper_worker_run_as_pods() {
         "-f",
         "examples/commission-plans/",
         "-f",
-        "examples/bots/paper.yaml",
+        "examples/demo/btc-scalper.yaml",
+        "-f",
+        bot_file.to_str().unwrap(),
     ]);
-    k.wait("trading", "tradingbot/eth-rsi-paper", "condition=Ready");
-    k.wait(
-        "trading",
-        "pods -l app.kubernetes.io/instance=eth-rsi-paper",
-        "condition=Ready",
-    );
-    let pod = k.get(
-        "trading",
-        "pods -l app.kubernetes.io/instance=eth-rsi-paper",
-        "{.items[0].metadata.name}",
-    );
+    let bot = "tradingbot/btc-scalper-paper";
+    let pods = "pods -l app.kubernetes.io/instance=btc-scalper-paper";
+    k.wait("trading", bot, "condition=Ready");
+    k.wait("trading", pods, "condition=Ready");
+    let pod = k.get("trading", pods, "{.items[0].metadata.name}");
     let id = k.get(
         "trading",
         &format!("pod/{pod}"),
         "{.status.containerStatuses[0].containerID}",
     );
     assert!(id.starts_with("process://"), "{id}");
-    k.wait(
-        "trading",
-        "tradingbot/eth-rsi-paper",
-        "jsonpath={.status.performance.equity}=5000.00",
-    );
     assert_eq!(
         k.get(
             "trading",
-            "lease/eth-rsi-paper-lease",
+            "lease/btc-scalper-paper-lease",
             "{.spec.holderIdentity}"
         ),
         pod
     );
-    let logs = k.ok(&["logs", "-n", "trading", &pod]);
+    // The worker pod's own credentials (its projected token and the cluster CA, as the
+    // kubelet mounted them): its own bot is readable; another bot and any Secret are not.
+    let uid = k.get("trading", &format!("pod/{pod}"), "{.metadata.uid}");
+    let mut mounted = vec![dir.join("kubelet/pods").join(uid.trim())];
+    let mut token_dir = None;
+    while let Some(d) = mounted.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                mounted.push(p);
+            } else if p.file_name().is_some_and(|n| n == "token") && d.join("ca.crt").is_file() {
+                token_dir = Some(d.clone());
+            }
+        }
+    }
+    let token_dir = token_dir.expect("the pod's projected ServiceAccount token");
+    let token = std::fs::read_to_string(token_dir.join("token")).unwrap();
+    let https = std::fs::read_to_string(&kc)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .expect("server in the kubeconfig")
+        .replace("http://", "https://");
+    let as_worker = |args: &[&str]| {
+        Command::new("kubectl")
+            .args([
+                "--kubeconfig",
+                "/dev/null",
+                "--server",
+                &https,
+                "--token",
+                token.trim(),
+            ])
+            .arg("--certificate-authority")
+            .arg(token_dir.join("ca.crt"))
+            .args(["-n", "trading"])
+            .args(args)
+            .output()
+            .expect("kubectl runs")
+    };
+    let own = as_worker(&["get", bot, "-o", "name"]);
+    assert!(own.status.success(), "{own:?}");
+    for refused in [
+        &["get", "tradingbot/btc-scalper-demo", "-o", "name"][..],
+        &["get", "secrets"][..],
+    ] {
+        let out = as_worker(refused);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("forbidden"),
+            "{refused:?} as the worker: {err}"
+        );
+    }
+    eventually(60, "the worker's market streams", || {
+        mock.market_connections() >= 1
+    });
+    mock.resume();
+    let mut logs = String::new();
+    eventually(90, "a paper fill", || {
+        logs = k.ok(&["logs", "-n", "trading", &pod]);
+        events(&logs).iter().any(|e| e["kind"] == "Fill")
+    });
     assert!(logs.contains(r#""kind":"Started""#), "{logs}");
+    eventually(30, "fees in the bot's status", || {
+        let fees = k.get("trading", bot, "{.status.performance.fees}");
+        fees.chars().any(|c| c.is_ascii_digit() && c != '0')
+    });
 
-    // kill -9 of the worker's process: the kubelet restarts it in the same pod.
+    // kill -9 of the worker's process (the market paused meanwhile): the kubelet restarts
+    // it in the same pod, and it resumes from its journal on the claim.
+    mock.pause();
+    assert!(mock.remaining() > 0, "the sample ended before the kill");
     let sandbox: u32 = id.trim_start_matches("process://").parse().unwrap();
     let children =
         std::fs::read_to_string(format!("/proc/{sandbox}/task/{sandbox}/children")).unwrap();
@@ -228,27 +366,81 @@ fn operator_and_paper_worker_run_as_pods() {
         "jsonpath={.status.containerStatuses[0].restartCount}=1",
     );
     k.wait("trading", &format!("pod/{pod}"), "condition=Ready");
-    let previous = k.ok(&["logs", "-n", "trading", &pod, "--previous"]);
-    assert!(previous.contains(r#""kind":"Started""#), "{previous}");
+    eventually(60, "the restarted worker to resume", || {
+        k.ok(&["logs", "-n", "trading", &pod])
+            .contains(r#""kind":"Resumed""#)
+    });
+    eventually(60, "the restarted worker's market streams", || {
+        mock.market_connections() >= 1
+    });
+    // The rest of the sample faster: what matters now is that it arrives.
+    mock.set_speed(Speed::Multiplier(20.0));
+    mock.resume();
+    let previous = events(&k.ok(&["logs", "-n", "trading", &pod, "--previous"]));
+    assert!(previous.iter().any(|e| e["kind"] == "Fill"), "{previous:?}");
+    let mut current = Vec::new();
+    eventually(
+        90,
+        "the sample replayed to its end after the restart",
+        || {
+            current = events(&k.ok(&["logs", "-n", "trading", &pod]));
+            mock.remaining() == 0
+        },
+    );
+    let resumed = current
+        .iter()
+        .find(|e| e["kind"] == "Resumed")
+        .unwrap_or_else(|| panic!("no Resumed event after the restart: {current:?}"));
+    assert!(
+        resumed["replayedBars"].as_u64().unwrap_or(0) > 0,
+        "the journal's bars were not replayed: {resumed}"
+    );
+    assert!(
+        !current.iter().any(|e| e["kind"] == "Started"),
+        "the restarted worker started a new session instead of resuming"
+    );
+    // The journal on the claim: the bars of both runs, each once and in order; the
+    // restarted worker went on from where the journal ended.
+    let replayed = resumed["replayedBars"].as_u64().unwrap_or(0) as usize;
+    let claims = dir.join("kubelet/claims/trading");
+    let mut bars = Vec::new();
+    eventually(60, "bars after the restart in the journal", || {
+        bars = journal_bars(&claims);
+        bars.len() > replayed
+    });
+    assert!(
+        bars.windows(2).all(|w| w[0] < w[1]),
+        "a bar journaled twice or out of order: {bars:?}"
+    );
+    // Both runs together hold each sequence number once: what the kill held back is
+    // published again under the same id, nothing twice under another.
+    let mut ids: Vec<(u64, String)> = previous
+        .iter()
+        .chain(&current)
+        .map(|e| {
+            (
+                e["sequence"].as_u64().unwrap(),
+                e["id"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let sequences: Vec<u64> = ids.iter().map(|(s, _)| *s).collect();
+    assert_eq!(sequences, (0..ids.len() as u64).collect::<Vec<_>>());
 
     // Suspended: the worker pod goes; deleted: the bot's children and pods go.
     k.ok(&[
         "patch",
         "-n",
         "trading",
-        "tradingbot/eth-rsi-paper",
+        bot,
         "--type=merge",
         "-p",
         r#"{"spec":{"suspend":true}}"#,
     ]);
     k.wait("trading", &format!("pod/{pod}"), "delete");
-    k.ok(&[
-        "delete",
-        "-n",
-        "trading",
-        "tradingbot/eth-rsi-paper",
-        "--timeout=60s",
-    ]);
+    k.ok(&["delete", "-n", "trading", bot, "--timeout=60s"]);
     tradewind_deploy_tests::eventually(60, "the bot's children to be collected", || {
         k.ok(&["get", "-n", "trading", "deploy,pods", "-o", "name"])
             .trim()
@@ -257,13 +449,9 @@ fn operator_and_paper_worker_run_as_pods() {
 
     // One rule removed from the worker's Role (the operator stopped first, so it does not
     // put it back): the restarted worker is refused with kube-apiserver's 403.
-    k.ok(&["apply", "-n", "trading", "-f", "examples/bots/paper.yaml"]);
-    k.wait("trading", "tradingbot/eth-rsi-paper", "condition=Ready");
-    k.wait(
-        "trading",
-        "pods -l app.kubernetes.io/instance=eth-rsi-paper",
-        "condition=Ready",
-    );
+    k.ok(&["apply", "-n", "trading", "-f", bot_file.to_str().unwrap()]);
+    k.wait("trading", bot, "condition=Ready");
+    k.wait("trading", pods, "condition=Ready");
     k.ok(&[
         "patch",
         "-n",
@@ -278,7 +466,7 @@ fn operator_and_paper_worker_run_as_pods() {
         "get",
         "-n",
         "trading",
-        "role/eth-rsi-paper-worker",
+        "role/btc-scalper-paper-worker",
         "-o",
         "json",
     ]))
@@ -296,11 +484,7 @@ fn operator_and_paper_worker_run_as_pods() {
     let edited = dir.join("role.json");
     std::fs::write(&edited, role.to_string()).unwrap();
     k.ok(&["replace", "-f", edited.to_str().unwrap()]);
-    let pod = k.get(
-        "trading",
-        "pods -l app.kubernetes.io/instance=eth-rsi-paper",
-        "{.items[0].metadata.name}",
-    );
+    let pod = k.get("trading", pods, "{.items[0].metadata.name}");
     let id = k.get(
         "trading",
         &format!("pod/{pod}"),

@@ -139,6 +139,81 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The `Status` as kube-apiserver writes it: its fields in the Go struct's order
+    /// (`kind`, `apiVersion`, `metadata`, `status`, `message`, `reason`, `details`, `code`),
+    /// empty `details` fields left out, and a trailing newline. Clients print it verbatim
+    /// (e.g. the Python client's `FailToCreateError`), so the bytes matter.
+    pub fn to_status_body(&self) -> Vec<u8> {
+        let mut out =
+            String::from(r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","#);
+        out.push_str(&format!(
+            r#""message":{},"reason":{},"#,
+            Value::from(self.message.as_str()),
+            Value::from(self.reason)
+        ));
+        if let Some(d) = &self.details {
+            out.push_str(r#""details":"#);
+            out.push_str(&ordered(
+                d,
+                &[
+                    "name",
+                    "group",
+                    "kind",
+                    "uid",
+                    "causes",
+                    "retryAfterSeconds",
+                ],
+            ));
+            out.push(',');
+        }
+        out.push_str(&format!("\"code\":{}}}\n", self.code));
+        out.into_bytes()
+    }
+}
+
+/// `v` as compact JSON with an object's keys in `order` first (the rest after, sorted),
+/// empty strings, arrays and objects left out as Go's `omitempty` does; a `causes`
+/// entry's keys in `StatusCause` order.
+fn ordered(v: &Value, order: &[&str]) -> String {
+    let Some(map) = v.as_object() else {
+        return v.to_string();
+    };
+    let empty = |v: &Value| match v {
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Null => true,
+        _ => false,
+    };
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort_by_key(|k| {
+        (
+            order.iter().position(|o| o == k).unwrap_or(order.len()),
+            (*k).clone(),
+        )
+    });
+    let fields: Vec<String> = keys
+        .into_iter()
+        .filter(|k| !empty(&map[*k]))
+        .map(|k| {
+            let value = match (k.as_str(), &map[k]) {
+                ("causes", Value::Array(items)) => format!(
+                    "[{}]",
+                    items
+                        .iter()
+                        .map(|c| ordered(c, &["reason", "message", "field"]))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                (_, v) => v.to_string(),
+            };
+            format!("{}:{value}", Value::from(k.as_str()))
+        })
+        .collect();
+    format!("{{{}}}", fields.join(","))
+}
+
 fn qualified(group: &str, resource: &str) -> String {
     if group.is_empty() {
         resource.to_owned()

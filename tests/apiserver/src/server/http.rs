@@ -67,7 +67,13 @@ fn ok_json(code: u16, v: &Value) -> Response<ResBody> {
 }
 
 fn error_response(e: &ApiError) -> Response<ResBody> {
-    ok_json(e.code, &e.to_status())
+    let mut resp = Response::new(full(e.to_status_body()));
+    *resp.status_mut() = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// Parsed request essentials.
@@ -91,8 +97,11 @@ impl Req {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A boolean query parameter as the real server converts it: present and neither
+    /// `0` nor `false` in any case (clients send `true`, `True` or `1`).
     fn flag(&self, key: &str) -> bool {
-        matches!(self.q(key), Some("true" | "1" | ""))
+        self.q(key)
+            .is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
     }
 }
 
@@ -961,8 +970,10 @@ impl WatchView {
             }
             _ => obj,
         };
-        let mut s = serde_json::to_vec(&json!({"type": ty, "object": obj})).unwrap_or_default();
-        s.push(b'\n');
+        // `type` before `object`, as kube-apiserver writes watch events.
+        let mut s = format!(r#"{{"type":"{ty}","object":"#).into_bytes();
+        s.extend(serde_json::to_vec(&obj).unwrap_or_default());
+        s.extend(b"}\n");
         Bytes::from(s)
     }
 
@@ -1111,8 +1122,18 @@ async fn watch(shared: &Arc<Shared>, r: &Req, t: &Target) -> Result<Response<Res
                     None => return,
                 },
                 _ = tick.tick(), if bookmarks => {
-                    let rv = shared2.lock().resource_version();
-                    while let Ok(WatchMsg::Event(ev)) = rx.try_recv() {
+                    // Events are queued under the store's lock, so taking the version and
+                    // the queue in one hold sends every event up to it, and none past it,
+                    // before the bookmark (a client resumes from the bookmark's version).
+                    let (rv, pending) = {
+                        let st = shared2.lock();
+                        let mut pending = Vec::new();
+                        while let Ok(WatchMsg::Event(ev)) = rx.try_recv() {
+                            pending.push(ev);
+                        }
+                        (st.resource_version(), pending)
+                    };
+                    for ev in pending {
                         if let Some(b) = view.event(&ev)
                             && out_tx.send(b).await.is_err()
                         {

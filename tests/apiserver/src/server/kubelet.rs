@@ -124,6 +124,10 @@ pub struct KubeletConfig {
     pub runtime_dir: Option<PathBuf>,
     /// The first CrashLoopBackOff delay (doubling up to 5 minutes), 10 s in a real kubelet.
     pub crash_backoff: Duration,
+    /// Host services pods reach: each pod's gateway address relays TCP on these ports to
+    /// the same port on 127.0.0.1 (e.g. a test's exchange mock), so the service itself
+    /// listens on loopback only and traffic stays inside namespaces the server created.
+    pub host_ports: Vec<u16>,
 }
 
 impl Default for KubeletConfig {
@@ -132,6 +136,7 @@ impl Default for KubeletConfig {
             images: ImageMap::default(),
             runtime_dir: None,
             crash_backoff: Duration::from_secs(10),
+            host_ports: Vec::new(),
         }
     }
 }
@@ -877,10 +882,14 @@ fn prepare_volumes(
             (dir, true)
         } else if let Some(pvc) = v.get("persistentVolumeClaim") {
             let claim = s(pvc, "/claimName");
-            if st.one(&core("persistentvolumeclaims"), ns, claim).is_none() {
+            let Some(bound) = st.one(&core("persistentvolumeclaims"), ns, claim) else {
                 return Err(format!("persistentvolumeclaim \"{claim}\" not found"));
-            }
-            let dir = claims_dir.join(ns).join(claim);
+            };
+            // A directory per claim object, as a volume per PersistentVolume: a claim
+            // deleted and created again under the same name starts empty.
+            let dir = claims_dir
+                .join(ns)
+                .join(format!("{claim}-{}", s(&bound, "/metadata/uid")));
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("creating {}: {e}", dir.display()))?;
             (dir, pvc["readOnly"] == true)
@@ -1069,6 +1078,48 @@ fn grace_of(pod: &Value) -> i64 {
         .unwrap_or(30)
 }
 
+/// Relays each connection accepted on a pod's gateway address to `127.0.0.1:port` until
+/// `stop` turns true (the pod's end).
+async fn relay_to_loopback(
+    listener: tokio::net::TcpListener,
+    port: u16,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let mut inbound = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::debug!(port, "relay accept: {e}");
+                continue;
+            }
+        };
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let mut outbound = match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(port, "relay to 127.0.0.1: {e}");
+                    return;
+                }
+            };
+            let _ = inbound.set_nodelay(true);
+            let _ = outbound.set_nodelay(true);
+            tokio::select! {
+                r = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {
+                    if let Err(e) = r {
+                        tracing::debug!(port, "relay ended: {e}");
+                    }
+                }
+                _ = stop.changed() => {}
+            }
+        });
+    }
+}
+
 async fn run_pod(
     shared: Arc<Shared>,
     kubelet: Arc<Kubelet>,
@@ -1118,6 +1169,20 @@ async fn run_pod(
         },
         None => "127.0.0.1".to_owned(),
     };
+    if let Some(n) = &net {
+        for &host_port in &kubelet.cfg.host_ports {
+            match tokio::net::TcpListener::bind((n.gateway, host_port)).await {
+                Ok(l) => {
+                    tokio::spawn(relay_to_loopback(l, host_port, api_stop.subscribe()));
+                }
+                Err(e) => tracing::error!(
+                    pod = %name,
+                    "relaying {}:{host_port} to 127.0.0.1: {e}",
+                    n.gateway
+                ),
+            }
+        }
+    }
     let base_env: Vec<(String, String)> = vec![
         (
             "PATH".into(),

@@ -59,6 +59,13 @@ fn builtins() -> &'static Builtins {
         add::<apps::v1::ReplicaSet>(a, b, c, ("apps", "v1", "ReplicaSet"));
         add::<apps::v1::StatefulSet>(a, b, c, ("apps", "v1", "StatefulSet"));
         add::<apps::v1::DaemonSet>(a, b, c, ("apps", "v1", "DaemonSet"));
+        add::<core::v1::ReplicationController>(a, b, c, ("", "v1", "ReplicationController"));
+        add::<k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService>(
+            a,
+            b,
+            c,
+            ("apiregistration.k8s.io", "v1", "APIService"),
+        );
         add::<networking::v1::Ingress>(a, b, c, ("networking.k8s.io", "v1", "Ingress"));
         add::<autoscaling::v2::HorizontalPodAutoscaler>(
             a,

@@ -217,6 +217,17 @@ impl std::fmt::Debug for State {
     }
 }
 
+/// A new built-in object's status: the fields its Go type always serializes (no
+/// `omitempty`) at zero, as a real server's create response shows them.
+fn empty_status(kind: &str) -> Value {
+    match kind {
+        "DaemonSet" => json!({"currentNumberScheduled": 0, "numberMisscheduled": 0,
+            "desiredNumberScheduled": 0, "numberReady": 0}),
+        "ReplicationController" | "StatefulSet" => json!({"replicas": 0}),
+        _ => json!({}),
+    }
+}
+
 fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
     obj.get("metadata")?.get(field)?.as_str()
 }
@@ -623,7 +634,7 @@ impl State {
             if def.crd.is_some() {
                 m.remove("status");
             } else {
-                m.insert("status".into(), json!({}));
+                m.insert("status".into(), empty_status(&def.kind));
             }
         }
         {
