@@ -245,13 +245,25 @@ impl SeriesPrecision {
         self.size = self.size.max(q.precision());
         q
     }
-    // Raising precision never hides digits, so these cannot fail; keep the value if
-    // they somehow did rather than panic.
+    // Raising precision never hides digits: a multiple of 10^(9 − p) is one of
+    // 10^(9 − q) for q ≥ p, so no check (and no division) is needed. Lowering it (a
+    // value with more decimals than the series, never after a whole-file scan) goes
+    // through the checked path; keep the value if that fails rather than panic.
+    #[inline]
     fn p(&self, p: Price) -> Price {
-        p.with_precision(self.price).unwrap_or(p)
+        if p.precision() <= self.price && self.price <= 9 {
+            Price::from_raw_unchecked(p.raw(), self.price)
+        } else {
+            p.with_precision(self.price).unwrap_or(p)
+        }
     }
+    #[inline]
     fn q(&self, q: Quantity) -> Quantity {
-        q.with_precision(self.size).unwrap_or(q)
+        if q.precision() <= self.size && self.size <= 9 {
+            Quantity::from_raw_unchecked(q.raw(), self.size)
+        } else {
+            q.with_precision(self.size).unwrap_or(q)
+        }
     }
 
     /// The bar with every price and its volume at this precision.
