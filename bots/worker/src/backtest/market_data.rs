@@ -427,6 +427,13 @@ impl<E: From<DataError>> Chunker<'_, E> {
         Ok(self.buf.len() >= CHUNK_BARS)
     }
 
+    /// Hands `bars` on as one chunk (nothing may be waiting in the buffer).
+    fn pass(&mut self, bars: &[Bar]) -> Result<(), E> {
+        debug_assert!(self.buf.is_empty() && self.agg.is_none());
+        self.bars += bars.len() as u64;
+        (self.sink)(bars)
+    }
+
     fn flush(&mut self) -> Result<(), E> {
         self.bars += self.buf.len() as u64;
         (self.sink)(&self.buf)?;
@@ -487,34 +494,80 @@ pub fn stream<E: From<DataError>>(
                 }
             }
         }
-        Format::BinanceKlines | Format::OhlcvCsv | Format::Columnar => {
-            let mut bars = bar_rows(plan.format, &file, reader)?;
-            let decided = plan.aggregate_ns.map_or(Spacing::Keep, Spacing::Aggregate);
+        Format::OhlcvCsv => {
+            let rows = OhlcvCsv::new(&file, reader);
+            if !stream_rows(plan, &file, rows, &mut out)? {
+                return Ok(None);
+            }
+        }
+        Format::BinanceKlines => {
+            let rows = BinanceKlines::new(&file, reader);
+            if !stream_rows(plan, &file, rows, &mut out)? {
+                return Ok(None);
+            }
+        }
+        Format::Columnar if plan.aggregate_ns.is_none() => {
+            // Blocks straight to the sink: the decoder's bars are at the file's precision.
+            let mut reader = BarsReader::new(reader, &file).map_err(DataError::from)?;
+            let mut block = Vec::with_capacity(CHUNK_BARS);
             let mut spacing = MinSpacing::default();
-            // Whether the bars so far agree with the plan (a checked plan always does).
-            let holds = |bars: &dyn BarRows, spacing: &MinSpacing| {
-                plan.checked
-                    || (bars.precision() == pr
-                        && spacing_decision(spacing.min, plan.timeframe_secs) == decided)
-            };
-            while let Some(bar) = bars.next_bar() {
-                let bar = bar?;
-                if spacing.note(bar.ts) && !holds(&*bars, &spacing) {
+            while reader.next_block(&mut block).map_err(DataError::from)? {
+                let mut changed = false;
+                for b in &block {
+                    changed |= spacing.note(b.ts);
+                }
+                if changed && !plan_holds(plan, pr, &spacing) {
                     return Ok(None);
                 }
-                if out.add(pr.bar(bar), &file)? {
-                    if !holds(&*bars, &spacing) {
-                        return Ok(None);
-                    }
-                    out.flush()?;
-                }
+                out.pass(&block)?;
             }
-            if !holds(&*bars, &spacing) {
+        }
+        Format::Columnar => {
+            let rows = ColumnarRows {
+                reader: BarsReader::new(reader, &file).map_err(DataError::from)?,
+                block: Vec::new(),
+                next: 0,
+            };
+            if !stream_rows(plan, &file, rows, &mut out)? {
                 return Ok(None);
             }
         }
     }
     out.finish().map(Some)
+}
+
+/// Whether bars read so far (at `precision`, `spacing` apart) agree with the plan; a
+/// checked plan always does.
+fn plan_holds(plan: &DataPlan, precision: SeriesPrecision, spacing: &MinSpacing) -> bool {
+    let decided = plan.aggregate_ns.map_or(Spacing::Keep, Spacing::Aggregate);
+    plan.checked
+        || (precision == plan.precision
+            && spacing_decision(spacing.min, plan.timeframe_secs) == decided)
+}
+
+/// The rows of a bar file through `out`, confirming the plan before each chunk is handed
+/// on; `Ok(false)` when a bar showed the plan wrong.
+fn stream_rows<E: From<DataError>>(
+    plan: &DataPlan,
+    file: &str,
+    mut bars: impl BarRows,
+    out: &mut Chunker<'_, E>,
+) -> Result<bool, E> {
+    let pr = plan.precision;
+    let mut spacing = MinSpacing::default();
+    while let Some(bar) = bars.next_bar() {
+        let bar = bar?;
+        if spacing.note(bar.ts) && !plan_holds(plan, bars.precision(), &spacing) {
+            return Ok(false);
+        }
+        if out.add(pr.bar(bar), file)? {
+            if !plan_holds(plan, bars.precision(), &spacing) {
+                return Ok(false);
+            }
+            out.flush()?;
+        }
+    }
+    Ok(plan_holds(plan, bars.precision(), &spacing))
 }
 
 /// `tradewind-bot data convert`: the file's bars (trades aggregated to `timeframe_secs`;
