@@ -53,9 +53,16 @@ pub(crate) const POW10: [u64; 10] = [
 /// library routine a 128-bit conversion calls).
 #[inline]
 pub(crate) fn i128_as_f64(v: i128) -> f64 {
+    // The wide case out of line: inlined, the optimiser folds both arms back into the
+    // library call.
+    #[cold]
+    #[inline(never)]
+    fn wide(v: i128) -> f64 {
+        v as f64
+    }
     match i64::try_from(v) {
         Ok(v) => v as f64,
-        Err(_) => v as f64,
+        Err(_) => wide(v),
     }
 }
 
