@@ -635,16 +635,15 @@ fn swar_decimal(b: &[u8], at: usize) -> Option<(u64, u8, usize)> {
     (raw <= i64::MAX as u64).then_some((raw, written as u8, j))
 }
 
+/// A row's time, open/high/low/close and volume.
+type PlainRow = (UnixNanos, [Price; 4], Quantity);
+
 /// One row of plain fields at the start of `b` (the reader's unread bytes), ended by
 /// `\n` or `\r\n`: the values and the row's length. `None` for anything else — a row
 /// with spaces, quotes, signs or ISO times, a blank line, or a row the buffer does not
 /// hold whole — which the line-by-line parser then reads (same values, worded errors).
 #[inline]
-fn plain_row_at(
-    b: &[u8],
-    roles: &[Role],
-    pr: &mut SeriesPrecision,
-) -> Option<((UnixNanos, [Price; 4], Quantity), usize)> {
+fn plain_row_at(b: &[u8], roles: &[Role], pr: &mut SeriesPrecision) -> Option<(PlainRow, usize)> {
     let mut ts = None;
     let mut prices = [Price::ZERO; 4];
     let mut volume = Quantity::ZERO;
