@@ -321,3 +321,61 @@ fn converted_binary_data_gives_the_same_backtest_and_damage_is_an_error() {
         "{err}"
     );
 }
+
+/// The backtest reads its file once, planning from the first bars; a bar far into the
+/// file with more decimals than those makes it check the whole file and start again, so
+/// the report is the one of a file that shows that precision from its first row.
+#[test]
+fn a_late_row_with_more_decimals_gives_the_report_of_a_file_that_says_so_up_front() {
+    let dir = tmpdir("late-precision");
+    let text = std::fs::read_to_string(root().join(MONTH_DATA)).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert!(
+        lines.len() > 10_000,
+        "the plan is made from the first 4,096 bars"
+    );
+    // One more decimal written in a row's open price (the same value).
+    let more_decimals = |line: &str| {
+        let (ts, rest) = line.split_once(',').unwrap();
+        let (open, rest) = rest.split_once(',').unwrap();
+        assert_eq!(
+            open.split_once('.').map(|(_, d)| d.len()),
+            Some(2),
+            "{line}"
+        );
+        format!("{ts},{open}0,{rest}")
+    };
+    lines[10_000] = more_decimals(&lines[10_000]);
+    let late = dir.join("late.csv");
+    std::fs::write(&late, lines.join("\n") + "\n").unwrap();
+    lines[1] = more_decimals(&lines[1]);
+    let early = dir.join("early.csv");
+    std::fs::write(&early, lines.join("\n") + "\n").unwrap();
+    let run = |data: &PathBuf, out: &str| -> serde_json::Value {
+        let out = dir.join(out);
+        let o = bot(&[
+            "backtest",
+            "-f",
+            "examples/demo/compare/plan.yaml",
+            "-f",
+            "examples/demo/compare/trend-ema.yaml",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut r: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+        r["data"] = serde_json::Value::Null;
+        r
+    };
+    let (a, b) = (run(&late, "late"), run(&early, "early"));
+    assert_eq!(a, b);
+    // Fills at the third decimal's tick: the whole run used the file's precision.
+    let entry = a["trades"][0]["entryPrice"].as_str().unwrap().to_owned();
+    assert_eq!(
+        entry, "64150.765000003",
+        "two decimals would give 64150.770000002"
+    );
+}

@@ -51,6 +51,8 @@ pub const MAX_BLOCK_BARS: u32 = 1 << 16;
 const BLOCK_TAG: [u8; 4] = *b"WBLK";
 const END_TAG: [u8; 4] = *b"WEND";
 const COLUMNS: usize = 6;
+/// Zero bytes kept after a block's payload in memory (never in the file).
+const PAD: usize = 16;
 
 /// Why a file cannot be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -291,8 +293,6 @@ pub struct BarsReader<R: Read> {
     sums: Vec<u8>,
     last_ts: Option<UnixNanos>,
     payload: Vec<u8>,
-    /// One column's packed bytes, padded.
-    words: Vec<u8>,
     done: bool,
 }
 
@@ -310,7 +310,6 @@ impl<R: Read> BarsReader<R> {
             sums: Vec::new(),
             last_ts: None,
             payload: Vec::new(),
-            words: Vec::new(),
             done: false,
         };
         let mut header = [0u8; 32];
@@ -372,9 +371,19 @@ impl<R: Read> BarsReader<R> {
         }
     }
 
-    /// The next block's bars into `out` (cleared first); `Ok(false)` after the trailer.
+    /// The next block's bars into `out` (replacing what it held); `Ok(false)` after the
+    /// trailer, and on an error, with `out` empty.
     pub fn next_block(&mut self, out: &mut Vec<Bar>) -> Result<bool, ColumnarError> {
-        out.clear();
+        // `out` keeps its length from block to block: the decoder writes every field of
+        // every bar, so a same-sized block needs no clearing pass first.
+        let read = self.read_block(out);
+        if !matches!(read, Ok(true)) {
+            out.clear();
+        }
+        read
+    }
+
+    fn read_block(&mut self, out: &mut Vec<Bar>) -> Result<bool, ColumnarError> {
         if self.done {
             return Ok(false);
         }
@@ -434,14 +443,17 @@ impl<R: Read> BarsReader<R> {
         }
         let sum = u64_at(16);
         let mut payload = std::mem::take(&mut self.payload);
-        payload.resize(len, 0);
-        let read = self.read_exact(&mut payload, "a block");
+        // 16 zero bytes after the payload, so every packed value reads as one unaligned
+        // word without a copy of its column.
+        payload.clear();
+        payload.resize(len + PAD, 0);
+        let read = self.read_exact(&mut payload[..len], "a block");
         self.payload = payload;
         read?;
-        if checksum(block_seed(n, len), &self.payload) != sum {
+        if checksum(block_seed(n, len), &self.payload[..len]) != sum {
             return Err(self.err_at(at + 16, "block checksum does not match its data"));
         }
-        self.decode_into(at, n, out)?;
+        self.decode_into(at, n, len, out)?;
         self.sums.extend_from_slice(&sum.to_le_bytes());
         self.total += n as u64;
         Ok(true)
@@ -449,7 +461,13 @@ impl<R: Read> BarsReader<R> {
 
     /// Unpacks the six columns of the payload straight into `out`'s bars, then checks
     /// them.
-    fn decode_into(&mut self, at: u64, n: usize, out: &mut Vec<Bar>) -> Result<(), ColumnarError> {
+    fn decode_into(
+        &mut self,
+        at: u64,
+        n: usize,
+        len: usize,
+        out: &mut Vec<Bar>,
+    ) -> Result<(), ColumnarError> {
         let base = at + 24;
         let (pp, sp) = (self.price_precision, self.size_precision);
         let (ps, ss) = (step(pp), step(sp) as u64);
@@ -467,8 +485,9 @@ impl<R: Read> BarsReader<R> {
         let mut pos = 0usize;
         // Any value whose fixed-point form overflows (set branch-free, checked once).
         let mut overflow = false;
+        let payload = &self.payload[..len];
         for c in 0..COLUMNS {
-            let Some(head) = self.payload.get(pos..pos + 16) else {
+            let Some(head) = payload.get(pos..pos + 16) else {
                 return Err(self.err_at(base + pos as u64, "block payload ends inside a column"));
             };
             let first = i64::from_le_bytes(head[..8].try_into().unwrap_or([0; 8]));
@@ -478,16 +497,13 @@ impl<R: Read> BarsReader<R> {
             }
             pos += 16;
             let words = column_words(n, width);
-            let Some(bytes) = self.payload.get(pos..pos + words * 8) else {
+            if payload.len() < pos + words * 8 {
                 return Err(self.err_at(base + pos as u64, "block payload ends inside a column"));
-            };
-            // The column's bytes and 16 zero bytes, so every value reads as one
-            // unaligned little-endian word.
-            self.words.clear();
-            self.words.extend_from_slice(bytes);
-            self.words.extend_from_slice(&[0; 16]);
+            }
+            // The column's words, then whatever follows (the next columns, then the
+            // zero padding): bits past the column's are masked off.
+            let w = &self.payload[pos..];
             pos += words * 8;
-            let w = &self.words;
             let price = |v: i64, overflow: &mut bool| {
                 let (raw, o) = v.overflowing_mul(ps);
                 *overflow |= o;
@@ -513,7 +529,7 @@ impl<R: Read> BarsReader<R> {
                 }),
             }
         }
-        if pos != self.payload.len() {
+        if pos != len {
             return Err(self.err_at(base + pos as u64, "block payload longer than its columns"));
         }
         if overflow {
@@ -544,7 +560,7 @@ impl<R: Read> BarsReader<R> {
 }
 
 /// Unpacks `out.len()` values (the first, then bit-packed zig-zag differences) into
-/// `out` through `set`. `bytes` ends with 16 spare zero bytes.
+/// `out` through `set`. `bytes` starts at the column and runs at least 16 bytes past it.
 #[inline(always)]
 fn unpack(
     out: &mut [Bar],

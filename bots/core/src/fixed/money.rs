@@ -44,7 +44,7 @@ impl Money {
 
     /// Lossy conversion for statistics only.
     pub fn as_f64(self) -> f64 {
-        self.raw as f64 / 1e9
+        super::i128_as_f64(self.raw) / 1e9
     }
 
     /// `true` if below zero.

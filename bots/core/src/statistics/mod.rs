@@ -38,7 +38,7 @@ mod tests;
 use std::fmt;
 
 use crate::data::UnixNanos;
-use crate::fixed::Money;
+use crate::fixed::{Money, i128_as_f64};
 use crate::portfolio::{ClosedTrade, EquityPoint, Exposure, Portfolio};
 
 /// Nanoseconds in a 365.25-day year.
@@ -346,7 +346,7 @@ impl StatsAccumulator {
         if prev.equity.raw() <= 0 {
             self.returns_defined = false;
         } else if self.returns_defined {
-            let r = p.equity.raw() as f64 / prev.equity.raw() as f64 - 1.0;
+            let r = i128_as_f64(p.equity.raw()) / i128_as_f64(prev.equity.raw()) - 1.0;
             self.returns += 1;
             self.return_sum += r;
             let delta = r - self.welford_mean;
@@ -372,7 +372,7 @@ impl StatsAccumulator {
                 // Exact difference; only the final ratio is rounded.
                 self.dd_max = self
                     .dd_max
-                    .max(self.dd_peak.saturating_sub(e) as f64 / self.dd_peak as f64);
+                    .max(i128_as_f64(self.dd_peak.saturating_sub(e)) / i128_as_f64(self.dd_peak));
             }
         }
     }

@@ -110,10 +110,58 @@ pub struct DataPlan {
     pub format: Format,
     /// Decimals of prices and sizes across the whole file.
     pub precision: SeriesPrecision,
-    /// Data rows (bars, or trade and quote records).
+    /// Data rows (bars, or trade and quote records); of the first bars only when the
+    /// plan is not `checked`.
     pub rows: u64,
+    /// Whether the whole file was read to make this plan ([`scan`]); a plan from its
+    /// first bars ([`plan`]) is confirmed while it streams.
+    pub checked: bool,
     /// Aggregate into bars of this many nanoseconds (finer bars, or trades).
     aggregate_ns: Option<i64>,
+    /// The strategy's timeframe, in seconds (what the bars' spacing is checked against).
+    timeframe_secs: Option<u64>,
+}
+
+/// What the spacing of bars decides: keep them, aggregate them, or refuse the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Spacing {
+    Keep,
+    Aggregate(i64),
+    TooCoarse(i64),
+}
+
+/// The decision for bars at least `spacing` whole seconds apart (`None`: no two bars at
+/// different times) and the strategy's timeframe.
+fn spacing_decision(spacing: Option<i64>, timeframe_secs: Option<u64>) -> Spacing {
+    match (spacing, timeframe_secs) {
+        (Some(d), Some(want)) if d > want as i64 => Spacing::TooCoarse(d),
+        (Some(d), Some(want)) if d < want as i64 => Spacing::Aggregate(want as i64 * 1_000_000_000),
+        _ => Spacing::Keep,
+    }
+}
+
+/// The smallest spacing of bars in whole seconds, updated bar by bar.
+#[derive(Clone, Copy, Debug, Default)]
+struct MinSpacing {
+    prev: Option<i64>,
+    min: Option<i64>,
+}
+
+impl MinSpacing {
+    /// Notes a bar's time; `true` when the smallest spacing changed.
+    #[inline]
+    fn note(&mut self, ts: i64) -> bool {
+        let mut changed = false;
+        if let Some(p) = self.prev {
+            let d = (ts - p) / 1_000_000_000;
+            if d > 0 && self.min.is_none_or(|m| d < m) {
+                self.min = Some(d);
+                changed = true;
+            }
+        }
+        self.prev = Some(ts);
+        changed
+    }
 }
 
 fn file_name(path: &Path) -> String {
@@ -175,11 +223,7 @@ fn first_line(path: &Path) -> Result<String, DataError> {
 /// (trades then cannot become bars).
 pub fn scan(path: &Path, timeframe_secs: Option<u64>) -> Result<DataPlan, DataError> {
     let file = file_name(path);
-    let format = if is_columnar(path)? {
-        Format::Columnar
-    } else {
-        detect(path, &first_line(path)?)
-    };
+    let format = format_of(path)?;
     let reader = open(path)?;
     let (precision, rows, aggregate_ns) = match format {
         Format::TradesJsonl => {
@@ -203,33 +247,24 @@ pub fn scan(path: &Path, timeframe_secs: Option<u64>) -> Result<DataPlan, DataEr
         Format::BinanceKlines | Format::OhlcvCsv | Format::Columnar => {
             let mut bars = bar_rows(format, &file, reader)?;
             let mut rows = 0u64;
-            let mut prev: Option<i64> = None;
-            // Smallest spacing between consecutive bars, in whole seconds.
-            let mut spacing: Option<i64> = None;
+            let mut spacing = MinSpacing::default();
             while let Some(bar) = bars.next_bar() {
-                let bar = bar?;
+                spacing.note(bar?.ts);
                 rows += 1;
-                if let Some(p) = prev {
-                    let d = (bar.ts - p) / 1_000_000_000;
-                    if d > 0 {
-                        spacing = Some(spacing.map_or(d, |s| s.min(d)));
-                    }
-                }
-                prev = Some(bar.ts);
             }
             if rows == 0 {
                 return Err(DataError::Empty { file });
             }
-            let aggregate = match (spacing, timeframe_secs) {
-                (Some(d), Some(want)) if d > want as i64 => {
+            let aggregate = match spacing_decision(spacing.min, timeframe_secs) {
+                Spacing::TooCoarse(d) => {
                     return Err(DataError::TooCoarse {
                         file,
                         data_secs: d,
-                        want_secs: want as i64,
+                        want_secs: timeframe_secs.unwrap_or_default() as i64,
                     });
                 }
-                (Some(d), Some(want)) if d < want as i64 => Some(want as i64 * 1_000_000_000),
-                _ => None,
+                Spacing::Aggregate(ns) => Some(ns),
+                Spacing::Keep => None,
             };
             (bars.precision(), rows, aggregate)
         }
@@ -239,7 +274,57 @@ pub fn scan(path: &Path, timeframe_secs: Option<u64>) -> Result<DataPlan, DataEr
         format,
         precision,
         rows,
+        checked: true,
         aggregate_ns,
+        timeframe_secs,
+    })
+}
+
+/// A plan from the file's first bars only (a columnar file's precision is in its
+/// header), so the backtest reads the file once: [`stream`] confirms it as the bars go
+/// and stops early (`Ok(None)`) if a later bar has more decimals, or their spacing
+/// decides otherwise; then a [`scan`] of the whole file makes the plan. Trades always
+/// get the whole-file scan. Errors in the first bars are the scan's.
+pub fn plan(path: &Path, timeframe_secs: Option<u64>) -> Result<DataPlan, DataError> {
+    let file = file_name(path);
+    let format = format_of(path)?;
+    if format == Format::TradesJsonl {
+        return scan(path, timeframe_secs);
+    }
+    let mut bars = bar_rows(format, &file, open(path)?)?;
+    let mut rows = 0u64;
+    let mut spacing = MinSpacing::default();
+    while rows < CHUNK_BARS as u64
+        && let Some(bar) = bars.next_bar()
+    {
+        spacing.note(bar?.ts);
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(DataError::Empty { file });
+    }
+    let aggregate_ns = match spacing_decision(spacing.min, timeframe_secs) {
+        // Later bars closer together could still make the file usable: decide on all.
+        Spacing::TooCoarse(_) => return scan(path, timeframe_secs),
+        Spacing::Aggregate(ns) => Some(ns),
+        Spacing::Keep => None,
+    };
+    Ok(DataPlan {
+        path: path.to_owned(),
+        format,
+        precision: bars.precision(),
+        rows,
+        checked: false,
+        aggregate_ns,
+        timeframe_secs,
+    })
+}
+
+fn format_of(path: &Path) -> Result<Format, DataError> {
+    Ok(if is_columnar(path)? {
+        Format::Columnar
+    } else {
+        detect(path, &first_line(path)?)
     })
 }
 
@@ -323,17 +408,30 @@ struct Chunker<'f, E> {
 
 impl<E: From<DataError>> Chunker<'_, E> {
     fn push(&mut self, bar: Bar, file: &str) -> Result<(), E> {
+        if self.add(bar, file)? {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Adds a bar without handing the chunk on; `true` when the chunk is full.
+    #[inline]
+    fn add(&mut self, bar: Bar, file: &str) -> Result<bool, DataError> {
         let bar = match &mut self.agg {
             None => Some(bar),
             Some(agg) => agg.push_bar(&bar).map_err(|e| agg_err(file, e))?,
         };
         if let Some(bar) = bar {
             self.buf.push(bar);
-            if self.buf.len() == CHUNK_BARS {
-                self.flush()?;
-            }
         }
-        Ok(())
+        Ok(self.buf.len() >= CHUNK_BARS)
+    }
+
+    /// Hands `bars` on as one chunk (nothing may be waiting in the buffer).
+    fn pass(&mut self, bars: &[Bar]) -> Result<(), E> {
+        debug_assert!(self.buf.is_empty() && self.agg.is_none());
+        self.bars += bars.len() as u64;
+        (self.sink)(bars)
     }
 
     fn flush(&mut self) -> Result<(), E> {
@@ -359,11 +457,13 @@ fn agg_err(file: &str, e: tradewind_core::data::aggregate::AggregateError) -> Da
     }
 }
 
-/// The second pass: every bar, in order, to `sink` in chunks; returns the number of bars.
+/// Every bar, in order, to `sink` in chunks; returns the number of bars. A plan that is
+/// not `checked` ([`plan`]) is confirmed before each chunk reaches `sink`: `Ok(None)`
+/// when a bar showed it wrong (what `sink` got so far is to be thrown away).
 pub fn stream<E: From<DataError>>(
     plan: &DataPlan,
     mut sink: impl FnMut(&[Bar]) -> Result<(), E>,
-) -> Result<u64, E> {
+) -> Result<Option<u64>, E> {
     let file = file_name(&plan.path);
     let reader = open(&plan.path)?;
     let agg = match plan.aggregate_ns {
@@ -394,14 +494,80 @@ pub fn stream<E: From<DataError>>(
                 }
             }
         }
-        Format::BinanceKlines | Format::OhlcvCsv | Format::Columnar => {
-            let mut bars = bar_rows(plan.format, &file, reader)?;
-            while let Some(bar) = bars.next_bar() {
-                out.push(pr.bar(bar?), &file)?;
+        Format::OhlcvCsv => {
+            let rows = OhlcvCsv::new(&file, reader);
+            if !stream_rows(plan, &file, rows, &mut out)? {
+                return Ok(None);
+            }
+        }
+        Format::BinanceKlines => {
+            let rows = BinanceKlines::new(&file, reader);
+            if !stream_rows(plan, &file, rows, &mut out)? {
+                return Ok(None);
+            }
+        }
+        Format::Columnar if plan.aggregate_ns.is_none() => {
+            // Blocks straight to the sink: the decoder's bars are at the file's precision.
+            let mut reader = BarsReader::new(reader, &file).map_err(DataError::from)?;
+            let mut block = Vec::with_capacity(CHUNK_BARS);
+            let mut spacing = MinSpacing::default();
+            while reader.next_block(&mut block).map_err(DataError::from)? {
+                let mut changed = false;
+                for b in &block {
+                    changed |= spacing.note(b.ts);
+                }
+                if changed && !plan_holds(plan, pr, &spacing) {
+                    return Ok(None);
+                }
+                out.pass(&block)?;
+            }
+        }
+        Format::Columnar => {
+            let rows = ColumnarRows {
+                reader: BarsReader::new(reader, &file).map_err(DataError::from)?,
+                block: Vec::new(),
+                next: 0,
+            };
+            if !stream_rows(plan, &file, rows, &mut out)? {
+                return Ok(None);
             }
         }
     }
-    out.finish()
+    out.finish().map(Some)
+}
+
+/// Whether bars read so far (at `precision`, `spacing` apart) agree with the plan; a
+/// checked plan always does.
+fn plan_holds(plan: &DataPlan, precision: SeriesPrecision, spacing: &MinSpacing) -> bool {
+    let decided = plan.aggregate_ns.map_or(Spacing::Keep, Spacing::Aggregate);
+    plan.checked
+        || (precision == plan.precision
+            && spacing_decision(spacing.min, plan.timeframe_secs) == decided)
+}
+
+/// The rows of a bar file through `out`, confirming the plan before each chunk is handed
+/// on; `Ok(false)` when a bar showed the plan wrong.
+fn stream_rows<E: From<DataError>>(
+    plan: &DataPlan,
+    file: &str,
+    mut bars: impl BarRows,
+    out: &mut Chunker<'_, E>,
+) -> Result<bool, E> {
+    let pr = plan.precision;
+    let mut spacing = MinSpacing::default();
+    while let Some(bar) = bars.next_bar() {
+        let bar = bar?;
+        if spacing.note(bar.ts) && !plan_holds(plan, bars.precision(), &spacing) {
+            return Ok(false);
+        }
+        if out.add(pr.bar(bar), file)? {
+            if !plan_holds(plan, bars.precision(), &spacing) {
+                return Ok(false);
+            }
+            out.flush()?;
+        }
+    }
+    Ok(plan_holds(plan, bars.precision(), &spacing))
 }
 
 /// `tradewind-bot data convert`: the file's bars (trades aggregated to `timeframe_secs`;
@@ -425,6 +591,7 @@ pub fn convert(
         plan.precision.size,
         columnar::DEFAULT_BLOCK_BARS,
     )?;
+    // A checked plan streams to the end.
     stream(&plan, |bars: &[Bar]| -> Result<(), DataError> {
         for bar in bars {
             writer.push(bar)?;
@@ -438,6 +605,81 @@ pub fn convert(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn temp_csv(name: &str, rows: impl Iterator<Item = String>) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tw-md-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("bars.csv");
+        let mut text = String::from("timestamp,open,high,low,close,volume\n");
+        rows.for_each(|r| text.push_str(&r));
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    fn count(plan: &DataPlan) -> Option<u64> {
+        stream(plan, |_: &[Bar]| -> Result<(), DataError> { Ok(()) }).expect("stream")
+    }
+
+    /// A plan from the first bars holds, or streaming says it does not before any bar
+    /// it got wrong reaches the sink; the whole-file scan then decides.
+    #[test]
+    fn a_plan_from_the_first_bars_is_confirmed_or_refused_while_streaming() {
+        let n = 3 * CHUNK_BARS as u64;
+        let row = |i: u64, step: u64, price: &str| {
+            format!(
+                "{},{price},{price},{price},{price},1\n",
+                1_700_000_000 + step * i
+            )
+        };
+        // The same precision and spacing throughout: one pass.
+        let even = temp_csv("even", (0..n).map(|i| row(i, 60, "10.5")));
+        let p = plan(&even, Some(60)).expect("plan");
+        assert!(!p.checked);
+        assert_eq!(count(&p), Some(n));
+
+        // A third decimal late in the file.
+        let late = temp_csv(
+            "late-decimals",
+            (0..n).map(|i| row(i, 60, if i == n - 10 { "10.125" } else { "10.5" })),
+        );
+        let p = plan(&late, Some(60)).expect("plan");
+        assert_eq!((p.precision.price, p.checked), (1, false));
+        let mut handed = 0u64;
+        let got = stream(&p, |bars: &[Bar]| -> Result<(), DataError> {
+            assert!(bars.iter().all(|b| b.close.precision() == 1));
+            handed += bars.len() as u64;
+            Ok(())
+        })
+        .expect("stream");
+        assert_eq!((got, handed), (None, 2 * CHUNK_BARS as u64));
+        let p = scan(&late, Some(60)).expect("scan");
+        assert_eq!((p.precision.price, p.checked), (3, true));
+        assert_eq!(count(&p), Some(n));
+
+        // Bars closer together late in the file: aggregated to the timeframe after all.
+        let closer = temp_csv(
+            "closer",
+            (0..n).map(|i| row(if i + 1 == n { 2 * i - 1 } else { 2 * i }, 30, "10.5")),
+        );
+        let p = plan(&closer, Some(60)).expect("plan");
+        assert_eq!(p.aggregate_ns, None);
+        assert_eq!(count(&p), None);
+        let p = scan(&closer, Some(60)).expect("scan");
+        assert_eq!(p.aggregate_ns, Some(60_000_000_000));
+        assert_eq!(count(&p), Some(n - 1));
+
+        // Bars too far apart at first but not later: the whole file decides.
+        let coarse = temp_csv(
+            "coarse",
+            (0..n).map(|i| {
+                let k = CHUNK_BARS as u64 + 10;
+                row(if i < k { 2 * i } else { i + k }, 60, "10.5")
+            }),
+        );
+        let p = plan(&coarse, Some(60)).expect("plan");
+        assert!(p.checked);
+        assert_eq!(count(&p), Some(n));
+    }
 
     #[test]
     fn detects_formats() {

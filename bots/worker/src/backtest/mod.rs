@@ -30,9 +30,12 @@ pub struct Request {
 }
 
 /// Runs a backtest and returns the report view (nothing written yet). The data is read
-/// twice, in constant memory: a first pass checks it and finds its precision (the
-/// instrument's tick and lot), then the bars stream through the engine in chunks while
-/// statistics and the report's series are gathered online.
+/// once, in constant memory: the series' precision (the instrument's tick and lot) and
+/// whether bars are aggregated are decided from the file's first bars (a columnar file's
+/// header), and confirmed as the bars stream through the engine in chunks while
+/// statistics and the report's series are gathered online. A later bar that changes
+/// the decision (more decimals, closer spacing) stops the run; the whole file is then
+/// checked first and streamed again.
 pub fn run(req: &Request) -> Result<ReportView> {
     let cfg = bundle::load(&req.files, req.bot.as_deref())?.config;
     if cfg.bot.mode != Mode::Backtest {
@@ -42,10 +45,27 @@ pub fn run(req: &Request) -> Result<ReportView> {
     let bot = tradewind_config::bot(&cfg)?;
     let venue_fees = bot.venue_fees.to_string();
     let timeframe = cfg.strategy.timeframe.seconds();
-    let plan = market_data::scan(&req.data, Some(timeframe))?;
-    tracing::info!(rows = plan.rows, format = ?plan.format, data = %req.data.display(), "market data checked");
+    let mut plan = market_data::plan(&req.data, Some(timeframe))?;
+    loop {
+        tracing::info!(rows = plan.rows, checked = plan.checked, format = ?plan.format, data = %req.data.display(), "market data planned");
+        if let Some(done) = run_plan(&cfg, &bot, &plan, req)? {
+            let (statistics, recorded, outcome) = done;
+            return view(&cfg, &req.data, statistics, recorded, outcome, venue_fees);
+        }
+        tracing::info!(data = %req.data.display(), "later bars change the plan made from the first ones; checking the whole file");
+        plan = market_data::scan(&req.data, Some(timeframe))?;
+    }
+}
+
+/// One pass of the bars through a fresh engine; `None` if the plan proved wrong.
+fn run_plan(
+    cfg: &BotConfig,
+    bot: &tradewind_config::BotSettings,
+    plan: &market_data::DataPlan,
+    req: &Request,
+) -> Result<Option<(Statistics, Recorded, Outcome)>> {
     let instrument = instrument_at(
-        &cfg,
+        cfg,
         plan.precision.price,
         plan.precision.size,
         &req.instrument,
@@ -56,7 +76,7 @@ pub fn run(req: &Request) -> Result<ReportView> {
     let mut engine = Backtest::new(settings, strategy);
     let started = std::time::Instant::now();
     let mut engine_time = std::time::Duration::ZERO;
-    market_data::stream(&plan, |bars: &[Bar]| -> Result<()> {
+    let streamed = market_data::stream(plan, |bars: &[Bar]| -> Result<()> {
         let t = std::time::Instant::now();
         for bar in bars {
             engine.step(bar)?;
@@ -78,6 +98,9 @@ pub fn run(req: &Request) -> Result<ReportView> {
         engine_time += t.elapsed();
         Ok(())
     })?;
+    if streamed.is_none() {
+        return Ok(None);
+    }
     let outcome = engine.finish();
     for p in outcome.portfolio.equity_curve() {
         stats.push_point(*p);
@@ -94,14 +117,7 @@ pub fn run(req: &Request) -> Result<ReportView> {
         "backtest finished"
     );
     let statistics = stats.finish(outcome.portfolio.exposure());
-    view(
-        &cfg,
-        &req.data,
-        statistics,
-        rec.finish()?,
-        outcome,
-        venue_fees,
-    )
+    Ok(Some((statistics, rec.finish()?, outcome)))
 }
 
 fn view(
