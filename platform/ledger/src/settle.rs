@@ -555,7 +555,7 @@ impl Ledger {
         }
         // Inserted first: a concurrent run of the same period waits on this key and then
         // fails, so two runs never book one period twice.
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO settlements (id, plan, period_kind, period_start, period_end, currency, settled_at, summary) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, '{}')",
         )
@@ -567,7 +567,15 @@ impl Ledger {
         .bind(&plan.currency)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await;
+        if let Err(e) = inserted {
+            // PostgreSQL: a concurrent run of this period committed while we waited.
+            drop(tx);
+            return match is_unique_violation(&e) {
+                true => self.already_settled(plan_name, period.start, e).await,
+                false => Err(e.into()),
+            };
+        }
         fault("after-insert");
         let accounts: Vec<String> =
             sqlx::query("SELECT DISTINCT account FROM bots WHERE plan = $1 ORDER BY account")
@@ -677,13 +685,22 @@ impl Ledger {
             Ok(()) => Ok(SettleOutcome::Settled(summary)),
             // A concurrent run committed the same period first.
             Err(e) if is_unique_violation(&e) => {
-                let mut conn = self.pool().acquire().await?;
-                already(&mut conn, plan_name, period.start)
-                    .await?
-                    .ok_or(LedgerError::Database(e))
+                self.already_settled(plan_name, period.start, e).await
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn already_settled(
+        &self,
+        plan: &str,
+        start: UnixNanos,
+        e: sqlx::Error,
+    ) -> Result<SettleOutcome, LedgerError> {
+        let mut conn = self.pool().acquire().await?;
+        already(&mut conn, plan, start)
+            .await?
+            .ok_or(LedgerError::Database(e))
     }
 
     /// Verifies the journal: every transfer balances, and per ledger Σ debits = Σ credits.
