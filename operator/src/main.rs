@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tradewind_crds::bundle;
 use tradewind_crds::manifests;
-use tradewind_operator::build::{self, OperatorConfig, StateVolume};
+use tradewind_operator::build::{self, OperatorConfig, Platform, StateVolume};
 use tradewind_operator::controller::cloud::{Cloud, NoCloud, azure::AzureArgs};
 use tradewind_operator::controller::{self};
 
@@ -62,6 +62,22 @@ enum Command {
         cloud: String,
         #[command(flatten)]
         azure: Box<AzureArgs>,
+        /// The platform's image (`tradewind-platform`): CommissionPlans' settlement
+        /// CronJobs run its `settle`. Unset: they are created suspended.
+        #[arg(
+            long,
+            env = "TRADEWIND_PLATFORM_IMAGE",
+            requires = "platform_database_secret"
+        )]
+        platform_image: Option<String>,
+        /// The Secret, in each plan's namespace, whose key `url` is the ledger's
+        /// PostgreSQL URL, for the settlement jobs.
+        #[arg(
+            long,
+            env = "TRADEWIND_PLATFORM_DATABASE_SECRET",
+            requires = "platform_image"
+        )]
+        platform_database_secret: Option<String>,
     },
     /// Print the CustomResourceDefinitions as multi-document YAML.
     Crds,
@@ -120,6 +136,8 @@ fn run(cli: Cli) -> Result<()> {
             worker_state_storage_class,
             cloud,
             azure,
+            platform_image,
+            platform_database_secret,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info".into());
@@ -148,6 +166,12 @@ fn run(cli: Cli) -> Result<()> {
                         size,
                         storage_class: worker_state_storage_class,
                     }),
+                    platform: platform_image.zip(platform_database_secret).map(
+                        |(image, database_secret)| Platform {
+                            image,
+                            database_secret,
+                        },
+                    ),
                 };
                 // Checked before anything starts: a bad Azure setting stops the operator
                 // with a message naming the flag, not on the first bot.
@@ -202,6 +226,7 @@ fn run(cli: Cli) -> Result<()> {
                 workload_identity_client_id,
                 azure: None,
                 state_volume: None,
+                platform: None,
             };
             let c = build::children(&tb, &loaded.config, &op)?;
             let mut out = format!(

@@ -18,7 +18,11 @@ pub use hash::config_hash;
 pub use labels::{bot_labels, selector_labels};
 pub use network::{metrics_service, network_policy};
 pub use rbac::{lease, role, role_binding, service_account};
-pub use settlement::{SETTLEMENT_PENDING_MESSAGE, SETTLEMENT_PENDING_REASON, settlement_cron_job};
+pub use settlement::{
+    DATABASE_URL_KEY, PLAN_SPEC_ENV, Platform, SETTLEMENT_PENDING_MESSAGE,
+    SETTLEMENT_PENDING_REASON, SETTLEMENT_SCHEDULED_REASON, settlement_condition,
+    settlement_cron_job,
+};
 pub use storage::{StateVolume, state_claim};
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -43,6 +47,9 @@ pub struct OperatorConfig {
     pub azure: Option<WorkerAzure>,
     /// A PersistentVolumeClaim per bot for the worker's journal; `None`: an `emptyDir`.
     pub state_volume: Option<StateVolume>,
+    /// The platform, when it is installed: CommissionPlans' settlement CronJobs run its
+    /// `settle`; `None`: they are created suspended.
+    pub platform: Option<Platform>,
 }
 
 /// Where a worker finds its Azure resources (the names come from
@@ -66,6 +73,7 @@ impl Default for OperatorConfig {
             workload_identity_client_id: None,
             azure: None,
             state_volume: None,
+            platform: None,
         }
     }
 }

@@ -199,7 +199,19 @@ async fn store_plan(ledger: &Ledger, file: &PathBuf) -> Result<String> {
     Ok(name)
 }
 
+/// The variable the operator's settlement job hands the plan's spec (JSON) in.
+const PLAN_SPEC_ENV: &str = "TRADEWIND_PLAN_SPEC";
+
 async fn settle(ledger: &Ledger, args: SettleArgs) -> Result<()> {
+    // The operator's CronJob passes the resource's spec, so the ledger settles what the
+    // CommissionPlan says now.
+    if let Ok(json) = std::env::var(PLAN_SPEC_ENV) {
+        let spec: CommissionPlanSpec = serde_json::from_str(&json)
+            .with_context(|| format!("{PLAN_SPEC_ENV}: not a CommissionPlan spec"))?;
+        tradewind_config::commission_plan(&spec)
+            .map_err(|e| anyhow::anyhow!("{PLAN_SPEC_ENV}: {}: {}", e.field, e.reason))?;
+        ledger.put_plan(&args.plan, &json).await?;
+    }
     if let Some(file) = &args.file {
         let name = store_plan(ledger, file).await?;
         if name != args.plan {
