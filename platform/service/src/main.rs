@@ -53,8 +53,8 @@ struct SettleArgs {
     /// The plan, as stored with `plans set` (`namespace/name`).
     #[arg(long)]
     plan: String,
-    /// The period: `previous` (the last one that has ended), or a date or RFC 3339 instant
-    /// inside it (`2026-11-02`).
+    /// The period: `previous` (the last one that has ended, and any before it after the
+    /// plan's last settlement), or a date or RFC 3339 instant inside it (`2026-11-02`).
     #[arg(long, default_value = "previous")]
     period: String,
     /// Store this CommissionPlan manifest (YAML or JSON) under the plan's name first.
@@ -236,8 +236,33 @@ async fn settle(ledger: &Ledger, args: SettleArgs) -> Result<()> {
         Some(t) => instant("now", t)?,
         None => now_nanos(),
     };
-    let period = period(plan.period, &args.period, now)?;
-    match ledger.settle(&args.plan, &plan, period, now).await? {
+    let last = period(plan.period, &args.period, now)?;
+    // `previous` catches up: every period after the plan's last settlement up to the
+    // last one that has ended, in order, each in its own transaction (a CronJob run
+    // missed while the platform was down is settled by the next).
+    let mut next = last;
+    if args.period == "previous"
+        && let Some(summary) = ledger.last_settlement(&args.plan).await?
+        && let Some(end) = summary["period"]["end"].as_str()
+    {
+        let end = parse_iso8601(end).map_err(|e| {
+            anyhow::anyhow!("plan {}: last settlement's end {end:?}: {e}", args.plan)
+        })?;
+        if end <= last.start {
+            next = Period::containing(plan.period, end);
+        }
+    }
+    loop {
+        report(ledger.settle(&args.plan, &plan, next, now).await?)?;
+        if next == last {
+            return Ok(());
+        }
+        next = next.next();
+    }
+}
+
+fn report(outcome: SettleOutcome) -> Result<()> {
+    match outcome {
         SettleOutcome::Settled(s) => {
             println!("{}", serde_json::to_string_pretty(&s.to_json())?);
             eprintln!(

@@ -297,3 +297,49 @@ async fn settle_is_idempotent_refuses_the_future_and_survives_a_crash() {
         assert_eq!(dump(&url).await, expected, "re-run after a kill at {point}");
     }
 }
+
+#[test]
+fn the_operators_job_hands_over_the_plan_spec_and_a_plan_shows_its_last_settlement() {
+    let dir = scratch();
+    let url = format!("sqlite:{}", dir.0.join("job.db").display());
+    let spec = r#"{"tradingFees":{"tiers":[{"minVolume30d":"0","makerBps":"10","takerBps":"10"}]},"distribution":[{"recipient":"Platform","shareBps":10000}]}"#;
+    let job_at = |spec: &str, now: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tradewind-platform"))
+            .args(["--database-url", &url])
+            .args(["settle", "--plan", "trading/flat", "--now", now])
+            .env("TRADEWIND_PLAN_SPEC", spec)
+            .env_remove(FAULT_ENV)
+            .output()
+            .unwrap()
+    };
+    let job = |spec: &str| job_at(spec, "2026-12-01T00:00:05Z");
+    // A spec the translation refuses names the variable and the field.
+    let out = job(
+        r#"{"tradingFees":{"tiers":[]},"distribution":[{"recipient":"Platform","shareBps":10000}]}"#,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("TRADEWIND_PLAN_SPEC: spec.tradingFees.tiers"),
+        "{stderr}"
+    );
+    // The previous period of a monthly plan at 2026-12-01: November.
+    let out = job(spec);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("settled trading/flat/2026-11-01T00:00:00Z"),
+        "{stderr}"
+    );
+    let out = platform(&url, &["plans", "show", "trading/flat"], None);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["lastSettlement"]["period"]["kind"], "Monthly");
+    assert_eq!(shown["lastSettlement"]["accountsCharged"], 0);
+    assert_eq!(shown["spec"]["tradingFees"]["tiers"][0]["takerBps"], "10");
+    // Two runs missed: the next one catches up, in order.
+    let out = job_at(spec, "2027-02-01T00:00:05Z");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let dec = stderr.find("settled trading/flat/2026-12-01T00:00:00Z");
+    let jan = stderr.find("settled trading/flat/2027-01-01T00:00:00Z");
+    assert!(dec.is_some() && jan.is_some() && dec < jan, "{stderr}");
+}
