@@ -107,8 +107,8 @@ pub enum LedgerError {
         plan: String,
         /// The account.
         account: String,
-        /// What the engine said.
-        source: tradewind_commission::CommissionError,
+        /// What the engine said (boxed: it is large and rare).
+        source: Box<tradewind_commission::CommissionError>,
     },
     /// Stored data that does not read back (hand-edited or corrupt).
     #[error("stored {what} is corrupt: {reason}")]

@@ -273,7 +273,7 @@ async fn account_input(
                 let value = s.equity.value(basis).map_err(|e| LedgerError::Commission {
                     plan: plan_name.to_owned(),
                     account: account.to_owned(),
-                    source: e,
+                    source: Box::new(e),
                 })?;
                 if value.raw() > 0 {
                     flows.push(CapitalFlow {
@@ -602,7 +602,7 @@ impl Ledger {
             let commission = |e| LedgerError::Commission {
                 plan: plan_name.to_owned(),
                 account: account.clone(),
-                source: e,
+                source: Box::new(e),
             };
             let prior = sqlx::query(
                 "SELECT settled_through, marks FROM plan_account_state WHERE plan = $1 AND account = $2",

@@ -455,7 +455,7 @@ async fn malformed_or_negative_amounts_name_the_event_and_field(url: &str) {
         (equity(4, "2026-11-02T10:00:00Z", "abc"), "equity"),
     ] {
         let err = l
-            .record_events(&bot("alice"), &[e.clone()])
+            .record_events(&bot("alice"), std::slice::from_ref(&e))
             .await
             .unwrap_err();
         match &err {
