@@ -69,7 +69,7 @@ crds:
 	$(CARGO) run -q -p tradewind-crds --features cli -- manifests --out crds/manifests
 	$(CARGO) run -q -p tradewind-crds --features cli -- manifests --out charts/tradewind/crds
 
-## images: the operator and worker images (static musl binaries, FROM scratch) built with
+## images: the operator, worker and platform images (static musl binaries, FROM scratch) built with
 ## buildah from images/Dockerfile, checked, and written as OCI archives to $(TARGET_DIR)/images
 IMAGE_TARGET := x86_64-unknown-linux-musl
 IMAGE_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
@@ -77,10 +77,12 @@ IMAGE_DIR := $(TARGET_DIR)/images
 BUILDAH := buildah --storage-driver vfs
 images:
 	CC_x86_64_unknown_linux_musl=musl-gcc $(CARGO) build --release --locked --target $(IMAGE_TARGET) \
-		-p tradewind-operator --bin tradewind-operator -p tradewind-bot --bin tradewind-bot
+		-p tradewind-operator --bin tradewind-operator -p tradewind-bot --bin tradewind-bot \
+		-p tradewind-platform --bin tradewind-platform
 	rm -rf $(IMAGE_DIR) && mkdir -p $(IMAGE_DIR)/context/out
-	cp $(TARGET_DIR)/$(IMAGE_TARGET)/release/tradewind-operator $(TARGET_DIR)/$(IMAGE_TARGET)/release/tradewind-bot $(IMAGE_DIR)/context/out/
-	for image in operator bot; do \
+	cp $(TARGET_DIR)/$(IMAGE_TARGET)/release/tradewind-operator $(TARGET_DIR)/$(IMAGE_TARGET)/release/tradewind-bot \
+		$(TARGET_DIR)/$(IMAGE_TARGET)/release/tradewind-platform $(IMAGE_DIR)/context/out/
+	for image in operator bot platform; do \
 		$(BUILDAH) bud --isolation chroot --quiet -f images/Dockerfile --target $$image \
 			--build-arg BINARIES=prebuilt --build-arg VERSION=$(IMAGE_VERSION) \
 			--build-arg REVISION=$$(git rev-parse HEAD) --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
@@ -89,6 +91,7 @@ images:
 	done
 	$(PYTHON) images/check.py --buildah "$(BUILDAH)" $(IMAGE_DIR)/tradewind-operator.oci.tar localhost/tradewind-operator:$(IMAGE_VERSION) /tradewind-operator
 	$(PYTHON) images/check.py --buildah "$(BUILDAH)" $(IMAGE_DIR)/tradewind-bot.oci.tar localhost/tradewind-bot:$(IMAGE_VERSION) /tradewind-bot
+	$(PYTHON) images/check.py --buildah "$(BUILDAH)" $(IMAGE_DIR)/tradewind-platform.oci.tar localhost/tradewind-platform:$(IMAGE_VERSION) /tradewind-platform
 
 ## bench: criterion benchmarks (figures go to BENCHMARKS.md)
 bench:

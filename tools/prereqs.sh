@@ -44,6 +44,10 @@ want ip iproute2
 want nsenter util-linux
 # kubectl comes with the project's machine image; Debian's own package is the fallback.
 want kubectl kubernetes-client
+# The ledger's conformance suite starts a real PostgreSQL (initdb/pg_ctl, as `nobody`
+# via runuser when root); Debian keeps its programs in /usr/lib/postgresql/<major>/bin.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_need+=(postgresql)
+want runuser util-linux
 if ((${#apt_need[@]})); then
   say "installing ${apt_need[*]}"
   sudo=()

@@ -154,7 +154,6 @@ mod tests {
                 commission_plan_ref: None,
                 account_ref: AccountRef {
                     name: "alice".into(),
-                    referrers: vec![],
                 },
                 venue: Venue {
                     exchange: Exchange::Binance,

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tradewind_crds::bundle;
 use tradewind_crds::manifests;
-use tradewind_operator::build::{self, OperatorConfig, StateVolume};
+use tradewind_operator::build::{self, OperatorConfig, Platform, StateVolume};
 use tradewind_operator::controller::cloud::{Cloud, NoCloud, azure::AzureArgs};
 use tradewind_operator::controller::{self};
 
@@ -67,6 +67,22 @@ enum Command {
         platform_url: Option<String>,
         #[command(flatten)]
         azure: Box<AzureArgs>,
+        /// The platform's image (`tradewind-platform`): CommissionPlans' settlement
+        /// CronJobs run its `settle`. Unset: they are created suspended.
+        #[arg(
+            long,
+            env = "TRADEWIND_PLATFORM_IMAGE",
+            requires = "platform_database_secret"
+        )]
+        platform_image: Option<String>,
+        /// The Secret, in each plan's namespace, whose key `url` is the ledger's
+        /// PostgreSQL URL, for the settlement jobs.
+        #[arg(
+            long,
+            env = "TRADEWIND_PLATFORM_DATABASE_SECRET",
+            requires = "platform_image"
+        )]
+        platform_database_secret: Option<String>,
     },
     /// Print the CustomResourceDefinitions as multi-document YAML.
     Crds,
@@ -126,6 +142,8 @@ fn run(cli: Cli) -> Result<()> {
             cloud,
             platform_url,
             azure,
+            platform_image,
+            platform_database_secret,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info".into());
@@ -155,6 +173,12 @@ fn run(cli: Cli) -> Result<()> {
                         storage_class: worker_state_storage_class,
                     }),
                     platform_url,
+                    platform: platform_image.zip(platform_database_secret).map(
+                        |(image, database_secret)| Platform {
+                            image,
+                            database_secret,
+                        },
+                    ),
                 };
                 // Checked before anything starts: a bad Azure setting stops the operator
                 // with a message naming the flag, not on the first bot.
@@ -210,6 +234,7 @@ fn run(cli: Cli) -> Result<()> {
                 azure: None,
                 state_volume: None,
                 platform_url: None,
+                platform: None,
             };
             let c = build::children(&tb, &loaded.config, &op)?;
             let mut out = format!(

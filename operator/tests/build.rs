@@ -499,7 +499,7 @@ fn a_bot_without_a_uid_cannot_own_children() {
 }
 
 #[test]
-fn a_plan_gets_a_suspended_settlement_cron_job_on_its_schedule() {
+fn a_plan_gets_a_settlement_cron_job_that_runs_only_with_the_platform() {
     let doc = tradewind_crds::validation::load_documents(
         &root().join("examples/commission-plans/tiered-referral.yaml"),
     )
@@ -508,32 +508,84 @@ fn a_plan_gets_a_suspended_settlement_cron_job_on_its_schedule() {
     let mut plan: tradewind_crds::CommissionPlan = serde_json::from_value(doc.value).unwrap();
     plan.metadata.namespace = Some("trading".into());
     plan.metadata.uid = Some("p-1".into());
-    let cj = build::settlement_cron_job(&plan, &OperatorConfig::default()).unwrap();
+    let container = |cj: &k8s_openapi::api::batch::v1::CronJob| {
+        cj.spec
+            .as_ref()
+            .unwrap()
+            .job_template
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .as_ref()
+            .unwrap()
+            .containers[0]
+            .clone()
+    };
+
+    // Without the platform: suspended, and the condition says why.
+    let op = OperatorConfig::default();
+    let cj = build::settlement_cron_job(&plan, &op).unwrap();
     let spec = cj.spec.as_ref().unwrap();
     assert_eq!(spec.schedule, "0 0 1 * *", "monthly settlement");
-    assert_eq!(
-        spec.suspend,
-        Some(true),
-        "suspended until the settle command exists"
-    );
+    assert_eq!(spec.suspend, Some(true));
     assert_eq!(spec.concurrency_policy.as_deref(), Some("Forbid"));
     assert_eq!(
         cj.metadata.owner_references.as_ref().unwrap()[0].kind,
         "CommissionPlan"
     );
-    let args = spec
-        .job_template
-        .spec
+    let (scheduled, reason, message) = build::settlement_condition(&plan, &op);
+    assert!(!scheduled);
+    assert_eq!(reason, "PlatformNotInstalled");
+    assert!(message.contains("--platform-image"), "{message}");
+
+    // With it: the platform's settle of the previous period, the database URL from the
+    // Secret and the plan's spec handed over.
+    let op = OperatorConfig {
+        platform: Some(build::Platform {
+            image: "registry/tradewind-platform:1".into(),
+            database_secret: "ledger-db".into(),
+        }),
+        ..OperatorConfig::default()
+    };
+    let cj = build::settlement_cron_job(&plan, &op).unwrap();
+    assert_eq!(cj.spec.as_ref().unwrap().suspend, Some(false));
+    let c = container(&cj);
+    assert_eq!(c.image.as_deref(), Some("registry/tradewind-platform:1"));
+    assert_eq!(
+        c.args.unwrap(),
+        [
+            "settle",
+            "--plan",
+            "trading/tiered-with-referrals",
+            "--period",
+            "previous"
+        ]
+    );
+    let env = c.env.unwrap();
+    let url = env
+        .iter()
+        .find(|e| e.name == "TRADEWIND_DATABASE_URL")
+        .unwrap();
+    let secret = url
+        .value_from
         .as_ref()
         .unwrap()
-        .template
-        .spec
+        .secret_key_ref
         .as_ref()
-        .unwrap()
-        .containers[0]
-        .args
-        .clone();
-    assert_eq!(args.unwrap(), ["settle", "--plan", "tiered-with-referrals"]);
+        .unwrap();
+    assert_eq!(
+        (secret.name.as_str(), secret.key.as_str()),
+        ("ledger-db", build::DATABASE_URL_KEY)
+    );
+    let spec = env.iter().find(|e| e.name == build::PLAN_SPEC_ENV).unwrap();
+    let back: tradewind_crds::CommissionPlanSpec =
+        serde_json::from_str(spec.value.as_deref().unwrap()).unwrap();
+    assert_eq!(back, plan.spec);
+    let (scheduled, reason, _) = build::settlement_condition(&plan, &op);
+    assert!(scheduled);
+    assert_eq!(reason, build::SETTLEMENT_SCHEDULED_REASON);
 }
 
 #[test]

@@ -54,10 +54,11 @@ fn default_market() -> Market {
     Market::Spot
 }
 
-/// Whose money this bot trades, for commission attribution.
+/// Whose money this bot trades: the ledger account its commissions are charged to. Who
+/// referred that account lives in the ledger (`tradewind-platform accounts
+/// set-referrer`), not here, so editing a bot cannot redirect a referral payout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.referrers) || !self.referrers.exists(r, r == self.name)").message("an account cannot refer itself: referrers must not contain name"))]
 pub struct AccountRef {
     /// Account identifier.
     #[schemars(
@@ -65,10 +66,6 @@ pub struct AccountRef {
         regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     )]
     pub name: String,
-    /// Referral chain, nearest first: referrers[0] is referral level 1.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 5), inner(length(min = 1, max = 128)))]
-    pub referrers: Vec<String>,
 }
 
 /// Exchange credentials taken from a Secret in the bot's namespace.

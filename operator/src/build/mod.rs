@@ -18,7 +18,11 @@ pub use hash::config_hash;
 pub use labels::{bot_labels, selector_labels};
 pub use network::{metrics_service, network_policy};
 pub use rbac::{lease, role, role_binding, service_account};
-pub use settlement::{SETTLEMENT_PENDING_MESSAGE, SETTLEMENT_PENDING_REASON, settlement_cron_job};
+pub use settlement::{
+    DATABASE_URL_KEY, PLAN_SPEC_ENV, Platform, SETTLEMENT_PENDING_MESSAGE,
+    SETTLEMENT_PENDING_REASON, SETTLEMENT_SCHEDULED_REASON, settlement_condition,
+    settlement_cron_job,
+};
 pub use storage::{StateVolume, state_claim};
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -46,6 +50,9 @@ pub struct OperatorConfig {
     /// Base URL of the platform's ingest, when the platform is installed: workers get a
     /// projected token for its audience and record their events there.
     pub platform_url: Option<String>,
+    /// The platform, when it is installed: CommissionPlans' settlement CronJobs run its
+    /// `settle`; `None`: they are created suspended.
+    pub platform: Option<Platform>,
 }
 
 /// Where a worker finds its Azure resources (the names come from
@@ -70,6 +77,7 @@ impl Default for OperatorConfig {
             azure: None,
             state_volume: None,
             platform_url: None,
+            platform: None,
         }
     }
 }

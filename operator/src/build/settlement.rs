@@ -1,13 +1,16 @@
-//! The CommissionPlan's settlement CronJob. It runs the worker's `settle` command on the
-//! plan's schedule; that command does not exist yet, so the CronJob is created suspended
-//! and the plan's status says why (see [`SETTLEMENT_PENDING_REASON`]).
+//! The CommissionPlan's settlement CronJob. When the platform is installed (the operator
+//! knows its image and the Secret with the ledger's database URL) it runs the platform's
+//! `tradewind-platform settle --plan <namespace>/<name> --period previous` on the plan's
+//! schedule, handing it the plan's spec so the ledger settles what the resource says;
+//! otherwise it is created suspended and the plan's status says why
+//! ([`SETTLEMENT_PENDING_REASON`]).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, PodSecurityContext, PodSpec, PodTemplateSpec, SeccompProfile,
-    SecurityContext,
+    Capabilities, Container, EnvVar, EnvVarSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    SeccompProfile, SecretKeySelector, SecurityContext,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
@@ -16,14 +19,56 @@ use tradewind_crds::contract::labels as label;
 
 use super::{BuildError, OperatorConfig};
 
-/// Reason on the plan's Ready condition while settlement cannot run.
-pub const SETTLEMENT_PENDING_REASON: &str = "SettlementCommandPending";
-/// Message for that reason.
-pub const SETTLEMENT_PENDING_MESSAGE: &str =
-    "the settlement CronJob exists but is suspended: the worker's settle command is not built yet";
+/// Where settlement runs: the platform's image and the Secret (in the plan's namespace)
+/// whose key [`DATABASE_URL_KEY`] holds the ledger's database URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Platform {
+    /// The `tradewind-platform` image.
+    pub image: String,
+    /// Name of the Secret with the database URL.
+    pub database_secret: String,
+}
 
-/// The CronJob `<plan>-settlement`, suspended until the settle command exists. Plans
-/// without a performance fee settle monthly (trading fees only).
+/// The key of the database Secret holding the URL (`postgres://…`).
+pub const DATABASE_URL_KEY: &str = "url";
+/// The variable the settle job reads the plan's spec (JSON) from.
+pub const PLAN_SPEC_ENV: &str = "TRADEWIND_PLAN_SPEC";
+
+/// Reason of the plan's SettlementScheduled condition while settlement cannot run.
+pub const SETTLEMENT_PENDING_REASON: &str = "PlatformNotInstalled";
+/// Message for that reason.
+pub const SETTLEMENT_PENDING_MESSAGE: &str = "the settlement CronJob is suspended: the operator does not know the platform (set --platform-image and --platform-database-secret, or the chart's platform values)";
+/// Reason of the SettlementScheduled condition when the CronJob runs.
+pub const SETTLEMENT_SCHEDULED_REASON: &str = "Scheduled";
+
+/// The SettlementScheduled condition for a plan: `(true, reason, message)` when its
+/// CronJob runs, `(false, …)` with the reason when it is suspended.
+pub fn settlement_condition(
+    plan: &CommissionPlan,
+    op: &OperatorConfig,
+) -> (bool, &'static str, String) {
+    match &op.platform {
+        Some(p) => (
+            true,
+            SETTLEMENT_SCHEDULED_REASON,
+            format!(
+                "{:?} periods settle at \"{}\" (UTC) with {}",
+                plan.spec.settlement_period(),
+                plan.spec.settlement_period().cron_schedule(),
+                p.image
+            ),
+        ),
+        None => (
+            false,
+            SETTLEMENT_PENDING_REASON,
+            SETTLEMENT_PENDING_MESSAGE.to_owned(),
+        ),
+    }
+}
+
+/// The CronJob `<plan>-settlement`: the platform's `settle` on the plan's schedule, or
+/// suspended while the platform is not installed. Plans without a performance fee
+/// settle monthly (trading fees only).
 pub fn settlement_cron_job(
     plan: &CommissionPlan,
     op: &OperatorConfig,
@@ -46,6 +91,34 @@ pub fn settlement_cron_job(
         .ok_or(BuildError::MissingMetadata("name"))?;
     owner.block_owner_deletion = Some(true);
     let period = plan.spec.settlement_period();
+    // Plain structs with string keys: serialising cannot fail.
+    let spec_json = serde_json::to_string(&plan.spec).unwrap_or_default();
+    let (image, env) = match &op.platform {
+        Some(p) => (
+            p.image.clone(),
+            vec![
+                EnvVar {
+                    name: "TRADEWIND_DATABASE_URL".into(),
+                    value_from: Some(EnvVarSource {
+                        secret_key_ref: Some(SecretKeySelector {
+                            name: p.database_secret.clone(),
+                            key: DATABASE_URL_KEY.into(),
+                            optional: Some(false),
+                        }),
+                        ..EnvVarSource::default()
+                    }),
+                    ..EnvVar::default()
+                },
+                EnvVar {
+                    name: PLAN_SPEC_ENV.into(),
+                    value: Some(spec_json),
+                    ..EnvVar::default()
+                },
+            ],
+        ),
+        None => (op.worker_image.clone(), Vec::new()),
+    };
+    let plan_key = format!("{namespace}/{name}");
     let labels = BTreeMap::from([
         (label::NAME.to_owned(), "tradewind-settlement".to_owned()),
         (label::INSTANCE.to_owned(), name.clone()),
@@ -62,7 +135,7 @@ pub fn settlement_cron_job(
         spec: Some(CronJobSpec {
             schedule: period.cron_schedule().to_owned(),
             time_zone: Some("Etc/UTC".into()),
-            suspend: Some(true),
+            suspend: Some(op.platform.is_none()),
             // A settlement must never run twice at once.
             concurrency_policy: Some("Forbid".into()),
             successful_jobs_history_limit: Some(3),
@@ -91,8 +164,15 @@ pub fn settlement_cron_job(
                             }),
                             containers: vec![Container {
                                 name: "settle".into(),
-                                image: Some(op.worker_image.clone()),
-                                args: Some(vec!["settle".into(), "--plan".into(), name]),
+                                image: Some(image),
+                                args: Some(vec![
+                                    "settle".into(),
+                                    "--plan".into(),
+                                    plan_key,
+                                    "--period".into(),
+                                    "previous".into(),
+                                ]),
+                                env: (!env.is_empty()).then_some(env),
                                 security_context: Some(SecurityContext {
                                     allow_privilege_escalation: Some(false),
                                     read_only_root_filesystem: Some(true),

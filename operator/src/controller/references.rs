@@ -1,5 +1,5 @@
 //! Strategy and CommissionPlan reconciles: Ready (CEL already refused what it can), the
-//! number of bots bound, and for plans the (suspended) settlement CronJob.
+//! number of bots bound, and for plans the settlement CronJob.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use tradewind_crds::{CommissionPlan, Strategy};
 
 use super::apply::apply;
 use super::{Context, Error, key};
-use crate::build::{SETTLEMENT_PENDING_MESSAGE, SETTLEMENT_PENDING_REASON, settlement_cron_job};
+use crate::build::{settlement_condition, settlement_cron_job};
 
 /// Condition on a CommissionPlan saying whether settlement runs.
 pub const SETTLEMENT_SCHEDULED: &str = "SettlementScheduled";
@@ -90,8 +90,8 @@ pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<A
     Ok(Action::requeue(Duration::from_secs(600)))
 }
 
-/// CommissionPlan: the settlement CronJob (suspended), Ready, boundBots and why
-/// settlement does not run yet.
+/// CommissionPlan: the settlement CronJob (running the platform's `settle`, or suspended
+/// while the platform is not installed), Ready, boundBots and SettlementScheduled.
 pub async fn reconcile_plan(p: Arc<CommissionPlan>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.start("commissionplan");
     let ns = p.namespace().unwrap_or_default();
@@ -120,13 +120,18 @@ pub async fn reconcile_plan(p: Arc<CommissionPlan>, ctx: Arc<Context>) -> Result
         p.metadata.generation,
         now(),
     );
+    let (scheduled, reason, message) = settlement_condition(&p, &ctx.settings);
     set_condition(
         &mut status.conditions,
         ConditionUpdate {
             type_: SETTLEMENT_SCHEDULED,
-            status: Status::False,
-            reason: SETTLEMENT_PENDING_REASON,
-            message: SETTLEMENT_PENDING_MESSAGE.into(),
+            status: if scheduled {
+                Status::True
+            } else {
+                Status::False
+            },
+            reason,
+            message,
         },
         p.metadata.generation,
         now(),

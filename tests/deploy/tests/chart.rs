@@ -289,6 +289,36 @@ fn worker_state_claims_are_configured_and_authorized_only_when_asked_for() {
     assert!(err.contains("workerState"), "{err}");
 }
 
+#[test]
+fn settlement_runs_only_when_the_platform_is_configured() {
+    let plain = render(&json!({}), "tw", NS).expect("renders");
+    let env = env_of(one(&plain, "Deployment"));
+    assert!(!env.contains_key("TRADEWIND_PLATFORM_IMAGE"));
+    assert!(!env.contains_key("TRADEWIND_PLATFORM_DATABASE_SECRET"));
+    let objects = render(
+        &json!({"image": {"registry": "registry.example"},
+                "platform": {"image": {"tag": "1.2.3"},
+                             "settlement": {"enabled": true, "databaseSecret": "ledger-db"}}}),
+        "tw",
+        NS,
+    )
+    .expect("renders");
+    let env = env_of(one(&objects, "Deployment"));
+    assert_eq!(
+        env["TRADEWIND_PLATFORM_IMAGE"],
+        "registry.example/tradewind-platform:1.2.3"
+    );
+    assert_eq!(env["TRADEWIND_PLATFORM_DATABASE_SECRET"], "ledger-db");
+    // Enabled without the Secret: refused, saying what is missing.
+    let err = render(
+        &json!({"platform": {"settlement": {"enabled": true}}}),
+        "tw",
+        NS,
+    )
+    .unwrap_err();
+    assert!(err.contains("platform.settlement.databaseSecret"), "{err}");
+}
+
 /// Each bad value is refused by Helm with the schema's message naming the field.
 #[test]
 fn schema_rejects_bad_values() {

@@ -1,0 +1,796 @@
+//! Settlement: one plan, one period, every account on the plan, booked in ONE transaction.
+//!
+//! The commission engine decides every amount ([`tradewind_commission::settle`]); this
+//! module reads its inputs from the ledger and books its output: the settlement row
+//! (unique per plan and period), charges and their parts, one balanced journal transfer
+//! per charge and one per distribution, statements per account and per recipient, and
+//! each account's state for the next period. A crash anywhere before the commit leaves
+//! nothing; a second run finds the settlement row and changes nothing.
+//!
+//! What the engine is given per account:
+//! - the referral chain in force at the period's start (a referral set mid-period pays
+//!   from the next period on);
+//! - per bot on the plan: its strategy's author, its closing equity (the last equity
+//!   snapshot before the period's end), and — for a bot the plan has not settled before —
+//!   its starting capital as a deposit: its value at the last snapshot before the period,
+//!   else at its first snapshot in the period (profit made before a bot came under the
+//!   plan is not charged);
+//! - its fills from the 30 days before the period to the period's end in the plan's
+//!   currency (those before the period only count towards the volume tier).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use sqlx::{AnyConnection, Row};
+use tradewind_commission::{
+    AccountPeriod, AccountState, BotPeriod, CapitalFlow, ChargeKind, Crystallised, Equity,
+    HighWaterMark, Liquidity, MAX_REFERRAL_LEVEL, Outcome, Payee, Period, PeriodKind, Plan, Role,
+    Settlement, history_start,
+};
+use tradewind_core::data::UnixNanos;
+use tradewind_core::data::time::format_iso8601;
+use tradewind_core::fixed::Money;
+
+use crate::accounts::referral_chain;
+use crate::statement::{self, AccountStatement, PayoutLine, PayoutStatement, StatementKind};
+use crate::{Ledger, LedgerError, money_from, money_text};
+
+/// The environment variable of the crash test's fault hook: a point name at which a
+/// settlement aborts the process (`after-insert`, `after-charges`, `before-commit`).
+pub const FAULT_ENV: &str = "TRADEWIND_LEDGER_FAULT";
+
+fn fault(point: &str) {
+    if std::env::var(FAULT_ENV).is_ok_and(|p| p == point) {
+        tracing::error!(point, "fault hook: aborting the process");
+        std::process::abort();
+    }
+}
+
+/// What a settlement booked, in totals (also stored as the settlement's summary).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettlementSummary {
+    /// The settlement's id, `<plan>/<period start>`.
+    pub id: String,
+    /// The plan.
+    pub plan: String,
+    /// The period.
+    pub period: Period,
+    /// The plan's currency.
+    pub currency: String,
+    /// Accounts with at least one charge.
+    pub accounts_charged: usize,
+    /// Charges booked.
+    pub charges: usize,
+    /// Σ trading fees.
+    pub trading_fees: Money,
+    /// Σ performance fees.
+    pub performance_fees: Money,
+    /// Σ per recipient class: `platform`, `strategyAuthor`, `referral` (unclaimed
+    /// shares under their own class, paid to the platform).
+    pub by_class: BTreeMap<String, Money>,
+    /// When it was booked.
+    pub settled_at: UnixNanos,
+}
+
+impl SettlementSummary {
+    /// The JSON stored with the settlement (money as decimal strings).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "plan": self.plan,
+            "period": {"kind": period_kind(self.period.kind), "start": format_iso8601(self.period.start), "end": format_iso8601(self.period.end)},
+            "currency": self.currency,
+            "accountsCharged": self.accounts_charged,
+            "charges": self.charges,
+            "tradingFees": money_text(self.trading_fees),
+            "performanceFees": money_text(self.performance_fees),
+            "byRecipientClass": self.by_class.iter().map(|(k, v)| (k.clone(), Value::from(money_text(*v)))).collect::<serde_json::Map<_, _>>(),
+            "settledAt": format_iso8601(self.settled_at),
+        })
+    }
+}
+
+/// The result of [`Ledger::settle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettleOutcome {
+    /// Booked now.
+    Settled(SettlementSummary),
+    /// The period was settled before (the stored summary); nothing changed.
+    AlreadySettled {
+        /// The settlement's id.
+        id: String,
+        /// When it was booked.
+        settled_at: UnixNanos,
+        /// Its stored summary.
+        summary: Value,
+    },
+}
+
+/// The result of [`Ledger::check_journal`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JournalCheck {
+    /// Transfers read.
+    pub transfers: usize,
+    /// Entries read.
+    pub entries: usize,
+    /// Per ledger (currency): Σ debits and Σ credits.
+    pub ledgers: BTreeMap<String, (Money, Money)>,
+    /// Transfers whose debits differ from their credits (should be none).
+    pub unbalanced: Vec<String>,
+}
+
+impl JournalCheck {
+    /// Every transfer and every ledger balances.
+    pub fn balanced(&self) -> bool {
+        self.unbalanced.is_empty() && self.ledgers.values().all(|(d, c)| d == c)
+    }
+}
+
+pub(crate) fn period_kind(k: PeriodKind) -> &'static str {
+    match k {
+        PeriodKind::Daily => "Daily",
+        PeriodKind::Weekly => "Weekly",
+        PeriodKind::Monthly => "Monthly",
+        PeriodKind::Quarterly => "Quarterly",
+    }
+}
+
+/// Stored spelling of a distribution role.
+pub(crate) fn role_key(r: Role) -> String {
+    match r {
+        Role::Platform => "platform".into(),
+        Role::StrategyAuthor => "strategyAuthor".into(),
+        Role::Referral(l) => format!("referral{l}"),
+    }
+}
+
+fn class_key(r: Role) -> &'static str {
+    match r {
+        Role::Platform => "platform",
+        Role::StrategyAuthor => "strategyAuthor",
+        Role::Referral(_) => "referral",
+    }
+}
+
+pub(crate) fn payee_key(p: &Payee) -> String {
+    match p {
+        Payee::Platform => "platform".into(),
+        Payee::Account(a) => a.clone(),
+    }
+}
+
+fn marks_json(state: &AccountState) -> String {
+    let marks: serde_json::Map<String, Value> = state
+        .marks
+        .iter()
+        .map(|(bot, m)| {
+            (
+                bot.clone(),
+                json!({"mark": money_text(m.mark()), "units": money_text(m.units())}),
+            )
+        })
+        .collect();
+    Value::Object(marks).to_string()
+}
+
+fn marks_from(text: &str) -> Result<BTreeMap<String, HighWaterMark>, LedgerError> {
+    let v: BTreeMap<String, BTreeMap<String, String>> =
+        serde_json::from_str(text).map_err(|e| LedgerError::corrupt("high-water marks", e))?;
+    let mut out = BTreeMap::new();
+    for (bot, m) in v {
+        let get = |k: &str| {
+            m.get(k)
+                .ok_or_else(|| LedgerError::corrupt("high-water marks", format!("{bot}: no {k}")))
+                .and_then(|t| money_from("high-water mark", t))
+        };
+        let hwm = HighWaterMark::from_parts(get("mark")?, get("units")?)
+            .map_err(|e| LedgerError::corrupt("high-water marks", e))?;
+        out.insert(bot, hwm);
+    }
+    Ok(out)
+}
+
+struct Snapshot {
+    ts: UnixNanos,
+    equity: Equity,
+}
+
+async fn snapshot(
+    conn: &mut AnyConnection,
+    bot: &str,
+    sql: &str,
+    a: UnixNanos,
+    b: UnixNanos,
+) -> Result<Option<Snapshot>, LedgerError> {
+    let row = sqlx::query(sql)
+        .bind(bot)
+        .bind(a)
+        .bind(b)
+        .fetch_optional(conn)
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Snapshot {
+        ts: r.try_get("ts")?,
+        equity: Equity {
+            total: money_from("equity", &r.try_get::<String, _>("equity")?)?,
+            unrealized: money_from("unrealized PnL", &r.try_get::<String, _>("unrealized_pnl")?)?,
+        },
+    }))
+}
+
+const LAST_BEFORE: &str = "SELECT ts, equity, unrealized_pnl FROM equity_snapshots WHERE bot = $1 AND ts >= $2 AND ts < $3 ORDER BY ts DESC, event_id DESC LIMIT 1";
+const FIRST_IN: &str = "SELECT ts, equity, unrealized_pnl FROM equity_snapshots WHERE bot = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, event_id LIMIT 1";
+
+/// Reads what the engine needs for one account.
+async fn account_input(
+    conn: &mut AnyConnection,
+    plan_name: &str,
+    plan: &Plan,
+    account: &str,
+    period: Period,
+) -> Result<AccountPeriod, LedgerError> {
+    let referrers =
+        referral_chain(conn, account, period.start, usize::from(MAX_REFERRAL_LEVEL)).await?;
+    let rows = sqlx::query(
+        "SELECT b.bot AS bot, b.quote_currency AS currency, a.author AS author FROM bots b \
+         LEFT JOIN strategy_authors a ON a.strategy = b.strategy \
+         WHERE b.account = $1 AND b.plan = $2 ORDER BY b.bot",
+    )
+    .bind(account)
+    .bind(plan_name)
+    .fetch_all(&mut *conn)
+    .await?;
+    let state_marks =
+        sqlx::query("SELECT marks FROM plan_account_state WHERE plan = $1 AND account = $2")
+            .bind(plan_name)
+            .bind(account)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get::<String, _>("marks"))
+            .transpose()?
+            .map(|t| marks_from(&t))
+            .transpose()?
+            .unwrap_or_default();
+    let basis = plan.performance_fee.map(|f| f.basis).unwrap_or_default();
+    let mut bots = Vec::with_capacity(rows.len());
+    let mut plan_bots = Vec::with_capacity(rows.len());
+    for r in rows {
+        let bot: String = r.try_get("bot")?;
+        let closing = snapshot(conn, &bot, LAST_BEFORE, i64::MIN, period.end)
+            .await?
+            .map(|s| s.equity)
+            .unwrap_or_default();
+        let mut flows = Vec::new();
+        if !state_marks.contains_key(&bot) {
+            let start = match snapshot(conn, &bot, LAST_BEFORE, i64::MIN, period.start).await? {
+                Some(s) => Some(Snapshot {
+                    ts: period.start,
+                    equity: s.equity,
+                }),
+                None => snapshot(conn, &bot, FIRST_IN, period.start, period.end).await?,
+            };
+            if let Some(s) = start {
+                let value = s.equity.value(basis).map_err(|e| LedgerError::Commission {
+                    plan: plan_name.to_owned(),
+                    account: account.to_owned(),
+                    source: Box::new(e),
+                })?;
+                if value.raw() > 0 {
+                    flows.push(CapitalFlow {
+                        id: format!("start/{bot}"),
+                        ts: s.ts,
+                        amount: value,
+                        before: Equity::default(),
+                    });
+                }
+            }
+        }
+        plan_bots.push(bot.clone());
+        bots.push(BotPeriod {
+            currency: r.try_get("currency")?,
+            strategy_author: r.try_get("author")?,
+            bot,
+            flows,
+            closing,
+        });
+    }
+    let fill_rows = sqlx::query(
+        "SELECT event_id, bot, ts, notional, liquidity FROM fills \
+         WHERE account = $1 AND currency = $2 AND ts >= $3 AND ts < $4 ORDER BY ts, event_id",
+    )
+    .bind(account)
+    .bind(&plan.currency)
+    .bind(history_start(&period))
+    .bind(period.end)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut fills = Vec::with_capacity(fill_rows.len());
+    for r in fill_rows {
+        let bot: String = r.try_get("bot")?;
+        let ts: i64 = r.try_get("ts")?;
+        // In the period only the plan's bots are charged; before it every fill of the
+        // account in the plan's currency counts towards the tier.
+        if period.contains(ts) && !plan_bots.contains(&bot) {
+            continue;
+        }
+        let liquidity: String = r.try_get("liquidity")?;
+        fills.push(tradewind_commission::Fill {
+            id: r.try_get("event_id")?,
+            bot,
+            ts,
+            notional: money_from("notional", &r.try_get::<String, _>("notional")?)?,
+            liquidity: if liquidity == "maker" {
+                Liquidity::Maker
+            } else {
+                Liquidity::Taker
+            },
+        });
+    }
+    Ok(AccountPeriod {
+        account: account.to_owned(),
+        period,
+        referrers,
+        bots,
+        fills,
+    })
+}
+
+fn charge_detail(kind: &ChargeKind) -> (&'static str, Value) {
+    match kind {
+        ChargeKind::TradingFee(f) => (
+            "trading",
+            json!({
+                "fill": f.fill, "notional": money_text(f.notional),
+                "liquidity": if f.liquidity == Liquidity::Maker { "maker" } else { "taker" },
+                "volume30d": money_text(f.volume_30d), "tier": f.tier, "rate": f.rate.to_string(),
+            }),
+        ),
+        ChargeKind::PerformanceFee {
+            on,
+            basis,
+            value,
+            mark_before,
+            mark_after,
+            rate,
+        } => (
+            "performance",
+            json!({
+                "on": match on { Crystallised::PeriodEnd => "periodEnd".to_owned(), Crystallised::Withdrawal(f) => format!("withdrawal {f}") },
+                "basis": format!("{basis:?}"), "value": money_text(*value),
+                "markBefore": money_text(*mark_before), "markAfter": money_text(*mark_after),
+                "rate": rate.to_string(),
+            }),
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn transfer(
+    conn: &mut AnyConnection,
+    id: &str,
+    ledger: &str,
+    ts: UnixNanos,
+    settlement: &str,
+    charge: &str,
+    memo: &str,
+    lines: &[(String, Money, Money)],
+) -> Result<(), LedgerError> {
+    let debits: i128 = lines.iter().map(|l| l.1.raw()).sum();
+    let credits: i128 = lines.iter().map(|l| l.2.raw()).sum();
+    if debits != credits {
+        // The engine's parts always sum to the charge; this guards the booking code.
+        return Err(LedgerError::corrupt(
+            format!("transfer {id}"),
+            format!("debits {debits} ≠ credits {credits} (nano-units)"),
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO journal_transfers (id, ledger, ts, settlement, charge, memo) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(ledger)
+    .bind(ts)
+    .bind(settlement)
+    .bind(charge)
+    .bind(memo)
+    .execute(&mut *conn)
+    .await?;
+    for (i, (book, debit, credit)) in lines.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO journal_entries (transfer, line, ledger, book_account, debit, credit) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(i as i64)
+        .bind(ledger)
+        .bind(book)
+        .bind(money_text(*debit))
+        .bind(money_text(*credit))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Books one account's settlement: charges, parts, journal, its statement.
+async fn book(
+    conn: &mut AnyConnection,
+    settlement_id: &str,
+    plan_name: &str,
+    currency: &str,
+    s: &Settlement,
+    payouts: &mut BTreeMap<String, Vec<PayoutLine>>,
+) -> Result<(), LedgerError> {
+    let clearing = format!("clearing/{plan_name}");
+    for c in &s.charges {
+        let (kind, detail) = charge_detail(&c.kind);
+        sqlx::query(
+            "INSERT INTO charges (id, settlement, account, bot, kind, ts, amount, currency, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&c.id)
+        .bind(settlement_id)
+        .bind(&s.account)
+        .bind(&c.bot)
+        .bind(kind)
+        .bind(c.ts)
+        .bind(money_text(c.amount))
+        .bind(currency)
+        .bind(detail.to_string())
+        .execute(&mut *conn)
+        .await?;
+        for (i, p) in c.parts.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO charge_parts (charge, idx, role, share_bps, payee, unclaimed, amount) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&c.id)
+            .bind(i as i64)
+            .bind(role_key(p.role))
+            .bind(i64::from(p.share_bps))
+            .bind(payee_key(&p.payee))
+            .bind(i64::from(p.unclaimed))
+            .bind(money_text(p.amount))
+            .execute(&mut *conn)
+            .await?;
+            payouts
+                .entry(payee_key(&p.payee))
+                .or_default()
+                .push(PayoutLine {
+                    charge: c.id.clone(),
+                    account: s.account.clone(),
+                    bot: c.bot.clone(),
+                    kind: kind.to_owned(),
+                    ts: c.ts,
+                    role: role_key(p.role),
+                    unclaimed: p.unclaimed,
+                    amount: p.amount,
+                });
+        }
+        // The account owes the charge: receivable from it, into the plan's clearing.
+        transfer(
+            conn,
+            &format!("charge/{}", c.id),
+            currency,
+            c.ts,
+            settlement_id,
+            &c.id,
+            &format!("{kind} fee of {} ({})", s.account, c.bot),
+            &[
+                (format!("receivable/{}", s.account), c.amount, Money::ZERO),
+                (clearing.clone(), Money::ZERO, c.amount),
+            ],
+        )
+        .await?;
+        // The clearing pays it out, part by part.
+        let mut lines = vec![(clearing.clone(), c.amount, Money::ZERO)];
+        for p in &c.parts {
+            lines.push((
+                format!("payable/{}", payee_key(&p.payee)),
+                Money::ZERO,
+                p.amount,
+            ));
+        }
+        transfer(
+            conn,
+            &format!("distribution/{}", c.id),
+            currency,
+            c.ts,
+            settlement_id,
+            &c.id,
+            &format!("distribution of {}", c.id),
+            &lines,
+        )
+        .await?;
+    }
+    let st = AccountStatement::new(settlement_id, plan_name, currency, s);
+    statement::insert(
+        conn,
+        settlement_id,
+        StatementKind::Account,
+        &s.account,
+        &st.to_json(),
+        &st.to_csv(),
+    )
+    .await?;
+    Ok(())
+}
+
+impl Ledger {
+    /// Settles `period` of the plan `plan_name` (`plan`, translated from its spec) for
+    /// every account with a bot on it, at wall-clock `now`. A period that has not ended is
+    /// refused; a period settled before returns [`SettleOutcome::AlreadySettled`] and
+    /// changes nothing. All or nothing: one transaction.
+    pub async fn settle(
+        &self,
+        plan_name: &str,
+        plan: &Plan,
+        period: Period,
+        now: UnixNanos,
+    ) -> Result<SettleOutcome, LedgerError> {
+        if Period::containing(plan.period, period.start) != period {
+            return Err(LedgerError::invalid(
+                "period",
+                format!(
+                    "[{}, {}) is not one {} period of plan {plan_name}",
+                    format_iso8601(period.start),
+                    format_iso8601(period.end),
+                    period_kind(plan.period)
+                ),
+            ));
+        }
+        if period.end > now {
+            return Err(LedgerError::invalid(
+                "period",
+                format!(
+                    "the {} period from {} ends at {}, after now ({}): it cannot be settled yet",
+                    period_kind(period.kind),
+                    format_iso8601(period.start),
+                    format_iso8601(period.end),
+                    format_iso8601(now)
+                ),
+            ));
+        }
+        let id = format!("{plan_name}/{}", format_iso8601(period.start));
+        let mut tx = self.pool().begin().await?;
+        if let Some(done) = already(&mut tx, plan_name, period.start).await? {
+            return Ok(done);
+        }
+        // Inserted first: a concurrent run of the same period waits on this key and then
+        // fails, so two runs never book one period twice.
+        let inserted = sqlx::query(
+            "INSERT INTO settlements (id, plan, period_kind, period_start, period_end, currency, settled_at, summary) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, '{}')",
+        )
+        .bind(&id)
+        .bind(plan_name)
+        .bind(period_kind(period.kind))
+        .bind(period.start)
+        .bind(period.end)
+        .bind(&plan.currency)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            // PostgreSQL: a concurrent run of this period committed while we waited.
+            drop(tx);
+            return match is_unique_violation(&e) {
+                true => self.already_settled(plan_name, period.start, e).await,
+                false => Err(e.into()),
+            };
+        }
+        fault("after-insert");
+        let accounts: Vec<String> =
+            sqlx::query("SELECT DISTINCT account FROM bots WHERE plan = $1 ORDER BY account")
+                .bind(plan_name)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get("account"))
+                .collect::<Result<_, _>>()?;
+        let mut summary = SettlementSummary {
+            id: id.clone(),
+            plan: plan_name.to_owned(),
+            period,
+            currency: plan.currency.clone(),
+            accounts_charged: 0,
+            charges: 0,
+            trading_fees: Money::ZERO,
+            performance_fees: Money::ZERO,
+            by_class: BTreeMap::new(),
+            settled_at: now,
+        };
+        let mut payouts: BTreeMap<String, Vec<PayoutLine>> = BTreeMap::new();
+        for account in &accounts {
+            let commission = |e| LedgerError::Commission {
+                plan: plan_name.to_owned(),
+                account: account.clone(),
+                source: Box::new(e),
+            };
+            let prior = sqlx::query(
+                "SELECT settled_through, marks FROM plan_account_state WHERE plan = $1 AND account = $2",
+            )
+            .bind(plan_name)
+            .bind(account)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let state = match prior {
+                Some(r) => AccountState {
+                    settled_through: Some(r.try_get("settled_through")?),
+                    marks: marks_from(&r.try_get::<String, _>("marks")?)?,
+                },
+                None => AccountState::default(),
+            };
+            let input = account_input(&mut tx, plan_name, plan, account, period).await?;
+            let (settlement, next) = match tradewind_commission::settle(plan, &state, &input, now)
+                .map_err(commission)?
+            {
+                Outcome::AlreadySettled => continue,
+                Outcome::Settled { settlement, state } => (settlement, state),
+            };
+            book(
+                &mut tx,
+                &id,
+                plan_name,
+                &plan.currency,
+                &settlement,
+                &mut payouts,
+            )
+            .await?;
+            sqlx::query(
+                "INSERT INTO plan_account_state (plan, account, settled_through, marks) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (plan, account) DO UPDATE SET settled_through = excluded.settled_through, marks = excluded.marks",
+            )
+            .bind(plan_name)
+            .bind(account)
+            .bind(next.settled_through.unwrap_or(period.end))
+            .bind(marks_json(&next))
+            .execute(&mut *tx)
+            .await?;
+            if !settlement.charges.is_empty() {
+                summary.accounts_charged += 1;
+            }
+            summary.charges += settlement.charges.len();
+            let add = |a: Money, b: Money| {
+                a.checked_add(b)
+                    .ok_or_else(|| LedgerError::invalid("settlement", "a total overflows"))
+            };
+            summary.trading_fees = add(summary.trading_fees, settlement.trading_fees)?;
+            summary.performance_fees = add(summary.performance_fees, settlement.performance_fees)?;
+            for (role, amount) in &settlement.by_role {
+                let e = summary
+                    .by_class
+                    .entry(class_key(*role).to_owned())
+                    .or_default();
+                *e = add(*e, *amount)?;
+            }
+        }
+        fault("after-charges");
+        for (payee, lines) in payouts {
+            let st = PayoutStatement::new(&id, plan_name, &plan.currency, &payee, lines);
+            statement::insert(
+                &mut tx,
+                &id,
+                StatementKind::Payout,
+                &payee,
+                &st.to_json(),
+                &st.to_csv(),
+            )
+            .await?;
+        }
+        sqlx::query("UPDATE settlements SET summary = $2 WHERE id = $1")
+            .bind(&id)
+            .bind(summary.to_json().to_string())
+            .execute(&mut *tx)
+            .await?;
+        fault("before-commit");
+        match tx.commit().await {
+            Ok(()) => Ok(SettleOutcome::Settled(summary)),
+            // A concurrent run committed the same period first.
+            Err(e) if is_unique_violation(&e) => {
+                self.already_settled(plan_name, period.start, e).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn already_settled(
+        &self,
+        plan: &str,
+        start: UnixNanos,
+        e: sqlx::Error,
+    ) -> Result<SettleOutcome, LedgerError> {
+        let mut conn = self.pool().acquire().await?;
+        already(&mut conn, plan, start)
+            .await?
+            .ok_or(LedgerError::Database(e))
+    }
+
+    /// Verifies the journal: every transfer balances, and per ledger Σ debits = Σ credits.
+    pub async fn check_journal(&self) -> Result<JournalCheck, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT transfer, ledger, debit, credit FROM journal_entries ORDER BY transfer, line",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut check = JournalCheck::default();
+        let mut per_transfer: BTreeMap<String, i128> = BTreeMap::new();
+        for r in rows {
+            let transfer: String = r.try_get("transfer")?;
+            let ledger: String = r.try_get("ledger")?;
+            let d = money_from("debit", &r.try_get::<String, _>("debit")?)?;
+            let c = money_from("credit", &r.try_get::<String, _>("credit")?)?;
+            let e = check.ledgers.entry(ledger).or_default();
+            e.0 += d;
+            e.1 += c;
+            *per_transfer.entry(transfer).or_default() += d.raw() - c.raw();
+            check.entries += 1;
+        }
+        check.transfers = per_transfer.len();
+        check.unbalanced = per_transfer
+            .into_iter()
+            .filter(|(_, v)| *v != 0)
+            .map(|(k, _)| k)
+            .collect();
+        Ok(check)
+    }
+
+    /// A stored statement: JSON and CSV, of a settlement (`<plan>/<period start>`).
+    pub async fn statement(
+        &self,
+        settlement: &str,
+        kind: StatementKind,
+        subject: &str,
+    ) -> Result<Option<(String, String)>, LedgerError> {
+        let row = sqlx::query(
+            "SELECT body_json, body_csv FROM statements WHERE settlement = $1 AND kind = $2 AND subject = $3",
+        )
+        .bind(settlement)
+        .bind(kind.as_str())
+        .bind(subject)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get("body_json")?, r.try_get("body_csv")?)),
+            None => None,
+        })
+    }
+
+    /// The latest settlement of a plan, as its stored summary JSON.
+    pub async fn last_settlement(&self, plan: &str) -> Result<Option<Value>, LedgerError> {
+        let row = sqlx::query(
+            "SELECT summary FROM settlements WHERE plan = $1 ORDER BY period_start DESC LIMIT 1",
+        )
+        .bind(plan)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            let text: String = r.try_get("summary")?;
+            serde_json::from_str(&text).map_err(|e| LedgerError::corrupt("settlement summary", e))
+        })
+        .transpose()
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+async fn already(
+    conn: &mut AnyConnection,
+    plan: &str,
+    start: UnixNanos,
+) -> Result<Option<SettleOutcome>, LedgerError> {
+    let row = sqlx::query(
+        "SELECT id, settled_at, summary FROM settlements WHERE plan = $1 AND period_start = $2",
+    )
+    .bind(plan)
+    .bind(start)
+    .fetch_optional(conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let text: String = r.try_get("summary")?;
+    Ok(Some(SettleOutcome::AlreadySettled {
+        id: r.try_get("id")?,
+        settled_at: r.try_get("settled_at")?,
+        summary: serde_json::from_str(&text)
+            .map_err(|e| LedgerError::corrupt("settlement summary", e))?,
+    }))
+}

@@ -1,0 +1,600 @@
+//! The ledger's conformance suite, run on both engines: SQLite in a temporary directory
+//! and a real PostgreSQL server (Debian's `postgresql` package) started by this test
+//! binary with `initdb`/`pg_ctl` in a temporary directory — as the unprivileged user
+//! `nobody` when the tests run as root, since PostgreSQL refuses root. One server for
+//! the binary; every case gets its own database.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tradewind_commission::{
+    Basis, Distribution, FeeSchedule, FeeTier, PerformanceFee, Period, PeriodKind, Plan, Rate,
+    Role as ShareRole, Share,
+};
+use tradewind_core::data::time::parse_iso8601;
+use tradewind_core::fixed::Money;
+use tradewind_events::{
+    Body, Event, Fill, Liquidity, Order, OrderType, Performance, Side, TimeInForce,
+};
+use tradewind_ledger::accounts::Role;
+use tradewind_ledger::{
+    BotRecord, LATEST_VERSION, Ledger, LedgerError, SettleOutcome, StatementKind,
+};
+
+// ---- the engines --------------------------------------------------------------------
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "tradewind-ledger-{tag}-{}-{}",
+            std::process::id(),
+            tradewind_ledger::accounts::now_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// PostgreSQL's programs: Debian keeps them in /usr/lib/postgresql/<major>/bin.
+fn pg_bin() -> PathBuf {
+    if let Ok(dir) = std::env::var("TRADEWIND_PG_BIN") {
+        return dir.into();
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.pop().filter(|d| d.join("initdb").exists()).expect(
+        "PostgreSQL is not installed (Debian package `postgresql`; `make prereqs` installs it)",
+    )
+}
+
+fn is_root() -> bool {
+    // The owner of /proc/self is the effective user.
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0
+}
+
+/// Runs a PostgreSQL program, as `nobody` when we are root.
+fn pg(program: &Path, args: &[&str]) {
+    let mut cmd = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "nobody", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    let out = cmd.args(args).output().expect("run a PostgreSQL program");
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {}\n{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+struct PgServer {
+    bin: PathBuf,
+    data: String,
+    port: u16,
+    _dir: Scratch,
+}
+
+impl PgServer {
+    fn start() -> PgServer {
+        let bin = pg_bin();
+        let dir = Scratch::new("pg");
+        if is_root() {
+            // nobody must own the data directory (PostgreSQL checks).
+            std::os::unix::fs::chown(&dir.0, Some(65534), Some(65534)).unwrap();
+        }
+        let data = dir.0.join("data").display().to_string();
+        let sock = dir.0.display().to_string();
+        pg(
+            &bin.join("initdb"),
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "-N",
+            ],
+        );
+        // A free port: bound and released (the window before postgres binds is tiny,
+        // and a clash fails loudly at start).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let opts = format!(
+            "-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=50"
+        );
+        let log = dir.0.join("log").display().to_string();
+        // `-w -t 60`: pg_ctl returns once the server accepts connections (bounded).
+        pg(
+            &bin.join("pg_ctl"),
+            &[
+                "-D", &data, "-l", &log, "-o", &opts, "-w", "-t", "60", "start",
+            ],
+        );
+        PgServer {
+            bin,
+            data,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        pg(
+            &self.bin.join("pg_ctl"),
+            &["-D", &self.data, "-m", "immediate", "-w", "stop"],
+        );
+    }
+}
+
+enum Db {
+    Sqlite(Scratch),
+    Postgres(PgServer),
+}
+
+impl Db {
+    async fn url(&self, case: &str) -> String {
+        match self {
+            Db::Sqlite(dir) => format!("sqlite:{}", dir.0.join(format!("{case}.db")).display()),
+            Db::Postgres(server) => {
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&server.url("postgres"))
+                    .await
+                    .unwrap();
+                sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {case}").as_str())
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                server.url(case)
+            }
+        }
+    }
+}
+
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        async fn run(db: &Db) {
+            $(
+                let url = db.url(stringify!($case)).await;
+                $case(&url).await;
+                eprintln!("ok: {}", stringify!($case));
+            )*
+        }
+    };
+}
+
+cases!(
+    migrations_apply_once_and_refuse_a_newer_schema,
+    a_retried_batch_is_stored_once,
+    a_known_id_with_other_content_is_refused,
+    an_unknown_account_is_refused_with_the_reason,
+    malformed_or_negative_amounts_name_the_event_and_field,
+    one_referrer_per_account_and_no_cycles,
+    settlement_books_balanced_and_once,
+);
+
+#[tokio::test]
+async fn conformance_on_sqlite() {
+    run(&Db::Sqlite(Scratch::new("sqlite"))).await;
+}
+
+#[tokio::test]
+async fn conformance_on_postgresql() {
+    run(&Db::Postgres(PgServer::start())).await;
+}
+
+// ---- fixtures -----------------------------------------------------------------------
+
+const BOT: &str = "trading/btc-bot";
+const SESSION: &str = "2026-11-01T00:00:00Z";
+
+fn bot(account: &str) -> BotRecord {
+    BotRecord {
+        bot: BOT.into(),
+        account: account.into(),
+        plan: Some("standard".into()),
+        quote_currency: "USDT".into(),
+        strategy: Some("trading/sma".into()),
+    }
+}
+
+fn fill(seq: u64, ts: &str, price: &str, qty: &str) -> Event {
+    Event::new(
+        BOT,
+        SESSION,
+        seq,
+        ts.into(),
+        Body::Fill(Fill {
+            order_id: seq,
+            side: Side::Buy,
+            price: price.into(),
+            quantity: qty.into(),
+            fee: "10".into(),
+            liquidity: Liquidity::Taker,
+        }),
+    )
+}
+
+fn equity(seq: u64, ts: &str, equity: &str) -> Event {
+    Event::new(
+        BOT,
+        SESSION,
+        seq,
+        ts.into(),
+        Body::EquitySnapshot(Performance {
+            equity: equity.into(),
+            realized_pnl: "0".into(),
+            unrealized_pnl: "0".into(),
+            fees: "0".into(),
+            drawdown_percent: "0.00".into(),
+            bars: seq,
+            orders: 0,
+            fills: 0,
+            rejected: 0,
+            refused: 0,
+            halted: None,
+        }),
+    )
+}
+
+fn order(seq: u64, order_id: u64) -> Event {
+    Event::new(
+        BOT,
+        SESSION,
+        seq,
+        "2026-11-02T09:59:00Z".into(),
+        Body::OrderSubmitted {
+            order: Order {
+                order_id,
+                side: Side::Buy,
+                order_type: OrderType::Limit,
+                quantity: "0.2".into(),
+                price: Some("50000".into()),
+                trigger: None,
+                time_in_force: TimeInForce::Gtc,
+                post_only: false,
+            },
+        },
+    )
+}
+
+fn plan() -> Plan {
+    let share = |role, bps| Share { role, bps };
+    Plan {
+        currency: "USDT".into(),
+        trading_fees: FeeSchedule::new(vec![FeeTier {
+            min_volume_30d: Money::ZERO,
+            maker: Rate::from_bps("5").unwrap(),
+            taker: Rate::from_bps("10").unwrap(),
+        }])
+        .unwrap(),
+        performance_fee: Some(PerformanceFee {
+            rate: Rate::from_percent("10").unwrap(),
+            basis: Basis::Realized,
+        }),
+        period: PeriodKind::Daily,
+        distribution: Distribution::new(vec![
+            share(ShareRole::Platform, 6000),
+            share(ShareRole::StrategyAuthor, 2000),
+            share(ShareRole::Referral(1), 1500),
+            share(ShareRole::Referral(2), 500),
+        ])
+        .unwrap(),
+    }
+}
+
+fn ts(s: &str) -> i64 {
+    parse_iso8601(s).unwrap()
+}
+
+fn money(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+
+// ---- cases --------------------------------------------------------------------------
+
+async fn migrations_apply_once_and_refuse_a_newer_schema(url: &str) {
+    let l = Ledger::connect(url).await.unwrap();
+    let s = l.migrate().await.unwrap();
+    assert_eq!((s.from, s.to), (0, LATEST_VERSION));
+    let s = l.migrate().await.unwrap();
+    assert_eq!((s.from, s.to), (LATEST_VERSION, LATEST_VERSION));
+    l.check_schema().await.unwrap();
+    l.close().await;
+    // A database a newer build migrated.
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+        sqlx::query("INSERT INTO tradewind_ledger_schema (version, description, applied_at) VALUES (99, 'from the future', 0)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+    let err = Ledger::open(url).await.unwrap_err();
+    assert!(
+        matches!(err, LedgerError::NewerSchema { found: 99, supported } if supported == LATEST_VERSION)
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("version 99") && text.contains(&format!("this ledger's {LATEST_VERSION}")),
+        "{text}"
+    );
+}
+
+async fn a_retried_batch_is_stored_once(url: &str) {
+    let l = Ledger::open(url).await.unwrap();
+    l.create_account("alice", "Alice").await.unwrap();
+    let started = Event::new(
+        BOT,
+        SESSION,
+        0,
+        "2026-11-02T09:00:00Z".into(),
+        Body::Started(tradewind_events::Start {
+            mode: tradewind_events::Mode::Paper,
+            replayed_bars: 0,
+            config_hash: "x".into(),
+            cancelled_orphans: vec![],
+        }),
+    );
+    let accepted = Event::new(
+        BOT,
+        SESSION,
+        2,
+        "2026-11-02T09:59:01Z".into(),
+        Body::OrderAccepted {
+            order_id: 1,
+            triggered: false,
+        },
+    );
+    let batch = vec![
+        started,
+        order(1, 1),
+        accepted,
+        fill(3, "2026-11-02T10:00:00Z", "50000", "0.2"),
+        equity(4, "2026-11-02T10:01:00Z", "1000"),
+    ];
+    let r = l.record_events(&bot("alice"), &batch).await.unwrap();
+    assert_eq!((r.stored, r.duplicates, r.skipped), (4, 0, 1));
+    // The worker did not get the acknowledgement and sends it again, and more.
+    let mut again = batch.clone();
+    again.push(equity(5, "2026-11-02T10:02:00Z", "1001"));
+    let r = l.record_events(&bot("alice"), &again).await.unwrap();
+    assert_eq!((r.stored, r.duplicates, r.skipped), (1, 4, 1));
+    let h = l.history(BOT).await.unwrap();
+    assert_eq!(
+        (h.events, h.fills, h.orders, h.equity_snapshots),
+        (5, 1, 1, 2)
+    );
+    assert_eq!(
+        l.order_status(BOT, SESSION, 1).await.unwrap().as_deref(),
+        Some("accepted")
+    );
+}
+
+async fn a_known_id_with_other_content_is_refused(url: &str) {
+    let l = Ledger::open(url).await.unwrap();
+    l.create_account("alice", "Alice").await.unwrap();
+    l.record_events(
+        &bot("alice"),
+        &[fill(1, "2026-11-02T10:00:00Z", "50000", "0.2")],
+    )
+    .await
+    .unwrap();
+    let forged = fill(1, "2026-11-02T10:00:00Z", "49000", "0.2");
+    let fresh = equity(2, "2026-11-02T10:01:00Z", "1000");
+    let err = l
+        .record_events(&bot("alice"), &[fresh, forged.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Conflict { id } if *id == forged.id),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&forged.id));
+    // Nothing of the refused batch was stored.
+    let h = l.history(BOT).await.unwrap();
+    assert_eq!((h.events, h.fills, h.equity_snapshots), (1, 1, 0));
+}
+
+async fn an_unknown_account_is_refused_with_the_reason(url: &str) {
+    let l = Ledger::open(url).await.unwrap();
+    let err = l
+        .record_events(&bot("nobody"), &[fill(1, "2026-11-02T10:00:00Z", "1", "1")])
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, LedgerError::UnknownAccount { account, .. } if account == "nobody"));
+    let text = err.to_string();
+    assert!(text.contains("\"nobody\"") && text.contains(BOT), "{text}");
+    assert_eq!(l.history(BOT).await.unwrap().events, 0);
+    // Referring to an unknown account is refused too.
+    l.create_account("alice", "Alice").await.unwrap();
+    assert!(matches!(
+        l.set_referrer("alice", "ghost", 0).await.unwrap_err(),
+        LedgerError::UnknownAccount { account, .. } if account == "ghost"
+    ));
+}
+
+async fn malformed_or_negative_amounts_name_the_event_and_field(url: &str) {
+    let l = Ledger::open(url).await.unwrap();
+    l.create_account("alice", "Alice").await.unwrap();
+    for (e, field) in [
+        (fill(1, "2026-11-02T10:00:00Z", "-5", "1"), "price"),
+        (fill(2, "2026-11-02T10:00:00Z", "5", "1e3"), "quantity"),
+        (fill(3, "yesterday", "5", "1"), "ts"),
+        (equity(4, "2026-11-02T10:00:00Z", "abc"), "equity"),
+    ] {
+        let err = l
+            .record_events(&bot("alice"), std::slice::from_ref(&e))
+            .await
+            .unwrap_err();
+        match &err {
+            LedgerError::InvalidEvent { id, field: f, .. } => {
+                assert_eq!((id.as_str(), f.as_str()), (e.id.as_str(), field), "{err}")
+            }
+            other => panic!("expected InvalidEvent for {field}, got {other}"),
+        }
+    }
+    assert_eq!(l.history(BOT).await.unwrap().events, 0);
+}
+
+async fn one_referrer_per_account_and_no_cycles(url: &str) {
+    let l = Ledger::open(url).await.unwrap();
+    for a in ["a", "b", "c", "d"] {
+        l.create_account(a, a).await.unwrap();
+    }
+    let t0 = ts("2026-01-01T00:00:00Z");
+    l.set_referrer("a", "b", t0).await.unwrap();
+    l.set_referrer("b", "c", t0).await.unwrap();
+    let err = l.set_referrer("a", "d", t0).await.unwrap_err().to_string();
+    assert!(err.contains("already has referrer \"b\""), "{err}");
+    let err = l.set_referrer("c", "a", t0).await.unwrap_err().to_string();
+    assert!(
+        err.contains("cycle") && err.contains("c → a → b → c"),
+        "{err}"
+    );
+    let err = l.set_referrer("d", "d", t0).await.unwrap_err().to_string();
+    assert!(err.contains("cannot refer itself"), "{err}");
+    assert_eq!(
+        l.referral_chain("a", t0, 5).await.unwrap(),
+        ["b".to_owned(), "c".to_owned()]
+    );
+    // An ended relationship makes room for the next referrer, from its end on.
+    let t1 = ts("2026-06-01T00:00:00Z");
+    l.end_referral("a", t1).await.unwrap();
+    l.set_referrer("a", "d", t1).await.unwrap();
+    assert_eq!(l.referral_chain("a", t0, 5).await.unwrap()[0], "b");
+    assert_eq!(
+        l.referral_chain("a", t1, 5).await.unwrap(),
+        ["d".to_owned()]
+    );
+    l.add_member("a", "user-1", Role::Owner).await.unwrap();
+    let list = l.list_accounts().await.unwrap();
+    assert_eq!(list.len(), 4);
+    assert_eq!(list[0].members, [("user-1".to_owned(), "owner".to_owned())]);
+}
+
+async fn settlement_books_balanced_and_once(url: &str) {
+    let l = Ledger::open(url).await.unwrap();
+    for a in ["alice", "bob", "carol"] {
+        l.create_account(a, a).await.unwrap();
+    }
+    l.set_referrer("alice", "bob", ts("2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    l.set_strategy_author("trading/sma", "carol").await.unwrap();
+    l.record_events(
+        &bot("alice"),
+        &[
+            equity(1, "2026-11-01T23:00:00Z", "1000"),
+            fill(2, "2026-11-02T10:00:00Z", "50000", "0.2"),
+            equity(3, "2026-11-02T23:00:00Z", "1200"),
+        ],
+    )
+    .await
+    .unwrap();
+    let plan = plan();
+    let day = Period::containing(PeriodKind::Daily, ts("2026-11-02T00:00:00Z"));
+    // Not ended yet.
+    let err = l
+        .settle("standard", &plan, day, ts("2026-11-02T23:59:59Z"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot be settled yet"), "{err}");
+    let now = ts("2026-11-03T00:05:00Z");
+    let SettleOutcome::Settled(s) = l.settle("standard", &plan, day, now).await.unwrap() else {
+        panic!("expected a settlement");
+    };
+    // 10 bp of 10 000 notional; 10 % of 200 profit over the starting 1 000.
+    assert_eq!(s.trading_fees, money("10"));
+    assert_eq!(s.performance_fees, money("20"));
+    assert_eq!((s.accounts_charged, s.charges), (1, 2));
+    assert_eq!(s.by_class["platform"], money("18"));
+    assert_eq!(s.by_class["strategyAuthor"], money("6"));
+    assert_eq!(s.by_class["referral"], money("6"));
+    let journal = l.check_journal().await.unwrap();
+    assert!(journal.balanced(), "{journal:?}");
+    assert_eq!((journal.transfers, journal.entries), (4, 4 + 10));
+    assert_eq!(journal.ledgers["USDT"], (money("60"), money("60")));
+    // Statements: the account's and each recipient's; the platform shows the level-2
+    // share it took for nobody.
+    let (json, csv) = l
+        .statement(&s.id, StatementKind::Account, "alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["total"], "30.00");
+    assert_eq!(csv.lines().count(), 1 + 2 * 4);
+    let (json, _) = l
+        .statement(&s.id, StatementKind::Payout, "platform")
+        .await
+        .unwrap()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["total"], "19.50");
+    assert_eq!(v["byRole"]["referral2 (unclaimed)"], "1.50");
+    let (json, _) = l
+        .statement(&s.id, StatementKind::Payout, "bob")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&json).unwrap()["total"],
+        "4.50"
+    );
+    // Again: nothing changes, and it says so.
+    match l.settle("standard", &plan, day, now).await.unwrap() {
+        SettleOutcome::AlreadySettled { id, summary, .. } => {
+            assert_eq!(id, s.id);
+            assert_eq!(summary, s.to_json());
+        }
+        other => panic!("expected AlreadySettled, got {other:?}"),
+    }
+    assert_eq!(l.check_journal().await.unwrap(), journal);
+    // The next day: the mark is 1 200 now, equity unchanged, so no performance fee.
+    let next = day.next();
+    let SettleOutcome::Settled(s2) = l
+        .settle("standard", &plan, next, ts("2026-11-04T00:00:00Z"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a settlement");
+    };
+    assert_eq!((s2.charges, s2.performance_fees), (0, Money::ZERO));
+    assert_eq!(
+        l.last_settlement("standard").await.unwrap().unwrap()["id"],
+        s2.id.as_str()
+    );
+}
