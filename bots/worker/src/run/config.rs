@@ -64,10 +64,12 @@ pub struct RunArgs {
     #[arg(long, env = "TRADEWIND_CANCEL_ON_SHUTDOWN")]
     pub cancel_on_shutdown: bool,
     /// How long the bot's Lease lasts without renewal (renewed every third of it).
-    #[arg(long, env = "TRADEWIND_LEASE_SECONDS", default_value_t = 15)]
+    #[arg(long, env = "TRADEWIND_LEASE_SECONDS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(3..=3600))]
     pub lease_seconds: u64,
     /// Least time between two status writes (halts are written at once).
-    #[arg(long, env = "TRADEWIND_STATUS_INTERVAL_SECONDS", default_value_t = 10)]
+    #[arg(long, env = "TRADEWIND_STATUS_INTERVAL_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub status_interval_seconds: u64,
     /// Key Vault URI holding the exchange credentials (instead of the mounted Secret).
     #[arg(long, env = env::KEYVAULT_URI)]
