@@ -833,10 +833,13 @@ impl<R: BufRead> Iterator for BinanceKlines<R> {
 
 fn kline_time(text: &str) -> Result<UnixNanos, String> {
     let v = parse_epoch_int(text).map_err(|e| e.to_string())?;
+    // Checked: an open time past 2262-04-11 does not fit nanoseconds in an i64 (it
+    // wrapped to a time in the past in release builds).
+    let past = || format!("{v} is past 2262-04-11, the last time a bar can carry");
     if v < 100_000_000_000_000 {
-        Ok(v * 1_000_000)
+        v.checked_mul(1_000_000).ok_or_else(past)
     } else if v < 100_000_000_000_000_000 {
-        Ok(v * 1_000)
+        v.checked_mul(1_000).ok_or_else(past)
     } else {
         Err(format!("{v} is neither milliseconds nor microseconds"))
     }
@@ -1320,6 +1323,21 @@ mod tests {
         assert_eq!(a[0].ts, T0);
         assert_eq!(a[0].close.to_string(), "87232.01");
         assert_eq!(a[0].volume.to_string(), "0.02038");
+    }
+
+    /// An open time past 2262-04-11 overflowed the nanosecond clock (a panic in debug
+    /// builds, a wrap to a time in the past in release); now it is refused, named.
+    #[test]
+    fn binance_kline_times_past_2262_are_refused() {
+        for open in ["9300000000000,", "99999999999999,", "9300000000000000,"] {
+            let row = KLINE_MS.replacen("1742944020000,", open, 1);
+            let e = binance_klines("k.csv", &row).expect_err("past 2262");
+            assert!(e.to_string().contains("2262"), "{open}: {e}");
+            assert!(
+                binance_klines_reader("k.csv", row.as_bytes()).is_err(),
+                "{open}"
+            );
+        }
     }
 
     #[test]

@@ -162,7 +162,13 @@ fn read(path: &Path) -> Result<BotConfig, ConfigError> {
         path: path.display().to_string(),
         source,
     })?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
+    parse(path, &text)
+}
+
+/// Parses a resolved configuration's text (`path` names it in errors): typed, then
+/// checked against the CRDs. Never panics, whatever the text (a fuzz target feeds it).
+pub fn parse(path: &Path, text: &str) -> Result<BotConfig, ConfigError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
     let cfg: BotConfig = serde_path_to_error::deserialize(de).map_err(|e| {
         let at = e.path().to_string();
         field(
@@ -174,7 +180,7 @@ fn read(path: &Path) -> Result<BotConfig, ConfigError> {
     // Typed, it parsed; now what serde ignores: unknown fields (a typo'd field is a
     // setting silently not applied) and the CRDs' rules, as the API server checks them.
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| field(path, "(document)", e.to_string()))?;
+        serde_json::from_str(text).map_err(|e| field(path, "(document)", e.to_string()))?;
     schema_check(path, &value)?;
     Ok(cfg)
 }
@@ -203,7 +209,14 @@ fn schema_check(path: &Path, value: &serde_json::Value) -> Result<(), ConfigErro
     if let Some(unknown) = obj.keys().find(|k| !CONFIG_FIELDS.contains(&k.as_str())) {
         return Err(field(path, unknown, "unknown field"));
     }
-    let schemas = tradewind_crds::validation::SchemaSet::tradewind()
+    // Built once per process: compiling the schemas and CEL rules is the slow part.
+    static SCHEMAS: std::sync::OnceLock<Result<tradewind_crds::validation::SchemaSet, String>> =
+        std::sync::OnceLock::new();
+    let schemas = SCHEMAS
+        .get_or_init(|| {
+            tradewind_crds::validation::SchemaSet::tradewind().map_err(|e| e.to_string())
+        })
+        .as_ref()
         .map_err(|e| field(path, "(document)", format!("CRD schemas: {e}")))?;
     let str_of = |k: &str| value.get(k).cloned().unwrap_or(serde_json::Value::Null);
     let resources = [
