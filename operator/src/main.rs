@@ -29,6 +29,10 @@ enum Command {
         /// Worker image used unless a bot sets spec.image.
         #[arg(long, env = "TRADEWIND_WORKER_IMAGE", default_value_t = OperatorConfig::default().worker_image)]
         worker_image: String,
+        /// Images a bot's spec.image may name besides the worker image, comma-separated:
+        /// `registry/path/` allows everything under it, anything else that exact image.
+        #[arg(long, env = "TRADEWIND_ALLOWED_IMAGES", value_delimiter = ',')]
+        allowed_images: Vec<String>,
         /// Client ID of the workers' Azure workload identity, if any.
         #[arg(long, env = "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID")]
         workload_identity_client_id: Option<String>,
@@ -109,6 +113,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run {
             namespace,
             worker_image,
+            allowed_images,
             workload_identity_client_id,
             log_json,
             metrics_addr,
@@ -148,6 +153,11 @@ fn run(cli: Cli) -> Result<()> {
                         size,
                         storage_class: worker_state_storage_class,
                     }),
+                    allowed_images: allowed_images
+                        .into_iter()
+                        .map(|i| i.trim().to_owned())
+                        .filter(|i| !i.is_empty())
+                        .collect(),
                 };
                 // Checked before anything starts: a bad Azure setting stops the operator
                 // with a message naming the flag, not on the first bot.
@@ -202,6 +212,7 @@ fn run(cli: Cli) -> Result<()> {
                 workload_identity_client_id,
                 azure: None,
                 state_volume: None,
+                allowed_images: Vec::new(),
             };
             let c = build::children(&tb, &loaded.config, &op)?;
             let mut out = format!(

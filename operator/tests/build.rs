@@ -515,3 +515,50 @@ fn a_state_volume_gives_each_worker_a_claim_for_its_journal() {
         format!("{name}-state")
     );
 }
+
+/// `spec.image` was free text: anyone who could create a bot ran their own code with its
+/// credentials. Now only the worker image and the allowlist run; the refusal names the
+/// field.
+#[test]
+fn spec_image_must_be_the_worker_image_or_on_the_allowlist() {
+    use tradewind_operator::build::check_image;
+    let mut b = paper();
+    let op = OperatorConfig::default();
+    assert!(
+        check_image(&b.bot, &op).is_ok(),
+        "no spec.image: the worker image"
+    );
+    b.bot.spec.image = Some(op.worker_image.clone());
+    assert!(check_image(&b.bot, &op).is_ok());
+    b.bot.spec.image = Some("evil.example/steal:latest".into());
+    let e = check_image(&b.bot, &op).unwrap_err();
+    assert!(
+        e.starts_with("spec.image \"evil.example/steal:latest\""),
+        "{e}"
+    );
+    let op = OperatorConfig {
+        allowed_images: vec![
+            "myacr.azurecr.io/approved/".into(),
+            "other.io/bot@sha256:0123".into(),
+        ],
+        ..OperatorConfig::default()
+    };
+    for ok in [
+        "myacr.azurecr.io/approved/bot:1",
+        "other.io/bot@sha256:0123",
+    ] {
+        b.bot.spec.image = Some(ok.into());
+        assert!(check_image(&b.bot, &op).is_ok(), "{ok}");
+    }
+    for refused in [
+        "myacr.azurecr.io/approvedx/bot:1",
+        "myacr.azurecr.io/approved/../other:1",
+        "other.io/bot@sha256:0124",
+        "other.io/bot:latest",
+        "evil.example/myacr.azurecr.io/approved/bot",
+    ] {
+        b.bot.spec.image = Some(refused.into());
+        let e = check_image(&b.bot, &op).unwrap_err();
+        assert!(e.contains("myacr.azurecr.io/approved/"), "{refused}: {e}");
+    }
+}

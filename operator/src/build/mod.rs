@@ -43,6 +43,38 @@ pub struct OperatorConfig {
     pub azure: Option<WorkerAzure>,
     /// A PersistentVolumeClaim per bot for the worker's journal; `None`: an `emptyDir`.
     pub state_volume: Option<StateVolume>,
+    /// Images a bot's `spec.image` may name besides `worker_image`: an entry ending in
+    /// `/` allows every image under that registry or repository path, any other entry
+    /// exactly that image (best a digest, `repo@sha256:…`). Empty: only `worker_image`.
+    pub allowed_images: Vec<String>,
+}
+
+/// Whether `spec.image` may run: the worker image and the platform engineer's
+/// allowlist only, since the worker's pod holds the bot's exchange credentials and its
+/// cloud identity. `Err` says why, naming the field.
+pub fn check_image(bot: &TradingBot, op: &OperatorConfig) -> Result<(), String> {
+    let Some(image) = bot.spec.image.as_deref() else {
+        return Ok(());
+    };
+    let allowed = image == op.worker_image
+        || op.allowed_images.iter().any(|entry| {
+            image == entry
+                || (entry.ends_with('/')
+                    && image.starts_with(entry.as_str())
+                    && !image.contains(".."))
+        });
+    if allowed {
+        return Ok(());
+    }
+    let list = if op.allowed_images.is_empty() {
+        "no other image is allowed (the operator's --allowed-images is empty)".to_owned()
+    } else {
+        format!("allowed: {}", op.allowed_images.join(", "))
+    };
+    Err(format!(
+        "spec.image {image:?} is neither the worker image {:?} nor on the operator's image allowlist; {list}",
+        op.worker_image
+    ))
 }
 
 /// Where a worker finds its Azure resources (the names come from
@@ -66,6 +98,7 @@ impl Default for OperatorConfig {
             workload_identity_client_id: None,
             azure: None,
             state_volume: None,
+            allowed_images: Vec::new(),
         }
     }
 }
