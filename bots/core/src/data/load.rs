@@ -332,13 +332,19 @@ fn plain_decimal(text: &[u8]) -> Option<(u64, u8)> {
 fn price(text: &str, name: &str, pr: &mut SeriesPrecision) -> Result<Price, String> {
     // Same value and precision as `str::parse::<Price>` (precision = decimals written).
     if let Some((raw, written)) = plain_decimal(text.as_bytes())
+        && raw > 0
         && let Ok(p) = Price::from_raw(raw as i64, written)
     {
         return Ok(pr.note_price(p));
     }
-    text.parse::<Price>()
-        .map(|p| pr.note_price(p))
-        .map_err(|e| format!("column {name}: {e}"))
+    let p = text
+        .parse::<Price>()
+        .map_err(|e| format!("column {name}: {e}"))?;
+    // A zero or negative price is a damaged row, never a market: refused, not traded on.
+    if !p.is_positive() {
+        return Err(format!("column {name}: {p} is not a positive price"));
+    }
+    Ok(pr.note_price(p))
 }
 
 fn size(text: &str, name: &str, pr: &mut SeriesPrecision) -> Result<Quantity, String> {
@@ -472,6 +478,9 @@ fn plain_row(
             }
             Role::Price(i) => {
                 let (nanos, written, next) = take_decimal(raw, at)?;
+                if nanos == 0 {
+                    return None; // the general parser words the error
+                }
                 // A multiple of 10^(9 - written) below 2^63 by construction.
                 prices[i] = pr.note_price(Price::from_raw_unchecked(nanos as i64, written));
                 at = next;
@@ -1221,7 +1230,16 @@ mod tests {
         }
         for t in &texts {
             let mut pr = SeriesPrecision::default();
-            let slow_p = t.parse::<Price>().map_err(|e| format!("column x: {e}"));
+            let slow_p = t
+                .parse::<Price>()
+                .map_err(|e| format!("column x: {e}"))
+                .and_then(|p| {
+                    if p.is_positive() {
+                        Ok(p)
+                    } else {
+                        Err(format!("column x: {p} is not a positive price"))
+                    }
+                });
             assert_eq!(price(t, "x", &mut pr), slow_p, "{t:?}");
             assert_eq!(
                 price(t, "x", &mut pr).map(|p| p.precision()),
@@ -1338,6 +1356,33 @@ mod tests {
                 "{open}"
             );
         }
+    }
+
+    /// A zero or negative price was loaded as a bar (or a trade) without a word; now the
+    /// row is refused, naming the file, line and column.
+    #[test]
+    fn non_positive_prices_are_refused() {
+        let csv =
+            "timestamp,open,high,low,close,volume\n1742944020,1,2,1,2,5\n1742944080,2,2,0,1,5\n";
+        let e = ohlcv_csv("p.csv", csv).expect_err("zero low");
+        assert_eq!(
+            e.to_string(),
+            "p.csv:3: column low: 0 is not a positive price"
+        );
+        let csv = "timestamp,open,high,low,close,volume\n1742944020,-1,2,-1,2,5\n";
+        let e = ohlcv_csv("p.csv", csv).expect_err("negative");
+        assert!(e.to_string().contains("not a positive price"), "{e}");
+        let kline = KLINE_MS.replacen(",87232.00,", ",0.00,", 1);
+        let e = binance_klines("k.csv", &kline).expect_err("zero open");
+        assert!(
+            e.to_string()
+                .contains("column open: 0.00 is not a positive price"),
+            "{e}"
+        );
+        let trades =
+            "{\"type\":\"trade\",\"ts\":1,\"price\":\"0\",\"size\":\"1\",\"side\":\"buy\"}\n";
+        let e = l1_jsonl("t.jsonl", trades).expect_err("zero trade price");
+        assert!(e.to_string().contains("not a positive price"), "{e}");
     }
 
     #[test]
