@@ -33,6 +33,16 @@ enum Command {
         /// `registry/path/` allows everything under it, anything else that exact image.
         #[arg(long, env = "TRADEWIND_ALLOWED_IMAGES", value_delimiter = ',')]
         allowed_images: Vec<String>,
+        /// Namespace whose pods may scrape the workers' metrics (unset: no one).
+        #[arg(long, env = "TRADEWIND_WORKER_METRICS_NAMESPACE")]
+        worker_metrics_namespace: Option<String>,
+        /// Labels of those pods, `k=v` comma-separated (unset: every pod of the namespace).
+        #[arg(
+            long,
+            env = "TRADEWIND_WORKER_METRICS_POD_LABELS",
+            value_delimiter = ','
+        )]
+        worker_metrics_pod_labels: Vec<String>,
         /// Client ID of the workers' Azure workload identity, if any.
         #[arg(long, env = "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID")]
         workload_identity_client_id: Option<String>,
@@ -89,6 +99,30 @@ enum Command {
     },
 }
 
+/// The scrapers of the workers' metrics from the flags; a label without `=` is an error.
+fn metrics_scrapers(
+    namespace: Option<String>,
+    labels: &[String],
+) -> Result<Option<tradewind_operator::build::MetricsScrapers>> {
+    let Some(namespace) = namespace.filter(|n| !n.is_empty()) else {
+        if !labels.iter().all(|l| l.trim().is_empty()) {
+            anyhow::bail!("--worker-metrics-pod-labels needs --worker-metrics-namespace");
+        }
+        return Ok(None);
+    };
+    let mut pod_labels = std::collections::BTreeMap::new();
+    for l in labels.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
+        let (k, v) = l
+            .split_once('=')
+            .with_context(|| format!("--worker-metrics-pod-labels: {l:?} is not key=value"))?;
+        pod_labels.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(Some(tradewind_operator::build::MetricsScrapers {
+        namespace,
+        pod_labels,
+    }))
+}
+
 /// Stands in for the uid an API server would assign, so owner references render.
 const RENDER_UID: &str = "00000000-0000-0000-0000-000000000000";
 
@@ -114,6 +148,8 @@ fn run(cli: Cli) -> Result<()> {
             namespace,
             worker_image,
             allowed_images,
+            worker_metrics_namespace,
+            worker_metrics_pod_labels,
             workload_identity_client_id,
             log_json,
             metrics_addr,
@@ -158,6 +194,10 @@ fn run(cli: Cli) -> Result<()> {
                         .map(|i| i.trim().to_owned())
                         .filter(|i| !i.is_empty())
                         .collect(),
+                    metrics_scrapers: metrics_scrapers(
+                        worker_metrics_namespace,
+                        &worker_metrics_pod_labels,
+                    )?,
                 };
                 // Checked before anything starts: a bad Azure setting stops the operator
                 // with a message naming the flag, not on the first bot.
@@ -213,6 +253,7 @@ fn run(cli: Cli) -> Result<()> {
                 azure: None,
                 state_volume: None,
                 allowed_images: Vec::new(),
+                metrics_scrapers: None,
             };
             let c = build::children(&tb, &loaded.config, &op)?;
             let mut out = format!(

@@ -344,9 +344,57 @@ fn workload_identity_marks_the_service_account_and_pods() {
     assert!(c.service_account.metadata.annotations.is_none());
 }
 
+/// Port 9090 was open to every pod, exposing each bot's equity and PnL to other
+/// tenants; now only the named monitoring namespace (and pods) reach it, and without
+/// one nothing does.
+#[test]
+fn metrics_ingress_only_from_the_monitoring_namespace() {
+    use tradewind_operator::build::MetricsScrapers;
+    let c = build(&live(), &OperatorConfig::default());
+    let spec = c.network_policy.spec.as_ref().unwrap();
+    assert_eq!(spec.ingress, Some(vec![]), "no scrapers: no ingress");
+    assert!(
+        spec.policy_types
+            .as_ref()
+            .unwrap()
+            .contains(&"Ingress".to_owned())
+    );
+    let op = OperatorConfig {
+        metrics_scrapers: Some(MetricsScrapers {
+            namespace: "monitoring".into(),
+            pod_labels: [("app.kubernetes.io/name".to_owned(), "prometheus".to_owned())].into(),
+        }),
+        ..OperatorConfig::default()
+    };
+    let c = build(&live(), &op);
+    let rule = &c
+        .network_policy
+        .spec
+        .as_ref()
+        .unwrap()
+        .ingress
+        .as_ref()
+        .unwrap()[0];
+    let from = serde_json::to_value(rule.from.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        from,
+        serde_json::json!([{
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+        }])
+    );
+}
+
 #[test]
 fn network_policy_allows_dns_https_out_and_metrics_in_only() {
-    let c = build(&live(), &OperatorConfig::default());
+    let op = OperatorConfig {
+        metrics_scrapers: Some(tradewind_operator::build::MetricsScrapers {
+            namespace: "monitoring".into(),
+            ..Default::default()
+        }),
+        ..OperatorConfig::default()
+    };
+    let c = build(&live(), &op);
     let spec = c.network_policy.spec.as_ref().unwrap();
     let ports =
         |rules: Vec<Vec<k8s_openapi::api::networking::v1::NetworkPolicyPort>>| -> Vec<String> {

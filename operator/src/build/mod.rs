@@ -47,6 +47,17 @@ pub struct OperatorConfig {
     /// `/` allows every image under that registry or repository path, any other entry
     /// exactly that image (best a digest, `repo@sha256:…`). Empty: only `worker_image`.
     pub allowed_images: Vec<String>,
+    /// Who may scrape the workers' metrics; `None`: no one (every ingress refused).
+    pub metrics_scrapers: Option<MetricsScrapers>,
+}
+
+/// The pods allowed to reach a worker's metrics port.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsScrapers {
+    /// Their namespace (matched by its `kubernetes.io/metadata.name` label).
+    pub namespace: String,
+    /// Their labels within it; empty: every pod of the namespace.
+    pub pod_labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Whether `spec.image` may run: the worker image and the platform engineer's
@@ -99,6 +110,7 @@ impl Default for OperatorConfig {
             azure: None,
             state_volume: None,
             allowed_images: Vec::new(),
+            metrics_scrapers: None,
         }
     }
 }
@@ -223,7 +235,7 @@ pub fn children(
         role_binding: role_binding(bot)?,
         deployment: deployment(bot, &image, &hash, op)?,
         service: metrics_service(bot)?,
-        network_policy: network_policy(bot)?,
+        network_policy: network_policy(bot, op.metrics_scrapers.as_ref())?,
         config_hash: hash,
     })
 }

@@ -1,17 +1,18 @@
 //! The metrics Service and the NetworkPolicy: the worker may resolve names and speak
-//! HTTPS (exchanges, Azure); nothing may reach it but its metrics port.
+//! HTTPS (exchanges, Azure); nothing may reach it but the monitoring namespace the
+//! platform engineer names, on the metrics port (a bot's equity and PnL are its owner's).
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPort,
-    NetworkPolicySpec,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tradewind_crds::TradingBot;
 use tradewind_crds::contract::METRICS_PORT_NAME;
 
-use super::{BuildError, METRICS_PORT, Names, child_meta, selector_labels};
+use super::{BuildError, METRICS_PORT, MetricsScrapers, Names, child_meta, selector_labels};
 
 fn bot_name(bot: &TradingBot) -> &str {
     bot.metadata.name.as_deref().unwrap_or_default()
@@ -44,8 +45,37 @@ fn port(protocol: &str, port: i32) -> NetworkPolicyPort {
     }
 }
 
-/// Egress: DNS (UDP and TCP 53) and HTTPS (TCP 443) anywhere. Ingress: the metrics port only.
-pub fn network_policy(bot: &TradingBot) -> Result<NetworkPolicy, BuildError> {
+/// Egress: DNS (UDP and TCP 53) and HTTPS (TCP 443) anywhere. Ingress: the metrics port,
+/// from the scrapers' namespace (and pods) only; without scrapers, nothing.
+pub fn network_policy(
+    bot: &TradingBot,
+    scrapers: Option<&MetricsScrapers>,
+) -> Result<NetworkPolicy, BuildError> {
+    let ingress = scrapers
+        .map(|s| {
+            vec![NetworkPolicyIngressRule {
+                ports: Some(vec![port("TCP", METRICS_PORT)]),
+                // One peer: namespace AND pods (two peers would mean either).
+                from: Some(vec![NetworkPolicyPeer {
+                    namespace_selector: Some(LabelSelector {
+                        match_labels: Some(
+                            [(
+                                "kubernetes.io/metadata.name".to_owned(),
+                                s.namespace.clone(),
+                            )]
+                            .into(),
+                        ),
+                        ..LabelSelector::default()
+                    }),
+                    pod_selector: (!s.pod_labels.is_empty()).then(|| LabelSelector {
+                        match_labels: Some(s.pod_labels.clone()),
+                        ..LabelSelector::default()
+                    }),
+                    ..NetworkPolicyPeer::default()
+                }]),
+            }]
+        })
+        .unwrap_or_default();
     Ok(NetworkPolicy {
         metadata: child_meta(bot, Names(bot_name(bot)).worker())?,
         spec: Some(NetworkPolicySpec {
@@ -54,10 +84,7 @@ pub fn network_policy(bot: &TradingBot) -> Result<NetworkPolicy, BuildError> {
                 ..LabelSelector::default()
             }),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                ports: Some(vec![port("TCP", METRICS_PORT)]),
-                ..NetworkPolicyIngressRule::default()
-            }]),
+            ingress: Some(ingress),
             egress: Some(vec![
                 NetworkPolicyEgressRule {
                     ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
