@@ -72,7 +72,7 @@ impl Replay {
         };
         if !(speed == 0.0 || (MIN_REPLAY_SPEED..=MAX_REPLAY_SPEED).contains(&speed)) {
             return Err(bad(format!(
-                "--replay-speed {speed} must be 0 (no pacing) or between {MIN_REPLAY_SPEED} and {MAX_REPLAY_SPEED}"
+                "--replay-speed {speed:?} must be 0 (no pacing) or between {MIN_REPLAY_SPEED} and {MAX_REPLAY_SPEED}"
             )));
         }
         let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
