@@ -83,6 +83,8 @@ fn default_values_render_an_ha_locked_down_operator() {
             "RoleBinding",
             "Service",
             "ServiceAccount",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         ]),
         "no ServiceMonitor unless asked for"
     );
@@ -490,5 +492,44 @@ fn allowed_images_and_metrics_scrapers_reach_the_operator() {
     assert_eq!(
         env["TRADEWIND_WORKER_METRICS_POD_LABELS"],
         "app=prometheus,team=sre"
+    );
+}
+
+/// `spec.credentials.secretRef` could name any Secret of the namespace; the chart now
+/// ships an admission policy that lets a bot name only a Secret its author may read
+/// (checked by the API server's authorizer), bound to the watched namespace when there
+/// is one. (Rendered and checked here; the in-memory API server does not run admission
+/// policies, so the policy's effect is not exercised by these tests.)
+#[test]
+fn a_bot_may_name_only_credentials_its_author_may_read() {
+    let objects = render(&json!({}), "tw", NS).expect("renders");
+    let policy = one(&objects, "ValidatingAdmissionPolicy");
+    let rule = &policy["spec"]["matchConstraints"]["resourceRules"][0];
+    assert_eq!(rule["resources"], json!(["tradingbots"]));
+    assert_eq!(rule["operations"], json!(["CREATE", "UPDATE"]));
+    let check = policy["spec"]["validations"][0]["expression"]
+        .as_str()
+        .unwrap();
+    assert!(
+        check.contains("authorizer.group('').resource('secrets')")
+            && check.contains(".check('get').allowed()"),
+        "{check}"
+    );
+    let binding = one(&objects, "ValidatingAdmissionPolicyBinding");
+    assert_eq!(binding["spec"]["policyName"], policy["metadata"]["name"]);
+    assert_eq!(binding["spec"]["validationActions"], json!(["Deny"]));
+    assert!(binding["spec"]["matchResources"].is_null());
+    let objects = render(&json!({"watchNamespace": "bots"}), "tw", NS).expect("renders");
+    let binding = one(&objects, "ValidatingAdmissionPolicyBinding");
+    assert_eq!(
+        binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "bots"
+    );
+    let objects =
+        render(&json!({"credentialsPolicy": {"enabled": false}}), "tw", NS).expect("renders");
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["kind"] != "ValidatingAdmissionPolicy")
     );
 }
