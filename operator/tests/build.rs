@@ -610,3 +610,62 @@ fn spec_image_must_be_the_worker_image_or_on_the_allowlist() {
         assert!(e.contains("myacr.azurecr.io/approved/"), "{refused}: {e}");
     }
 }
+
+/// A bot may have a 253-character name; the operator rendered children named
+/// `<bot>-metrics` and labels `app.kubernetes.io/instance: <bot>` that an API server
+/// refuses. Now every name and label value is within the limits, and two long names
+/// sharing a prefix still get distinct children.
+#[test]
+fn a_long_bot_name_gets_bounded_hashed_child_names() {
+    let long = |last: char| {
+        let mut n = format!("{0}.{0}.{0}.", "a".repeat(63));
+        n.push_str(&"b".repeat(60));
+        n.push(last);
+        assert_eq!(n.len(), 253);
+        n
+    };
+    let build_named = |name: String| {
+        let mut b = paper();
+        b.bot.metadata.name = Some(name.clone());
+        b.config.name = name;
+        build(&b, &OperatorConfig::default())
+    };
+    let (a, b) = (build_named(long('x')), build_named(long('y')));
+    let names = |c: &Children| {
+        vec![
+            c.config_map.metadata.name.clone().unwrap(),
+            c.service_account.metadata.name.clone().unwrap(),
+            c.lease.metadata.name.clone().unwrap(),
+            c.role.metadata.name.clone().unwrap(),
+            c.role_binding.metadata.name.clone().unwrap(),
+            c.deployment.metadata.name.clone().unwrap(),
+            c.service.metadata.name.clone().unwrap(),
+            c.network_policy.metadata.name.clone().unwrap(),
+        ]
+    };
+    for c in [&a, &b] {
+        for n in names(c) {
+            assert!(n.len() <= 253, "{n}");
+            assert!(
+                n.chars().all(|ch| ch.is_ascii_lowercase()
+                    || ch.is_ascii_digit()
+                    || ch == '-'
+                    || ch == '.')
+                    && !n.ends_with(['-', '.']),
+                "{n}"
+            );
+        }
+        let service = c.service.metadata.name.clone().unwrap();
+        assert!(service.len() <= 63 && !service.contains('.'), "{service}");
+        assert!(c.deployment.metadata.name.as_ref().unwrap().len() <= 63);
+        for v in c.deployment.metadata.labels.as_ref().unwrap().values() {
+            assert!(v.len() <= 63, "{v}");
+        }
+    }
+    assert_ne!(names(&a), names(&b));
+    // Short names are unchanged.
+    let c = build(&paper(), &OperatorConfig::default());
+    let bot = paper().bot.metadata.name.unwrap();
+    assert_eq!(c.service.metadata.name.unwrap(), format!("{bot}-metrics"));
+    assert_eq!(c.deployment.metadata.name.unwrap(), format!("{bot}-worker"));
+}

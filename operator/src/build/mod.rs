@@ -29,6 +29,7 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 use tradewind_crds::TradingBot;
+use tradewind_crds::contract::{MAX_LABEL, MAX_NAME, bounded_name};
 use tradewind_crds::resolved::BotConfig;
 
 /// The operator's own settings that shape what it builds.
@@ -156,26 +157,35 @@ pub struct Children {
 /// Names of a bot's children (one place, so builders and status agree).
 pub struct Names<'a>(pub &'a str);
 
+/// Every name within the API server's limits, whatever the bot's name (up to 253
+/// characters): see [`bounded_name`].
 impl Names<'_> {
     /// ConfigMap with the resolved configuration.
     pub fn config_map(&self) -> String {
-        format!("{}-config", self.0)
+        bounded_name(&format!("{}-config", self.0), MAX_NAME)
     }
-    /// ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy.
+    /// ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy: a DNS label, as
+    /// Kubernetes advises for a Deployment (its pods' host names derive from it).
     pub fn worker(&self) -> String {
-        format!("{}-worker", self.0)
+        bounded_name(&format!("{}-worker", self.0), MAX_LABEL)
     }
     /// The worker's state claim.
     pub fn state(&self) -> String {
-        format!("{}-state", self.0)
+        bounded_name(&format!("{}-state", self.0), MAX_NAME)
     }
     /// The worker's Lease.
     pub fn lease(&self) -> String {
         tradewind_crds::contract::lease_name(self.0)
     }
-    /// Metrics Service.
+    /// Metrics Service: an RFC 1035 label (a letter first, no dots).
     pub fn metrics(&self) -> String {
-        format!("{}-metrics", self.0)
+        let name = format!("{}-metrics", self.0.replace('.', "-"));
+        let name = if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            name
+        } else {
+            format!("tw-{name}")
+        };
+        bounded_name(&name, MAX_LABEL)
     }
 }
 
