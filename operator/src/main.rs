@@ -96,6 +96,9 @@ enum Command {
         /// Client ID of the workers' Azure workload identity, if any.
         #[arg(long, env = "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID")]
         workload_identity_client_id: Option<String>,
+        /// Namespace whose pods may scrape the worker's metrics (unset: no one).
+        #[arg(long, env = "TRADEWIND_WORKER_METRICS_NAMESPACE")]
+        worker_metrics_namespace: Option<String>,
     },
 }
 
@@ -242,6 +245,7 @@ fn run(cli: Cli) -> Result<()> {
             namespace,
             worker_image,
             workload_identity_client_id,
+            worker_metrics_namespace,
         } => {
             let loaded = bundle::load(&files, bot.as_deref())?;
             let mut tb = loaded.bot;
@@ -253,7 +257,7 @@ fn run(cli: Cli) -> Result<()> {
                 azure: None,
                 state_volume: None,
                 allowed_images: Vec::new(),
-                metrics_scrapers: None,
+                metrics_scrapers: metrics_scrapers(worker_metrics_namespace, &[])?,
             };
             let c = build::children(&tb, &loaded.config, &op)?;
             let mut out = format!(
