@@ -16,8 +16,11 @@
 
 use std::path::Path;
 
+/// A fuzz target: arbitrary bytes in, nothing out (a panic is the finding).
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as `corpus/<name>/` and `cargo fuzz run <name>` know them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("journal", journal),
     ("market_data", market_data),
     ("exchange_json", exchange_json),

@@ -432,7 +432,8 @@ mod pod_contract {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("bot.json");
         let base = serde_json::to_value(live_bot().config).unwrap();
-        let cases: [(&str, fn(&mut serde_json::Value)); 5] = [
+        type Edit = fn(&mut serde_json::Value);
+        let cases: [(&str, Edit); 5] = [
             ("bot.capitl", |v| v["bot"]["capitl"] = "1".into()),
             ("extra", |v| v["extra"] = true.into()),
             ("strategy.parameterz", |v| {

@@ -479,7 +479,7 @@ impl BinanceRest {
         let before = local_ms();
         let server = self.fetch_server_time_ms().await?;
         let after = local_ms();
-        let offset = server - (before + after) / 2;
+        let offset = clock_offset(server, before, after)?;
         self.inner.time_offset_ms.store(offset, Ordering::Relaxed);
         self.inner.time_synced.store(true, Ordering::Relaxed);
         tracing::debug!(offset_ms = offset, "binance: server time offset measured");
@@ -1266,6 +1266,25 @@ impl RawTrade {
     }
 }
 
+/// Largest difference between the exchange's clock and ours that is believed (a day).
+const MAX_CLOCK_OFFSET_MS: i64 = 86_400_000;
+
+/// The exchange's clock minus ours, from its `serverTime` and our clock before and after
+/// asking. Checked: the server's number is outside input (`i64::MIN` overflowed), and a
+/// clock a day off is not a network delay.
+fn clock_offset(server: i64, before: i64, after: i64) -> Result<i64, VenueError> {
+    server
+        .checked_sub(before / 2 + after / 2)
+        .filter(|o| o.abs() <= MAX_CLOCK_OFFSET_MS)
+        .ok_or_else(|| {
+            wire::field_err(
+                "GET /api/v3/time",
+                "serverTime",
+                format!("{server} ms is more than a day from this machine's clock ({before} ms)"),
+            )
+        })
+}
+
 /// Longest `Retry-After` believed (a day); a longer one from the network is read as a day.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
 
@@ -1302,6 +1321,16 @@ mod tests {
             matches!(err, VenueError::RateLimited { retry_after: Some(w), .. } if w <= MAX_RETRY_AFTER),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_server_time_far_from_ours_is_an_error_not_an_overflow() {
+        let now = 1_742_944_020_000;
+        assert_eq!(clock_offset(now + 250, now, now + 2).unwrap(), 249);
+        for server in [i64::MIN, i64::MAX, now + MAX_CLOCK_OFFSET_MS + 2, 0] {
+            let e = clock_offset(server, now, now).unwrap_err();
+            assert!(e.to_string().contains("serverTime"), "{e}");
+        }
     }
 
     #[test]
