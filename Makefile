@@ -17,7 +17,7 @@ DEMO_BOTS := trend-ema trend-sma mean-reversion-bollinger mean-reversion-rsi dca
 SPY_DATA := examples/data/spy_1m_2019q2.csv
 BOT := $(CARGO) run -q -p tradewind-bot --
 
-.PHONY: demo demo-worker prereqs test report-check lint crds bench bench-compare e2e images
+.PHONY: demo demo-worker prereqs test report-check lint crds bench bench-compare e2e images fuzz
 
 ## demo: five strategies backtested on two weeks of real BTC/USD minute bars and on a
 ## quarter of SPY minute bars, compared in a table per data set, with an HTML report each
@@ -63,6 +63,12 @@ report-check:
 lint: prereqs
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+
+## fuzz: every cargo-fuzz target (journal, market data, exchange JSON, bot.json, resource
+## YAML) for FUZZ_SECONDS each on nightly; `make test` replays their corpus (tools/fuzz)
+FUZZ_SECONDS ?= 60
+fuzz:
+	tools/fuzz/run.sh $(FUZZ_SECONDS)
 
 ## crds: regenerate crds/manifests/*.yaml and the chart's charts/tradewind/crds/ from the Rust types
 crds:

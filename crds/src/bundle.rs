@@ -86,6 +86,14 @@ pub fn load(files: &[PathBuf], bot: Option<&str>) -> Result<Bundle, BundleError>
             let api = doc.value["apiVersion"].as_str().unwrap_or_default();
             let kind = doc.value["kind"].as_str().unwrap_or_default();
             if !schemas.knows(api, kind) {
+                // A typo'd Tradewind resource is an error here, not "not in the files".
+                if let Some(reason) = crate::validation::near_miss(api, kind) {
+                    return Err(BundleError::Invalid {
+                        file: file.clone(),
+                        resource: doc.describe(),
+                        issues: reason,
+                    });
+                }
                 continue;
             }
             if let Err(issues) = schemas.validate(&doc.value) {

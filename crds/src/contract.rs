@@ -56,7 +56,33 @@ pub mod env {
 /// The bot's Lease: created by the operator (so the worker's Role can name it), held by
 /// the worker while it trades.
 pub fn lease_name(bot: &str) -> String {
-    format!("{bot}-lease")
+    bounded_name(&format!("{bot}-lease"), MAX_NAME)
+}
+
+/// Longest object name the API server accepts (a DNS subdomain).
+pub const MAX_NAME: usize = 253;
+/// Longest label value, and longest DNS label (Service names, pod host names).
+pub const MAX_LABEL: usize = 63;
+
+/// `name` when it has at most `max` characters; else its beginning and a hash of the
+/// whole name, `max` characters in all. A bot may be named with up to 253 characters,
+/// but its children's names (`<bot>-metrics`) and its label values must fit the API
+/// server's limits, and two long names sharing a prefix must still differ.
+pub fn bounded_name(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_owned();
+    }
+    // FNV-1a: stable across releases and platforms (a name must never change).
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let suffix = format!("-{:010x}", hash & 0xff_ffff_ffff);
+    let mut keep = max.saturating_sub(suffix.len());
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let prefix = name[..keep].trim_end_matches(['-', '.']);
+    format!("{prefix}{suffix}")
 }
 
 /// Suffix of a bot's worker ServiceAccount name (also its Role, RoleBinding, Deployment
@@ -99,7 +125,7 @@ pub mod labels {
 pub fn selector_labels(bot: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (labels::NAME.into(), labels::WORKER_NAME.into()),
-        (labels::INSTANCE.into(), bot.into()),
+        (labels::INSTANCE.into(), bounded_name(bot, MAX_LABEL)),
     ])
 }
 

@@ -69,6 +69,54 @@ struct KindValidator {
     cel: kube_cel::CompiledSchema,
 }
 
+/// The Tradewind kinds a document may be.
+const KINDS: [&str; 3] = ["TradingBot", "Strategy", "CommissionPlan"];
+
+/// Why a document that is not a known Tradewind kind looks as if it was meant to be one
+/// (its apiVersion is in the `tradewind.dev` group, or its kind is a Tradewind kind or
+/// one or two letters from one) — a typo that would otherwise be skipped silently.
+/// `None` for other resources (a Secret, a ConfigMap), which tools may skip.
+pub fn near_miss(api_version: &str, kind: &str) -> Option<String> {
+    let want = format!("{}/{}", crate::GROUP, crate::VERSION);
+    let group = api_version.split('/').next().unwrap_or_default();
+    let close = KINDS
+        .iter()
+        .find(|k| edit_distance(&k.to_ascii_lowercase(), &kind.to_ascii_lowercase()) <= 2);
+    match close {
+        Some(k) if *k == kind => Some(format!(
+            "apiVersion {api_version:?} is not {want:?} (kind {kind} is a Tradewind kind)"
+        )),
+        Some(k) => Some(format!(
+            "kind {kind:?} is not a Tradewind kind; did you mean {k}? (apiVersion {api_version:?})"
+        )),
+        None if group.contains("tradewind") => Some(format!(
+            "{api_version:?}/{kind:?} is not a Tradewind kind; the kinds are {} in {want:?}",
+            KINDS.join(", ")
+        )),
+        None => None,
+    }
+}
+
+/// Levenshtein distance (short strings only: kinds).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 /// Validators for a set of CRDs, keyed by apiVersion and kind.
 pub struct SchemaSet {
     kinds: Vec<KindValidator>,

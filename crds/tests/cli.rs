@@ -84,3 +84,48 @@ fn describe_refuses_a_bot_whose_strategy_is_missing() {
         "{out}"
     );
 }
+
+/// `validate` exited 0 when every document was skipped (a typo'd apiVersion or kind);
+/// now a near miss is INVALID, saying what it resembles, and validating nothing fails.
+#[test]
+fn validate_refuses_typos_and_files_with_nothing_to_validate() {
+    let (ok, out) = run(&["validate", "crds/tests/typos/typos.yaml"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("0 valid, 2 invalid, 0 skipped"), "{out}");
+    assert!(
+        out.contains("apiVersion \"tradewind.dev/v1alpah1\" is not \"tradewind.dev/v1alpha1\""),
+        "{out}"
+    );
+    assert!(out.contains("did you mean Strategy?"), "{out}");
+    let (ok, out) = run(&["validate", "crds/tests/typos/not-tradewind.yaml"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("0 valid, 0 invalid, 1 skipped"), "{out}");
+    // A Secret beside the bots is still skipped, as before.
+    let (ok, out) = run(&[
+        "validate",
+        "examples/bots/live.yaml",
+        "examples/bots/live-credentials-secret.yaml",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("1 skipped"), "{out}");
+}
+
+/// The bundle loader skipped a typo'd Strategy, which then surfaced as "not in the given
+/// files"; now the typo is named.
+#[test]
+fn describe_names_a_typod_strategy() {
+    let err = Command::new(env!("CARGO_BIN_EXE_tradewind-crds"))
+        .args([
+            "describe",
+            "examples/bots/backtest.yaml",
+            "crds/tests/typos/typos.yaml",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(!err.status.success());
+    let text =
+        String::from_utf8_lossy(&err.stderr).into_owned() + &String::from_utf8_lossy(&err.stdout);
+    assert!(text.contains("tradewind.dev/v1alpah1"), "{text}");
+    assert!(!text.contains("not found"), "{text}");
+}

@@ -4,10 +4,16 @@
 //! - `/healthz`: 200 while the process serves;
 //! - `/readyz`: 200 while the process says it is ready, 503 before;
 //! - `/metrics`: the process's OpenMetrics text exposition.
+//!
+//! The listener is reachable from other pods, so it is bounded: a client has
+//! [`Limits::header_read_timeout`] to send each request head, at most
+//! [`Limits::max_connections`] connections are served at once (more wait in the kernel's
+//! backlog), and a failing `accept` (out of descriptors) backs off instead of spinning.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -15,7 +21,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 
 /// The media type of an OpenMetrics text exposition.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -59,23 +65,84 @@ async fn handle(
     Ok(answer(req.uri().path(), probe.as_ref()))
 }
 
-/// Serves the endpoints on `addr` until the returned task is aborted; returns the bound
-/// address (bind port 0 to let the system choose).
+/// How much a client may take from the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Time a client has to send a request head (each request of a kept-alive
+    /// connection too); the connection is closed after it.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    /// 5 s per request head and 32 connections: a Prometheus scrape and the kubelet's
+    /// probes need a handful.
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(5),
+            max_connections: 32,
+        }
+    }
+}
+
+/// The pause after the `n`th consecutive failed `accept` (1-based): 10 ms doubling to
+/// 1 s. A failing accept (EMFILE, ENFILE, ENOBUFS) fails again at once, so retrying
+/// without a pause burns a core and starves the connections already accepted.
+pub fn accept_backoff(n: u32) -> Duration {
+    let ms = 10u64.saturating_mul(1u64 << n.saturating_sub(1).min(10));
+    Duration::from_millis(ms.min(1_000))
+}
+
+/// Serves the endpoints on `addr` with the default [`Limits`] until the returned task is
+/// aborted; returns the bound address (bind port 0 to let the system choose).
 pub async fn serve(
     addr: SocketAddr,
     probe: Arc<dyn Probe>,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    serve_with(addr, probe, Limits::default()).await
+}
+
+/// [`serve`] with explicit limits.
+pub async fn serve_with(
+    addr: SocketAddr,
+    probe: Arc<dyn Probe>,
+    limits: Limits,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let task = tokio::spawn(async move {
+        let mut failures = 0u32;
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+            // A slot first: at the limit, new connections wait in the backlog rather
+            // than taking descriptors the served ones need.
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    failures = 0;
+                    stream
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let pause = accept_backoff(failures);
+                    if failures == 1 || failures.is_power_of_two() {
+                        tracing::warn!(%e, failures, pause_ms = pause.as_millis() as u64, "http: accept failed; backing off");
+                    }
+                    drop(slot);
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
             };
             let probe = probe.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 let service = service_fn(move |req| handle(req, probe.clone()));
                 if let Err(e) = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_read_timeout)
                     .serve_connection(TokioIo::new(stream), service)
                     .await
                 {
@@ -138,5 +205,44 @@ mod tests {
         assert!(head.contains("application/openmetrics-text"), "{head}");
         assert!(body.ends_with("# EOF\n"), "{body}");
         task.abort();
+    }
+
+    /// Idle connections that never send a request head fill every slot; the server
+    /// closes them after the header timeout and `/healthz` is answered. Before the
+    /// limits, an idle connection was held forever.
+    #[tokio::test]
+    async fn idle_connections_are_closed_and_health_still_answers() {
+        let probe = Arc::new(Flag(AtomicBool::new(true)));
+        let limits = Limits {
+            header_read_timeout: Duration::from_millis(200),
+            max_connections: 2,
+        };
+        let (addr, task) = serve_with("127.0.0.1:0".parse().expect("addr"), probe, limits)
+            .await
+            .expect("serve");
+        let mut idle = Vec::new();
+        for _ in 0..4 {
+            idle.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+        }
+        assert_eq!(get(addr, "/healthz").await.0, 200);
+        // Each idle connection is closed by the server (EOF or reset), not held open.
+        for mut s in idle {
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf).await;
+            assert!(
+                buf.is_empty() || String::from_utf8_lossy(&buf).contains("408"),
+                "{buf:?}"
+            );
+        }
+        task.abort();
+    }
+
+    #[test]
+    fn accept_backoff_grows_and_is_bounded() {
+        assert_eq!(accept_backoff(1), Duration::from_millis(10));
+        assert_eq!(accept_backoff(2), Duration::from_millis(20));
+        assert_eq!(accept_backoff(7), Duration::from_millis(640));
+        assert_eq!(accept_backoff(8), Duration::from_secs(1));
+        assert_eq!(accept_backoff(u32::MAX), Duration::from_secs(1));
     }
 }

@@ -22,6 +22,10 @@ pub enum DereferenceError {
     /// The objects do not fit together.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// The bot asks for something the platform does not allow (an image off the
+    /// allowlist); names the field.
+    #[error("{0}")]
+    ImageNotAllowed(String),
     /// The bot, or an object it references, has parameters the engine cannot use.
     #[error("{kind} {name:?} is not usable: {problems}")]
     Invalid {
@@ -43,6 +47,7 @@ impl DereferenceError {
             } => "StrategyNotFound",
             DereferenceError::Missing { .. } => "CommissionPlanNotFound",
             DereferenceError::Resolve(_) => "InvalidReference",
+            DereferenceError::ImageNotAllowed(_) => "ImageNotAllowed",
             DereferenceError::Invalid {
                 kind: "Strategy", ..
             } => "InvalidStrategy",

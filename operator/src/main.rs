@@ -29,6 +29,20 @@ enum Command {
         /// Worker image used unless a bot sets spec.image.
         #[arg(long, env = "TRADEWIND_WORKER_IMAGE", default_value_t = OperatorConfig::default().worker_image)]
         worker_image: String,
+        /// Images a bot's spec.image may name besides the worker image, comma-separated:
+        /// `registry/path/` allows everything under it, anything else that exact image.
+        #[arg(long, env = "TRADEWIND_ALLOWED_IMAGES", value_delimiter = ',')]
+        allowed_images: Vec<String>,
+        /// Namespace whose pods may scrape the workers' metrics (unset: no one).
+        #[arg(long, env = "TRADEWIND_WORKER_METRICS_NAMESPACE")]
+        worker_metrics_namespace: Option<String>,
+        /// Labels of those pods, `k=v` comma-separated (unset: every pod of the namespace).
+        #[arg(
+            long,
+            env = "TRADEWIND_WORKER_METRICS_POD_LABELS",
+            value_delimiter = ','
+        )]
+        worker_metrics_pod_labels: Vec<String>,
         /// Client ID of the workers' Azure workload identity, if any.
         #[arg(long, env = "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID")]
         workload_identity_client_id: Option<String>,
@@ -103,7 +117,34 @@ enum Command {
         /// Client ID of the workers' Azure workload identity, if any.
         #[arg(long, env = "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID")]
         workload_identity_client_id: Option<String>,
+        /// Namespace whose pods may scrape the worker's metrics (unset: no one).
+        #[arg(long, env = "TRADEWIND_WORKER_METRICS_NAMESPACE")]
+        worker_metrics_namespace: Option<String>,
     },
+}
+
+/// The scrapers of the workers' metrics from the flags; a label without `=` is an error.
+fn metrics_scrapers(
+    namespace: Option<String>,
+    labels: &[String],
+) -> Result<Option<tradewind_operator::build::MetricsScrapers>> {
+    let Some(namespace) = namespace.filter(|n| !n.is_empty()) else {
+        if !labels.iter().all(|l| l.trim().is_empty()) {
+            anyhow::bail!("--worker-metrics-pod-labels needs --worker-metrics-namespace");
+        }
+        return Ok(None);
+    };
+    let mut pod_labels = std::collections::BTreeMap::new();
+    for l in labels.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
+        let (k, v) = l
+            .split_once('=')
+            .with_context(|| format!("--worker-metrics-pod-labels: {l:?} is not key=value"))?;
+        pod_labels.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(Some(tradewind_operator::build::MetricsScrapers {
+        namespace,
+        pod_labels,
+    }))
 }
 
 /// Stands in for the uid an API server would assign, so owner references render.
@@ -130,6 +171,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run {
             namespace,
             worker_image,
+            allowed_images,
+            worker_metrics_namespace,
+            worker_metrics_pod_labels,
             workload_identity_client_id,
             log_json,
             metrics_addr,
@@ -179,6 +223,15 @@ fn run(cli: Cli) -> Result<()> {
                             database_secret,
                         },
                     ),
+                    allowed_images: allowed_images
+                        .into_iter()
+                        .map(|i| i.trim().to_owned())
+                        .filter(|i| !i.is_empty())
+                        .collect(),
+                    metrics_scrapers: metrics_scrapers(
+                        worker_metrics_namespace,
+                        &worker_metrics_pod_labels,
+                    )?,
                 };
                 // Checked before anything starts: a bad Azure setting stops the operator
                 // with a message naming the flag, not on the first bot.
@@ -223,6 +276,7 @@ fn run(cli: Cli) -> Result<()> {
             namespace,
             worker_image,
             workload_identity_client_id,
+            worker_metrics_namespace,
         } => {
             let loaded = bundle::load(&files, bot.as_deref())?;
             let mut tb = loaded.bot;
@@ -235,6 +289,8 @@ fn run(cli: Cli) -> Result<()> {
                 state_volume: None,
                 platform_url: None,
                 platform: None,
+                allowed_images: Vec::new(),
+                metrics_scrapers: metrics_scrapers(worker_metrics_namespace, &[])?,
             };
             let c = build::children(&tb, &loaded.config, &op)?;
             let mut out = format!(

@@ -344,9 +344,57 @@ fn workload_identity_marks_the_service_account_and_pods() {
     assert!(c.service_account.metadata.annotations.is_none());
 }
 
+/// Port 9090 was open to every pod, exposing each bot's equity and PnL to other
+/// tenants; now only the named monitoring namespace (and pods) reach it, and without
+/// one nothing does.
+#[test]
+fn metrics_ingress_only_from_the_monitoring_namespace() {
+    use tradewind_operator::build::MetricsScrapers;
+    let c = build(&live(), &OperatorConfig::default());
+    let spec = c.network_policy.spec.as_ref().unwrap();
+    assert_eq!(spec.ingress, Some(vec![]), "no scrapers: no ingress");
+    assert!(
+        spec.policy_types
+            .as_ref()
+            .unwrap()
+            .contains(&"Ingress".to_owned())
+    );
+    let op = OperatorConfig {
+        metrics_scrapers: Some(MetricsScrapers {
+            namespace: "monitoring".into(),
+            pod_labels: [("app.kubernetes.io/name".to_owned(), "prometheus".to_owned())].into(),
+        }),
+        ..OperatorConfig::default()
+    };
+    let c = build(&live(), &op);
+    let rule = &c
+        .network_policy
+        .spec
+        .as_ref()
+        .unwrap()
+        .ingress
+        .as_ref()
+        .unwrap()[0];
+    let from = serde_json::to_value(rule.from.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        from,
+        serde_json::json!([{
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+        }])
+    );
+}
+
 #[test]
 fn network_policy_allows_dns_https_out_and_metrics_in_only() {
-    let c = build(&live(), &OperatorConfig::default());
+    let op = OperatorConfig {
+        metrics_scrapers: Some(tradewind_operator::build::MetricsScrapers {
+            namespace: "monitoring".into(),
+            ..Default::default()
+        }),
+        ..OperatorConfig::default()
+    };
+    let c = build(&live(), &op);
     let spec = c.network_policy.spec.as_ref().unwrap();
     let ports =
         |rules: Vec<Vec<k8s_openapi::api::networking::v1::NetworkPolicyPort>>| -> Vec<String> {
@@ -653,4 +701,110 @@ fn a_state_volume_gives_each_worker_a_claim_for_its_journal() {
         v.persistent_volume_claim.unwrap().claim_name,
         format!("{name}-state")
     );
+}
+
+/// `spec.image` was free text: anyone who could create a bot ran their own code with its
+/// credentials. Now only the worker image and the allowlist run; the refusal names the
+/// field.
+#[test]
+fn spec_image_must_be_the_worker_image_or_on_the_allowlist() {
+    use tradewind_operator::build::check_image;
+    let mut b = paper();
+    let op = OperatorConfig::default();
+    assert!(
+        check_image(&b.bot, &op).is_ok(),
+        "no spec.image: the worker image"
+    );
+    b.bot.spec.image = Some(op.worker_image.clone());
+    assert!(check_image(&b.bot, &op).is_ok());
+    b.bot.spec.image = Some("evil.example/steal:latest".into());
+    let e = check_image(&b.bot, &op).unwrap_err();
+    assert!(
+        e.starts_with("spec.image \"evil.example/steal:latest\""),
+        "{e}"
+    );
+    let op = OperatorConfig {
+        allowed_images: vec![
+            "myacr.azurecr.io/approved/".into(),
+            "other.io/bot@sha256:0123".into(),
+        ],
+        ..OperatorConfig::default()
+    };
+    for ok in [
+        "myacr.azurecr.io/approved/bot:1",
+        "other.io/bot@sha256:0123",
+    ] {
+        b.bot.spec.image = Some(ok.into());
+        assert!(check_image(&b.bot, &op).is_ok(), "{ok}");
+    }
+    for refused in [
+        "myacr.azurecr.io/approvedx/bot:1",
+        "myacr.azurecr.io/approved/../other:1",
+        "other.io/bot@sha256:0124",
+        "other.io/bot:latest",
+        "evil.example/myacr.azurecr.io/approved/bot",
+    ] {
+        b.bot.spec.image = Some(refused.into());
+        let e = check_image(&b.bot, &op).unwrap_err();
+        assert!(e.contains("myacr.azurecr.io/approved/"), "{refused}: {e}");
+    }
+}
+
+/// A bot may have a 253-character name; the operator rendered children named
+/// `<bot>-metrics` and labels `app.kubernetes.io/instance: <bot>` that an API server
+/// refuses. Now every name and label value is within the limits, and two long names
+/// sharing a prefix still get distinct children.
+#[test]
+fn a_long_bot_name_gets_bounded_hashed_child_names() {
+    let long = |last: char| {
+        let mut n = format!("{0}.{0}.{0}.", "a".repeat(63));
+        n.push_str(&"b".repeat(60));
+        n.push(last);
+        assert_eq!(n.len(), 253);
+        n
+    };
+    let build_named = |name: String| {
+        let mut b = paper();
+        b.bot.metadata.name = Some(name.clone());
+        b.config.name = name;
+        build(&b, &OperatorConfig::default())
+    };
+    let (a, b) = (build_named(long('x')), build_named(long('y')));
+    let names = |c: &Children| {
+        vec![
+            c.config_map.metadata.name.clone().unwrap(),
+            c.service_account.metadata.name.clone().unwrap(),
+            c.lease.metadata.name.clone().unwrap(),
+            c.role.metadata.name.clone().unwrap(),
+            c.role_binding.metadata.name.clone().unwrap(),
+            c.deployment.metadata.name.clone().unwrap(),
+            c.service.metadata.name.clone().unwrap(),
+            c.network_policy.metadata.name.clone().unwrap(),
+        ]
+    };
+    for c in [&a, &b] {
+        for n in names(c) {
+            assert!(n.len() <= 253, "{n}");
+            assert!(
+                n.chars().all(|ch| ch.is_ascii_lowercase()
+                    || ch.is_ascii_digit()
+                    || ch == '-'
+                    || ch == '.')
+                    && !n.ends_with(['-', '.']),
+                "{n}"
+            );
+        }
+        let service = c.service.metadata.name.clone().unwrap();
+        assert!(service.len() <= 63 && !service.contains('.'), "{service}");
+        assert!(c.deployment.metadata.name.as_ref().unwrap().len() <= 63);
+        for v in c.deployment.metadata.labels.as_ref().unwrap().values() {
+            assert!(v.len() <= 63, "{v}");
+        }
+    }
+    assert_ne!(names(&a), names(&b));
+    // Short names are unchanged.
+    let c = build(&paper(), &OperatorConfig::default());
+    let bot = paper().bot.metadata.name.unwrap();
+    assert_eq!(c.service.metadata.name.unwrap(), format!("{bot}-metrics"));
+    assert_eq!(c.deployment.metadata.name.unwrap(), format!("{bot}-worker"));
 }

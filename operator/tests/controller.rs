@@ -1102,3 +1102,60 @@ async fn a_backtest_bot_gets_no_cloud_resources() {
     );
     operator.abort();
 }
+
+/// A bot naming an image off the allowlist gets no worker: Ready is False with reason
+/// ImageNotAllowed naming `spec.image`; moved onto the allowlist, it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_off_the_allowlist_gets_no_worker() {
+    let (_server, client) = cluster().await;
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig {
+            allowed_images: vec!["registry.example/approved/".into()],
+            ..OperatorConfig::default()
+        },
+        Arc::new(NoCloud),
+    ));
+    let operator = tokio::spawn(async move { controller::run(ctx, Some(NS)).await });
+    let mut bot: TradingBot = example("examples/bots/paper.yaml");
+    bot.spec.image = Some("evil.example/steal:latest".into());
+    let name = bot.name_any();
+    bots.create(&PostParams::default(), &bot).await.unwrap();
+    eventually(20, "ImageNotAllowed", || async {
+        let b = bots.get(&name).await.ok()?;
+        let c = find(&b.status.as_ref()?.conditions, types::READY)?.clone();
+        (c.status == "False"
+            && c.reason == "ImageNotAllowed"
+            && c.message
+                .starts_with("spec.image \"evil.example/steal:latest\""))
+        .then_some(())
+    })
+    .await;
+    let deployments = Api::<Deployment>::namespaced(client.clone(), NS);
+    assert!(
+        deployments
+            .get_opt(&format!("{name}-worker"))
+            .await
+            .unwrap()
+            .is_none(),
+        "no worker runs the refused image"
+    );
+    bots.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"image": "registry.example/approved/bot:1"}})),
+    )
+    .await
+    .unwrap();
+    eventually(20, "Ready with the allowed image", || async {
+        (ready(&bots.get(&name).await.ok()?)?.0 == "True").then_some(())
+    })
+    .await;
+    let d = deployments.get(&format!("{name}-worker")).await.unwrap();
+    let image = d.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone();
+    assert_eq!(image.as_deref(), Some("registry.example/approved/bot:1"));
+    operator.abort();
+}

@@ -27,6 +27,8 @@ fn render_of_the_live_example_matches_the_golden_file() {
             "trading",
             "--worker-image",
             "ghcr.io/tradewind-dev/tradewind-bot:0.1.0",
+            "--worker-metrics-namespace",
+            "monitoring",
         ])
         .env_remove("TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID")
         .current_dir(&root)

@@ -193,8 +193,17 @@ pub fn bot(cfg: &BotConfig) -> Result<BotSettings, SpecError> {
     })
 }
 
+/// Quote assets a symbol's name can end with (Binance's, and the fiat currencies of
+/// other venues), longest first where one ends another (`USDT` before `USD`).
+const QUOTE_ASSETS: &[&str] = &[
+    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "DAI", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL",
+    "GBP", "JPY", "AUD", "USD",
+];
+
 /// A bot trades exactly one symbol; a Paper or Live bot (on the venue) one quoted in its
-/// capital's currency. Backtests also run on data of other markets (GOOG in USD).
+/// capital's currency. Backtests also run on data of other markets (GOOG in USD), but a
+/// symbol whose name ends in another quote asset (BTCUSDT with EUR) is refused: the
+/// report would show USDT amounts as EUR.
 fn symbols(symbols: &[String], currency: &str, mode: Mode) -> Result<(), Invalid> {
     let [symbol] = symbols else {
         return Err(Invalid::new(
@@ -206,6 +215,17 @@ fn symbols(symbols: &[String], currency: &str, mode: Mode) -> Result<(), Invalid
         return Err(Invalid::new(
             "spec.capital.currency",
             format!("{currency} is not the quote currency of {symbol}"),
+        ));
+    }
+    let quoted_in = QUOTE_ASSETS
+        .iter()
+        .find(|q| symbol.len() > q.len() && symbol.ends_with(*q));
+    if let Some(quote) = quoted_in
+        && *quote != currency
+    {
+        return Err(Invalid::new(
+            "spec.capital.currency",
+            format!("{currency} is not the quote currency of {symbol} (it is quoted in {quote})"),
         ));
     }
     Ok(())

@@ -102,6 +102,30 @@ fn errors_name_the_resource_and_its_field() {
         v["bot"]["capital"]["currency"] = json!("USD");
     });
     assert!(bot(&stock).is_ok());
+    // But not a symbol quoted in another asset: the report showed USDT amounts as EUR.
+    for (symbol, currency) in [("BTCUSDT", "EUR"), ("BTCUSDT", "USD"), ("ETHBTC", "USDT")] {
+        let e = bot(&config(|v| {
+            v["bot"]["mode"] = json!("Backtest");
+            v["bot"]["symbols"] = json!([symbol]);
+            v["bot"]["capital"]["currency"] = json!(currency);
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(&format!(
+                "spec.capital.currency: {currency} is not the quote currency of {symbol}"
+            )),
+            "{e}"
+        );
+    }
+    for (symbol, currency) in [("BTCUSD", "USD"), ("SPY", "USD"), ("ETHBTC", "BTC")] {
+        let ok = config(|v| {
+            v["bot"]["mode"] = json!("Backtest");
+            v["bot"]["symbols"] = json!([symbol]);
+            v["bot"]["capital"]["currency"] = json!(currency);
+        });
+        assert!(bot(&ok).is_ok(), "{symbol} in {currency}");
+    }
     assert_eq!(
         err(|v| v["sizing"] =
             json!({"type": "PercentOfEquity", "percentOfEquity": {"percent": "0"}})),

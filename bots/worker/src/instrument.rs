@@ -53,8 +53,19 @@ pub fn instrument_at(
         .with_context(|| format!("--tick-size {tick_text}"))?;
     let lot = Quantity::parse(&lot_text, decimals(&lot_text))
         .with_context(|| format!("--lot-size {lot_text}"))?;
+    // The data's prices step by one unit of their last decimal: a coarser tick would put
+    // every order off the data's price grid (rounded to a price the market never showed).
+    let data_unit = Price::parse(&unit(price_prec), price_prec).context("price precision")?;
+    if tick > data_unit {
+        anyhow::bail!(
+            "--tick-size {tick_text}: coarser than the data's prices, which step by {data_unit} ({price_prec} decimals)"
+        );
+    }
     let min_notional =
         Money::parse(o.min_notional.as_deref().unwrap_or("0")).context("--min-notional")?;
+    if min_notional.is_negative() {
+        anyhow::bail!("--min-notional {min_notional}: must be zero or positive");
+    }
     Ok(Instrument::new(
         symbol,
         base,
@@ -70,4 +81,38 @@ fn decimals(text: &str) -> u8 {
     text.split_once('.')
         .map(|(_, f)| f.len() as u8)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> BotConfig {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let files = [root.join("examples/demo/btc-scalper.yaml")];
+        tradewind_crds::bundle::load(&files, None)
+            .expect("demo bot")
+            .config
+    }
+
+    /// `--tick-size 1000` and a negative `--min-notional` were accepted; each is now
+    /// refused naming the flag.
+    #[test]
+    fn flags_that_contradict_the_data_are_refused() {
+        let o = |tick: Option<&str>, min: Option<&str>| InstrumentOverrides {
+            tick_size: tick.map(str::to_owned),
+            lot_size: None,
+            min_notional: min.map(str::to_owned),
+        };
+        assert!(instrument_at(&cfg(), 2, 5, &o(None, None)).is_ok());
+        assert!(instrument_at(&cfg(), 2, 5, &o(Some("0.01"), Some("5"))).is_ok());
+        assert!(instrument_at(&cfg(), 2, 5, &o(Some("0.001"), None)).is_ok());
+        let e = instrument_at(&cfg(), 2, 5, &o(Some("1000"), None)).unwrap_err();
+        assert!(
+            e.to_string().starts_with("--tick-size 1000: coarser"),
+            "{e}"
+        );
+        let e = instrument_at(&cfg(), 2, 5, &o(None, Some("-5"))).unwrap_err();
+        assert!(e.to_string().starts_with("--min-notional -5"), "{e}");
+    }
 }

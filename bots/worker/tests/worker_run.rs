@@ -46,6 +46,11 @@ fn bot_json(dir: &Path, mode: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
     let loaded = tradewind_crds::bundle::load(&[yaml], None).unwrap();
     let mut v = serde_json::to_value(&loaded.config).unwrap();
     v["bot"]["mode"] = Value::String(mode.into());
+    if mode == "Live" {
+        // As the CRD requires of a Live bot (the worker checks the rules an API server
+        // would); the worker itself reads the mounted files.
+        v["bot"]["credentials"] = serde_json::json!({"secretRef": {"name": "keys"}});
+    }
     v["namespace"] = Value::String("trading".into());
     edit(&mut v);
     let path = dir.join("bot.json");
@@ -948,4 +953,61 @@ fn a_new_configuration_starts_a_new_journal() {
         .find(|e| e["kind"] == "Resumed")
         .unwrap();
     assert!(resumed["replayedBars"].as_u64().unwrap() > 0);
+}
+
+/// The red-team probes, re-run on the binary: `--replay-speed 1e-30` panicked (exit 101)
+/// and a journal recording a config hash that is not ASCII panicked at every start; now
+/// the first is a clear error and the second journal is set aside and a session runs.
+#[test]
+fn crash_probes_are_clear_errors_or_run() {
+    use tradewind_bot::run::journal::Journal;
+    use tradewind_bot::run::record::Record;
+    let dir = scratch("probes");
+    let config = bot_json(&dir, "Paper", |_| {});
+    let data = data();
+    let replay = |speed: &str| -> Vec<String> {
+        [
+            PAPER_ARGS,
+            &[
+                "--replay-file",
+                data.to_str().unwrap(),
+                "--replay-speed",
+                speed,
+            ],
+        ]
+        .concat()
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+    };
+    let args = replay("1e-30");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut w = Worker::start(&dir, &config, &args, &[]);
+    let status = w.wait(60);
+    assert_eq!(status.code(), Some(1), "{}", w.stderr());
+    assert!(
+        w.stderr().contains("--replay-speed 1e-30"),
+        "{}",
+        w.stderr()
+    );
+    assert!(!w.stderr().contains("panicked"), "{}", w.stderr());
+
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let (mut journal, _) = Journal::<Record>::open(state.join("btc-scalper-demo.journal")).unwrap();
+    journal
+        .append(&[Record::Started {
+            at: "2026-01-01T00:00:00Z".into(),
+            mode: "Paper".into(),
+            config_hash: "ééééééé/../x".into(),
+            session: String::new(),
+            cancelled_orphans: Vec::new(),
+        }])
+        .unwrap();
+    drop(journal);
+    let args = replay("0");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut w = Worker::start(&dir, &config, &args, &[]);
+    assert!(w.wait(60).success(), "{}", w.stderr());
+    assert!(state.join("btc-scalper-demo.journal.unrecognised").exists());
 }

@@ -56,3 +56,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- else -}}https://management.azure.com/
 {{- end -}}
 {{- end -}}
+
+{{/* A map of labels as `k=v,k2=v2` (sorted), for the operator's flags. */}}
+{{- define "tradewind.labelList" -}}
+{{- $out := list -}}
+{{- range $k, $v := . -}}{{- $out = append $out (printf "%s=%s" $k $v) -}}{{- end -}}
+{{- join "," $out -}}
+{{- end -}}

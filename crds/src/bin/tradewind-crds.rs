@@ -301,6 +301,12 @@ fn validate(files: &[PathBuf]) -> Result<ExitCode> {
                 .unwrap_or("");
             let kind = doc.value.get("kind").and_then(|v| v.as_str()).unwrap_or("");
             if !schemas.knows(api_version, kind) {
+                if let Some(reason) = tradewind_crds::validation::near_miss(api_version, kind) {
+                    invalid += 1;
+                    println!("INVALID  {}  {}", file.display(), doc.describe());
+                    println!("         - {reason}");
+                    continue;
+                }
                 skipped += 1;
                 println!(
                     "skip     {}  {}  (not a Tradewind kind)",
@@ -325,6 +331,11 @@ fn validate(files: &[PathBuf]) -> Result<ExitCode> {
         }
     }
     println!("{valid} valid, {invalid} invalid, {skipped} skipped");
+    if valid + invalid == 0 {
+        // Exit 0 here would tell CI that files were checked when none was.
+        eprintln!("error: no Tradewind resource in the given files: nothing was validated");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(if invalid == 0 {
         ExitCode::SUCCESS
     } else {

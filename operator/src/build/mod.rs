@@ -33,6 +33,7 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 use tradewind_crds::TradingBot;
+use tradewind_crds::contract::{MAX_LABEL, MAX_NAME, bounded_name};
 use tradewind_crds::resolved::BotConfig;
 
 /// The operator's own settings that shape what it builds.
@@ -53,6 +54,49 @@ pub struct OperatorConfig {
     /// The platform, when it is installed: CommissionPlans' settlement CronJobs run its
     /// `settle`; `None`: they are created suspended.
     pub platform: Option<Platform>,
+    /// Images a bot's `spec.image` may name besides `worker_image`: an entry ending in
+    /// `/` allows every image under that registry or repository path, any other entry
+    /// exactly that image (best a digest, `repo@sha256:…`). Empty: only `worker_image`.
+    pub allowed_images: Vec<String>,
+    /// Who may scrape the workers' metrics; `None`: no one (every ingress refused).
+    pub metrics_scrapers: Option<MetricsScrapers>,
+}
+
+/// The pods allowed to reach a worker's metrics port.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsScrapers {
+    /// Their namespace (matched by its `kubernetes.io/metadata.name` label).
+    pub namespace: String,
+    /// Their labels within it; empty: every pod of the namespace.
+    pub pod_labels: std::collections::BTreeMap<String, String>,
+}
+
+/// Whether `spec.image` may run: the worker image and the platform engineer's
+/// allowlist only, since the worker's pod holds the bot's exchange credentials and its
+/// cloud identity. `Err` says why, naming the field.
+pub fn check_image(bot: &TradingBot, op: &OperatorConfig) -> Result<(), String> {
+    let Some(image) = bot.spec.image.as_deref() else {
+        return Ok(());
+    };
+    let allowed = image == op.worker_image
+        || op.allowed_images.iter().any(|entry| {
+            image == entry
+                || (entry.ends_with('/')
+                    && image.starts_with(entry.as_str())
+                    && !image.contains(".."))
+        });
+    if allowed {
+        return Ok(());
+    }
+    let list = if op.allowed_images.is_empty() {
+        "no other image is allowed (the operator's --allowed-images is empty)".to_owned()
+    } else {
+        format!("allowed: {}", op.allowed_images.join(", "))
+    };
+    Err(format!(
+        "spec.image {image:?} is neither the worker image {:?} nor on the operator's image allowlist; {list}",
+        op.worker_image
+    ))
 }
 
 /// Where a worker finds its Azure resources (the names come from
@@ -78,6 +122,8 @@ impl Default for OperatorConfig {
             state_volume: None,
             platform_url: None,
             platform: None,
+            allowed_images: Vec::new(),
+            metrics_scrapers: None,
         }
     }
 }
@@ -123,26 +169,38 @@ pub struct Children {
 /// Names of a bot's children (one place, so builders and status agree).
 pub struct Names<'a>(pub &'a str);
 
+/// Every name within the API server's limits, whatever the bot's name (up to 253
+/// characters): see [`bounded_name`].
 impl Names<'_> {
     /// ConfigMap with the resolved configuration.
     pub fn config_map(&self) -> String {
-        format!("{}-config", self.0)
+        bounded_name(&format!("{}-config", self.0), MAX_NAME)
     }
-    /// ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy.
+    /// ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy: a DNS label, as
+    /// Kubernetes advises for a Deployment (its pods' host names derive from it).
     pub fn worker(&self) -> String {
-        tradewind_crds::contract::worker_service_account(self.0)
+        bounded_name(
+            &tradewind_crds::contract::worker_service_account(self.0),
+            MAX_LABEL,
+        )
     }
     /// The worker's state claim.
     pub fn state(&self) -> String {
-        format!("{}-state", self.0)
+        bounded_name(&format!("{}-state", self.0), MAX_NAME)
     }
     /// The worker's Lease.
     pub fn lease(&self) -> String {
         tradewind_crds::contract::lease_name(self.0)
     }
-    /// Metrics Service.
+    /// Metrics Service: an RFC 1035 label (a letter first, no dots).
     pub fn metrics(&self) -> String {
-        format!("{}-metrics", self.0)
+        let name = format!("{}-metrics", self.0.replace('.', "-"));
+        let name = if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            name
+        } else {
+            format!("tw-{name}")
+        };
+        bounded_name(&name, MAX_LABEL)
     }
 }
 

@@ -1,11 +1,12 @@
 //! The metrics Service and the NetworkPolicy: the worker may resolve names, speak HTTPS
-//! (exchanges, Azure) and reach the platform's port; nothing may reach it but its
-//! metrics port.
+//! (exchanges, Azure) and reach the platform's port; nothing may reach it but the
+//! monitoring namespace the platform engineer names, on the metrics port (a bot's equity
+//! and PnL are its owner's).
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPort,
-    NetworkPolicySpec,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -60,7 +61,8 @@ fn platform_port(op: &OperatorConfig) -> Option<i32> {
 }
 
 /// Egress: DNS (UDP and TCP 53), HTTPS (TCP 443) anywhere, and the platform's port when
-/// the platform is installed elsewhere than on 443. Ingress: the metrics port only.
+/// the platform is installed elsewhere than on 443. Ingress: the metrics port, from the
+/// scrapers' namespace (and pods) only; without scrapers, nothing.
 pub fn network_policy(bot: &TradingBot, op: &OperatorConfig) -> Result<NetworkPolicy, BuildError> {
     let mut egress = vec![
         NetworkPolicyEgressRule {
@@ -78,6 +80,33 @@ pub fn network_policy(bot: &TradingBot, op: &OperatorConfig) -> Result<NetworkPo
             ..NetworkPolicyEgressRule::default()
         });
     }
+    let ingress = op
+        .metrics_scrapers
+        .as_ref()
+        .map(|s| {
+            vec![NetworkPolicyIngressRule {
+                ports: Some(vec![port("TCP", METRICS_PORT)]),
+                // One peer: namespace AND pods (two peers would mean either).
+                from: Some(vec![NetworkPolicyPeer {
+                    namespace_selector: Some(LabelSelector {
+                        match_labels: Some(
+                            [(
+                                "kubernetes.io/metadata.name".to_owned(),
+                                s.namespace.clone(),
+                            )]
+                            .into(),
+                        ),
+                        ..LabelSelector::default()
+                    }),
+                    pod_selector: (!s.pod_labels.is_empty()).then(|| LabelSelector {
+                        match_labels: Some(s.pod_labels.clone()),
+                        ..LabelSelector::default()
+                    }),
+                    ..NetworkPolicyPeer::default()
+                }]),
+            }]
+        })
+        .unwrap_or_default();
     Ok(NetworkPolicy {
         metadata: child_meta(bot, Names(bot_name(bot)).worker())?,
         spec: Some(NetworkPolicySpec {
@@ -86,10 +115,7 @@ pub fn network_policy(bot: &TradingBot, op: &OperatorConfig) -> Result<NetworkPo
                 ..LabelSelector::default()
             }),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                ports: Some(vec![port("TCP", METRICS_PORT)]),
-                ..NetworkPolicyIngressRule::default()
-            }]),
+            ingress: Some(ingress),
             egress: Some(egress),
         }),
     })

@@ -182,6 +182,11 @@ fn full_cycle(name: &str) {
     assert_eq!(helm["podLabels"]["azure.workload.identity/use"], "true");
     // The chart's ServiceAccount is the one the operator identity federates.
     assert_eq!(helm["serviceAccount"]["name"], "tradewind-operator");
+    // The operator reads credential Secrets in the bots' namespace only.
+    assert_eq!(
+        helm["credentialNamespaces"],
+        serde_json::json!(["tradewind-bots"])
+    );
     // What the operator needs to federate each bot's ServiceAccount with the worker identity.
     assert_eq!(
         helm["azure"]["workerIdentity"]["name"].as_str(),

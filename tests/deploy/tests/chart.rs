@@ -83,6 +83,8 @@ fn default_values_render_an_ha_locked_down_operator() {
             "RoleBinding",
             "Service",
             "ServiceAccount",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         ]),
         "no ServiceMonitor unless asked for"
     );
@@ -108,6 +110,10 @@ fn default_values_render_an_ha_locked_down_operator() {
         "ghcr.io/tradewind-dev/tradewind-bot:0.1.0"
     );
     assert_eq!(env["TRADEWIND_LEASE_SECONDS"], "15");
+    // Workers' metrics: the monitoring namespace only; no image but the worker's.
+    assert_eq!(env["TRADEWIND_WORKER_METRICS_NAMESPACE"], "monitoring");
+    assert!(!env.contains_key("TRADEWIND_WORKER_METRICS_POD_LABELS"));
+    assert!(!env.contains_key("TRADEWIND_ALLOWED_IMAGES"));
     assert_eq!(env["TRADEWIND_LOG_JSON"], "true");
     assert_eq!(env["POD_NAME"]["fieldRef"]["fieldPath"], "metadata.name");
     assert_eq!(
@@ -185,15 +191,45 @@ fn twctl_values_configure_azure_and_workload_identity() {
     ] {
         assert_eq!(env.get(k), Some(&json!(v)), "{k}");
     }
+    // Cluster-wide get on Secrets was granted with Azure; now never, and the
+    // credentialNamespaces get a Role each.
     let cr = one(&objects, "ClusterRole");
     assert!(
-        cr["rules"]
+        !cr["rules"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["resources"] == json!(["secrets"]) && r["verbs"] == json!(["get"])),
-        "with Azure the operator reads bots' credentials Secrets"
+            .any(|r| r["resources"].to_string().contains("secrets")),
+        "no Secret of the cluster is readable cluster-wide"
     );
+    let mut with_credentials = twctl_values();
+    with_credentials["credentialNamespaces"] = json!(["alice", "bob"]);
+    let objects = render(&with_credentials, "tw", NS).expect("renders");
+    let roles: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "Role" && o["metadata"]["name"] == "tw-tradewind-credentials")
+        .collect();
+    let namespaces: Vec<&Value> = roles.iter().map(|r| &r["metadata"]["namespace"]).collect();
+    assert_eq!(namespaces, [&json!("alice"), &json!("bob")]);
+    assert_eq!(
+        roles[0]["rules"],
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
+    );
+    let bindings = objects
+        .iter()
+        .filter(|o| {
+            o["kind"] == "RoleBinding" && o["metadata"]["name"] == "tw-tradewind-credentials"
+        })
+        .count();
+    assert_eq!(bindings, 2);
+    // Namespaced, the operator's own Role there reads that namespace's Secrets.
+    let mut namespaced = twctl_values();
+    namespaced["watchNamespace"] = json!("bots");
+    let objects = render(&namespaced, "tw", NS).expect("renders");
+    assert!(objects.iter().all(|o| o["kind"] != "ClusterRole"));
+    assert!(objects.iter().any(|o| o["kind"] == "Role"
+        && o["metadata"]["namespace"] == "bots"
+        && o["rules"].to_string().contains("secrets")));
     let sa = one(&objects, "ServiceAccount");
     assert_eq!(
         sa["metadata"]["annotations"]["azure.workload.identity/client-id"],
@@ -464,5 +500,66 @@ fn readme_describes_every_value() {
     assert!(
         missing.is_empty(),
         "values missing from the chart README's table: {missing:?}"
+    );
+}
+
+/// The chart passes the platform engineer's image allowlist and metrics scrapers to the
+/// operator as flags it parses.
+#[test]
+fn allowed_images_and_metrics_scrapers_reach_the_operator() {
+    let values = json!({
+        "allowedImages": ["myacr.azurecr.io/approved/", "other.io/bot@sha256:0123"],
+        "workerMetrics": {"namespace": "observability", "podLabels": {"app": "prometheus", "team": "sre"}}
+    });
+    let objects = render(&values, "tw", NS).expect("renders");
+    let d = one(&objects, "Deployment");
+    let env = env_of(d);
+    assert_eq!(
+        env["TRADEWIND_ALLOWED_IMAGES"],
+        "myacr.azurecr.io/approved/,other.io/bot@sha256:0123"
+    );
+    assert_eq!(env["TRADEWIND_WORKER_METRICS_NAMESPACE"], "observability");
+    assert_eq!(
+        env["TRADEWIND_WORKER_METRICS_POD_LABELS"],
+        "app=prometheus,team=sre"
+    );
+}
+
+/// `spec.credentials.secretRef` could name any Secret of the namespace; the chart now
+/// ships an admission policy that lets a bot name only a Secret its author may read
+/// (checked by the API server's authorizer), bound to the watched namespace when there
+/// is one. (Rendered and checked here; the in-memory API server does not run admission
+/// policies, so the policy's effect is not exercised by these tests.)
+#[test]
+fn a_bot_may_name_only_credentials_its_author_may_read() {
+    let objects = render(&json!({}), "tw", NS).expect("renders");
+    let policy = one(&objects, "ValidatingAdmissionPolicy");
+    let rule = &policy["spec"]["matchConstraints"]["resourceRules"][0];
+    assert_eq!(rule["resources"], json!(["tradingbots"]));
+    assert_eq!(rule["operations"], json!(["CREATE", "UPDATE"]));
+    let check = policy["spec"]["validations"][0]["expression"]
+        .as_str()
+        .unwrap();
+    assert!(
+        check.contains("authorizer.group('').resource('secrets')")
+            && check.contains(".check('get').allowed()"),
+        "{check}"
+    );
+    let binding = one(&objects, "ValidatingAdmissionPolicyBinding");
+    assert_eq!(binding["spec"]["policyName"], policy["metadata"]["name"]);
+    assert_eq!(binding["spec"]["validationActions"], json!(["Deny"]));
+    assert!(binding["spec"]["matchResources"].is_null());
+    let objects = render(&json!({"watchNamespace": "bots"}), "tw", NS).expect("renders");
+    let binding = one(&objects, "ValidatingAdmissionPolicyBinding");
+    assert_eq!(
+        binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "bots"
+    );
+    let objects =
+        render(&json!({"credentialsPolicy": {"enabled": false}}), "tw", NS).expect("renders");
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["kind"] != "ValidatingAdmissionPolicy")
     );
 }

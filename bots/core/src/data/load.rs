@@ -367,13 +367,19 @@ fn plain_decimal(text: &[u8]) -> Option<(u64, u8)> {
 fn price(text: &str, name: &str, pr: &mut SeriesPrecision) -> Result<Price, String> {
     // Same value and precision as `str::parse::<Price>` (precision = decimals written).
     if let Some((raw, written)) = plain_decimal(text.as_bytes())
+        && raw > 0
         && let Ok(p) = Price::from_raw(raw as i64, written)
     {
         return Ok(pr.note_price(p));
     }
-    text.parse::<Price>()
-        .map(|p| pr.note_price(p))
-        .map_err(|e| format!("column {name}: {e}"))
+    let p = text
+        .parse::<Price>()
+        .map_err(|e| format!("column {name}: {e}"))?;
+    // A zero or negative price is a damaged row, never a market: refused, not traded on.
+    if !p.is_positive() {
+        return Err(format!("column {name}: {p} is not a positive price"));
+    }
+    Ok(pr.note_price(p))
 }
 
 fn size(text: &str, name: &str, pr: &mut SeriesPrecision) -> Result<Quantity, String> {
@@ -518,6 +524,9 @@ fn plain_row(
             }
             Role::Price(i) => {
                 let (nanos, written, next) = take_decimal(raw, at)?;
+                if nanos == 0 {
+                    return None; // the general parser words the error
+                }
                 // A multiple of 10^(9 - written) below 2^63 by construction.
                 prices[i] = pr.note_price(Price::from_raw_unchecked(nanos as i64, written));
                 at = next;
@@ -1039,10 +1048,13 @@ impl<R: BufRead> Iterator for BinanceKlines<R> {
 
 fn kline_time(text: &str) -> Result<UnixNanos, String> {
     let v = parse_epoch_int(text).map_err(|e| e.to_string())?;
+    // Checked: an open time past 2262-04-11 does not fit nanoseconds in an i64 (it
+    // wrapped to a time in the past in release builds).
+    let past = || format!("{v} is past 2262-04-11, the last time a bar can carry");
     if v < 100_000_000_000_000 {
-        Ok(v * 1_000_000)
+        v.checked_mul(1_000_000).ok_or_else(past)
     } else if v < 100_000_000_000_000_000 {
-        Ok(v * 1_000)
+        v.checked_mul(1_000).ok_or_else(past)
     } else {
         Err(format!("{v} is neither milliseconds nor microseconds"))
     }
@@ -1424,7 +1436,16 @@ mod tests {
         }
         for t in &texts {
             let mut pr = SeriesPrecision::default();
-            let slow_p = t.parse::<Price>().map_err(|e| format!("column x: {e}"));
+            let slow_p = t
+                .parse::<Price>()
+                .map_err(|e| format!("column x: {e}"))
+                .and_then(|p| {
+                    if p.is_positive() {
+                        Ok(p)
+                    } else {
+                        Err(format!("column x: {p} is not a positive price"))
+                    }
+                });
             assert_eq!(price(t, "x", &mut pr), slow_p, "{t:?}");
             assert_eq!(
                 price(t, "x", &mut pr).map(|p| p.precision()),
@@ -1598,6 +1619,48 @@ mod tests {
         assert_eq!(a[0].ts, T0);
         assert_eq!(a[0].close.to_string(), "87232.01");
         assert_eq!(a[0].volume.to_string(), "0.02038");
+    }
+
+    /// An open time past 2262-04-11 overflowed the nanosecond clock (a panic in debug
+    /// builds, a wrap to a time in the past in release); now it is refused, named.
+    #[test]
+    fn binance_kline_times_past_2262_are_refused() {
+        for open in ["9300000000000,", "99999999999999,", "9300000000000000,"] {
+            let row = KLINE_MS.replacen("1742944020000,", open, 1);
+            let e = binance_klines("k.csv", &row).expect_err("past 2262");
+            assert!(e.to_string().contains("2262"), "{open}: {e}");
+            assert!(
+                binance_klines_reader("k.csv", row.as_bytes()).is_err(),
+                "{open}"
+            );
+        }
+    }
+
+    /// A zero or negative price was loaded as a bar (or a trade) without a word; now the
+    /// row is refused, naming the file, line and column.
+    #[test]
+    fn non_positive_prices_are_refused() {
+        let csv =
+            "timestamp,open,high,low,close,volume\n1742944020,1,2,1,2,5\n1742944080,2,2,0,1,5\n";
+        let e = ohlcv_csv("p.csv", csv).expect_err("zero low");
+        assert_eq!(
+            e.to_string(),
+            "p.csv:3: column low: 0 is not a positive price"
+        );
+        let csv = "timestamp,open,high,low,close,volume\n1742944020,-1,2,-1,2,5\n";
+        let e = ohlcv_csv("p.csv", csv).expect_err("negative");
+        assert!(e.to_string().contains("not a positive price"), "{e}");
+        let kline = KLINE_MS.replacen(",87232.00,", ",0.00,", 1);
+        let e = binance_klines("k.csv", &kline).expect_err("zero open");
+        assert!(
+            e.to_string()
+                .contains("column open: 0.00 is not a positive price"),
+            "{e}"
+        );
+        let trades =
+            "{\"type\":\"trade\",\"ts\":1,\"price\":\"0\",\"size\":\"1\",\"side\":\"buy\"}\n";
+        let e = l1_jsonl("t.jsonl", trades).expect_err("zero trade price");
+        assert!(e.to_string().contains("not a positive price"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //!   optional fraction (up to 9 digits), and an optional zone: `Z`, `±HH:MM`, `±HHMM`
 //!   or `±HH`. A date-time without a zone is taken as UTC;
 //! - integer epochs, whose unit is decided by magnitude ([`parse_epoch_auto`]).
+//!
+//! Times from 1970-01-01T00:00:00Z to 2262-04-11 (nanoseconds in an `i64`) are accepted;
+//! anything else is an error: the engine's clock starts at the epoch, and a time before
+//! it would read as the epoch (a return of 0 beside a changed equity).
 
 use super::UnixNanos;
 
@@ -159,9 +163,17 @@ pub fn parse_iso8601(input: &str) -> Result<UnixNanos, TimeError> {
     }
     // Local time minus the offset is UTC.
     let secs = days_from_civil(year, month, day) * 86_400 + secs_of_day - offset_secs;
-    secs.checked_mul(NANOS_PER_SEC)
+    let n = secs
+        .checked_mul(NANOS_PER_SEC)
         .and_then(|n| n.checked_add(nanos))
-        .ok_or_else(|| err(input, "outside the nanosecond i64 range (1677-2262)"))
+        .ok_or_else(|| err(input, "after 2262-04-11, the last time a bar can carry"))?;
+    if n < 0 {
+        return Err(err(
+            input,
+            "before 1970-01-01, the first time a bar can carry",
+        ));
+    }
+    Ok(n)
 }
 
 /// Parse a non-negative integer epoch and pick its unit by magnitude:
@@ -259,10 +271,23 @@ mod tests {
             parse_iso8601("2025-03-25"),
             Ok(T0 - (23 * 3600 + 7 * 60) * NANOS_PER_SEC)
         );
-        assert_eq!(
-            parse_iso8601("1960-01-01"),
-            Ok(days_from_civil(1960, 1, 1) * 86_400 * NANOS_PER_SEC)
-        );
+        assert_eq!(parse_iso8601("1970-01-01T00:00:00Z"), Ok(0));
+    }
+
+    /// Times before 1970 collapsed to 0 in the engine's clock; now they are refused
+    /// where they are read, as are times past 2262.
+    #[test]
+    fn times_outside_1970_to_2262_are_refused() {
+        for bad in [
+            "1960-01-01",
+            "1969-12-31T23:59:59Z",
+            "1970-01-01T00:30:00+01:00",
+        ] {
+            let e = parse_iso8601(bad).unwrap_err();
+            assert!(e.to_string().contains("before 1970-01-01"), "{bad}: {e}");
+        }
+        let e = parse_iso8601("2262-04-12").unwrap_err();
+        assert!(e.to_string().contains("after 2262-04-11"), "{e}");
     }
 
     #[test]

@@ -64,10 +64,12 @@ pub struct RunArgs {
     #[arg(long, env = "TRADEWIND_CANCEL_ON_SHUTDOWN")]
     pub cancel_on_shutdown: bool,
     /// How long the bot's Lease lasts without renewal (renewed every third of it).
-    #[arg(long, env = "TRADEWIND_LEASE_SECONDS", default_value_t = 15)]
+    #[arg(long, env = "TRADEWIND_LEASE_SECONDS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(3..=3600))]
     pub lease_seconds: u64,
     /// Least time between two status writes (halts are written at once).
-    #[arg(long, env = "TRADEWIND_STATUS_INTERVAL_SECONDS", default_value_t = 10)]
+    #[arg(long, env = "TRADEWIND_STATUS_INTERVAL_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub status_interval_seconds: u64,
     /// Key Vault URI holding the exchange credentials (instead of the mounted Secret).
     #[arg(long, env = env::KEYVAULT_URI)]
@@ -169,7 +171,13 @@ fn read(path: &Path) -> Result<BotConfig, ConfigError> {
         path: path.display().to_string(),
         source,
     })?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
+    parse(path, &text)
+}
+
+/// Parses a resolved configuration's text (`path` names it in errors): typed, then
+/// checked against the CRDs. Never panics, whatever the text (a fuzz target feeds it).
+pub fn parse(path: &Path, text: &str) -> Result<BotConfig, ConfigError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
     let cfg: BotConfig = serde_path_to_error::deserialize(de).map_err(|e| {
         let at = e.path().to_string();
         field(
@@ -178,7 +186,81 @@ fn read(path: &Path) -> Result<BotConfig, ConfigError> {
             e.inner().to_string(),
         )
     })?;
+    // Typed, it parsed; now what serde ignores: unknown fields (a typo'd field is a
+    // setting silently not applied) and the CRDs' rules, as the API server checks them.
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| field(path, "(document)", e.to_string()))?;
+    schema_check(path, &value)?;
     Ok(cfg)
+}
+
+/// Top-level fields of a resolved configuration (`BotConfig`, camelCase).
+const CONFIG_FIELDS: &[&str] = &[
+    "name",
+    "namespace",
+    "bot",
+    "strategyName",
+    "strategy",
+    "commissionPlanName",
+    "commissionPlan",
+    "risk",
+    "sizing",
+];
+
+/// Checks a resolved configuration's resources against the CRDs (schema, unknown
+/// fields, names, CEL rules) as an API server would have checked them before the
+/// operator wrote the file; the first issue is returned, naming the field.
+fn schema_check(path: &Path, value: &serde_json::Value) -> Result<(), ConfigError> {
+    use serde_json::json;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| field(path, "(document)", "must be a JSON object"))?;
+    if let Some(unknown) = obj.keys().find(|k| !CONFIG_FIELDS.contains(&k.as_str())) {
+        return Err(field(path, unknown, "unknown field"));
+    }
+    // Built once per process: compiling the schemas and CEL rules is the slow part.
+    static SCHEMAS: std::sync::OnceLock<Result<tradewind_crds::validation::SchemaSet, String>> =
+        std::sync::OnceLock::new();
+    let schemas = SCHEMAS
+        .get_or_init(|| {
+            tradewind_crds::validation::SchemaSet::tradewind().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| field(path, "(document)", format!("CRD schemas: {e}")))?;
+    let str_of = |k: &str| value.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    let resources = [
+        ("bot", "TradingBot", str_of("name")),
+        ("strategy", "Strategy", str_of("strategyName")),
+        (
+            "commissionPlan",
+            "CommissionPlan",
+            str_of("commissionPlanName"),
+        ),
+    ];
+    for (key, kind, name) in resources {
+        let Some(spec) = value.get(key) else { continue };
+        let object = json!({
+            "apiVersion": format!("{}/{}", tradewind_crds::GROUP, tradewind_crds::VERSION),
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": spec,
+        });
+        if let Err(issues) = schemas.validate(&object) {
+            let first = &issues[0];
+            let at = match first.path.as_str() {
+                "metadata.name" => match key {
+                    "bot" => "name".to_owned(),
+                    other => format!("{other}Name"),
+                },
+                p => match p.strip_prefix("spec") {
+                    Some(rest) => format!("{key}{rest}"),
+                    None => format!("{key} ({p})"),
+                },
+            };
+            return Err(field(path, &at, first.message.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// What a worker can run: a Paper or Live bot whose resources translate into the core's
@@ -350,6 +432,40 @@ mod pod_contract {
     }
 
     const POD_NAME: &str = "btc-grid-live-worker-5d9c7-x2x4p";
+
+    /// `run --config bot.json` accepted unknown fields, a negative capital and a name
+    /// that is a path; each is now refused naming the field.
+    #[test]
+    fn bot_json_unknown_fields_bad_names_and_negative_capital_are_refused() {
+        let dir = std::env::temp_dir().join(format!("tw-botjson-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bot.json");
+        let base = serde_json::to_value(live_bot().config).unwrap();
+        type Edit = fn(&mut serde_json::Value);
+        let cases: [(&str, Edit); 5] = [
+            ("bot.capitl", |v| v["bot"]["capitl"] = "1".into()),
+            ("extra", |v| v["extra"] = true.into()),
+            ("strategy.parameterz", |v| {
+                v["strategy"]["parameterz"] = 1.into()
+            }),
+            ("name", |v| v["name"] = "/abs/path".into()),
+            ("bot.capital.amount", |v| {
+                v["bot"]["capital"]["amount"] = "-1000".into()
+            }),
+        ];
+        std::fs::write(&file, base.to_string()).unwrap();
+        read(&file).expect("the example is valid");
+        for (at, edit) in cases {
+            let mut v = base.clone();
+            edit(&mut v);
+            std::fs::write(&file, v.to_string()).unwrap();
+            let err = read(&file)
+                .and_then(|c| check(&file, &c).map(|()| c))
+                .unwrap_err();
+            assert!(err.to_string().contains(at), "{at}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn live_bot() -> Bundle {
         let root = PathBuf::from(

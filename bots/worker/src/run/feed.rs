@@ -58,6 +58,11 @@ pub struct Replay {
     done: bool,
 }
 
+/// Slowest `--replay-speed` (1,000 s of wall clock per recorded second).
+pub const MIN_REPLAY_SPEED: f64 = 0.001;
+/// Fastest paced `--replay-speed` (0 replays unpaced).
+pub const MAX_REPLAY_SPEED: f64 = 1_000_000.0;
+
 impl Replay {
     /// Loads `file` (Tradewind's trade/quote JSONL) for bars of `timeframe_secs`.
     pub fn load(file: &Path, timeframe_secs: u64, speed: f64) -> Result<Self, SourceError> {
@@ -65,9 +70,9 @@ impl Replay {
             file: file.display().to_string(),
             reason,
         };
-        if !(speed >= 0.0 && speed.is_finite()) {
+        if !(speed == 0.0 || (MIN_REPLAY_SPEED..=MAX_REPLAY_SPEED).contains(&speed)) {
             return Err(bad(format!(
-                "speed {speed} must be 0 (no pacing) or positive"
+                "--replay-speed {speed:?} must be 0 (no pacing) or between {MIN_REPLAY_SPEED} and {MAX_REPLAY_SPEED}"
             )));
         }
         let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
@@ -129,8 +134,22 @@ impl Replay {
             let first = *self.first_ts.get_or_insert(ts);
             if self.pace > 0.0 {
                 // Wall-clock pacing of recorded time: a float is fine here (not money).
-                let offset = Duration::from_secs_f64((ts - first).max(0) as f64 / 1e9 * self.pace);
-                tokio::time::sleep_until(self.started + offset).await;
+                // Checked: a file spanning centuries at a slow speed must not overflow.
+                let secs = (ts.saturating_sub(first)).max(0) as f64 / 1e9 * self.pace;
+                let at = Duration::try_from_secs_f64(secs)
+                    .ok()
+                    .and_then(|offset| self.started.checked_add(offset));
+                match at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => {
+                        return Err(SourceError::Replay {
+                            file: "replay".into(),
+                            reason: format!(
+                                "the recording spans {secs} s at this --replay-speed, past what a clock can wait for"
+                            ),
+                        });
+                    }
+                }
             }
             let L1Event::Trade(trade) = event else {
                 continue;
@@ -237,6 +256,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(bars, expected);
+    }
+
+    /// `--replay-speed 1e-30` panicked converting the pace to a Duration; now every speed
+    /// outside the range is refused with the flag named, before the file is read.
+    #[test]
+    fn replay_speed_out_of_range_is_refused() {
+        let file = manifest_dir().join("../../examples/data/binance_spot_btcusdt_l1_trades.jsonl");
+        for speed in [1e-30, -1.0, f64::NAN, f64::INFINITY, 1e300, 0.0009] {
+            let Err(err) = Replay::load(&file, 1, speed) else {
+                panic!("speed {speed} accepted");
+            };
+            assert!(err.to_string().contains("--replay-speed"), "{err}");
+        }
+        assert!(Replay::load(&file, 1, MIN_REPLAY_SPEED).is_ok());
+        assert!(Replay::load(&file, 1, MAX_REPLAY_SPEED).is_ok());
     }
 
     #[test]

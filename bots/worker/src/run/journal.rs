@@ -10,7 +10,10 @@
 //! corruption rather than mistaken for a torn tail (which would silently drop every batch
 //! after it). On open, a frame cut short at the end of the file — or a last frame whose
 //! payload checksum fails, which is what a crash mid-write leaves — is truncated with a
-//! warning; any other damage is an error naming the file and offset. Every append is
+//! warning; any other damage is an error naming the file and offset. A live worker opens
+//! with [`TailPolicy::Refuse`]: a complete last frame whose checksum fails may be the
+//! record of an order just sent, so it stops with a message saying what to reconcile
+//! instead of dropping it. Every append is
 //! followed by `sync_data`, and an exclusive `flock` on the file keeps a second process
 //! (or a second open in this one) from writing the same journal.
 
@@ -57,6 +60,21 @@ pub enum JournalError {
         /// What is wrong.
         reason: String,
     },
+    /// The last frame is complete but its checksum fails, and the journal was opened
+    /// with [`TailPolicy::Refuse`].
+    #[error(
+        "journal {path}: the last batch ({bytes} bytes at byte offset {offset}) is complete but its checksum fails; \
+         it may record an order just sent. Reconcile the account's open orders and recent trades on the venue \
+         with the bot's events, then move the journal aside (a new session starts) or truncate it to {offset} bytes"
+    )]
+    DamagedTail {
+        /// The journal file.
+        path: PathBuf,
+        /// Offset of the damaged frame.
+        offset: u64,
+        /// Bytes of the damaged frame.
+        bytes: u64,
+    },
     /// A record could not be serialized.
     #[error("journal {path}: cannot encode a batch: {source}")]
     Encode {
@@ -76,6 +94,28 @@ pub enum JournalError {
     },
 }
 
+/// What [`Journal::open_with`] does with a complete last frame whose checksum fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TailPolicy {
+    /// Drop it with a warning, as a torn write (paper trading, tests).
+    Truncate,
+    /// Refuse to open ([`JournalError::DamagedTail`]): live trading, where the frame may
+    /// be an order already on the venue.
+    Refuse,
+}
+
+/// What [`decode`] found in a journal's bytes.
+#[derive(Debug)]
+pub struct Decoded<R> {
+    /// Every record of every intact frame, in order.
+    pub records: Vec<R>,
+    /// Length of the intact prefix.
+    pub valid: usize,
+    /// Whether the bytes after the prefix are a complete frame whose payload checksum
+    /// fails (rather than a frame cut short).
+    pub damaged_tail: bool,
+}
+
 /// An open, locked, append-only journal of `R` records.
 #[derive(Debug)]
 pub struct Journal<R> {
@@ -91,6 +131,15 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
     /// Opens (creating it if needed) and locks the journal at `path`, recovering every
     /// complete batch in order; a torn tail is truncated with a warning.
     pub fn open(path: impl AsRef<Path>) -> Result<(Journal<R>, Vec<R>), JournalError> {
+        Self::open_with(path, TailPolicy::Truncate)
+    }
+
+    /// [`open`](Self::open), with `tail` deciding what a complete but damaged last frame
+    /// means.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        tail: TailPolicy,
+    ) -> Result<(Journal<R>, Vec<R>), JournalError> {
         let path = path.as_ref().to_path_buf();
         let io = |op: &'static str| {
             let path = path.clone();
@@ -118,7 +167,18 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
         }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io("read"))?;
-        let (records, valid) = decode_all::<R>(&path, &bytes)?;
+        let Decoded {
+            records,
+            valid,
+            damaged_tail,
+        } = decode::<R>(&path, &bytes)?;
+        if damaged_tail && tail == TailPolicy::Refuse {
+            return Err(JournalError::DamagedTail {
+                path,
+                offset: valid as u64,
+                bytes: (bytes.len() - valid) as u64,
+            });
+        }
         if valid < bytes.len() {
             tracing::warn!(
                 path = %path.display(),
@@ -185,11 +245,9 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
     }
 }
 
-/// Decodes every frame; returns the records and the length of the valid prefix.
-fn decode_all<R: DeserializeOwned>(
-    path: &Path,
-    bytes: &[u8],
-) -> Result<(Vec<R>, usize), JournalError> {
+/// Decodes every frame of a journal's bytes (`path` only names it in errors). Never
+/// panics, whatever the bytes (a fuzz target feeds it random input).
+pub fn decode<R: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<Decoded<R>, JournalError> {
     let corrupt = |offset: usize, reason: String| JournalError::Corrupt {
         path: path.to_path_buf(),
         offset: offset as u64,
@@ -197,6 +255,7 @@ fn decode_all<R: DeserializeOwned>(
     };
     let mut records = Vec::new();
     let mut at = 0;
+    let mut damaged_tail = false;
     while at < bytes.len() {
         let rest = &bytes[at..];
         if rest.len() < HEADER {
@@ -216,7 +275,9 @@ fn decode_all<R: DeserializeOwned>(
         let crc = u32::from_le_bytes(rest[8..12].try_into().unwrap_or_default());
         if crc32(payload) != crc {
             if rest.len() == end {
-                break; // the last frame, not fully on disk when the process died
+                // The last frame, not fully on disk when the process died — or damaged.
+                damaged_tail = true;
+                break;
             }
             return Err(corrupt(at, "batch checksum mismatch".into()));
         }
@@ -225,7 +286,11 @@ fn decode_all<R: DeserializeOwned>(
         records.extend(batch);
         at += end;
     }
-    Ok((records, at))
+    Ok(Decoded {
+        records,
+        valid: at,
+        damaged_tail,
+    })
 }
 
 /// CRC-32 (IEEE 802.3, reflected, as zlib and crc32fast compute it).
@@ -372,6 +437,40 @@ mod tests {
         bytes[last] ^= 0x55;
         std::fs::write(dir.file(), &bytes).expect("write");
         let (_, recovered) = Journal::<Rec>::open(dir.file()).expect("open");
+        assert_eq!(recovered, batch(0, 1));
+    }
+
+    /// Live trading: a complete last frame with a bad checksum was dropped with a
+    /// warning; now the open is refused, saying where and what to reconcile, and the
+    /// file is left as it was.
+    #[test]
+    fn a_damaged_last_payload_is_refused_when_live() {
+        let dir = TempDir::new("lastcrc-live");
+        let (mut j, _) = Journal::<Rec>::open(dir.file()).expect("open");
+        j.append(&batch(0, 1)).expect("append");
+        let first = std::fs::metadata(dir.file()).expect("meta").len();
+        j.append(&batch(1, 1)).expect("append");
+        drop(j);
+        let mut bytes = std::fs::read(dir.file()).expect("read");
+        let last = bytes.len() - 2;
+        bytes[last] ^= 0x55;
+        std::fs::write(dir.file(), &bytes).expect("write");
+        let err = Journal::<Rec>::open_with(dir.file(), TailPolicy::Refuse).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, JournalError::DamagedTail { offset, .. } if offset == first),
+            "{text}"
+        );
+        assert!(
+            text.contains("Reconcile") && text.contains(&format!("offset {first}")),
+            "{text}"
+        );
+        assert_eq!(std::fs::read(dir.file()).expect("read"), bytes);
+        // A frame cut short is still a torn write, truncated even when live.
+        let short = &bytes[..bytes.len() - 1];
+        std::fs::write(dir.file(), short).expect("write");
+        let (_, recovered) =
+            Journal::<Rec>::open_with(dir.file(), TailPolicy::Refuse).expect("open");
         assert_eq!(recovered, batch(0, 1));
     }
 

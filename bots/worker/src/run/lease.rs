@@ -220,7 +220,8 @@ async fn try_acquire_or_renew(
     if !mine {
         spec.holder_identity = Some(identity.to_owned());
         spec.acquire_time = Some(t.clone());
-        spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+        // Saturating: the count comes from the API server (any client may write it).
+        spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0).saturating_add(1));
     }
     spec.renew_time = Some(t);
     spec.lease_duration_seconds = Some(secs);

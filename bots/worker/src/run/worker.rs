@@ -20,7 +20,7 @@ use tradewind_events::{Mode as EventMode, StopReason};
 use super::config::{self, ApiCredentials, RunArgs};
 use super::events::{EventSink, Fanout, StdoutSink};
 use super::feed::{Replay, Source};
-use super::journal::Journal;
+use super::journal::{Journal, TailPolicy};
 use super::lease::LeaseGuard;
 use super::live::LiveExecutor;
 use super::metrics::{self, WorkerMetrics};
@@ -183,7 +183,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
 
     std::fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("creating {}", args.state_dir.display()))?;
-    let journal_path = args.state_dir.join(format!("{}.journal", cfg.name));
+    let journal_path = journal_path(&args.state_dir, &cfg.name);
     let journal = open_journal(&journal_path, &cfg)?;
     tracing::info!(records = journal.1.len(), journal = %journal_path.display(), "journal opened");
 
@@ -484,6 +484,55 @@ async fn source(args: &RunArgs, cfg: &BotConfig, rest: &BinanceRest) -> Result<S
     })
 }
 
+/// Longest bot name used as it is in the journal's file name.
+const MAX_JOURNAL_NAME: usize = 100;
+
+/// The journal's file under `state_dir`: `<name>.journal` when the bot's name is a plain
+/// file name (ASCII letters, digits, `.`, `-`, `_`, not starting with `.`, at most 100
+/// characters; every Kubernetes name is one), else a sanitised prefix and a hash of the
+/// name, so a name such as `/abs/path` or `../x` never leaves the state directory.
+pub fn journal_path(state_dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    if !name.is_empty()
+        && name.len() <= MAX_JOURNAL_NAME
+        && !name.starts_with('.')
+        && name.chars().all(plain)
+    {
+        return state_dir.join(format!("{name}.journal"));
+    }
+    use sha2::Digest;
+    let hash: String = sha2::Sha256::digest(name.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let prefix: String = name
+        .chars()
+        .map(|c| if plain(c) && c != '.' { c } else { '_' })
+        .take(40)
+        .collect();
+    state_dir.join(format!("{prefix}-{hash}.journal"))
+}
+
+/// Where a journal of another configuration is set aside: `<journal>.<first 12 digits of
+/// its config hash>`, or `.unrecognised` when the recorded hash is not 64 hex digits (the
+/// journal's own field, so never trusted as a path); `.1`, `.2`, … if that is taken, so
+/// an earlier set-aside journal is never overwritten.
+fn set_aside_path(path: &std::path::Path, recorded_hash: &str) -> std::path::PathBuf {
+    let tag = if recorded_hash.len() == 64 && recorded_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        recorded_hash[..12].to_ascii_lowercase()
+    } else {
+        "unrecognised".to_owned()
+    };
+    let base = path.with_extension(format!("journal.{tag}"));
+    let mut candidate = base.clone();
+    let mut n = 0u32;
+    while candidate.exists() && n < 10_000 {
+        n += 1;
+        candidate = std::path::PathBuf::from(format!("{}.{n}", base.display()));
+    }
+    candidate
+}
+
 fn config_hash(cfg: &BotConfig) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(serde_json::to_vec(cfg).unwrap_or_default())
@@ -497,7 +546,13 @@ fn config_hash(cfg: &BotConfig) -> String {
 /// rebuild a state that never happened, so such a journal is set aside (renamed, kept for
 /// audit) and a new session starts.
 fn open_journal(path: &std::path::Path, cfg: &BotConfig) -> Result<(Journal<Record>, Vec<Record>)> {
-    let (journal, records) = Journal::<Record>::open(path)?;
+    // Live: a damaged last frame may be an order on the venue; stop and say so.
+    let tail = if cfg.bot.mode == Mode::Live {
+        TailPolicy::Refuse
+    } else {
+        TailPolicy::Truncate
+    };
+    let (journal, records) = Journal::<Record>::open_with(path, tail)?;
     let last = records.iter().rev().find_map(|r| match r {
         Record::Started { config_hash, .. } => Some(config_hash.clone()),
         _ => None,
@@ -505,8 +560,7 @@ fn open_journal(path: &std::path::Path, cfg: &BotConfig) -> Result<(Journal<Reco
     match last {
         Some(previous) if previous != config_hash(cfg) => {
             drop(journal);
-            let old =
-                path.with_extension(format!("journal.{}", &previous[..12.min(previous.len())]));
+            let old = set_aside_path(path, &previous);
             std::fs::rename(path, &old).with_context(|| {
                 format!("setting aside {} as {}", path.display(), old.display())
             })?;
@@ -514,8 +568,70 @@ fn open_journal(path: &std::path::Path, cfg: &BotConfig) -> Result<(Journal<Reco
                 previous = %old.display(),
                 "the configuration changed: the old journal is set aside and a new session starts"
             );
-            Ok(Journal::<Record>::open(path)?)
+            Ok(Journal::<Record>::open_with(path, tail)?)
         }
         _ => Ok((journal, records)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// `name: /abs/path` wrote the journal outside the state directory; every name now
+    /// yields a file directly under it.
+    #[test]
+    fn journal_path_stays_under_the_state_dir() {
+        let dir = Path::new("/state");
+        assert_eq!(
+            journal_path(dir, "btc-scalper"),
+            dir.join("btc-scalper.journal")
+        );
+        for name in [
+            "/abs/path",
+            "../x",
+            "..",
+            ".",
+            "",
+            "a/b",
+            "é",
+            &"x".repeat(300),
+            "a\0b",
+        ] {
+            let p = journal_path(dir, name);
+            assert_eq!(p.parent(), Some(dir), "{name:?} -> {}", p.display());
+            let file = p
+                .file_name()
+                .and_then(|f| f.to_str())
+                .expect("utf-8 file name");
+            assert!(file.len() <= 80 && !file.starts_with('.'), "{file}");
+        }
+        assert_ne!(journal_path(dir, "a/b"), journal_path(dir, "a_b"));
+    }
+
+    /// A journal recording a config hash that is not ASCII (`é…`) panicked slicing it,
+    /// and one holding `/` made the rename fail on every start; the recorded field is no
+    /// longer trusted as a path.
+    #[test]
+    fn a_recorded_hash_is_never_a_path() {
+        let dir = std::env::temp_dir().join(format!("tw-set-aside-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let journal = dir.join("bot.journal");
+        for bad in ["ééééééééééé", "../../etc/passwd", "0123456789ab/x", ""] {
+            let p = set_aside_path(&journal, bad);
+            assert_eq!(p, dir.join("bot.journal.unrecognised"), "{bad:?}");
+        }
+        let good = "ABCDEF0123456789".repeat(4);
+        assert_eq!(
+            set_aside_path(&journal, &good),
+            dir.join("bot.journal.abcdef012345")
+        );
+        std::fs::write(dir.join("bot.journal.unrecognised"), b"kept").expect("write");
+        assert_eq!(
+            set_aside_path(&journal, "x"),
+            dir.join("bot.journal.unrecognised.1")
+        );
+        std::fs::remove_dir_all(&dir).expect("clean");
     }
 }

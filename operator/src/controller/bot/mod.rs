@@ -18,7 +18,7 @@ use tradewind_crds::{Mode, TradingBot};
 use super::cloud::CloudError;
 use super::{ApplyError, Context, FINALIZER, ReconcileError, key};
 use crate::build::{self, BuildError};
-use crate::dereference::dereference;
+use crate::dereference::{DereferenceError, dereference};
 use crate::status::{CloudState, Observed};
 
 /// A bot that is Ready is looked at again this often (drift repair); changes trigger at once.
@@ -108,7 +108,11 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
     ctx.metrics
         .set_managed("tradingbot", ctx.index.bot_count() as i64);
     let refs = fetch::references(bot, ctx).await?;
-    let cfg = match dereference(bot, refs.strategy.as_ref(), refs.plan.as_ref()) {
+    let checked = dereference(bot, refs.strategy.as_ref(), refs.plan.as_ref()).and_then(|cfg| {
+        build::check_image(bot, &ctx.settings).map_err(DereferenceError::ImageNotAllowed)?;
+        Ok(cfg)
+    });
+    let cfg = match checked {
         Ok(cfg) => cfg,
         Err(e) => {
             status::unresolved(bot, ctx, &e).await?;

@@ -118,6 +118,15 @@ pub fn outputs(
         endpoints.insert("blob".into(), blob.to_string());
     }
 
+    // The bots' namespaces: where the operator may read credential Secrets (the chart
+    // grants it per namespace, never cluster-wide).
+    let credential_namespaces: std::collections::BTreeSet<&str> = s
+        .identities
+        .worker
+        .service_accounts
+        .iter()
+        .map(|sa| sa.namespace.as_str())
+        .collect();
     let helm_values = json!({
         "azure": {
             "enabled": true,
@@ -138,6 +147,7 @@ pub fn outputs(
             "annotations": {"azure.workload.identity/client-id": operator_client},
         },
         "podLabels": {"azure.workload.identity/use": "true"},
+        "credentialNamespaces": credential_namespaces,
     });
     Ok(Outputs {
         environment: env.metadata.name.clone(),

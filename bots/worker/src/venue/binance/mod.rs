@@ -34,6 +34,54 @@ pub use wire::{
     Balance, DepthSnapshot, DepthUpdate, ExecType, ExecutionReport, OrderStatus, Precision,
 };
 
+/// Every decoder of Binance's answers applied to one message, as the client would meet
+/// it: exchangeInfo, an order and a trade list from REST; trade, bookTicker, depth and
+/// kline stream messages; depth snapshots; user-stream execution reports and account
+/// positions. Returns how many decoders accepted it. Errors are expected; a panic is a
+/// bug (the `exchange_json` fuzz target and its regression test call this).
+#[doc(hidden)]
+pub fn decode_any(data: &[u8]) -> usize {
+    use serde::de::DeserializeOwned;
+    fn de<T: DeserializeOwned>(data: &[u8]) -> Option<T> {
+        serde_json::from_slice(data).ok()
+    }
+    let p = Precision::default();
+    let ctx = "fuzz";
+    let mut ok = 0;
+    let mut count = |r: bool| ok += usize::from(r);
+    if let Some(v) = de::<serde_json::Value>(data) {
+        count(rest::parse_exchange_info(ctx, "BTCUSDT", &v).is_ok());
+    }
+    if let Some(o) = de::<rest::RawOrder>(data) {
+        count(o.into_ack(ctx, p).is_ok());
+    }
+    if let Some(list) = de::<Vec<rest::RawTrade>>(data) {
+        count(list.into_iter().all(|t| t.parse(ctx, p).is_ok()));
+    }
+    if let Some(m) = de::<wire::TradeMsg>(data) {
+        count(market::trade_event(ctx, m, p).is_ok());
+    }
+    if let Some(m) = de::<wire::BookTickerMsg>(data) {
+        count(market::quote_event(ctx, m, p, 0).is_ok());
+    }
+    if let Some(m) = de::<wire::DepthUpdateMsg>(data) {
+        count(m.parse(ctx, p).is_ok());
+    }
+    if let Some(m) = de::<wire::DepthSnapshotMsg>(data) {
+        count(m.parse(ctx, p).is_ok());
+    }
+    if let Some(m) = de::<wire::KlineMsg>(data) {
+        count(m.closed_bar(ctx, p).is_ok());
+    }
+    if let Some(m) = de::<wire::ExecutionReportMsg>(data) {
+        count(m.parse(ctx, p).is_ok());
+    }
+    if let Some(m) = de::<wire::AccountPositionMsg>(data) {
+        count(m.parse(ctx).is_ok());
+    }
+    ok
+}
+
 /// Base URLs of one Binance deployment. Tests point them at a local mock over
 /// `http://` / `ws://`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -479,7 +479,7 @@ impl BinanceRest {
         let before = local_ms();
         let server = self.fetch_server_time_ms().await?;
         let after = local_ms();
-        let offset = server - (before + after) / 2;
+        let offset = clock_offset(server, before, after)?;
         self.inner.time_offset_ms.store(offset, Ordering::Relaxed);
         self.inner.time_synced.store(true, Ordering::Relaxed);
         tracing::debug!(offset_ms = offset, "binance: server time offset measured");
@@ -881,7 +881,12 @@ impl BinanceRest {
     }
 
     fn set_gate(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let now = Instant::now();
+        // Checked: `wait` is bounded by `parse_retry_after`, but an Instant far in the
+        // future still overflows on some platforms.
+        let until = now
+            .checked_add(wait.min(MAX_RETRY_AFTER))
+            .unwrap_or(now + Duration::from_secs(60));
         let mut gate = self.inner.gate.lock().unwrap_or_else(|p| p.into_inner());
         if gate.is_none_or(|g| g < until) {
             *gate = Some(until);
@@ -963,8 +968,7 @@ impl BinanceRest {
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(parse_retry_after);
             let body = resp.text().await.map_err(|e| VenueError::Transport {
                 endpoint: endpoint.clone(),
                 detail: e.without_url().to_string(),
@@ -1262,9 +1266,72 @@ impl RawTrade {
     }
 }
 
+/// Largest difference between the exchange's clock and ours that is believed (a day).
+const MAX_CLOCK_OFFSET_MS: i64 = 86_400_000;
+
+/// The exchange's clock minus ours, from its `serverTime` and our clock before and after
+/// asking. Checked: the server's number is outside input (`i64::MIN` overflowed), and a
+/// clock a day off is not a network delay.
+fn clock_offset(server: i64, before: i64, after: i64) -> Result<i64, VenueError> {
+    server
+        .checked_sub(before / 2 + after / 2)
+        .filter(|o| o.abs() <= MAX_CLOCK_OFFSET_MS)
+        .ok_or_else(|| {
+            wire::field_err(
+                "GET /api/v3/time",
+                "serverTime",
+                format!("{server} ms is more than a day from this machine's clock ({before} ms)"),
+            )
+        })
+}
+
+/// Longest `Retry-After` believed (a day); a longer one from the network is read as a day.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
+/// `Retry-After` in whole seconds, capped at [`MAX_RETRY_AFTER`]; `None` when it is not
+/// a number of seconds (Binance sends seconds).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let secs = value.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 429 with `Retry-After: 18446744073709551615` panicked with "overflow when adding
+    /// duration to instant"; now it is capped and the gate is set a day ahead.
+    #[tokio::test]
+    async fn a_huge_retry_after_is_capped_not_a_panic() {
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("99999999999999999999999"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+        let rest = BinanceRest::new(
+            &BinanceEndpoints::custom("http://127.0.0.1:9", "ws://127.0.0.1:9"),
+            None,
+        )
+        .unwrap();
+        rest.set_gate(Duration::MAX);
+        let err = rest.wait_gate("GET /api/v3/order").await.unwrap_err();
+        assert!(
+            matches!(err, VenueError::RateLimited { retry_after: Some(w), .. } if w <= MAX_RETRY_AFTER),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_server_time_far_from_ours_is_an_error_not_an_overflow() {
+        let now = 1_742_944_020_000;
+        assert_eq!(clock_offset(now + 250, now, now + 2).unwrap(), 249);
+        for server in [i64::MIN, i64::MAX, now + MAX_CLOCK_OFFSET_MS + 2, 0] {
+            let e = clock_offset(server, now, now).unwrap_err();
+            assert!(e.to_string().contains("serverTime"), "{e}");
+        }
+    }
 
     #[test]
     fn client_order_id_rule() {

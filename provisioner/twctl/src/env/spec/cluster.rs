@@ -101,6 +101,10 @@ impl AksSpec {
         for (i, p) in self.node_pools.iter().enumerate() {
             p.check(c, &format!("spec.aks.nodePools[{i}]"))?;
         }
+        c.unique(
+            "spec.aks.nodePools",
+            self.node_pools.iter().map(|p| p.name.as_str()),
+        )?;
         if !self
             .kubernetes_version
             .split('.')

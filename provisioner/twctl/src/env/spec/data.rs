@@ -165,6 +165,10 @@ impl StorageSpec {
                 container,
             )?;
         }
+        c.unique(
+            "spec.storage.containers",
+            self.containers.iter().map(String::as_str),
+        )?;
         Ok(())
     }
 }

@@ -87,6 +87,15 @@ impl IdentitySpec {
                 &sa.credential_name(),
             )?;
         }
+        let subjects: Vec<String> = self
+            .service_accounts
+            .iter()
+            .map(|sa| format!("{}/{}", sa.namespace, sa.name))
+            .collect();
+        c.unique(
+            &format!("spec.identities.{role}.serviceAccounts"),
+            subjects.iter().map(String::as_str),
+        )?;
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ use tradewind_azure::names::{self, Kind};
 mod cluster;
 mod data;
 mod identities;
+mod locations;
 mod messaging;
 mod monitoring;
 
@@ -259,6 +260,7 @@ impl Environment {
         if s.location.trim().is_empty() {
             return Err(c.invalid("spec.location", "must not be empty"));
         }
+        locations::check(&s.location).map_err(|m| c.invalid("spec.location", m))?;
         c.name(
             "spec.resourceGroup.name",
             Kind::ResourceGroup,
@@ -300,6 +302,27 @@ impl Check<'_> {
     /// Azure's naming rules for `kind`.
     fn name(&self, path: &str, kind: Kind, value: &str) -> Result<(), SpecError> {
         names::check(kind, value).map_err(|e| self.invalid(path, e.to_string()))
+    }
+
+    /// Every item of a list once: `items` are (index, key) and the error names the
+    /// second occurrence and the first (two node pools of one name would be one pool in
+    /// Azure, the second silently overwriting the first).
+    fn unique<'v>(
+        &self,
+        path: &str,
+        items: impl IntoIterator<Item = &'v str>,
+    ) -> Result<(), SpecError> {
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, key) in items.into_iter().enumerate() {
+            if let Some(first) = seen.iter().position(|k| *k == key) {
+                return Err(self.invalid(
+                    &format!("{path}[{i}]"),
+                    format!("{key:?} is already at {path}[{first}]"),
+                ));
+            }
+            seen.push(key);
+        }
+        Ok(())
     }
 
     /// `value` within `range`.
@@ -366,6 +389,49 @@ mod tests {
             .to_string();
         assert!(
             err.starts_with("dev.yaml: spec.aks.nodePools[0].vmSiz: unknown field `vmSiz`"),
+            "{err}"
+        );
+    }
+
+    /// twctl accepted location `mars-north-1`, a location holding `"/../x?api-version=1`
+    /// (sent to ARM), duplicate node pools, containers and service accounts; each is now
+    /// refused before any request, naming the field.
+    #[test]
+    fn unknown_locations_and_duplicates_are_refused() {
+        let text = example("dev");
+        let refused = |edited: String| {
+            Environment::parse("dev.yaml", &edited)
+                .unwrap_err()
+                .to_string()
+        };
+        for bad in [
+            "mars-north-1",
+            "\"westeurope/../x?api-version=1\"",
+            "West Europe",
+        ] {
+            let err = refused(text.replace("location: westeurope", &format!("location: {bad}")));
+            assert!(err.starts_with("dev.yaml: spec.location: "), "{err}");
+        }
+        let err = refused(text.replace("location: westeurope", "location: West Europe"));
+        assert!(err.contains("\"westeurope\""), "{err}");
+        let err = refused(text.replace("[reports, backtests]", "[reports, reports]"));
+        assert_eq!(
+            err,
+            "dev.yaml: spec.storage.containers[1]: \"reports\" is already at spec.storage.containers[0]"
+        );
+        let err = refused(text.replace(
+            "        - {namespace: tradewind-bots, name: tradewind-worker}",
+            "        - {namespace: tradewind-bots, name: tradewind-worker}\n        - {namespace: tradewind-bots, name: tradewind-worker}",
+        ));
+        assert!(
+            err.starts_with("dev.yaml: spec.identities.worker.serviceAccounts[1]: "),
+            "{err}"
+        );
+        let pool = "      - name: system\n        mode: System\n        vmSize: Standard_D2s_v5\n        minCount: 1\n        maxCount: 3\n        autoscaling: true\n";
+        assert!(text.contains(pool));
+        let err = refused(text.replacen(pool, &format!("{pool}{pool}"), 1));
+        assert!(
+            err.starts_with("dev.yaml: spec.aks.nodePools[1]: \"system\" is already"),
             "{err}"
         );
     }
