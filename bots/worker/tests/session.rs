@@ -1683,6 +1683,8 @@ async fn the_platform_gets_every_event_once_in_effect_through_an_outage_and_rest
         account: String::new(),
         commission_plan: None,
         symbol: "BTCUSDT".into(),
+        capital_currency: "USDT".into(),
+        strategy: "sma".into(),
     };
     p.ledger.record(&bot, &[forged]).await.unwrap();
     let metrics = Arc::new(WorkerMetrics::default());

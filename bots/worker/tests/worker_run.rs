@@ -1002,6 +1002,7 @@ fn crash_probes_are_clear_errors_or_run() {
             config_hash: "ééééééé/../x".into(),
             session: String::new(),
             cancelled_orphans: Vec::new(),
+            snapshots: true,
         }])
         .unwrap();
     drop(journal);

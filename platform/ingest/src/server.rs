@@ -52,6 +52,11 @@ pub struct BotRef {
     pub commission_plan: Option<String>,
     /// The symbol it trades (`spec.symbols[0]`).
     pub symbol: String,
+    /// `spec.capital.currency`: the quote currency of a Paper or Live bot's symbol, in
+    /// which its fills, fees and equity are.
+    pub capital_currency: String,
+    /// `spec.strategyRef.name` (the strategy author's share).
+    pub strategy: String,
 }
 
 impl BotRef {
@@ -158,6 +163,9 @@ pub struct Limits {
     /// How long an accepted token's identity is remembered (saves a TokenReview per
     /// batch; a revoked token keeps working this long at most).
     pub review_cache: Duration,
+    /// Connections served at once (one per worker pod at most, plus probes); more wait in
+    /// the listen backlog.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -168,6 +176,7 @@ impl Default for Limits {
             kubernetes: Duration::from_secs(10),
             sink: Duration::from_secs(30),
             review_cache: Duration::from_secs(60),
+            max_connections: 1024,
         }
     }
 }
@@ -253,10 +262,21 @@ impl Ingest {
         }
     }
 
-    /// Answers one request: [`PATH`], `/healthz` or `/readyz`.
+    /// Answers one request: [`PATH`], `/healthz`, `/readyz` or `/metrics`.
     pub async fn answer(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         match (req.method(), req.uri().path()) {
             (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+            (&Method::GET, "/metrics") => {
+                let mut out = String::new();
+                self.encode_metrics(&mut out);
+                out.push_str("# EOF\n");
+                let mut response = Response::new(Full::new(Bytes::from(out)));
+                response.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static(tradewind_http::OPENMETRICS),
+                );
+                response
+            }
             (&Method::GET, "/readyz") => {
                 if self.sink.ready().await {
                     text(StatusCode::OK, "ready\n")
@@ -478,6 +498,8 @@ impl Ingest {
             account: bot.spec.account_ref.name.clone(),
             commission_plan: bot.spec.commission_plan_ref.map(|r| r.name),
             symbol: bot.spec.symbols.first().cloned().unwrap_or_default(),
+            capital_currency: bot.spec.capital.currency.clone(),
+            strategy: bot.spec.strategy_ref.name.clone(),
         })
     }
 }
@@ -563,14 +585,31 @@ pub async fn serve(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    // Bounded like the http crate's listener: a failing accept (out of descriptors) backs
+    // off instead of spinning, and at most `max_connections` are served at once.
+    let permits = Arc::new(tokio::sync::Semaphore::new(ingest.limits.max_connections));
     let task = tokio::spawn(async move {
+        let mut failures = 0u32;
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    failures = 0;
+                    stream
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(%e, "ingest accept failed; backing off");
+                    tokio::time::sleep(tradewind_http::accept_backoff(failures)).await;
+                    continue;
+                }
             };
             let ingest = ingest.clone();
             let headers = ingest.limits.headers;
             tokio::spawn(async move {
+                let _permit = permit;
                 let service = service_fn(move |req| {
                     let ingest = ingest.clone();
                     async move { Ok::<_, Infallible>(ingest.answer(req).await) }

@@ -3,6 +3,9 @@
 //! shell over `tradewind-ledger`; the decisions are in the ledger and the commission
 //! engine.
 
+mod serve;
+
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -46,6 +49,14 @@ enum Command {
     Accounts(AccountsCommand),
     /// Prints a settlement's statement (JSON, or CSV with --csv).
     Statement(StatementArgs),
+    /// Serves the workers' ingest (`POST /ingest/v1/events`, authenticated with their
+    /// projected ServiceAccount tokens by TokenReview), `/healthz`, `/readyz` (the
+    /// ledger reachable) and `/metrics`, recording into the ledger.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "TRADEWIND_LISTEN", default_value = "0.0.0.0:8080")]
+        listen: SocketAddr,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -364,6 +375,7 @@ async fn main() -> Result<()> {
     let result = match cli.command {
         Command::Migrate => Ok(()),
         Command::Settle(args) => settle(&ledger, args).await,
+        Command::Serve { listen } => serve::run(ledger.clone(), listen).await,
         Command::Plans(PlansCommand::Set { file }) => store_plan(&ledger, &file)
             .await
             .map(|name| eprintln!("plan {name} stored")),
