@@ -111,8 +111,23 @@ pub async fn serve_with(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    let task = serve_connections(listener, limits, move |req| handle(req, probe.clone()));
+    Ok((bound, task))
+}
+
+/// Serves HTTP/1 connections accepted on `listener` with `answer` within `limits` until
+/// the returned task is aborted: the one accept loop of every Tradewind server.
+pub fn serve_connections<F, Fut>(
+    listener: tokio::net::TcpListener,
+    limits: Limits,
+    answer: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
-    let task = tokio::spawn(async move {
+    tokio::spawn(async move {
         let mut failures = 0u32;
         loop {
             // A slot first: at the limit, new connections wait in the backlog rather
@@ -136,22 +151,20 @@ pub async fn serve_with(
                     continue;
                 }
             };
-            let probe = probe.clone();
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let _slot = slot;
-                let service = service_fn(move |req| handle(req, probe.clone()));
                 if let Err(e) = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(limits.header_read_timeout)
-                    .serve_connection(TokioIo::new(stream), service)
+                    .serve_connection(TokioIo::new(stream), service_fn(answer))
                     .await
                 {
-                    tracing::debug!(%e, "metrics connection ended");
+                    tracing::debug!(%e, "http connection ended");
                 }
             });
         }
-    });
-    Ok((bound, task))
+    })
 }
 
 #[cfg(test)]

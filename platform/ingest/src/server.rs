@@ -22,10 +22,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use kube::api::PostParams;
 use kube::{Api, Client};
@@ -585,45 +582,13 @@ pub async fn serve(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    // Bounded like the http crate's listener: a failing accept (out of descriptors) backs
-    // off instead of spinning, and at most `max_connections` are served at once.
-    let permits = Arc::new(tokio::sync::Semaphore::new(ingest.limits.max_connections));
-    let task = tokio::spawn(async move {
-        let mut failures = 0u32;
-        loop {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                return;
-            };
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => {
-                    failures = 0;
-                    stream
-                }
-                Err(e) => {
-                    failures = failures.saturating_add(1);
-                    tracing::warn!(%e, "ingest accept failed; backing off");
-                    tokio::time::sleep(tradewind_http::accept_backoff(failures)).await;
-                    continue;
-                }
-            };
-            let ingest = ingest.clone();
-            let headers = ingest.limits.headers;
-            tokio::spawn(async move {
-                let _permit = permit;
-                let service = service_fn(move |req| {
-                    let ingest = ingest.clone();
-                    async move { Ok::<_, Infallible>(ingest.answer(req).await) }
-                });
-                if let Err(e) = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(headers)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!(%e, "ingest connection ended");
-                }
-            });
-        }
+    let limits = tradewind_http::Limits {
+        header_read_timeout: ingest.limits.headers,
+        max_connections: ingest.limits.max_connections,
+    };
+    let task = tradewind_http::serve_connections(listener, limits, move |req| {
+        let ingest = ingest.clone();
+        async move { Ok::<_, Infallible>(ingest.answer(req).await) }
     });
     Ok((bound, task))
 }

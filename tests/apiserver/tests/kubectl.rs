@@ -282,7 +282,7 @@ fn kubectl_crds_examples_printer_columns_and_cel_rejection() {
     assert!(!broken.status.success());
     let err = String::from_utf8_lossy(&broken.stderr);
     assert!(
-        err.contains("spec.accountRef: an account cannot refer itself"),
+        err.contains("capital.currency must be the quote currency of the symbol"),
         "{err}"
     );
     assert!(err.contains("Invalid"), "{err}");
