@@ -361,14 +361,23 @@ fn settlement_runs_only_when_the_platform_is_configured() {
 #[test]
 fn the_platform_service_runs_when_enabled_with_only_the_rights_it_uses() {
     let plain = render(&json!({}), "tw", NS).expect("renders");
-    assert_eq!(of_kind(&plain, "Deployment").len(), 1, "only the operator by default");
+    assert_eq!(
+        of_kind(&plain, "Deployment").len(),
+        1,
+        "only the operator by default"
+    );
     assert!(!env_of(one(&plain, "Deployment")).contains_key("TRADEWIND_PLATFORM_URL"));
 
-    let objects = render(&json!({"platform": {"serve": {"enabled": true}}}), "tw", NS).expect("renders");
+    let objects =
+        render(&json!({"platform": {"serve": {"enabled": true}}}), "tw", NS).expect("renders");
     let deployments = of_kind(&objects, "Deployment");
     assert_eq!(deployments.len(), 2);
-    let named = |d: &&Value, suffix: &str| d["metadata"]["name"].as_str().unwrap().ends_with(suffix);
-    let platform = deployments.iter().find(|d| named(d, "-platform")).expect("platform Deployment");
+    let named =
+        |d: &&Value, suffix: &str| d["metadata"]["name"].as_str().unwrap().ends_with(suffix);
+    let platform = deployments
+        .iter()
+        .find(|d| named(d, "-platform"))
+        .expect("platform Deployment");
     let operator = deployments.iter().find(|d| !named(d, "-platform")).unwrap();
     assert_eq!(
         env_of(operator)["TRADEWIND_PLATFORM_URL"],
@@ -377,13 +386,19 @@ fn the_platform_service_runs_when_enabled_with_only_the_rights_it_uses() {
     let pod = &platform["spec"]["template"]["spec"];
     assert_eq!(pod["containers"][0]["args"], json!(["serve"]));
     assert_eq!(platform["spec"]["strategy"]["type"], "Recreate");
-    assert_eq!(env_of(platform)["TRADEWIND_DATABASE_URL"], "sqlite:/var/lib/tradewind/ledger.db");
+    assert_eq!(
+        env_of(platform)["TRADEWIND_DATABASE_URL"],
+        "sqlite:/var/lib/tradewind/ledger.db"
+    );
     assert_eq!(of_kind(&objects, "PersistentVolumeClaim").len(), 1);
     let service = of_kind(&objects, "Service")
         .into_iter()
         .find(|s| s["metadata"]["name"] == "tw-tradewind-platform")
         .expect("platform Service");
-    assert_eq!(service["spec"]["selector"], platform["spec"]["selector"]["matchLabels"]);
+    assert_eq!(
+        service["spec"]["selector"],
+        platform["spec"]["selector"]["matchLabels"]
+    );
     let role = of_kind(&objects, "ClusterRole")
         .into_iter()
         .find(|r| r["metadata"]["name"] == "tw-tradewind-platform")
@@ -413,8 +428,12 @@ fn the_platform_service_runs_when_enabled_with_only_the_rights_it_uses() {
         json!({"secretKeyRef": {"name": "ledger-db", "key": "url"}})
     );
     // SQLite has one writer: two replicas without PostgreSQL are refused, saying why.
-    let err = render(&json!({"platform": {"serve": {"enabled": true, "replicas": 2}}}), "tw", NS)
-        .unwrap_err();
+    let err = render(
+        &json!({"platform": {"serve": {"enabled": true, "replicas": 2}}}),
+        "tw",
+        NS,
+    )
+    .unwrap_err();
     assert!(err.contains("platform.serve.databaseSecret"), "{err}");
 }
 
