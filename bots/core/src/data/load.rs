@@ -672,6 +672,9 @@ fn plain_row_at(b: &[u8], roles: &[Role], pr: &mut SeriesPrecision) -> Option<(P
             }
             Role::Price(k) => {
                 let (nanos, written, end) = swar_decimal(b, at)?;
+                if nanos == 0 {
+                    return None; // a zero price: the general parser refuses it, worded
+                }
                 // A multiple of 10^(9 - written) below 2^63 by construction.
                 prices[k] = Price::from_raw_unchecked(nanos as i64, written);
                 price_dp = price_dp.max(written);
@@ -1528,10 +1531,11 @@ mod tests {
         for (e, &base) in epochs.iter().enumerate() {
             for i in 0..400u64 {
                 let r = next();
-                // Up to 9 integer digits: 10 may exceed the largest price.
+                // Up to 9 integer digits: 10 may exceed the largest price. At least 1: a
+                // zero price is refused (tested on its own).
                 let int_digits = 1 + (r % 9) as u32;
                 let frac_digits = ((r >> 8) % 10) as usize;
-                let int = (r >> 16) % 10u64.pow(int_digits);
+                let int = ((r >> 16) % 10u64.pow(int_digits)).max(1);
                 let frac: String = (0..frac_digits)
                     .map(|k| char::from(b'0' + ((r >> (20 + 3 * k)) % 10) as u8))
                     .collect();
