@@ -1159,3 +1159,40 @@ async fn an_image_off_the_allowlist_gets_no_worker() {
     assert_eq!(image.as_deref(), Some("registry.example/approved/bot:1"));
     operator.abort();
 }
+
+/// Every bot is reconciled periodically without any event, so a bot the controller
+/// missed (kube-runtime can drop an object first seen in a relist) is still brought to
+/// its state: here a child no event reports — the worker's ConfigMap, which the
+/// controller does not watch — comes back after it was deleted, long before the bot's
+/// own requeue (five minutes).
+#[tokio::test]
+async fn every_bot_is_resynced_without_an_event() {
+    let (_server, client) = cluster().await;
+    let ctx = Arc::new(
+        Context::new(client.clone(), OperatorConfig::default(), Arc::new(NoCloud))
+            .with_resync(Duration::from_secs(1)),
+    );
+    let operator = tokio::spawn(async move { controller::run(ctx, Some(NS)).await });
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    let mut bot: TradingBot = example("examples/bots/paper.yaml");
+    bot.metadata.name = Some("resynced".into());
+    bots.create(&PostParams::default(), &bot).await.unwrap();
+    eventually(20, "the bot to be Ready", || async {
+        let b = bots.get("resynced").await.ok()?;
+        (ready(&b)? == ("True".to_owned(), "Reconciled".to_owned())).then_some(b)
+    })
+    .await;
+    let uid = |cm: ConfigMap| cm.metadata.uid.unwrap_or_default();
+    let before = uid(config_maps.get("resynced-config").await.unwrap());
+    config_maps
+        .delete("resynced-config", &Default::default())
+        .await
+        .unwrap();
+    let after = eventually(20, "the ConfigMap to be written again", || async {
+        config_maps.get("resynced-config").await.ok()
+    })
+    .await;
+    assert_ne!(uid(after), before, "a new ConfigMap, written by a resync");
+    operator.abort();
+}

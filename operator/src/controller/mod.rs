@@ -76,7 +76,15 @@ pub struct Context {
     pub ready: std::sync::atomic::AtomicBool,
     /// Publishes Kubernetes Events (events.k8s.io/v1) for what a person should know.
     recorder: kube::runtime::events::Recorder,
+    /// How often every bot is reconciled regardless of events (see [`Context::with_resync`]).
+    resync: Duration,
 }
+
+/// Every bot is reconciled this often even without an event. kube-runtime's Controller
+/// can drop an object it first sees in a relist (after a 410) before its store holds it,
+/// and a bot never reconciled is never requeued; reconciles write only what differs, so
+/// a periodic pass costs reads, not writes.
+pub const RESYNC_ALL: Duration = Duration::from_secs(300);
 
 impl ReconcileError for Error {
     fn reason(&self) -> &'static str {
@@ -99,6 +107,7 @@ impl Context {
             bots: std::sync::OnceLock::new(),
             metrics: crate::metrics::Metrics::default(),
             ready: std::sync::atomic::AtomicBool::new(false),
+            resync: RESYNC_ALL,
             recorder: kube::runtime::events::Recorder::new(
                 client.clone(),
                 kube::runtime::events::Reporter {
@@ -108,6 +117,12 @@ impl Context {
             ),
             client,
         }
+    }
+
+    /// Reconciles every bot every `every` (default [`RESYNC_ALL`]) besides on events.
+    pub fn with_resync(mut self, every: Duration) -> Self {
+        self.resync = every.max(Duration::from_millis(100));
+        self
     }
 
     /// Publishes a Warning Event about `obj`. Failing to publish is logged, never fatal:
@@ -197,6 +212,17 @@ fn ctx_ready(ctx: &Context) {
     ctx.ready.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// A tick every `every`, the first after one period.
+fn ticks(every: Duration) -> impl futures::Stream<Item = ()> + Send + Sync + 'static {
+    futures::stream::unfold(
+        tokio::time::Instant::now() + every,
+        move |next| async move {
+            tokio::time::sleep_until(next).await;
+            Some(((), next + every))
+        },
+    )
+}
+
 /// Runs the three controllers until the process stops. `namespace` limits the scope.
 pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
     let client = ctx.client.clone();
@@ -250,6 +276,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
                 .into_iter()
                 .map(move |b| ObjectRef::new(&b).within(&ns))
         })
+        .reconcile_all_on(ticks(ctx.resync))
         .shutdown_on_signal()
         .run(bot::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
