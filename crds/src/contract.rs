@@ -94,12 +94,18 @@ pub fn worker_service_account(bot: &str) -> String {
     format!("{bot}{WORKER_SUFFIX}")
 }
 
-/// The bot whose worker runs as ServiceAccount `service_account`, the inverse of
-/// [`worker_service_account`]; `None` for a name that is no worker's.
-pub fn bot_of_worker_service_account(service_account: &str) -> Option<&str> {
-    service_account
-        .strip_suffix(WORKER_SUFFIX)
-        .filter(|bot| !bot.is_empty())
+/// The name of a bot's worker ServiceAccount, Role, RoleBinding, Deployment and
+/// NetworkPolicy as created: [`worker_service_account`] bounded to a DNS label (a
+/// Deployment's pods' host names derive from it), so a long bot name gets a hashed one.
+pub fn worker_name(bot: &str) -> String {
+    bounded_name(&worker_service_account(bot), MAX_LABEL)
+}
+
+/// Whether `service_account` is the worker ServiceAccount of `bot` (hashed names
+/// included: the check computes the name forward, it never inverts a hash, so a caller
+/// names the bot it claims to be and this confirms it).
+pub fn is_worker_of(service_account: &str, bot: &str) -> bool {
+    !bot.is_empty() && worker_name(bot) == service_account
 }
 
 /// Recommended label keys (<https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/>).
@@ -140,13 +146,25 @@ mod tests {
     }
 
     #[test]
-    fn a_worker_service_account_maps_back_to_its_bot_only() {
+    fn a_worker_service_account_is_its_bots_only() {
         for bot in ["btc", "btc-worker", "a"] {
             let sa = worker_service_account(bot);
-            assert_eq!(bot_of_worker_service_account(&sa), Some(bot));
+            assert_eq!(worker_name(bot), sa);
+            assert!(is_worker_of(&sa, bot));
         }
-        assert_eq!(bot_of_worker_service_account("-worker"), None);
-        assert_eq!(bot_of_worker_service_account("default"), None);
-        assert_eq!(bot_of_worker_service_account("btc-workers"), None);
+        assert!(!is_worker_of("-worker", ""));
+        assert!(!is_worker_of("btc-worker", "btc-worker"));
+        assert!(!is_worker_of("btc-workers", "btc"));
+        assert!(!is_worker_of("default", "default"));
+        // A long name's worker is hashed to a DNS label and still recognised, and two
+        // long names sharing their beginning get different workers.
+        let long = "a".repeat(100);
+        let other = format!("{}b", "a".repeat(99));
+        let sa = worker_name(&long);
+        assert_eq!(sa.len(), MAX_LABEL);
+        assert!(!sa.ends_with(WORKER_SUFFIX));
+        assert!(is_worker_of(&sa, &long));
+        assert!(!is_worker_of(&sa, &other));
+        assert_ne!(worker_name(&other), sa);
     }
 }

@@ -179,10 +179,7 @@ impl Names<'_> {
     /// ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy: a DNS label, as
     /// Kubernetes advises for a Deployment (its pods' host names derive from it).
     pub fn worker(&self) -> String {
-        bounded_name(
-            &tradewind_crds::contract::worker_service_account(self.0),
-            MAX_LABEL,
-        )
+        tradewind_crds::contract::worker_name(self.0)
     }
     /// The worker's state claim.
     pub fn state(&self) -> String {

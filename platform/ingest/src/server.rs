@@ -329,18 +329,6 @@ impl Ingest {
             ));
         }
         let (namespace, service_account) = self.review(&token).await?;
-        let Some(name) = tradewind_crds::contract::bot_of_worker_service_account(&service_account)
-        else {
-            return Err(Problem::new(
-                ProblemCode::Forbidden,
-                format!(
-                    "ServiceAccount {namespace}/{service_account} is no bot's worker \
-                     (a worker's is <bot>{})",
-                    tradewind_crds::contract::WORKER_SUFFIX
-                ),
-            ));
-        };
-        let bot = self.bot(&namespace, name).await?;
         let body = tokio::time::timeout(
             self.limits.body,
             Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
@@ -364,10 +352,30 @@ impl Ingest {
                 format!("not a batch of events: {e}"),
             )
         })?;
-        check_batch(&bot.key(), &batch)?;
         let Some(last) = batch.events.last() else {
             return Ok(Answer::default());
         };
+        // The batch names its bot; the token's ServiceAccount must be that bot's worker
+        // (computed forward, so a hashed worker name of a long bot name is recognised).
+        let claimed = &last.bot;
+        let name = match claimed.split_once('/') {
+            Some((ns, name)) if ns == namespace => name,
+            _ => "",
+        };
+        if !tradewind_crds::contract::is_worker_of(&service_account, name) {
+            return Err(Problem::new(
+                ProblemCode::Forbidden,
+                format!(
+                    "ServiceAccount {namespace}/{service_account} is not the worker of \
+                     TradingBot {claimed:?} (a worker runs as <bot>{})",
+                    tradewind_crds::contract::WORKER_SUFFIX
+                ),
+            )
+            .event(&last.id)
+            .field("bot"));
+        }
+        let bot = self.bot(&namespace, name).await?;
+        check_batch(&bot.key(), &batch)?;
         let recorded =
             tokio::time::timeout(self.limits.sink, self.sink.record(&bot, &batch.events))
                 .await

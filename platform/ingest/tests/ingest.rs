@@ -126,7 +126,10 @@ async fn the_ingest_records_a_bots_own_events_once_and_refuses_everything_else_w
     }
     let bots: Api<TradingBot> = Api::namespaced(admin.clone(), NS);
     let sas: Api<ServiceAccount> = Api::namespaced(admin.clone(), NS);
-    for name in ["btc-bot", "eth-bot", "new-bot"] {
+    // A bot named longer than a DNS label: its worker's names are hashed.
+    let long = format!("long-{}", "bot".repeat(30));
+    let long_worker = tradewind_crds::contract::worker_name(&long);
+    for name in ["btc-bot", "eth-bot", "new-bot", long.as_str()] {
         bots.create(&PostParams::default(), &bot(name))
             .await
             .expect("bot");
@@ -137,6 +140,7 @@ async fn the_ingest_records_a_bots_own_events_once_and_refuses_everything_else_w
         "new-bot-worker",
         "ghost-worker",
         "platform",
+        long_worker.as_str(),
     ] {
         sas.create(&PostParams::default(), &service_account(name))
             .await
@@ -205,7 +209,11 @@ async fn the_ingest_records_a_bots_own_events_once_and_refuses_everything_else_w
     )
     .expect("platform client");
 
-    let sink = Arc::new(MemorySink::knowing(&["default/btc-bot", "default/eth-bot"]));
+    let sink = Arc::new(MemorySink::knowing(&[
+        "default/btc-bot",
+        "default/eth-bot",
+        &format!("default/{long}"),
+    ]));
     let ingest = Arc::new(Ingest::new(platform, sink.clone(), Limits::default()));
     let (addr, task) = serve("127.0.0.1:0".parse().expect("addr"), ingest.clone())
         .await
@@ -350,14 +358,35 @@ async fn the_ingest_records_a_bots_own_events_once_and_refuses_everything_else_w
     assert_eq!(get(addr, "/healthz").await, 200);
     assert_eq!(sink.events().len(), 3);
 
+    // The hashed worker of a long-named bot records its bot's events, and only those.
+    let long_events = [fill(&format!("default/{long}"), 0, "0.01")];
+    let (status, answer) = post(addr, &token(&long_worker), &batch(&long_events)).await;
+    assert_eq!(
+        (status, answer["recorded"].as_u64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+    let (status, problem) = post(addr, &token(&long_worker), &batch(&events)).await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (403, Some("bot")),
+        "{problem}"
+    );
+    let (status, problem) = post(addr, &btc, &batch(&long_events)).await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (403, Some("bot")),
+        "{problem}"
+    );
+
     // The counters say what happened, and no token.
     let mut text = String::new();
     ingest.encode_metrics(&mut text);
     for sample in [
-        r#"tradewind_ingest_batches_total{outcome="ok"} 3"#,
+        r#"tradewind_ingest_batches_total{outcome="ok"} 4"#,
         r#"tradewind_ingest_batches_total{outcome="conflict"} 1"#,
         r#"tradewind_ingest_batches_total{outcome="unauthenticated"} 3"#,
-        "tradewind_ingest_events_recorded_total 3",
+        "tradewind_ingest_events_recorded_total 4",
         "tradewind_ingest_events_duplicate_total 2",
     ] {
         assert!(text.contains(sample), "{sample} not in\n{text}");
