@@ -76,13 +76,13 @@ pub struct Context {
     pub ready: std::sync::atomic::AtomicBool,
     /// Publishes Kubernetes Events (events.k8s.io/v1) for what a person should know.
     recorder: kube::runtime::events::Recorder,
-    /// How often every bot is reconciled regardless of events (see [`Context::with_resync`]).
+    /// How often every object is reconciled regardless of events (see [`Context::with_resync`]).
     resync: Duration,
 }
 
-/// Every bot is reconciled this often even without an event. kube-runtime's Controller
+/// Every bot, Strategy and CommissionPlan is reconciled this often even without an event. kube-runtime's Controller
 /// can drop an object it first sees in a relist (after a 410) before its store holds it,
-/// and a bot never reconciled is never requeued; reconciles write only what differs, so
+/// and an object never reconciled is never requeued; reconciles write only what differs, so
 /// a periodic pass costs reads, not writes.
 pub const RESYNC_ALL: Duration = Duration::from_secs(300);
 
@@ -119,7 +119,7 @@ impl Context {
         }
     }
 
-    /// Reconciles every bot every `every` (default [`RESYNC_ALL`]) besides on events.
+    /// Reconciles every object every `every` (default [`RESYNC_ALL`]) besides on events.
     pub fn with_resync(mut self, every: Duration) -> Self {
         self.resync = every.max(Duration::from_millis(100));
         self
@@ -287,6 +287,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
             let ns = b.namespace().unwrap_or_default();
             Some(ObjectRef::new(&b.spec.strategy_ref.name).within(&ns))
         })
+        .reconcile_all_on(ticks(ctx.resync))
         .shutdown_on_signal()
         .run(references::reconcile_strategy, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
@@ -300,6 +301,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
                 .commission_plan_ref
                 .map(|r| ObjectRef::new(&r.name).within(&ns))
         })
+        .reconcile_all_on(ticks(ctx.resync))
         .shutdown_on_signal()
         .run(references::reconcile_plan, error_policy, ctx)
         .for_each(|_| futures::future::ready(()));
