@@ -437,7 +437,7 @@ fn timestamp(text: &str) -> Result<UnixNanos, String> {
     parse_timestamp(text).map_err(|e| format!("column timestamp: {e}"))
 }
 
-/// What a column of an OHLCV row is, for [`plain_row`].
+/// What a column of an OHLCV row is, for [`plain_row_at`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
     Skip,
@@ -445,17 +445,6 @@ enum Role {
     /// Open, high, low, close.
     Price(usize),
     Volume,
-}
-
-/// The end of the field starting at `at`: the position after its comma, or `len + 1`
-/// after the last field.
-#[inline(always)]
-fn after_field(b: &[u8], end: usize) -> Option<usize> {
-    match b.get(end) {
-        None => Some(b.len() + 1),
-        Some(b',') => Some(end + 1),
-        Some(_) => None,
-    }
 }
 
 /// Digits from `at`: (value, position after them); at most `max` digits.
@@ -475,72 +464,6 @@ fn take_digits(b: &[u8], at: usize, max: usize) -> Option<(u64, usize)> {
         }
     }
     (j > at).then_some((v, j))
-}
-
-/// A plain decimal field at `at` (as [`plain_decimal`]): (nano-units, decimals, next field).
-#[inline(always)]
-fn take_decimal(b: &[u8], at: usize) -> Option<(u64, u8, usize)> {
-    let (int, mut j) = take_digits(b, at, 10)?;
-    let (mut frac, mut written) = (0u64, 0u8);
-    if b.get(j) == Some(&b'.') {
-        let (f, k) = take_digits(b, j + 1, 9)?;
-        written = (k - j - 1) as u8;
-        frac = f;
-        j = k;
-    }
-    let raw = int * 1_000_000_000 + frac * crate::fixed::POW10[9 - usize::from(written)];
-    (raw <= i64::MAX as u64).then_some((raw, written, after_field(b, j)?))
-}
-
-/// A row of plain fields (integer epoch, `digits[.digits]` numbers, no spaces or quotes)
-/// parsed in one pass over its bytes; `None` sends the row to the general parser, which
-/// gives the same values for any row this accepts and words the errors.
-#[inline]
-fn plain_row(
-    raw: &[u8],
-    roles: &[Role],
-    pr: &mut SeriesPrecision,
-) -> Option<(UnixNanos, [Price; 4], Quantity)> {
-    let mut ts = None;
-    let mut prices = [Price::ZERO; 4];
-    let mut volume = Quantity::ZERO;
-    let mut at = 0usize;
-    for role in roles {
-        if at > raw.len() {
-            return None;
-        }
-        match *role {
-            Role::Skip => {
-                let end = raw[at..]
-                    .iter()
-                    .position(|&c| c == b',')
-                    .map_or(raw.len(), |k| at + k);
-                at = after_field(raw, end)?;
-            }
-            Role::Ts => {
-                let (_, end) = take_digits(raw, at, 18)?;
-                ts = Some(plain_epoch(&raw[at..end])?);
-                at = after_field(raw, end)?;
-            }
-            Role::Price(i) => {
-                let (nanos, written, next) = take_decimal(raw, at)?;
-                if nanos == 0 {
-                    return None; // the general parser words the error
-                }
-                // A multiple of 10^(9 - written) below 2^63 by construction.
-                prices[i] = pr.note_price(Price::from_raw_unchecked(nanos as i64, written));
-                at = next;
-            }
-            Role::Volume => {
-                let (nanos, written, next) = take_decimal(raw, at)?;
-                volume = pr.note_size(Quantity::from_raw_unchecked(nanos, written));
-                at = next;
-            }
-        }
-    }
-    // Every field read, and no more.
-    (at == raw.len() + 1).then_some(())?;
-    Some((ts?, prices, volume))
 }
 
 /// Eight bytes of `b` from `at` as a little-endian word; past the end reads as zero
@@ -824,7 +747,7 @@ pub struct OhlcvCsv<R> {
     source: String,
     lines: Lines<R>,
     cols: Option<Columns>,
-    /// Each column's role once the layout is known (for [`plain_row`]).
+    /// Each column's role once the layout is known (for [`plain_row_at`]).
     roles: Vec<Role>,
     /// Field slices of the current line; only its capacity outlives the line.
     fields: Vec<&'static str>,
@@ -872,16 +795,6 @@ impl<R: BufRead> OhlcvCsv<R> {
                 return Ok(None);
             }
             let n = self.lines.line;
-            if !self.roles.is_empty()
-                && let Some((ts, [open, high, low, close], volume)) =
-                    plain_row(self.lines.current()?, &self.roles, &mut self.pr)
-            {
-                let bar = Bar::new(ts, open, high, low, close, volume)
-                    .map_err(|e| e.to_string())
-                    .and_then(|bar| self.mono.check(ts).map(|()| bar))
-                    .map_err(|r| load_err(&self.source, n, r))?;
-                return Ok(Some(bar));
-            }
             let line = match line_text(n, self.lines.current()?) {
                 Ok(Some(line)) => line,
                 Ok(None) => continue,
