@@ -1,7 +1,9 @@
 //! A TradingBot's own Azure resources: its Cosmos DB container, its Key Vault secret, its
-//! Service Bus topic (plus a subscription for notifications) and the federated credential
-//! that lets its worker's ServiceAccount act as the worker identity. Names and bodies are
-//! pure functions; [`BotResources`] reads, compares and writes only on a difference.
+//! Service Bus topic (plus a subscription for notifications) and, with workload identity,
+//! its own user-assigned identity: federated with the bot's worker ServiceAccount only and
+//! granted data rights on exactly those three resources (never on the vault, namespace or
+//! account), so one bot's worker cannot read another bot's exchange keys. Names and bodies
+//! are pure functions; [`BotResources`] reads, compares and writes only on a difference.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,18 +39,30 @@ pub struct BotCloudConfig {
     pub key_vault_uri: Option<String>,
     /// Service Bus namespace for the bots' event topics.
     pub service_bus_namespace: String,
-    /// The workers' user-assigned identity and the cluster's OIDC issuer: when both are
-    /// set, each bot's ServiceAccount gets a federated credential on that identity.
+    /// Workload identity: when set, each bot that uses Azure gets its own user-assigned
+    /// identity (in `resource_group`), federated with its worker's ServiceAccount.
     pub workload_identity: Option<WorkloadIdentity>,
 }
 
-/// The worker identity that bots' ServiceAccounts federate with.
+/// How bots' workers sign in to Azure: each with its own identity, federated through the
+/// cluster's OIDC issuer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkloadIdentity {
-    /// Name of the user-assigned identity (in the shared resource group).
-    pub identity: String,
     /// The AKS OIDC issuer URL.
     pub issuer: String,
+}
+
+/// Built-in role definitions a bot's identity is granted, each on the bot's own resource.
+pub mod roles {
+    /// Key Vault Secrets User: read secret contents (on the bot's secret).
+    pub const KEY_VAULT_SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
+    /// Azure Service Bus Data Sender (on the bot's topic).
+    pub const SERVICE_BUS_DATA_SENDER: &str = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39";
+    /// Azure Service Bus Data Receiver (on the bot's topic, for its subscription).
+    pub const SERVICE_BUS_DATA_RECEIVER: &str = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0";
+    /// Cosmos DB Built-in Data Contributor, a data-plane SQL role of the account (on the
+    /// bot's container).
+    pub const COSMOS_DATA_CONTRIBUTOR: &str = "00000000-0000-0000-0000-000000000002";
 }
 
 /// Which bot, as Kubernetes knows it.
@@ -100,6 +114,20 @@ pub struct BotResourceIds {
     pub key_vault_secret_id: Option<String>,
     /// Service Bus topic.
     pub service_bus_topic_id: Option<String>,
+    /// The bot's own user-assigned identity, with workload identity.
+    pub identity: Option<BotIdentity>,
+}
+
+/// A bot's user-assigned identity as Entra ID knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BotIdentity {
+    /// Resource ID.
+    pub id: String,
+    /// Client (application) ID: the worker ServiceAccount's
+    /// `azure.workload.identity/client-id`.
+    pub client_id: String,
+    /// Object (principal) ID the role assignments name.
+    pub principal_id: String,
 }
 
 /// A failed per-bot operation; names the resource and why, never a secret value.
@@ -117,6 +145,27 @@ pub enum BotCloudError {
     /// The vault has no data-plane URI.
     #[error("key vault {0}: Resource Manager returned no properties.vaultUri")]
     NoVaultUri(String),
+    /// A resource lacks a field Resource Manager always returns.
+    #[error("{id}: Resource Manager returned no {field}")]
+    MissingField {
+        /// The resource.
+        id: String,
+        /// JSON pointer of the field.
+        field: &'static str,
+    },
+    /// A role assignment of the bot's name grants something else; role assignments are
+    /// immutable, so it is reported rather than replaced.
+    #[error(
+        "role assignment {id} exists but grants {live}, not {desired}; delete it to let the operator recreate it"
+    )]
+    RoleAssignmentMismatch {
+        /// The assignment.
+        id: String,
+        /// What it grants (role, principal, scope).
+        live: String,
+        /// What the bot needs.
+        desired: String,
+    },
 }
 
 /// The Azure names of one bot's resources.
@@ -130,8 +179,10 @@ pub struct BotNames {
     pub subscription: String,
     /// Key Vault secret: letters, digits and hyphens only, so a hash keeps it unique.
     pub secret: String,
-    /// Federated credential on the worker identity.
+    /// Federated credential on the bot's identity.
     pub federated_credential: String,
+    /// The bot's user-assigned identity.
+    pub identity: String,
 }
 
 fn short_hash(s: &str) -> String {
@@ -150,6 +201,8 @@ pub fn names_for(bot: &BotRef) -> Result<BotNames, NameError> {
     let secret: String = format!("tw-{}", &flat[..flat.len().min(100)]) + "-" + &hash;
     let federated: String =
         format!("tw-{}", &flat[..flat.len().min(100)]).replace("--", "-") + "-" + &hash;
+    // Identity names allow letters, digits, '-' and '_' (3-128): the same shape fits.
+    let identity = federated.clone();
     // Kubernetes allows 63 + 253 characters; past Azure's limit keep a prefix plus the hash.
     let fit = |max: usize| {
         if qualified.len() <= max {
@@ -164,12 +217,14 @@ pub fn names_for(bot: &BotRef) -> Result<BotNames, NameError> {
         subscription: "notifications".into(),
         secret,
         federated_credential: federated,
+        identity,
     };
     names::check(Kind::CosmosContainer, &n.container)?;
     names::check(Kind::ServiceBusTopic, &n.topic)?;
     names::check(Kind::ServiceBusSubscription, &n.subscription)?;
     names::check(Kind::KeyVaultSecret, &n.secret)?;
     names::check(Kind::FederatedCredential, &n.federated_credential)?;
+    names::check(Kind::UserAssignedIdentity, &n.identity)?;
     Ok(n)
 }
 
@@ -228,6 +283,81 @@ pub fn federated_credential_body(issuer: &str, bot: &BotRef) -> Value {
     }})
 }
 
+/// The bot's user-assigned identity: in the environment's location, tagged with the bot
+/// (ARM tag names may not hold '/', and values are at most 256 characters).
+pub fn identity_body(location: &str, bot: &BotRef) -> Value {
+    json!({
+        "location": location,
+        "tags": {
+            "tradewind-bot-namespace": bot.namespace,
+            "tradewind-bot-name": bot.name,
+        }
+    })
+}
+
+/// A deterministic role-assignment name: a UUID (RFC 9562 version 8) from SHA-256 of
+/// scope, role and principal, so every reconcile addresses the same assignment (ARM
+/// refuses a second one under another name with 409 RoleAssignmentExists) and a new
+/// principal (a recreated identity) gets a new one rather than an update ARM refuses.
+pub fn role_assignment_name(scope: &str, role: &str, principal_id: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [scope, role, principal_id] {
+        h.update(part.to_ascii_lowercase().as_bytes());
+        h.update([0u8]);
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Azure RBAC role assignment body (Microsoft.Authorization/roleAssignments). The
+/// principal type spares the Entra ID replication delay of a just-created identity.
+pub fn role_assignment_body(subscription_id: &str, role: &str, principal_id: &str) -> Value {
+    json!({"properties": {
+        "roleDefinitionId": format!(
+            "/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+        ),
+        "principalId": principal_id,
+        "principalType": "ServicePrincipal",
+    }})
+}
+
+/// Cosmos DB data-plane role assignment body (databaseAccounts/sqlRoleAssignments): the
+/// account's built-in role `role` for `principal_id` on `scope` (`{account}/dbs/{db}/colls/{c}`).
+pub fn sql_role_assignment_body(account_id: &str, role: &str, scope: &str, principal_id: &str) -> Value {
+    json!({"properties": {
+        "roleDefinitionId": format!("{account_id}/sqlRoleDefinitions/{role}"),
+        "scope": scope,
+        "principalId": principal_id,
+    }})
+}
+
+/// What a role assignment grants, comparable across the spellings ARM returns: the role
+/// definition's GUID (ARM answers with or without the subscription prefix), the principal
+/// and, when the body has one, the scope; all lower-case.
+pub fn grant_of(body: &Value) -> (String, String, String) {
+    let field = |f: &str| {
+        body.pointer(&format!("/properties/{f}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    let role = field("roleDefinitionId");
+    let role = role.rsplit('/').next().unwrap_or_default().to_owned();
+    (role, field("principalId"), field("scope"))
+}
+
 /// True when `live` lacks or differs in any field `desired` declares. Objects compare
 /// field by field, everything else (arrays included) as a whole; `options` on Cosmos
 /// resources is write-only and never read back, so it is skipped.
@@ -253,6 +383,7 @@ pub struct BotResources {
     transport: TransportOptions,
     config: BotCloudConfig,
     secrets: OnceCell<Secrets>,
+    location: OnceCell<String>,
 }
 
 impl std::fmt::Debug for BotResources {
@@ -260,6 +391,27 @@ impl std::fmt::Debug for BotResources {
         f.debug_struct("BotResources")
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+/// One role assignment a bot's identity holds: where it lives and its desired body.
+struct Grant {
+    id: ResourceId,
+    body: Value,
+}
+
+fn missing(id: &ResourceId, field: &'static str) -> BotCloudError {
+    BotCloudError::MissingField {
+        id: id.to_string(),
+        field,
+    }
+}
+
+fn describe((role, principal, scope): &(String, String, String)) -> String {
+    if scope.is_empty() {
+        format!("role {role} to principal {principal}")
+    } else {
+        format!("role {role} to principal {principal} on {scope}")
     }
 }
 
@@ -277,6 +429,7 @@ impl BotResources {
             transport,
             config,
             secrets: OnceCell::new(),
+            location: OnceCell::new(),
         }
     }
 
@@ -284,13 +437,16 @@ impl BotResources {
         ResourceId::resource_group(&self.config.subscription_id, &self.config.resource_group)
     }
 
+    fn account_id(&self) -> ResourceId {
+        self.group().provider(
+            "Microsoft.DocumentDB",
+            "databaseAccounts",
+            &self.config.cosmos_account,
+        )
+    }
+
     fn container_id(&self, n: &BotNames) -> ResourceId {
-        self.group()
-            .provider(
-                "Microsoft.DocumentDB",
-                "databaseAccounts",
-                &self.config.cosmos_account,
-            )
+        self.account_id()
             .child("sqlDatabases", &self.config.cosmos_database)
             .child("containers", &n.container)
     }
@@ -305,23 +461,88 @@ impl BotResources {
             .child("topics", &n.topic)
     }
 
-    fn federated_id(&self, identity: &str, n: &BotNames) -> ResourceId {
+    fn vault_id(&self) -> ResourceId {
         self.group()
-            .provider(
-                "Microsoft.ManagedIdentity",
-                "userAssignedIdentities",
-                identity,
-            )
-            .child("federatedIdentityCredentials", &n.federated_credential)
+            .provider("Microsoft.KeyVault", "vaults", &self.config.key_vault)
+    }
+
+    /// The secret as an Azure RBAC scope (`{vault}/secrets/{name}`).
+    fn secret_scope(&self, n: &BotNames) -> ResourceId {
+        self.vault_id().child("secrets", &n.secret)
+    }
+
+    fn identity_id(&self, n: &BotNames) -> ResourceId {
+        self.group().provider(
+            "Microsoft.ManagedIdentity",
+            "userAssignedIdentities",
+            &n.identity,
+        )
+    }
+
+    /// The role assignments a bot's identity holds for the resources in `wants` (`true`:
+    /// wanted), each scoped to the bot's own resource; the unwanted ones are returned
+    /// apart, to be removed.
+    fn grants(
+        &self,
+        n: &BotNames,
+        principal_id: &str,
+        wants: [bool; 3],
+    ) -> (Vec<Grant>, Vec<Grant>) {
+        let sub = &self.config.subscription_id;
+        let rbac = |scope: &ResourceId, role: &str| Grant {
+            id: scope.provider(
+                "Microsoft.Authorization",
+                "roleAssignments",
+                &role_assignment_name(scope.as_str(), role, principal_id),
+            ),
+            body: role_assignment_body(sub, role, principal_id),
+        };
+        let account = self.account_id();
+        let container_scope = format!(
+            "{account}/dbs/{}/colls/{}",
+            self.config.cosmos_database, n.container
+        );
+        let cosmos = Grant {
+            id: account.child(
+                "sqlRoleAssignments",
+                &role_assignment_name(
+                    &container_scope,
+                    roles::COSMOS_DATA_CONTRIBUTOR,
+                    principal_id,
+                ),
+            ),
+            body: sql_role_assignment_body(
+                account.as_str(),
+                roles::COSMOS_DATA_CONTRIBUTOR,
+                &container_scope,
+                principal_id,
+            ),
+        };
+        let topic = self.topic_id(n);
+        let [want_cosmos, want_vault, want_bus] = wants;
+        let (mut keep, mut drop) = (Vec::new(), Vec::new());
+        let mut sort = |wanted: bool, g: Grant| {
+            if wanted {
+                keep.push(g)
+            } else {
+                drop.push(g)
+            }
+        };
+        sort(want_cosmos, cosmos);
+        sort(
+            want_vault,
+            rbac(&self.secret_scope(n), roles::KEY_VAULT_SECRETS_USER),
+        );
+        sort(want_bus, rbac(&topic, roles::SERVICE_BUS_DATA_SENDER));
+        sort(want_bus, rbac(&topic, roles::SERVICE_BUS_DATA_RECEIVER));
+        (keep, drop)
     }
 
     /// Key Vault client, created on first use from the vault's URI as ARM reports it.
     async fn secrets(&self) -> Result<&Secrets, BotCloudError> {
         self.secrets
             .get_or_try_init(|| async {
-                let id =
-                    self.group()
-                        .provider("Microsoft.KeyVault", "vaults", &self.config.key_vault);
+                let id = self.vault_id();
                 let vault = self.arm.get(&id).await?.ok_or_else(|| ArmError::Api {
                     method: "GET",
                     id: id.to_string(),
@@ -341,12 +562,93 @@ impl BotResources {
             .await
     }
 
-    /// GET, compare on declared fields, PUT only on a difference.
-    async fn converge(&self, id: &ResourceId, desired: &Value) -> Result<(), ArmError> {
+    /// The environment's location (its resource group's), read once.
+    async fn location(&self) -> Result<&str, BotCloudError> {
+        self.location
+            .get_or_try_init(|| async {
+                let group = self.group();
+                let live = self.arm.get(&group).await?.ok_or_else(|| ArmError::Api {
+                    method: "GET",
+                    id: group.to_string(),
+                    status: 404,
+                    error: Box::new(crate::arm::ErrorDetail {
+                        code: "ResourceGroupNotFound".into(),
+                        message: "the environment's resource group does not exist".into(),
+                        ..Default::default()
+                    }),
+                })?;
+                live.get("location")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| missing(&group, "/location"))
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// GET, compare on declared fields, PUT only on a difference; the live resource.
+    async fn converge(&self, id: &ResourceId, desired: &Value) -> Result<Value, ArmError> {
         match self.arm.get(id).await? {
-            Some(live) if !declared_fields_differ(desired, &live) => Ok(()),
-            _ => self.arm.put(id, desired).await.map(|_| ()),
+            Some(live) if !declared_fields_differ(desired, &live) => Ok(live),
+            _ => self.arm.put(id, desired).await,
         }
+    }
+
+    /// Creates a role assignment that does not exist; one that does is compared, never
+    /// replaced (role assignments are immutable).
+    async fn grant(&self, g: &Grant) -> Result<(), BotCloudError> {
+        let Some(live) = self.arm.get(&g.id).await? else {
+            self.arm.put(&g.id, &g.body).await?;
+            return Ok(());
+        };
+        let (want, have) = (grant_of(&g.body), grant_of(&live));
+        let scope_differs = !want.2.is_empty() && want.2 != have.2;
+        if want.0 != have.0 || want.1 != have.1 || scope_differs {
+            return Err(BotCloudError::RoleAssignmentMismatch {
+                id: g.id.to_string(),
+                live: describe(&have),
+                desired: describe(&want),
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes a role assignment if it exists (a read when it does not).
+    async fn revoke(&self, g: &Grant) -> Result<(), BotCloudError> {
+        if self.arm.get(&g.id).await?.is_some() {
+            self.arm.delete(&g.id).await?;
+        }
+        Ok(())
+    }
+
+    /// The bot's identity and its federated credential; the identity as Entra knows it.
+    async fn ensure_identity(
+        &self,
+        wi: &WorkloadIdentity,
+        bot: &BotRef,
+        n: &BotNames,
+    ) -> Result<BotIdentity, BotCloudError> {
+        let id = self.identity_id(n);
+        let location = self.location().await?.to_owned();
+        let live = self.converge(&id, &identity_body(&location, bot)).await?;
+        let field = |pointer: &'static str| {
+            live.pointer(pointer)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| missing(&id, pointer))
+        };
+        let identity = BotIdentity {
+            id: id.to_string(),
+            client_id: field("/properties/clientId")?,
+            principal_id: field("/properties/principalId")?,
+        };
+        self.converge(
+            &id.child("federatedIdentityCredentials", &n.federated_credential),
+            &federated_credential_body(&wi.issuer, bot),
+        )
+        .await?;
+        Ok(identity)
     }
 
     /// Creates or updates what the bot asks for. Idempotent: with nothing changed it only
@@ -358,22 +660,17 @@ impl BotResources {
     ) -> Result<BotResourceIds, BotCloudError> {
         let n = names_for(bot)?;
         let mut ids = BotResourceIds::default();
-        // Only bots with Azure resources need to sign in: a user-assigned identity takes
-        // at most 20 federated credentials (an Entra ID limit).
+        // Only bots with Azure resources get an identity.
         let needs_identity = wants.cosmos || wants.service_bus || wants.key_vault.is_some();
-        if let Some(wi) = self
+        let identity = match self
             .config
             .workload_identity
             .as_ref()
             .filter(|_| needs_identity)
         {
-            names::check(Kind::UserAssignedIdentity, &wi.identity)?;
-            self.converge(
-                &self.federated_id(&wi.identity, &n),
-                &federated_credential_body(&wi.issuer, bot),
-            )
-            .await?;
-        }
+            Some(wi) => Some(self.ensure_identity(wi, bot, &n).await?),
+            None => None,
+        };
         if wants.cosmos {
             let id = self.container_id(&n);
             self.converge(
@@ -407,21 +704,55 @@ impl BotResources {
                 .await?;
             ids.key_vault_secret_id = Some(secrets.id(&n.secret));
         }
+        // Grants after the resources: a role assignment needs its scope to exist.
+        if let Some(identity) = &identity {
+            let (keep, drop) = self.grants(
+                &n,
+                &identity.principal_id,
+                [wants.cosmos, wants.key_vault.is_some(), wants.service_bus],
+            );
+            for g in &keep {
+                self.grant(g).await?;
+            }
+            // A resource the bot no longer asks for keeps existing (until the bot is
+            // deleted), but its worker loses access to it.
+            for g in &drop {
+                self.revoke(g).await?;
+            }
+        }
+        ids.identity = identity;
         Ok(ids)
     }
 
-    /// Deletes everything a bot may have (each absent one is a no-op). The Key Vault
-    /// secret is soft-deleted when the vault keeps deleted secrets, so it can be recovered.
+    /// Deletes everything a bot may have (each absent one is a no-op): its role
+    /// assignments first (they name its resources and identity), then the resources,
+    /// then the identity (its federated credential goes with it). The Key Vault secret is
+    /// soft-deleted when the vault keeps deleted secrets, so it can be recovered.
     pub async fn delete(&self, bot: &BotRef) -> Result<(), BotCloudError> {
         let n = names_for(bot)?;
+        let identity = self.identity_id(&n);
+        // Without workload identity the operator made no identity (and may not read one).
+        let live_identity = match &self.config.workload_identity {
+            Some(_) => self.arm.get(&identity).await?,
+            None => None,
+        };
+        let principal = live_identity.as_ref().and_then(|live| {
+            live.pointer("/properties/principalId")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        if let Some(principal) = &principal {
+            let (keep, drop) = self.grants(&n, principal, [true; 3]);
+            for g in keep.iter().chain(&drop) {
+                self.revoke(g).await?;
+            }
+        }
         // The topic's subscriptions go with it.
         self.arm.delete(&self.topic_id(&n)).await?;
         self.arm.delete(&self.container_id(&n)).await?;
         self.secrets().await?.delete(&n.secret).await?;
-        if let Some(wi) = &self.config.workload_identity {
-            self.arm
-                .delete(&self.federated_id(&wi.identity, &n))
-                .await?;
+        if live_identity.is_some() {
+            self.arm.delete(&identity).await?;
         }
         Ok(())
     }
@@ -470,6 +801,59 @@ mod tests {
         let mut live = desired.clone();
         live["properties"]["resource"]["partitionKey"]["paths"] = json!(["/other"]);
         assert!(declared_fields_differ(&desired, &live));
+    }
+
+    #[test]
+    fn role_assignment_names_are_stable_uuids_per_grant() {
+        let a = role_assignment_name("/subscriptions/s/x", roles::SERVICE_BUS_DATA_SENDER, "p1");
+        // Case does not matter to ARM, so it does not change the name.
+        assert_eq!(
+            a,
+            role_assignment_name("/SUBSCRIPTIONS/s/X", roles::SERVICE_BUS_DATA_SENDER, "P1")
+        );
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "8", "version 8: {a}");
+        for other in [
+            role_assignment_name("/subscriptions/s/y", roles::SERVICE_BUS_DATA_SENDER, "p1"),
+            role_assignment_name("/subscriptions/s/x", roles::SERVICE_BUS_DATA_RECEIVER, "p1"),
+            role_assignment_name("/subscriptions/s/x", roles::SERVICE_BUS_DATA_SENDER, "p2"),
+        ] {
+            assert_ne!(a, other);
+        }
+    }
+
+    #[test]
+    fn grants_compare_across_arms_spellings() {
+        let desired = role_assignment_body("sub", roles::KEY_VAULT_SECRETS_USER, "P");
+        // ARM answers with a tenant-level role definition ID and adds the scope.
+        let live = json!({"properties": {
+            "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{}", roles::KEY_VAULT_SECRETS_USER.to_uppercase()),
+            "principalId": "p", "scope": "/subscriptions/sub/x"}});
+        assert_eq!(grant_of(&desired).0, grant_of(&live).0);
+        assert_eq!(grant_of(&desired).1, grant_of(&live).1);
+        let sql = sql_role_assignment_body("/a", roles::COSMOS_DATA_CONTRIBUTOR, "/a/dbs/d/colls/c", "p");
+        assert_eq!(
+            grant_of(&sql),
+            (
+                roles::COSMOS_DATA_CONTRIBUTOR.to_owned(),
+                "p".to_owned(),
+                "/a/dbs/d/colls/c".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn the_identity_is_tagged_with_its_bot() {
+        let long = bot("trading", &"x".repeat(253));
+        let body = identity_body("westeurope", &long);
+        assert_eq!(body["location"], "westeurope");
+        for (k, v) in body["tags"].as_object().unwrap() {
+            assert!(!k.contains('/') && k.len() <= 512, "{k}");
+            assert!(v.as_str().unwrap().len() <= 256, "{k}");
+        }
+        let n = names_for(&long).unwrap();
+        assert!(n.identity.len() <= 128);
+        assert_ne!(n.identity, names_for(&bot("trading", "y")).unwrap().identity);
     }
 
     #[test]

@@ -254,16 +254,6 @@ async fn environment(env: &Env, arm: &ArmClient) -> BotCloudConfig {
     )
     .await
     .unwrap();
-    arm.put(
-        &g.provider(
-            "Microsoft.ManagedIdentity",
-            "userAssignedIdentities",
-            "id-tw-worker",
-        ),
-        &json!({"location": "westeurope"}),
-    )
-    .await
-    .unwrap();
     let _ = env;
     BotCloudConfig {
         subscription_id: SUB.into(),
@@ -275,10 +265,44 @@ async fn environment(env: &Env, arm: &ArmClient) -> BotCloudConfig {
         key_vault_uri: None,
         service_bus_namespace: "sb-tw-test".into(),
         workload_identity: Some(WorkloadIdentity {
-            identity: "id-tw-worker".into(),
             issuer: "https://westeurope.oic.localhost/issuer/".into(),
         }),
     }
+}
+
+fn bot(name: &str) -> BotRef {
+    BotRef {
+        namespace: "trading".into(),
+        name: name.into(),
+        service_account: format!("{name}-worker"),
+    }
+}
+
+fn everything(key: &str) -> BotWants {
+    BotWants {
+        cosmos: true,
+        service_bus: true,
+        key_vault: Some(ExchangeCredentials {
+            api_key: format!("key-{key}"),
+            api_secret: format!("secret-{key}"),
+            field_names: ("apiKey", "apiSecret"),
+        }),
+    }
+}
+
+/// Every role assignment in the fake, Azure RBAC and Cosmos DB SQL alike, as
+/// (role GUID, principal, scope), lower-case.
+fn all_grants(env: &Env) -> Vec<(String, String, String)> {
+    env.fake
+        .resources_under(&format!("/subscriptions/{SUB}"))
+        .into_iter()
+        .filter(|(id, _)| {
+            let id = id.to_ascii_lowercase();
+            id.contains("/providers/microsoft.authorization/roleassignments/")
+                || id.contains("/sqlroleassignments/")
+        })
+        .map(|(_, body)| tradewind_azure::bot::grant_of(&body))
+        .collect()
 }
 
 #[tokio::test]
@@ -292,20 +316,8 @@ async fn bot_resources_are_idempotent_and_deleted() {
         env.azure.transport.clone(),
         config,
     );
-    let bot = BotRef {
-        namespace: "trading".into(),
-        name: "btc-scalper".into(),
-        service_account: "btc-scalper-worker".into(),
-    };
-    let wants = BotWants {
-        cosmos: true,
-        service_bus: true,
-        key_vault: Some(ExchangeCredentials {
-            api_key: "key-123".into(),
-            api_secret: "secret-456".into(),
-            field_names: ("apiKey", "apiSecret"),
-        }),
-    };
+    let bot = bot("btc-scalper");
+    let wants = everything("a");
     let ids = bots.ensure(&bot, &wants).await.unwrap();
     let container = ids.cosmos_container_id.clone().unwrap();
     assert!(container.ends_with("/sqlDatabases/tradewind/containers/trading.btc-scalper"));
@@ -326,9 +338,16 @@ async fn bot_resources_are_idempotent_and_deleted() {
             .unwrap()
             .contains("/secrets/tw-trading-btc-scalper-")
     );
-    let fed = env.fake.resources_under(&format!(
-        "/subscriptions/{SUB}/resourceGroups/rg-tw-test/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-tw-worker/federatedIdentityCredentials"
-    ));
+    // The bot's own identity, in the environment's location, tagged with the bot, with
+    // one federated credential: its worker's ServiceAccount.
+    let identity = ids.identity.clone().expect("an identity");
+    let live = env.fake.resource(&identity.id).expect("identity exists");
+    assert_eq!(live["location"], "westeurope");
+    assert_eq!(live["tags"]["tradewind-bot-name"], "btc-scalper");
+    assert_eq!(live["properties"]["clientId"], identity.client_id.as_str());
+    let fed = env
+        .fake
+        .resources_under(&format!("{}/federatedIdentityCredentials", identity.id));
     assert_eq!(fed.len(), 1);
     assert_eq!(
         fed[0].1["properties"]["subject"],
@@ -343,42 +362,159 @@ async fn bot_resources_are_idempotent_and_deleted() {
     bots.delete(&bot).await.unwrap();
     assert!(env.fake.resource(&container).is_none());
     assert!(env.fake.resource(&topic).is_none());
+    assert!(env.fake.resource(&identity.id).is_none());
+    assert!(fed_is_gone(&env, &identity.id));
+    assert_eq!(all_grants(&env), vec![], "a role assignment outlived its bot");
     // Deleting twice is fine (finalizer retries).
     bots.delete(&bot).await.unwrap();
-    // And the bot can come back: the soft-deleted secret is recovered.
-    assert_eq!(bots.ensure(&bot, &wants).await.unwrap(), ids);
+    // And the bot can come back: the soft-deleted secret is recovered, and a new identity
+    // gets its grants.
+    let again = bots.ensure(&bot, &wants).await.unwrap();
+    assert_eq!(again.key_vault_secret_id, ids.key_vault_secret_id);
+    assert_eq!(all_grants(&env).len(), 4);
 }
 
+fn fed_is_gone(env: &Env, identity: &str) -> bool {
+    env.fake
+        .resources_under(&format!("{identity}/federatedIdentityCredentials"))
+        .is_empty()
+}
+
+/// Every worker used to share one identity with Key Vault Secrets User on the whole vault
+/// and send/receive on the whole namespace, so any bot could read every bot's exchange
+/// keys. Now each bot's identity holds exactly four grants, each on that bot's own
+/// secret, topic or container, and two bots share nothing.
 #[tokio::test]
-async fn a_bad_identity_name_is_refused_before_any_request() {
+async fn each_bots_identity_reaches_only_its_own_resources() {
     let env = Env::start();
     let arm = env.arm();
-    let mut config = environment(&env, &arm).await;
-    config.workload_identity = Some(WorkloadIdentity {
-        identity: "-bad".into(),
-        issuer: "https://issuer/".into(),
-    });
-    env.fake.reset_log();
+    let config = environment(&env, &arm).await;
     let bots = BotResources::new(arm, env.credential(), env.azure.transport.clone(), config);
-    let err = bots
-        .ensure(
-            &BotRef {
-                namespace: "ns".into(),
-                name: "b".into(),
-                service_account: "b".into(),
-            },
-            &BotWants {
-                cosmos: true,
-                ..BotWants::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    let a = bots.ensure(&bot("alpha"), &everything("a")).await.unwrap();
+    let b = bots.ensure(&bot("beta"), &everything("b")).await.unwrap();
+    let (ia, ib) = (a.identity.clone().unwrap(), b.identity.clone().unwrap());
+    assert_ne!(ia.id, ib.id);
+    assert_ne!(ia.client_id, ib.client_id);
+    assert_ne!(ia.principal_id, ib.principal_id);
+
+    let g = rg();
+    let vault = g.provider("Microsoft.KeyVault", "vaults", "kv-tw-test");
+    let account = g.provider("Microsoft.DocumentDB", "databaseAccounts", "cosmos-tw-test");
+    let grants = all_grants(&env);
+    assert_eq!(grants.len(), 8, "{grants:#?}");
+    for (ids, identity) in [(&a, &ia), (&b, &ib)] {
+        let secret_name = ids.key_vault_secret_id.as_deref().unwrap().rsplit('/').next().unwrap();
+        let container = ids.cosmos_container_id.as_deref().unwrap();
+        let container_name = container.rsplit('/').next().unwrap();
+        let lower = |s: String| s.to_ascii_lowercase();
+        let mut expected = vec![
+            (
+                tradewind_azure::bot::roles::KEY_VAULT_SECRETS_USER.to_owned(),
+                lower(format!("{vault}/secrets/{secret_name}")),
+            ),
+            (
+                tradewind_azure::bot::roles::SERVICE_BUS_DATA_SENDER.to_owned(),
+                lower(ids.service_bus_topic_id.clone().unwrap()),
+            ),
+            (
+                tradewind_azure::bot::roles::SERVICE_BUS_DATA_RECEIVER.to_owned(),
+                lower(ids.service_bus_topic_id.clone().unwrap()),
+            ),
+            (
+                tradewind_azure::bot::roles::COSMOS_DATA_CONTRIBUTOR.to_owned(),
+                lower(format!("{account}/dbs/tradewind/colls/{container_name}")),
+            ),
+        ];
+        let mut held: Vec<(String, String)> = grants
+            .iter()
+            .filter(|(_, p, _)| *p == identity.principal_id.to_ascii_lowercase())
+            .map(|(r, _, s)| (r.clone(), s.clone()))
+            .collect();
+        expected.sort();
+        held.sort();
+        assert_eq!(held, expected, "{}", identity.id);
+    }
+    // No grant on the vault, the namespace or the account as a whole.
+    let wide = [
+        vault.to_string(),
+        g.provider("Microsoft.ServiceBus", "namespaces", "sb-tw-test").to_string(),
+        account.to_string(),
+    ]
+    .map(|s| s.to_ascii_lowercase());
+    assert!(grants.iter().all(|(_, _, scope)| !wide.contains(scope)), "{grants:#?}");
+    // Disjoint scopes: nothing one bot may touch is reachable by the other.
+    let scopes = |p: &str| -> std::collections::BTreeSet<String> {
+        grants
+            .iter()
+            .filter(|(_, q, _)| q == &p.to_ascii_lowercase())
+            .map(|(_, _, s)| s.clone())
+            .collect()
+    };
+    assert!(scopes(&ia.principal_id).is_disjoint(&scopes(&ib.principal_id)));
+
+    // A bot that stops asking for its topic loses access to it (the topic stays until the
+    // bot goes); deleting one bot leaves the other's grants alone.
+    let cosmos_and_vault = BotWants {
+        service_bus: false,
+        ..everything("a")
+    };
+    bots.ensure(&bot("alpha"), &cosmos_and_vault).await.unwrap();
+    let now = all_grants(&env);
     assert_eq!(
-        err.to_string(),
-        "managed identity name \"-bad\": must start with a letter or digit (starts with '-')"
+        now.iter()
+            .filter(|(_, p, _)| *p == ia.principal_id.to_ascii_lowercase())
+            .count(),
+        2
     );
-    assert!(env.fake.requests().is_empty());
+    bots.delete(&bot("alpha")).await.unwrap();
+    let left = all_grants(&env);
+    assert_eq!(left.len(), 4);
+    assert!(
+        left.iter()
+            .all(|(_, p, _)| *p == ib.principal_id.to_ascii_lowercase())
+    );
+}
+
+/// Role assignments are immutable: one under the bot's deterministic name that grants
+/// something else is reported, never overwritten or deleted by ensure.
+#[tokio::test]
+async fn a_changed_role_assignment_is_reported_not_replaced() {
+    let env = Env::start();
+    let arm = env.arm();
+    let config = environment(&env, &arm).await;
+    let bots = BotResources::new(
+        arm.clone(),
+        env.credential(),
+        env.azure.transport.clone(),
+        config,
+    );
+    let only_bus = BotWants {
+        service_bus: true,
+        ..BotWants::default()
+    };
+    let ids = bots.ensure(&bot("gamma"), &only_bus).await.unwrap();
+    let principal = ids.identity.unwrap().principal_id;
+    let topic = ResourceId::parse(&ids.service_bus_topic_id.unwrap()).unwrap();
+    let sender = tradewind_azure::bot::roles::SERVICE_BUS_DATA_SENDER;
+    let name = tradewind_azure::bot::role_assignment_name(topic.as_str(), sender, &principal);
+    let id = topic.provider("Microsoft.Authorization", "roleAssignments", &name);
+    // Someone replaced it with an Owner grant under the same name.
+    arm.delete(&id).await.unwrap();
+    let owner = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+    arm.put(
+        &id,
+        &tradewind_azure::bot::role_assignment_body(SUB, owner, &principal),
+    )
+    .await
+    .unwrap();
+    let before = env.fake.writes();
+    let err = bots.ensure(&bot("gamma"), &only_bus).await.unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("grants role {owner} to principal")),
+        "{err}"
+    );
+    assert!(err.to_string().contains(sender), "{err}");
+    assert_eq!(env.fake.writes(), before, "ensure touched the changed assignment");
 }
 
 /// Workload identity as on AKS: the federated token file and the client/tenant IDs come

@@ -435,7 +435,7 @@ fn check_parents(st: &State, res: &Res) -> Option<Reply> {
         }
     }
     let (pkey, pname) = res.parent.as_ref()?;
-    if st.resources.contains_key(pkey) {
+    if st.resources.contains_key(pkey) || is_live_secret(st, pkey) {
         return None;
     }
     if segments(pkey).len() <= 4 {
@@ -448,6 +448,57 @@ fn check_parents(st: &State, res: &Res) -> Option<Reply> {
             "Can not perform requested operation on nested resource. Parent resource '{pname}' not found."
         ),
     ))
+}
+
+/// Whether a lower-case id `.../providers/microsoft.keyvault/vaults/{v}/secrets/{s}`
+/// names a secret the vault's data plane holds (not soft-deleted): ARM knows secrets as
+/// resources too, so they are scopes for role assignments.
+fn is_live_secret(st: &State, key: &str) -> bool {
+    let segs = segments(key);
+    let n = segs.len();
+    n >= 6
+        && segs[n - 5] == "microsoft.keyvault"
+        && segs[n - 4] == "vaults"
+        && segs[n - 2] == "secrets"
+        && st
+            .secrets
+            .get(segs[n - 3])
+            .and_then(|vault| vault.get(segs[n - 1]))
+            .is_some_and(|secret| secret.deleted.is_none())
+}
+
+/// Cosmos DB refuses a SQL role assignment whose scope or role definition is not in the
+/// account (400 BadRequest).
+fn sql_role_assignment_invalid(res: &Res, new: &Value) -> Option<Reply> {
+    let account = res
+        .id
+        .to_ascii_lowercase()
+        .split("/sqlroleassignments/")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let field = |f: &str| {
+        new.pointer(&format!("/properties/{f}"))
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+    };
+    for f in ["scope", "roleDefinitionId", "principalId"] {
+        let Some(v) = field(f) else {
+            return Some(arm_error(
+                400,
+                "BadRequest",
+                format!("The {f} of a SQL role assignment is required."),
+            ));
+        };
+        if f != "principalId" && v != account && !v.starts_with(&format!("{account}/")) {
+            return Some(arm_error(
+                400,
+                "BadRequest",
+                format!("The provided {f} [{v}] is not within the database account [{account}]."),
+            ));
+        }
+    }
+    None
 }
 
 fn get(st: &State, res: &Res) -> Reply {
@@ -525,6 +576,11 @@ fn put(st: &mut State, res: &Res, body: &[u8], api_version: &str) -> Reply {
     }
     if res.spec.display == "Microsoft.Authorization/roleAssignments"
         && let Some(r) = role_assignment_conflict(st, res, existing.as_ref(), &new)
+    {
+        return r;
+    }
+    if res.spec.display == "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments"
+        && let Some(r) = sql_role_assignment_invalid(res, &new)
     {
         return r;
     }

@@ -315,6 +315,21 @@ pub(crate) const TYPES: &[TypeSpec] = &[
         tracked: true,
         name_rule: NameRule::None,
     },
+    TypeSpec {
+        display: "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments",
+        versions: &["2025-04-15", "2024-11-15"],
+        // CosmosDBSqlRoleAssignmentCreateUpdate.json: 200 or an empty 202; the delete
+        // example's 202 carries both polling headers.
+        put: PutMode::Accepted {
+            headers: Headers::Both,
+        },
+        delete: DeleteMode::Async {
+            headers: Headers::Both,
+        },
+        patch: false,
+        tracked: false,
+        name_rule: NameRule::None,
+    },
 ];
 
 /// The spec for a lower-case full type.
@@ -450,6 +465,10 @@ mod tests {
             ("microsoft.authorization/roleassignments", "2022-04-01"),
             ("microsoft.operationalinsights/workspaces", "2025-07-01"),
             ("microsoft.insights/components", "2020-02-02"),
+            (
+                "microsoft.documentdb/databaseaccounts/sqlroleassignments",
+                "2025-04-15",
+            ),
         ] {
             assert!(spec(t).is_some_and(|s| s.versions.contains(&v)), "{t} {v}");
         }

@@ -30,6 +30,10 @@ fn cases() -> Vec<(&'static str, &'static str, String, Option<&'static str>)> {
     let uai = p("Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}");
     let fic =
         format!("{uai}/federatedIdentityCredentials/{{federatedIdentityCredentialResourceName}}");
+    // The SQL role assignment examples name the account `myAccountName`, which Cosmos DB
+    // itself refuses (lower case only); its scope and role definition compare
+    // case-insensitively, so the lower-case account stands in.
+    let sql_ra = p("Microsoft.DocumentDB/databaseAccounts/myaccountname/sqlRoleAssignments/{roleAssignmentId}");
     vec![
         (
             "resources/2025-03-01/CreateResourceGroup.json",
@@ -253,6 +257,24 @@ fn cases() -> Vec<(&'static str, &'static str, String, Option<&'static str>)> {
             "PUT",
             p("Microsoft.EventHub/namespaces/{namespaceName}"),
             None,
+        ),
+        (
+            "cosmos-db/2025-04-15/CosmosDBSqlRoleAssignmentCreateUpdate.json",
+            "PUT",
+            sql_ra.clone(),
+            None,
+        ),
+        (
+            "cosmos-db/2025-04-15/CosmosDBSqlRoleAssignmentGet.json",
+            "GET",
+            sql_ra.clone(),
+            Some("cosmos-db/2025-04-15/CosmosDBSqlRoleAssignmentCreateUpdate.json"),
+        ),
+        (
+            "cosmos-db/2025-04-15/CosmosDBSqlRoleAssignmentDelete.json",
+            "DELETE",
+            sql_ra.clone(),
+            Some("cosmos-db/2025-04-15/CosmosDBSqlRoleAssignmentCreateUpdate.json"),
         ),
     ]
 }

@@ -39,6 +39,10 @@ pub const PINNED: &[(&str, &str)] = &[
     ("Microsoft.Authorization/roleAssignments", "2022-04-01"),
     ("Microsoft.OperationalInsights/workspaces", "2025-07-01"),
     ("Microsoft.Insights/components", "2020-02-02"),
+    (
+        "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments",
+        "2025-04-15",
+    ),
 ];
 
 /// The pinned api-version for a resource type.
