@@ -45,9 +45,6 @@ enum Command {
             value_delimiter = ','
         )]
         worker_metrics_pod_labels: Vec<String>,
-        /// Client ID of the workers' Azure workload identity, if any.
-        #[arg(long, env = "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID")]
-        workload_identity_client_id: Option<String>,
         /// Log as JSON lines instead of text.
         #[arg(long, env = "TRADEWIND_LOG_JSON")]
         log_json: bool,
@@ -116,8 +113,9 @@ enum Command {
         /// Worker image used unless the bot sets spec.image.
         #[arg(long, env = "TRADEWIND_WORKER_IMAGE", default_value_t = OperatorConfig::default().worker_image)]
         worker_image: String,
-        /// Client ID of the workers' Azure workload identity, if any.
-        #[arg(long, env = "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID")]
+        /// Client ID of the bot's own Azure identity, to show its worker set up for
+        /// workload identity (a running operator takes it from the identity it creates).
+        #[arg(long)]
         workload_identity_client_id: Option<String>,
         /// Namespace whose pods may scrape the worker's metrics (unset: no one).
         #[arg(long, env = "TRADEWIND_WORKER_METRICS_NAMESPACE")]
@@ -176,7 +174,6 @@ fn run(cli: Cli) -> Result<()> {
             allowed_images,
             worker_metrics_namespace,
             worker_metrics_pod_labels,
-            workload_identity_client_id,
             log_json,
             metrics_addr,
             no_leader_election,
@@ -203,7 +200,12 @@ fn run(cli: Cli) -> Result<()> {
             }
             if cloud == "azure" {
                 // Missing Azure settings stop the operator here, naming the flag.
-                azure.bot_config()?;
+                let config = azure.bot_config()?;
+                if config.workload_identity.is_none() {
+                    tracing::warn!(
+                        "--oidc-issuer is unset: bots get no Azure identity, so workers cannot sign in to their Azure resources through workload identity"
+                    );
+                }
             }
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(async move {
@@ -212,7 +214,6 @@ fn run(cli: Cli) -> Result<()> {
                     .context("connecting to the cluster")?;
                 let settings = OperatorConfig {
                     worker_image,
-                    workload_identity_client_id,
                     azure: (cloud == "azure").then(|| azure.worker_env()),
                     state_volume: worker_state_size.map(|size| StateVolume {
                         size,
@@ -286,7 +287,6 @@ fn run(cli: Cli) -> Result<()> {
             tb.metadata.uid.get_or_insert_with(|| RENDER_UID.to_owned());
             let op = OperatorConfig {
                 worker_image,
-                workload_identity_client_id,
                 azure: None,
                 state_volume: None,
                 platform_url: None,
@@ -294,7 +294,10 @@ fn run(cli: Cli) -> Result<()> {
                 allowed_images: Vec::new(),
                 metrics_scrapers: metrics_scrapers(worker_metrics_namespace, &[])?,
             };
-            let c = build::children(&tb, &loaded.config, &op)?;
+            let mut c = build::children(&tb, &loaded.config, &op)?;
+            if let Some(client_id) = &workload_identity_client_id {
+                c = c.with_workload_identity(client_id);
+            }
             let mut out = format!(
                 "# Objects the operator would apply for TradingBot {} (config hash {}).\n# Owner references use a placeholder uid; a cluster assigns the real one.\n",
                 tb.metadata.name.as_deref().unwrap_or_default(),

@@ -24,6 +24,9 @@ pub enum CloudState {
         key_vault_secret_id: Option<String>,
         /// Service Bus topic.
         service_bus_topic_id: Option<String>,
+        /// Client ID of the bot's own Azure identity (with workload identity): its
+        /// worker's ServiceAccount signs in as it.
+        workload_identity_client_id: Option<String>,
     },
     /// A cloud call failed; retried with backoff. The message names the resource and why.
     Failed(String),
@@ -213,6 +216,7 @@ pub fn compute(bot: &TradingBot, observed: &Observed<'_>, now: Time) -> TradingB
         cosmos_container_id,
         key_vault_secret_id,
         service_bus_topic_id,
+        ..
     } = &observed.cloud
     {
         resources.cosmos_container_id = cosmos_container_id.clone();

@@ -315,33 +315,53 @@ fn workers_are_told_where_their_azure_resources_are() {
     assert_eq!(names, ["POD_NAME", "POD_NAMESPACE"]);
 }
 
+/// Each bot signs in as its own identity: the ServiceAccount carries that identity's
+/// client ID, the pods the webhook's label and the same ID (so a new identity rolls them,
+/// and the same one changes nothing).
 #[test]
-fn workload_identity_marks_the_service_account_and_pods() {
-    let op = OperatorConfig {
-        workload_identity_client_id: Some("0000-client".into()),
-        ..OperatorConfig::default()
+fn workload_identity_marks_the_service_account_and_pods_with_the_bots_own_client_id() {
+    let plain = build(&live(), &OperatorConfig::default());
+    assert!(plain.service_account.metadata.annotations.is_none());
+    let template = |c: &tradewind_operator::build::Children| {
+        c.deployment
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .clone()
+            .unwrap()
     };
-    let c = build(&live(), &op);
+    assert!(
+        !template(&plain)
+            .labels
+            .unwrap()
+            .contains_key("azure.workload.identity/use")
+    );
+    let c = plain.clone().with_workload_identity("1111-bot-a");
     let sa = &c.service_account.metadata;
     assert_eq!(
         sa.annotations.as_ref().unwrap()["azure.workload.identity/client-id"],
-        "0000-client"
+        "1111-bot-a"
     );
-    let pod_labels = c
-        .deployment
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .metadata
-        .as_ref()
-        .unwrap()
-        .labels
-        .clone()
-        .unwrap();
-    assert_eq!(pod_labels["azure.workload.identity/use"], "true");
-    let c = build(&live(), &OperatorConfig::default());
-    assert!(c.service_account.metadata.annotations.is_none());
+    assert_eq!(
+        sa.labels.as_ref().unwrap()["azure.workload.identity/use"],
+        "true"
+    );
+    let pod = template(&c);
+    assert_eq!(pod.labels.unwrap()["azure.workload.identity/use"], "true");
+    let annotations = pod.annotations.unwrap();
+    assert_eq!(
+        annotations["tradewind.dev/workload-identity-client-id"],
+        "1111-bot-a"
+    );
+    assert!(annotations.contains_key("tradewind.dev/config-hash"));
+    // The same identity builds the same objects; another one differs.
+    assert_eq!(c, plain.clone().with_workload_identity("1111-bot-a"));
+    assert_ne!(
+        template(&c),
+        template(&plain.with_workload_identity("2222-bot-b"))
+    );
 }
 
 /// Port 9090 was open to every pod, exposing each bot's equity and PnL to other

@@ -534,6 +534,7 @@ impl tradewind_operator::controller::cloud::Cloud for RecordingCloud {
                 cosmos_container_id: Some(format!("/subscriptions/s/cosmos/{}", bot.name_any())),
                 key_vault_secret_id: None,
                 service_bus_topic_id: None,
+                workload_identity_client_id: None,
             })
         })
     }
@@ -648,16 +649,164 @@ async fn the_finalizer_cleans_up_cloud_resources_and_says_why_it_waits() {
     operator.abort();
 }
 
+/// A cloud whose bots sign in as the identity `client`, or whose ensure fails.
+struct IdentityCloud {
+    client: std::sync::Mutex<Result<String, String>>,
+}
+
+impl tradewind_operator::controller::cloud::Cloud for IdentityCloud {
+    fn ensure<'a>(
+        &'a self,
+        _bot: &'a TradingBot,
+    ) -> tradewind_operator::controller::cloud::CloudFuture<
+        'a,
+        tradewind_operator::status::CloudState,
+    > {
+        let state = self.client.lock().unwrap().clone();
+        Box::pin(async move {
+            match state {
+                Ok(client) => Ok(tradewind_operator::status::CloudState::Ready {
+                    cosmos_container_id: Some("/subscriptions/s/cosmos/c".into()),
+                    key_vault_secret_id: None,
+                    service_bus_topic_id: None,
+                    workload_identity_client_id: Some(client),
+                }),
+                Err(e) => Err(tradewind_operator::controller::cloud::CloudError(e)),
+            }
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        _bot: &'a TradingBot,
+    ) -> tradewind_operator::controller::cloud::CloudFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The worker signs in as the identity the cloud step reports: its ServiceAccount carries
+/// that client ID. A failed cloud step leaves the running worker as it is (no lost
+/// annotation, no rollout); a new identity rolls it onto the new client ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_signs_in_as_its_bots_own_identity() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let (_server, client) = cluster().await;
+    let cloud = Arc::new(IdentityCloud {
+        client: std::sync::Mutex::new(Ok("aaaa-bot-identity".into())),
+    });
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig::default(),
+        cloud.clone(),
+    ));
+    let operator = tokio::spawn(async move { controller::run(ctx, Some(NS)).await });
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let mut bot: TradingBot = example("examples/bots/paper.yaml");
+    bot.metadata.name = Some("signed".into());
+    bot.spec.cloud = serde_json::from_value(serde_json::json!({"cosmos": true})).unwrap();
+    bots.create(&PostParams::default(), &bot).await.unwrap();
+    let client_of = |sa: &ServiceAccount| {
+        sa.annotations()
+            .get("azure.workload.identity/client-id")
+            .cloned()
+    };
+    let template_client = |d: &Deployment| {
+        d.spec
+            .as_ref()?
+            .template
+            .metadata
+            .as_ref()?
+            .annotations
+            .as_ref()?
+            .get("tradewind.dev/workload-identity-client-id")
+            .cloned()
+    };
+    eventually(20, "the worker set up as the bot's identity", || async {
+        let sa = sas.get("signed-worker").await.ok()?;
+        let d = deployments.get("signed-worker").await.ok()?;
+        (client_of(&sa).as_deref() == Some("aaaa-bot-identity")
+            && template_client(&d).as_deref() == Some("aaaa-bot-identity"))
+        .then_some(())
+    })
+    .await;
+    let before = deployments.get("signed-worker").await.unwrap();
+
+    // The cloud step fails while the bot changes: the status says why, the worker stays
+    // as it is — neither the new configuration without its identity nor a lost client ID.
+    *cloud.client.lock().unwrap() = Err("identity signed-worker: 403 AuthorizationFailed".into());
+    bots.patch(
+        "signed",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"risk": {"maxOrderNotional": "900"}}})),
+    )
+    .await
+    .unwrap();
+    eventually(20, "CloudReady=False naming the failure", || async {
+        let b = bots.get("signed").await.ok()?;
+        let c = find(&b.status.as_ref()?.conditions, types::CLOUD_READY)?;
+        (c.status == "False" && c.message.contains("403 AuthorizationFailed")).then_some(())
+    })
+    .await;
+    let sa = sas.get("signed-worker").await.unwrap();
+    assert_eq!(client_of(&sa).as_deref(), Some("aaaa-bot-identity"));
+    let after = deployments.get("signed-worker").await.unwrap();
+    assert_eq!(
+        after.spec, before.spec,
+        "a failed cloud step changed the worker"
+    );
+
+    // A new identity (recreated): the ServiceAccount and the pods follow, with the
+    // configuration change held back meanwhile.
+    *cloud.client.lock().unwrap() = Ok("bbbb-new-identity".into());
+    bots.patch(
+        "signed",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"metadata": {"annotations": {"poke": "2"}}})),
+    )
+    .await
+    .unwrap();
+    let moved = eventually(20, "the worker moved to the new identity", || async {
+        let sa = sas.get("signed-worker").await.ok()?;
+        let d = deployments.get("signed-worker").await.ok()?;
+        (client_of(&sa).as_deref() == Some("bbbb-new-identity")
+            && template_client(&d).as_deref() == Some("bbbb-new-identity"))
+        .then_some(d)
+    })
+    .await;
+    let hash = |d: &Deployment| {
+        d.spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap()[CONFIG_HASH_ANNOTATION]
+            .clone()
+    };
+    assert_ne!(
+        hash(&moved),
+        hash(&before),
+        "the held-back change now applies"
+    );
+    operator.abort();
+}
+
 /// The Azure cloud end to end: the operator, the test API server and the Azure fake. A bot
 /// asking for Cosmos, Key Vault and Service Bus gets them (its exchange credentials copied
-/// from its Secret into Key Vault, never into status), their IDs reach the status, a
-/// resync writes nothing to Azure, and deleting the bot deletes them.
+/// from its Secret into Key Vault, never into status) and its own identity, whose client
+/// ID its worker's ServiceAccount carries; their IDs reach the status, a resync writes
+/// nothing to Azure, and deleting the bot deletes them, its grants and its identity.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_resources_follow_the_bot() {
-    use k8s_openapi::api::core::v1::Secret;
+    use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
     use serde_json::json;
     use tradewind_azure::arm::ResourceId;
-    use tradewind_azure::bot::{BotCloudConfig, BotResources};
+    use tradewind_azure::bot::{BotCloudConfig, BotResources, WorkloadIdentity};
     use tradewind_azure_fake::DEFAULT_TENANT;
     use tradewind_operator::controller::cloud::azure::AzureCloud;
 
@@ -706,7 +855,9 @@ async fn azure_resources_follow_the_bot() {
             key_vault: "kv-tw".into(),
             key_vault_uri: Some(fake.vault_url("kv-tw")),
             service_bus_namespace: "sb-tradewind".into(),
-            workload_identity: None,
+            workload_identity: Some(WorkloadIdentity {
+                issuer: "https://westeurope.oic.localhost/issuer/".into(),
+            }),
         },
     );
 
@@ -763,6 +914,41 @@ async fn azure_resources_follow_the_bot() {
     );
     assert!(fake.resource(&container).is_some());
     assert!(fake.resource(&topic).is_some());
+    // The worker signs in as the bot's own identity.
+    let identities = fake.resources_under(&format!(
+        "/subscriptions/{SUB}/resourceGroups/rg-tw/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
+    ));
+    let identities: Vec<_> = identities
+        .iter()
+        .filter(|(id, _)| !id.contains("/federatedIdentityCredentials/"))
+        .collect();
+    assert_eq!(identities.len(), 1, "{identities:?}");
+    let (identity, body) = identities[0];
+    let client_id = body["properties"]["clientId"].as_str().unwrap().to_owned();
+    let sa = Api::<ServiceAccount>::namespaced(client.clone(), NS)
+        .get("azure-bot-worker")
+        .await
+        .unwrap();
+    assert_eq!(
+        sa.annotations()["azure.workload.identity/client-id"],
+        client_id
+    );
+    let deployment = Api::<Deployment>::namespaced(client.clone(), NS)
+        .get("azure-bot-worker")
+        .await
+        .unwrap();
+    let template = deployment.spec.unwrap().template.metadata.unwrap();
+    assert_eq!(
+        template.labels.unwrap()["azure.workload.identity/use"],
+        "true"
+    );
+    let grants = || {
+        fake.resources_under(&format!("/subscriptions/{SUB}"))
+            .into_iter()
+            .filter(|(id, _)| id.contains("oleAssignments/"))
+            .count()
+    };
+    assert_eq!(grants(), 4);
     let status = serde_json::to_string(&ready_bot.status).unwrap();
     assert!(
         !status.contains(api_secret),
@@ -794,8 +980,10 @@ async fn azure_resources_follow_the_bot() {
     eventually(30, "the bot and its Azure resources to go", || async {
         (bots.get_opt("azure-bot").await.ok()?.is_none()
             && fake.resource(&container).is_none()
-            && fake.resource(&topic).is_none())
-        .then_some(())
+            && fake.resource(&topic).is_none()
+            && fake.resource(identity).is_none()
+            && grants() == 0)
+            .then_some(())
     })
     .await;
     operator.abort();

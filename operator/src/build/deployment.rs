@@ -21,7 +21,7 @@ use tradewind_crds::contract::{
 };
 use tradewind_crds::{Mode, TradingBot};
 
-use super::rbac::WORKLOAD_IDENTITY_USE;
+use super::rbac::{WORKLOAD_IDENTITY_POD_ANNOTATION, WORKLOAD_IDENTITY_USE};
 use super::{BuildError, Names, OperatorConfig, child_meta, selector_labels};
 
 /// Port of the worker's /metrics, /healthz and /readyz, as Kubernetes spells ports.
@@ -121,10 +121,7 @@ pub fn deployment(
 ) -> Result<Deployment, BuildError> {
     let name = bot.metadata.name.as_deref().unwrap_or_default();
     let names = Names(name);
-    let mut pod_labels = selector_labels(name);
-    if op.workload_identity_client_id.is_some() {
-        pod_labels.insert(WORKLOAD_IDENTITY_USE.into(), "true".into());
-    }
+    let pod_labels = selector_labels(name);
     let mut volumes = vec![
         Volume {
             name: "config".into(),
@@ -325,4 +322,18 @@ pub fn deployment(
         }),
         ..Deployment::default()
     })
+}
+
+/// Labels the worker's pods for the workload identity webhook and records the identity's
+/// client ID on the template (a new identity rolls them; an unchanged one changes nothing).
+pub(super) fn use_workload_identity(d: &mut Deployment, client_id: &str) {
+    let Some(meta) = d.spec.as_mut().and_then(|s| s.template.metadata.as_mut()) else {
+        return;
+    };
+    meta.labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(WORKLOAD_IDENTITY_USE.into(), "true".into());
+    meta.annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(WORKLOAD_IDENTITY_POD_ANNOTATION.into(), client_id.into());
 }

@@ -17,7 +17,10 @@ pub use deployment::{CONFIG_HASH_ANNOTATION, METRICS_PORT, deployment};
 pub use hash::config_hash;
 pub use labels::{bot_labels, selector_labels};
 pub use network::{metrics_service, network_policy};
-pub use rbac::{lease, role, role_binding, service_account};
+pub use rbac::{
+    WORKLOAD_IDENTITY_CLIENT_ID, WORKLOAD_IDENTITY_POD_ANNOTATION, WORKLOAD_IDENTITY_USE, lease,
+    role, role_binding, service_account,
+};
 pub use settlement::{
     DATABASE_URL_KEY, PLAN_SPEC_ENV, Platform, SETTLEMENT_PENDING_MESSAGE,
     SETTLEMENT_PENDING_REASON, SETTLEMENT_SCHEDULED_REASON, settlement_condition,
@@ -41,9 +44,6 @@ use tradewind_crds::resolved::BotConfig;
 pub struct OperatorConfig {
     /// Worker image used unless a bot sets `spec.image`.
     pub worker_image: String,
-    /// Client ID of the user-assigned identity the workers use with Azure workload
-    /// identity; `None` when the cluster has no Azure.
-    pub workload_identity_client_id: Option<String>,
     /// Data-plane endpoints the workers use for their Azure resources; `None` without Azure.
     pub azure: Option<WorkerAzure>,
     /// A PersistentVolumeClaim per bot for the worker's journal; `None`: an `emptyDir`.
@@ -117,7 +117,6 @@ impl Default for OperatorConfig {
     fn default() -> Self {
         Self {
             worker_image: "ghcr.io/tradewind-dev/tradewind-bot:0.1.0".into(),
-            workload_identity_client_id: None,
             azure: None,
             state_volume: None,
             platform_url: None,
@@ -164,6 +163,18 @@ pub struct Children {
     pub network_policy: NetworkPolicy,
     /// Hash of the resolved configuration and image, also on the pod template.
     pub config_hash: String,
+}
+
+impl Children {
+    /// The worker signs in to Azure as the bot's own identity (workload identity): its
+    /// ServiceAccount carries the identity's client ID, and its pods the webhook's label
+    /// plus the client ID, so a new identity rolls the pods (the webhook injects the ID
+    /// only when a pod is created).
+    pub fn with_workload_identity(mut self, client_id: &str) -> Self {
+        rbac::use_workload_identity(&mut self.service_account, client_id);
+        deployment::use_workload_identity(&mut self.deployment, client_id);
+        self
+    }
 }
 
 /// Names of a bot's children (one place, so builders and status agree).

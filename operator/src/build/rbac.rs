@@ -14,33 +14,38 @@ use super::{BuildError, Names, OperatorConfig, child_meta};
 pub const WORKLOAD_IDENTITY_USE: &str = "azure.workload.identity/use";
 /// Annotation carrying the managed identity's client ID on the ServiceAccount.
 pub const WORKLOAD_IDENTITY_CLIENT_ID: &str = "azure.workload.identity/client-id";
+/// The same client ID on the worker's pod template: a changed identity rolls the pods.
+pub const WORKLOAD_IDENTITY_POD_ANNOTATION: &str = "tradewind.dev/workload-identity-client-id";
 
 fn bot_name(bot: &TradingBot) -> &str {
     bot.metadata.name.as_deref().unwrap_or_default()
 }
 
-/// The worker's ServiceAccount, set up for workload identity when the operator has one.
+/// The worker's ServiceAccount; the bot's Azure identity is added by
+/// [`super::Children::with_workload_identity`] once the cloud step knows it.
 pub fn service_account(
     bot: &TradingBot,
-    op: &OperatorConfig,
+    _op: &OperatorConfig,
 ) -> Result<ServiceAccount, BuildError> {
-    let mut metadata = child_meta(bot, Names(bot_name(bot)).worker())?;
-    if let Some(client_id) = &op.workload_identity_client_id {
-        metadata
-            .labels
-            .get_or_insert_with(BTreeMap::new)
-            .insert(WORKLOAD_IDENTITY_USE.into(), "true".into());
-        metadata.annotations = Some(BTreeMap::from([(
-            WORKLOAD_IDENTITY_CLIENT_ID.into(),
-            client_id.clone(),
-        )]));
-    }
+    let metadata = child_meta(bot, Names(bot_name(bot)).worker())?;
     Ok(ServiceAccount {
         metadata,
         // The worker talks to the API server, so it needs its token.
         automount_service_account_token: Some(true),
         ..ServiceAccount::default()
     })
+}
+
+/// Marks the ServiceAccount for Azure workload identity as `client_id`.
+pub(super) fn use_workload_identity(sa: &mut ServiceAccount, client_id: &str) {
+    sa.metadata
+        .labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(WORKLOAD_IDENTITY_USE.into(), "true".into());
+    sa.metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(WORKLOAD_IDENTITY_CLIENT_ID.into(), client_id.into());
 }
 
 /// The worker's Lease, created by the operator so the Role can name it (RBAC cannot

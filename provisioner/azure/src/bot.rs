@@ -335,7 +335,12 @@ pub fn role_assignment_body(subscription_id: &str, role: &str, principal_id: &st
 
 /// Cosmos DB data-plane role assignment body (databaseAccounts/sqlRoleAssignments): the
 /// account's built-in role `role` for `principal_id` on `scope` (`{account}/dbs/{db}/colls/{c}`).
-pub fn sql_role_assignment_body(account_id: &str, role: &str, scope: &str, principal_id: &str) -> Value {
+pub fn sql_role_assignment_body(
+    account_id: &str,
+    role: &str,
+    scope: &str,
+    principal_id: &str,
+) -> Value {
     json!({"properties": {
         "roleDefinitionId": format!("{account_id}/sqlRoleDefinitions/{role}"),
         "scope": scope,
@@ -522,11 +527,7 @@ impl BotResources {
         let [want_cosmos, want_vault, want_bus] = wants;
         let (mut keep, mut drop) = (Vec::new(), Vec::new());
         let mut sort = |wanted: bool, g: Grant| {
-            if wanted {
-                keep.push(g)
-            } else {
-                drop.push(g)
-            }
+            if wanted { keep.push(g) } else { drop.push(g) }
         };
         sort(want_cosmos, cosmos);
         sort(
@@ -831,7 +832,12 @@ mod tests {
             "principalId": "p", "scope": "/subscriptions/sub/x"}});
         assert_eq!(grant_of(&desired).0, grant_of(&live).0);
         assert_eq!(grant_of(&desired).1, grant_of(&live).1);
-        let sql = sql_role_assignment_body("/a", roles::COSMOS_DATA_CONTRIBUTOR, "/a/dbs/d/colls/c", "p");
+        let sql = sql_role_assignment_body(
+            "/a",
+            roles::COSMOS_DATA_CONTRIBUTOR,
+            "/a/dbs/d/colls/c",
+            "p",
+        );
         assert_eq!(
             grant_of(&sql),
             (
@@ -853,7 +859,10 @@ mod tests {
         }
         let n = names_for(&long).unwrap();
         assert!(n.identity.len() <= 128);
-        assert_ne!(n.identity, names_for(&bot("trading", "y")).unwrap().identity);
+        assert_ne!(
+            n.identity,
+            names_for(&bot("trading", "y")).unwrap().identity
+        );
     }
 
     #[test]

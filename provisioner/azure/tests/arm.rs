@@ -364,7 +364,11 @@ async fn bot_resources_are_idempotent_and_deleted() {
     assert!(env.fake.resource(&topic).is_none());
     assert!(env.fake.resource(&identity.id).is_none());
     assert!(fed_is_gone(&env, &identity.id));
-    assert_eq!(all_grants(&env), vec![], "a role assignment outlived its bot");
+    assert_eq!(
+        all_grants(&env),
+        vec![],
+        "a role assignment outlived its bot"
+    );
     // Deleting twice is fine (finalizer retries).
     bots.delete(&bot).await.unwrap();
     // And the bot can come back: the soft-deleted secret is recovered, and a new identity
@@ -403,7 +407,13 @@ async fn each_bots_identity_reaches_only_its_own_resources() {
     let grants = all_grants(&env);
     assert_eq!(grants.len(), 8, "{grants:#?}");
     for (ids, identity) in [(&a, &ia), (&b, &ib)] {
-        let secret_name = ids.key_vault_secret_id.as_deref().unwrap().rsplit('/').next().unwrap();
+        let secret_name = ids
+            .key_vault_secret_id
+            .as_deref()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap();
         let container = ids.cosmos_container_id.as_deref().unwrap();
         let container_name = container.rsplit('/').next().unwrap();
         let lower = |s: String| s.to_ascii_lowercase();
@@ -437,11 +447,15 @@ async fn each_bots_identity_reaches_only_its_own_resources() {
     // No grant on the vault, the namespace or the account as a whole.
     let wide = [
         vault.to_string(),
-        g.provider("Microsoft.ServiceBus", "namespaces", "sb-tw-test").to_string(),
+        g.provider("Microsoft.ServiceBus", "namespaces", "sb-tw-test")
+            .to_string(),
         account.to_string(),
     ]
     .map(|s| s.to_ascii_lowercase());
-    assert!(grants.iter().all(|(_, _, scope)| !wide.contains(scope)), "{grants:#?}");
+    assert!(
+        grants.iter().all(|(_, _, scope)| !wide.contains(scope)),
+        "{grants:#?}"
+    );
     // Disjoint scopes: nothing one bot may touch is reachable by the other.
     let scopes = |p: &str| -> std::collections::BTreeSet<String> {
         grants
@@ -510,11 +524,16 @@ async fn a_changed_role_assignment_is_reported_not_replaced() {
     let before = env.fake.writes();
     let err = bots.ensure(&bot("gamma"), &only_bus).await.unwrap_err();
     assert!(
-        err.to_string().contains(&format!("grants role {owner} to principal")),
+        err.to_string()
+            .contains(&format!("grants role {owner} to principal")),
         "{err}"
     );
     assert!(err.to_string().contains(sender), "{err}");
-    assert_eq!(env.fake.writes(), before, "ensure touched the changed assignment");
+    assert_eq!(
+        env.fake.writes(),
+        before,
+        "ensure touched the changed assignment"
+    );
 }
 
 /// Workload identity as on AKS: the federated token file and the client/tenant IDs come

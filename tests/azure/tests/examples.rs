@@ -33,7 +33,9 @@ fn cases() -> Vec<(&'static str, &'static str, String, Option<&'static str>)> {
     // The SQL role assignment examples name the account `myAccountName`, which Cosmos DB
     // itself refuses (lower case only); its scope and role definition compare
     // case-insensitively, so the lower-case account stands in.
-    let sql_ra = p("Microsoft.DocumentDB/databaseAccounts/myaccountname/sqlRoleAssignments/{roleAssignmentId}");
+    let sql_ra = p(
+        "Microsoft.DocumentDB/databaseAccounts/myaccountname/sqlRoleAssignments/{roleAssignmentId}",
+    );
     vec![
         (
             "resources/2025-03-01/CreateResourceGroup.json",

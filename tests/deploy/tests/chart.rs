@@ -181,15 +181,19 @@ fn twctl_values_configure_azure_and_workload_identity() {
         ("TRADEWIND_KEYVAULT_NAME", "tw-prod-kv"),
         ("TRADEWIND_SERVICEBUS_NAMESPACE", "tw-prod-bus"),
         (
-            "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID",
-            "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-        ),
-        (
             "TRADEWIND_WORKER_IMAGE",
             "twprod.azurecr.io/tradewind-bot:0.1.0",
         ),
     ] {
         assert_eq!(env.get(k), Some(&json!(v)), "{k}");
+    }
+    // Each bot gets its own identity: the former shared worker identity's settings,
+    // still accepted in the values, reach the operator no more.
+    for gone in [
+        "TRADEWIND_WORKLOAD_IDENTITY_CLIENT_ID",
+        "TRADEWIND_WORKER_IDENTITY_NAME",
+    ] {
+        assert_eq!(env.get(gone), None, "{gone}");
     }
     // Cluster-wide get on Secrets was granted with Azure; now never, and the
     // credentialNamespaces get a Role each.
@@ -491,14 +495,6 @@ fn schema_rejects_bad_values() {
                 v
             },
             "at '/azure/subscriptionId'",
-        ),
-        (
-            {
-                let mut v = twctl_values();
-                v["azure"]["workerIdentity"] = json!({});
-                v
-            },
-            "at '/azure/workerIdentity/clientId': '' does not match pattern",
         ),
         (
             {

@@ -1,6 +1,7 @@
 //! The TradingBot reconcile, as a list of steps, each in a file of its own with its own
 //! error variant: fetch the references → dereference → build → ensure the cloud
-//! resources → apply the workload (or, for a Backtest bot, remove it) → write the status.
+//! resources → apply the workload with the bot's cloud identity (or, for a Backtest bot,
+//! remove it; after a failed cloud step, leave it as it is) → write the status.
 
 mod cloud;
 mod fetch;
@@ -46,6 +47,14 @@ pub enum Error {
     /// Applying one of the worker's objects failed.
     #[error("applying {0}")]
     ApplyWorkload(#[source] ApplyError),
+    /// Reading the worker Deployment (left as it is after a failed cloud step) failed.
+    #[error("reading Deployment {name}: {source}")]
+    ReadWorkload {
+        /// Object name.
+        name: String,
+        /// Cause.
+        source: kube::Error,
+    },
     /// Removing the workload of a bot that runs none (mode Backtest) failed.
     #[error("removing {kind} {name}: {source}")]
     RemoveWorkload {
@@ -73,6 +82,7 @@ impl ReconcileError for Error {
             Error::Fetch { .. } => "fetch",
             Error::Build(_) => "build",
             Error::ApplyWorkload(_) => "apply",
+            Error::ReadWorkload { .. } => "read",
             Error::RemoveWorkload { .. } => "remove",
             Error::Status(_) => "status",
             Error::CleanupCloud(_) => "cloud",
@@ -130,19 +140,32 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
     } else {
         cloud::ensure(bot, ctx).await
     };
-    let deployment = if backtest {
-        // The worker refuses Backtest bots: no pod to crash-loop, the status says how
-        // to run one.
-        workload::remove(ctx, bot, &children).await?;
-        None
-    } else {
-        Some(workload::apply(ctx, &children).await?)
+    let config_hash = children.config_hash.clone();
+    let (deployment, applied) = match &cloud {
+        _ if backtest => {
+            // The worker refuses Backtest bots: no pod to crash-loop, the status says how
+            // to run one.
+            workload::remove(ctx, bot, &children).await?;
+            (None, true)
+        }
+        // The worker's Azure identity comes from the cloud step: applying without it
+        // would strip a running worker's identity (and roll it for nothing). What runs
+        // stays as it is until the retry succeeds; the status says why.
+        CloudState::Failed(_) => (workload::live(ctx, &children).await?, false),
+        CloudState::Ready {
+            workload_identity_client_id: Some(client_id),
+            ..
+        } => {
+            let children = children.with_workload_identity(client_id);
+            (Some(workload::apply(ctx, &children).await?), true)
+        }
+        _ => (Some(workload::apply(ctx, &children).await?), true),
     };
     let observed = Observed {
         resolution: Ok(()),
         cloud: cloud.clone(),
         deployment: deployment.as_ref().and_then(|d| d.status.as_ref()),
-        config_hash: Some(children.config_hash.clone()),
+        config_hash: applied.then_some(config_hash),
     };
     status::reconciled(bot, ctx, &observed).await?;
     Ok(Action::requeue(match cloud {

@@ -68,6 +68,15 @@ pub async fn apply(ctx: &Context, c: &Children) -> Result<Deployment, Error> {
     Ok(deployment)
 }
 
+/// The live worker Deployment, if any, read but not changed.
+pub async fn live(ctx: &Context, c: &Children) -> Result<Option<Deployment>, Error> {
+    let name = c.deployment.metadata.name.clone().unwrap_or_default();
+    api(ctx, &c.deployment)
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::ReadWorkload { name, source })
+}
+
 /// Deletes whatever [`apply`] made, the Deployment first, but the state claim: the
 /// journal outlives a change of mode (it goes with the bot).
 pub async fn remove(ctx: &Context, bot: &TradingBot, c: &Children) -> Result<(), Error> {

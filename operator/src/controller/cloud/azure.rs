@@ -1,6 +1,7 @@
 //! The Azure [`Cloud`]: a bot's Cosmos container, Key Vault secret (holding the exchange
-//! credentials from the bot's Secret), Service Bus topic, and the federated credential of
-//! its worker's ServiceAccount, through `tradewind_azure::bot`.
+//! credentials from the bot's Secret), Service Bus topic and, with workload identity, its
+//! own Azure identity federated with its worker's ServiceAccount and granted access to
+//! those three resources only, through `tradewind_azure::bot`.
 
 use std::sync::Arc;
 
@@ -53,10 +54,9 @@ pub struct AzureArgs {
     /// Service Bus endpoint the workers use.
     #[arg(long, env = "TRADEWIND_SERVICEBUS_ENDPOINT")]
     pub service_bus_endpoint: Option<String>,
-    /// The workers' user-assigned identity (name, in the resource group).
-    #[arg(long, env = "TRADEWIND_WORKER_IDENTITY_NAME")]
-    pub worker_identity: Option<String>,
-    /// The AKS cluster's OIDC issuer URL (for the workers' federated credentials).
+    /// The AKS cluster's OIDC issuer URL. Set, every bot using Azure gets its own
+    /// user-assigned identity federated with its worker's ServiceAccount; unset, workers
+    /// get no Azure identity.
     #[arg(long, env = "TRADEWIND_OIDC_ISSUER")]
     pub oidc_issuer: Option<String>,
 }
@@ -72,11 +72,9 @@ pub enum AzureConfigError {
         /// Environment variable.
         env: &'static str,
     },
-    /// Only one of the workload-identity pair is set.
-    #[error(
-        "--worker-identity (TRADEWIND_WORKER_IDENTITY_NAME) and --oidc-issuer (TRADEWIND_OIDC_ISSUER) go together"
-    )]
-    HalfWorkloadIdentity,
+    /// The OIDC issuer is not an https URL.
+    #[error("--oidc-issuer (TRADEWIND_OIDC_ISSUER) {0:?} is not an https URL")]
+    OidcIssuer(String),
     /// Endpoints, credentials or transport are invalid.
     #[error("azure: {0}")]
     Setup(String),
@@ -96,13 +94,14 @@ fn required(
 impl AzureArgs {
     /// The per-bot configuration these settings describe (pure; no I/O).
     pub fn bot_config(&self) -> Result<BotCloudConfig, AzureConfigError> {
-        let workload_identity = match (&self.worker_identity, &self.oidc_issuer) {
-            (Some(identity), Some(issuer)) => Some(WorkloadIdentity {
-                identity: identity.clone(),
-                issuer: issuer.clone(),
-            }),
-            (None, None) => None,
-            _ => return Err(AzureConfigError::HalfWorkloadIdentity),
+        let workload_identity = match self.oidc_issuer.as_deref().filter(|i| !i.is_empty()) {
+            Some(issuer) if issuer.starts_with("https://") && issuer.len() > "https://".len() => {
+                Some(WorkloadIdentity {
+                    issuer: issuer.to_owned(),
+                })
+            }
+            Some(other) => return Err(AzureConfigError::OidcIssuer(other.to_owned())),
+            None => None,
         };
         Ok(BotCloudConfig {
             subscription_id: required(
@@ -268,6 +267,7 @@ impl Cloud for AzureCloud {
                 cosmos_container_id: ids.cosmos_container_id,
                 key_vault_secret_id: ids.key_vault_secret_id,
                 service_bus_topic_id: ids.service_bus_topic_id,
+                workload_identity_client_id: ids.identity.map(|i| i.client_id),
             })
         })
     }
