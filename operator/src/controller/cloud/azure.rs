@@ -281,3 +281,61 @@ impl Cloud for AzureCloud {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        azure: AzureArgs,
+    }
+
+    fn config(extra: &[&str]) -> Result<BotCloudConfig, AzureConfigError> {
+        let base = [
+            "x",
+            "--subscription-id",
+            "s",
+            "--resource-group",
+            "rg",
+            "--cosmos-account",
+            "c",
+            "--key-vault",
+            "kv",
+            "--service-bus-namespace",
+            "sb",
+        ];
+        Cli::try_parse_from(base.iter().chain(extra))
+            .unwrap()
+            .azure
+            .bot_config()
+    }
+
+    #[test]
+    fn the_oidc_issuer_alone_turns_per_bot_identities_on() {
+        let on = config(&[
+            "--oidc-issuer",
+            "https://westeurope.oic.prod-aks.azure.com/t/i/",
+        ]);
+        assert_eq!(
+            on.unwrap().workload_identity,
+            Some(WorkloadIdentity {
+                issuer: "https://westeurope.oic.prod-aks.azure.com/t/i/".into()
+            })
+        );
+        assert_eq!(
+            config(&["--oidc-issuer", ""]).unwrap().workload_identity,
+            None
+        );
+        let err = config(&["--oidc-issuer", "http://issuer"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--oidc-issuer (TRADEWIND_OIDC_ISSUER) \"http://issuer\" is not an https URL"
+        );
+        // The shared worker identity is gone: its flag is refused rather than ignored.
+        assert!(Cli::try_parse_from(["x", "--worker-identity", "id-tw-worker"]).is_err());
+    }
+}
