@@ -18,7 +18,7 @@
 //! - its fills from the 30 days before the period to the period's end in the plan's
 //!   currency (those before the period only count towards the volume tier).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
@@ -285,6 +285,29 @@ async fn account_input(
                 }
             }
         }
+        // Capital added or withdrawn in the period, each with the bot's equity just
+        // before it (the last snapshot before the flow).
+        let flow_rows = sqlx::query(
+            "SELECT id, ts, amount FROM capital_flows WHERE bot = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, id",
+        )
+        .bind(&bot)
+        .bind(period.start)
+        .bind(period.end)
+        .fetch_all(&mut *conn)
+        .await?;
+        for f in flow_rows {
+            let ts: i64 = f.try_get("ts")?;
+            let before = snapshot(conn, &bot, LAST_BEFORE, i64::MIN, ts)
+                .await?
+                .map(|s| s.equity)
+                .unwrap_or_default();
+            flows.push(CapitalFlow {
+                id: format!("capital/{}", f.try_get::<String, _>("id")?),
+                ts,
+                amount: money_from("capital flow", &f.try_get::<String, _>("amount")?)?,
+                before,
+            });
+        }
         plan_bots.push(bot.clone());
         bots.push(BotPeriod {
             currency: r.try_get("currency")?,
@@ -294,13 +317,40 @@ async fn account_input(
             closing,
         });
     }
+    // Fills recorded after the period holding them was settled, not charged yet.
+    let late_rows = sqlx::query(
+        "SELECT f.event_id AS event_id, f.bot AS bot, f.ts AS ts, f.notional AS notional, f.liquidity AS liquidity \
+         FROM late_fills l JOIN fills f ON f.event_id = l.event_id \
+         WHERE l.plan = $1 AND l.account = $2 AND l.charged_in IS NULL AND f.currency = $3 AND f.ts < $4 \
+         ORDER BY f.ts, f.event_id",
+    )
+    .bind(plan_name)
+    .bind(account)
+    .bind(&plan.currency)
+    .bind(period.start)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut late_fills = Vec::with_capacity(late_rows.len());
+    for r in late_rows {
+        let f = fill_of(&r)?;
+        // A bot that left the plan: its late fill is not this plan's to charge.
+        if plan_bots.contains(&f.bot) {
+            late_fills.push(f);
+        }
+    }
+    let late_ids: BTreeSet<&str> = late_fills.iter().map(|f| f.id.as_str()).collect();
+    // The tier of a late fill's day reads the 30 days before it.
+    let from = late_fills
+        .iter()
+        .map(|f| history_start(&Period::containing(PeriodKind::Daily, f.ts)))
+        .fold(history_start(&period), i64::min);
     let fill_rows = sqlx::query(
         "SELECT event_id, bot, ts, notional, liquidity FROM fills \
          WHERE account = $1 AND currency = $2 AND ts >= $3 AND ts < $4 ORDER BY ts, event_id",
     )
     .bind(account)
     .bind(&plan.currency)
-    .bind(history_start(&period))
+    .bind(from)
     .bind(period.end)
     .fetch_all(&mut *conn)
     .await?;
@@ -308,6 +358,10 @@ async fn account_input(
     for r in fill_rows {
         let bot: String = r.try_get("bot")?;
         let ts: i64 = r.try_get("ts")?;
+        let id: String = r.try_get("event_id")?;
+        if late_ids.contains(id.as_str()) {
+            continue;
+        }
         // In the period only the plan's bots are charged; before it every fill of the
         // account in the plan's currency counts towards the tier.
         if period.contains(ts) && !plan_bots.contains(&bot) {
@@ -315,7 +369,7 @@ async fn account_input(
         }
         let liquidity: String = r.try_get("liquidity")?;
         fills.push(tradewind_commission::Fill {
-            id: r.try_get("event_id")?,
+            id,
             bot,
             ts,
             notional: money_from("notional", &r.try_get::<String, _>("notional")?)?,
@@ -332,6 +386,22 @@ async fn account_input(
         referrers,
         bots,
         fills,
+        late_fills,
+    })
+}
+
+fn fill_of(r: &sqlx::any::AnyRow) -> Result<tradewind_commission::Fill, LedgerError> {
+    let liquidity: String = r.try_get("liquidity")?;
+    Ok(tradewind_commission::Fill {
+        id: r.try_get("event_id")?,
+        bot: r.try_get("bot")?,
+        ts: r.try_get("ts")?,
+        notional: money_from("notional", &r.try_get::<String, _>("notional")?)?,
+        liquidity: if liquidity == "maker" {
+            Liquidity::Maker
+        } else {
+            Liquidity::Taker
+        },
     })
 }
 
@@ -577,6 +647,14 @@ impl Ledger {
             };
         }
         fault("after-insert");
+        if self.engine() == crate::Engine::Postgres {
+            // A batch being recorded for one of these bots holds its row (its upsert):
+            // wait for it, so its fills are read below or, once this commits, flagged late.
+            sqlx::query("SELECT bot FROM bots WHERE plan = $1 ORDER BY bot FOR UPDATE")
+                .bind(plan_name)
+                .fetch_all(&mut *tx)
+                .await?;
+        }
         let accounts: Vec<String> =
             sqlx::query("SELECT DISTINCT account FROM bots WHERE plan = $1 ORDER BY account")
                 .bind(plan_name)
@@ -619,6 +697,7 @@ impl Ledger {
                 None => AccountState::default(),
             };
             let input = account_input(&mut tx, plan_name, plan, account, period).await?;
+            let late: Vec<String> = input.late_fills.iter().map(|f| f.id.clone()).collect();
             let (settlement, next) = match tradewind_commission::settle(plan, &state, &input, now)
                 .map_err(commission)?
             {
@@ -634,6 +713,13 @@ impl Ledger {
                 &mut payouts,
             )
             .await?;
+            for fill in &late {
+                sqlx::query("UPDATE late_fills SET charged_in = $1 WHERE event_id = $2")
+                    .bind(&id)
+                    .bind(fill)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query(
                 "INSERT INTO plan_account_state (plan, account, settled_through, marks) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (plan, account) DO UPDATE SET settled_through = excluded.settled_through, marks = excluded.marks",
