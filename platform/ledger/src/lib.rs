@@ -17,6 +17,7 @@
 //! - Accounts, members, admins, referrals, strategy authors, plans: [`accounts`].
 
 pub mod accounts;
+mod batch;
 mod capital;
 mod record;
 mod schema;

@@ -14,6 +14,7 @@ use tradewind_core::fixed::{Money, RoundingMode};
 use tradewind_events::{Body, Event, Liquidity, Side};
 
 use crate::accounts::{account_exists, now_nanos};
+use crate::batch::{MAX_PARAMS, Val, bind_all, multi_row, placeholders};
 use crate::{Ledger, LedgerError, money_text};
 
 /// The bot a batch of events comes from, as the platform knows it (the ingest service
@@ -149,76 +150,6 @@ fn json_str<T: serde::Serialize>(v: &T) -> String {
 
 fn i64_of(e: &Event, field: &str, v: u64) -> Result<i64, LedgerError> {
     i64::try_from(v).map_err(|_| invalid(e, field, format!("{v} is above {}", i64::MAX)))
-}
-
-/// The most bind parameters one statement carries: SQLite's limit (32,766 since 3.32;
-/// PostgreSQL allows 65,535). Multi-row statements are cut into chunks under it.
-const MAX_PARAMS: usize = 32_766;
-
-/// A bind parameter of a multi-row statement.
-#[derive(Clone, Copy)]
-enum Val<'a> {
-    Text(&'a str),
-    OptText(Option<&'a str>),
-    Int(i64),
-}
-
-/// `($n+1, $n+2, …), (…)`: `rows` groups of `cols` placeholders, numbered after `first`.
-fn placeholders(rows: usize, cols: usize, first: usize) -> String {
-    let mut out = String::with_capacity(rows * cols * 7);
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(first + r * cols + c + 1).to_string());
-        }
-        out.push(')');
-    }
-    out
-}
-
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    rows: &'q [Vec<Val<'q>>],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for row in rows {
-        for v in row {
-            q = match *v {
-                Val::Text(t) => q.bind(t),
-                Val::OptText(t) => q.bind(t),
-                Val::Int(i) => q.bind(i),
-            };
-        }
-    }
-    q
-}
-
-/// Runs `head VALUES (…), (…) tail` over `rows` (each `cols` values), as few statements
-/// as the parameter limit allows; returns every row the statements return.
-async fn multi_row(
-    conn: &mut AnyConnection,
-    head: &str,
-    tail: &str,
-    cols: usize,
-    rows: &[Vec<Val<'_>>],
-) -> Result<Vec<sqlx::any::AnyRow>, LedgerError> {
-    let mut out = Vec::new();
-    for chunk in rows.chunks(MAX_PARAMS / cols) {
-        let sql = format!(
-            "{head} VALUES {} {tail}",
-            placeholders(chunk.len(), cols, 0)
-        );
-        // Not kept in the connection's statement cache: each chunk size is its own text.
-        let q = bind_all(sqlx::query(&sql).persistent(false), chunk);
-        out.extend(q.fetch_all(&mut *conn).await?);
-    }
-    Ok(out)
 }
 
 /// What is stored of a fill, as text.

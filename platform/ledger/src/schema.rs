@@ -18,7 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         2,
-        "late fills, capital flows",
+        "late fills, capital flows, trading fee lines",
         include_str!("../migrations/0002_late_fills_capital_flows.sql"),
     ),
 ];

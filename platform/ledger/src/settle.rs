@@ -24,15 +24,18 @@ use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 use tradewind_commission::{
     AccountPeriod, AccountState, BotPeriod, CapitalFlow, ChargeKind, Crystallised, Equity,
-    HighWaterMark, Liquidity, MAX_REFERRAL_LEVEL, Outcome, Payee, Period, PeriodKind, Plan, Role,
-    Settlement, history_start,
+    HighWaterMark, Liquidity, MAX_REFERRAL_LEVEL, Outcome, Part, Payee, Period, PeriodKind, Plan,
+    Role, Settlement, history_start,
 };
 use tradewind_core::data::UnixNanos;
 use tradewind_core::data::time::format_iso8601;
 use tradewind_core::fixed::Money;
 
 use crate::accounts::referral_chain;
-use crate::statement::{self, AccountStatement, PayoutLine, PayoutStatement, StatementKind};
+use crate::batch::Buffer;
+use crate::statement::{
+    AccountStatement, BookedCharge, PayoutLine, PayoutStatement, StatementKind,
+};
 use crate::{Ledger, LedgerError, money_from, money_text};
 
 /// The environment variable of the crash test's fault hook: a point name at which a
@@ -434,92 +437,267 @@ fn charge_detail(kind: &ChargeKind) -> (&'static str, Value) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn transfer(
-    conn: &mut AnyConnection,
-    id: &str,
-    ledger: &str,
-    ts: UnixNanos,
-    settlement: &str,
-    charge: &str,
-    memo: &str,
-    lines: &[(String, Money, Money)],
-) -> Result<(), LedgerError> {
-    let debits: i128 = lines.iter().map(|l| l.1.raw()).sum();
-    let credits: i128 = lines.iter().map(|l| l.2.raw()).sum();
-    if debits != credits {
-        // The engine's parts always sum to the charge; this guards the booking code.
-        return Err(LedgerError::corrupt(
-            format!("transfer {id}"),
-            format!("debits {debits} ≠ credits {credits} (nano-units)"),
-        ));
+/// The rows of a settlement, buffered across accounts and written as multi-row
+/// statements (in the order the foreign keys need) whenever one table has a statement's
+/// worth, and at the end.
+struct Booking {
+    charges: Buffer,
+    parts: Buffer,
+    fee_lines: Buffer,
+    transfers: Buffer,
+    entries: Buffer,
+    statements: Buffer,
+    states: Buffer,
+}
+
+impl Booking {
+    fn new() -> Self {
+        Booking {
+            charges: Buffer::new(
+                "INSERT INTO charges (id, settlement, account, bot, kind, ts, amount, currency, detail)",
+                "",
+                9,
+            ),
+            parts: Buffer::new(
+                "INSERT INTO charge_parts (charge, idx, role, share_bps, payee, unclaimed, amount)",
+                "",
+                7,
+            ),
+            fee_lines: Buffer::new(
+                "INSERT INTO trading_fee_lines (fill, charge, ts, notional, liquidity, volume_30d, tier, rate, fee, late)",
+                "",
+                10,
+            ),
+            transfers: Buffer::new(
+                "INSERT INTO journal_transfers (id, ledger, ts, settlement, charge, memo)",
+                "",
+                6,
+            ),
+            entries: Buffer::new(
+                "INSERT INTO journal_entries (transfer, line, ledger, book_account, debit, credit)",
+                "",
+                6,
+            ),
+            statements: Buffer::new(
+                "INSERT INTO statements (settlement, kind, subject, body_json, body_csv)",
+                "",
+                5,
+            ),
+            states: Buffer::new(
+                "INSERT INTO plan_account_state (plan, account, settled_through, marks)",
+                "ON CONFLICT (plan, account) DO UPDATE SET settled_through = excluded.settled_through, marks = excluded.marks",
+                4,
+            ),
+        }
     }
-    sqlx::query(
-        "INSERT INTO journal_transfers (id, ledger, ts, settlement, charge, memo) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id)
-    .bind(ledger)
-    .bind(ts)
-    .bind(settlement)
-    .bind(charge)
-    .bind(memo)
-    .execute(&mut *conn)
-    .await?;
-    for (i, (book, debit, credit)) in lines.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO journal_entries (transfer, line, ledger, book_account, debit, credit) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(i as i64)
-        .bind(ledger)
-        .bind(book)
-        .bind(money_text(*debit))
-        .bind(money_text(*credit))
-        .execute(&mut *conn)
-        .await?;
+
+    fn buffers(&mut self) -> [&mut Buffer; 7] {
+        [
+            &mut self.charges,
+            &mut self.parts,
+            &mut self.fee_lines,
+            &mut self.transfers,
+            &mut self.entries,
+            &mut self.statements,
+            &mut self.states,
+        ]
+    }
+
+    /// Writes everything when any table has a statement's worth (bounding memory).
+    async fn flush_if_full(&mut self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+        if self.buffers().iter().any(|b| b.full()) {
+            self.flush(conn).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+        for b in self.buffers() {
+            b.flush(conn).await?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn transfer(
+        &mut self,
+        id: String,
+        ledger: &str,
+        ts: UnixNanos,
+        settlement: &str,
+        charge: &str,
+        memo: String,
+        lines: &[(String, Money, Money)],
+    ) -> Result<(), LedgerError> {
+        let debits: i128 = lines.iter().map(|l| l.1.raw()).sum();
+        let credits: i128 = lines.iter().map(|l| l.2.raw()).sum();
+        if debits != credits {
+            // The engine's parts always sum to the charge; this guards the booking code.
+            return Err(LedgerError::corrupt(
+                format!("transfer {id}"),
+                format!("debits {debits} ≠ credits {credits} (nano-units)"),
+            ));
+        }
+        for (i, (book, debit, credit)) in lines.iter().enumerate() {
+            self.entries.push(vec![
+                id.as_str().into(),
+                (i as i64).into(),
+                ledger.into(),
+                book.as_str().into(),
+                money_text(*debit).into(),
+                money_text(*credit).into(),
+            ]);
+        }
+        self.transfers.push(vec![
+            id.into(),
+            ledger.into(),
+            ts.into(),
+            settlement.into(),
+            charge.into(),
+            memo.into(),
+        ]);
+        Ok(())
+    }
+}
+
+/// Adds `parts` into `sum`, part by part (same role, share, payee and claim).
+fn add_parts(sum: &mut Vec<Part>, parts: &[Part]) -> Result<(), LedgerError> {
+    for p in parts {
+        match sum.iter_mut().find(|q| {
+            q.role == p.role
+                && q.share_bps == p.share_bps
+                && q.payee == p.payee
+                && q.unclaimed == p.unclaimed
+        }) {
+            Some(q) => {
+                q.amount = q
+                    .amount
+                    .checked_add(p.amount)
+                    .ok_or_else(|| LedgerError::invalid("settlement", "a part overflows"))?;
+            }
+            None => sum.push(p.clone()),
+        }
     }
     Ok(())
 }
 
+/// The charges of one account's settlement as booked: per bot, its fills' trading fees
+/// summed into one charge (each fill's fee a line of it), then the performance fees.
+fn booked_charges(
+    s: &Settlement,
+    late: &BTreeSet<String>,
+    booking: &mut Booking,
+) -> Result<Vec<BookedCharge>, LedgerError> {
+    struct Sum {
+        amount: Money,
+        notional: Money,
+        fills: usize,
+        late: usize,
+        parts: Vec<Part>,
+    }
+    let mut trading: BTreeMap<&str, Sum> = BTreeMap::new();
+    let mut out = Vec::new();
+    let overflow = || LedgerError::invalid("settlement", "a total overflows");
+    for c in &s.charges {
+        match &c.kind {
+            ChargeKind::TradingFee(f) => {
+                let id = format!("trading/{}/{}/{}", s.account, c.bot, s.period.end);
+                let sum = trading.entry(c.bot.as_str()).or_insert(Sum {
+                    amount: Money::ZERO,
+                    notional: Money::ZERO,
+                    fills: 0,
+                    late: 0,
+                    parts: Vec::new(),
+                });
+                sum.amount = sum.amount.checked_add(c.amount).ok_or_else(overflow)?;
+                sum.notional = sum.notional.checked_add(f.notional).ok_or_else(overflow)?;
+                sum.fills += 1;
+                let is_late = late.contains(&f.fill);
+                sum.late += usize::from(is_late);
+                add_parts(&mut sum.parts, &c.parts)?;
+                booking.fee_lines.push(vec![
+                    f.fill.as_str().into(),
+                    id.into(),
+                    f.ts.into(),
+                    money_text(f.notional).into(),
+                    if f.liquidity == Liquidity::Maker {
+                        "maker".into()
+                    } else {
+                        "taker".into()
+                    },
+                    money_text(f.volume_30d).into(),
+                    (f.tier as i64).into(),
+                    f.rate.to_string().into(),
+                    money_text(f.fee).into(),
+                    i64::from(is_late).into(),
+                ]);
+            }
+            ChargeKind::PerformanceFee { .. } => {
+                let (kind, detail) = charge_detail(&c.kind);
+                out.push(BookedCharge {
+                    id: c.id.clone(),
+                    bot: c.bot.clone(),
+                    kind,
+                    ts: c.ts,
+                    amount: c.amount,
+                    detail,
+                    parts: c.parts.clone(),
+                });
+            }
+        }
+    }
+    let mut charges: Vec<BookedCharge> = trading
+        .into_iter()
+        .map(|(bot, sum)| BookedCharge {
+            id: format!("trading/{}/{bot}/{}", s.account, s.period.end),
+            bot: bot.to_owned(),
+            kind: "trading",
+            ts: s.period.end,
+            amount: sum.amount,
+            detail: json!({
+                "fills": sum.fills, "lateFills": sum.late, "notional": money_text(sum.notional),
+            }),
+            parts: sum.parts,
+        })
+        .collect();
+    charges.append(&mut out);
+    Ok(charges)
+}
+
 /// Books one account's settlement: charges, parts, journal, its statement.
-async fn book(
-    conn: &mut AnyConnection,
+fn book(
+    booking: &mut Booking,
     settlement_id: &str,
     plan_name: &str,
     currency: &str,
     s: &Settlement,
+    late: &BTreeSet<String>,
     payouts: &mut BTreeMap<String, Vec<PayoutLine>>,
-) -> Result<(), LedgerError> {
+) -> Result<usize, LedgerError> {
     let clearing = format!("clearing/{plan_name}");
-    for c in &s.charges {
-        let (kind, detail) = charge_detail(&c.kind);
-        sqlx::query(
-            "INSERT INTO charges (id, settlement, account, bot, kind, ts, amount, currency, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&c.id)
-        .bind(settlement_id)
-        .bind(&s.account)
-        .bind(&c.bot)
-        .bind(kind)
-        .bind(c.ts)
-        .bind(money_text(c.amount))
-        .bind(currency)
-        .bind(detail.to_string())
-        .execute(&mut *conn)
-        .await?;
+    let charges = booked_charges(s, late, booking)?;
+    for c in &charges {
+        booking.charges.push(vec![
+            c.id.as_str().into(),
+            settlement_id.into(),
+            s.account.as_str().into(),
+            c.bot.as_str().into(),
+            c.kind.into(),
+            c.ts.into(),
+            money_text(c.amount).into(),
+            currency.into(),
+            c.detail.to_string().into(),
+        ]);
         for (i, p) in c.parts.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO charge_parts (charge, idx, role, share_bps, payee, unclaimed, amount) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&c.id)
-            .bind(i as i64)
-            .bind(role_key(p.role))
-            .bind(i64::from(p.share_bps))
-            .bind(payee_key(&p.payee))
-            .bind(i64::from(p.unclaimed))
-            .bind(money_text(p.amount))
-            .execute(&mut *conn)
-            .await?;
+            booking.parts.push(vec![
+                c.id.as_str().into(),
+                (i as i64).into(),
+                role_key(p.role).into(),
+                i64::from(p.share_bps).into(),
+                payee_key(&p.payee).into(),
+                i64::from(p.unclaimed).into(),
+                money_text(p.amount).into(),
+            ]);
             payouts
                 .entry(payee_key(&p.payee))
                 .or_default()
@@ -527,7 +705,7 @@ async fn book(
                     charge: c.id.clone(),
                     account: s.account.clone(),
                     bot: c.bot.clone(),
-                    kind: kind.to_owned(),
+                    kind: c.kind.to_owned(),
                     ts: c.ts,
                     role: role_key(p.role),
                     unclaimed: p.unclaimed,
@@ -535,20 +713,18 @@ async fn book(
                 });
         }
         // The account owes the charge: receivable from it, into the plan's clearing.
-        transfer(
-            conn,
-            &format!("charge/{}", c.id),
+        booking.transfer(
+            format!("charge/{}", c.id),
             currency,
             c.ts,
             settlement_id,
             &c.id,
-            &format!("{kind} fee of {} ({})", s.account, c.bot),
+            format!("{} fee of {} ({})", c.kind, s.account, c.bot),
             &[
                 (format!("receivable/{}", s.account), c.amount, Money::ZERO),
                 (clearing.clone(), Money::ZERO, c.amount),
             ],
-        )
-        .await?;
+        )?;
         // The clearing pays it out, part by part.
         let mut lines = vec![(clearing.clone(), c.amount, Money::ZERO)];
         for p in &c.parts {
@@ -558,29 +734,25 @@ async fn book(
                 p.amount,
             ));
         }
-        transfer(
-            conn,
-            &format!("distribution/{}", c.id),
+        booking.transfer(
+            format!("distribution/{}", c.id),
             currency,
             c.ts,
             settlement_id,
             &c.id,
-            &format!("distribution of {}", c.id),
+            format!("distribution of {}", c.id),
             &lines,
-        )
-        .await?;
+        )?;
     }
-    let st = AccountStatement::new(settlement_id, plan_name, currency, s);
-    statement::insert(
-        conn,
-        settlement_id,
-        StatementKind::Account,
-        &s.account,
-        &st.to_json(),
-        &st.to_csv(),
-    )
-    .await?;
-    Ok(())
+    let st = AccountStatement::new(settlement_id, plan_name, currency, s, &charges);
+    booking.statements.push(vec![
+        settlement_id.into(),
+        StatementKind::Account.as_str().into(),
+        s.account.as_str().into(),
+        st.to_json().into(),
+        st.to_csv().into(),
+    ]);
+    Ok(charges.len())
 }
 
 impl Ledger {
@@ -676,6 +848,7 @@ impl Ledger {
             settled_at: now,
         };
         let mut payouts: BTreeMap<String, Vec<PayoutLine>> = BTreeMap::new();
+        let mut booking = Booking::new();
         for account in &accounts {
             let commission = |e| LedgerError::Commission {
                 plan: plan_name.to_owned(),
@@ -697,22 +870,30 @@ impl Ledger {
                 None => AccountState::default(),
             };
             let input = account_input(&mut tx, plan_name, plan, account, period).await?;
-            let late: Vec<String> = input.late_fills.iter().map(|f| f.id.clone()).collect();
+            let late: BTreeSet<String> = input.late_fills.iter().map(|f| f.id.clone()).collect();
             let (settlement, next) = match tradewind_commission::settle(plan, &state, &input, now)
                 .map_err(commission)?
             {
                 Outcome::AlreadySettled => continue,
                 Outcome::Settled { settlement, state } => (settlement, state),
             };
-            book(
-                &mut tx,
+            drop(input);
+            let booked = book(
+                &mut booking,
                 &id,
                 plan_name,
                 &plan.currency,
                 &settlement,
+                &late,
                 &mut payouts,
-            )
-            .await?;
+            )?;
+            booking.states.push(vec![
+                plan_name.into(),
+                account.as_str().into(),
+                next.settled_through.unwrap_or(period.end).into(),
+                marks_json(&next).into(),
+            ]);
+            booking.flush_if_full(&mut tx).await?;
             for fill in &late {
                 sqlx::query("UPDATE late_fills SET charged_in = $1 WHERE event_id = $2")
                     .bind(&id)
@@ -720,20 +901,10 @@ impl Ledger {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query(
-                "INSERT INTO plan_account_state (plan, account, settled_through, marks) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (plan, account) DO UPDATE SET settled_through = excluded.settled_through, marks = excluded.marks",
-            )
-            .bind(plan_name)
-            .bind(account)
-            .bind(next.settled_through.unwrap_or(period.end))
-            .bind(marks_json(&next))
-            .execute(&mut *tx)
-            .await?;
-            if !settlement.charges.is_empty() {
+            if booked > 0 {
                 summary.accounts_charged += 1;
             }
-            summary.charges += settlement.charges.len();
+            summary.charges += booked;
             let add = |a: Money, b: Money| {
                 a.checked_add(b)
                     .ok_or_else(|| LedgerError::invalid("settlement", "a total overflows"))
@@ -748,19 +919,20 @@ impl Ledger {
                 *e = add(*e, *amount)?;
             }
         }
+        booking.flush(&mut tx).await?;
         fault("after-charges");
         for (payee, lines) in payouts {
             let st = PayoutStatement::new(&id, plan_name, &plan.currency, &payee, lines);
-            statement::insert(
-                &mut tx,
-                &id,
-                StatementKind::Payout,
-                &payee,
-                &st.to_json(),
-                &st.to_csv(),
-            )
-            .await?;
+            booking.statements.push(vec![
+                id.as_str().into(),
+                StatementKind::Payout.as_str().into(),
+                payee.as_str().into(),
+                st.to_json().into(),
+                st.to_csv().into(),
+            ]);
+            booking.flush_if_full(&mut tx).await?;
         }
+        booking.flush(&mut tx).await?;
         sqlx::query("UPDATE settlements SET summary = $2 WHERE id = $1")
             .bind(&id)
             .bind(summary.to_json().to_string())
