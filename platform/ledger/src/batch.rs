@@ -3,7 +3,7 @@
 
 use sqlx::AnyConnection;
 
-use crate::LedgerError;
+use crate::{Engine, LedgerError};
 
 /// The most bind parameters one statement carries: SQLite's limit (32,766 since 3.32;
 /// PostgreSQL allows 65,535). Multi-row statements are cut into chunks under it.
@@ -17,8 +17,10 @@ pub(crate) enum Val<'a> {
     Int(i64),
 }
 
-/// `($n+1, $n+2, …), (…)`: `rows` groups of `cols` placeholders, numbered after `first`.
-pub(crate) fn placeholders(rows: usize, cols: usize, first: usize) -> String {
+/// `($n+1, $n+2, …), (…)`: `rows` groups of `cols` placeholders, numbered after `first`
+/// (PostgreSQL); SQLite gets anonymous `?`, numbered in order of appearance: it resolves
+/// a named `$n` by a linear search of the names before it, quadratic in a long list.
+pub(crate) fn placeholders(engine: Engine, rows: usize, cols: usize, first: usize) -> String {
     let mut out = String::with_capacity(rows * cols * 7);
     for r in 0..rows {
         if r > 0 {
@@ -29,8 +31,13 @@ pub(crate) fn placeholders(rows: usize, cols: usize, first: usize) -> String {
             if c > 0 {
                 out.push_str(", ");
             }
-            out.push('$');
-            out.push_str(&(first + r * cols + c + 1).to_string());
+            match engine {
+                Engine::Sqlite => out.push('?'),
+                Engine::Postgres => {
+                    out.push('$');
+                    out.push_str(&(first + r * cols + c + 1).to_string());
+                }
+            }
         }
         out.push(')');
     }
@@ -57,6 +64,7 @@ pub(crate) fn bind_all<'q>(
 /// as the parameter limit allows; returns every row the statements return.
 pub(crate) async fn multi_row(
     conn: &mut AnyConnection,
+    engine: Engine,
     head: &str,
     tail: &str,
     cols: usize,
@@ -66,7 +74,7 @@ pub(crate) async fn multi_row(
     for chunk in rows.chunks(MAX_PARAMS / cols) {
         let sql = format!(
             "{head} VALUES {} {tail}",
-            placeholders(chunk.len(), cols, 0)
+            placeholders(engine, chunk.len(), cols, 0)
         );
         // Not kept in the connection's statement cache: each chunk size is its own text.
         let q = bind_all(sqlx::query(&sql).persistent(false), chunk);
@@ -139,7 +147,11 @@ impl Buffer {
     }
 
     /// Writes what is buffered.
-    pub(crate) async fn flush(&mut self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+    pub(crate) async fn flush(
+        &mut self,
+        conn: &mut AnyConnection,
+        engine: Engine,
+    ) -> Result<(), LedgerError> {
         if self.rows.is_empty() {
             return Ok(());
         }
@@ -148,7 +160,7 @@ impl Buffer {
             .iter()
             .map(|r| r.iter().map(Owned::val).collect())
             .collect();
-        multi_row(conn, self.head, self.tail, self.cols, &rows).await?;
+        multi_row(conn, engine, self.head, self.tail, self.cols, &rows).await?;
         drop(rows);
         self.rows.clear();
         Ok(())

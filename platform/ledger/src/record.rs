@@ -15,7 +15,7 @@ use tradewind_events::{Body, Event, Liquidity, Side};
 
 use crate::accounts::{account_exists, now_nanos};
 use crate::batch::{MAX_PARAMS, Val, bind_all, multi_row, placeholders};
-use crate::{Ledger, LedgerError, money_text};
+use crate::{Engine, Ledger, LedgerError, money_text};
 
 /// The bot a batch of events comes from, as the platform knows it (the ingest service
 /// fills this from the TradingBot its caller's ServiceAccount maps to).
@@ -269,8 +269,10 @@ impl Ledger {
                 ]
             })
             .collect();
+        let engine = self.engine();
         let inserted: HashSet<String> = multi_row(
             &mut tx,
+            engine,
             "INSERT INTO events (id, bot, kind, ts, body)",
             "ON CONFLICT (id) DO NOTHING RETURNING id",
             5,
@@ -287,11 +289,8 @@ impl Ledger {
             .map(|(e, ..)| *e)
             .collect();
         for chunk in known.chunks(MAX_PARAMS) {
-            let list = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!("SELECT id, body FROM events WHERE id IN ({list})");
+            let list = placeholders(engine, 1, chunk.len(), 0);
+            let sql = format!("SELECT id, body FROM events WHERE id IN {list}");
             let mut q = sqlx::query(&sql).persistent(false);
             for e in chunk {
                 q = q.bind(e.id.as_str());
@@ -315,7 +314,7 @@ impl Ledger {
         }
         recorded.duplicates += known.len();
         recorded.stored = inserted.len();
-        store_new(&mut tx, bot, &checked, &inserted).await?;
+        store_new(&mut tx, engine, bot, &checked, &inserted).await?;
         tx.commit().await?;
         Ok(recorded)
     }
@@ -324,6 +323,7 @@ impl Ledger {
 /// Stores what the ledger keeps of the events just inserted (`inserted`), in batch order.
 async fn store_new(
     conn: &mut AnyConnection,
+    engine: Engine,
     bot: &BotRecord,
     checked: &[Checked<'_>],
     inserted: &HashSet<String>,
@@ -411,13 +411,14 @@ async fn store_new(
             .collect();
         multi_row(
             conn,
+            engine,
             "INSERT INTO fills (event_id, bot, account, session, order_id, ts, side, price, quantity, notional, currency, venue_fee, liquidity)",
             "",
             13,
             &rows,
         )
         .await?;
-        flag_late_fills(conn, bot, &fills).await?;
+        flag_late_fills(conn, engine, bot, &fills).await?;
     }
     if !orders.is_empty() {
         let rows: Vec<Vec<Val>> = orders
@@ -441,6 +442,7 @@ async fn store_new(
             .collect();
         multi_row(
             conn,
+            engine,
             "INSERT INTO orders (bot, session, order_id, side, order_type, quantity, limit_price, trigger_price, time_in_force, status, submitted_at, updated_at)",
             "ON CONFLICT (bot, session, order_id) DO NOTHING",
             12,
@@ -462,17 +464,23 @@ async fn store_new(
             })
             .collect();
         for chunk in rows.chunks((MAX_PARAMS - 1) / 4) {
-            // `$1` is the bot; the rows' placeholders follow it.
+            // The rows' placeholders, then the bot's.
+            let bot_param = match engine {
+                Engine::Sqlite => "?".to_owned(),
+                Engine::Postgres => format!("${}", chunk.len() * 4 + 1),
+            };
             let sql = format!(
                 "WITH v (session, order_id, status, ts) AS (VALUES {}) \
                  UPDATE orders SET \
                  status = (SELECT v.status FROM v WHERE v.session = orders.session AND v.order_id = orders.order_id), \
                  updated_at = (SELECT v.ts FROM v WHERE v.session = orders.session AND v.order_id = orders.order_id) \
-                 WHERE orders.bot = $1 AND EXISTS (SELECT 1 FROM v WHERE v.session = orders.session AND v.order_id = orders.order_id)",
-                placeholders(chunk.len(), 4, 1)
+                 WHERE orders.bot = {bot_param} AND EXISTS (SELECT 1 FROM v WHERE v.session = orders.session AND v.order_id = orders.order_id)",
+                placeholders(engine, chunk.len(), 4, 0)
             );
-            let q = sqlx::query(&sql).persistent(false).bind(bot.bot.as_str());
-            bind_all(q, chunk).execute(&mut *conn).await?;
+            bind_all(sqlx::query(&sql).persistent(false), chunk)
+                .bind(bot.bot.as_str())
+                .execute(&mut *conn)
+                .await?;
         }
     }
     if !equities.is_empty() {
@@ -492,6 +500,7 @@ async fn store_new(
             .collect();
         multi_row(
             conn,
+            engine,
             "INSERT INTO equity_snapshots (event_id, bot, ts, equity, realized_pnl, unrealized_pnl, venue_fees)",
             "",
             7,
@@ -509,6 +518,7 @@ async fn store_new(
 /// settlement that covers its instant or flagged late here, never neither.
 async fn flag_late_fills(
     conn: &mut AnyConnection,
+    engine: Engine,
     bot: &BotRecord,
     fills: &[FillRow<'_>],
 ) -> Result<(), LedgerError> {
@@ -551,6 +561,7 @@ async fn flag_late_fills(
     );
     multi_row(
         conn,
+        engine,
         "INSERT INTO late_fills (event_id, plan, account, recorded_at)",
         "",
         4,

@@ -36,7 +36,7 @@ use crate::batch::Buffer;
 use crate::statement::{
     AccountStatement, BookedCharge, PayoutLine, PayoutStatement, StatementKind,
 };
-use crate::{Ledger, LedgerError, money_from, money_text};
+use crate::{Engine, Ledger, LedgerError, money_from, money_text};
 
 /// The environment variable of the crash test's fault hook: a point name at which a
 /// settlement aborts the process (`after-insert`, `after-charges`, `before-commit`).
@@ -504,16 +504,20 @@ impl Booking {
     }
 
     /// Writes everything when any table has a statement's worth (bounding memory).
-    async fn flush_if_full(&mut self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+    async fn flush_if_full(
+        &mut self,
+        conn: &mut AnyConnection,
+        engine: Engine,
+    ) -> Result<(), LedgerError> {
         if self.buffers().iter().any(|b| b.full()) {
-            self.flush(conn).await?;
+            self.flush(conn, engine).await?;
         }
         Ok(())
     }
 
-    async fn flush(&mut self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+    async fn flush(&mut self, conn: &mut AnyConnection, engine: Engine) -> Result<(), LedgerError> {
         for b in self.buffers() {
-            b.flush(conn).await?;
+            b.flush(conn, engine).await?;
         }
         Ok(())
     }
@@ -819,7 +823,7 @@ impl Ledger {
             };
         }
         fault("after-insert");
-        if self.engine() == crate::Engine::Postgres {
+        if self.engine() == Engine::Postgres {
             // A batch being recorded for one of these bots holds its row (its upsert):
             // wait for it, so its fills are read below or, once this commits, flagged late.
             sqlx::query("SELECT bot FROM bots WHERE plan = $1 ORDER BY bot FOR UPDATE")
@@ -893,7 +897,7 @@ impl Ledger {
                 next.settled_through.unwrap_or(period.end).into(),
                 marks_json(&next).into(),
             ]);
-            booking.flush_if_full(&mut tx).await?;
+            booking.flush_if_full(&mut tx, self.engine()).await?;
             for fill in &late {
                 sqlx::query("UPDATE late_fills SET charged_in = $1 WHERE event_id = $2")
                     .bind(&id)
@@ -919,7 +923,7 @@ impl Ledger {
                 *e = add(*e, *amount)?;
             }
         }
-        booking.flush(&mut tx).await?;
+        booking.flush(&mut tx, self.engine()).await?;
         fault("after-charges");
         for (payee, lines) in payouts {
             let st = PayoutStatement::new(&id, plan_name, &plan.currency, &payee, lines);
@@ -930,9 +934,9 @@ impl Ledger {
                 st.to_json().into(),
                 st.to_csv().into(),
             ]);
-            booking.flush_if_full(&mut tx).await?;
+            booking.flush_if_full(&mut tx, self.engine()).await?;
         }
-        booking.flush(&mut tx).await?;
+        booking.flush(&mut tx, self.engine()).await?;
         sqlx::query("UPDATE settlements SET summary = $2 WHERE id = $1")
             .bind(&id)
             .bind(summary.to_json().to_string())
