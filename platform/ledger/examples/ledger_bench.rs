@@ -85,11 +85,15 @@ fn fill(bot: &str, seq: u64, ts: i64) -> Event {
         format_iso8601(ts),
         Body::Fill(Fill {
             order_id: seq,
-            side: if seq % 2 == 0 { Side::Buy } else { Side::Sell },
+            side: if seq.is_multiple_of(2) {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
             price: format!("{}.25", 40_000 + seq % 1_000),
             quantity: "0.015".into(),
             fee: "0.6".into(),
-            liquidity: if seq % 3 == 0 {
+            liquidity: if seq.is_multiple_of(3) {
                 Liquidity::Maker
             } else {
                 Liquidity::Taker

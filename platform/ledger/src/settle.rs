@@ -68,8 +68,8 @@ pub struct SettlementSummary {
     pub trading_fees: Money,
     /// Σ performance fees.
     pub performance_fees: Money,
-    /// Σ per recipient class: `platform`, `strategyAuthor`, `referral` (unclaimed
-    /// shares under their own class, paid to the platform).
+    /// Σ per recipient class: `platform`, `strategyAuthor`, `referral1`, `referral2`
+    /// (unclaimed shares under their own class, paid to the platform).
     pub by_class: BTreeMap<String, Money>,
     /// When it was booked.
     pub settled_at: UnixNanos,
@@ -144,14 +144,6 @@ pub(crate) fn role_key(r: Role) -> String {
         Role::Platform => "platform".into(),
         Role::StrategyAuthor => "strategyAuthor".into(),
         Role::Referral(l) => format!("referral{l}"),
-    }
-}
-
-fn class_key(r: Role) -> &'static str {
-    match r {
-        Role::Platform => "platform",
-        Role::StrategyAuthor => "strategyAuthor",
-        Role::Referral(_) => "referral",
     }
 }
 
@@ -916,10 +908,7 @@ impl Ledger {
             summary.trading_fees = add(summary.trading_fees, settlement.trading_fees)?;
             summary.performance_fees = add(summary.performance_fees, settlement.performance_fees)?;
             for (role, amount) in &settlement.by_role {
-                let e = summary
-                    .by_class
-                    .entry(class_key(*role).to_owned())
-                    .or_default();
+                let e = summary.by_class.entry(role_key(*role)).or_default();
                 *e = add(*e, *amount)?;
             }
         }
