@@ -38,7 +38,9 @@ pub use settle::{
 };
 pub use tradewind_core::data::UnixNanos;
 pub use tradewind_core::fixed::Money;
-pub use trading::{DAY_NANOS, Fill, FillFee, VOLUME_WINDOW_DAYS, history_start, trading_fees};
+pub use trading::{
+    DAY_NANOS, Fill, FillFee, VOLUME_WINDOW_DAYS, history_start, late_fees, trading_fees,
+};
 
 /// Why a computation was refused. Nothing is ever half-computed: an error means no result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,5 +158,17 @@ pub enum CommissionError {
         end: UnixNanos,
         /// Now.
         now: UnixNanos,
+    },
+    /// A fill charged late that is not before the period charging it.
+    #[error(
+        "late fill {fill} at {ts} is not before the period settling it (from {start}): a late fill belongs to a period already settled"
+    )]
+    LateFillNotBefore {
+        /// Fill id.
+        fill: String,
+        /// Its time.
+        ts: UnixNanos,
+        /// The settling period's start.
+        start: UnixNanos,
     },
 }

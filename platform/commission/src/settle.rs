@@ -16,7 +16,7 @@ use crate::distribution::{Part, Payee, Recipients, distribute};
 use crate::performance::{Equity, HighWaterMark};
 use crate::period::Period;
 use crate::plan::{Basis, Plan, Role};
-use crate::trading::{Fill, FillFee, trading_fees};
+use crate::trading::{Fill, FillFee, history_start, late_fees, trading_fees};
 use crate::{CommissionError, Rate};
 
 /// Money added to (positive) or taken from (negative) a bot.
@@ -62,6 +62,11 @@ pub struct AccountPeriod {
     /// Its fills from [`crate::history_start`] to the period's end: those before the
     /// period (of any bot, listed or not) only count towards the volume tier.
     pub fills: Vec<Fill>,
+    /// Fills of its listed bots from periods already settled, recorded after that
+    /// settlement: charged now, each at the tier of its own day ([`crate::late_fees`]).
+    /// When there are any, `fills` reaches back to 30 days before the earliest one's day
+    /// (fills before [`crate::history_start`] then only count towards their tiers).
+    pub late_fills: Vec<Fill>,
 }
 
 /// What an account's settlements carry from one period to the next.
@@ -210,7 +215,9 @@ pub fn settle(
     if let Some(f) = input
         .fills
         .iter()
-        .find(|f| period.contains(f.ts) && !bots.contains_key(f.bot.as_str()))
+        .filter(|f| period.contains(f.ts))
+        .chain(&input.late_fills)
+        .find(|f| !bots.contains_key(f.bot.as_str()))
     {
         return Err(CommissionError::UnknownBot {
             bot: f.bot.clone(),
@@ -222,7 +229,27 @@ pub fn settle(
         referrers: input.referrers.clone(),
     };
     let mut charges = Vec::new();
-    for fee in trading_fees(&plan.trading_fees, &period, &input.fills)? {
+    let fees = if input.late_fills.is_empty() {
+        trading_fees(&plan.trading_fees, &period, &input.fills)?
+    } else {
+        // Late fills first (they are older), then the period's, each at its own day's tier.
+        let from = history_start(&period);
+        let window: Vec<Fill> = input
+            .fills
+            .iter()
+            .filter(|f| f.ts >= from)
+            .cloned()
+            .collect();
+        let mut fees = late_fees(
+            &plan.trading_fees,
+            &input.late_fills,
+            &input.fills,
+            period.start,
+        )?;
+        fees.extend(trading_fees(&plan.trading_fees, &period, &window)?);
+        fees
+    };
+    for fee in fees {
         if fee.fee.is_zero() {
             continue;
         }

@@ -143,3 +143,66 @@ pub fn trading_fees(
         })
         .collect()
 }
+
+/// The trading fee of each late fill — one recorded after the period holding it was
+/// settled, charged in the next settlement — at the tier of **its own day**: read, as
+/// for any fill, from the account's volume in the 30 whole days before that day, the
+/// late fills counting towards it like the others. `history` is the account's other
+/// fills from 30 days before the earliest late fill's day on (more is harmless). Every
+/// late fill must be before `before` (the period settling it); in `(ts, id)` order.
+pub fn late_fees(
+    schedule: &FeeSchedule,
+    late: &[Fill],
+    history: &[Fill],
+    before: UnixNanos,
+) -> Result<Vec<FillFee>, CommissionError> {
+    let mut ids = BTreeSet::new();
+    let mut daily: BTreeMap<i64, Money> = BTreeMap::new();
+    for f in late.iter().chain(history) {
+        if f.notional.is_negative() {
+            return Err(CommissionError::NegativeAmount {
+                what: "a fill's notional",
+                amount: f.notional,
+            });
+        }
+        if !ids.insert(f.id.as_str()) {
+            return Err(CommissionError::DuplicateFill { fill: f.id.clone() });
+        }
+        let day = daily.entry(f.ts.div_euclid(DAY_NANOS)).or_default();
+        *day = day
+            .checked_add(f.notional)
+            .ok_or(CommissionError::Overflow { what: "volume" })?;
+    }
+    let mut charged: Vec<&Fill> = late.iter().collect();
+    charged.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
+    charged
+        .into_iter()
+        .map(|f| {
+            if f.ts >= before {
+                return Err(CommissionError::LateFillNotBefore {
+                    fill: f.id.clone(),
+                    ts: f.ts,
+                    start: before,
+                });
+            }
+            let day = f.ts.div_euclid(DAY_NANOS);
+            let volume = daily
+                .range(day - VOLUME_WINDOW_DAYS..day)
+                .try_fold(Money::ZERO, |acc, (_, v)| acc.checked_add(*v))
+                .ok_or(CommissionError::Overflow { what: "volume" })?;
+            let tier = schedule.tier_index(volume);
+            let rate = schedule.tiers()[tier].rate(f.liquidity);
+            Ok(FillFee {
+                fill: f.id.clone(),
+                bot: f.bot.clone(),
+                ts: f.ts,
+                notional: f.notional,
+                liquidity: f.liquidity,
+                volume_30d: volume,
+                tier,
+                rate,
+                fee: rate.of(f.notional, RoundingMode::Up)?,
+            })
+        })
+        .collect()
+}

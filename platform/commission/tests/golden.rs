@@ -77,6 +77,7 @@ fn period_input(period: Period, bots: Vec<BotPeriod>, fills: Vec<Fill>) -> Accou
         referrers: vec!["ref1".into()],
         bots,
         fills,
+        late_fills: Vec::new(),
     }
 }
 
@@ -399,4 +400,56 @@ fn settlement_is_idempotent_in_order_and_only_for_ended_periods() {
     });
     let (s, _) = booked(settle(&plan, &empty, &gone, FAR_FUTURE).unwrap());
     assert_eq!(s.trading_fees, m("0.06"), "the upper tier's taker rate");
+}
+
+#[test]
+fn a_late_fill_is_charged_in_the_next_settlement_at_its_own_days_tier() {
+    let plan = plan(PeriodKind::Monthly, None, Basis::Realized);
+    let december = Period::containing(PeriodKind::Monthly, day(2026, 12, 1));
+    // November is settled; a November fill arrives in December.
+    let state = AccountState {
+        settled_through: Some(december.start),
+        marks: Default::default(),
+    };
+    let late = fill("late", day(2026, 11, 20), "100", Liquidity::Taker);
+    // 1000 of volume on 25 October: in the 30 days before 20 November (tier 1, taker
+    // 6 bps), not in those before 2 December (tier 0, 10 bps).
+    let october = fill("oct", day(2026, 10, 25), "1000", Liquidity::Taker);
+    let dec = fill("dec", day(2026, 12, 2), "100", Liquidity::Taker);
+    let mut input = period_input(december, vec![bot(vec![], "0")], vec![october, dec]);
+    input.late_fills = vec![late.clone()];
+    let (s, next) = booked(settle(&plan, &state, &input, FAR_FUTURE).unwrap());
+    let fees: Vec<(&str, Money, usize)> = s
+        .charges
+        .iter()
+        .map(|c| match &c.kind {
+            ChargeKind::TradingFee(f) => (c.id.as_str(), f.fee, f.tier),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        fees,
+        vec![
+            ("trading/alice/late", m("0.06"), 1),
+            // The late fill counts towards December's tiers like any November fill.
+            ("trading/alice/dec", m("0.1"), 0),
+        ]
+    );
+    assert_eq!(s.trading_fees, m("0.16"));
+    assert_eq!(next.settled_through, Some(december.end));
+
+    // A "late" fill inside the period settling it is refused.
+    let mut wrong = input.clone();
+    wrong.late_fills = vec![fill("x", day(2026, 12, 3), "1", Liquidity::Maker)];
+    assert!(matches!(
+        settle(&plan, &state, &wrong, FAR_FUTURE),
+        Err(CommissionError::LateFillNotBefore { .. })
+    ));
+    // A late fill also listed among the fills is a duplicate.
+    let mut twice = input.clone();
+    twice.fills.push(late);
+    assert!(matches!(
+        settle(&plan, &state, &twice, FAR_FUTURE),
+        Err(CommissionError::DuplicateFill { .. })
+    ));
 }

@@ -223,6 +223,7 @@ fn input(
             closing: equity(path.closing, path.unrealized_bp),
         }],
         fills,
+        late_fills: Vec::new(),
     }
 }
 

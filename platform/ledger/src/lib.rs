@@ -13,9 +13,12 @@
 //! - [`Ledger::record_events`]: a bot's fills, orders and equity snapshots, exactly once
 //!   in effect (deduplicated by event id in the same transaction).
 //! - [`Ledger::settle`]: one plan's period, every account, booked in one transaction.
+//! - [`Ledger::record_capital_change`]: money added to or withdrawn from a running bot.
 //! - Accounts, members, admins, referrals, strategy authors, plans: [`accounts`].
 
 pub mod accounts;
+mod batch;
+mod capital;
 mod record;
 mod schema;
 mod settle;
@@ -26,6 +29,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+pub use capital::CapitalChange;
 pub use record::{BotRecord, History, Recorded};
 pub use schema::{LATEST_VERSION, SchemaStatus};
 pub use settle::{FAULT_ENV, JournalCheck, SettleOutcome, SettlementSummary};

@@ -5,6 +5,8 @@
 //! whose content differs is corruption, not a retry: the whole batch is refused with
 //! [`LedgerError::Conflict`] and nothing of it is stored.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use sqlx::{AnyConnection, Row};
 use tradewind_core::data::UnixNanos;
 use tradewind_core::data::time::parse_iso8601;
@@ -12,7 +14,8 @@ use tradewind_core::fixed::{Money, RoundingMode};
 use tradewind_events::{Body, Event, Liquidity, Side};
 
 use crate::accounts::{account_exists, now_nanos};
-use crate::{Ledger, LedgerError, money_text};
+use crate::batch::{MAX_PARAMS, Val, bind_all, multi_row, placeholders};
+use crate::{Engine, Ledger, LedgerError, money_text};
 
 /// The bot a batch of events comes from, as the platform knows it (the ingest service
 /// fills this from the TradingBot its caller's ServiceAccount maps to).
@@ -149,12 +152,51 @@ fn i64_of(e: &Event, field: &str, v: u64) -> Result<i64, LedgerError> {
     i64::try_from(v).map_err(|_| invalid(e, field, format!("{v} is above {}", i64::MAX)))
 }
 
+/// What is stored of a fill, as text.
+struct FillRow<'a> {
+    e: &'a Event,
+    ts: UnixNanos,
+    order_id: i64,
+    side: &'static str,
+    price: String,
+    quantity: String,
+    notional: String,
+    fee: String,
+    liquidity: &'static str,
+}
+
+/// What is stored of an order.
+struct OrderRow<'a> {
+    e: &'a Event,
+    ts: UnixNanos,
+    o: &'a tradewind_events::Order,
+    order_id: i64,
+    order_type: String,
+    time_in_force: String,
+}
+
+/// What is stored of an equity snapshot.
+struct EquityRow<'a> {
+    e: &'a Event,
+    ts: UnixNanos,
+    values: [String; 4],
+}
+
+/// An event checked and ready to store: the event, its instant and kept content, its body.
+type Checked<'a> = (&'a Event, (UnixNanos, Kept<'a>), String);
+
 impl Ledger {
     /// Records a batch of `bot`'s events in one transaction. See the module docs: a retry
     /// stores nothing twice, a known id with other content refuses the whole batch, an
     /// unknown account or an event of another bot is refused with the reason, a negative
     /// or malformed amount names the event and field. Kinds other than fills, orders and
     /// equity snapshots are acknowledged and not stored.
+    ///
+    /// A batch costs a handful of statements whatever its size (multi-row, cut under the
+    /// engines' bind-parameter limit): the events inserted `ON CONFLICT DO NOTHING
+    /// RETURNING id`, the bodies of the ids that already existed read back and compared
+    /// (only when there are any), then the fills, orders, order states and equity
+    /// snapshots of the new events, one multi-row statement each.
     pub async fn record_events(
         &self,
         bot: &BotRecord,
@@ -167,8 +209,10 @@ impl Ledger {
             ));
         }
         // Check everything before touching the database.
-        let mut checked = Vec::with_capacity(events.len());
+        let mut checked: Vec<Checked> = Vec::with_capacity(events.len());
         let mut recorded = Recorded::default();
+        // An id repeated inside the batch: the same event is a retry, another a conflict.
+        let mut in_batch: HashMap<&str, &Event> = HashMap::with_capacity(events.len());
         for e in events {
             if e.bot != bot.bot {
                 return Err(invalid(
@@ -181,7 +225,18 @@ impl Ledger {
                 ));
             }
             match read(e)? {
-                Some(k) => checked.push((e, k)),
+                Some(k) => {
+                    if let Some(first) = in_batch.insert(e.id.as_str(), e) {
+                        if first != e {
+                            return Err(LedgerError::Conflict { id: e.id.clone() });
+                        }
+                        recorded.duplicates += 1;
+                        continue;
+                    }
+                    let body = serde_json::to_string(e)
+                        .map_err(|err| invalid(e, "body", err.to_string()))?;
+                    checked.push((e, k, body));
+                }
                 None => recorded.skipped += 1,
             }
         }
@@ -195,41 +250,325 @@ impl Ledger {
                 ),
             });
         }
+        // Also takes the bot's row lock (PostgreSQL) a concurrent settlement of its plan
+        // takes first: see `flag_late_fills`.
         upsert_bot(&mut tx, bot).await?;
-        for (e, (ts, kept)) in checked {
-            let body =
-                serde_json::to_string(e).map_err(|err| invalid(e, "body", err.to_string()))?;
-            let inserted = sqlx::query(
-                "INSERT INTO events (id, bot, kind, ts, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&e.id)
-            .bind(&bot.bot)
-            .bind(e.kind())
-            .bind(ts)
-            .bind(&body)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                let stored: String = sqlx::query("SELECT body FROM events WHERE id = $1")
-                    .bind(&e.id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("body")?;
+        if checked.is_empty() {
+            tx.commit().await?;
+            return Ok(recorded);
+        }
+        let rows: Vec<Vec<Val>> = checked
+            .iter()
+            .map(|(e, (ts, _), body)| {
+                vec![
+                    Val::Text(&e.id),
+                    Val::Text(&bot.bot),
+                    Val::Text(e.kind()),
+                    Val::Int(*ts),
+                    Val::Text(body),
+                ]
+            })
+            .collect();
+        let engine = self.engine();
+        let inserted: HashSet<String> = multi_row(
+            &mut tx,
+            engine,
+            "INSERT INTO events (id, bot, kind, ts, body)",
+            "ON CONFLICT (id) DO NOTHING RETURNING id",
+            5,
+            &rows,
+        )
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("id"))
+        .collect::<Result<_, _>>()?;
+        drop(rows);
+        let known: Vec<&Event> = checked
+            .iter()
+            .filter(|(e, ..)| !inserted.contains(&e.id))
+            .map(|(e, ..)| *e)
+            .collect();
+        for chunk in known.chunks(MAX_PARAMS) {
+            let list = placeholders(engine, 1, chunk.len(), 0);
+            let sql = format!("SELECT id, body FROM events WHERE id IN {list}");
+            let mut q = sqlx::query(&sql).persistent(false);
+            for e in chunk {
+                q = q.bind(e.id.as_str());
+            }
+            let stored: HashMap<String, String> = q
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("body")?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+            for e in chunk {
                 // Compared as events, not as text: field order or spacing is no conflict.
-                let same = serde_json::from_str::<Event>(&stored).is_ok_and(|s| &s == e);
+                let same = stored
+                    .get(&e.id)
+                    .and_then(|b| serde_json::from_str::<Event>(b).ok())
+                    .is_some_and(|s| &s == *e);
                 if !same {
                     return Err(LedgerError::Conflict { id: e.id.clone() });
                 }
-                recorded.duplicates += 1;
-                continue;
             }
-            store(&mut tx, bot, e, ts, kept).await?;
-            recorded.stored += 1;
         }
+        recorded.duplicates += known.len();
+        recorded.stored = inserted.len();
+        store_new(&mut tx, engine, bot, &checked, &inserted).await?;
         tx.commit().await?;
         Ok(recorded)
     }
+}
+
+/// Stores what the ledger keeps of the events just inserted (`inserted`), in batch order.
+async fn store_new(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    bot: &BotRecord,
+    checked: &[Checked<'_>],
+    inserted: &HashSet<String>,
+) -> Result<(), LedgerError> {
+    let mut fills = Vec::new();
+    let mut orders = Vec::new();
+    let mut equities = Vec::new();
+    // The last state of each order in the batch, applied after the orders are inserted.
+    let mut states: BTreeMap<(&str, i64), (&'static str, UnixNanos)> = BTreeMap::new();
+    for (e, (ts, kept), _) in checked {
+        if !inserted.contains(&e.id) {
+            continue;
+        }
+        let ts = *ts;
+        match kept {
+            Kept::Fill {
+                fill,
+                price,
+                quantity,
+                notional,
+                fee,
+            } => fills.push(FillRow {
+                e,
+                ts,
+                order_id: i64_of(e, "orderId", fill.order_id)?,
+                side: side(fill.side),
+                price: money_text(*price),
+                quantity: money_text(*quantity),
+                notional: money_text(*notional),
+                fee: money_text(*fee),
+                liquidity: match fill.liquidity {
+                    Liquidity::Maker => "maker",
+                    Liquidity::Taker => "taker",
+                },
+            }),
+            Kept::Order(o) => orders.push(OrderRow {
+                e,
+                ts,
+                o,
+                order_id: i64_of(e, "order.orderId", o.order_id)?,
+                order_type: json_str(&o.order_type),
+                time_in_force: json_str(&o.time_in_force),
+            }),
+            Kept::Status { order_id, status } => {
+                let id = i64_of(e, "orderId", *order_id)?;
+                states.insert((e.session.as_str(), id), (status, ts));
+            }
+            Kept::Equity {
+                equity,
+                realized,
+                unrealized,
+                fees,
+            } => equities.push(EquityRow {
+                e,
+                ts,
+                values: [
+                    money_text(*equity),
+                    money_text(*realized),
+                    money_text(*unrealized),
+                    money_text(*fees),
+                ],
+            }),
+        }
+    }
+    if !fills.is_empty() {
+        let rows: Vec<Vec<Val>> = fills
+            .iter()
+            .map(|f| {
+                vec![
+                    Val::Text(&f.e.id),
+                    Val::Text(&bot.bot),
+                    Val::Text(&bot.account),
+                    Val::Text(&f.e.session),
+                    Val::Int(f.order_id),
+                    Val::Int(f.ts),
+                    Val::Text(f.side),
+                    Val::Text(&f.price),
+                    Val::Text(&f.quantity),
+                    Val::Text(&f.notional),
+                    Val::Text(&bot.quote_currency),
+                    Val::Text(&f.fee),
+                    Val::Text(f.liquidity),
+                ]
+            })
+            .collect();
+        multi_row(
+            conn,
+            engine,
+            "INSERT INTO fills (event_id, bot, account, session, order_id, ts, side, price, quantity, notional, currency, venue_fee, liquidity)",
+            "",
+            13,
+            &rows,
+        )
+        .await?;
+        flag_late_fills(conn, engine, bot, &fills).await?;
+    }
+    if !orders.is_empty() {
+        let rows: Vec<Vec<Val>> = orders
+            .iter()
+            .map(|o| {
+                vec![
+                    Val::Text(&bot.bot),
+                    Val::Text(&o.e.session),
+                    Val::Int(o.order_id),
+                    Val::Text(side(o.o.side)),
+                    Val::Text(&o.order_type),
+                    Val::Text(&o.o.quantity),
+                    Val::OptText(o.o.price.as_deref()),
+                    Val::OptText(o.o.trigger.as_deref()),
+                    Val::Text(&o.time_in_force),
+                    Val::Text("submitted"),
+                    Val::Int(o.ts),
+                    Val::Int(o.ts),
+                ]
+            })
+            .collect();
+        multi_row(
+            conn,
+            engine,
+            "INSERT INTO orders (bot, session, order_id, side, order_type, quantity, limit_price, trigger_price, time_in_force, status, submitted_at, updated_at)",
+            "ON CONFLICT (bot, session, order_id) DO NOTHING",
+            12,
+            &rows,
+        )
+        .await?;
+    }
+    if !states.is_empty() {
+        // An order submitted before recording began has no row: its state is not kept.
+        let rows: Vec<Vec<Val>> = states
+            .iter()
+            .map(|(&(session, id), &(status, ts))| {
+                vec![
+                    Val::Text(session),
+                    Val::Int(id),
+                    Val::Text(status),
+                    Val::Int(ts),
+                ]
+            })
+            .collect();
+        for chunk in rows.chunks((MAX_PARAMS - 1) / 4) {
+            // The rows' placeholders, then the bot's.
+            let bot_param = match engine {
+                Engine::Sqlite => "?".to_owned(),
+                Engine::Postgres => format!("${}", chunk.len() * 4 + 1),
+            };
+            let sql = format!(
+                "WITH v (session, order_id, status, ts) AS (VALUES {}) \
+                 UPDATE orders SET \
+                 status = (SELECT v.status FROM v WHERE v.session = orders.session AND v.order_id = orders.order_id), \
+                 updated_at = (SELECT v.ts FROM v WHERE v.session = orders.session AND v.order_id = orders.order_id) \
+                 WHERE orders.bot = {bot_param} AND EXISTS (SELECT 1 FROM v WHERE v.session = orders.session AND v.order_id = orders.order_id)",
+                placeholders(engine, chunk.len(), 4, 0)
+            );
+            bind_all(sqlx::query(&sql).persistent(false), chunk)
+                .bind(bot.bot.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    if !equities.is_empty() {
+        let rows: Vec<Vec<Val>> = equities
+            .iter()
+            .map(|q| {
+                vec![
+                    Val::Text(&q.e.id),
+                    Val::Text(&bot.bot),
+                    Val::Int(q.ts),
+                    Val::Text(&q.values[0]),
+                    Val::Text(&q.values[1]),
+                    Val::Text(&q.values[2]),
+                    Val::Text(&q.values[3]),
+                ]
+            })
+            .collect();
+        multi_row(
+            conn,
+            engine,
+            "INSERT INTO equity_snapshots (event_id, bot, ts, equity, realized_pnl, unrealized_pnl, venue_fees)",
+            "",
+            7,
+            &rows,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Fills of a bot on a plan whose instant lies before what the plan has settled of the
+/// account (a backlog delivered late): flagged in `late_fills`, so the plan's next
+/// settlement charges them. A settlement on PostgreSQL locks its bots' rows first and
+/// this batch holds its bot's row (the upsert), so a fill is either seen by the
+/// settlement that covers its instant or flagged late here, never neither.
+async fn flag_late_fills(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    bot: &BotRecord,
+    fills: &[FillRow<'_>],
+) -> Result<(), LedgerError> {
+    let Some(plan) = bot.plan.as_deref() else {
+        return Ok(());
+    };
+    let through: Option<i64> = sqlx::query(
+        "SELECT settled_through FROM plan_account_state WHERE plan = $1 AND account = $2",
+    )
+    .bind(plan)
+    .bind(&bot.account)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| r.try_get("settled_through"))
+    .transpose()?;
+    let Some(through) = through else {
+        return Ok(());
+    };
+    let now = now_nanos();
+    let rows: Vec<Vec<Val>> = fills
+        .iter()
+        .filter(|f| f.ts < through)
+        .map(|f| {
+            vec![
+                Val::Text(&f.e.id),
+                Val::Text(plan),
+                Val::Text(&bot.account),
+                Val::Int(now),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(
+        bot = %bot.bot,
+        plan,
+        late = rows.len(),
+        "fills recorded after their period was settled: charged in the plan's next settlement"
+    );
+    multi_row(
+        conn,
+        engine,
+        "INSERT INTO late_fills (event_id, plan, account, recorded_at)",
+        "",
+        4,
+        &rows,
+    )
+    .await?;
+    Ok(())
 }
 
 async fn upsert_bot(conn: &mut AnyConnection, bot: &BotRecord) -> Result<(), LedgerError> {
@@ -262,100 +601,6 @@ async fn upsert_bot(conn: &mut AnyConnection, bot: &BotRecord) -> Result<(), Led
     .bind(now_nanos())
     .execute(conn)
     .await?;
-    Ok(())
-}
-
-async fn store(
-    conn: &mut AnyConnection,
-    bot: &BotRecord,
-    e: &Event,
-    ts: UnixNanos,
-    kept: Kept<'_>,
-) -> Result<(), LedgerError> {
-    match kept {
-        Kept::Fill {
-            fill,
-            price,
-            quantity,
-            notional,
-            fee,
-        } => {
-            sqlx::query(
-                "INSERT INTO fills (event_id, bot, account, session, order_id, ts, side, price, quantity, notional, currency, venue_fee, liquidity) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(&e.id)
-            .bind(&bot.bot)
-            .bind(&bot.account)
-            .bind(&e.session)
-            .bind(i64_of(e, "orderId", fill.order_id)?)
-            .bind(ts)
-            .bind(side(fill.side))
-            .bind(money_text(price))
-            .bind(money_text(quantity))
-            .bind(money_text(notional))
-            .bind(&bot.quote_currency)
-            .bind(money_text(fee))
-            .bind(match fill.liquidity {
-                Liquidity::Maker => "maker",
-                Liquidity::Taker => "taker",
-            })
-            .execute(conn)
-            .await?;
-        }
-        Kept::Order(o) => {
-            sqlx::query(
-                "INSERT INTO orders (bot, session, order_id, side, order_type, quantity, limit_price, trigger_price, time_in_force, status, submitted_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'submitted', $10, $10) \
-                 ON CONFLICT (bot, session, order_id) DO NOTHING",
-            )
-            .bind(&bot.bot)
-            .bind(&e.session)
-            .bind(i64_of(e, "order.orderId", o.order_id)?)
-            .bind(side(o.side))
-            .bind(json_str(&o.order_type))
-            .bind(&o.quantity)
-            .bind(o.price.as_deref())
-            .bind(o.trigger.as_deref())
-            .bind(json_str(&o.time_in_force))
-            .bind(ts)
-            .execute(conn)
-            .await?;
-        }
-        Kept::Status { order_id, status } => {
-            // An order submitted before recording began has no row: its status is not kept.
-            sqlx::query(
-                "UPDATE orders SET status = $4, updated_at = $5 WHERE bot = $1 AND session = $2 AND order_id = $3",
-            )
-            .bind(&bot.bot)
-            .bind(&e.session)
-            .bind(i64_of(e, "orderId", order_id)?)
-            .bind(status)
-            .bind(ts)
-            .execute(conn)
-            .await?;
-        }
-        Kept::Equity {
-            equity,
-            realized,
-            unrealized,
-            fees,
-        } => {
-            sqlx::query(
-                "INSERT INTO equity_snapshots (event_id, bot, ts, equity, realized_pnl, unrealized_pnl, venue_fees) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&e.id)
-            .bind(&bot.bot)
-            .bind(ts)
-            .bind(money_text(equity))
-            .bind(money_text(realized))
-            .bind(money_text(unrealized))
-            .bind(money_text(fees))
-            .execute(conn)
-            .await?;
-        }
-    }
     Ok(())
 }
 

@@ -18,22 +18,25 @@
 //! - its fills from the 30 days before the period to the period's end in the plan's
 //!   currency (those before the period only count towards the volume tier).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 use tradewind_commission::{
     AccountPeriod, AccountState, BotPeriod, CapitalFlow, ChargeKind, Crystallised, Equity,
-    HighWaterMark, Liquidity, MAX_REFERRAL_LEVEL, Outcome, Payee, Period, PeriodKind, Plan, Role,
-    Settlement, history_start,
+    HighWaterMark, Liquidity, MAX_REFERRAL_LEVEL, Outcome, Part, Payee, Period, PeriodKind, Plan,
+    Role, Settlement, history_start,
 };
 use tradewind_core::data::UnixNanos;
 use tradewind_core::data::time::format_iso8601;
 use tradewind_core::fixed::Money;
 
 use crate::accounts::referral_chain;
-use crate::statement::{self, AccountStatement, PayoutLine, PayoutStatement, StatementKind};
-use crate::{Ledger, LedgerError, money_from, money_text};
+use crate::batch::Buffer;
+use crate::statement::{
+    AccountStatement, BookedCharge, PayoutLine, PayoutStatement, StatementKind,
+};
+use crate::{Engine, Ledger, LedgerError, money_from, money_text};
 
 /// The environment variable of the crash test's fault hook: a point name at which a
 /// settlement aborts the process (`after-insert`, `after-charges`, `before-commit`).
@@ -65,8 +68,8 @@ pub struct SettlementSummary {
     pub trading_fees: Money,
     /// Σ performance fees.
     pub performance_fees: Money,
-    /// Σ per recipient class: `platform`, `strategyAuthor`, `referral` (unclaimed
-    /// shares under their own class, paid to the platform).
+    /// Σ per recipient class: `platform`, `strategyAuthor`, `referral1`, `referral2`
+    /// (unclaimed shares under their own class, paid to the platform).
     pub by_class: BTreeMap<String, Money>,
     /// When it was booked.
     pub settled_at: UnixNanos,
@@ -141,14 +144,6 @@ pub(crate) fn role_key(r: Role) -> String {
         Role::Platform => "platform".into(),
         Role::StrategyAuthor => "strategyAuthor".into(),
         Role::Referral(l) => format!("referral{l}"),
-    }
-}
-
-fn class_key(r: Role) -> &'static str {
-    match r {
-        Role::Platform => "platform",
-        Role::StrategyAuthor => "strategyAuthor",
-        Role::Referral(_) => "referral",
     }
 }
 
@@ -285,6 +280,29 @@ async fn account_input(
                 }
             }
         }
+        // Capital added or withdrawn in the period, each with the bot's equity just
+        // before it (the last snapshot before the flow).
+        let flow_rows = sqlx::query(
+            "SELECT id, ts, amount FROM capital_flows WHERE bot = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, id",
+        )
+        .bind(&bot)
+        .bind(period.start)
+        .bind(period.end)
+        .fetch_all(&mut *conn)
+        .await?;
+        for f in flow_rows {
+            let ts: i64 = f.try_get("ts")?;
+            let before = snapshot(conn, &bot, LAST_BEFORE, i64::MIN, ts)
+                .await?
+                .map(|s| s.equity)
+                .unwrap_or_default();
+            flows.push(CapitalFlow {
+                id: format!("capital/{}", f.try_get::<String, _>("id")?),
+                ts,
+                amount: money_from("capital flow", &f.try_get::<String, _>("amount")?)?,
+                before,
+            });
+        }
         plan_bots.push(bot.clone());
         bots.push(BotPeriod {
             currency: r.try_get("currency")?,
@@ -294,13 +312,40 @@ async fn account_input(
             closing,
         });
     }
+    // Fills recorded after the period holding them was settled, not charged yet.
+    let late_rows = sqlx::query(
+        "SELECT f.event_id AS event_id, f.bot AS bot, f.ts AS ts, f.notional AS notional, f.liquidity AS liquidity \
+         FROM late_fills l JOIN fills f ON f.event_id = l.event_id \
+         WHERE l.plan = $1 AND l.account = $2 AND l.charged_in IS NULL AND f.currency = $3 AND f.ts < $4 \
+         ORDER BY f.ts, f.event_id",
+    )
+    .bind(plan_name)
+    .bind(account)
+    .bind(&plan.currency)
+    .bind(period.start)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut late_fills = Vec::with_capacity(late_rows.len());
+    for r in late_rows {
+        let f = fill_of(&r)?;
+        // A bot that left the plan: its late fill is not this plan's to charge.
+        if plan_bots.contains(&f.bot) {
+            late_fills.push(f);
+        }
+    }
+    let late_ids: BTreeSet<&str> = late_fills.iter().map(|f| f.id.as_str()).collect();
+    // The tier of a late fill's day reads the 30 days before it.
+    let from = late_fills
+        .iter()
+        .map(|f| history_start(&Period::containing(PeriodKind::Daily, f.ts)))
+        .fold(history_start(&period), i64::min);
     let fill_rows = sqlx::query(
         "SELECT event_id, bot, ts, notional, liquidity FROM fills \
          WHERE account = $1 AND currency = $2 AND ts >= $3 AND ts < $4 ORDER BY ts, event_id",
     )
     .bind(account)
     .bind(&plan.currency)
-    .bind(history_start(&period))
+    .bind(from)
     .bind(period.end)
     .fetch_all(&mut *conn)
     .await?;
@@ -308,6 +353,10 @@ async fn account_input(
     for r in fill_rows {
         let bot: String = r.try_get("bot")?;
         let ts: i64 = r.try_get("ts")?;
+        let id: String = r.try_get("event_id")?;
+        if late_ids.contains(id.as_str()) {
+            continue;
+        }
         // In the period only the plan's bots are charged; before it every fill of the
         // account in the plan's currency counts towards the tier.
         if period.contains(ts) && !plan_bots.contains(&bot) {
@@ -315,7 +364,7 @@ async fn account_input(
         }
         let liquidity: String = r.try_get("liquidity")?;
         fills.push(tradewind_commission::Fill {
-            id: r.try_get("event_id")?,
+            id,
             bot,
             ts,
             notional: money_from("notional", &r.try_get::<String, _>("notional")?)?,
@@ -332,6 +381,22 @@ async fn account_input(
         referrers,
         bots,
         fills,
+        late_fills,
+    })
+}
+
+fn fill_of(r: &sqlx::any::AnyRow) -> Result<tradewind_commission::Fill, LedgerError> {
+    let liquidity: String = r.try_get("liquidity")?;
+    Ok(tradewind_commission::Fill {
+        id: r.try_get("event_id")?,
+        bot: r.try_get("bot")?,
+        ts: r.try_get("ts")?,
+        notional: money_from("notional", &r.try_get::<String, _>("notional")?)?,
+        liquidity: if liquidity == "maker" {
+            Liquidity::Maker
+        } else {
+            Liquidity::Taker
+        },
     })
 }
 
@@ -364,92 +429,271 @@ fn charge_detail(kind: &ChargeKind) -> (&'static str, Value) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn transfer(
-    conn: &mut AnyConnection,
-    id: &str,
-    ledger: &str,
-    ts: UnixNanos,
-    settlement: &str,
-    charge: &str,
-    memo: &str,
-    lines: &[(String, Money, Money)],
-) -> Result<(), LedgerError> {
-    let debits: i128 = lines.iter().map(|l| l.1.raw()).sum();
-    let credits: i128 = lines.iter().map(|l| l.2.raw()).sum();
-    if debits != credits {
-        // The engine's parts always sum to the charge; this guards the booking code.
-        return Err(LedgerError::corrupt(
-            format!("transfer {id}"),
-            format!("debits {debits} ≠ credits {credits} (nano-units)"),
-        ));
+/// The rows of a settlement, buffered across accounts and written as multi-row
+/// statements (in the order the foreign keys need) whenever one table has a statement's
+/// worth, and at the end.
+struct Booking {
+    charges: Buffer,
+    parts: Buffer,
+    fee_lines: Buffer,
+    transfers: Buffer,
+    entries: Buffer,
+    statements: Buffer,
+    states: Buffer,
+}
+
+impl Booking {
+    fn new() -> Self {
+        Booking {
+            charges: Buffer::new(
+                "INSERT INTO charges (id, settlement, account, bot, kind, ts, amount, currency, detail)",
+                "",
+                9,
+            ),
+            parts: Buffer::new(
+                "INSERT INTO charge_parts (charge, idx, role, share_bps, payee, unclaimed, amount)",
+                "",
+                7,
+            ),
+            fee_lines: Buffer::new(
+                "INSERT INTO trading_fee_lines (fill, charge, ts, notional, liquidity, volume_30d, tier, rate, fee, late)",
+                "",
+                10,
+            ),
+            transfers: Buffer::new(
+                "INSERT INTO journal_transfers (id, ledger, ts, settlement, charge, memo)",
+                "",
+                6,
+            ),
+            entries: Buffer::new(
+                "INSERT INTO journal_entries (transfer, line, ledger, book_account, debit, credit)",
+                "",
+                6,
+            ),
+            statements: Buffer::new(
+                "INSERT INTO statements (settlement, kind, subject, body_json, body_csv)",
+                "",
+                5,
+            ),
+            states: Buffer::new(
+                "INSERT INTO plan_account_state (plan, account, settled_through, marks)",
+                "ON CONFLICT (plan, account) DO UPDATE SET settled_through = excluded.settled_through, marks = excluded.marks",
+                4,
+            ),
+        }
     }
-    sqlx::query(
-        "INSERT INTO journal_transfers (id, ledger, ts, settlement, charge, memo) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id)
-    .bind(ledger)
-    .bind(ts)
-    .bind(settlement)
-    .bind(charge)
-    .bind(memo)
-    .execute(&mut *conn)
-    .await?;
-    for (i, (book, debit, credit)) in lines.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO journal_entries (transfer, line, ledger, book_account, debit, credit) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(i as i64)
-        .bind(ledger)
-        .bind(book)
-        .bind(money_text(*debit))
-        .bind(money_text(*credit))
-        .execute(&mut *conn)
-        .await?;
+
+    fn buffers(&mut self) -> [&mut Buffer; 7] {
+        [
+            &mut self.charges,
+            &mut self.parts,
+            &mut self.fee_lines,
+            &mut self.transfers,
+            &mut self.entries,
+            &mut self.statements,
+            &mut self.states,
+        ]
+    }
+
+    /// Writes everything when any table has a statement's worth (bounding memory).
+    async fn flush_if_full(
+        &mut self,
+        conn: &mut AnyConnection,
+        engine: Engine,
+    ) -> Result<(), LedgerError> {
+        if self.buffers().iter().any(|b| b.full()) {
+            self.flush(conn, engine).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, conn: &mut AnyConnection, engine: Engine) -> Result<(), LedgerError> {
+        for b in self.buffers() {
+            b.flush(conn, engine).await?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn transfer(
+        &mut self,
+        id: String,
+        ledger: &str,
+        ts: UnixNanos,
+        settlement: &str,
+        charge: &str,
+        memo: String,
+        lines: &[(String, Money, Money)],
+    ) -> Result<(), LedgerError> {
+        let debits: i128 = lines.iter().map(|l| l.1.raw()).sum();
+        let credits: i128 = lines.iter().map(|l| l.2.raw()).sum();
+        if debits != credits {
+            // The engine's parts always sum to the charge; this guards the booking code.
+            return Err(LedgerError::corrupt(
+                format!("transfer {id}"),
+                format!("debits {debits} ≠ credits {credits} (nano-units)"),
+            ));
+        }
+        for (i, (book, debit, credit)) in lines.iter().enumerate() {
+            self.entries.push(vec![
+                id.as_str().into(),
+                (i as i64).into(),
+                ledger.into(),
+                book.as_str().into(),
+                money_text(*debit).into(),
+                money_text(*credit).into(),
+            ]);
+        }
+        self.transfers.push(vec![
+            id.into(),
+            ledger.into(),
+            ts.into(),
+            settlement.into(),
+            charge.into(),
+            memo.into(),
+        ]);
+        Ok(())
+    }
+}
+
+/// Adds `parts` into `sum`, part by part (same role, share, payee and claim).
+fn add_parts(sum: &mut Vec<Part>, parts: &[Part]) -> Result<(), LedgerError> {
+    for p in parts {
+        match sum.iter_mut().find(|q| {
+            q.role == p.role
+                && q.share_bps == p.share_bps
+                && q.payee == p.payee
+                && q.unclaimed == p.unclaimed
+        }) {
+            Some(q) => {
+                q.amount = q
+                    .amount
+                    .checked_add(p.amount)
+                    .ok_or_else(|| LedgerError::invalid("settlement", "a part overflows"))?;
+            }
+            None => sum.push(p.clone()),
+        }
     }
     Ok(())
 }
 
+/// The charges of one account's settlement as booked: per bot, its fills' trading fees
+/// summed into one charge (each fill's fee a line of it), then the performance fees.
+fn booked_charges(
+    s: &Settlement,
+    late: &BTreeSet<String>,
+    booking: &mut Booking,
+) -> Result<Vec<BookedCharge>, LedgerError> {
+    struct Sum {
+        amount: Money,
+        notional: Money,
+        fills: usize,
+        late: usize,
+        parts: Vec<Part>,
+    }
+    let mut trading: BTreeMap<&str, Sum> = BTreeMap::new();
+    let mut out = Vec::new();
+    let overflow = || LedgerError::invalid("settlement", "a total overflows");
+    for c in &s.charges {
+        match &c.kind {
+            ChargeKind::TradingFee(f) => {
+                let id = format!("trading/{}/{}/{}", s.account, c.bot, s.period.end);
+                let sum = trading.entry(c.bot.as_str()).or_insert(Sum {
+                    amount: Money::ZERO,
+                    notional: Money::ZERO,
+                    fills: 0,
+                    late: 0,
+                    parts: Vec::new(),
+                });
+                sum.amount = sum.amount.checked_add(c.amount).ok_or_else(overflow)?;
+                sum.notional = sum.notional.checked_add(f.notional).ok_or_else(overflow)?;
+                sum.fills += 1;
+                let is_late = late.contains(&f.fill);
+                sum.late += usize::from(is_late);
+                add_parts(&mut sum.parts, &c.parts)?;
+                booking.fee_lines.push(vec![
+                    f.fill.as_str().into(),
+                    id.into(),
+                    f.ts.into(),
+                    money_text(f.notional).into(),
+                    if f.liquidity == Liquidity::Maker {
+                        "maker".into()
+                    } else {
+                        "taker".into()
+                    },
+                    money_text(f.volume_30d).into(),
+                    (f.tier as i64).into(),
+                    f.rate.to_string().into(),
+                    money_text(f.fee).into(),
+                    i64::from(is_late).into(),
+                ]);
+            }
+            ChargeKind::PerformanceFee { .. } => {
+                let (kind, detail) = charge_detail(&c.kind);
+                out.push(BookedCharge {
+                    id: c.id.clone(),
+                    bot: c.bot.clone(),
+                    kind,
+                    ts: c.ts,
+                    amount: c.amount,
+                    detail,
+                    parts: c.parts.clone(),
+                });
+            }
+        }
+    }
+    let mut charges: Vec<BookedCharge> = trading
+        .into_iter()
+        .map(|(bot, sum)| BookedCharge {
+            id: format!("trading/{}/{bot}/{}", s.account, s.period.end),
+            bot: bot.to_owned(),
+            kind: "trading",
+            ts: s.period.end,
+            amount: sum.amount,
+            detail: json!({
+                "fills": sum.fills, "lateFills": sum.late, "notional": money_text(sum.notional),
+            }),
+            parts: sum.parts,
+        })
+        .collect();
+    charges.append(&mut out);
+    Ok(charges)
+}
+
 /// Books one account's settlement: charges, parts, journal, its statement.
-async fn book(
-    conn: &mut AnyConnection,
+fn book(
+    booking: &mut Booking,
     settlement_id: &str,
     plan_name: &str,
     currency: &str,
     s: &Settlement,
+    late: &BTreeSet<String>,
     payouts: &mut BTreeMap<String, Vec<PayoutLine>>,
-) -> Result<(), LedgerError> {
+) -> Result<usize, LedgerError> {
     let clearing = format!("clearing/{plan_name}");
-    for c in &s.charges {
-        let (kind, detail) = charge_detail(&c.kind);
-        sqlx::query(
-            "INSERT INTO charges (id, settlement, account, bot, kind, ts, amount, currency, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&c.id)
-        .bind(settlement_id)
-        .bind(&s.account)
-        .bind(&c.bot)
-        .bind(kind)
-        .bind(c.ts)
-        .bind(money_text(c.amount))
-        .bind(currency)
-        .bind(detail.to_string())
-        .execute(&mut *conn)
-        .await?;
+    let charges = booked_charges(s, late, booking)?;
+    for c in &charges {
+        booking.charges.push(vec![
+            c.id.as_str().into(),
+            settlement_id.into(),
+            s.account.as_str().into(),
+            c.bot.as_str().into(),
+            c.kind.into(),
+            c.ts.into(),
+            money_text(c.amount).into(),
+            currency.into(),
+            c.detail.to_string().into(),
+        ]);
         for (i, p) in c.parts.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO charge_parts (charge, idx, role, share_bps, payee, unclaimed, amount) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&c.id)
-            .bind(i as i64)
-            .bind(role_key(p.role))
-            .bind(i64::from(p.share_bps))
-            .bind(payee_key(&p.payee))
-            .bind(i64::from(p.unclaimed))
-            .bind(money_text(p.amount))
-            .execute(&mut *conn)
-            .await?;
+            booking.parts.push(vec![
+                c.id.as_str().into(),
+                (i as i64).into(),
+                role_key(p.role).into(),
+                i64::from(p.share_bps).into(),
+                payee_key(&p.payee).into(),
+                i64::from(p.unclaimed).into(),
+                money_text(p.amount).into(),
+            ]);
             payouts
                 .entry(payee_key(&p.payee))
                 .or_default()
@@ -457,7 +701,7 @@ async fn book(
                     charge: c.id.clone(),
                     account: s.account.clone(),
                     bot: c.bot.clone(),
-                    kind: kind.to_owned(),
+                    kind: c.kind.to_owned(),
                     ts: c.ts,
                     role: role_key(p.role),
                     unclaimed: p.unclaimed,
@@ -465,20 +709,18 @@ async fn book(
                 });
         }
         // The account owes the charge: receivable from it, into the plan's clearing.
-        transfer(
-            conn,
-            &format!("charge/{}", c.id),
+        booking.transfer(
+            format!("charge/{}", c.id),
             currency,
             c.ts,
             settlement_id,
             &c.id,
-            &format!("{kind} fee of {} ({})", s.account, c.bot),
+            format!("{} fee of {} ({})", c.kind, s.account, c.bot),
             &[
                 (format!("receivable/{}", s.account), c.amount, Money::ZERO),
                 (clearing.clone(), Money::ZERO, c.amount),
             ],
-        )
-        .await?;
+        )?;
         // The clearing pays it out, part by part.
         let mut lines = vec![(clearing.clone(), c.amount, Money::ZERO)];
         for p in &c.parts {
@@ -488,29 +730,25 @@ async fn book(
                 p.amount,
             ));
         }
-        transfer(
-            conn,
-            &format!("distribution/{}", c.id),
+        booking.transfer(
+            format!("distribution/{}", c.id),
             currency,
             c.ts,
             settlement_id,
             &c.id,
-            &format!("distribution of {}", c.id),
+            format!("distribution of {}", c.id),
             &lines,
-        )
-        .await?;
+        )?;
     }
-    let st = AccountStatement::new(settlement_id, plan_name, currency, s);
-    statement::insert(
-        conn,
-        settlement_id,
-        StatementKind::Account,
-        &s.account,
-        &st.to_json(),
-        &st.to_csv(),
-    )
-    .await?;
-    Ok(())
+    let st = AccountStatement::new(settlement_id, plan_name, currency, s, &charges);
+    booking.statements.push(vec![
+        settlement_id.into(),
+        StatementKind::Account.as_str().into(),
+        s.account.as_str().into(),
+        st.to_json().into(),
+        st.to_csv().into(),
+    ]);
+    Ok(charges.len())
 }
 
 impl Ledger {
@@ -577,6 +815,14 @@ impl Ledger {
             };
         }
         fault("after-insert");
+        if self.engine() == Engine::Postgres {
+            // A batch being recorded for one of these bots holds its row (its upsert):
+            // wait for it, so its fills are read below or, once this commits, flagged late.
+            sqlx::query("SELECT bot FROM bots WHERE plan = $1 ORDER BY bot FOR UPDATE")
+                .bind(plan_name)
+                .fetch_all(&mut *tx)
+                .await?;
+        }
         let accounts: Vec<String> =
             sqlx::query("SELECT DISTINCT account FROM bots WHERE plan = $1 ORDER BY account")
                 .bind(plan_name)
@@ -598,6 +844,7 @@ impl Ledger {
             settled_at: now,
         };
         let mut payouts: BTreeMap<String, Vec<PayoutLine>> = BTreeMap::new();
+        let mut booking = Booking::new();
         for account in &accounts {
             let commission = |e| LedgerError::Commission {
                 plan: plan_name.to_owned(),
@@ -619,35 +866,41 @@ impl Ledger {
                 None => AccountState::default(),
             };
             let input = account_input(&mut tx, plan_name, plan, account, period).await?;
+            let late: BTreeSet<String> = input.late_fills.iter().map(|f| f.id.clone()).collect();
             let (settlement, next) = match tradewind_commission::settle(plan, &state, &input, now)
                 .map_err(commission)?
             {
                 Outcome::AlreadySettled => continue,
                 Outcome::Settled { settlement, state } => (settlement, state),
             };
-            book(
-                &mut tx,
+            drop(input);
+            let booked = book(
+                &mut booking,
                 &id,
                 plan_name,
                 &plan.currency,
                 &settlement,
+                &late,
                 &mut payouts,
-            )
-            .await?;
-            sqlx::query(
-                "INSERT INTO plan_account_state (plan, account, settled_through, marks) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (plan, account) DO UPDATE SET settled_through = excluded.settled_through, marks = excluded.marks",
-            )
-            .bind(plan_name)
-            .bind(account)
-            .bind(next.settled_through.unwrap_or(period.end))
-            .bind(marks_json(&next))
-            .execute(&mut *tx)
-            .await?;
-            if !settlement.charges.is_empty() {
+            )?;
+            booking.states.push(vec![
+                plan_name.into(),
+                account.as_str().into(),
+                next.settled_through.unwrap_or(period.end).into(),
+                marks_json(&next).into(),
+            ]);
+            booking.flush_if_full(&mut tx, self.engine()).await?;
+            for fill in &late {
+                sqlx::query("UPDATE late_fills SET charged_in = $1 WHERE event_id = $2")
+                    .bind(&id)
+                    .bind(fill)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if booked > 0 {
                 summary.accounts_charged += 1;
             }
-            summary.charges += settlement.charges.len();
+            summary.charges += booked;
             let add = |a: Money, b: Money| {
                 a.checked_add(b)
                     .ok_or_else(|| LedgerError::invalid("settlement", "a total overflows"))
@@ -655,26 +908,24 @@ impl Ledger {
             summary.trading_fees = add(summary.trading_fees, settlement.trading_fees)?;
             summary.performance_fees = add(summary.performance_fees, settlement.performance_fees)?;
             for (role, amount) in &settlement.by_role {
-                let e = summary
-                    .by_class
-                    .entry(class_key(*role).to_owned())
-                    .or_default();
+                let e = summary.by_class.entry(role_key(*role)).or_default();
                 *e = add(*e, *amount)?;
             }
         }
+        booking.flush(&mut tx, self.engine()).await?;
         fault("after-charges");
         for (payee, lines) in payouts {
             let st = PayoutStatement::new(&id, plan_name, &plan.currency, &payee, lines);
-            statement::insert(
-                &mut tx,
-                &id,
-                StatementKind::Payout,
-                &payee,
-                &st.to_json(),
-                &st.to_csv(),
-            )
-            .await?;
+            booking.statements.push(vec![
+                id.as_str().into(),
+                StatementKind::Payout.as_str().into(),
+                payee.as_str().into(),
+                st.to_json().into(),
+                st.to_csv().into(),
+            ]);
+            booking.flush_if_full(&mut tx, self.engine()).await?;
         }
+        booking.flush(&mut tx, self.engine()).await?;
         sqlx::query("UPDATE settlements SET summary = $2 WHERE id = $1")
             .bind(&id)
             .bind(summary.to_json().to_string())

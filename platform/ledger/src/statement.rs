@@ -4,14 +4,13 @@
 //! took for nobody, e.g. "referral level 2 → platform").
 
 use serde_json::{Value, json};
-use sqlx::AnyConnection;
-use tradewind_commission::Settlement;
+use tradewind_commission::{Part, Settlement};
 use tradewind_core::data::UnixNanos;
 use tradewind_core::data::time::format_iso8601;
 use tradewind_core::fixed::Money;
 
+use crate::money_text;
 use crate::settle::{payee_key, role_key};
-use crate::{LedgerError, money_text};
 
 /// Which statement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +46,28 @@ fn csv_row(fields: &[&str]) -> String {
     row
 }
 
+/// One charge as the ledger books it: a performance fee as the engine decided it, or
+/// the trading fees of one bot in one settlement summed into one charge (each fill's fee
+/// kept in `trading_fee_lines`; the parts are the sums of the fills' exact parts, so they
+/// still sum to the charge).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BookedCharge {
+    /// `trading/<account>/<bot>/<period end>` or the engine's performance charge id.
+    pub id: String,
+    /// The bot.
+    pub bot: String,
+    /// `trading` or `performance`.
+    pub kind: &'static str,
+    /// When it arose (a trading charge: the period's end).
+    pub ts: UnixNanos,
+    /// The amount.
+    pub amount: Money,
+    /// How it was found (JSON).
+    pub detail: Value,
+    /// Its distribution.
+    pub parts: Vec<Part>,
+}
+
 /// One account's statement of a settlement.
 #[derive(Clone, Debug)]
 pub struct AccountStatement<'a> {
@@ -54,29 +75,37 @@ pub struct AccountStatement<'a> {
     plan: &'a str,
     currency: &'a str,
     s: &'a Settlement,
+    charges: &'a [BookedCharge],
 }
 
 impl<'a> AccountStatement<'a> {
-    /// The statement of `s`.
-    pub fn new(settlement: &'a str, plan: &'a str, currency: &'a str, s: &'a Settlement) -> Self {
+    /// The statement of `s`, booked as `charges`.
+    pub fn new(
+        settlement: &'a str,
+        plan: &'a str,
+        currency: &'a str,
+        s: &'a Settlement,
+        charges: &'a [BookedCharge],
+    ) -> Self {
         Self {
             settlement,
             plan,
             currency,
             s,
+            charges,
         }
     }
 
     /// As JSON (money as decimal strings).
     pub fn to_json(&self) -> String {
         let s = self.s;
-        let charges: Vec<Value> = s
+        let charges: Vec<Value> = self
             .charges
             .iter()
             .map(|c| {
                 json!({
                     "id": c.id, "bot": c.bot, "ts": format_iso8601(c.ts), "amount": money_text(c.amount),
-                    "kind": match c.kind { tradewind_commission::ChargeKind::TradingFee(_) => "trading", _ => "performance" },
+                    "kind": c.kind, "detail": c.detail,
                     "parts": c.parts.iter().map(|p| json!({
                         "role": role_key(p.role), "shareBps": p.share_bps, "payee": payee_key(&p.payee),
                         "unclaimed": p.unclaimed, "amount": money_text(p.amount),
@@ -110,16 +139,12 @@ impl<'a> AccountStatement<'a> {
             "amount",
             "currency",
         ]);
-        for c in &self.s.charges {
-            let kind = match c.kind {
-                tradewind_commission::ChargeKind::TradingFee(_) => "trading",
-                _ => "performance",
-            };
+        for c in self.charges {
             for p in &c.parts {
                 out.push_str(&csv_row(&[
                     &c.id,
                     &c.bot,
-                    kind,
+                    c.kind,
                     &format_iso8601(c.ts),
                     &money_text(c.amount),
                     &role_key(p.role),
@@ -237,25 +262,4 @@ impl PayoutStatement {
         }
         out
     }
-}
-
-pub(crate) async fn insert(
-    conn: &mut AnyConnection,
-    settlement: &str,
-    kind: StatementKind,
-    subject: &str,
-    body_json: &str,
-    body_csv: &str,
-) -> Result<(), LedgerError> {
-    sqlx::query(
-        "INSERT INTO statements (settlement, kind, subject, body_json, body_csv) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(settlement)
-    .bind(kind.as_str())
-    .bind(subject)
-    .bind(body_json)
-    .bind(body_csv)
-    .execute(conn)
-    .await?;
-    Ok(())
 }

@@ -18,7 +18,7 @@ use tradewind_events::{
 };
 use tradewind_ledger::accounts::Role;
 use tradewind_ledger::{
-    BotRecord, LATEST_VERSION, Ledger, LedgerError, SettleOutcome, StatementKind,
+    BotRecord, CapitalChange, LATEST_VERSION, Ledger, LedgerError, SettleOutcome, StatementKind,
 };
 
 // ---- the engines --------------------------------------------------------------------
@@ -201,6 +201,9 @@ cases!(
     malformed_or_negative_amounts_name_the_event_and_field,
     one_referrer_per_account_and_no_cycles,
     settlement_books_balanced_and_once,
+    a_large_batch_is_stored_in_chunks_and_repeats_inside_it_are_judged,
+    a_late_fill_is_charged_in_the_next_settlement,
+    a_deposit_is_not_charged_as_profit_and_changes_are_checked,
 );
 
 #[tokio::test]
@@ -542,7 +545,9 @@ async fn settlement_books_balanced_and_once(url: &str) {
     assert_eq!((s.accounts_charged, s.charges), (1, 2));
     assert_eq!(s.by_class["platform"], money("18"));
     assert_eq!(s.by_class["strategyAuthor"], money("6"));
-    assert_eq!(s.by_class["referral"], money("6"));
+    // Level 2 has nobody: paid to the platform, still totalled under its own class.
+    assert_eq!(s.by_class["referral1"], money("4.5"));
+    assert_eq!(s.by_class["referral2"], money("1.5"));
     let journal = l.check_journal().await.unwrap();
     assert!(journal.balanced(), "{journal:?}");
     assert_eq!((journal.transfers, journal.entries), (4, 4 + 10));
@@ -597,4 +602,226 @@ async fn settlement_books_balanced_and_once(url: &str) {
         l.last_settlement("standard").await.unwrap().unwrap()["id"],
         s2.id.as_str()
     );
+}
+
+fn status(seq: u64, order_id: u64, canceled: bool) -> Event {
+    Event::new(
+        BOT,
+        SESSION,
+        seq,
+        "2026-11-02T09:59:30Z".into(),
+        if canceled {
+            Body::OrderCanceled {
+                order_id,
+                unfilled: "0.2".into(),
+            }
+        } else {
+            Body::OrderAccepted {
+                order_id,
+                triggered: false,
+            }
+        },
+    )
+}
+
+async fn a_large_batch_is_stored_in_chunks_and_repeats_inside_it_are_judged(url: &str) {
+    let l = Ledger::open(url).await.unwrap();
+    l.create_account("alice", "Alice").await.unwrap();
+    // 3 000 orders (12 parameters a row) and fills (13): more than one statement's worth
+    // of bind parameters on either engine.
+    const N: u64 = 3_000;
+    let mut batch = Vec::new();
+    for i in 0..N {
+        batch.push(order(4 * i, i));
+        batch.push(status(4 * i + 1, i, false));
+        if i % 2 == 0 {
+            // Accepted, then canceled in the same batch: the last state wins.
+            batch.push(status(4 * i + 2, i, true));
+        }
+        batch.push(fill(4 * i + 3, "2026-11-02T10:00:00Z", "50000", "0.001"));
+    }
+    // A repeat of an event inside the batch is a retry.
+    batch.push(batch[3].clone());
+    let r = l.record_events(&bot("alice"), &batch).await.unwrap();
+    let distinct = batch.len() - 1;
+    assert_eq!((r.stored, r.duplicates, r.skipped), (distinct, 1, 0));
+    let h = l.history(BOT).await.unwrap();
+    assert_eq!(
+        (h.events, h.fills, h.orders),
+        (distinct as i64, N as i64, N as i64)
+    );
+    for (id, expected) in [(0, "canceled"), (1, "accepted"), (N - 1, "accepted")] {
+        assert_eq!(
+            l.order_status(BOT, SESSION, id).await.unwrap().as_deref(),
+            Some(expected),
+            "order {id}"
+        );
+    }
+    // Sent again: every event a duplicate, nothing stored.
+    let r = l.record_events(&bot("alice"), &batch).await.unwrap();
+    assert_eq!((r.stored, r.duplicates), (0, batch.len()));
+    // One id twice with different content inside a new batch: refused, nothing stored.
+    let a = equity(1_000_000, "2026-11-02T11:00:00Z", "1000");
+    let b = equity(1_000_000, "2026-11-02T11:00:00Z", "1001");
+    let fresh = equity(1_000_001, "2026-11-02T11:01:00Z", "1000");
+    let err = l
+        .record_events(&bot("alice"), &[fresh, a.clone(), b])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Conflict { id } if *id == a.id),
+        "{err}"
+    );
+    assert_eq!(l.history(BOT).await.unwrap(), h);
+}
+
+async fn a_late_fill_is_charged_in_the_next_settlement(url: &str) {
+    let l = Ledger::open(url).await.unwrap();
+    l.create_account("alice", "Alice").await.unwrap();
+    l.record_events(
+        &bot("alice"),
+        &[
+            equity(1, "2026-11-01T23:00:00Z", "1000"),
+            fill(2, "2026-11-02T10:00:00Z", "50000", "0.2"),
+        ],
+    )
+    .await
+    .unwrap();
+    let plan = plan();
+    let day = Period::containing(PeriodKind::Daily, ts("2026-11-02T00:00:00Z"));
+    let SettleOutcome::Settled(s) = l
+        .settle("standard", &plan, day, ts("2026-11-03T00:05:00Z"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a settlement");
+    };
+    assert_eq!(s.trading_fees, money("10"));
+    // The worker's backlog delivers a fill of the settled day afterwards: stored, and
+    // charged by the next settlement (at the tier of its own day), once.
+    let late = fill(3, "2026-11-02T20:00:00Z", "25000", "0.2");
+    let r = l
+        .record_events(&bot("alice"), std::slice::from_ref(&late))
+        .await
+        .unwrap();
+    assert_eq!(r.stored, 1);
+    let SettleOutcome::Settled(s2) = l
+        .settle("standard", &plan, day.next(), ts("2026-11-04T00:00:00Z"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a settlement");
+    };
+    assert_eq!((s2.charges, s2.trading_fees), (1, money("5")));
+    let (json, _) = l
+        .statement(&s2.id, StatementKind::Account, "alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["charges"][0]["detail"]["fills"], 1);
+    assert_eq!(v["charges"][0]["detail"]["lateFills"], 1);
+    // Retried: a duplicate, not late again; the day after charges nothing.
+    let r = l.record_events(&bot("alice"), &[late]).await.unwrap();
+    assert_eq!((r.stored, r.duplicates), (0, 1));
+    let SettleOutcome::Settled(s3) = l
+        .settle(
+            "standard",
+            &plan,
+            day.next().next(),
+            ts("2026-11-05T00:00:00Z"),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("expected a settlement");
+    };
+    assert_eq!(s3.charges, 0);
+    assert!(l.check_journal().await.unwrap().balanced());
+}
+
+async fn a_deposit_is_not_charged_as_profit_and_changes_are_checked(url: &str) {
+    let l = Ledger::open(url).await.unwrap();
+    l.create_account("alice", "Alice").await.unwrap();
+    let change = |id: &str, at: &str, amount: &str| CapitalChange {
+        id: id.into(),
+        bot: BOT.into(),
+        ts: ts(at),
+        amount: money(amount),
+        note: "test".into(),
+    };
+    // Unknown to the ledger until its first events are recorded.
+    let err = l
+        .record_capital_change(&change("d1", "2026-11-02T12:00:00Z", "500"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not known to the ledger"), "{err}");
+    l.record_events(
+        &bot("alice"),
+        &[
+            equity(1, "2026-11-01T23:00:00Z", "1000"),
+            equity(2, "2026-11-02T11:00:00Z", "1000"),
+            // 500 deposited at noon, then 100 of profit.
+            equity(3, "2026-11-02T23:00:00Z", "1600"),
+        ],
+    )
+    .await
+    .unwrap();
+    let d1 = change("d1", "2026-11-02T12:00:00Z", "500");
+    assert!(l.record_capital_change(&d1).await.unwrap());
+    // A retry records nothing twice; other content under the id is refused; zero too.
+    assert!(!l.record_capital_change(&d1).await.unwrap());
+    let err = l
+        .record_capital_change(&change("d1", "2026-11-02T12:00:00Z", "600"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("other content"), "{err}");
+    let err = l
+        .record_capital_change(&change("z", "2026-11-02T12:00:00Z", "0"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("amount:"), "{err}");
+    let plan = plan();
+    let day = Period::containing(PeriodKind::Daily, ts("2026-11-02T00:00:00Z"));
+    let SettleOutcome::Settled(s) = l
+        .settle("standard", &plan, day, ts("2026-11-03T00:05:00Z"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a settlement");
+    };
+    // 10 % of the 100 of profit; the 500 deposited is not profit.
+    assert_eq!(s.performance_fees, money("10"));
+    // A change inside the settled day is refused, naming why.
+    let err = l
+        .record_capital_change(&change("w1", "2026-11-02T18:00:00Z", "-100"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already settled"), "{err}");
+    // A withdrawal the next day leaves the mark: no fee on the money taken out, none
+    // on the unchanged rest.
+    l.record_capital_change(&change("w1", "2026-11-03T12:00:00Z", "-600"))
+        .await
+        .unwrap();
+    l.record_events(
+        &bot("alice"),
+        &[
+            equity(4, "2026-11-03T11:00:00Z", "1600"),
+            equity(5, "2026-11-03T23:00:00Z", "1000"),
+        ],
+    )
+    .await
+    .unwrap();
+    let SettleOutcome::Settled(s2) = l
+        .settle("standard", &plan, day.next(), ts("2026-11-04T00:05:00Z"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a settlement");
+    };
+    assert_eq!(s2.performance_fees, Money::ZERO);
 }

@@ -143,6 +143,29 @@ enum AccountsCommand {
     },
     /// Lists accounts with their referrer and members (JSON).
     List,
+    /// Records capital added to a running bot: its high-water mark moves with it, so the
+    /// deposit is never charged as profit.
+    Deposit(CapitalArgs),
+    /// Records capital withdrawn from a running bot: the mark stays, the performance fee
+    /// on the withdrawn fraction's profit is charged at the next settlement.
+    Withdraw(CapitalArgs),
+}
+
+#[derive(Args, Debug)]
+struct CapitalArgs {
+    /// The TradingBot, `namespace/name`.
+    bot: String,
+    /// The amount, positive, in the bot's quote currency (e.g. `500` or `1250.50`).
+    amount: String,
+    /// When the money moved (date or RFC 3339; now when not given).
+    #[arg(long)]
+    at: Option<String>,
+    /// A unique id, so a retry records nothing twice (default `<bot>/<deposit|withdrawal>/<at>`).
+    #[arg(long)]
+    id: Option<String>,
+    /// Free text for people (who, why).
+    #[arg(long, default_value = "")]
+    note: String,
 }
 
 #[derive(Args, Debug)]
@@ -347,6 +370,44 @@ async fn accounts(ledger: &Ledger, cmd: AccountsCommand) -> Result<()> {
                 serde_json::to_string_pretty(&ledger.list_accounts().await?)?
             );
         }
+        AccountsCommand::Deposit(args) => capital(ledger, args, false).await?,
+        AccountsCommand::Withdraw(args) => capital(ledger, args, true).await?,
+    }
+    Ok(())
+}
+
+async fn capital(ledger: &Ledger, args: CapitalArgs, withdrawal: bool) -> Result<()> {
+    let amount = tradewind_core::fixed::Money::parse(&args.amount)
+        .map_err(|e| anyhow::anyhow!("amount: {:?}: {e}", args.amount))?;
+    if amount.is_negative() || amount.is_zero() {
+        anyhow::bail!(
+            "amount: {:?} must be greater than zero (withdraw takes a positive amount too)",
+            args.amount
+        );
+    }
+    let ts = match &args.at {
+        Some(t) => instant("at", t)?,
+        None => now_nanos(),
+    };
+    let word = if withdrawal { "withdrawal" } else { "deposit" };
+    let change = tradewind_ledger::CapitalChange {
+        id: args
+            .id
+            .unwrap_or_else(|| format!("{}/{word}/{}", args.bot, format_iso8601(ts))),
+        bot: args.bot,
+        ts,
+        amount: if withdrawal { -amount } else { amount },
+        note: args.note,
+    };
+    if ledger.record_capital_change(&change).await? {
+        eprintln!(
+            "{word} of {amount} recorded for {} at {} ({})",
+            change.bot,
+            format_iso8601(ts),
+            change.id
+        );
+    } else {
+        eprintln!("{} was recorded before; nothing changed", change.id);
     }
     Ok(())
 }

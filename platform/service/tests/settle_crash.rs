@@ -208,6 +208,11 @@ async fn dump(url: &str) -> String {
             "settlement, kind, subject, body_json, body_csv",
             "settlement, kind, subject",
         ),
+        (
+            "trading_fee_lines",
+            "fill, charge, ts, notional, liquidity, volume_30d, tier, rate, fee, late",
+            "fill",
+        ),
     ] {
         let sql = format!("SELECT {cols} FROM {table} ORDER BY {order}");
         for row in sqlx::query(&sql).fetch_all(&mut c).await.unwrap() {
@@ -342,4 +347,63 @@ fn the_operators_job_hands_over_the_plan_spec_and_a_plan_shows_its_last_settleme
     let dec = stderr.find("settled trading/flat/2026-12-01T00:00:00Z");
     let jan = stderr.find("settled trading/flat/2027-01-01T00:00:00Z");
     assert!(dec.is_some() && jan.is_some() && dec < jan, "{stderr}");
+}
+
+#[tokio::test]
+async fn capital_changes_are_recorded_by_the_admin_commands() {
+    let dir = scratch();
+    let url = seed(&dir.0, "capital").await;
+    let bot = "trading/btc-bot";
+    // Bad input names the field.
+    for bad in ["0", "ten", "1.0000000001"] {
+        let out = platform(&url, &["accounts", "deposit", bot, bad], None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("amount"),
+            "{bad}: {stderr}"
+        );
+    }
+    let out = platform(&url, &["accounts", "deposit", "trading/nobody", "5"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not known to the ledger"));
+    // 200 deposited at noon of the day whose closing equity is 1 234.567891234: only the
+    // 34.567891234 above 1 000 + 200 is profit.
+    let args = [
+        "accounts",
+        "deposit",
+        bot,
+        "200",
+        "--at",
+        "2026-11-02T12:00:00Z",
+    ];
+    let said = ok(&url, &args);
+    assert!(said.contains("deposit of 200"), "{said}");
+    let said = ok(&url, &args);
+    assert!(said.contains("recorded before; nothing changed"), "{said}");
+    ok(&url, SETTLE);
+    let out = platform(&url, &["plans", "show", "trading/standard"], None);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 10 % of 34.567891234, rounded down to 10⁻⁹ (the engine's rule for the fee).
+    assert_eq!(
+        shown["lastSettlement"]["performanceFees"], "3.456789123",
+        "{shown}"
+    );
+    // A change inside the settled day is refused, naming why.
+    let out = platform(
+        &url,
+        &[
+            "accounts",
+            "withdraw",
+            bot,
+            "10",
+            "--at",
+            "2026-11-02T18:00:00Z",
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("already settled"),
+        "{stderr}"
+    );
 }
