@@ -14,8 +14,10 @@
 //!   in effect (deduplicated by event id in the same transaction).
 //! - [`Ledger::settle`]: one plan's period, every account, booked in one transaction.
 //! - Accounts, members, admins, referrals, strategy authors, plans: [`accounts`].
+//! - The user API's keys, nonces and paged reads: [`api`].
 
 pub mod accounts;
+pub mod api;
 mod record;
 mod schema;
 mod settle;

@@ -10,11 +10,18 @@ use sqlx::{Executor, Row};
 use crate::{Ledger, LedgerError};
 
 /// `(version, description, SQL)`, in order.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "accounts, trade history, charges, journal, settlements, statements",
-    include_str!("../migrations/0001_ledger.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "accounts, trade history, charges, journal, settlements, statements",
+        include_str!("../migrations/0001_ledger.sql"),
+    ),
+    (
+        3,
+        "the user API: API keys, request nonces, history indexes",
+        include_str!("../migrations/0003_api.sql"),
+    ),
+];
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
