@@ -223,7 +223,7 @@ impl Fixture {
         }
         ledger.add_admin("root").await.unwrap();
         // Each account's bot `base` in the ledger: equity over a day, and fills.
-        for (account, start) in [("acme", 1000), ("globex", 50)] {
+        for (account, start) in [("acme", 1000), ("globex", 500)] {
             let bot = format!("tw-{account}/base");
             let record = BotRecord {
                 bot: bot.clone(),
@@ -744,10 +744,10 @@ async fn history_pages_with_a_cursor_and_performance_reads_the_snapshots() {
     assert_eq!(curve["currency"], "USDT");
     assert_eq!(curve["points"].as_array().unwrap().len(), 4);
     // 1000 → 1200 → 900 → 1300: PnL 300, drawdown 300 from 1200 (0.25).
-    assert_eq!(curve["pnl"], "300");
-    assert_eq!(curve["maxDrawdown"], "300");
+    assert_eq!(curve["pnl"], "300.00");
+    assert_eq!(curve["maxDrawdown"], "300.00");
     assert_eq!(curve["maxDrawdownRatio"], "0.25");
     // Only the account's own snapshots: globex's bot is not summed in.
     let r = f.send(&vera, "GET", "/api/v1/accounts/acme/performance?from=2026-11-02&to=2026-11-03", None).await;
-    assert_eq!(r.json()["curves"][0]["pnl"], "300");
+    assert_eq!(r.json()["curves"][0]["pnl"], "300.00");
 }
