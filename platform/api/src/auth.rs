@@ -185,16 +185,26 @@ pub struct SignedHeaders<'a> {
     pub signature: &'a str,
 }
 
+/// What of a request is signed besides the headers.
+#[derive(Clone, Copy, Debug)]
+pub struct Signed<'a> {
+    /// `GET`, `POST`, …
+    pub method: &'a str,
+    /// The path, as sent.
+    pub path: &'a str,
+    /// The raw query string without `?` (empty when none).
+    pub query: &'a str,
+    /// The body's bytes.
+    pub body: &'a [u8],
+}
+
 /// Checks a signed request against its stored key at `now` (UNIX seconds): in force,
 /// timestamp within `window`, signature right. Returns the request's instant (ns) for
 /// the nonce. The nonce's single use is the caller's next step.
 pub fn check_signature(
     key: &ApiKey,
     h: &SignedHeaders<'_>,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: &[u8],
+    r: Signed<'_>,
     now: i64,
     window: Duration,
 ) -> Result<i64, ApiError> {
@@ -229,11 +239,10 @@ pub fn check_signature(
             headers::NONCE
         )));
     }
-    let expected = string_to_sign(h.timestamp, h.nonce, method, path, query, body);
+    let expected = string_to_sign(h.timestamp, h.nonce, r.method, r.path, r.query, r.body);
     let raw = hex::decode(&key.signing_key).unwrap_or_default();
-    let sig = hex::decode(h.signature).map_err(|_| {
-        ApiError::Unauthenticated(format!("{}: not hex", headers::SIGNATURE))
-    })?;
+    let sig = hex::decode(h.signature)
+        .map_err(|_| ApiError::Unauthenticated(format!("{}: not hex", headers::SIGNATURE)))?;
     hmac::verify(
         &hmac::Key::new(hmac::HMAC_SHA256, &raw),
         expected.as_bytes(),
@@ -365,8 +374,7 @@ impl Oidc {
             self.refresh().await?;
             found = self.keys.read().await.get(&kid).cloned();
         }
-        let (key, alg) =
-            found.ok_or_else(|| bad(format!("key {kid:?} is not the issuer's")))?;
+        let (key, alg) = found.ok_or_else(|| bad(format!("key {kid:?} is not the issuer's")))?;
         if alg.is_some_and(|a| a != header.alg) {
             return Err(bad(format!(
                 "algorithm {:?} is not key {kid:?}'s",
@@ -458,20 +466,128 @@ mod tests {
             signature: &sig,
         };
         let w = Duration::from_secs(30);
-        assert!(check_signature(&k, &h, "GET", "/api/v1/me", "", b"", 1010, w).is_ok());
+        assert!(
+            check_signature(
+                &k,
+                &h,
+                Signed {
+                    method: "GET",
+                    path: "/api/v1/me",
+                    query: "",
+                    body: b""
+                },
+                1010,
+                w
+            )
+            .is_ok()
+        );
         // Another path, query, body or method: refused.
-        assert!(check_signature(&k, &h, "GET", "/api/v1/mf", "", b"", 1010, w).is_err());
-        assert!(check_signature(&k, &h, "GET", "/api/v1/me", "a=1", b"", 1010, w).is_err());
-        assert!(check_signature(&k, &h, "GET", "/api/v1/me", "", b"x", 1010, w).is_err());
-        assert!(check_signature(&k, &h, "POST", "/api/v1/me", "", b"", 1010, w).is_err());
+        assert!(
+            check_signature(
+                &k,
+                &h,
+                Signed {
+                    method: "GET",
+                    path: "/api/v1/mf",
+                    query: "",
+                    body: b""
+                },
+                1010,
+                w
+            )
+            .is_err()
+        );
+        assert!(
+            check_signature(
+                &k,
+                &h,
+                Signed {
+                    method: "GET",
+                    path: "/api/v1/me",
+                    query: "a=1",
+                    body: b""
+                },
+                1010,
+                w
+            )
+            .is_err()
+        );
+        assert!(
+            check_signature(
+                &k,
+                &h,
+                Signed {
+                    method: "GET",
+                    path: "/api/v1/me",
+                    query: "",
+                    body: b"x"
+                },
+                1010,
+                w
+            )
+            .is_err()
+        );
+        assert!(
+            check_signature(
+                &k,
+                &h,
+                Signed {
+                    method: "POST",
+                    path: "/api/v1/me",
+                    query: "",
+                    body: b""
+                },
+                1010,
+                w
+            )
+            .is_err()
+        );
         // Stale, or from the future.
-        let e = check_signature(&k, &h, "GET", "/api/v1/me", "", b"", 1031, w).unwrap_err();
+        let e = check_signature(
+            &k,
+            &h,
+            Signed {
+                method: "GET",
+                path: "/api/v1/me",
+                query: "",
+                body: b"",
+            },
+            1031,
+            w,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("window"), "{e}");
-        assert!(check_signature(&k, &h, "GET", "/api/v1/me", "", b"", 969, w).is_err());
+        assert!(
+            check_signature(
+                &k,
+                &h,
+                Signed {
+                    method: "GET",
+                    path: "/api/v1/me",
+                    query: "",
+                    body: b""
+                },
+                969,
+                w
+            )
+            .is_err()
+        );
         // Revoked.
         let mut r = k.clone();
         r.revoked_at = Some(1);
-        let e = check_signature(&r, &h, "GET", "/api/v1/me", "", b"", 1010, w).unwrap_err();
+        let e = check_signature(
+            &r,
+            &h,
+            Signed {
+                method: "GET",
+                path: "/api/v1/me",
+                query: "",
+                body: b"",
+            },
+            1010,
+            w,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("revoked"), "{e}");
     }
 }

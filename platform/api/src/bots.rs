@@ -118,7 +118,10 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 /// The spec with the account's `accountRef`; another account named is refused.
 fn owned_spec(mut spec: Value, account: &str) -> Result<Value, ApiError> {
     let Some(obj) = spec.as_object_mut() else {
-        return Err(ApiError::invalid("spec", "must be an object (a TradingBot spec)"));
+        return Err(ApiError::invalid(
+            "spec",
+            "must be an object (a TradingBot spec)",
+        ));
     };
     if let Some(given) = obj.get("accountRef").and_then(|a| a.get("name"))
         && given.as_str() != Some(account)
@@ -277,7 +280,11 @@ impl Api {
         });
         let bot = self
             .bots_api(account)?
-            .patch(name, &PatchParams::apply(&manager).force(), &Patch::Apply(&body))
+            .patch(
+                name,
+                &PatchParams::apply(&manager).force(),
+                &Patch::Apply(&body),
+            )
             .await
             .map_err(|e| kube_error(e, "TradingBot"))?;
         view(&bot)

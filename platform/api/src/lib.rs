@@ -253,10 +253,12 @@ async fn authenticate(
         let ts = auth::check_signature(
             &key,
             &signed,
-            req.method.as_str(),
-            req.uri.path(),
-            req.uri.query().unwrap_or(""),
-            body,
+            auth::Signed {
+                method: req.method.as_str(),
+                path: req.uri.path(),
+                query: req.uri.query().unwrap_or(""),
+                body,
+            },
             now / 1_000_000_000,
             api.config.replay_window,
         )?;

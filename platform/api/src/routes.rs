@@ -119,7 +119,9 @@ pub async fn access(
     need: Level,
 ) -> Result<Level, ApiError> {
     let role = match caller {
-        Caller::User { subject, admin } if !admin => api.ledger.member_role(account, subject).await?,
+        Caller::User { subject, admin } if !admin => {
+            api.ledger.member_role(account, subject).await?
+        }
         _ => None,
     };
     let have = auth::level(caller, account, role);
@@ -438,8 +440,12 @@ fn instant(field: &str, text: &str) -> Result<i64, ApiError> {
     } else {
         text.to_owned()
     };
-    parse_iso8601(&full)
-        .map_err(|e| ApiError::invalid(field, format!("{text:?}: not a date or RFC 3339 instant: {e}")))
+    parse_iso8601(&full).map_err(|e| {
+        ApiError::invalid(
+            field,
+            format!("{text:?}: not a date or RFC 3339 instant: {e}"),
+        )
+    })
 }
 
 fn range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiError> {
@@ -502,7 +508,9 @@ fn page<T>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> (i64, String)) -> 
 fn money(what: &str, text: &str) -> Result<Money, ApiError> {
     Money::parse(text).map_err(|e| {
         tracing::error!(%what, %text, error = %e, "the ledger holds money that does not parse");
-        ApiError::Unavailable("the ledger holds data that does not read; the operator is told".into())
+        ApiError::Unavailable(
+            "the ledger holds data that does not read; the operator is told".into(),
+        )
     })
 }
 
@@ -566,7 +574,11 @@ pub async fn me(State(api): Ctx, caller: Caller) -> R<axum::Json<Me>> {
 #[utoipa::path(get, path = "/api/v1/accounts/{account}", tag = "accounts",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = AccountView)))]
-pub async fn account(State(api): Ctx, caller: Caller, P(account): P<String>) -> R<axum::Json<AccountView>> {
+pub async fn account(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<AccountView>> {
     let level = access(&api, &caller, &account, Level::Read).await?;
     let display_name = api
         .ledger
@@ -584,7 +596,11 @@ pub async fn account(State(api): Ctx, caller: Caller, P(account): P<String>) -> 
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/members", tag = "accounts",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<Member>)))]
-pub async fn members(State(api): Ctx, caller: Caller, P(account): P<String>) -> R<axum::Json<Vec<Member>>> {
+pub async fn members(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<Member>>> {
     access(&api, &caller, &account, Level::Read).await?;
     Ok(axum::Json(
         api.ledger
@@ -631,7 +647,9 @@ pub async fn delete_member(
     if api.ledger.remove_member(&account, &subject).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound(format!("{subject:?} is no member of {account:?}")))
+        Err(ApiError::NotFound(format!(
+            "{subject:?} is no member of {account:?}"
+        )))
     }
 }
 
@@ -639,7 +657,11 @@ pub async fn delete_member(
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/referrals", tag = "accounts",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Referrals)))]
-pub async fn referrals(State(api): Ctx, caller: Caller, P(account): P<String>) -> R<axum::Json<Referrals>> {
+pub async fn referrals(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Referrals>> {
     access(&api, &caller, &account, Level::Read).await?;
     Ok(axum::Json(Referrals {
         referrer: api.ledger.referrer(&account).await?,
@@ -664,7 +686,9 @@ pub async fn put_referrer(
         Some(t) => instant("from", t)?,
         None => now_nanos(),
     };
-    api.ledger.set_referrer(&account, &body.referrer, from).await?;
+    api.ledger
+        .set_referrer(&account, &body.referrer, from)
+        .await?;
     referrals(State(api), caller, P(account)).await
 }
 
@@ -672,7 +696,11 @@ pub async fn put_referrer(
 #[utoipa::path(delete, path = "/api/v1/accounts/{account}/referrer", tag = "accounts",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 204, description = "Ended")))]
-pub async fn delete_referrer(State(api): Ctx, caller: Caller, P(account): P<String>) -> R<StatusCode> {
+pub async fn delete_referrer(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<StatusCode> {
     access(&api, &caller, &account, Level::Admin).await?;
     api.ledger.end_referral(&account, now_nanos()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -695,22 +723,41 @@ async fn settlements(api: &Api, kind: StatementKind, subject: &str) -> R<Vec<Set
         .collect())
 }
 
-async fn statement(api: &Api, kind: StatementKind, subject: &str, settlement: &str, format: Option<&str>) -> R<Response> {
+async fn statement(
+    api: &Api,
+    kind: StatementKind,
+    subject: &str,
+    settlement: &str,
+    format: Option<&str>,
+) -> R<Response> {
     let csv = match format.unwrap_or("json") {
         "json" => false,
         "csv" => true,
-        other => return Err(ApiError::invalid("format", format!("{other:?} is not json or csv"))),
+        other => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("{other:?} is not json or csv"),
+            ));
+        }
     };
     let (json, text) = api
         .ledger
         .statement(settlement, kind, subject)
         .await?
         .ok_or_else(|| {
-            ApiError::NotFound(format!("no {} statement of {subject:?} in settlement {settlement:?}", kind.as_str()))
+            ApiError::NotFound(format!(
+                "no {} statement of {subject:?} in settlement {settlement:?}",
+                kind.as_str()
+            ))
         })?;
-    let (body, media) = if csv { (text, "text/csv; charset=utf-8") } else { (json, "application/json") };
+    let (body, media) = if csv {
+        (text, "text/csv; charset=utf-8")
+    } else {
+        (json, "application/json")
+    };
     let mut r = body.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
     Ok(r)
 }
 
@@ -718,9 +765,15 @@ async fn statement(api: &Api, kind: StatementKind, subject: &str, settlement: &s
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/statements", tag = "commissions",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<SettlementView>)))]
-pub async fn statements(State(api): Ctx, caller: Caller, P(account): P<String>) -> R<axum::Json<Vec<SettlementView>>> {
+pub async fn statements(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<SettlementView>>> {
     access(&api, &caller, &account, Level::Read).await?;
-    Ok(axum::Json(settlements(&api, StatementKind::Account, &account).await?))
+    Ok(axum::Json(
+        settlements(&api, StatementKind::Account, &account).await?,
+    ))
 }
 
 /// The account's statement of a settlement, JSON or CSV.
@@ -737,16 +790,29 @@ pub async fn account_statement(
     Q(q): Q<FormatQuery>,
 ) -> R<Response> {
     access(&api, &caller, &account, Level::Read).await?;
-    statement(&api, StatementKind::Account, &account, &settlement, q.format.as_deref()).await
+    statement(
+        &api,
+        StatementKind::Account,
+        &account,
+        &settlement,
+        q.format.as_deref(),
+    )
+    .await
 }
 
 /// The settlements that paid the account (referral and author shares), newest first.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/payouts", tag = "commissions",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<SettlementView>)))]
-pub async fn payouts(State(api): Ctx, caller: Caller, P(account): P<String>) -> R<axum::Json<Vec<SettlementView>>> {
+pub async fn payouts(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<SettlementView>>> {
     access(&api, &caller, &account, Level::Read).await?;
-    Ok(axum::Json(settlements(&api, StatementKind::Payout, &account).await?))
+    Ok(axum::Json(
+        settlements(&api, StatementKind::Payout, &account).await?,
+    ))
 }
 
 /// The account's payout statement of a settlement, JSON or CSV.
@@ -763,14 +829,26 @@ pub async fn payout_statement(
     Q(q): Q<FormatQuery>,
 ) -> R<Response> {
     access(&api, &caller, &account, Level::Read).await?;
-    statement(&api, StatementKind::Payout, &account, &settlement, q.format.as_deref()).await
+    statement(
+        &api,
+        StatementKind::Payout,
+        &account,
+        &settlement,
+        q.format.as_deref(),
+    )
+    .await
 }
 
 /// The account's commission charges, paged in time order.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/charges", tag = "commissions",
     params(("account" = String, Path, description = "The account id"), PageQuery),
     responses((status = 200, body = Page<Charge>)))]
-pub async fn charges(State(api): Ctx, caller: Caller, P(account): P<String>, Q(q): Q<PageQuery>) -> R<axum::Json<Page<Charge>>> {
+pub async fn charges(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    Q(q): Q<PageQuery>,
+) -> R<axum::Json<Page<Charge>>> {
     access(&api, &caller, &account, Level::Read).await?;
     if q.bot.is_some() {
         return Err(ApiError::invalid("bot", "charges are listed per account"));
@@ -780,7 +858,13 @@ pub async fn charges(State(api): Ctx, caller: Caller, P(account): P<String>, Q(q
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let rows = api
         .ledger
-        .charges_page(&account, from, to, after.as_ref().map(|(t, i)| (*t, i.as_str())), limit + 1)
+        .charges_page(
+            &account,
+            from,
+            to,
+            after.as_ref().map(|(t, i)| (*t, i.as_str())),
+            limit + 1,
+        )
         .await?;
     let items = rows
         .into_iter()
@@ -803,15 +887,31 @@ pub async fn charges(State(api): Ctx, caller: Caller, P(account): P<String>, Q(q
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/fills", tag = "history",
     params(("account" = String, Path, description = "The account id"), PageQuery),
     responses((status = 200, body = Page<Fill>)))]
-pub async fn fills(State(api): Ctx, caller: Caller, P(account): P<String>, Q(q): Q<PageQuery>) -> R<axum::Json<Page<Fill>>> {
+pub async fn fills(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    Q(q): Q<PageQuery>,
+) -> R<axum::Json<Page<Fill>>> {
     access(&api, &caller, &account, Level::Read).await?;
     let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
     let limit = limit_of(q.limit)?;
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let bot = q.bot.as_deref().map(|b| bot_key(&api, &account, b)).transpose()?;
+    let bot = q
+        .bot
+        .as_deref()
+        .map(|b| bot_key(&api, &account, b))
+        .transpose()?;
     let rows = api
         .ledger
-        .fills_page(&account, bot.as_deref(), from, to, after.as_ref().map(|(t, i)| (*t, i.as_str())), limit + 1)
+        .fills_page(
+            &account,
+            bot.as_deref(),
+            from,
+            to,
+            after.as_ref().map(|(t, i)| (*t, i.as_str())),
+            limit + 1,
+        )
         .await?;
     let mut keys = Vec::with_capacity(rows.len());
     let items: Vec<Fill> = rows
@@ -844,15 +944,31 @@ pub async fn fills(State(api): Ctx, caller: Caller, P(account): P<String>, Q(q):
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/orders", tag = "history",
     params(("account" = String, Path, description = "The account id"), PageQuery),
     responses((status = 200, body = Page<Order>)))]
-pub async fn orders(State(api): Ctx, caller: Caller, P(account): P<String>, Q(q): Q<PageQuery>) -> R<axum::Json<Page<Order>>> {
+pub async fn orders(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    Q(q): Q<PageQuery>,
+) -> R<axum::Json<Page<Order>>> {
     access(&api, &caller, &account, Level::Read).await?;
     let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
     let limit = limit_of(q.limit)?;
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let bot = q.bot.as_deref().map(|b| bot_key(&api, &account, b)).transpose()?;
+    let bot = q
+        .bot
+        .as_deref()
+        .map(|b| bot_key(&api, &account, b))
+        .transpose()?;
     let rows = api
         .ledger
-        .orders_page(&account, bot.as_deref(), from, to, after.as_ref().map(|(t, i)| (*t, i.as_str())), limit + 1)
+        .orders_page(
+            &account,
+            bot.as_deref(),
+            from,
+            to,
+            after.as_ref().map(|(t, i)| (*t, i.as_str())),
+            limit + 1,
+        )
         .await?;
     let mut keys = Vec::with_capacity(rows.len());
     let items: Vec<Order> = rows
@@ -878,18 +994,32 @@ pub async fn orders(State(api): Ctx, caller: Caller, P(account): P<String>, Q(q)
     let next = if items.len() as i64 > limit {
         let i = limit as usize - 1;
         let o = &items[i];
-        Some(encode_cursor(keys[i], &format!("{}/{}/{}", o.bot, o.session, o.order_id)))
+        Some(encode_cursor(
+            keys[i],
+            &format!("{}/{}/{}", o.bot, o.session, o.order_id),
+        ))
     } else {
         None
     };
     let mut items = items;
     items.truncate(limit as usize);
-    Ok(axum::Json(Page { items, next_cursor: next }))
+    Ok(axum::Json(Page {
+        items,
+        next_cursor: next,
+    }))
 }
 
-async fn performance_of(api: &Api, account: &str, bot: Option<&str>, q: &RangeQuery) -> R<Performance> {
+async fn performance_of(
+    api: &Api,
+    account: &str,
+    bot: Option<&str>,
+    q: &RangeQuery,
+) -> R<Performance> {
     let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
-    let rows = api.ledger.snapshots(account, bot, from, to, MAX_SNAPSHOTS + 1).await?;
+    let rows = api
+        .ledger
+        .snapshots(account, bot, from, to, MAX_SNAPSHOTS + 1)
+        .await?;
     if rows.len() as i64 > MAX_SNAPSHOTS {
         return Err(ApiError::invalid(
             "from",
@@ -899,7 +1029,10 @@ async fn performance_of(api: &Api, account: &str, bot: Option<&str>, q: &RangeQu
     let mut by_currency: BTreeMap<String, Vec<(String, i64, Money)>> = BTreeMap::new();
     for r in rows {
         let m = money("equity", &r.equity)?;
-        by_currency.entry(r.currency).or_default().push((r.bot, r.ts, m));
+        by_currency
+            .entry(r.currency)
+            .or_default()
+            .push((r.bot, r.ts, m));
     }
     let mut curves = Vec::new();
     for (currency, snaps) in by_currency {
@@ -918,7 +1051,12 @@ async fn performance_of(api: &Api, account: &str, bot: Option<&str>, q: &RangeQu
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/performance", tag = "performance",
     params(("account" = String, Path, description = "The account id"), RangeQuery),
     responses((status = 200, body = Performance)))]
-pub async fn account_performance(State(api): Ctx, caller: Caller, P(account): P<String>, Q(q): Q<RangeQuery>) -> R<axum::Json<Performance>> {
+pub async fn account_performance(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    Q(q): Q<RangeQuery>,
+) -> R<axum::Json<Performance>> {
     access(&api, &caller, &account, Level::Read).await?;
     Ok(axum::Json(performance_of(&api, &account, None, &q).await?))
 }
@@ -937,16 +1075,24 @@ pub async fn bot_performance(
     access(&api, &caller, &account, Level::Read).await?;
     let key = bot_key(&api, &account, &bot)?;
     if !api.ledger.bot_of(&account, &key).await? {
-        return Err(ApiError::NotFound(format!("the ledger has no bot {bot:?} of account {account:?}")));
+        return Err(ApiError::NotFound(format!(
+            "the ledger has no bot {bot:?} of account {account:?}"
+        )));
     }
-    Ok(axum::Json(performance_of(&api, &account, Some(&key), &q).await?))
+    Ok(axum::Json(
+        performance_of(&api, &account, Some(&key), &q).await?,
+    ))
 }
 
 /// The account's bots.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/bots", tag = "bots",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<BotView>)))]
-pub async fn list_bots(State(api): Ctx, caller: Caller, P(account): P<String>) -> R<axum::Json<Vec<BotView>>> {
+pub async fn list_bots(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<BotView>>> {
     access(&api, &caller, &account, Level::Read).await?;
     Ok(axum::Json(api.list_bots(&account).await?))
 }
@@ -956,9 +1102,17 @@ pub async fn list_bots(State(api): Ctx, caller: Caller, P(account): P<String>) -
     params(("account" = String, Path, description = "The account id")),
     request_body = BotCreate,
     responses((status = 201, body = BotView)))]
-pub async fn create_bot(State(api): Ctx, caller: Caller, P(account): P<String>, J(body): J<BotCreate>) -> R<(StatusCode, axum::Json<BotView>)> {
+pub async fn create_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    J(body): J<BotCreate>,
+) -> R<(StatusCode, axum::Json<BotView>)> {
     access(&api, &caller, &account, Level::Trade).await?;
-    Ok((StatusCode::CREATED, axum::Json(api.create_bot(&account, body).await?)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(api.create_bot(&account, body).await?),
+    ))
 }
 
 /// One bot.
@@ -966,7 +1120,11 @@ pub async fn create_bot(State(api): Ctx, caller: Caller, P(account): P<String>, 
     params(("account" = String, Path, description = "The account id"),
            ("bot" = String, Path, description = "The bot's name")),
     responses((status = 200, body = BotView)))]
-pub async fn get_bot(State(api): Ctx, caller: Caller, P((account, bot)): P<(String, String)>) -> R<axum::Json<BotView>> {
+pub async fn get_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, bot)): P<(String, String)>,
+) -> R<axum::Json<BotView>> {
     access(&api, &caller, &account, Level::Read).await?;
     Ok(axum::Json(api.get_bot(&account, &bot).await?))
 }
@@ -977,7 +1135,12 @@ pub async fn get_bot(State(api): Ctx, caller: Caller, P((account, bot)): P<(Stri
            ("bot" = String, Path, description = "The bot's name")),
     request_body = BotUpdate,
     responses((status = 200, body = BotView)))]
-pub async fn update_bot(State(api): Ctx, caller: Caller, P((account, bot)): P<(String, String)>, J(body): J<BotUpdate>) -> R<axum::Json<BotView>> {
+pub async fn update_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, bot)): P<(String, String)>,
+    J(body): J<BotUpdate>,
+) -> R<axum::Json<BotView>> {
     access(&api, &caller, &account, Level::Trade).await?;
     Ok(axum::Json(api.update_bot(&account, &bot, body).await?))
 }
@@ -987,7 +1150,11 @@ pub async fn update_bot(State(api): Ctx, caller: Caller, P((account, bot)): P<(S
     params(("account" = String, Path, description = "The account id"),
            ("bot" = String, Path, description = "The bot's name")),
     responses((status = 204, description = "Deleted")))]
-pub async fn delete_bot(State(api): Ctx, caller: Caller, P((account, bot)): P<(String, String)>) -> R<StatusCode> {
+pub async fn delete_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, bot)): P<(String, String)>,
+) -> R<StatusCode> {
     access(&api, &caller, &account, Level::Trade).await?;
     api.delete_bot(&account, &bot).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -998,7 +1165,11 @@ pub async fn delete_bot(State(api): Ctx, caller: Caller, P((account, bot)): P<(S
     params(("account" = String, Path, description = "The account id"),
            ("bot" = String, Path, description = "The bot's name")),
     responses((status = 200, body = BotView)))]
-pub async fn suspend_bot(State(api): Ctx, caller: Caller, P((account, bot)): P<(String, String)>) -> R<axum::Json<BotView>> {
+pub async fn suspend_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, bot)): P<(String, String)>,
+) -> R<axum::Json<BotView>> {
     access(&api, &caller, &account, Level::Trade).await?;
     Ok(axum::Json(api.set_suspended(&account, &bot, true).await?))
 }
@@ -1008,7 +1179,11 @@ pub async fn suspend_bot(State(api): Ctx, caller: Caller, P((account, bot)): P<(
     params(("account" = String, Path, description = "The account id"),
            ("bot" = String, Path, description = "The bot's name")),
     responses((status = 200, body = BotView)))]
-pub async fn resume_bot(State(api): Ctx, caller: Caller, P((account, bot)): P<(String, String)>) -> R<axum::Json<BotView>> {
+pub async fn resume_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, bot)): P<(String, String)>,
+) -> R<axum::Json<BotView>> {
     access(&api, &caller, &account, Level::Trade).await?;
     Ok(axum::Json(api.set_suspended(&account, &bot, false).await?))
 }
@@ -1017,7 +1192,11 @@ pub async fn resume_bot(State(api): Ctx, caller: Caller, P((account, bot)): P<(S
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/strategies", tag = "strategies",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<StrategyView>)))]
-pub async fn strategies(State(api): Ctx, caller: Caller, P(account): P<String>) -> R<axum::Json<Vec<StrategyView>>> {
+pub async fn strategies(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<StrategyView>>> {
     access(&api, &caller, &account, Level::Read).await?;
     Ok(axum::Json(api.strategies(&account).await?))
 }
@@ -1037,9 +1216,20 @@ fn key_view(k: tradewind_ledger::api::ApiKey) -> KeyView {
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/keys", tag = "keys",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<KeyView>)))]
-pub async fn list_keys(State(api): Ctx, caller: Caller, P(account): P<String>) -> R<axum::Json<Vec<KeyView>>> {
+pub async fn list_keys(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<KeyView>>> {
     access(&api, &caller, &account, Level::Manage).await?;
-    Ok(axum::Json(api.ledger.api_keys(Some(&account)).await?.into_iter().map(key_view).collect()))
+    Ok(axum::Json(
+        api.ledger
+            .api_keys(Some(&account))
+            .await?
+            .into_iter()
+            .map(key_view)
+            .collect(),
+    ))
 }
 
 /// Creates an API key (owners); its secret is in this answer only.
@@ -1047,7 +1237,12 @@ pub async fn list_keys(State(api): Ctx, caller: Caller, P(account): P<String>) -
     params(("account" = String, Path, description = "The account id")),
     request_body = KeyCreate,
     responses((status = 201, body = KeyCreated)))]
-pub async fn create_key(State(api): Ctx, caller: Caller, P(account): P<String>, J(body): J<KeyCreate>) -> R<(StatusCode, axum::Json<KeyCreated>)> {
+pub async fn create_key(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    J(body): J<KeyCreate>,
+) -> R<(StatusCode, axum::Json<KeyCreated>)> {
     access(&api, &caller, &account, Level::Manage).await?;
     let scope: KeyScope = body.scope.parse().map_err(ApiError::from)?;
     if body.name.trim().is_empty() {
@@ -1072,7 +1267,11 @@ pub async fn create_key(State(api): Ctx, caller: Caller, P(account): P<String>, 
     params(("account" = String, Path, description = "The account id"),
            ("id" = String, Path, description = "The key's id")),
     responses((status = 204, description = "Revoked")))]
-pub async fn revoke_key(State(api): Ctx, caller: Caller, P((account, id)): P<(String, String)>) -> R<StatusCode> {
+pub async fn revoke_key(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, id)): P<(String, String)>,
+) -> R<StatusCode> {
     access(&api, &caller, &account, Level::Manage).await?;
     let missing = || ApiError::NotFound(format!("no API key {id:?} in account {account:?}"));
     let key = api.ledger.api_key(&id).await?.ok_or_else(missing)?;
@@ -1080,7 +1279,9 @@ pub async fn revoke_key(State(api): Ctx, caller: Caller, P((account, id)): P<(St
         return Err(missing());
     }
     if !api.ledger.revoke_api_key(&id, now_nanos()).await? {
-        return Err(ApiError::Conflict(format!("API key {id:?} is revoked already")));
+        return Err(ApiError::Conflict(format!(
+            "API key {id:?} is revoked already"
+        )));
     }
     tracing::info!(key = %id, %account, by = %caller.label(), "api: key revoked");
     Ok(StatusCode::NO_CONTENT)
@@ -1091,7 +1292,10 @@ pub async fn revoke_key(State(api): Ctx, caller: Caller, P((account, id)): P<(St
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
 pub async fn openapi() -> Response {
     let mut r = ApiDoc::json().into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -1100,7 +1304,9 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed("this path does not take this method (see /api/v1/openapi.json)".into())
+    ApiError::MethodNotAllowed(
+        "this path does not take this method (see /api/v1/openapi.json)".into(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1110,7 +1316,9 @@ struct Security;
 
 impl utoipa::Modify for Security {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
@@ -1119,7 +1327,9 @@ impl utoipa::Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("An OpenID Connect access token of the configured issuer and audience"))
+                    .description(Some(
+                        "An OpenID Connect access token of the configured issuer and audience",
+                    ))
                     .build(),
             ),
         );
@@ -1135,7 +1345,9 @@ impl utoipa::Modify for Security {
             .content(
                 crate::problem::PROBLEM_CONTENT_TYPE,
                 ContentBuilder::new()
-                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Problem"))))
+                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                        "Problem",
+                    ))))
                     .build(),
             )
             .build();
@@ -1154,8 +1366,14 @@ impl utoipa::Modify for Security {
                     .insert("default".into(), RefOr::T(problem.clone()));
                 if op.security.is_none() {
                     op.security = Some(vec![
-                        utoipa::openapi::security::SecurityRequirement::new("oidc", Vec::<String>::new()),
-                        utoipa::openapi::security::SecurityRequirement::new("apiKey", Vec::<String>::new()),
+                        utoipa::openapi::security::SecurityRequirement::new(
+                            "oidc",
+                            Vec::<String>::new(),
+                        ),
+                        utoipa::openapi::security::SecurityRequirement::new(
+                            "apiKey",
+                            Vec::<String>::new(),
+                        ),
                     ]);
                 }
             }
@@ -1191,30 +1409,54 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/me", get(me))
         .route(a, get(account))
         .route(&format!("{a}/members"), get(members))
-        .route(&format!("{a}/members/{{subject}}"), put(put_member).delete(delete_member))
+        .route(
+            &format!("{a}/members/{{subject}}"),
+            put(put_member).delete(delete_member),
+        )
         .route(&format!("{a}/referrals"), get(referrals))
-        .route(&format!("{a}/referrer"), put(put_referrer).delete(delete_referrer))
+        .route(
+            &format!("{a}/referrer"),
+            put(put_referrer).delete(delete_referrer),
+        )
         .route(&format!("{a}/statements"), get(statements))
-        .route(&format!("{a}/statements/{{*settlement}}"), get(account_statement))
+        .route(
+            &format!("{a}/statements/{{*settlement}}"),
+            get(account_statement),
+        )
         .route(&format!("{a}/payouts"), get(payouts))
-        .route(&format!("{a}/payouts/{{*settlement}}"), get(payout_statement))
+        .route(
+            &format!("{a}/payouts/{{*settlement}}"),
+            get(payout_statement),
+        )
         .route(&format!("{a}/charges"), get(charges))
         .route(&format!("{a}/fills"), get(fills))
         .route(&format!("{a}/orders"), get(orders))
         .route(&format!("{a}/performance"), get(account_performance))
         .route(&format!("{a}/bots"), get(list_bots).post(create_bot))
-        .route(&format!("{a}/bots/{{bot}}"), get(get_bot).put(update_bot).delete(delete_bot))
+        .route(
+            &format!("{a}/bots/{{bot}}"),
+            get(get_bot).put(update_bot).delete(delete_bot),
+        )
         .route(&format!("{a}/bots/{{bot}}/suspend"), post(suspend_bot))
         .route(&format!("{a}/bots/{{bot}}/resume"), post(resume_bot))
-        .route(&format!("{a}/bots/{{bot}}/performance"), get(bot_performance))
+        .route(
+            &format!("{a}/bots/{{bot}}/performance"),
+            get(bot_performance),
+        )
         .route(&format!("{a}/strategies"), get(strategies))
         .route(&format!("{a}/keys"), get(list_keys).post(create_key))
-        .route(&format!("{a}/keys/{{id}}"), axum::routing::delete(revoke_key));
+        .route(
+            &format!("{a}/keys/{{id}}"),
+            axum::routing::delete(revoke_key),
+        );
     Router::new()
         .nest("/api/v1", v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(api.clone(), crate::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            crate::guard,
+        ))
         .with_state(api)
 }
 
@@ -1225,7 +1467,10 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_foreign_ones_are_refused() {
         let c = encode_cursor(1_700_000_000_000_000_000, "ns/bot/s/1");
-        assert_eq!(decode_cursor(&c).unwrap(), (1_700_000_000_000_000_000, "ns/bot/s/1".into()));
+        assert_eq!(
+            decode_cursor(&c).unwrap(),
+            (1_700_000_000_000_000_000, "ns/bot/s/1".into())
+        );
         let e = decode_cursor("not!base64").unwrap_err();
         assert_eq!(e.problem().field.as_deref(), Some("cursor"));
     }
@@ -1233,7 +1478,11 @@ mod tests {
     #[test]
     fn the_document_is_openapi_3_1_with_every_route() {
         let doc: serde_json::Value = serde_json::from_str(&ApiDoc::json()).unwrap();
-        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+        assert!(
+            doc["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{}",
+            doc["openapi"]
+        );
         let paths = doc["paths"].as_object().unwrap();
         assert!(paths.contains_key("/api/v1/accounts/{account}/bots/{bot}/performance"));
         assert_eq!(paths.len(), 23, "{:?}", paths.keys().collect::<Vec<_>>());

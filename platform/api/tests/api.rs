@@ -74,9 +74,8 @@ impl Issuer {
     async fn add_key(&self, kid: &str, publish: bool) {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-                .unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
         let public = pair.public_key().as_ref();
         if publish {
             self.jwks.lock().await.push(json!({
@@ -201,11 +200,8 @@ fn fill(order_id: u64, price: &str) -> Body {
 
 impl Fixture {
     async fn start(tweak: impl FnOnce(&mut Config)) -> Fixture {
-        let dir = std::env::temp_dir().join(format!(
-            "tw-api-{}-{}",
-            std::process::id(),
-            now_secs()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("tw-api-{}-{}", std::process::id(), now_secs()));
         std::fs::create_dir_all(&dir).unwrap();
         let ledger = Ledger::open(&format!("sqlite:{}", dir.join("ledger.db").display()))
             .await
@@ -235,7 +231,12 @@ impl Fixture {
             let mut events = Vec::new();
             for (i, delta) in [0, 200, -100, 300].iter().enumerate() {
                 let ts = format!("2026-11-02T{:02}:00:00Z", i);
-                events.push(event(&bot, i as u64, &ts, equity(&(start + delta).to_string())));
+                events.push(event(
+                    &bot,
+                    i as u64,
+                    &ts,
+                    equity(&(start + delta).to_string()),
+                ));
             }
             for i in 0..5u64 {
                 let ts = format!("2026-11-02T10:{:02}:00Z", i);
@@ -313,7 +314,9 @@ impl Fixture {
         skew: i64,
         nonce: Option<&str>,
     ) -> Resp {
-        let bytes = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
         let url = format!("{}{path_and_query}", self.base);
         let mut req = self
             .http
@@ -381,8 +384,7 @@ fn designed(have: Option<Level>, need: Level, ok: u16) -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_endpoint_answers_every_role_and_scope_as_designed_for_its_own_and_another_account()
-{
+async fn every_endpoint_answers_every_role_and_scope_as_designed_for_its_own_and_another_account() {
     let f = Fixture::start(|_| {}).await;
     // Each account's bot `base`, created through the API by its owner.
     for (owner, account) in [("alice", "acme"), ("oscar", "globex")] {
@@ -433,41 +435,136 @@ async fn every_endpoint_answers_every_role_and_scope_as_designed_for_its_own_and
     for (i, (who, auth, on_acme, on_globex)) in callers.iter().enumerate() {
         let me = f.send(auth, "GET", "/api/v1/me", None).await;
         assert_eq!(me.status, 200, "{who}: {}", me.text);
-        for (account, other, have) in [
-            ("acme", "globex", *on_acme),
-            ("globex", "acme", *on_globex),
-        ] {
+        for (account, other, have) in [("acme", "globex", *on_acme), ("globex", "acme", *on_globex)]
+        {
             let a = format!("/api/v1/accounts/{account}");
             let spec = bot_spec("ETHUSDT");
             let mine = format!("m-{i}");
             let steps: Vec<(&str, String, Option<Value>, Level, u16)> = vec![
                 ("GET", a.clone(), None, Level::Read, 200),
                 ("GET", format!("{a}/members"), None, Level::Read, 200),
-                ("PUT", format!("{a}/members/temp-{i}"), Some(json!({"role": "viewer"})), Level::Manage, 200),
-                ("DELETE", format!("{a}/members/temp-{i}"), None, Level::Manage, 204),
+                (
+                    "PUT",
+                    format!("{a}/members/temp-{i}"),
+                    Some(json!({"role": "viewer"})),
+                    Level::Manage,
+                    200,
+                ),
+                (
+                    "DELETE",
+                    format!("{a}/members/temp-{i}"),
+                    None,
+                    Level::Manage,
+                    204,
+                ),
                 ("GET", format!("{a}/referrals"), None, Level::Read, 200),
-                ("PUT", format!("{a}/referrer"), Some(json!({"referrer": other})), Level::Admin, 200),
+                (
+                    "PUT",
+                    format!("{a}/referrer"),
+                    Some(json!({"referrer": other})),
+                    Level::Admin,
+                    200,
+                ),
                 ("DELETE", format!("{a}/referrer"), None, Level::Admin, 204),
                 ("GET", format!("{a}/statements"), None, Level::Read, 200),
-                ("GET", format!("{a}/statements/plan/2026-11-01T00:00:00Z"), None, Level::Read, 404),
+                (
+                    "GET",
+                    format!("{a}/statements/plan/2026-11-01T00:00:00Z"),
+                    None,
+                    Level::Read,
+                    404,
+                ),
                 ("GET", format!("{a}/payouts"), None, Level::Read, 200),
-                ("GET", format!("{a}/payouts/plan/2026-11-01T00:00:00Z?format=csv"), None, Level::Read, 404),
+                (
+                    "GET",
+                    format!("{a}/payouts/plan/2026-11-01T00:00:00Z?format=csv"),
+                    None,
+                    Level::Read,
+                    404,
+                ),
                 ("GET", format!("{a}/charges"), None, Level::Read, 200),
-                ("GET", format!("{a}/fills?from=2026-11-01"), None, Level::Read, 200),
-                ("GET", format!("{a}/orders?from=2026-11-01"), None, Level::Read, 200),
-                ("GET", format!("{a}/performance?from=2026-11-01&to=2026-11-03"), None, Level::Read, 200),
+                (
+                    "GET",
+                    format!("{a}/fills?from=2026-11-01"),
+                    None,
+                    Level::Read,
+                    200,
+                ),
+                (
+                    "GET",
+                    format!("{a}/orders?from=2026-11-01"),
+                    None,
+                    Level::Read,
+                    200,
+                ),
+                (
+                    "GET",
+                    format!("{a}/performance?from=2026-11-01&to=2026-11-03"),
+                    None,
+                    Level::Read,
+                    200,
+                ),
                 ("GET", format!("{a}/bots"), None, Level::Read, 200),
-                ("POST", format!("{a}/bots"), Some(json!({"name": mine, "spec": spec})), Level::Trade, 201),
+                (
+                    "POST",
+                    format!("{a}/bots"),
+                    Some(json!({"name": mine, "spec": spec})),
+                    Level::Trade,
+                    201,
+                ),
                 ("GET", format!("{a}/bots/base"), None, Level::Read, 200),
-                ("PUT", format!("{a}/bots/base"), Some(json!({"spec": bot_spec("BTCUSDT")})), Level::Trade, 200),
-                ("POST", format!("{a}/bots/base/suspend"), None, Level::Trade, 200),
-                ("POST", format!("{a}/bots/base/resume"), None, Level::Trade, 200),
-                ("GET", format!("{a}/bots/base/performance?from=2026-11-01&to=2026-11-03"), None, Level::Read, 200),
+                (
+                    "PUT",
+                    format!("{a}/bots/base"),
+                    Some(json!({"spec": bot_spec("BTCUSDT")})),
+                    Level::Trade,
+                    200,
+                ),
+                (
+                    "POST",
+                    format!("{a}/bots/base/suspend"),
+                    None,
+                    Level::Trade,
+                    200,
+                ),
+                (
+                    "POST",
+                    format!("{a}/bots/base/resume"),
+                    None,
+                    Level::Trade,
+                    200,
+                ),
+                (
+                    "GET",
+                    format!("{a}/bots/base/performance?from=2026-11-01&to=2026-11-03"),
+                    None,
+                    Level::Read,
+                    200,
+                ),
                 // Allowed: the bot this caller created; refused: the base bot, kept.
-                ("DELETE", format!("{a}/bots/{}", if have >= Some(Level::Trade) { mine.clone() } else { "base".into() }), None, Level::Trade, 204),
+                (
+                    "DELETE",
+                    format!(
+                        "{a}/bots/{}",
+                        if have >= Some(Level::Trade) {
+                            mine.clone()
+                        } else {
+                            "base".into()
+                        }
+                    ),
+                    None,
+                    Level::Trade,
+                    204,
+                ),
                 ("GET", format!("{a}/strategies"), None, Level::Read, 200),
                 ("GET", format!("{a}/keys"), None, Level::Manage, 200),
-                ("POST", format!("{a}/keys"), Some(json!({"name": "m", "scope": "read"})), Level::Manage, 201),
+                (
+                    "POST",
+                    format!("{a}/keys"),
+                    Some(json!({"name": "m", "scope": "read"})),
+                    Level::Manage,
+                    201,
+                ),
             ];
             for (method, path, body, need, ok) in steps {
                 let want = designed(have, need, ok);
@@ -478,7 +575,11 @@ async fn every_endpoint_answers_every_role_and_scope_as_designed_for_its_own_and
                     // missing statement names the statement.
                     let d = r.detail();
                     let account_missing = d.contains("no account \"");
-                    assert_eq!(account_missing, have.is_none(), "{who} {method} {path}: {d}");
+                    assert_eq!(
+                        account_missing,
+                        have.is_none(),
+                        "{who} {method} {path}: {d}"
+                    );
                 }
                 if r.status >= 400 {
                     assert_eq!(
@@ -493,7 +594,9 @@ async fn every_endpoint_answers_every_role_and_scope_as_designed_for_its_own_and
                     } else {
                         spare_key.clone()
                     };
-                    let r = f.send(auth, "DELETE", &format!("{a}/keys/{id}"), None).await;
+                    let r = f
+                        .send(auth, "DELETE", &format!("{a}/keys/{id}"), None)
+                        .await;
                     let want = designed(have, Level::Manage, 204);
                     assert_eq!(r.status, want, "{who} DELETE keys/{id}: {}", r.text);
                     checked += 1;
@@ -505,7 +608,8 @@ async fn every_endpoint_answers_every_role_and_scope_as_designed_for_its_own_and
     assert_eq!(checked, 7 * 2 * 27);
     // The base bots survived every refused delete.
     for account in ["acme", "globex"] {
-        let bots: KubeApi<TradingBot> = KubeApi::namespaced(f.kube.clone(), &format!("tw-{account}"));
+        let bots: KubeApi<TradingBot> =
+            KubeApi::namespaced(f.kube.clone(), &format!("tw-{account}"));
         assert!(bots.get_opt("base").await.unwrap().is_some());
     }
 }
@@ -515,9 +619,7 @@ async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_not
     let f = Fixture::start(|_| {}).await;
     let iss = f.issuer.url.clone();
     let me = "/api/v1/me";
-    let claims = |iss: &str, aud: &str, exp: i64| {
-        json!({"iss": iss, "aud": aud, "sub": "alice", "exp": exp, "iat": now_secs() - 700})
-    };
+    let claims = |iss: &str, aud: &str, exp: i64| json!({"iss": iss, "aud": aud, "sub": "alice", "exp": exp, "iat": now_secs() - 700});
     let good = f.send(&f.user("alice"), "GET", me, None).await;
     assert_eq!(good.status, 200, "{}", good.text);
     assert_eq!(good.json()["accounts"][0]["role"], "owner");
@@ -526,17 +628,26 @@ async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_not
         ("none", Auth::None, "send an OIDC bearer token"),
         (
             "expired",
-            Auth::Bearer(f.issuer.sign_with("k1", claims(&iss, AUDIENCE, now_secs() - 600))),
+            Auth::Bearer(
+                f.issuer
+                    .sign_with("k1", claims(&iss, AUDIENCE, now_secs() - 600)),
+            ),
             "expired",
         ),
         (
             "foreign issuer",
-            Auth::Bearer(f.issuer.sign_with("k1", claims("https://evil.example", AUDIENCE, now_secs() + 600))),
+            Auth::Bearer(f.issuer.sign_with(
+                "k1",
+                claims("https://evil.example", AUDIENCE, now_secs() + 600),
+            )),
             "not issued by",
         ),
         (
             "wrong audience",
-            Auth::Bearer(f.issuer.sign_with("k1", claims(&iss, "someone-else", now_secs() + 600))),
+            Auth::Bearer(
+                f.issuer
+                    .sign_with("k1", claims(&iss, "someone-else", now_secs() + 600)),
+            ),
             "not for audience",
         ),
         (
@@ -544,15 +655,24 @@ async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_not
             Auth::Bearer(format!(
                 "{}.{}.",
                 b64(br#"{"alg":"none","typ":"JWT"}"#),
-                b64(claims(&iss, AUDIENCE, now_secs() + 600).to_string().as_bytes())
+                b64(claims(&iss, AUDIENCE, now_secs() + 600)
+                    .to_string()
+                    .as_bytes())
             )),
             "not a signed JWT",
         ),
         ("garbage", Auth::Bearer("x.y.z".into()), "not a signed JWT"),
     ];
     f.issuer.add_key("stranger", false).await;
-    let stranger = Auth::Bearer(f.issuer.sign_with("stranger", claims(&iss, AUDIENCE, now_secs() + 600)));
-    for (name, auth, says) in cases.into_iter().chain([("a key the issuer does not own", stranger, "not the issuer's")]) {
+    let stranger = Auth::Bearer(
+        f.issuer
+            .sign_with("stranger", claims(&iss, AUDIENCE, now_secs() + 600)),
+    );
+    for (name, auth, says) in cases.into_iter().chain([(
+        "a key the issuer does not own",
+        stranger,
+        "not the issuer's",
+    )]) {
         let r = f.send(&auth, "GET", me, None).await;
         assert_eq!(r.status, 401, "{name}: {}", r.text);
         assert_eq!(r.headers["content-type"], "application/problem+json");
@@ -561,7 +681,10 @@ async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_not
     }
     // Key rotation: a new key in the JWKS is fetched when a token names it.
     f.issuer.add_key("k2", true).await;
-    let rotated = Auth::Bearer(f.issuer.sign_with("k2", claims(&iss, AUDIENCE, now_secs() + 600)));
+    let rotated = Auth::Bearer(
+        f.issuer
+            .sign_with("k2", claims(&iss, AUDIENCE, now_secs() + 600)),
+    );
     assert_eq!(f.send(&rotated, "GET", me, None).await.status, 200);
 
     // API keys: good, replayed, stale, forged, revoked.
@@ -575,17 +698,35 @@ async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_not
     let stale = f.send_with(&key, "GET", me, None, -120, None).await;
     assert_eq!(stale.status, 401);
     assert!(stale.detail().contains("window"), "{}", stale.detail());
-    let Auth::Key(id, _) = &key else { unreachable!() };
-    let forged = f.send(&Auth::Key(id.clone(), "not-the-secret".into()), "GET", me, None).await;
+    let Auth::Key(id, _) = &key else {
+        unreachable!()
+    };
+    let forged = f
+        .send(
+            &Auth::Key(id.clone(), "not-the-secret".into()),
+            "GET",
+            me,
+            None,
+        )
+        .await;
     assert_eq!(forged.status, 401);
     assert!(forged.detail().contains("signature"), "{}", forged.detail());
-    let r = f.send(&f.user("alice"), "DELETE", &format!("/api/v1/accounts/acme/keys/{id}"), None).await;
+    let r = f
+        .send(
+            &f.user("alice"),
+            "DELETE",
+            &format!("/api/v1/accounts/acme/keys/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 204, "{}", r.text);
     let revoked = f.send(&key, "GET", me, None).await;
     assert_eq!(revoked.status, 401);
     assert!(revoked.detail().contains("revoked"), "{}", revoked.detail());
     // A key is never shown again, and lists without a secret.
-    let list = f.send(&f.user("alice"), "GET", "/api/v1/accounts/acme/keys", None).await;
+    let list = f
+        .send(&f.user("alice"), "GET", "/api/v1/accounts/acme/keys", None)
+        .await;
     assert!(!list.text.contains("secret"), "{}", list.text);
 
     // Bodies and parameters.
@@ -595,31 +736,113 @@ async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_not
     let big = json!({"name": "x".repeat(100 * 1024), "scope": "read"});
     let r = f.send(&alice, "POST", keys, Some(&big)).await;
     assert_eq!(r.status, 413, "{}", r.text);
-    let r = f.send(&alice, "POST", keys, Some(&json!({"name": "x", "scope": "read", "bogus": 1}))).await;
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            keys,
+            Some(&json!({"name": "x", "scope": "read", "bogus": 1})),
+        )
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.json()["field"], "bogus");
-    let r = f.send(&alice, "POST", keys, Some(&json!({"name": "x", "scope": "god"}))).await;
-    assert_eq!((r.status, r.json()["field"].as_str()), (422, Some("scope")), "{}", r.text);
-    let r = f.send(&alice, "POST", keys, Some(&json!({"name": "x"}))).await;
-    assert_eq!((r.status, r.json()["field"].as_str()), (422, Some("scope")), "{}", r.text);
-    let r = f.send(&alice, "POST", "/api/v1/accounts/acme/bots", Some(&json!({"name": "x", "spec": {}, "extra": true}))).await;
-    assert_eq!((r.status, r.json()["field"].as_str()), (422, Some("extra")), "{}", r.text);
-    assert_eq!(f.ledger.api_keys(Some("acme")).await.unwrap().len(), before, "nothing was created");
-    let r = f.send(&alice, "GET", "/api/v1/accounts/acme/fills?bogus=1", None).await;
-    assert_eq!((r.status, r.json()["field"].as_str()), (422, Some("bogus")), "{}", r.text);
-    let r = f.send(&alice, "GET", "/api/v1/accounts/acme/fills?cursor=%21%21", None).await;
-    assert_eq!((r.status, r.json()["field"].as_str()), (422, Some("cursor")), "{}", r.text);
-    let r = f.send(&alice, "GET", "/api/v1/accounts/acme/fills?limit=0", None).await;
-    assert_eq!((r.status, r.json()["field"].as_str()), (422, Some("limit")), "{}", r.text);
-    let r = f.send(&alice, "GET", "/api/v1/accounts/acme/performance?from=yesterday", None).await;
-    assert_eq!((r.status, r.json()["field"].as_str()), (422, Some("from")), "{}", r.text);
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            keys,
+            Some(&json!({"name": "x", "scope": "god"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("scope")),
+        "{}",
+        r.text
+    );
+    let r = f
+        .send(&alice, "POST", keys, Some(&json!({"name": "x"})))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("scope")),
+        "{}",
+        r.text
+    );
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            "/api/v1/accounts/acme/bots",
+            Some(&json!({"name": "x", "spec": {}, "extra": true})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("extra")),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        f.ledger.api_keys(Some("acme")).await.unwrap().len(),
+        before,
+        "nothing was created"
+    );
+    let r = f
+        .send(&alice, "GET", "/api/v1/accounts/acme/fills?bogus=1", None)
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("bogus")),
+        "{}",
+        r.text
+    );
+    let r = f
+        .send(
+            &alice,
+            "GET",
+            "/api/v1/accounts/acme/fills?cursor=%21%21",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("cursor")),
+        "{}",
+        r.text
+    );
+    let r = f
+        .send(&alice, "GET", "/api/v1/accounts/acme/fills?limit=0", None)
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("limit")),
+        "{}",
+        r.text
+    );
+    let r = f
+        .send(
+            &alice,
+            "GET",
+            "/api/v1/accounts/acme/performance?from=yesterday",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("from")),
+        "{}",
+        r.text
+    );
     let r = f.send(&alice, "GET", "/api/v1/nowhere", None).await;
     assert_eq!(r.status, 404);
     let r = f.send(&alice, "PATCH", "/api/v1/me", None).await;
     assert_eq!(r.status, 405, "{}", r.text);
 
     // The document needs no credentials and is OpenAPI 3.1.
-    let doc = f.send(&Auth::None, "GET", "/api/v1/openapi.json", None).await;
+    let doc = f
+        .send(&Auth::None, "GET", "/api/v1/openapi.json", None)
+        .await;
     assert_eq!(doc.status, 200);
     assert!(doc.json()["openapi"].as_str().unwrap().starts_with("3.1"));
 }
@@ -643,7 +866,12 @@ async fn a_caller_over_its_rate_is_told_when_to_retry() {
     assert!((1..=2).contains(&retry), "{retry}");
     assert_eq!(r.headers["content-type"], "application/problem+json");
     // Another caller has its own bucket.
-    assert_eq!(f.send(&f.user("tom"), "GET", "/api/v1/me", None).await.status, 200);
+    assert_eq!(
+        f.send(&f.user("tom"), "GET", "/api/v1/me", None)
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -651,7 +879,14 @@ async fn bots_are_tradingbots_kubectl_sees_and_a_bad_bot_gets_the_api_servers_me
     let f = Fixture::start(|_| {}).await;
     let alice = f.user("alice");
     let bots = "/api/v1/accounts/acme/bots";
-    let r = f.send(&alice, "POST", bots, Some(&json!({"name": "btc", "spec": bot_spec("BTCUSDT")}))).await;
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            bots,
+            Some(&json!({"name": "btc", "spec": bot_spec("BTCUSDT")})),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json()["spec"]["accountRef"]["name"], "acme");
     // What kubectl reads: the resource in the account's namespace, applied by the API.
@@ -664,16 +899,33 @@ async fn bots_are_tradingbots_kubectl_sees_and_a_bad_bot_gets_the_api_servers_me
         .managed_fields
         .unwrap_or_default()
         .into_iter()
-        .map(|m| (m.manager.unwrap_or_default(), m.operation.unwrap_or_default()))
+        .map(|m| {
+            (
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default(),
+            )
+        })
         .collect();
-    assert!(managers.contains(&("tradewind-api".into(), "Apply".into())), "{managers:?}");
+    assert!(
+        managers.contains(&("tradewind-api".into(), "Apply".into())),
+        "{managers:?}"
+    );
     // A second create is a conflict; a listing shows it.
-    let again = f.send(&alice, "POST", bots, Some(&json!({"name": "btc", "spec": bot_spec("BTCUSDT")}))).await;
+    let again = f
+        .send(
+            &alice,
+            "POST",
+            bots,
+            Some(&json!({"name": "btc", "spec": bot_spec("BTCUSDT")})),
+        )
+        .await;
     assert_eq!(again.status, 409, "{}", again.text);
     let list = f.send(&alice, "GET", bots, None).await.json();
     assert_eq!(list.as_array().unwrap().len(), 1);
     // Suspend keeps the applied spec.
-    let r = f.send(&alice, "POST", &format!("{bots}/btc/suspend"), None).await;
+    let r = f
+        .send(&alice, "POST", &format!("{bots}/btc/suspend"), None)
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let bot = kube_bots.get("btc").await.unwrap();
     assert!(bot.spec.suspend);
@@ -690,28 +942,68 @@ async fn bots_are_tradingbots_kubectl_sees_and_a_bad_bot_gets_the_api_servers_me
                  "symbols": ["BTCUSDT"], "capital": {"amount": "5000", "currency": "USDT"}},
     }))
     .unwrap();
-    let kube::Error::Api(status) = kube_bots.create(&PostParams::default(), &direct).await.unwrap_err() else {
+    let kube::Error::Api(status) = kube_bots
+        .create(&PostParams::default(), &direct)
+        .await
+        .unwrap_err()
+    else {
         panic!("the API server took a live bot without credentials")
     };
-    let r = f.send(&alice, "POST", bots, Some(&json!({"name": "bad", "spec": bad}))).await;
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            bots,
+            Some(&json!({"name": "bad", "spec": bad})),
+        )
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.json()["field"], "spec");
     let cel = status.message.split(": ").last().unwrap().to_owned();
-    assert!(r.detail().contains(&cel), "{} vs {}", r.detail(), status.message);
+    assert!(
+        r.detail().contains(&cel),
+        "{} vs {}",
+        r.detail(),
+        status.message
+    );
     assert!(kube_bots.get_opt("bad").await.unwrap().is_none());
     // A field the CRD does not know is refused by the API server (strict validation).
     let mut unknown = bot_spec("BTCUSDT");
     unknown["leverage"] = json!(100);
-    let r = f.send(&alice, "POST", bots, Some(&json!({"name": "odd", "spec": unknown}))).await;
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            bots,
+            Some(&json!({"name": "odd", "spec": unknown})),
+        )
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert!(r.detail().contains("leverage"), "{}", r.detail());
     // Another account's bot is not found; naming another account is refused.
-    let r = f.send(&f.user("oscar"), "GET", "/api/v1/accounts/acme/bots/btc", None).await;
+    let r = f
+        .send(
+            &f.user("oscar"),
+            "GET",
+            "/api/v1/accounts/acme/bots/btc",
+            None,
+        )
+        .await;
     assert_eq!(r.status, 404);
     let mut theirs = bot_spec("BTCUSDT");
     theirs["accountRef"] = json!({"name": "globex"});
-    let r = f.send(&alice, "POST", bots, Some(&json!({"name": "steal", "spec": theirs}))).await;
-    assert_eq!((r.status, r.json()["field"].as_str()), (422, Some("spec.accountRef.name")));
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            bots,
+            Some(&json!({"name": "steal", "spec": theirs})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("spec.accountRef.name"))
+    );
     let r = f.send(&alice, "DELETE", &format!("{bots}/btc"), None).await;
     assert_eq!(r.status, 204, "{}", r.text);
 }
@@ -731,13 +1023,22 @@ async fn history_pages_with_a_cursor_and_performance_reads_the_snapshots() {
             seen.push(item["orderId"].as_i64().unwrap());
         }
         match v["nextCursor"].as_str() {
-            Some(c) => path = format!("/api/v1/accounts/acme/fills?from=2026-11-01&limit=2&bot=base&cursor={c}"),
+            Some(c) => {
+                path = format!(
+                    "/api/v1/accounts/acme/fills?from=2026-11-01&limit=2&bot=base&cursor={c}"
+                )
+            }
             None => break,
         }
     }
     assert_eq!(seen, vec![0, 1, 2, 3, 4]);
     let r = f
-        .send(&vera, "GET", "/api/v1/accounts/acme/bots/base/performance?from=2026-11-02&to=2026-11-03", None)
+        .send(
+            &vera,
+            "GET",
+            "/api/v1/accounts/acme/bots/base/performance?from=2026-11-02&to=2026-11-03",
+            None,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let curve = &r.json()["curves"][0];
@@ -748,6 +1049,13 @@ async fn history_pages_with_a_cursor_and_performance_reads_the_snapshots() {
     assert_eq!(curve["maxDrawdown"], "300.00");
     assert_eq!(curve["maxDrawdownRatio"], "0.25");
     // Only the account's own snapshots: globex's bot is not summed in.
-    let r = f.send(&vera, "GET", "/api/v1/accounts/acme/performance?from=2026-11-02&to=2026-11-03", None).await;
+    let r = f
+        .send(
+            &vera,
+            "GET",
+            "/api/v1/accounts/acme/performance?from=2026-11-02&to=2026-11-03",
+            None,
+        )
+        .await;
     assert_eq!(r.json()["curves"][0]["pnl"], "300.00");
 }

@@ -281,9 +281,7 @@ impl Ledger {
         .bind(now_nanos())
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get("account")?))
-            .collect()
+        rows.iter().map(|r| Ok(r.try_get("account")?)).collect()
     }
 
     /// The referrer of `account` now, if any.
@@ -343,10 +341,12 @@ impl Ledger {
     pub async fn api_keys(&self, account: Option<&str>) -> Result<Vec<ApiKey>, LedgerError> {
         let rows = match account {
             Some(a) => {
-                sqlx::query("SELECT * FROM api_keys WHERE account = $1 ORDER BY created_at DESC, id")
-                    .bind(a)
-                    .fetch_all(self.pool())
-                    .await?
+                sqlx::query(
+                    "SELECT * FROM api_keys WHERE account = $1 ORDER BY created_at DESC, id",
+                )
+                .bind(a)
+                .fetch_all(self.pool())
+                .await?
             }
             None => {
                 sqlx::query(

@@ -122,7 +122,11 @@ pub struct ApiArgs {
     #[arg(long, env = "TRADEWIND_NAMESPACE_PREFIX", default_value = "tw-")]
     namespace_prefix: String,
     /// The namespace of every bot under `--tenancy shared`.
-    #[arg(long, env = "TRADEWIND_SHARED_NAMESPACE", default_value = "tradewind-bots")]
+    #[arg(
+        long,
+        env = "TRADEWIND_SHARED_NAMESPACE",
+        default_value = "tradewind-bots"
+    )]
     shared_namespace: String,
     /// Requests per second per client address (sustained), and the burst.
     #[arg(long, env = "TRADEWIND_API_RATE_PER_ADDRESS", default_value = "50/100")]
@@ -142,8 +146,12 @@ pub struct ApiArgs {
 fn rate(flag: &str, text: &str) -> Result<tradewind_api::limit::Rate> {
     let parse = |t: &str| t.trim().parse::<u32>().ok().filter(|n| *n > 0);
     match text.split_once('/').map(|(a, b)| (parse(a), parse(b))) {
-        Some((Some(per_second), Some(burst))) => Ok(tradewind_api::limit::Rate { per_second, burst }),
-        _ => anyhow::bail!("--{flag} {text:?}: expected PER_SECOND/BURST, both positive, e.g. 20/40"),
+        Some((Some(per_second), Some(burst))) => {
+            Ok(tradewind_api::limit::Rate { per_second, burst })
+        }
+        _ => {
+            anyhow::bail!("--{flag} {text:?}: expected PER_SECOND/BURST, both positive, e.g. 20/40")
+        }
     }
 }
 
@@ -211,7 +219,9 @@ pub async fn run(ledger: Ledger, listen: SocketAddr, api_args: ApiArgs) -> Resul
                 .await
                 .map_err(|e| anyhow::anyhow!("creating the first admin API key: {e}"))?
             {
-                println!("tradewind-platform: the platform admin's API key (shown once, store it now): id {id} secret {secret}");
+                println!(
+                    "tradewind-platform: the platform admin's API key (shown once, store it now): id {id} secret {secret}"
+                );
             }
             let api = tradewind_api::Api::new(ledger, client, config)
                 .map_err(|e| anyhow::anyhow!("the user API: {e}"))?;

@@ -421,7 +421,10 @@ fn the_platform_service_runs_when_enabled_with_only_the_rights_it_uses() {
     let env = env_of(platform);
     assert_eq!(env["TRADEWIND_API_LISTEN"], "0.0.0.0:8081");
     assert_eq!(env["TRADEWIND_TENANCY"], "namespace");
-    assert!(!env.contains_key("TRADEWIND_OIDC_ISSUER"), "no issuer: API keys only");
+    assert!(
+        !env.contains_key("TRADEWIND_OIDC_ISSUER"),
+        "no issuer: API keys only"
+    );
     let oidc = render(
         &json!({"platform": {"serve": {"enabled": true, "api": {"oidc": {"issuer": "https://login.example/t/v2.0", "audience": "api://tradewind"}}}}}),
         "tw",
@@ -432,7 +435,10 @@ fn the_platform_service_runs_when_enabled_with_only_the_rights_it_uses() {
         .into_iter()
         .find(|d| d["metadata"]["name"] == "tw-tradewind-platform")
         .unwrap();
-    assert_eq!(env_of(platform_oidc)["TRADEWIND_OIDC_AUDIENCE"], "api://tradewind");
+    assert_eq!(
+        env_of(platform_oidc)["TRADEWIND_OIDC_AUDIENCE"],
+        "api://tradewind"
+    );
     let err = render(
         &json!({"platform": {"serve": {"enabled": true, "api": {"oidc": {"issuer": "https://login.example"}}}}}),
         "tw",
