@@ -674,7 +674,7 @@ async fn the_apis_pages_keys_and_nonces(url: &str) {
     let snaps = l.snapshots("alice", Some(BOT), from, to, 10).await.unwrap();
     assert_eq!(
         snaps.iter().map(|s| s.equity.as_str()).collect::<Vec<_>>(),
-        ["1000", "990"]
+        ["1000.00", "990.00"]
     );
     assert_eq!(snaps[0].currency, "USDT");
     assert!(l.bot_of("alice", BOT).await.unwrap());
