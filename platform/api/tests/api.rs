@@ -1059,3 +1059,38 @@ async fn history_pages_with_a_cursor_and_performance_reads_the_snapshots() {
         .await;
     assert_eq!(r.json()["curves"][0]["pnl"], "300.00");
 }
+
+/// The README's examples, run as written with `sh -e` against a served API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_examples_run_as_written() {
+    let f = Fixture::start(|_| {}).await;
+    let readme = include_str!("../README.md");
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a sh block in the README");
+    let dir = f._dir.0.clone();
+    let token = f.issuer.token("alice");
+    let base = f.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .args(["-e", "-c", block])
+            .current_dir(&dir)
+            .env("TW", base)
+            .env("TOKEN", token)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `me`, then the signed page of fills.
+    assert!(stdout.contains(r#""subject":"alice""#), "{stdout}");
+    assert!(stdout.contains(r#""items":["#), "{stdout}");
+}
