@@ -1094,3 +1094,29 @@ async fn the_readme_examples_run_as_written() {
     assert!(stdout.contains(r#""subject":"alice""#), "{stdout}");
     assert!(stdout.contains(r#""items":["#), "{stdout}");
 }
+
+/// The first start's admin key: created once, stored as a hash, an admin in every account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_start_makes_one_platform_admin_key() {
+    let f = Fixture::start(|_| {}).await;
+    let (id, secret) = tradewind_api::bootstrap_admin_key(&f.ledger)
+        .await
+        .unwrap()
+        .expect("a key at first start");
+    assert!(
+        tradewind_api::bootstrap_admin_key(&f.ledger)
+            .await
+            .unwrap()
+            .is_none(),
+        "only once"
+    );
+    let stored = f.ledger.api_key(&id).await.unwrap().unwrap();
+    assert_ne!(stored.signing_key, secret, "the secret is not stored");
+    let admin = Auth::Key(id, secret);
+    let me = f.send(&admin, "GET", "/api/v1/me", None).await;
+    assert_eq!(me.json()["admin"], true, "{}", me.text);
+    let r = f.send(&admin, "GET", "/api/v1/accounts/globex", None).await;
+    assert_eq!(r.json()["access"], "admin", "{}", r.text);
+    let r = f.send(&admin, "GET", "/api/v1/accounts/nobody", None).await;
+    assert_eq!(r.status, 404);
+}
