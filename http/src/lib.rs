@@ -65,6 +65,11 @@ async fn handle(
     Ok(answer(req.uri().path(), probe.as_ref()))
 }
 
+/// The address of the connection a request came on (a request extension the accept
+/// loop adds: per-address rate limits read it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
 /// How much a client may take from the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -135,10 +140,10 @@ where
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 return;
             };
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => {
                     failures = 0;
-                    stream
+                    accepted
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
@@ -157,7 +162,13 @@ where
                 if let Err(e) = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(limits.header_read_timeout)
-                    .serve_connection(TokioIo::new(stream), service_fn(answer))
+                    .serve_connection(
+                        TokioIo::new(stream),
+                        service_fn(move |mut req: Request<Incoming>| {
+                            req.extensions_mut().insert(Peer(peer));
+                            answer(req)
+                        }),
+                    )
                     .await
                 {
                     tracing::debug!(%e, "http connection ended");

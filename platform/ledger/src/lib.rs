@@ -15,10 +15,12 @@
 //! - [`Ledger::settle`]: one plan's period, every account, booked in one transaction.
 //! - [`Ledger::record_capital_change`]: money added to or withdrawn from a running bot.
 //! - Accounts, members, admins, referrals, strategy authors, plans: [`accounts`].
+//! - The user API's keys, nonces and paged reads: [`api`].
 
 pub mod accounts;
 mod batch;
 mod capital;
+pub mod api;
 mod record;
 mod schema;
 mod settle;

@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "late fills, capital flows, trading fee lines",
         include_str!("../migrations/0002_late_fills_capital_flows.sql"),
     ),
+    (
+        3,
+        "the user API: API keys, request nonces, history indexes",
+        include_str!("../migrations/0003_api.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -204,6 +204,7 @@ cases!(
     a_large_batch_is_stored_in_chunks_and_repeats_inside_it_are_judged,
     a_late_fill_is_charged_in_the_next_settlement,
     a_deposit_is_not_charged_as_profit_and_changes_are_checked,
+    the_apis_pages_keys_and_nonces,
 );
 
 #[tokio::test]
@@ -824,4 +825,124 @@ async fn a_deposit_is_not_charged_as_profit_and_changes_are_checked(url: &str) {
         panic!("expected a settlement");
     };
     assert_eq!(s2.performance_fees, Money::ZERO);
+}
+
+/// The user API's reads and writes: pages in time order after a key, one account's rows
+/// only, snapshots with their currency, keys revoked once, a nonce used once.
+async fn the_apis_pages_keys_and_nonces(url: &str) {
+    use tradewind_ledger::api::{ApiKey, KeyScope};
+    let l = Ledger::open(url).await.unwrap();
+    l.create_account("alice", "Alice").await.unwrap();
+    l.create_account("bob", "Bob").await.unwrap();
+    l.add_member("alice", "sub-a", Role::Owner).await.unwrap();
+    let mut batch = vec![order(0, 1), order(1, 2)];
+    for i in 0..5u64 {
+        batch.push(fill(
+            10 + i,
+            &format!("2026-11-02T10:0{i}:00Z"),
+            "50000",
+            "0.1",
+        ));
+    }
+    batch.push(equity(20, "2026-11-02T11:00:00Z", "1000"));
+    batch.push(equity(21, "2026-11-02T12:00:00Z", "990"));
+    l.record_events(&bot("alice"), &batch).await.unwrap();
+    let (from, to) = (ts("2026-11-01T00:00:00Z"), ts("2026-12-01T00:00:00Z"));
+    let first = l
+        .fills_page("alice", None, from, to, None, 3)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 3);
+    let last = first.last().unwrap();
+    let rest = l
+        .fills_page(
+            "alice",
+            Some(BOT),
+            from,
+            to,
+            Some((last.ts, last.id.as_str())),
+            3,
+        )
+        .await
+        .unwrap();
+    let orders: Vec<i64> = first.iter().chain(&rest).map(|f| f.order_id).collect();
+    assert_eq!(orders, vec![10, 11, 12, 13, 14]);
+    assert!(
+        l.fills_page("bob", None, from, to, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        l.fills_page("alice", Some("trading/other"), from, to, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let o = l
+        .orders_page("alice", None, from, to, None, 1)
+        .await
+        .unwrap();
+    assert_eq!(o.len(), 1);
+    let key = format!("{}/{}/{}", o[0].bot, o[0].session, o[0].order_id);
+    let o2 = l
+        .orders_page(
+            "alice",
+            None,
+            from,
+            to,
+            Some((o[0].submitted_at, key.as_str())),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(o2.len(), 1);
+    assert_ne!(o2[0].order_id, o[0].order_id);
+    let snaps = l.snapshots("alice", Some(BOT), from, to, 10).await.unwrap();
+    assert_eq!(
+        snaps.iter().map(|s| s.equity.as_str()).collect::<Vec<_>>(),
+        ["1000.00", "990.00"]
+    );
+    assert_eq!(snaps[0].currency, "USDT");
+    assert!(l.bot_of("alice", BOT).await.unwrap());
+    assert!(!l.bot_of("bob", BOT).await.unwrap());
+    assert!(
+        l.charges_page("alice", from, to, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        l.member_role("alice", "sub-a").await.unwrap(),
+        Some(Role::Owner)
+    );
+    assert_eq!(l.member_role("bob", "sub-a").await.unwrap(), None);
+
+    let k = ApiKey {
+        id: "twk_1".into(),
+        account: Some("alice".into()),
+        scope: KeyScope::Trade,
+        name: "ci".into(),
+        signing_key: "00".repeat(32),
+        created_by: "sub-a".into(),
+        created_at: 1,
+        revoked_at: None,
+    };
+    l.create_api_key(&k).await.unwrap();
+    assert_eq!(l.api_key("twk_1").await.unwrap().as_ref(), Some(&k));
+    assert_eq!(l.api_keys(Some("alice")).await.unwrap().len(), 1);
+    assert!(l.api_keys(None).await.unwrap().is_empty());
+    assert!(l.use_nonce("twk_1", "n-0000001", 100, 0).await.unwrap());
+    assert!(
+        !l.use_nonce("twk_1", "n-0000001", 100, 0).await.unwrap(),
+        "a replay"
+    );
+    // Past the window the nonce is forgotten (its timestamp is refused before anyway).
+    assert!(l.use_nonce("twk_1", "n-0000001", 300, 200).await.unwrap());
+    assert!(l.revoke_api_key("twk_1", 5).await.unwrap());
+    assert!(!l.revoke_api_key("twk_1", 6).await.unwrap());
+    assert_eq!(
+        l.api_key("twk_1").await.unwrap().unwrap().revoked_at,
+        Some(5)
+    );
 }

@@ -51,11 +51,14 @@ enum Command {
     Statement(StatementArgs),
     /// Serves the workers' ingest (`POST /ingest/v1/events`, authenticated with their
     /// projected ServiceAccount tokens by TokenReview), `/healthz`, `/readyz` (the
-    /// ledger reachable) and `/metrics`, recording into the ledger.
+    /// ledger reachable) and `/metrics`, recording into the ledger; and the user API
+    /// (`/api/v1`) on its own port.
     Serve {
         /// Address to listen on.
         #[arg(long, env = "TRADEWIND_LISTEN", default_value = "0.0.0.0:8080")]
         listen: SocketAddr,
+        #[command(flatten)]
+        api: serve::ApiArgs,
     },
 }
 
@@ -436,7 +439,7 @@ async fn main() -> Result<()> {
     let result = match cli.command {
         Command::Migrate => Ok(()),
         Command::Settle(args) => settle(&ledger, args).await,
-        Command::Serve { listen } => serve::run(ledger.clone(), listen).await,
+        Command::Serve { listen, api } => serve::run(ledger.clone(), listen, api).await,
         Command::Plans(PlansCommand::Set { file }) => store_plan(&ledger, &file)
             .await
             .map(|name| eprintln!("plan {name} stored")),

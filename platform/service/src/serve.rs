@@ -1,10 +1,17 @@
 //! `tradewind-platform serve`: the workers' ingest (authenticated by TokenReview, in
-//! `tradewind-ingest`) recording into the ledger. This module is the seam between the
-//! two: the TradingBot's facts become the ledger's [`BotRecord`], the ledger's refusals
-//! become the ingest's typed answers.
+//! `tradewind-ingest`) recording into the ledger, and the user API (`tradewind-api`) on a
+//! second port. This module is the seam: the TradingBot's facts become the ledger's
+//! [`BotRecord`], the ledger's refusals become the ingest's typed answers, and the
+//! command line becomes the API's [`tradewind_api::Config`].
+//!
+//! Two ports, one accept loop: the ingest is for the workers inside the cluster (its
+//! NetworkPolicy admits bot pods), the API is for people and programs outside (behind an
+//! ingress or API Management); separate ports keep those exposures and their connection
+//! limits apart.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tradewind_events::Event;
@@ -90,20 +97,149 @@ impl EventSink for LedgerSink {
     }
 }
 
-/// Serves the ingest on `listen` until SIGTERM or Ctrl-C.
-pub async fn run(ledger: Ledger, listen: SocketAddr) -> Result<()> {
+/// The user API's settings on the command line.
+#[derive(clap::Args, Debug)]
+pub struct ApiArgs {
+    /// Address the user API (`/api/v1`) listens on; `off` serves the ingest only.
+    #[arg(long, env = "TRADEWIND_API_LISTEN", default_value = "0.0.0.0:8081")]
+    api_listen: String,
+    /// The OpenID Connect issuer whose bearer tokens the API accepts (its `iss`); none:
+    /// API keys only.
+    #[arg(long, env = "TRADEWIND_OIDC_ISSUER", requires = "oidc_audience")]
+    oidc_issuer: Option<String>,
+    /// The audience (`aud`) the API's tokens carry.
+    #[arg(long, env = "TRADEWIND_OIDC_AUDIENCE")]
+    oidc_audience: Option<String>,
+    /// The issuer's JWKS URL (default: from its discovery document).
+    #[arg(long, env = "TRADEWIND_OIDC_JWKS_URL")]
+    oidc_jwks_url: Option<String>,
+    /// Where an account's bots live: `namespace` (one namespace per account,
+    /// `<prefix><account>`, created with its first bot) or `shared` (all in
+    /// --shared-namespace, told apart by spec.accountRef).
+    #[arg(long, env = "TRADEWIND_TENANCY", default_value = "namespace")]
+    tenancy: String,
+    /// The prefix of an account's namespace.
+    #[arg(long, env = "TRADEWIND_NAMESPACE_PREFIX", default_value = "tw-")]
+    namespace_prefix: String,
+    /// The namespace of every bot under `--tenancy shared`.
+    #[arg(
+        long,
+        env = "TRADEWIND_SHARED_NAMESPACE",
+        default_value = "tradewind-bots"
+    )]
+    shared_namespace: String,
+    /// Requests per second per client address (sustained), and the burst.
+    #[arg(long, env = "TRADEWIND_API_RATE_PER_ADDRESS", default_value = "50/100")]
+    rate_per_address: String,
+    /// Requests per second per API key or user (sustained), and the burst.
+    #[arg(long, env = "TRADEWIND_API_RATE_PER_CALLER", default_value = "20/40")]
+    rate_per_caller: String,
+    /// How far (seconds) a signed request's timestamp may be from the server's clock.
+    #[arg(long, env = "TRADEWIND_API_REPLAY_WINDOW", default_value_t = 30)]
+    api_replay_window: u64,
+    /// The largest request body (bytes).
+    #[arg(long, env = "TRADEWIND_API_MAX_BODY", default_value_t = 65536)]
+    api_max_body: usize,
+}
+
+/// `PER_SECOND/BURST`.
+fn rate(flag: &str, text: &str) -> Result<tradewind_api::limit::Rate> {
+    let parse = |t: &str| t.trim().parse::<u32>().ok().filter(|n| *n > 0);
+    match text.split_once('/').map(|(a, b)| (parse(a), parse(b))) {
+        Some((Some(per_second), Some(burst))) => {
+            Ok(tradewind_api::limit::Rate { per_second, burst })
+        }
+        _ => {
+            anyhow::bail!("--{flag} {text:?}: expected PER_SECOND/BURST, both positive, e.g. 20/40")
+        }
+    }
+}
+
+impl ApiArgs {
+    /// The API's configuration, or the flag at fault.
+    pub fn config(&self) -> Result<tradewind_api::Config> {
+        let tenancy = match self.tenancy.as_str() {
+            "namespace" => tradewind_api::Tenancy::NamespacePerAccount {
+                prefix: self.namespace_prefix.clone(),
+            },
+            "shared" => tradewind_api::Tenancy::Shared {
+                namespace: self.shared_namespace.clone(),
+            },
+            other => anyhow::bail!("--tenancy {other:?}: namespace or shared"),
+        };
+        let oidc = match (&self.oidc_issuer, &self.oidc_audience) {
+            (Some(issuer), Some(audience)) => Some(tradewind_api::auth::OidcConfig {
+                issuer: issuer.clone(),
+                audience: audience.clone(),
+                jwks_url: self.oidc_jwks_url.clone(),
+                leeway: Duration::from_secs(30),
+                min_refresh: Duration::from_secs(30),
+            }),
+            (None, _) => None,
+            (Some(_), None) => anyhow::bail!("--oidc-issuer needs --oidc-audience"),
+        };
+        Ok(tradewind_api::Config {
+            oidc,
+            tenancy,
+            replay_window: Duration::from_secs(self.api_replay_window),
+            max_body_bytes: self.api_max_body,
+            per_address: rate("rate-per-address", &self.rate_per_address)?,
+            per_caller: rate("rate-per-caller", &self.rate_per_caller)?,
+            ..tradewind_api::Config::default()
+        })
+    }
+}
+
+/// Serves the ingest on `listen` and the API on `--api-listen` until SIGTERM or Ctrl-C.
+pub async fn run(ledger: Ledger, listen: SocketAddr, api_args: ApiArgs) -> Result<()> {
+    let api_listen: Option<SocketAddr> = match api_args.api_listen.as_str() {
+        "off" => None,
+        text => Some(
+            text.parse()
+                .with_context(|| format!("--api-listen {text:?}: an address or off"))?,
+        ),
+    };
+    let config = api_args.config()?;
     let client = kube::Client::try_default()
         .await
         .context("connecting to the Kubernetes API (TokenReviews and TradingBots)")?;
     let ingest = Arc::new(Ingest::new(
-        client,
-        Arc::new(LedgerSink::new(ledger)),
+        client.clone(),
+        Arc::new(LedgerSink::new(ledger.clone())),
         Limits::default(),
     ));
     let (bound, task) = serve(listen, ingest)
         .await
         .with_context(|| format!("--listen {listen}"))?;
     tracing::info!(%bound, "tradewind-platform serving the ingest");
+    let api_task = match api_listen {
+        Some(addr) => {
+            // A local install's first start: an admin key, printed once, stored hashed.
+            if let Some((id, secret)) = tradewind_api::bootstrap_admin_key(&ledger)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating the first admin API key: {e}"))?
+            {
+                println!(
+                    "tradewind-platform: the platform admin's API key (shown once, store it now): id {id} secret {secret}"
+                );
+            }
+            let api = tradewind_api::Api::new(ledger, client, config)
+                .map_err(|e| anyhow::anyhow!("the user API: {e}"))?;
+            let (bound, task) = tradewind_api::serve(
+                addr,
+                Arc::new(api),
+                tradewind_http::Limits {
+                    header_read_timeout: Duration::from_secs(10),
+                    max_connections: 256,
+                },
+            )
+            .await
+            .with_context(|| format!("--api-listen {addr}"))?;
+            tracing::info!(%bound, "tradewind-platform serving the user API (/api/v1)");
+            Some(task)
+        }
+        None => None,
+    };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     tokio::select! {
@@ -111,6 +247,9 @@ pub async fn run(ledger: Ledger, listen: SocketAddr) -> Result<()> {
         _ = tokio::signal::ctrl_c() => {}
     }
     task.abort();
+    if let Some(t) = api_task {
+        t.abort();
+    }
     tracing::info!("tradewind-platform stopped");
     Ok(())
 }

@@ -411,9 +411,57 @@ fn the_platform_service_runs_when_enabled_with_only_the_rights_it_uses() {
         role["rules"],
         json!([
             {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
-            {"apiGroups": ["tradewind.dev"], "resources": ["tradingbots"], "verbs": ["get"]}
+            {"apiGroups": ["tradewind.dev"], "resources": ["tradingbots"], "verbs": ["get"]},
+            {"apiGroups": ["tradewind.dev"], "resources": ["tradingbots"], "verbs": ["get", "list", "create", "patch", "delete"]},
+            {"apiGroups": ["tradewind.dev"], "resources": ["strategies"], "verbs": ["list"]},
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create", "patch"]}
         ])
     );
+    // The user API: its own port on the pod and the Service, its settings by variable.
+    assert_eq!(
+        service["spec"]["ports"][1],
+        json!({"name": "api", "port": 8081, "targetPort": "api", "protocol": "TCP"})
+    );
+    let env = env_of(platform);
+    assert_eq!(env["TRADEWIND_API_LISTEN"], "0.0.0.0:8081");
+    assert_eq!(env["TRADEWIND_TENANCY"], "namespace");
+    assert!(
+        !env.contains_key("TRADEWIND_OIDC_ISSUER"),
+        "no issuer: API keys only"
+    );
+    let oidc = render(
+        &json!({"platform": {"serve": {"enabled": true, "api": {"oidc": {"issuer": "https://login.example/t/v2.0", "audience": "api://tradewind"}}}}}),
+        "tw",
+        NS,
+    )
+    .expect("renders");
+    let platform_oidc = of_kind(&oidc, "Deployment")
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == "tw-tradewind-platform")
+        .unwrap();
+    assert_eq!(
+        env_of(platform_oidc)["TRADEWIND_OIDC_AUDIENCE"],
+        "api://tradewind"
+    );
+    let err = render(
+        &json!({"platform": {"serve": {"enabled": true, "api": {"oidc": {"issuer": "https://login.example"}}}}}),
+        "tw",
+        NS,
+    )
+    .unwrap_err();
+    assert!(err.contains("oidc.audience"), "{err}");
+    // Off: the ingest's rights only, no API port.
+    let off = render(
+        &json!({"platform": {"serve": {"enabled": true, "api": {"enabled": false}}}}),
+        "tw",
+        NS,
+    )
+    .expect("renders");
+    let role_off = of_kind(&off, "ClusterRole")
+        .into_iter()
+        .find(|r| r["metadata"]["name"] == "tw-tradewind-platform")
+        .unwrap();
+    assert_eq!(role_off["rules"].as_array().unwrap().len(), 2);
 
     // PostgreSQL from a Secret: no claim, the URL by reference, several replicas allowed.
     let pg = render(

@@ -1,0 +1,1491 @@
+//! The `/api/v1` routes, their handlers and the OpenAPI document generated from them.
+//! Each handler authorises by account first ([`access`]), then does one thing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tradewind_core::data::time::{format_iso8601, parse_iso8601};
+use tradewind_core::fixed::Money;
+use tradewind_ledger::StatementKind;
+use tradewind_ledger::accounts::{Role, now_nanos};
+use tradewind_ledger::api::KeyScope;
+use utoipa::OpenApi;
+
+use crate::auth::{self, Caller, Level};
+use crate::bots::{BotCreate, BotUpdate, BotView, StrategyView};
+use crate::problem::{ApiError, Problem, json_field, named_field};
+use crate::{Api, perf};
+
+/// Where the OpenAPI document is served (without authentication).
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// The most rows a page holds.
+const MAX_LIMIT: u32 = 1000;
+/// The most equity snapshots one performance answer reads.
+const MAX_SNAPSHOTS: i64 = 200_000;
+/// A range's length when `from` is not given: 30 days.
+const DEFAULT_RANGE: i64 = 30 * 86_400 * 1_000_000_000;
+
+// ---------------------------------------------------------------------------------------
+// Extractors whose refusals are problem documents.
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::Unauthenticated("no credentials".into()))
+    }
+}
+
+/// Path parameters.
+pub struct P<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for P<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| P(p.0))
+            .map_err(|e| ApiError::malformed("path", e.body_text()))
+    }
+}
+
+/// The query string; unknown parameters are refused.
+pub struct Q<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| Q(q.0))
+            .map_err(|e| {
+                let text = e.body_text();
+                let field = named_field(&text).unwrap_or_else(|| "query".into());
+                ApiError::invalid(field, text)
+            })
+    }
+}
+
+/// A JSON body; unknown fields are refused, the field at fault named.
+pub struct J<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for J<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "application/json");
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be application/json".into(),
+            ));
+        }
+        let bytes = bytes::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::malformed("body", e.body_text()))?;
+        serde_json::from_slice(&bytes).map(J).map_err(|e| {
+            let field = json_field(&e);
+            if e.is_data() {
+                ApiError::invalid(field, e.to_string())
+            } else {
+                ApiError::malformed(field, e.to_string())
+            }
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Authorisation.
+
+/// The caller's level in `account`, refused unless at least `need`: no access is a 404.
+pub async fn access(
+    api: &Api,
+    caller: &Caller,
+    account: &str,
+    need: Level,
+) -> Result<Level, ApiError> {
+    let role = match caller {
+        Caller::User { subject, admin } if !admin => {
+            api.ledger.member_role(account, subject).await?
+        }
+        _ => None,
+    };
+    let have = auth::level(caller, account, role);
+    // An admin asking for an account that does not exist: not found either.
+    if have == Some(Level::Admin) && !api.ledger.has_account(account).await? {
+        return Err(ApiError::NotFound(format!("no account {account:?}")));
+    }
+    auth::authorise(have, need, account)
+}
+
+// ---------------------------------------------------------------------------------------
+// Wire types.
+
+/// An account the caller belongs to.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Membership {
+    /// The account.
+    pub account: String,
+    /// `owner`, `trader` or `viewer` (a key: its scope).
+    pub role: String,
+}
+
+/// Who is calling.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    /// The user's subject, or `key:<id>` for an API key.
+    pub subject: String,
+    /// A platform admin.
+    pub admin: bool,
+    /// The accounts the caller belongs to.
+    pub accounts: Vec<Membership>,
+}
+
+/// An account.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    /// Its id.
+    pub id: String,
+    /// Its name for people.
+    pub display_name: String,
+    /// What the caller may do in it: `read`, `trade`, `manage` or `admin`.
+    pub access: String,
+}
+
+/// A member of an account.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Member {
+    /// The user's subject.
+    pub subject: String,
+    /// `owner`, `trader` or `viewer`.
+    pub role: String,
+}
+
+/// A member's new role.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRole {
+    /// `owner`, `trader` or `viewer`.
+    pub role: String,
+}
+
+/// An account's place in the referral tree, now.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Referrals {
+    /// Who refers the account.
+    pub referrer: Option<String>,
+    /// The referral chain above it, nearest first.
+    pub chain: Vec<String>,
+    /// The accounts it refers.
+    pub referred: Vec<String>,
+}
+
+/// A referrer to record.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferrerSet {
+    /// The referring account.
+    pub referrer: String,
+    /// From when (RFC 3339 or a date); now when not given.
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// A settlement with a statement for the account.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettlementView {
+    /// Its id (`<plan>/<period start>`): the statement's path.
+    pub id: String,
+    /// The CommissionPlan.
+    pub plan: String,
+    /// RFC 3339.
+    pub period_start: String,
+    /// RFC 3339.
+    pub period_end: String,
+    /// The currency.
+    pub currency: String,
+    /// RFC 3339.
+    pub settled_at: String,
+}
+
+/// A commission charge.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Charge {
+    /// Its id.
+    pub id: String,
+    /// The settlement that booked it.
+    pub settlement: String,
+    /// The bot (`namespace/name`).
+    pub bot: String,
+    /// `trading` or `performance`.
+    pub kind: String,
+    /// RFC 3339.
+    pub ts: String,
+    /// Decimal.
+    pub amount: String,
+    /// The currency.
+    pub currency: String,
+}
+
+/// A fill.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Fill {
+    /// The event id.
+    pub id: String,
+    /// The bot (`namespace/name`).
+    pub bot: String,
+    /// The worker session.
+    pub session: String,
+    /// The order it filled.
+    pub order_id: i64,
+    /// RFC 3339.
+    pub ts: String,
+    /// `buy` or `sell`.
+    pub side: String,
+    /// Decimal.
+    pub price: String,
+    /// Decimal.
+    pub quantity: String,
+    /// Decimal: price × quantity.
+    pub notional: String,
+    /// The quote currency.
+    pub currency: String,
+    /// Decimal.
+    pub venue_fee: String,
+    /// `maker` or `taker`.
+    pub liquidity: String,
+}
+
+/// An order and its last known status.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    /// The bot (`namespace/name`).
+    pub bot: String,
+    /// The worker session.
+    pub session: String,
+    /// The order id (per session).
+    pub order_id: i64,
+    /// `buy` or `sell`.
+    pub side: String,
+    /// The order type.
+    pub order_type: String,
+    /// Decimal.
+    pub quantity: String,
+    /// Decimal.
+    pub limit_price: Option<String>,
+    /// Decimal.
+    pub trigger_price: Option<String>,
+    /// The time in force.
+    pub time_in_force: String,
+    /// `submitted`, `accepted`, `rejected`, `canceled` or `filled`.
+    pub status: String,
+    /// RFC 3339.
+    pub submitted_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// A page of rows; `nextCursor` fetches the next (absent: the last page).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    /// The rows, in time order.
+    pub items: Vec<T>,
+    /// Opaque; pass as `cursor` with the same filters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One point of an equity curve.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Point {
+    /// RFC 3339.
+    pub ts: String,
+    /// Decimal.
+    pub equity: String,
+}
+
+/// An equity curve in one currency and what it says.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Curve {
+    /// The currency.
+    pub currency: String,
+    /// The points, in time order.
+    pub points: Vec<Point>,
+    /// Decimal: the last point's equity less the first's.
+    pub pnl: String,
+    /// Decimal: the largest fall from a running peak.
+    pub max_drawdown: String,
+    /// Decimal fraction of its peak (6 decimals); absent when the peak is not positive.
+    pub max_drawdown_ratio: Option<String>,
+}
+
+/// Performance over a range: a curve per currency.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Performance {
+    /// RFC 3339 (inclusive).
+    pub from: String,
+    /// RFC 3339 (exclusive).
+    pub to: String,
+    /// One per currency (none when there are no snapshots in the range).
+    pub curves: Vec<Curve>,
+}
+
+/// An API key (never its secret).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    /// Its id (the `tw-key` header).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `read`, `trade` or `admin`.
+    pub scope: String,
+    /// Who created it.
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, when revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// A key to create.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCreate {
+    /// Its name for people.
+    pub name: String,
+    /// `read`, `trade` or `admin`.
+    pub scope: String,
+}
+
+/// A created key: the secret is shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyCreated {
+    /// Its id (the `tw-key` header).
+    pub id: String,
+    /// The secret: sign with its SHA-256 (see the README); never shown again.
+    pub secret: String,
+    /// `read`, `trade` or `admin`.
+    pub scope: String,
+    /// The account.
+    pub account: String,
+}
+
+/// A time range: `from` inclusive, `to` exclusive (RFC 3339 or a date); 30 days up to
+/// now when not given.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RangeQuery {
+    /// Start (inclusive).
+    pub from: Option<String>,
+    /// End (exclusive).
+    pub to: Option<String>,
+}
+
+/// A page of history.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// One bot's rows only (its name).
+    pub bot: Option<String>,
+    /// Start (inclusive).
+    pub from: Option<String>,
+    /// End (exclusive).
+    pub to: Option<String>,
+    /// Rows per page, 1 to 1000 (100).
+    pub limit: Option<u32>,
+    /// From the previous page's `nextCursor`.
+    pub cursor: Option<String>,
+}
+
+/// A statement's format.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FormatQuery {
+    /// `json` (the default) or `csv`.
+    pub format: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers.
+
+fn instant(field: &str, text: &str) -> Result<i64, ApiError> {
+    let full = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_owned()
+    };
+    parse_iso8601(&full).map_err(|e| {
+        ApiError::invalid(
+            field,
+            format!("{text:?}: not a date or RFC 3339 instant: {e}"),
+        )
+    })
+}
+
+fn range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiError> {
+    let to = match to {
+        Some(t) => instant("to", t)?,
+        None => now_nanos(),
+    };
+    let from = match from {
+        Some(f) => instant("from", f)?,
+        None => to.saturating_sub(DEFAULT_RANGE),
+    };
+    if from >= to {
+        return Err(ApiError::invalid("from", "must be before `to`"));
+    }
+    Ok((from, to))
+}
+
+fn encode_cursor(ts: i64, id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{ts}|{id}"))
+}
+
+fn decode_cursor(text: &str) -> Result<(i64, String), ApiError> {
+    let bad = || ApiError::invalid("cursor", "not a cursor this API gave out");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (ts, id) = raw.split_once('|').ok_or_else(bad)?;
+    Ok((ts.parse().map_err(|_| bad())?, id.to_owned()))
+}
+
+fn limit_of(limit: Option<u32>) -> Result<i64, ApiError> {
+    match limit.unwrap_or(100) {
+        n @ 1..=MAX_LIMIT => Ok(i64::from(n)),
+        n => Err(ApiError::invalid(
+            "limit",
+            format!("{n}: must be 1 to {MAX_LIMIT}"),
+        )),
+    }
+}
+
+/// The ledger's key of an account's bot: `namespace/name`.
+fn bot_key(api: &Api, account: &str, bot: &str) -> Result<String, ApiError> {
+    Ok(format!("{}/{bot}", api.config.tenancy.namespace(account)?))
+}
+
+fn page<T>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> (i64, String)) -> Page<T> {
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|last| {
+            let (ts, id) = key(last);
+            encode_cursor(ts, &id)
+        })
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+fn money(what: &str, text: &str) -> Result<Money, ApiError> {
+    Money::parse(text).map_err(|e| {
+        tracing::error!(%what, %text, error = %e, "the ledger holds money that does not parse");
+        ApiError::Unavailable(
+            "the ledger holds data that does not read; the operator is told".into(),
+        )
+    })
+}
+
+fn curve(currency: String, points: Vec<(i64, Money)>) -> Result<Curve, ApiError> {
+    let s = perf::summarize(&points)
+        .ok_or_else(|| ApiError::Unavailable("the equity curve overflows".into()))?;
+    Ok(Curve {
+        currency,
+        points: points
+            .iter()
+            .map(|(ts, m)| Point {
+                ts: format_iso8601(*ts),
+                equity: m.to_string(),
+            })
+            .collect(),
+        pnl: s.pnl.to_string(),
+        max_drawdown: s.max_drawdown.to_string(),
+        max_drawdown_ratio: s.max_drawdown_ratio.map(|r| r.to_string()),
+    })
+}
+
+type Ctx = State<Arc<Api>>;
+type R<T> = Result<T, ApiError>;
+
+// ---------------------------------------------------------------------------------------
+// Handlers.
+
+/// Who is calling, and their accounts.
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
+    responses((status = 200, body = Me)))]
+pub async fn me(State(api): Ctx, caller: Caller) -> R<axum::Json<Me>> {
+    let accounts = match &caller {
+        Caller::User { subject, .. } => api
+            .ledger
+            .memberships(subject)
+            .await?
+            .into_iter()
+            .map(|(account, role)| Membership {
+                account,
+                role: role.as_str().into(),
+            })
+            .collect(),
+        Caller::Key {
+            account: Some(a),
+            scope,
+            ..
+        } => vec![Membership {
+            account: a.clone(),
+            role: scope.as_str().into(),
+        }],
+        Caller::Key { .. } => vec![],
+    };
+    Ok(axum::Json(Me {
+        subject: caller.actor(),
+        admin: caller.is_admin(),
+        accounts,
+    }))
+}
+
+/// An account.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}", tag = "accounts",
+    params(("account" = String, Path, description = "The account id")),
+    responses((status = 200, body = AccountView)))]
+pub async fn account(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<AccountView>> {
+    let level = access(&api, &caller, &account, Level::Read).await?;
+    let display_name = api
+        .ledger
+        .account_name(&account)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no account {account:?}")))?;
+    Ok(axum::Json(AccountView {
+        id: account,
+        display_name,
+        access: level.as_str().into(),
+    }))
+}
+
+/// An account's members.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/members", tag = "accounts",
+    params(("account" = String, Path, description = "The account id")),
+    responses((status = 200, body = Vec<Member>)))]
+pub async fn members(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<Member>>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    Ok(axum::Json(
+        api.ledger
+            .members(&account)
+            .await?
+            .into_iter()
+            .map(|(subject, role)| Member { subject, role })
+            .collect(),
+    ))
+}
+
+/// Adds a member or changes their role (owners).
+#[utoipa::path(put, path = "/api/v1/accounts/{account}/members/{subject}", tag = "accounts",
+    params(("account" = String, Path, description = "The account id"),
+           ("subject" = String, Path, description = "The user's subject")),
+    request_body = MemberRole,
+    responses((status = 200, body = Member)))]
+pub async fn put_member(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, subject)): P<(String, String)>,
+    J(body): J<MemberRole>,
+) -> R<axum::Json<Member>> {
+    access(&api, &caller, &account, Level::Manage).await?;
+    let role: Role = body.role.parse().map_err(ApiError::from)?;
+    api.ledger.add_member(&account, &subject, role).await?;
+    Ok(axum::Json(Member {
+        subject,
+        role: role.as_str().into(),
+    }))
+}
+
+/// Removes a member (owners).
+#[utoipa::path(delete, path = "/api/v1/accounts/{account}/members/{subject}", tag = "accounts",
+    params(("account" = String, Path, description = "The account id"),
+           ("subject" = String, Path, description = "The user's subject")),
+    responses((status = 204, description = "Removed")))]
+pub async fn delete_member(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, subject)): P<(String, String)>,
+) -> R<StatusCode> {
+    access(&api, &caller, &account, Level::Manage).await?;
+    if api.ledger.remove_member(&account, &subject).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!(
+            "{subject:?} is no member of {account:?}"
+        )))
+    }
+}
+
+/// The account's place in the referral tree.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/referrals", tag = "accounts",
+    params(("account" = String, Path, description = "The account id")),
+    responses((status = 200, body = Referrals)))]
+pub async fn referrals(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Referrals>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    Ok(axum::Json(Referrals {
+        referrer: api.ledger.referrer(&account).await?,
+        chain: api.ledger.referral_chain(&account, now_nanos(), 16).await?,
+        referred: api.ledger.referred(&account).await?,
+    }))
+}
+
+/// Records the account's referrer (platform admins).
+#[utoipa::path(put, path = "/api/v1/accounts/{account}/referrer", tag = "accounts",
+    params(("account" = String, Path, description = "The account id")),
+    request_body = ReferrerSet,
+    responses((status = 200, body = Referrals)))]
+pub async fn put_referrer(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    J(body): J<ReferrerSet>,
+) -> R<axum::Json<Referrals>> {
+    access(&api, &caller, &account, Level::Admin).await?;
+    let from = match &body.from {
+        Some(t) => instant("from", t)?,
+        None => now_nanos(),
+    };
+    api.ledger
+        .set_referrer(&account, &body.referrer, from)
+        .await?;
+    referrals(State(api), caller, P(account)).await
+}
+
+/// Ends the account's referral now (platform admins).
+#[utoipa::path(delete, path = "/api/v1/accounts/{account}/referrer", tag = "accounts",
+    params(("account" = String, Path, description = "The account id")),
+    responses((status = 204, description = "Ended")))]
+pub async fn delete_referrer(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<StatusCode> {
+    access(&api, &caller, &account, Level::Admin).await?;
+    api.ledger.end_referral(&account, now_nanos()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn settlements(api: &Api, kind: StatementKind, subject: &str) -> R<Vec<SettlementView>> {
+    Ok(api
+        .ledger
+        .settlements_of(kind, subject)
+        .await?
+        .into_iter()
+        .map(|s| SettlementView {
+            id: s.id,
+            plan: s.plan,
+            period_start: format_iso8601(s.period_start),
+            period_end: format_iso8601(s.period_end),
+            currency: s.currency,
+            settled_at: format_iso8601(s.settled_at),
+        })
+        .collect())
+}
+
+async fn statement(
+    api: &Api,
+    kind: StatementKind,
+    subject: &str,
+    settlement: &str,
+    format: Option<&str>,
+) -> R<Response> {
+    let csv = match format.unwrap_or("json") {
+        "json" => false,
+        "csv" => true,
+        other => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("{other:?} is not json or csv"),
+            ));
+        }
+    };
+    let (json, text) = api
+        .ledger
+        .statement(settlement, kind, subject)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no {} statement of {subject:?} in settlement {settlement:?}",
+                kind.as_str()
+            ))
+        })?;
+    let (body, media) = if csv {
+        (text, "text/csv; charset=utf-8")
+    } else {
+        (json, "application/json")
+    };
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    Ok(r)
+}
+
+/// The settlements that charged the account, newest first.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/statements", tag = "commissions",
+    params(("account" = String, Path, description = "The account id")),
+    responses((status = 200, body = Vec<SettlementView>)))]
+pub async fn statements(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<SettlementView>>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    Ok(axum::Json(
+        settlements(&api, StatementKind::Account, &account).await?,
+    ))
+}
+
+/// The account's statement of a settlement, JSON or CSV.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/statements/{settlement}", tag = "commissions",
+    params(("account" = String, Path, description = "The account id"),
+           ("settlement" = String, Path, description = "The settlement id (`/` may be sent as is or as %2F)"),
+           FormatQuery),
+    responses((status = 200, description = "The statement", content(
+        (Object = "application/json"), (String = "text/csv")))))]
+pub async fn account_statement(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, settlement)): P<(String, String)>,
+    Q(q): Q<FormatQuery>,
+) -> R<Response> {
+    access(&api, &caller, &account, Level::Read).await?;
+    statement(
+        &api,
+        StatementKind::Account,
+        &account,
+        &settlement,
+        q.format.as_deref(),
+    )
+    .await
+}
+
+/// The settlements that paid the account (referral and author shares), newest first.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/payouts", tag = "commissions",
+    params(("account" = String, Path, description = "The account id")),
+    responses((status = 200, body = Vec<SettlementView>)))]
+pub async fn payouts(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<SettlementView>>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    Ok(axum::Json(
+        settlements(&api, StatementKind::Payout, &account).await?,
+    ))
+}
+
+/// The account's payout statement of a settlement, JSON or CSV.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/payouts/{settlement}", tag = "commissions",
+    params(("account" = String, Path, description = "The account id"),
+           ("settlement" = String, Path, description = "The settlement id (`/` may be sent as is or as %2F)"),
+           FormatQuery),
+    responses((status = 200, description = "The statement", content(
+        (Object = "application/json"), (String = "text/csv")))))]
+pub async fn payout_statement(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, settlement)): P<(String, String)>,
+    Q(q): Q<FormatQuery>,
+) -> R<Response> {
+    access(&api, &caller, &account, Level::Read).await?;
+    statement(
+        &api,
+        StatementKind::Payout,
+        &account,
+        &settlement,
+        q.format.as_deref(),
+    )
+    .await
+}
+
+/// The account's commission charges, paged in time order.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/charges", tag = "commissions",
+    params(("account" = String, Path, description = "The account id"), PageQuery),
+    responses((status = 200, body = Page<Charge>)))]
+pub async fn charges(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    Q(q): Q<PageQuery>,
+) -> R<axum::Json<Page<Charge>>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    if q.bot.is_some() {
+        return Err(ApiError::invalid("bot", "charges are listed per account"));
+    }
+    let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
+    let limit = limit_of(q.limit)?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let rows = api
+        .ledger
+        .charges_page(
+            &account,
+            from,
+            to,
+            after.as_ref().map(|(t, i)| (*t, i.as_str())),
+            limit + 1,
+        )
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(|c| Charge {
+            ts: format_iso8601(c.ts),
+            id: c.id,
+            settlement: c.settlement,
+            bot: c.bot,
+            kind: c.kind,
+            amount: c.amount,
+            currency: c.currency,
+        })
+        .collect();
+    Ok(axum::Json(page(items, limit, |c: &Charge| {
+        (parse_iso8601(&c.ts).unwrap_or(0), c.id.clone())
+    })))
+}
+
+/// The account's fills (one bot's with `bot`), paged in time order.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/fills", tag = "history",
+    params(("account" = String, Path, description = "The account id"), PageQuery),
+    responses((status = 200, body = Page<Fill>)))]
+pub async fn fills(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    Q(q): Q<PageQuery>,
+) -> R<axum::Json<Page<Fill>>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
+    let limit = limit_of(q.limit)?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let bot = q
+        .bot
+        .as_deref()
+        .map(|b| bot_key(&api, &account, b))
+        .transpose()?;
+    let rows = api
+        .ledger
+        .fills_page(
+            &account,
+            bot.as_deref(),
+            from,
+            to,
+            after.as_ref().map(|(t, i)| (*t, i.as_str())),
+            limit + 1,
+        )
+        .await?;
+    let mut keys = Vec::with_capacity(rows.len());
+    let items: Vec<Fill> = rows
+        .into_iter()
+        .map(|f| {
+            keys.push((f.ts, f.id.clone()));
+            Fill {
+                ts: format_iso8601(f.ts),
+                id: f.id,
+                bot: f.bot,
+                session: f.session,
+                order_id: f.order_id,
+                side: f.side,
+                price: f.price,
+                quantity: f.quantity,
+                notional: f.notional,
+                currency: f.currency,
+                venue_fee: f.venue_fee,
+                liquidity: f.liquidity,
+            }
+        })
+        .collect();
+    let keyed: BTreeMap<String, i64> = keys.into_iter().map(|(t, i)| (i, t)).collect();
+    Ok(axum::Json(page(items, limit, |f: &Fill| {
+        (keyed.get(&f.id).copied().unwrap_or(0), f.id.clone())
+    })))
+}
+
+/// The account's orders (one bot's with `bot`), paged by submission time.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/orders", tag = "history",
+    params(("account" = String, Path, description = "The account id"), PageQuery),
+    responses((status = 200, body = Page<Order>)))]
+pub async fn orders(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    Q(q): Q<PageQuery>,
+) -> R<axum::Json<Page<Order>>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
+    let limit = limit_of(q.limit)?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let bot = q
+        .bot
+        .as_deref()
+        .map(|b| bot_key(&api, &account, b))
+        .transpose()?;
+    let rows = api
+        .ledger
+        .orders_page(
+            &account,
+            bot.as_deref(),
+            from,
+            to,
+            after.as_ref().map(|(t, i)| (*t, i.as_str())),
+            limit + 1,
+        )
+        .await?;
+    let mut keys = Vec::with_capacity(rows.len());
+    let items: Vec<Order> = rows
+        .into_iter()
+        .map(|o| {
+            keys.push(o.submitted_at);
+            Order {
+                submitted_at: format_iso8601(o.submitted_at),
+                updated_at: format_iso8601(o.updated_at),
+                bot: o.bot,
+                session: o.session,
+                order_id: o.order_id,
+                side: o.side,
+                order_type: o.order_type,
+                quantity: o.quantity,
+                limit_price: o.limit_price,
+                trigger_price: o.trigger_price,
+                time_in_force: o.time_in_force,
+                status: o.status,
+            }
+        })
+        .collect();
+    let next = if items.len() as i64 > limit {
+        let i = limit as usize - 1;
+        let o = &items[i];
+        Some(encode_cursor(
+            keys[i],
+            &format!("{}/{}/{}", o.bot, o.session, o.order_id),
+        ))
+    } else {
+        None
+    };
+    let mut items = items;
+    items.truncate(limit as usize);
+    Ok(axum::Json(Page {
+        items,
+        next_cursor: next,
+    }))
+}
+
+async fn performance_of(
+    api: &Api,
+    account: &str,
+    bot: Option<&str>,
+    q: &RangeQuery,
+) -> R<Performance> {
+    let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
+    let rows = api
+        .ledger
+        .snapshots(account, bot, from, to, MAX_SNAPSHOTS + 1)
+        .await?;
+    if rows.len() as i64 > MAX_SNAPSHOTS {
+        return Err(ApiError::invalid(
+            "from",
+            format!("the range holds more than {MAX_SNAPSHOTS} equity snapshots; narrow it"),
+        ));
+    }
+    let mut by_currency: BTreeMap<String, Vec<(String, i64, Money)>> = BTreeMap::new();
+    for r in rows {
+        let m = money("equity", &r.equity)?;
+        by_currency
+            .entry(r.currency)
+            .or_default()
+            .push((r.bot, r.ts, m));
+    }
+    let mut curves = Vec::new();
+    for (currency, snaps) in by_currency {
+        let points = perf::account_curve(&snaps)
+            .ok_or_else(|| ApiError::Unavailable("the equity curve overflows".into()))?;
+        curves.push(curve(currency, points)?);
+    }
+    Ok(Performance {
+        from: format_iso8601(from),
+        to: format_iso8601(to),
+        curves,
+    })
+}
+
+/// The account's equity curve (its bots' equity summed), PnL and drawdown over a range.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/performance", tag = "performance",
+    params(("account" = String, Path, description = "The account id"), RangeQuery),
+    responses((status = 200, body = Performance)))]
+pub async fn account_performance(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    Q(q): Q<RangeQuery>,
+) -> R<axum::Json<Performance>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    Ok(axum::Json(performance_of(&api, &account, None, &q).await?))
+}
+
+/// A bot's equity curve, PnL and drawdown over a range.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/bots/{bot}/performance", tag = "performance",
+    params(("account" = String, Path, description = "The account id"),
+           ("bot" = String, Path, description = "The bot's name"), RangeQuery),
+    responses((status = 200, body = Performance)))]
+pub async fn bot_performance(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, bot)): P<(String, String)>,
+    Q(q): Q<RangeQuery>,
+) -> R<axum::Json<Performance>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    let key = bot_key(&api, &account, &bot)?;
+    if !api.ledger.bot_of(&account, &key).await? {
+        return Err(ApiError::NotFound(format!(
+            "the ledger has no bot {bot:?} of account {account:?}"
+        )));
+    }
+    Ok(axum::Json(
+        performance_of(&api, &account, Some(&key), &q).await?,
+    ))
+}
+
+/// The account's bots.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/bots", tag = "bots",
+    params(("account" = String, Path, description = "The account id")),
+    responses((status = 200, body = Vec<BotView>)))]
+pub async fn list_bots(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<BotView>>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    Ok(axum::Json(api.list_bots(&account).await?))
+}
+
+/// Creates a bot (a TradingBot in the account's namespace).
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/bots", tag = "bots",
+    params(("account" = String, Path, description = "The account id")),
+    request_body = BotCreate,
+    responses((status = 201, body = BotView)))]
+pub async fn create_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    J(body): J<BotCreate>,
+) -> R<(StatusCode, axum::Json<BotView>)> {
+    access(&api, &caller, &account, Level::Trade).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(api.create_bot(&account, body).await?),
+    ))
+}
+
+/// One bot.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/bots/{bot}", tag = "bots",
+    params(("account" = String, Path, description = "The account id"),
+           ("bot" = String, Path, description = "The bot's name")),
+    responses((status = 200, body = BotView)))]
+pub async fn get_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, bot)): P<(String, String)>,
+) -> R<axum::Json<BotView>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    Ok(axum::Json(api.get_bot(&account, &bot).await?))
+}
+
+/// Replaces a bot's spec.
+#[utoipa::path(put, path = "/api/v1/accounts/{account}/bots/{bot}", tag = "bots",
+    params(("account" = String, Path, description = "The account id"),
+           ("bot" = String, Path, description = "The bot's name")),
+    request_body = BotUpdate,
+    responses((status = 200, body = BotView)))]
+pub async fn update_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, bot)): P<(String, String)>,
+    J(body): J<BotUpdate>,
+) -> R<axum::Json<BotView>> {
+    access(&api, &caller, &account, Level::Trade).await?;
+    Ok(axum::Json(api.update_bot(&account, &bot, body).await?))
+}
+
+/// Deletes a bot.
+#[utoipa::path(delete, path = "/api/v1/accounts/{account}/bots/{bot}", tag = "bots",
+    params(("account" = String, Path, description = "The account id"),
+           ("bot" = String, Path, description = "The bot's name")),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, bot)): P<(String, String)>,
+) -> R<StatusCode> {
+    access(&api, &caller, &account, Level::Trade).await?;
+    api.delete_bot(&account, &bot).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Suspends a bot (`spec.suspend: true`).
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/bots/{bot}/suspend", tag = "bots",
+    params(("account" = String, Path, description = "The account id"),
+           ("bot" = String, Path, description = "The bot's name")),
+    responses((status = 200, body = BotView)))]
+pub async fn suspend_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, bot)): P<(String, String)>,
+) -> R<axum::Json<BotView>> {
+    access(&api, &caller, &account, Level::Trade).await?;
+    Ok(axum::Json(api.set_suspended(&account, &bot, true).await?))
+}
+
+/// Resumes a bot (`spec.suspend: false`).
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/bots/{bot}/resume", tag = "bots",
+    params(("account" = String, Path, description = "The account id"),
+           ("bot" = String, Path, description = "The bot's name")),
+    responses((status = 200, body = BotView)))]
+pub async fn resume_bot(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, bot)): P<(String, String)>,
+) -> R<axum::Json<BotView>> {
+    access(&api, &caller, &account, Level::Trade).await?;
+    Ok(axum::Json(api.set_suspended(&account, &bot, false).await?))
+}
+
+/// The strategies the account's bots may use.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/strategies", tag = "strategies",
+    params(("account" = String, Path, description = "The account id")),
+    responses((status = 200, body = Vec<StrategyView>)))]
+pub async fn strategies(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<StrategyView>>> {
+    access(&api, &caller, &account, Level::Read).await?;
+    Ok(axum::Json(api.strategies(&account).await?))
+}
+
+fn key_view(k: tradewind_ledger::api::ApiKey) -> KeyView {
+    KeyView {
+        id: k.id,
+        name: k.name,
+        scope: k.scope.as_str().into(),
+        created_by: k.created_by,
+        created_at: format_iso8601(k.created_at),
+        revoked_at: k.revoked_at.map(format_iso8601),
+    }
+}
+
+/// The account's API keys (owners).
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/keys", tag = "keys",
+    params(("account" = String, Path, description = "The account id")),
+    responses((status = 200, body = Vec<KeyView>)))]
+pub async fn list_keys(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+) -> R<axum::Json<Vec<KeyView>>> {
+    access(&api, &caller, &account, Level::Manage).await?;
+    Ok(axum::Json(
+        api.ledger
+            .api_keys(Some(&account))
+            .await?
+            .into_iter()
+            .map(key_view)
+            .collect(),
+    ))
+}
+
+/// Creates an API key (owners); its secret is in this answer only.
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/keys", tag = "keys",
+    params(("account" = String, Path, description = "The account id")),
+    request_body = KeyCreate,
+    responses((status = 201, body = KeyCreated)))]
+pub async fn create_key(
+    State(api): Ctx,
+    caller: Caller,
+    P(account): P<String>,
+    J(body): J<KeyCreate>,
+) -> R<(StatusCode, axum::Json<KeyCreated>)> {
+    access(&api, &caller, &account, Level::Manage).await?;
+    let scope: KeyScope = body.scope.parse().map_err(ApiError::from)?;
+    if body.name.trim().is_empty() {
+        return Err(ApiError::invalid("name", "must not be empty"));
+    }
+    let (key, secret) = crate::new_key(Some(&account), scope, &body.name, &caller.actor());
+    api.ledger.create_api_key(&key).await?;
+    tracing::info!(key = %key.id, %account, scope = scope.as_str(), by = %caller.label(), "api: key created");
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(KeyCreated {
+            id: key.id,
+            secret,
+            scope: scope.as_str().into(),
+            account,
+        }),
+    ))
+}
+
+/// Revokes an API key (owners).
+#[utoipa::path(delete, path = "/api/v1/accounts/{account}/keys/{id}", tag = "keys",
+    params(("account" = String, Path, description = "The account id"),
+           ("id" = String, Path, description = "The key's id")),
+    responses((status = 204, description = "Revoked")))]
+pub async fn revoke_key(
+    State(api): Ctx,
+    caller: Caller,
+    P((account, id)): P<(String, String)>,
+) -> R<StatusCode> {
+    access(&api, &caller, &account, Level::Manage).await?;
+    let missing = || ApiError::NotFound(format!("no API key {id:?} in account {account:?}"));
+    let key = api.ledger.api_key(&id).await?.ok_or_else(missing)?;
+    if key.account.as_deref() != Some(account.as_str()) {
+        return Err(missing());
+    }
+    if !api.ledger.revoke_api_key(&id, now_nanos()).await? {
+        return Err(ApiError::Conflict(format!(
+            "API key {id:?} is revoked already"
+        )));
+    }
+    tracing::info!(key = %id, %account, by = %caller.label(), "api: key revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The OpenAPI 3.1 document of this API.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(()),
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
+pub async fn openapi() -> Response {
+    let mut r = ApiDoc::json().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such path in /api/v1 (see /api/v1/openapi.json)".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed(
+        "this path does not take this method (see /api/v1/openapi.json)".into(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// The document and the router.
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "oidc",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An OpenID Connect access token of the configured issuer and audience",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                auth::headers::KEY,
+                "An API key's id; the request also carries tw-timestamp, tw-nonce and tw-signature (HMAC-SHA256, see the README)",
+            ))),
+        );
+        let problem = ResponseBuilder::new()
+            .description("A problem document (RFC 9457)")
+            .content(
+                crate::problem::PROBLEM_CONTENT_TYPE,
+                ContentBuilder::new()
+                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                        "Problem",
+                    ))))
+                    .build(),
+            )
+            .build();
+        for item in doc.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.responses
+                    .responses
+                    .insert("default".into(), RefOr::T(problem.clone()));
+                if op.security.is_none() {
+                    op.security = Some(vec![
+                        utoipa::openapi::security::SecurityRequirement::new(
+                            "oidc",
+                            Vec::<String>::new(),
+                        ),
+                        utoipa::openapi::security::SecurityRequirement::new(
+                            "apiKey",
+                            Vec::<String>::new(),
+                        ),
+                    ]);
+                }
+            }
+        }
+    }
+}
+
+/// The OpenAPI document, generated from the handlers above.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tradewind API", description = "Accounts, bots, strategies, performance, history and commissions of the Tradewind platform."),
+    paths(me, account, members, put_member, delete_member, referrals, put_referrer, delete_referrer,
+          statements, account_statement, payouts, payout_statement, charges, fills, orders,
+          account_performance, bot_performance, list_bots, create_bot, get_bot, update_bot,
+          delete_bot, suspend_bot, resume_bot, strategies, list_keys, create_key, revoke_key, openapi),
+    components(schemas(Problem)),
+    modifiers(&Security)
+)]
+pub struct ApiDoc;
+
+impl ApiDoc {
+    /// The document as JSON.
+    pub fn json() -> String {
+        ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+    }
+}
+
+/// The `/api/v1` router behind the [`crate::guard`] middleware.
+pub fn router(api: Arc<Api>) -> Router {
+    let a = "/accounts/{account}";
+    let v1 = Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/me", get(me))
+        .route(a, get(account))
+        .route(&format!("{a}/members"), get(members))
+        .route(
+            &format!("{a}/members/{{subject}}"),
+            put(put_member).delete(delete_member),
+        )
+        .route(&format!("{a}/referrals"), get(referrals))
+        .route(
+            &format!("{a}/referrer"),
+            put(put_referrer).delete(delete_referrer),
+        )
+        .route(&format!("{a}/statements"), get(statements))
+        .route(
+            &format!("{a}/statements/{{*settlement}}"),
+            get(account_statement),
+        )
+        .route(&format!("{a}/payouts"), get(payouts))
+        .route(
+            &format!("{a}/payouts/{{*settlement}}"),
+            get(payout_statement),
+        )
+        .route(&format!("{a}/charges"), get(charges))
+        .route(&format!("{a}/fills"), get(fills))
+        .route(&format!("{a}/orders"), get(orders))
+        .route(&format!("{a}/performance"), get(account_performance))
+        .route(&format!("{a}/bots"), get(list_bots).post(create_bot))
+        .route(
+            &format!("{a}/bots/{{bot}}"),
+            get(get_bot).put(update_bot).delete(delete_bot),
+        )
+        .route(&format!("{a}/bots/{{bot}}/suspend"), post(suspend_bot))
+        .route(&format!("{a}/bots/{{bot}}/resume"), post(resume_bot))
+        .route(
+            &format!("{a}/bots/{{bot}}/performance"),
+            get(bot_performance),
+        )
+        .route(&format!("{a}/strategies"), get(strategies))
+        .route(&format!("{a}/keys"), get(list_keys).post(create_key))
+        .route(
+            &format!("{a}/keys/{{id}}"),
+            axum::routing::delete(revoke_key),
+        );
+    Router::new()
+        .nest("/api/v1", v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            crate::guard,
+        ))
+        .with_state(api)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_foreign_ones_are_refused() {
+        let c = encode_cursor(1_700_000_000_000_000_000, "ns/bot/s/1");
+        assert_eq!(
+            decode_cursor(&c).unwrap(),
+            (1_700_000_000_000_000_000, "ns/bot/s/1".into())
+        );
+        let e = decode_cursor("not!base64").unwrap_err();
+        assert_eq!(e.problem().field.as_deref(), Some("cursor"));
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(&ApiDoc::json()).unwrap();
+        assert!(
+            doc["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{}",
+            doc["openapi"]
+        );
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(paths.contains_key("/api/v1/accounts/{account}/bots/{bot}/performance"));
+        assert_eq!(paths.len(), 23, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert!(doc["components"]["securitySchemes"]["apiKey"].is_object());
+    }
+}

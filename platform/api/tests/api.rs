@@ -1,0 +1,1122 @@
+//! The API over HTTP against a real ledger (SQLite), the local Kubernetes API server
+//! (`tradewind-apiserver`, with the CRDs and their CEL rules) and an OIDC issuer served
+//! in-process (a JWKS of P-256 keys; tokens signed with them).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api as KubeApi, PostParams};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use tradewind_api::auth::{Level, OidcConfig, headers, sign, string_to_sign};
+use tradewind_api::limit::Rate;
+use tradewind_api::{Api, Config, Tenancy};
+use tradewind_apiserver::TestServer;
+use tradewind_crds::{TradingBot, manifests};
+use tradewind_events::{Body, Event, Fill, Liquidity, Performance, Side};
+use tradewind_ledger::accounts::Role;
+use tradewind_ledger::{BotRecord, Ledger};
+
+const AUDIENCE: &str = "tradewind-api";
+
+fn b64(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// An OIDC issuer: a JWKS served over HTTP, and the keys to sign tokens with.
+struct Issuer {
+    url: String,
+    jwks: Arc<Mutex<Vec<Value>>>,
+    keys: std::sync::Mutex<Vec<(String, Vec<u8>)>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl Issuer {
+    async fn start() -> Issuer {
+        let jwks: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let served = jwks.clone();
+        let router = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                let served = served.clone();
+                async move { axum::Json(json!({ "keys": *served.lock().await })) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        let issuer = Issuer {
+            url,
+            jwks,
+            keys: std::sync::Mutex::new(Vec::new()),
+            _task: task,
+        };
+        issuer.add_key("k1", true).await;
+        issuer
+    }
+
+    /// A new P-256 key; `publish`: in the JWKS (else a key the issuer does not own).
+    async fn add_key(&self, kid: &str, publish: bool) {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let public = pair.public_key().as_ref();
+        if publish {
+            self.jwks.lock().await.push(json!({
+                "kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
+                "x": b64(&public[1..33]), "y": b64(&public[33..65]),
+            }));
+        }
+        self.keys
+            .lock()
+            .unwrap()
+            .push((kid.into(), pkcs8.as_ref().to_vec()));
+    }
+
+    fn sign_with(&self, kid: &str, claims: Value) -> String {
+        let keys = self.keys.lock().unwrap();
+        let (_, der) = keys.iter().find(|(k, _)| k == kid).unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(der),
+        )
+        .unwrap()
+    }
+
+    /// A valid token for `subject`.
+    fn token(&self, subject: &str) -> String {
+        self.sign_with(
+            "k1",
+            json!({"iss": self.url, "aud": AUDIENCE, "sub": subject, "exp": now_secs() + 600, "iat": now_secs()}),
+        )
+    }
+}
+
+/// An answer.
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+    fn detail(&self) -> String {
+        self.json()["detail"].as_str().unwrap_or("").to_owned()
+    }
+}
+
+/// How a request authenticates.
+#[derive(Clone, Debug)]
+enum Auth {
+    None,
+    Bearer(String),
+    /// `(id, secret)`.
+    Key(String, String),
+}
+
+struct Fixture {
+    base: String,
+    http: reqwest::Client,
+    issuer: Issuer,
+    ledger: Ledger,
+    kube: Client,
+    nonce: AtomicU64,
+    _server: TestServer,
+    _dir: TempDir,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn bot_spec(symbol: &str) -> Value {
+    json!({
+        "mode": "Paper",
+        "strategyRef": {"name": "sma"},
+        "venue": {"exchange": "Binance", "market": "Spot", "testnet": false},
+        "symbols": [symbol],
+        "capital": {"amount": "5000", "currency": "USDT"},
+    })
+}
+
+fn event(bot: &str, seq: u64, ts: &str, body: Body) -> Event {
+    Event::new(bot, "2026-11-01T00:00:00Z", seq, ts.into(), body)
+}
+
+fn equity(value: &str) -> Body {
+    Body::EquitySnapshot(Performance {
+        equity: value.into(),
+        realized_pnl: "0".into(),
+        unrealized_pnl: "0".into(),
+        fees: "0".into(),
+        drawdown_percent: "0".into(),
+        bars: 0,
+        orders: 0,
+        fills: 0,
+        rejected: 0,
+        refused: 0,
+        halted: None,
+    })
+}
+
+fn fill(order_id: u64, price: &str) -> Body {
+    Body::Fill(Fill {
+        order_id,
+        side: Side::Buy,
+        price: price.into(),
+        quantity: "0.01".into(),
+        fee: "0.1".into(),
+        liquidity: Liquidity::Taker,
+    })
+}
+
+impl Fixture {
+    async fn start(tweak: impl FnOnce(&mut Config)) -> Fixture {
+        let dir =
+            std::env::temp_dir().join(format!("tw-api-{}-{}", std::process::id(), now_secs()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ledger = Ledger::open(&format!("sqlite:{}", dir.join("ledger.db").display()))
+            .await
+            .unwrap();
+        for (id, name) in [("acme", "Acme"), ("globex", "Globex")] {
+            ledger.create_account(id, name).await.unwrap();
+        }
+        for (account, subject, role) in [
+            ("acme", "alice", Role::Owner),
+            ("acme", "tom", Role::Trader),
+            ("acme", "vera", Role::Viewer),
+            ("globex", "oscar", Role::Owner),
+        ] {
+            ledger.add_member(account, subject, role).await.unwrap();
+        }
+        ledger.add_admin("root").await.unwrap();
+        // Each account's bot `base` in the ledger: equity over a day, and fills.
+        for (account, start) in [("acme", 1000), ("globex", 500)] {
+            let bot = format!("tw-{account}/base");
+            let record = BotRecord {
+                bot: bot.clone(),
+                account: account.into(),
+                plan: None,
+                quote_currency: "USDT".into(),
+                strategy: None,
+            };
+            let mut events = Vec::new();
+            for (i, delta) in [0, 200, -100, 300].iter().enumerate() {
+                let ts = format!("2026-11-02T{:02}:00:00Z", i);
+                events.push(event(
+                    &bot,
+                    i as u64,
+                    &ts,
+                    equity(&(start + delta).to_string()),
+                ));
+            }
+            for i in 0..5u64 {
+                let ts = format!("2026-11-02T10:{:02}:00Z", i);
+                events.push(event(&bot, 10 + i, &ts, fill(i, "87000")));
+            }
+            ledger.record_events(&record, &events).await.unwrap();
+        }
+
+        let server = TestServer::start().unwrap();
+        let kube = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+        let crds: KubeApi<CustomResourceDefinition> = KubeApi::all(kube.clone());
+        for (_, crd) in manifests::all() {
+            crds.create(&PostParams::default(), &crd).await.unwrap();
+        }
+        let issuer = Issuer::start().await;
+        let mut config = Config {
+            oidc: Some(OidcConfig {
+                issuer: issuer.url.clone(),
+                audience: AUDIENCE.into(),
+                jwks_url: Some(format!("{}/jwks", issuer.url)),
+                leeway: Duration::from_secs(5),
+                min_refresh: Duration::ZERO,
+            }),
+            tenancy: Tenancy::NamespacePerAccount {
+                prefix: "tw-".into(),
+            },
+            per_address: Rate {
+                per_second: 10_000,
+                burst: 10_000,
+            },
+            per_caller: Rate {
+                per_second: 10_000,
+                burst: 10_000,
+            },
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let api = Arc::new(Api::new(ledger.clone(), kube.clone(), config).unwrap());
+        let (addr, task) = tradewind_api::serve(
+            "127.0.0.1:0".parse().unwrap(),
+            api,
+            tradewind_http::Limits::default(),
+        )
+        .await
+        .unwrap();
+        Fixture {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            issuer,
+            ledger,
+            kube,
+            nonce: AtomicU64::new(0),
+            _server: server,
+            _dir: TempDir(dir),
+            _task: task,
+        }
+    }
+
+    fn user(&self, subject: &str) -> Auth {
+        Auth::Bearer(self.issuer.token(subject))
+    }
+
+    fn nonce(&self) -> String {
+        format!("nonce-{:08}", self.nonce.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// A request; a key signs it at `now + skew` seconds with `nonce` (a fresh one when
+    /// `None`).
+    async fn send_with(
+        &self,
+        auth: &Auth,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&Value>,
+        skew: i64,
+        nonce: Option<&str>,
+    ) -> Resp {
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
+        let url = format!("{}{path_and_query}", self.base);
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), &url)
+            .body(bytes.clone());
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(t) => req = req.header("authorization", format!("Bearer {t}")),
+            Auth::Key(id, secret) => {
+                let (path, query) = path_and_query
+                    .split_once('?')
+                    .unwrap_or((path_and_query, ""));
+                let ts = (now_secs() + skew).to_string();
+                let nonce = nonce.map(str::to_owned).unwrap_or_else(|| self.nonce());
+                let msg = string_to_sign(&ts, &nonce, method, path, query, &bytes);
+                let sig = sign(&tradewind_api::auth::signing_key(secret), &msg);
+                req = req
+                    .header(headers::KEY, id)
+                    .header(headers::TIMESTAMP, ts)
+                    .header(headers::NONCE, nonce)
+                    .header(headers::SIGNATURE, sig);
+            }
+        }
+        let r = req.send().await.unwrap();
+        Resp {
+            status: r.status().as_u16(),
+            headers: r.headers().clone(),
+            text: r.text().await.unwrap(),
+        }
+    }
+
+    async fn send(&self, auth: &Auth, method: &str, path: &str, body: Option<&Value>) -> Resp {
+        self.send_with(auth, method, path, body, 0, None).await
+    }
+
+    /// A key of `account` at `scope`, created by its owner through the API.
+    async fn key(&self, owner: &str, account: &str, scope: &str) -> Auth {
+        let r = self
+            .send(
+                &self.user(owner),
+                "POST",
+                &format!("/api/v1/accounts/{account}/keys"),
+                Some(&json!({"name": format!("{scope} key"), "scope": scope})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let v = r.json();
+        Auth::Key(
+            v["id"].as_str().unwrap().into(),
+            v["secret"].as_str().unwrap().into(),
+        )
+    }
+}
+
+/// The designed answer: no access is 404, too low a level 403, else `ok`.
+fn designed(have: Option<Level>, need: Level, ok: u16) -> u16 {
+    match have {
+        None => 404,
+        Some(h) if h < need => 403,
+        Some(_) => ok,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_answers_every_role_and_scope_as_designed_for_its_own_and_another_account() {
+    let f = Fixture::start(|_| {}).await;
+    // Each account's bot `base`, created through the API by its owner.
+    for (owner, account) in [("alice", "acme"), ("oscar", "globex")] {
+        let r = f
+            .send(
+                &f.user(owner),
+                "POST",
+                &format!("/api/v1/accounts/{account}/bots"),
+                Some(&json!({"name": "base", "spec": bot_spec("BTCUSDT")})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let callers: Vec<(&str, Auth, Option<Level>, Option<Level>)> = vec![
+        ("owner", f.user("alice"), Some(Level::Manage), None),
+        ("trader", f.user("tom"), Some(Level::Trade), None),
+        ("viewer", f.user("vera"), Some(Level::Read), None),
+        (
+            "admin",
+            f.user("root"),
+            Some(Level::Admin),
+            Some(Level::Admin),
+        ),
+        (
+            "key-read",
+            f.key("alice", "acme", "read").await,
+            Some(Level::Read),
+            None,
+        ),
+        (
+            "key-trade",
+            f.key("alice", "acme", "trade").await,
+            Some(Level::Trade),
+            None,
+        ),
+        (
+            "key-admin",
+            f.key("alice", "acme", "admin").await,
+            Some(Level::Manage),
+            None,
+        ),
+    ];
+    let spare_key = match f.key("oscar", "globex", "read").await {
+        Auth::Key(id, _) => id,
+        _ => unreachable!(),
+    };
+    let mut checked = 0;
+    for (i, (who, auth, on_acme, on_globex)) in callers.iter().enumerate() {
+        let me = f.send(auth, "GET", "/api/v1/me", None).await;
+        assert_eq!(me.status, 200, "{who}: {}", me.text);
+        for (account, other, have) in [("acme", "globex", *on_acme), ("globex", "acme", *on_globex)]
+        {
+            let a = format!("/api/v1/accounts/{account}");
+            let spec = bot_spec("ETHUSDT");
+            let mine = format!("m-{i}");
+            let steps: Vec<(&str, String, Option<Value>, Level, u16)> = vec![
+                ("GET", a.clone(), None, Level::Read, 200),
+                ("GET", format!("{a}/members"), None, Level::Read, 200),
+                (
+                    "PUT",
+                    format!("{a}/members/temp-{i}"),
+                    Some(json!({"role": "viewer"})),
+                    Level::Manage,
+                    200,
+                ),
+                (
+                    "DELETE",
+                    format!("{a}/members/temp-{i}"),
+                    None,
+                    Level::Manage,
+                    204,
+                ),
+                ("GET", format!("{a}/referrals"), None, Level::Read, 200),
+                (
+                    "PUT",
+                    format!("{a}/referrer"),
+                    Some(json!({"referrer": other})),
+                    Level::Admin,
+                    200,
+                ),
+                ("DELETE", format!("{a}/referrer"), None, Level::Admin, 204),
+                ("GET", format!("{a}/statements"), None, Level::Read, 200),
+                (
+                    "GET",
+                    format!("{a}/statements/plan/2026-11-01T00:00:00Z"),
+                    None,
+                    Level::Read,
+                    404,
+                ),
+                ("GET", format!("{a}/payouts"), None, Level::Read, 200),
+                (
+                    "GET",
+                    format!("{a}/payouts/plan/2026-11-01T00:00:00Z?format=csv"),
+                    None,
+                    Level::Read,
+                    404,
+                ),
+                ("GET", format!("{a}/charges"), None, Level::Read, 200),
+                (
+                    "GET",
+                    format!("{a}/fills?from=2026-11-01"),
+                    None,
+                    Level::Read,
+                    200,
+                ),
+                (
+                    "GET",
+                    format!("{a}/orders?from=2026-11-01"),
+                    None,
+                    Level::Read,
+                    200,
+                ),
+                (
+                    "GET",
+                    format!("{a}/performance?from=2026-11-01&to=2026-11-03"),
+                    None,
+                    Level::Read,
+                    200,
+                ),
+                ("GET", format!("{a}/bots"), None, Level::Read, 200),
+                (
+                    "POST",
+                    format!("{a}/bots"),
+                    Some(json!({"name": mine, "spec": spec})),
+                    Level::Trade,
+                    201,
+                ),
+                ("GET", format!("{a}/bots/base"), None, Level::Read, 200),
+                (
+                    "PUT",
+                    format!("{a}/bots/base"),
+                    Some(json!({"spec": bot_spec("BTCUSDT")})),
+                    Level::Trade,
+                    200,
+                ),
+                (
+                    "POST",
+                    format!("{a}/bots/base/suspend"),
+                    None,
+                    Level::Trade,
+                    200,
+                ),
+                (
+                    "POST",
+                    format!("{a}/bots/base/resume"),
+                    None,
+                    Level::Trade,
+                    200,
+                ),
+                (
+                    "GET",
+                    format!("{a}/bots/base/performance?from=2026-11-01&to=2026-11-03"),
+                    None,
+                    Level::Read,
+                    200,
+                ),
+                // Allowed: the bot this caller created; refused: the base bot, kept.
+                (
+                    "DELETE",
+                    format!(
+                        "{a}/bots/{}",
+                        if have >= Some(Level::Trade) {
+                            mine.clone()
+                        } else {
+                            "base".into()
+                        }
+                    ),
+                    None,
+                    Level::Trade,
+                    204,
+                ),
+                ("GET", format!("{a}/strategies"), None, Level::Read, 200),
+                ("GET", format!("{a}/keys"), None, Level::Manage, 200),
+                (
+                    "POST",
+                    format!("{a}/keys"),
+                    Some(json!({"name": "m", "scope": "read"})),
+                    Level::Manage,
+                    201,
+                ),
+            ];
+            for (method, path, body, need, ok) in steps {
+                let want = designed(have, need, ok);
+                let r = f.send(auth, method, &path, body.as_ref()).await;
+                assert_eq!(r.status, want, "{who} {method} {path}: {}", r.text);
+                if r.status == 404 {
+                    // Refused access reads as a missing account; an allowed read of a
+                    // missing statement names the statement.
+                    let d = r.detail();
+                    let account_missing = d.contains("no account \"");
+                    assert_eq!(
+                        account_missing,
+                        have.is_none(),
+                        "{who} {method} {path}: {d}"
+                    );
+                }
+                if r.status >= 400 {
+                    assert_eq!(
+                        r.headers["content-type"], "application/problem+json",
+                        "{who} {method} {path}"
+                    );
+                }
+                if method == "POST" && path.ends_with("/keys") {
+                    // Revoke what was created, or try another account's key.
+                    let id = if r.status == 201 {
+                        r.json()["id"].as_str().unwrap().to_owned()
+                    } else {
+                        spare_key.clone()
+                    };
+                    let r = f
+                        .send(auth, "DELETE", &format!("{a}/keys/{id}"), None)
+                        .await;
+                    let want = designed(have, Level::Manage, 204);
+                    assert_eq!(r.status, want, "{who} DELETE keys/{id}: {}", r.text);
+                    checked += 1;
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 7 * 2 * 27);
+    // The base bots survived every refused delete.
+    for account in ["acme", "globex"] {
+        let bots: KubeApi<TradingBot> =
+            KubeApi::namespaced(f.kube.clone(), &format!("tw-{account}"));
+        assert!(bots.get_opt("base").await.unwrap().is_some());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_nothing() {
+    let f = Fixture::start(|_| {}).await;
+    let iss = f.issuer.url.clone();
+    let me = "/api/v1/me";
+    let claims = |iss: &str, aud: &str, exp: i64| json!({"iss": iss, "aud": aud, "sub": "alice", "exp": exp, "iat": now_secs() - 700});
+    let good = f.send(&f.user("alice"), "GET", me, None).await;
+    assert_eq!(good.status, 200, "{}", good.text);
+    assert_eq!(good.json()["accounts"][0]["role"], "owner");
+
+    let cases: Vec<(&str, Auth, &str)> = vec![
+        ("none", Auth::None, "send an OIDC bearer token"),
+        (
+            "expired",
+            Auth::Bearer(
+                f.issuer
+                    .sign_with("k1", claims(&iss, AUDIENCE, now_secs() - 600)),
+            ),
+            "expired",
+        ),
+        (
+            "foreign issuer",
+            Auth::Bearer(f.issuer.sign_with(
+                "k1",
+                claims("https://evil.example", AUDIENCE, now_secs() + 600),
+            )),
+            "not issued by",
+        ),
+        (
+            "wrong audience",
+            Auth::Bearer(
+                f.issuer
+                    .sign_with("k1", claims(&iss, "someone-else", now_secs() + 600)),
+            ),
+            "not for audience",
+        ),
+        (
+            "unsigned",
+            Auth::Bearer(format!(
+                "{}.{}.",
+                b64(br#"{"alg":"none","typ":"JWT"}"#),
+                b64(claims(&iss, AUDIENCE, now_secs() + 600)
+                    .to_string()
+                    .as_bytes())
+            )),
+            "not a signed JWT",
+        ),
+        ("garbage", Auth::Bearer("x.y.z".into()), "not a signed JWT"),
+    ];
+    f.issuer.add_key("stranger", false).await;
+    let stranger = Auth::Bearer(
+        f.issuer
+            .sign_with("stranger", claims(&iss, AUDIENCE, now_secs() + 600)),
+    );
+    for (name, auth, says) in cases.into_iter().chain([(
+        "a key the issuer does not own",
+        stranger,
+        "not the issuer's",
+    )]) {
+        let r = f.send(&auth, "GET", me, None).await;
+        assert_eq!(r.status, 401, "{name}: {}", r.text);
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+        assert_eq!(r.headers["www-authenticate"], "Bearer");
+        assert!(r.detail().contains(says), "{name}: {}", r.detail());
+    }
+    // Key rotation: a new key in the JWKS is fetched when a token names it.
+    f.issuer.add_key("k2", true).await;
+    let rotated = Auth::Bearer(
+        f.issuer
+            .sign_with("k2", claims(&iss, AUDIENCE, now_secs() + 600)),
+    );
+    assert_eq!(f.send(&rotated, "GET", me, None).await.status, 200);
+
+    // API keys: good, replayed, stale, forged, revoked.
+    let key = f.key("alice", "acme", "read").await;
+    let nonce = f.nonce();
+    let first = f.send_with(&key, "GET", me, None, 0, Some(&nonce)).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let replay = f.send_with(&key, "GET", me, None, 0, Some(&nonce)).await;
+    assert_eq!(replay.status, 401);
+    assert!(replay.detail().contains("replayed"), "{}", replay.detail());
+    let stale = f.send_with(&key, "GET", me, None, -120, None).await;
+    assert_eq!(stale.status, 401);
+    assert!(stale.detail().contains("window"), "{}", stale.detail());
+    let Auth::Key(id, _) = &key else {
+        unreachable!()
+    };
+    let forged = f
+        .send(
+            &Auth::Key(id.clone(), "not-the-secret".into()),
+            "GET",
+            me,
+            None,
+        )
+        .await;
+    assert_eq!(forged.status, 401);
+    assert!(forged.detail().contains("signature"), "{}", forged.detail());
+    let r = f
+        .send(
+            &f.user("alice"),
+            "DELETE",
+            &format!("/api/v1/accounts/acme/keys/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let revoked = f.send(&key, "GET", me, None).await;
+    assert_eq!(revoked.status, 401);
+    assert!(revoked.detail().contains("revoked"), "{}", revoked.detail());
+    // A key is never shown again, and lists without a secret.
+    let list = f
+        .send(&f.user("alice"), "GET", "/api/v1/accounts/acme/keys", None)
+        .await;
+    assert!(!list.text.contains("secret"), "{}", list.text);
+
+    // Bodies and parameters.
+    let alice = f.user("alice");
+    let keys = "/api/v1/accounts/acme/keys";
+    let before = f.ledger.api_keys(Some("acme")).await.unwrap().len();
+    let big = json!({"name": "x".repeat(100 * 1024), "scope": "read"});
+    let r = f.send(&alice, "POST", keys, Some(&big)).await;
+    assert_eq!(r.status, 413, "{}", r.text);
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            keys,
+            Some(&json!({"name": "x", "scope": "read", "bogus": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.json()["field"], "bogus");
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            keys,
+            Some(&json!({"name": "x", "scope": "god"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("scope")),
+        "{}",
+        r.text
+    );
+    let r = f
+        .send(&alice, "POST", keys, Some(&json!({"name": "x"})))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("scope")),
+        "{}",
+        r.text
+    );
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            "/api/v1/accounts/acme/bots",
+            Some(&json!({"name": "x", "spec": {}, "extra": true})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("extra")),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        f.ledger.api_keys(Some("acme")).await.unwrap().len(),
+        before,
+        "nothing was created"
+    );
+    let r = f
+        .send(&alice, "GET", "/api/v1/accounts/acme/fills?bogus=1", None)
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("bogus")),
+        "{}",
+        r.text
+    );
+    let r = f
+        .send(
+            &alice,
+            "GET",
+            "/api/v1/accounts/acme/fills?cursor=%21%21",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("cursor")),
+        "{}",
+        r.text
+    );
+    let r = f
+        .send(&alice, "GET", "/api/v1/accounts/acme/fills?limit=0", None)
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("limit")),
+        "{}",
+        r.text
+    );
+    let r = f
+        .send(
+            &alice,
+            "GET",
+            "/api/v1/accounts/acme/performance?from=yesterday",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("from")),
+        "{}",
+        r.text
+    );
+    let r = f.send(&alice, "GET", "/api/v1/nowhere", None).await;
+    assert_eq!(r.status, 404);
+    let r = f.send(&alice, "PATCH", "/api/v1/me", None).await;
+    assert_eq!(r.status, 405, "{}", r.text);
+
+    // The document needs no credentials and is OpenAPI 3.1.
+    let doc = f
+        .send(&Auth::None, "GET", "/api/v1/openapi.json", None)
+        .await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.json()["openapi"].as_str().unwrap().starts_with("3.1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_over_its_rate_is_told_when_to_retry() {
+    let f = Fixture::start(|c| {
+        c.per_caller = Rate {
+            per_second: 1,
+            burst: 2,
+        }
+    })
+    .await;
+    let alice = f.user("alice");
+    for _ in 0..2 {
+        assert_eq!(f.send(&alice, "GET", "/api/v1/me", None).await.status, 200);
+    }
+    let r = f.send(&alice, "GET", "/api/v1/me", None).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(r.headers["content-type"], "application/problem+json");
+    // Another caller has its own bucket.
+    assert_eq!(
+        f.send(&f.user("tom"), "GET", "/api/v1/me", None)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_are_tradingbots_kubectl_sees_and_a_bad_bot_gets_the_api_servers_message() {
+    let f = Fixture::start(|_| {}).await;
+    let alice = f.user("alice");
+    let bots = "/api/v1/accounts/acme/bots";
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            bots,
+            Some(&json!({"name": "btc", "spec": bot_spec("BTCUSDT")})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["spec"]["accountRef"]["name"], "acme");
+    // What kubectl reads: the resource in the account's namespace, applied by the API.
+    let kube_bots: KubeApi<TradingBot> = KubeApi::namespaced(f.kube.clone(), "tw-acme");
+    let bot = kube_bots.get("btc").await.unwrap();
+    assert_eq!(bot.spec.symbols, vec!["BTCUSDT".to_string()]);
+    assert_eq!(bot.spec.account_ref.name, "acme");
+    let managers: Vec<_> = bot
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            (
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        managers.contains(&("tradewind-api".into(), "Apply".into())),
+        "{managers:?}"
+    );
+    // A second create is a conflict; a listing shows it.
+    let again = f
+        .send(
+            &alice,
+            "POST",
+            bots,
+            Some(&json!({"name": "btc", "spec": bot_spec("BTCUSDT")})),
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    let list = f.send(&alice, "GET", bots, None).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    // Suspend keeps the applied spec.
+    let r = f
+        .send(&alice, "POST", &format!("{bots}/btc/suspend"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let bot = kube_bots.get("btc").await.unwrap();
+    assert!(bot.spec.suspend);
+    assert_eq!(bot.spec.capital.currency, "USDT");
+
+    // A bad bot: the API server's own message, as kubectl would show it.
+    let mut bad = bot_spec("BTCUSDT");
+    bad["mode"] = json!("Live");
+    let direct: TradingBot = serde_json::from_value(json!({
+        "apiVersion": "tradewind.dev/v1alpha1", "kind": "TradingBot",
+        "metadata": {"name": "bad", "namespace": "tw-acme"},
+        "spec": {"accountRef": {"name": "acme"}, "mode": "Live", "strategyRef": {"name": "sma"},
+                 "venue": {"exchange": "Binance", "market": "Spot", "testnet": false},
+                 "symbols": ["BTCUSDT"], "capital": {"amount": "5000", "currency": "USDT"}},
+    }))
+    .unwrap();
+    let kube::Error::Api(status) = kube_bots
+        .create(&PostParams::default(), &direct)
+        .await
+        .unwrap_err()
+    else {
+        panic!("the API server took a live bot without credentials")
+    };
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            bots,
+            Some(&json!({"name": "bad", "spec": bad})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.json()["field"], "spec");
+    let cel = status.message.split(": ").last().unwrap().to_owned();
+    assert!(
+        r.detail().contains(&cel),
+        "{} vs {}",
+        r.detail(),
+        status.message
+    );
+    assert!(kube_bots.get_opt("bad").await.unwrap().is_none());
+    // A field the CRD does not know is refused by the API server (strict validation).
+    let mut unknown = bot_spec("BTCUSDT");
+    unknown["leverage"] = json!(100);
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            bots,
+            Some(&json!({"name": "odd", "spec": unknown})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.detail().contains("leverage"), "{}", r.detail());
+    // Another account's bot is not found; naming another account is refused.
+    let r = f
+        .send(
+            &f.user("oscar"),
+            "GET",
+            "/api/v1/accounts/acme/bots/btc",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let mut theirs = bot_spec("BTCUSDT");
+    theirs["accountRef"] = json!({"name": "globex"});
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            bots,
+            Some(&json!({"name": "steal", "spec": theirs})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (422, Some("spec.accountRef.name"))
+    );
+    let r = f.send(&alice, "DELETE", &format!("{bots}/btc"), None).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pages_with_a_cursor_and_performance_reads_the_snapshots() {
+    let f = Fixture::start(|_| {}).await;
+    let vera = f.user("vera");
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/accounts/acme/fills?from=2026-11-01&limit=2&bot=base".to_string();
+    loop {
+        let r = f.send(&vera, "GET", &path, None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let v = r.json();
+        for item in v["items"].as_array().unwrap() {
+            assert_eq!(item["bot"], "tw-acme/base");
+            seen.push(item["orderId"].as_i64().unwrap());
+        }
+        match v["nextCursor"].as_str() {
+            Some(c) => {
+                path = format!(
+                    "/api/v1/accounts/acme/fills?from=2026-11-01&limit=2&bot=base&cursor={c}"
+                )
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![0, 1, 2, 3, 4]);
+    let r = f
+        .send(
+            &vera,
+            "GET",
+            "/api/v1/accounts/acme/bots/base/performance?from=2026-11-02&to=2026-11-03",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let curve = &r.json()["curves"][0];
+    assert_eq!(curve["currency"], "USDT");
+    assert_eq!(curve["points"].as_array().unwrap().len(), 4);
+    // 1000 → 1200 → 900 → 1300: PnL 300, drawdown 300 from 1200 (0.25).
+    assert_eq!(curve["pnl"], "300.00");
+    assert_eq!(curve["maxDrawdown"], "300.00");
+    assert_eq!(curve["maxDrawdownRatio"], "0.25");
+    // Only the account's own snapshots: globex's bot is not summed in.
+    let r = f
+        .send(
+            &vera,
+            "GET",
+            "/api/v1/accounts/acme/performance?from=2026-11-02&to=2026-11-03",
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["curves"][0]["pnl"], "300.00");
+}
+
+/// The README's examples, run as written with `sh -e` against a served API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_examples_run_as_written() {
+    let f = Fixture::start(|_| {}).await;
+    let readme = include_str!("../README.md");
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a sh block in the README");
+    let dir = f._dir.0.clone();
+    let token = f.issuer.token("alice");
+    let base = f.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .args(["-e", "-c", block])
+            .current_dir(&dir)
+            .env("TW", base)
+            .env("TOKEN", token)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `me`, then the signed page of fills.
+    assert!(stdout.contains(r#""subject":"alice""#), "{stdout}");
+    assert!(stdout.contains(r#""items":["#), "{stdout}");
+}
+
+/// The first start's admin key: created once, stored as a hash, an admin in every account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_start_makes_one_platform_admin_key() {
+    let f = Fixture::start(|_| {}).await;
+    let (id, secret) = tradewind_api::bootstrap_admin_key(&f.ledger)
+        .await
+        .unwrap()
+        .expect("a key at first start");
+    assert!(
+        tradewind_api::bootstrap_admin_key(&f.ledger)
+            .await
+            .unwrap()
+            .is_none(),
+        "only once"
+    );
+    let stored = f.ledger.api_key(&id).await.unwrap().unwrap();
+    assert_ne!(stored.signing_key, secret, "the secret is not stored");
+    let admin = Auth::Key(id, secret);
+    let me = f.send(&admin, "GET", "/api/v1/me", None).await;
+    assert_eq!(me.json()["admin"], true, "{}", me.text);
+    let r = f.send(&admin, "GET", "/api/v1/accounts/globex", None).await;
+    assert_eq!(r.json()["access"], "admin", "{}", r.text);
+    let r = f.send(&admin, "GET", "/api/v1/accounts/nobody", None).await;
+    assert_eq!(r.status, 404);
+}
