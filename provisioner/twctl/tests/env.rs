@@ -441,9 +441,10 @@ fn interrupted_apply_resumes_without_duplicates() {
         .as_array()
         .unwrap()
         .len();
-    // The cluster and what needs its outputs (two federated credentials, the kubelet's
-    // AcrPull) cannot finish while the cluster's operation is held.
-    let blocked = 4;
+    // The cluster and what needs its outputs (three federated credentials: operator,
+    // worker, platform; the kubelet's AcrPull) cannot finish while the cluster's
+    // operation is held.
+    let blocked = 5;
     fx.fake.hold("managedClusters");
     let mut child = fx
         .command(&["env", "apply", "-f", spec])

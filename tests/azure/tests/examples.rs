@@ -30,6 +30,7 @@ fn cases() -> Vec<(&'static str, &'static str, String, Option<&'static str>)> {
     let uai = p("Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}");
     let fic =
         format!("{uai}/federatedIdentityCredentials/{{federatedIdentityCredentialResourceName}}");
+    let pg = p("Microsoft.DBforPostgreSQL/flexibleServers/{serverName}");
     vec![
         (
             "resources/2025-03-01/CreateResourceGroup.json",
@@ -252,6 +253,24 @@ fn cases() -> Vec<(&'static str, &'static str, String, Option<&'static str>)> {
             "eventhub/2024-01-01/EHNameSpaceCreate.json",
             "PUT",
             p("Microsoft.EventHub/namespaces/{namespaceName}"),
+            None,
+        ),
+        (
+            "postgresql/2025-08-01/ServersCreateInMicrosoftOwnedVirtualNetworkWithZoneRedundantHighAvailability.json",
+            "PUT",
+            pg.clone(),
+            None,
+        ),
+        (
+            "postgresql/2025-08-01/DatabasesCreate.json",
+            "PUT",
+            format!("{pg}/databases/{{databaseName}}"),
+            None,
+        ),
+        (
+            "postgresql/2025-08-01/AdministratorsMicrosoftEntraAdd.json",
+            "PUT",
+            format!("{pg}/administrators/{{objectId}}"),
             None,
         ),
     ]
@@ -508,6 +527,9 @@ fn parent_body(type_segment: &str, name: &str) -> Value {
         }
         "sqldatabases" => json!({"properties": {"resource": {"id": name}}}),
         "topics" | "subscriptions" => json!({"properties": {}}),
+        "flexibleservers" => {
+            json!({"location": "westus", "sku": {"name": "Standard_B1ms", "tier": "Burstable"}, "properties": {"version": "16"}})
+        }
         _ => {
             json!({"location": "westus", "sku": {"name": "Standard"}, "properties": {"tenantId": "00000000-0000-0000-0000-000000000000", "sku": {"family": "A", "name": "standard"}, "accessPolicies": []}})
         }

@@ -174,6 +174,7 @@ pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
                 "principalType": "ServicePrincipal",
             }}),
             ignore: vec![],
+            name_from: None,
         });
     }
     out

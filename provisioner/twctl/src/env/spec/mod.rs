@@ -11,16 +11,29 @@ use tradewind_azure::names::{self, Kind};
 
 mod cluster;
 mod data;
+mod database;
+mod edge;
 mod identities;
-mod locations;
+pub mod locations;
 mod messaging;
 mod monitoring;
+mod network;
+mod operations;
 
 pub use cluster::{AcrSku, AcrSpec, AksSpec, AksTier, NodePoolSpec, PoolMode};
-pub use data::{Consistency, CosmosSpec, KeyVaultSpec, StorageSpec, VaultSku};
+pub use data::{Consistency, CosmosSpec, KeyVaultSpec, MarketDataSpec, StorageSpec, VaultSku};
+pub use database::{
+    EntraAdministrator, HighAvailability, PostgresSpec, PostgresTier, PrincipalType,
+};
+pub use edge::{
+    ApiManagementSpec, ApimSku, FrontDoorSku, FrontDoorSpec, OpenApiSource, RateLimitKey,
+    RateLimitSpec, WafMode,
+};
 pub use identities::{IdentitiesSpec, IdentitySpec, ServiceAccountRef};
 pub use messaging::{EventHubsSpec, MessagingSku, ServiceBusSpec};
 pub use monitoring::MonitoringSpec;
+pub use network::{Cidr, NetworkSpec, POD_CIDR, SERVICE_CIDR};
+pub use operations::{AlertsSpec, BudgetSpec, DisasterRecoverySpec};
 
 /// The only `apiVersion` this version of twctl reads.
 pub const API_VERSION: &str = "tradewind.dev/v1alpha1";
@@ -173,7 +186,39 @@ pub struct EnvironmentSpec {
     pub monitoring: Option<MonitoringSpec>,
     /// The operator's and the workers' user-assigned identities.
     pub identities: IdentitiesSpec,
+    /// The market-data container and archive (optional).
+    #[serde(default)]
+    pub market_data: Option<MarketDataSpec>,
+    /// The ledger's PostgreSQL flexible server (optional).
+    #[serde(default)]
+    pub postgres: Option<PostgresSpec>,
+    /// Private networking (optional; absent: public endpoints).
+    #[serde(default)]
+    pub network: Option<NetworkSpec>,
+    /// API Management in front of the platform API (optional).
+    #[serde(default)]
+    pub api_management: Option<ApiManagementSpec>,
+    /// Front Door with a WAF policy in front of API Management (optional).
+    #[serde(default)]
+    pub front_door: Option<FrontDoorSpec>,
+    /// A secondary region (optional).
+    #[serde(default)]
+    pub disaster_recovery: Option<DisasterRecoverySpec>,
+    /// A monthly budget with alerts (optional).
+    #[serde(default)]
+    pub budget: Option<BudgetSpec>,
+    /// Alert rules and who they reach (optional).
+    #[serde(default)]
+    pub alerts: Option<AlertsSpec>,
 }
+
+/// Storage SKUs that keep a copy in the paired region.
+pub const GEO_REDUNDANT_STORAGE: &[&str] = &[
+    "Standard_GRS",
+    "Standard_RAGRS",
+    "Standard_GZRS",
+    "Standard_RAGZRS",
+];
 
 /// `spec.resourceGroup`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -199,7 +244,41 @@ impl Environment {
             file: file.clone(),
             message: e.to_string(),
         })?;
-        Self::parse(&file, &text)
+        let mut env = Self::parse(&file, &text)?;
+        env.read_documents(&file, path.parent().unwrap_or(std::path::Path::new(".")))?;
+        Ok(env)
+    }
+
+    /// Reads the files the spec names (the OpenAPI document), relative to `base`, and
+    /// checks they are what they claim to be.
+    pub fn read_documents(&mut self, file: &str, base: &std::path::Path) -> Result<(), SpecError> {
+        let Some(apim) = &mut self.spec.api_management else {
+            return Ok(());
+        };
+        let Some(name) = &apim.open_api.file else {
+            return Ok(());
+        };
+        let path = "spec.apiManagement.openApi.file";
+        let invalid = |message: String| SpecError::Invalid {
+            file: file.to_string(),
+            path: path.to_string(),
+            message,
+        };
+        let full = base.join(name);
+        let text = std::fs::read_to_string(&full)
+            .map_err(|e| invalid(format!("{}: {e}", full.display())))?;
+        let doc: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| invalid(format!("{}: not JSON: {e}", full.display())))?;
+        if !doc.get("openapi").is_some_and(serde_json::Value::is_string)
+            || !doc.get("paths").is_some_and(serde_json::Value::is_object)
+        {
+            return Err(invalid(format!(
+                "{}: not an OpenAPI 3 document (no \"openapi\" version or \"paths\")",
+                full.display()
+            )));
+        }
+        apim.open_api.document = Some(text);
+        Ok(())
     }
 
     /// Parses and validates spec text; `file` only labels errors.
@@ -281,7 +360,7 @@ impl Environment {
         if let Some(m) = &s.monitoring {
             m.check(&c)?;
         }
-        Ok(())
+        s.check_topology(&c)
     }
 }
 
@@ -343,6 +422,98 @@ impl Check<'_> {
 }
 
 impl EnvironmentSpec {
+    /// The parts beyond the core services, and what they ask of each other.
+    fn check_topology(&self, c: &Check) -> Result<(), SpecError> {
+        if let Some(md) = &self.market_data {
+            md.check(c, self.storage.as_ref())?;
+        }
+        if let Some(pg) = &self.postgres {
+            pg.check(c)?;
+            if self.identities.platform.is_none() {
+                return Err(c.invalid(
+                    "spec.identities.platform",
+                    "required with spec.postgres: the ledger signs in to PostgreSQL as this identity",
+                ));
+            }
+        }
+        if let Some(n) = &self.network {
+            n.check(c)?;
+            if self.cloud != CloudName::AzurePublic {
+                return Err(c.invalid(
+                    "spec.cloud",
+                    "private networking knows the private DNS zone names of AzurePublic only",
+                ));
+            }
+            if self.acr.sku != AcrSku::Premium {
+                return Err(c.invalid(
+                    "spec.acr.sku",
+                    "a registry behind a private endpoint must be Premium",
+                ));
+            }
+            if self.service_bus.sku != MessagingSku::Premium {
+                return Err(c.invalid(
+                    "spec.serviceBus.sku",
+                    "a namespace behind a private endpoint must be Premium",
+                ));
+            }
+        }
+        if let Some(a) = &self.api_management {
+            a.check(c, self.network.is_some())?;
+            if let Some(n) = &self.network
+                && n.apim_subnet.is_none()
+            {
+                return Err(c.invalid(
+                    "spec.network.apimSubnet",
+                    "required with spec.apiManagement: the gateway reaches the platform inside the VNet",
+                ));
+            }
+        }
+        if let Some(f) = &self.front_door {
+            f.check(c)?;
+            if self.api_management.is_none() {
+                return Err(c.invalid(
+                    "spec.frontDoor",
+                    "Front Door's origin is API Management: set spec.apiManagement",
+                ));
+            }
+        }
+        if let Some(dr) = &self.disaster_recovery {
+            dr.check(c, &self.location)?;
+            if self.cosmos.serverless {
+                return Err(c.invalid(
+                    "spec.cosmos.serverless",
+                    "a serverless account runs in one region only; disaster recovery needs provisioned throughput",
+                ));
+            }
+            if let Some(st) = &self.storage
+                && !GEO_REDUNDANT_STORAGE.contains(&st.sku.as_str())
+            {
+                return Err(c.invalid(
+                    "spec.storage.sku",
+                    format!(
+                        "{:?} keeps no copy in the secondary region; use one of {GEO_REDUNDANT_STORAGE:?}",
+                        st.sku
+                    ),
+                ));
+            }
+            if let Some(pg) = &self.postgres
+                && !pg.geo_redundant_backup
+            {
+                return Err(c.invalid(
+                    "spec.postgres.geoRedundantBackup",
+                    "must be true with spec.disasterRecovery (geo-restore into the secondary region)",
+                ));
+            }
+        }
+        if let Some(b) = &self.budget {
+            b.check(c)?;
+        }
+        if let Some(a) = &self.alerts {
+            a.check(c, self.monitoring.is_some())?;
+        }
+        Ok(())
+    }
+
     fn metadata_name_ok(&self, name: &str) -> Result<(), ()> {
         let ok = (1..=63).contains(&name.len())
             && name
