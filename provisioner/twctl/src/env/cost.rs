@@ -73,6 +73,7 @@ pub const COSMOS_AUTOSCALE_MILLICENTS: u64 = 1_200;
 
 /// One line of the estimate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CostLine {
     /// What is priced.
     pub resource: String,

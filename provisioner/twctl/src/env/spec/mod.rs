@@ -636,6 +636,270 @@ mod tests {
         assert!(err.starts_with("dev.yaml: apiVersion: "), "{err}");
     }
 
+    /// Every new part of the topology refuses bad input naming the field.
+    #[test]
+    fn topology_fields_are_checked_naming_the_field() {
+        let prod = example("prod");
+        let refused = |from: &str, to: &str| {
+            assert!(prod.contains(from), "prod.yaml has no {from:?}");
+            Environment::parse("prod.yaml", &prod.replacen(from, to, 1))
+                .unwrap_err()
+                .to_string()
+        };
+        for (from, to, path) in [
+            (
+                "server: tradewind-prod-pg",
+                "server: Tradewind_PG",
+                "spec.postgres.server",
+            ),
+            ("version: \"16\"", "version: \"9\"", "spec.postgres.version"),
+            ("sku: Standard_D4ds_v5", "sku: D4", "spec.postgres.sku"),
+            (
+                "storageSizeGb: 256",
+                "storageSizeGb: 100",
+                "spec.postgres.storageSizeGb",
+            ),
+            (
+                "backupRetentionDays: 35",
+                "backupRetentionDays: 36",
+                "spec.postgres.backupRetentionDays",
+            ),
+            (
+                "tier: GeneralPurpose",
+                "tier: Burstable",
+                "spec.postgres.highAvailability",
+            ),
+            (
+                "objectId: 6f1b7a9e-2c4d-4e8f-9a1b-3c5d7e9f1a2b",
+                "objectId: nope",
+                "spec.postgres.administrators[0].objectId",
+            ),
+            (
+                "geoRedundantBackup: true",
+                "geoRedundantBackup: false",
+                "spec.postgres.geoRedundantBackup",
+            ),
+            (
+                "addressSpace: 10.40.0.0/16",
+                "addressSpace: 10.40.0.1/16",
+                "spec.network.addressSpace",
+            ),
+            (
+                "addressSpace: 10.40.0.0/16",
+                "addressSpace: 172.16.0.0/12",
+                "spec.network.addressSpace",
+            ),
+            (
+                "aksSubnet: 10.40.0.0/20",
+                "aksSubnet: 10.41.0.0/20",
+                "spec.network.aksSubnet",
+            ),
+            (
+                "privateEndpointSubnet: 10.40.16.0/24",
+                "privateEndpointSubnet: 10.40.8.0/24",
+                "spec.network.privateEndpointSubnet",
+            ),
+            (
+                "apimSubnet: 10.40.17.0/27",
+                "apimSubnet: 10.40.17.0/30",
+                "spec.network.apimSubnet",
+            ),
+            (
+                "    apimSubnet: 10.40.17.0/27\n",
+                "",
+                "spec.network.apimSubnet",
+            ),
+            (
+                "name: tradewindprodacr\n    sku: Premium",
+                "name: tradewindprodacr\n    sku: Standard",
+                "spec.acr.sku",
+            ),
+            (
+                "sku: Premium\n    capacity: 2\n  eventHubs",
+                "sku: Standard\n  eventHubs",
+                "spec.serviceBus.sku",
+            ),
+            ("cloud: AzurePublic", "cloud: AzureChina", "spec.cloud"),
+            (
+                "capacity: 2\n    zones",
+                "capacity: 3\n    zones",
+                "spec.apiManagement.capacity",
+            ),
+            (
+                "publisherEmail: platform-team@tradewind.example",
+                "publisherEmail: nobody",
+                "spec.apiManagement.publisherEmail",
+            ),
+            (
+                "url: https://api.tradewind.example/api/v1/openapi.json",
+                "url: http://api.tradewind.example/openapi.json",
+                "spec.apiManagement.openApi.url",
+            ),
+            (
+                "backendUrl: http://10.40.15.250",
+                "backendUrl: 10.40.15.250",
+                "spec.apiManagement.backendUrl",
+            ),
+            (
+                "calls: 600",
+                "calls: 0",
+                "spec.apiManagement.rateLimit.calls",
+            ),
+            (
+                "sku: Premium\n    capacity: 2\n    zones",
+                "sku: Consumption\n    capacity: 2\n    zones",
+                "spec.apiManagement.sku",
+            ),
+            (
+                "wafPolicy: tradewindprodwaf",
+                "wafPolicy: waf-prod",
+                "spec.frontDoor.wafPolicy",
+            ),
+            (
+                "rateLimitPerMinute: 1200",
+                "rateLimitPerMinute: 5",
+                "spec.frontDoor.rateLimitPerMinute",
+            ),
+            (
+                "disasterRecovery: {}",
+                "disasterRecovery: {secondaryLocation: westeurope}",
+                "spec.disasterRecovery.secondaryLocation",
+            ),
+            (
+                "disasterRecovery: {}",
+                "disasterRecovery: {secondaryLocation: atlantis}",
+                "spec.disasterRecovery.secondaryLocation",
+            ),
+            (
+                "sku: Standard_GZRS",
+                "sku: Standard_ZRS",
+                "spec.storage.sku",
+            ),
+            ("amount: 25000", "amount: 0", "spec.budget.amount"),
+            (
+                "startDate: \"2026-12-01\"",
+                "startDate: \"2026-12-15\"",
+                "spec.budget.startDate",
+            ),
+            (
+                "thresholds: [50, 80, 100]",
+                "thresholds: [50, 50]",
+                "spec.budget.thresholds[1]",
+            ),
+            (
+                "thresholds: [50, 80, 100]",
+                "thresholds: [10, 20, 30, 40, 50]",
+                "spec.budget.thresholds",
+            ),
+            (
+                "finance@tradewind.example]",
+                "finance]",
+                "spec.budget.contactEmails[1]",
+            ),
+            (
+                "shortName: tw-prod",
+                "shortName: tradewind-production",
+                "spec.alerts.shortName",
+            ),
+            (
+                "feedLagSeconds: 15",
+                "feedLagSeconds: 0",
+                "spec.alerts.feedLagSeconds",
+            ),
+            ("ttlDays: 30", "ttlDays: 0", "spec.marketData.ttlDays"),
+            (
+                "partitionKeyPaths: [/symbol, /day]",
+                "partitionKeyPaths: [symbol]",
+                "spec.marketData.partitionKeyPaths[0]",
+            ),
+            (
+                "archiveContainer: market-archive",
+                "archiveContainer: reports",
+                "spec.marketData.archiveContainer",
+            ),
+            (
+                "    platform:\n      name: tradewind-prod-platform",
+                "    platform:\n      name: tradewind-prod-worker",
+                "spec.identities.platform.name",
+            ),
+        ] {
+            let err = refused(from, to);
+            assert!(
+                err.starts_with(&format!("prod.yaml: {path}: ")),
+                "{from:?} → {to:?}: {err}"
+            );
+        }
+        // Unknown fields in the new sections name their path too.
+        let err = refused("ddosProtection: true", "ddosProtecion: true");
+        assert!(
+            err.starts_with("prod.yaml: spec.network.ddosProtecion: unknown field"),
+            "{err}"
+        );
+        let err = refused("wafMode: Prevention", "wafMode: Block");
+        assert!(
+            err.starts_with("prod.yaml: spec.frontDoor.wafMode: "),
+            "{err}"
+        );
+        // Without the platform identity PostgreSQL has no one to sign in as.
+        let no_platform = prod.replace(
+            "    platform:\n      name: tradewind-prod-platform\n      serviceAccounts:\n        - {namespace: tradewind-system, name: tradewind-platform}\n",
+            "",
+        );
+        let err = Environment::parse("prod.yaml", &no_platform)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("prod.yaml: spec.identities.platform: "),
+            "{err}"
+        );
+        // Alerts need the workspace.
+        let dev = example("dev");
+        let start = dev.find("  monitoring:").unwrap();
+        let end = dev.find("  identities:").unwrap();
+        let no_monitoring = format!("{}{}", &dev[..start], &dev[end..]);
+        let err = Environment::parse("dev.yaml", &no_monitoring)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("dev.yaml: spec.alerts: "), "{err}");
+    }
+
+    #[test]
+    fn openapi_file_is_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!("twctl-openapi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let spec = example("dev").replace(
+            "url: https://platform.dev.tradewind.example/api/v1/openapi.json",
+            "file: openapi.json",
+        );
+        std::fs::write(dir.join("env.yaml"), &spec).unwrap();
+        let err = Environment::load(&dir.join("env.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spec.apiManagement.openApi.file: "), "{err}");
+        std::fs::write(dir.join("openapi.json"), "{\"swagger\": \"2.0\"}").unwrap();
+        let err = Environment::load(&dir.join("env.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an OpenAPI 3 document"), "{err}");
+        let doc = r#"{"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}}"#;
+        std::fs::write(dir.join("openapi.json"), doc).unwrap();
+        let env = Environment::load(&dir.join("env.yaml")).unwrap();
+        let apim = env.spec.api_management.as_ref().unwrap();
+        assert_eq!(apim.open_api.document.as_deref(), Some(doc));
+        let both = spec.replace(
+            "file: openapi.json",
+            "file: openapi.json\n      url: https://x.example/o.json",
+        );
+        let err = Environment::parse("dev.yaml", &both)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("dev.yaml: spec.apiManagement.openApi: "),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn guids() {
         assert!(is_guid("72f988bf-86f1-41af-91ab-2d7cd011db47"));
