@@ -528,7 +528,7 @@ fn parent_body(type_segment: &str, name: &str) -> Value {
         "sqldatabases" => json!({"properties": {"resource": {"id": name}}}),
         "topics" | "subscriptions" => json!({"properties": {}}),
         "flexibleservers" => {
-            json!({"location": "westus", "sku": {"name": "Standard_B1ms", "tier": "Burstable"}, "properties": {"version": "16"}})
+            json!({"location": "eastus", "sku": {"name": "Standard_B1ms", "tier": "Burstable"}, "properties": {"version": "16"}})
         }
         _ => {
             json!({"location": "westus", "sku": {"name": "Standard"}, "properties": {"tenantId": "00000000-0000-0000-0000-000000000000", "sku": {"family": "A", "name": "standard"}, "accessPolicies": []}})
