@@ -199,7 +199,7 @@ impl ApiManagementSpec {
                 "availability zones need the Premium tier",
             ));
         }
-        if !self.zones.is_empty() && self.capacity % self.zones.len() as u32 != 0 {
+        if !self.zones.is_empty() && !self.capacity.is_multiple_of(self.zones.len() as u32) {
             return Err(c.invalid(
                 "spec.apiManagement.capacity",
                 format!(
