@@ -413,6 +413,13 @@ mod tests {
             (Kind::ContainerRegistry, "acrtradewinddev"),
             (Kind::ManagedCluster, "aks-tradewind-dev"),
             (Kind::LogAnalyticsWorkspace, "log-tradewind"),
+            (Kind::PostgresServer, "tradewind-prod-pg"),
+            (Kind::PostgresDatabase, "ledger"),
+            (Kind::VirtualNetwork, "tradewind-prod-vnet"),
+            (Kind::ApiManagement, "tradewind-prod-apim"),
+            (Kind::FrontDoor, "tradewind-prod-fd"),
+            (Kind::WafPolicy, "tradewindprodwaf"),
+            (Kind::Monitoring, "tradewind-prod-oncall"),
         ] {
             assert_eq!(check(kind, name), Ok(()), "{kind} {name}");
         }
@@ -475,6 +482,21 @@ mod tests {
                 Kind::CosmosContainer,
                 "a/b",
                 "Cosmos DB container name \"a/b\": '/' is not allowed (only any character except '/', '\\', '#', '?' and control characters are)",
+            ),
+            (
+                Kind::PostgresServer,
+                "-pg",
+                "PostgreSQL server name \"-pg\": must start with a lowercase letter or digit (starts with '-')",
+            ),
+            (
+                Kind::WafPolicy,
+                "waf-prod",
+                "WAF policy name \"waf-prod\": '-' is not allowed (only letters and digits are)",
+            ),
+            (
+                Kind::PostgresDatabase,
+                "1ledger",
+                "PostgreSQL database name \"1ledger\": must start with a letter or '_' (starts with '1')",
             ),
         ];
         for (kind, name, message) in cases {

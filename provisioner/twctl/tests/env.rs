@@ -170,6 +170,42 @@ fn full_cycle(name: &str) {
         .fake
         .resource(operator_id)
         .expect("operator identity exists");
+    // Helm would refuse values its schema does not allow.
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../charts/tradewind/values.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the chart's schema compiles");
+    // Helm validates the chart's defaults with the given values merged over them.
+    fn merge(base: &mut Value, over: &Value) {
+        match (base, over) {
+            (Value::Object(b), Value::Object(o)) => {
+                for (k, v) in o {
+                    merge(b.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+            (b, o) => *b = o.clone(),
+        }
+    }
+    let mut merged: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../charts/tradewind/values.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    merge(&mut merged, &helm);
+    let errors: Vec<String> = validator
+        .iter_errors(&merged)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "helm-values.yaml breaks the chart's schema: {errors:#?}"
+    );
     assert_eq!(helm["azure"]["enabled"], true);
     assert_eq!(
         helm["azure"]["workerIdentity"]["clientId"],
