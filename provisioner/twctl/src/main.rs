@@ -495,6 +495,18 @@ async fn cmd_status(ctx: Ctx) -> anyhow::Result<u8> {
         (&ids.worker_identity, "/properties/clientId"),
     ]
     .into_iter()
+    .chain(
+        [
+            (
+                ids.postgres.as_ref(),
+                "/properties/fullyQualifiedDomainName",
+            ),
+            (ids.apim.as_ref(), "/properties/gatewayUrl"),
+            (ids.platform_identity.as_ref(), "/properties/clientId"),
+        ]
+        .into_iter()
+        .filter_map(|(id, p)| id.map(|id| (id, p))),
+    )
     .collect();
     let mut rows = Vec::new();
     for r in &ctx.resources {
@@ -662,9 +674,14 @@ async fn cmd_failover(ctx: Ctx, yes: bool, back: bool) -> anyhow::Result<u8> {
                     "Point the ledger at the restored server: set azure.postgres.host to {host} in the Helm values and upgrade the release."
                 );
             }
-            println!(
-                "Run `twctl env apply` afterwards: it makes the storage account geo-redundant again."
-            );
+            if steps
+                .iter()
+                .any(|s| s.action == FailoverAction::StorageFailover)
+            {
+                println!(
+                    "Run `twctl env apply` afterwards: it makes the storage account geo-redundant again."
+                );
+            }
         }
     }
     Ok(0)

@@ -790,6 +790,22 @@ fn prod_topology_is_private_and_wired_into_the_helm_values() {
     res(
         "Microsoft.Storage/storageAccounts/tradewindprodst/blobServices/default/containers/market-archive",
     );
+    // The workers and the platform read and write items with Entra tokens (data-plane role).
+    let data_roles: Vec<(String, Value)> = fx.fake.resources_under(&format!(
+        "{rg}/providers/Microsoft.DocumentDB/databaseAccounts/tradewind-prod-cosmos/sqlRoleAssignments"
+    ));
+    assert_eq!(data_roles.len(), 2, "{data_roles:#?}");
+    let worker = fx
+        .fake
+        .resource(outputs["resourceIds"]["workerIdentity"].as_str().unwrap())
+        .unwrap();
+    assert!(data_roles.iter().any(|(_, r)| {
+        r["properties"]["principalId"] == worker["properties"]["principalId"]
+            && r["properties"]["scope"]
+                .as_str()
+                .unwrap()
+                .ends_with("/dbs/tradewind")
+    }));
     assert_eq!(
         helm["azure"]["marketData"]["cosmosContainer"],
         "market-data"

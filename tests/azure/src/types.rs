@@ -515,6 +515,14 @@ pub(crate) const MORE_TYPES: &[TypeSpec] = &[
         &["2025-04-01", "2023-07-01"],
         "Microsoft.ContainerRegistry/registries/replications",
     ),
+    long(
+        PutMode::Accepted {
+            headers: Headers::Both,
+        },
+        false,
+        &["2025-04-15", "2024-11-15"],
+        "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments",
+    ),
 ];
 
 /// The spec for a lower-case full type.

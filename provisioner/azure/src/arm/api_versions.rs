@@ -90,6 +90,10 @@ pub const PINNED: &[(&str, &str)] = &[
         "Microsoft.ContainerRegistry/registries/replications",
         "2025-04-01",
     ),
+    (
+        "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments",
+        "2025-04-15",
+    ),
 ];
 
 /// The pinned api-version for a resource type.

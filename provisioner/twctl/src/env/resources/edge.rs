@@ -14,8 +14,8 @@ pub const API_ID: &str = "tradewind-platform";
 pub const FRONT_DOOR_ID_VALUE: &str = "frontdoor-id";
 
 /// The inbound policy: only via Front Door (when there is one), then `rate-limit-by-key`.
-pub fn policy_xml(b_front_door: bool, calls: u32, period: u32, key: RateLimitKey) -> String {
-    let counter = match (key, b_front_door) {
+pub fn policy_xml(front_door: bool, calls: u32, period: u32, key: RateLimitKey) -> String {
+    let counter = match (key, front_door) {
         (RateLimitKey::Subscription, _) => "@(context.Subscription.Id)",
         // Behind Front Door the TCP peer is Front Door; it passes the client's address.
         (RateLimitKey::ClientIp, true) => {
@@ -23,7 +23,7 @@ pub fn policy_xml(b_front_door: bool, calls: u32, period: u32, key: RateLimitKey
         }
         (RateLimitKey::ClientIp, false) => "@(context.Request.IpAddress)",
     };
-    let check = if b_front_door {
+    let check = if front_door {
         format!(
             "<check-header name=\"X-Azure-FDID\" failed-check-httpcode=\"403\" failed-check-error-message=\"Requests must come through Front Door\" ignore-case=\"true\"><value>{{{{{FRONT_DOOR_ID_VALUE}}}}}</value></check-header>"
         )

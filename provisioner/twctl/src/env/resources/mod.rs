@@ -117,6 +117,8 @@ pub enum ResourceKind {
     KeyVaultSecret,
     /// A registry geo-replica.
     RegistryReplication,
+    /// A Cosmos DB data-plane (SQL) role assignment.
+    CosmosSqlRoleAssignment,
 }
 
 impl std::fmt::Display for ResourceKind {
