@@ -125,8 +125,8 @@ pub fn estimate(env: &Environment) -> Vec<CostLine> {
             format!("{} × {} (minimum)", p.min_count, p.vm_size),
             per.map(|c| c * u64::from(p.min_count)),
             &format!(
-                "up to {} nodes when the autoscaler grows the pool; disks and egress extra",
-                p.max_count
+                "up to {} nodes when the autoscaler grows the pool; disks and egress extra; the {} always-on nodes suit 1- or 3-year reserved instances",
+                p.max_count, p.min_count
             ),
         ));
     }
@@ -160,8 +160,8 @@ pub fn estimate(env: &Environment) -> Vec<CostLine> {
                 format!("autoscale up to {max} RU/s × {regions} region(s)"),
                 Some(at_max / 10),
                 &format!(
-                    "idle floor (10% of the maximum); up to ${} at the maximum all month; storage $0.25/GB",
-                    at_max / 100
+                    "idle floor (10% of the maximum); up to {} at the maximum all month; storage $0.25/GB; reserved capacity applies to the throughput",
+                    dollars(at_max)
                 ),
             ));
         }
@@ -188,7 +188,10 @@ pub fn estimate(env: &Environment) -> Vec<CostLine> {
         format!("Service Bus {}", s.service_bus.namespace),
         format!("{:?}", s.service_bus.sku),
         Some(sb),
-        "Standard: operations above 13 million a month extra",
+        match s.service_bus.sku {
+            MessagingSku::Premium => "fixed per messaging unit",
+            _ => "operations above 13 million a month extra",
+        },
     ));
     if let Some(eh) = &s.event_hubs {
         let unit = match eh.sku {
@@ -237,9 +240,9 @@ pub fn estimate(env: &Environment) -> Vec<CostLine> {
             ),
             compute.map(|c| c * servers + storage),
             if pg.geo_redundant_backup {
-                "backup storage beyond the server's size extra (geo-redundant: twice)"
+                "backup storage beyond the server's size extra (geo-redundant: twice); reserved vCores cut compute"
             } else {
-                "backup storage beyond the server's size extra"
+                "backup storage beyond the server's size extra; reserved vCores cut compute"
             },
         ));
     }
@@ -272,7 +275,10 @@ pub fn estimate(env: &Environment) -> Vec<CostLine> {
             format!("API Management {}", a.name),
             format!("{} × {}", a.sku.as_str(), a.capacity),
             Some(unit * u64::from(a.capacity)),
-            "Developer has no SLA",
+            match a.sku {
+                ApimSku::Developer => "no SLA: for development",
+                _ => "calls included; units fixed by the spec",
+            },
         ));
     }
     if let Some(f) = &s.front_door {
