@@ -151,6 +151,15 @@ pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
             principal_id(&b.ids.worker_identity),
         ));
     }
+    if let Some(platform) = &b.ids.platform_identity {
+        // The platform reads the Application Insights connection string from the vault.
+        grants.push((
+            b.ids.key_vault.clone(),
+            roles::KEY_VAULT_SECRETS_USER,
+            platform.clone(),
+            principal_id(platform),
+        ));
+    }
     if let Some(eh) = &b.ids.event_hubs {
         grants.push((
             eh.clone(),
