@@ -43,6 +43,20 @@ pub enum Kind {
     LogAnalyticsWorkspace,
     /// Microsoft.Insights/components
     ApplicationInsights,
+    /// Microsoft.DBforPostgreSQL/flexibleServers
+    PostgresServer,
+    /// A database in a PostgreSQL flexible server
+    PostgresDatabase,
+    /// Microsoft.Network/virtualNetworks (and their subnets and NSGs)
+    VirtualNetwork,
+    /// Microsoft.ApiManagement/service
+    ApiManagement,
+    /// Microsoft.Cdn/profiles (Front Door) and its endpoints
+    FrontDoor,
+    /// Microsoft.Network/FrontDoorWebApplicationFirewallPolicies
+    WafPolicy,
+    /// Budgets, action groups, alert rules: letters, digits, '-' and '_'
+    Monitoring,
 }
 
 impl fmt::Display for Kind {
@@ -66,6 +80,13 @@ impl fmt::Display for Kind {
             Self::FederatedCredential => "federated credential",
             Self::LogAnalyticsWorkspace => "Log Analytics workspace",
             Self::ApplicationInsights => "Application Insights component",
+            Self::PostgresServer => "PostgreSQL server",
+            Self::PostgresDatabase => "PostgreSQL database",
+            Self::VirtualNetwork => "virtual network",
+            Self::ApiManagement => "API Management service",
+            Self::FrontDoor => "Front Door",
+            Self::WafPolicy => "WAF policy",
+            Self::Monitoring => "budget, action group or alert rule",
         })
     }
 }
@@ -265,6 +286,70 @@ fn rule(kind: Kind) -> Rule {
             last_text: "anything but a space or '.'",
             ..base
         },
+        Kind::PostgresServer => Rule {
+            min: 3,
+            max: 63,
+            allowed: |c| lower_alnum(c) || c == '-',
+            allowed_text: "lowercase letters, digits and '-'",
+            first: lower_alnum,
+            first_text: "a lowercase letter or digit",
+            last: lower_alnum,
+            last_text: "a lowercase letter or digit",
+            ..base
+        },
+        Kind::PostgresDatabase => Rule {
+            allowed: |c| alnum(c) || c == '_',
+            allowed_text: "letters, digits and '_'",
+            first: |c| letter(c) || c == '_',
+            first_text: "a letter or '_'",
+            ..base
+        },
+        Kind::VirtualNetwork => Rule {
+            min: 2,
+            max: 64,
+            allowed: |c| alnum(c) || "-_.".contains(c),
+            allowed_text: "letters, digits, '-', '_' and '.'",
+            first: alnum,
+            first_text: "a letter or digit",
+            last: |c| alnum(c) || c == '_',
+            last_text: "a letter, digit or '_'",
+            ..base
+        },
+        Kind::ApiManagement => Rule {
+            max: 50,
+            allowed: |c| alnum(c) || c == '-',
+            allowed_text: "letters, digits and '-'",
+            first: letter,
+            first_text: "a letter",
+            last: alnum,
+            last_text: "a letter or digit",
+            ..base
+        },
+        Kind::FrontDoor => Rule {
+            max: 46,
+            allowed: |c| alnum(c) || c == '-',
+            allowed_text: "letters, digits and '-'",
+            first: alnum,
+            first_text: "a letter or digit",
+            last: alnum,
+            last_text: "a letter or digit",
+            ..base
+        },
+        Kind::WafPolicy => Rule {
+            max: 128,
+            first: letter,
+            first_text: "a letter",
+            ..base
+        },
+        Kind::Monitoring => Rule {
+            allowed: |c| alnum(c) || "-_".contains(c),
+            allowed_text: "letters, digits, '-' and '_'",
+            first: alnum,
+            first_text: "a letter or digit",
+            last: alnum,
+            last_text: "a letter or digit",
+            ..base
+        },
     }
 }
 
@@ -328,6 +413,13 @@ mod tests {
             (Kind::ContainerRegistry, "acrtradewinddev"),
             (Kind::ManagedCluster, "aks-tradewind-dev"),
             (Kind::LogAnalyticsWorkspace, "log-tradewind"),
+            (Kind::PostgresServer, "tradewind-prod-pg"),
+            (Kind::PostgresDatabase, "ledger"),
+            (Kind::VirtualNetwork, "tradewind-prod-vnet"),
+            (Kind::ApiManagement, "tradewind-prod-apim"),
+            (Kind::FrontDoor, "tradewind-prod-fd"),
+            (Kind::WafPolicy, "tradewindprodwaf"),
+            (Kind::Monitoring, "tradewind-prod-oncall"),
         ] {
             assert_eq!(check(kind, name), Ok(()), "{kind} {name}");
         }
@@ -390,6 +482,21 @@ mod tests {
                 Kind::CosmosContainer,
                 "a/b",
                 "Cosmos DB container name \"a/b\": '/' is not allowed (only any character except '/', '\\', '#', '?' and control characters are)",
+            ),
+            (
+                Kind::PostgresServer,
+                "-pg",
+                "PostgreSQL server name \"-pg\": must start with a lowercase letter or digit (starts with '-')",
+            ),
+            (
+                Kind::WafPolicy,
+                "waf-prod",
+                "WAF policy name \"waf-prod\": '-' is not allowed (only letters and digits are)",
+            ),
+            (
+                Kind::PostgresDatabase,
+                "1ledger",
+                "PostgreSQL database name \"1ledger\": must start with a letter or '_' (starts with '1')",
             ),
         ];
         for (kind, name, message) in cases {

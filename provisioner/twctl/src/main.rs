@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 
 use tradewind_azure::args::ConnectionArgs;
 use tradewind_azure::arm::{ArmClient, ArmOptions, ResourceId};
+use tradewind_twctl::env::cost;
 use tradewind_twctl::env::engine::{self, Event, Outcome, ResourceResult};
+use tradewind_twctl::env::failover::{self, FailoverAction};
 use tradewind_twctl::env::outputs::{credentials_command, outputs};
 use tradewind_twctl::env::plan::{self, Action, Step};
 use tradewind_twctl::env::resources::{self, Ids, Resource, ResourceKind};
@@ -102,6 +104,25 @@ enum EnvCommand {
         #[command(flatten)]
         spec: SpecArg,
     },
+    /// Move the data services to the secondary region (Cosmos DB write region, storage
+    /// account failover, PostgreSQL geo-restore). What is done already is skipped.
+    Failover {
+        #[command(flatten)]
+        spec: SpecArg,
+        /// Move Cosmos DB's write region back to the primary region.
+        #[arg(long)]
+        back: bool,
+        /// Do not ask for confirmation (required without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Estimated monthly cost per resource from the price table shipped with twctl
+    /// (reads nothing from Azure).
+    Cost {
+        /// The environment spec (YAML).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -179,6 +200,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         EnvCommand::Destroy { spec, yes } => cmd_destroy(context(&cli, spec)?, *yes).await,
         EnvCommand::Status { spec } => cmd_status(context(&cli, spec)?).await,
+        EnvCommand::Failover { spec, yes, back } => {
+            cmd_failover(context(&cli, spec)?, *yes, *back).await
+        }
+        EnvCommand::Cost { file } => cmd_cost(&Environment::load(file)?, cli.output),
     }
 }
 
@@ -426,7 +451,7 @@ async fn cmd_destroy(ctx: Ctx, yes: bool) -> anyhow::Result<u8> {
     }
     let started = Instant::now();
     let mut on_event = progress(started);
-    let results = engine::destroy(&ctx.client, &ctx.resources, &steps, &mut on_event).await;
+    let results = engine::destroy(&ctx.client, &ctx.resources, &steps, &live, &mut on_event).await;
     let failed: Vec<&ResourceResult> = results
         .iter()
         .filter(|r| r.outcome == Outcome::Failed)
@@ -470,6 +495,18 @@ async fn cmd_status(ctx: Ctx) -> anyhow::Result<u8> {
         (&ids.worker_identity, "/properties/clientId"),
     ]
     .into_iter()
+    .chain(
+        [
+            (
+                ids.postgres.as_ref(),
+                "/properties/fullyQualifiedDomainName",
+            ),
+            (ids.apim.as_ref(), "/properties/gatewayUrl"),
+            (ids.platform_identity.as_ref(), "/properties/clientId"),
+        ]
+        .into_iter()
+        .filter_map(|(id, p)| id.map(|id| (id, p))),
+    )
     .collect();
     let mut rows = Vec::new();
     for r in &ctx.resources {
@@ -510,6 +547,139 @@ async fn cmd_status(ctx: Ctx) -> anyhow::Result<u8> {
                 println!(
                     "Fetch AKS credentials with:\n  {}",
                     credentials_command(&ctx.env)
+                );
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn cmd_cost(env: &Environment, format: Format) -> anyhow::Result<u8> {
+    let lines = cost::estimate(env);
+    let total = cost::total(&lines);
+    match format {
+        Format::Json => print_json(&json!({
+            "environment": env.metadata.name,
+            "currency": "USD",
+            "pricesAsOf": cost::PRICES_AS_OF,
+            "totalMonthlyCents": total,
+            "lines": lines,
+        }))?,
+        Format::Text => {
+            println!(
+                "Estimated monthly cost of environment {} (USD, list prices as of {}; usage extra):",
+                env.metadata.name,
+                cost::PRICES_AS_OF
+            );
+            for l in &lines {
+                let amount = l
+                    .monthly_cents
+                    .map(cost::dollars)
+                    .unwrap_or_else(|| "(not in the price table)".into());
+                println!("  {:<40} {:>14}  {}", l.resource, amount, l.sku);
+                if !l.note.is_empty() {
+                    println!("  {:<40} {:>14}  ({})", "", "", l.note);
+                }
+            }
+            println!(
+                "  {:<40} {:>14}",
+                "Total (fixed charges)",
+                cost::dollars(total)
+            );
+        }
+    }
+    Ok(0)
+}
+
+async fn cmd_failover(ctx: Ctx, yes: bool, back: bool) -> anyhow::Result<u8> {
+    let (cosmos, storage, restored) = failover::read(&ctx.client, &ctx.env).await?;
+    let steps = failover::plan(&ctx.env, cosmos.as_ref(), storage.as_ref(), restored, back)?;
+    if ctx.format == Format::Text {
+        println!("Failover plan for environment {}:", ctx.env.metadata.name);
+        for step in &steps {
+            let what = match &step.action {
+                FailoverAction::CosmosPriorityChange {
+                    new_write_region, ..
+                } => {
+                    format!("make {new_write_region} the write region")
+                }
+                FailoverAction::StorageFailover => "fail the account over to its secondary".into(),
+                FailoverAction::PostgresGeoRestore { target, .. } => format!(
+                    "geo-restore the latest backup into {}",
+                    target.rsplit('/').next().unwrap_or(target)
+                ),
+            };
+            println!(
+                "  ! {}: {what}",
+                step.id.rsplit('/').next().unwrap_or(&step.id)
+            );
+        }
+    }
+    if !yes && !steps.is_empty() {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            bail!(
+                "refusing to fail over without confirmation: standard input is not a terminal (pass --yes)"
+            );
+        }
+        eprint!(
+            "Type the environment name ({}) to fail over: ",
+            ctx.env.metadata.name
+        );
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        stdin.lock().read_line(&mut answer)?;
+        if answer.trim() != ctx.env.metadata.name {
+            bail!("failover cancelled");
+        }
+    }
+    let started = Instant::now();
+    let mut done = Vec::new();
+    for step in &steps {
+        let name = step.id.rsplit('/').next().unwrap_or(&step.id).to_string();
+        eprintln!(
+            "[{:6.1}s] started    {name}",
+            started.elapsed().as_secs_f64()
+        );
+        match failover::run(&ctx.client, step).await {
+            Ok(body) => {
+                eprintln!(
+                    "[{:6.1}s] done       {name}",
+                    started.elapsed().as_secs_f64()
+                );
+                done.push(json!({"id": step.id, "action": step.action, "ok": true,
+                    "host": body.as_ref().and_then(|b| b.pointer("/properties/fullyQualifiedDomainName")).cloned()}));
+            }
+            Err(e) => {
+                if ctx.format == Format::Json {
+                    done.push(json!({"id": step.id, "action": step.action, "ok": false, "error": e.to_string()}));
+                    print_json(
+                        &json!({"environment": ctx.env.metadata.name, "ok": false, "steps": done}),
+                    )?;
+                }
+                // Steps are independent; stopping leaves the rest for a re-run, which skips
+                // what is already done.
+                bail!("failover stopped at {name}: {e} (re-run failover to continue)");
+            }
+        }
+    }
+    match ctx.format {
+        Format::Json => {
+            print_json(&json!({"environment": ctx.env.metadata.name, "ok": true, "steps": done}))?
+        }
+        Format::Text => {
+            println!("Failover complete ({} step(s)).", done.len());
+            if let Some(host) = done.iter().find_map(|d| d["host"].as_str()) {
+                println!(
+                    "Point the ledger at the restored server: set azure.postgres.host to {host} in the Helm values and upgrade the release."
+                );
+            }
+            if steps
+                .iter()
+                .any(|s| s.action == FailoverAction::StorageFailover)
+            {
+                println!(
+                    "Run `twctl env apply` afterwards: it makes the storage account geo-redundant again."
                 );
             }
         }

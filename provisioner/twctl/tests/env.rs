@@ -170,6 +170,42 @@ fn full_cycle(name: &str) {
         .fake
         .resource(operator_id)
         .expect("operator identity exists");
+    // Helm would refuse values its schema does not allow.
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../charts/tradewind/values.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the chart's schema compiles");
+    // Helm validates the chart's defaults with the given values merged over them.
+    fn merge(base: &mut Value, over: &Value) {
+        match (base, over) {
+            (Value::Object(b), Value::Object(o)) => {
+                for (k, v) in o {
+                    merge(b.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+            (b, o) => *b = o.clone(),
+        }
+    }
+    let mut merged: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../charts/tradewind/values.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    merge(&mut merged, &helm);
+    let errors: Vec<String> = validator
+        .iter_errors(&merged)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "helm-values.yaml breaks the chart's schema: {errors:#?}"
+    );
     assert_eq!(helm["azure"]["enabled"], true);
     assert_eq!(
         helm["azure"]["workerIdentity"]["clientId"],
@@ -441,9 +477,10 @@ fn interrupted_apply_resumes_without_duplicates() {
         .as_array()
         .unwrap()
         .len();
-    // The cluster and what needs its outputs (two federated credentials, the kubelet's
-    // AcrPull) cannot finish while the cluster's operation is held.
-    let blocked = 4;
+    // The cluster and what needs its outputs (three federated credentials: operator,
+    // worker, platform; the kubelet's AcrPull) cannot finish while the cluster's
+    // operation is held.
+    let blocked = 5;
     fx.fake.hold("managedClusters");
     let mut child = fx
         .command(&["env", "apply", "-f", spec])
@@ -570,4 +607,464 @@ fn destroy_of_a_group_the_spec_does_not_own_deletes_resources_one_by_one() {
         "{:?}",
         fx.fake.resources_under(&format!("{rg}/"))
     );
+}
+
+/// Prod's whole topology as the fake holds it after apply: PostgreSQL with Entra ID only
+/// and the platform identity as administrator (named by its object ID), public access off
+/// and a private endpoint for every data service, the API behind Front Door, the market
+/// data containers; the Helm values carry the connection and the containers.
+#[test]
+fn prod_topology_is_private_and_wired_into_the_helm_values() {
+    let fx = Fixture::start();
+    let spec = example("prod");
+    let spec = spec.to_str().unwrap();
+    let out = fx.dir.join("out");
+    fx.run(&[
+        "env",
+        "apply",
+        "-f",
+        spec,
+        "--outputs",
+        out.to_str().unwrap(),
+    ])
+    .expect(0);
+    let helm: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(out.join("helm-values.yaml")).unwrap())
+            .unwrap();
+    let outputs: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("outputs.json")).unwrap()).unwrap();
+    let rg = outputs["resourceIds"]["resourceGroup"].as_str().unwrap();
+    let res = |suffix: &str| {
+        fx.fake
+            .resource(&format!("{rg}/providers/{suffix}"))
+            .unwrap_or_else(|| panic!("{suffix} exists"))
+    };
+
+    let pg = res("Microsoft.DBforPostgreSQL/flexibleServers/tradewind-prod-pg");
+    assert_eq!(pg["properties"]["authConfig"]["passwordAuth"], "Disabled");
+    assert_eq!(
+        pg["properties"]["authConfig"]["activeDirectoryAuth"],
+        "Enabled"
+    );
+    assert_eq!(
+        pg["properties"]["highAvailability"]["mode"],
+        "ZoneRedundant"
+    );
+    assert_eq!(pg["properties"]["backup"]["geoRedundantBackup"], "Enabled");
+    assert_eq!(pg["properties"]["backup"]["backupRetentionDays"], 35);
+    assert_eq!(
+        pg["properties"]["network"]["publicNetworkAccess"],
+        "Disabled"
+    );
+    let platform = fx
+        .fake
+        .resource(outputs["resourceIds"]["platformIdentity"].as_str().unwrap())
+        .unwrap();
+    let principal = platform["properties"]["principalId"].as_str().unwrap();
+    let admin = res(&format!(
+        "Microsoft.DBforPostgreSQL/flexibleServers/tradewind-prod-pg/administrators/{principal}"
+    ));
+    assert_eq!(
+        admin["properties"]["principalName"],
+        "tradewind-prod-platform"
+    );
+    assert_eq!(admin["properties"]["principalType"], "ServicePrincipal");
+    res("Microsoft.DBforPostgreSQL/flexibleServers/tradewind-prod-pg/databases/ledger");
+    let host = pg["properties"]["fullyQualifiedDomainName"]
+        .as_str()
+        .unwrap();
+    assert_eq!(helm["azure"]["postgres"]["host"], host);
+    assert_eq!(helm["azure"]["postgres"]["user"], "tradewind-prod-platform");
+    assert_eq!(
+        helm["azure"]["postgres"]["url"],
+        format!("postgres://tradewind-prod-platform@{host}:5432/ledger?sslmode=require")
+    );
+    assert_eq!(
+        helm["azure"]["platformIdentity"]["clientId"],
+        platform["properties"]["clientId"]
+    );
+
+    // Public access off, one private endpoint (with its zone group) per data service.
+    for (path, pointer) in [
+        (
+            "Microsoft.DocumentDB/databaseAccounts/tradewind-prod-cosmos",
+            "/properties/publicNetworkAccess",
+        ),
+        (
+            "Microsoft.KeyVault/vaults/tradewind-prod-kv",
+            "/properties/publicNetworkAccess",
+        ),
+        (
+            "Microsoft.ServiceBus/namespaces/tradewind-prod-bus",
+            "/properties/publicNetworkAccess",
+        ),
+        (
+            "Microsoft.Storage/storageAccounts/tradewindprodst",
+            "/properties/publicNetworkAccess",
+        ),
+        (
+            "Microsoft.ContainerRegistry/registries/tradewindprodacr",
+            "/properties/publicNetworkAccess",
+        ),
+    ] {
+        assert_eq!(res(path).pointer(pointer).unwrap(), "Disabled", "{path}");
+    }
+    for (name, zone) in [
+        ("tradewind-prod-cosmos", "privatelink.documents.azure.com"),
+        ("tradewind-prod-kv", "privatelink.vaultcore.azure.net"),
+        ("tradewind-prod-bus", "privatelink.servicebus.windows.net"),
+        ("tradewindprodst", "privatelink.blob.core.windows.net"),
+        (
+            "tradewind-prod-pg",
+            "privatelink.postgres.database.azure.com",
+        ),
+        ("tradewindprodacr", "privatelink.azurecr.io"),
+    ] {
+        let pe = res(&format!("Microsoft.Network/privateEndpoints/{name}-pe"));
+        assert!(
+            pe["properties"]["subnet"]["id"]
+                .as_str()
+                .unwrap()
+                .ends_with("/virtualNetworks/tradewind-prod-vnet/subnets/private-endpoints")
+        );
+        res(&format!(
+            "Microsoft.Network/privateEndpoints/{name}-pe/privateDnsZoneGroups/default"
+        ));
+        res(&format!(
+            "Microsoft.Network/privateDnsZones/{zone}/virtualNetworkLinks/tradewind-prod-vnet-link"
+        ));
+    }
+    let vnet = res("Microsoft.Network/virtualNetworks/tradewind-prod-vnet");
+    assert_eq!(vnet["properties"]["enableDdosProtection"], true);
+    assert_eq!(vnet["properties"]["subnets"].as_array().unwrap().len(), 3);
+    let aks = res("Microsoft.ContainerService/managedClusters/tradewind-prod-aks");
+    assert!(
+        aks["properties"]["agentPoolProfiles"][0]["vnetSubnetID"]
+            .as_str()
+            .unwrap()
+            .ends_with("/subnets/aks")
+    );
+
+    // The edge: the API imported, the policy limits per key and admits only this Front Door.
+    let apim = "Microsoft.ApiManagement/service/tradewind-prod-apim";
+    assert_eq!(res(apim)["properties"]["virtualNetworkType"], "External");
+    let policy = res(&format!("{apim}/apis/tradewind-platform/policies/policy"));
+    let xml = policy["properties"]["value"].as_str().unwrap();
+    assert!(
+        xml.contains("<rate-limit-by-key calls=\"600\" renewal-period=\"60\""),
+        "{xml}"
+    );
+    assert!(xml.contains("X-Azure-FDID"), "{xml}");
+    let fd = res("Microsoft.Cdn/profiles/tradewind-prod-fd");
+    let named = res(&format!("{apim}/namedValues/frontdoor-id"));
+    assert_eq!(
+        named["properties"]["value"],
+        fd["properties"]["frontDoorId"]
+    );
+    let sp = res("Microsoft.Cdn/profiles/tradewind-prod-fd/securityPolicies/waf");
+    assert!(
+        sp["properties"]["parameters"]["wafPolicy"]["id"]
+            .as_str()
+            .unwrap()
+            .ends_with("/FrontDoorWebApplicationFirewallPolicies/tradewindprodwaf")
+    );
+    assert!(
+        outputs["endpoints"]["frontDoor"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+
+    // Market data, DR, telemetry, budget.
+    let container = res(
+        "Microsoft.DocumentDB/databaseAccounts/tradewind-prod-cosmos/sqlDatabases/tradewind/containers/market-data",
+    );
+    assert_eq!(
+        container["properties"]["resource"]["partitionKey"]["kind"],
+        "MultiHash"
+    );
+    assert_eq!(
+        container["properties"]["resource"]["defaultTtl"],
+        30 * 86_400
+    );
+    res(
+        "Microsoft.Storage/storageAccounts/tradewindprodst/blobServices/default/containers/market-archive",
+    );
+    // The workers and the platform read and write items with Entra tokens (data-plane role).
+    let data_roles: Vec<(String, Value)> = fx.fake.resources_under(&format!(
+        "{rg}/providers/Microsoft.DocumentDB/databaseAccounts/tradewind-prod-cosmos/sqlRoleAssignments"
+    ));
+    assert_eq!(data_roles.len(), 2, "{data_roles:#?}");
+    let worker = fx
+        .fake
+        .resource(outputs["resourceIds"]["workerIdentity"].as_str().unwrap())
+        .unwrap();
+    assert!(data_roles.iter().any(|(_, r)| {
+        r["properties"]["principalId"] == worker["properties"]["principalId"]
+            && r["properties"]["scope"]
+                .as_str()
+                .unwrap()
+                .ends_with("/dbs/tradewind")
+    }));
+    assert_eq!(
+        helm["azure"]["marketData"]["cosmosContainer"],
+        "market-data"
+    );
+    assert_eq!(
+        helm["azure"]["marketData"]["archiveContainer"],
+        "market-archive"
+    );
+    assert_eq!(
+        helm["azure"]["cosmos"]["marketDataContainer"],
+        "market-data"
+    );
+    assert!(
+        helm["azure"]["marketData"]["blobEndpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    let cosmos = res("Microsoft.DocumentDB/databaseAccounts/tradewind-prod-cosmos");
+    let regions: Vec<&str> = cosmos["properties"]["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["locationName"].as_str().unwrap())
+        .collect();
+    assert_eq!(regions, ["westeurope", "northeurope"]);
+    res("Microsoft.ContainerRegistry/registries/tradewindprodacr/replications/northeurope");
+    let secret =
+        res("Microsoft.KeyVault/vaults/tradewind-prod-kv/secrets/appinsights-connection-string");
+    assert!(
+        secret["properties"].get("value").is_none(),
+        "ARM never returns a value"
+    );
+    for rule in [
+        "bot-halted",
+        "reconcile-errors",
+        "settlement-failed",
+        "feed-lag",
+    ] {
+        res(&format!(
+            "Microsoft.Insights/scheduledQueryRules/prod-{rule}"
+        ));
+    }
+    let budget = res("Microsoft.Consumption/budgets/tradewind-prod-monthly");
+    assert_eq!(
+        budget["properties"]["notifications"]
+            .as_object()
+            .unwrap()
+            .len(),
+        4
+    );
+    // The connection string is in the vault, never in outputs or values.
+    let files = format!(
+        "{}{}",
+        std::fs::read_to_string(out.join("helm-values.yaml")).unwrap(),
+        std::fs::read_to_string(out.join("outputs.json")).unwrap()
+    );
+    assert!(
+        !files.contains("InstrumentationKey"),
+        "connection string leaked"
+    );
+    let _ = std::fs::remove_dir_all(&fx.dir);
+}
+
+/// `twctl env failover` against the fake: Cosmos DB's write region moves, the storage
+/// account fails over, PostgreSQL is geo-restored; a re-run sends nothing; apply then
+/// restores geo-redundancy and leaves Cosmos DB's priorities alone; `--back` returns.
+#[test]
+fn failover_moves_the_data_services_and_is_resumable() {
+    let fx = Fixture::start();
+    let spec = example("prod");
+    let spec = spec.to_str().unwrap();
+    fx.run(&["env", "apply", "-f", spec]).expect(0);
+    let rg = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/tradewind-prod-rg/providers";
+    let cosmos_id = format!("{rg}/Microsoft.DocumentDB/databaseAccounts/tradewind-prod-cosmos");
+    let storage_id = format!("{rg}/Microsoft.Storage/storageAccounts/tradewindprodst");
+    let restored_id =
+        format!("{rg}/Microsoft.DBforPostgreSQL/flexibleServers/tradewind-prod-pg-northeurope");
+    let write_region = |fx: &Fixture| {
+        fx.fake.resource(&cosmos_id).unwrap()["properties"]["writeLocations"][0]["locationName"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // Refused without a terminal and without --yes; nothing sent.
+    let writes = fx.fake.writes();
+    let refused = fx.run(&["env", "failover", "-f", spec]).expect(1);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    assert_eq!(fx.fake.writes(), writes);
+
+    let done = fx
+        .run(&["env", "failover", "-f", spec, "--yes", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(done["steps"].as_array().unwrap().len(), 3, "{done:#}");
+    assert_eq!(write_region(&fx), "northeurope");
+    let storage = fx.fake.resource(&storage_id).unwrap();
+    assert_eq!(storage["sku"]["name"], "Standard_ZRS");
+    let restored = fx.fake.resource(&restored_id).expect("geo-restored server");
+    assert_eq!(restored["properties"]["createMode"], "GeoRestore");
+    assert_eq!(restored["location"], "northeurope");
+    assert!(
+        restored["properties"]["sourceServerResourceId"]
+            .as_str()
+            .unwrap()
+            .ends_with("/flexibleServers/tradewind-prod-pg")
+    );
+
+    // A re-run finds everything done and sends nothing.
+    let writes = fx.fake.writes();
+    let again = fx
+        .run(&["env", "failover", "-f", spec, "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(again["steps"].as_array().unwrap().len(), 0, "{again:#}");
+    assert_eq!(fx.fake.writes(), writes);
+
+    // Apply makes the storage account geo-redundant again and keeps Cosmos DB's priorities.
+    let plan = fx
+        .run(&["env", "plan", "-f", spec, "--output", "json"])
+        .expect(2)
+        .json();
+    let changed: Vec<&Value> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "noop")
+        .collect();
+    assert_eq!(changed.len(), 1, "{plan:#}");
+    assert_eq!(changed[0]["kind"], "StorageAccount");
+    assert_eq!(changed[0]["changes"][0]["path"], "/sku/name");
+    fx.run(&["env", "apply", "-f", spec]).expect(0);
+    assert_eq!(
+        fx.fake.resource(&storage_id).unwrap()["sku"]["name"],
+        "Standard_GZRS"
+    );
+    assert_eq!(write_region(&fx), "northeurope");
+    fx.run(&["env", "plan", "-f", spec]).expect(0);
+
+    // Back: only Cosmos DB moves.
+    let back = fx
+        .run(&[
+            "env", "failover", "-f", spec, "--yes", "--back", "--output", "json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(back["steps"].as_array().unwrap().len(), 1, "{back:#}");
+    assert_eq!(write_region(&fx), "westeurope");
+
+    // Dev has no secondary region: refused, naming the field.
+    let dev = example("dev");
+    let err = fx
+        .run(&["env", "failover", "-f", dev.to_str().unwrap(), "--yes"])
+        .expect(1);
+    assert!(
+        err.stderr.contains("spec.disasterRecovery"),
+        "{}",
+        err.stderr
+    );
+    let _ = std::fs::remove_dir_all(&fx.dir);
+}
+
+/// A failed long-running operation of a new type (the PostgreSQL server) is reported with
+/// its code; what depends on it (database, administrators, private endpoint) is not
+/// attempted; a re-run finishes without duplicates.
+#[test]
+fn a_failed_postgres_operation_stops_its_dependents_and_resumes() {
+    let fx = Fixture::start();
+    let spec = example("prod");
+    let spec = spec.to_str().unwrap();
+    fx.fake.fail_operation(
+        "flexibleServers/tradewind-prod-pg",
+        "ServerCreationFailed",
+        "The zone-redundant standby could not be placed.",
+    );
+    let failed = fx
+        .run(&["env", "apply", "-f", spec, "--output", "json"])
+        .expect(1);
+    let report = failed.json();
+    let first = outcomes(&report);
+    let of = |needle: &str| {
+        first
+            .iter()
+            .filter(|(id, _)| id.contains(needle))
+            .map(|(_, o)| o.as_str())
+            .collect::<Vec<_>>()
+    };
+    let server = first
+        .iter()
+        .find(|(id, _)| id.ends_with("/flexibleServers/tradewind-prod-pg"))
+        .map(|(_, o)| o.as_str());
+    assert_eq!(server, Some("failed"));
+    for dependent in [
+        "tradewind-prod-pg/databases/",
+        "tradewind-prod-pg/administrators/",
+        "privateEndpoints/tradewind-prod-pg-pe",
+    ] {
+        let got = of(dependent);
+        assert!(
+            !got.is_empty() && got.iter().all(|o| *o == "skipped"),
+            "{dependent}: {got:?}"
+        );
+    }
+    assert!(
+        failed.stderr.contains("ServerCreationFailed"),
+        "{}",
+        failed.stderr
+    );
+    // Independent resources finished.
+    assert_eq!(of("managedClusters/tradewind-prod-aks"), ["created"]);
+
+    let resumed = fx
+        .run(&["env", "apply", "-f", spec, "--output", "json"])
+        .expect(0)
+        .json();
+    let again = outcomes(&resumed);
+    assert!(again.values().all(|o| o != "failed" && o != "skipped"));
+    let writes = fx.fake.writes();
+    fx.run(&["env", "apply", "-f", spec]).expect(0);
+    assert_eq!(fx.fake.writes(), writes, "a third apply writes nothing");
+    let _ = std::fs::remove_dir_all(&fx.dir);
+}
+
+/// `twctl env cost` needs no Azure: a table per resource and a total, or JSON in cents.
+#[test]
+fn cost_prints_an_estimate_per_resource() {
+    let fx = Fixture::start();
+    let prod = example("prod");
+    let text = fx
+        .run(&["env", "cost", "-f", prod.to_str().unwrap()])
+        .expect(0);
+    assert!(
+        text.stdout.contains("PostgreSQL tradewind-prod-pg"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("Total (fixed charges)"),
+        "{}",
+        text.stdout
+    );
+    let json = fx
+        .run(&[
+            "env",
+            "cost",
+            "-f",
+            prod.to_str().unwrap(),
+            "--output",
+            "json",
+        ])
+        .expect(0)
+        .json();
+    let lines = json["lines"].as_array().unwrap();
+    let sum: u64 = lines
+        .iter()
+        .filter_map(|l| l["monthlyCents"].as_u64())
+        .sum();
+    assert_eq!(json["totalMonthlyCents"], sum);
+    assert_eq!(fx.fake.requests().len(), 0, "cost reads nothing from Azure");
+    let _ = std::fs::remove_dir_all(&fx.dir);
 }

@@ -228,6 +228,9 @@ pub(crate) fn handle(st: &mut State, req: &ArmRequest<'_>) -> Reply {
     if let Some(r) = injected_fault(st) {
         return r;
     }
+    if req.method == "POST" {
+        return post(st, req);
+    }
     let target = parse(req.path);
     if let Target::Operation { id, result } = &target {
         return poll(st, id, *result);
@@ -300,6 +303,163 @@ pub(crate) fn handle(st: &mut State, req: &ArmRequest<'_>) -> Reply {
             format!("No route for '{}' in the Azure fake.", req.path),
         ),
     }
+}
+
+/// Resource actions (`POST {id}/{action}`): Cosmos DB `failoverPriorityChange` and a
+/// storage account's customer-initiated `failover`, each a long-running operation.
+fn post(st: &mut State, req: &ArmRequest<'_>) -> Reply {
+    let Some(api_version) = crate::util::query_get(req.query, "api-version") else {
+        return arm_error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        );
+    };
+    let (path, action) = req
+        .path
+        .trim_end_matches('/')
+        .rsplit_once('/')
+        .unwrap_or(("", ""));
+    let Target::Resource(a) = parse(path) else {
+        return arm_error(
+            404,
+            "NotFound",
+            format!("No action route for '{}'.", req.path),
+        );
+    };
+    let Some(spec) = types::spec(&a.type_key) else {
+        return unknown_type(&a.type_key, &api_version);
+    };
+    if let Some(r) = check_version(spec, &api_version) {
+        return r;
+    }
+    let res = resolve(st, &a, spec);
+    let Some(stored) = st.resources.get(&res.key) else {
+        return not_found(&res);
+    };
+    let mut body = stored.body.clone();
+    let input: Value = serde_json::from_slice(req.body).unwrap_or(Value::Null);
+    let headers = match (spec.display, action.to_ascii_lowercase().as_str()) {
+        ("Microsoft.DocumentDB/databaseAccounts", "failoverprioritychange") => {
+            if let Err(msg) = cosmos_failover(&mut body, &input) {
+                return arm_error(400, "BadRequest", msg);
+            }
+            Headers::Both
+        }
+        ("Microsoft.Storage/storageAccounts", "failover") => {
+            let sku = body
+                .pointer("/sku/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if !(sku.contains("GRS") || sku.contains("GZRS")) {
+                return arm_error(
+                    400,
+                    "FailoverNotSupported",
+                    format!(
+                        "Failover is not supported for the account's SKU '{sku}'; it needs geo-redundant storage."
+                    ),
+                );
+            }
+            // After a failover the account is locally redundant in the former secondary.
+            body["sku"]["name"] = json!(
+                sku.replace("RAGZRS", "ZRS")
+                    .replace("GZRS", "ZRS")
+                    .replace("RAGRS", "LRS")
+                    .replace("GRS", "LRS")
+            );
+            body["properties"]["lastGeoFailoverTime"] = json!(now_rfc3339());
+            Headers::Location
+        }
+        _ => {
+            return arm_error(
+                400,
+                "InvalidAction",
+                format!(
+                    "The action '{action}' is not supported on '{}' by the Azure fake.",
+                    spec.display
+                ),
+            );
+        }
+    };
+    if let Some(s) = st.resources.get_mut(&res.key) {
+        s.body = body.clone();
+    }
+    let op = start_op(st, &res, OpKind::Put);
+    let ns = spec.display.split('/').next().unwrap_or("");
+    let location = body
+        .get("location")
+        .and_then(Value::as_str)
+        .map(norm_location)
+        .unwrap_or_else(|| "global".into());
+    let ra = st.config.retry_after_secs.to_string();
+    lro_headers(
+        Reply::empty(202),
+        st,
+        headers,
+        &res.sub,
+        ns,
+        &location,
+        &op,
+        &api_version,
+    )
+    .header("retry-after", ra)
+}
+
+/// Applies `failoverPolicies` to an account: every region once, priorities 0..n.
+fn cosmos_failover(body: &mut Value, input: &Value) -> Result<(), String> {
+    let policies = input
+        .get("failoverPolicies")
+        .and_then(Value::as_array)
+        .ok_or("failoverPolicies is required")?;
+    let mut wanted: Vec<(String, u64)> = Vec::new();
+    for p in policies {
+        let name = p
+            .get("locationName")
+            .and_then(Value::as_str)
+            .ok_or("locationName is required")?;
+        let prio = p
+            .get("failoverPriority")
+            .and_then(Value::as_u64)
+            .ok_or("failoverPriority is required")?;
+        wanted.push((norm_location(name), prio));
+    }
+    let locations = body
+        .pointer_mut("/properties/locations")
+        .and_then(Value::as_array_mut)
+        .ok_or("the account has no locations")?;
+    let mut prios: Vec<u64> = wanted.iter().map(|w| w.1).collect();
+    prios.sort_unstable();
+    if wanted.len() != locations.len() || prios.iter().enumerate().any(|(i, p)| *p != i as u64) {
+        return Err(
+            "failoverPolicies must name every region of the account once, with priorities 0..n"
+                .into(),
+        );
+    }
+    for l in locations.iter_mut() {
+        let name = l
+            .get("locationName")
+            .and_then(Value::as_str)
+            .map(norm_location)
+            .unwrap_or_default();
+        let Some((_, prio)) = wanted.iter().find(|w| w.0 == name) else {
+            return Err(format!(
+                "the account has no region in failoverPolicies for {name}"
+            ));
+        };
+        l["failoverPriority"] = json!(prio);
+    }
+    let locs = locations.clone();
+    let write: Vec<Value> = locs
+        .iter()
+        .filter(|l| l["failoverPriority"] == 0)
+        .cloned()
+        .collect();
+    body["properties"]["writeLocations"] = json!(write);
+    body["properties"]["failoverPolicies"] = json!(locs
+        .iter()
+        .map(|l| json!({"id": l["id"], "locationName": l["locationName"], "failoverPriority": l["failoverPriority"]}))
+        .collect::<Vec<_>>());
+    Ok(())
 }
 
 fn unknown_type(type_key: &str, api_version: &str) -> Reply {

@@ -317,6 +317,90 @@ pub(crate) fn fill(
                 json!(format!("InstrumentationKey={ikey};IngestionEndpoint=https://{location}.in.applicationinsights.localhost:{port}/;LiveEndpoint=https://{location}.livediagnostics.monitor.localhost:{port}/;ApplicationId={app}")),
             );
         }
+        "Microsoft.DBforPostgreSQL/flexibleServers" => {
+            let p = props(body);
+            p.insert(
+                "fullyQualifiedDomainName".into(),
+                json!(format!("{name}.postgres.database.localhost")),
+            );
+            p.insert("state".into(), json!("Ready"));
+            p.entry("minorVersion").or_insert(json!("0"));
+        }
+        "Microsoft.KeyVault/vaults/secrets" => {
+            // ARM never returns a secret's value.
+            let vault = scope_vault(id);
+            let p = props(body);
+            p.remove("value");
+            p.insert(
+                "secretUri".into(),
+                json!(format!(
+                    "https://{vault}.vault.localhost:{port}/secrets/{name}"
+                )),
+            );
+        }
+        "Microsoft.ApiManagement/service" => {
+            let p = props(body);
+            p.insert(
+                "gatewayUrl".into(),
+                json!(format!("https://{name}.azure-api.localhost")),
+            );
+            p.insert(
+                "developerPortalUrl".into(),
+                json!(format!("https://{name}.developer.azure-api.localhost")),
+            );
+            keep_or(p, old, "createdAtUtc", json!(now));
+        }
+        "Microsoft.ApiManagement/service/namedValues" => {
+            // Secret named values are never returned; plain ones are.
+            let p = props(body);
+            if p.get("secret").and_then(Value::as_bool) == Some(true) {
+                p.remove("value");
+            }
+        }
+        "Microsoft.Cdn/profiles" => {
+            let p = props(body);
+            keep_or(p, old, "frontDoorId", json!(derived(id, "frontdoor")));
+        }
+        "Microsoft.Cdn/profiles/afdEndpoints" => {
+            let hash = &derived(id, "host")[..8];
+            let p = props(body);
+            p.insert(
+                "hostName".into(),
+                json!(format!("{name}-{hash}.z01.azurefd.localhost")),
+            );
+        }
+        "Microsoft.Network/virtualNetworks" => {
+            if let Some(subnets) = body
+                .pointer_mut("/properties/subnets")
+                .and_then(Value::as_array_mut)
+            {
+                for s in subnets {
+                    let sn = s
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    s["id"] = json!(format!("{id}/subnets/{sn}"));
+                    if s.get("properties").is_some_and(Value::is_object) {
+                        s["properties"]["provisioningState"] = json!("Succeeded");
+                    }
+                }
+            }
+        }
+        "Microsoft.Network/privateDnsZones" => {
+            let p = props(body);
+            p.insert("numberOfRecordSets".into(), json!(1));
+        }
         _ => {}
     }
+}
+
+/// The vault name of a secret's ID.
+fn scope_vault(id: &str) -> String {
+    let segs: Vec<&str> = id.split('/').collect();
+    segs.iter()
+        .position(|s| s.eq_ignore_ascii_case("vaults"))
+        .and_then(|i| segs.get(i + 1))
+        .map(|s| (*s).to_owned())
+        .unwrap_or_default()
 }

@@ -332,10 +332,219 @@ pub(crate) const TYPES: &[TypeSpec] = &[
     },
 ];
 
+/// A synchronous type: 201 on create, 200 on update.
+const fn sync(
+    state: bool,
+    tracked: bool,
+    versions: &'static [&'static str],
+    display: &'static str,
+) -> TypeSpec {
+    TypeSpec {
+        display,
+        versions,
+        put: PutMode::Sync {
+            create: 201,
+            update: 200,
+            state,
+        },
+        delete: SYNC_DEL,
+        patch: true,
+        tracked,
+        name_rule: NameRule::None,
+    }
+}
+
+/// A long-running type whose PUT answers 201 (or an empty 202) and polls.
+const fn long(
+    put: PutMode,
+    tracked: bool,
+    versions: &'static [&'static str],
+    display: &'static str,
+) -> TypeSpec {
+    TypeSpec {
+        display,
+        versions,
+        put,
+        delete: DeleteMode::Async {
+            headers: Headers::AsyncOperation,
+        },
+        patch: true,
+        tracked,
+        name_rule: NameRule::None,
+    }
+}
+
+const PG: &[&str] = &["2025-08-01", "2024-08-01"];
+const NET: &[&str] = &["2024-05-01", "2024-03-01"];
+const DNS: &[&str] = &["2024-06-01", "2020-06-01"];
+const APIM: &[&str] = &["2024-05-01", "2022-08-01"];
+const CDN: &[&str] = &["2024-09-01", "2024-02-01"];
+// PostgreSQL examples answer create with an empty 202 and both polling headers.
+const PG_PUT: PutMode = PutMode::Accepted {
+    headers: Headers::Both,
+};
+const NET_PUT: PutMode = lro(201, "Updating", Headers::AsyncOperation);
+const CDN_PUT: PutMode = lro(201, "Creating", Headers::AsyncOperation);
+
+/// The types the environment's whole topology adds: PostgreSQL, networking, API
+/// Management, Front Door and its WAF policy, budgets, alerting, vault secrets, registry
+/// replicas.
+pub(crate) const MORE_TYPES: &[TypeSpec] = &[
+    long(
+        PG_PUT,
+        true,
+        PG,
+        "Microsoft.DBforPostgreSQL/flexibleServers",
+    ),
+    long(
+        PG_PUT,
+        false,
+        PG,
+        "Microsoft.DBforPostgreSQL/flexibleServers/databases",
+    ),
+    long(
+        PG_PUT,
+        false,
+        PG,
+        "Microsoft.DBforPostgreSQL/flexibleServers/administrators",
+    ),
+    long(
+        PG_PUT,
+        false,
+        PG,
+        "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules",
+    ),
+    long(NET_PUT, true, NET, "Microsoft.Network/virtualNetworks"),
+    long(
+        NET_PUT,
+        true,
+        NET,
+        "Microsoft.Network/networkSecurityGroups",
+    ),
+    long(NET_PUT, true, NET, "Microsoft.Network/ddosProtectionPlans"),
+    long(NET_PUT, true, NET, "Microsoft.Network/privateEndpoints"),
+    long(
+        NET_PUT,
+        false,
+        NET,
+        "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+    ),
+    long(
+        PutMode::Accepted {
+            headers: Headers::Both,
+        },
+        true,
+        DNS,
+        "Microsoft.Network/privateDnsZones",
+    ),
+    long(
+        PutMode::Accepted {
+            headers: Headers::Both,
+        },
+        true,
+        DNS,
+        "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+    ),
+    long(
+        lro(201, "Activating", Headers::Location),
+        true,
+        APIM,
+        "Microsoft.ApiManagement/service",
+    ),
+    long(
+        PutMode::Accepted {
+            headers: Headers::Location,
+        },
+        false,
+        APIM,
+        "Microsoft.ApiManagement/service/apis",
+    ),
+    sync(
+        false,
+        false,
+        APIM,
+        "Microsoft.ApiManagement/service/apis/policies",
+    ),
+    long(
+        PutMode::Accepted {
+            headers: Headers::Location,
+        },
+        false,
+        APIM,
+        "Microsoft.ApiManagement/service/namedValues",
+    ),
+    long(CDN_PUT, true, CDN, "Microsoft.Cdn/profiles"),
+    long(CDN_PUT, true, CDN, "Microsoft.Cdn/profiles/afdEndpoints"),
+    long(
+        CDN_PUT,
+        false,
+        CDN,
+        "Microsoft.Cdn/profiles/afdEndpoints/routes",
+    ),
+    long(CDN_PUT, false, CDN, "Microsoft.Cdn/profiles/originGroups"),
+    long(
+        CDN_PUT,
+        false,
+        CDN,
+        "Microsoft.Cdn/profiles/originGroups/origins",
+    ),
+    long(
+        CDN_PUT,
+        false,
+        CDN,
+        "Microsoft.Cdn/profiles/securityPolicies",
+    ),
+    sync(
+        true,
+        true,
+        &["2024-02-01", "2022-05-01"],
+        "Microsoft.Network/FrontDoorWebApplicationFirewallPolicies",
+    ),
+    sync(
+        false,
+        false,
+        &["2023-11-01", "2024-08-01"],
+        "Microsoft.Consumption/budgets",
+    ),
+    sync(
+        false,
+        true,
+        &["2023-01-01", "2024-10-01-preview"],
+        "Microsoft.Insights/actionGroups",
+    ),
+    sync(
+        false,
+        true,
+        &["2023-12-01", "2021-08-01"],
+        "Microsoft.Insights/scheduledQueryRules",
+    ),
+    sync(
+        false,
+        false,
+        &["2025-05-01", "2024-11-01"],
+        "Microsoft.KeyVault/vaults/secrets",
+    ),
+    long(
+        lro(201, "Creating", Headers::AsyncOperation),
+        true,
+        &["2025-04-01", "2023-07-01"],
+        "Microsoft.ContainerRegistry/registries/replications",
+    ),
+    long(
+        PutMode::Accepted {
+            headers: Headers::Both,
+        },
+        false,
+        &["2025-04-15", "2024-11-15"],
+        "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments",
+    ),
+];
+
 /// The spec for a lower-case full type.
 pub(crate) fn spec(type_key: &str) -> Option<&'static TypeSpec> {
     TYPES
         .iter()
+        .chain(MORE_TYPES)
         .find(|t| t.display.eq_ignore_ascii_case(type_key))
 }
 

@@ -36,6 +36,7 @@ fn cases() -> Vec<(&'static str, &'static str, String, Option<&'static str>)> {
     let sql_ra = p(
         "Microsoft.DocumentDB/databaseAccounts/myaccountname/sqlRoleAssignments/{roleAssignmentId}",
     );
+    let pg = p("Microsoft.DBforPostgreSQL/flexibleServers/{serverName}");
     vec![
         (
             "resources/2025-03-01/CreateResourceGroup.json",
@@ -277,6 +278,24 @@ fn cases() -> Vec<(&'static str, &'static str, String, Option<&'static str>)> {
             "DELETE",
             sql_ra.clone(),
             Some("cosmos-db/2025-04-15/CosmosDBSqlRoleAssignmentCreateUpdate.json"),
+        ),
+        (
+            "postgresql/2025-08-01/ServersCreateInMicrosoftOwnedVirtualNetworkWithZoneRedundantHighAvailability.json",
+            "PUT",
+            pg.clone(),
+            None,
+        ),
+        (
+            "postgresql/2025-08-01/DatabasesCreate.json",
+            "PUT",
+            format!("{pg}/databases/{{databaseName}}"),
+            None,
+        ),
+        (
+            "postgresql/2025-08-01/AdministratorsMicrosoftEntraAdd.json",
+            "PUT",
+            format!("{pg}/administrators/{{objectId}}"),
+            None,
         ),
     ]
 }
@@ -532,6 +551,9 @@ fn parent_body(type_segment: &str, name: &str) -> Value {
         }
         "sqldatabases" => json!({"properties": {"resource": {"id": name}}}),
         "topics" | "subscriptions" => json!({"properties": {}}),
+        "flexibleservers" => {
+            json!({"location": "eastus", "sku": {"name": "Standard_B1ms", "tier": "Burstable"}, "properties": {"version": "16"}})
+        }
         _ => {
             json!({"location": "westus", "sku": {"name": "Standard"}, "properties": {"tenantId": "00000000-0000-0000-0000-000000000000", "sku": {"family": "A", "name": "standard"}, "accessPolicies": []}})
         }

@@ -313,6 +313,37 @@ impl ArmClient {
         }
     }
 
+    /// Runs a resource action (`POST {id}/{action}`, e.g. a Cosmos DB
+    /// `failoverPriorityChange` or a storage account `failover`) and waits for its
+    /// long-running operation; returns the resource as ARM then reads it.
+    pub async fn post(
+        &self,
+        id: &ResourceId,
+        action: &str,
+        body: &Value,
+    ) -> Result<Option<Value>, ArmError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        info!(%id, action, "arm action");
+        let mut url = self.url(id)?;
+        url.set_path(&format!("{}/{action}", id.as_str()));
+        let reply = self.send(Method::Post, "POST", id, url, Some(body)).await?;
+        if !(200..300).contains(&reply.status) {
+            return Err(Self::api_error("POST", id, &reply));
+        }
+        let async_op = reply.header(&AZURE_ASYNC_OPERATION);
+        let location = reply.header(&LOCATION);
+        // An action's body is not the resource, so only the polling headers count.
+        let target = match (async_op, location) {
+            (Some(u), _) => Some(PollTarget::AsyncOperation(u)),
+            (None, Some(u)) => Some(PollTarget::Location(u)),
+            (None, None) => None,
+        };
+        if let Some(target) = target {
+            self.wait("POST", id, target, retry_after(&reply)).await?;
+        }
+        self.get(id).await
+    }
+
     fn delay(&self, server: Option<Duration>) -> Duration {
         server
             .unwrap_or(self.options.poll_interval)

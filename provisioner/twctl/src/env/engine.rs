@@ -32,27 +32,44 @@ pub enum EngineError {
     Graph(#[from] super::resources::GraphError),
 }
 
-/// Reads every resource (GETs only, in parallel, bounded).
+/// Reads every resource (GETs only, in parallel, bounded). A resource named through
+/// another's live body ([`Resource::name_from`]) is read second, and is absent while that
+/// body lacks the name.
 pub async fn read_all(
     client: &ArmClient,
     resources: &[Resource],
     concurrency: usize,
 ) -> Result<Live, EngineError> {
     let mut live = Live::new();
-    for chunk in resources.chunks(concurrency.max(1)) {
-        let got = join_all(
-            chunk
-                .iter()
-                .map(|r| async move { (r, client.get(&r.id).await) }),
-        )
-        .await;
-        for (r, result) in got {
-            let body = result.map_err(|source| EngineError::Read {
-                kind: r.kind,
-                name: r.id.name().to_string(),
-                source,
-            })?;
-            live.insert(r.id.clone(), body);
+    for deferred in [false, true] {
+        let mut targets = Vec::new();
+        for r in resources
+            .iter()
+            .filter(|r| r.name_from.is_some() == deferred)
+        {
+            let lookup = |id: &ResourceId| live.get(id).and_then(Option::as_ref);
+            match r.concrete_id(&lookup) {
+                Ok(id) => targets.push((r, id)),
+                Err(_) => {
+                    live.insert(r.id.clone(), None);
+                }
+            }
+        }
+        for chunk in targets.chunks(concurrency.max(1)) {
+            let got = join_all(
+                chunk
+                    .iter()
+                    .map(|(r, id)| async move { (*r, client.get(id).await) }),
+            )
+            .await;
+            for (r, result) in got {
+                let body = result.map_err(|source| EngineError::Read {
+                    kind: r.kind,
+                    name: r.id.name().to_string(),
+                    source,
+                })?;
+                live.insert(r.id.clone(), body);
+            }
         }
     }
     Ok(live)
@@ -131,9 +148,16 @@ async fn apply_one(
     resource: Resource,
     deps: HashMap<ResourceId, Value>,
 ) -> Result<(Outcome, Value), ArmError> {
-    // Read first: a finished resource is a no-op, so a re-run resumes where it stopped.
-    let live = client.get(&resource.id).await?;
     let mut all: Live = deps.into_iter().map(|(k, v)| (k, Some(v))).collect();
+    let target = resource
+        .concrete_id(&|id: &ResourceId| all.get(id).and_then(Option::as_ref))
+        .map_err(|e| ArmError::Decode {
+            method: "PUT",
+            id: resource.id.to_string(),
+            message: e.to_string(),
+        })?;
+    // Read first: a finished resource is a no-op, so a re-run resumes where it stopped.
+    let live = client.get(&target).await?;
     all.insert(resource.id.clone(), live.clone());
     if live.is_none()
         && resource.kind == ResourceKind::ResourceGroup
@@ -157,7 +181,7 @@ async fn apply_one(
     })?;
     debug!(id = %resource.id, changes = step.changes.len(), "writing");
     let body = plan::put_body(&desired, live.as_ref(), &resource.ignore);
-    let after = client.put(&resource.id, &body).await?;
+    let after = client.put(&target, &body).await?;
     Ok((
         if live.is_some() {
             Outcome::Updated
@@ -272,10 +296,12 @@ pub async fn apply(
 }
 
 /// Deletes what `steps` lists, one after another (dependents first), each waited for.
+/// `live` names the resources whose name only a dependency's body knows.
 pub async fn destroy(
     client: &ArmClient,
     resources: &[Resource],
     steps: &[Step],
+    live: &Live,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Vec<ResourceResult> {
     let mut results = Vec::new();
@@ -285,7 +311,15 @@ pub async fn destroy(
         };
         on_event(Event::Started(r));
         let started = Instant::now();
-        let outcome = client.delete(&r.id).await;
+        let lookup = |id: &ResourceId| live.get(id).and_then(Option::as_ref);
+        let outcome = match r.concrete_id(&lookup) {
+            Ok(id) => client.delete(&id).await,
+            Err(e) => Err(ArmError::Decode {
+                method: "DELETE",
+                id: r.id.to_string(),
+                message: e.to_string(),
+            }),
+        };
         let result = ResourceResult {
             id: r.id.to_string(),
             kind: r.kind,

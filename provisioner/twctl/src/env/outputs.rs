@@ -103,6 +103,18 @@ pub fn outputs(
             put(k, id);
         }
     }
+    for (k, id) in [
+        ("platformIdentity", &ids.platform_identity),
+        ("postgres", &ids.postgres),
+        ("virtualNetwork", &ids.vnet),
+        ("apiManagement", &ids.apim),
+        ("frontDoor", &ids.front_door),
+        ("actionGroup", &ids.action_group),
+    ] {
+        if let Some(id) = id {
+            put(k, id);
+        }
+    }
     let mut endpoints = BTreeMap::from([
         ("cosmos".to_string(), cosmos_endpoint.clone()),
         ("keyVault".to_string(), vault_uri.clone()),
@@ -118,6 +130,80 @@ pub fn outputs(
         endpoints.insert("blob".into(), blob.to_string());
     }
 
+    let blob_endpoint = endpoints.get("blob").cloned();
+    let mut extra = serde_json::Map::new();
+    if let Some(md) = &s.market_data {
+        extra.insert(
+            "marketData".into(),
+            json!({
+                "cosmosContainer": md.container,
+                "partitionKeyPaths": md.partition_key_paths,
+                "archiveContainer": md.archive_container,
+                "blobEndpoint": blob_endpoint,
+            }),
+        );
+    }
+    if let (Some(st), Some(blob)) = (&s.storage, &blob_endpoint) {
+        extra.insert(
+            "storage".into(),
+            json!({"account": st.account, "blobEndpoint": blob}),
+        );
+    }
+    let mut platform_client = None;
+    if let Some(pid) = &ids.platform_identity {
+        let client = need(pid, "/properties/clientId", "clientId")?;
+        extra.insert(
+            "platformIdentity".into(),
+            json!({"clientId": client, "name": pid.name()}),
+        );
+        platform_client = Some(client);
+    }
+    if let (Some(id), Some(pg), Some(pid)) = (&ids.postgres, &s.postgres, &ids.platform_identity) {
+        let host = need(
+            id,
+            "/properties/fullyQualifiedDomainName",
+            "fullyQualifiedDomainName",
+        )?;
+        endpoints.insert("postgres".into(), host.clone());
+        // The user is the identity's name (its Entra administrator principal name); the
+        // password is an Entra token the ledger fetches, so the URL holds no secret.
+        let user = pid.name();
+        extra.insert(
+            "postgres".into(),
+            json!({
+                "host": host,
+                "port": 5432,
+                "database": pg.database,
+                "user": user,
+                "sslmode": "require",
+                "url": format!("postgres://{user}@{host}:5432/{}?sslmode=require", pg.database),
+            }),
+        );
+    }
+    if ids.app_insights.is_some() {
+        extra.insert(
+            "applicationInsights".into(),
+            json!({"connectionStringSecret": {
+                "vaultUri": vault_uri,
+                "name": super::resources::APP_INSIGHTS_SECRET,
+            }}),
+        );
+    }
+    if let Some(apim) = &ids.apim
+        && let Some(gw) = field(bodies, apim, "/properties/gatewayUrl")
+    {
+        endpoints.insert("apiManagementGateway".into(), gw.to_string());
+    }
+    if let (Some(fd), Some(f)) = (&ids.front_door, &s.front_door)
+        && let Some(host) = field(
+            bodies,
+            &fd.child("afdEndpoints", &f.endpoint),
+            "/properties/hostName",
+        )
+    {
+        endpoints.insert("frontDoor".into(), format!("https://{host}"));
+    }
+
     // The bots' namespaces: where the operator may read credential Secrets (the chart
     // grants it per namespace, never cluster-wide).
     let credential_namespaces: std::collections::BTreeSet<&str> = s
@@ -127,7 +213,7 @@ pub fn outputs(
         .iter()
         .map(|sa| sa.namespace.as_str())
         .collect();
-    let helm_values = json!({
+    let mut helm_values = json!({
         "azure": {
             "enabled": true,
             "cloud": s.cloud.as_str(),
@@ -149,14 +235,26 @@ pub fn outputs(
         "podLabels": {"azure.workload.identity/use": "true"},
         "credentialNamespaces": credential_namespaces,
     });
+    if let Some(azure) = helm_values.get_mut("azure").and_then(Value::as_object_mut) {
+        azure.extend(extra);
+        if let Some(cosmos) = azure.get_mut("cosmos").and_then(Value::as_object_mut)
+            && let Some(md) = &s.market_data
+        {
+            cosmos.insert("marketDataContainer".into(), json!(md.container));
+        }
+    }
+    let mut identity_client_ids = BTreeMap::from([
+        ("operator".to_string(), operator_client),
+        ("worker".to_string(), worker_client),
+    ]);
+    if let Some(c) = platform_client {
+        identity_client_ids.insert("platform".into(), c);
+    }
     Ok(Outputs {
         environment: env.metadata.name.clone(),
         resource_ids,
         endpoints,
-        identity_client_ids: BTreeMap::from([
-            ("operator".to_string(), operator_client),
-            ("worker".to_string(), worker_client),
-        ]),
+        identity_client_ids,
         oidc_issuer_url: oidc,
         aks_credentials_command: credentials_command(env),
         helm_values,

@@ -157,6 +157,7 @@ mod tests {
             depends_on: vec![],
             desired,
             ignore: vec!["/properties/count".into()],
+            name_from: None,
         }
     }
 

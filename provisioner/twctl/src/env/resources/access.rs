@@ -151,6 +151,15 @@ pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
             principal_id(&b.ids.worker_identity),
         ));
     }
+    if let Some(platform) = &b.ids.platform_identity {
+        // The platform reads the Application Insights connection string from the vault.
+        grants.push((
+            b.ids.key_vault.clone(),
+            roles::KEY_VAULT_SECRETS_USER,
+            platform.clone(),
+            principal_id(platform),
+        ));
+    }
     if let Some(eh) = &b.ids.event_hubs {
         grants.push((
             eh.clone(),
@@ -174,7 +183,46 @@ pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
                 "principalType": "ServicePrincipal",
             }}),
             ignore: vec![],
+            name_from: None,
         });
     }
+    out.extend(cosmos_data_access(b));
     out
+}
+
+/// Cosmos DB's built-in data contributor role (data plane: read and write items).
+pub const COSMOS_DATA_CONTRIBUTOR: &str = "00000000-0000-0000-0000-000000000002";
+
+/// Cosmos DB data-plane access for the workers (and the platform, when it has an
+/// identity): a SQL role assignment scoped to the environment's database, so they read
+/// and write items (the market-data container included) with Entra tokens, not keys.
+fn cosmos_data_access(b: &Builder) -> Vec<Resource> {
+    let s = b.spec();
+    let scope = format!("{}/dbs/{}", b.ids.cosmos.as_str(), s.cosmos.database);
+    let database = b.ids.cosmos.child("sqlDatabases", &s.cosmos.database);
+    [
+        Some(&b.ids.worker_identity),
+        b.ids.platform_identity.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|identity| {
+        let name = role_assignment_name(&database, COSMOS_DATA_CONTRIBUTOR, identity.as_str());
+        Resource {
+            id: b.ids.cosmos.child("sqlRoleAssignments", &name),
+            kind: ResourceKind::CosmosSqlRoleAssignment,
+            depends_on: vec![database.clone(), identity.clone()],
+            desired: json!({"properties": {
+                "roleDefinitionId": format!(
+                    "{}/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}",
+                    b.ids.cosmos.as_str()
+                ),
+                "scope": scope,
+                "principalId": reference(identity, "/properties/principalId"),
+            }}),
+            ignore: vec![],
+            name_from: None,
+        }
+    })
+    .collect()
 }

@@ -12,11 +12,34 @@ pub(super) fn registry(b: &Builder) -> Resource {
         AcrSku::Standard => "Standard",
         AcrSku::Premium => "Premium",
     };
+    let mut props = json!({"adminUserEnabled": false});
+    if b.private() {
+        props["publicNetworkAccess"] = json!("Disabled");
+        // Trusted Azure services (ACR Tasks, Defender) still reach a private registry.
+        props["networkRuleBypassOptions"] = json!("AzureServices");
+    }
     b.top(
         &b.ids.acr,
         ResourceKind::ContainerRegistry,
-        json!({"sku": {"name": sku}, "properties": {"adminUserEnabled": false}}),
+        json!({"sku": {"name": sku}, "properties": props}),
     )
+}
+
+/// Geo-replicas of a Premium registry in the secondary region (disaster recovery).
+pub(super) fn replication(b: &Builder) -> Option<Resource> {
+    let s = b.spec();
+    let secondary = s.disaster_recovery.as_ref()?.secondary(&s.location)?;
+    if s.acr.sku != AcrSku::Premium {
+        return None;
+    }
+    let mut r = b.top(
+        &b.ids.acr.child("replications", &secondary),
+        ResourceKind::RegistryReplication,
+        json!({"properties": {"regionEndpointEnabled": true}}),
+    );
+    r.desired["location"] = json!(secondary);
+    r.depends_on.push(b.ids.acr.clone());
+    Some(r)
 }
 
 /// The cluster: OIDC issuer and workload identity always on; the autoscaler owns each
@@ -46,6 +69,9 @@ pub(super) fn cluster(b: &Builder) -> Resource {
             if !p.zones.is_empty() {
                 pool["availabilityZones"] = json!(p.zones);
             }
+            if let Some(vnet) = &b.ids.vnet {
+                pool["vnetSubnetID"] = json!(vnet.child("subnets", "aks").as_str());
+            }
             pool
         })
         .collect();
@@ -69,6 +95,18 @@ pub(super) fn cluster(b: &Builder) -> Resource {
             }
         }),
     );
+    if let Some(vnet) = &b.ids.vnet {
+        // Azure CNI overlay: nodes in the AKS subnet, pods and services in ranges outside
+        // the VNet (so they never collide with private endpoint addresses).
+        r.desired["properties"]["networkProfile"] = json!({
+            "networkPlugin": "azure",
+            "networkPluginMode": "overlay",
+            "podCidr": crate::env::spec::POD_CIDR,
+            "serviceCidr": crate::env::spec::SERVICE_CIDR,
+            "dnsServiceIP": "172.16.0.10",
+        });
+        r.depends_on.push(vnet.clone());
+    }
     r.ignore = ignore;
     r
 }

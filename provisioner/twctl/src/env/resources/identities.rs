@@ -9,6 +9,7 @@ use super::{Builder, Resource, ResourceKind, reference};
 pub(super) fn identities(b: &Builder) -> Vec<Resource> {
     [&b.ids.operator_identity, &b.ids.worker_identity]
         .into_iter()
+        .chain(b.ids.platform_identity.as_ref())
         .map(|id| b.top(id, ResourceKind::UserAssignedIdentity, json!({})))
         .collect()
 }
@@ -18,10 +19,18 @@ pub(super) fn identities(b: &Builder) -> Vec<Resource> {
 pub(super) fn federated_credentials(b: &Builder) -> Vec<Resource> {
     let s = b.spec();
     let mut out = Vec::new();
+    let platform = b
+        .ids
+        .platform_identity
+        .as_ref()
+        .zip(s.identities.platform.as_ref());
     for (identity, spec) in [
         (&b.ids.operator_identity, &s.identities.operator),
         (&b.ids.worker_identity, &s.identities.worker),
-    ] {
+    ]
+    .into_iter()
+    .chain(platform)
+    {
         for sa in &spec.service_accounts {
             out.push(Resource {
                 id: identity.child("federatedIdentityCredentials", &sa.credential_name()),
@@ -33,6 +42,7 @@ pub(super) fn federated_credentials(b: &Builder) -> Vec<Resource> {
                     "audiences": ["api://AzureADTokenExchange"],
                 }}),
                 ignore: vec![],
+                name_from: None,
             });
         }
     }

@@ -11,10 +11,12 @@ pub(super) fn service_bus(b: &Builder) -> Resource {
     if let Some(c) = sb.capacity {
         sku["capacity"] = json!(c);
     }
+    let mut props = json!({"minimumTlsVersion": "1.2"});
+    b.lock_down(&mut props);
     b.top(
         &b.ids.service_bus,
         ResourceKind::ServiceBusNamespace,
-        json!({"sku": sku, "properties": {"minimumTlsVersion": "1.2"}}),
+        json!({"sku": sku, "properties": props}),
     )
 }
 

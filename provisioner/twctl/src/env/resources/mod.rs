@@ -14,9 +14,17 @@ use super::spec::{Environment, EnvironmentSpec};
 mod access;
 mod cluster;
 mod data;
+mod database;
+mod edge;
 mod identities;
 mod messaging;
 mod monitoring;
+mod network;
+mod operations;
+
+pub use edge::{API_ID, policy_xml};
+pub use monitoring::{ALERTS, AlertRule};
+pub use operations::APP_INSIGHTS_SECRET;
 
 pub use access::{role_assignment_name, roles};
 
@@ -53,6 +61,64 @@ pub enum ResourceKind {
     FederatedCredential,
     /// Azure RBAC role assignment.
     RoleAssignment,
+    /// Cosmos DB SQL container.
+    CosmosContainer,
+    /// PostgreSQL flexible server.
+    PostgresServer,
+    /// A database in it.
+    PostgresDatabase,
+    /// An Entra administrator of it.
+    PostgresAdministrator,
+    /// A server firewall rule.
+    PostgresFirewallRule,
+    /// Virtual network (with its subnets).
+    VirtualNetwork,
+    /// Network security group.
+    NetworkSecurityGroup,
+    /// DDoS protection plan.
+    DdosProtectionPlan,
+    /// Private endpoint.
+    PrivateEndpoint,
+    /// Private DNS zone.
+    PrivateDnsZone,
+    /// Link of a private DNS zone to the VNet.
+    PrivateDnsZoneLink,
+    /// A private endpoint's DNS zone group (its A records).
+    PrivateDnsZoneGroup,
+    /// API Management service.
+    ApiManagement,
+    /// An API in it.
+    ApiManagementApi,
+    /// An API's policy.
+    ApiManagementPolicy,
+    /// A named value.
+    ApiManagementNamedValue,
+    /// Front Door profile.
+    FrontDoorProfile,
+    /// Front Door endpoint.
+    FrontDoorEndpoint,
+    /// Front Door origin group.
+    FrontDoorOriginGroup,
+    /// Front Door origin.
+    FrontDoorOrigin,
+    /// Front Door route.
+    FrontDoorRoute,
+    /// Front Door security policy (attaches the WAF policy).
+    FrontDoorSecurityPolicy,
+    /// Front Door WAF policy.
+    WafPolicy,
+    /// Cost budget.
+    Budget,
+    /// Monitor action group.
+    ActionGroup,
+    /// Log search alert rule.
+    AlertRule,
+    /// A Key Vault secret written through ARM.
+    KeyVaultSecret,
+    /// A registry geo-replica.
+    RegistryReplication,
+    /// A Cosmos DB data-plane (SQL) role assignment.
+    CosmosSqlRoleAssignment,
 }
 
 impl std::fmt::Display for ResourceKind {
@@ -75,12 +141,41 @@ pub struct Resource {
     /// JSON pointers (`*` matches any array index) the diff skips: write-only fields ARM
     /// does not return, or fields something else owns (the autoscaler's node count).
     pub ignore: Vec<String>,
+    /// When the last segment of the ID is only known from a dependency's live body (a
+    /// PostgreSQL administrator is named by the identity's object ID): a [`reference`];
+    /// `id` then carries a placeholder name and [`Resource::concrete_id`] the real one.
+    pub name_from: Option<Value>,
 }
 
 impl Resource {
     /// A short label: `Kind name`.
     pub fn label(&self) -> String {
         format!("{} {}", self.kind, self.id.name())
+    }
+
+    /// The ID ARM knows the resource by: `id`, or with its name read through `name_from`.
+    pub fn concrete_id<'a>(
+        &self,
+        lookup: &impl Fn(&ResourceId) -> Option<&'a Value>,
+    ) -> Result<ResourceId, Unresolved> {
+        let Some(from) = &self.name_from else {
+            return Ok(self.id.clone());
+        };
+        let name = resolve(from, lookup)?;
+        let unresolved = || Unresolved {
+            id: self.id.to_string(),
+            pointer: "(name)".into(),
+        };
+        let name = name.as_str().ok_or_else(unresolved)?;
+        let kind = self
+            .id
+            .as_str()
+            .rsplit('/')
+            .nth(1)
+            .ok_or_else(unresolved)?
+            .to_string();
+        let parent = self.id.parent().ok_or_else(unresolved)?;
+        Ok(parent.child(&kind, name))
     }
 }
 
@@ -194,6 +289,18 @@ pub struct Ids {
     pub operator_identity: ResourceId,
     /// Worker identity.
     pub worker_identity: ResourceId,
+    /// Platform identity (the ledger's).
+    pub platform_identity: Option<ResourceId>,
+    /// PostgreSQL server.
+    pub postgres: Option<ResourceId>,
+    /// Virtual network.
+    pub vnet: Option<ResourceId>,
+    /// API Management.
+    pub apim: Option<ResourceId>,
+    /// Front Door profile.
+    pub front_door: Option<ResourceId>,
+    /// Action group.
+    pub action_group: Option<ResourceId>,
 }
 
 impl Ids {
@@ -246,6 +353,33 @@ impl Ids {
                 "userAssignedIdentities",
                 &s.identities.worker.name,
             ),
+            platform_identity: s.identities.platform.as_ref().map(|i| {
+                p(
+                    "Microsoft.ManagedIdentity",
+                    "userAssignedIdentities",
+                    &i.name,
+                )
+            }),
+            postgres: s
+                .postgres
+                .as_ref()
+                .map(|pg| p("Microsoft.DBforPostgreSQL", "flexibleServers", &pg.server)),
+            vnet: s
+                .network
+                .as_ref()
+                .map(|n| p("Microsoft.Network", "virtualNetworks", &n.vnet)),
+            apim: s
+                .api_management
+                .as_ref()
+                .map(|a| p("Microsoft.ApiManagement", "service", &a.name)),
+            front_door: s
+                .front_door
+                .as_ref()
+                .map(|f| p("Microsoft.Cdn", "profiles", &f.profile)),
+            action_group: s
+                .alerts
+                .as_ref()
+                .map(|a| p("Microsoft.Insights", "actionGroups", &a.action_group)),
             resource_group: rg,
         }
     }
@@ -287,6 +421,44 @@ impl<'a> Builder<'a> {
         body
     }
 
+    /// A resource whose location is `global` (DNS zones, Front Door, action groups).
+    fn global(&self, id: &ResourceId, kind: ResourceKind, extra: Value) -> Resource {
+        let mut r = self.top(id, kind, extra);
+        r.desired["location"] = json!("global");
+        r
+    }
+
+    /// A child resource (no location or tags) depending on `parents`.
+    fn child(
+        &self,
+        id: ResourceId,
+        kind: ResourceKind,
+        parents: &[&ResourceId],
+        desired: Value,
+    ) -> Resource {
+        Resource {
+            id,
+            kind,
+            depends_on: parents.iter().map(|p| (*p).clone()).collect(),
+            desired,
+            ignore: vec![],
+            name_from: None,
+        }
+    }
+
+    /// Whether the environment is private (`spec.network`).
+    fn private(&self) -> bool {
+        self.spec().network.is_some()
+    }
+
+    /// In a private environment, `publicNetworkAccess: Disabled` in `properties`; a public
+    /// one leaves the service's default (enabled) alone.
+    fn lock_down(&self, properties: &mut Value) {
+        if self.private() {
+            properties["publicNetworkAccess"] = json!("Disabled");
+        }
+    }
+
     /// A tracked resource directly in the group.
     fn top(&self, id: &ResourceId, kind: ResourceKind, extra: Value) -> Resource {
         Resource {
@@ -295,6 +467,7 @@ impl<'a> Builder<'a> {
             depends_on: vec![self.ids.resource_group.clone()],
             desired: self.tracked(extra),
             ignore: vec![],
+            name_from: None,
         }
     }
 
@@ -312,6 +485,7 @@ impl<'a> Builder<'a> {
                 json!({})
             },
             ignore: vec![],
+            name_from: None,
         }
     }
 }
@@ -324,13 +498,22 @@ pub fn build(env: &Environment) -> Vec<Resource> {
     // Identities first: they have no dependency but the group and others wait on them.
     out.extend(identities::identities(&b));
     out.extend(monitoring::resources(&b));
+    out.extend(network::resources(&b));
     out.push(cluster::registry(&b));
+    out.extend(cluster::replication(&b));
     out.push(cluster::cluster(&b));
     out.extend(data::cosmos(&b));
     out.push(data::key_vault(&b));
     out.push(messaging::service_bus(&b));
     out.extend(messaging::event_hubs(&b));
     out.extend(data::storage(&b));
+    out.extend(data::market_data(&b));
+    out.extend(database::postgres(&b));
+    out.extend(network::private_endpoints(&b));
+    out.extend(edge::api_management(&b));
+    out.extend(edge::front_door(&b));
+    out.extend(operations::resources(&b));
+    out.extend(monitoring::alerts(&b));
     out.extend(identities::federated_credentials(&b));
     out.extend(access::role_assignments(&b));
     out

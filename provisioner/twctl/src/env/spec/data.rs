@@ -172,3 +172,88 @@ impl StorageSpec {
         Ok(())
     }
 }
+
+/// `spec.marketData`: where the market-data feed keeps its data: a Cosmos DB container in
+/// the environment's database (latest tickers, closed bars, order-book snapshots) and a
+/// blob container of daily archives in the storage account.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MarketDataSpec {
+    /// Cosmos DB container (default `market-data`).
+    #[serde(default = "market_data")]
+    pub container: String,
+    /// Hierarchical partition key, 1–3 paths (default `/symbol`, `/day`: one logical
+    /// partition per symbol and day, far below the 20 GB a logical partition holds).
+    #[serde(default = "partition_paths")]
+    pub partition_key_paths: Vec<String>,
+    /// Days an item lives (the container's default TTL; default 30).
+    #[serde(default = "thirty_days")]
+    pub ttl_days: u32,
+    /// Blob container of the daily archives (default `market-archive`).
+    #[serde(default = "market_archive")]
+    pub archive_container: String,
+}
+
+fn market_data() -> String {
+    "market-data".into()
+}
+fn partition_paths() -> Vec<String> {
+    vec!["/symbol".into(), "/day".into()]
+}
+fn thirty_days() -> u32 {
+    30
+}
+fn market_archive() -> String {
+    "market-archive".into()
+}
+
+impl MarketDataSpec {
+    /// Names, key paths, TTL, and a storage account for the archive.
+    pub(super) fn check(&self, c: &Check, storage: Option<&StorageSpec>) -> Result<(), SpecError> {
+        c.name(
+            "spec.marketData.container",
+            Kind::CosmosContainer,
+            &self.container,
+        )?;
+        if !(1..=3).contains(&self.partition_key_paths.len()) {
+            return Err(c.invalid(
+                "spec.marketData.partitionKeyPaths",
+                "a hierarchical partition key has 1-3 paths",
+            ));
+        }
+        for (i, p) in self.partition_key_paths.iter().enumerate() {
+            if !p.starts_with('/') || p.len() < 2 {
+                return Err(c.invalid(
+                    &format!("spec.marketData.partitionKeyPaths[{i}]"),
+                    format!("{p:?} must be a path such as /symbol"),
+                ));
+            }
+        }
+        c.unique(
+            "spec.marketData.partitionKeyPaths",
+            self.partition_key_paths.iter().map(String::as_str),
+        )?;
+        c.within("spec.marketData.ttlDays", self.ttl_days, 1..=3650)?;
+        c.name(
+            "spec.marketData.archiveContainer",
+            Kind::BlobContainer,
+            &self.archive_container,
+        )?;
+        let Some(st) = storage else {
+            return Err(c.invalid(
+                "spec.marketData.archiveContainer",
+                "the archive lives in the storage account: set spec.storage",
+            ));
+        };
+        if st.containers.contains(&self.archive_container) {
+            return Err(c.invalid(
+                "spec.marketData.archiveContainer",
+                format!(
+                    "{:?} is also in spec.storage.containers (name it once)",
+                    self.archive_container
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

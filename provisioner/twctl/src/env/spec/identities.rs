@@ -14,6 +14,10 @@ pub struct IdentitiesSpec {
     pub operator: IdentitySpec,
     /// The workers' identity.
     pub worker: IdentitySpec,
+    /// The platform service's identity (the ledger): required with `spec.postgres`, whose
+    /// Entra administrator it is.
+    #[serde(default)]
+    pub platform: Option<IdentitySpec>,
 }
 
 /// `spec.identities.operator` / `.worker`.
@@ -62,6 +66,15 @@ impl IdentitiesSpec {
                 "spec.identities.worker.name",
                 "must differ from the operator's identity",
             ));
+        }
+        if let Some(p) = &self.platform {
+            p.check(c, "platform")?;
+            if p.name == self.operator.name || p.name == self.worker.name {
+                return Err(c.invalid(
+                    "spec.identities.platform.name",
+                    "must differ from the operator's and the workers' identities",
+                ));
+            }
         }
         Ok(())
     }

@@ -101,3 +101,46 @@ pub fn check(name: &str) -> Result<(), String> {
         "{name:?} is not an Azure location this twctl knows (e.g. westeurope, eastus2; the list is in provisioner/twctl/src/env/spec/locations.rs)"
     ))
 }
+
+/// Azure's region pairs, both ways: the default secondary region for disaster recovery.
+/// Source: "Azure cross-region replication pairings for all geographies",
+/// learn.microsoft.com/azure/reliability/cross-region-replication-azure (compiled 2026-12,
+/// from memory of that table; regions without a pair there need `secondaryLocation`).
+pub const PAIRS: &[(&str, &str)] = &[
+    ("eastus", "westus"),
+    ("eastus2", "centralus"),
+    ("westus2", "westcentralus"),
+    ("westus3", "eastus"),
+    ("northcentralus", "southcentralus"),
+    ("canadacentral", "canadaeast"),
+    ("brazilsouth", "southcentralus"),
+    ("northeurope", "westeurope"),
+    ("uksouth", "ukwest"),
+    ("francecentral", "francesouth"),
+    ("germanywestcentral", "germanynorth"),
+    ("switzerlandnorth", "switzerlandwest"),
+    ("norwayeast", "norwaywest"),
+    ("swedencentral", "swedensouth"),
+    ("eastasia", "southeastasia"),
+    ("japaneast", "japanwest"),
+    ("koreacentral", "koreasouth"),
+    ("australiaeast", "australiasoutheast"),
+    ("australiacentral", "australiacentral2"),
+    ("centralindia", "southindia"),
+    ("uaenorth", "uaecentral"),
+    ("southafricanorth", "southafricawest"),
+];
+
+/// The region `name` is paired with, if Azure pairs it. For a region that is the second
+/// of two pairs (westus, southcentralus) the first pair listed wins.
+pub fn paired(name: &str) -> Option<&'static str> {
+    PAIRS.iter().find_map(|(a, b)| {
+        if *a == name {
+            Some(*b)
+        } else if *b == name {
+            Some(*a)
+        } else {
+            None
+        }
+    })
+}

@@ -11,16 +11,29 @@ use tradewind_azure::names::{self, Kind};
 
 mod cluster;
 mod data;
+mod database;
+mod edge;
 mod identities;
-mod locations;
+pub mod locations;
 mod messaging;
 mod monitoring;
+mod network;
+mod operations;
 
 pub use cluster::{AcrSku, AcrSpec, AksSpec, AksTier, NodePoolSpec, PoolMode};
-pub use data::{Consistency, CosmosSpec, KeyVaultSpec, StorageSpec, VaultSku};
+pub use data::{Consistency, CosmosSpec, KeyVaultSpec, MarketDataSpec, StorageSpec, VaultSku};
+pub use database::{
+    EntraAdministrator, HighAvailability, PostgresSpec, PostgresTier, PrincipalType,
+};
+pub use edge::{
+    ApiManagementSpec, ApimSku, FrontDoorSku, FrontDoorSpec, OpenApiSource, RateLimitKey,
+    RateLimitSpec, WafMode,
+};
 pub use identities::{IdentitiesSpec, IdentitySpec, ServiceAccountRef};
 pub use messaging::{EventHubsSpec, MessagingSku, ServiceBusSpec};
 pub use monitoring::MonitoringSpec;
+pub use network::{Cidr, NetworkSpec, POD_CIDR, SERVICE_CIDR};
+pub use operations::{AlertsSpec, BudgetSpec, DisasterRecoverySpec};
 
 /// The only `apiVersion` this version of twctl reads.
 pub const API_VERSION: &str = "tradewind.dev/v1alpha1";
@@ -173,7 +186,39 @@ pub struct EnvironmentSpec {
     pub monitoring: Option<MonitoringSpec>,
     /// The operator's and the workers' user-assigned identities.
     pub identities: IdentitiesSpec,
+    /// The market-data container and archive (optional).
+    #[serde(default)]
+    pub market_data: Option<MarketDataSpec>,
+    /// The ledger's PostgreSQL flexible server (optional).
+    #[serde(default)]
+    pub postgres: Option<PostgresSpec>,
+    /// Private networking (optional; absent: public endpoints).
+    #[serde(default)]
+    pub network: Option<NetworkSpec>,
+    /// API Management in front of the platform API (optional).
+    #[serde(default)]
+    pub api_management: Option<ApiManagementSpec>,
+    /// Front Door with a WAF policy in front of API Management (optional).
+    #[serde(default)]
+    pub front_door: Option<FrontDoorSpec>,
+    /// A secondary region (optional).
+    #[serde(default)]
+    pub disaster_recovery: Option<DisasterRecoverySpec>,
+    /// A monthly budget with alerts (optional).
+    #[serde(default)]
+    pub budget: Option<BudgetSpec>,
+    /// Alert rules and who they reach (optional).
+    #[serde(default)]
+    pub alerts: Option<AlertsSpec>,
 }
+
+/// Storage SKUs that keep a copy in the paired region.
+pub const GEO_REDUNDANT_STORAGE: &[&str] = &[
+    "Standard_GRS",
+    "Standard_RAGRS",
+    "Standard_GZRS",
+    "Standard_RAGZRS",
+];
 
 /// `spec.resourceGroup`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -199,7 +244,41 @@ impl Environment {
             file: file.clone(),
             message: e.to_string(),
         })?;
-        Self::parse(&file, &text)
+        let mut env = Self::parse(&file, &text)?;
+        env.read_documents(&file, path.parent().unwrap_or(std::path::Path::new(".")))?;
+        Ok(env)
+    }
+
+    /// Reads the files the spec names (the OpenAPI document), relative to `base`, and
+    /// checks they are what they claim to be.
+    pub fn read_documents(&mut self, file: &str, base: &std::path::Path) -> Result<(), SpecError> {
+        let Some(apim) = &mut self.spec.api_management else {
+            return Ok(());
+        };
+        let Some(name) = &apim.open_api.file else {
+            return Ok(());
+        };
+        let path = "spec.apiManagement.openApi.file";
+        let invalid = |message: String| SpecError::Invalid {
+            file: file.to_string(),
+            path: path.to_string(),
+            message,
+        };
+        let full = base.join(name);
+        let text = std::fs::read_to_string(&full)
+            .map_err(|e| invalid(format!("{}: {e}", full.display())))?;
+        let doc: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| invalid(format!("{}: not JSON: {e}", full.display())))?;
+        if !doc.get("openapi").is_some_and(serde_json::Value::is_string)
+            || !doc.get("paths").is_some_and(serde_json::Value::is_object)
+        {
+            return Err(invalid(format!(
+                "{}: not an OpenAPI 3 document (no \"openapi\" version or \"paths\")",
+                full.display()
+            )));
+        }
+        apim.open_api.document = Some(text);
+        Ok(())
     }
 
     /// Parses and validates spec text; `file` only labels errors.
@@ -281,7 +360,7 @@ impl Environment {
         if let Some(m) = &s.monitoring {
             m.check(&c)?;
         }
-        Ok(())
+        s.check_topology(&c)
     }
 }
 
@@ -343,6 +422,98 @@ impl Check<'_> {
 }
 
 impl EnvironmentSpec {
+    /// The parts beyond the core services, and what they ask of each other.
+    fn check_topology(&self, c: &Check) -> Result<(), SpecError> {
+        if let Some(md) = &self.market_data {
+            md.check(c, self.storage.as_ref())?;
+        }
+        if let Some(pg) = &self.postgres {
+            pg.check(c)?;
+            if self.identities.platform.is_none() {
+                return Err(c.invalid(
+                    "spec.identities.platform",
+                    "required with spec.postgres: the ledger signs in to PostgreSQL as this identity",
+                ));
+            }
+        }
+        if let Some(n) = &self.network {
+            n.check(c)?;
+            if self.cloud != CloudName::AzurePublic {
+                return Err(c.invalid(
+                    "spec.cloud",
+                    "private networking knows the private DNS zone names of AzurePublic only",
+                ));
+            }
+            if self.acr.sku != AcrSku::Premium {
+                return Err(c.invalid(
+                    "spec.acr.sku",
+                    "a registry behind a private endpoint must be Premium",
+                ));
+            }
+            if self.service_bus.sku != MessagingSku::Premium {
+                return Err(c.invalid(
+                    "spec.serviceBus.sku",
+                    "a namespace behind a private endpoint must be Premium",
+                ));
+            }
+        }
+        if let Some(a) = &self.api_management {
+            a.check(c, self.network.is_some())?;
+            if let Some(n) = &self.network
+                && n.apim_subnet.is_none()
+            {
+                return Err(c.invalid(
+                    "spec.network.apimSubnet",
+                    "required with spec.apiManagement: the gateway reaches the platform inside the VNet",
+                ));
+            }
+        }
+        if let Some(f) = &self.front_door {
+            f.check(c)?;
+            if self.api_management.is_none() {
+                return Err(c.invalid(
+                    "spec.frontDoor",
+                    "Front Door's origin is API Management: set spec.apiManagement",
+                ));
+            }
+        }
+        if let Some(dr) = &self.disaster_recovery {
+            dr.check(c, &self.location)?;
+            if self.cosmos.serverless {
+                return Err(c.invalid(
+                    "spec.cosmos.serverless",
+                    "a serverless account runs in one region only; disaster recovery needs provisioned throughput",
+                ));
+            }
+            if let Some(st) = &self.storage
+                && !GEO_REDUNDANT_STORAGE.contains(&st.sku.as_str())
+            {
+                return Err(c.invalid(
+                    "spec.storage.sku",
+                    format!(
+                        "{:?} keeps no copy in the secondary region; use one of {GEO_REDUNDANT_STORAGE:?}",
+                        st.sku
+                    ),
+                ));
+            }
+            if let Some(pg) = &self.postgres
+                && !pg.geo_redundant_backup
+            {
+                return Err(c.invalid(
+                    "spec.postgres.geoRedundantBackup",
+                    "must be true with spec.disasterRecovery (geo-restore into the secondary region)",
+                ));
+            }
+        }
+        if let Some(b) = &self.budget {
+            b.check(c)?;
+        }
+        if let Some(a) = &self.alerts {
+            a.check(c, self.monitoring.is_some())?;
+        }
+        Ok(())
+    }
+
     fn metadata_name_ok(&self, name: &str) -> Result<(), ()> {
         let ok = (1..=63).contains(&name.len())
             && name
@@ -463,6 +634,270 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("dev.yaml: apiVersion: "), "{err}");
+    }
+
+    /// Every new part of the topology refuses bad input naming the field.
+    #[test]
+    fn topology_fields_are_checked_naming_the_field() {
+        let prod = example("prod");
+        let refused = |from: &str, to: &str| {
+            assert!(prod.contains(from), "prod.yaml has no {from:?}");
+            Environment::parse("prod.yaml", &prod.replacen(from, to, 1))
+                .unwrap_err()
+                .to_string()
+        };
+        for (from, to, path) in [
+            (
+                "server: tradewind-prod-pg",
+                "server: Tradewind_PG",
+                "spec.postgres.server",
+            ),
+            ("version: \"16\"", "version: \"9\"", "spec.postgres.version"),
+            ("sku: Standard_D4ds_v5", "sku: D4", "spec.postgres.sku"),
+            (
+                "storageSizeGb: 256",
+                "storageSizeGb: 100",
+                "spec.postgres.storageSizeGb",
+            ),
+            (
+                "backupRetentionDays: 35",
+                "backupRetentionDays: 36",
+                "spec.postgres.backupRetentionDays",
+            ),
+            (
+                "tier: GeneralPurpose",
+                "tier: Burstable",
+                "spec.postgres.highAvailability",
+            ),
+            (
+                "objectId: 6f1b7a9e-2c4d-4e8f-9a1b-3c5d7e9f1a2b",
+                "objectId: nope",
+                "spec.postgres.administrators[0].objectId",
+            ),
+            (
+                "geoRedundantBackup: true",
+                "geoRedundantBackup: false",
+                "spec.postgres.geoRedundantBackup",
+            ),
+            (
+                "addressSpace: 10.40.0.0/16",
+                "addressSpace: 10.40.0.1/16",
+                "spec.network.addressSpace",
+            ),
+            (
+                "addressSpace: 10.40.0.0/16",
+                "addressSpace: 172.16.0.0/12",
+                "spec.network.addressSpace",
+            ),
+            (
+                "aksSubnet: 10.40.0.0/20",
+                "aksSubnet: 10.41.0.0/20",
+                "spec.network.aksSubnet",
+            ),
+            (
+                "privateEndpointSubnet: 10.40.16.0/24",
+                "privateEndpointSubnet: 10.40.8.0/24",
+                "spec.network.privateEndpointSubnet",
+            ),
+            (
+                "apimSubnet: 10.40.17.0/27",
+                "apimSubnet: 10.40.17.0/30",
+                "spec.network.apimSubnet",
+            ),
+            (
+                "    apimSubnet: 10.40.17.0/27\n",
+                "",
+                "spec.network.apimSubnet",
+            ),
+            (
+                "name: tradewindprodacr\n    sku: Premium",
+                "name: tradewindprodacr\n    sku: Standard",
+                "spec.acr.sku",
+            ),
+            (
+                "sku: Premium\n    capacity: 2\n  eventHubs",
+                "sku: Standard\n  eventHubs",
+                "spec.serviceBus.sku",
+            ),
+            ("cloud: AzurePublic", "cloud: AzureChina", "spec.cloud"),
+            (
+                "capacity: 2\n    zones",
+                "capacity: 3\n    zones",
+                "spec.apiManagement.capacity",
+            ),
+            (
+                "publisherEmail: platform-team@tradewind.example",
+                "publisherEmail: nobody",
+                "spec.apiManagement.publisherEmail",
+            ),
+            (
+                "url: https://api.tradewind.example/api/v1/openapi.json",
+                "url: http://api.tradewind.example/openapi.json",
+                "spec.apiManagement.openApi.url",
+            ),
+            (
+                "backendUrl: http://10.40.15.250",
+                "backendUrl: 10.40.15.250",
+                "spec.apiManagement.backendUrl",
+            ),
+            (
+                "calls: 600",
+                "calls: 0",
+                "spec.apiManagement.rateLimit.calls",
+            ),
+            (
+                "sku: Premium\n    capacity: 2\n    zones",
+                "sku: Consumption\n    capacity: 2\n    zones",
+                "spec.apiManagement.sku",
+            ),
+            (
+                "wafPolicy: tradewindprodwaf",
+                "wafPolicy: waf-prod",
+                "spec.frontDoor.wafPolicy",
+            ),
+            (
+                "rateLimitPerMinute: 1200",
+                "rateLimitPerMinute: 5",
+                "spec.frontDoor.rateLimitPerMinute",
+            ),
+            (
+                "disasterRecovery: {}",
+                "disasterRecovery: {secondaryLocation: westeurope}",
+                "spec.disasterRecovery.secondaryLocation",
+            ),
+            (
+                "disasterRecovery: {}",
+                "disasterRecovery: {secondaryLocation: atlantis}",
+                "spec.disasterRecovery.secondaryLocation",
+            ),
+            (
+                "sku: Standard_GZRS",
+                "sku: Standard_ZRS",
+                "spec.storage.sku",
+            ),
+            ("amount: 25000", "amount: 0", "spec.budget.amount"),
+            (
+                "startDate: \"2026-12-01\"",
+                "startDate: \"2026-12-15\"",
+                "spec.budget.startDate",
+            ),
+            (
+                "thresholds: [50, 80, 100]",
+                "thresholds: [50, 50]",
+                "spec.budget.thresholds[1]",
+            ),
+            (
+                "thresholds: [50, 80, 100]",
+                "thresholds: [10, 20, 30, 40, 50]",
+                "spec.budget.thresholds",
+            ),
+            (
+                "finance@tradewind.example]",
+                "finance]",
+                "spec.budget.contactEmails[1]",
+            ),
+            (
+                "shortName: tw-prod",
+                "shortName: tradewind-production",
+                "spec.alerts.shortName",
+            ),
+            (
+                "feedLagSeconds: 15",
+                "feedLagSeconds: 0",
+                "spec.alerts.feedLagSeconds",
+            ),
+            ("ttlDays: 30", "ttlDays: 0", "spec.marketData.ttlDays"),
+            (
+                "partitionKeyPaths: [/symbol, /day]",
+                "partitionKeyPaths: [symbol]",
+                "spec.marketData.partitionKeyPaths[0]",
+            ),
+            (
+                "archiveContainer: market-archive",
+                "archiveContainer: reports",
+                "spec.marketData.archiveContainer",
+            ),
+            (
+                "    platform:\n      name: tradewind-prod-platform",
+                "    platform:\n      name: tradewind-prod-worker",
+                "spec.identities.platform.name",
+            ),
+        ] {
+            let err = refused(from, to);
+            assert!(
+                err.starts_with(&format!("prod.yaml: {path}: ")),
+                "{from:?} → {to:?}: {err}"
+            );
+        }
+        // Unknown fields in the new sections name their path too.
+        let err = refused("ddosProtection: true", "ddosProtecion: true");
+        assert!(
+            err.starts_with("prod.yaml: spec.network.ddosProtecion: unknown field"),
+            "{err}"
+        );
+        let err = refused("wafMode: Prevention", "wafMode: Block");
+        assert!(
+            err.starts_with("prod.yaml: spec.frontDoor.wafMode: "),
+            "{err}"
+        );
+        // Without the platform identity PostgreSQL has no one to sign in as.
+        let no_platform = prod.replace(
+            "    platform:\n      name: tradewind-prod-platform\n      serviceAccounts:\n        - {namespace: tradewind-system, name: tradewind-platform}\n",
+            "",
+        );
+        let err = Environment::parse("prod.yaml", &no_platform)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("prod.yaml: spec.identities.platform: "),
+            "{err}"
+        );
+        // Alerts need the workspace.
+        let dev = example("dev");
+        let start = dev.find("  monitoring:").unwrap();
+        let end = dev.find("  identities:").unwrap();
+        let no_monitoring = format!("{}{}", &dev[..start], &dev[end..]);
+        let err = Environment::parse("dev.yaml", &no_monitoring)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("dev.yaml: spec.alerts: "), "{err}");
+    }
+
+    #[test]
+    fn openapi_file_is_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!("twctl-openapi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let spec = example("dev").replace(
+            "url: https://platform.dev.tradewind.example/api/v1/openapi.json",
+            "file: openapi.json",
+        );
+        std::fs::write(dir.join("env.yaml"), &spec).unwrap();
+        let err = Environment::load(&dir.join("env.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spec.apiManagement.openApi.file: "), "{err}");
+        std::fs::write(dir.join("openapi.json"), "{\"swagger\": \"2.0\"}").unwrap();
+        let err = Environment::load(&dir.join("env.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an OpenAPI 3 document"), "{err}");
+        let doc = r#"{"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}}"#;
+        std::fs::write(dir.join("openapi.json"), doc).unwrap();
+        let env = Environment::load(&dir.join("env.yaml")).unwrap();
+        let apim = env.spec.api_management.as_ref().unwrap();
+        assert_eq!(apim.open_api.document.as_deref(), Some(doc));
+        let both = spec.replace(
+            "file: openapi.json",
+            "file: openapi.json\n      url: https://x.example/o.json",
+        );
+        let err = Environment::parse("dev.yaml", &both)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("dev.yaml: spec.apiManagement.openApi: "),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
