@@ -18,9 +18,9 @@
 //! - The user API's keys, nonces and paged reads: [`api`].
 
 pub mod accounts;
+pub mod api;
 mod batch;
 mod capital;
-pub mod api;
 mod record;
 mod schema;
 mod settle;

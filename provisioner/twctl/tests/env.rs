@@ -790,22 +790,34 @@ fn prod_topology_is_private_and_wired_into_the_helm_values() {
     res(
         "Microsoft.Storage/storageAccounts/tradewindprodst/blobServices/default/containers/market-archive",
     );
-    // The workers and the platform read and write items with Entra tokens (data-plane role).
+    // The platform reads and writes items with Entra tokens (data-plane role); the
+    // workers' shared identity gets none (each bot's own identity is granted its own
+    // container by the operator).
     let data_roles: Vec<(String, Value)> = fx.fake.resources_under(&format!(
         "{rg}/providers/Microsoft.DocumentDB/databaseAccounts/tradewind-prod-cosmos/sqlRoleAssignments"
     ));
-    assert_eq!(data_roles.len(), 2, "{data_roles:#?}");
+    assert_eq!(data_roles.len(), 1, "{data_roles:#?}");
     let worker = fx
         .fake
         .resource(outputs["resourceIds"]["workerIdentity"].as_str().unwrap())
         .unwrap();
-    assert!(data_roles.iter().any(|(_, r)| {
-        r["properties"]["principalId"] == worker["properties"]["principalId"]
+    assert!(data_roles.iter().all(|(_, r)| {
+        r["properties"]["principalId"] != worker["properties"]["principalId"]
             && r["properties"]["scope"]
                 .as_str()
                 .unwrap()
                 .ends_with("/dbs/tradewind")
     }));
+    // The operator may assign only the bots' data roles, under a condition.
+    let conditional: Vec<(String, Value)> = fx
+        .fake
+        .resources_under(&format!("{rg}/providers/Microsoft.KeyVault/vaults"))
+        .into_iter()
+        .filter(|(id, r)| {
+            id.contains("/roleAssignments/") && r["properties"]["conditionVersion"] == "2.0"
+        })
+        .collect();
+    assert_eq!(conditional.len(), 1, "{conditional:#?}");
     assert_eq!(
         helm["azure"]["marketData"]["cosmosContainer"],
         "market-data"

@@ -38,11 +38,17 @@ pub mod roles {
     /// Manage a resource (scoped to the Service Bus namespace, so the operator can create
     /// per-bot topics and subscriptions through ARM).
     pub const CONTRIBUTOR: (&str, &str) = ("Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c");
-    /// Manage an identity's federated credentials (scoped to the worker identity, so the
-    /// operator can federate each bot's ServiceAccount with it).
+    /// Create and delete user-assigned identities and their federated credentials
+    /// (scoped to the resource group: the operator gives each bot its own identity).
     pub const MANAGED_IDENTITY_CONTRIBUTOR: (&str, &str) = (
         "Managed Identity Contributor",
         "e40ec5ca-96e0-45a2-b4ff-59039f2c2b59",
+    );
+    /// Assign roles, here only under [`super::BOT_ROLE_CONDITION`] (the three data roles a
+    /// bot's identity gets on its own secret and topic).
+    pub const RBAC_ADMINISTRATOR: (&str, &str) = (
+        "Role Based Access Control Administrator",
+        "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
     );
     /// Read and write blobs.
     pub const STORAGE_BLOB_DATA_CONTRIBUTOR: (&str, &str) = (
@@ -107,12 +113,6 @@ pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
             principal_id(&b.ids.operator_identity),
         ),
         (
-            b.ids.key_vault.clone(),
-            roles::KEY_VAULT_SECRETS_USER,
-            b.ids.worker_identity.clone(),
-            principal_id(&b.ids.worker_identity),
-        ),
-        (
             b.ids.cosmos.clone(),
             roles::DOCUMENTDB_ACCOUNT_CONTRIBUTOR,
             b.ids.operator_identity.clone(),
@@ -125,32 +125,12 @@ pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
             principal_id(&b.ids.operator_identity),
         ),
         (
-            b.ids.worker_identity.clone(),
+            b.ids.resource_group.clone(),
             roles::MANAGED_IDENTITY_CONTRIBUTOR,
             b.ids.operator_identity.clone(),
             principal_id(&b.ids.operator_identity),
         ),
-        (
-            b.ids.service_bus.clone(),
-            roles::SERVICE_BUS_DATA_SENDER,
-            b.ids.worker_identity.clone(),
-            principal_id(&b.ids.worker_identity),
-        ),
-        (
-            b.ids.service_bus.clone(),
-            roles::SERVICE_BUS_DATA_RECEIVER,
-            b.ids.worker_identity.clone(),
-            principal_id(&b.ids.worker_identity),
-        ),
     ];
-    if let Some(st) = &b.ids.storage {
-        grants.push((
-            st.clone(),
-            roles::STORAGE_BLOB_DATA_CONTRIBUTOR,
-            b.ids.worker_identity.clone(),
-            principal_id(&b.ids.worker_identity),
-        ));
-    }
     if let Some(platform) = &b.ids.platform_identity {
         // The platform reads the Application Insights connection string from the vault.
         grants.push((
@@ -160,28 +140,35 @@ pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
             principal_id(platform),
         ));
     }
-    if let Some(eh) = &b.ids.event_hubs {
-        grants.push((
-            eh.clone(),
-            roles::EVENT_HUBS_DATA_RECEIVER,
-            b.ids.worker_identity.clone(),
-            principal_id(&b.ids.worker_identity),
-        ));
-    }
-    for (scope, (_, role), principal_owner, principal) in grants {
+    let conditional = [b.ids.key_vault.clone(), b.ids.service_bus.clone()]
+        .into_iter()
+        .map(|scope| {
+            (
+                scope,
+                roles::RBAC_ADMINISTRATOR,
+                b.ids.operator_identity.clone(),
+                principal_id(&b.ids.operator_identity),
+            )
+        });
+    for (scope, (_, role), principal_owner, principal) in grants.into_iter().chain(conditional) {
         let name = role_assignment_name(&scope, role, principal_owner.as_str());
+        let mut properties = json!({
+            "roleDefinitionId": format!(
+                "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+                b.spec().subscription_id
+            ),
+            "principalId": principal,
+            "principalType": "ServicePrincipal",
+        });
+        if role == roles::RBAC_ADMINISTRATOR.1 {
+            properties["condition"] = json!(BOT_ROLE_CONDITION);
+            properties["conditionVersion"] = json!("2.0");
+        }
         out.push(Resource {
             id: scope.provider("Microsoft.Authorization", "roleAssignments", &name),
             kind: ResourceKind::RoleAssignment,
             depends_on: vec![scope.clone(), principal_owner.clone()],
-            desired: json!({"properties": {
-                "roleDefinitionId": format!(
-                    "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{role}",
-                    b.spec().subscription_id
-                ),
-                "principalId": principal,
-                "principalType": "ServicePrincipal",
-            }}),
+            desired: json!({ "properties": properties }),
             ignore: vec![],
             name_from: None,
         });
@@ -190,39 +177,43 @@ pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
     out
 }
 
+/// The condition on the operator's role-assignment rights: it may assign (and remove)
+/// only Key Vault Secrets User and Service Bus Data Sender/Receiver, only to service
+/// principals — what each bot's own identity gets on its own secret and topic. With Owner
+/// or User Access Administrator a compromised operator could grant itself any role.
+pub const BOT_ROLE_CONDITION: &str = "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {4633458b-17de-408a-b874-0445c86b69e6, 69a216fc-b8fb-44d8-bc22-1f3c2cd27a39, 4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'})) AND ((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {4633458b-17de-408a-b874-0445c86b69e6, 69a216fc-b8fb-44d8-bc22-1f3c2cd27a39, 4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0}))";
+
 /// Cosmos DB's built-in data contributor role (data plane: read and write items).
 pub const COSMOS_DATA_CONTRIBUTOR: &str = "00000000-0000-0000-0000-000000000002";
 
-/// Cosmos DB data-plane access for the workers (and the platform, when it has an
-/// identity): a SQL role assignment scoped to the environment's database, so they read
-/// and write items (the market-data container included) with Entra tokens, not keys.
+/// Cosmos DB data-plane access for the platform (when it has an identity): a SQL role
+/// assignment scoped to the environment's database, so it reads and writes items (the
+/// market-data container included) with Entra tokens, not keys. A bot's own identity gets
+/// its data access from the operator, on its own container only.
 fn cosmos_data_access(b: &Builder) -> Vec<Resource> {
     let s = b.spec();
     let scope = format!("{}/dbs/{}", b.ids.cosmos.as_str(), s.cosmos.database);
     let database = b.ids.cosmos.child("sqlDatabases", &s.cosmos.database);
-    [
-        Some(&b.ids.worker_identity),
-        b.ids.platform_identity.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|identity| {
-        let name = role_assignment_name(&database, COSMOS_DATA_CONTRIBUTOR, identity.as_str());
-        Resource {
-            id: b.ids.cosmos.child("sqlRoleAssignments", &name),
-            kind: ResourceKind::CosmosSqlRoleAssignment,
-            depends_on: vec![database.clone(), identity.clone()],
-            desired: json!({"properties": {
-                "roleDefinitionId": format!(
-                    "{}/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}",
-                    b.ids.cosmos.as_str()
-                ),
-                "scope": scope,
-                "principalId": reference(identity, "/properties/principalId"),
-            }}),
-            ignore: vec![],
-            name_from: None,
-        }
-    })
-    .collect()
+    b.ids
+        .platform_identity
+        .iter()
+        .map(|identity| {
+            let name = role_assignment_name(&database, COSMOS_DATA_CONTRIBUTOR, identity.as_str());
+            Resource {
+                id: b.ids.cosmos.child("sqlRoleAssignments", &name),
+                kind: ResourceKind::CosmosSqlRoleAssignment,
+                depends_on: vec![database.clone(), identity.clone()],
+                desired: json!({"properties": {
+                    "roleDefinitionId": format!(
+                        "{}/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}",
+                        b.ids.cosmos.as_str()
+                    ),
+                    "scope": scope,
+                    "principalId": reference(identity, "/properties/principalId"),
+                }}),
+                ignore: vec![],
+                name_from: None,
+            }
+        })
+        .collect()
 }
