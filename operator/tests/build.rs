@@ -657,6 +657,95 @@ fn a_plan_gets_a_settlement_cron_job_that_runs_only_with_the_platform() {
 }
 
 #[test]
+fn the_settlement_job_runs_as_a_service_account_that_may_patch_only_its_plans_status() {
+    let doc = tradewind_crds::validation::load_documents(
+        &root().join("examples/commission-plans/flat.yaml"),
+    )
+    .unwrap()
+    .remove(0);
+    let mut plan: tradewind_crds::CommissionPlan = serde_json::from_value(doc.value).unwrap();
+    plan.metadata.namespace = Some("trading".into());
+    plan.metadata.uid = Some("p-2".into());
+    let name = "flat-10bps-settlement";
+
+    let sa = build::settlement_service_account(&plan).unwrap();
+    assert_eq!(sa.metadata.name.as_deref(), Some(name));
+    assert_eq!(sa.metadata.namespace.as_deref(), Some("trading"));
+    assert_eq!(sa.automount_service_account_token, Some(true));
+    let owner = &sa.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+        ("CommissionPlan", "p-2", Some(true))
+    );
+
+    let role = build::settlement_role(&plan).unwrap();
+    assert_eq!(role.metadata.name.as_deref(), Some(name));
+    let rules = role.rules.unwrap();
+    assert_eq!(rules.len(), 1, "one rule, nothing else: {rules:?}");
+    assert_eq!(
+        rules[0].api_groups.as_deref(),
+        Some(&["tradewind.dev".to_owned()][..])
+    );
+    assert_eq!(
+        rules[0].resources.as_deref(),
+        Some(&["commissionplans/status".to_owned()][..])
+    );
+    assert_eq!(
+        rules[0].resource_names.as_deref(),
+        Some(&["flat-10bps".to_owned()][..])
+    );
+    assert_eq!(rules[0].verbs, ["get", "patch"]);
+
+    let binding = build::settlement_role_binding(&plan).unwrap();
+    assert_eq!(binding.metadata.name.as_deref(), Some(name));
+    assert_eq!(
+        (
+            binding.role_ref.kind.as_str(),
+            binding.role_ref.name.as_str()
+        ),
+        ("Role", name)
+    );
+    let subject = &binding.subjects.unwrap()[0];
+    assert_eq!(
+        (
+            subject.kind.as_str(),
+            subject.name.as_str(),
+            subject.namespace.as_deref()
+        ),
+        ("ServiceAccount", name, Some("trading"))
+    );
+
+    // The Job runs as it, suspended or not.
+    for op in [
+        OperatorConfig::default(),
+        OperatorConfig {
+            platform: Some(build::Platform {
+                image: "registry/tradewind-platform:1".into(),
+                database_secret: "ledger-db".into(),
+            }),
+            ..OperatorConfig::default()
+        },
+    ] {
+        let cj = build::settlement_cron_job(&plan, &op).unwrap();
+        let pod = cj
+            .spec
+            .unwrap()
+            .job_template
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap();
+        assert_eq!(pod.service_account_name.as_deref(), Some(name));
+    }
+
+    // A plan without a uid cannot own them.
+    plan.metadata.uid = None;
+    let err = build::settlement_role(&plan).unwrap_err();
+    assert!(err.to_string().contains("metadata.uid"), "{err}");
+}
+
+#[test]
 fn built_children_are_subsets_of_themselves_after_a_round_trip() {
     // What the operator diffs against is the API server's JSON; a child must compare
     // equal to its own serialisation so a steady state makes no writes.

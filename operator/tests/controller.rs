@@ -100,6 +100,17 @@ fn start_operator(client: &Client) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move { controller::run(ctx, Some(NS)).await })
 }
 
+/// Waits for the example plan's first reconcile (its settlement objects and status), so
+/// write counts taken after it are a bot's alone.
+async fn plan_reconciled(client: &Client) {
+    let plans: Api<CommissionPlan> = Api::namespaced(client.clone(), NS);
+    eventually(20, "the plan's first reconcile", || async {
+        let status = plans.get("tiered-with-referrals").await.ok()?.status?;
+        find(&status.conditions, "SettlementScheduled").map(|_| ())
+    })
+    .await;
+}
+
 fn ready(bot: &TradingBot) -> Option<(String, String)> {
     let c = find(&bot.status.as_ref()?.conditions, types::READY)?;
     Some((c.status.clone(), c.reason.clone()))
@@ -130,6 +141,7 @@ async fn bots_are_reconciled_end_to_end() {
 
     let operator = start_operator(&client);
     tokio::time::sleep(Duration::from_millis(300)).await;
+    plan_reconciled(&client).await;
 
     // Create → children → Ready, within the write budget.
     server.handle().reset_counters();
@@ -1180,6 +1192,7 @@ async fn a_backtest_bot_gets_no_worker_and_is_told_how_to_run() {
     };
 
     // A new Backtest bot: nothing of a worker is ever written.
+    plan_reconciled(&client).await;
     server.handle().reset_counters();
     let mut fresh: TradingBot = example("examples/bots/paper.yaml");
     fresh.metadata.name = Some("backtest-only".into());
@@ -1382,5 +1395,128 @@ async fn every_bot_is_resynced_without_an_event() {
     })
     .await;
     assert_ne!(uid(after), before, "a new ConfigMap, written by a resync");
+    operator.abort();
+}
+
+/// A plan's settlement Job gets its own ServiceAccount, Role and RoleBinding; the last
+/// settlement it applies into the plan's status (its own field manager) survives the
+/// operator's status writes, and the operator's conditions survive its.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settlement_status_and_the_operators_conditions_survive_each_other() {
+    use k8s_openapi::api::batch::v1::CronJob;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    use serde_json::json;
+    let (_server, client) = cluster().await;
+    let plans: Api<CommissionPlan> = Api::namespaced(client.clone(), NS);
+    let plan = "tiered-with-referrals";
+    let job = "tiered-with-referrals-settlement";
+    let operator = start_operator(&client);
+    let cron_job: CronJob = eventually(20, "the settlement CronJob", || async {
+        Api::<CronJob>::namespaced(client.clone(), NS)
+            .get(job)
+            .await
+            .ok()
+    })
+    .await;
+    let pod = cron_job
+        .spec
+        .unwrap()
+        .job_template
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    assert_eq!(pod.service_account_name.as_deref(), Some(job));
+    Api::<ServiceAccount>::namespaced(client.clone(), NS)
+        .get(job)
+        .await
+        .expect("the Job's ServiceAccount");
+    let role = Api::<Role>::namespaced(client.clone(), NS)
+        .get(job)
+        .await
+        .expect("its Role");
+    assert_eq!(
+        role.rules.unwrap()[0].resource_names.as_deref(),
+        Some(&[plan.to_owned()][..])
+    );
+    Api::<RoleBinding>::namespaced(client.clone(), NS)
+        .get(job)
+        .await
+        .expect("its RoleBinding");
+    eventually(20, "the SettlementScheduled condition", || async {
+        let s = plans.get(plan).await.ok()?.status?;
+        find(&s.conditions, "SettlementScheduled").map(|_| ())
+    })
+    .await;
+
+    // What `tradewind-platform settle` applies after a settlement.
+    let settled = |fees: &str| {
+        json!({
+            "apiVersion": "tradewind.dev/v1alpha1", "kind": "CommissionPlan",
+            "metadata": {"name": plan},
+            "status": {"lastSettlement": {
+                "periodStart": "2026-11-01T00:00:00Z", "periodEnd": "2026-12-01T00:00:00Z",
+                "currency": "USDT", "tradingFees": fees, "performanceFees": "0",
+                "byRecipientClass": {"platform": fees},
+                "accountsCharged": 1, "charges": 2, "settledAt": "2026-12-01T00:00:04Z"
+            }}
+        })
+    };
+    plans
+        .patch_status(
+            plan,
+            &PatchParams::apply("tradewind-settlement").force(),
+            &Patch::Apply(settled("12.5")),
+        )
+        .await
+        .unwrap();
+    // An operator write: a new generation of the plan changes its observedGeneration.
+    let generation = plans
+        .patch(
+            plan,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"currency": "USDC"}})),
+        )
+        .await
+        .unwrap()
+        .metadata
+        .generation;
+    let status = eventually(20, "the operator to observe the new generation", || async {
+        let s = plans.get(plan).await.ok()?.status?;
+        (s.observed_generation == generation).then_some(s)
+    })
+    .await;
+    let last = status
+        .last_settlement
+        .expect("the operator dropped lastSettlement");
+    assert_eq!(
+        last.trading_fees.map(|d| d.to_string()).as_deref(),
+        Some("12.5")
+    );
+    assert_eq!(last.charges, Some(2));
+    assert!(find(&status.conditions, "SettlementScheduled").is_some());
+
+    // The next settlement replaces its own fields and leaves the operator's.
+    plans
+        .patch_status(
+            plan,
+            &PatchParams::apply("tradewind-settlement").force(),
+            &Patch::Apply(settled("20")),
+        )
+        .await
+        .unwrap();
+    let s = plans.get(plan).await.unwrap().status.unwrap();
+    assert_eq!(
+        s.last_settlement
+            .and_then(|l| l.trading_fees)
+            .map(|d| d.to_string())
+            .as_deref(),
+        Some("20")
+    );
+    assert_eq!(s.observed_generation, generation);
+    assert!(find(&s.conditions, "SettlementScheduled").is_some());
+    assert!(s.bound_bots.is_some());
     operator.abort();
 }

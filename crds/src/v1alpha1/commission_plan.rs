@@ -202,6 +202,44 @@ pub struct SettlementTotals {
     /// Performance fees collected in the period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performance_fees: Option<Decimal>,
+    /// Start of the settled period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_start: Option<Time>,
+    /// The currency the totals are in (the plan's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 12), regex(pattern = r"^[A-Z0-9]{2,12}$"))]
+    pub currency: Option<String>,
+    /// The fees shared out per recipient class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_recipient_class: Option<RecipientTotals>,
+    /// Accounts with at least one charge in the period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts_charged: Option<u32>,
+    /// Charges booked in the period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charges: Option<u32>,
+    /// When the settlement was booked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<Time>,
+}
+
+/// A settlement's fees per recipient class. A referral level without a referrer is paid
+/// to the platform but still counted under its own level.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientTotals {
+    /// The platform's share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Decimal>,
+    /// The strategy authors' share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_author: Option<Decimal>,
+    /// The first referral level's share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral1: Option<Decimal>,
+    /// The second referral level's share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral2: Option<Decimal>,
 }
 
 /// Observed state of a CommissionPlan.

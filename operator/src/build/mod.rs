@@ -24,7 +24,8 @@ pub use rbac::{
 pub use settlement::{
     DATABASE_URL_KEY, PLAN_SPEC_ENV, Platform, SETTLEMENT_PENDING_MESSAGE,
     SETTLEMENT_PENDING_REASON, SETTLEMENT_SCHEDULED_REASON, settlement_condition,
-    settlement_cron_job,
+    settlement_cron_job, settlement_name, settlement_role, settlement_role_binding,
+    settlement_service_account,
 };
 pub use storage::{StateVolume, state_claim};
 

@@ -3,15 +3,18 @@
 //! `tradewind-platform settle --plan <namespace>/<name> --period previous` on the plan's
 //! schedule, handing it the plan's spec so the ledger settles what the resource says;
 //! otherwise it is created suspended and the plan's status says why
-//! ([`SETTLEMENT_PENDING_REASON`]).
+//! ([`SETTLEMENT_PENDING_REASON`]). The Job runs as the plan's own ServiceAccount, whose
+//! Role allows only reading and patching this plan's status: `settle` writes the last
+//! settlement there.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EnvVar, EnvVarSource, PodSecurityContext, PodSpec, PodTemplateSpec,
-    SeccompProfile, SecretKeySelector, SecurityContext,
+    SeccompProfile, SecretKeySelector, SecurityContext, ServiceAccount,
 };
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 use tradewind_crds::CommissionPlan;
@@ -66,13 +69,24 @@ pub fn settlement_condition(
     }
 }
 
-/// The CronJob `<plan>-settlement`: the platform's `settle` on the plan's schedule, or
-/// suspended while the platform is not installed. Plans without a performance fee
-/// settle monthly (trading fees only).
-pub fn settlement_cron_job(
-    plan: &CommissionPlan,
-    op: &OperatorConfig,
-) -> Result<CronJob, BuildError> {
+/// The name of a plan's settlement objects: the CronJob, its ServiceAccount, Role and
+/// RoleBinding.
+pub fn settlement_name(plan: &str) -> String {
+    format!("{plan}-settlement")
+}
+
+/// Labels on every settlement object of the plan `name`.
+fn settlement_labels(name: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (label::NAME.to_owned(), "tradewind-settlement".to_owned()),
+        (label::INSTANCE.to_owned(), name.to_owned()),
+        (label::MANAGED_BY.to_owned(), label::OPERATOR.to_owned()),
+    ])
+}
+
+/// The plan's name and namespace, and a controller owner reference to it (blocking its
+/// deletion until its settlement objects are gone).
+fn plan_identity(plan: &CommissionPlan) -> Result<(String, String, OwnerReference), BuildError> {
     let name = plan
         .metadata
         .name
@@ -90,6 +104,75 @@ pub fn settlement_cron_job(
         .controller_owner_ref(&())
         .ok_or(BuildError::MissingMetadata("name"))?;
     owner.block_owner_deletion = Some(true);
+    Ok((name, namespace, owner))
+}
+
+/// Metadata of one of the plan's settlement objects.
+fn settlement_meta(plan: &CommissionPlan) -> Result<ObjectMeta, BuildError> {
+    let (name, namespace, owner) = plan_identity(plan)?;
+    Ok(ObjectMeta {
+        name: Some(settlement_name(&name)),
+        namespace: Some(namespace),
+        labels: Some(settlement_labels(&name)),
+        owner_references: Some(vec![owner]),
+        ..ObjectMeta::default()
+    })
+}
+
+/// The settlement Job's ServiceAccount `<plan>-settlement`.
+pub fn settlement_service_account(plan: &CommissionPlan) -> Result<ServiceAccount, BuildError> {
+    Ok(ServiceAccount {
+        metadata: settlement_meta(plan)?,
+        // `settle` patches the plan's status, so it needs its token.
+        automount_service_account_token: Some(true),
+        ..ServiceAccount::default()
+    })
+}
+
+/// get/patch on this plan's status, nothing else.
+pub fn settlement_role(plan: &CommissionPlan) -> Result<Role, BuildError> {
+    let (name, _, _) = plan_identity(plan)?;
+    Ok(Role {
+        metadata: settlement_meta(plan)?,
+        rules: Some(vec![PolicyRule {
+            api_groups: Some(vec![tradewind_crds::GROUP.to_owned()]),
+            resources: Some(vec!["commissionplans/status".to_owned()]),
+            resource_names: Some(vec![name]),
+            verbs: vec!["get".to_owned(), "patch".to_owned()],
+            ..PolicyRule::default()
+        }]),
+    })
+}
+
+/// Binds the settlement Role to the settlement ServiceAccount.
+pub fn settlement_role_binding(plan: &CommissionPlan) -> Result<RoleBinding, BuildError> {
+    let metadata = settlement_meta(plan)?;
+    let name = metadata.name.clone().unwrap_or_default();
+    let namespace = metadata.namespace.clone();
+    Ok(RoleBinding {
+        metadata,
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "Role".into(),
+            name: name.clone(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name,
+            namespace,
+            ..Subject::default()
+        }]),
+    })
+}
+
+/// The CronJob `<plan>-settlement`: the platform's `settle` on the plan's schedule, or
+/// suspended while the platform is not installed, run as the plan's settlement
+/// ServiceAccount. Plans without a performance fee settle monthly (trading fees only).
+pub fn settlement_cron_job(
+    plan: &CommissionPlan,
+    op: &OperatorConfig,
+) -> Result<CronJob, BuildError> {
+    let (name, namespace, owner) = plan_identity(plan)?;
     let period = plan.spec.settlement_period();
     // Plain structs with string keys: serialising cannot fail.
     let spec_json = serde_json::to_string(&plan.spec).unwrap_or_default();
@@ -119,14 +202,10 @@ pub fn settlement_cron_job(
         None => (op.worker_image.clone(), Vec::new()),
     };
     let plan_key = format!("{namespace}/{name}");
-    let labels = BTreeMap::from([
-        (label::NAME.to_owned(), "tradewind-settlement".to_owned()),
-        (label::INSTANCE.to_owned(), name.clone()),
-        (label::MANAGED_BY.to_owned(), label::OPERATOR.to_owned()),
-    ]);
+    let labels = settlement_labels(&name);
     Ok(CronJob {
         metadata: ObjectMeta {
-            name: Some(format!("{name}-settlement")),
+            name: Some(settlement_name(&name)),
             namespace: Some(namespace),
             labels: Some(labels.clone()),
             owner_references: Some(vec![owner]),
@@ -154,6 +233,7 @@ pub fn settlement_cron_job(
                         }),
                         spec: Some(PodSpec {
                             restart_policy: Some("OnFailure".into()),
+                            service_account_name: Some(settlement_name(&name)),
                             security_context: Some(PodSecurityContext {
                                 run_as_non_root: Some(true),
                                 seccomp_profile: Some(SeccompProfile {

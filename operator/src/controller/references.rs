@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Patch;
@@ -15,7 +17,10 @@ use tradewind_crds::{CommissionPlan, Strategy};
 
 use super::apply::apply;
 use super::{Context, Error, key};
-use crate::build::{settlement_condition, settlement_cron_job};
+use crate::build::{
+    settlement_condition, settlement_cron_job, settlement_role, settlement_role_binding,
+    settlement_service_account,
+};
 
 /// Condition on a CommissionPlan saying whether settlement runs.
 pub const SETTLEMENT_SCHEDULED: &str = "SettlementScheduled";
@@ -95,6 +100,22 @@ pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<A
 pub async fn reconcile_plan(p: Arc<CommissionPlan>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.start("commissionplan");
     let ns = p.namespace().unwrap_or_default();
+    // The Job's identity first, so its first run can write the plan's status.
+    apply(
+        &Api::<ServiceAccount>::namespaced(ctx.client.clone(), &ns),
+        &settlement_service_account(&p)?,
+    )
+    .await?;
+    apply(
+        &Api::<Role>::namespaced(ctx.client.clone(), &ns),
+        &settlement_role(&p)?,
+    )
+    .await?;
+    apply(
+        &Api::<RoleBinding>::namespaced(ctx.client.clone(), &ns),
+        &settlement_role_binding(&p)?,
+    )
+    .await?;
     apply(
         &Api::<CronJob>::namespaced(ctx.client.clone(), &ns),
         &settlement_cron_job(&p, &ctx.settings)?,
@@ -137,6 +158,9 @@ pub async fn reconcile_plan(p: Arc<CommissionPlan>, ctx: Arc<Context>) -> Result
         now(),
     );
     if p.status.as_ref() != Some(&status) {
+        // `lastSettlement` belongs to the settlement Job (its own field manager): the
+        // merge patch leaves it out, so a stale cached copy never overwrites it.
+        status.last_settlement = None;
         patch_status(
             &Api::<CommissionPlan>::namespaced(ctx.client.clone(), &ns),
             &p.name_any(),

@@ -4,6 +4,7 @@
 //! engine.
 
 mod serve;
+mod status;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -77,6 +78,13 @@ struct SettleArgs {
     /// Wall-clock time to settle at (RFC 3339); for re-running and tests.
     #[arg(long, hide = true)]
     now: Option<String>,
+    /// Do not write the last settlement into the CommissionPlan's status.
+    #[arg(long)]
+    no_status: bool,
+    /// Write the status through this kubeconfig instead of the in-cluster configuration
+    /// (outside a cluster the status is otherwise left alone).
+    #[arg(long, conflicts_with = "no_status")]
+    status_kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -289,23 +297,40 @@ async fn settle(ledger: &Ledger, args: SettleArgs) -> Result<()> {
             next = Period::containing(plan.period, end);
         }
     }
-    loop {
-        report(ledger.settle(&args.plan, &plan, next, now).await?)?;
+    let newest = loop {
+        let summary = report(ledger.settle(&args.plan, &plan, next, now).await?)?;
         if next == last {
-            return Ok(());
+            break summary;
         }
         next = next.next();
+    };
+    // After the commit: an "already settled" run writes the same values again.
+    if args.no_status {
+        eprintln!("--no-status: the CommissionPlan's status was not updated");
+        return Ok(());
     }
+    let totals = status::totals(&newest)?;
+    if let Some(client) = status::client(args.status_kubeconfig.as_deref()).await? {
+        status::write(client, &args.plan, &totals).await?;
+        eprintln!(
+            "status.lastSettlement of CommissionPlan {} updated",
+            args.plan
+        );
+    }
+    Ok(())
 }
 
-fn report(outcome: SettleOutcome) -> Result<()> {
+/// Prints a settlement's outcome; returns its summary.
+fn report(outcome: SettleOutcome) -> Result<serde_json::Value> {
     match outcome {
         SettleOutcome::Settled(s) => {
-            println!("{}", serde_json::to_string_pretty(&s.to_json())?);
+            let summary = s.to_json();
+            println!("{}", serde_json::to_string_pretty(&summary)?);
             eprintln!(
                 "settled {}: {} charges to {} accounts, {} {} in trading fees and {} in performance fees",
                 s.id, s.charges, s.accounts_charged, s.trading_fees, s.currency, s.performance_fees
             );
+            Ok(summary)
         }
         SettleOutcome::AlreadySettled {
             id,
@@ -317,9 +342,9 @@ fn report(outcome: SettleOutcome) -> Result<()> {
                 "{id} was already settled at {}: nothing changed",
                 format_iso8601(settled_at)
             );
+            Ok(summary)
         }
     }
-    Ok(())
 }
 
 async fn accounts(ledger: &Ledger, cmd: AccountsCommand) -> Result<()> {

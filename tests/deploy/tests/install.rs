@@ -197,6 +197,16 @@ fn install_run_and_compare(tag: &str, mut values: Value) {
     eventually(60, "the orphan bot reports StrategyNotFound", || {
         bot_reason(kc, "orphan") == "StrategyNotFound"
     });
+    eventually(60, "each example plan has its settlement Role", || {
+        ["flat-10bps", "tiered-with-referrals"].iter().all(|plan| {
+            kubectl_output(
+                kc,
+                &["get", "role", &format!("{plan}-settlement"), "-n", BOTS_NS],
+            )
+            .status
+            .success()
+        })
+    });
     eventually(60, "every example bot is Ready", || {
         let bots = get_json(kc, &["tradingbots", "-n", BOTS_NS]);
         let items = bots["items"].as_array().unwrap();
@@ -269,7 +279,7 @@ fn install_run_and_compare(tag: &str, mut values: Value) {
     eventually(60, "the bot is Suspended", || {
         bot_reason(kc, "orphan") == "Suspended"
     });
-    let worker_roles = get_json(
+    let operator_roles = get_json(
         kc,
         &[
             "roles",
@@ -299,11 +309,18 @@ fn install_run_and_compare(tag: &str, mut values: Value) {
 
     // What the operator asked for, plus what the Roles it wrote delegate.
     let mut reqs: Vec<Request> = e.proxy.seen().iter().flat_map(rbac::requests).collect();
-    let roles = worker_roles["items"].as_array().unwrap();
+    let roles = operator_roles["items"].as_array().unwrap();
+    let settlement =
+        |r: &&Value| r["metadata"]["labels"]["app.kubernetes.io/name"] == "tradewind-settlement";
     assert_eq!(
-        roles.len(),
+        roles.iter().filter(|r| !settlement(r)).count(),
         2,
         "one worker Role per bot that runs a worker (not the two Backtest bots)"
+    );
+    assert_eq!(
+        roles.iter().filter(settlement).count(),
+        2,
+        "one settlement Role per CommissionPlan (the two examples)"
     );
     for role in roles {
         for rule in role["rules"].as_array().unwrap() {
