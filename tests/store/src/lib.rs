@@ -107,6 +107,13 @@ impl Certs {
     }
 }
 
+/// A reqwest client for plain HTTP to an emulator on loopback. reqwest is built without
+/// a TLS provider of its own here, and wants one installed even for plain HTTP.
+pub fn plain_http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn scratch_dir(kind: &str) -> PathBuf {
@@ -273,7 +280,7 @@ impl Cosmos {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let proxy = Proxy {
             backend: backend.clone(),
-            client: reqwest::Client::new(),
+            client: plain_http(),
             entra,
             state: state.clone(),
         };
