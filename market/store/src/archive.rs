@@ -196,6 +196,91 @@ pub enum RangeSource {
     },
 }
 
+/// Where one symbol's archive is, without a range: `blob://{account}/{container}/{venue}/{symbol}`
+/// or `archive:{dir}/{venue}/{symbol}` (what `tradewind-bot data archive --to` takes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchiveTarget {
+    /// Where the archive is.
+    pub source: RangeSource,
+    /// Venue segment.
+    pub venue: String,
+    /// Symbol segment.
+    pub symbol: String,
+}
+
+impl ArchiveTarget {
+    /// Parses a target; errors name the part that is wrong.
+    pub fn parse(spec: &str) -> Result<Self, StoreError> {
+        if spec.contains('?') {
+            return Err(StoreError::Spec {
+                spec: spec.to_owned(),
+                reason: "a target takes no ?from/to".into(),
+            });
+        }
+        Self::parse_in(spec, spec)
+    }
+
+    fn parse_in(spec: &str, path: &str) -> Result<Self, StoreError> {
+        let err = |reason: String| StoreError::Spec {
+            spec: spec.to_owned(),
+            reason,
+        };
+        let (source, venue, symbol) = if let Some(rest) = path.strip_prefix("blob://") {
+            let parts: Vec<&str> = rest.split('/').collect();
+            let [account, container, venue, symbol] = parts[..] else {
+                return Err(err(
+                    "expected blob://{account}/{container}/{venue}/{symbol}".into(),
+                ));
+            };
+            let ok = |s: &str| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            };
+            if !ok(account) || !ok(container) {
+                return Err(err(
+                    "account and container are lower-case letters, digits and '-'".into(),
+                ));
+            }
+            (
+                RangeSource::Blob {
+                    account: account.into(),
+                    container: container.into(),
+                },
+                venue,
+                symbol,
+            )
+        } else if let Some(rest) = path.strip_prefix("archive:") {
+            let p = Path::new(rest);
+            let symbol = p.file_name().and_then(|s| s.to_str());
+            let venue_path = p.parent();
+            let venue = venue_path
+                .and_then(|v| v.file_name())
+                .and_then(|s| s.to_str());
+            let (Some(venue), Some(symbol), Some(dir)) =
+                (venue, symbol, venue_path.and_then(Path::parent))
+            else {
+                return Err(err("expected archive:{dir}/{venue}/{symbol}".into()));
+            };
+            let dir = if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir.to_path_buf()
+            };
+            (RangeSource::Dir(dir), venue, symbol)
+        } else {
+            return Err(err("expected blob:// or archive:".into()));
+        };
+        check_name("venue", venue)?;
+        check_name("symbol", symbol)?;
+        Ok(Self {
+            source,
+            venue: venue.into(),
+            symbol: symbol.into(),
+        })
+    }
+}
+
 /// A range of archived days of one symbol's bars:
 ///
 /// ```text
@@ -247,54 +332,11 @@ impl RangeSpec {
         let (path, query) = spec
             .split_once('?')
             .ok_or_else(|| err("needs ?from=YYYY-MM-DD&to=YYYY-MM-DD".into()))?;
-        let (source, venue, symbol) = if let Some(rest) = path.strip_prefix("blob://") {
-            let parts: Vec<&str> = rest.split('/').collect();
-            let [account, container, venue, symbol] = parts[..] else {
-                return Err(err(
-                    "expected blob://{account}/{container}/{venue}/{symbol}".into(),
-                ));
-            };
-            let ok = |s: &str| {
-                !s.is_empty()
-                    && s.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            };
-            if !ok(account) || !ok(container) {
-                return Err(err(
-                    "account and container are lower-case letters, digits and '-'".into(),
-                ));
-            }
-            (
-                RangeSource::Blob {
-                    account: account.into(),
-                    container: container.into(),
-                },
-                venue,
-                symbol,
-            )
-        } else if let Some(rest) = path.strip_prefix("archive:") {
-            let p = Path::new(rest);
-            let symbol = p.file_name().and_then(|s| s.to_str());
-            let venue_path = p.parent();
-            let venue = venue_path
-                .and_then(|v| v.file_name())
-                .and_then(|s| s.to_str());
-            let (Some(venue), Some(symbol), Some(dir)) =
-                (venue, symbol, venue_path.and_then(Path::parent))
-            else {
-                return Err(err("expected archive:{dir}/{venue}/{symbol}".into()));
-            };
-            let dir = if dir.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                dir.to_path_buf()
-            };
-            (RangeSource::Dir(dir), venue, symbol)
-        } else {
-            return Err(err("expected blob:// or archive:".into()));
-        };
-        check_name("venue", venue)?;
-        check_name("symbol", symbol)?;
+        let ArchiveTarget {
+            source,
+            venue,
+            symbol,
+        } = ArchiveTarget::parse_in(spec, path)?;
         let (mut from, mut to, mut tf) = (None, None, 60);
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -316,8 +358,8 @@ impl RangeSpec {
         }
         Ok(Self {
             source,
-            venue: venue.into(),
-            symbol: symbol.into(),
+            venue,
+            symbol,
             from,
             to,
             timeframe_secs: tf,
