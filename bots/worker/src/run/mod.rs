@@ -17,4 +17,5 @@ pub mod service_bus;
 pub mod session;
 pub mod status;
 pub mod trader;
+pub mod warmup;
 pub mod worker;
