@@ -1,14 +1,15 @@
 //! A paper worker warms its strategy from the market-data container in Cosmos DB
 //! (`@vercel/cosmosdb-server` behind the proxy that checks the tests/azure fake's Entra
 //! tokens): started on the replay from bar 16 with the first 15 bars in the store, it
-//! trades exactly as a worker that saw the whole replay, and before a cold one can.
+//! trades exactly as a worker that saw the whole replay, and before a cold one can; and
+//! it writes its orders, fills and equity snapshots to its own container, once each.
 //! One emulator for the whole binary: one test.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use tradewind_azure::cosmos::{CosmosClient, CosmosOptions};
+use tradewind_azure::cosmos::{CosmosClient, CosmosOptions, Query};
 use tradewind_azure::transport::TransportOptions;
 use tradewind_azure_fake::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT, TestServer};
 use tradewind_core::data::Bar;
@@ -122,7 +123,7 @@ fn fills(events: &[Value]) -> Vec<(Value, Value, Value)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_warmed_from_cosmos_trades_as_if_it_had_seen_the_history() {
+async fn a_worker_warms_up_from_cosmos_and_writes_its_container() {
     let dir = std::env::temp_dir().join(format!("tw-warmup-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -158,6 +159,11 @@ async fn a_worker_warmed_from_cosmos_trades_as_if_it_had_seen_the_history() {
             json!({"id": "marketdata", "defaultTtl": -1,
                    "partitionKey": {"paths": PARTITION_KEY_PATHS, "kind": "MultiHash", "version": 2}}),
         ),
+        (
+            "/dbs/tradewind/colls".to_string(),
+            // As the operator creates a bot's container.
+            json!({"id": "bot-btc", "partitionKey": {"paths": ["/stream"], "kind": "Hash", "version": 2}}),
+        ),
     ] {
         let r = http
             .post(format!("{}{path}", cosmos.backend()))
@@ -177,7 +183,7 @@ async fn a_worker_warmed_from_cosmos_trades_as_if_it_had_seen_the_history() {
         CosmosOptions::default(),
     )
     .unwrap();
-    let md = MarketData::new(client, "tradewind", "marketdata");
+    let md = MarketData::new(client.clone(), "tradewind", "marketdata");
     let symbol = symbol_key("binance-spot", "BTCUSDT");
     for b in bars[..history].iter().chain([&bars[history + 1]]) {
         md.write_bar(&symbol, 1, b).await.unwrap();
@@ -203,7 +209,16 @@ async fn a_worker_warmed_from_cosmos_trades_as_if_it_had_seen_the_history() {
     ];
 
     let (whole, _) = run(&dir, "whole", &data(), &[]);
-    let (warm, log) = run(&dir, "warm", &replay, &env);
+    // The warmed worker also writes its orders, fills and snapshots to its container.
+    let bot_env: Vec<(&str, String)> = env
+        .iter()
+        .cloned()
+        .chain([
+            ("TRADEWIND_BOT_COSMOS_ENDPOINT", cosmos.endpoint("twbots")),
+            ("TRADEWIND_BOT_COSMOS_CONTAINER", "bot-btc".to_string()),
+        ])
+        .collect();
+    let (warm, log) = run(&dir, "warm", &replay, &bot_env);
     let (cold, _) = run(&dir, "cold", &replay, &[]);
     assert!(
         log.contains("warm-up bars read from the market-data store"),
@@ -249,9 +264,58 @@ async fn a_worker_warmed_from_cosmos_trades_as_if_it_had_seen_the_history() {
 
     // A restart of the warmed worker replays its journal (warm-up included) and reads
     // nothing more from the store: the same end.
-    let forwarded = cosmos.forwarded();
-    let (again, _) = run(&dir, "warm", &replay, &env);
-    assert_eq!(cosmos.forwarded(), forwarded);
+    let documents = |stream: &'static str| {
+        let client = client.clone();
+        async move {
+            let q = Query::new("SELECT * FROM c WHERE c.stream = @s").param("@s", stream);
+            client
+                .query(
+                    "tradewind",
+                    "bot-btc",
+                    Some(&[Value::from(stream)]),
+                    &q,
+                    Some(100),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let kinds = |events: &[Value], of: &[&str]| {
+        events
+            .iter()
+            .filter(|e| of.contains(&e["kind"].as_str().unwrap()))
+            .count()
+    };
+    let (fills_docs, orders_docs, snapshot_docs) = (
+        documents("fills").await,
+        documents("orders").await,
+        documents("snapshots").await,
+    );
+    assert_eq!(fills_docs.len(), kinds(&warm, &["Fill"]));
+    assert!(!fills_docs.is_empty());
+    let order_kinds = [
+        "OrderSubmitted",
+        "OrderAccepted",
+        "OrderRefused",
+        "OrderRejected",
+        "OrderCanceled",
+    ];
+    assert_eq!(orders_docs.len(), kinds(&warm, &order_kinds));
+    assert_eq!(snapshot_docs.len(), kinds(&warm, &["EquitySnapshot"]));
+    let fill = warm.iter().find(|e| e["kind"] == "Fill").unwrap();
+    let doc = fills_docs
+        .iter()
+        .find(|d| d["eventId"] == fill["id"])
+        .unwrap();
+    assert_eq!(
+        (&doc["price"], &doc["stream"]),
+        (&fill["price"], &json!("fills"))
+    );
+
+    let (again, log) = run(&dir, "warm", &replay, &bot_env);
+    assert!(!log.contains("warm-up bars read"), "{log}");
     assert_eq!(performance(&again), performance(&whole));
+    // A restart writes no document twice.
+    assert_eq!(documents("fills").await.len(), fills_docs.len());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -112,6 +112,16 @@ pub struct RunArgs {
     /// The market-data container.
     #[arg(long, env = env::MARKETDATA_COSMOS_CONTAINER, default_value = "marketdata")]
     pub market_data_cosmos_container: String,
+    /// Cosmos DB endpoint of the bot's own container: its orders, fills and equity
+    /// snapshots are written there (with `--bot-cosmos-container`).
+    #[arg(long, env = env::BOT_COSMOS_ENDPOINT, requires = "bot_cosmos_container")]
+    pub bot_cosmos_endpoint: Option<String>,
+    /// Database of the bot's container.
+    #[arg(long, env = env::BOT_COSMOS_DATABASE, default_value = "tradewind")]
+    pub bot_cosmos_database: String,
+    /// The bot's container.
+    #[arg(long, env = env::BOT_COSMOS_CONTAINER)]
+    pub bot_cosmos_container: Option<String>,
 }
 
 /// A configuration the worker cannot run.

@@ -3,6 +3,7 @@
 
 pub mod book;
 pub mod config;
+pub mod cosmos_sink;
 pub mod events;
 pub mod feed;
 pub mod fills;

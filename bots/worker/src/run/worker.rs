@@ -311,6 +311,23 @@ fn sinks(args: &RunArgs) -> Result<Sinks> {
         service_bus = Some(sink.clone());
         sinks.push(sink);
     }
+    if let (Some(endpoint), Some(container)) =
+        (&args.bot_cosmos_endpoint, &args.bot_cosmos_container)
+    {
+        let (credential, transport) = azure_credential(args)?;
+        let client = tradewind_azure::cosmos::CosmosClient::new(
+            endpoint,
+            credential,
+            &transport,
+            tradewind_azure::cosmos::CosmosOptions::default(),
+        )?;
+        tracing::info!(%endpoint, %container, "writing orders, fills and snapshots to the bot's container");
+        sinks.push(Arc::new(super::cosmos_sink::CosmosSink::start(
+            client,
+            &args.bot_cosmos_database,
+            container,
+        )));
+    }
     Ok((Arc::new(Fanout::new(sinks)), service_bus))
 }
 
