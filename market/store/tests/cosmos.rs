@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use azure_core::credentials::TokenCredential;
 use serde_json::{Value, json};
 use tradewind_azure::cosmos::{CosmosClient, CosmosError, CosmosOptions, Created, Query};
 use tradewind_azure::transport::TransportOptions;

@@ -420,10 +420,11 @@ pub fn decode_trades(day: Day, key: &str, bytes: &[u8]) -> Result<Vec<Trade>, Ar
         if p != len {
             return Err(bad(at + 24 + p, "block payload longer than its columns"));
         }
-        for i in 0..n {
-            let (ts, side) = (cols[0][i], cols[3][i]);
-            let price = cols[1][i].checked_mul(ps).map(|r| Price::from_raw(r, pp));
-            let size = u64::try_from(cols[2][i])
+        let [c_ts, c_price, c_size, c_side] = &cols;
+        let rows = c_ts.iter().zip(c_price).zip(c_size).zip(c_side);
+        for (i, (((&ts, &raw_price), &raw_size), &side)) in rows.enumerate() {
+            let price = raw_price.checked_mul(ps).map(|r| Price::from_raw(r, pp));
+            let size = u64::try_from(raw_size)
                 .ok()
                 .and_then(|s| s.checked_mul(ss))
                 .map(|r| Quantity::from_raw(r, sp));

@@ -100,7 +100,7 @@ pub async fn last_bars(md: &MarketData, cfg: &BotConfig, n: usize, now: UnixNano
     let secs = cfg.strategy.timeframe.seconds();
     let read = async {
         let own = md.last_bars(&symbol, secs, n, now).await?;
-        if own.len() >= n || secs <= BASE_BARS_SECS || secs % BASE_BARS_SECS != 0 {
+        if own.len() >= n || secs <= BASE_BARS_SECS || !secs.is_multiple_of(BASE_BARS_SECS) {
             return Ok(own);
         }
         let k = (secs / BASE_BARS_SECS) as usize;
