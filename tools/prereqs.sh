@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 
 VENV="${VENV:-$HOME/.cache/tradewind-venv}"
 NODE_DIR="${NODE_DIR:-$HOME/.cache/tradewind-node}"
+# The storage emulators' npm packages (the tests read TRADEWIND_STORE_NODE_DIR too).
+STORE_NODE_DIR="${TRADEWIND_STORE_NODE_DIR:-$HOME/.cache/tradewind-store-node}"
 PYTHON="${PYTHON:-python3}"
 # The report test's browser driver; it never downloads a browser, it drives Debian's.
 PLAYWRIGHT_CORE_VERSION=1.65.2
@@ -90,6 +92,18 @@ if [ "$(cat "$NODE_DIR/.installed" 2>/dev/null)" != "$PLAYWRIGHT_CORE_VERSION" ]
   echo "$PLAYWRIGHT_CORE_VERSION" >"$NODE_DIR/.installed"
 fi
 
+# --- npm: the storage emulators the market-data store's tests run (tests/store) ---------
+# Azurite (Blob Storage, over HTTPS with OAuth) and @vercel/cosmosdb-server (Cosmos DB's
+# REST API without Docker), pinned, into a directory of their own.
+STORE_NPM="azurite@3.37.0 @vercel/cosmosdb-server@1.0.1"
+if [ "$(cat "$STORE_NODE_DIR/.installed" 2>/dev/null)" != "$STORE_NPM" ]; then
+  say "npm $STORE_NPM into $STORE_NODE_DIR"
+  mkdir -p "$STORE_NODE_DIR"
+  # shellcheck disable=SC2086
+  npm install --silent --no-audit --no-fund --no-save --prefix "$STORE_NODE_DIR" $STORE_NPM
+  echo "$STORE_NPM" >"$STORE_NODE_DIR/.installed"
+fi
+
 # --- everything the Makefile and the tests call, present now ----------------------------
 missing=()
 for c in make gcc git kill "$PYTHON" lua5.1 buildah musl-gcc chromium node npm kubectl cargo; do
@@ -100,6 +114,8 @@ cargo clippy --version >/dev/null 2>&1 || missing+=(clippy)
 cargo fmt --version >/dev/null 2>&1 || missing+=(rustfmt)
 [ -x "$VENV/bin/python" ] || missing+=("$VENV")
 [ -d "$NODE_DIR/node_modules/playwright-core" ] || missing+=(playwright-core)
+[ -e "$STORE_NODE_DIR/node_modules/azurite/dist/src/blob/main.js" ] || missing+=(azurite)
+[ -e "$STORE_NODE_DIR/node_modules/@vercel/cosmosdb-server/lib/cli.js" ] || missing+=(@vercel/cosmosdb-server)
 if ((${#missing[@]})); then
   echo "prereqs: still missing: ${missing[*]}" >&2
   exit 1

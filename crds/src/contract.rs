@@ -51,6 +51,20 @@ pub mod env {
     pub const SERVICEBUS_ENDPOINT: &str = "TRADEWIND_SERVICEBUS_ENDPOINT";
     /// The bot's Service Bus topic.
     pub const SERVICEBUS_TOPIC: &str = "TRADEWIND_SERVICEBUS_TOPIC";
+    /// Cosmos DB endpoint of the market-data container a Paper or Live worker warms its
+    /// indicators from at start (unset: it starts cold).
+    pub const MARKETDATA_COSMOS_ENDPOINT: &str = "TRADEWIND_MARKETDATA_COSMOS_ENDPOINT";
+    /// Cosmos DB database of the market-data container.
+    pub const MARKETDATA_COSMOS_DATABASE: &str = "TRADEWIND_MARKETDATA_COSMOS_DATABASE";
+    /// The market-data container.
+    pub const MARKETDATA_COSMOS_CONTAINER: &str = "TRADEWIND_MARKETDATA_COSMOS_CONTAINER";
+    /// Cosmos DB endpoint of the bot's own container (`spec.cloud.cosmos`): the worker
+    /// writes its orders, fills and equity snapshots there.
+    pub const BOT_COSMOS_ENDPOINT: &str = "TRADEWIND_BOT_COSMOS_ENDPOINT";
+    /// Cosmos DB database of the bot's container.
+    pub const BOT_COSMOS_DATABASE: &str = "TRADEWIND_BOT_COSMOS_DATABASE";
+    /// The bot's container.
+    pub const BOT_COSMOS_CONTAINER: &str = "TRADEWIND_BOT_COSMOS_CONTAINER";
 }
 
 /// The bot's Lease: created by the operator (so the worker's Role can name it), held by

@@ -293,8 +293,23 @@ fn workers_are_told_where_their_azure_resources_are() {
                 "https://ns.servicebus.windows.net:443/".into()
             ),
             ("TRADEWIND_SERVICEBUS_TOPIC".into(), format!("{ns}.{name}")),
+            (
+                "TRADEWIND_BOT_COSMOS_ENDPOINT".into(),
+                "https://acct.documents.azure.com:443/".into()
+            ),
+            ("TRADEWIND_BOT_COSMOS_DATABASE".into(), "tradewind".into()),
+            (
+                "TRADEWIND_BOT_COSMOS_CONTAINER".into(),
+                tradewind_azure::bot::names_for(&tradewind_azure::bot::BotRef {
+                    namespace: ns.clone(),
+                    name: name.clone(),
+                    service_account: format!("{name}-worker"),
+                })
+                .unwrap()
+                .container
+            ),
         ],
-        "no Key Vault env: the bot did not ask for it; no Cosmos env: the worker reads none"
+        "no Key Vault env: the bot did not ask for it"
     );
     // Without Azure settings the worker gets none of it.
     let plain = build(&bot, &OperatorConfig::default());

@@ -28,7 +28,10 @@ enum Command {
         /// YAML file(s) with the TradingBot, its Strategy and optional CommissionPlan.
         #[arg(short = 'f', long = "file", required = true)]
         files: Vec<PathBuf>,
-        /// Market data: OHLCV CSV (with header), Binance kline CSV, or trade JSONL.
+        /// Market data: OHLCV CSV (with header), Binance kline CSV, trade JSONL, a
+        /// columnar `.twb` file, or a range of archived days:
+        /// `blob://{account}/{container}/{venue}/{symbol}?from=YYYY-MM-DD&to=YYYY-MM-DD`
+        /// or `archive:{dir}/{venue}/{symbol}?from=…&to=…` (`&timeframe=1m` by default).
         #[arg(long)]
         data: PathBuf,
         /// The bot to run when the files hold several. Repeat it to backtest several
@@ -48,6 +51,9 @@ enum Command {
         /// Minimum order notional in quote currency (default 0).
         #[arg(long)]
         min_notional: Option<String>,
+        /// Blob archive access (only for `--data blob://…`).
+        #[command(flatten)]
+        blob: backtest::archive::BlobArgs,
     },
     /// Market-data files.
     #[command(subcommand)]
@@ -69,6 +75,30 @@ enum DataCommand {
         #[arg(long)]
         timeframe: Option<String>,
     },
+    /// Write bars (any format `backtest --data` reads) as daily archives, one file a UTC
+    /// day: `--to archive:{dir}/{venue}/{symbol}` or
+    /// `--to blob://{account}/{container}/{venue}/{symbol}`.
+    Archive {
+        /// Input file.
+        #[arg(long)]
+        from: PathBuf,
+        /// Where the archive is.
+        #[arg(long)]
+        to: String,
+        /// Length of the archived bars (finer input is aggregated).
+        #[arg(long, default_value = "1m")]
+        timeframe: String,
+        /// Blob archive access (only for `--to blob://…`).
+        #[command(flatten)]
+        blob: backtest::archive::BlobArgs,
+    },
+}
+
+/// Seconds of a `--timeframe` (the spellings a Strategy's `timeframe` takes).
+fn timeframe_secs(t: &str) -> Result<u64> {
+    serde_json::from_value::<tradewind_crds::Timeframe>(serde_json::json!(t))
+        .map(|t| t.seconds())
+        .map_err(|_| anyhow::anyhow!("--timeframe {t}: expected 1s, 1m, 5m, 15m, 1h, 4h or 1d"))
 }
 
 fn main() -> ExitCode {
@@ -111,18 +141,7 @@ fn run(cli: Cli) -> Result<()> {
             to,
             timeframe,
         }) => {
-            let secs = timeframe
-                .map(|t| {
-                    // The spellings a Strategy's `timeframe` takes.
-                    serde_json::from_value::<tradewind_crds::Timeframe>(serde_json::json!(t))
-                        .map(|t| t.seconds())
-                        .map_err(|_| {
-                            anyhow::anyhow!(
-                                "--timeframe {t}: expected 1s, 1m, 5m, 15m, 1h, 4h or 1d"
-                            )
-                        })
-                })
-                .transpose()?;
+            let secs = timeframe.map(|t| timeframe_secs(&t)).transpose()?;
             let (plan, bars) = backtest::market_data::convert(&from, &to, secs)?;
             println!(
                 "{bars} bars ({} rows of {:?}, prices to {} decimals, sizes to {}) written to {}",
@@ -132,6 +151,26 @@ fn run(cli: Cli) -> Result<()> {
                 plan.precision.size,
                 to.display()
             );
+            Ok(())
+        }
+        Command::Data(DataCommand::Archive {
+            from,
+            to,
+            timeframe,
+            blob,
+        }) => {
+            let started = std::time::Instant::now();
+            let (days, bars) =
+                backtest::archive::write_file(&from, &to, timeframe_secs(&timeframe)?, &blob)?;
+            let secs = started.elapsed().as_secs_f64();
+            match (days.first(), days.last()) {
+                (Some(first), Some(last)) => println!(
+                    "{bars} bars in {} days ({first}..{last}) written to {to} in {secs:.3}s ({:.0} bars/s)",
+                    days.len(),
+                    bars as f64 / secs.max(1e-9)
+                ),
+                _ => println!("no bars in {}", from.display()),
+            }
             Ok(())
         }
         Command::Run(args) => {
@@ -150,6 +189,7 @@ fn run(cli: Cli) -> Result<()> {
             tick_size,
             lot_size,
             min_notional,
+            blob,
         } => {
             let instrument = backtest::InstrumentOverrides {
                 tick_size,
@@ -161,6 +201,7 @@ fn run(cli: Cli) -> Result<()> {
                 bot,
                 data: data.clone(),
                 instrument: instrument.clone(),
+                blob: blob.clone(),
             };
             if bot.len() <= 1 {
                 let view = backtest::run(&request(bot.into_iter().next()))?;

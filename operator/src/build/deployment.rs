@@ -69,9 +69,8 @@ fn value_env(name: &str, value: &str) -> EnvVar {
 }
 
 /// Where the worker finds the Azure resources its bot asked for and uses (`spec.cloud`):
-/// the Key Vault secret with the exchange credentials and the Service Bus topic for
-/// events. The bot's Cosmos DB container is not read by the worker yet, so nothing
-/// points it there.
+/// the Key Vault secret with the exchange credentials, the Service Bus topic for events
+/// and the Cosmos DB container for its orders, fills and equity snapshots.
 fn azure_env(bot: &TradingBot, op: &OperatorConfig) -> Vec<EnvVar> {
     let (Some(azure), Some(cloud)) = (&op.azure, &bot.spec.cloud) else {
         return Vec::new();
@@ -94,6 +93,11 @@ fn azure_env(bot: &TradingBot, op: &OperatorConfig) -> Vec<EnvVar> {
     if let (true, Some(endpoint)) = (cloud.service_bus, &azure.service_bus_endpoint) {
         env.push(value_env(env::SERVICEBUS_ENDPOINT, endpoint));
         env.push(value_env(env::SERVICEBUS_TOPIC, &names.topic));
+    }
+    if let (true, Some(endpoint)) = (cloud.cosmos, &azure.cosmos_endpoint) {
+        env.push(value_env(env::BOT_COSMOS_ENDPOINT, endpoint));
+        env.push(value_env(env::BOT_COSMOS_DATABASE, &azure.cosmos_database));
+        env.push(value_env(env::BOT_COSMOS_CONTAINER, &names.container));
     }
     env
 }

@@ -6,8 +6,10 @@
 #[cfg(feature = "cli")]
 pub mod args;
 pub mod arm;
+pub mod blob;
 pub mod bot;
 pub mod cloud;
+pub mod cosmos;
 pub mod credential;
 pub mod keyvault;
 pub mod names;

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::state::{Audience, State, TokenInfo};
-use crate::util::{Reply, random_hex};
+use crate::util::{Reply, base64url, random_hex};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -139,11 +139,31 @@ pub(crate) fn handle(st: &mut State, method: &str, path: &str, body: &[u8]) -> R
     let aud = first_scope
         .trim_end_matches("/.default")
         .trim_end_matches('/');
-    let token = random_hex(32);
+    // Shaped like Entra's v1 access tokens (services such as Azurite decode the claims
+    // without checking the signature); the fake itself knows its tokens by value.
+    let now = jiff::Timestamp::now().as_second();
+    let claims = json!({
+        "aud": aud,
+        "iss": format!("https://sts.windows.net/{tenant}/"),
+        "iat": now,
+        "nbf": now - 60,
+        "exp": now + 3599,
+        "tid": tenant,
+        "appid": client.client_id,
+        "oid": client.client_id,
+        "ver": "1.0",
+    });
+    let token = format!(
+        "{}.{}.{}",
+        base64url(br#"{"alg":"RS256","typ":"JWT"}"#),
+        base64url(claims.to_string().as_bytes()),
+        random_hex(32)
+    );
     st.tokens.insert(
         token.clone(),
         TokenInfo {
             audience: audience(aud),
+            aud: aud.to_string(),
         },
     );
     tracing::debug!(client_id = %client.client_id, audience = %aud, "token issued");

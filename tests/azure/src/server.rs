@@ -195,6 +195,13 @@ impl Handle {
         self.shared.lock().queues.get(&key).map_or(0, |q| q.len())
     }
 
+    /// The audience (scope without `/.default`) an access token this fake issued was
+    /// requested for; `None` for a token it never issued. Lets a test put the fake's
+    /// Entra in front of another emulator.
+    pub fn token_audience(&self, token: &str) -> Option<String> {
+        self.shared.lock().tokens.get(token).map(|t| t.aud.clone())
+    }
+
     /// Stops accepting connections.
     pub fn shutdown(&self) {
         self.shared.shutdown.send_replace(true);

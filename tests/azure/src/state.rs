@@ -73,6 +73,8 @@ pub(crate) enum Audience {
 #[derive(Clone, Debug)]
 pub(crate) struct TokenInfo {
     pub audience: Audience,
+    /// The audience as requested (the scope without `/.default`).
+    pub aud: String,
 }
 
 /// A stored ARM resource.

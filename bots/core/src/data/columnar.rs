@@ -86,11 +86,11 @@ fn zigzag(d: i64) -> u64 {
     ((d << 1) ^ (d >> 63)) as u64
 }
 
-fn unzigzag(z: u64) -> i64 {
+pub(crate) fn unzigzag(z: u64) -> i64 {
     ((z >> 1) as i64) ^ -((z & 1) as i64)
 }
 
-fn step(precision: u8) -> i64 {
+pub(crate) fn step(precision: u8) -> i64 {
     POW10[9 - usize::from(precision.min(9))] as i64
 }
 
@@ -241,11 +241,11 @@ impl<W: Write> BarsWriter<W> {
     }
 }
 
-fn block_seed(bars: usize, payload_len: usize) -> u64 {
+pub(crate) fn block_seed(bars: usize, payload_len: usize) -> u64 {
     (bars as u64) << 32 | payload_len as u64
 }
 
-fn encode_column(values: &[i64], out: &mut Vec<u8>) {
+pub(crate) fn encode_column(values: &[i64], out: &mut Vec<u8>) {
     let first = values[0];
     let zz = values.windows(2).map(|w| zigzag(w[1].wrapping_sub(w[0])));
     let width = zz
@@ -277,7 +277,7 @@ fn encode_column(values: &[i64], out: &mut Vec<u8>) {
 }
 
 /// Words a column of `n` values at `width` bits needs.
-fn column_words(n: usize, width: u32) -> usize {
+pub(crate) fn column_words(n: usize, width: u32) -> usize {
     ((n.saturating_sub(1)) * width as usize).div_ceil(64)
 }
 

@@ -2,6 +2,7 @@
 //! text [`load`]ers that turn CSV/JSONL into them.
 
 pub mod aggregate;
+pub mod archive;
 mod book;
 pub mod columnar;
 pub mod load;

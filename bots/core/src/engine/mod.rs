@@ -336,6 +336,22 @@ impl<V: Venue> Engine<V> {
         Ok(self.finish())
     }
 
+    /// Closed bars the strategy needs before it can decide.
+    pub fn warmup_bars(&self) -> usize {
+        self.strategy.warmup_bars()
+    }
+
+    /// Primes the strategy's indicators with closed bars from before the session (a
+    /// live worker's warm-up): the strategy sees each bar as flat, and whatever it
+    /// decides on them is dropped. No order, no fill, no mark, no engine bar.
+    pub fn warm_up(&mut self, bars: &[Bar]) {
+        for bar in bars {
+            let ctx = context(&self.settings, &self.portfolio, &self.open, bar.ts);
+            self.strategy.on_bar(&ctx, bar, &mut self.actions);
+            self.actions.drain().for_each(drop);
+        }
+    }
+
     /// Processes one bar (see the module docs for the order of events).
     pub fn step(&mut self, bar: &Bar) -> Result<(), BacktestError> {
         self.clock.advance_to(bar.ts);

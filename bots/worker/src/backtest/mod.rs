@@ -1,14 +1,16 @@
 //! `tradewind-bot backtest`: one bot, its strategy and plan, over one market-data file.
 
+pub mod archive;
 pub mod market_data;
 
 pub use tradewind_bot::instrument::{InstrumentOverrides, instrument_at};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use tradewind_core::backtest::{Backtest, Outcome};
 use tradewind_core::data::Bar;
+use tradewind_core::data::load::SeriesPrecision;
 use tradewind_core::statistics::{Statistics, StatsAccumulator, StatsConfig};
 use tradewind_crds::Mode;
 use tradewind_crds::resolved::BotConfig;
@@ -27,6 +29,8 @@ pub struct Request {
     pub data: PathBuf,
     /// Instrument rules.
     pub instrument: InstrumentOverrides,
+    /// How to reach a Blob archive (`--data blob://…`).
+    pub blob: archive::BlobArgs,
 }
 
 /// Runs a backtest and returns the report view (nothing written yet). The data is read
@@ -45,17 +49,61 @@ pub fn run(req: &Request) -> Result<ReportView> {
     let bot = tradewind_config::bot(&cfg)?;
     let venue_fees = bot.venue_fees.to_string();
     let timeframe = cfg.strategy.timeframe.seconds();
+    if let Some(spec) = req
+        .data
+        .to_str()
+        .filter(|d| tradewind_market_store::archive::is_range_spec(d))
+    {
+        return run_archive(&cfg, &bot, spec, req, venue_fees);
+    }
     let mut plan = market_data::plan(&req.data, Some(timeframe))?;
     loop {
         tracing::info!(rows = plan.rows, checked = plan.checked, format = ?plan.format, data = %req.data.display(), "market data planned");
         if let Some(done) = run_plan(&cfg, &bot, &plan, req)? {
             let (statistics, recorded, outcome) = done;
-            return view(&cfg, &req.data, statistics, recorded, outcome, venue_fees);
+            let label = req
+                .data
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            return view(&cfg, label, statistics, recorded, outcome, venue_fees);
         }
         tracing::info!(data = %req.data.display(), "later bars change the plan made from the first ones; checking the whole file");
         plan = market_data::scan(&req.data, Some(timeframe))?;
     }
 }
+
+/// A backtest over a range of archived days: the first day's decimals make the plan; a
+/// later day with more runs the whole range again at its decimals.
+fn run_archive(
+    cfg: &BotConfig,
+    bot: &tradewind_config::BotSettings,
+    spec: &str,
+    req: &Request,
+    venue_fees: String,
+) -> Result<ReportView> {
+    let data = archive::ArchiveData::open(spec, &req.blob)?;
+    let timeframe = cfg.strategy.timeframe.seconds();
+    let mut precision = data.first_precision()?;
+    loop {
+        let mut wider = None;
+        let done = run_stream(cfg, bot, precision, req, &mut |sink| {
+            data.stream(precision, timeframe, &mut wider, sink)
+        })?;
+        if let Some((statistics, recorded, outcome)) = done {
+            return view(cfg, data.label(), statistics, recorded, outcome, venue_fees);
+        }
+        precision = wider.context("a day changed the plan without saying how")?;
+        tracing::info!(
+            ?precision,
+            "a later day has more decimals; running the range again"
+        );
+    }
+}
+
+/// A source of bars for [`run_stream`]: calls the sink with chunks; `None` if the plan
+/// proved wrong.
+type Streamer<'a> = dyn FnMut(&mut dyn FnMut(&[Bar]) -> Result<()>) -> Result<Option<u64>> + 'a;
 
 /// One pass of the bars through a fresh engine; `None` if the plan proved wrong.
 fn run_plan(
@@ -64,19 +112,27 @@ fn run_plan(
     plan: &market_data::DataPlan,
     req: &Request,
 ) -> Result<Option<(Statistics, Recorded, Outcome)>> {
-    let instrument = instrument_at(
-        cfg,
-        plan.precision.price,
-        plan.precision.size,
-        &req.instrument,
-    )?;
+    run_stream(cfg, bot, plan.precision, req, &mut |sink| {
+        market_data::stream(plan, |bars: &[Bar]| sink(bars))
+    })
+}
+
+/// One pass of the bars a [`Streamer`] yields through a fresh engine.
+fn run_stream(
+    cfg: &BotConfig,
+    bot: &tradewind_config::BotSettings,
+    precision: SeriesPrecision,
+    req: &Request,
+    source: &mut Streamer<'_>,
+) -> Result<Option<(Statistics, Recorded, Outcome)>> {
+    let instrument = instrument_at(cfg, precision.price, precision.size, &req.instrument)?;
     let (strategy, settings) = bot.engine(&instrument)?;
     let mut rec = Recorder::new(settings.capital);
     let mut stats = StatsAccumulator::new(&StatsConfig::default());
     let mut engine = Backtest::new(settings, strategy);
     let started = std::time::Instant::now();
     let mut engine_time = std::time::Duration::ZERO;
-    let streamed = market_data::stream(plan, |bars: &[Bar]| -> Result<()> {
+    let streamed = source(&mut |bars: &[Bar]| -> Result<()> {
         let t = std::time::Instant::now();
         for bar in bars {
             engine.step(bar)?;
@@ -122,7 +178,7 @@ fn run_plan(
 
 fn view(
     cfg: &BotConfig,
-    data: &Path,
+    data_source: String,
     statistics: Statistics,
     rec: Recorded,
     outcome: Outcome,
@@ -134,10 +190,7 @@ fn view(
         strategy: format!("{} ({})", cfg.strategy_name, outcome.strategy),
         symbol: cfg.bot.symbols[0].clone(),
         currency: cfg.bot.capital.currency.clone(),
-        data_source: data
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        data_source,
         bars: outcome.bars,
         span: outcome.span,
         initial_equity: p.initial_cash(),

@@ -102,6 +102,26 @@ pub struct RunArgs {
         default_value = "https://servicebus.azure.net"
     )]
     pub service_bus_audience: String,
+    /// Cosmos DB endpoint of the market-data container: a worker starting with an empty
+    /// journal warms its strategy from the last closed bars there (unset: a cold start).
+    #[arg(long, env = env::MARKETDATA_COSMOS_ENDPOINT)]
+    pub market_data_cosmos_endpoint: Option<String>,
+    /// Database of the market-data container.
+    #[arg(long, env = env::MARKETDATA_COSMOS_DATABASE, default_value = "tradewind")]
+    pub market_data_cosmos_database: String,
+    /// The market-data container.
+    #[arg(long, env = env::MARKETDATA_COSMOS_CONTAINER, default_value = "marketdata")]
+    pub market_data_cosmos_container: String,
+    /// Cosmos DB endpoint of the bot's own container: its orders, fills and equity
+    /// snapshots are written there (with `--bot-cosmos-container`).
+    #[arg(long, env = env::BOT_COSMOS_ENDPOINT, requires = "bot_cosmos_container")]
+    pub bot_cosmos_endpoint: Option<String>,
+    /// Database of the bot's container.
+    #[arg(long, env = env::BOT_COSMOS_DATABASE, default_value = "tradewind")]
+    pub bot_cosmos_database: String,
+    /// The bot's container.
+    #[arg(long, env = env::BOT_COSMOS_CONTAINER)]
+    pub bot_cosmos_container: Option<String>,
 }
 
 /// A configuration the worker cannot run.

@@ -3,6 +3,7 @@
 
 pub mod book;
 pub mod config;
+pub mod cosmos_sink;
 pub mod events;
 pub mod feed;
 pub mod fills;
@@ -17,4 +18,5 @@ pub mod service_bus;
 pub mod session;
 pub mod status;
 pub mod trader;
+pub mod warmup;
 pub mod worker;

@@ -102,6 +102,14 @@ pub enum Record {
         /// The first sequence the platform has not confirmed.
         next: u64,
     },
+    /// Closed bars from before the session (the market-data store) primed the strategy's
+    /// indicators, before its first start: replayed the same way, never traded.
+    Warmup {
+        /// Where they came from (for the log).
+        source: String,
+        /// The bars, oldest first.
+        bars: Vec<BarRecord>,
+    },
 }
 
 fn is_false(b: &bool) -> bool {

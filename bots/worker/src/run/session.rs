@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use tokio::sync::watch;
+use tradewind_core::data::Bar;
 use tradewind_core::engine::{Engine, Venue};
 use tradewind_core::exchange::MatchingEngine;
 use tradewind_core::fixed::Money;
@@ -358,6 +359,12 @@ impl<X: Execution> Session<X> {
             .start(now(), mode, config_hash, orphans, adopt)?;
         this.publish(started);
         Ok(this)
+    }
+
+    /// Primes the strategy with closed bars from before the session (see
+    /// [`Trader::warm_up`]); only for a session that starts with an empty journal.
+    pub fn warm_up(&mut self, source: &str, bars: &[Bar]) -> Result<(), SessionError> {
+        Ok(self.trader.warm_up(source, bars)?)
     }
 
     /// The trader (tests and the wiring read its state).

@@ -398,6 +398,14 @@ impl<V: Venue> Trader<V> {
                 Record::Acknowledged { next } => {
                     t.acknowledged = Some(t.acknowledged.unwrap_or(0).max(*next));
                 }
+                Record::Warmup { bars, .. } => {
+                    let bars = bars
+                        .iter()
+                        .map(BarRecord::to_bar)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(bad)?;
+                    t.prime(&bars);
+                }
             }
             on_replayed(&mut t.engine, record);
         }
@@ -642,6 +650,28 @@ impl<V: Venue> Trader<V> {
     /// journal, e.g. a replay from the start of its file).
     pub fn seen(&self, bar: &Bar) -> bool {
         self.last_bar.is_some_and(|t| bar.ts <= t)
+    }
+
+    /// Closed bars from before the session prime the strategy (journaled first, so a
+    /// replay primes it the same way); a later source's bars up to the last of them are
+    /// then [`Trader::seen`].
+    pub fn warm_up(&mut self, source: &str, bars: &[Bar]) -> Result<(), TraderError> {
+        if bars.is_empty() {
+            return Ok(());
+        }
+        self.journal(&[Record::Warmup {
+            source: source.to_string(),
+            bars: bars.iter().map(BarRecord::from).collect(),
+        }])?;
+        self.prime(bars);
+        Ok(())
+    }
+
+    fn prime(&mut self, bars: &[Bar]) {
+        self.engine.warm_up(bars);
+        if let Some(last) = bars.last() {
+            self.last_bar = Some(self.last_bar.map_or(last.ts, |t| t.max(last.ts)));
+        }
     }
 
     /// A closed bar: journaled first, then processed; the events it caused.

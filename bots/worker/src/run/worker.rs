@@ -311,6 +311,23 @@ fn sinks(args: &RunArgs) -> Result<Sinks> {
         service_bus = Some(sink.clone());
         sinks.push(sink);
     }
+    if let (Some(endpoint), Some(container)) =
+        (&args.bot_cosmos_endpoint, &args.bot_cosmos_container)
+    {
+        let (credential, transport) = azure_credential(args)?;
+        let client = tradewind_azure::cosmos::CosmosClient::new(
+            endpoint,
+            credential,
+            &transport,
+            tradewind_azure::cosmos::CosmosOptions::default(),
+        )?;
+        tracing::info!(%endpoint, %container, "writing orders, fills and snapshots to the bot's container");
+        sinks.push(Arc::new(super::cosmos_sink::CosmosSink::start(
+            client,
+            &args.bot_cosmos_database,
+            container,
+        )));
+    }
     Ok((Arc::new(Fanout::new(sinks)), service_bus))
 }
 
@@ -328,6 +345,33 @@ fn recorder(args: &RunArgs, metrics: &Arc<WorkerMetrics>) -> Result<Option<Arc<R
         "recording events with the platform"
     );
     Ok(Some(Arc::new(recorder)))
+}
+
+/// Primes a new session's strategy from the market-data store, when one is configured
+/// and the strategy needs bars (see [`super::warmup`]).
+async fn warm<X: Execution>(
+    session: &mut Session<X>,
+    args: &RunArgs,
+    cfg: &BotConfig,
+) -> Result<()> {
+    let needed = session.trader().engine().warmup_bars();
+    if needed == 0 {
+        return Ok(());
+    }
+    let Some(md) = super::warmup::market_data(args)? else {
+        return Ok(());
+    };
+    // Four times the lookback (and the bar a crossover compares with): an exponential
+    // average seeded that far back has settled (EMA 15: older bars weigh 0.03%).
+    let n = (needed + 1) * super::warmup::LOOKBACK_FACTOR;
+    let now = match (&args.market_data[..], &args.replay_file) {
+        ("replay", Some(f)) => super::warmup::replay_start(f),
+        _ => None,
+    }
+    .unwrap_or_else(super::warmup::now_nanos);
+    let bars = super::warmup::last_bars(&md, cfg, n, now).await;
+    session.warm_up("market-data store", &bars)?;
+    Ok(())
 }
 
 /// What both modes' sessions are built from.
@@ -365,7 +409,12 @@ impl Wiring<'_> {
             _ => rest.rules(&cfg.bot.symbols[0]).await?.to_instrument()?,
         };
         let (strategy, settings) = tradewind_config::bot(cfg)?.engine(&instrument)?;
-        let session = Session::start(self.start(Engine::new(settings, strategy), Paper)).await?;
+        let fresh = self.journal.1.is_empty();
+        let mut session =
+            Session::start(self.start(Engine::new(settings, strategy), Paper)).await?;
+        if fresh {
+            warm(&mut session, args, cfg).await?;
+        }
         let market = source(args, cfg, &rest).await?.into_stream();
         let reports =
             futures_util::stream::pending::<Result<std::convert::Infallible, SessionError>>();
@@ -408,7 +457,8 @@ impl Wiring<'_> {
         let executor = LiveExecutor::new(rest.clone(), symbol, instrument, uid, &session)
             .cancel_on_shutdown(args.cancel_on_shutdown)
             .adopt_holdings(adopt);
-        let session = match Session::start(self.start(engine, executor)).await {
+        let fresh = self.journal.1.is_empty();
+        let mut session = match Session::start(self.start(engine, executor)).await {
             // Reported (event, status); restarting would only find the same: wait for a
             // changed bot (a new pod) or a stop.
             Err(SessionError::UnexpectedHoldings(_)) => {
@@ -418,6 +468,9 @@ impl Wiring<'_> {
             }
             started => started?,
         };
+        if fresh {
+            warm(&mut session, args, cfg).await?;
+        }
         // The user stream before the reconcile (the session's first step), so no
         // execution is missed meanwhile.
         let market = source(args, cfg, &rest).await?.into_stream();
