@@ -209,3 +209,14 @@ async fn consumer(
         .await
         .map_err(|e| nats(format!("reading {subject}"))(&e))
 }
+
+/// How many messages the stream `name` holds now (for probes, metrics and tests).
+pub async fn stored_messages(client: async_nats::Client, name: &str) -> Result<u64, FeedError> {
+    let js = jetstream::new(client);
+    let nats = |e: &dyn std::fmt::Display| FeedError::Nats {
+        what: format!("reading stream {name}"),
+        detail: e.to_string(),
+    };
+    let mut stream = js.get_stream(name).await.map_err(|e| nats(&e))?;
+    Ok(stream.info().await.map_err(|e| nats(&e))?.state.messages)
+}

@@ -15,7 +15,8 @@ pub mod subject;
 #[cfg(feature = "test-server")]
 pub mod testing;
 
-pub use consume::{Delivered, Start, Subscription};
+pub use async_nats::Client as NatsClient;
+pub use consume::{Delivered, Start, Subscription, stored_messages};
 pub use message::{DecodeError, FeedMessage, Payload};
 pub use publish::{PublishCounters, Publisher, Sink, connect};
 pub use subject::{DEFAULT_PREFIX, Retention, Shard, SubjectError};

@@ -102,6 +102,13 @@ pub struct RunArgs {
         default_value = "https://servicebus.azure.net"
     )]
     pub service_bus_audience: String,
+    /// Read bars from the shared market-data feed on this NATS server (JetStream)
+    /// instead of connecting to the exchange (see the README's market-data section).
+    #[arg(long, env = env::NATS_URL)]
+    pub nats_url: Option<String>,
+    /// Subject prefix of the market-data feed.
+    #[arg(long, env = env::FEED_SUBJECT_PREFIX, default_value = tradewind_feed::DEFAULT_PREFIX)]
+    pub feed_subject_prefix: String,
 }
 
 /// A configuration the worker cannot run.
