@@ -3,6 +3,7 @@
 //! resources → apply the workload (or, for a Backtest bot, remove it) → write the status.
 
 mod cloud;
+mod feeds;
 mod fetch;
 mod status;
 mod workload;
@@ -134,8 +135,11 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
         // The worker refuses Backtest bots: no pod to crash-loop, the status says how
         // to run one.
         workload::remove(ctx, bot, &children).await?;
+        feeds::prune(ctx, bot).await?;
         None
     } else {
+        // The symbol's shared feed first: the worker waits for its stream otherwise.
+        feeds::ensure(ctx, bot).await?;
         Some(workload::apply(ctx, &children).await?)
     };
     let observed = Observed {
@@ -153,6 +157,7 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
 
 async fn cleanup_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
     cloud::delete(bot, ctx).await?;
+    feeds::prune(ctx, bot).await?;
     ctx.index
         .remove(&bot.namespace().unwrap_or_default(), &bot.name_any());
     tracing::info!(bot = %key(bot), "cleaned up; children are garbage-collected by their owner references");
