@@ -50,6 +50,13 @@ fn usage() -> (f64, u64) {
 
 async fn subscribe(url: String, subscribers: usize, messages: usize) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u64>>();
+    // The streams exist before anyone subscribes (the feed would create them).
+    let setup = tradewind_feed::connect(&url, "fanout-setup")
+        .await
+        .expect("connect");
+    Publisher::new(setup, shard(), &Retention::default())
+        .await
+        .expect("streams");
     let mut clients = Vec::new();
     let mut subs = Vec::new();
     for i in 0..subscribers {

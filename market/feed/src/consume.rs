@@ -104,7 +104,7 @@ impl Subscription {
             }
         };
         drop(stream);
-        let messages = consumer(&js, &stream_name, subject, deliver_policy.clone()).await?;
+        let messages = consumer(&js, &stream_name, subject, deliver_policy).await?;
         Ok(Self {
             js,
             stream_name,
@@ -122,7 +122,7 @@ impl Subscription {
         tracing::warn!(subject = %self.subject, stream_sequence = self.stream_sequence, error = why,
             "market-data consumer lost, recreating it after the last message read");
         let policy = if self.stream_sequence == 0 {
-            self.start.clone()
+            self.start
         } else {
             DeliverPolicy::ByStartSequence {
                 start_sequence: self.stream_sequence + 1,
@@ -130,7 +130,7 @@ impl Subscription {
         };
         let mut wait = Duration::from_millis(50);
         loop {
-            match consumer(&self.js, &self.stream_name, &self.subject, policy.clone()).await {
+            match consumer(&self.js, &self.stream_name, &self.subject, policy).await {
                 Ok(m) => {
                     self.messages = m;
                     return;
