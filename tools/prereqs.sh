@@ -50,6 +50,8 @@ want kubectl kubernetes-client
 # via runuser when root); Debian keeps its programs in /usr/lib/postgresql/<major>/bin.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_need+=(postgresql)
 want runuser util-linux
+# The market-data feed's tests run a real NATS server with JetStream.
+want nats-server nats-server
 if ((${#apt_need[@]})); then
   say "installing ${apt_need[*]}"
   sudo=()

@@ -65,6 +65,12 @@ pub mod env {
     pub const BOT_COSMOS_DATABASE: &str = "TRADEWIND_BOT_COSMOS_DATABASE";
     /// The bot's container.
     pub const BOT_COSMOS_CONTAINER: &str = "TRADEWIND_BOT_COSMOS_CONTAINER";
+    /// NATS server(s) of the shared market-data feed (`nats://host:4222`, comma-separated
+    /// for a cluster): when set, the worker reads its bars from JetStream, not from the
+    /// exchange. Also what the feed publishes to.
+    pub const NATS_URL: &str = "TRADEWIND_NATS_URL";
+    /// Subject prefix of the market-data feed (default `tw.md`).
+    pub const FEED_SUBJECT_PREFIX: &str = "TRADEWIND_FEED_SUBJECT_PREFIX";
 }
 
 /// The bot's Lease: created by the operator (so the worker's Role can name it), held by

@@ -96,6 +96,21 @@ enum Command {
             requires = "platform_image"
         )]
         platform_database_secret: Option<String>,
+        /// NATS server(s) of the shared market-data feed (JetStream): the operator runs
+        /// one feed Deployment per symbol of its Paper and Live bots and tells their
+        /// workers to read from it. Unset: every worker connects to the exchange itself.
+        #[arg(long, env = tradewind_crds::contract::env::NATS_URL)]
+        nats_url: Option<String>,
+        /// Subject prefix of the market-data feed.
+        #[arg(long, env = tradewind_crds::contract::env::FEED_SUBJECT_PREFIX, default_value = "tw.md")]
+        feed_subject_prefix: String,
+        /// Namespace of the feed Deployments (default: the operator's own).
+        #[arg(long, env = "TRADEWIND_FEED_NAMESPACE")]
+        feed_namespace: Option<String>,
+        /// Replicas of each feed (two publish the same facts; JetStream keeps one).
+        #[arg(long, env = "TRADEWIND_FEED_REPLICAS", default_value_t = 2,
+              value_parser = clap::value_parser!(i32).range(1..=5))]
+        feed_replicas: i32,
     },
     /// Print the CustomResourceDefinitions as multi-document YAML.
     Crds,
@@ -187,6 +202,10 @@ fn run(cli: Cli) -> Result<()> {
             azure,
             platform_image,
             platform_database_secret,
+            nats_url,
+            feed_subject_prefix,
+            feed_namespace,
+            feed_replicas,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info".into());
@@ -235,6 +254,14 @@ fn run(cli: Cli) -> Result<()> {
                         worker_metrics_namespace,
                         &worker_metrics_pod_labels,
                     )?,
+                    market_data: nats_url.filter(|u| !u.trim().is_empty()).map(|nats_url| {
+                        tradewind_operator::build::MarketData {
+                            nats_url,
+                            subject_prefix: feed_subject_prefix,
+                            namespace: feed_namespace.unwrap_or_else(|| lease_namespace.clone()),
+                            replicas: feed_replicas,
+                        }
+                    }),
                 };
                 // Checked before anything starts: a bad Azure setting stops the operator
                 // with a message naming the flag, not on the first bot.
@@ -293,6 +320,7 @@ fn run(cli: Cli) -> Result<()> {
                 platform: None,
                 allowed_images: Vec::new(),
                 metrics_scrapers: metrics_scrapers(worker_metrics_namespace, &[])?,
+                market_data: None,
             };
             let mut c = build::children(&tb, &loaded.config, &op)?;
             if let Some(client_id) = &workload_identity_client_id {

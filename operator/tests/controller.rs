@@ -1520,3 +1520,85 @@ async fn the_settlement_status_and_the_operators_conditions_survive_each_other()
     assert!(s.bound_bots.is_some());
     operator.abort();
 }
+
+/// With the market-data feed configured, a Paper bot's symbol gets one feed Deployment
+/// (shared by every bot of that symbol) and the bot's worker is told where to read; the
+/// feed goes with the last bot that used it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_of_a_symbol_follows_its_paper_and_live_bots() {
+    use tradewind_operator::build::MarketData;
+    let (_server, client) = cluster().await;
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig {
+            market_data: Some(MarketData {
+                nats_url: "nats://nats.tradewind-system:4222".into(),
+                subject_prefix: "tw.md".into(),
+                namespace: NS.into(),
+                replicas: 2,
+            }),
+            ..OperatorConfig::default()
+        },
+        Arc::new(NoCloud),
+    ));
+    let operator = tokio::spawn(async move { controller::run(ctx, Some(NS)).await });
+    let bot: TradingBot = example("examples/bots/paper.yaml");
+    let name = bot.name_any();
+    let symbol = bot.spec.symbols[0].to_ascii_lowercase();
+    let mut twin = bot.clone();
+    twin.metadata.name = Some(format!("{name}-twin"));
+    bots.create(&PostParams::default(), &bot).await.unwrap();
+    bots.create(&PostParams::default(), &twin).await.unwrap();
+    let deployments = Api::<Deployment>::namespaced(client.clone(), NS);
+    let feed_name = format!("tw-feed-spot-{symbol}");
+    let feed = eventually(20, "the feed Deployment", || async {
+        deployments.get_opt(&feed_name).await.ok()?
+    })
+    .await;
+    let args = feed.spec.unwrap().template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap();
+    assert_eq!(
+        args[..3],
+        [
+            "feed".to_owned(),
+            "--symbol".into(),
+            symbol.to_ascii_uppercase()
+        ]
+    );
+    let worker = eventually(20, "the worker", || async {
+        deployments.get_opt(&format!("{name}-worker")).await.ok()?
+    })
+    .await;
+    let env = worker.spec.unwrap().template.spec.unwrap().containers[0]
+        .env
+        .clone()
+        .unwrap();
+    assert!(
+        env.iter().any(|e| e.name == "TRADEWIND_NATS_URL"
+            && e.value.as_deref() == Some("nats://nats.tradewind-system:4222")),
+        "{env:?}"
+    );
+    // One bot left: the feed stays; none left: it goes.
+    bots.delete(&name, &Default::default()).await.unwrap();
+    eventually(20, "the first bot gone", || async {
+        bots.get_opt(&name).await.ok()?.is_none().then_some(())
+    })
+    .await;
+    assert!(deployments.get_opt(&feed_name).await.unwrap().is_some());
+    bots.delete(&format!("{name}-twin"), &Default::default())
+        .await
+        .unwrap();
+    eventually(20, "the feed deleted", || async {
+        deployments
+            .get_opt(&feed_name)
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    operator.abort();
+}

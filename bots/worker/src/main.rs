@@ -58,6 +58,9 @@ enum Command {
     /// Market-data files.
     #[command(subcommand)]
     Data(DataCommand),
+    /// The shared market-data feed of one symbol: the exchange's streams published to
+    /// NATS JetStream for every bot of that symbol, until SIGTERM.
+    Feed(Box<tradewind_bot::market_feed::FeedArgs>),
 }
 
 #[derive(Subcommand)]
@@ -172,6 +175,24 @@ fn run(cli: Cli) -> Result<()> {
                 _ => println!("no bars in {}", from.display()),
             }
             Ok(())
+        Command::Feed(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(async {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .context("listening for SIGTERM")?;
+                let stop = async move {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                    }
+                };
+                tradewind_bot::market_feed::run(*args, stop).await
+            })
         }
         Command::Run(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -254,6 +254,7 @@ pub fn deployment(
             .into_iter()
             .chain(azure_env(bot, op))
             .chain(platform_env)
+            .chain(super::market_data::worker_env(op))
             .collect(),
         ),
         ports: Some(vec![ContainerPort {

@@ -7,6 +7,7 @@ mod config_map;
 mod deployment;
 mod hash;
 mod labels;
+mod market_data;
 mod network;
 mod rbac;
 mod settlement;
@@ -16,6 +17,9 @@ pub use config_map::config_map;
 pub use deployment::{CONFIG_HASH_ANNOTATION, METRICS_PORT, deployment};
 pub use hash::config_hash;
 pub use labels::{bot_labels, selector_labels};
+pub use market_data::{
+    FEED_COMPONENT, FEED_COMPONENT_LABEL, MarketData, feed_deployment, feed_name, shard_of,
+};
 pub use network::{metrics_service, network_policy};
 pub use rbac::{
     WORKLOAD_IDENTITY_CLIENT_ID, WORKLOAD_IDENTITY_POD_ANNOTATION, WORKLOAD_IDENTITY_USE, lease,
@@ -61,6 +65,9 @@ pub struct OperatorConfig {
     pub allowed_images: Vec<String>,
     /// Who may scrape the workers' metrics; `None`: no one (every ingress refused).
     pub metrics_scrapers: Option<MetricsScrapers>,
+    /// The shared market-data feed: the operator runs one per symbol and workers read
+    /// from it; `None`: every worker connects to the exchange itself.
+    pub market_data: Option<MarketData>,
 }
 
 /// The pods allowed to reach a worker's metrics port.
@@ -124,6 +131,7 @@ impl Default for OperatorConfig {
             platform: None,
             allowed_images: Vec::new(),
             metrics_scrapers: None,
+            market_data: None,
         }
     }
 }

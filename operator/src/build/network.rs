@@ -60,8 +60,31 @@ fn platform_port(op: &OperatorConfig) -> Option<i32> {
     (port != 443).then_some(port)
 }
 
+/// Ports of the NATS servers in the operator's `--nats-url` (4222 when not given).
+fn nats_ports(op: &OperatorConfig) -> Vec<i32> {
+    let Some(m) = &op.market_data else {
+        return Vec::new();
+    };
+    let mut ports: Vec<i32> = m
+        .nats_url
+        .split(',')
+        .map(|u| {
+            let rest = u.trim().split_once("://").map_or(u.trim(), |(_, r)| r);
+            let host_port = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            let host_port = host_port.split('/').next().unwrap_or(host_port);
+            host_port
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse().ok())
+                .unwrap_or(4222)
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 /// Egress: DNS (UDP and TCP 53), HTTPS (TCP 443) anywhere, and the platform's port when
-/// the platform is installed elsewhere than on 443. Ingress: the metrics port, from the
+/// the platform is installed elsewhere than on 443, and NATS's with the market-data feed. Ingress: the metrics port, from the
 /// scrapers' namespace (and pods) only; without scrapers, nothing.
 pub fn network_policy(bot: &TradingBot, op: &OperatorConfig) -> Result<NetworkPolicy, BuildError> {
     let mut egress = vec![
@@ -74,6 +97,13 @@ pub fn network_policy(bot: &TradingBot, op: &OperatorConfig) -> Result<NetworkPo
             ..NetworkPolicyEgressRule::default()
         },
     ];
+    // The shared market-data feed's NATS port(s).
+    for p in nats_ports(op) {
+        egress.push(NetworkPolicyEgressRule {
+            ports: Some(vec![port("TCP", p)]),
+            ..NetworkPolicyEgressRule::default()
+        });
+    }
     if let Some(p) = platform_port(op) {
         egress.push(NetworkPolicyEgressRule {
             ports: Some(vec![port("TCP", p)]),

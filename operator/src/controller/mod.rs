@@ -145,6 +145,14 @@ impl Context {
         }
     }
 
+    /// Every bot the controller's store holds (empty before the controllers run).
+    pub fn all_bots(&self) -> Vec<Arc<TradingBot>> {
+        self.bots
+            .get()
+            .map(|store| store.state())
+            .unwrap_or_default()
+    }
+
     /// Bots in `namespace` for which `pred` holds, from the in-memory store.
     pub fn count_bots(&self, namespace: &str, pred: impl Fn(&TradingBot) -> bool) -> u32 {
         self.bots.get().map_or(0, |store| {

@@ -689,3 +689,76 @@ fn a_bot_may_name_only_credentials_its_author_may_read() {
             .all(|o| o["kind"] != "ValidatingAdmissionPolicy")
     );
 }
+
+/// `marketData`: off by default; enabled, the chart deploys NATS with JetStream (a
+/// StatefulSet of the official image with its store on a claim, a client Service) and
+/// the operator is told its URL; with `natsUrl` it deploys none and passes that URL.
+#[test]
+fn the_market_data_feed_deploys_nats_or_points_at_an_existing_one() {
+    let plain = render(&json!({}), "tw", NS).expect("renders");
+    assert!(of_kind(&plain, "StatefulSet").is_empty());
+    assert!(!env_of(one(&plain, "Deployment")).contains_key("TRADEWIND_NATS_URL"));
+
+    let objects = render(&json!({"marketData": {"enabled": true}}), "tw", NS).expect("renders");
+    let nats = one(&objects, "StatefulSet");
+    assert_eq!(nats["metadata"]["name"], "tw-tradewind-nats");
+    let pod = &nats["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["containers"][0]["image"],
+        "docker.io/library/nats:2.10.24-alpine"
+    );
+    assert_eq!(
+        nats["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+        "25Gi"
+    );
+    // Its selector matches its pods and not the operator's.
+    let selector = &nats["spec"]["selector"]["matchLabels"];
+    assert_eq!(selector["app.kubernetes.io/name"], "tradewind-nats");
+    let config = of_kind(&objects, "ConfigMap")
+        .into_iter()
+        .find(|c| c["metadata"]["name"] == "tw-tradewind-nats")
+        .expect("the NATS config");
+    assert!(
+        config["data"]["nats.conf"]
+            .as_str()
+            .unwrap()
+            .contains("store_dir: /data")
+    );
+    let service = of_kind(&objects, "Service")
+        .into_iter()
+        .find(|s| s["metadata"]["name"] == "tw-tradewind-nats")
+        .expect("the NATS Service");
+    assert_eq!(service["spec"]["ports"][0]["port"], 4222);
+    let operator = of_kind(&objects, "Deployment")
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == "tw-tradewind")
+        .expect("the operator");
+    let env = env_of(operator);
+    assert_eq!(
+        env["TRADEWIND_NATS_URL"],
+        format!("nats://tw-tradewind-nats.{NS}.svc:4222")
+    );
+    assert_eq!(env["TRADEWIND_FEED_SUBJECT_PREFIX"], "tw.md");
+    assert_eq!(env["TRADEWIND_FEED_REPLICAS"], "2");
+    assert_eq!(env["TRADEWIND_FEED_NAMESPACE"], NS);
+
+    let existing = render(
+        &json!({"marketData": {"enabled": true, "natsUrl": "nats://nats.messaging:4222"}}),
+        "tw",
+        NS,
+    )
+    .expect("renders");
+    assert!(of_kind(&existing, "StatefulSet").is_empty());
+    assert_eq!(
+        env_of(one(&existing, "Deployment"))["TRADEWIND_NATS_URL"],
+        "nats://nats.messaging:4222"
+    );
+    // A URL that is not NATS's is refused by the schema, naming the value.
+    let err = render(
+        &json!({"marketData": {"enabled": true, "natsUrl": "http://nats:4222"}}),
+        "tw",
+        NS,
+    )
+    .unwrap_err();
+    assert!(err.contains("natsUrl"), "{err}");
+}

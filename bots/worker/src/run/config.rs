@@ -122,6 +122,13 @@ pub struct RunArgs {
     /// The bot's container.
     #[arg(long, env = env::BOT_COSMOS_CONTAINER)]
     pub bot_cosmos_container: Option<String>,
+    /// Read bars from the shared market-data feed on this NATS server (JetStream)
+    /// instead of connecting to the exchange (see the README's market-data section).
+    #[arg(long, env = env::NATS_URL)]
+    pub nats_url: Option<String>,
+    /// Subject prefix of the market-data feed.
+    #[arg(long, env = env::FEED_SUBJECT_PREFIX, default_value = tradewind_feed::DEFAULT_PREFIX)]
+    pub feed_subject_prefix: String,
 }
 
 /// A configuration the worker cannot run.

@@ -45,6 +45,88 @@ pub enum SourceError {
     /// The live feed gave up.
     #[error(transparent)]
     Feed(#[from] FeedError),
+    /// The shared market-data feed (JetStream) failed for good.
+    #[error(transparent)]
+    Shared(#[from] tradewind_feed::FeedError),
+}
+
+/// Bars of the shared market-data feed: one subject's ordered JetStream consumer,
+/// started after the last bar the journal holds.
+pub struct SharedBars {
+    subscription: tradewind_feed::Subscription,
+    bar_nanos: i64,
+    last: Option<i64>,
+    lag: Duration,
+}
+
+/// How far before the journal's last bar a resumed subscription starts reading the
+/// stream by stored time (clock skew between the exchange and NATS); what it reads
+/// before that bar is dropped by sequence.
+const RESUME_MARGIN_NANOS: i64 = 10 * 60 * 1_000_000_000;
+
+impl SharedBars {
+    /// Subscribes to the klines of `interval` of `shard` on `client`, after `last_bar`
+    /// (the journal's; `None`: from now on).
+    pub async fn subscribe(
+        client: tradewind_feed::NatsClient,
+        shard: &tradewind_feed::Shard,
+        interval: &str,
+        bar_nanos: i64,
+        last_bar: Option<i64>,
+    ) -> Result<Self, SourceError> {
+        let subject = shard
+            .kline(interval)
+            .map_err(tradewind_feed::FeedError::from)?;
+        let start = match last_bar {
+            Some(ts) => tradewind_feed::Start::After {
+                sequence: u64::try_from(ts).unwrap_or(0),
+                since: ts.saturating_sub(RESUME_MARGIN_NANOS),
+            },
+            None => tradewind_feed::Start::New,
+        };
+        tracing::info!(%subject, ?start, "reading bars from the shared market-data feed");
+        let subscription =
+            tradewind_feed::Subscription::new(client, shard, &subject, start).await?;
+        Ok(Self {
+            subscription,
+            bar_nanos,
+            last: last_bar,
+            lag: Duration::ZERO,
+        })
+    }
+
+    async fn next(&mut self) -> Result<Tick, SourceError> {
+        loop {
+            let delivered = self.subscription.next().await?;
+            let received = Instant::now();
+            let tradewind_feed::Payload::Bar { bar, .. } = delivered.message.payload else {
+                continue;
+            };
+            let now = tradewind_feed_now();
+            self.lag = Duration::from_nanos(
+                u64::try_from(now.saturating_sub(delivered.message.received)).unwrap_or(0),
+            );
+            if let Some(last) = self.last
+                && bar.ts > last.saturating_add(self.bar_nanos)
+            {
+                // The exchange had no trades then, or no feed was running: said, not hidden.
+                tracing::warn!(
+                    after = last,
+                    next = bar.ts,
+                    "bars missing from the shared feed between these open times"
+                );
+            }
+            self.last = Some(bar.ts);
+            return Ok(Tick::Bar { bar, received });
+        }
+    }
+}
+
+fn tradewind_feed_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// A recorded file, paced by its timestamps.
@@ -178,6 +260,8 @@ pub enum Source {
     Replay(Box<Replay>),
     /// Binance's live streams.
     Binance(Box<MarketFeed>),
+    /// The shared market-data feed on JetStream.
+    Shared(Box<SharedBars>),
 }
 
 impl Source {
@@ -185,6 +269,7 @@ impl Source {
     pub fn lag(&self) -> Option<Duration> {
         match self {
             Source::Replay(_) => None,
+            Source::Shared(bars) => Some(bars.lag),
             Source::Binance(feed) => {
                 let ms = feed
                     .counters()
@@ -211,6 +296,7 @@ impl Source {
     pub async fn next(&mut self) -> Result<Tick, SourceError> {
         match self {
             Source::Replay(r) => r.next().await,
+            Source::Shared(b) => b.next().await,
             Source::Binance(feed) => loop {
                 let event = feed.next().await?;
                 let received = Instant::now();

@@ -646,6 +646,12 @@ impl<V: Venue> Trader<V> {
         Ok(self.stamp(at, body))
     }
 
+    /// Open time of the last bar the journal holds (where a market-data subscription
+    /// resumes).
+    pub fn last_bar(&self) -> Option<UnixNanos> {
+        self.last_bar
+    }
+
     /// Whether the engine already consumed this bar (a source restarted behind the
     /// journal, e.g. a replay from the start of its file).
     pub fn seen(&self, bar: &Bar) -> bool {

@@ -19,7 +19,7 @@ use tradewind_events::{Mode as EventMode, StopReason};
 
 use super::config::{self, ApiCredentials, RunArgs};
 use super::events::{EventSink, Fanout, StdoutSink};
-use super::feed::{Replay, Source};
+use super::feed::{Replay, SharedBars, Source};
 use super::journal::{Journal, TailPolicy};
 use super::lease::LeaseGuard;
 use super::live::LiveExecutor;
@@ -415,7 +415,9 @@ impl Wiring<'_> {
         if fresh {
             warm(&mut session, args, cfg).await?;
         }
-        let market = source(args, cfg, &rest).await?.into_stream();
+        let market = source(args, cfg, &rest, session.trader().last_bar())
+            .await?
+            .into_stream();
         let reports =
             futures_util::stream::pending::<Result<std::convert::Infallible, SessionError>>();
         finish(session.run(market, reports, shutdown.wait()).await)
@@ -473,7 +475,9 @@ impl Wiring<'_> {
         }
         // The user stream before the reconcile (the session's first step), so no
         // execution is missed meanwhile.
-        let market = source(args, cfg, &rest).await?.into_stream();
+        let market = source(args, cfg, &rest, session.trader().last_bar())
+            .await?
+            .into_stream();
         let user = UserStream::connect(&endpoints, &rest).await?;
         finish(super::live::run(session, market, user, shutdown.wait()).await)
     }
@@ -502,7 +506,12 @@ fn replay_instrument(cfg: &BotConfig, file: &std::path::Path) -> Result<Instrume
     crate::instrument::instrument(cfg, &bars, &Default::default())
 }
 
-async fn source(args: &RunArgs, cfg: &BotConfig, rest: &BinanceRest) -> Result<Source> {
+async fn source(
+    args: &RunArgs,
+    cfg: &BotConfig,
+    rest: &BinanceRest,
+    last_bar: Option<tradewind_core::data::UnixNanos>,
+) -> Result<Source> {
     Ok(match args.market_data.as_str() {
         "replay" => {
             let file = args
@@ -520,6 +529,21 @@ async fn source(args: &RunArgs, cfg: &BotConfig, rest: &BinanceRest) -> Result<S
                 .as_str()
                 .unwrap_or("1m")
                 .to_owned();
+            if let Some(url) = &args.nats_url {
+                let shard = tradewind_feed::Shard::new(
+                    &args.feed_subject_prefix,
+                    "binance",
+                    crate::market_feed::market(cfg.bot.venue.testnet),
+                    &cfg.bot.symbols[0],
+                )
+                .context("--feed-subject-prefix")?;
+                let client = tradewind_feed::connect(url, &cfg.name).await?;
+                let bar_nanos =
+                    i64::try_from(cfg.strategy.timeframe.seconds())?.saturating_mul(1_000_000_000);
+                return Ok(Source::Shared(Box::new(
+                    SharedBars::subscribe(client, &shard, &interval, bar_nanos, last_bar).await?,
+                )));
+            }
             let feed = MarketFeed::connect(
                 &endpoints(args, cfg),
                 &cfg.bot.symbols[0],

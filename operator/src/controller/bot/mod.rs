@@ -4,6 +4,7 @@
 //! remove it; after a failed cloud step, leave it as it is) → write the status.
 
 mod cloud;
+mod feeds;
 mod fetch;
 mod status;
 mod workload;
@@ -146,6 +147,7 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
             // The worker refuses Backtest bots: no pod to crash-loop, the status says how
             // to run one.
             workload::remove(ctx, bot, &children).await?;
+            feeds::prune(ctx, bot).await?;
             (None, true)
         }
         // The worker's Azure identity comes from the cloud step: applying without it
@@ -157,9 +159,14 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
             ..
         } => {
             let children = children.with_workload_identity(client_id);
+            // The symbol's shared feed first: the worker waits for its stream otherwise.
+            feeds::ensure(ctx, bot).await?;
             (Some(workload::apply(ctx, &children).await?), true)
         }
-        _ => (Some(workload::apply(ctx, &children).await?), true),
+        _ => {
+            feeds::ensure(ctx, bot).await?;
+            (Some(workload::apply(ctx, &children).await?), true)
+        }
     };
     let observed = Observed {
         resolution: Ok(()),
@@ -176,6 +183,7 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
 
 async fn cleanup_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
     cloud::delete(bot, ctx).await?;
+    feeds::prune(ctx, bot).await?;
     ctx.index
         .remove(&bot.namespace().unwrap_or_default(), &bot.name_any());
     tracing::info!(bot = %key(bot), "cleaned up; children are garbage-collected by their owner references");
