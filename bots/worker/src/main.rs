@@ -175,6 +175,7 @@ fn run(cli: Cli) -> Result<()> {
                 _ => println!("no bars in {}", from.display()),
             }
             Ok(())
+        }
         Command::Feed(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
