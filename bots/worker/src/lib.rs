@@ -4,5 +4,6 @@
 //! reports, and re-exports these under the same paths (`crate::run::…`).
 
 pub mod instrument;
+pub mod model;
 pub mod run;
 pub mod venue;

@@ -2,6 +2,7 @@
 //! stopped; `backtest` runs a bot over historical data and writes a report.
 
 mod backtest;
+mod features;
 mod report;
 use tradewind_bot::run;
 
@@ -48,6 +49,30 @@ enum Command {
         /// Minimum order notional in quote currency (default 0).
         #[arg(long)]
         min_notional: Option<String>,
+        /// For a Model strategy: write every decision's feature row and model output
+        /// to this CSV (the columns of `features`, with `output` for the label).
+        #[arg(long)]
+        trace_decisions: Option<PathBuf>,
+    },
+    /// Write the features a Model strategy computes on market data, with a
+    /// forward-return label, to a CSV for training (the rows the worker feeds its model).
+    Features {
+        /// YAML file(s) with the TradingBot and its Model Strategy.
+        #[arg(short = 'f', long = "file", required = true)]
+        files: Vec<PathBuf>,
+        /// Market data: OHLCV CSV (with header), Binance kline CSV, or trade JSONL.
+        #[arg(long)]
+        data: PathBuf,
+        /// The bot, when the files hold several.
+        #[arg(long)]
+        bot: Option<String>,
+        /// Output CSV: ts (ns), close, one column per feature, forward_return_<horizon>.
+        #[arg(long)]
+        out: PathBuf,
+        /// Label horizon in bars: close[t + horizon] / close[t] − 1 (empty for the
+        /// last rows).
+        #[arg(long, default_value_t = 1)]
+        horizon: usize,
     },
     /// Market-data files.
     #[command(subcommand)]
@@ -134,6 +159,26 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Features {
+            files,
+            data,
+            bot,
+            out,
+            horizon,
+        } => {
+            let (rows, labelled) = features::run(&features::Request {
+                files,
+                bot,
+                data,
+                out: out.clone(),
+                horizon,
+            })?;
+            println!(
+                "{rows} feature rows ({labelled} with a {horizon}-bar forward return) written to {}",
+                out.display()
+            );
+            Ok(())
+        }
         Command::Run(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -150,6 +195,7 @@ fn run(cli: Cli) -> Result<()> {
             tick_size,
             lot_size,
             min_notional,
+            trace_decisions,
         } => {
             let instrument = backtest::InstrumentOverrides {
                 tick_size,
@@ -161,7 +207,11 @@ fn run(cli: Cli) -> Result<()> {
                 bot,
                 data: data.clone(),
                 instrument: instrument.clone(),
+                trace: trace_decisions.clone(),
             };
+            if trace_decisions.is_some() && bot.len() > 1 {
+                anyhow::bail!("--trace-decisions takes one bot");
+            }
             if bot.len() <= 1 {
                 let view = backtest::run(&request(bot.into_iter().next()))?;
                 print!("{}", report::table::render(&view));
