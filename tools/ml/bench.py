@@ -61,9 +61,10 @@ def main():
     # 1. Tradewind backtest.
     t = time.perf_counter()
     out = run([bin_, "backtest", "-f", EXAMPLE, "--bot", "spy-model", "--data", SPY, "--out", str(tmp / "bt")],
-              env={"RUST_LOG": "info"})
+              env={"RUST_LOG": "info", "NO_COLOR": "1"})
     wall = time.perf_counter() - t
-    m = re.search(r"bars=(\d+) engine_seconds=([0-9.e-]+) bars_per_second=([0-9.e+-]+)", out.stderr)
+    log = re.sub(r"\x1b\[[0-9;]*m", "", out.stderr)
+    m = re.search(r"bars=(\d+) engine_seconds=([0-9.e-]+) bars_per_second=([0-9.e+-]+)", log)
     bars, engine_s, bps = int(m.group(1)), float(m.group(2)), float(m.group(3))
     rss_bt = peak_rss([bin_, "backtest", "-f", str(ROOT / EXAMPLE), "--bot", "spy-model", "--data", str(ROOT / SPY), "--out", str(tmp / "bt2")])
     print(f"tradewind backtest: {bars} bars in {engine_s*1e3:.1f} ms engine ({bps:,.0f} bars/s), wall {wall:.3f} s, peak RSS {rss_bt:.1f} MiB")

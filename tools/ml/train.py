@@ -125,6 +125,14 @@ def main():
     )
     reference = model.predict_proba(x[~train].astype(np.float32))[:, 1]
     onx = fold_base_values(onx)
+    # skl2onnx names the graph with a random UUID; a fixed name makes the file (and so the
+    # pinned sha256) the same on every run.
+    onx.graph.name = Path(args.model).stem
+    # ... and lists its opsets in set order: sort them.
+    opsets = sorted(((o.domain, o.version) for o in onx.opset_import))
+    del onx.opset_import[:]
+    for domain, version in opsets:
+        onx.opset_import.add(domain=domain, version=version)
     onnx.checker.check_model(onx)
     data = onx.SerializeToString()
     # The exported graph still computes scikit-learn's probabilities.
@@ -143,7 +151,7 @@ def main():
         "",
         "A small gradient-boosted tree classifier for the example Model strategy",
         "(`examples/models/spy-gbm.yaml`). It is an example of the pipeline, not advice and",
-        "not a profitable strategy: judge it by the out-of-sample backtest below.",
+        "not a profitable strategy: see the out-of-sample backtest in `README.md` beside it.",
         "",
         f"- **sha256**: `{digest}` ({len(data)} bytes)",
         f"- **Inputs**: `features`, float32 `[batch, {len(names)}]`, in this order: "
@@ -173,8 +181,9 @@ def main():
         )
     lines += [
         "",
-        "An AUC near 0.5 means the features carry little signal over this horizon; that",
-        "is the honest result for minute-level SPY and a nine-feature tree model.",
+        "An AUC at or below 0.5 means the features carry no usable signal over this horizon",
+        "on this data; that is the honest result for three months of 5-minute SPY bars and a",
+        "nine-feature tree model.",
         "",
         "## Reproduce",
         "",
