@@ -71,7 +71,11 @@ async fn fetch(client: &Client, ns: &str, source: &ArtifactSource) -> Result<Vec
 }
 
 /// Loads and checks the model a Strategy names.
-pub async fn check(client: &Client, ns: &str, spec: &StrategySpec) -> Result<ArtifactCheck, Invalid> {
+pub async fn check(
+    client: &Client,
+    ns: &str,
+    spec: &StrategySpec,
+) -> Result<ArtifactCheck, Invalid> {
     let Ok(StrategyConfig::Model(config)) = tradewind_config::strategy(spec) else {
         return Ok(ArtifactCheck::NotApplicable);
     };

@@ -35,8 +35,7 @@ use tradewind_core::strategy::ema_cross::EmaCrossConfig;
 use tradewind_core::strategy::grid::GridParams;
 use tradewind_core::strategy::market_maker::MarketMakerParams;
 use tradewind_core::strategy::model::{
-    ArtifactSource, DecisionRule, FeatureKind, FeatureSpec, ModelConfig, OutputKind,
-    OutputSelector,
+    ArtifactSource, DecisionRule, FeatureKind, FeatureSpec, ModelConfig, OutputKind, OutputSelector,
 };
 use tradewind_core::strategy::rsi_reversion::RsiReversionConfig;
 use tradewind_core::strategy::sma_cross::SmaCrossConfig;
@@ -358,7 +357,11 @@ fn model(p: &tradewind_crds::ModelParams) -> Result<ModelConfig, Invalid> {
         ModelOutputKind::Score => OutputKind::Score,
         ModelOutputKind::TargetWeight => OutputKind::TargetWeight,
     };
-    let default_column = if kind == OutputKind::Probability { 1 } else { 0 };
+    let default_column = if kind == OutputKind::Probability {
+        1
+    } else {
+        0
+    };
     let output = OutputSelector {
         name: p.output.name.clone(),
         column: p.output.column.map_or(default_column, |c| c as usize),

@@ -36,7 +36,15 @@ fn bars() -> Vec<Bar> {
             let (hi, lo) = (open.max(close) * 1.0005, open.min(close) * 0.9995);
             let p = |x: f64| Price::from_raw((x * 100.0).round() as i64, 2).unwrap();
             let v = Quantity::from_raw(1000 + (rng.next_f64() * 1e6) as u64, 0).unwrap();
-            Bar::new(i as i64 * 300_000_000_000, p(open), p(hi), p(lo), p(close), v).unwrap()
+            Bar::new(
+                i as i64 * 300_000_000_000,
+                p(open),
+                p(hi),
+                p(lo),
+                p(close),
+                v,
+            )
+            .unwrap()
         })
         .collect()
 }
@@ -70,7 +78,10 @@ fn percentile(sorted: &[u128], p: f64) -> f64 {
 }
 
 fn main() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/models/spy-gbm.onnx");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/models/spy-gbm.onnx"
+    );
     let bytes = std::fs::read(path).expect("examples/models/spy-gbm.onnx");
     let selector = OutputSelector {
         name: None,

@@ -45,15 +45,20 @@ pub fn load(
             refused(
                 cfg,
                 field,
-                format!("cannot read the model ({}) at {}: {e}", config.source, path.display()),
+                format!(
+                    "cannot read the model ({}) at {}: {e}",
+                    config.source,
+                    path.display()
+                ),
             )
         })
     };
     let bytes = match (&config.source, from) {
         (ArtifactSource::Path(p), _) => read(Path::new(p))?,
-        (ArtifactSource::ConfigMap { .. } | ArtifactSource::Secret { .. }, Artifacts::Pod(file)) => {
-            read(file)?
-        }
+        (
+            ArtifactSource::ConfigMap { .. } | ArtifactSource::Secret { .. },
+            Artifacts::Pod(file),
+        ) => read(file)?,
         (ArtifactSource::ConfigMap { .. } | ArtifactSource::Secret { .. }, Artifacts::Local) => {
             return Err(refused(
                 cfg,

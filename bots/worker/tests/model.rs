@@ -30,7 +30,11 @@ fn ok(out: &Output) -> String {
 }
 
 fn err(out: &Output) -> String {
-    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -48,7 +52,12 @@ const SPY: &str = "examples/data/spy_1m_2019q2.csv";
 fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
-    let header = lines.next().unwrap().split(',').map(str::to_owned).collect();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
     let rows = lines
         .map(|l| l.split(',').map(str::to_owned).collect())
         .collect();
@@ -59,13 +68,31 @@ fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
 fn features_and_trace(dir: &Path, yaml: &str, data: &str) -> (PathBuf, PathBuf, String) {
     let (features, trace) = (dir.join("features.csv"), dir.join("trace.csv"));
     ok(&bot(&[
-        "features", "-f", yaml, "--bot", "spy-model", "--data", data, "--horizon", "12",
-        "--out", features.to_str().unwrap(),
+        "features",
+        "-f",
+        yaml,
+        "--bot",
+        "spy-model",
+        "--data",
+        data,
+        "--horizon",
+        "12",
+        "--out",
+        features.to_str().unwrap(),
     ]));
     let report = dir.join("report");
     let stdout = ok(&bot(&[
-        "backtest", "-f", yaml, "--bot", "spy-model", "--data", data,
-        "--trace-decisions", trace.to_str().unwrap(), "--out", report.to_str().unwrap(),
+        "backtest",
+        "-f",
+        yaml,
+        "--bot",
+        "spy-model",
+        "--data",
+        data,
+        "--trace-decisions",
+        trace.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
     ]));
     (features, trace, stdout)
 }
@@ -168,10 +195,9 @@ fn zero_volume_makes_a_nan_feature_and_no_decision_named_in_the_report() {
     for (f, t) in frows.iter().zip(&trows) {
         assert_eq!(f[z] == "NaN", t.last().unwrap().is_empty(), "bar {}", f[0]);
     }
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("report/report.json")).unwrap(),
-    )
-    .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report/report.json")).unwrap())
+            .unwrap();
     let notes = report["notes"].to_string();
     assert!(
         notes.contains("Model: feature volume_z_48 (VolumeZScore) is NaN at bar"),
@@ -192,7 +218,14 @@ fn variant(dir: &Path, from: &str, to: &str) -> String {
 fn backtest_err(yaml: &str) -> String {
     let dir = tmpdir("err-out");
     err(&bot(&[
-        "backtest", "-f", yaml, "--bot", "spy-model", "--data", SPY, "--out",
+        "backtest",
+        "-f",
+        yaml,
+        "--bot",
+        "spy-model",
+        "--data",
+        SPY,
+        "--out",
         dir.to_str().unwrap(),
     ]))
 }
@@ -236,12 +269,27 @@ fn bad_artifacts_are_refused_naming_the_strategy_and_the_field() {
         &format!("path: {MODEL}"),
         "blobUrl: https://example.blob.core.windows.net/models/spy-gbm.onnx",
     ));
-    assert!(e.contains("spec.model.artifact.blobUrl: fetching models from Blob Storage is not supported yet"), "{e}");
+    assert!(
+        e.contains(
+            "spec.model.artifact.blobUrl: fetching models from Blob Storage is not supported yet"
+        ),
+        "{e}"
+    );
     // features is for Model strategies.
     let e = err(&bot(&[
-        "features", "-f", EXAMPLE, "--bot", "spy-rsi", "--data", SPY, "--out",
+        "features",
+        "-f",
+        EXAMPLE,
+        "--bot",
+        "spy-rsi",
+        "--data",
+        SPY,
+        "--out",
         dir.join("x.csv").to_str().unwrap(),
     ]));
-    assert!(e.contains("Strategy spy-rsi-14-5m is of type RsiReversion"), "{e}");
+    assert!(
+        e.contains("Strategy spy-rsi-14-5m is of type RsiReversion"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

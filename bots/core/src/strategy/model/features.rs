@@ -114,8 +114,7 @@ pub fn check_features(field: &str, features: &[FeatureSpec]) -> Result<(), Confi
         let at = format!("{field}[{i}]");
         let name_ok = !f.name.is_empty()
             && f.name.len() <= 63
-            && f
-                .name
+            && f.name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !name_ok {
@@ -157,13 +156,19 @@ pub fn check_features(field: &str, features: &[FeatureSpec]) -> Result<(), Confi
 
 #[derive(Clone, Debug)]
 enum Calc {
-    Returns { period: usize, closes: VecDeque<f64> },
+    Returns {
+        period: usize,
+        closes: VecDeque<f64>,
+    },
     Sma(Sma),
     Ema(Ema),
     Rsi(Rsi),
     Bollinger(BollingerBands),
     Atr(Atr),
-    VolumeZ { period: usize, window: VecDeque<f64> },
+    VolumeZ {
+        period: usize,
+        window: VecDeque<f64>,
+    },
 }
 
 impl Calc {
@@ -178,9 +183,9 @@ impl Calc {
             FeatureKind::SmaRatio { period } => Calc::Sma(Sma::new(period).expect(CHECKED)),
             FeatureKind::EmaRatio { period } => Calc::Ema(Ema::new(period).expect(CHECKED)),
             FeatureKind::Rsi { period } => Calc::Rsi(Rsi::new(period).expect(CHECKED)),
-            FeatureKind::BollingerPercentB { period, std_devs } => Calc::Bollinger(
-                BollingerBands::new(period, std_devs, std_devs).expect(CHECKED),
-            ),
+            FeatureKind::BollingerPercentB { period, std_devs } => {
+                Calc::Bollinger(BollingerBands::new(period, std_devs, std_devs).expect(CHECKED))
+            }
             FeatureKind::AtrRatio { period } => Calc::Atr(Atr::new(period).expect(CHECKED)),
             FeatureKind::VolumeZScore { period } => Calc::VolumeZ {
                 period,

@@ -89,8 +89,9 @@ impl Model {
     fn skip(&mut self, what: String, detail: String) {
         self.skipped += 1;
         if self.bad.as_deref() != Some(what.as_str()) {
-            self.notes
-                .push(format!("Model: {detail}; no decision until it is usable again"));
+            self.notes.push(format!(
+                "Model: {detail}; no decision until it is usable again"
+            ));
             self.bad = Some(what);
         }
     }

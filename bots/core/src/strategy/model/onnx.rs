@@ -181,9 +181,8 @@ impl OnnxModel {
                 inputs.len()
             )));
         };
-        let t = tensor_type(input).ok_or_else(|| {
-            ModelError::Input(format!("input {:?} is not a tensor", input.name))
-        })?;
+        let t = tensor_type(input)
+            .ok_or_else(|| ModelError::Input(format!("input {:?} is not a tensor", input.name)))?;
         if t.elem_type != 1 {
             return Err(ModelError::Input(format!(
                 "input {:?} is {}, features are fed as float (f32)",
@@ -212,12 +211,15 @@ impl OnnxModel {
         // The decision output: by name, else the last float output.
         let outputs = &graph.output;
         let index = match &output.name {
-            Some(name) => outputs.iter().position(|o| &o.name == name).ok_or_else(|| {
-                let names: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
-                ModelError::Output(format!(
-                    "the model has no output {name:?} (it has {names:?})"
-                ))
-            })?,
+            Some(name) => outputs
+                .iter()
+                .position(|o| &o.name == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
+                    ModelError::Output(format!(
+                        "the model has no output {name:?} (it has {names:?})"
+                    ))
+                })?,
             None => outputs
                 .iter()
                 .rposition(|o| tensor_type(o).is_some_and(|t| t.elem_type == 1))
@@ -317,6 +319,10 @@ impl OnnxModel {
                 self.column, self.output_name
             )));
         }
-        Ok(view.iter().copied().nth(self.column).expect("column < width"))
+        Ok(view
+            .iter()
+            .copied()
+            .nth(self.column)
+            .expect("column < width"))
     }
 }

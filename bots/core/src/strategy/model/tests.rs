@@ -64,7 +64,15 @@ fn sigmoid(z: f64) -> f64 {
 
 fn ohlcv(i: i64, close: &str, volume: &str) -> Bar {
     let c = Price::parse(close, 2).unwrap();
-    Bar::new(i * 60_000_000_000, c, c, c, c, Quantity::parse(volume, 5).unwrap()).unwrap()
+    Bar::new(
+        i * 60_000_000_000,
+        c,
+        c,
+        c,
+        c,
+        Quantity::parse(volume, 5).unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -88,7 +96,10 @@ fn a_wrong_digest_is_refused_naming_both() {
     let pinned = "0".repeat(64);
     let err = OnnxModel::load(LINEAR3, &pinned, 3, &proba()).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains(&pinned) && text.contains(&sha256_hex(LINEAR3)), "{text}");
+    assert!(
+        text.contains(&pinned) && text.contains(&sha256_hex(LINEAR3)),
+        "{text}"
+    );
 }
 
 #[test]
@@ -99,7 +110,11 @@ fn a_wrong_input_shape_is_refused_naming_both_widths() {
         "input shape mismatch: the model's input \"x\" takes 4 features, the Strategy declares 3"
     );
     let err = OnnxModel::load(INT_INPUT, &sha256_hex(INT_INPUT), 3, &proba()).unwrap_err();
-    assert!(err.to_string().contains("is int64, features are fed as float"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("is int64, features are fed as float"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -144,7 +159,10 @@ fn features_follow_their_definitions() {
     assert!((row[0] - 0.21).abs() < 1e-12, "{row:?}");
     assert!((row[1] - (121.0 / 115.5 - 1.0)).abs() < 1e-12, "{row:?}");
     // Volumes 1, 2, 3: mean 2, population sd sqrt(2/3).
-    assert!((row[2] - 1.0 / (2.0f64 / 3.0).sqrt()).abs() < 1e-12, "{row:?}");
+    assert!(
+        (row[2] - 1.0 / (2.0f64 / 3.0).sqrt()).abs() < 1e-12,
+        "{row:?}"
+    );
     assert!(set.first_bad().is_none());
 }
 
@@ -157,7 +175,10 @@ fn declared_features_are_checked_naming_the_field() {
         spec("a", FeatureKind::Rsi { period: 7 }),
     ])
     .unwrap_err();
-    assert_eq!(err.to_string(), "model.features[1].name: \"a\" is declared twice");
+    assert_eq!(
+        err.to_string(),
+        "model.features[1].name: \"a\" is declared twice"
+    );
     let err = FeatureSet::new(&[spec("z", FeatureKind::VolumeZScore { period: 1 })]).unwrap_err();
     assert_eq!(err.field, "model.features[0].period");
     let err = FeatureSet::new(&[spec("a,b", FeatureKind::Rsi { period: 14 })]).unwrap_err();
