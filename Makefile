@@ -17,7 +17,7 @@ DEMO_BOTS := trend-ema trend-sma mean-reversion-bollinger mean-reversion-rsi dca
 SPY_DATA := examples/data/spy_1m_2019q2.csv
 BOT := $(CARGO) run -q -p tradewind-bot --
 
-.PHONY: demo demo-worker prereqs test report-check lint crds bench bench-compare e2e images fuzz
+.PHONY: demo demo-worker prereqs test report-check lint crds bench bench-compare e2e images fuzz model-train model-demo
 
 ## demo: five strategies backtested on two weeks of real BTC/USD minute bars and on a
 ## quarter of SPY minute bars, compared in a table per data set, with an HTML report each
@@ -35,6 +35,25 @@ demo-worker:
 	$(BOT) run -f examples/demo/btc-scalper.yaml --paper --kubernetes off \
 		--market-data replay --replay-file examples/data/binance_spot_btcusdt_l1_trades.jsonl --replay-speed 20 \
 		--state-dir $(TARGET_DIR)/demo-worker --metrics-addr 127.0.0.1:0
+
+## model-train: the example Model strategy's features (tradewind-bot features), its
+## classifier trained with walk-forward splits (tools/ml, in the test venv) and exported
+## to examples/models/spy-gbm.onnx with its model card; prints the sha256 to pin
+MODEL_DIR := $(TARGET_DIR)/model
+model-train:
+	mkdir -p $(MODEL_DIR)
+	$(BOT) features -f examples/models/spy-gbm.yaml --bot spy-model --data $(SPY_DATA) \
+		--horizon 12 --out $(MODEL_DIR)/features.csv
+	$(VENV)/bin/python tools/ml/train.py --features $(MODEL_DIR)/features.csv \
+		--model examples/models/spy-gbm.onnx --card examples/models/spy-gbm.md
+
+## model-demo: the example model backtested out of sample (June 2019, a month its
+## training never saw) against buy-and-hold and an RSI rule, with the usual reports
+model-demo:
+	mkdir -p $(MODEL_DIR)
+	$(PYTHON) tools/ml/month.py $(SPY_DATA) 2019-06 $(MODEL_DIR)/spy_2019_06.csv
+	$(BOT) backtest -f examples/models/spy-gbm.yaml --bot spy-model --bot spy-buy-and-hold \
+		--bot spy-rsi --data $(MODEL_DIR)/spy_2019_06.csv --out $(MODEL_DIR)/demo
 
 ## prereqs: install or check what test and lint need (apt packages, nextest, the musl
 ## target, the venv, playwright-core); quick when all is there

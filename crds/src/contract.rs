@@ -27,6 +27,12 @@ pub const STATE_DIR: &str = "/var/lib/tradewind";
 pub const METRICS_PORT: u16 = 9090;
 /// Name of that port in the pod, the probes and the metrics Service.
 pub const METRICS_PORT_NAME: &str = "metrics";
+/// Directory where a Model strategy's ConfigMap or Secret key is mounted.
+pub const MODEL_DIR: &str = "/etc/tradewind/model";
+/// File in [`MODEL_DIR`] holding the model's bytes.
+pub const MODEL_FILE: &str = "model.onnx";
+/// [`MODEL_DIR`]`/`[`MODEL_FILE`], the worker's default `--model-file`.
+pub const MODEL_PATH: &str = "/etc/tradewind/model/model.onnx";
 
 /// Environment variables the operator sets on the worker container and the worker reads
 /// (each is also a `tradewind-bot run` flag).
@@ -71,6 +77,8 @@ pub mod env {
     pub const NATS_URL: &str = "TRADEWIND_NATS_URL";
     /// Subject prefix of the market-data feed (default `tw.md`).
     pub const FEED_SUBJECT_PREFIX: &str = "TRADEWIND_FEED_SUBJECT_PREFIX";
+    /// Where the model file is (`--model-file`).
+    pub const MODEL_FILE: &str = "TRADEWIND_MODEL_FILE";
 }
 
 /// The bot's Lease: created by the operator (so the worker's Role can name it), held by

@@ -140,6 +140,7 @@ mod tests {
                 grid: None,
                 dca: None,
                 market_maker: None,
+                model: None,
                 risk,
                 sizing,
             },

@@ -13,5 +13,6 @@ pub mod diff;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod model;
 pub mod status;
 pub mod validate;

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds="${1:-60}"
-targets=(journal market_data exchange_json bot_json resources_yaml)
+targets=(journal market_data exchange_json bot_json resources_yaml onnx_model)
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 out="${CARGO_TARGET_DIR:-target}/fuzz"

@@ -34,6 +34,9 @@ use tradewind_core::strategy::dca::DcaConfig;
 use tradewind_core::strategy::ema_cross::EmaCrossConfig;
 use tradewind_core::strategy::grid::GridParams;
 use tradewind_core::strategy::market_maker::MarketMakerParams;
+use tradewind_core::strategy::model::{
+    ArtifactSource, DecisionRule, FeatureKind, FeatureSpec, ModelConfig, OutputKind, OutputSelector,
+};
 use tradewind_core::strategy::rsi_reversion::RsiReversionConfig;
 use tradewind_core::strategy::sma_cross::SmaCrossConfig;
 use tradewind_core::strategy::{self, ConfigError, Strategy, StrategyConfig};
@@ -302,6 +305,7 @@ pub fn strategy(spec: &StrategySpec) -> Result<StrategyConfig, Invalid> {
                 u64::from(p.refresh_bars),
             )?)
         }
+        StrategyType::Model => StrategyConfig::Model(model(member(&spec.model, "model")?)?),
     };
     if let Some(r) = &spec.risk {
         risk(r)?;
@@ -310,6 +314,106 @@ pub fn strategy(spec: &StrategySpec) -> Result<StrategyConfig, Invalid> {
         sizing(s)?;
     }
     Ok(config)
+}
+
+/// A decimal signal parameter (a threshold, a band width): exact first, at most 9
+/// places, then a float.
+fn signal(field: &str, text: &str) -> Result<f64, Invalid> {
+    Ok(money(field, text)?.raw() as f64 / 1e9)
+}
+
+/// A Model strategy's parameters (the artifact is loaded later, at the edge).
+fn model(p: &tradewind_crds::ModelParams) -> Result<ModelConfig, Invalid> {
+    use tradewind_crds::{FeatureKind as K, ModelOutputKind};
+    let mut features = Vec::with_capacity(p.features.len());
+    for (i, f) in p.features.iter().enumerate() {
+        let period = f.period as usize;
+        let kind = match f.kind {
+            K::Returns => FeatureKind::Returns { period },
+            K::SmaRatio => FeatureKind::SmaRatio { period },
+            K::EmaRatio => FeatureKind::EmaRatio { period },
+            K::Rsi => FeatureKind::Rsi { period },
+            K::AtrRatio => FeatureKind::AtrRatio { period },
+            K::VolumeZScore => FeatureKind::VolumeZScore { period },
+            K::BollingerPercentB => {
+                let field = format!("spec.model.features[{i}].stdDevs");
+                let text = f
+                    .std_devs
+                    .as_ref()
+                    .ok_or_else(|| Invalid::new(&field, "must be set for BollingerPercentB"))?;
+                FeatureKind::BollingerPercentB {
+                    period,
+                    std_devs: signal(&field, text.as_str())?,
+                }
+            }
+        };
+        features.push(FeatureSpec {
+            name: f.name.clone(),
+            kind,
+        });
+    }
+    let kind = match p.output.kind {
+        ModelOutputKind::Probability => OutputKind::Probability,
+        ModelOutputKind::Score => OutputKind::Score,
+        ModelOutputKind::TargetWeight => OutputKind::TargetWeight,
+    };
+    let default_column = if kind == OutputKind::Probability {
+        1
+    } else {
+        0
+    };
+    let output = OutputSelector {
+        name: p.output.name.clone(),
+        column: p.output.column.map_or(default_column, |c| c as usize),
+    };
+    let rule = match (&p.thresholds, &p.target_weight) {
+        (Some(t), None) => DecisionRule::Thresholds {
+            enter_above: signed_signal("spec.model.thresholds.enterAbove", t.enter_above.as_str())?,
+            exit_below: signed_signal("spec.model.thresholds.exitBelow", t.exit_below.as_str())?,
+        },
+        (None, Some(w)) => DecisionRule::TargetWeight {
+            rebalance_band: signal(
+                "spec.model.targetWeight.rebalanceBand",
+                w.rebalance_band.as_str(),
+            )?,
+        },
+        _ => {
+            return Err(Invalid::new(
+                "spec.model",
+                "set exactly one of thresholds and targetWeight",
+            ));
+        }
+    };
+    let a = &p.artifact;
+    let source = match (&a.path, &a.config_map, &a.secret, &a.blob_url) {
+        (Some(path), None, None, None) => ArtifactSource::Path(path.clone()),
+        (None, Some(r), None, None) => ArtifactSource::ConfigMap {
+            name: r.name.clone(),
+            key: r.key.clone(),
+        },
+        (None, None, Some(r), None) => ArtifactSource::Secret {
+            name: r.name.clone(),
+            key: r.key.clone(),
+        },
+        (None, None, None, Some(url)) => ArtifactSource::BlobUrl(url.clone()),
+        _ => {
+            return Err(Invalid::new(
+                "spec.model.artifact",
+                "set exactly one of path, configMap, secret and blobUrl",
+            ));
+        }
+    };
+    Ok(ModelConfig::new(
+        features, kind, output, rule, source, &a.sha256,
+    )?)
+}
+
+/// A signed decimal signal parameter (a Score threshold may be negative).
+fn signed_signal(field: &str, text: &str) -> Result<f64, Invalid> {
+    match text.strip_prefix('-') {
+        Some(rest) => Ok(-signal(field, rest)?),
+        None => signal(field, text),
+    }
 }
 
 /// Where a simulation's venue fees come from.

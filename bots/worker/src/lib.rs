@@ -5,5 +5,6 @@
 
 pub mod instrument;
 pub mod market_feed;
+pub mod model;
 pub mod run;
 pub mod venue;

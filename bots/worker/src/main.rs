@@ -2,6 +2,7 @@
 //! stopped; `backtest` runs a bot over historical data and writes a report.
 
 mod backtest;
+mod features;
 mod report;
 use tradewind_bot::run;
 
@@ -54,6 +55,30 @@ enum Command {
         /// Blob archive access (only for `--data blob://…`).
         #[command(flatten)]
         blob: backtest::archive::BlobArgs,
+        /// For a Model strategy: write every decision's feature row and model output
+        /// to this CSV (the columns of `features`, with `output` for the label).
+        #[arg(long)]
+        trace_decisions: Option<PathBuf>,
+    },
+    /// Write the features a Model strategy computes on market data, with a
+    /// forward-return label, to a CSV for training (the rows the worker feeds its model).
+    Features {
+        /// YAML file(s) with the TradingBot and its Model Strategy.
+        #[arg(short = 'f', long = "file", required = true)]
+        files: Vec<PathBuf>,
+        /// Market data: OHLCV CSV (with header), Binance kline CSV, or trade JSONL.
+        #[arg(long)]
+        data: PathBuf,
+        /// The bot, when the files hold several.
+        #[arg(long)]
+        bot: Option<String>,
+        /// Output CSV: ts (ns), close, one column per feature, forward_return_<horizon>.
+        #[arg(long)]
+        out: PathBuf,
+        /// Label horizon in bars: close[t + horizon] / close[t] − 1 (empty for the
+        /// last rows).
+        #[arg(long, default_value_t = 1)]
+        horizon: usize,
     },
     /// Market-data files.
     #[command(subcommand)]
@@ -195,6 +220,26 @@ fn run(cli: Cli) -> Result<()> {
                 tradewind_bot::market_feed::run(*args, stop).await
             })
         }
+        Command::Features {
+            files,
+            data,
+            bot,
+            out,
+            horizon,
+        } => {
+            let (rows, labelled) = features::run(&features::Request {
+                files,
+                bot,
+                data,
+                out: out.clone(),
+                horizon,
+            })?;
+            println!(
+                "{rows} feature rows ({labelled} with a {horizon}-bar forward return) written to {}",
+                out.display()
+            );
+            Ok(())
+        }
         Command::Run(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -212,6 +257,7 @@ fn run(cli: Cli) -> Result<()> {
             lot_size,
             min_notional,
             blob,
+            trace_decisions,
         } => {
             let instrument = backtest::InstrumentOverrides {
                 tick_size,
@@ -224,7 +270,11 @@ fn run(cli: Cli) -> Result<()> {
                 data: data.clone(),
                 instrument: instrument.clone(),
                 blob: blob.clone(),
+                trace: trace_decisions.clone(),
             };
+            if trace_decisions.is_some() && bot.len() > 1 {
+                anyhow::bail!("--trace-decisions takes one bot");
+            }
             if bot.len() <= 1 {
                 let view = backtest::run(&request(bot.into_iter().next()))?;
                 print!("{}", report::table::render(&view));

@@ -284,6 +284,12 @@ fn describe_strategy(s: &tradewind_crds::StrategySpec) -> String {
             "spread {} bps, {} per side, max inventory {}",
             p.spread_bps, p.order_quantity, p.max_inventory
         ),
+        (_, tradewind_crds::StrategySpec { model: Some(p), .. }) => format!(
+            "{} features -> {:?} (sha256 {}…)",
+            p.features.len(),
+            p.output.kind,
+            p.artifact.sha256.get(..12).unwrap_or_default()
+        ),
         _ => "parameters missing".to_owned(),
     };
     format!("{:?} {params} on {tf} bars", s.type_)

@@ -5,7 +5,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{Percent, PositiveDecimal, RiskLimits, Sizing};
+use super::common::{Decimal, Percent, PositiveDecimal, RiskLimits, SignedDecimal, Sizing};
 
 /// The built-in strategies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -24,11 +24,13 @@ pub enum StrategyType {
     Dca,
     /// Quote both sides around the mid price with an inventory limit.
     MarketMaker,
+    /// Named features fed to an ONNX model; its output decides.
+    Model,
 }
 
 impl StrategyType {
     /// Every built-in strategy type, in declaration order.
-    pub const ALL: [StrategyType; 7] = [
+    pub const ALL: [StrategyType; 8] = [
         StrategyType::SmaCross,
         StrategyType::EmaCross,
         StrategyType::RsiReversion,
@@ -36,6 +38,7 @@ impl StrategyType {
         StrategyType::Grid,
         StrategyType::Dca,
         StrategyType::MarketMaker,
+        StrategyType::Model,
     ];
 }
 
@@ -170,6 +173,156 @@ pub struct MarketMakerParams {
     pub refresh_bars: u32,
 }
 
+/// What a model feature computes (on the strategy's bars).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum FeatureKind {
+    /// Simple return over `period` bars: close / close `period` bars ago − 1.
+    Returns,
+    /// close / SMA(close, `period`) − 1.
+    SmaRatio,
+    /// close / EMA(close, `period`) − 1.
+    EmaRatio,
+    /// Wilder's RSI of closes (0 to 100).
+    Rsi,
+    /// Bollinger %B: (close − lower) / (upper − lower), bands `stdDevs` wide.
+    BollingerPercentB,
+    /// Wilder's ATR divided by the close.
+    AtrRatio,
+    /// (volume − mean) / standard deviation of the last `period` volumes.
+    VolumeZScore,
+}
+
+/// One named model input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.stdDevs) == (self.kind == 'BollingerPercentB')").message("stdDevs is set for kind BollingerPercentB, and only for it"),
+    validation = Rule::new("self.period >= 2 || !(self.kind in ['Rsi', 'BollingerPercentB', 'VolumeZScore'])").message("Rsi, BollingerPercentB and VolumeZScore need a period of at least 2"),
+)]
+pub struct ModelFeature {
+    /// Name: the column in `tradewind-bot features` output, and in messages.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub name: String,
+    /// What it computes.
+    pub kind: FeatureKind,
+    /// Lookback in bars.
+    #[schemars(range(min = 1, max = 10000))]
+    pub period: u32,
+    /// Bollinger band width in standard deviations (BollingerPercentB only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std_devs: Option<PositiveDecimal>,
+}
+
+/// A key of a ConfigMap or Secret in the Strategy's namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KeyReference {
+    /// Object name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key in it (`binaryData` or `data`).
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub key: String,
+}
+
+/// Where the model is, and its pinned digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("[has(self.path), has(self.configMap), has(self.secret), has(self.blobUrl)].filter(x, x).size() == 1").message("set exactly one of path, configMap, secret and blobUrl"))]
+pub struct ModelArtifact {
+    /// SHA-256 of the ONNX file, 64 lowercase hex digits; any other bytes are refused.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+    /// A file on a volume of the worker (and, for `tradewind-bot backtest` and
+    /// `features`, a local file, relative to the working directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub path: Option<String>,
+    /// A ConfigMap key (binaryData); at most 1 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<KeyReference>,
+    /// A Secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<KeyReference>,
+    /// A blob in the environment's storage account (https URL). Not fetched yet: a
+    /// Strategy naming one is not Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^https://"))]
+    pub blob_url: Option<String>,
+}
+
+/// What the model's output means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ModelOutputKind {
+    /// A classifier's probability (0 to 1), traded with thresholds.
+    Probability,
+    /// A regression score, traded with thresholds.
+    Score,
+    /// The fraction of equity to hold (0 to 1), traded with targetWeight.
+    TargetWeight,
+}
+
+/// Which output of the model decides, and what it means.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelOutput {
+    /// What the value means.
+    pub kind: ModelOutputKind,
+    /// Output name; default: the model's last float output (a scikit-learn classifier's
+    /// `probabilities`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub name: Option<String>,
+    /// Column of a `[batch, k]` output; default 1 for Probability (the positive class of
+    /// a binary classifier), else 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub column: Option<u32>,
+}
+
+/// Enter above one level, exit below another (hysteresis between them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("double(self.exitBelow) <= double(self.enterAbove)").message("exitBelow must not exceed enterAbove"))]
+pub struct ModelThresholds {
+    /// Buy (sized by the bot's sizing) when the output rises above this while flat.
+    pub enter_above: SignedDecimal,
+    /// Sell the position when the output falls below this.
+    pub exit_below: SignedDecimal,
+}
+
+/// Hold the output's fraction of equity in the base asset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("double(self.rebalanceBand) < 1.0").message("rebalanceBand must be below 1"))]
+pub struct ModelTargetWeight {
+    /// Rebalance when the held fraction of equity is off by more than this (e.g. "0.05").
+    pub rebalance_band: Decimal,
+}
+
+/// Model strategy parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.thresholds) != has(self.targetWeight)").message("set exactly one of thresholds and targetWeight"),
+    validation = Rule::new("has(self.targetWeight) == (self.output.kind == 'TargetWeight')").message("targetWeight goes with output.kind TargetWeight; thresholds with Probability or Score"),
+    validation = Rule::new("self.features.all(f, self.features.exists_one(g, g.name == f.name))").message("feature names must be unique"),
+)]
+pub struct ModelParams {
+    /// The model's inputs, in order: feature i is column i of its input.
+    #[schemars(length(min = 1, max = 64))]
+    pub features: Vec<ModelFeature>,
+    /// The ONNX file.
+    pub artifact: ModelArtifact,
+    /// Which output decides.
+    pub output: ModelOutput,
+    /// Decision by levels (Probability or Score).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<ModelThresholds>,
+    /// Decision by target weight (TargetWeight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_weight: Option<ModelTargetWeight>,
+}
+
 fn default_refresh_bars() -> u32 {
     1
 }
@@ -213,6 +366,7 @@ fn default_timeframe() -> Timeframe {
     validation = Rule::new("has(self.grid) == (self.type == 'Grid')").message("grid must be set when type is Grid, and only then"),
     validation = Rule::new("has(self.dca) == (self.type == 'Dca')").message("dca must be set when type is Dca, and only then"),
     validation = Rule::new("has(self.marketMaker) == (self.type == 'MarketMaker')").message("marketMaker must be set when type is MarketMaker, and only then"),
+    validation = Rule::new("has(self.model) == (self.type == 'Model')").message("model must be set when type is Model, and only then"),
 )]
 pub struct StrategySpec {
     /// Which strategy runs; the member of the same name (camelCase) carries its parameters.
@@ -242,6 +396,9 @@ pub struct StrategySpec {
     /// Parameters for `type: MarketMaker`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market_maker: Option<MarketMakerParams>,
+    /// Parameters for `type: Model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelParams>,
     /// Default risk limits for bots running this strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk: Option<RiskLimits>,

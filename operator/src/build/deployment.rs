@@ -122,6 +122,7 @@ pub fn deployment(
     image: &str,
     config_hash: &str,
     op: &OperatorConfig,
+    model: Option<&tradewind_crds::ModelArtifact>,
 ) -> Result<Deployment, BuildError> {
     let name = bot.metadata.name.as_deref().unwrap_or_default();
     let names = Names(name);
@@ -210,6 +211,47 @@ pub fn deployment(
             read_only: Some(true),
             ..VolumeMount::default()
         });
+    }
+    // A Model strategy's ConfigMap or Secret key, at the file the worker reads.
+    if let Some(a) = model {
+        let item = |key: &str| {
+            Some(vec![KeyToPath {
+                key: key.to_owned(),
+                path: contract::MODEL_FILE.into(),
+                ..KeyToPath::default()
+            }])
+        };
+        let volume = match (&a.config_map, &a.secret) {
+            (Some(r), _) => Some(Volume {
+                name: "model".into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: r.name.clone(),
+                    items: item(&r.key),
+                    ..ConfigMapVolumeSource::default()
+                }),
+                ..Volume::default()
+            }),
+            (None, Some(r)) => Some(Volume {
+                name: "model".into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(r.name.clone()),
+                    items: item(&r.key),
+                    default_mode: Some(0o400),
+                    ..SecretVolumeSource::default()
+                }),
+                ..Volume::default()
+            }),
+            _ => None,
+        };
+        if let Some(v) = volume {
+            volumes.push(v);
+            mounts.push(VolumeMount {
+                name: "model".into(),
+                mount_path: contract::MODEL_DIR.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            });
+        }
     }
     // With the platform installed: a token only the platform accepts (its audience),
     // rotated by the kubelet, and where to send the events.

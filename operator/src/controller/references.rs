@@ -76,10 +76,21 @@ pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<A
     let mut status = s.status.clone().unwrap_or_default();
     status.observed_generation = s.metadata.generation;
     status.bound_bots = Some(bound);
-    let problems = crate::validate::strategy(&s.spec);
+    let mut problems = crate::validate::strategy(&s.spec);
+    let mut ok = "parameters are valid".to_owned();
+    if problems.is_empty() {
+        match crate::model::check(&ctx.client, &ns, &s.spec).await {
+            Ok(crate::model::ArtifactCheck::NotApplicable) => {}
+            Ok(
+                crate::model::ArtifactCheck::Verified(m)
+                | crate::model::ArtifactCheck::WorkerChecks(m),
+            ) => ok = format!("{ok}; {m}"),
+            Err(invalid) => problems.push(invalid),
+        }
+    }
     set_condition(
         &mut status.conditions,
-        validity(&problems, "parameters are valid"),
+        validity(&problems, &ok),
         s.metadata.generation,
         now(),
     );

@@ -9,6 +9,8 @@
 //! - [`bot_json`]: `tradewind-bot run --config bot.json`;
 //! - [`resources_yaml`]: the resources' YAML, parsed and validated as `tradewind-crds
 //!   validate` and `-f` do.
+//! - [`onnx_model`]: a Model strategy's artifact, loaded (digest, input shape, output)
+//!   and run once as the worker and the operator do.
 //!
 //! `libfuzzer/` holds the `cargo fuzz` targets calling these (`make fuzz`);
 //! `tests/regressions.rs` runs every file of `corpus/<target>/` and deterministic
@@ -26,6 +28,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("exchange_json", exchange_json),
     ("bot_json", bot_json),
     ("resources_yaml", resources_yaml),
+    ("onnx_model", onnx_model),
 ];
 
 /// The journal decoder on arbitrary bytes.
@@ -88,5 +91,20 @@ pub fn resources_yaml(data: &[u8]) {
     let schemas = SCHEMAS.get_or_init(|| SchemaSet::tradewind().expect("the CRDs compile"));
     for d in docs {
         let _ = schemas.validate(&d.value);
+    }
+}
+
+/// A Model strategy's ONNX artifact on arbitrary bytes, pinned to their own digest so the
+/// bytes reach the protobuf decoder, the shape checks and tract.
+pub fn onnx_model(data: &[u8]) {
+    use tradewind_core::strategy::model::{OnnxModel, OutputSelector, sha256_hex};
+    let digest = sha256_hex(data);
+    for (features, column) in [(3, 1), (9, 1), (1, 0)] {
+        let selector = OutputSelector { name: None, column };
+        if let Ok(model) = OnnxModel::load(data, &digest, features, &selector) {
+            assert_eq!(model.inputs(), features);
+            let _ = model.predict(&vec![0.5; features]);
+            let _ = model.predict(&vec![f64::NAN; features]);
+        }
     }
 }

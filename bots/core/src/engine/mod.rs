@@ -151,6 +151,13 @@ pub enum Activity {
         /// Why.
         halt: Halt,
     },
+    /// The strategy explained itself (e.g. why a Model skipped a decision).
+    StrategyNote {
+        /// Engine time.
+        ts: UnixNanos,
+        /// What it said.
+        text: String,
+    },
 }
 
 /// The engine driving a backtest: bars against the simulated exchange.
@@ -216,6 +223,13 @@ impl<V: Venue> Engine<V> {
             span: None,
             activity: None,
         }
+    }
+
+    /// The decisions a model strategy traced since the last call (empty for others).
+    pub fn drain_decisions(&mut self) -> Vec<crate::strategy::model::Decision> {
+        let mut out = Vec::new();
+        self.strategy.drain_decisions(&mut out);
+        out
     }
 
     /// Records [`Activity`] from now on (drain it with [`Engine::drain_activity`]).
@@ -387,6 +401,7 @@ impl<V: Venue> Engine<V> {
         // 5. The strategy decides on the closed bar.
         let ctx = context(&self.settings, &self.portfolio, &self.open, bar.ts);
         self.strategy.on_bar(&ctx, bar, &mut self.actions);
+        self.strategy_notes(bar.ts);
         if !self.actions.is_empty() {
             let actions: Vec<Action> = self.actions.drain().collect();
             for action in actions {
@@ -453,6 +468,19 @@ impl<V: Venue> Engine<V> {
             self.handle_events()?;
         }
         Ok(())
+    }
+
+    /// The strategy's notes join the engine's, and the activity a worker reports.
+    fn strategy_notes(&mut self, ts: UnixNanos) {
+        let mut notes = Vec::new();
+        self.strategy.drain_notes(&mut notes);
+        for text in notes {
+            self.record(|| Activity::StrategyNote {
+                ts,
+                text: text.clone(),
+            });
+            self.note(text);
+        }
     }
 
     fn note(&mut self, text: String) {

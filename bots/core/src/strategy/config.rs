@@ -15,6 +15,7 @@ use super::dca::DcaConfig;
 use super::ema_cross::EmaCrossConfig;
 use super::grid::GridParams;
 use super::market_maker::MarketMakerParams;
+use super::model::ModelConfig;
 use super::rsi_reversion::RsiReversionConfig;
 use super::sma_cross::SmaCrossConfig;
 
@@ -56,6 +57,8 @@ pub enum StrategyConfig {
     Dca(DcaConfig),
     /// Two-sided quoting with an inventory cap.
     MarketMaker(MarketMakerParams),
+    /// Features, an ONNX model and a decision rule.
+    Model(ModelConfig),
 }
 
 /// `p` at the instrument's price precision, exactly on a tick.

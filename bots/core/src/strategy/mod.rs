@@ -12,6 +12,7 @@ pub mod dca;
 pub mod ema_cross;
 pub mod grid;
 pub mod market_maker;
+pub mod model;
 pub mod rsi_reversion;
 pub mod sma_cross;
 
@@ -79,6 +80,13 @@ pub trait Strategy: Send {
 
     /// Called for each of the strategy's fills, after accounting has applied it.
     fn on_fill(&mut self, _ctx: &Context<'_>, _fill: &Fill, _out: &mut Actions) {}
+
+    /// Moves what the strategy has to say since the last call (why it skipped a
+    /// decision) into `out`; the engine keeps it with its own notes.
+    fn drain_notes(&mut self, _out: &mut Vec<String>) {}
+
+    /// Moves the decisions a model strategy traced since the last call into `out`.
+    fn drain_decisions(&mut self, _out: &mut Vec<model::Decision>) {}
 }
 
 /// Builds the configured strategy for one instrument: grid bounds must lie on its ticks
@@ -99,6 +107,7 @@ pub fn build(
         StrategyConfig::MarketMaker(p) => Box::new(market_maker::MarketMaker::new(
             market_maker::MarketMakerConfig::new(p, instrument)?,
         )),
+        StrategyConfig::Model(c) => Box::new(model::Model::new(c)?),
     })
 }
 

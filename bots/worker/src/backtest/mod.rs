@@ -7,6 +7,8 @@ pub use tradewind_bot::instrument::{InstrumentOverrides, instrument_at};
 
 use std::path::PathBuf;
 
+use std::io::Write as _;
+
 use anyhow::{Context, Result};
 use tradewind_core::backtest::{Backtest, Outcome};
 use tradewind_core::data::Bar;
@@ -31,6 +33,8 @@ pub struct Request {
     pub instrument: InstrumentOverrides,
     /// How to reach a Blob archive (`--data blob://…`).
     pub blob: archive::BlobArgs,
+    /// Where to write a Model strategy's decisions (`--trace-decisions`).
+    pub trace: Option<PathBuf>,
 }
 
 /// Runs a backtest and returns the report view (nothing written yet). The data is read
@@ -46,7 +50,16 @@ pub fn run(req: &Request) -> Result<ReportView> {
         tracing::info!(mode = ?cfg.bot.mode, "running a backtest of a bot whose mode is not Backtest");
     }
     // The resources translated before the data is read: a bad bot is named first.
-    let bot = tradewind_config::bot(&cfg)?;
+    let mut bot = tradewind_bot::model::settings(&cfg, tradewind_bot::model::Artifacts::Local)?;
+    if req.trace.is_some() {
+        let tradewind_core::strategy::StrategyConfig::Model(m) = &mut bot.strategy else {
+            anyhow::bail!(
+                "--trace-decisions: Strategy {} is not a Model strategy",
+                cfg.strategy_name
+            );
+        };
+        m.trace = true;
+    }
     let venue_fees = bot.venue_fees.to_string();
     let timeframe = cfg.strategy.timeframe.seconds();
     if let Some(spec) = req
@@ -130,12 +143,23 @@ fn run_stream(
     let mut rec = Recorder::new(settings.capital);
     let mut stats = StatsAccumulator::new(&StatsConfig::default());
     let mut engine = Backtest::new(settings, strategy);
+    let mut trace = match (&req.trace, &bot.strategy) {
+        (Some(path), tradewind_core::strategy::StrategyConfig::Model(m)) => {
+            Some(crate::features::trace_writer(path, m)?)
+        }
+        _ => None,
+    };
     let started = std::time::Instant::now();
     let mut engine_time = std::time::Duration::ZERO;
     let streamed = source(&mut |bars: &[Bar]| -> Result<()> {
         let t = std::time::Instant::now();
         for bar in bars {
             engine.step(bar)?;
+            if let Some(out) = &mut trace {
+                for d in engine.drain_decisions() {
+                    writeln!(out, "{}", crate::features::decision_row(&d))?;
+                }
+            }
             // Points the portfolio will not overwrite any more (the latest may still
             // change if the next bar has the same time).
             for p in engine.drain_settled_curve() {
@@ -156,6 +180,9 @@ fn run_stream(
     })?;
     if streamed.is_none() {
         return Ok(None);
+    }
+    if let Some(out) = &mut trace {
+        std::io::Write::flush(out)?;
     }
     let outcome = engine.finish();
     for p in outcome.portfolio.equity_curve() {

@@ -71,6 +71,9 @@ pub struct RunArgs {
     #[arg(long, env = "TRADEWIND_STATUS_INTERVAL_SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub status_interval_seconds: u64,
+    /// Where the operator mounts a Model strategy's ConfigMap or Secret key.
+    #[arg(long, env = env::MODEL_FILE, default_value = contract::MODEL_PATH)]
+    pub model_file: PathBuf,
     /// Key Vault URI holding the exchange credentials (instead of the mounted Secret).
     #[arg(long, env = env::KEYVAULT_URI)]
     pub key_vault_uri: Option<String>,
@@ -189,6 +192,14 @@ pub fn from_args(args: &RunArgs) -> Result<BotConfig, ConfigError> {
         cfg.bot.mode = Mode::Paper;
     }
     check(&path, &cfg)?;
+    // A Model strategy's artifact is read and checked (digest, input shape) before
+    // anything connects.
+    crate::model::settings(&cfg, crate::model::Artifacts::Pod(&args.model_file)).map_err(
+        |source| ConfigError::Spec {
+            path: path.display().to_string(),
+            source,
+        },
+    )?;
     Ok(cfg)
 }
 

@@ -226,9 +226,10 @@ fn rejection(r: &RejectReason) -> Rejection {
     }
 }
 
-/// The event body of one piece of engine activity, with its engine time.
-pub fn body(activity: Activity) -> (UnixNanos, Body) {
-    match activity {
+/// The event body of one piece of engine activity, with its engine time; `None` for a
+/// strategy's note, which goes to the log (the event schema has no such event).
+pub fn body(activity: Activity) -> Option<(UnixNanos, Body)> {
+    Some(match activity {
         Activity::Submitted { ts, request } => (
             ts,
             Body::OrderSubmitted {
@@ -307,7 +308,11 @@ pub fn body(activity: Activity) -> (UnixNanos, Body) {
                 message: halt.to_string(),
             },
         ),
-    }
+        Activity::StrategyNote { ts, text } => {
+            tracing::warn!(ts, "{text}");
+            return None;
+        }
+    })
 }
 
 /// The `HoldingsAdopted` event.
@@ -485,9 +490,9 @@ impl<V: Venue> Trader<V> {
         self.engine
             .drain_activity()
             .into_iter()
-            .map(|a| {
-                let (ts, body) = body(a);
-                self.stamp(rfc3339(ts), body)
+            .filter_map(|a| {
+                let (ts, body) = body(a)?;
+                Some(self.stamp(rfc3339(ts), body))
             })
             .collect()
     }

@@ -408,7 +408,9 @@ impl Wiring<'_> {
             ("replay", Some(file)) => replay_instrument(cfg, file)?,
             _ => rest.rules(&cfg.bot.symbols[0]).await?.to_instrument()?,
         };
-        let (strategy, settings) = tradewind_config::bot(cfg)?.engine(&instrument)?;
+        let (strategy, settings) =
+            crate::model::settings(cfg, crate::model::Artifacts::Pod(&args.model_file))?
+                .engine(&instrument)?;
         let fresh = self.journal.1.is_empty();
         let mut session =
             Session::start(self.start(Engine::new(settings, strategy), Paper)).await?;
@@ -444,7 +446,9 @@ impl Wiring<'_> {
             .await
             .context("checking the exchange credentials")?;
         let instrument = rest.rules(&symbol).await?.to_instrument()?;
-        let (strategy, mut settings) = tradewind_config::bot(cfg)?.engine(&instrument)?;
+        let (strategy, mut settings) =
+            crate::model::settings(cfg, crate::model::Artifacts::Pod(&args.model_file))?
+                .engine(&instrument)?;
         // Live decisions go out at once; the exchange decides the fill.
         settings.fill_model = BarFillModel::SameBarClose;
         let engine = Engine::with_venue(settings, strategy, Outbox::default());
