@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 const BARS: u64 = 10_000_000;
-const MAX_RSS_KIB: i64 = 32 * 1024;
+// 25 MiB was measured before the model runtime (tract), the archive reader and the
+// market-data clients were linked in; 33 MiB after, on the same 10 M bars (the 480 MB of
+// bars themselves never resident). The bound is on the data not being held, not on the
+// binary's size.
+const MAX_RSS_KIB: i64 = 40 * 1024;
 
 const BUNDLE: &str = "\
 apiVersion: tradewind.dev/v1alpha1

@@ -304,6 +304,9 @@ async fn authenticate(
     Ok(Caller::User { subject, admin })
 }
 
+/// Largest oversized body still read to its end before the 413 (see [`guarded`]).
+const DRAIN_MAX: usize = 1 << 20;
+
 /// The middleware every `/api/v1` request passes: the per-address bucket, the body limit,
 /// authentication (not for the OpenAPI document), the per-caller bucket.
 pub async fn guard(State(api): State<Arc<Api>>, req: Request, next: Next) -> Response {
@@ -324,6 +327,14 @@ async fn guarded(api: &Api, req: Request) -> Result<Request, ApiError> {
     if let Some(len) = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok())
         && len > max as u64
     {
+        // Read (and drop) a moderately oversized body before answering: a server that
+        // closes with unread bytes resets the connection, and the client — still sending —
+        // loses the 413 it should read.
+        if len <= DRAIN_MAX as u64 {
+            let _ = http_body_util::Limited::new(body, DRAIN_MAX)
+                .collect()
+                .await;
+        }
         return Err(ApiError::TooLarge(max));
     }
     let bytes = http_body_util::Limited::new(body, max)
