@@ -79,6 +79,7 @@ pub fn load(
     };
     let source = config.source.to_string();
     config
+        .named(cfg.strategy_name.clone())
         .with_model(&bytes)
         .map_err(|e| refused(cfg, field, format!("{source}: {e}")))
 }

@@ -104,7 +104,11 @@ pub fn onnx_model(data: &[u8]) {
         if let Ok(model) = OnnxModel::load(data, &digest, features, &selector) {
             assert_eq!(model.inputs(), features);
             let _ = model.predict(&vec![0.5; features]);
-            let _ = model.predict(&vec![f64::NAN; features]);
+            // The strategy's path: one session, reused.
+            if let Ok(mut session) = model.session() {
+                let _ = session.predict(&vec![f64::NAN; features]);
+                let _ = session.predict(&vec![0.5; features]);
+            }
         }
     }
 }

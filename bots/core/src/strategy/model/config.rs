@@ -94,6 +94,9 @@ pub struct ModelConfig {
     ///
     /// [`Strategy::drain_decisions`]: crate::strategy::Strategy::drain_decisions
     pub trace: bool,
+    /// The Strategy's name, for the notes a skipped decision leaves (the edge knows it;
+    /// see [`ModelConfig::named`]).
+    pub strategy: Option<String>,
 }
 
 fn level(field: &str, kind: OutputKind, v: f64) -> Result<(), ConfigError> {
@@ -177,6 +180,7 @@ impl ModelConfig {
             sha256: sha256.to_owned(),
             model: None,
             trace: false,
+            strategy: None,
         })
     }
 
@@ -184,6 +188,12 @@ impl ModelConfig {
     /// checked (see [`OnnxModel::load`]).
     pub fn load(&self, bytes: &[u8]) -> Result<OnnxModel, ModelError> {
         OnnxModel::load(bytes, &self.sha256, self.features.len(), &self.output)
+    }
+
+    /// This configuration with the Strategy's name, which its notes then carry.
+    pub fn named(mut self, strategy: impl Into<String>) -> Self {
+        self.strategy = Some(strategy.into());
+        self
     }
 
     /// This configuration with the artifact's `bytes` loaded and attached.

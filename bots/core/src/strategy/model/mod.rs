@@ -16,9 +16,7 @@ mod tests;
 
 pub use config::{ArtifactSource, DecisionRule, ModelConfig, OutputKind};
 pub use features::{FeatureKind, FeatureSet, FeatureSpec};
-pub use onnx::{ModelError, OnnxModel, OutputSelector, sha256_hex};
-
-use std::sync::Arc;
+pub use onnx::{ModelError, OnnxModel, OnnxSession, OutputSelector, sha256_hex};
 
 use crate::data::{Bar, Side, UnixNanos};
 use crate::fixed::{Money, Quantity, RoundingMode};
@@ -45,7 +43,8 @@ const BPS: i128 = 10_000;
 #[derive(Debug)]
 pub struct Model {
     features: FeatureSet,
-    model: Arc<OnnxModel>,
+    /// tract's run state and input buffer, made once and reused by every decision.
+    model: OnnxSession,
     kind: OutputKind,
     rule: DecisionRule,
     notes: Vec<String>,
@@ -54,6 +53,8 @@ pub struct Model {
     /// What the current bad stretch is about (no note again until a good decision).
     bad: Option<String>,
     skipped: u64,
+    /// How notes name the strategy: `Model strategy <name>`, or `Model` unnamed.
+    label: String,
 }
 
 impl Model {
@@ -69,6 +70,12 @@ impl Model {
                 ),
             )
         })?;
+        let model = model.session().map_err(|e| {
+            ConfigError::new(
+                "model.artifact",
+                format!("the model ({}) cannot run: {e}", config.source),
+            )
+        })?;
         Ok(Self {
             features: FeatureSet::new(&config.features)?,
             model,
@@ -78,6 +85,10 @@ impl Model {
             trace: config.trace.then(Vec::new),
             bad: None,
             skipped: 0,
+            label: match &config.strategy {
+                Some(name) => format!("Model strategy {name}"),
+                None => "Model".to_owned(),
+            },
         })
     }
 
@@ -90,7 +101,8 @@ impl Model {
         self.skipped += 1;
         if self.bad.as_deref() != Some(what.as_str()) {
             self.notes.push(format!(
-                "Model: {detail}; no decision until it is usable again"
+                "{}: {detail}; no decision until it is usable again",
+                self.label
             ));
             self.bad = Some(what);
         }
@@ -212,7 +224,7 @@ impl Strategy for Model {
                 "output".into(),
                 format!(
                     "output {} is {y} at bar {}, not {range}",
-                    self.model.output_name(),
+                    self.model.model().output_name(),
                     bar.ts
                 ),
             );
@@ -220,7 +232,7 @@ impl Strategy for Model {
         }
         if self.bad.take().is_some() {
             self.notes
-                .push(format!("Model: deciding again at bar {}", bar.ts));
+                .push(format!("{}: deciding again at bar {}", self.label, bar.ts));
         }
         match self.rule {
             DecisionRule::Thresholds {

@@ -279,8 +279,27 @@ impl OnnxModel {
         &self.output_name
     }
 
-    /// The decision value for one feature row (cast to `f32`, ONNX `float`).
+    /// A session for repeated decisions: tract's run state and the input tensor are
+    /// made once here and reused by every [`OnnxSession::predict`].
+    pub fn session(&self) -> Result<OnnxSession, ModelError> {
+        let state =
+            TypedSimpleState::new(&self.plan).map_err(|e| ModelError::Run(format!("{e:#}")))?;
+        let input = Tensor::zero::<f32>(&[1, self.inputs])
+            .map_err(|e| ModelError::Run(format!("{e:#}")))?;
+        Ok(OnnxSession {
+            model: self.clone(),
+            state,
+            input: Some(Arc::new(input)),
+        })
+    }
+
+    /// The decision value for one feature row (cast to `f32`, ONNX `float`), in a
+    /// session of its own: for one-off checks; a strategy keeps an [`OnnxSession`].
     pub fn predict(&self, row: &[f64]) -> Result<f32, ModelError> {
+        self.session()?.predict(row)
+    }
+
+    fn check_row(&self, row: &[f64]) -> Result<(), ModelError> {
         if row.len() != self.inputs {
             return Err(ModelError::Input(format!(
                 "{} values given, the model takes {}",
@@ -288,24 +307,21 @@ impl OnnxModel {
                 self.inputs
             )));
         }
-        let values: Vec<f32> = row.iter().map(|v| *v as f32).collect();
-        let input = Tensor::from_shape(&[1, self.inputs], &values)
-            .map_err(|e| ModelError::Run(format!("{e:#}")))?;
-        let outputs = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.plan.run(tvec!(input.into_tvalue()))
-        }))
-        .map_err(|_| ModelError::Run("tract panicked".into()))?
-        .map_err(|e| ModelError::Run(format!("{e:#}")))?;
+        Ok(())
+    }
+
+    /// The selected value of one run's outputs.
+    fn select(&self, outputs: &TVec<TValue>) -> Result<f32, ModelError> {
         let out = outputs.get(self.output).ok_or_else(|| {
             ModelError::Output(format!("output {:?} was not produced", self.output_name))
         })?;
-        let shape = out.shape().to_vec();
+        let shape = out.shape();
         let view = out
             .to_plain_array_view::<f32>()
             .map_err(|e| ModelError::Output(format!("{:?}: {e:#}", self.output_name)))?;
-        let width = match shape[..] {
+        let width = match shape {
             [] | [1] => 1,
-            [1, k] => k,
+            [1, k] => *k,
             _ => {
                 return Err(ModelError::Output(format!(
                     "output {:?} has shape {shape:?} for one row; expected [1] or [1, k]",
@@ -324,5 +340,76 @@ impl OnnxModel {
             .copied()
             .nth(self.column)
             .expect("column < width"))
+    }
+}
+
+/// One strategy's inference state: the optimised plan shared with every other session
+/// of the model, tract's run state and the `[1, features]` input tensor, both reused
+/// from decision to decision (a decision allocates only the outputs tract returns).
+/// Runs on the calling thread.
+pub struct OnnxSession {
+    model: OnnxModel,
+    state: TypedSimpleState,
+    /// The input buffer; `None` only while a run holds it.
+    input: Option<Arc<Tensor>>,
+}
+
+impl fmt::Debug for OnnxSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnnxSession")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OnnxSession {
+    /// The model this session runs.
+    pub fn model(&self) -> &OnnxModel {
+        &self.model
+    }
+
+    /// The decision value for one feature row (cast to `f32`, ONNX `float`).
+    pub fn predict(&mut self, row: &[f64]) -> Result<f32, ModelError> {
+        self.model.check_row(row)?;
+        let mut input = self.input.take().unwrap_or_else(|| {
+            Arc::new(Tensor::zero::<f32>(&[1, row.len()]).expect("a [1, n] f32 tensor"))
+        });
+        // tract drops its references when a run ends, so the buffer is ours again and is
+        // overwritten in place; should an op ever keep it, a fresh one is made.
+        if Arc::get_mut(&mut input).is_none() {
+            input = Arc::new(Tensor::zero::<f32>(&[1, row.len()]).expect("a [1, n] f32 tensor"));
+        }
+        {
+            let tensor = Arc::get_mut(&mut input).expect("unique: just checked or made");
+            let mut view = tensor
+                .to_plain_array_view_mut::<f32>()
+                .map_err(|e| ModelError::Run(format!("{e:#}")))?;
+            for (slot, v) in view.iter_mut().zip(row) {
+                *slot = *v as f32;
+            }
+        }
+        let model = &self.model;
+        let state = &mut self.state;
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            state.run(tvec!(input.clone().into_tvalue()))
+        }));
+        self.input = Some(input);
+        let outputs = match run {
+            Ok(Ok(outputs)) => outputs,
+            Ok(Err(e)) => {
+                // A failed run leaves its values in the state: clear them (and with them
+                // the references to the input).
+                let _ = self.state.reset_turn();
+                return Err(ModelError::Run(format!("{e:#}")));
+            }
+            Err(_) => {
+                // A panic may leave the state mid-turn: start the next decision afresh.
+                if let Ok(fresh) = TypedSimpleState::new(&model.plan) {
+                    self.state = fresh;
+                }
+                return Err(ModelError::Run("tract panicked".into()));
+            }
+        };
+        self.model.select(&outputs)
     }
 }

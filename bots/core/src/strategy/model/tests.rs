@@ -239,6 +239,82 @@ fn a_nan_feature_skips_the_decision_and_names_the_feature() {
 }
 
 #[test]
+fn an_infinite_feature_skips_the_decision_naming_the_strategy_and_the_feature() {
+    // A close of 0 then 100: the one-bar return is +inf.
+    let c = config(
+        three_returns(),
+        OutputKind::Score,
+        first(),
+        DecisionRule::Thresholds {
+            enter_above: -1.0,
+            exit_below: -2.0,
+        },
+        WEIGHT3,
+    )
+    .named("spy-gbm-5m");
+    let mut m = Model::new(&c).unwrap();
+    let seen = feed(&mut m, &["100", "100", "100", "0", "100"], "0");
+    // Bar 3 (a return of -100 %, below the entry level) is decided; bar 4 is refused.
+    assert!(seen.is_empty(), "{seen:?}");
+    assert_eq!(m.skipped(), 1);
+    let mut notes = Vec::new();
+    m.drain_notes(&mut notes);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with(
+            "Model strategy spy-gbm-5m: feature r1 (Returns) is inf at bar 240000000000"
+        ),
+        "{notes:?}"
+    );
+    // The zero close stays in the longer returns' windows for two more bars (each a new
+    // note, naming its feature); then usable again, and it says so.
+    let mut m = Model::new(&c).unwrap();
+    feed(
+        &mut m,
+        &["100", "100", "100", "0", "100", "100", "100", "100"],
+        "0",
+    );
+    let mut notes = Vec::new();
+    m.drain_notes(&mut notes);
+    assert_eq!(notes.len(), 4, "{notes:?}");
+    assert!(
+        notes[1].contains("feature r2 (Returns) is inf"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[2].contains("feature r3 (Returns) is inf"),
+        "{notes:?}"
+    );
+    assert_eq!(
+        notes[3],
+        "Model strategy spy-gbm-5m: deciding again at bar 420000000000"
+    );
+}
+
+#[test]
+fn a_session_reuses_its_state_and_predicts_as_a_fresh_one() {
+    let m = OnnxModel::load(LINEAR3, &sha256_hex(LINEAR3), 3, &proba()).unwrap();
+    let mut session = m.session().unwrap();
+    for i in 0..50 {
+        let row = [f64::from(i) * 0.01, -0.2, 0.3 - f64::from(i) * 0.001];
+        assert_eq!(
+            session.predict(&row).unwrap().to_bits(),
+            m.predict(&row).unwrap().to_bits(),
+            "row {i}"
+        );
+    }
+    // A wrong width is refused without disturbing the session.
+    assert!(matches!(
+        session.predict(&[0.0; 2]),
+        Err(ModelError::Input(_))
+    ));
+    assert_eq!(
+        session.predict(&[0.1, 0.2, 0.3]).unwrap().to_bits(),
+        m.predict(&[0.1, 0.2, 0.3]).unwrap().to_bits()
+    );
+}
+
+#[test]
 fn an_output_out_of_range_is_not_traded() {
     // A target weight of the one-bar return: +100 % is a weight of 1, +150 % is 1.5.
     let c = config(
@@ -255,7 +331,10 @@ fn an_output_out_of_range_is_not_traded() {
     assert!(seen.is_empty(), "{seen:?}");
     let mut notes = Vec::new();
     m.drain_notes(&mut notes);
-    assert!(notes[0].contains("output weight is 1.5"), "{notes:?}");
+    assert!(
+        notes[0].starts_with("Model: output weight is 1.5"),
+        "{notes:?}"
+    );
     assert!(notes[0].contains("not a weight from 0 to 1"), "{notes:?}");
 }
 
