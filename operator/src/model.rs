@@ -2,13 +2,23 @@
 //! loads it as the worker will (pinned SHA-256, input shape against the declared
 //! features, the decision output), so a Strategy whose model cannot run is not Ready and
 //! says why. The worker checks again when it starts.
+//!
+//! Loading a model (parsing and optimising the graph) is the expensive part, so verdicts
+//! are cached by the object's uid and resourceVersion, the key, the digest and the shape
+//! the Strategy declares. ConfigMaps are watched (see [`ArtifactCache::observe`]): while
+//! the watch has seen an object, a reconcile whose verdict is cached makes no API call at
+//! all. Secrets are not watched (the operator holds no list or watch on Secrets): each
+//! reconcile reads the Secret, and only a new resourceVersion is loaded and checked again.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, Client};
 use tradewind_config::Invalid;
 use tradewind_core::strategy::StrategyConfig;
-use tradewind_core::strategy::model::ArtifactSource;
-use tradewind_crds::StrategySpec;
+use tradewind_core::strategy::model::{ArtifactSource, ModelConfig};
+use tradewind_crds::{Strategy, StrategySpec};
 
 /// What the operator could say about a Model strategy's artifact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,71 +38,420 @@ fn bad(field: &str, reason: impl Into<String>) -> Invalid {
     }
 }
 
-/// Bytes of a ConfigMap key (`binaryData`, else `data`) or a Secret key.
-async fn fetch(client: &Client, ns: &str, source: &ArtifactSource) -> Result<Vec<u8>, Invalid> {
-    match source {
-        ArtifactSource::ConfigMap { name, key } => {
-            let field = "spec.model.artifact.configMap";
-            let cm = Api::<ConfigMap>::namespaced(client.clone(), ns)
-                .get_opt(name)
-                .await
-                .map_err(|e| bad(field, format!("reading ConfigMap {name}: {e}")))?
-                .ok_or_else(|| bad(field, format!("ConfigMap {name} not found")))?;
-            if let Some(b) = cm.binary_data.as_ref().and_then(|d| d.get(key)) {
-                return Ok(b.0.clone());
-            }
-            if let Some(s) = cm.data.as_ref().and_then(|d| d.get(key)) {
-                return Ok(s.as_bytes().to_vec());
-            }
-            Err(bad(
-                field,
-                format!("ConfigMap {name} has no key {key:?} in binaryData or data"),
-            ))
-        }
-        ArtifactSource::Secret { name, key } => {
-            let field = "spec.model.artifact.secret";
-            let s = Api::<Secret>::namespaced(client.clone(), ns)
-                .get_opt(name)
-                .await
-                .map_err(|e| bad(field, format!("reading Secret {name}: {e}")))?
-                .ok_or_else(|| bad(field, format!("Secret {name} not found")))?;
-            s.data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .map(|b| b.0.clone())
-                .ok_or_else(|| bad(field, format!("Secret {name} has no key {key:?}")))
-        }
-        ArtifactSource::BlobUrl(_) => Err(bad(
-            "spec.model.artifact.blobUrl",
-            "fetching models from Blob Storage is not supported yet; use configMap, secret or path",
-        )),
-        ArtifactSource::Path(_) => unreachable!("paths are not fetched"),
+/// Which kind of object holds an artifact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Holder {
+    /// A ConfigMap (watched).
+    ConfigMap,
+    /// A Secret (read at each reconcile, never listed or watched).
+    Secret,
+}
+
+/// One object holding an artifact: kind, namespace, name.
+pub type ObjectKey = (Holder, String, String);
+
+/// An object's identity and version: a recreated object has a new uid, a changed one a
+/// new resourceVersion.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Version {
+    /// `metadata.uid`.
+    pub uid: String,
+    /// `metadata.resourceVersion`.
+    pub resource_version: String,
+}
+
+impl Version {
+    fn of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<Self> {
+        Some(Self {
+            uid: meta.uid.clone()?,
+            resource_version: meta.resource_version.clone()?,
+        })
     }
 }
 
-/// Loads and checks the model a Strategy names.
-pub async fn check(
-    client: &Client,
-    ns: &str,
-    spec: &StrategySpec,
-) -> Result<ArtifactCheck, Invalid> {
-    let Ok(StrategyConfig::Model(config)) = tradewind_config::strategy(spec) else {
-        return Ok(ArtifactCheck::NotApplicable);
-    };
-    if let ArtifactSource::Path(p) = &config.source {
-        return Ok(ArtifactCheck::WorkerChecks(format!(
-            "the model at path {p} is checked by the worker when it starts"
-        )));
+/// What a verdict depends on besides the object: the key, the pinned digest, the number
+/// of features and the selected output.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Expectation {
+    key: String,
+    sha256: String,
+    features: usize,
+    output: Option<String>,
+    column: usize,
+}
+
+fn expectation(config: &ModelConfig, key: &str) -> Expectation {
+    Expectation {
+        key: key.to_owned(),
+        sha256: config.sha256.clone(),
+        features: config.features.len(),
+        output: config.output.name.clone(),
+        column: config.output.column,
     }
-    let bytes = fetch(client, ns, &config.source).await?;
-    let model = config
-        .load(&bytes)
-        .map_err(|e| bad("spec.model.artifact", format!("{}: {e}", config.source)))?;
-    Ok(ArtifactCheck::Verified(format!(
+}
+
+/// Verdicts of loaded artifacts and the versions the ConfigMap watch has seen.
+#[derive(Debug, Default)]
+pub struct ArtifactCache {
+    inner: Mutex<Inner>,
+}
+
+type Verdict = Result<String, String>;
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Latest version of each watched object a Strategy refers to.
+    seen: HashMap<ObjectKey, Version>,
+    verdicts: HashMap<(ObjectKey, Expectation), (Version, Verdict)>,
+    /// Models loaded and checked (cache misses), for tests and the log.
+    loads: u64,
+}
+
+/// Most verdicts kept; beyond it the cache starts again (bounded memory under churn).
+const MAX_VERDICTS: usize = 4096;
+
+impl ArtifactCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The watch saw `object` at `version` (created, changed or deleted — a deletion
+    /// carries a new resourceVersion): verdicts of older versions no longer apply.
+    pub fn observe(&self, object: ObjectKey, version: Version) {
+        let mut inner = self.lock();
+        inner
+            .verdicts
+            .retain(|(o, _), (v, _)| *o != object || *v == version);
+        inner.seen.insert(object, version);
+    }
+
+    /// A read found `object` at `version`: the watch's version until it reports one
+    /// (a version it already reported is newer or equal, so it stays).
+    fn read(&self, object: &ObjectKey, version: &Version) {
+        self.lock()
+            .seen
+            .entry(object.clone())
+            .or_insert_with(|| version.clone());
+    }
+
+    /// How many times an artifact was loaded and checked (each a cache miss).
+    pub fn loads(&self) -> u64 {
+        self.lock().loads
+    }
+
+    fn seen(&self, object: &ObjectKey) -> Option<Version> {
+        self.lock().seen.get(object).cloned()
+    }
+
+    fn cached(&self, object: &ObjectKey, e: &Expectation, version: &Version) -> Option<Verdict> {
+        self.lock()
+            .verdicts
+            .get(&(object.clone(), e.clone()))
+            .filter(|(v, _)| v == version)
+            .map(|(_, verdict)| verdict.clone())
+    }
+
+    fn store(&self, object: ObjectKey, e: Expectation, version: Version, verdict: Verdict) {
+        let mut inner = self.lock();
+        inner.loads += 1;
+        if inner.verdicts.len() >= MAX_VERDICTS {
+            inner.verdicts.clear();
+        }
+        inner.verdicts.insert((object, e), (version, verdict));
+    }
+}
+
+/// The ConfigMap or Secret (kind, name) a Strategy's model is in, if any.
+pub fn holder(spec: &StrategySpec) -> Option<(Holder, &str)> {
+    let artifact = &spec.model.as_ref()?.artifact;
+    match (&artifact.config_map, &artifact.secret) {
+        (Some(r), _) => Some((Holder::ConfigMap, r.name.as_str())),
+        (None, Some(r)) => Some((Holder::Secret, r.name.as_str())),
+        _ => None,
+    }
+}
+
+/// Whether `strategy` keeps its model in the ConfigMap `name` of its namespace.
+pub fn uses_config_map(strategy: &Strategy, ns: &str, name: &str) -> bool {
+    strategy.metadata.namespace.as_deref() == Some(ns)
+        && holder(&strategy.spec) == Some((Holder::ConfigMap, name))
+}
+
+/// The artifact's bytes in a ConfigMap (`binaryData`, else `data`) or `None` with why.
+pub fn config_map_bytes(cm: &ConfigMap, key: &str) -> Result<Vec<u8>, String> {
+    if let Some(b) = cm.binary_data.as_ref().and_then(|d| d.get(key)) {
+        return Ok(b.0.clone());
+    }
+    if let Some(s) = cm.data.as_ref().and_then(|d| d.get(key)) {
+        return Ok(s.as_bytes().to_vec());
+    }
+    Err(format!("has no key {key:?} in binaryData or data"))
+}
+
+/// The artifact's bytes in a Secret's `data`.
+pub fn secret_bytes(s: &Secret, key: &str) -> Result<Vec<u8>, String> {
+    s.data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|b| b.0.clone())
+        .ok_or_else(|| format!("has no key {key:?}"))
+}
+
+/// Loads `bytes` as `config` says (digest, input width, output): the pure decision.
+pub fn verdict(config: &ModelConfig, bytes: &[u8]) -> Verdict {
+    let model = config.load(bytes).map_err(|e| e.to_string())?;
+    Ok(format!(
         "model {} verified (sha256 {}, {} features, output {})",
         config.source,
         model.sha256(),
         model.inputs(),
         model.output_name()
-    )))
+    ))
+}
+
+/// Loads and checks the model the Strategy `name` in `ns` names; a refusal names the
+/// Strategy, where its model is and what does not match.
+pub async fn check(
+    client: &Client,
+    cache: &ArtifactCache,
+    ns: &str,
+    name: &str,
+    spec: &StrategySpec,
+) -> Result<ArtifactCheck, Invalid> {
+    let Ok(StrategyConfig::Model(config)) = tradewind_config::strategy(spec) else {
+        return Ok(ArtifactCheck::NotApplicable);
+    };
+    let (holder, object, key, field) = match &config.source {
+        ArtifactSource::Path(p) => {
+            return Ok(ArtifactCheck::WorkerChecks(format!(
+                "the model at path {p} is checked by the worker when it starts"
+            )));
+        }
+        ArtifactSource::BlobUrl(_) => {
+            return Err(bad(
+                "spec.model.artifact.blobUrl",
+                format!(
+                    "Strategy {name}: fetching models from Blob Storage is not supported yet; use configMap, secret or path"
+                ),
+            ));
+        }
+        ArtifactSource::ConfigMap { name, key } => (
+            Holder::ConfigMap,
+            name,
+            key,
+            "spec.model.artifact.configMap",
+        ),
+        ArtifactSource::Secret { name, key } => {
+            (Holder::Secret, name, key, "spec.model.artifact.secret")
+        }
+    };
+    let refused = |why: String| bad(field, format!("Strategy {name}: {}: {why}", config.source));
+    let object_key: ObjectKey = (holder, ns.to_owned(), object.clone());
+    let expected = expectation(&config, key);
+    // Watched and unchanged since its verdict: no API call.
+    if let Some(version) = cache.seen(&object_key)
+        && let Some(v) = cache.cached(&object_key, &expected, &version)
+    {
+        return v.map(ArtifactCheck::Verified).map_err(refused);
+    }
+    let kind = match holder {
+        Holder::ConfigMap => "ConfigMap",
+        Holder::Secret => "Secret",
+    };
+    let read = |e: kube::Error| refused(format!("reading {kind} {object}: {e}"));
+    let (version, bytes) = match holder {
+        Holder::ConfigMap => {
+            let Some(cm) = Api::<ConfigMap>::namespaced(client.clone(), ns)
+                .get_opt(object)
+                .await
+                .map_err(read)?
+            else {
+                return Err(refused(format!("ConfigMap {object} not found")));
+            };
+            (Version::of(&cm.metadata), config_map_bytes(&cm, key))
+        }
+        Holder::Secret => {
+            let Some(s) = Api::<Secret>::namespaced(client.clone(), ns)
+                .get_opt(object)
+                .await
+                .map_err(read)?
+            else {
+                return Err(refused(format!("Secret {object} not found")));
+            };
+            (Version::of(&s.metadata), secret_bytes(&s, key))
+        }
+    };
+    if let (Holder::ConfigMap, Some(version)) = (holder, &version) {
+        cache.read(&object_key, version);
+    }
+    if let Some(version) = &version
+        && let Some(v) = cache.cached(&object_key, &expected, version)
+    {
+        return v.map(ArtifactCheck::Verified).map_err(refused);
+    }
+    let v = match bytes {
+        Ok(bytes) => verdict(&config, &bytes),
+        Err(why) => Err(format!("{kind} {object} {why}")),
+    };
+    if let Some(version) = version {
+        cache.store(object_key, expected, version, v.clone());
+    }
+    v.map(ArtifactCheck::Verified).map_err(refused)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+    use std::collections::BTreeMap;
+    use tradewind_core::strategy::model::sha256_hex;
+
+    const SPY_GBM: &[u8] = include_bytes!("../../examples/models/spy-gbm.onnx");
+
+    fn spec(features: usize, sha256: &str, artifact: serde_json::Value) -> StrategySpec {
+        let kinds = [
+            serde_json::json!({"name": "ret_1", "kind": "Returns", "period": 1}),
+            serde_json::json!({"name": "ret_6", "kind": "Returns", "period": 6}),
+            serde_json::json!({"name": "ret_24", "kind": "Returns", "period": 24}),
+            serde_json::json!({"name": "sma_ratio_20", "kind": "SmaRatio", "period": 20}),
+            serde_json::json!({"name": "ema_ratio_50", "kind": "EmaRatio", "period": 50}),
+            serde_json::json!({"name": "rsi_14", "kind": "Rsi", "period": 14}),
+            serde_json::json!({"name": "bb_pctb_20", "kind": "BollingerPercentB", "period": 20, "stdDevs": "2"}),
+            serde_json::json!({"name": "atr_ratio_14", "kind": "AtrRatio", "period": 14}),
+            serde_json::json!({"name": "volume_z_48", "kind": "VolumeZScore", "period": 48}),
+            serde_json::json!({"name": "ret_48", "kind": "Returns", "period": 48}),
+        ];
+        let mut artifact = artifact;
+        artifact["sha256"] = sha256.into();
+        serde_json::from_value(serde_json::json!({
+            "type": "Model",
+            "timeframe": "5m",
+            "model": {
+                "features": kinds[..features].to_vec(),
+                "artifact": artifact,
+                "output": {"kind": "Probability"},
+                "thresholds": {"enterAbove": "0.55", "exitBelow": "0.45"},
+            }
+        }))
+        .unwrap()
+    }
+
+    fn config(spec: &StrategySpec) -> ModelConfig {
+        match tradewind_config::strategy(spec).unwrap() {
+            StrategyConfig::Model(m) => m,
+            other => panic!("not a model: {other:?}"),
+        }
+    }
+
+    fn cm(key: &str, bytes: &[u8]) -> ConfigMap {
+        ConfigMap {
+            binary_data: Some(BTreeMap::from([(
+                key.to_owned(),
+                ByteString(bytes.to_vec()),
+            )])),
+            ..ConfigMap::default()
+        }
+    }
+
+    #[test]
+    fn a_matching_model_is_verified() {
+        let s = spec(
+            9,
+            &sha256_hex(SPY_GBM),
+            serde_json::json!({"configMap": {"name": "m", "key": "model.onnx"}}),
+        );
+        let bytes = config_map_bytes(&cm("model.onnx", SPY_GBM), "model.onnx").unwrap();
+        let v = verdict(&config(&s), &bytes).unwrap();
+        assert!(v.contains("9 features"), "{v}");
+        assert!(v.contains(&sha256_hex(SPY_GBM)), "{v}");
+    }
+
+    #[test]
+    fn a_wrong_digest_names_both_digests() {
+        let pinned = "0".repeat(64);
+        let s = spec(
+            9,
+            &pinned,
+            serde_json::json!({"configMap": {"name": "m", "key": "model.onnx"}}),
+        );
+        let v = verdict(&config(&s), SPY_GBM).unwrap_err();
+        assert!(
+            v.contains(&pinned) && v.contains(&sha256_hex(SPY_GBM)),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_input_width_names_both_widths() {
+        let s = spec(
+            10,
+            &sha256_hex(SPY_GBM),
+            serde_json::json!({"configMap": {"name": "m", "key": "model.onnx"}}),
+        );
+        let v = verdict(&config(&s), SPY_GBM).unwrap_err();
+        assert!(
+            v.contains("takes 9 features, the Strategy declares 10"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_missing_key_is_named() {
+        let why = config_map_bytes(&cm("other.onnx", SPY_GBM), "model.onnx").unwrap_err();
+        assert!(why.contains("\"model.onnx\""), "{why}");
+        let s = Secret::default();
+        assert!(secret_bytes(&s, "k").unwrap_err().contains("\"k\""));
+        // `data` is read when binaryData lacks the key.
+        let text = ConfigMap {
+            data: Some(BTreeMap::from([("k".to_owned(), "abc".to_owned())])),
+            ..ConfigMap::default()
+        };
+        assert_eq!(config_map_bytes(&text, "k").unwrap(), b"abc");
+    }
+
+    #[test]
+    fn the_cache_keeps_a_verdict_until_the_object_changes() {
+        let cache = ArtifactCache::default();
+        let object: ObjectKey = (Holder::ConfigMap, "ns".into(), "m".into());
+        let s = spec(
+            9,
+            &sha256_hex(SPY_GBM),
+            serde_json::json!({"configMap": {"name": "m", "key": "k"}}),
+        );
+        let e = expectation(&config(&s), "k");
+        let v1 = Version {
+            uid: "u".into(),
+            resource_version: "1".into(),
+        };
+        cache.observe(object.clone(), v1.clone());
+        cache.store(object.clone(), e.clone(), v1.clone(), Ok("fine".into()));
+        assert_eq!(cache.cached(&object, &e, &v1), Some(Ok("fine".into())));
+        // Another digest or width is another verdict.
+        let other = expectation(
+            &config(&spec(
+                8,
+                &"1".repeat(64),
+                serde_json::json!({"configMap": {"name": "m", "key": "k"}}),
+            )),
+            "k",
+        );
+        assert_eq!(cache.cached(&object, &other, &v1), None);
+        // A change (or a deletion: a new resourceVersion) drops it.
+        let v2 = Version {
+            uid: "u".into(),
+            resource_version: "2".into(),
+        };
+        cache.observe(object.clone(), v2.clone());
+        assert_eq!(cache.seen(&object), Some(v2.clone()));
+        assert_eq!(cache.cached(&object, &e, &v1), None);
+        assert_eq!(cache.cached(&object, &e, &v2), None);
+        // A recreated object has a new uid.
+        let v3 = Version {
+            uid: "u2".into(),
+            resource_version: "2".into(),
+        };
+        cache.store(object.clone(), e.clone(), v2.clone(), Ok("fine".into()));
+        assert_eq!(cache.cached(&object, &e, &v3), None);
+        assert_eq!(cache.loads(), 2);
+    }
 }

@@ -1602,3 +1602,219 @@ async fn the_feed_of_a_symbol_follows_its_paper_and_live_bots() {
     .await;
     operator.abort();
 }
+
+fn strategy_ready(s: &Strategy) -> Option<(String, String)> {
+    let c = find(&s.status.as_ref()?.conditions, types::READY)?;
+    Some((c.status.clone(), c.message.clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_in_a_config_map_is_checked_mounted_and_rechecked_when_it_changes() {
+    use k8s_openapi::ByteString;
+    use tradewind_core::strategy::model::sha256_hex;
+    use tradewind_crds::contract::{MODEL_DIR, MODEL_PATH};
+    use tradewind_crds::{KeyReference, ModelArtifact};
+
+    const MODEL: &[u8] = include_bytes!("../../examples/models/spy-gbm.onnx");
+    let (server, client) = cluster().await;
+    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    let model_map = |bytes: &[u8]| ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some("spy-gbm".into()),
+            ..Default::default()
+        },
+        binary_data: Some(
+            [("model.onnx".to_owned(), ByteString(bytes.to_vec()))]
+                .into_iter()
+                .collect(),
+        ),
+        ..ConfigMap::default()
+    };
+    config_maps
+        .create(&PostParams::default(), &model_map(MODEL))
+        .await
+        .unwrap();
+    let mut strategy: Strategy = example("examples/models/spy-gbm.yaml");
+    let model = strategy.spec.model.as_mut().unwrap();
+    model.artifact = ModelArtifact {
+        sha256: sha256_hex(MODEL),
+        path: None,
+        config_map: Some(KeyReference {
+            name: "spy-gbm".into(),
+            key: "model.onnx".into(),
+        }),
+        secret: None,
+        blob_url: None,
+    };
+    let name = strategy.name_any();
+    strategies
+        .create(&PostParams::default(), &strategy)
+        .await
+        .unwrap();
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        OperatorConfig::default(),
+        Arc::new(NoCloud),
+    ));
+    let operator = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move { controller::run(ctx, Some(NS)).await })
+    };
+    // Waits for the Strategy's Ready to be `status` with a message containing `says`.
+    let ready_is = |status: &'static str, says: String| {
+        let strategies = strategies.clone();
+        let name = name.clone();
+        async move {
+            eventually(20, &format!("Ready {status} saying {says:?}"), || async {
+                let s = strategies.get(&name).await.ok()?;
+                let (st, message) = strategy_ready(&s)?;
+                (st == status && message.contains(&says)).then_some(message)
+            })
+            .await
+        }
+    };
+
+    // Matching: Ready.
+    let message = ready_is("True", format!("sha256 {}", sha256_hex(MODEL))).await;
+    assert!(message.contains("9 features"), "{message}");
+
+    // Reconciles that change nothing about the model neither read nor load it again
+    // (no bot yet: its children's applies read ConfigMaps too).
+    let loads = ctx.models.loads();
+    server.handle().reset_counters();
+    for timeframe in ["15m", "5m"] {
+        strategies
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&serde_json::json!({"spec": {"timeframe": timeframe}})),
+            )
+            .await
+            .unwrap();
+        let generation = strategies.get(&name).await.unwrap().metadata.generation;
+        eventually(20, "the Strategy reconciled", || async {
+            let s = strategies.get(&name).await.ok()?;
+            (s.status?.observed_generation == generation).then_some(())
+        })
+        .await;
+    }
+    assert_eq!(ctx.models.loads(), loads, "the model was loaded again");
+    assert_eq!(
+        server.handle().count("get", "configmaps"),
+        0,
+        "the model's ConfigMap was read again: {:?}",
+        server.handle().counters()
+    );
+
+    // The worker's pod has the key at the file the worker reads.
+    let mut bot: TradingBot = example("examples/bots/paper.yaml");
+    bot.spec.strategy_ref.name = name.clone();
+    let bot_name = bot.name_any();
+    bots.create(&PostParams::default(), &bot).await.unwrap();
+    let d = eventually(20, "the worker Deployment", || async {
+        deployments.get(&format!("{bot_name}-worker")).await.ok()
+    })
+    .await;
+    let pod = d.spec.unwrap().template.spec.unwrap();
+    let volume = pod
+        .volumes
+        .unwrap()
+        .into_iter()
+        .find(|v| v.name == "model")
+        .expect("a model volume");
+    let source = volume.config_map.expect("from the ConfigMap");
+    assert_eq!(source.name, "spy-gbm");
+    let item = &source.items.unwrap()[0];
+    let mount = pod.containers[0]
+        .volume_mounts
+        .clone()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == "model")
+        .expect("the model mounted");
+    assert_eq!(item.key, "model.onnx");
+    assert_eq!(mount.mount_path, MODEL_DIR);
+    assert_eq!(format!("{}/{}", mount.mount_path, item.path), MODEL_PATH);
+    assert_eq!(mount.read_only, Some(true));
+
+    // A wrong input width.
+    let mut wide = strategies.get(&name).await.unwrap();
+    wide.spec.model.as_mut().unwrap().features.push(
+        serde_json::from_value(
+            serde_json::json!({"name": "ret_48", "kind": "Returns", "period": 48}),
+        )
+        .unwrap(),
+    );
+    strategies
+        .replace(&name, &PostParams::default(), &wide)
+        .await
+        .unwrap();
+    let message = ready_is("False", "takes 9 features, the Strategy declares 10".into()).await;
+    assert!(message.contains(&format!("Strategy {name}")), "{message}");
+    assert!(
+        message.contains("ConfigMap spy-gbm key model.onnx"),
+        "{message}"
+    );
+    let mut narrow = strategies.get(&name).await.unwrap();
+    narrow.spec.model.as_mut().unwrap().features.pop();
+    strategies
+        .replace(&name, &PostParams::default(), &narrow)
+        .await
+        .unwrap();
+    ready_is("True", "verified".into()).await;
+
+    // The ConfigMap changes to other bytes: re-checked at once (its watch), the digest
+    // named; fixed, Ready again.
+    let other = [MODEL, b"tampered"].concat();
+    config_maps
+        .replace("spy-gbm", &PostParams::default(), &{
+            let mut cm = config_maps.get("spy-gbm").await.unwrap();
+            cm.binary_data = model_map(&other).binary_data;
+            cm
+        })
+        .await
+        .unwrap();
+    let message = ready_is(
+        "False",
+        format!("sha256 of the artifact is {}", sha256_hex(&other)),
+    )
+    .await;
+    assert!(message.contains(&format!("Strategy {name}")), "{message}");
+    assert!(message.contains(&sha256_hex(MODEL)), "{message}");
+    config_maps
+        .replace("spy-gbm", &PostParams::default(), &{
+            let mut cm = config_maps.get("spy-gbm").await.unwrap();
+            cm.binary_data = model_map(MODEL).binary_data;
+            cm
+        })
+        .await
+        .unwrap();
+    ready_is("True", "verified".into()).await;
+
+    // A missing key, then a missing ConfigMap, each named; recreated, Ready again.
+    let mut cm = config_maps.get("spy-gbm").await.unwrap();
+    cm.binary_data = Some(
+        [("other.onnx".to_owned(), ByteString(MODEL.to_vec()))]
+            .into_iter()
+            .collect(),
+    );
+    config_maps
+        .replace("spy-gbm", &PostParams::default(), &cm)
+        .await
+        .unwrap();
+    ready_is("False", "has no key \"model.onnx\"".into()).await;
+    config_maps
+        .delete("spy-gbm", &DeleteParams::default())
+        .await
+        .unwrap();
+    ready_is("False", "ConfigMap spy-gbm not found".into()).await;
+    config_maps
+        .create(&PostParams::default(), &model_map(MODEL))
+        .await
+        .unwrap();
+    ready_is("True", "verified".into()).await;
+    operator.abort();
+}

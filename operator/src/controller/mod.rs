@@ -15,6 +15,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
@@ -78,6 +79,8 @@ pub struct Context {
     recorder: kube::runtime::events::Recorder,
     /// How often every object is reconciled regardless of events (see [`Context::with_resync`]).
     resync: Duration,
+    /// Model strategies' artifact verdicts, by the version of the object holding each.
+    pub models: crate::model::ArtifactCache,
 }
 
 /// Every bot, Strategy and CommissionPlan is reconciled this often even without an event. kube-runtime's Controller
@@ -108,6 +111,7 @@ impl Context {
             metrics: crate::metrics::Metrics::default(),
             ready: std::sync::atomic::AtomicBool::new(false),
             resync: RESYNC_ALL,
+            models: crate::model::ArtifactCache::default(),
             recorder: kube::runtime::events::Recorder::new(
                 client.clone(),
                 kube::runtime::events::Reporter {
@@ -249,6 +253,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
     let plans: Api<CommissionPlan> = api(&client, namespace);
     let deployments: Api<Deployment> = api(&client, namespace);
     let cron_jobs: Api<CronJob> = api(&client, namespace);
+    let config_maps: Api<ConfigMap> = api(&client, namespace);
     let cfg = watcher::Config::default();
     // Bounded concurrency: a thousand new bots must not become a thousand simultaneous
     // reconciles (memory, and a thundering herd on the API server).
@@ -289,11 +294,39 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
         .run(bot::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
 
-    let strategy_controller = Controller::new(strategies, cfg.clone())
-        .with_config(ctl_cfg.clone())
+    let strategy_controller = Controller::new(strategies, cfg.clone()).with_config(ctl_cfg.clone());
+    let strategy_store = strategy_controller.store();
+    let models_ctx = ctx.clone();
+    let strategy_controller = strategy_controller
         .watches(bots.clone(), cfg.clone(), |b: TradingBot| {
             let ns = b.namespace().unwrap_or_default();
             Some(ObjectRef::new(&b.spec.strategy_ref.name).within(&ns))
+        })
+        // A Model strategy's ConfigMap: a change re-checks the Strategies that use it
+        // (and drops the cached verdict of its old version).
+        .watches(config_maps, cfg.clone(), move |cm: ConfigMap| {
+            let ns = cm.namespace().unwrap_or_default();
+            let name = cm.name_any();
+            let users: Vec<_> = strategy_store
+                .state()
+                .iter()
+                .filter(|s| crate::model::uses_config_map(s, &ns, &name))
+                .map(|s| ObjectRef::from_obj(s.as_ref()))
+                .collect();
+            if let (false, Some(uid), Some(rv)) = (
+                users.is_empty(),
+                cm.metadata.uid.clone(),
+                cm.metadata.resource_version.clone(),
+            ) {
+                models_ctx.models.observe(
+                    (crate::model::Holder::ConfigMap, ns, name),
+                    crate::model::Version {
+                        uid,
+                        resource_version: rv,
+                    },
+                );
+            }
+            users
         })
         .reconcile_all_on(ticks(ctx.resync))
         .shutdown_on_signal()

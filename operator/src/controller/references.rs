@@ -79,7 +79,7 @@ pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<A
     let mut problems = crate::validate::strategy(&s.spec);
     let mut ok = "parameters are valid".to_owned();
     if problems.is_empty() {
-        match crate::model::check(&ctx.client, &ns, &s.spec).await {
+        match crate::model::check(&ctx.client, &ctx.models, &ns, &name, &s.spec).await {
             Ok(crate::model::ArtifactCheck::NotApplicable) => {}
             Ok(
                 crate::model::ArtifactCheck::Verified(m)
