@@ -12,6 +12,14 @@
    model loaded: peak RSS, against the same worker running an SmaCross bot.
 
     python tools/ml/bench.py --tradewind-bin target/release/tradewind-bot
+
+With `--bench-bin` (the compiled `cargo bench -p tradewind-core --bench model`
+executable) instead: that bench runs (tract p50/p99 per decision, the core's backtest
+loop with the Model strategy in bars/s over its 50,000-bar random walk) and writes the
+feature rows it fed the model; the same onnxruntime loop then runs on those rows, in the
+same run.
+
+    python tools/ml/bench.py --bench-bin "$(ls -t $CARGO_TARGET_DIR/release/deps/model-* | grep -v '\.d$' | head -1)"
 """
 import argparse
 import json
@@ -51,28 +59,8 @@ def peak_rss(cmd, seconds=None):
     return float(out.stdout.strip())
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tradewind-bin", required=True)
-    args = ap.parse_args()
-    bin_ = str(Path(args.tradewind_bin).resolve())
-    tmp = Path(tempfile.mkdtemp(prefix="tw-model-bench-"))
-
-    # 1. Tradewind backtest.
-    t = time.perf_counter()
-    out = run([bin_, "backtest", "-f", EXAMPLE, "--bot", "spy-model", "--data", SPY, "--out", str(tmp / "bt")],
-              env={"RUST_LOG": "info", "NO_COLOR": "1"})
-    wall = time.perf_counter() - t
-    log = re.sub(r"\x1b\[[0-9;]*m", "", out.stderr)
-    m = re.search(r"bars=(\d+) engine_seconds=([0-9.e-]+) bars_per_second=([0-9.e+-]+)", log)
-    bars, engine_s, bps = int(m.group(1)), float(m.group(2)), float(m.group(3))
-    rss_bt = peak_rss([bin_, "backtest", "-f", str(ROOT / EXAMPLE), "--bot", "spy-model", "--data", str(ROOT / SPY), "--out", str(tmp / "bt2")])
-    print(f"tradewind backtest: {bars} bars in {engine_s*1e3:.1f} ms engine ({bps:,.0f} bars/s), wall {wall:.3f} s, peak RSS {rss_bt:.1f} MiB")
-
-    # 2. Python + onnxruntime, same rows.
-    feats = tmp / "features.csv"
-    run([bin_, "features", "-f", EXAMPLE, "--bot", "spy-model", "--data", SPY, "--horizon", "12", "--out", str(feats)])
-    rows = np.genfromtxt(feats, delimiter=",", skip_header=1)[:, 2:-1]
+def onnxruntime_loop(rows):
+    """One inference per row on a [1, n] float input (one thread) and the threshold rule."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
@@ -95,8 +83,51 @@ def main():
             long = False
     loop = time.perf_counter() - t0
     lat = np.array(lat) / 1000
-    print(f"python onnxruntime loop: {len(lat)} decisions in {loop*1e3:.1f} ms ({len(rows)/loop:,.0f} bars/s), "
+    print(f"python onnxruntime loop: {len(lat)} decisions in {loop*1e3:.1f} ms ({len(rows)/loop:,.0f} rows/s), "
           f"inference p50 {np.percentile(lat, 50):.1f} µs p99 {np.percentile(lat, 99):.1f} µs, {entries} entries")
+
+
+def from_bench(bench_bin, tmp):
+    """The core's model bench and the onnxruntime loop on the rows it wrote."""
+    rows_csv = tmp / "bench-rows.csv"
+    out = run([bench_bin, "--bench", "--warm-up-time", "1", "--measurement-time", "3"],
+              env={"TW_MODEL_BENCH_ROWS": str(rows_csv)})
+    for line in out.stdout.splitlines():
+        if line.startswith("model/"):
+            print(f"tract (cargo bench): {line}")
+    rows = np.genfromtxt(rows_csv, delimiter=",", skip_header=1)
+    onnxruntime_loop(rows)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tradewind-bin")
+    ap.add_argument("--bench-bin")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="tw-model-bench-"))
+    if args.bench_bin:
+        from_bench(str(Path(args.bench_bin).resolve()), tmp)
+        return
+    if not args.tradewind_bin:
+        ap.error("give --tradewind-bin or --bench-bin")
+    bin_ = str(Path(args.tradewind_bin).resolve())
+
+    # 1. Tradewind backtest.
+    t = time.perf_counter()
+    out = run([bin_, "backtest", "-f", EXAMPLE, "--bot", "spy-model", "--data", SPY, "--out", str(tmp / "bt")],
+              env={"RUST_LOG": "info", "NO_COLOR": "1"})
+    wall = time.perf_counter() - t
+    log = re.sub(r"\x1b\[[0-9;]*m", "", out.stderr)
+    m = re.search(r"bars=(\d+) engine_seconds=([0-9.e-]+) bars_per_second=([0-9.e+-]+)", log)
+    bars, engine_s, bps = int(m.group(1)), float(m.group(2)), float(m.group(3))
+    rss_bt = peak_rss([bin_, "backtest", "-f", str(ROOT / EXAMPLE), "--bot", "spy-model", "--data", str(ROOT / SPY), "--out", str(tmp / "bt2")])
+    print(f"tradewind backtest: {bars} bars in {engine_s*1e3:.1f} ms engine ({bps:,.0f} bars/s), wall {wall:.3f} s, peak RSS {rss_bt:.1f} MiB")
+
+    # 2. Python + onnxruntime, same rows.
+    feats = tmp / "features.csv"
+    run([bin_, "features", "-f", EXAMPLE, "--bot", "spy-model", "--data", SPY, "--horizon", "12", "--out", str(feats)])
+    rows = np.genfromtxt(feats, delimiter=",", skip_header=1)[:, 2:-1]
+    onnxruntime_loop(rows)
 
     # 3. Worker RSS with the model loaded vs a rule bot, paper on the bundled replay.
     model_bot = (ROOT / EXAMPLE).read_text()
