@@ -1123,7 +1123,10 @@ async fn the_first_start_makes_one_platform_admin_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notification_channels_keep_their_secrets_and_answer_by_role() {
-    let key = b64(&[9u8; 32]);
+    let key = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode([9u8; 32])
+    };
     let f = Fixture::start(|c| {
         c.notify_key = Some(std::sync::Arc::new(
             tradewind_notify::Sealer::from_base64(&key).unwrap(),

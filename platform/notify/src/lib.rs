@@ -325,9 +325,8 @@ fn check_url(url: &str) -> Result<(), NotifyError> {
 /// A plain `local@domain` address (no display name, no line breaks: it goes into headers).
 fn check_address(field: &str, a: &str) -> Result<(), NotifyError> {
     let ok = a.len() <= 254
-        && a.split_once('@').is_some_and(|(l, d)| {
-            !l.is_empty() && !d.is_empty() && d.contains('.') || d == "localhost"
-        })
+        && a.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && (d.contains('.') || d == "localhost"))
         && a.bytes()
             .all(|b| b.is_ascii_graphic() && !b"<>,;\"()[]\\".contains(&b));
     if ok {

@@ -215,7 +215,7 @@ pub async fn send_mail(
     };
     c.expect("greeting", &[220]).await?;
     let ehlo = format!("EHLO {ehlo_name}");
-    let mut caps = c.command(&ehlo, "EHLO", &[250]).await?;
+    let caps = c.command(&ehlo, "EHLO", &[250]).await?;
     if *security == Security::Starttls {
         if !caps.iter().any(|l| l.eq_ignore_ascii_case("STARTTLS")) {
             return Err(SendError {
@@ -230,7 +230,8 @@ pub async fn send_mail(
         c = Conn {
             io: BufReader::new(tls(inner, host, tls_config).await?),
         };
-        caps = c.command(&ehlo, "EHLO", &[250]).await?;
+        // What the server offers after STARTTLS may differ; nothing below depends on it.
+        c.command(&ehlo, "EHLO", &[250]).await?;
     }
     if let Some(user) = username.as_deref().filter(|u| !u.is_empty()) {
         if *security == Security::None {
@@ -241,7 +242,6 @@ pub async fn send_mail(
         }
         let plain = base64::engine::general_purpose::STANDARD
             .encode(format!("\0{user}\0{password}").as_bytes());
-        let _ = caps;
         c.command(
             &format!("AUTH PLAIN {plain}"),
             "AUTH PLAIN (credentials withheld)",

@@ -227,7 +227,7 @@ async fn serve_stand(stand: Stand, answer: fn(&Received) -> (StatusCode, String)
                     headers,
                     body,
                 };
-                let (n, hold) = {
+                let hold = {
                     let mut got = stand.received.lock().unwrap();
                     got.push(r.clone());
                     let n = got.len() - 1;
@@ -236,12 +236,11 @@ async fn serve_stand(stand: Stand, answer: fn(&Received) -> (StatusCode, String)
                     if hold && let Some(tx) = s.held.take() {
                         let _ = tx.send(());
                     }
-                    (n, hold)
+                    hold
                 };
                 if hold {
                     std::future::pending::<()>().await;
                 }
-                let _ = n;
                 let (status, text) = answer(&r);
                 Ok::<_, Infallible>(
                     Response::builder()
