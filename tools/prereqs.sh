@@ -52,6 +52,8 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_need+=(postgresq
 want runuser util-linux
 # The market-data feed's tests run a real NATS server with JetStream.
 want nats-server nats-server
+# The notification tests make their SMTP server's certificate with openssl.
+want openssl openssl
 if ((${#apt_need[@]})); then
   say "installing ${apt_need[*]}"
   sudo=()

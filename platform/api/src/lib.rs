@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod bots;
 pub mod limit;
+pub mod notifications;
 pub mod perf;
 pub mod problem;
 pub mod routes;
@@ -98,6 +99,9 @@ pub struct Config {
     pub per_caller: limit::Rate,
     /// The field manager the API writes TradingBots under.
     pub field_manager: String,
+    /// The key notification channels' secrets are sealed with; `None`: notifications
+    /// are off (channels cannot be created).
+    pub notify_key: Option<Arc<tradewind_notify::Sealer>>,
 }
 
 impl Default for Config {
@@ -118,6 +122,7 @@ impl Default for Config {
                 burst: 40,
             },
             field_manager: "tradewind-api".into(),
+            notify_key: None,
         }
     }
 }

@@ -1390,6 +1390,7 @@ impl utoipa::Modify for Security {
           account_performance, bot_performance, list_bots, create_bot, get_bot, update_bot,
           delete_bot, suspend_bot, resume_bot, strategies, list_keys, create_key, revoke_key, openapi),
     components(schemas(Problem)),
+    nest((path = "/api/v1", api = crate::notifications::NotifyDoc)),
     modifiers(&Security)
 )]
 pub struct ApiDoc;
@@ -1448,7 +1449,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .route(
             &format!("{a}/keys/{{id}}"),
             axum::routing::delete(revoke_key),
-        );
+        )
+        .merge(crate::notifications::routes());
     Router::new()
         .nest("/api/v1", v1)
         .fallback(not_found)
@@ -1485,7 +1487,7 @@ mod tests {
         );
         let paths = doc["paths"].as_object().unwrap();
         assert!(paths.contains_key("/api/v1/accounts/{account}/bots/{bot}/performance"));
-        assert_eq!(paths.len(), 23, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(paths.len(), 29, "{:?}", paths.keys().collect::<Vec<_>>());
         assert!(doc["components"]["securitySchemes"]["apiKey"].is_object());
     }
 }

@@ -1120,3 +1120,241 @@ async fn the_first_start_makes_one_platform_admin_key() {
     let r = f.send(&admin, "GET", "/api/v1/accounts/nobody", None).await;
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_channels_keep_their_secrets_and_answer_by_role() {
+    let key = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode([9u8; 32])
+    };
+    let f = Fixture::start(|c| {
+        c.notify_key = Some(std::sync::Arc::new(
+            tradewind_notify::Sealer::from_base64(&key).unwrap(),
+        ))
+    })
+    .await;
+    let (owner, viewer, other) = (f.user("alice"), f.user("vera"), f.user("oscar"));
+    let chans = "/api/v1/accounts/acme/notifications/channels";
+    let hook = json!({"name": "ops", "settings": {"type": "webhook", "url": "https://hooks.example.com/tw"}});
+    assert_eq!(
+        f.send(&viewer, "POST", chans, Some(&hook)).await.status,
+        403
+    );
+    assert_eq!(f.send(&other, "POST", chans, Some(&hook)).await.status, 404);
+    let r = f.send(&owner, "POST", chans, Some(&hook)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let signing = r.json()["signingSecret"].as_str().unwrap().to_owned();
+    assert!(signing.starts_with("whsec_"));
+    let hook_id = r.json()["channel"]["id"].as_str().unwrap().to_owned();
+    let token = "123456:SECRET-BOT-TOKEN";
+    let tg = json!({"name": "phone", "settings": {"type": "telegram", "chatId": "4242"},
+        "secret": token, "rules": {"fill": "silent"}});
+    let r = f.send(&owner, "POST", chans, Some(&tg)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(!r.text.contains(token) && r.json().get("signingSecret").is_none());
+    let tg_id = r.json()["channel"]["id"].as_str().unwrap().to_owned();
+
+    // Members read; no answer carries a secret.
+    let r = f.send(&viewer, "GET", chans, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    assert!(
+        !r.text.contains(token) && !r.text.contains(&signing),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.json()[1]["rules"]["fill"], "silent");
+    assert_eq!(r.json()[1]["rules"]["botHalted"], "on");
+    assert_eq!(r.json()[0]["secretSet"], true);
+    assert_eq!(
+        f.send(&other, "GET", &format!("{chans}/{hook_id}"), None)
+            .await
+            .status,
+        404
+    );
+
+    // Bad input names the field.
+    let bad = f
+        .send(&owner, "POST", chans, Some(&json!({"name": "x", "settings": {"type": "webhook", "url": "http://example.com/x"}})))
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["field"].as_str()),
+        (422, Some("settings.url")),
+        "{}",
+        bad.text
+    );
+    let bad = f
+        .send(&owner, "POST", chans, Some(&json!({"name": "x", "settings": {"type": "webhook", "url": "https://a.example/x"}, "secret": "mine"})))
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["field"].as_str()),
+        (422, Some("secret")),
+        "{}",
+        bad.text
+    );
+    let bad = f
+        .send(
+            &owner,
+            "POST",
+            chans,
+            Some(&json!({"name": "x", "settings": {"type": "telegram", "chatId": "1"}})),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["field"].as_str()),
+        (422, Some("secret")),
+        "{}",
+        bad.text
+    );
+
+    // Rules: owners write, viewers read, unknown kinds refused.
+    let rules = format!("{chans}/{hook_id}/rules");
+    let r = f
+        .send(
+            &owner,
+            "PUT",
+            &rules,
+            Some(&json!({"fill": "off", "error": "silent"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (
+            r.json()["fill"].as_str(),
+            r.json()["error"].as_str(),
+            r.json()["stopLoss"].as_str()
+        ),
+        (Some("off"), Some("silent"), Some("on"))
+    );
+    assert_eq!(
+        f.send(&viewer, "PUT", &rules, Some(&json!({})))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        f.send(&viewer, "GET", &rules, None).await.json()["fill"],
+        "off"
+    );
+    let bad = f
+        .send(&owner, "PUT", &rules, Some(&json!({"fills": "on"})))
+        .await;
+    assert!(bad.status == 400 || bad.status == 422, "{}", bad.text);
+
+    // A fill recorded for acme: the webhook has fills off, Telegram gets it silently.
+    let bot = BotRecord {
+        bot: "tw-acme/base".into(),
+        account: "acme".into(),
+        plan: None,
+        quote_currency: "USDT".into(),
+        strategy: None,
+    };
+    f.ledger
+        .record_events(
+            &bot,
+            &[event(
+                "tw-acme/base",
+                100,
+                "2026-11-03T00:00:00Z",
+                fill(99, "50000"),
+            )],
+        )
+        .await
+        .unwrap();
+    let r = f
+        .send(
+            &f.user("tom"),
+            "POST",
+            &format!("{chans}/{tg_id}/test"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403, "a trader does not send test messages");
+    let r = f
+        .send(&owner, "POST", &format!("{chans}/{hook_id}/test"), None)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let deliveries = "/api/v1/accounts/acme/notifications/deliveries";
+    let r = f.send(&viewer, "GET", deliveries, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let items = r.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2, "{}", r.text);
+    assert!(
+        items
+            .iter()
+            .any(|d| d["channel"] == tg_id.as_str() && d["kind"] == "fill" && d["silent"] == true)
+    );
+    assert!(items.iter().all(|d| d["status"] == "pending"));
+    let page = f
+        .send(&viewer, "GET", &format!("{deliveries}?limit=1"), None)
+        .await
+        .json();
+    let next = page["nextCursor"].as_str().unwrap();
+    let rest = f
+        .send(
+            &viewer,
+            "GET",
+            &format!("{deliveries}?limit=1&cursor={next}"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(rest.get("nextCursor").is_none());
+    assert_eq!(
+        f.send(&viewer, "GET", &format!("{deliveries}?status=dead"), None)
+            .await
+            .json()["items"],
+        json!([])
+    );
+    assert_eq!(
+        f.send(&viewer, "GET", &format!("{deliveries}?status=lost"), None)
+            .await
+            .status,
+        422
+    );
+    let id = items[0]["id"].as_str().unwrap();
+    assert_eq!(
+        f.send(&owner, "POST", &format!("{deliveries}/{id}/retry"), None)
+            .await
+            .status,
+        409,
+        "not a dead letter"
+    );
+    assert_eq!(
+        f.send(
+            &other,
+            "POST",
+            &format!("/api/v1/accounts/globex/notifications/deliveries/{id}/retry"),
+            None
+        )
+        .await
+        .status,
+        404
+    );
+
+    // Delete: owners; then it is gone.
+    assert_eq!(
+        f.send(&viewer, "DELETE", &format!("{chans}/{hook_id}"), None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        f.send(&owner, "DELETE", &format!("{chans}/{hook_id}"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        f.send(&owner, "GET", &format!("{chans}/{hook_id}"), None)
+            .await
+            .status,
+        404
+    );
+    let doc: Value = serde_json::from_str(&tradewind_api::routes::ApiDoc::json()).unwrap();
+    assert!(
+        doc["paths"]["/api/v1/accounts/{account}/notifications/channels"]["post"]["security"]
+            .is_array()
+    );
+}

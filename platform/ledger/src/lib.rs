@@ -16,11 +16,14 @@
 //! - [`Ledger::record_capital_change`]: money added to or withdrawn from a running bot.
 //! - Accounts, members, admins, referrals, strategy authors, plans: [`accounts`].
 //! - The user API's keys, nonces and paged reads: [`api`].
+//! - Notification channels, routing rules and the outbox, enqueued with the events
+//!   that notify: [`notify`].
 
 pub mod accounts;
 pub mod api;
 mod batch;
 mod capital;
+pub mod notify;
 mod record;
 mod schema;
 mod settle;

@@ -213,6 +213,7 @@ impl Ledger {
         let mut recorded = Recorded::default();
         // An id repeated inside the batch: the same event is a retry, another a conflict.
         let mut in_batch: HashMap<&str, &Event> = HashMap::with_capacity(events.len());
+        let mut unkept: Vec<tradewind_notify::Notice> = Vec::new();
         for e in events {
             if e.bot != bot.bot {
                 return Err(invalid(
@@ -237,7 +238,12 @@ impl Ledger {
                         .map_err(|err| invalid(e, "body", err.to_string()))?;
                     checked.push((e, k, body));
                 }
-                None => recorded.skipped += 1,
+                None => {
+                    recorded.skipped += 1;
+                    // A kind the ledger does not keep may still notify (a halt, a
+                    // stop-loss, an error): deduplicated by the notices' own key.
+                    unkept.extend(tradewind_notify::notice_of(&bot.account, e));
+                }
             }
         }
         let mut tx = self.pool().begin().await?;
@@ -254,6 +260,7 @@ impl Ledger {
         // takes first: see `flag_late_fills`.
         upsert_bot(&mut tx, bot).await?;
         if checked.is_empty() {
+            crate::notify::enqueue(&mut tx, &unkept, None).await?;
             tx.commit().await?;
             return Ok(recorded);
         }
@@ -315,6 +322,14 @@ impl Ledger {
         recorded.duplicates += known.len();
         recorded.stored = inserted.len();
         store_new(&mut tx, engine, bot, &checked, &inserted).await?;
+        // In this transaction: an event is recorded with its notifications or not at all.
+        let mut notices: Vec<tradewind_notify::Notice> = checked
+            .iter()
+            .filter(|(e, ..)| inserted.contains(&e.id))
+            .filter_map(|(e, ..)| tradewind_notify::notice_of(&bot.account, e))
+            .collect();
+        notices.extend(unkept);
+        crate::notify::enqueue(&mut tx, &notices, None).await?;
         tx.commit().await?;
         Ok(recorded)
     }

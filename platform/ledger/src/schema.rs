@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "the user API: API keys, request nonces, history indexes",
         include_str!("../migrations/0003_api.sql"),
     ),
+    (
+        4,
+        "notifications: channels, routing rules, notices, the outbox",
+        include_str!("../migrations/0004_notify.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -931,6 +931,7 @@ impl Ledger {
             .bind(summary.to_json().to_string())
             .execute(&mut *tx)
             .await?;
+        crate::notify::enqueue_settlement(&mut tx, &id, now).await?;
         fault("before-commit");
         match tx.commit().await {
             Ok(()) => Ok(SettleOutcome::Settled(summary)),

@@ -205,6 +205,7 @@ cases!(
     a_late_fill_is_charged_in_the_next_settlement,
     a_deposit_is_not_charged_as_profit_and_changes_are_checked,
     the_apis_pages_keys_and_nonces,
+    notifications_are_enqueued_with_their_events_and_claimed_once,
 );
 
 #[tokio::test]
@@ -944,5 +945,185 @@ async fn the_apis_pages_keys_and_nonces(url: &str) {
     assert_eq!(
         l.api_key("twk_1").await.unwrap().unwrap().revoked_at,
         Some(5)
+    );
+}
+
+fn channel(
+    id: &str,
+    account: &str,
+    rules: tradewind_notify::Rules,
+) -> tradewind_ledger::notify::Channel {
+    tradewind_ledger::notify::Channel {
+        id: id.into(),
+        account: account.into(),
+        name: id.into(),
+        settings: tradewind_notify::Settings::Telegram {
+            chat_id: "42".into(),
+        },
+        sealed_secret: "v1:sealed".into(),
+        rules,
+        created_at: 1,
+    }
+}
+
+async fn notifications_are_enqueued_with_their_events_and_claimed_once(url: &str) {
+    use tradewind_notify::{After, Kind, Mode, Outbox, Rules};
+    let l = Ledger::open(url).await.unwrap();
+    for a in ["alice", "bob", "carol"] {
+        l.create_account(a, a).await.unwrap();
+    }
+    l.set_referrer("alice", "bob", ts("2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    l.set_strategy_author("trading/sma", "carol").await.unwrap();
+    let no_fills = Rules([(Kind::Fill, Mode::Off)].into());
+    l.create_channel(&channel("ch_a1", "alice", Rules::default()))
+        .await
+        .unwrap();
+    l.create_channel(&channel("ch_a2", "alice", no_fills))
+        .await
+        .unwrap();
+    l.create_channel(&channel("ch_b", "bob", Rules::default()))
+        .await
+        .unwrap();
+    let halted = Event::new(
+        BOT,
+        SESSION,
+        3,
+        "2026-11-02T11:00:00Z".into(),
+        Body::Halted {
+            cause: tradewind_events::HaltCause::DailyLossLimit,
+            message: "daily loss 5% reached".into(),
+        },
+    );
+    let batch = [
+        equity(1, "2026-11-01T23:00:00Z", "1000"),
+        fill(2, "2026-11-02T10:00:00Z", "50000", "0.2"),
+        halted,
+        equity(4, "2026-11-02T23:00:00Z", "1200"),
+    ];
+    l.record_events(&bot("alice"), &batch).await.unwrap();
+    // A retried batch enqueues nothing (the fill is known; the halt's notice is too).
+    l.record_events(&bot("alice"), &batch).await.unwrap();
+    let of = async |account: &str| {
+        let mut v: Vec<(String, String)> = l
+            .deliveries(account, None, None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.channel_id, d.kind))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        of("alice").await,
+        [
+            ("ch_a1", "botHalted"),
+            ("ch_a1", "fill"),
+            ("ch_a2", "botHalted")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // A settlement notifies the charged account and the accounts it pays (bob, the
+    // referrer; carol has no channel), in its transaction.
+    let day = Period::containing(PeriodKind::Daily, ts("2026-11-02T00:00:00Z"));
+    l.settle("standard", &plan(), day, ts("2026-11-03T00:05:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(of("alice").await.len(), 5, "{:?}", of("alice").await);
+    assert!(
+        of("alice")
+            .await
+            .contains(&("ch_a2".into(), "statementReady".into()))
+    );
+    assert_eq!(
+        of("bob").await,
+        [("ch_b".to_string(), "referralPayout".to_string())]
+    );
+
+    // Claiming: due rows once; a claimed row hides until its lease ends.
+    // Enqueued due at the wall clock's now.
+    let now = tradewind_ledger::accounts::now_nanos() + 1_000_000;
+    let all = l.claim(now + 1, now + 100, 100, &[]).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert!(
+        all.iter()
+            .all(|c| c.attempts == 1 && c.sealed_secret == "v1:sealed")
+    );
+    assert!(
+        l.claim(now + 2, now + 100, 100, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // After the lease (a dispatcher that died), again — but not a busy channel's.
+    let again = l
+        .claim(now + 101, now + 200, 100, &["ch_a1".into(), "ch_b".into()])
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 2);
+    assert!(
+        again
+            .iter()
+            .all(|c| c.channel == "ch_a2" && c.attempts == 2)
+    );
+    l.delivered(&again[0].id, now + 102).await.unwrap();
+    l.failed(&again[1].id, After::Dead, "telegram: answered 403")
+        .await
+        .unwrap();
+    let dead = l.deliveries("alice", Some("dead"), None, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        dead[0].last_error.as_deref(),
+        Some("telegram: answered 403")
+    );
+    assert!(l.retry_delivery("alice", &dead[0].id).await.unwrap());
+    assert!(
+        !l.retry_delivery("alice", &dead[0].id).await.unwrap(),
+        "not dead now"
+    );
+    // Paging, newest first.
+    let first = l.deliveries("alice", None, None, 2).await.unwrap();
+    let last = first.last().unwrap();
+    let rest = l
+        .deliveries("alice", None, Some((last.created_at, &last.id)), 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len() + rest.len(), 5);
+    // A deleted channel's deliveries are canceled and not claimed.
+    assert!(l.delete_channel("bob", "ch_b").await.unwrap());
+    assert!(!l.delete_channel("bob", "ch_b").await.unwrap());
+    assert!(l.channel("bob", "ch_b").await.unwrap().is_none());
+    assert_eq!(
+        l.deliveries("bob", Some("canceled"), None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        l.set_rules(
+            "alice",
+            "ch_a1",
+            &Rules([(Kind::Error, Mode::Silent)].into())
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !l.set_rules("bob", "ch_a1", &Rules::default())
+            .await
+            .unwrap(),
+        "another account's"
+    );
+    assert_eq!(
+        l.channel("alice", "ch_a1")
+            .await
+            .unwrap()
+            .unwrap()
+            .rules
+            .mode(Kind::Error),
+        Mode::Silent
     );
 }

@@ -60,6 +60,8 @@ enum Command {
         listen: SocketAddr,
         #[command(flatten)]
         api: serve::ApiArgs,
+        #[command(flatten)]
+        notify: serve::NotifyArgs,
     },
 }
 
@@ -464,7 +466,11 @@ async fn main() -> Result<()> {
     let result = match cli.command {
         Command::Migrate => Ok(()),
         Command::Settle(args) => settle(&ledger, args).await,
-        Command::Serve { listen, api } => serve::run(ledger.clone(), listen, api).await,
+        Command::Serve {
+            listen,
+            api,
+            notify,
+        } => serve::run(ledger.clone(), listen, api, notify).await,
         Command::Plans(PlansCommand::Set { file }) => store_plan(&ledger, &file)
             .await
             .map(|name| eprintln!("plan {name} stored")),

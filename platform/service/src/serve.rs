@@ -142,6 +142,72 @@ pub struct ApiArgs {
     api_max_body: usize,
 }
 
+/// Notifications' settings on the command line.
+#[derive(clap::Args, Debug)]
+pub struct NotifyArgs {
+    /// The key channel secrets are sealed with (AES-256-GCM): 32 bytes, base64
+    /// (`openssl rand -base64 32`). None: notifications are off (no channel can be
+    /// created, nothing is sent). Changing it makes the stored secrets unreadable.
+    #[arg(long, env = "TRADEWIND_NOTIFY_KEY", hide_env_values = true)]
+    notify_key: Option<String>,
+    /// The Telegram Bot API's base URL.
+    #[arg(
+        long,
+        env = "TRADEWIND_TELEGRAM_API",
+        default_value = "https://api.telegram.org"
+    )]
+    telegram_api: String,
+    /// Attempts before a delivery is dead-lettered.
+    #[arg(long, env = "TRADEWIND_NOTIFY_MAX_ATTEMPTS", default_value_t = 8)]
+    notify_max_attempts: u32,
+}
+
+impl NotifyArgs {
+    /// The sealer, if notifications are on.
+    pub fn sealer(&self) -> Result<Option<Arc<tradewind_notify::Sealer>>> {
+        self.notify_key
+            .as_deref()
+            .map(|k| {
+                tradewind_notify::Sealer::from_base64(k)
+                    .map(Arc::new)
+                    .map_err(|e| anyhow::anyhow!("--notify-key: {e}"))
+            })
+            .transpose()
+    }
+
+    /// The dispatcher over `ledger`, if notifications are on.
+    pub fn dispatcher(
+        &self,
+        ledger: &Ledger,
+        sealer: Option<Arc<tradewind_notify::Sealer>>,
+    ) -> Result<Option<tradewind_notify::dispatch::Dispatcher<Ledger>>> {
+        let Some(sealer) = sealer else {
+            return Ok(None);
+        };
+        if self.notify_max_attempts == 0 {
+            anyhow::bail!("--notify-max-attempts: at least 1");
+        }
+        let senders = tradewind_notify::send::Senders::new(tradewind_notify::send::SendConfig {
+            telegram_api: self.telegram_api.clone(),
+            ..Default::default()
+        })
+        .map_err(|e| anyhow::anyhow!("notifications: {e}"))?;
+        let config = tradewind_notify::dispatch::DispatchConfig {
+            retry: tradewind_notify::RetryPolicy {
+                max_attempts: self.notify_max_attempts,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Ok(Some(tradewind_notify::dispatch::Dispatcher::new(
+            Arc::new(ledger.clone()),
+            senders,
+            sealer,
+            config,
+        )))
+    }
+}
+
 /// `PER_SECOND/BURST`.
 fn rate(flag: &str, text: &str) -> Result<tradewind_api::limit::Rate> {
     let parse = |t: &str| t.trim().parse::<u32>().ok().filter(|n| *n > 0);
@@ -191,7 +257,12 @@ impl ApiArgs {
 }
 
 /// Serves the ingest on `listen` and the API on `--api-listen` until SIGTERM or Ctrl-C.
-pub async fn run(ledger: Ledger, listen: SocketAddr, api_args: ApiArgs) -> Result<()> {
+pub async fn run(
+    ledger: Ledger,
+    listen: SocketAddr,
+    api_args: ApiArgs,
+    notify_args: NotifyArgs,
+) -> Result<()> {
     let api_listen: Option<SocketAddr> = match api_args.api_listen.as_str() {
         "off" => None,
         text => Some(
@@ -199,7 +270,19 @@ pub async fn run(ledger: Ledger, listen: SocketAddr, api_args: ApiArgs) -> Resul
                 .with_context(|| format!("--api-listen {text:?}: an address or off"))?,
         ),
     };
-    let config = api_args.config()?;
+    let mut config = api_args.config()?;
+    let sealer = notify_args.sealer()?;
+    config.notify_key = sealer.clone();
+    let dispatcher = match notify_args.dispatcher(&ledger, sealer)? {
+        Some(d) => {
+            tracing::info!("tradewind-platform dispatching notifications");
+            Some(tokio::spawn(d.run()))
+        }
+        None => {
+            tracing::info!("notifications are off (no --notify-key)");
+            None
+        }
+    };
     let client = kube::Client::try_default()
         .await
         .context("connecting to the Kubernetes API (TokenReviews and TradingBots)")?;
@@ -247,6 +330,9 @@ pub async fn run(ledger: Ledger, listen: SocketAddr, api_args: ApiArgs) -> Resul
         _ = tokio::signal::ctrl_c() => {}
     }
     task.abort();
+    if let Some(t) = dispatcher {
+        t.abort();
+    }
     if let Some(t) = api_task {
         t.abort();
     }
