@@ -1,6 +1,7 @@
 //! `tradewind-bot backtest`: one bot, its strategy and plan, over one market-data file.
 
 pub mod archive;
+pub mod commission;
 pub mod market_data;
 
 pub use tradewind_bot::instrument::{InstrumentOverrides, instrument_at};
@@ -73,13 +74,12 @@ pub fn run(req: &Request) -> Result<ReportView> {
     loop {
         tracing::info!(rows = plan.rows, checked = plan.checked, format = ?plan.format, data = %req.data.display(), "market data planned");
         if let Some(done) = run_plan(&cfg, &bot, &plan, req)? {
-            let (statistics, recorded, outcome) = done;
             let label = req
                 .data
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            return view(&cfg, label, statistics, recorded, outcome, venue_fees);
+            return view(&cfg, label, done, venue_fees);
         }
         tracing::info!(data = %req.data.display(), "later bars change the plan made from the first ones; checking the whole file");
         plan = market_data::scan(&req.data, Some(timeframe))?;
@@ -103,8 +103,8 @@ fn run_archive(
         let done = run_stream(cfg, bot, precision, req, &mut |sink| {
             data.stream(precision, timeframe, &mut wider, sink)
         })?;
-        if let Some((statistics, recorded, outcome)) = done {
-            return view(cfg, data.label(), statistics, recorded, outcome, venue_fees);
+        if let Some(done) = done {
+            return view(cfg, data.label(), done, venue_fees);
         }
         precision = wider.context("a day changed the plan without saying how")?;
         tracing::info!(
@@ -112,6 +112,14 @@ fn run_archive(
             "a later day has more decimals; running the range again"
         );
     }
+}
+
+/// What one pass of the bars gathered for the report.
+struct Finished {
+    statistics: Statistics,
+    recorded: Recorded,
+    outcome: Outcome,
+    commission: Option<commission::CommissionSummary>,
 }
 
 /// A source of bars for [`run_stream`]: calls the sink with chunks; `None` if the plan
@@ -124,7 +132,7 @@ fn run_plan(
     bot: &tradewind_config::BotSettings,
     plan: &market_data::DataPlan,
     req: &Request,
-) -> Result<Option<(Statistics, Recorded, Outcome)>> {
+) -> Result<Option<Finished>> {
     run_stream(cfg, bot, plan.precision, req, &mut |sink| {
         market_data::stream(plan, |bars: &[Bar]| sink(bars))
     })
@@ -137,11 +145,21 @@ fn run_stream(
     precision: SeriesPrecision,
     req: &Request,
     source: &mut Streamer<'_>,
-) -> Result<Option<(Statistics, Recorded, Outcome)>> {
+) -> Result<Option<Finished>> {
     let instrument = instrument_at(cfg, precision.price, precision.size, &req.instrument)?;
     let (strategy, settings) = bot.engine(&instrument)?;
     let mut rec = Recorder::new(settings.capital);
     let mut stats = StatsAccumulator::new(&StatsConfig::default());
+    // The platform's commission, when the bot has a plan: settled period by period.
+    let mut commission = bot.commission.clone().map(|plan| {
+        commission::CommissionRun::new(
+            plan,
+            cfg.commission_plan_name.as_deref().unwrap_or_default(),
+            &cfg.name,
+            &cfg.bot.capital.currency,
+            settings.capital,
+        )
+    });
     let mut engine = Backtest::new(settings, strategy);
     let mut trace = match (&req.trace, &bot.strategy) {
         (Some(path), tradewind_core::strategy::StrategyConfig::Model(m)) => {
@@ -154,7 +172,13 @@ fn run_stream(
     let streamed = source(&mut |bars: &[Bar]| -> Result<()> {
         let t = std::time::Instant::now();
         for bar in bars {
+            if let Some(c) = &mut commission {
+                c.bar(bar.ts)?;
+            }
             engine.step(bar)?;
+            if let Some(c) = &mut commission {
+                c.mark(engine.portfolio());
+            }
             if let Some(out) = &mut trace {
                 for d in engine.drain_decisions() {
                     writeln!(out, "{}", crate::features::decision_row(&d))?;
@@ -169,6 +193,9 @@ fn run_stream(
             rec.price(bar.ts, bar.close);
             for f in engine.drain_fills() {
                 rec.fill(&f);
+                if let Some(c) = &mut commission {
+                    c.fill(&f);
+                }
             }
             for t in engine.drain_closed_trades() {
                 stats.push_trade(&t);
@@ -200,17 +227,29 @@ fn run_stream(
         "backtest finished"
     );
     let statistics = stats.finish(outcome.portfolio.exposure());
-    Ok(Some((statistics, rec.finish()?, outcome)))
+    let commission = commission
+        .map(|c| c.finish(&outcome.portfolio))
+        .transpose()?;
+    Ok(Some(Finished {
+        statistics,
+        recorded: rec.finish()?,
+        outcome,
+        commission,
+    }))
 }
 
 fn view(
     cfg: &BotConfig,
     data_source: String,
-    statistics: Statistics,
-    rec: Recorded,
-    outcome: Outcome,
+    done: Finished,
     venue_fee_schedule: String,
 ) -> Result<ReportView> {
+    let Finished {
+        statistics,
+        recorded: rec,
+        outcome,
+        commission,
+    } = done;
     let p = &outcome.portfolio;
     Ok(ReportView {
         bot: cfg.name.clone(),
@@ -226,6 +265,7 @@ fn view(
         unrealized_pnl: p.unrealized_pnl(),
         fees: p.fees_paid(),
         venue_fee_schedule,
+        commission,
         counts: Counts {
             orders: outcome.counts.orders,
             fills: outcome.counts.fills,

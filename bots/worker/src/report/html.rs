@@ -87,6 +87,7 @@ pub fn render(r: &ReportView) -> String {
         );
     }
     s.push_str("</tbody></table>");
+    commission_table(&mut s, r);
     trades_table(&mut s, r);
     if !r.notes.is_empty() {
         s.push_str("<h2>Notes</h2><ul>");
@@ -298,6 +299,39 @@ fn returns_table(s: &mut String, r: &ReportView) {
         s.push_str("</tr>");
     }
     s.push_str("</tbody></table>");
+}
+
+/// The platform's commission per settlement period of the plan, when the bot has one.
+fn commission_table(s: &mut String, r: &ReportView) {
+    let Some(c) = &r.commission else {
+        return;
+    };
+    let _ = write!(
+        s,
+        "<h2>Platform commission by {} period ({})</h2><table class=\"trades\"><thead><tr><th>Period</th><th>Fills</th><th>Volume</th><th>Trading fees</th><th>Value</th><th>High-water mark</th><th>Performance fee</th></tr></thead><tbody>",
+        escape(&c.period.to_lowercase()),
+        escape(&c.plan)
+    );
+    for p in &c.periods {
+        let end = if p.partial {
+            "end of data".to_owned()
+        } else {
+            date_time_text(p.end)
+        };
+        let _ = write!(
+            s,
+            "<tr><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            date_time_text(p.start),
+            escape(&end),
+            p.fills,
+            money_text(p.volume),
+            money_text(p.trading_fees),
+            money_text(p.value),
+            money_text(p.high_water_mark),
+            money_text(p.performance_fee)
+        );
+    }
+    s.push_str("</tbody></table><p class=\"note\">The platform's commission is charged in the ledger at each settlement, not in the simulation: the equity, returns and statistics above are net of the venue's fee only. The 30-day volume tier counts this backtest's fills alone; the last period is settled at the end of the data.</p>");
 }
 
 fn trades_table(s: &mut String, r: &ReportView) {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use tradewind_core::statistics::StatValue;
 
-use super::{ReportView, buy_and_hold_return, iso8601};
+use super::{ReportView, buy_and_hold_return, iso8601, net_of_both};
 
 /// At most this many equity-curve points go into report.json (chosen by
 /// largest-triangle-three-buckets, first and last kept); statistics are always computed
@@ -45,7 +45,7 @@ pub fn render(r: &ReportView) -> Value {
     for (k, v) in &r.statistics {
         stats.insert(k.clone(), stat_value(*v));
     }
-    json!({
+    let mut report = json!({
         "bot": r.bot,
         "strategy": r.strategy,
         "symbol": r.symbol,
@@ -73,7 +73,46 @@ pub fn render(r: &ReportView) -> Value {
         "trades": [],
         "equityCurve": curve,
         "notes": r.notes,
-    })
+    });
+    // Only with a plan: a bot without one reports exactly as before.
+    if let (Some(c), Some(map)) = (&r.commission, report.as_object_mut()) {
+        let net = net_of_both(r, c);
+        let periods: Vec<Value> = c
+            .periods
+            .iter()
+            .map(|p| {
+                json!({
+                    "start": iso8601(p.start),
+                    "end": iso8601(p.end),
+                    "partial": p.partial,
+                    "fills": p.fills,
+                    "volume": p.volume.to_string(),
+                    "tradingFees": p.trading_fees.to_string(),
+                    "performanceFee": p.performance_fee.to_string(),
+                    "value": p.value.to_string(),
+                    "highWaterMark": p.high_water_mark.to_string(),
+                })
+            })
+            .collect();
+        map.insert(
+            "commission".into(),
+            json!({
+                "plan": c.plan,
+                "period": c.period,
+                "performanceBasis": c.performance_basis,
+                "grossPnl": net.gross.to_string(),
+                "venueFees": r.fees.to_string(),
+                "pnlAfterVenueFees": net.after_venue.to_string(),
+                "tradingFees": c.trading_fees.to_string(),
+                "performanceFees": c.performance_fees.to_string(),
+                "total": c.total().to_string(),
+                "netPnl": net.net.to_string(),
+                "netReturn": stat(net.net_return),
+                "periods": periods,
+            }),
+        );
+    }
+    report
 }
 
 /// The empty trade list as pretty-printing writes it, at the top level.

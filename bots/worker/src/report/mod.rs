@@ -20,6 +20,7 @@ use tradewind_core::orders::Fill;
 use tradewind_core::portfolio::{ClosedTrade, EquityPoint};
 use tradewind_core::statistics::StatValue;
 
+use crate::backtest::commission::CommissionSummary;
 use series::{Reducer, Thinned};
 pub use trades::TradeLog;
 
@@ -54,6 +55,9 @@ pub struct ReportView {
     pub fees: Money,
     /// The venue fee schedule the simulation charged, for people.
     pub venue_fee_schedule: String,
+    /// The platform's commission, when the bot has a CommissionPlan (charged in the
+    /// ledger, not in the simulation: equity and PnL above are before it).
+    pub commission: Option<CommissionSummary>,
     /// Orders submitted, fills, rejections and risk refusals.
     pub counts: Counts,
     /// Why the bot halted, if it did.
@@ -445,6 +449,31 @@ pub fn summary_rows(r: &ReportView) -> Vec<(String, String)> {
     rows.push(("Unrealized PnL".into(), money(r.unrealized_pnl)));
     rows.push(("Venue fees paid".into(), money(r.fees)));
     rows.push(("Venue fee schedule".into(), r.venue_fee_schedule.clone()));
+    if let Some(c) = &r.commission {
+        let net = net_of_both(r, c);
+        rows.push(("Gross PnL (before fees)".into(), money(net.gross)));
+        rows.push(("PnL after venue fees".into(), money(net.after_venue)));
+        rows.push((
+            format!("Platform commission ({}, {})", c.plan, c.period),
+            money(c.total()),
+        ));
+        rows.push((
+            "  trading fees (by 30-day volume tier)".into(),
+            money(c.trading_fees),
+        ));
+        let basis = c
+            .performance_basis
+            .as_deref()
+            .unwrap_or("no performance fee");
+        rows.push((
+            format!("  performance fees ({basis}, over the high-water mark)"),
+            money(c.performance_fees),
+        ));
+        rows.push(("Net PnL (after both)".into(), money(net.net)));
+        if let Some(x) = net.net_return {
+            rows.push(("Net return (after both)".into(), signed_percent(x)));
+        }
+    }
     rows.push((
         "Orders / fills".into(),
         format!("{} / {}", r.counts.orders, r.counts.fills),
@@ -468,6 +497,35 @@ pub fn summary_rows(r: &ReportView) -> Vec<(String, String)> {
         rows.push(("Halted".into(), h.clone()));
     }
     rows
+}
+
+/// PnL before fees, after the venue's, and after the platform's commission too.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NetOfBoth {
+    /// Final − initial equity + venue fees: what the strategy made before any fee.
+    pub gross: Money,
+    /// Final − initial equity (the simulation charges the venue's fee).
+    pub after_venue: Money,
+    /// After the platform's commission as well.
+    pub net: Money,
+    /// `net` as a fraction of the initial equity.
+    pub net_return: Option<f64>,
+}
+
+/// The report's PnL net of the venue's fee and of the platform's commission.
+pub fn net_of_both(r: &ReportView, c: &CommissionSummary) -> NetOfBoth {
+    let after_venue = r
+        .final_equity
+        .checked_sub(r.initial_equity)
+        .unwrap_or(Money::ZERO);
+    let net = after_venue.checked_sub(c.total()).unwrap_or(Money::ZERO);
+    let initial = r.initial_equity.as_f64();
+    NetOfBoth {
+        gross: after_venue.checked_add(r.fees).unwrap_or(Money::ZERO),
+        after_venue,
+        net,
+        net_return: (initial > 0.0).then(|| net.as_f64() / initial),
+    }
 }
 
 /// The return of holding the symbol from the first bar's close to the last (no fees).
@@ -719,6 +777,7 @@ mod tests {
             unrealized_pnl: Money::parse("0").unwrap(),
             fees: Money::parse("1.005").unwrap(),
             venue_fee_schedule: "maker 10bp, taker 10bp (Binance spot VIP 0)".into(),
+            commission: None,
             counts: Counts {
                 orders: 2,
                 fills: 2,
