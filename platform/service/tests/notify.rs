@@ -606,7 +606,7 @@ async fn on_silent_and_off_are_honoured(w: &World) {
     );
     assert_eq!(tg_got[1]["disable_notification"], false);
 
-    let mut mails = vec![w.smtp.next().await, w.smtp.next().await];
+    let mut mails = [w.smtp.next().await, w.smtp.next().await];
     assert!(w.smtp.drain().is_empty());
     mails.sort_by_key(|m| m["data"].as_str().unwrap().contains("halted"));
     assert!(
