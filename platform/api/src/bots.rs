@@ -300,6 +300,38 @@ impl Api {
         Ok(())
     }
 
+    /// The Kubernetes Events about an account's bot, newest first: `time`, `type`,
+    /// `reason` and `message` of each.
+    pub async fn bot_events(&self, account: &str, name: &str) -> Result<Vec<Value>, ApiError> {
+        use k8s_openapi::api::core::v1::Event;
+        let ns = self.config.tenancy.namespace(account)?;
+        let list = KubeApi::<Event>::namespaced(self.kube.clone(), &ns)
+            .list(&ListParams::default().fields(&format!(
+                "involvedObject.kind=TradingBot,involvedObject.name={name}"
+            )))
+            .await
+            .map_err(|e| kube_error(e, "Events"))?;
+        let mut out: Vec<(String, Value)> = list
+            .items
+            .into_iter()
+            // The field selector is the server's; checked again for servers that ignore it.
+            .filter(|e| e.involved_object.name.as_deref() == Some(name))
+            .map(|e| {
+                let time = e
+                    .last_timestamp
+                    .map(|t| t.0.to_string())
+                    .or_else(|| e.event_time.map(|t| t.0.to_string()))
+                    .unwrap_or_default();
+                (
+                    time.clone(),
+                    json!({"time": time, "type": e.type_, "reason": e.reason, "message": e.message}),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(out.into_iter().map(|(_, v)| v).take(50).collect())
+    }
+
     /// The Strategies an account's bots may name (those in its namespace), by name.
     pub async fn strategies(&self, account: &str) -> Result<Vec<StrategyView>, ApiError> {
         let ns = self.config.tenancy.namespace(account)?;

@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod bots;
+pub mod dashboard;
 pub mod limit;
 pub mod notifications;
 pub mod perf;
@@ -102,6 +103,8 @@ pub struct Config {
     /// The key notification channels' secrets are sealed with; `None`: notifications
     /// are off (channels cannot be created).
     pub notify_key: Option<Arc<tradewind_notify::Sealer>>,
+    /// The dashboard (`/ui`): its OIDC client and sessions.
+    pub dashboard: dashboard::DashboardConfig,
 }
 
 impl Default for Config {
@@ -123,6 +126,7 @@ impl Default for Config {
             },
             field_manager: "tradewind-api".into(),
             notify_key: None,
+            dashboard: dashboard::DashboardConfig::default(),
         }
     }
 }
@@ -137,15 +141,18 @@ pub struct Api {
     pub config: Config,
     oidc: Option<Oidc>,
     limits: limit::Limits,
+    /// Outbound HTTPS (the issuer's discovery and token endpoints).
+    http: reqwest::Client,
 }
 
 impl Api {
     /// The API over `ledger` and `kube`.
     pub fn new(ledger: Ledger, kube: kube::Client, config: Config) -> Result<Self, String> {
-        let oidc = match &config.oidc {
-            Some(c) => Some(Oidc::new(c.clone(), http_client()?)),
-            None => None,
-        };
+        let http = http_client()?;
+        let oidc = config
+            .oidc
+            .as_ref()
+            .map(|c| Oidc::new(c.clone(), http.clone()));
         let limits = limit::Limits::new(config.per_address, config.per_caller);
         Ok(Api {
             ledger,
@@ -153,6 +160,7 @@ impl Api {
             config,
             oidc,
             limits,
+            http,
         })
     }
 }
@@ -365,7 +373,8 @@ pub async fn serve(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let router = routes::router(api.clone());
+    // The dashboard's pages first; everything else is the API's (behind its guard).
+    let router = dashboard::router(api.clone()).fallback_service(routes::router(api.clone()));
     let sweeper = tokio::spawn({
         let api = api.clone();
         async move {

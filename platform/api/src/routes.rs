@@ -132,6 +132,80 @@ pub async fn access(
     auth::authorise(have, need, account)
 }
 
+/// The least access a route needs, as a type: [`In`]'s parameter.
+pub trait Need {
+    /// The level.
+    const LEVEL: Level;
+}
+
+/// Reading the account.
+pub struct Read;
+/// Trading in the account (bots).
+pub struct Trade;
+/// Managing the account (members, keys).
+pub struct Manage;
+/// Platform admins only.
+pub struct Admin;
+
+impl Need for Read {
+    const LEVEL: Level = Level::Read;
+}
+impl Need for Trade {
+    const LEVEL: Level = Level::Trade;
+}
+impl Need for Manage {
+    const LEVEL: Level = Level::Manage;
+}
+impl Need for Admin {
+    const LEVEL: Level = Level::Admin;
+}
+
+/// A request on `/accounts/{account}/...` by a caller with at least `L` in the account:
+/// every account route starts from it, so none can forget to authorise. Refused as
+/// [`access`] refuses (no access at all is a 404).
+pub struct In<L> {
+    /// The service.
+    pub api: Arc<Api>,
+    /// Who is calling.
+    pub caller: Caller,
+    /// The account (the `account` path parameter).
+    pub account: String,
+    /// The route's other path parameter (a bot, subject, key id or settlement); empty
+    /// when it has none.
+    pub item: String,
+    /// The caller's level in the account.
+    pub level: Level,
+    need: std::marker::PhantomData<L>,
+}
+
+impl<L: Need> FromRequestParts<Arc<Api>> for In<L> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, api: &Arc<Api>) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, api).await?;
+        let params = axum::extract::RawPathParams::from_request_parts(parts, api)
+            .await
+            .map_err(|e| ApiError::malformed("path", e.body_text()))?;
+        let (mut account, mut item) = (None, String::new());
+        for (name, value) in &params {
+            if name == "account" {
+                account = Some(value.to_owned());
+            } else {
+                item = value.to_owned();
+            }
+        }
+        let account = account.ok_or_else(|| ApiError::malformed("path", "no account"))?;
+        let level = access(api, &caller, &account, L::LEVEL).await?;
+        Ok(In {
+            api: api.clone(),
+            caller,
+            account,
+            item,
+            level,
+            need: std::marker::PhantomData,
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Wire types.
 
@@ -434,6 +508,16 @@ pub struct FormatQuery {
 // ---------------------------------------------------------------------------------------
 // Helpers.
 
+impl PageQuery {
+    /// The range, the page size and where the page starts, each checked.
+    fn window(&self) -> R<(i64, i64, i64, Option<(i64, String)>)> {
+        let (from, to) = range(self.from.as_deref(), self.to.as_deref())?;
+        let limit = limit_of(self.limit)?;
+        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
+        Ok((from, to, limit, after))
+    }
+}
+
 fn instant(field: &str, text: &str) -> Result<i64, ApiError> {
     let full = if text.len() == 10 {
         format!("{text}T00:00:00Z")
@@ -575,11 +659,13 @@ pub async fn me(State(api): Ctx, caller: Caller) -> R<axum::Json<Me>> {
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = AccountView)))]
 pub async fn account(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
+    In {
+        api,
+        account,
+        level,
+        ..
+    }: In<Read>,
 ) -> R<axum::Json<AccountView>> {
-    let level = access(&api, &caller, &account, Level::Read).await?;
     let display_name = api
         .ledger
         .account_name(&account)
@@ -596,12 +682,7 @@ pub async fn account(
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/members", tag = "accounts",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<Member>)))]
-pub async fn members(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
-) -> R<axum::Json<Vec<Member>>> {
-    access(&api, &caller, &account, Level::Read).await?;
+pub async fn members(In { api, account, .. }: In<Read>) -> R<axum::Json<Vec<Member>>> {
     Ok(axum::Json(
         api.ledger
             .members(&account)
@@ -619,12 +700,14 @@ pub async fn members(
     request_body = MemberRole,
     responses((status = 200, body = Member)))]
 pub async fn put_member(
-    State(api): Ctx,
-    caller: Caller,
-    P((account, subject)): P<(String, String)>,
+    In {
+        api,
+        account,
+        item: subject,
+        ..
+    }: In<Manage>,
     J(body): J<MemberRole>,
 ) -> R<axum::Json<Member>> {
-    access(&api, &caller, &account, Level::Manage).await?;
     let role: Role = body.role.parse().map_err(ApiError::from)?;
     api.ledger.add_member(&account, &subject, role).await?;
     Ok(axum::Json(Member {
@@ -639,11 +722,13 @@ pub async fn put_member(
            ("subject" = String, Path, description = "The user's subject")),
     responses((status = 204, description = "Removed")))]
 pub async fn delete_member(
-    State(api): Ctx,
-    caller: Caller,
-    P((account, subject)): P<(String, String)>,
+    In {
+        api,
+        account,
+        item: subject,
+        ..
+    }: In<Manage>,
 ) -> R<StatusCode> {
-    access(&api, &caller, &account, Level::Manage).await?;
     if api.ledger.remove_member(&account, &subject).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -657,17 +742,17 @@ pub async fn delete_member(
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/referrals", tag = "accounts",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Referrals)))]
-pub async fn referrals(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
-) -> R<axum::Json<Referrals>> {
-    access(&api, &caller, &account, Level::Read).await?;
-    Ok(axum::Json(Referrals {
-        referrer: api.ledger.referrer(&account).await?,
-        chain: api.ledger.referral_chain(&account, now_nanos(), 16).await?,
-        referred: api.ledger.referred(&account).await?,
-    }))
+pub async fn referrals(In { api, account, .. }: In<Read>) -> R<axum::Json<Referrals>> {
+    Ok(axum::Json(referrals_of(&api, &account).await?))
+}
+
+/// An account's place in the referral tree, now.
+pub async fn referrals_of(api: &Api, account: &str) -> R<Referrals> {
+    Ok(Referrals {
+        referrer: api.ledger.referrer(account).await?,
+        chain: api.ledger.referral_chain(account, now_nanos(), 16).await?,
+        referred: api.ledger.referred(account).await?,
+    })
 }
 
 /// Records the account's referrer (platform admins).
@@ -676,12 +761,9 @@ pub async fn referrals(
     request_body = ReferrerSet,
     responses((status = 200, body = Referrals)))]
 pub async fn put_referrer(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
+    In { api, account, .. }: In<Admin>,
     J(body): J<ReferrerSet>,
 ) -> R<axum::Json<Referrals>> {
-    access(&api, &caller, &account, Level::Admin).await?;
     let from = match &body.from {
         Some(t) => instant("from", t)?,
         None => now_nanos(),
@@ -689,19 +771,14 @@ pub async fn put_referrer(
     api.ledger
         .set_referrer(&account, &body.referrer, from)
         .await?;
-    referrals(State(api), caller, P(account)).await
+    Ok(axum::Json(referrals_of(&api, &account).await?))
 }
 
 /// Ends the account's referral now (platform admins).
 #[utoipa::path(delete, path = "/api/v1/accounts/{account}/referrer", tag = "accounts",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 204, description = "Ended")))]
-pub async fn delete_referrer(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
-) -> R<StatusCode> {
-    access(&api, &caller, &account, Level::Admin).await?;
+pub async fn delete_referrer(In { api, account, .. }: In<Admin>) -> R<StatusCode> {
     api.ledger.end_referral(&account, now_nanos()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -765,12 +842,7 @@ async fn statement(
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/statements", tag = "commissions",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<SettlementView>)))]
-pub async fn statements(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
-) -> R<axum::Json<Vec<SettlementView>>> {
-    access(&api, &caller, &account, Level::Read).await?;
+pub async fn statements(In { api, account, .. }: In<Read>) -> R<axum::Json<Vec<SettlementView>>> {
     Ok(axum::Json(
         settlements(&api, StatementKind::Account, &account).await?,
     ))
@@ -784,12 +856,14 @@ pub async fn statements(
     responses((status = 200, description = "The statement", content(
         (Object = "application/json"), (String = "text/csv")))))]
 pub async fn account_statement(
-    State(api): Ctx,
-    caller: Caller,
-    P((account, settlement)): P<(String, String)>,
+    In {
+        api,
+        account,
+        item: settlement,
+        ..
+    }: In<Read>,
     Q(q): Q<FormatQuery>,
 ) -> R<Response> {
-    access(&api, &caller, &account, Level::Read).await?;
     statement(
         &api,
         StatementKind::Account,
@@ -804,12 +878,7 @@ pub async fn account_statement(
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/payouts", tag = "commissions",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<SettlementView>)))]
-pub async fn payouts(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
-) -> R<axum::Json<Vec<SettlementView>>> {
-    access(&api, &caller, &account, Level::Read).await?;
+pub async fn payouts(In { api, account, .. }: In<Read>) -> R<axum::Json<Vec<SettlementView>>> {
     Ok(axum::Json(
         settlements(&api, StatementKind::Payout, &account).await?,
     ))
@@ -823,12 +892,14 @@ pub async fn payouts(
     responses((status = 200, description = "The statement", content(
         (Object = "application/json"), (String = "text/csv")))))]
 pub async fn payout_statement(
-    State(api): Ctx,
-    caller: Caller,
-    P((account, settlement)): P<(String, String)>,
+    In {
+        api,
+        account,
+        item: settlement,
+        ..
+    }: In<Read>,
     Q(q): Q<FormatQuery>,
 ) -> R<Response> {
-    access(&api, &caller, &account, Level::Read).await?;
     statement(
         &api,
         StatementKind::Payout,
@@ -844,18 +915,13 @@ pub async fn payout_statement(
     params(("account" = String, Path, description = "The account id"), PageQuery),
     responses((status = 200, body = Page<Charge>)))]
 pub async fn charges(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
+    In { api, account, .. }: In<Read>,
     Q(q): Q<PageQuery>,
 ) -> R<axum::Json<Page<Charge>>> {
-    access(&api, &caller, &account, Level::Read).await?;
     if q.bot.is_some() {
         return Err(ApiError::invalid("bot", "charges are listed per account"));
     }
-    let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
-    let limit = limit_of(q.limit)?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let (from, to, limit, after) = q.window()?;
     let rows = api
         .ledger
         .charges_page(
@@ -888,15 +954,10 @@ pub async fn charges(
     params(("account" = String, Path, description = "The account id"), PageQuery),
     responses((status = 200, body = Page<Fill>)))]
 pub async fn fills(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
+    In { api, account, .. }: In<Read>,
     Q(q): Q<PageQuery>,
 ) -> R<axum::Json<Page<Fill>>> {
-    access(&api, &caller, &account, Level::Read).await?;
-    let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
-    let limit = limit_of(q.limit)?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let (from, to, limit, after) = q.window()?;
     let bot = q
         .bot
         .as_deref()
@@ -945,15 +1006,10 @@ pub async fn fills(
     params(("account" = String, Path, description = "The account id"), PageQuery),
     responses((status = 200, body = Page<Order>)))]
 pub async fn orders(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
+    In { api, account, .. }: In<Read>,
     Q(q): Q<PageQuery>,
 ) -> R<axum::Json<Page<Order>>> {
-    access(&api, &caller, &account, Level::Read).await?;
-    let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
-    let limit = limit_of(q.limit)?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let (from, to, limit, after) = q.window()?;
     let bot = q
         .bot
         .as_deref()
@@ -1052,12 +1108,9 @@ async fn performance_of(
     params(("account" = String, Path, description = "The account id"), RangeQuery),
     responses((status = 200, body = Performance)))]
 pub async fn account_performance(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
+    In { api, account, .. }: In<Read>,
     Q(q): Q<RangeQuery>,
 ) -> R<axum::Json<Performance>> {
-    access(&api, &caller, &account, Level::Read).await?;
     Ok(axum::Json(performance_of(&api, &account, None, &q).await?))
 }
 
@@ -1067,12 +1120,14 @@ pub async fn account_performance(
            ("bot" = String, Path, description = "The bot's name"), RangeQuery),
     responses((status = 200, body = Performance)))]
 pub async fn bot_performance(
-    State(api): Ctx,
-    caller: Caller,
-    P((account, bot)): P<(String, String)>,
+    In {
+        api,
+        account,
+        item: bot,
+        ..
+    }: In<Read>,
     Q(q): Q<RangeQuery>,
 ) -> R<axum::Json<Performance>> {
-    access(&api, &caller, &account, Level::Read).await?;
     let key = bot_key(&api, &account, &bot)?;
     if !api.ledger.bot_of(&account, &key).await? {
         return Err(ApiError::NotFound(format!(
@@ -1088,12 +1143,7 @@ pub async fn bot_performance(
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/bots", tag = "bots",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<BotView>)))]
-pub async fn list_bots(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
-) -> R<axum::Json<Vec<BotView>>> {
-    access(&api, &caller, &account, Level::Read).await?;
+pub async fn list_bots(In { api, account, .. }: In<Read>) -> R<axum::Json<Vec<BotView>>> {
     Ok(axum::Json(api.list_bots(&account).await?))
 }
 
@@ -1103,12 +1153,9 @@ pub async fn list_bots(
     request_body = BotCreate,
     responses((status = 201, body = BotView)))]
 pub async fn create_bot(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
+    In { api, account, .. }: In<Trade>,
     J(body): J<BotCreate>,
 ) -> R<(StatusCode, axum::Json<BotView>)> {
-    access(&api, &caller, &account, Level::Trade).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(api.create_bot(&account, body).await?),
@@ -1121,11 +1168,13 @@ pub async fn create_bot(
            ("bot" = String, Path, description = "The bot's name")),
     responses((status = 200, body = BotView)))]
 pub async fn get_bot(
-    State(api): Ctx,
-    caller: Caller,
-    P((account, bot)): P<(String, String)>,
+    In {
+        api,
+        account,
+        item: bot,
+        ..
+    }: In<Read>,
 ) -> R<axum::Json<BotView>> {
-    access(&api, &caller, &account, Level::Read).await?;
     Ok(axum::Json(api.get_bot(&account, &bot).await?))
 }
 
@@ -1136,12 +1185,14 @@ pub async fn get_bot(
     request_body = BotUpdate,
     responses((status = 200, body = BotView)))]
 pub async fn update_bot(
-    State(api): Ctx,
-    caller: Caller,
-    P((account, bot)): P<(String, String)>,
+    In {
+        api,
+        account,
+        item: bot,
+        ..
+    }: In<Trade>,
     J(body): J<BotUpdate>,
 ) -> R<axum::Json<BotView>> {
-    access(&api, &caller, &account, Level::Trade).await?;
     Ok(axum::Json(api.update_bot(&account, &bot, body).await?))
 }
 
@@ -1151,11 +1202,13 @@ pub async fn update_bot(
            ("bot" = String, Path, description = "The bot's name")),
     responses((status = 204, description = "Deleted")))]
 pub async fn delete_bot(
-    State(api): Ctx,
-    caller: Caller,
-    P((account, bot)): P<(String, String)>,
+    In {
+        api,
+        account,
+        item: bot,
+        ..
+    }: In<Trade>,
 ) -> R<StatusCode> {
-    access(&api, &caller, &account, Level::Trade).await?;
     api.delete_bot(&account, &bot).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1166,11 +1219,13 @@ pub async fn delete_bot(
            ("bot" = String, Path, description = "The bot's name")),
     responses((status = 200, body = BotView)))]
 pub async fn suspend_bot(
-    State(api): Ctx,
-    caller: Caller,
-    P((account, bot)): P<(String, String)>,
+    In {
+        api,
+        account,
+        item: bot,
+        ..
+    }: In<Trade>,
 ) -> R<axum::Json<BotView>> {
-    access(&api, &caller, &account, Level::Trade).await?;
     Ok(axum::Json(api.set_suspended(&account, &bot, true).await?))
 }
 
@@ -1180,11 +1235,13 @@ pub async fn suspend_bot(
            ("bot" = String, Path, description = "The bot's name")),
     responses((status = 200, body = BotView)))]
 pub async fn resume_bot(
-    State(api): Ctx,
-    caller: Caller,
-    P((account, bot)): P<(String, String)>,
+    In {
+        api,
+        account,
+        item: bot,
+        ..
+    }: In<Trade>,
 ) -> R<axum::Json<BotView>> {
-    access(&api, &caller, &account, Level::Trade).await?;
     Ok(axum::Json(api.set_suspended(&account, &bot, false).await?))
 }
 
@@ -1192,12 +1249,7 @@ pub async fn resume_bot(
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/strategies", tag = "strategies",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<StrategyView>)))]
-pub async fn strategies(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
-) -> R<axum::Json<Vec<StrategyView>>> {
-    access(&api, &caller, &account, Level::Read).await?;
+pub async fn strategies(In { api, account, .. }: In<Read>) -> R<axum::Json<Vec<StrategyView>>> {
     Ok(axum::Json(api.strategies(&account).await?))
 }
 
@@ -1216,12 +1268,7 @@ fn key_view(k: tradewind_ledger::api::ApiKey) -> KeyView {
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/keys", tag = "keys",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<KeyView>)))]
-pub async fn list_keys(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
-) -> R<axum::Json<Vec<KeyView>>> {
-    access(&api, &caller, &account, Level::Manage).await?;
+pub async fn list_keys(In { api, account, .. }: In<Manage>) -> R<axum::Json<Vec<KeyView>>> {
     Ok(axum::Json(
         api.ledger
             .api_keys(Some(&account))
@@ -1238,12 +1285,14 @@ pub async fn list_keys(
     request_body = KeyCreate,
     responses((status = 201, body = KeyCreated)))]
 pub async fn create_key(
-    State(api): Ctx,
-    caller: Caller,
-    P(account): P<String>,
+    In {
+        api,
+        account,
+        caller,
+        ..
+    }: In<Manage>,
     J(body): J<KeyCreate>,
 ) -> R<(StatusCode, axum::Json<KeyCreated>)> {
-    access(&api, &caller, &account, Level::Manage).await?;
     let scope: KeyScope = body.scope.parse().map_err(ApiError::from)?;
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "must not be empty"));
@@ -1268,11 +1317,14 @@ pub async fn create_key(
            ("id" = String, Path, description = "The key's id")),
     responses((status = 204, description = "Revoked")))]
 pub async fn revoke_key(
-    State(api): Ctx,
-    caller: Caller,
-    P((account, id)): P<(String, String)>,
+    In {
+        api,
+        account,
+        item: id,
+        caller,
+        ..
+    }: In<Manage>,
 ) -> R<StatusCode> {
-    access(&api, &caller, &account, Level::Manage).await?;
     let missing = || ApiError::NotFound(format!("no API key {id:?} in account {account:?}"));
     let key = api.ledger.api_key(&id).await?.ok_or_else(missing)?;
     if key.account.as_deref() != Some(account.as_str()) {

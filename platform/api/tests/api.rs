@@ -36,34 +36,160 @@ fn now_secs() -> i64 {
         .as_secs() as i64
 }
 
-/// An OIDC issuer: a JWKS served over HTTP, and the keys to sign tokens with.
+/// An OIDC issuer: a JWKS served over HTTP, and the keys to sign tokens with; and the
+/// authorization-code flow with PKCE (S256) for the dashboard's sign-in: discovery,
+/// `/authorize` (signs in whoever `login_as` names, at once) and `/token`.
 struct Issuer {
     url: String,
     jwks: Arc<Mutex<Vec<Value>>>,
-    keys: std::sync::Mutex<Vec<(String, Vec<u8>)>>,
+    keys: Keys,
+    login_as: Arc<std::sync::Mutex<String>>,
     _task: tokio::task::JoinHandle<()>,
 }
+
+type Keys = Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A code the issuer handed out: `(subject, challenge, redirect_uri, client_id)`.
+type Codes =
+    Arc<std::sync::Mutex<std::collections::HashMap<String, (String, String, String, String)>>>;
+
+fn sign_es256(keys: &Keys, kid: &str, claims: Value) -> String {
+    let keys = keys.lock().unwrap();
+    let (_, der) = keys.iter().find(|(k, _)| k == kid).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ec_der(der),
+    )
+    .unwrap()
+}
+
+/// The dashboard's OIDC client at the test issuer.
+const CLIENT_ID: &str = "tradewind-dashboard";
 
 impl Issuer {
     async fn start() -> Issuer {
         let jwks: Arc<Mutex<Vec<Value>>> = Arc::default();
         let served = jwks.clone();
-        let router = axum::Router::new().route(
-            "/jwks",
-            axum::routing::get(move || {
-                let served = served.clone();
-                async move { axum::Json(json!({ "keys": *served.lock().await })) }
-            }),
-        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let keys: Keys = Arc::default();
+        let login_as = Arc::new(std::sync::Mutex::new("alice".to_owned()));
+        let codes: Codes = Arc::default();
+        let discovery = json!({
+            "issuer": url,
+            "jwks_uri": format!("{url}/jwks"),
+            "authorization_endpoint": format!("{url}/authorize"),
+            "token_endpoint": format!("{url}/token"),
+            "code_challenge_methods_supported": ["S256"],
+        });
+        let authorize = {
+            let (codes, login_as) = (codes.clone(), login_as.clone());
+            move |axum::extract::Query(q): axum::extract::Query<
+                std::collections::HashMap<String, String>,
+            >| {
+                let (codes, login_as) = (codes.clone(), login_as.clone());
+                async move {
+                    assert_eq!(q["response_type"], "code");
+                    assert_eq!(q["code_challenge_method"], "S256");
+                    let code = format!("code-{}", codes.lock().unwrap().len());
+                    codes.lock().unwrap().insert(
+                        code.clone(),
+                        (
+                            login_as.lock().unwrap().clone(),
+                            q["code_challenge"].clone(),
+                            q["redirect_uri"].clone(),
+                            q["client_id"].clone(),
+                        ),
+                    );
+                    let to = format!(
+                        "{}?{}",
+                        q["redirect_uri"],
+                        serde_urlencoded::to_string([
+                            ("code", code.as_str()),
+                            ("state", q["state"].as_str())
+                        ])
+                        .unwrap()
+                    );
+                    axum::response::Redirect::to(&to)
+                }
+            }
+        };
+        let token = {
+            let (codes, keys, url) = (codes.clone(), keys.clone(), url.clone());
+            move |axum::Form(f): axum::Form<std::collections::HashMap<String, String>>| {
+                let (codes, keys, url) = (codes.clone(), keys.clone(), url.clone());
+                async move {
+                    use axum::response::IntoResponse;
+                    let refuse = |why: &str| {
+                        (
+                            axum::http::StatusCode::BAD_REQUEST,
+                            axum::Json(json!({"error": "invalid_grant", "error_description": why})),
+                        )
+                            .into_response()
+                    };
+                    // A code is used once.
+                    let Some((subject, challenge, redirect, client)) = codes
+                        .lock()
+                        .unwrap()
+                        .remove(f.get("code").map(String::as_str).unwrap_or(""))
+                    else {
+                        return refuse("unknown code");
+                    };
+                    let verifier = f.get("code_verifier").cloned().unwrap_or_default();
+                    let s256 = b64(ring::digest::digest(
+                        &ring::digest::SHA256,
+                        verifier.as_bytes(),
+                    )
+                    .as_ref());
+                    if s256 != challenge {
+                        return refuse("code_verifier does not match the challenge");
+                    }
+                    if f.get("redirect_uri") != Some(&redirect)
+                        || f.get("client_id") != Some(&client)
+                        || f.get("grant_type").map(String::as_str) != Some("authorization_code")
+                    {
+                        return refuse("redirect_uri, client_id or grant_type differ");
+                    }
+                    let token = sign_es256(
+                        &keys,
+                        "k1",
+                        json!({"iss": url, "aud": AUDIENCE, "sub": subject, "exp": now_secs() + 600, "iat": now_secs()}),
+                    );
+                    axum::Json(
+                        json!({"access_token": token, "token_type": "Bearer", "expires_in": 600}),
+                    )
+                    .into_response()
+                }
+            }
+        };
+        let router = axum::Router::new()
+            .route(
+                "/jwks",
+                axum::routing::get(move || {
+                    let served = served.clone();
+                    async move { axum::Json(json!({ "keys": *served.lock().await })) }
+                }),
+            )
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || {
+                    let d = discovery.clone();
+                    async move { axum::Json(d) }
+                }),
+            )
+            .route("/authorize", axum::routing::get(authorize))
+            .route("/token", axum::routing::post(token));
         let task = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
         let issuer = Issuer {
             url,
             jwks,
-            keys: std::sync::Mutex::new(Vec::new()),
+            keys,
+            login_as,
             _task: task,
         };
         issuer.add_key("k1", true).await;
@@ -90,16 +216,7 @@ impl Issuer {
     }
 
     fn sign_with(&self, kid: &str, claims: Value) -> String {
-        let keys = self.keys.lock().unwrap();
-        let (_, der) = keys.iter().find(|(k, _)| k == kid).unwrap();
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-        header.kid = Some(kid.into());
-        jsonwebtoken::encode(
-            &header,
-            &claims,
-            &jsonwebtoken::EncodingKey::from_ec_der(der),
-        )
-        .unwrap()
+        sign_es256(&self.keys, kid, claims)
     }
 
     /// A valid token for `subject`.
@@ -270,6 +387,10 @@ impl Fixture {
             per_caller: Rate {
                 per_second: 10_000,
                 burst: 10_000,
+            },
+            dashboard: tradewind_api::dashboard::DashboardConfig {
+                client_id: Some(CLIENT_ID.into()),
+                ..Default::default()
             },
             ..Config::default()
         };
@@ -1246,6 +1367,301 @@ async fn notification_channels_keep_their_secrets_and_answer_by_role() {
         bot: "tw-acme/base".into(),
         account: "acme".into(),
         plan: None,
+
+/// A browser without scripts: follows nothing by itself, keeps the cookies it is given.
+struct Browser {
+    http: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Default::default(),
+        }
+    }
+
+    async fn request(&mut self, method: &str, url: &str, form: Option<&[(&str, &str)]>) -> Resp {
+        let mut req = self.http.request(method.parse().unwrap(), url);
+        if !self.cookies.is_empty() {
+            let c: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            req = req.header("cookie", c.join("; "));
+        }
+        if let Some(form) = form {
+            req = req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string(form).unwrap());
+        }
+        let r = req.send().await.unwrap();
+        for c in r.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            for attr in ["HttpOnly", "Secure", "SameSite=Lax"] {
+                assert!(c.contains(attr), "{c}");
+            }
+            let (kv, _) = c.split_once(';').unwrap();
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), v.into());
+            }
+        }
+        Resp {
+            status: r.status().as_u16(),
+            headers: r.headers().clone(),
+            text: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> Resp {
+        self.request("GET", url, None).await
+    }
+}
+
+fn location(r: &Resp) -> String {
+    r.headers["location"].to_str().unwrap().to_owned()
+}
+
+/// The value of a form's hidden `csrf` field.
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// The dashboard: OIDC sign-in with PKCE through the issuer, key sign-in with CSRF, pages
+/// authorised as the API (another account's is not found), everything shown escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_signs_in_with_oidc_or_a_key_and_shows_only_the_callers_accounts_escaped() {
+    let f = Fixture::start(|_| {}).await;
+    // An account whose name and bot try to inject markup.
+    f.ledger
+        .create_account("evil", "<script>alert('acct')</script>")
+        .await
+        .unwrap();
+    f.ledger
+        .add_member("evil", "alice", Role::Viewer)
+        .await
+        .unwrap();
+    f.send(
+        &f.user("alice"),
+        "POST",
+        "/api/v1/accounts/acme/bots",
+        Some(&json!({"name": "trend", "spec": bot_spec("BTCUSDT")})),
+    )
+    .await;
+
+    // Not signed in: to the sign-in page.
+    let mut b = Browser::new();
+    let r = b.get(&format!("{}/ui/accounts/acme", f.base)).await;
+    assert_eq!((r.status, location(&r).as_str()), (303, "/ui/login"));
+
+    // OIDC: the redirect carries a S256 challenge; the issuer sends the browser back.
+    let r = b.get(&format!("{}/ui/login/oidc", f.base)).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let to_issuer = location(&r);
+    assert!(
+        to_issuer.starts_with(&format!("{}/authorize?", f.issuer.url)),
+        "{to_issuer}"
+    );
+    assert!(
+        to_issuer.contains("code_challenge_method=S256"),
+        "{to_issuer}"
+    );
+    assert!(
+        to_issuer.contains(&format!("client_id={CLIENT_ID}")),
+        "{to_issuer}"
+    );
+    let r = b.get(&to_issuer).await;
+    let back = location(&r);
+    // A callback whose state is not this browser's is refused.
+    let mut other = Browser::new();
+    other.get(&format!("{}/ui/login/oidc", f.base)).await;
+    let r = other.get(&back).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert!(r.text.contains("state does not match"), "{}", r.text);
+    let r = b.get(&back).await;
+    assert_eq!(
+        (r.status, location(&r).as_str()),
+        (303, "/ui/"),
+        "{}",
+        r.text
+    );
+    assert!(b.cookies.contains_key("tw_session"));
+
+    let home = b.get(&format!("{}/ui/", f.base)).await;
+    assert_eq!(home.status, 200, "{}", home.text);
+    assert!(home.text.contains("/ui/accounts/acme"), "{}", home.text);
+    assert!(!home.text.contains("/ui/accounts/globex"), "{}", home.text);
+    assert!(!home.text.contains("<script>"), "{}", home.text);
+    assert!(
+        home.text
+            .contains("&lt;script&gt;alert(&#39;acct&#39;)&lt;/script&gt;"),
+        "{}",
+        home.text
+    );
+    let csp = home.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+
+    let acme = b.get(&format!("{}/ui/accounts/acme", f.base)).await;
+    assert_eq!(acme.status, 200, "{}", acme.text);
+    assert!(acme.text.contains(">trend<"), "{}", acme.text);
+    assert!(acme.text.contains(">base<"), "{}", acme.text);
+    assert!(
+        acme.text.contains("1300"),
+        "the latest equity: {}",
+        acme.text
+    );
+
+    let bot = b
+        .get(&format!("{}/ui/accounts/acme/bots/base", f.base))
+        .await;
+    assert_eq!(bot.status, 200, "{}", bot.text);
+    for needle in [
+        "data-chart=\"Equity\"",
+        "data-chart=\"Drawdown\"",
+        "87000",
+        "aria-label=\"Fills\"",
+    ] {
+        assert!(bot.text.contains(needle), "{needle}: {}", bot.text);
+    }
+    let evil = b.get(&format!("{}/ui/accounts/evil", f.base)).await;
+    assert_eq!(evil.status, 200, "{}", evil.text);
+    assert!(!evil.text.contains("<script>"), "{}", evil.text);
+
+    // Another account's pages do not exist for alice.
+    for path in [
+        "/ui/accounts/globex",
+        "/ui/accounts/globex/bots/base",
+        "/ui/accounts/globex/commissions",
+        "/ui/accounts/globex/referrals",
+        "/ui/accounts/acme/bots/nobody",
+    ] {
+        let r = b.get(&format!("{}{path}", f.base)).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.text);
+    }
+    for path in [
+        "/ui/accounts/acme/commissions",
+        "/ui/accounts/acme/referrals",
+    ] {
+        let r = b.get(&format!("{}{path}", f.base)).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+    }
+
+    // Signing out takes the session's CSRF token.
+    let r = b
+        .request(
+            "POST",
+            &format!("{}/ui/logout", f.base),
+            Some(&[("csrf", "forged")]),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let token = csrf_of(&home.text);
+    let r = b
+        .request(
+            "POST",
+            &format!("{}/ui/logout", f.base),
+            Some(&[("csrf", &token)]),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(!b.cookies.contains_key("tw_session"));
+
+    // The first start's admin key signs in on the form (with its CSRF token) and sees
+    // every account; a wrong secret does not.
+    let (id, secret) = tradewind_api::bootstrap_admin_key(&f.ledger)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut k = Browser::new();
+    let login = k.get(&format!("{}/ui/login", f.base)).await;
+    let token = csrf_of(&login.text);
+    let r = k
+        .request(
+            "POST",
+            &format!("{}/ui/login", f.base),
+            Some(&[("csrf", &token), ("key", &id), ("secret", "wrong")]),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert!(!k.cookies.contains_key("tw_session"));
+    let r = k
+        .request(
+            "POST",
+            &format!("{}/ui/login", f.base),
+            Some(&[("csrf", "forged"), ("key", &id), ("secret", &secret)]),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = k
+        .request(
+            "POST",
+            &format!("{}/ui/login", f.base),
+            Some(&[("csrf", &token), ("key", &id), ("secret", &secret)]),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let home = k.get(&format!("{}/ui/", f.base)).await;
+    assert!(home.text.contains("/ui/accounts/globex"), "{}", home.text);
+    let r = k
+        .get(&format!("{}/ui/accounts/globex/bots/base", f.base))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Revoked, the key's session ends at once.
+    f.ledger.revoke_api_key(&id, 1).await.unwrap();
+    let r = k.get(&format!("{}/ui/", f.base)).await;
+    assert_eq!((r.status, location(&r).as_str()), (303, "/ui/login"));
+}
+
+/// The dashboard in a real browser: headless Chromium (playwright-core, installed by
+/// `make prereqs` as for the report check) signs in through the issuer and checks every
+/// page against a seeded ledger (a settled day with a statement, a referral); the
+/// screenshots stay in `target/tmp/dashboard-check/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_a_reader_their_bots_in_chromium() {
+    use tradewind_commission::{
+        Basis, Distribution, FeeSchedule, FeeTier, PerformanceFee, Period, PeriodKind, Plan, Rate,
+        Role as ShareRole, Share,
+    };
+    use tradewind_core::data::time::parse_iso8601;
+    use tradewind_core::fixed::Money;
+
+    let f = Fixture::start(|_| {}).await;
+    f.ledger
+        .create_account("evil", "<script>alert('acct')</script>")
+        .await
+        .unwrap();
+    f.ledger
+        .add_member("evil", "alice", Role::Viewer)
+        .await
+        .unwrap();
+    let ts = |s: &str| parse_iso8601(s).unwrap();
+    f.ledger
+        .set_referrer("evil", "acme", ts("2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let r = f
+        .send(
+            &f.user("alice"),
+            "POST",
+            "/api/v1/accounts/acme/bots",
+            Some(&json!({"name": "trend", "spec": bot_spec("BTCUSDT")})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // A bot on a plan, settled for a day: the account's statement.
+    let record = BotRecord {
+        bot: "tw-acme/fees".into(),
+        account: "acme".into(),
+        plan: Some("standard".into()),
         quote_currency: "USDT".into(),
         strategy: None,
     };
@@ -1357,4 +1773,63 @@ async fn notification_channels_keep_their_secrets_and_answer_by_role() {
         doc["paths"]["/api/v1/accounts/{account}/notifications/channels"]["post"]["security"]
             .is_array()
     );
+
+            &record,
+            &[
+                event(&record.bot, 0, "2026-11-01T23:00:00Z", equity("1000")),
+                event(&record.bot, 1, "2026-11-02T10:00:00Z", fill(1, "50000")),
+                event(&record.bot, 2, "2026-11-02T23:00:00Z", equity("1200")),
+            ],
+        )
+        .await
+        .unwrap();
+    let share = |role, bps| Share { role, bps };
+    let plan = Plan {
+        currency: "USDT".into(),
+        trading_fees: FeeSchedule::new(vec![FeeTier {
+            min_volume_30d: Money::ZERO,
+            maker: Rate::from_bps("5").unwrap(),
+            taker: Rate::from_bps("10").unwrap(),
+        }])
+        .unwrap(),
+        performance_fee: Some(PerformanceFee {
+            rate: Rate::from_percent("10").unwrap(),
+            basis: Basis::Realized,
+        }),
+        period: PeriodKind::Daily,
+        distribution: Distribution::new(vec![
+            share(ShareRole::Platform, 8500),
+            share(ShareRole::Referral(1), 1500),
+        ])
+        .unwrap(),
+    };
+    let day = Period::containing(PeriodKind::Daily, ts("2026-11-02T00:00:00Z"));
+    f.ledger
+        .settle("standard", &plan, day, ts("2026-11-03T00:05:00Z"))
+        .await
+        .unwrap();
+
+    let base = f.base.replace("127.0.0.1", "localhost");
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-check");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tools/dashboard_check/check.mjs"
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .arg(&base)
+            .arg(&shots)
+            .output()
+            .expect("node (make prereqs installs it)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0 failed"), "{stdout}");
 }

@@ -66,6 +66,17 @@ pub struct ApiKey {
     pub revoked_at: Option<UnixNanos>,
 }
 
+fn snapshot_row(r: &sqlx::any::AnyRow) -> Result<SnapshotRow, LedgerError> {
+    Ok(SnapshotRow {
+        bot: r.try_get("bot")?,
+        ts: r.try_get("ts")?,
+        equity: r.try_get("equity")?,
+        realized_pnl: r.try_get("realized_pnl")?,
+        unrealized_pnl: r.try_get("unrealized_pnl")?,
+        currency: r.try_get("quote_currency")?,
+    })
+}
+
 fn key_from(r: &sqlx::any::AnyRow) -> Result<ApiKey, LedgerError> {
     let scope: String = r.try_get("scope")?;
     Ok(ApiKey {
@@ -195,6 +206,32 @@ pub struct SettlementRow {
 
 /// Where a page starts: after `(ts, id)` in time order.
 pub type After<'a> = Option<(UnixNanos, &'a str)>;
+
+/// A paged table: what a keyset page selects, from where, and its keys.
+struct Keyset {
+    columns: &'static str,
+    /// The table (and joins).
+    source: &'static str,
+    /// The account's column.
+    account: &'static str,
+    /// The bot's column.
+    bot: &'static str,
+    /// The time key.
+    ts: &'static str,
+    /// The tie-break key (text).
+    id: &'static str,
+}
+
+/// Which rows a page holds: an account's (one bot's when given) in `[from, to)` after
+/// `after`, at most `limit`.
+struct Window<'a> {
+    account: &'a str,
+    bot: Option<&'a str>,
+    from: UnixNanos,
+    to: UnixNanos,
+    after: After<'a>,
+    limit: i64,
+}
 
 impl Ledger {
     /// A subject's role in an account, if a member.
@@ -408,39 +445,39 @@ impl Ledger {
         after: After<'_>,
         limit: i64,
     ) -> Result<Vec<FillRow>, LedgerError> {
-        let (after_ts, after_id) = after.unwrap_or((i64::MIN, ""));
-        let rows = sqlx::query(
-            "SELECT event_id, bot, session, order_id, ts, side, price, quantity, notional, currency, venue_fee, liquidity \
-             FROM fills WHERE account = $1 AND ($2 = '' OR bot = $2) AND ts >= $3 AND ts < $4 \
-             AND (ts > $5 OR (ts = $5 AND event_id > $6)) ORDER BY ts, event_id LIMIT $7",
-        )
-        .bind(account)
-        .bind(bot.unwrap_or(""))
-        .bind(from)
-        .bind(to)
-        .bind(after_ts)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FillRow {
-                    id: r.try_get("event_id")?,
-                    bot: r.try_get("bot")?,
-                    session: r.try_get("session")?,
-                    order_id: r.try_get("order_id")?,
-                    ts: r.try_get("ts")?,
-                    side: r.try_get("side")?,
-                    price: r.try_get("price")?,
-                    quantity: r.try_get("quantity")?,
-                    notional: r.try_get("notional")?,
-                    currency: r.try_get("currency")?,
-                    venue_fee: r.try_get("venue_fee")?,
-                    liquidity: r.try_get("liquidity")?,
-                })
+        const FILLS: Keyset = Keyset {
+            columns: "event_id, bot, session, order_id, ts, side, price, quantity, notional, currency, venue_fee, liquidity",
+            source: "fills",
+            account: "account",
+            bot: "bot",
+            ts: "ts",
+            id: "event_id",
+        };
+        let window = Window {
+            account,
+            bot,
+            from,
+            to,
+            after,
+            limit,
+        };
+        self.cursor_page(&FILLS, &window, |r| {
+            Ok(FillRow {
+                id: r.try_get("event_id")?,
+                bot: r.try_get("bot")?,
+                session: r.try_get("session")?,
+                order_id: r.try_get("order_id")?,
+                ts: r.try_get("ts")?,
+                side: r.try_get("side")?,
+                price: r.try_get("price")?,
+                quantity: r.try_get("quantity")?,
+                notional: r.try_get("notional")?,
+                currency: r.try_get("currency")?,
+                venue_fee: r.try_get("venue_fee")?,
+                liquidity: r.try_get("liquidity")?,
             })
-            .collect()
+        })
+        .await
     }
 
     /// Up to `limit` orders of an account's bots (one bot when given) submitted in
@@ -454,44 +491,41 @@ impl Ledger {
         after: After<'_>,
         limit: i64,
     ) -> Result<Vec<OrderRow>, LedgerError> {
-        let (after_ts, after_id) = after.unwrap_or((i64::MIN, ""));
-        // The page key joins what identifies an order; its text order is the tie-break.
-        let key = "(o.bot || '/' || o.session || '/' || CAST(o.order_id AS TEXT))";
-        let rows = sqlx::query(&format!(
-            "SELECT o.bot, o.session, o.order_id, o.side, o.order_type, o.quantity, o.limit_price, o.trigger_price, \
-             o.time_in_force, o.status, o.submitted_at, o.updated_at \
-             FROM orders o JOIN bots b ON b.bot = o.bot WHERE b.account = $1 AND ($2 = '' OR o.bot = $2) \
-             AND o.submitted_at >= $3 AND o.submitted_at < $4 \
-             AND (o.submitted_at > $5 OR (o.submitted_at = $5 AND {key} > $6)) \
-             ORDER BY o.submitted_at, {key} LIMIT $7"
-        ))
-        .bind(account)
-        .bind(bot.unwrap_or(""))
-        .bind(from)
-        .bind(to)
-        .bind(after_ts)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(OrderRow {
-                    bot: r.try_get("bot")?,
-                    session: r.try_get("session")?,
-                    order_id: r.try_get("order_id")?,
-                    side: r.try_get("side")?,
-                    order_type: r.try_get("order_type")?,
-                    quantity: r.try_get("quantity")?,
-                    limit_price: r.try_get("limit_price")?,
-                    trigger_price: r.try_get("trigger_price")?,
-                    time_in_force: r.try_get("time_in_force")?,
-                    status: r.try_get("status")?,
-                    submitted_at: r.try_get("submitted_at")?,
-                    updated_at: r.try_get("updated_at")?,
-                })
+        const ORDERS: Keyset = Keyset {
+            columns: "o.bot, o.session, o.order_id, o.side, o.order_type, o.quantity, o.limit_price, o.trigger_price, \
+                      o.time_in_force, o.status, o.submitted_at, o.updated_at",
+            source: "orders o JOIN bots b ON b.bot = o.bot",
+            account: "b.account",
+            bot: "o.bot",
+            ts: "o.submitted_at",
+            // The page key joins what identifies an order; its text order is the tie-break.
+            id: "(o.bot || '/' || o.session || '/' || CAST(o.order_id AS TEXT))",
+        };
+        let window = Window {
+            account,
+            bot,
+            from,
+            to,
+            after,
+            limit,
+        };
+        self.cursor_page(&ORDERS, &window, |r| {
+            Ok(OrderRow {
+                bot: r.try_get("bot")?,
+                session: r.try_get("session")?,
+                order_id: r.try_get("order_id")?,
+                side: r.try_get("side")?,
+                order_type: r.try_get("order_type")?,
+                quantity: r.try_get("quantity")?,
+                limit_price: r.try_get("limit_price")?,
+                trigger_price: r.try_get("trigger_price")?,
+                time_in_force: r.try_get("time_in_force")?,
+                status: r.try_get("status")?,
+                submitted_at: r.try_get("submitted_at")?,
+                updated_at: r.try_get("updated_at")?,
             })
-            .collect()
+        })
+        .await
     }
 
     /// The equity snapshots of an account's bots (one bot when given) in `[from, to)`,
@@ -517,18 +551,21 @@ impl Ledger {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SnapshotRow {
-                    bot: r.try_get("bot")?,
-                    ts: r.try_get("ts")?,
-                    equity: r.try_get("equity")?,
-                    realized_pnl: r.try_get("realized_pnl")?,
-                    unrealized_pnl: r.try_get("unrealized_pnl")?,
-                    currency: r.try_get("quote_currency")?,
-                })
-            })
-            .collect()
+        rows.iter().map(snapshot_row).collect()
+    }
+
+    /// Each of an account's bots' latest equity snapshot, by bot.
+    pub async fn latest_equity(&self, account: &str) -> Result<Vec<SnapshotRow>, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT e.bot, e.ts, e.equity, e.realized_pnl, e.unrealized_pnl, b.quote_currency \
+             FROM equity_snapshots e JOIN bots b ON b.bot = e.bot \
+             WHERE b.account = $1 AND e.ts = (SELECT MAX(x.ts) FROM equity_snapshots x WHERE x.bot = e.bot) \
+             ORDER BY e.bot",
+        )
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(snapshot_row).collect()
     }
 
     /// Whether the ledger knows a bot of this account.
@@ -552,33 +589,69 @@ impl Ledger {
         after: After<'_>,
         limit: i64,
     ) -> Result<Vec<ChargeRow>, LedgerError> {
-        let (after_ts, after_id) = after.unwrap_or((i64::MIN, ""));
-        let rows = sqlx::query(
-            "SELECT id, settlement, bot, kind, ts, amount, currency FROM charges \
-             WHERE account = $1 AND ts >= $2 AND ts < $3 AND (ts > $4 OR (ts = $4 AND id > $5)) \
-             ORDER BY ts, id LIMIT $6",
-        )
-        .bind(account)
-        .bind(from)
-        .bind(to)
-        .bind(after_ts)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ChargeRow {
-                    id: r.try_get("id")?,
-                    settlement: r.try_get("settlement")?,
-                    bot: r.try_get("bot")?,
-                    kind: r.try_get("kind")?,
-                    ts: r.try_get("ts")?,
-                    amount: r.try_get("amount")?,
-                    currency: r.try_get("currency")?,
-                })
+        const CHARGES: Keyset = Keyset {
+            columns: "id, settlement, bot, kind, ts, amount, currency",
+            source: "charges",
+            account: "account",
+            bot: "bot",
+            ts: "ts",
+            id: "id",
+        };
+        let window = Window {
+            account,
+            bot: None,
+            from,
+            to,
+            after,
+            limit,
+        };
+        self.cursor_page(&CHARGES, &window, |r| {
+            Ok(ChargeRow {
+                id: r.try_get("id")?,
+                settlement: r.try_get("settlement")?,
+                bot: r.try_get("bot")?,
+                kind: r.try_get("kind")?,
+                ts: r.try_get("ts")?,
+                amount: r.try_get("amount")?,
+                currency: r.try_get("currency")?,
             })
-            .collect()
+        })
+        .await
+    }
+
+    /// One keyset page of `set`'s rows in `window`, each read by `row`: the one query
+    /// every paged table shares (time order, the id breaking ties).
+    async fn cursor_page<T>(
+        &self,
+        set: &Keyset,
+        window: &Window<'_>,
+        row: impl Fn(&sqlx::any::AnyRow) -> Result<T, LedgerError>,
+    ) -> Result<Vec<T>, LedgerError> {
+        let Keyset {
+            columns,
+            source,
+            account,
+            bot,
+            ts,
+            id,
+        } = set;
+        let (after_ts, after_id) = window.after.unwrap_or((i64::MIN, ""));
+        let sql = format!(
+            "SELECT {columns} FROM {source} WHERE {account} = $1 AND ($2 = '' OR {bot} = $2) \
+             AND {ts} >= $3 AND {ts} < $4 AND ({ts} > $5 OR ({ts} = $5 AND {id} > $6)) \
+             ORDER BY {ts}, {id} LIMIT $7"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(window.account)
+            .bind(window.bot.unwrap_or(""))
+            .bind(window.from)
+            .bind(window.to)
+            .bind(after_ts)
+            .bind(after_id)
+            .bind(window.limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(row).collect()
     }
 
     /// The settlements with a statement of `kind` for `subject`, newest first.

@@ -140,6 +140,28 @@ pub struct ApiArgs {
     /// The largest request body (bytes).
     #[arg(long, env = "TRADEWIND_API_MAX_BODY", default_value_t = 65536)]
     api_max_body: usize,
+    /// The dashboard's OIDC client id at --oidc-issuer (authorization code with PKCE);
+    /// none: the dashboard signs in with API keys only.
+    #[arg(long, env = "TRADEWIND_DASHBOARD_CLIENT_ID", requires = "oidc_issuer")]
+    dashboard_client_id: Option<String>,
+    /// The client's secret, for an issuer that wants one besides PKCE (environment only).
+    #[arg(
+        long,
+        env = "TRADEWIND_DASHBOARD_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    dashboard_client_secret: Option<String>,
+    /// The scopes the dashboard asks for (the access token must be for --oidc-audience).
+    #[arg(long, env = "TRADEWIND_DASHBOARD_SCOPE", default_value = "openid")]
+    dashboard_scope: String,
+    /// The dashboard's public base URL (the redirect URI is `<it>/ui/callback`); default:
+    /// `http://<Host header>`, for a local install.
+    #[arg(long, env = "TRADEWIND_DASHBOARD_URL")]
+    dashboard_url: Option<String>,
+    /// The key signing the dashboard's cookies, hex (32 bytes or more; environment only);
+    /// default: random per start (a restart signs everyone out; replicas need one key).
+    #[arg(long, env = "TRADEWIND_DASHBOARD_SESSION_KEY", hide_env_values = true)]
+    dashboard_session_key: Option<String>,
 }
 
 /// Notifications' settings on the command line.
@@ -251,8 +273,29 @@ impl ApiArgs {
             max_body_bytes: self.api_max_body,
             per_address: rate("rate-per-address", &self.rate_per_address)?,
             per_caller: rate("rate-per-caller", &self.rate_per_caller)?,
+            dashboard: self.dashboard()?,
             ..tradewind_api::Config::default()
         })
+    }
+
+    fn dashboard(&self) -> Result<tradewind_api::dashboard::DashboardConfig> {
+        let mut d = tradewind_api::dashboard::DashboardConfig {
+            client_id: self.dashboard_client_id.clone(),
+            client_secret: self.dashboard_client_secret.clone(),
+            scope: self.dashboard_scope.clone(),
+            public_url: self.dashboard_url.clone(),
+            ..Default::default()
+        };
+        if let Some(text) = &self.dashboard_session_key {
+            let key = hex::decode(text.trim())
+                .ok()
+                .filter(|k| k.len() >= 32)
+                .with_context(
+                    || "--dashboard-session-key: expected at least 32 bytes as hex (64 hex digits)",
+                )?;
+            d.session_key = key;
+        }
+        Ok(d)
     }
 }
 

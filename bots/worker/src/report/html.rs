@@ -6,28 +6,14 @@ use std::fmt::Write;
 
 use tradewind_core::data::UnixNanos;
 
-use super::svg::Chart;
 use super::trades::MAX_TRADE_ROWS;
 use super::{
     ReportView, buy_and_hold_curve, buy_and_hold_return, date_time_text, money_text,
     signed_percent, summary_rows,
 };
+use tradewind_charts::svg::Chart;
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub use tradewind_charts::escape;
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;padding:0 1em;color:#222;line-height:1.4}\
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin:1.6em 0 .4em}.sub{color:#555;margin-top:0}\
@@ -35,12 +21,6 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin:1.6em 0 .4em}.su
 .card .k{font-size:.85em;color:#555}.card .v{font-size:1.35em;font-weight:600}\
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}\
-svg{width:100%;height:auto;background:#fff;display:block}figure{margin:.4em 0}\
-.grid line{stroke:#e6e6e6;stroke-width:1}.frame{fill:none;stroke:#bbb}\
-.xtick,.ytick,.legend{font-size:12px;fill:#333}\
-.price{stroke:#444;stroke-width:1.2}.equity{stroke:#1f5fbf;stroke-width:1.6}.hold{stroke:#999;stroke-width:1.4;stroke-dasharray:5 3}\
-.under{fill:#d9534f;fill-opacity:.35;stroke:#b03030;stroke-width:1}\
-.buy{fill:#138a36}.sell{fill:#c0392b}.key.price,.key.equity,.key.hold{stroke:none}.key.price{fill:#444}.key.equity{fill:#1f5fbf}.key.hold{fill:#999}\
 .neg{color:#b00}.pos{color:#070}.returns{font-size:.85em}.returns td,.returns th{padding:.2em .4em;white-space:nowrap}.returns td.none{background:#fafafa}.note{color:#555;font-size:.9em}";
 
 /// The report as a complete HTML document.
@@ -49,8 +29,9 @@ pub fn render(r: &ReportView) -> String {
     let title = format!("{}: {} on {}", r.bot, r.strategy, r.symbol);
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Tradewind backtest: {}</title><style>{CSS}</style></head><body>",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Tradewind backtest: {}</title><style>{CSS}{}</style></head><body>",
         escape(&title),
+        tradewind_charts::CSS,
     );
     let _ = write!(s, "<h1>{}</h1>", escape(&title));
     let period = r

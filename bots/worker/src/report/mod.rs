@@ -9,7 +9,7 @@
 pub mod html;
 pub mod json;
 pub mod series;
-mod svg;
+use tradewind_charts::svg;
 pub mod table;
 pub mod trades;
 
@@ -403,13 +403,7 @@ pub fn duration_text(d: i64) -> String {
     }
 }
 
-/// The date (`2026-08-17`), hour and minute of a time (UTC).
-pub fn civil(ts: UnixNanos) -> (String, i64, i64) {
-    let secs = ts.div_euclid(1_000_000_000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    (format!("{y:04}-{m:02}-{d:02}"), rem / 3600, rem % 3600 / 60)
-}
+pub use tradewind_charts::civil;
 
 /// `2026-11-25T06:00:00Z` for a UNIX-nanosecond time (UTC).
 pub use tradewind_core::data::time::format_iso8601 as iso8601;

@@ -7,9 +7,8 @@ use std::fmt::Write;
 use tradewind_core::data::UnixNanos;
 use tradewind_core::data::time::{civil_from_days, days_from_civil};
 
-use super::civil;
-use super::html::escape;
-use super::series::{Point, lttb};
+use crate::lttb::{Point, lttb};
+use crate::{civil, escape};
 
 /// Drawing size (the page scales it to its width).
 pub const W: f64 = 960.0;
