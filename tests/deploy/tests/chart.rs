@@ -790,6 +790,11 @@ fn the_market_data_store_reaches_the_operator() {
         "marketData": {"enabled": true, "feedServiceAccount": "tradewind-feed"},
         "azure": {
             "enabled": true,
+            "subscriptionId": "00000000-0000-0000-0000-000000000001",
+            "tenantId": "00000000-0000-0000-0000-000000000002",
+            "resourceGroup": "rg-tw",
+            "keyVault": {"name": "kv-tw"},
+            "serviceBus": {"namespace": "sb-tradewind"},
             "cosmos": {"account": "twcosmos", "database": "tw", "endpoint": "https://twcosmos.documents.azure.com:443/",
                        "marketDataContainer": "market"},
             "marketData": {"cosmosContainer": "market", "archiveContainer": "marketdata-archive",
