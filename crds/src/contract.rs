@@ -79,6 +79,12 @@ pub mod env {
     pub const FEED_SUBJECT_PREFIX: &str = "TRADEWIND_FEED_SUBJECT_PREFIX";
     /// Where the model file is (`--model-file`).
     pub const MODEL_FILE: &str = "TRADEWIND_MODEL_FILE";
+    /// Where the market-data feed archives whole UTC days of bars and trades:
+    /// `blob://{account}/{container}` (Blob Storage) or `archive:{dir}` (a volume).
+    pub const MARKETDATA_ARCHIVE: &str = "TRADEWIND_MARKETDATA_ARCHIVE";
+    /// Blob service endpoint override for a `blob://` archive (default: the account's
+    /// in the cloud).
+    pub const BLOB_ENDPOINT: &str = "TRADEWIND_BLOB_ENDPOINT";
 }
 
 /// The bot's Lease: created by the operator (so the worker's Role can name it), held by

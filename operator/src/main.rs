@@ -111,6 +111,30 @@ enum Command {
         #[arg(long, env = "TRADEWIND_FEED_REPLICAS", default_value_t = 2,
               value_parser = clap::value_parser!(i32).range(1..=5))]
         feed_replicas: i32,
+        /// Cosmos DB endpoint of the market-data container: the feeds write it and
+        /// Paper and Live workers warm up from it. Unset: nothing stored, cold starts.
+        #[arg(long, env = tradewind_crds::contract::env::MARKETDATA_COSMOS_ENDPOINT)]
+        market_data_cosmos_endpoint: Option<String>,
+        /// Cosmos DB database of the market-data container.
+        #[arg(long, env = tradewind_crds::contract::env::MARKETDATA_COSMOS_DATABASE, default_value = "tradewind")]
+        market_data_cosmos_database: String,
+        /// The market-data container.
+        #[arg(long, env = tradewind_crds::contract::env::MARKETDATA_COSMOS_CONTAINER, default_value = "marketdata")]
+        market_data_cosmos_container: String,
+        /// Where the feeds archive whole days: `blob://{account}/{container}` or
+        /// `archive:{dir}` (with --feed-archive-claim). Unset: no archive.
+        #[arg(long, env = tradewind_crds::contract::env::MARKETDATA_ARCHIVE)]
+        feed_archive: Option<String>,
+        /// Blob service endpoint override for a `blob://` archive.
+        #[arg(long, env = "TRADEWIND_FEED_BLOB_ENDPOINT")]
+        feed_blob_endpoint: Option<String>,
+        /// PersistentVolumeClaim (ReadWriteMany) mounted at an `archive:{dir}` archive.
+        #[arg(long, env = "TRADEWIND_FEED_ARCHIVE_CLAIM")]
+        feed_archive_claim: Option<String>,
+        /// ServiceAccount of the feed pods, federated with the identity that writes the
+        /// market-data container and the archive (workload identity).
+        #[arg(long, env = "TRADEWIND_FEED_SERVICE_ACCOUNT")]
+        feed_service_account: Option<String>,
     },
     /// Print the CustomResourceDefinitions as multi-document YAML.
     Crds,
@@ -206,6 +230,13 @@ fn run(cli: Cli) -> Result<()> {
             feed_subject_prefix,
             feed_namespace,
             feed_replicas,
+            market_data_cosmos_endpoint,
+            market_data_cosmos_database,
+            market_data_cosmos_container,
+            feed_archive,
+            feed_blob_endpoint,
+            feed_archive_claim,
+            feed_service_account,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info".into());
@@ -223,6 +254,38 @@ fn run(cli: Cli) -> Result<()> {
                 if config.workload_identity.is_none() {
                     tracing::warn!(
                         "--oidc-issuer is unset: bots get no Azure identity, so workers cannot sign in to their Azure resources through workload identity"
+                    );
+                }
+            }
+            // Bots' identities read the market-data container when it is in their account.
+            let mut azure = azure;
+            if let (Some(endpoint), Some(account)) =
+                (&market_data_cosmos_endpoint, &azure.cosmos_account)
+            {
+                if endpoint.starts_with(&format!("https://{account}.")) {
+                    azure.market_data = Some((
+                        market_data_cosmos_database.clone(),
+                        market_data_cosmos_container.clone(),
+                    ));
+                } else if cloud == "azure" {
+                    tracing::warn!(
+                        %endpoint, %account,
+                        "the market-data container is not in the bots' Cosmos DB account: no read grant is made for the bots' identities"
+                    );
+                }
+            }
+            let feed_archive = feed_archive.filter(|a| !a.trim().is_empty());
+            let feed_archive_claim = feed_archive_claim.filter(|c| !c.trim().is_empty());
+            let feed_service_account = feed_service_account.filter(|s| !s.trim().is_empty());
+            if let Some(a) = &feed_archive {
+                if a.starts_with("archive:") && feed_archive_claim.is_none() {
+                    anyhow::bail!(
+                        "--feed-archive {a:?}: a directory archive needs --feed-archive-claim (the volume both feed replicas write)"
+                    );
+                }
+                if !a.starts_with("archive:") && !a.starts_with("blob://") {
+                    anyhow::bail!(
+                        "--feed-archive {a:?}: expected blob://{{account}}/{{container}} or archive:{{dir}}"
                     );
                 }
             }
@@ -260,6 +323,17 @@ fn run(cli: Cli) -> Result<()> {
                             subject_prefix: feed_subject_prefix,
                             namespace: feed_namespace.unwrap_or_else(|| lease_namespace.clone()),
                             replicas: feed_replicas,
+                            cosmos: market_data_cosmos_endpoint
+                                .filter(|e| !e.trim().is_empty())
+                                .map(|endpoint| tradewind_operator::build::MarketDataCosmos {
+                                    endpoint,
+                                    database: market_data_cosmos_database,
+                                    container: market_data_cosmos_container,
+                                }),
+                            archive: feed_archive,
+                            blob_endpoint: feed_blob_endpoint.filter(|e| !e.trim().is_empty()),
+                            archive_claim: feed_archive_claim,
+                            service_account: feed_service_account,
                         }
                     }),
                 };

@@ -870,6 +870,7 @@ async fn azure_resources_follow_the_bot() {
             workload_identity: Some(WorkloadIdentity {
                 issuer: "https://westeurope.oic.localhost/issuer/".into(),
             }),
+            market_data: None,
         },
     );
 
@@ -1537,6 +1538,7 @@ async fn the_feed_of_a_symbol_follows_its_paper_and_live_bots() {
                 subject_prefix: "tw.md".into(),
                 namespace: NS.into(),
                 replicas: 2,
+                ..MarketData::default()
             }),
             ..OperatorConfig::default()
         },

@@ -6,12 +6,17 @@
 //! worker's image and binary so the client is not duplicated or moved.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use futures_util::StreamExt;
 use tradewind_crds::contract::env;
 use tradewind_feed::{FeedMessage, Payload, Publisher, Retention, Shard, Sink};
+
+pub mod health;
+pub mod store;
 
 use crate::venue::binance::{
     BinanceEndpoints, BinanceRest, MarketEvent, MarketFeed, MarketStreams,
@@ -75,6 +80,34 @@ pub struct FeedArgs {
     /// Stream replicas (3 on a NATS cluster).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=5))]
     pub replicas: u64,
+    /// Cosmos DB endpoint of the market-data container the feed writes closed bars, the
+    /// latest ticker and book snapshots to (unset: none written).
+    #[arg(long, env = env::MARKETDATA_COSMOS_ENDPOINT)]
+    pub market_data_cosmos_endpoint: Option<String>,
+    /// Cosmos DB database of the market-data container.
+    #[arg(long, env = env::MARKETDATA_COSMOS_DATABASE, default_value = "tradewind")]
+    pub market_data_cosmos_database: String,
+    /// The market-data container.
+    #[arg(long, env = env::MARKETDATA_COSMOS_CONTAINER, default_value = "marketdata")]
+    pub market_data_cosmos_container: String,
+    /// Where whole UTC days of bars and trades are archived: `blob://{account}/{container}`
+    /// or `archive:{dir}` (unset: nothing archived).
+    #[arg(long, env = env::MARKETDATA_ARCHIVE)]
+    pub archive: Option<String>,
+    /// Blob service endpoint for a `blob://` archive (default: the account's in the cloud).
+    #[arg(long, env = env::BLOB_ENDPOINT)]
+    pub blob_endpoint: Option<String>,
+    /// Most trades held in memory for one day's trade archive (~48 bytes each); a busier
+    /// day is not archived. 0: trades are not archived.
+    #[arg(long, default_value_t = 4_000_000)]
+    pub archive_trades_max: usize,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = env::METRICS_ADDR,
+          default_value_t = std::net::SocketAddr::from(([0, 0, 0, 0], tradewind_crds::contract::METRICS_PORT)))]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Azure sign-in for Cosmos DB and Blob Storage.
+    #[command(flatten)]
+    pub azure: tradewind_azure::args::ConnectionArgs,
 }
 
 impl FeedArgs {
@@ -87,6 +120,91 @@ impl FeedArgs {
             replicas: usize::try_from(self.replicas).unwrap_or(1),
             ..Retention::default()
         }
+    }
+}
+
+/// The store writer's targets the flags name (signs in to Azure only when one needs it).
+fn store_targets(
+    args: &FeedArgs,
+    venue: &str,
+    symbol: &str,
+) -> Result<Option<store::StoreTargets>> {
+    use tradewind_azure::blob::{BlobClient, BlobOptions, endpoint_for};
+    use tradewind_azure::cosmos::{CosmosClient, CosmosOptions};
+    use tradewind_market_store::archive::{Archive, ArchiveTarget, RangeSource};
+    use tradewind_market_store::market::MarketData;
+
+    if args.market_data_cosmos_endpoint.is_none() && args.archive.is_none() {
+        return Ok(None);
+    }
+    let source = match &args.archive {
+        Some(spec) => Some(
+            ArchiveTarget::parse(&format!("{}/{venue}/{symbol}", spec.trim_end_matches('/')))
+                .with_context(|| format!("--archive {spec:?}: expected blob://{{account}}/{{container}} or archive:{{dir}}"))?
+                .source,
+        ),
+        None => None,
+    };
+    let needs_azure = args.market_data_cosmos_endpoint.is_some()
+        || matches!(source, Some(RangeSource::Blob { .. }));
+    let azure = if needs_azure {
+        Some(
+            args.azure
+                .connect("AzurePublic")
+                .context("signing in to Azure for the market-data store")?,
+        )
+    } else {
+        None
+    };
+    let market_data = match (&args.market_data_cosmos_endpoint, &azure) {
+        (Some(endpoint), Some(azure)) => Some(MarketData::new(
+            CosmosClient::new(
+                endpoint,
+                azure.credential.clone(),
+                &azure.transport,
+                CosmosOptions::default(),
+            )?,
+            &args.market_data_cosmos_database,
+            &args.market_data_cosmos_container,
+        )),
+        _ => None,
+    };
+    let archive = match source {
+        None => None,
+        Some(RangeSource::Dir(dir)) => Some(Archive::Dir(dir)),
+        Some(RangeSource::Blob { account, container }) => {
+            let azure = azure
+                .as_ref()
+                .context("Azure sign-in for the blob archive")?;
+            let endpoint = args
+                .blob_endpoint
+                .clone()
+                .unwrap_or_else(|| endpoint_for(&azure.cloud, &account));
+            Some(Archive::Blob {
+                client: BlobClient::new(
+                    &endpoint,
+                    azure.credential.clone(),
+                    &azure.transport,
+                    BlobOptions::default(),
+                )?,
+                container,
+            })
+        }
+    };
+    Ok(Some(store::StoreTargets {
+        market_data,
+        archive,
+        archive_trades: args.archive_trades_max > 0,
+        max_trades_per_day: args.archive_trades_max,
+    }))
+}
+
+/// Aborts the /metrics server when the feed stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -126,7 +244,26 @@ pub async fn run(args: FeedArgs, shutdown: impl Future<Output = ()>) -> Result<(
         &format!("tradewind-feed-{}", shard.symbol()),
     )
     .await?;
+    let venue = format!("binance-{}", market(args.testnet));
+    let targets = store_targets(&args, &venue, shard.symbol())?;
+    let counters = Arc::new(health::FeedCounters::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let mut probe = health::FeedHealth {
+        feed: tradewind_market_store::market::symbol_key(&venue, shard.symbol()),
+        counters: Arc::clone(&counters),
+        publish: None,
+        store: None,
+        ready: Arc::clone(&ready),
+    };
     let mut publisher = Publisher::new(client, shard.clone(), &args.retention()).await?;
+    let mut store = targets.map(|t| store::StoreSink::start(&venue, shard.symbol(), t));
+    probe.publish = Some(publisher.counters());
+    probe.store = store.as_ref().map(store::StoreSink::counters);
+    let (bound, server) = tradewind_http::serve(args.metrics_addr, Arc::new(probe))
+        .await
+        .with_context(|| format!("serving /metrics on {}", args.metrics_addr))?;
+    let _server = AbortOnDrop(server);
+    tracing::info!(%bound, "serving /healthz, /readyz and /metrics");
     let rest = BinanceRest::new(&endpoints, None)?;
 
     let ticks = MarketFeed::connect(
@@ -142,10 +279,14 @@ pub async fn run(args: FeedArgs, shutdown: impl Future<Output = ()>) -> Result<(
     )
     .await?;
     let levels = usize::from(args.depth_levels);
+    let reconnects = Arc::clone(&counters);
     let mut streams = vec![
-        futures_util::stream::unfold((ticks, true), move |(mut feed, mut resync)| async move {
-            let item = next_tick(&mut feed, levels, &mut resync).await;
-            Some((item, (feed, resync)))
+        futures_util::stream::unfold((ticks, true), move |(mut feed, mut resync)| {
+            let reconnects = Arc::clone(&reconnects);
+            async move {
+                let item = next_tick(&mut feed, levels, &mut resync, &reconnects).await;
+                Some((item, (feed, resync)))
+            }
         })
         .boxed_local(),
     ];
@@ -163,27 +304,53 @@ pub async fn run(args: FeedArgs, shutdown: impl Future<Output = ()>) -> Result<(
         )
         .await?;
         let interval = interval.clone();
+        let reconnects = Arc::clone(&counters);
         streams.push(
             futures_util::stream::unfold(bars, move |mut feed| {
                 let interval = interval.clone();
+                let reconnects = Arc::clone(&reconnects);
                 async move {
-                    let item = next_bar(&mut feed, interval).await;
+                    let item = next_bar(&mut feed, interval, &reconnects).await;
                     Some((item, feed))
                 }
             })
             .boxed_local(),
         );
     }
+    // Bars that closed while no replica ran, from REST, after the live kline connections
+    // are up (so none closes unseen in between), published in order before any live one.
+    let max_age = args.retention().bars_max_age;
+    for interval in &args.intervals {
+        let n = backfill(
+            &rest,
+            &mut publisher,
+            &mut store,
+            &shard,
+            interval,
+            &counters,
+            max_age,
+        )
+        .await
+        .with_context(|| format!("backfilling {interval} klines"))?;
+        if n > 0 {
+            tracing::info!(%interval, bars = n, "missed klines backfilled from REST");
+        }
+    }
     // One task polls every exchange stream and publishes in arrival order; while NATS
     // is away the streams wait (the exchange's sockets buffer) and nothing is dropped.
     let mut merged = futures_util::stream::select_all(streams);
+    ready.store(true, Ordering::Relaxed);
     tracing::info!(symbol = shard.symbol(), intervals = ?args.intervals, "market-data feed publishing");
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             message = merged.next() => {
                 let message = message.ok_or_else(|| anyhow!("every exchange stream ended"))??;
-                publisher.send(&message).await?;
+                if publisher.publish(&message).await? {
+                    counters.published(&message.payload);
+                }
+                // Then offered to the store writer's queue (never waited for).
+                store.send(&message).await?;
             }
             () = &mut shutdown => {
                 tracing::info!("market-data feed stopping");
@@ -193,9 +360,70 @@ pub async fn run(args: FeedArgs, shutdown: impl Future<Output = ()>) -> Result<(
     }
 }
 
+/// Publishes the closed klines of `interval` after the last one its subject holds, from
+/// the exchange's REST klines (at most the stream's retention back); nothing for a new
+/// shard (no bar stored yet) or for `1M`. Returns how many were published.
+async fn backfill(
+    rest: &BinanceRest,
+    publisher: &mut Publisher,
+    store: &mut Option<store::StoreSink>,
+    shard: &Shard,
+    interval: &str,
+    counters: &health::FeedCounters,
+    max_age: Duration,
+) -> Result<u64> {
+    const PAGE: u32 = 1000;
+    let Some(secs) = store::interval_secs(interval) else {
+        return Ok(0);
+    };
+    let step_ms = i64::try_from(secs).unwrap_or(i64::MAX / 1000) * 1000;
+    let last = publisher.last_sequence(&shard.kline(interval)?).await?;
+    if last == 0 {
+        return Ok(0);
+    }
+    let now_ms = rest.server_time().await? / 1_000_000;
+    let oldest = now_ms - i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+    let mut start = (i64::try_from(last).unwrap_or(i64::MAX) / 1_000_000 + step_ms).max(oldest);
+    let mut n = 0;
+    loop {
+        let page = rest
+            .klines(shard.symbol(), interval, start, PAGE, now_ms)
+            .await?;
+        let Some((newest, _)) = page.last() else {
+            break;
+        };
+        start = newest.ts / 1_000_000 + step_ms;
+        let full = page.len() == PAGE as usize;
+        for (bar, _) in page {
+            let message = FeedMessage {
+                received: now_nanos(),
+                payload: Payload::Bar {
+                    interval: interval.to_owned(),
+                    bar,
+                },
+            };
+            if publisher.publish(&message).await? {
+                counters.published(&message.payload);
+                counters.backfilled.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+            }
+            store.send(&message).await?;
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(n)
+}
+
 /// The next trade, or the top of the book after an applied depth update; the first
 /// book after a (re)build from a snapshot is marked `resync`.
-async fn next_tick(feed: &mut MarketFeed, levels: usize, resync: &mut bool) -> Result<FeedMessage> {
+async fn next_tick(
+    feed: &mut MarketFeed,
+    levels: usize,
+    resync: &mut bool,
+    counters: &health::FeedCounters,
+) -> Result<FeedMessage> {
     loop {
         let event = feed.next().await?;
         let received = now_nanos();
@@ -224,6 +452,7 @@ async fn next_tick(feed: &mut MarketFeed, levels: usize, resync: &mut bool) -> R
                 }
             }
             MarketEvent::Resync { .. } | MarketEvent::Reconnected { .. } => {
+                counters.reconnects.fetch_add(1, Ordering::Relaxed);
                 *resync = true;
                 continue;
             }
@@ -234,15 +463,25 @@ async fn next_tick(feed: &mut MarketFeed, levels: usize, resync: &mut bool) -> R
 }
 
 /// The next closed kline of `interval`.
-async fn next_bar(feed: &mut MarketFeed, interval: String) -> Result<FeedMessage> {
+async fn next_bar(
+    feed: &mut MarketFeed,
+    interval: String,
+    counters: &health::FeedCounters,
+) -> Result<FeedMessage> {
     loop {
         let event = feed.next().await?;
         let received = now_nanos();
-        if let MarketEvent::Bar(bar) = event {
-            return Ok(FeedMessage {
-                received,
-                payload: Payload::Bar { interval, bar },
-            });
+        match event {
+            MarketEvent::Bar(bar) => {
+                return Ok(FeedMessage {
+                    received,
+                    payload: Payload::Bar { interval, bar },
+                });
+            }
+            MarketEvent::Reconnected { .. } => {
+                counters.reconnects.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
         }
     }
 }

@@ -129,9 +129,13 @@ fn feed_args(mock: &TestServer, nats: &NatsServer) -> Vec<String> {
         &mock.rest_base(),
         "--binance-ws",
         &mock.ws_base(),
+        "--metrics-addr",
+        "127.0.0.1:0",
     ]
+    .into_iter()
+    .chain(tradewind_feed::testing::SMALL_STREAM_FLAGS)
     .map(String::from)
-    .to_vec()
+    .collect()
 }
 
 fn shard() -> Shard {
@@ -330,5 +334,61 @@ async fn a_depth_gap_is_resynchronised_for_every_subscriber() {
         seen_one[rebuilt].2.parse::<f64>().unwrap(),
         bid.to_f64(),
         "{seen_one:?}"
+    );
+}
+
+/// A feed that starts after bars closed with no replica running fetches them from the
+/// exchange's REST klines and publishes them, in order, before going live: the stream
+/// holds every bar once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_restarted_after_a_gap_backfills_the_missed_bars() {
+    let dir = scratch("backfill");
+    let nats = NatsServer::start();
+    let mock = TestServer::start_with(MockConfig {
+        start_paused: true,
+        speed: Speed::Multiplier(15.0),
+        ..MockConfig::default().with_data(data()).unwrap()
+    })
+    .unwrap();
+    let trades = tradewind_bot::run::feed::Replay::trades(&data()).unwrap();
+    let expected: Vec<i64> =
+        tradewind_core::data::aggregate::bars_from_trades(&trades, 1_000_000_000)
+            .unwrap()
+            .iter()
+            .map(|b| b.ts)
+            .collect();
+    // The exchange's clock a day after the data (the replay runs faster than time): every
+    // kline the replay closed is closed for REST too, and within the stream's retention.
+    let day_after_ms = trades.last().unwrap().ts / 1_000_000 + 86_400_000;
+    mock.set_time_offset_ms(day_after_ms - mock.server_time_ms());
+
+    let mut feed = Proc::start(&dir, "feed", &feed_args(&mock, &nats));
+    until(30, "the feed connected", || mock.market_connections() == 2);
+    let total = mock.remaining();
+    mock.resume();
+    until(60, "a quarter of the data", || mock.replayed() > total / 4);
+    // No feed for a quarter of the data.
+    feed.kill();
+    until(60, "half of the data", || mock.replayed() > total / 2);
+    mock.pause();
+    let feed = Proc::start(&dir, "feed", &feed_args(&mock, &nats));
+    until(30, "the feed live again", || {
+        feed.stderr().contains("market-data feed publishing")
+    });
+    assert!(
+        feed.stderr().contains("missed klines backfilled from REST"),
+        "{}",
+        feed.stderr()
+    );
+    mock.resume();
+    until(120, "the end of the data", || mock.remaining() == 0);
+
+    assert_eq!(stream_bars(&nats, expected.len()).await, expected);
+    let client = tradewind_feed::connect(&nats.url(), "test").await.unwrap();
+    assert_eq!(
+        tradewind_feed::stored_messages(client, &shard().bars_stream())
+            .await
+            .unwrap(),
+        expected.len() as u64
     );
 }

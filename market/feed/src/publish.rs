@@ -30,6 +30,15 @@ impl<A: Sink + Send, B: Sink + Send> Sink for (A, B) {
     }
 }
 
+impl<S: Sink + Send> Sink for Option<S> {
+    async fn send(&mut self, message: &FeedMessage) -> Result<(), FeedError> {
+        match self {
+            Some(s) => s.send(message).await,
+            None => Ok(()),
+        }
+    }
+}
+
 /// What the publisher did, for /metrics.
 #[derive(Debug, Default)]
 pub struct PublishCounters {

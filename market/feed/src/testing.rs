@@ -1,11 +1,34 @@
 //! A real `nats-server` with JetStream for tests: a child process on a free port of
 //! 127.0.0.1 with its store in a temporary directory, ready when it says so on its log
 //! (no sleeps). `restart` brings it back on the same port and store.
+//!
+//! The server's JetStream store is capped at [`MAX_FILE_STORE`] and tests use
+//! [`small_retention`] streams: a stream's byte limit is reserved up front, so the
+//! production TICKS limit (2 GiB) would fail with "insufficient storage resources" on a
+//! test machine with little free disk.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::Retention;
+
+/// The JetStream file store a test server may use (bytes).
+pub const MAX_FILE_STORE: u64 = 512 << 20;
+
+/// Stream limits for tests: 16 MiB of klines, 64 MiB of trades and depth (a few shards
+/// fit in [`MAX_FILE_STORE`]).
+pub fn small_retention() -> Retention {
+    Retention {
+        bars_max_bytes: 16 << 20,
+        ticks_max_bytes: 64 << 20,
+        ..Retention::default()
+    }
+}
+
+/// The `tradewind-bot feed` flags that give [`small_retention`].
+pub const SMALL_STREAM_FLAGS: [&str; 4] = ["--bars-max-mib", "16", "--ticks-max-mib", "64"];
 
 /// A running `nats-server -js`.
 pub struct NatsServer {
@@ -37,9 +60,21 @@ impl NatsServer {
 
     fn spawn(&mut self, port: Option<u16>) {
         let port_arg = port.map(|p| p.to_string()).unwrap_or_else(|| "-1".into());
+        // Only a configuration file can cap the store.
+        let config = self.store.with_extension("conf");
+        std::fs::write(
+            &config,
+            format!(
+                "jetstream {{\n  store_dir: {:?}\n  max_file_store: {MAX_FILE_STORE}\n  max_memory_store: {}\n}}\n",
+                self.store.display().to_string(),
+                64u64 << 20
+            ),
+        )
+        .expect("writing the NATS configuration");
         let mut child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port_arg, "-sd"])
-            .arg(&self.store)
+            .args(["-c"])
+            .arg(&config)
+            .args(["-a", "127.0.0.1", "-p", &port_arg])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -86,5 +121,6 @@ impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.store);
+        let _ = std::fs::remove_file(self.store.with_extension("conf"));
     }
 }

@@ -5,7 +5,7 @@
 use tradewind_core::data::Bar;
 use tradewind_core::fixed::{Price, Quantity};
 use tradewind_feed::testing::NatsServer;
-use tradewind_feed::{FeedMessage, Payload, Publisher, Retention, Shard, Start, Subscription};
+use tradewind_feed::{FeedMessage, Payload, Publisher, Shard, Start, Subscription};
 
 fn shard() -> Shard {
     Shard::new("tw.md", "binance", "spot", "BTCUSDT").unwrap()
@@ -33,7 +33,7 @@ fn bar(i: i64) -> FeedMessage {
 
 async fn publisher(url: &str) -> Publisher {
     let client = tradewind_feed::connect(url, "test-feed").await.unwrap();
-    Publisher::new(client, shard(), &Retention::default())
+    Publisher::new(client, shard(), &tradewind_feed::testing::small_retention())
         .await
         .unwrap()
 }

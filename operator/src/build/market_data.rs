@@ -6,12 +6,16 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SeccompProfile, SecurityContext,
+    Capabilities, Container, ContainerPort, EnvVar, HTTPGetAction,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use tradewind_crds::contract::{MAX_LABEL, MAX_NAME, bounded_name, env};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use tradewind_crds::contract::{
+    MAX_LABEL, MAX_NAME, METRICS_PORT, METRICS_PORT_NAME, bounded_name, env,
+};
 use tradewind_crds::{Timeframe, TradingBot};
 
 use super::OperatorConfig;
@@ -28,7 +32,7 @@ pub const FEED_MARKET_LABEL: &str = "tradewind.dev/feed-market";
 const RUN_AS: i64 = 65532;
 
 /// Where the feeds run and publish (the operator's `--nats-url` and related flags).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MarketData {
     /// NATS server(s) the feeds publish to and the workers read from.
     pub nats_url: String,
@@ -39,6 +43,40 @@ pub struct MarketData {
     /// Replicas of each feed: two publish the same facts (JetStream keeps one), so a
     /// feed's restart or a node's loss drops no bar.
     pub replicas: i32,
+    /// The market-data container the feeds write and Paper and Live workers warm up
+    /// from; `None`: nothing is stored and workers start cold.
+    pub cosmos: Option<MarketDataCosmos>,
+    /// Where the feeds archive whole days: `blob://{account}/{container}`, or
+    /// `archive:{dir}` on [`MarketData::archive_claim`]; `None`: no archive.
+    pub archive: Option<String>,
+    /// Blob service endpoint override for a `blob://` archive.
+    pub blob_endpoint: Option<String>,
+    /// PersistentVolumeClaim mounted at an `archive:{dir}` archive's directory
+    /// (ReadWriteMany: both replicas write the same days).
+    pub archive_claim: Option<String>,
+    /// ServiceAccount the feed pods run as, federated (workload identity) with the
+    /// identity that may write the container and the archive; `None`: the namespace's
+    /// default account and no Azure sign-in.
+    pub service_account: Option<String>,
+}
+
+/// The market-data container in Cosmos DB.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MarketDataCosmos {
+    /// Account endpoint (`https://{account}.documents.azure.com:443/`).
+    pub endpoint: String,
+    /// Database.
+    pub database: String,
+    /// Container.
+    pub container: String,
+}
+
+fn cosmos_env(c: &MarketDataCosmos) -> [EnvVar; 3] {
+    [
+        value_env(env::MARKETDATA_COSMOS_ENDPOINT, &c.endpoint),
+        value_env(env::MARKETDATA_COSMOS_DATABASE, &c.database),
+        value_env(env::MARKETDATA_COSMOS_CONTAINER, &c.container),
+    ]
 }
 
 /// The shard a bot's market data comes from: (market, symbol).
@@ -87,17 +125,39 @@ fn value_env(name: &str, value: &str) -> EnvVar {
     }
 }
 
-/// What a worker is told: where the feed is (empty without market data).
+/// What a worker is told: where the feed is and the market-data container it warms
+/// up from (empty without market data).
 pub fn worker_env(op: &OperatorConfig) -> Vec<EnvVar> {
     op.market_data
         .as_ref()
         .map(|m| {
-            vec![
+            let mut env = vec![
                 value_env(env::NATS_URL, &m.nats_url),
                 value_env(env::FEED_SUBJECT_PREFIX, &m.subject_prefix),
-            ]
+            ];
+            env.extend(m.cosmos.iter().flat_map(cosmos_env));
+            env
         })
         .unwrap_or_default()
+}
+
+/// Where an `archive:{dir}` archive is mounted from its claim.
+fn archive_dir(m: &MarketData) -> Option<(&str, &str)> {
+    let dir = m.archive.as_deref()?.strip_prefix("archive:")?;
+    Some((dir, m.archive_claim.as_deref()?))
+}
+
+fn http_probe(path: &str, period: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String(METRICS_PORT_NAME.into()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(3),
+        ..Probe::default()
+    }
 }
 
 /// The feed Deployment of `(market, symbol)`; `None` without market data.
@@ -126,6 +186,10 @@ pub fn feed_deployment(market: &str, symbol: &str, op: &OperatorConfig) -> Optio
     ]);
     let mut pod_labels = labels.clone();
     pod_labels.extend(selector.clone());
+    if m.service_account.is_some() {
+        // The workload-identity webhook gives the pod its federated token.
+        pod_labels.insert(super::rbac::WORKLOAD_IDENTITY_USE.into(), "true".into());
+    }
     let mut args = vec![
         "feed".to_owned(),
         "--symbol".to_owned(),
@@ -140,10 +204,40 @@ pub fn feed_deployment(market: &str, symbol: &str, op: &OperatorConfig) -> Optio
         name: "feed".into(),
         image: Some(op.worker_image.clone()),
         args: Some(args),
-        env: Some(vec![
-            value_env(env::NATS_URL, &m.nats_url),
-            value_env(env::FEED_SUBJECT_PREFIX, &m.subject_prefix),
-        ]),
+        env: Some(
+            [
+                value_env(env::NATS_URL, &m.nats_url),
+                value_env(env::FEED_SUBJECT_PREFIX, &m.subject_prefix),
+            ]
+            .into_iter()
+            .chain(m.cosmos.iter().flat_map(cosmos_env))
+            .chain(
+                m.archive
+                    .iter()
+                    .map(|a| value_env(env::MARKETDATA_ARCHIVE, a)),
+            )
+            .chain(
+                m.blob_endpoint
+                    .iter()
+                    .map(|b| value_env(env::BLOB_ENDPOINT, b)),
+            )
+            .collect(),
+        ),
+        ports: Some(vec![ContainerPort {
+            name: Some(METRICS_PORT_NAME.into()),
+            container_port: i32::from(METRICS_PORT),
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        liveness_probe: Some(http_probe("/healthz", 10)),
+        readiness_probe: Some(http_probe("/readyz", 5)),
+        volume_mounts: archive_dir(m).map(|(dir, _)| {
+            vec![VolumeMount {
+                name: "archive".into(),
+                mount_path: dir.into(),
+                ..VolumeMount::default()
+            }]
+        }),
         resources: Some(ResourceRequirements {
             requests: Some(BTreeMap::from([
                 ("cpu".into(), Quantity("50m".into())),
@@ -199,6 +293,17 @@ pub fn feed_deployment(market: &str, symbol: &str, op: &OperatorConfig) -> Optio
                         ..PodSecurityContext::default()
                     }),
                     containers: vec![container],
+                    service_account_name: m.service_account.clone(),
+                    volumes: archive_dir(m).map(|(_, claim)| {
+                        vec![Volume {
+                            name: "archive".into(),
+                            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                                claim_name: claim.into(),
+                                ..PersistentVolumeClaimVolumeSource::default()
+                            }),
+                            ..Volume::default()
+                        }]
+                    }),
                     ..PodSpec::default()
                 }),
             },
@@ -219,6 +324,7 @@ mod tests {
                 subject_prefix: "tw.md".into(),
                 namespace: "tradewind-system".into(),
                 replicas: 2,
+                ..MarketData::default()
             }),
             ..OperatorConfig::default()
         }
@@ -284,5 +390,82 @@ mod tests {
         assert!(feed_deployment("spot", "BTCUSDT", &OperatorConfig::default()).is_none());
         assert!(worker_env(&OperatorConfig::default()).is_empty());
         assert_eq!(worker_env(&op()).len(), 2);
+    }
+
+    fn names(env: &[EnvVar]) -> Vec<(&str, &str)> {
+        env.iter()
+            .map(|e| (e.name.as_str(), e.value.as_deref().unwrap_or("")))
+            .collect()
+    }
+
+    #[test]
+    fn the_store_reaches_workers_and_feeds_and_feeds_are_probed() {
+        let mut op = op();
+        let m = op.market_data.as_mut().unwrap();
+        m.cosmos = Some(MarketDataCosmos {
+            endpoint: "https://twcosmos.documents.azure.com:443/".into(),
+            database: "tradewind".into(),
+            container: "marketdata".into(),
+        });
+        m.archive = Some("blob://twstore/marketdata-archive".into());
+        m.service_account = Some("tradewind-feed".into());
+        let store = [
+            (
+                "TRADEWIND_MARKETDATA_COSMOS_ENDPOINT",
+                "https://twcosmos.documents.azure.com:443/",
+            ),
+            ("TRADEWIND_MARKETDATA_COSMOS_DATABASE", "tradewind"),
+            ("TRADEWIND_MARKETDATA_COSMOS_CONTAINER", "marketdata"),
+        ];
+        let w = worker_env(&op);
+        assert_eq!(names(&w)[2..], store);
+
+        let d = feed_deployment("spot", "BTCUSDT", &op).unwrap();
+        let t = d.spec.unwrap().template;
+        assert_eq!(
+            t.metadata.unwrap().labels.unwrap()["azure.workload.identity/use"],
+            "true"
+        );
+        let pod = t.spec.unwrap();
+        assert_eq!(pod.service_account_name.as_deref(), Some("tradewind-feed"));
+        assert!(pod.volumes.is_none());
+        let c = &pod.containers[0];
+        let env = names(c.env.as_ref().unwrap());
+        assert_eq!(env[2..5], store);
+        assert_eq!(
+            env[5],
+            (
+                "TRADEWIND_MARKETDATA_ARCHIVE",
+                "blob://twstore/marketdata-archive"
+            )
+        );
+        assert_eq!(c.ports.as_ref().unwrap()[0].container_port, 9090);
+        let path = |p: &Option<Probe>| p.as_ref().unwrap().http_get.as_ref().unwrap().path.clone();
+        assert_eq!(path(&c.liveness_probe).as_deref(), Some("/healthz"));
+        assert_eq!(path(&c.readiness_probe).as_deref(), Some("/readyz"));
+
+        // Without Azure: a volume directory from a claim.
+        let m = op.market_data.as_mut().unwrap();
+        m.cosmos = None;
+        m.service_account = None;
+        m.archive = Some("archive:/var/lib/tradewind/archive".into());
+        m.archive_claim = Some("feed-archive".into());
+        assert_eq!(worker_env(&op).len(), 2);
+        let pod = feed_deployment("spot", "BTCUSDT", &op)
+            .unwrap()
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap();
+        let volume = &pod.volumes.as_ref().unwrap()[0];
+        assert_eq!(
+            volume.persistent_volume_claim.as_ref().unwrap().claim_name,
+            "feed-archive"
+        );
+        assert_eq!(
+            pod.containers[0].volume_mounts.as_ref().unwrap()[0].mount_path,
+            "/var/lib/tradewind/archive"
+        );
     }
 }

@@ -18,7 +18,8 @@ pub use deployment::{CONFIG_HASH_ANNOTATION, METRICS_PORT, deployment};
 pub use hash::config_hash;
 pub use labels::{bot_labels, selector_labels};
 pub use market_data::{
-    FEED_COMPONENT, FEED_COMPONENT_LABEL, MarketData, feed_deployment, feed_name, shard_of,
+    FEED_COMPONENT, FEED_COMPONENT_LABEL, MarketData, MarketDataCosmos, feed_deployment, feed_name,
+    shard_of,
 };
 pub use network::{metrics_service, network_policy};
 pub use rbac::{

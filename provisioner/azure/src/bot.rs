@@ -42,6 +42,9 @@ pub struct BotCloudConfig {
     /// Workload identity: when set, each bot that uses Azure gets its own user-assigned
     /// identity (in `resource_group`), federated with its worker's ServiceAccount.
     pub workload_identity: Option<WorkloadIdentity>,
+    /// The market-data container (database, container) of the account: every bot's
+    /// identity may read it (warm-up); `None`: no such grant.
+    pub market_data: Option<(String, String)>,
 }
 
 /// How bots' workers sign in to Azure: each with its own identity, federated through the
@@ -63,6 +66,9 @@ pub mod roles {
     /// Cosmos DB Built-in Data Contributor, a data-plane SQL role of the account (on the
     /// bot's container).
     pub const COSMOS_DATA_CONTRIBUTOR: &str = "00000000-0000-0000-0000-000000000002";
+    /// Cosmos DB Built-in Data Reader (on the environment's market-data container, which
+    /// a Paper or Live worker warms up from).
+    pub const COSMOS_DATA_READER: &str = "00000000-0000-0000-0000-000000000001";
 }
 
 /// Which bot, as Kubernetes knows it.
@@ -491,7 +497,7 @@ impl BotResources {
         &self,
         n: &BotNames,
         principal_id: &str,
-        wants: [bool; 3],
+        wants: [bool; 4],
     ) -> (Vec<Grant>, Vec<Grant>) {
         let sub = &self.config.subscription_id;
         let rbac = |scope: &ResourceId, role: &str| Grant {
@@ -524,7 +530,7 @@ impl BotResources {
             ),
         };
         let topic = self.topic_id(n);
-        let [want_cosmos, want_vault, want_bus] = wants;
+        let [want_cosmos, want_vault, want_bus, want_market_data] = wants;
         let (mut keep, mut drop) = (Vec::new(), Vec::new());
         let mut sort = |wanted: bool, g: Grant| {
             if wanted { keep.push(g) } else { drop.push(g) }
@@ -536,6 +542,24 @@ impl BotResources {
         );
         sort(want_bus, rbac(&topic, roles::SERVICE_BUS_DATA_SENDER));
         sort(want_bus, rbac(&topic, roles::SERVICE_BUS_DATA_RECEIVER));
+        if let Some((database, container)) = &self.config.market_data {
+            let scope = format!("{account}/dbs/{database}/colls/{container}");
+            sort(
+                want_market_data,
+                Grant {
+                    id: account.child(
+                        "sqlRoleAssignments",
+                        &role_assignment_name(&scope, roles::COSMOS_DATA_READER, principal_id),
+                    ),
+                    body: sql_role_assignment_body(
+                        account.as_str(),
+                        roles::COSMOS_DATA_READER,
+                        &scope,
+                        principal_id,
+                    ),
+                },
+            );
+        }
         (keep, drop)
     }
 
@@ -710,7 +734,13 @@ impl BotResources {
             let (keep, drop) = self.grants(
                 &n,
                 &identity.principal_id,
-                [wants.cosmos, wants.key_vault.is_some(), wants.service_bus],
+                // Every bot with an identity may read the market data it warms up from.
+                [
+                    wants.cosmos,
+                    wants.key_vault.is_some(),
+                    wants.service_bus,
+                    true,
+                ],
             );
             for g in &keep {
                 self.grant(g).await?;
@@ -743,7 +773,7 @@ impl BotResources {
                 .map(str::to_owned)
         });
         if let Some(principal) = &principal {
-            let (keep, drop) = self.grants(&n, principal, [true; 3]);
+            let (keep, drop) = self.grants(&n, principal, [true; 4]);
             for g in keep.iter().chain(&drop) {
                 self.revoke(g).await?;
             }

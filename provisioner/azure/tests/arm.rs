@@ -267,6 +267,7 @@ async fn environment(env: &Env, arm: &ArmClient) -> BotCloudConfig {
         workload_identity: Some(WorkloadIdentity {
             issuer: "https://westeurope.oic.localhost/issuer/".into(),
         }),
+        market_data: None,
     }
 }
 
@@ -376,6 +377,55 @@ async fn bot_resources_are_idempotent_and_deleted() {
     let again = bots.ensure(&bot, &wants).await.unwrap();
     assert_eq!(again.key_vault_secret_id, ids.key_vault_secret_id);
     assert_eq!(all_grants(&env).len(), 4);
+}
+
+/// With a market-data container, each bot's identity may also read it (Cosmos DB
+/// Built-in Data Reader on that container only, a deterministic assignment name), and
+/// loses it with the bot.
+#[tokio::test]
+async fn bots_may_read_the_market_data_container_and_nothing_else_of_it() {
+    let env = Env::start();
+    let arm = env.arm();
+    let mut config = environment(&env, &arm).await;
+    config.market_data = Some(("tradewind".into(), "marketdata".into()));
+    let bots = BotResources::new(
+        arm.clone(),
+        env.credential(),
+        env.azure.transport.clone(),
+        config,
+    );
+    // A bot with only a key-vault secret still gets an identity, and the read grant.
+    let wants = BotWants {
+        cosmos: false,
+        service_bus: false,
+        ..everything("a")
+    };
+    let bot = bot("reader");
+    let ids = bots.ensure(&bot, &wants).await.unwrap();
+    let identity = ids.identity.clone().expect("an identity");
+    let account = rg().provider("Microsoft.DocumentDB", "databaseAccounts", "cosmos-tw-test");
+    let mut held: Vec<(String, String)> = all_grants(&env)
+        .into_iter()
+        .filter(|(_, p, _)| *p == identity.principal_id.to_ascii_lowercase())
+        .map(|(r, _, s)| (r, s))
+        .collect();
+    held.sort();
+    let reader = (
+        tradewind_azure::bot::roles::COSMOS_DATA_READER.to_owned(),
+        format!("{account}/dbs/tradewind/colls/marketdata").to_ascii_lowercase(),
+    );
+    assert!(held.contains(&reader), "{held:#?}");
+    assert_eq!(held.len(), 2, "{held:#?}");
+    let assignments = env
+        .fake
+        .resources_under(&format!("{account}/sqlRoleAssignments"));
+    assert_eq!(assignments.len(), 1);
+    // The same name on every ensure: nothing written again.
+    let before = env.fake.writes();
+    bots.ensure(&bot, &wants).await.unwrap();
+    assert_eq!(env.fake.writes(), before);
+    bots.delete(&bot).await.unwrap();
+    assert_eq!(all_grants(&env), vec![]);
 }
 
 fn fed_is_gone(env: &Env, identity: &str) -> bool {

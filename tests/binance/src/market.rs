@@ -308,6 +308,8 @@ pub struct Market {
     /// Last traded price (replayed or own).
     pub last_price: Option<Dec>,
     klines: Vec<Option<Kline>>,
+    /// Closed klines per interval, oldest first (`GET /api/v3/klines`).
+    closed: Vec<Vec<Kline>>,
     levels: usize,
 }
 
@@ -324,6 +326,7 @@ impl Market {
             next_trade_id: id_base * 10,
             last_price: None,
             klines: vec![None; KLINE_INTERVALS.len()],
+            closed: vec![Vec::new(); KLINE_INTERVALS.len()],
             levels: levels.max(1),
         };
         if let Some(EventKind::Quote {
@@ -512,6 +515,7 @@ impl Market {
                 .is_some_and(|k| ts >= k.start + len);
             if ended && let Some(k) = self.klines[idx].take() {
                 out.push(self.kline_json(idx, &k, k.start + len - 1, true));
+                self.closed[idx].push(k);
             }
         }
     }
@@ -554,6 +558,43 @@ impl Market {
             let k = k.clone();
             out.push(self.kline_json(idx, &k, ts, false));
         }
+    }
+
+    /// The `/api/v3/klines` body: closed klines of `interval` opening at or after
+    /// `start_ms` (and at or before `end_ms`), oldest first, at most `limit`; `None` for
+    /// an interval the mock does not build.
+    pub fn klines_rest(
+        &self,
+        interval: &str,
+        start_ms: Option<i64>,
+        end_ms: Option<i64>,
+        limit: usize,
+    ) -> Option<Value> {
+        let idx = KLINE_INTERVALS.iter().position(|(n, _)| *n == interval)?;
+        let len = KLINE_INTERVALS[idx].1;
+        let rows: Vec<Value> = self.closed[idx]
+            .iter()
+            .filter(|k| start_ms.is_none_or(|s| k.start >= s))
+            .filter(|k| end_ms.is_none_or(|e| k.start <= e))
+            .take(limit)
+            .map(|k| {
+                json!([
+                    k.start,
+                    k.open.to_string(),
+                    k.high.to_string(),
+                    k.low.to_string(),
+                    k.close.to_string(),
+                    k.volume.to_string(),
+                    k.start + len - 1,
+                    k.quote_volume.to_string(),
+                    k.trades,
+                    k.taker_buy_volume.to_string(),
+                    k.taker_buy_quote.to_string(),
+                    "0"
+                ])
+            })
+            .collect();
+        Some(Value::from(rows))
     }
 
     /// The `/api/v3/depth` body for the top `limit` levels.

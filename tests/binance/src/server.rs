@@ -612,6 +612,7 @@ fn rest(
             | "/api/v3/time"
             | "/api/v3/exchangeInfo"
             | "/api/v3/depth"
+            | "/api/v3/klines"
             | "/api/v3/ticker/price",
         ) => Security::None,
         ("POST" | "PUT" | "DELETE", "/api/v3/userDataStream") => Security::ApiKey,
@@ -663,6 +664,7 @@ fn rest(
         ("GET", "/api/v3/time") => Ok(json!({"serverTime": st.now_ms()})),
         ("GET", "/api/v3/exchangeInfo") => exchange_info(&st, &params),
         ("GET", "/api/v3/depth") => depth(&st, &params),
+        ("GET", "/api/v3/klines") => klines(&st, &params),
         ("GET", "/api/v3/ticker/price") => ticker_price(&st, &params),
         ("POST", "/api/v3/order") => {
             let r = st.place_order(&key, &params);
@@ -805,6 +807,45 @@ fn exchange_info(st: &State, p: &Params) -> Result<Value, ApiError> {
         "exchangeFilters": [],
         "symbols": symbols,
     }))
+}
+
+/// `GET /api/v3/klines?symbol&interval[&startTime][&endTime][&limit]`: closed klines.
+fn klines(st: &State, p: &Params) -> Result<Value, ApiError> {
+    let symbol = p.get("symbol").filter(|s| !s.is_empty()).ok_or_else(|| {
+        ApiError::bad(
+            -1102,
+            "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+        )
+    })?;
+    let mi = st
+        .market_index(symbol)
+        .ok_or_else(|| ApiError::bad(-1121, "Invalid symbol."))?;
+    let interval = p.get("interval").map(String::as_str).unwrap_or_default();
+    let ms = |name: &str| -> Result<Option<i64>, ApiError> {
+        p.get(name)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::bad(
+                        -1100,
+                        format!("Illegal characters found in parameter '{name}'."),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let limit = match p.get("limit") {
+        None => 500,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| {
+                ApiError::bad(-1100, "Illegal characters found in parameter 'limit'.")
+            })?,
+    };
+    st.markets[mi]
+        .klines_rest(interval, ms("startTime")?, ms("endTime")?, limit)
+        .ok_or_else(|| ApiError::bad(-1120, "Invalid interval."))
 }
 
 fn depth(st: &State, p: &Params) -> Result<Value, ApiError> {

@@ -762,3 +762,84 @@ fn the_market_data_feed_deploys_nats_or_points_at_an_existing_one() {
     .unwrap_err();
     assert!(err.contains("natsUrl"), "{err}");
 }
+
+/// `marketData` with Azure: the operator is given the market-data container (from the
+/// values twctl writes, `azure.cosmos.*` and `azure.marketData.*`, or `marketData.cosmos`)
+/// and the archive, for the feeds and the Paper and Live workers.
+#[test]
+fn the_market_data_store_reaches_the_operator() {
+    let md_env = |values: Value| {
+        let objects = render(&values, "tw", NS).expect("renders");
+        let operator = of_kind(&objects, "Deployment")
+            .into_iter()
+            .find(|d| d["metadata"]["name"] == "tw-tradewind")
+            .cloned()
+            .expect("the operator");
+        env_of(&operator)
+            .into_iter()
+            .filter(|(k, _)| k.contains("MARKETDATA") || k.starts_with("TRADEWIND_FEED_"))
+            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    // Without Azure and without values: nothing stored.
+    let plain = md_env(json!({"marketData": {"enabled": true}}));
+    assert!(!plain.contains_key("TRADEWIND_MARKETDATA_COSMOS_ENDPOINT"));
+    assert!(!plain.contains_key("TRADEWIND_MARKETDATA_ARCHIVE"));
+    // As twctl env apply writes the values.
+    let twctl = md_env(json!({
+        "marketData": {"enabled": true, "feedServiceAccount": "tradewind-feed"},
+        "azure": {
+            "enabled": true,
+            "subscriptionId": "00000000-0000-0000-0000-000000000001",
+            "tenantId": "00000000-0000-0000-0000-000000000002",
+            "resourceGroup": "rg-tw",
+            "keyVault": {"name": "kv-tw"},
+            "serviceBus": {"namespace": "sb-tradewind"},
+            "cosmos": {"account": "twcosmos", "database": "tw", "endpoint": "https://twcosmos.documents.azure.com:443/",
+                       "marketDataContainer": "market"},
+            "marketData": {"cosmosContainer": "market", "archiveContainer": "marketdata-archive",
+                           "blobEndpoint": "https://twstore.blob.core.windows.net/"},
+            "storage": {"account": "twstore", "blobEndpoint": "https://twstore.blob.core.windows.net/"}
+        }
+    }));
+    assert_eq!(
+        twctl["TRADEWIND_MARKETDATA_COSMOS_ENDPOINT"],
+        "https://twcosmos.documents.azure.com:443/"
+    );
+    assert_eq!(twctl["TRADEWIND_MARKETDATA_COSMOS_DATABASE"], "tw");
+    assert_eq!(twctl["TRADEWIND_MARKETDATA_COSMOS_CONTAINER"], "market");
+    assert_eq!(
+        twctl["TRADEWIND_MARKETDATA_ARCHIVE"],
+        "blob://twstore/marketdata-archive"
+    );
+    assert_eq!(
+        twctl["TRADEWIND_FEED_BLOB_ENDPOINT"],
+        "https://twstore.blob.core.windows.net/"
+    );
+    assert_eq!(twctl["TRADEWIND_FEED_SERVICE_ACCOUNT"], "tradewind-feed");
+    // Explicit values, a volume archive without Azure.
+    let own = md_env(json!({"marketData": {
+        "enabled": true,
+        "cosmos": {"endpoint": "https://other.documents.azure.com:443/"},
+        "archive": "archive:/var/lib/tradewind/archive",
+        "archiveClaim": "feed-archive"
+    }}));
+    assert_eq!(
+        own["TRADEWIND_MARKETDATA_COSMOS_ENDPOINT"],
+        "https://other.documents.azure.com:443/"
+    );
+    assert_eq!(own["TRADEWIND_MARKETDATA_COSMOS_DATABASE"], "tradewind");
+    assert_eq!(own["TRADEWIND_MARKETDATA_COSMOS_CONTAINER"], "marketdata");
+    assert_eq!(
+        own["TRADEWIND_MARKETDATA_ARCHIVE"],
+        "archive:/var/lib/tradewind/archive"
+    );
+    assert_eq!(own["TRADEWIND_FEED_ARCHIVE_CLAIM"], "feed-archive");
+    let err = render(
+        &json!({"marketData": {"enabled": true, "archive": "s3://bucket"}}),
+        "tw",
+        NS,
+    )
+    .unwrap_err();
+    assert!(err.contains("archive"), "{err}");
+}

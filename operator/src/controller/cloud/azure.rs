@@ -48,6 +48,10 @@ pub struct AzureArgs {
     /// Cosmos DB endpoint the workers use.
     #[arg(long, env = "TRADEWIND_COSMOS_ENDPOINT")]
     pub cosmos_endpoint: Option<String>,
+    /// The market-data container (database, container) in the account every bot's
+    /// identity may read (set from the market-data flags, not a flag of its own).
+    #[arg(skip)]
+    pub market_data: Option<(String, String)>,
     /// Key Vault URI the workers use.
     #[arg(long, env = "TRADEWIND_KEYVAULT_URI")]
     pub key_vault_uri: Option<String>,
@@ -129,6 +133,7 @@ impl AzureArgs {
                 "TRADEWIND_SERVICEBUS_NAMESPACE",
             )?,
             workload_identity,
+            market_data: self.market_data.clone(),
         })
     }
 

@@ -541,6 +541,64 @@ impl BinanceRest {
         msg.parse("GET /api/v3/depth", p)
     }
 
+    /// `GET /api/v3/klines`: closed klines of `interval` opening at or after `start_ms`,
+    /// oldest first, at most `limit` (Binance: 1000); each with its close time (ms). A
+    /// kline still forming (closing at or after `now_ms`) is left out.
+    pub async fn klines(
+        &self,
+        symbol: &str,
+        interval: &str,
+        start_ms: i64,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<Vec<(tradewind_core::data::Bar, i64)>, VenueError> {
+        let ctx = "GET /api/v3/klines";
+        let p = self.rules(symbol).await?.precision();
+        let rows: Vec<Vec<serde_json::Value>> = self
+            .call(
+                Method::GET,
+                "/api/v3/klines",
+                &[
+                    ("symbol", symbol.to_owned()),
+                    ("interval", interval.to_owned()),
+                    ("startTime", start_ms.to_string()),
+                    ("limit", limit.to_string()),
+                ],
+                Security::None,
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            let field = |n: usize| format!("[{i}][{n}]");
+            let int = |n: usize| {
+                row.get(n)
+                    .and_then(serde_json::Value::as_i64)
+                    .ok_or_else(|| field_err(ctx, &field(n), "not an integer"))
+            };
+            let text = |n: usize| {
+                row.get(n)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| field_err(ctx, &field(n), "not a string"))
+            };
+            let close_ms = int(6)?;
+            if close_ms >= now_ms {
+                continue;
+            }
+            let bar = tradewind_core::data::Bar::new(
+                wire::ms(ctx, &field(0), int(0)?)?,
+                wire::price(ctx, &field(1), &text(1)?, p.price)?,
+                wire::price(ctx, &field(2), &text(2)?, p.price)?,
+                wire::price(ctx, &field(3), &text(3)?, p.price)?,
+                wire::price(ctx, &field(4), &text(4)?, p.price)?,
+                wire::qty(ctx, &field(5), &text(5)?, p.qty)?,
+            )
+            .map_err(|e| field_err(ctx, &field(0), e))?;
+            out.push((bar, close_ms));
+        }
+        Ok(out)
+    }
+
     /// `POST /api/v3/order` with `newOrderRespType=FULL`.
     pub async fn new_order(&self, order: &NewOrder) -> Result<OrderAck, VenueError> {
         self.new_order_if(order, &|| true).await
