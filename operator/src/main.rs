@@ -135,6 +135,10 @@ enum Command {
         /// market-data container and the archive (workload identity).
         #[arg(long, env = "TRADEWIND_FEED_SERVICE_ACCOUNT")]
         feed_service_account: Option<String>,
+        /// OTLP/HTTP endpoint the operator exports its traces and metrics to, and tells
+        /// the workers and settlement jobs to export to (the standard variable).
+        #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+        otlp_endpoint: Option<String>,
     },
     /// Print the CustomResourceDefinitions as multi-document YAML.
     Crds,
@@ -237,17 +241,15 @@ fn run(cli: Cli) -> Result<()> {
             feed_blob_endpoint,
             feed_archive_claim,
             feed_service_account,
+            otlp_endpoint,
         } => {
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into());
-            let builder = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::io::stderr);
-            if log_json {
-                builder.json().init()
-            } else {
-                builder.init()
-            }
+            // The log, and OTLP export (kube-runtime's reconcile spans and the metrics
+            // below) when OTEL_EXPORTER_OTLP_ENDPOINT asks for it; flushed on return.
+            let _telemetry = tradewind_telemetry::init(tradewind_telemetry::Settings {
+                service: "tradewind-operator",
+                default_filter: "info",
+                json: log_json,
+            })?;
             if cloud == "azure" {
                 // Missing Azure settings stop the operator here, naming the flag.
                 let config = azure.bot_config()?;
@@ -295,6 +297,9 @@ fn run(cli: Cli) -> Result<()> {
                     .await
                     .context("connecting to the cluster")?;
                 let settings = OperatorConfig {
+                    telemetry: otlp_endpoint.filter(|e| !e.trim().is_empty()).map(
+                        |otlp_endpoint| tradewind_operator::build::Telemetry { otlp_endpoint },
+                    ),
                     worker_image,
                     azure: (cloud == "azure").then(|| azure.worker_env()),
                     state_volume: worker_state_size.map(|size| StateVolume {
@@ -344,6 +349,10 @@ fn run(cli: Cli) -> Result<()> {
                     _ => std::sync::Arc::new(NoCloud),
                 };
                 let ctx = std::sync::Arc::new(controller::Context::new(client, settings, cloud));
+                tradewind_telemetry::export_prometheus("tradewind-operator", {
+                    let ctx = ctx.clone();
+                    move || ctx.metrics.encode()
+                });
                 let (bound, _http) = tradewind_operator::http::serve(metrics_addr, ctx.clone())
                     .await
                     .with_context(|| format!("serving metrics on {metrics_addr}"))?;
@@ -395,6 +404,7 @@ fn run(cli: Cli) -> Result<()> {
                 allowed_images: Vec::new(),
                 metrics_scrapers: metrics_scrapers(worker_metrics_namespace, &[])?,
                 market_data: None,
+                telemetry: None,
             };
             let mut c = build::children(&tb, &loaded.config, &op)?;
             if let Some(client_id) = &workload_identity_client_id {

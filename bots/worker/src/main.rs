@@ -130,17 +130,46 @@ fn timeframe_secs(t: &str) -> Result<u64> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // The log, and OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT asks for it; dropped
+    // last, so the final spans and metrics are flushed before the process ends.
+    let _telemetry = match tradewind_telemetry::init(tradewind_telemetry::Settings {
+        service: "tradewind-bot",
+        default_filter: "warn",
+        json: false,
+    }) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // A finite command is one span (the trace's root); `run` and `feed` last as long as
+    // the pod, so they get none.
+    let span = match cli.command {
+        Command::Run(_) | Command::Feed(_) => tracing::Span::none(),
+        _ => tradewind_telemetry::command_span("tradewind-bot", cli.command.name()),
+    };
+    match span.in_scope(|| run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            tradewind_telemetry::failed(&span, &format_args!("{e:#}"));
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+impl Command {
+    /// The subcommand's name, for the span that covers it.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Backtest { .. } => "backtest",
+            Command::Features { .. } => "features",
+            Command::Data(DataCommand::Convert { .. }) => "data convert",
+            Command::Data(DataCommand::Archive { .. }) => "data archive",
+            Command::Run(_) => "run",
+            Command::Feed(_) => "feed",
         }
     }
 }

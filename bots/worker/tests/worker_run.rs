@@ -1012,3 +1012,87 @@ fn crash_probes_are_clear_errors_or_run() {
     assert!(w.wait(60).success(), "{}", w.stderr());
     assert!(state.join("btc-scalper-demo.journal.unrecognised").exists());
 }
+
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, a paper session that halts exports its
+/// metrics over OTLP to a local receiver under the worker's Prometheus names — the halt
+/// under the name and attribute the environment's alert rule reads — and `backtest`
+/// exports its command span; the exporters flush before the process ends.
+#[test]
+fn a_halt_and_a_backtest_are_exported_over_otlp() {
+    use tradewind_telemetry::names;
+    let receiver = tradewind_test_support::otlp::OtlpServer::start().unwrap();
+    let endpoint = receiver.endpoint();
+    let otel = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_SERVICE_NAME", "tradewind-bot"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.instance.id=trading/btc-scalper-demo",
+        ),
+    ];
+    let dir = scratch("otlp");
+    let config = bot_json(&dir, "Paper", |v| {
+        v["risk"]["maxDrawdownPercent"] = Value::String("0.05".into());
+    });
+    let data = data();
+    let mut w = Worker::start(
+        &dir,
+        &config,
+        &[
+            PAPER_ARGS,
+            &[
+                "--replay-file",
+                data.to_str().unwrap(),
+                "--replay-speed",
+                "0",
+            ],
+        ]
+        .concat(),
+        &otel,
+    );
+    assert!(w.wait(60).success(), "{}", w.stderr());
+    assert_eq!(count(&w.events(), "Halted"), 1);
+    let halted = receiver.points_of(names::BOT_HALTED);
+    let last = halted
+        .last()
+        .unwrap_or_else(|| panic!("no {} in {:?}", names::BOT_HALTED, receiver.points()));
+    assert_eq!((last.kind, last.value), ("gauge", 1.0));
+    assert_eq!(last.attribute(names::BOT), Some("trading/btc-scalper-demo"));
+    assert!(
+        last.resource
+            .contains(&("service.name".into(), "tradewind-bot".into())),
+        "{:?}",
+        last.resource
+    );
+    // Counters keep their Prometheus family name and labels.
+    let orders = receiver.points_of("tradewind_bot_orders");
+    assert!(
+        orders
+            .iter()
+            .any(|p| p.monotonic && p.value >= 1.0 && p.attribute("symbol") == Some("BTCUSDT")),
+        "{orders:?}"
+    );
+
+    let yaml = manifest_dir().join("../../examples/demo/btc-scalper.yaml");
+    let status = Command::new(bin())
+        .args(["backtest", "-f", yaml.to_str().unwrap(), "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.join("backtest"))
+        .envs(otel)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let spans = receiver.spans();
+    let backtest = spans
+        .iter()
+        .find(|s| s.name == "tradewind-bot backtest")
+        .unwrap_or_else(|| panic!("no backtest span in {spans:?}"));
+    assert_eq!(backtest.attribute("command"), Some("backtest"));
+    assert_eq!(
+        backtest.resource_attribute("service.instance.id"),
+        Some("trading/btc-scalper-demo")
+    );
+    assert_eq!(receiver.refused(), Vec::<String>::new());
+}

@@ -63,3 +63,22 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- range $k, $v := . -}}{{- $out = append $out (printf "%s=%s" $k $v) -}}{{- end -}}
 {{- join "," $out -}}
 {{- end -}}
+
+{{/*
+OpenTelemetry variables of a workload (telemetry.otlpEndpoint set): endpoint, service
+name, resource attributes, delta temporality. Call with (dict "root" . "service" NAME).
+*/}}
+{{- define "tradewind.otelEnv" -}}
+{{- with .root.Values.telemetry }}
+{{- if .otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .otlpEndpoint | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ $.service | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "service.namespace=tradewind,k8s.namespace.name=%s%s" $.root.Release.Namespace (ternary (printf ",%s" .resourceAttributes) "" (ne .resourceAttributes "")) | quote }}
+- name: OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE
+  value: delta
+{{- end }}
+{{- end }}
+{{- end }}

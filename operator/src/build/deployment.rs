@@ -297,6 +297,12 @@ pub fn deployment(
             .chain(azure_env(bot, op))
             .chain(platform_env)
             .chain(super::market_data::worker_env(op))
+            .chain(super::telemetry::env(
+                op,
+                "tradewind-bot",
+                bot.metadata.namespace.as_deref().unwrap_or_default(),
+                name,
+            ))
             .collect(),
         ),
         ports: Some(vec![ContainerPort {

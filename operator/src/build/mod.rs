@@ -12,6 +12,7 @@ mod network;
 mod rbac;
 mod settlement;
 mod storage;
+mod telemetry;
 
 pub use config_map::config_map;
 pub use deployment::{CONFIG_HASH_ANNOTATION, METRICS_PORT, deployment};
@@ -33,6 +34,7 @@ pub use settlement::{
     settlement_service_account,
 };
 pub use storage::{StateVolume, state_claim};
+pub use telemetry::Telemetry;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -69,6 +71,9 @@ pub struct OperatorConfig {
     /// The shared market-data feed: the operator runs one per symbol and workers read
     /// from it; `None`: every worker connects to the exchange itself.
     pub market_data: Option<MarketData>,
+    /// Where workers and settlement jobs export traces and metrics (OTLP); `None`: they
+    /// export nothing.
+    pub telemetry: Option<Telemetry>,
 }
 
 /// The pods allowed to reach a worker's metrics port.
@@ -133,6 +138,7 @@ impl Default for OperatorConfig {
             allowed_images: Vec::new(),
             metrics_scrapers: None,
             market_data: None,
+            telemetry: None,
         }
     }
 }

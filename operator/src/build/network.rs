@@ -104,6 +104,15 @@ pub fn network_policy(bot: &TradingBot, op: &OperatorConfig) -> Result<NetworkPo
             ..NetworkPolicyEgressRule::default()
         });
     }
+    // The OTLP endpoint's port, when telemetry is on and it is not 443.
+    if let Some(p) = super::telemetry::port(op)
+        && Some(p) != platform_port(op)
+    {
+        egress.push(NetworkPolicyEgressRule {
+            ports: Some(vec![port("TCP", p)]),
+            ..NetworkPolicyEgressRule::default()
+        });
+    }
     if let Some(p) = platform_port(op) {
         egress.push(NetworkPolicyEgressRule {
             ports: Some(vec![port("TCP", p)]),

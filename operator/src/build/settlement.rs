@@ -197,7 +197,16 @@ pub fn settlement_cron_job(
                     value: Some(spec_json),
                     ..EnvVar::default()
                 },
-            ],
+            ]
+            .into_iter()
+            // A failed run is counted over OTLP as it exits (no scrape would see it).
+            .chain(super::telemetry::env(
+                op,
+                "tradewind-platform",
+                &namespace,
+                &name,
+            ))
+            .collect(),
         ),
         None => (op.worker_image.clone(), Vec::new()),
     };

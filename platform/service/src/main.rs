@@ -442,15 +442,58 @@ async fn capital(ledger: &Ledger, args: CapitalArgs, withdrawal: bool) -> Result
     Ok(())
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+fn main() -> Result<()> {
     let cli = Cli::parse();
+    // The log, and OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT asks for it; dropped
+    // last, so the final spans and metrics (a failed settlement) leave before exit.
+    let _telemetry = tradewind_telemetry::init(tradewind_telemetry::Settings {
+        service: "tradewind-platform",
+        default_filter: "info",
+        json: false,
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    // `serve` lasts as long as the pod: no span around it. Every other command is one.
+    let span = match cli.command {
+        Command::Serve { .. } => tracing::Span::none(),
+        _ => tradewind_telemetry::command_span("tradewind-platform", cli.command.name()),
+    };
+    let settlement = match &cli.command {
+        Command::Settle(args) => Some(args.plan.clone()),
+        _ => None,
+    };
+    let result = runtime.block_on(tracing::Instrument::instrument(platform(cli), span.clone()));
+    if let Err(e) = &result {
+        tradewind_telemetry::failed(&span, &format_args!("{e:#}"));
+        if let Some(plan) = settlement {
+            tradewind_telemetry::counter(
+                "tradewind-platform",
+                tradewind_telemetry::names::PLATFORM_SETTLEMENT_FAILURES,
+                "Settlement runs that failed",
+            )
+            .add(1, &[(tradewind_telemetry::names::PLAN, plan)]);
+        }
+    }
+    result
+}
+
+impl Command {
+    /// The subcommand's name, for the span that covers it.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Migrate => "migrate",
+            Command::Settle(_) => "settle",
+            Command::Plans(_) => "plans",
+            Command::Accounts(_) => "accounts",
+            Command::Statement(_) => "statement",
+            Command::Serve { .. } => "serve",
+        }
+    }
+}
+
+async fn platform(cli: Cli) -> Result<()> {
     let ledger = Ledger::connect(&cli.database_url).await?;
     // Every command but `migrate` works on a database at this build's version: the
     // service migrates at start-up, the admin commands too.

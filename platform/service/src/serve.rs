@@ -334,6 +334,15 @@ pub async fn run(
         Arc::new(LedgerSink::new(ledger.clone())),
         Limits::default(),
     ));
+    // The ingest's counters over OTLP too when the environment asks for it.
+    tradewind_telemetry::export_prometheus("tradewind-platform", {
+        let ingest = ingest.clone();
+        move || {
+            let mut out = String::new();
+            ingest.encode_metrics(&mut out);
+            out
+        }
+    });
     let (bound, task) = serve(listen, ingest)
         .await
         .with_context(|| format!("--listen {listen}"))?;

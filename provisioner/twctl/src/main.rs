@@ -492,7 +492,6 @@ async fn cmd_status(ctx: Ctx) -> anyhow::Result<u8> {
         (&ids.key_vault, "/properties/vaultUri"),
         (&ids.service_bus, "/properties/serviceBusEndpoint"),
         (&ids.operator_identity, "/properties/clientId"),
-        (&ids.worker_identity, "/properties/clientId"),
     ]
     .into_iter()
     .chain(

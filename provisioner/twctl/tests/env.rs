@@ -163,9 +163,16 @@ fn full_cycle(name: &str) {
     let outputs: Value =
         serde_json::from_str(&std::fs::read_to_string(fx.dir.join("out/outputs.json")).unwrap())
             .unwrap();
-    let worker_id = outputs["resourceIds"]["workerIdentity"].as_str().unwrap();
+    // No shared worker identity any more: each bot gets its own from the operator.
+    assert!(
+        outputs["resourceIds"].get("workerIdentity").is_none(),
+        "{outputs:#}"
+    );
+    assert!(
+        outputs["identityClientIds"].get("worker").is_none(),
+        "{outputs:#}"
+    );
     let operator_id = outputs["resourceIds"]["operatorIdentity"].as_str().unwrap();
-    let worker = fx.fake.resource(worker_id).expect("worker identity exists");
     let operator = fx
         .fake
         .resource(operator_id)
@@ -207,9 +214,11 @@ fn full_cycle(name: &str) {
         "helm-values.yaml breaks the chart's schema: {errors:#?}"
     );
     assert_eq!(helm["azure"]["enabled"], true);
+    assert!(helm["azure"].get("workerIdentity").is_none(), "{helm:#}");
+    // Only a private environment puts the API behind an internal load balancer.
     assert_eq!(
-        helm["azure"]["workerIdentity"]["clientId"],
-        worker["properties"]["clientId"]
+        helm["platform"]["serve"]["api"]["internalLoadBalancer"]["enabled"].as_bool(),
+        (name == "prod").then_some(true)
     );
     assert_eq!(
         helm["serviceAccount"]["annotations"]["azure.workload.identity/client-id"],
@@ -218,15 +227,11 @@ fn full_cycle(name: &str) {
     assert_eq!(helm["podLabels"]["azure.workload.identity/use"], "true");
     // The chart's ServiceAccount is the one the operator identity federates.
     assert_eq!(helm["serviceAccount"]["name"], "tradewind-operator");
-    // The operator reads credential Secrets in the bots' namespace only.
+    // The operator reads credential Secrets in the bots' namespaces only
+    // (`spec.botNamespaces`).
     assert_eq!(
         helm["credentialNamespaces"],
         serde_json::json!(["tradewind-bots"])
-    );
-    // What the operator needs to federate each bot's ServiceAccount with the worker identity.
-    assert_eq!(
-        helm["azure"]["workerIdentity"]["name"].as_str(),
-        worker_id.rsplit('/').next()
     );
     let aks = fx
         .fake
@@ -264,9 +269,9 @@ fn full_cycle(name: &str) {
     let fic = fx
         .fake
         .resource(&format!(
-            "{worker_id}/federatedIdentityCredentials/tradewind-bots-tradewind-worker"
+            "{operator_id}/federatedIdentityCredentials/tradewind-system-tradewind-operator"
         ))
-        .expect("worker federated credential");
+        .expect("operator federated credential");
     assert_eq!(fic["properties"]["issuer"], issuer);
 
     // A second apply reads, finds everything as declared, and writes nothing.
@@ -314,7 +319,7 @@ fn full_cycle(name: &str) {
             .resource(outputs["resourceIds"]["resourceGroup"].as_str().unwrap())
             .is_none()
     );
-    assert!(fx.fake.resource(worker_id).is_none());
+    assert!(fx.fake.resource(operator_id).is_none());
     fx.run(&["env", "plan", "-f", spec]).expect(2);
     let _ = std::fs::remove_dir_all(&fx.dir);
 }
@@ -477,10 +482,10 @@ fn interrupted_apply_resumes_without_duplicates() {
         .as_array()
         .unwrap()
         .len();
-    // The cluster and what needs its outputs (three federated credentials: operator,
-    // worker, platform; the kubelet's AcrPull) cannot finish while the cluster's
-    // operation is held.
-    let blocked = 5;
+    // The cluster and what needs its outputs (two federated credentials: operator,
+    // platform; the kubelet's AcrPull) cannot finish while the cluster's operation is
+    // held.
+    let blocked = 4;
     fx.fake.hold("managedClusters");
     let mut child = fx
         .command(&["env", "apply", "-f", spec])
@@ -790,19 +795,19 @@ fn prod_topology_is_private_and_wired_into_the_helm_values() {
     res(
         "Microsoft.Storage/storageAccounts/tradewindprodst/blobServices/default/containers/market-archive",
     );
-    // The platform reads and writes items with Entra tokens (data-plane role); the
-    // workers' shared identity gets none (each bot's own identity is granted its own
-    // container by the operator).
+    // The platform reads and writes items with Entra tokens (data-plane role); workers
+    // have no environment identity (each bot's own identity is granted its own container
+    // by the operator).
     let data_roles: Vec<(String, Value)> = fx.fake.resources_under(&format!(
         "{rg}/providers/Microsoft.DocumentDB/databaseAccounts/tradewind-prod-cosmos/sqlRoleAssignments"
     ));
     assert_eq!(data_roles.len(), 1, "{data_roles:#?}");
-    let worker = fx
+    let platform = fx
         .fake
-        .resource(outputs["resourceIds"]["workerIdentity"].as_str().unwrap())
+        .resource(outputs["resourceIds"]["platformIdentity"].as_str().unwrap())
         .unwrap();
     assert!(data_roles.iter().all(|(_, r)| {
-        r["properties"]["principalId"] != worker["properties"]["principalId"]
+        r["properties"]["principalId"] == platform["properties"]["principalId"]
             && r["properties"]["scope"]
                 .as_str()
                 .unwrap()
@@ -829,6 +834,12 @@ fn prod_topology_is_private_and_wired_into_the_helm_values() {
     assert_eq!(
         helm["azure"]["cosmos"]["marketDataContainer"],
         "market-data"
+    );
+    // API Management's backend (`backendUrl: http://10.40.15.250`) is the platform API's
+    // internal load balancer, at that address and port.
+    assert_eq!(
+        helm["platform"]["serve"]["api"]["internalLoadBalancer"],
+        serde_json::json!({"enabled": true, "port": 80, "loadBalancerIP": "10.40.15.250"})
     );
     assert!(
         helm["azure"]["marketData"]["blobEndpoint"]

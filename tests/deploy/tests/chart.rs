@@ -837,9 +837,96 @@ fn the_market_data_store_reaches_the_operator() {
     assert_eq!(own["TRADEWIND_FEED_ARCHIVE_CLAIM"], "feed-archive");
     let err = render(
         &json!({"marketData": {"enabled": true, "archive": "s3://bucket"}}),
+/// `platform.serve.api.internalLoadBalancer`: the API on an internal Azure load balancer
+/// (API Management's private backend), only when asked; `telemetry.otlpEndpoint`: every
+/// workload the chart runs exports there, naming itself, and the operator's egress opens
+/// the endpoint's port.
+#[test]
+fn internal_load_balancer_and_otlp_endpoint_reach_the_workloads() {
+    let serve = json!({"platform": {"serve": {"enabled": true}}});
+    let plain = render(&serve, "tw", NS).expect("renders");
+    assert!(
+        of_kind(&plain, "Service")
+            .iter()
+            .all(|s| s["spec"]["type"] != "LoadBalancer"),
+        "no load balancer unless asked"
+    );
+    for d in of_kind(&plain, "Deployment") {
+        assert!(!env_of(d).contains_key("OTEL_EXPORTER_OTLP_ENDPOINT"));
+    }
+
+    let values = json!({
+        "platform": {"serve": {"enabled": true, "api": {"internalLoadBalancer": {
+            "enabled": true, "port": 80, "loadBalancerIP": "10.40.15.250"}}}},
+        "telemetry": {"otlpEndpoint": "http://otel-collector.monitoring:4318",
+                      "resourceAttributes": "deployment.environment.name=prod"},
+    });
+    let objects = render(&values, "tw", NS).expect("renders");
+    let lb = of_kind(&objects, "Service")
+        .into_iter()
+        .find(|s| s["spec"]["type"] == "LoadBalancer")
+        .expect("the internal load balancer Service");
+    assert_eq!(lb["metadata"]["name"], "tw-tradewind-platform-api-internal");
+    let annotations = &lb["metadata"]["annotations"];
+    assert_eq!(
+        annotations["service.beta.kubernetes.io/azure-load-balancer-internal"],
+        "true"
+    );
+    assert_eq!(
+        annotations["service.beta.kubernetes.io/azure-load-balancer-ipv4"],
+        "10.40.15.250"
+    );
+    assert!(
+        annotations["service.beta.kubernetes.io/azure-load-balancer-internal-subnet"].is_null()
+    );
+    assert_eq!(
+        lb["spec"]["ports"],
+        json!([{"name": "api", "port": 80, "targetPort": "api", "protocol": "TCP"}])
+    );
+    let platform = of_kind(&objects, "Deployment")
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == "tw-tradewind-platform")
+        .expect("platform Deployment");
+    assert_eq!(
+        lb["spec"]["selector"],
+        platform["spec"]["selector"]["matchLabels"]
+    );
+    for d in of_kind(&objects, "Deployment") {
+        let env = env_of(d);
+        let service = if d["metadata"]["name"] == "tw-tradewind-platform" {
+            "tradewind-platform"
+        } else {
+            "tradewind-operator"
+        };
+        assert_eq!(
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"],
+            "http://otel-collector.monitoring:4318"
+        );
+        assert_eq!(env["OTEL_SERVICE_NAME"], service);
+        assert_eq!(
+            env["OTEL_RESOURCE_ATTRIBUTES"],
+            "service.namespace=tradewind,k8s.namespace.name=tradewind-system,deployment.environment.name=prod"
+        );
+        assert_eq!(
+            env["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"],
+            "delta"
+        );
+    }
+    let np = one(&objects, "NetworkPolicy");
+    let ports: Vec<&Value> = np["spec"]["egress"][1]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["port"])
+        .collect();
+    assert_eq!(ports, [&json!(443), &json!(6443), &json!(4318)]);
+    // A load balancer port that is no port is refused by the schema.
+    let err = render(
+        &json!({"platform": {"serve": {"enabled": true, "api": {"internalLoadBalancer": {"enabled": true, "loadBalancerIP": "10.40.15"}}}}}),
         "tw",
         NS,
     )
     .unwrap_err();
     assert!(err.contains("archive"), "{err}");
+    assert!(err.contains("loadBalancerIP"), "{err}");
 }

@@ -3,6 +3,9 @@
 //! whether the test itself is sync or async, and dropping the server stops it. A server
 //! implements [`Served`]; [`TestServer`] is the one wrapper around all three.
 
+#[cfg(feature = "otlp")]
+pub mod otlp;
+
 use std::future::Future;
 use std::time::Duration;
 

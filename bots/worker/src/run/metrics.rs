@@ -14,7 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tradewind_core::fixed::Money;
-use tradewind_events::{Body, Event, Trouble};
+use tradewind_events::{Body, Event, HaltCause, Trouble};
 
 /// Buckets of the decision-latency histogram: 10 µs to 1 s, 1-2.5-5 per decade.
 pub const DECISION_BUCKETS: [f64; 16] = [
@@ -78,6 +78,14 @@ pub struct WorkerMetrics {
     recording_failures: Family<ReasonLabels, Counter>,
     recording_failed: GaugeI64,
     recording_paused: GaugeI64,
+    halted: Family<BotLabels, GaugeI64>,
+}
+
+/// Labels: which bot (`namespace/name`); the alert rule for a halted bot groups by it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BotLabels {
+    /// `namespace/name` of the TradingBot.
+    pub bot: String,
 }
 
 /// Labels: why a send to the platform failed.
@@ -117,6 +125,7 @@ impl Default for WorkerMetrics {
         let recording_failures = Family::<ReasonLabels, Counter>::default();
         let recording_failed = GaugeI64::default();
         let recording_paused = GaugeI64::default();
+        let halted = Family::<BotLabels, GaugeI64>::default();
         recording_acknowledged.set(-1);
         registry.register(
             "equity",
@@ -200,8 +209,15 @@ impl Default for WorkerMetrics {
             "1 while the backlog is at its bound and new bars are not traded",
             recording_paused.clone(),
         );
+        // `tradewind_bot_halted`: the name the environment's alert rule reads.
+        registry.register(
+            "halted",
+            "1 once the bot halted (a risk limit or by hand); a person decides what next",
+            halted.clone(),
+        );
         Self {
             registry,
+            halted,
             recording_backlog,
             recording_acknowledged,
             recording_failures,
@@ -257,6 +273,10 @@ impl WorkerMetrics {
                 trouble: Trouble::BookResync,
                 ..
             } => self.book_resync(symbol),
+            // A lost Lease is a handover: the bot trades on in the other worker.
+            Body::Halted { cause, .. } if *cause != HaltCause::LeaseLost => {
+                self.set_halted(&event.bot, true)
+            }
             Body::FeeUnvalued { asset, .. } => {
                 self.fees_unvalued
                     .get_or_create(&AssetLabels {
@@ -313,6 +333,15 @@ impl WorkerMetrics {
                 symbol: symbol.to_owned(),
             })
             .inc();
+    }
+
+    /// Records whether `bot` (`namespace/name`) is halted.
+    pub fn set_halted(&self, bot: &str, halted: bool) {
+        self.halted
+            .get_or_create(&BotLabels {
+                bot: bot.to_owned(),
+            })
+            .set(i64::from(halted));
     }
 
     /// Records whether the lease is held.
@@ -470,6 +499,7 @@ mod tests {
         metrics.feed_reconnect("binance");
         metrics.book_resync("BTCUSDT");
         metrics.set_lease_held(true);
+        metrics.set_halted("trading/btc", true);
 
         let (code, body) = get(addr, "/metrics").await;
         assert_eq!(code, 200);
@@ -488,6 +518,7 @@ mod tests {
             ("feed_reconnects", "counter"),
             ("book_resyncs", "counter"),
             ("lease_held", "gauge"),
+            ("halted", "gauge"),
         ] {
             assert_eq!(
                 types.get(&format!("{p}{name}")).map(String::as_str),
@@ -514,6 +545,7 @@ mod tests {
         assert_eq!(v(r#"feed_reconnects_total{feed="binance"}"#), Some(1.0));
         assert_eq!(v(r#"book_resyncs_total{symbol="BTCUSDT"}"#), Some(1.0));
         assert_eq!(v("lease_held"), Some(1.0));
+        assert_eq!(v(r#"halted{bot="trading/btc"}"#), Some(1.0));
         assert_eq!(v("decision_latency_seconds_count"), Some(2.0));
         assert_eq!(
             v(r#"decision_latency_seconds_bucket{le="0.00001"}"#),

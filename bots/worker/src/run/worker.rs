@@ -133,6 +133,11 @@ pub async fn run(args: RunArgs) -> Result<()> {
     };
 
     let metrics = Arc::new(WorkerMetrics::default());
+    // The same metrics over OTLP when the environment asks for it (else a no-op).
+    tradewind_telemetry::export_prometheus("tradewind-bot", {
+        let metrics = metrics.clone();
+        move || metrics.encode()
+    });
     let ready = Arc::new(AtomicBool::new(false));
     let (bound, http_task) = metrics::serve(args.metrics_addr, metrics.clone(), ready.clone())
         .await

@@ -31,7 +31,7 @@ pub struct Outputs {
     pub resource_ids: BTreeMap<String, String>,
     /// Service endpoints.
     pub endpoints: BTreeMap<String, String>,
-    /// Client IDs of the operator and worker identities.
+    /// Client IDs of the operator's and the platform's identities.
     pub identity_client_ids: BTreeMap<String, String>,
     /// The AKS OIDC issuer URL.
     pub oidc_issuer_url: Option<String>,
@@ -77,7 +77,6 @@ pub fn outputs(
         .unwrap_or_else(|| format!("https://{}.{sb_dns}:443/", s.service_bus.namespace));
     let login_server = need(&ids.acr, "/properties/loginServer", "loginServer")?;
     let operator_client = need(&ids.operator_identity, "/properties/clientId", "clientId")?;
-    let worker_client = need(&ids.worker_identity, "/properties/clientId", "clientId")?;
     let oidc =
         field(bodies, &ids.aks, "/properties/oidcIssuerProfile/issuerURL").map(str::to_string);
 
@@ -92,7 +91,6 @@ pub fn outputs(
     put("keyVault", &ids.key_vault);
     put("serviceBus", &ids.service_bus);
     put("operatorIdentity", &ids.operator_identity);
-    put("workerIdentity", &ids.worker_identity);
     for (k, id) in [
         ("eventHubs", &ids.event_hubs),
         ("storage", &ids.storage),
@@ -206,13 +204,8 @@ pub fn outputs(
 
     // The bots' namespaces: where the operator may read credential Secrets (the chart
     // grants it per namespace, never cluster-wide).
-    let credential_namespaces: std::collections::BTreeSet<&str> = s
-        .identities
-        .worker
-        .service_accounts
-        .iter()
-        .map(|sa| sa.namespace.as_str())
-        .collect();
+    let credential_namespaces: std::collections::BTreeSet<&str> =
+        s.bot_namespaces.iter().map(String::as_str).collect();
     let mut helm_values = json!({
         "azure": {
             "enabled": true,
@@ -223,7 +216,6 @@ pub fn outputs(
             "cosmos": {"account": s.cosmos.account, "database": s.cosmos.database, "endpoint": cosmos_endpoint},
             "keyVault": {"name": s.key_vault.name, "uri": vault_uri},
             "serviceBus": {"namespace": s.service_bus.namespace, "endpoint": sb_endpoint},
-            "workerIdentity": {"clientId": worker_client, "name": ids.worker_identity.name()},
             "oidcIssuer": oidc.clone().unwrap_or_default(),
         },
         "image": {"registry": login_server},
@@ -235,6 +227,16 @@ pub fn outputs(
         "podLabels": {"azure.workload.identity/use": "true"},
         "credentialNamespaces": credential_namespaces,
     });
+    // A private environment's API Management reaches the platform's API on an internal
+    // load balancer at the backend URL's address and port.
+    if let (Some(_), Some(apim)) = (&s.network, &s.api_management) {
+        let (ip, port) = internal_load_balancer(&apim.backend_url);
+        helm_values["platform"] = json!({"serve": {"api": {"internalLoadBalancer": {
+            "enabled": true,
+            "port": port,
+            "loadBalancerIP": ip.unwrap_or_default(),
+        }}}});
+    }
     if let Some(azure) = helm_values.get_mut("azure").and_then(Value::as_object_mut) {
         azure.extend(extra);
         if let Some(cosmos) = azure.get_mut("cosmos").and_then(Value::as_object_mut)
@@ -243,10 +245,7 @@ pub fn outputs(
             cosmos.insert("marketDataContainer".into(), json!(md.container));
         }
     }
-    let mut identity_client_ids = BTreeMap::from([
-        ("operator".to_string(), operator_client),
-        ("worker".to_string(), worker_client),
-    ]);
+    let mut identity_client_ids = BTreeMap::from([("operator".to_string(), operator_client)]);
     if let Some(c) = platform_client {
         identity_client_ids.insert("platform".into(), c);
     }
@@ -261,6 +260,25 @@ pub fn outputs(
     })
 }
 
+/// The internal load balancer's address (when the backend URL names an IPv4 address)
+/// and port (the URL's, else its scheme's).
+pub fn internal_load_balancer(backend_url: &str) -> (Option<String>, u16) {
+    let (scheme, rest) = backend_url
+        .split_once("://")
+        .unwrap_or(("https", backend_url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.contains(']') || h.starts_with('[') => (h, p.parse().ok()),
+        _ => (authority, None),
+    };
+    let port = port.unwrap_or(if scheme == "http" { 80 } else { 443 });
+    let ip = host
+        .parse::<std::net::Ipv4Addr>()
+        .ok()
+        .map(|ip| ip.to_string());
+    (ip, port)
+}
+
 /// `az aks get-credentials --resource-group X --name Y` (with the subscription, so it works
 /// whatever `az account show` says).
 pub fn credentials_command(env: &Environment) -> String {
@@ -268,4 +286,25 @@ pub fn credentials_command(env: &Environment) -> String {
         "az aks get-credentials --subscription {} --resource-group {} --name {}",
         env.spec.subscription_id, env.spec.resource_group.name, env.spec.aks.name
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_internal_load_balancer_takes_the_backend_urls_address_and_port() {
+        assert_eq!(
+            internal_load_balancer("http://10.40.15.250"),
+            (Some("10.40.15.250".into()), 80)
+        );
+        assert_eq!(
+            internal_load_balancer("https://10.40.15.250:8081/api"),
+            (Some("10.40.15.250".into()), 8081)
+        );
+        assert_eq!(
+            internal_load_balancer("https://platform.internal.example"),
+            (None, 443)
+        );
+    }
 }

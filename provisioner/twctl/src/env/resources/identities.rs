@@ -1,14 +1,13 @@
-//! The identity family: the operator's and the workers' user-assigned identities and the
-//! federated credentials that let their service accounts sign in as them.
+//! The identity family: the operator's and the platform's user-assigned identities and
+//! the federated credentials that let their service accounts sign in as them.
 
 use serde_json::json;
 
 use super::{Builder, Resource, ResourceKind, reference};
 
-/// The two identities.
+/// The operator's identity and the platform's, if any.
 pub(super) fn identities(b: &Builder) -> Vec<Resource> {
-    [&b.ids.operator_identity, &b.ids.worker_identity]
-        .into_iter()
+    std::iter::once(&b.ids.operator_identity)
         .chain(b.ids.platform_identity.as_ref())
         .map(|id| b.top(id, ResourceKind::UserAssignedIdentity, json!({})))
         .collect()
@@ -24,12 +23,8 @@ pub(super) fn federated_credentials(b: &Builder) -> Vec<Resource> {
         .platform_identity
         .as_ref()
         .zip(s.identities.platform.as_ref());
-    for (identity, spec) in [
-        (&b.ids.operator_identity, &s.identities.operator),
-        (&b.ids.worker_identity, &s.identities.worker),
-    ]
-    .into_iter()
-    .chain(platform)
+    for (identity, spec) in
+        std::iter::once((&b.ids.operator_identity, &s.identities.operator)).chain(platform)
     {
         for sa in &spec.service_accounts {
             out.push(Resource {

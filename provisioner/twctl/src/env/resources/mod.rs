@@ -287,8 +287,6 @@ pub struct Ids {
     pub app_insights: Option<ResourceId>,
     /// Operator identity.
     pub operator_identity: ResourceId,
-    /// Worker identity.
-    pub worker_identity: ResourceId,
     /// Platform identity (the ledger's).
     pub platform_identity: Option<ResourceId>,
     /// PostgreSQL server.
@@ -347,11 +345,6 @@ impl Ids {
                 "Microsoft.ManagedIdentity",
                 "userAssignedIdentities",
                 &s.identities.operator.name,
-            ),
-            worker_identity: p(
-                "Microsoft.ManagedIdentity",
-                "userAssignedIdentities",
-                &s.identities.worker.name,
             ),
             platform_identity: s.identities.platform.as_ref().map(|i| {
                 p(

@@ -1,5 +1,6 @@
-//! The identity family: the operator's and the workers' user-assigned identities and
-//! the service accounts federated with them.
+//! The identity family: the operator's and the platform's user-assigned identities and
+//! the service accounts federated with them. (Workers have no environment identity: the
+//! operator gives each bot its own.)
 
 use serde::{Deserialize, Serialize};
 use tradewind_azure::names::Kind;
@@ -12,15 +13,17 @@ use super::{Check, SpecError};
 pub struct IdentitiesSpec {
     /// The operator's identity.
     pub operator: IdentitySpec,
-    /// The workers' identity.
-    pub worker: IdentitySpec,
+    /// The former shared worker identity: read only to be refused with directions (the
+    /// operator now gives every bot its own identity).
+    #[serde(default, skip_serializing)]
+    pub worker: Option<serde_json::Value>,
     /// The platform service's identity (the ledger): required with `spec.postgres`, whose
     /// Entra administrator it is.
     #[serde(default)]
     pub platform: Option<IdentitySpec>,
 }
 
-/// `spec.identities.operator` / `.worker`.
+/// `spec.identities.operator` / `.platform`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct IdentitySpec {
@@ -57,22 +60,24 @@ impl ServiceAccountRef {
 }
 
 impl IdentitiesSpec {
-    /// Both identities, told apart.
+    /// The identities, told apart; the removed shared worker identity refused.
     pub(super) fn check(&self, c: &Check) -> Result<(), SpecError> {
-        self.operator.check(c, "operator")?;
-        self.worker.check(c, "worker")?;
-        if self.operator.name == self.worker.name {
+        if self.worker.is_some() {
             return Err(c.invalid(
-                "spec.identities.worker.name",
-                "must differ from the operator's identity",
+                "spec.identities.worker",
+                "the shared worker identity was removed: the operator gives every bot its own \
+                 identity. Delete this block, list the bots' namespaces in spec.botNamespaces \
+                 (where the operator may read credential Secrets), and delete the old identity \
+                 (README, \"Migrating from the shared worker identity\")",
             ));
         }
+        self.operator.check(c, "operator")?;
         if let Some(p) = &self.platform {
             p.check(c, "platform")?;
-            if p.name == self.operator.name || p.name == self.worker.name {
+            if p.name == self.operator.name {
                 return Err(c.invalid(
                     "spec.identities.platform.name",
-                    "must differ from the operator's and the workers' identities",
+                    "must differ from the operator's identity",
                 ));
             }
         }

@@ -184,8 +184,12 @@ pub struct EnvironmentSpec {
     /// Log Analytics and Application Insights (optional).
     #[serde(default)]
     pub monitoring: Option<MonitoringSpec>,
-    /// The operator's and the workers' user-assigned identities.
+    /// The operator's and the platform's user-assigned identities.
     pub identities: IdentitiesSpec,
+    /// Namespaces the bots run in: the operator may read their credential Secrets there
+    /// (the chart's `credentialNamespaces`). Empty: nowhere.
+    #[serde(default)]
+    pub bot_namespaces: Vec<String>,
     /// The market-data container and archive (optional).
     #[serde(default)]
     pub market_data: Option<MarketDataSpec>,
@@ -346,6 +350,25 @@ impl Environment {
             &s.resource_group.name,
         )?;
         s.identities.check(&c)?;
+        for (i, ns) in s.bot_namespaces.iter().enumerate() {
+            let label = !ns.is_empty()
+                && ns.len() <= 63
+                && ns
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !ns.starts_with('-')
+                && !ns.ends_with('-');
+            if !label {
+                return Err(c.invalid(
+                    &format!("spec.botNamespaces[{i}]"),
+                    format!("{ns:?} is not a namespace name (1-63 lower-case letters, digits and hyphens)"),
+                ));
+            }
+        }
+        c.unique(
+            "spec.botNamespaces",
+            s.bot_namespaces.iter().map(String::as_str),
+        )?;
         s.aks.check(&c)?;
         s.acr.check(&c)?;
         s.cosmos.check(&c)?;
@@ -591,13 +614,35 @@ mod tests {
             "dev.yaml: spec.storage.containers[1]: \"reports\" is already at spec.storage.containers[0]"
         );
         let err = refused(text.replace(
-            "        - {namespace: tradewind-bots, name: tradewind-worker}",
-            "        - {namespace: tradewind-bots, name: tradewind-worker}\n        - {namespace: tradewind-bots, name: tradewind-worker}",
+            "        - {namespace: tradewind-system, name: tradewind-operator}",
+            "        - {namespace: tradewind-system, name: tradewind-operator}\n        - {namespace: tradewind-system, name: tradewind-operator}",
         ));
         assert!(
-            err.starts_with("dev.yaml: spec.identities.worker.serviceAccounts[1]: "),
+            err.starts_with("dev.yaml: spec.identities.operator.serviceAccounts[1]: "),
             "{err}"
         );
+        let err = refused(text.replace("botNamespaces: [tradewind-bots]", "botNamespaces: [a, a]"));
+        assert_eq!(
+            err,
+            "dev.yaml: spec.botNamespaces[1]: \"a\" is already at spec.botNamespaces[0]"
+        );
+        let err = refused(text.replace("botNamespaces: [tradewind-bots]", "botNamespaces: [Bots]"));
+        assert!(
+            err.starts_with("dev.yaml: spec.botNamespaces[0]: \"Bots\""),
+            "{err}"
+        );
+        // The removed shared worker identity: refused, naming the field and what to do.
+        let err = refused(text.replace(
+            "  identities:\n",
+            "  identities:\n    worker:\n      name: tradewind-dev-worker\n      serviceAccounts: []\n",
+        ));
+        assert!(
+            err.starts_with(
+                "dev.yaml: spec.identities.worker: the shared worker identity was removed"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("spec.botNamespaces"), "{err}");
         let pool = "      - name: system\n        mode: System\n        vmSize: Standard_D2s_v5\n        minCount: 1\n        maxCount: 3\n        autoscaling: true\n";
         assert!(text.contains(pool));
         let err = refused(text.replacen(pool, &format!("{pool}{pool}"), 1));
@@ -819,7 +864,7 @@ mod tests {
             ),
             (
                 "    platform:\n      name: tradewind-prod-platform",
-                "    platform:\n      name: tradewind-prod-worker",
+                "    platform:\n      name: tradewind-prod-operator",
                 "spec.identities.platform.name",
             ),
         ] {
