@@ -1397,7 +1397,9 @@ pub struct ApiDoc;
 impl ApiDoc {
     /// The document as JSON.
     pub fn json() -> String {
-        ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+        let mut doc = ApiDoc::openapi();
+        doc.merge(crate::signals::SignalsDoc::openapi());
+        doc.to_pretty_json().unwrap_or_default()
     }
 }
 
@@ -1448,7 +1450,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .route(
             &format!("{a}/keys/{{id}}"),
             axum::routing::delete(revoke_key),
-        );
+        )
+        .merge(crate::signals::router());
     Router::new()
         .nest("/api/v1", v1)
         .fallback(not_found)

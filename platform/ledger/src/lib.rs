@@ -24,6 +24,7 @@ mod capital;
 mod record;
 mod schema;
 mod settle;
+pub mod signals;
 mod statement;
 
 use std::time::Duration;
