@@ -1488,8 +1488,7 @@ mod tests {
         );
         let paths = doc["paths"].as_object().unwrap();
         assert!(paths.contains_key("/api/v1/accounts/{account}/bots/{bot}/performance"));
-        assert!(paths.contains_key("/api/v1/accounts/{account}/bots/{bot}/signals"));
-        assert_eq!(paths.len(), 25, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(paths.len(), 23, "{:?}", paths.keys().collect::<Vec<_>>());
         assert!(doc["components"]["securitySchemes"]["apiKey"].is_object());
     }
 }
