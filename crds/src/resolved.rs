@@ -143,7 +143,6 @@ mod tests {
                 model: None,
                 risk,
                 sizing,
-                signal: None,
             },
         )
     }

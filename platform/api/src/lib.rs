@@ -16,7 +16,6 @@ pub mod limit;
 pub mod perf;
 pub mod problem;
 pub mod routes;
-pub mod signals;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -99,8 +98,6 @@ pub struct Config {
     pub per_caller: limit::Rate,
     /// The field manager the API writes TradingBots under.
     pub field_manager: String,
-    /// How old (and how far ahead) a signal posted to a bot's webhook may be.
-    pub signals: signals::SignalTiming,
 }
 
 impl Default for Config {
@@ -121,7 +118,6 @@ impl Default for Config {
                 burst: 40,
             },
             field_manager: "tradewind-api".into(),
-            signals: signals::SignalTiming::default(),
         }
     }
 }
@@ -177,7 +173,7 @@ fn http_client() -> Result<reqwest::Client, String> {
 }
 
 /// Random bytes from the system.
-pub(crate) fn random<const N: usize>() -> [u8; N] {
+fn random<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     // The system RNG does not fail on the platforms we build for; a zeroed buffer would
     // be caught by the uniqueness of ids.
@@ -346,10 +342,7 @@ async fn guarded(api: &Api, req: Request) -> Result<Request, ApiError> {
         .await
         .map_err(|_| ApiError::TooLarge(max))?
         .to_bytes();
-    // The OpenAPI document is public; a webhook call proves itself with its bot's secret.
-    if parts.uri.path() != routes::OPENAPI_PATH
-        && !signals::is_webhook(&parts.method, parts.uri.path())
-    {
+    if parts.uri.path() != routes::OPENAPI_PATH {
         let caller = authenticate(api, &parts, &bytes).await?;
         api.limits.check_caller(&caller)?;
         tracing::debug!(caller = %caller.label(), method = %parts.method, path = parts.uri.path(), "api");

@@ -1397,9 +1397,7 @@ pub struct ApiDoc;
 impl ApiDoc {
     /// The document as JSON.
     pub fn json() -> String {
-        let mut doc = ApiDoc::openapi();
-        doc.merge(crate::signals::SignalsDoc::openapi());
-        doc.to_pretty_json().unwrap_or_default()
+        ApiDoc::openapi().to_pretty_json().unwrap_or_default()
     }
 }
 
@@ -1450,8 +1448,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route(
             &format!("{a}/keys/{{id}}"),
             axum::routing::delete(revoke_key),
-        )
-        .merge(crate::signals::router());
+        );
     Router::new()
         .nest("/api/v1", v1)
         .fallback(not_found)

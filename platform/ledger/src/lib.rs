@@ -24,7 +24,6 @@ mod capital;
 mod record;
 mod schema;
 mod settle;
-pub mod signals;
 mod statement;
 
 use std::time::Duration;

@@ -26,11 +26,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "the user API: API keys, request nonces, history indexes",
         include_str!("../migrations/0003_api.sql"),
     ),
-    (
-        5,
-        "signals: per-bot signal secrets, received signals",
-        include_str!("../migrations/0005_signals.sql"),
-    ),
 ];
 
 /// The schema version this build writes.

@@ -2,7 +2,6 @@
 
 pub mod archive;
 pub mod market_data;
-pub mod signals;
 
 pub use tradewind_bot::instrument::{InstrumentOverrides, instrument_at};
 
@@ -36,8 +35,6 @@ pub struct Request {
     pub blob: archive::BlobArgs,
     /// Where to write a Model strategy's decisions (`--trace-decisions`).
     pub trace: Option<PathBuf>,
-    /// External signals for a Signal strategy (`--signals`).
-    pub signals: Option<PathBuf>,
 }
 
 /// Runs a backtest and returns the report view (nothing written yet). The data is read
@@ -62,13 +59,6 @@ pub fn run(req: &Request) -> Result<ReportView> {
             );
         };
         m.trace = true;
-    }
-    if req.signals.is_some() && !bot.strategy.takes_signals() {
-        anyhow::bail!(
-            "--signals: Strategy {} is of type {:?}, which does not take signals (use type Signal)",
-            cfg.strategy_name,
-            cfg.strategy.type_
-        );
     }
     let venue_fees = bot.venue_fees.to_string();
     let timeframe = cfg.strategy.timeframe.seconds();
@@ -153,10 +143,6 @@ fn run_stream(
     let mut rec = Recorder::new(settings.capital);
     let mut stats = StatsAccumulator::new(&StatsConfig::default());
     let mut engine = Backtest::new(settings, strategy);
-    let mut signals = signals::Feed::new(match &req.signals {
-        Some(path) => signals::load(path)?,
-        None => Vec::new(),
-    });
     let mut trace = match (&req.trace, &bot.strategy) {
         (Some(path), tradewind_core::strategy::StrategyConfig::Model(m)) => {
             Some(crate::features::trace_writer(path, m)?)
@@ -168,9 +154,6 @@ fn run_stream(
     let streamed = source(&mut |bars: &[Bar]| -> Result<()> {
         let t = std::time::Instant::now();
         for bar in bars {
-            for signal in signals.before(bar.ts) {
-                engine.on_signal(signal)?;
-            }
             engine.step(bar)?;
             if let Some(out) = &mut trace {
                 for d in engine.drain_decisions() {
@@ -200,9 +183,6 @@ fn run_stream(
     }
     if let Some(out) = &mut trace {
         std::io::Write::flush(out)?;
-    }
-    for signal in signals.rest() {
-        engine.on_signal(signal)?;
     }
     let outcome = engine.finish();
     for p in outcome.portfolio.equity_curve() {
