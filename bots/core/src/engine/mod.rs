@@ -40,7 +40,9 @@ use crate::orders::{
 };
 use crate::portfolio::{ClosedTrade, EquityPoint, Portfolio, PortfolioError};
 use crate::risk::{ClosePosition, Halt, OrderContext, RiskLimits, RiskManager, RiskRefusal};
-use crate::strategy::{Action, Actions, Context, OpenOrder, OrderSize, PlannedOrder, Strategy};
+use crate::strategy::{
+    Action, Actions, Context, OpenOrder, OrderSize, PlannedOrder, Signal, SignalOutcome, Strategy,
+};
 
 pub use clock::{Clock, SimulatedClock};
 pub use sizing::Sizing;
@@ -419,6 +421,62 @@ impl<V: Venue> Engine<V> {
             self.monitor(now)?;
         }
         Ok(())
+    }
+
+    /// An external signal, at its time: the strategy decides (only the Signal strategy
+    /// acts), and its orders are sized at the venue's last price and pass the pre-trade
+    /// risk checks like any other. Under the next-bar-open model (a backtest's default)
+    /// sized entries and exits wait for the next bar's open, as decisions on a bar do.
+    /// Nothing is done while trading is halted, or before the first price. The outcome
+    /// is also kept as a note (and as activity, for a worker's events).
+    pub fn on_signal(&mut self, signal: &Signal) -> Result<SignalOutcome, BacktestError> {
+        self.clock.advance_to(signal.ts);
+        let ts = self.clock.now();
+        let outcome = if let Some(halt) = self.risk.halt() {
+            SignalOutcome::Skipped(format!("trading is halted: {halt}"))
+        } else {
+            let ctx = context(&self.settings, &self.portfolio, &self.open, ts);
+            let outcome = self.strategy.on_signal(&ctx, signal, &mut self.actions);
+            let price = self.exchange.last_price();
+            match (outcome == SignalOutcome::Acted, price) {
+                (true, Some(price)) => {
+                    let actions: Vec<Action> = self.actions.drain().collect();
+                    for action in actions {
+                        if self.settings.fill_model == BarFillModel::NextBarOpen
+                            && is_sized_at_fill(&action)
+                        {
+                            self.deferred.push(action);
+                        } else {
+                            self.execute(action, price, ts);
+                        }
+                    }
+                    self.handle_events()?;
+                    self.portfolio.mark(INSTRUMENT, price, ts)?;
+                    self.monitor(ts)?;
+                    outcome
+                }
+                (true, None) => {
+                    self.actions.drain().for_each(drop);
+                    SignalOutcome::Skipped("no price yet (no bar before the signal)".into())
+                }
+                (false, _) => {
+                    self.actions.drain().for_each(drop);
+                    outcome
+                }
+            }
+        };
+        let text = match &outcome {
+            SignalOutcome::Acted => format!("signal {} {}: acted", signal.id, signal.action),
+            SignalOutcome::Skipped(why) => {
+                format!("signal {} {}: skipped: {why}", signal.id, signal.action)
+            }
+        };
+        self.record(|| Activity::StrategyNote {
+            ts,
+            text: text.clone(),
+        });
+        self.note(text);
+        Ok(outcome)
     }
 
     /// Runs the post-trade monitors and acts on what they ask for.

@@ -17,6 +17,7 @@ use super::grid::GridParams;
 use super::market_maker::MarketMakerParams;
 use super::model::ModelConfig;
 use super::rsi_reversion::RsiReversionConfig;
+use super::signal::SignalConfig;
 use super::sma_cross::SmaCrossConfig;
 
 /// A strategy parameter that cannot be used.
@@ -59,6 +60,15 @@ pub enum StrategyConfig {
     MarketMaker(MarketMakerParams),
     /// Features, an ONNX model and a decision rule.
     Model(ModelConfig),
+    /// Enter, exit or flatten on external signals.
+    Signal(SignalConfig),
+}
+
+impl StrategyConfig {
+    /// Whether the strategy acts on external signals.
+    pub fn takes_signals(&self) -> bool {
+        matches!(self, StrategyConfig::Signal(_))
+    }
 }
 
 /// `p` at the instrument's price precision, exactly on a tick.

@@ -14,10 +14,12 @@ pub mod grid;
 pub mod market_maker;
 pub mod model;
 pub mod rsi_reversion;
+pub mod signal;
 pub mod sma_cross;
 
 pub use actions::{Action, Actions, OrderSize, PlannedOrder};
 pub use config::{ConfigError, StrategyConfig};
+pub use signal::{Signal, SignalAction, SignalOutcome};
 
 use crate::data::{Bar, Side, UnixNanos};
 use crate::fixed::{Money, Price, Quantity};
@@ -87,6 +89,20 @@ pub trait Strategy: Send {
 
     /// Moves the decisions a model strategy traced since the last call into `out`.
     fn drain_decisions(&mut self, _out: &mut Vec<model::Decision>) {}
+
+    /// Called for an external signal; says whether the strategy acted on it. Only the
+    /// Signal strategy takes signals.
+    fn on_signal(
+        &mut self,
+        _ctx: &Context<'_>,
+        _signal: &Signal,
+        _out: &mut Actions,
+    ) -> SignalOutcome {
+        SignalOutcome::Skipped(format!(
+            "the {} strategy does not take signals",
+            self.name()
+        ))
+    }
 }
 
 /// Builds the configured strategy for one instrument: grid bounds must lie on its ticks
@@ -108,6 +124,7 @@ pub fn build(
             market_maker::MarketMakerConfig::new(p, instrument)?,
         )),
         StrategyConfig::Model(c) => Box::new(model::Model::new(c)?),
+        StrategyConfig::Signal(c) => Box::new(signal::SignalStrategy::new(c.clone())),
     })
 }
 
