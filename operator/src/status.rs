@@ -284,7 +284,7 @@ pub fn with_backtest(
             )
         }
         BacktestRun::Succeeded(summary) => {
-            status.backtest = Some(summary.clone());
+            status.backtest = Some(summary.as_ref().clone());
             let job = summary.job.as_deref().unwrap_or_default();
             let ret = summary.total_return.as_deref().unwrap_or("n/a");
             (

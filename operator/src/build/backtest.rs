@@ -309,7 +309,7 @@ pub enum BacktestRun {
         job: String,
     },
     /// Finished; its summary.
-    Succeeded(BacktestSummary),
+    Succeeded(Box<BacktestSummary>),
     /// Failed for good; why, from the pod.
     Failed {
         /// The Job.
@@ -368,7 +368,7 @@ pub fn outcome(job: &Job, pods: &[Pod], report: Option<&str>) -> BacktestRun {
             Some(Ok(mut summary)) => {
                 summary.job = Some(name);
                 summary.report = report.map(str::to_owned);
-                BacktestRun::Succeeded(summary)
+                BacktestRun::Succeeded(Box::new(summary))
             }
             Some(Err(e)) => BacktestRun::Failed {
                 job: name,

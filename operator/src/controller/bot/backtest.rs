@@ -70,7 +70,7 @@ pub async fn ensure(
             .filter(|s| s.job.as_deref() == Some(name.as_str()))
         {
             // Ran to its end already; the Job was deleted since.
-            Some(summary) => BacktestRun::Succeeded(summary),
+            Some(summary) => BacktestRun::Succeeded(Box::new(summary)),
             None => {
                 let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
                 apply_one(&cms, &built.config_map)
