@@ -169,6 +169,49 @@ pub fn selector_labels(bot: &str) -> BTreeMap<String, String> {
     ])
 }
 
+/// The operator ↔ `tradewind-bot backtest` contract of a Backtest bot's Job: where its
+/// pod finds its claims, which variables it reads, where it leaves its summary.
+pub mod backtest {
+    /// Directory under which each claim the backtest reads or writes is mounted, at
+    /// `{CLAIMS_DIR}/{claimName}`.
+    pub const CLAIMS_DIR: &str = "/var/lib/tradewind/claims";
+    /// Where the pod writes its summary ([`crate::BacktestSummary`] as JSON) or, on a
+    /// failure, the error: the container's `terminationMessagePath`, which Kubernetes
+    /// copies into the container status.
+    pub const TERMINATION_LOG: &str = "/dev/termination-log";
+    /// Longest termination message Kubernetes keeps (bytes).
+    pub const MAX_TERMINATION_MESSAGE: usize = 4096;
+    /// Label on a bot's backtest Jobs (and their ConfigMaps), value [`COMPONENT`].
+    pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+    /// Value of [`COMPONENT_LABEL`] on a bot's backtest Jobs.
+    pub const COMPONENT: &str = "backtest";
+    /// Name of the container running the backtest.
+    pub const CONTAINER: &str = "backtest";
+
+    /// Environment variables of the backtest container (each also a `backtest` flag).
+    pub mod env {
+        /// The market data (`--data`): a file path, `archive:…`, `blob://…` or a URL.
+        pub const DATA: &str = "TRADEWIND_BACKTEST_DATA";
+        /// Directory for report.json and report.html (`--out`).
+        pub const OUT: &str = "TRADEWIND_BACKTEST_OUT";
+        /// Blob Storage directory the reports are uploaded to (`--report-to`).
+        pub const REPORT_TO: &str = "TRADEWIND_BACKTEST_REPORT_TO";
+        /// Where the summary goes (`--summary-file`).
+        pub const SUMMARY_FILE: &str = "TRADEWIND_BACKTEST_SUMMARY_FILE";
+    }
+
+    /// The Job of a bot's backtest whose inputs hash to `hash`: `{bot}-bt-{hash}`, a DNS
+    /// label (its pods' names and the `job-name` label derive from it).
+    pub fn job_name(bot: &str, hash: &str) -> String {
+        let suffix = format!("-bt-{hash}");
+        // Room for an Indexed Job's `-{index}` in its pods' host names.
+        let keep = super::MAX_LABEL.saturating_sub(suffix.len() + 6);
+        let head = super::bounded_name(bot, keep);
+        let head = head.trim_end_matches(['-', '.']).replace('.', "-");
+        format!("{head}{suffix}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +243,19 @@ mod tests {
         assert!(is_worker_of(&sa, &long));
         assert!(!is_worker_of(&sa, &other));
         assert_ne!(worker_name(&other), sa);
+    }
+
+    #[test]
+    fn a_backtest_job_name_is_a_dns_label_per_bot_and_hash() {
+        assert_eq!(backtest::job_name("btc", "0123abcd"), "btc-bt-0123abcd");
+        let long = "a".repeat(200);
+        let name = backtest::job_name(&long, "0123456789abcdef");
+        assert!(name.len() <= MAX_LABEL, "{name}");
+        assert!(name.ends_with("-bt-0123456789abcdef"));
+        assert_ne!(
+            backtest::job_name(&format!("{long}b"), "0123456789abcdef"),
+            name
+        );
+        assert_eq!(backtest::job_name("a.b", "00"), "a-b-bt-00");
     }
 }

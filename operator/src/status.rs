@@ -246,3 +246,78 @@ pub fn operator_owned(status: &TradingBotStatus) -> TradingBotStatus {
         .retain(|c| c.type_ != types::TRADING && c.type_ != types::HALTED);
     s
 }
+
+/// Reason of Ready while a Backtest bot's Job runs.
+pub const BACKTEST_RUNNING: &str = "BacktestRunning";
+/// Reason of Ready when a Backtest bot's Job succeeded (its summary is in the status).
+pub const BACKTEST_SUCCEEDED: &str = "BacktestSucceeded";
+/// Reason of Ready when a Backtest bot's Job failed for good.
+pub const BACKTEST_FAILED: &str = "BacktestFailed";
+
+/// The status of a Backtest bot whose backtest runs as a Job, on top of what [`compute`]
+/// made: Available and Ready say where the Job stands, `backtest` holds its summary once
+/// it succeeded (and nothing while a run of the current spec is pending or failed, so
+/// a summary never describes another configuration than the spec's). Unchanged when the
+/// bot's references are unresolved (that is what Ready says then).
+pub fn with_backtest(
+    mut status: TradingBotStatus,
+    bot: &TradingBot,
+    run: &crate::build::BacktestRun,
+    now: Time,
+) -> TradingBotStatus {
+    use crate::build::BacktestRun;
+    let unresolved = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == types::READY && c.status == "False" && c.reason != BACKTEST_ONLY);
+    if unresolved || bot.spec.mode != Mode::Backtest {
+        return status;
+    }
+    let generation = bot.metadata.generation;
+    let (ready, reason, message) = match run {
+        BacktestRun::Running { job } => {
+            status.backtest = None;
+            (
+                false,
+                BACKTEST_RUNNING,
+                format!("the backtest runs as Job {job}"),
+            )
+        }
+        BacktestRun::Succeeded(summary) => {
+            status.backtest = Some(summary.as_ref().clone());
+            let job = summary.job.as_deref().unwrap_or_default();
+            let ret = summary.total_return.as_deref().unwrap_or("n/a");
+            (
+                true,
+                BACKTEST_SUCCEEDED,
+                format!(
+                    "Job {job} ran {} bars: {} trades, total return {ret}; see status.backtest",
+                    summary.bars, summary.trades
+                ),
+            )
+        }
+        BacktestRun::Failed { job, message } => {
+            status.backtest = None;
+            status.phase = Some(Phase::Failed);
+            (
+                false,
+                BACKTEST_FAILED,
+                format!("Job {job} failed: {message}"),
+            )
+        }
+    };
+    for type_ in [types::AVAILABLE, types::READY] {
+        set_condition(
+            &mut status.conditions,
+            ConditionUpdate {
+                type_,
+                status: Status::from(ready),
+                reason,
+                message: message.clone(),
+            },
+            generation,
+            now.clone(),
+        );
+    }
+    status
+}

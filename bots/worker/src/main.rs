@@ -27,13 +27,18 @@ enum Command {
     /// report.json and report.html.
     Backtest {
         /// YAML file(s) with the TradingBot, its Strategy and optional CommissionPlan.
-        #[arg(short = 'f', long = "file", required = true)]
+        #[arg(short = 'f', long = "file", required_unless_present = "config")]
         files: Vec<PathBuf>,
+        /// Instead of -f: the resolved configuration the operator writes (`bot.json`), as
+        /// in a backtest Job.
+        #[arg(long, env = tradewind_crds::contract::env::CONFIG)]
+        config: Option<PathBuf>,
         /// Market data: OHLCV CSV (with header), Binance kline CSV, trade JSONL, a
-        /// columnar `.twb` file, or a range of archived days:
+        /// columnar `.twb` file, an `http(s)://` URL of one (downloaded first), or a
+        /// range of archived days:
         /// `blob://{account}/{container}/{venue}/{symbol}?from=YYYY-MM-DD&to=YYYY-MM-DD`
         /// or `archive:{dir}/{venue}/{symbol}?from=…&to=…` (`&timeframe=1m` by default).
-        #[arg(long)]
+        #[arg(long, env = tradewind_crds::contract::backtest::env::DATA)]
         data: PathBuf,
         /// The bot to run when the files hold several. Repeat it to backtest several
         /// bots on the same data: each report goes to OUT/<bot>/ and a comparison is
@@ -41,8 +46,16 @@ enum Command {
         #[arg(long)]
         bot: Vec<String>,
         /// Directory for report.json and report.html.
-        #[arg(long, default_value = ".")]
+        #[arg(long, default_value = ".", env = tradewind_crds::contract::backtest::env::OUT)]
         out: PathBuf,
+        /// Also upload report.json and report.html to this Blob Storage directory,
+        /// `blob://{account}/{container}[/{prefix}]` (signing in as for `blob://` data).
+        #[arg(long, env = tradewind_crds::contract::backtest::env::REPORT_TO)]
+        report_to: Option<String>,
+        /// Write the summary (JSON, at most 4 KiB) to this file, or the error if the
+        /// backtest fails: a Job's termination message.
+        #[arg(long, env = tradewind_crds::contract::backtest::env::SUMMARY_FILE)]
+        summary_file: Option<PathBuf>,
         /// Price tick (default: the data's price precision).
         #[arg(long)]
         tick_size: Option<String>,
@@ -191,6 +204,49 @@ fn write_reports(view: &report::ReportView, out: &std::path::Path) -> Result<Pat
     Ok(html)
 }
 
+/// A backtest as a Job runs it: one bot, the reports written (and uploaded), the summary
+/// returned.
+struct JobRun {
+    files: Vec<PathBuf>,
+    config: Option<PathBuf>,
+    data: PathBuf,
+    bot: Option<String>,
+    out: PathBuf,
+    report_to: Option<String>,
+    instrument: backtest::InstrumentOverrides,
+    blob: backtest::archive::BlobArgs,
+}
+
+fn backtest_job(job: &JobRun) -> Result<tradewind_crds::BacktestSummary> {
+    let data = backtest::fetch_data(&job.data, &std::env::temp_dir())?;
+    let view = backtest::run(&backtest::Request {
+        files: job.files.clone(),
+        config: job.config.clone(),
+        bot: job.bot.clone(),
+        data,
+        instrument: job.instrument.clone(),
+        blob: job.blob.clone(),
+        trace: None,
+    })?;
+    print!("{}", report::table::render(&view));
+    let html = write_reports(&view, &job.out)?;
+    let json = job.out.join("report.json");
+    if let Some(to) = &job.report_to {
+        backtest::archive::upload(
+            to,
+            &[
+                ("report.json", json.as_path()),
+                ("report.html", html.as_path()),
+            ],
+            &job.blob,
+        )?;
+        println!("reports uploaded to {to}");
+    } else {
+        println!("HTML report: {}", html.display());
+    }
+    Ok(backtest::summary::of(&view))
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Data(DataCommand::Convert {
@@ -279,15 +335,47 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Backtest {
             files,
+            config,
             data,
             bot,
             out,
+            report_to,
+            summary_file,
             tick_size,
             lot_size,
             min_notional,
             blob,
             trace_decisions,
         } => {
+            if let Some(summary_file) = summary_file {
+                if bot.len() > 1 {
+                    anyhow::bail!("--summary-file takes one bot");
+                }
+                // In a Job: the summary, or the error, is what the operator reads.
+                let job = JobRun {
+                    files,
+                    config,
+                    data,
+                    bot: bot.into_iter().next(),
+                    out,
+                    report_to,
+                    instrument: backtest::InstrumentOverrides {
+                        tick_size,
+                        lot_size,
+                        min_notional,
+                    },
+                    blob,
+                };
+                let result = backtest_job(&job);
+                let message = match &result {
+                    Ok(summary) => backtest::summary::message(summary),
+                    Err(e) => backtest::summary::error_message(e),
+                };
+                std::fs::write(&summary_file, message)
+                    .with_context(|| format!("writing {}", summary_file.display()))?;
+                return result.map(|_| ());
+            }
+            let data = backtest::fetch_data(&data, &std::env::temp_dir())?;
             let instrument = backtest::InstrumentOverrides {
                 tick_size,
                 lot_size,
@@ -295,6 +383,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let request = |bot: Option<String>| backtest::Request {
                 files: files.clone(),
+                config: config.clone(),
                 bot,
                 data: data.clone(),
                 instrument: instrument.clone(),

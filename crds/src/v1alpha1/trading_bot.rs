@@ -167,6 +167,130 @@ pub struct BacktestSpec {
     /// ledger, never here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub venue_fees: Option<TradingFees>,
+    /// The market data a Backtest bot runs over in the cluster: with it the operator runs
+    /// the backtest as a Job; without it the bot runs nowhere (`tradewind-bot backtest`
+    /// on a laptop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<BacktestData>,
+    /// Where the in-cluster backtest writes report.json and report.html; unset: only
+    /// the summary in the status is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports: Option<BacktestReports>,
+}
+
+/// A path on a PersistentVolumeClaim of the bot's namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!self.path.startsWith('/') && !('/' + self.path + '/').contains('/../')").message("path is relative to the claim's root and must not contain '..'"))]
+pub struct ClaimPath {
+    /// The PersistentVolumeClaim.
+    #[schemars(length(min = 1, max = 253))]
+    pub claim_name: String,
+    /// Path inside the claim.
+    #[schemars(length(min = 1, max = 1024))]
+    pub path: String,
+}
+
+/// The market data of an in-cluster backtest: exactly one source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("[has(self.archive), has(self.url), has(self.volume)].filter(x, x).size() == 1").message("set exactly one of archive, url and volume"))]
+pub struct BacktestData {
+    /// A range of days archived in Blob Storage:
+    /// `blob://{account}/{container}/{venue}/{symbol}?from=YYYY-MM-DD&to=YYYY-MM-DD`
+    /// (`&timeframe=1m` by default), read with the bot's Azure identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 2048),
+        regex(
+            pattern = r"^blob://[^/?]+/[^/?]+/[^/?]+/[^/?]+\?(.*&)?from=[0-9]{4}-[0-9]{2}-[0-9]{2}(&.*)?$"
+        )
+    )]
+    pub archive: Option<String>,
+    /// A market-data file (any format `tradewind-bot backtest --data` reads) to download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^https?://"))]
+    pub url: Option<String>,
+    /// A market-data file on a claim; or, with `?from=YYYY-MM-DD&to=YYYY-MM-DD` after the
+    /// path, a range of days archived under `{path}` (`{dir}/{venue}/{symbol}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<ClaimPath>,
+}
+
+/// Where an in-cluster backtest's reports go: exactly one place. Each run writes into
+/// its own directory, `{prefix}/{bot}/{run}/`, `{run}` being the Job's name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.blob) != has(self.volume)").message("set exactly one of blob and volume"))]
+pub struct BacktestReports {
+    /// A Blob Storage prefix, `blob://{account}/{container}[/{prefix}]`, written with the
+    /// bot's Azure identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 2048),
+        regex(pattern = r"^blob://[^/?]+/[^/?]+(/[^?]*)?$")
+    )]
+    pub blob: Option<String>,
+    /// A directory on a claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<ClaimPath>,
+}
+
+/// The result of a backtest: what `tradewind-bot backtest --summary-file` writes (the
+/// pod's termination message, at most 4 KiB) and what the operator copies into
+/// `status.backtest`. Ratios are decimal strings (fractions, e.g. `"0.125"` for 12.5 %);
+/// money is the capital currency's exact decimal.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BacktestSummary {
+    /// The Job that ran it (set by the operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// First bar (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// Last bar (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    /// Bars run.
+    #[serde(default)]
+    pub bars: u64,
+    /// Closed round trips.
+    #[serde(default)]
+    pub trades: u64,
+    /// Equity at the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_equity: Option<String>,
+    /// Equity at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_equity: Option<String>,
+    /// Total return, a fraction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_return: Option<String>,
+    /// Compound annual growth rate, a fraction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cagr: Option<String>,
+    /// Annualised Sharpe ratio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharpe: Option<String>,
+    /// Annualised Sortino ratio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sortino: Option<String>,
+    /// Largest peak-to-trough decline, a positive fraction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_drawdown: Option<String>,
+    /// Winning trades / trades.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub win_rate: Option<String>,
+    /// Gross profit / gross loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profit_factor: Option<String>,
+    /// Why the bot halted, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halt: Option<String>,
+    /// Where report.json and report.html are (a `blob://` or claim URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
 /// What a new Live session does when the account already holds the bot's base asset
@@ -390,4 +514,7 @@ pub struct TradingBotStatus {
     /// Performance reported by the worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performance: Option<Performance>,
+    /// The last in-cluster backtest's result (mode Backtest with `spec.backtest.data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<BacktestSummary>,
 }

@@ -3,6 +3,7 @@
 //! tested from YAML fixtures and `tradewind-operator render` shows exactly what a
 //! reconcile would apply.
 
+mod backtest;
 mod config_map;
 mod deployment;
 mod hash;
@@ -14,6 +15,10 @@ mod settlement;
 mod storage;
 mod telemetry;
 
+pub use backtest::{
+    BacktestJob, BacktestRun, backtest_job, backtest_labels, backtest_selector, outcome,
+    parse_summary,
+};
 pub use config_map::config_map;
 pub use deployment::{CONFIG_HASH_ANNOTATION, METRICS_PORT, deployment};
 pub use hash::config_hash;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -149,6 +149,25 @@ impl Context {
         }
     }
 
+    /// Publishes a Normal Event about `obj` (logged, never fatal, when it fails).
+    pub async fn inform<K: kube::Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        reason: &str,
+        note: String,
+    ) {
+        let event = kube::runtime::events::Event {
+            type_: kube::runtime::events::EventType::Normal,
+            reason: reason.into(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(object = %key(obj), %e, "could not publish an Event");
+        }
+    }
+
     /// Every bot the controller's store holds (empty before the controllers run).
     pub fn all_bots(&self) -> Vec<Arc<TradingBot>> {
         self.bots
@@ -254,6 +273,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
     let deployments: Api<Deployment> = api(&client, namespace);
     let cron_jobs: Api<CronJob> = api(&client, namespace);
     let config_maps: Api<ConfigMap> = api(&client, namespace);
+    let jobs: Api<Job> = api(&client, namespace);
     let cfg = watcher::Config::default();
     // Bounded concurrency: a thousand new bots must not become a thousand simultaneous
     // reconciles (memory, and a thundering herd on the API server).
@@ -271,6 +291,17 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
                 "{}={}",
                 tradewind_crds::contract::labels::MANAGED_BY,
                 tradewind_crds::contract::labels::OPERATOR
+            )),
+        )
+        // A Backtest bot's Job finishing updates its status.
+        .owns(
+            jobs,
+            watcher::Config::default().labels(&format!(
+                "{}={},{}={}",
+                tradewind_crds::contract::labels::MANAGED_BY,
+                tradewind_crds::contract::labels::OPERATOR,
+                tradewind_crds::contract::backtest::COMPONENT_LABEL,
+                tradewind_crds::contract::backtest::COMPONENT,
             )),
         )
         .watches(strategies.clone(), cfg.clone(), move |s: Strategy| {

@@ -261,6 +261,47 @@ fn install_run_and_compare(tag: &str, mut values: Value) {
             .status
             .success()
     });
+    // Given market data, the Backtest bot runs as a Job; given other data, as another Job
+    // (the first deleted) and its pods are read for their summary.
+    let job_of = |kc: &Path| {
+        get_json(
+            kc,
+            &[
+                "jobs",
+                "-n",
+                BOTS_NS,
+                "-l",
+                &format!("app.kubernetes.io/instance={bot},app.kubernetes.io/component=backtest"),
+            ],
+        )["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let mut first = Vec::new();
+    for url in ["https://example.com/a.csv", "https://example.com/b.csv"] {
+        kubectl(
+            kc,
+            &[
+                "patch",
+                "tradingbot",
+                bot,
+                "-n",
+                BOTS_NS,
+                "--type",
+                "merge",
+                "-p",
+                &json!({"spec": {"backtest": {"data": {"url": url}}}}).to_string(),
+            ],
+        );
+        eventually(60, "one backtest Job, of the current data", || {
+            let jobs = job_of(kc);
+            jobs.len() == 1 && jobs != first && bot_reason(kc, bot) == "BacktestRunning"
+        });
+        first = job_of(kc);
+    }
     // Suspend one bot, then delete them all (the finalizer runs).
     kubectl(
         kc,

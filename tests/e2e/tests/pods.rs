@@ -250,6 +250,8 @@ fn operator_and_paper_worker_run_as_pods() {
     );
     assert!(id.starts_with("process://"), "{id}");
 
+    backtest_runs_as_a_job(&k, &dir);
+
     // The examples validate; the Paper bot's worker pod runs, holds the Lease, trades
     // on the mock's market data and reports its performance.
     let bot_file = dir.join("paper-bot.yaml");
@@ -511,4 +513,203 @@ fn operator_and_paper_worker_run_as_pods() {
         logs.contains("forbidden")
     });
     assert!(logs.contains("tradingbots/status"), "{logs}");
+}
+
+/// The Job's pod really runs `tradewind-bot backtest` over the sample on a claim; the
+/// summary lands in the bot's status, the reports on the other claim. Reconciles that
+/// change nothing (the Job deleted meanwhile, an annotation) run nothing; an edit runs
+/// it again; bad data fails it with the pod's error in the status. The bot goes at the
+/// end, and with it its Jobs and their pods.
+fn backtest_runs_as_a_job(k: &K, dir: &Path) {
+    let ns = "trading";
+    // The claims first, with the sample on the data claim (the test kubelet keeps a
+    // directory per claim), then the bot.
+    let example =
+        std::fs::read_to_string(repo().join("examples/backtests/btc-ema-job.yaml")).unwrap();
+    let claims: Vec<&str> = example
+        .split("\n---\n")
+        .filter(|d| d.contains("kind: PersistentVolumeClaim"))
+        .collect();
+    assert_eq!(claims.len(), 2);
+    let claims_file = dir.join("claims.yaml");
+    std::fs::write(&claims_file, claims.join("\n---\n")).unwrap();
+    k.ok(&["apply", "-n", ns, "-f", claims_file.to_str().unwrap()]);
+    let uid = k.get(ns, "pvc/market-data", "{.metadata.uid}");
+    let claim = dir
+        .join("kubelet/claims")
+        .join(ns)
+        .join(format!("market-data-{}", uid.trim()));
+    std::fs::create_dir_all(&claim).unwrap();
+    std::fs::copy(
+        repo().join("examples/data/binance_spot_btcusdt_1s_klines.csv"),
+        claim.join("binance_spot_btcusdt_1s_klines.csv"),
+    )
+    .unwrap();
+    k.ok(&[
+        "apply",
+        "-n",
+        ns,
+        "-f",
+        "examples/demo/btc-scalper.yaml",
+        "-f",
+        "examples/backtests/btc-ema-job.yaml",
+    ]);
+    let bot = "tradingbot/btc-ema-job";
+    let status = |k: &K| -> Value {
+        serde_json::from_str(&k.ok(&["get", "-n", ns, bot, "-o", "json"])).unwrap()
+    };
+    let ready = |s: &Value| -> (String, String, String) {
+        let c = s["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "Ready")
+            .cloned()
+            .unwrap_or_default();
+        (
+            c["status"].as_str().unwrap_or_default().to_owned(),
+            c["reason"].as_str().unwrap_or_default().to_owned(),
+            c["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let mut s = Value::Null;
+    eventually(120, "the backtest Job to finish", || {
+        s = status(k);
+        matches!(ready(&s).1.as_str(), "BacktestSucceeded" | "BacktestFailed")
+    });
+    let (ok, reason, message) = ready(&s);
+    assert_eq!(
+        (ok.as_str(), reason.as_str()),
+        ("True", "BacktestSucceeded"),
+        "{message}"
+    );
+    let summary = &s["status"]["backtest"];
+    let job = summary["job"]
+        .as_str()
+        .expect("the Job in the summary")
+        .to_owned();
+    assert!(summary["bars"].as_u64().unwrap_or(0) > 100, "{summary}");
+    assert!(summary["trades"].as_u64().unwrap_or(0) > 0, "{summary}");
+    assert!(
+        summary["finalEquity"]
+            .as_str()
+            .is_some_and(|e| e.parse::<f64>().is_ok()),
+        "{summary}"
+    );
+    assert!(
+        summary["start"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("20")),
+        "{summary}"
+    );
+    let report = format!("pvc://backtest-reports/runs/btc-ema-job/{job}/");
+    assert_eq!(summary["report"], report.as_str());
+    let reports_uid = k.get(ns, "pvc/backtest-reports", "{.metadata.uid}");
+    let out = dir
+        .join("kubelet/claims")
+        .join(ns)
+        .join(format!("backtest-reports-{}", reports_uid.trim()))
+        .join("runs/btc-ema-job")
+        .join(&job);
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["bars"].as_u64(), summary["bars"].as_u64(), "{json}");
+    assert!(out.join("report.html").is_file());
+    // The pod's termination message is the summary the status holds.
+    let pods = format!("pods -l batch.kubernetes.io/job-name={job}");
+    let message = k.get(
+        ns,
+        &pods,
+        "{.items[?(@.status.phase==\"Succeeded\")].status.containerStatuses[0].state.terminated.message}",
+    );
+    let message: Value = serde_json::from_str(&message).expect("a JSON termination message");
+    assert_eq!(message["bars"], summary["bars"]);
+
+    // The Job deleted, the bot annotated: nothing runs again (the summary is in the
+    // status); then an edit runs a new Job and the old one goes.
+    k.ok(&["delete", "-n", ns, &format!("job/{job}"), "--wait=true"]);
+    k.ok(&["annotate", "-n", ns, bot, "example.com/touched=1"]);
+    k.ok(&[
+        "patch",
+        "-n",
+        ns,
+        bot,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"capital":{"amount":"20000"}}}"#,
+    ]);
+    let mut second = String::new();
+    eventually(120, "the edited bot's backtest to succeed", || {
+        s = status(k);
+        second = s["status"]["backtest"]["job"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        ready(&s).1 == "BacktestSucceeded" && !second.is_empty() && second != job
+    });
+    let jobs = k.ok(&[
+        "get",
+        "-n",
+        ns,
+        "jobs",
+        "-l",
+        "app.kubernetes.io/instance=btc-ema-job",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(jobs.trim(), format!("job.batch/{second}"));
+    // One BacktestStarted Event per Job, each published once (a second run of the same
+    // Job would have made it a series).
+    let events: Value =
+        serde_json::from_str(&k.ok(&["get", "-n", ns, "events.v1.events.k8s.io", "-o", "json"]))
+            .unwrap();
+    let started: Vec<&Value> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reason"] == "BacktestStarted" && e["regarding"]["name"] == "btc-ema-job")
+        .collect();
+    assert!(
+        started.iter().all(|e| e["series"].is_null()),
+        "{started:#?}"
+    );
+    let notes: Vec<&str> = started.iter().filter_map(|e| e["note"].as_str()).collect();
+    assert!(
+        notes.contains(&format!("started Job {second}").as_str()),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().filter(|n| n.contains(job.as_str())).count() <= 1,
+        "{notes:?}"
+    );
+
+    // Data that is not there: the Job fails (its retries too) and the status says why.
+    k.ok(&[
+        "patch",
+        "-n",
+        ns,
+        bot,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"backtest":{"data":{"volume":{"claimName":"market-data","path":"missing.csv"}}}}}"#,
+    ]);
+    eventually(120, "the backtest of missing data to fail", || {
+        s = status(k);
+        ready(&s).1 == "BacktestFailed"
+    });
+    let (ok, _, message) = ready(&s);
+    assert_eq!(ok, "False");
+    assert!(message.contains("missing.csv"), "{message}");
+    assert!(s["status"]["backtest"].is_null(), "{}", s["status"]);
+
+    k.ok(&["delete", "-n", ns, bot, "--timeout=60s"]);
+    eventually(
+        60,
+        "the backtest Jobs and their pods to be collected",
+        || {
+            k.ok(&["get", "-n", ns, "jobs,pods", "-o", "name"])
+                .trim()
+                .is_empty()
+        },
+    );
 }

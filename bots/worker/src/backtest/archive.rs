@@ -241,3 +241,42 @@ pub fn write_file(
     }
     Ok((days, bars))
 }
+
+/// Uploads `files` (blob name, local path) into the Blob Storage directory `target`,
+/// `blob://{account}/{container}[/{prefix}]` (`backtest --report-to`).
+pub fn upload(target: &str, files: &[(&str, &Path)], blob: &BlobArgs) -> Result<()> {
+    let rest = target.strip_prefix("blob://").with_context(|| {
+        format!("--report-to {target}: expected blob://ACCOUNT/CONTAINER[/PREFIX]")
+    })?;
+    let mut parts = rest.splitn(3, '/');
+    let (Some(account), Some(container)) = (
+        parts.next().filter(|a| !a.is_empty()),
+        parts.next().filter(|c| !c.is_empty()),
+    ) else {
+        bail!("--report-to {target}: expected blob://ACCOUNT/CONTAINER[/PREFIX]");
+    };
+    let prefix = parts.next().unwrap_or_default().trim_matches('/');
+    let source = RangeSource::Blob {
+        account: account.to_owned(),
+        container: container.to_owned(),
+    };
+    let Archive::Blob { client, container } = open(&source, blob)? else {
+        bail!("--report-to {target}: not a Blob Storage location");
+    };
+    runtime()?.block_on(async {
+        for (name, path) in files {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let key = if prefix.is_empty() {
+                (*name).to_owned()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            client
+                .put(&container, &key, &bytes)
+                .await
+                .with_context(|| format!("uploading {name} to {target}"))?;
+        }
+        Ok(())
+    })
+}

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod commission;
 pub mod market_data;
+pub mod summary;
 
 pub use tradewind_bot::instrument::{InstrumentOverrides, instrument_at};
 
@@ -26,6 +27,8 @@ use tradewind_crds::bundle;
 pub struct Request {
     /// YAML files with the bot, its Strategy and optional CommissionPlan.
     pub files: Vec<PathBuf>,
+    /// Instead of `files`: the resolved configuration the operator writes (`bot.json`).
+    pub config: Option<PathBuf>,
     /// Which bot, if the files hold several.
     pub bot: Option<String>,
     /// Market-data file.
@@ -46,7 +49,19 @@ pub struct Request {
 /// the decision (more decimals, closer spacing) stops the run; the whole file is then
 /// checked first and streamed again.
 pub fn run(req: &Request) -> Result<ReportView> {
-    let cfg = bundle::load(&req.files, req.bot.as_deref())?.config;
+    let cfg = match &req.config {
+        Some(path) if req.files.is_empty() => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            tradewind_bot::run::config::parse(path, &text)?
+        }
+        None if req.files.is_empty() => {
+            anyhow::bail!(
+                "give the bot's YAML with -f FILE or its resolved configuration with --config"
+            )
+        }
+        _ => bundle::load(&req.files, req.bot.as_deref())?.config,
+    };
     if cfg.bot.mode != Mode::Backtest {
         tracing::info!(mode = ?cfg.bot.mode, "running a backtest of a bot whose mode is not Backtest");
     }
@@ -291,5 +306,54 @@ fn view(
         fill_sides: rec.fill_sides,
         returns: rec.returns,
         notes: outcome.notes,
+    })
+}
+
+/// The market data as a local path: a URL (`http://`, `https://`) is downloaded into
+/// `dir` first (under its own file name, which tells its format); anything else is
+/// returned as it is.
+pub fn fetch_data(data: &std::path::Path, dir: &std::path::Path) -> Result<PathBuf> {
+    let Some(url) = data
+        .to_str()
+        .filter(|d| d.starts_with("https://") || d.starts_with("http://"))
+    else {
+        return Ok(data.to_path_buf());
+    };
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("data.csv");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let client = tradewind_bot::run::recorder::http_client()?;
+        let mut reply = client
+            .get(url)
+            .send()
+            .await
+            .with_context(|| format!("--data {url}"))?;
+        if !reply.status().is_success() {
+            anyhow::bail!("--data {url}: the server answered {}", reply.status());
+        }
+        let mut file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let mut bytes = 0u64;
+        while let Some(chunk) = reply
+            .chunk()
+            .await
+            .with_context(|| format!("--data {url}: reading the body"))?
+        {
+            file.write_all(&chunk)
+                .with_context(|| format!("writing {}", path.display()))?;
+            bytes += chunk.len() as u64;
+        }
+        tracing::info!(url, bytes, path = %path.display(), "market data downloaded");
+        Ok(path)
     })
 }

@@ -3,6 +3,7 @@
 //! resources → apply the workload with the bot's cloud identity (or, for a Backtest bot,
 //! remove it; after a failed cloud step, leave it as it is) → write the status.
 
+mod backtest;
 mod cloud;
 mod feeds;
 mod fetch;
@@ -142,12 +143,14 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
         cloud::ensure(bot, ctx).await
     };
     let config_hash = children.config_hash.clone();
+    let mut run = None;
     let (deployment, applied) = match &cloud {
         _ if backtest => {
-            // The worker refuses Backtest bots: no pod to crash-loop, the status says how
-            // to run one.
+            // The worker refuses Backtest bots: no worker pod to crash-loop. With data in
+            // its spec the backtest runs as a Job; without, the status says how to run it.
             workload::remove(ctx, bot, &children).await?;
             feeds::prune(ctx, bot).await?;
+            run = backtest::ensure(ctx, bot, &cfg).await?;
             (None, true)
         }
         // The worker's Azure identity comes from the cloud step: applying without it
@@ -174,7 +177,7 @@ async fn apply_bot(bot: &TradingBot, ctx: &Context) -> Result<Action, Error> {
         deployment: deployment.as_ref().and_then(|d| d.status.as_ref()),
         config_hash: applied.then_some(config_hash),
     };
-    status::reconciled(bot, ctx, &observed).await?;
+    status::reconciled(bot, ctx, &observed, run.as_ref()).await?;
     Ok(Action::requeue(match cloud {
         CloudState::Failed(_) => CLOUD_RETRY,
         _ => RESYNC,

@@ -8,9 +8,10 @@ use kube::{Api, ResourceExt};
 use tradewind_crds::{TradingBot, TradingBotStatus};
 
 use super::Error;
+use crate::build::BacktestRun;
 use crate::controller::{Context, key, status_apply_params};
 use crate::dereference::DereferenceError;
-use crate::status::{CloudState, Observed, compute, needs_write, operator_owned};
+use crate::status::{CloudState, Observed, compute, needs_write, operator_owned, with_backtest};
 
 /// The time conditions are stamped with.
 pub fn now() -> Time {
@@ -44,8 +45,18 @@ pub async fn reconciled(
     bot: &TradingBot,
     ctx: &Context,
     observed: &Observed<'_>,
+    backtest: Option<&BacktestRun>,
 ) -> Result<(), Error> {
-    let status = compute(bot, observed, now());
+    let mut status = compute(bot, observed, now());
+    if let Some(run) = backtest {
+        status = with_backtest(status, bot, run, now());
+        if let BacktestRun::Failed { message, .. } = run
+            && needs_write(bot, &status)
+        {
+            ctx.warn(bot, crate::status::BACKTEST_FAILED, message.clone())
+                .await;
+        }
+    }
     if let CloudState::Failed(msg) = &observed.cloud
         && needs_write(bot, &status)
     {

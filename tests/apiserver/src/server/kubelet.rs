@@ -485,8 +485,10 @@ fn bwrap_args(hostname: &str, mounts: &[Mount], workdir: &str, argv: &[String]) 
         for part in Path::new(&m.dst).components().skip(1) {
             let next = existing.join(part);
             if !next.exists() {
+                // `/tmp` and `/dev` are the sandbox's own: bwrap makes mount points there.
                 if existing != Path::new("/")
                     && !existing.starts_with("/tmp")
+                    && !existing.starts_with("/dev")
                     && !explode.contains(&existing)
                 {
                     explode.push(existing.clone());
@@ -999,6 +1001,16 @@ impl PodCtx {
         argv: Vec<String>,
     ) -> Result<tokio::process::Command, String> {
         let mut mounts = self.mounts(c)?;
+        // The termination message file, empty at each start (as the kubelet's).
+        let log = self.termination_file(c);
+        std::fs::create_dir_all(log.parent().unwrap_or(self.dir.as_path()))
+            .and_then(|()| std::fs::write(&log, b""))
+            .map_err(|e| format!("creating {}: {e}", log.display()))?;
+        mounts.push(Mount {
+            src: log,
+            dst: termination_path(c).to_owned(),
+            read_only: false,
+        });
         // The mapped executable is the image's content: visible at its own path (which
         // may be under the container's fresh /tmp).
         if let Some(exe) = self.kubelet.cfg.images.lookup(s(c, "/image")) {
@@ -1032,6 +1044,43 @@ impl PodCtx {
             .stdin(Stdio::null())
             .process_group(0);
         Ok(cmd)
+    }
+
+    /// The host file behind a container's `terminationMessagePath`.
+    fn termination_file(&self, c: &Value) -> PathBuf {
+        self.dir.join("termination").join(s(c, "/name"))
+    }
+
+    /// A container's termination message after it exited with `code`: what it wrote to
+    /// its `terminationMessagePath`, else (`FallbackToLogsOnError`, failed) the end of
+    /// its log; at most 4096 bytes, as the kubelet's.
+    fn termination_message(&self, c: &Value, code: i32, log: &Path) -> String {
+        let written = std::fs::read(self.termination_file(c)).unwrap_or_default();
+        let mut text = if written.is_empty()
+            && code != 0
+            && s(c, "/terminationMessagePolicy") == "FallbackToLogsOnError"
+        {
+            let log = std::fs::read(log).unwrap_or_default();
+            // The last 80 lines, at most 2048 bytes.
+            let text = String::from_utf8_lossy(&log).into_owned();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(80)..].join("\n");
+            let from = tail.len().saturating_sub(2048);
+            let from = (from..=tail.len())
+                .find(|i| tail.is_char_boundary(*i))
+                .unwrap_or(tail.len());
+            tail[from..].to_owned()
+        } else {
+            String::from_utf8_lossy(&written).into_owned()
+        };
+        if text.len() > TERMINATION_MESSAGE_MAX {
+            let mut cut = TERMINATION_MESSAGE_MAX;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        text
     }
 
     fn argv(&self, c: &Value, env: &[(String, String)]) -> Vec<String> {
@@ -1069,6 +1118,17 @@ impl PodCtx {
         }
         argv.extend(args);
         argv
+    }
+}
+
+/// Longest termination message kept (as the kubelet's).
+const TERMINATION_MESSAGE_MAX: usize = 4096;
+
+/// Where a container writes its termination message.
+fn termination_path(c: &Value) -> &str {
+    match s(c, "/terminationMessagePath") {
+        "" => "/dev/termination-log",
+        p => p,
     }
 }
 
@@ -1574,7 +1634,11 @@ async fn run_container(ctx: Arc<PodCtx>, i: usize, mut stop: watch::Receiver<Opt
                 exit_code: code,
                 signal,
                 reason: if code == 0 { "Completed" } else { "Error" }.into(),
-                message: String::new(),
+                message: ctx.termination_message(
+                    &c,
+                    code,
+                    &log_dir.join(format!("{restarts}.log")),
+                ),
                 started_at: started_at.clone(),
                 finished_at: util::now_rfc3339(),
             };
