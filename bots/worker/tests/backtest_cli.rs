@@ -379,3 +379,208 @@ fn a_late_row_with_more_decimals_gives_the_report_of_a_file_that_says_so_up_fron
         "two decimals would give 64150.770000002"
     );
 }
+
+/// A dollar-cost-averaging bot on three days of hourly bars at 100, 125 and 80, its
+/// CommissionPlan settled daily: two tiers (20 bp taker below 1,500 of 30-day volume,
+/// 10 bp from it) and 20 % of total profit over the high-water mark.
+const DCA_BOT: &str = r#"
+apiVersion: tradewind.dev/v1alpha1
+kind: Strategy
+metadata:
+  name: dca-12h
+spec:
+  type: Dca
+  timeframe: 1h
+  dca:
+    everyBars: 12
+    notional: "1001"
+---
+apiVersion: tradewind.dev/v1alpha1
+kind: CommissionPlan
+metadata:
+  name: tiered-daily
+spec:
+  currency: USD
+  tradingFees:
+    tiers:
+      - minVolume30d: "0"
+        makerBps: "10"
+        takerBps: "20"
+      - minVolume30d: "1500"
+        makerBps: "5"
+        takerBps: "10"
+  performanceFee:
+    percent: "20"
+    basis: Total
+    settlementPeriod: Daily
+  distribution:
+    - recipient: Platform
+      shareBps: 8000
+    - recipient: Referral
+      level: 1
+      shareBps: 2000
+---
+apiVersion: tradewind.dev/v1alpha1
+kind: TradingBot
+metadata:
+  name: dca
+spec:
+  mode: Backtest
+  strategyRef:
+    name: dca-12h
+  commissionPlanRef:
+    name: tiered-daily
+  accountRef:
+    name: demo
+  venue:
+    exchange: Binance
+  symbols: [BTCUSD]
+  capital:
+    amount: "10000"
+    currency: USD
+  backtest:
+    fillModel: NextBarOpen
+"#;
+
+/// Writes the DCA bot (with or without its plan) and its bars; returns (bot file, data).
+fn dca_fixture(dir: &std::path::Path, with_plan: bool) -> (PathBuf, PathBuf) {
+    // 2026-08-17 00:00 UTC, 72 hourly bars: day 1 at 100, day 2 at 125, day 3 at 80.
+    let start = 1_786_924_800_i64;
+    let mut csv = String::from("timestamp,open,high,low,close,volume\n");
+    for h in 0..72 {
+        let p = ["100.00", "125.00", "80.00"][h / 24];
+        csv.push_str(&format!(
+            "{},{p},{p},{p},{p},1.00000000\n",
+            start + h as i64 * 3600
+        ));
+    }
+    let data = dir.join("bars.csv");
+    std::fs::write(&data, csv).unwrap();
+    let yaml = if with_plan {
+        DCA_BOT.to_owned()
+    } else {
+        DCA_BOT.replace("  commissionPlanRef:\n    name: tiered-daily\n", "")
+    };
+    let bot = dir.join("bot.yaml");
+    std::fs::write(&bot, yaml).unwrap();
+    (bot, data)
+}
+
+#[test]
+fn a_backtest_reports_pnl_net_of_the_venues_fee_and_the_platforms_commission() {
+    let dir = tmpdir("commission");
+    let (bot_file, data) = dca_fixture(&dir, true);
+    let out = bot(&[
+        "backtest",
+        "-f",
+        bot_file.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let m = |v: &serde_json::Value| -> f64 { v.as_str().unwrap().parse().unwrap() };
+
+    // By hand. Every 12th bar buys 1001 USD's worth at the taker fee (Binance's base
+    // 10 bp): exactly 1000 of notional and 1 of venue fee, twice a day (01:00, 13:00).
+    //   day 1 at 100: 2 × 10 units; cash 10000 − 2002 = 7998, equity 7998 + 20 × 100 = 9998.
+    //   day 2 at 125: 2 × 8 units;  cash 5996, equity 5996 + 36 × 125 = 10496.
+    //   day 3 at 80: 2 × 12.5 units; cash 3994, equity 3994 + 61 × 80 = 8874.
+    // Trading fee: day 1 reads 0 of 30-day volume (tier 0, 20 bp: 2 per fill); days 2
+    // and 3 read 2000 and 4000 (tier 1, 10 bp: 1 per fill) → 4 + 2 + 2 = 8.
+    // Performance fee (mark starts at the capital, 10000): day 1 9998 ≤ mark → 0; day 2
+    // (10496 − 10000) × 20 % = 99.2, mark 10496; day 3 8874 ≤ mark → 0.
+    assert_eq!(m(&report["venueFees"]), 6.0);
+    assert_eq!(m(&report["finalEquity"]), 8874.0);
+    let c = &report["commission"];
+    assert_eq!(c["plan"], "tiered-daily");
+    assert_eq!(c["period"], "Daily");
+    assert_eq!(c["performanceBasis"], "Total");
+    assert_eq!(m(&c["tradingFees"]), 8.0);
+    assert_eq!(m(&c["performanceFees"]), 99.2);
+    assert_eq!(m(&c["total"]), 107.2);
+    assert_eq!(m(&c["grossPnl"]), -1120.0); // 8874 − 10000 + 6 of venue fees
+    assert_eq!(m(&c["venueFees"]), 6.0);
+    assert_eq!(m(&c["pnlAfterVenueFees"]), -1126.0);
+    assert_eq!(m(&c["netPnl"]), -1233.2);
+    let periods = c["periods"].as_array().unwrap();
+    let row = |p: &serde_json::Value| {
+        (
+            p["start"].as_str().unwrap().to_owned(),
+            p["fills"].as_u64().unwrap(),
+            m(&p["volume"]),
+            m(&p["tradingFees"]),
+            m(&p["value"]),
+            m(&p["highWaterMark"]),
+            m(&p["performanceFee"]),
+            p["partial"].as_bool().unwrap(),
+        )
+    };
+    type Row = (String, u64, f64, f64, f64, f64, f64, bool);
+    let rows: Vec<Row> = periods.iter().map(row).collect();
+    let day = |d: &str| format!("2026-08-{d}T00:00:00Z");
+    let expected: Vec<Row> = vec![
+        (day("17"), 2, 2000.0, 4.0, 9998.0, 10000.0, 0.0, false),
+        (day("18"), 2, 2000.0, 2.0, 10496.0, 10496.0, 99.2, false),
+        (day("19"), 2, 2000.0, 2.0, 8874.0, 10496.0, 0.0, true),
+    ];
+    assert_eq!(rows, expected);
+    // The same in the summary and the HTML page.
+    for line in [
+        "Gross PnL (before fees)",
+        "Platform commission (tiered-daily, Daily)",
+        "107.20 USD",
+        "Net PnL (after both)",
+        "-1,233.20 USD",
+    ] {
+        assert!(stdout.contains(line), "{line:?} not in\n{stdout}");
+    }
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("Platform commission by daily period (tiered-daily)")
+            && html.contains("-1,233.20 USD")
+            && html.contains("99.20"),
+        "the HTML report shows the commission"
+    );
+}
+
+#[test]
+fn a_bot_without_a_plan_reports_no_platform_commission() {
+    let dir = tmpdir("no-commission");
+    let (bot_file, data) = dca_fixture(&dir, false);
+    let out = bot(&[
+        "backtest",
+        "-f",
+        bot_file.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["finalEquity"]
+            .as_str()
+            .map(|s| s.parse::<f64>().unwrap()),
+        Some(8874.0)
+    );
+    assert!(report.get("commission").is_none(), "{report}");
+    assert!(!stdout.contains("Platform commission") && !stdout.contains("Net PnL"));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(!html.contains("Platform commission"));
+}

@@ -43,7 +43,7 @@ struct Issuer {
     url: String,
     jwks: Arc<Mutex<Vec<Value>>>,
     keys: Keys,
-    login_as: Arc<std::sync::Mutex<String>>,
+    _login_as: Arc<std::sync::Mutex<String>>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -189,7 +189,7 @@ impl Issuer {
             url,
             jwks,
             keys,
-            login_as,
+            _login_as: login_as,
             _task: task,
         };
         issuer.add_key("k1", true).await;
@@ -1242,132 +1242,6 @@ async fn the_first_start_makes_one_platform_admin_key() {
     assert_eq!(r.status, 404);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notification_channels_keep_their_secrets_and_answer_by_role() {
-    let key = {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode([9u8; 32])
-    };
-    let f = Fixture::start(|c| {
-        c.notify_key = Some(std::sync::Arc::new(
-            tradewind_notify::Sealer::from_base64(&key).unwrap(),
-        ))
-    })
-    .await;
-    let (owner, viewer, other) = (f.user("alice"), f.user("vera"), f.user("oscar"));
-    let chans = "/api/v1/accounts/acme/notifications/channels";
-    let hook = json!({"name": "ops", "settings": {"type": "webhook", "url": "https://hooks.example.com/tw"}});
-    assert_eq!(
-        f.send(&viewer, "POST", chans, Some(&hook)).await.status,
-        403
-    );
-    assert_eq!(f.send(&other, "POST", chans, Some(&hook)).await.status, 404);
-    let r = f.send(&owner, "POST", chans, Some(&hook)).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let signing = r.json()["signingSecret"].as_str().unwrap().to_owned();
-    assert!(signing.starts_with("whsec_"));
-    let hook_id = r.json()["channel"]["id"].as_str().unwrap().to_owned();
-    let token = "123456:SECRET-BOT-TOKEN";
-    let tg = json!({"name": "phone", "settings": {"type": "telegram", "chatId": "4242"},
-        "secret": token, "rules": {"fill": "silent"}});
-    let r = f.send(&owner, "POST", chans, Some(&tg)).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert!(!r.text.contains(token) && r.json().get("signingSecret").is_none());
-    let tg_id = r.json()["channel"]["id"].as_str().unwrap().to_owned();
-
-    // Members read; no answer carries a secret.
-    let r = f.send(&viewer, "GET", chans, None).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.json().as_array().unwrap().len(), 2);
-    assert!(
-        !r.text.contains(token) && !r.text.contains(&signing),
-        "{}",
-        r.text
-    );
-    assert_eq!(r.json()[1]["rules"]["fill"], "silent");
-    assert_eq!(r.json()[1]["rules"]["botHalted"], "on");
-    assert_eq!(r.json()[0]["secretSet"], true);
-    assert_eq!(
-        f.send(&other, "GET", &format!("{chans}/{hook_id}"), None)
-            .await
-            .status,
-        404
-    );
-
-    // Bad input names the field.
-    let bad = f
-        .send(&owner, "POST", chans, Some(&json!({"name": "x", "settings": {"type": "webhook", "url": "http://example.com/x"}})))
-        .await;
-    assert_eq!(
-        (bad.status, bad.json()["field"].as_str()),
-        (422, Some("settings.url")),
-        "{}",
-        bad.text
-    );
-    let bad = f
-        .send(&owner, "POST", chans, Some(&json!({"name": "x", "settings": {"type": "webhook", "url": "https://a.example/x"}, "secret": "mine"})))
-        .await;
-    assert_eq!(
-        (bad.status, bad.json()["field"].as_str()),
-        (422, Some("secret")),
-        "{}",
-        bad.text
-    );
-    let bad = f
-        .send(
-            &owner,
-            "POST",
-            chans,
-            Some(&json!({"name": "x", "settings": {"type": "telegram", "chatId": "1"}})),
-        )
-        .await;
-    assert_eq!(
-        (bad.status, bad.json()["field"].as_str()),
-        (422, Some("secret")),
-        "{}",
-        bad.text
-    );
-
-    // Rules: owners write, viewers read, unknown kinds refused.
-    let rules = format!("{chans}/{hook_id}/rules");
-    let r = f
-        .send(
-            &owner,
-            "PUT",
-            &rules,
-            Some(&json!({"fill": "off", "error": "silent"})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(
-        (
-            r.json()["fill"].as_str(),
-            r.json()["error"].as_str(),
-            r.json()["stopLoss"].as_str()
-        ),
-        (Some("off"), Some("silent"), Some("on"))
-    );
-    assert_eq!(
-        f.send(&viewer, "PUT", &rules, Some(&json!({})))
-            .await
-            .status,
-        403
-    );
-    assert_eq!(
-        f.send(&viewer, "GET", &rules, None).await.json()["fill"],
-        "off"
-    );
-    let bad = f
-        .send(&owner, "PUT", &rules, Some(&json!({"fills": "on"})))
-        .await;
-    assert!(bad.status == 400 || bad.status == 422, "{}", bad.text);
-
-    // A fill recorded for acme: the webhook has fills off, Telegram gets it silently.
-    let bot = BotRecord {
-        bot: "tw-acme/base".into(),
-        account: "acme".into(),
-        plan: None,
-
 /// A browser without scripts: follows nothing by itself, keeps the cookies it is given.
 struct Browser {
     http: reqwest::Client,
@@ -1667,6 +1541,196 @@ async fn the_dashboard_shows_a_reader_their_bots_in_chromium() {
     };
     f.ledger
         .record_events(
+            &record,
+            &[
+                event(&record.bot, 0, "2026-11-01T23:00:00Z", equity("1000")),
+                event(&record.bot, 1, "2026-11-02T10:00:00Z", fill(1, "50000")),
+                event(&record.bot, 2, "2026-11-02T23:00:00Z", equity("1200")),
+            ],
+        )
+        .await
+        .unwrap();
+    let share = |role, bps| Share { role, bps };
+    let plan = Plan {
+        currency: "USDT".into(),
+        trading_fees: FeeSchedule::new(vec![FeeTier {
+            min_volume_30d: Money::ZERO,
+            maker: Rate::from_bps("5").unwrap(),
+            taker: Rate::from_bps("10").unwrap(),
+        }])
+        .unwrap(),
+        performance_fee: Some(PerformanceFee {
+            rate: Rate::from_percent("10").unwrap(),
+            basis: Basis::Realized,
+        }),
+        period: PeriodKind::Daily,
+        distribution: Distribution::new(vec![
+            share(ShareRole::Platform, 8500),
+            share(ShareRole::Referral(1), 1500),
+        ])
+        .unwrap(),
+    };
+    let day = Period::containing(PeriodKind::Daily, ts("2026-11-02T00:00:00Z"));
+    f.ledger
+        .settle("standard", &plan, day, ts("2026-11-03T00:05:00Z"))
+        .await
+        .unwrap();
+
+    let base = f.base.replace("127.0.0.1", "localhost");
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-check");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tools/dashboard_check/check.mjs"
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .arg(&base)
+            .arg(&shots)
+            .output()
+            .expect("node (make prereqs installs it)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0 failed"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_channels_keep_their_secrets_and_answer_by_role() {
+    let key = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode([9u8; 32])
+    };
+    let f = Fixture::start(|c| {
+        c.notify_key = Some(std::sync::Arc::new(
+            tradewind_notify::Sealer::from_base64(&key).unwrap(),
+        ))
+    })
+    .await;
+    let (owner, viewer, other) = (f.user("alice"), f.user("vera"), f.user("oscar"));
+    let chans = "/api/v1/accounts/acme/notifications/channels";
+    let hook = json!({"name": "ops", "settings": {"type": "webhook", "url": "https://hooks.example.com/tw"}});
+    assert_eq!(
+        f.send(&viewer, "POST", chans, Some(&hook)).await.status,
+        403
+    );
+    assert_eq!(f.send(&other, "POST", chans, Some(&hook)).await.status, 404);
+    let r = f.send(&owner, "POST", chans, Some(&hook)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let signing = r.json()["signingSecret"].as_str().unwrap().to_owned();
+    assert!(signing.starts_with("whsec_"));
+    let hook_id = r.json()["channel"]["id"].as_str().unwrap().to_owned();
+    let token = "123456:SECRET-BOT-TOKEN";
+    let tg = json!({"name": "phone", "settings": {"type": "telegram", "chatId": "4242"},
+        "secret": token, "rules": {"fill": "silent"}});
+    let r = f.send(&owner, "POST", chans, Some(&tg)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(!r.text.contains(token) && r.json().get("signingSecret").is_none());
+    let tg_id = r.json()["channel"]["id"].as_str().unwrap().to_owned();
+
+    // Members read; no answer carries a secret.
+    let r = f.send(&viewer, "GET", chans, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    assert!(
+        !r.text.contains(token) && !r.text.contains(&signing),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.json()[1]["rules"]["fill"], "silent");
+    assert_eq!(r.json()[1]["rules"]["botHalted"], "on");
+    assert_eq!(r.json()[0]["secretSet"], true);
+    assert_eq!(
+        f.send(&other, "GET", &format!("{chans}/{hook_id}"), None)
+            .await
+            .status,
+        404
+    );
+
+    // Bad input names the field.
+    let bad = f
+        .send(&owner, "POST", chans, Some(&json!({"name": "x", "settings": {"type": "webhook", "url": "http://example.com/x"}})))
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["field"].as_str()),
+        (422, Some("settings.url")),
+        "{}",
+        bad.text
+    );
+    let bad = f
+        .send(&owner, "POST", chans, Some(&json!({"name": "x", "settings": {"type": "webhook", "url": "https://a.example/x"}, "secret": "mine"})))
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["field"].as_str()),
+        (422, Some("secret")),
+        "{}",
+        bad.text
+    );
+    let bad = f
+        .send(
+            &owner,
+            "POST",
+            chans,
+            Some(&json!({"name": "x", "settings": {"type": "telegram", "chatId": "1"}})),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["field"].as_str()),
+        (422, Some("secret")),
+        "{}",
+        bad.text
+    );
+
+    // Rules: owners write, viewers read, unknown kinds refused.
+    let rules = format!("{chans}/{hook_id}/rules");
+    let r = f
+        .send(
+            &owner,
+            "PUT",
+            &rules,
+            Some(&json!({"fill": "off", "error": "silent"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (
+            r.json()["fill"].as_str(),
+            r.json()["error"].as_str(),
+            r.json()["stopLoss"].as_str()
+        ),
+        (Some("off"), Some("silent"), Some("on"))
+    );
+    assert_eq!(
+        f.send(&viewer, "PUT", &rules, Some(&json!({})))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        f.send(&viewer, "GET", &rules, None).await.json()["fill"],
+        "off"
+    );
+    let bad = f
+        .send(&owner, "PUT", &rules, Some(&json!({"fills": "on"})))
+        .await;
+    assert!(bad.status == 400 || bad.status == 422, "{}", bad.text);
+
+    // A fill recorded for acme: the webhook has fills off, Telegram gets it silently.
+    let bot = BotRecord {
+        bot: "tw-acme/base".into(),
+        account: "acme".into(),
+        plan: None,
+        quote_currency: "USDT".into(),
+        strategy: None,
+    };
+    f.ledger
+        .record_events(
             &bot,
             &[event(
                 "tw-acme/base",
@@ -1773,63 +1837,4 @@ async fn the_dashboard_shows_a_reader_their_bots_in_chromium() {
         doc["paths"]["/api/v1/accounts/{account}/notifications/channels"]["post"]["security"]
             .is_array()
     );
-
-            &record,
-            &[
-                event(&record.bot, 0, "2026-11-01T23:00:00Z", equity("1000")),
-                event(&record.bot, 1, "2026-11-02T10:00:00Z", fill(1, "50000")),
-                event(&record.bot, 2, "2026-11-02T23:00:00Z", equity("1200")),
-            ],
-        )
-        .await
-        .unwrap();
-    let share = |role, bps| Share { role, bps };
-    let plan = Plan {
-        currency: "USDT".into(),
-        trading_fees: FeeSchedule::new(vec![FeeTier {
-            min_volume_30d: Money::ZERO,
-            maker: Rate::from_bps("5").unwrap(),
-            taker: Rate::from_bps("10").unwrap(),
-        }])
-        .unwrap(),
-        performance_fee: Some(PerformanceFee {
-            rate: Rate::from_percent("10").unwrap(),
-            basis: Basis::Realized,
-        }),
-        period: PeriodKind::Daily,
-        distribution: Distribution::new(vec![
-            share(ShareRole::Platform, 8500),
-            share(ShareRole::Referral(1), 1500),
-        ])
-        .unwrap(),
-    };
-    let day = Period::containing(PeriodKind::Daily, ts("2026-11-02T00:00:00Z"));
-    f.ledger
-        .settle("standard", &plan, day, ts("2026-11-03T00:05:00Z"))
-        .await
-        .unwrap();
-
-    let base = f.base.replace("127.0.0.1", "localhost");
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-check");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tools/dashboard_check/check.mjs"
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(script)
-            .arg(&base)
-            .arg(&shots)
-            .output()
-            .expect("node (make prereqs installs it)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("0 failed"), "{stdout}");
 }

@@ -837,6 +837,13 @@ fn the_market_data_store_reaches_the_operator() {
     assert_eq!(own["TRADEWIND_FEED_ARCHIVE_CLAIM"], "feed-archive");
     let err = render(
         &json!({"marketData": {"enabled": true, "archive": "s3://bucket"}}),
+        "tw",
+        NS,
+    )
+    .unwrap_err();
+    assert!(err.contains("archive"), "{err}");
+}
+
 /// `platform.serve.api.internalLoadBalancer`: the API on an internal Azure load balancer
 /// (API Management's private backend), only when asked; `telemetry.otlpEndpoint`: every
 /// workload the chart runs exports there, naming itself, and the operator's egress opens
@@ -927,6 +934,5 @@ fn internal_load_balancer_and_otlp_endpoint_reach_the_workloads() {
         NS,
     )
     .unwrap_err();
-    assert!(err.contains("archive"), "{err}");
     assert!(err.contains("loadBalancerIP"), "{err}");
 }
