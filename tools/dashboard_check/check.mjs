@@ -76,7 +76,7 @@ try {
   const fills = await page.locator('table[aria-label="Fills"] tbody tr').allInnerTexts();
   check("recent fills listed", fills.length === 5 && fills[0].includes("87000"), fills.slice(0, 2).join(" | "));
   const cards = await page.locator(".card").allInnerTexts();
-  check("equity and drawdown figures", cards.some((c) => c.includes("Equity") && c.includes("1300")) && cards.some((c) => c.includes("Max drawdown") && c.includes("100")), cards.join(" | "));
+  check("equity and drawdown figures", cards.some((c) => c.includes("Equity") && c.includes("1300")) && cards.some((c) => c.includes("Max drawdown") && c.includes("300.00 USDT")), cards.join(" | "));
   await shot("bot");
 
   await page.goto(`${base}/ui/accounts/acme/commissions`);

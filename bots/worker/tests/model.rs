@@ -205,7 +205,9 @@ fn zero_volume_makes_a_nan_feature_and_no_decision_named_in_the_report() {
             .unwrap();
     let notes = report["notes"].to_string();
     assert!(
-        notes.contains("Model: feature volume_z_48 (VolumeZScore) is NaN at bar"),
+        notes.contains(
+            "Model strategy spy-gbm-5m: feature volume_z_48 (VolumeZScore) is NaN at bar"
+        ),
         "{notes}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -508,9 +508,12 @@ pub struct FormatQuery {
 // ---------------------------------------------------------------------------------------
 // Helpers.
 
+/// A page's window: from, to, page size and the cursor's (time, id) to start after.
+type Window = (i64, i64, i64, Option<(i64, String)>);
+
 impl PageQuery {
     /// The range, the page size and where the page starts, each checked.
-    fn window(&self) -> R<(i64, i64, i64, Option<(i64, String)>)> {
+    fn window(&self) -> R<Window> {
         let (from, to) = range(self.from.as_deref(), self.to.as_deref())?;
         let limit = limit_of(self.limit)?;
         let after = self.cursor.as_deref().map(decode_cursor).transpose()?;

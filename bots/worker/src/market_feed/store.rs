@@ -96,12 +96,12 @@ impl<T> DayBuffer<T> {
         self.last = Some(seq);
         let day = Day::of(ts);
         let mut done = None;
-        if self.day != Some(day) {
-            if let Some(prev) = self.day.replace(day) {
-                let records = std::mem::take(&mut self.records);
-                if !std::mem::replace(&mut self.overflowed, false) && !records.is_empty() {
-                    done = Some((prev, records));
-                }
+        if self.day != Some(day)
+            && let Some(prev) = self.day.replace(day)
+        {
+            let records = std::mem::take(&mut self.records);
+            if !std::mem::replace(&mut self.overflowed, false) && !records.is_empty() {
+                done = Some((prev, records));
             }
         }
         if self.records.len() >= self.max {

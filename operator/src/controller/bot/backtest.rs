@@ -63,12 +63,12 @@ pub async fn ensure(
                 })?;
             build::outcome(&job, &list.items, built.report.as_deref())
         }
-        None => match bot
-            .status
-            .as_ref()
-            .and_then(|s| s.backtest.clone())
-            .filter(|s| s.job.as_deref() == Some(name.as_str()))
-        {
+        None => match match done_summary(bot, &name) {
+            Some(summary) => Some(summary),
+            // The controller's copy of the bot may predate the status write that recorded
+            // this Job's summary: read the bot itself before running the Job again.
+            None => done_summary(&fresh(ctx, bot).await?, &name),
+        } {
             // Ran to its end already; the Job was deleted since.
             Some(summary) => BacktestRun::Succeeded(Box::new(summary)),
             None => {
@@ -88,6 +88,26 @@ pub async fn ensure(
     };
     prune(ctx, bot, Some(&name)).await?;
     Ok(Some(run))
+}
+
+/// The summary in `bot`'s status when it is the outcome of Job `job`.
+fn done_summary(bot: &TradingBot, job: &str) -> Option<tradewind_crds::BacktestSummary> {
+    bot.status
+        .as_ref()
+        .and_then(|s| s.backtest.clone())
+        .filter(|s| s.job.as_deref() == Some(job))
+}
+
+/// The bot as the API server has it now.
+async fn fresh(ctx: &Context, bot: &TradingBot) -> Result<TradingBot, Error> {
+    let ns = bot.namespace().unwrap_or_default();
+    let bots: Api<TradingBot> = Api::namespaced(ctx.client.clone(), &ns);
+    bots.get(&bot.name_any())
+        .await
+        .map_err(|source| Error::ReadWorkload {
+            name: format!("TradingBot {}", bot.name_any()),
+            source,
+        })
 }
 
 /// Deletes the bot's backtest Jobs (with their pods) and their ConfigMaps, but `keep`.
