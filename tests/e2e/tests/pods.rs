@@ -658,8 +658,9 @@ fn backtest_runs_as_a_job(k: &K, dir: &Path) {
         "name",
     ]);
     assert_eq!(jobs.trim(), format!("job.batch/{second}"));
-    // One BacktestStarted Event per Job, each published once (a second run of the same
-    // Job would have made it a series).
+    // One BacktestStarted per Job created: two Jobs, two publications. kube's recorder
+    // folds repeats of one reason on one object into a series (the first note kept), so
+    // count the occurrences, not the objects.
     let events: Value =
         serde_json::from_str(&k.ok(&["get", "-n", ns, "events.v1.events.k8s.io", "-o", "json"]))
             .unwrap();
@@ -669,16 +670,14 @@ fn backtest_runs_as_a_job(k: &K, dir: &Path) {
         .iter()
         .filter(|e| e["reason"] == "BacktestStarted" && e["regarding"]["name"] == "btc-ema-job")
         .collect();
-    // Not asserted: that each Job's Event is published once. A merged run saw the
-    // second Job's Event twice (a series of 2) with one Job left; the cause is open.
-    assert!(!started.is_empty(), "{started:#?}");
+    let occurrences: u64 = started
+        .iter()
+        .map(|e| e["series"]["count"].as_u64().unwrap_or(1))
+        .sum();
+    assert_eq!(occurrences, 2, "{started:#?}");
     let notes: Vec<&str> = started.iter().filter_map(|e| e["note"].as_str()).collect();
     assert!(
-        notes.contains(&format!("started Job {second}").as_str()),
-        "{notes:?}"
-    );
-    assert!(
-        notes.iter().filter(|n| n.contains(job.as_str())).count() <= 1,
+        notes.contains(&format!("started Job {job}").as_str()),
         "{notes:?}"
     );
 
@@ -699,7 +698,9 @@ fn backtest_runs_as_a_job(k: &K, dir: &Path) {
     let (ok, _, message) = ready(&s);
     assert_eq!(ok, "False");
     assert!(message.contains("missing.csv"), "{message}");
-    assert!(s["status"]["backtest"].is_null(), "{}", s["status"]);
+    // No summary of any Job stays behind. (The emptied `backtest` object may remain with
+    // its schema defaults, bars and trades 0, after server-side apply drops its fields.)
+    assert!(s["status"]["backtest"]["job"].is_null(), "{}", s["status"]);
 
     k.ok(&["delete", "-n", ns, bot, "--timeout=60s"]);
     eventually(
