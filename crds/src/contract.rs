@@ -212,6 +212,22 @@ pub mod backtest {
     }
 }
 
+/// Signals from outside, delivered to a bot's worker by the platform (the worker
+/// authenticates with its projected platform token, as for its events).
+pub mod signals {
+    /// `GET` with `?namespace=<ns>&name=<bot>&after=<seq>&wait=<seconds>`: the bot's
+    /// signals after sequence `after`, oldest first; with none, the platform holds the
+    /// request up to `wait` seconds (at most [`MAX_WAIT_SECONDS`]) for one to arrive.
+    pub const PATH: &str = "/ingest/v1/signals";
+    /// `POST` `{"namespace", "name", "upto"}`: the worker journaled every signal up to
+    /// sequence `upto`; the platform marks them delivered.
+    pub const ACK_PATH: &str = "/ingest/v1/signals/ack";
+    /// Most signals in one answer.
+    pub const MAX_BATCH: usize = 100;
+    /// Longest a fetch is held open.
+    pub const MAX_WAIT_SECONDS: u64 = 25;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,6 +143,7 @@ mod tests {
                 model: None,
                 risk,
                 sizing,
+                signal: None,
             },
         )
     }

@@ -306,6 +306,25 @@ pub fn strategy(spec: &StrategySpec) -> Result<StrategyConfig, Invalid> {
             )?)
         }
         StrategyType::Model => StrategyConfig::Model(model(member(&spec.model, "model")?)?),
+        StrategyType::Signal => {
+            use tradewind_core::strategy::signal::{SignalAction, SignalConfig};
+            let p = member(&spec.signal, "signal")?;
+            let actions = p
+                .actions
+                .iter()
+                .map(|a| match a {
+                    tradewind_crds::SignalAction::Enter => SignalAction::Enter,
+                    tradewind_crds::SignalAction::Exit => SignalAction::Exit,
+                    tradewind_crds::SignalAction::Flatten => SignalAction::Flatten,
+                })
+                .collect();
+            let max = p
+                .max_position
+                .as_ref()
+                .map(|m| quantity("spec.signal.maxPosition", m.as_str()))
+                .transpose()?;
+            StrategyConfig::Signal(SignalConfig::new(actions, max)?)
+        }
     };
     if let Some(r) = &spec.risk {
         risk(r)?;

@@ -258,6 +258,7 @@ fn every_strategy_type_translates() {
         json!({"type": "BollingerReversion", "bollingerReversion": {"period": 20, "stdDevs": "2.5"}}),
         json!({"type": "Dca", "dca": {"everyBars": 3, "notional": "100", "takeProfitPercent": "5"}}),
         json!({"type": "MarketMaker", "marketMaker": {"spreadBps": "10", "orderQuantity": "0.002", "maxInventory": "0.004"}}),
+        json!({"type": "Signal", "signal": {"actions": ["enter", "exit", "flatten"], "maxPosition": "0.01"}}),
     ];
     for spec in specs {
         let spec: StrategySpec = serde_json::from_value(spec).unwrap();
@@ -271,5 +272,11 @@ fn every_strategy_type_translates() {
     assert_eq!(
         strategy(&spec).unwrap_err().to_string(),
         "spec.rsiReversion.oversold: must be below overbought (70 >= 30)"
+    );
+    let spec: StrategySpec =
+        serde_json::from_value(json!({"type": "Signal", "signal": {"actions": []}})).unwrap();
+    assert_eq!(
+        strategy(&spec).unwrap_err().to_string(),
+        "spec.signal.actions: must list at least one of enter, exit, flatten"
     );
 }

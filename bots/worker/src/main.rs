@@ -72,6 +72,11 @@ enum Command {
         /// to this CSV (the columns of `features`, with `output` for the label).
         #[arg(long)]
         trace_decisions: Option<PathBuf>,
+        /// For a Signal strategy: its external signals, one JSON object per line
+        /// (`{"id": …, "action": "enter", "time": "2024-01-02T03:04:05Z"}`), merged
+        /// with the bars by time.
+        #[arg(long)]
+        signals: Option<PathBuf>,
     },
     /// Write the features a Model strategy computes on market data, with a
     /// forward-return label, to a CSV for training (the rows the worker feeds its model).
@@ -346,6 +351,7 @@ fn run(cli: Cli) -> Result<()> {
             min_notional,
             blob,
             trace_decisions,
+            signals,
         } => {
             if let Some(summary_file) = summary_file {
                 if bot.len() > 1 {
@@ -389,6 +395,7 @@ fn run(cli: Cli) -> Result<()> {
                 instrument: instrument.clone(),
                 blob: blob.clone(),
                 trace: trace_decisions.clone(),
+                signals: signals.clone(),
             };
             if trace_decisions.is_some() && bot.len() > 1 {
                 anyhow::bail!("--trace-decisions takes one bot");

@@ -584,3 +584,134 @@ fn a_bot_without_a_plan_reports_no_platform_commission() {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(!html.contains("Platform commission"));
 }
+
+const KLINES: &str = "examples/data/binance_spot_btcusdt_1s_klines.csv";
+
+/// A Signal strategy's bot on the 1-second klines, written to `dir`.
+fn signal_bot(dir: &std::path::Path, strategy_type: &str) -> PathBuf {
+    let member = if strategy_type == "Signal" {
+        "signal:\n    actions: [enter, exit]"
+    } else {
+        "smaCross:\n    fastPeriod: 2\n    slowPeriod: 5"
+    };
+    let yaml = format!(
+        "apiVersion: tradewind.dev/v1alpha1
+kind: Strategy
+metadata:
+  name: signals
+spec:
+  type: {strategy_type}
+  timeframe: 1s
+  {member}
+  sizing:
+    type: FixedQuantity
+    fixedQuantity:
+      quantity: \"0.01\"
+---
+apiVersion: tradewind.dev/v1alpha1
+kind: TradingBot
+metadata:
+  name: signal-backtest
+spec:
+  mode: Backtest
+  strategyRef:
+    name: signals
+  accountRef:
+    name: research
+  venue:
+    exchange: Binance
+    market: Spot
+  symbols: [BTCUSDT]
+  capital:
+    amount: \"10000\"
+    currency: USDT
+  backtest:
+    fillModel: NextBarOpen
+"
+    );
+    let path = dir.join("bot.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+#[test]
+fn a_signal_strategy_backtests_on_signals_merged_with_the_bars_by_time() {
+    let dir = tmpdir("signals");
+    let bot_file = signal_bot(&dir, "Signal");
+    let signals = dir.join("signals.jsonl");
+    // Out of order in the file; a signal before the first bar has no price yet.
+    std::fs::write(
+        &signals,
+        r#"{"id":"tv-2","action":"sell","time":"2025-03-25T23:09:00Z"}
+{"id":"tv-0","action":"enter","time":"2025-03-25T23:00:00Z"}
+{"id":"tv-1","action":"buy","time":"2025-03-25T23:07:30Z","ticker":"BTCUSDT"}
+"#,
+    )
+    .unwrap();
+    let out = bot(&[
+        "backtest",
+        "-f",
+        bot_file.to_str().unwrap(),
+        "--data",
+        KLINES,
+        "--signals",
+        signals.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let trades = report["trades"].as_array().unwrap();
+    assert_eq!(trades.len(), 1, "{trades:?}");
+    // Entered at the open of the first bar after the signal, exited likewise.
+    let open_at = |secs: u64| -> String {
+        let data = std::fs::read_to_string(root().join(KLINES)).unwrap();
+        let row = data
+            .lines()
+            .find(|l| l.starts_with(&format!("{}000,", secs)))
+            .unwrap();
+        row.split(',').nth(1).unwrap().to_owned()
+    };
+    assert_eq!(trades[0]["entryTime"], "2025-03-25T23:07:31Z");
+    assert_eq!(trades[0]["entryPrice"], open_at(1_742_944_051));
+    assert_eq!(trades[0]["exitTime"], "2025-03-25T23:09:01Z");
+    assert_eq!(trades[0]["exitPrice"], open_at(1_742_944_141));
+
+    // Without signals, the same bot never trades; a strategy of another type refuses them.
+    let quiet = tmpdir("signals-none");
+    let out = bot(&[
+        "backtest",
+        "-f",
+        bot_file.to_str().unwrap(),
+        "--data",
+        KLINES,
+        "--out",
+        quiet.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(quiet.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["trades"], serde_json::json!([]));
+    let sma = signal_bot(&quiet, "SmaCross");
+    let out = bot(&[
+        "backtest",
+        "-f",
+        sma.to_str().unwrap(),
+        "--data",
+        KLINES,
+        "--signals",
+        signals.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not take signals"), "{stderr}");
+}

@@ -98,6 +98,7 @@ fn outputs(sink: Arc<dyn EventSink>, mode: Mode) -> Outputs {
         metrics: Arc::new(WorkerMetrics::default()),
         status: None,
         recorder: None,
+        signals: None,
     }
 }
 
@@ -1756,4 +1757,156 @@ fn equity_snapshots_never_renumber_a_session_begun_without_them() {
         let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
         assert_eq!(sequences, (0..events.len() as u64).collect::<Vec<_>>());
     }
+}
+
+// ---- signals from the platform -------------------------------------------------------
+
+fn signal_engine() -> Engine {
+    use tradewind_core::strategy::signal::{SignalAction, SignalConfig, SignalStrategy};
+    Engine::new(
+        script_engine().settings().clone(),
+        Box::new(SignalStrategy::new(
+            SignalConfig::new(vec![SignalAction::Enter, SignalAction::Exit], None).unwrap(),
+        )),
+    )
+}
+
+fn wire(seq: u64, id: &str, action: &str) -> tradewind_ingest::WireSignal {
+    tradewind_ingest::WireSignal {
+        seq,
+        id: id.into(),
+        action: action.into(),
+        ts: bar(0, "100.00", "100.00").ts + 90_000_000_000,
+    }
+}
+
+/// An inbox as the fetcher would fill it, and the test's ends of it.
+fn inbox() -> (
+    tradewind_bot::run::signals::Inbox,
+    tokio::sync::mpsc::Sender<tradewind_ingest::WireSignal>,
+    watch::Receiver<u64>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let (cursor, cursor_rx) = watch::channel(0);
+    (
+        tradewind_bot::run::signals::Inbox {
+            signals: rx,
+            cursor,
+        },
+        tx,
+        cursor_rx,
+    )
+}
+
+fn stop_performance(events: &[Event]) -> tradewind_events::Performance {
+    match &events
+        .iter()
+        .rev()
+        .find(|e| e.kind() == "Stopped")
+        .unwrap()
+        .body
+    {
+        Body::Stopped { performance, .. } => performance.clone(),
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn signals_are_journaled_before_they_act_and_a_restart_never_acts_on_one_twice() {
+    let dir = scratch("signals");
+    let journal = dir.join("bot.journal");
+    let first = Captured::default();
+    let (_l, rx) = leading(true);
+    let (signals, tx, mut cursor) = inbox();
+    let mut out = outputs(first.sink(), Mode::Paper);
+    out.signals = Some(signals);
+    let session = Session::start(start(signal_engine(), &journal, Paper, out, rx))
+        .await
+        .unwrap();
+    assert_eq!(
+        *cursor.borrow_and_update(),
+        0,
+        "a new journal starts the fetch at 0"
+    );
+    let (market, asked) = one_bar("100.00");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let driver = async {
+        // After the bar (a price to act at): enter, a re-delivery of it, then exit.
+        asked.notified().await;
+        tx.send(wire(1, "tv-1", "enter")).await.unwrap();
+        cursor.wait_for(|c| *c >= 1).await.unwrap();
+        tx.send(wire(1, "tv-1", "enter")).await.unwrap();
+        tx.send(wire(2, "tv-2", "exit")).await.unwrap();
+        cursor.wait_for(|c| *c >= 2).await.unwrap();
+        stop.send(()).unwrap();
+    };
+    let (outcome, ()) = tokio::join!(
+        session.run(market, no_reports(), async {
+            let _ = stopped.await;
+        }),
+        driver
+    );
+    assert_eq!(outcome.unwrap().reason, StopReason::Shutdown);
+    let events = first.events();
+    let fills: Vec<&Event> = events.iter().filter(|e| e.kind() == "Fill").collect();
+    assert_eq!(fills.len(), 2, "one buy, one sell: {:?}", kinds(&events));
+    let records = journal_of("signals");
+    let journaled: Vec<u64> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Signal { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(journaled, [1, 2], "each signal journaled once");
+    // The signal comes before the orders it caused.
+    let first_signal = records
+        .iter()
+        .position(|r| matches!(r, Record::Signal { .. }));
+    let first_fill = records
+        .iter()
+        .position(|r| matches!(r, Record::Venue { .. }));
+    assert!(first_signal < first_fill, "{records:?}");
+
+    // A restart: the journal gives the fetcher its cursor, a re-delivery acts on nothing,
+    // and the replay rebuilds the same account.
+    let second = Captured::default();
+    let (_l, rx) = leading(true);
+    let (signals, tx, mut cursor) = inbox();
+    let mut out = outputs(second.sink(), Mode::Paper);
+    out.signals = Some(signals);
+    let session = Session::start(start(signal_engine(), &journal, Paper, out, rx))
+        .await
+        .unwrap();
+    assert_eq!(*cursor.borrow_and_update(), 2);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let driver = async {
+        // The session says where it is after each signal it took (or ignored).
+        tx.send(wire(1, "tv-1", "enter")).await.unwrap();
+        cursor.changed().await.unwrap();
+        tx.send(wire(2, "tv-2", "exit")).await.unwrap();
+        cursor.changed().await.unwrap();
+        stop.send(()).unwrap();
+    };
+    let (outcome, ()) = tokio::join!(
+        session.run(stream::pending(), no_reports(), async {
+            let _ = stopped.await;
+        }),
+        driver
+    );
+    assert_eq!(outcome.unwrap().reason, StopReason::Shutdown);
+    let again = second.events();
+    assert!(
+        !again
+            .iter()
+            .any(|e| e.kind() == "Fill" || e.kind() == "OrderSubmitted"),
+        "{:?}",
+        kinds(&again)
+    );
+    assert_eq!(stop_performance(&again), stop_performance(&events));
+    let journaled = journal_of("signals")
+        .iter()
+        .filter(|r| matches!(r, Record::Signal { .. }))
+        .count();
+    assert_eq!(journaled, 2);
 }

@@ -290,6 +290,26 @@ fn describe_strategy(s: &tradewind_crds::StrategySpec) -> String {
             p.output.kind,
             p.artifact.sha256.get(..12).unwrap_or_default()
         ),
+        (
+            _,
+            tradewind_crds::StrategySpec {
+                signal: Some(p), ..
+            },
+        ) => format!(
+            "takes {}{}",
+            p.actions
+                .iter()
+                .map(|a| serde_json::to_value(a)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(", "),
+            p.max_position
+                .as_ref()
+                .map(|m| format!(", max position {m}"))
+                .unwrap_or_default()
+        ),
         _ => "parameters missing".to_owned(),
     };
     format!("{:?} {params} on {tf} bars", s.type_)

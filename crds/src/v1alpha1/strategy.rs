@@ -26,11 +26,13 @@ pub enum StrategyType {
     MarketMaker,
     /// Named features fed to an ONNX model; its output decides.
     Model,
+    /// Enter, exit or flatten on external signals (webhooks, e.g. TradingView alerts).
+    Signal,
 }
 
 impl StrategyType {
     /// Every built-in strategy type, in declaration order.
-    pub const ALL: [StrategyType; 8] = [
+    pub const ALL: [StrategyType; 9] = [
         StrategyType::SmaCross,
         StrategyType::EmaCross,
         StrategyType::RsiReversion,
@@ -39,6 +41,7 @@ impl StrategyType {
         StrategyType::Dca,
         StrategyType::MarketMaker,
         StrategyType::Model,
+        StrategyType::Signal,
     ];
 }
 
@@ -323,6 +326,31 @@ pub struct ModelParams {
     pub target_weight: Option<ModelTargetWeight>,
 }
 
+/// What an external signal may ask a Signal strategy to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SignalAction {
+    /// Open (or add to) a long position, sized by the bot's sizing.
+    Enter,
+    /// Close the long position with a market order.
+    Exit,
+    /// Cancel every working order and close the position.
+    Flatten,
+}
+
+/// Signal strategy parameters: which signal actions it takes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.actions.all(a, self.actions.exists_one(b, b == a))").message("actions must not repeat"))]
+pub struct SignalParams {
+    /// The actions acted on; a signal asking for another is refused by the webhook.
+    #[schemars(length(min = 1, max = 3))]
+    pub actions: Vec<SignalAction>,
+    /// An entry signal is skipped while the position (base quantity) is at or above this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_position: Option<PositiveDecimal>,
+}
+
 fn default_refresh_bars() -> u32 {
     1
 }
@@ -367,6 +395,7 @@ fn default_timeframe() -> Timeframe {
     validation = Rule::new("has(self.dca) == (self.type == 'Dca')").message("dca must be set when type is Dca, and only then"),
     validation = Rule::new("has(self.marketMaker) == (self.type == 'MarketMaker')").message("marketMaker must be set when type is MarketMaker, and only then"),
     validation = Rule::new("has(self.model) == (self.type == 'Model')").message("model must be set when type is Model, and only then"),
+    validation = Rule::new("has(self.signal) == (self.type == 'Signal')").message("signal must be set when type is Signal, and only then"),
 )]
 pub struct StrategySpec {
     /// Which strategy runs; the member of the same name (camelCase) carries its parameters.
@@ -405,6 +434,9 @@ pub struct StrategySpec {
     /// Default position sizing for bots running this strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizing: Option<Sizing>,
+    /// Parameters for `type: Signal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<SignalParams>,
 }
 
 /// Observed state of a Strategy, written by the operator.

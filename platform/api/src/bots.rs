@@ -160,7 +160,7 @@ impl Api {
         Ok(out)
     }
 
-    async fn own_bot(&self, account: &str, name: &str) -> Result<TradingBot, ApiError> {
+    pub(crate) async fn own_bot(&self, account: &str, name: &str) -> Result<TradingBot, ApiError> {
         let missing = || ApiError::NotFound(format!("no bot {name:?} in account {account:?}"));
         check_name(name).map_err(|_| missing())?;
         let bot = self

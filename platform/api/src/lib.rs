@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod perf;
 pub mod problem;
 pub mod routes;
+pub mod signals;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -105,6 +106,8 @@ pub struct Config {
     pub notify_key: Option<Arc<tradewind_notify::Sealer>>,
     /// The dashboard (`/ui`): its OIDC client and sessions.
     pub dashboard: dashboard::DashboardConfig,
+    /// How old (and how far ahead) a signal posted to a bot's webhook may be.
+    pub signals: signals::SignalTiming,
 }
 
 impl Default for Config {
@@ -127,6 +130,7 @@ impl Default for Config {
             field_manager: "tradewind-api".into(),
             notify_key: None,
             dashboard: dashboard::DashboardConfig::default(),
+            signals: signals::SignalTiming::default(),
         }
     }
 }
@@ -186,7 +190,7 @@ fn http_client() -> Result<reqwest::Client, String> {
 }
 
 /// Random bytes from the system.
-fn random<const N: usize>() -> [u8; N] {
+pub(crate) fn random<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     // The system RNG does not fail on the platforms we build for; a zeroed buffer would
     // be caught by the uniqueness of ids.
@@ -355,7 +359,10 @@ async fn guarded(api: &Api, req: Request) -> Result<Request, ApiError> {
         .await
         .map_err(|_| ApiError::TooLarge(max))?
         .to_bytes();
-    if parts.uri.path() != routes::OPENAPI_PATH {
+    // The OpenAPI document is public; a webhook call proves itself with its bot's secret.
+    if parts.uri.path() != routes::OPENAPI_PATH
+        && !signals::is_webhook(&parts.method, parts.uri.path())
+    {
         let caller = authenticate(api, &parts, &bytes).await?;
         api.limits.check_caller(&caller)?;
         tracing::debug!(caller = %caller.label(), method = %parts.method, path = parts.uri.path(), "api");

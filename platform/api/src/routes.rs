@@ -1453,7 +1453,9 @@ pub struct ApiDoc;
 impl ApiDoc {
     /// The document as JSON.
     pub fn json() -> String {
-        ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+        let mut doc = ApiDoc::openapi();
+        doc.merge(crate::signals::SignalsDoc::openapi());
+        doc.to_pretty_json().unwrap_or_default()
     }
 }
 
@@ -1505,7 +1507,8 @@ pub fn router(api: Arc<Api>) -> Router {
             &format!("{a}/keys/{{id}}"),
             axum::routing::delete(revoke_key),
         )
-        .merge(crate::notifications::routes());
+        .merge(crate::notifications::routes())
+        .merge(crate::signals::router());
     Router::new()
         .nest("/api/v1", v1)
         .fallback(not_found)

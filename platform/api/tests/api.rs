@@ -1838,3 +1838,333 @@ async fn notification_channels_keep_their_secrets_and_answer_by_role() {
             .is_array()
     );
 }
+
+/// A signal body's time, `secs` from now, as TradingView's `{{timenow}}` writes it.
+fn signal_time(secs: i64) -> String {
+    tradewind_core::data::time::format_iso8601((now_secs() + secs) * 1_000_000_000)
+}
+
+/// `(status, json)` of a webhook post with `headers`, as TradingView sends it (text/plain).
+async fn post_signal(f: &Fixture, path: &str, body: &str, headers: &[(&str, String)]) -> Resp {
+    let mut req = f
+        .http
+        .post(format!("{}{path}", f.base))
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(body.to_owned());
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let r = req.send().await.unwrap();
+    Resp {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        text: r.text().await.unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signal_webhook_takes_tradingview_alerts_and_refuses_bad_ones_changing_nothing() {
+    let f = Fixture::start(|_| {}).await;
+    let alice = f.user("alice");
+    for (name, strategy) in [("sigbot", "tv"), ("plainbot", "sma")] {
+        let mut spec = bot_spec("BTCUSDT");
+        spec["strategyRef"]["name"] = json!(strategy);
+        let r = f
+            .send(
+                &alice,
+                "POST",
+                "/api/v1/accounts/acme/bots",
+                Some(&json!({"name": name, "spec": spec})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let strategies: KubeApi<tradewind_crds::Strategy> =
+        KubeApi::namespaced(f.kube.clone(), "tw-acme");
+    for s in [
+        json!({"apiVersion": "tradewind.dev/v1alpha1", "kind": "Strategy", "metadata": {"name": "tv"},
+               "spec": {"type": "Signal", "signal": {"actions": ["enter", "exit"]}}}),
+        json!({"apiVersion": "tradewind.dev/v1alpha1", "kind": "Strategy", "metadata": {"name": "sma"},
+               "spec": {"type": "SmaCross", "smaCross": {"fastPeriod": 2, "slowPeriod": 5}}}),
+    ] {
+        strategies
+            .create(&PostParams::default(), &serde_json::from_value(s).unwrap())
+            .await
+            .unwrap();
+    }
+    // The CRD refuses a Signal strategy without its member, with its own message.
+    let bad = strategies
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"apiVersion": "tradewind.dev/v1alpha1", "kind": "Strategy",
+                "metadata": {"name": "bad"}, "spec": {"type": "Signal"}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        bad.to_string()
+            .contains("signal must be set when type is Signal"),
+        "{bad}"
+    );
+
+    // The secret: owners and traders create it, viewers may not, other accounts never see the bot.
+    let secret_path = "/api/v1/accounts/acme/bots/sigbot/signal-secret";
+    assert_eq!(
+        f.send(&f.user("vera"), "POST", secret_path, None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        f.send(&f.user("oscar"), "POST", secret_path, None)
+            .await
+            .status,
+        404
+    );
+    let r = f.send(&f.user("tom"), "POST", secret_path, None).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let old_secret = r.json()["secret"].as_str().unwrap().to_owned();
+    // Rotation: the owner makes a new one; the old one stops working.
+    let r = f.send(&alice, "POST", secret_path, None).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["bot"], "tw-acme/sigbot");
+    let secret = r.json()["secret"].as_str().unwrap().to_owned();
+    assert_ne!(secret, old_secret);
+
+    let hook = "/api/v1/accounts/acme/bots/sigbot/signals";
+    // TradingView's JSON message, no headers of ours.
+    let tv = format!(
+        r#"{{"id": "tv-1", "action": "buy", "time": "{}", "ticker": "BTCUSDT", "secret": "{secret}"}}"#,
+        signal_time(-2)
+    );
+    let r = post_signal(&f, hook, &tv, &[]).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(
+        (
+            r.json()["seq"].as_i64(),
+            r.json()["action"].as_str(),
+            r.json()["status"].as_str()
+        ),
+        (Some(1), Some("enter"), Some("pending"))
+    );
+    // A repeat: 200 with the first answer, nothing new.
+    let again = post_signal(&f, hook, &tv, &[]).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json(), r.json());
+    // The same id asking for something else: a conflict.
+    let other = tv.replace("\"buy\"", "\"sell\"");
+    let r = post_signal(&f, hook, &other, &[]).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+
+    // The text form.
+    let text = format!(
+        "action=exit id=tv-2 time={} secret={secret}",
+        signal_time(0)
+    );
+    let r = post_signal(&f, hook, &text, &[]).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.json()["seq"], 2);
+
+    // A sender that signs: no secret in the body, the HMAC of the body in the header.
+    let signed = format!(
+        r#"{{"id":"svc-3","action":"enter","time":"{}"}}"#,
+        signal_time(0)
+    );
+    let key = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
+    let mac = |body: &str| {
+        hex::encode(
+            ring::hmac::sign(
+                &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_ref()),
+                body.as_bytes(),
+            )
+            .as_ref(),
+        )
+    };
+    let r = post_signal(
+        &f,
+        hook,
+        &signed,
+        &[("X-Tradewind-Signature", mac(&signed))],
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.json()["seq"], 3);
+
+    // Refusals, each a problem document that never echoes the secret.
+    let cases: Vec<(&str, String, Vec<(&str, String)>, u16, Option<&str>)> = vec![
+        (
+            "wrong secret",
+            format!("action=enter id=w-1 time={} secret=not-it", signal_time(0)),
+            vec![],
+            401,
+            None,
+        ),
+        (
+            "old secret",
+            format!(
+                "action=enter id=w-2 time={} secret={old_secret}",
+                signal_time(0)
+            ),
+            vec![],
+            401,
+            None,
+        ),
+        (
+            "no secret",
+            format!("action=enter id=w-3 time={}", signal_time(0)),
+            vec![],
+            401,
+            None,
+        ),
+        (
+            "bad signature",
+            format!(
+                r#"{{"id":"w-4","action":"enter","time":"{}"}}"#,
+                signal_time(0)
+            ),
+            vec![("X-Tradewind-Signature", mac("another body"))],
+            401,
+            None,
+        ),
+        (
+            "too old",
+            format!(
+                "action=enter id=w-5 time={} secret={secret}",
+                signal_time(-600)
+            ),
+            vec![],
+            422,
+            Some("time"),
+        ),
+        (
+            "from the future",
+            format!(
+                "action=enter id=w-6 time={} secret={secret}",
+                signal_time(600)
+            ),
+            vec![],
+            422,
+            Some("time"),
+        ),
+        (
+            "an action the strategy does not take",
+            format!(
+                "action=flatten id=w-7 time={} secret={secret}",
+                signal_time(0)
+            ),
+            vec![],
+            422,
+            Some("action"),
+        ),
+        (
+            "an unknown field",
+            format!(
+                r#"{{"id":"w-8","action":"enter","time":"{}","qty":"1","secret":"{secret}"}}"#,
+                signal_time(0)
+            ),
+            vec![],
+            400,
+            None,
+        ),
+    ];
+    for (what, body, headers, status, field) in &cases {
+        let r = post_signal(&f, hook, body, headers).await;
+        assert_eq!(r.status, *status, "{what}: {}", r.text);
+        assert_eq!(
+            r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "{what}"
+        );
+        if let Some(field) = field {
+            assert_eq!(r.json()["field"], *field, "{what}: {}", r.text);
+        }
+        assert!(
+            !r.text.contains(&secret) && !r.text.contains(&old_secret),
+            "{what}: {}",
+            r.text
+        );
+    }
+    let r = post_signal(&f, hook, &cases[6].1, &[]).await;
+    assert!(
+        r.detail().contains("does not take flatten signals"),
+        "{}",
+        r.text
+    );
+
+    // A bot whose strategy takes no signals: refused with the reason.
+    let r = f
+        .send(
+            &alice,
+            "POST",
+            "/api/v1/accounts/acme/bots/plainbot/signal-secret",
+            None,
+        )
+        .await;
+    let plain_secret = r.json()["secret"].as_str().unwrap().to_owned();
+    let r = post_signal(
+        &f,
+        "/api/v1/accounts/acme/bots/plainbot/signals",
+        &format!(
+            "action=enter id=p-1 time={} secret={plain_secret}",
+            signal_time(0)
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.json()["field"], "bot");
+    assert!(
+        r.detail()
+            .contains("of type SmaCross, which does not take signals"),
+        "{}",
+        r.text
+    );
+
+    // Another account: acme's secret opens nothing there, and its people never see the bot.
+    let r = post_signal(
+        &f,
+        "/api/v1/accounts/globex/bots/sigbot/signals",
+        &format!(
+            "action=enter id=g-1 time={} secret={secret}",
+            signal_time(0)
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(
+        f.send(&f.user("oscar"), "GET", hook, None).await.status,
+        404
+    );
+
+    // Nothing the refusals sent was stored: the three accepted signals, newest first.
+    let r = f.send(&f.user("vera"), "GET", hook, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let listed = r.json();
+    let ids: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["svc-3", "tv-2", "tv-1"]);
+    assert!(
+        f.ledger
+            .signal_secret("tw-globex/sigbot")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The secret is stored as its hash only.
+    let stored = f
+        .ledger
+        .signal_secret("tw-acme/sigbot")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(stored.secret_hash, secret);
+    assert_eq!(stored.secret_hash, hex::encode(key.as_ref()));
+}

@@ -83,6 +83,39 @@ pub struct Answer {
     pub acknowledged: Option<u64>,
 }
 
+/// One signal a worker fetches (see `tradewind_crds::contract::signals`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireSignal {
+    /// Its place among the bot's signals, from 1 (the worker's cursor).
+    pub seq: u64,
+    /// The sender's id.
+    pub id: String,
+    /// `enter`, `exit` or `flatten`.
+    pub action: String,
+    /// The signal's time, nanoseconds since the epoch.
+    pub ts: i64,
+}
+
+/// The answer to a signal fetch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signals {
+    /// The bot's signals after the cursor, oldest first.
+    pub signals: Vec<WireSignal>,
+}
+
+/// A worker's acknowledgement of its bot's signals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalAck {
+    /// The bot's namespace.
+    pub namespace: String,
+    /// The bot's name.
+    pub name: String,
+    /// Every signal up to this sequence is journaled.
+    pub upto: u64,
+}
+
 /// Why the platform refused a request (field `code`; the HTTP status follows from it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -31,8 +31,9 @@ use tradewind_crds::TradingBot;
 
 use crate::{
     AUDIENCE, Answer, Batch, CONTENT_TYPE as JSON, Event, MAX_BODY_BYTES, PATH,
-    PROBLEM_CONTENT_TYPE, Problem, ProblemCode, check_batch,
+    PROBLEM_CONTENT_TYPE, Problem, ProblemCode, SignalAck, Signals, WireSignal, check_batch,
 };
+use tradewind_crds::contract::signals as signal_contract;
 
 /// The bot a batch is recorded for, as its TradingBot says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,6 +145,28 @@ pub trait EventSink: Send + Sync + 'static {
 
     /// Whether the store can take batches now (`/readyz`).
     fn ready(&self) -> SinkFuture<'_, bool>;
+
+    /// Up to `limit` of the signals of `bot` (`namespace/name`) after sequence `after`,
+    /// oldest first. A store that keeps no signals says so.
+    fn signals<'a>(
+        &'a self,
+        bot: &'a str,
+        after: u64,
+        limit: usize,
+    ) -> SinkFuture<'a, Result<Vec<WireSignal>, SinkError>> {
+        let _ = (bot, after, limit);
+        Box::pin(async { Err(SinkError::Unavailable("this store keeps no signals".into())) })
+    }
+
+    /// Marks the signals of `bot` up to sequence `upto` delivered; returns how many changed.
+    fn ack_signals<'a>(
+        &'a self,
+        bot: &'a str,
+        upto: u64,
+    ) -> SinkFuture<'a, Result<u64, SinkError>> {
+        let _ = (bot, upto);
+        Box::pin(async { Err(SinkError::Unavailable("this store keeps no signals".into())) })
+    }
 }
 
 /// Deadlines and limits of the server.
@@ -177,6 +200,9 @@ impl Default for Limits {
         }
     }
 }
+
+/// How often a held signal fetch asks the store again.
+const SIGNAL_POLL: Duration = Duration::from_millis(200);
 
 /// Most tokens remembered at once (the cache is cleared when full).
 const REVIEW_CACHE_MAX: usize = 10_000;
@@ -304,6 +330,24 @@ impl Ingest {
                     refuse(&problem)
                 }
             },
+            (&Method::GET, signal_contract::PATH) => match self.fetch_signals(req).await {
+                Ok(answer) => json(StatusCode::OK, JSON, &answer),
+                Err(problem) => {
+                    tracing::info!(code = ?problem.code, detail = %problem.detail, "signal fetch refused");
+                    refuse(&problem)
+                }
+            },
+            (&Method::POST, signal_contract::ACK_PATH) => match self.ack_signals(req).await {
+                Ok(n) => json(
+                    StatusCode::OK,
+                    JSON,
+                    &serde_json::json!({ "acknowledged": n }),
+                ),
+                Err(problem) => {
+                    tracing::info!(code = ?problem.code, detail = %problem.detail, "signal ack refused");
+                    refuse(&problem)
+                }
+            },
             (_, PATH) => refuse(&Problem::new(
                 ProblemCode::MethodNotAllowed,
                 format!("{PATH} takes POST"),
@@ -392,6 +436,110 @@ impl Ingest {
             session: Some(last.session.clone()),
             acknowledged: batch.events.iter().map(|e| e.sequence).max(),
         })
+    }
+
+    /// The bot `namespace/name` whose worker holds the request's token.
+    async fn worker_bot(
+        &self,
+        token: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<String, Problem> {
+        let (ns, service_account) = self.review(token).await?;
+        if ns != namespace || !tradewind_crds::contract::is_worker_of(&service_account, name) {
+            return Err(Problem::new(
+                ProblemCode::Forbidden,
+                format!(
+                    "ServiceAccount {ns}/{service_account} is not the worker of TradingBot \
+                     {namespace}/{name}: a worker gets its own bot's signals only"
+                ),
+            ));
+        }
+        Ok(format!("{namespace}/{name}"))
+    }
+
+    /// `GET` the signals of the caller's bot after its cursor, held up to `wait` seconds
+    /// while there are none.
+    async fn fetch_signals(&self, req: Request<Incoming>) -> Result<Signals, Problem> {
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let mut params: HashMap<&str, &str> = HashMap::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            params.insert(k, v);
+        }
+        let need = |k: &str| {
+            params
+                .get(k)
+                .copied()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    Problem::new(ProblemCode::Malformed, format!("the query needs {k}")).field(k)
+                })
+        };
+        let number = |k: &str, default: u64| -> Result<u64, Problem> {
+            params.get(k).map_or(Ok(default), |v| {
+                v.parse().map_err(|_| {
+                    Problem::new(
+                        ProblemCode::Malformed,
+                        format!("{k} must be a whole number"),
+                    )
+                    .field(k)
+                })
+            })
+        };
+        let (namespace, name) = (need("namespace")?, need("name")?);
+        let after = number("after", 0)?;
+        let wait = Duration::from_secs(number("wait", 0)?.min(signal_contract::MAX_WAIT_SECONDS));
+        let token = bearer(&req)?;
+        let bot = self.worker_bot(&token, namespace, name).await?;
+        let deadline = Instant::now() + wait;
+        loop {
+            let signals = tokio::time::timeout(
+                self.limits.sink,
+                self.sink.signals(&bot, after, signal_contract::MAX_BATCH),
+            )
+            .await
+            .map_err(|_| {
+                Problem::new(
+                    ProblemCode::Unavailable,
+                    "the ledger did not answer in time",
+                )
+            })?
+            .map_err(|e| e.problem())?;
+            if !signals.is_empty() || Instant::now() >= deadline {
+                return Ok(Signals { signals });
+            }
+            // The ledger has no notification; a short poll keeps a held fetch cheap.
+            tokio::time::sleep(SIGNAL_POLL.min(deadline.saturating_duration_since(Instant::now())))
+                .await;
+        }
+    }
+
+    /// `POST` an acknowledgement of the caller's bot's signals.
+    async fn ack_signals(&self, req: Request<Incoming>) -> Result<u64, Problem> {
+        let token = bearer(&req)?;
+        let body = req.into_body();
+        let body = tokio::time::timeout(self.limits.body, Limited::new(body, 4096).collect())
+            .await
+            .map_err(|_| Problem::new(ProblemCode::Timeout, "the body did not arrive in time"))?
+            .map_err(|e| Problem::new(ProblemCode::Malformed, format!("reading the body: {e}")))?
+            .to_bytes();
+        let ack: SignalAck = serde_json::from_slice(&body).map_err(|e| {
+            Problem::new(
+                ProblemCode::Malformed,
+                format!("not a signal acknowledgement: {e}"),
+            )
+        })?;
+        let bot = self.worker_bot(&token, &ack.namespace, &ack.name).await?;
+        tokio::time::timeout(self.limits.sink, self.sink.ack_signals(&bot, ack.upto))
+            .await
+            .map_err(|_| {
+                Problem::new(
+                    ProblemCode::Unavailable,
+                    "the ledger did not answer in time",
+                )
+            })?
+            .map_err(|e| e.problem())
     }
 
     /// The token's ServiceAccount, from a TokenReview for [`AUDIENCE`] (remembered for
@@ -530,7 +678,7 @@ fn code_name(code: ProblemCode) -> &'static str {
 }
 
 /// The bearer token (never logged).
-fn bearer(req: &Request<Incoming>) -> Result<String, Problem> {
+fn bearer<B>(req: &Request<B>) -> Result<String, Problem> {
     req.headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -617,6 +765,9 @@ struct MemoryState {
     order: Vec<String>,
     duplicates: u64,
     unavailable: bool,
+    /// Signals by bot, in sequence order, and each bot's acknowledged sequence.
+    signals: HashMap<String, Vec<WireSignal>>,
+    acknowledged: HashMap<String, u64>,
 }
 
 impl MemorySink {
@@ -639,6 +790,25 @@ impl MemorySink {
     /// Events received again after they were recorded (resends), in total.
     pub fn duplicates(&self) -> u64 {
         self.lock().duplicates
+    }
+
+    /// Adds a signal for `bot` (`namespace/name`) with the next sequence number; returns it.
+    pub fn push_signal(&self, bot: &str, id: &str, action: &str, ts: i64) -> u64 {
+        let mut s = self.lock();
+        let list = s.signals.entry(bot.to_owned()).or_default();
+        let seq = list.len() as u64 + 1;
+        list.push(WireSignal {
+            seq,
+            id: id.into(),
+            action: action.into(),
+            ts,
+        });
+        seq
+    }
+
+    /// The highest sequence a bot's worker acknowledged (0: none).
+    pub fn acknowledged(&self, bot: &str) -> u64 {
+        self.lock().acknowledged.get(bot).copied().unwrap_or(0)
     }
 
     /// Every event recorded, in the order recorded.
@@ -695,5 +865,43 @@ impl EventSink for MemorySink {
 
     fn ready(&self) -> SinkFuture<'_, bool> {
         Box::pin(async move { !self.lock().unavailable })
+    }
+
+    fn signals<'a>(
+        &'a self,
+        bot: &'a str,
+        after: u64,
+        limit: usize,
+    ) -> SinkFuture<'a, Result<Vec<WireSignal>, SinkError>> {
+        Box::pin(async move {
+            let s = self.lock();
+            Ok(s.signals
+                .get(bot)
+                .map(|l| {
+                    l.iter()
+                        .filter(|x| x.seq > after)
+                        .take(limit)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+    }
+
+    fn ack_signals<'a>(
+        &'a self,
+        bot: &'a str,
+        upto: u64,
+    ) -> SinkFuture<'a, Result<u64, SinkError>> {
+        Box::pin(async move {
+            let mut s = self.lock();
+            let known = s.signals.get(bot).map_or(0, |l| l.len() as u64);
+            let upto = upto.min(known);
+            let was = s.acknowledged.get(bot).copied().unwrap_or(0);
+            if upto > was {
+                s.acknowledged.insert(bot.to_owned(), upto);
+            }
+            Ok(upto.saturating_sub(was))
+        })
     }
 }

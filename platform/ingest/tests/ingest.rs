@@ -113,6 +113,36 @@ async fn get(addr: SocketAddr, path: &str) -> u16 {
         .expect("status")
 }
 
+/// One request to any path; the status and the body as JSON.
+async fn call(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: platform\r\n{auth}Content-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out).await;
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {out:?}"));
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(Value::String(body.into())),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ingest_records_a_bots_own_events_once_and_refuses_everything_else_with_a_reason() {
     let server = TestServer::start().expect("server");
@@ -378,6 +408,79 @@ async fn the_ingest_records_a_bots_own_events_once_and_refuses_everything_else_w
         (403, Some("bot")),
         "{problem}"
     );
+
+    // Signals: a worker fetches its own bot's after its cursor and acknowledges them;
+    // another bot's worker and a caller without a token get nothing.
+    use tradewind_crds::contract::signals::{ACK_PATH, PATH as SIGNALS};
+    sink.push_signal("default/btc-bot", "tv-1", "enter", 1);
+    sink.push_signal("default/btc-bot", "tv-2", "exit", 2);
+    let fetch = |after: u64, wait: u64| {
+        format!("{SIGNALS}?namespace=default&name=btc-bot&after={after}&wait={wait}")
+    };
+    let (status, answer) = call(addr, "GET", &fetch(0, 0), Some(&btc), "").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["signals"],
+        json!([{"seq": 1, "id": "tv-1", "action": "enter", "ts": 1},
+               {"seq": 2, "id": "tv-2", "action": "exit", "ts": 2}])
+    );
+    let (_, answer) = call(addr, "GET", &fetch(1, 0), Some(&btc), "").await;
+    assert_eq!(answer["signals"][0]["id"], "tv-2");
+    let (status, problem) = call(
+        addr,
+        "GET",
+        &fetch(0, 0),
+        Some(&token("eth-bot-worker")),
+        "",
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("its own bot's signals only")
+    );
+    let (status, _) = call(addr, "GET", &fetch(0, 0), None, "").await;
+    assert_eq!(status, 401);
+    let (status, problem) = call(
+        addr,
+        "GET",
+        &format!("{SIGNALS}?name=btc-bot"),
+        Some(&btc),
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (400, Some("namespace")),
+        "{problem}"
+    );
+    // A held fetch answers when a signal arrives.
+    let held = tokio::spawn({
+        let (btc, target) = (btc.clone(), fetch(2, 20));
+        async move { call(addr, "GET", &target, Some(&btc), "").await }
+    });
+    sink.push_signal("default/btc-bot", "tv-3", "flatten", 3);
+    let (status, answer) = held.await.expect("held fetch");
+    assert_eq!(
+        (status, answer["signals"][0]["id"].as_str()),
+        (200, Some("tv-3")),
+        "{answer}"
+    );
+    // Acknowledged once; again changes nothing; never by another worker.
+    let ack = json!({"namespace": "default", "name": "btc-bot", "upto": 2}).to_string();
+    let (status, answer) = call(addr, "POST", ACK_PATH, Some(&btc), &ack).await;
+    assert_eq!(
+        (status, answer["acknowledged"].as_u64()),
+        (200, Some(2)),
+        "{answer}"
+    );
+    let (_, answer) = call(addr, "POST", ACK_PATH, Some(&btc), &ack).await;
+    assert_eq!(answer["acknowledged"], 0);
+    let (status, _) = call(addr, "POST", ACK_PATH, Some(&token("eth-bot-worker")), &ack).await;
+    assert_eq!(status, 403);
+    assert_eq!(sink.acknowledged("default/btc-bot"), 2);
 
     // The counters say what happened, and no token.
     let mut text = String::new();

@@ -27,6 +27,7 @@ pub mod notify;
 mod record;
 mod schema;
 mod settle;
+pub mod signals;
 mod statement;
 
 use std::time::Duration;

@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notifications: channels, routing rules, notices, the outbox",
         include_str!("../migrations/0004_notify.sql"),
     ),
+    (
+        5,
+        "signals: per-bot signal secrets, received signals",
+        include_str!("../migrations/0005_signals.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

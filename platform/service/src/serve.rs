@@ -95,6 +95,46 @@ impl EventSink for LedgerSink {
     fn ready(&self) -> SinkFuture<'_, bool> {
         Box::pin(async move { self.ledger.ping().await.is_ok() })
     }
+
+    fn signals<'a>(
+        &'a self,
+        bot: &'a str,
+        after: u64,
+        limit: usize,
+    ) -> SinkFuture<'a, Result<Vec<tradewind_ingest::WireSignal>, SinkError>> {
+        Box::pin(async move {
+            let after = i64::try_from(after).unwrap_or(i64::MAX);
+            let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+            let rows = self
+                .ledger
+                .signals_after(bot, after, limit)
+                .await
+                .map_err(|e| SinkError::Unavailable(e.to_string()))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| tradewind_ingest::WireSignal {
+                    seq: u64::try_from(r.seq).unwrap_or(0),
+                    id: r.id,
+                    action: r.action,
+                    ts: r.ts,
+                })
+                .collect())
+        })
+    }
+
+    fn ack_signals<'a>(
+        &'a self,
+        bot: &'a str,
+        upto: u64,
+    ) -> SinkFuture<'a, Result<u64, SinkError>> {
+        Box::pin(async move {
+            let upto = i64::try_from(upto).unwrap_or(i64::MAX);
+            self.ledger
+                .ack_signals(bot, upto, tradewind_ledger::accounts::now_nanos())
+                .await
+                .map_err(|e| SinkError::Unavailable(e.to_string()))
+        })
+    }
 }
 
 /// The user API's settings on the command line.
@@ -140,6 +180,12 @@ pub struct ApiArgs {
     /// The largest request body (bytes).
     #[arg(long, env = "TRADEWIND_API_MAX_BODY", default_value_t = 65536)]
     api_max_body: usize,
+    /// How old (seconds) a signal posted to a bot's webhook may be.
+    #[arg(long, env = "TRADEWIND_SIGNAL_MAX_LAG", default_value_t = 60)]
+    signal_max_lag: u64,
+    /// How far (seconds) a signal's time may be ahead of the platform's clock.
+    #[arg(long, env = "TRADEWIND_SIGNAL_MAX_SKEW", default_value_t = 5)]
+    signal_max_skew: u64,
     /// The dashboard's OIDC client id at --oidc-issuer (authorization code with PKCE);
     /// none: the dashboard signs in with API keys only.
     #[arg(long, env = "TRADEWIND_DASHBOARD_CLIENT_ID", requires = "oidc_issuer")]
@@ -274,6 +320,10 @@ impl ApiArgs {
             per_address: rate("rate-per-address", &self.rate_per_address)?,
             per_caller: rate("rate-per-caller", &self.rate_per_caller)?,
             dashboard: self.dashboard()?,
+            signals: tradewind_api::signals::SignalTiming {
+                max_lag: Duration::from_secs(self.signal_max_lag),
+                max_skew: Duration::from_secs(self.signal_max_skew),
+            },
             ..tradewind_api::Config::default()
         })
     }

@@ -4,6 +4,7 @@ pub mod archive;
 pub mod commission;
 pub mod market_data;
 pub mod summary;
+pub mod signals;
 
 pub use tradewind_bot::instrument::{InstrumentOverrides, instrument_at};
 
@@ -39,6 +40,8 @@ pub struct Request {
     pub blob: archive::BlobArgs,
     /// Where to write a Model strategy's decisions (`--trace-decisions`).
     pub trace: Option<PathBuf>,
+    /// External signals for a Signal strategy (`--signals`).
+    pub signals: Option<PathBuf>,
 }
 
 /// Runs a backtest and returns the report view (nothing written yet). The data is read
@@ -75,6 +78,13 @@ pub fn run(req: &Request) -> Result<ReportView> {
             );
         };
         m.trace = true;
+    }
+    if req.signals.is_some() && !bot.strategy.takes_signals() {
+        anyhow::bail!(
+            "--signals: Strategy {} is of type {:?}, which does not take signals (use type Signal)",
+            cfg.strategy_name,
+            cfg.strategy.type_
+        );
     }
     let venue_fees = bot.venue_fees.to_string();
     let timeframe = cfg.strategy.timeframe.seconds();
@@ -176,6 +186,10 @@ fn run_stream(
         )
     });
     let mut engine = Backtest::new(settings, strategy);
+    let mut signals = signals::Feed::new(match &req.signals {
+        Some(path) => signals::load(path)?,
+        None => Vec::new(),
+    });
     let mut trace = match (&req.trace, &bot.strategy) {
         (Some(path), tradewind_core::strategy::StrategyConfig::Model(m)) => {
             Some(crate::features::trace_writer(path, m)?)
@@ -189,6 +203,9 @@ fn run_stream(
         for bar in bars {
             if let Some(c) = &mut commission {
                 c.bar(bar.ts)?;
+            }
+            for signal in signals.before(bar.ts) {
+                engine.on_signal(signal)?;
             }
             engine.step(bar)?;
             if let Some(c) = &mut commission {
@@ -225,6 +242,9 @@ fn run_stream(
     }
     if let Some(out) = &mut trace {
         std::io::Write::flush(out)?;
+    }
+    for signal in signals.rest() {
+        engine.on_signal(signal)?;
     }
     let outcome = engine.finish();
     for p in outcome.portfolio.equity_curve() {

@@ -16,6 +16,7 @@ pub mod record;
 pub mod recorder;
 pub mod service_bus;
 pub mod session;
+pub mod signals;
 pub mod status;
 pub mod trader;
 pub mod warmup;

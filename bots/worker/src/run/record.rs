@@ -110,6 +110,18 @@ pub enum Record {
         /// The bars, oldest first.
         bars: Vec<BarRecord>,
     },
+    /// An external signal from the platform went into the engine (journaled before it
+    /// acted); `seq` is the platform's, the signal cursor after a restart.
+    Signal {
+        /// Its place among the bot's signals.
+        seq: u64,
+        /// The sender's id.
+        id: String,
+        /// `enter`, `exit` or `flatten`.
+        action: String,
+        /// The signal's time, ns since the epoch.
+        ts: i64,
+    },
 }
 
 fn is_false(b: &bool) -> bool {

@@ -55,6 +55,9 @@ pub enum SessionError {
     /// A new live session found the account holding the base asset and will not trade.
     #[error("not trading: {0}")]
     UnexpectedHoldings(Refusal),
+    /// The platform delivered a signal the worker cannot read.
+    #[error("a signal from the platform: {0}")]
+    Signal(String),
 }
 
 impl From<Infallible> for SessionError {
@@ -165,6 +168,8 @@ pub struct Outputs {
     pub status: Option<StatusReporter>,
     /// The platform recorder, when the platform is installed.
     pub recorder: Option<Arc<Recorder>>,
+    /// Signals from the platform, for a Signal strategy's worker.
+    pub signals: Option<super::signals::Inbox>,
 }
 
 /// How a session ended without an error.
@@ -324,6 +329,10 @@ impl<X: Execution> Session<X> {
             leading,
             paused: false,
         };
+        if let Some(inbox) = &this.out.signals {
+            // The fetcher asks for what comes after the journal's last signal.
+            inbox.cursor.send_replace(this.trader.signal_cursor());
+        }
         let published = this.trader.published();
         if let Some(recorder) = &this.out.recorder {
             let from = this.trader.acknowledged_mark().unwrap_or(0);
@@ -449,8 +458,26 @@ impl<X: Execution> Session<X> {
         tokio::pin!(reports);
         tokio::pin!(shutdown);
         let mut lease = self.leading.clone();
+        let mut inbox = self.out.signals.take();
         loop {
+            let signal = async {
+                match &mut inbox {
+                    Some(i) => i.signals.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                Some(wire) = signal => {
+                    let signal = super::trader::signal(&wire.id, &wire.action, wire.ts)
+                        .map_err(SessionError::Signal)?;
+                    let mut events = self.trader.on_signal(wire.seq, &signal)?;
+                    events.extend(self.execution.flush(&mut self.trader, &leading).await?);
+                    if let Some(i) = &inbox {
+                        i.cursor.send_replace(self.trader.signal_cursor());
+                    }
+                    self.publish(events);
+                    self.report().await;
+                }
                 tick = market.next() => {
                     let (tick, lag) = tick.ok_or(SessionError::Ended("market data"))??;
                     match tick {

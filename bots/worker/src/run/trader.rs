@@ -15,6 +15,7 @@ use tradewind_core::orders::{
     TimeInForce as CoreTif,
 };
 use tradewind_core::risk::{HaltReason, RiskRefusal};
+use tradewind_core::strategy::{Signal, SignalAction};
 use tradewind_events::{
     Body, Event, Fill, HaltCause, Liquidity, Mode, Order, OrderType, Performance, Refusal,
     Rejection, Side, Start, StopLoss, TimeInForce,
@@ -125,6 +126,19 @@ pub struct Trader<V: Venue> {
     starts: u64,
     bars: u64,
     last_bar: Option<UnixNanos>,
+    /// The highest signal sequence journaled (the signal cursor).
+    signal_cursor: u64,
+}
+
+/// A journaled or fetched signal in core types; the reason names the field.
+pub fn signal(id: &str, action: &str, ts: i64) -> Result<Signal, String> {
+    Ok(Signal {
+        id: id.to_owned(),
+        ts,
+        action: action
+            .parse::<SignalAction>()
+            .map_err(|e| format!("signal {id}: action: {e}"))?,
+    })
 }
 
 /// Engine time as RFC 3339 UTC.
@@ -365,6 +379,7 @@ impl<V: Venue> Trader<V> {
             starts: 0,
             bars: 0,
             last_bar: None,
+            signal_cursor: 0,
         };
         let mut events = Vec::new();
         for (index, record) in records.iter().enumerate() {
@@ -410,6 +425,16 @@ impl<V: Venue> Trader<V> {
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(bad)?;
                     t.prime(&bars);
+                }
+                Record::Signal {
+                    seq,
+                    id,
+                    action,
+                    ts,
+                } => {
+                    let signal = signal(id, action, *ts).map_err(bad)?;
+                    t.apply_signal(*seq, &signal)?;
+                    events.extend(t.activity());
                 }
             }
             on_replayed(&mut t.engine, record);
@@ -692,6 +717,35 @@ impl<V: Venue> Trader<V> {
         let mut events = self.activity();
         events.extend(self.equity_snapshot(bar));
         Ok(events)
+    }
+
+    /// The highest signal sequence journaled: the platform's signals after it are new.
+    pub fn signal_cursor(&self) -> u64 {
+        self.signal_cursor
+    }
+
+    /// An external signal: journaled first, then processed; the events it caused. A
+    /// sequence at or below the cursor was acted on before and is ignored.
+    pub fn on_signal(&mut self, seq: u64, signal: &Signal) -> Result<Vec<Event>, TraderError> {
+        if seq <= self.signal_cursor {
+            return Ok(Vec::new());
+        }
+        self.journal(&[Record::Signal {
+            seq,
+            id: signal.id.clone(),
+            action: signal.action.as_str().to_owned(),
+            ts: signal.ts,
+        }])?;
+        self.apply_signal(seq, signal)?;
+        Ok(self.activity())
+    }
+
+    fn apply_signal(&mut self, seq: u64, signal: &Signal) -> Result<(), TraderError> {
+        self.engine
+            .on_signal(signal)
+            .map_err(|e| TraderError::Engine(e.to_string()))?;
+        self.signal_cursor = self.signal_cursor.max(seq);
+        Ok(())
     }
 
     /// The venue's answers: journaled first, then processed; the events they caused.

@@ -171,6 +171,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             )
         }),
         recorder: recorder(&args, &metrics)?,
+        signals: signal_inbox(&args, &cfg, &namespace)?,
     };
 
     // Wait for the Lease (a standby worker is healthy and ready, and does nothing).
@@ -353,6 +354,33 @@ fn recorder(args: &RunArgs, metrics: &Arc<WorkerMetrics>) -> Result<Option<Arc<R
         "recording events with the platform"
     );
     Ok(Some(Arc::new(recorder)))
+}
+
+/// The platform's signals, for a Signal strategy's worker when the platform is installed.
+fn signal_inbox(
+    args: &RunArgs,
+    cfg: &BotConfig,
+    namespace: &str,
+) -> Result<Option<super::signals::Inbox>> {
+    let Some(url) = &args.platform_url else {
+        if cfg.strategy.type_ == tradewind_crds::StrategyType::Signal {
+            tracing::warn!("a Signal strategy without a platform URL receives no signals");
+        }
+        return Ok(None);
+    };
+    if cfg.strategy.type_ != tradewind_crds::StrategyType::Signal {
+        return Ok(None);
+    }
+    tracing::info!(platform = %url, "fetching the bot's signals from the platform");
+    Ok(Some(super::signals::start(
+        super::signals::FetchConfig {
+            url: url.clone(),
+            token_file: args.platform_token_file.clone(),
+            namespace: namespace.to_owned(),
+            name: cfg.name.clone(),
+        },
+        super::recorder::http_client()?,
+    )))
 }
 
 /// Primes a new session's strategy from the market-data store, when one is configured
