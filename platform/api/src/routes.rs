@@ -1545,7 +1545,8 @@ mod tests {
         );
         let paths = doc["paths"].as_object().unwrap();
         assert!(paths.contains_key("/api/v1/accounts/{account}/bots/{bot}/performance"));
-        assert_eq!(paths.len(), 29, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert!(paths.contains_key("/api/v1/accounts/{account}/bots/{bot}/signals"));
+        assert_eq!(paths.len(), 31, "{:?}", paths.keys().collect::<Vec<_>>());
         assert!(doc["components"]["securitySchemes"]["apiKey"].is_object());
     }
 }
