@@ -19,6 +19,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Trade the bot the operator configured (paper or live) until SIGTERM.
@@ -232,6 +234,8 @@ fn backtest_job(job: &JobRun) -> Result<tradewind_crds::BacktestSummary> {
         instrument: job.instrument.clone(),
         blob: job.blob.clone(),
         trace: None,
+        // A Job backtests on market data only; recorded signals are a local run's.
+        signals: None,
     })?;
     print!("{}", report::table::render(&view));
     let html = write_reports(&view, &job.out)?;

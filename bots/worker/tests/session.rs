@@ -1859,14 +1859,17 @@ async fn signals_are_journaled_before_they_act_and_a_restart_never_acts_on_one_t
         })
         .collect();
     assert_eq!(journaled, [1, 2], "each signal journaled once");
-    // The signal comes before the orders it caused.
+    // The signal is journaled before the events it caused are published (a paper fill
+    // is the engine's own: no venue record).
     let first_signal = records
         .iter()
-        .position(|r| matches!(r, Record::Signal { .. }));
-    let first_fill = records
+        .position(|r| matches!(r, Record::Signal { .. }))
+        .expect("a Signal record");
+    let its_events = records
         .iter()
-        .position(|r| matches!(r, Record::Venue { .. }));
-    assert!(first_signal < first_fill, "{records:?}");
+        .position(|r| matches!(r, Record::Published { next } if *next > 2))
+        .expect("the signal's events published");
+    assert!(first_signal < its_events, "{records:?}");
 
     // A restart: the journal gives the fetcher its cursor, a re-delivery acts on nothing,
     // and the replay rebuilds the same account.

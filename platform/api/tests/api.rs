@@ -1994,7 +1994,14 @@ async fn the_signal_webhook_takes_tradingview_alerts_and_refuses_bad_ones_changi
     assert_eq!(r.json()["seq"], 3);
 
     // Refusals, each a problem document that never echoes the secret.
-    let cases: Vec<(&str, String, Vec<(&str, String)>, u16, Option<&str>)> = vec![
+    type Case<'a> = (
+        &'a str,
+        String,
+        Vec<(&'a str, String)>,
+        u16,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "wrong secret",
             format!("action=enter id=w-1 time={} secret=not-it", signal_time(0)),

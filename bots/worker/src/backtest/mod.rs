@@ -3,8 +3,8 @@
 pub mod archive;
 pub mod commission;
 pub mod market_data;
-pub mod summary;
 pub mod signals;
+pub mod summary;
 
 pub use tradewind_bot::instrument::{InstrumentOverrides, instrument_at};
 
