@@ -10,8 +10,10 @@
 use std::collections::BTreeMap;
 
 use sqlx::{AnyConnection, Row};
+use tradewind_core::fixed::Money;
 use tradewind_notify::{
-    After, Claimed, Kind, Notice, Outbox, Route, Rules, Settings, delivery_id, route,
+    After, BotDay, Claimed, DAY_NANOS, Kind, Notice, Outbox, Route, Rules, Settings, daily_summary,
+    daily_summary_id, delivery_id, route,
 };
 
 use crate::accounts::now_nanos;
@@ -61,6 +63,17 @@ pub struct Delivery {
     pub created_at: i64,
     /// When it was delivered.
     pub delivered_at: Option<i64>,
+}
+
+/// `sum + text`, where `text` is an amount the ledger stored.
+fn add_stored(sum: Money, text: &str, what: &str) -> Result<Money, LedgerError> {
+    text.parse::<Money>()
+        .ok()
+        .and_then(|m| sum.checked_add(m))
+        .ok_or_else(|| LedgerError::Corrupt {
+            what: what.to_owned(),
+            reason: format!("{text:?} is no amount (or the sum overflows)"),
+        })
 }
 
 fn corrupt_json(what: &str, e: serde_json::Error) -> LedgerError {
@@ -344,6 +357,88 @@ impl Ledger {
     pub async fn enqueue_notices(&self, notices: &[Notice]) -> Result<usize, LedgerError> {
         let mut tx = self.pool().begin().await?;
         let n = enqueue(&mut tx, notices, None).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Enqueues the daily summary of the UTC day starting at `day_start` (ns) for every
+    /// account with a live channel, in one transaction: per bot its fills, volume and
+    /// venue fees of the day and its last equity before the day ended. Keyed by account
+    /// and day ([`daily_summary_id`]): a second call — a restart, another replica —
+    /// enqueues nothing. Returns the deliveries enqueued.
+    pub async fn enqueue_daily_summaries(&self, day_start: i64) -> Result<usize, LedgerError> {
+        let day_end = day_start + DAY_NANOS;
+        let day = &tradewind_core::data::time::format_iso8601(day_start)[..10];
+        let mut tx = self.pool().begin().await?;
+        let accounts: Vec<String> = sqlx::query(
+            "SELECT DISTINCT account FROM notify_channels WHERE deleted_at IS NULL ORDER BY account",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("account"))
+        .collect::<Result<_, _>>()?;
+        let mut notices = Vec::new();
+        for account in accounts {
+            let known = sqlx::query("SELECT event_id FROM notify_notices WHERE event_id = $1")
+                .bind(daily_summary_id(&account, day))
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if known {
+                continue;
+            }
+            let bots =
+                sqlx::query("SELECT bot, quote_currency FROM bots WHERE account = $1 ORDER BY bot")
+                    .bind(&account)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let mut days = Vec::with_capacity(bots.len());
+            for b in &bots {
+                let bot: String = b.try_get("bot")?;
+                let currency: String = b.try_get("quote_currency")?;
+                let fills = sqlx::query(
+                    "SELECT notional, venue_fee FROM fills WHERE bot = $1 AND ts >= $2 AND ts < $3",
+                )
+                .bind(&bot)
+                .bind(day_start)
+                .bind(day_end)
+                .fetch_all(&mut *tx)
+                .await?;
+                let (mut volume, mut fees) = (Money::ZERO, Money::ZERO);
+                for f in &fills {
+                    volume = add_stored(
+                        volume,
+                        &f.try_get::<String, _>("notional")?,
+                        "fills.notional",
+                    )?;
+                    fees = add_stored(
+                        fees,
+                        &f.try_get::<String, _>("venue_fee")?,
+                        "fills.venue_fee",
+                    )?;
+                }
+                let equity = sqlx::query(
+                    "SELECT equity FROM equity_snapshots WHERE bot = $1 AND ts < $2 ORDER BY ts DESC LIMIT 1",
+                )
+                .bind(&bot)
+                .bind(day_end)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get::<String, _>("equity"))
+                .transpose()?;
+                days.push(BotDay {
+                    bot,
+                    currency,
+                    fills: fills.len() as u64,
+                    volume: volume.to_string(),
+                    venue_fees: fees.to_string(),
+                    equity,
+                });
+            }
+            notices.push(daily_summary(&account, day_start, &days));
+        }
+        let n = enqueue(&mut tx, &notices, None).await?;
         tx.commit().await?;
         Ok(n)
     }

@@ -358,6 +358,74 @@ pub struct Notice {
     pub data: serde_json::Value,
 }
 
+/// One bot's day in an account's daily summary (amounts as the ledger keeps them: exact
+/// decimals in the bot's quote currency).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BotDay {
+    /// The bot, `namespace/name`.
+    pub bot: String,
+    /// Its quote currency.
+    pub currency: String,
+    /// Fills during the day.
+    pub fills: u64,
+    /// Their notional.
+    pub volume: String,
+    /// The venue's fees on them.
+    pub venue_fees: String,
+    /// The last equity reported before the day ended (none: the bot never reported one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equity: Option<String>,
+}
+
+/// The id of `account`'s daily summary of the UTC day `day` (`YYYY-MM-DD`): once per
+/// account and day, whoever enqueues it.
+pub fn daily_summary_id(account: &str, day: &str) -> String {
+    format!("daily/{account}/{day}")
+}
+
+/// The daily summary notice of `account` for the UTC day starting at `day_start` (ns).
+pub fn daily_summary(account: &str, day_start: i64, bots: &[BotDay]) -> Notice {
+    let day = format_iso8601(day_start)[..10].to_owned();
+    let text = if bots.is_empty() {
+        "no bots".to_owned()
+    } else {
+        bots.iter()
+            .map(|b| {
+                format!(
+                    "{}: {} fills, volume {} {c}, venue fees {} {c}, equity {}",
+                    b.bot,
+                    b.fills,
+                    b.volume,
+                    b.venue_fees,
+                    b.equity
+                        .as_deref()
+                        .map_or("not reported".to_owned(), |e| format!("{e} {}", b.currency)),
+                    c = b.currency,
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Notice {
+        event_id: daily_summary_id(account, &day),
+        account: account.to_owned(),
+        kind: Kind::DailySummary,
+        // The end of the day summarised.
+        ts: day_start + DAY_NANOS,
+        bot: None,
+        data: serde_json::json!({ "day": day, "bots": bots, "text": text }),
+    }
+}
+
+/// Nanoseconds in a UTC day.
+pub const DAY_NANOS: i64 = 86_400_000_000_000;
+
+/// The start (ns) of the last UTC day that ended at least `delay_nanos` before `now`.
+pub fn last_summarised_day(now: i64, delay_nanos: i64) -> i64 {
+    (now - delay_nanos).div_euclid(DAY_NANOS) * DAY_NANOS - DAY_NANOS
+}
+
 /// The kind of notification a bot's event makes, if any.
 pub fn classify(e: &Event) -> Option<Kind> {
     match &e.body {
@@ -766,6 +834,54 @@ pub trait Outbox: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_daily_summary_is_keyed_by_account_and_day_and_says_each_bots_day() {
+        let day = parse_iso8601("2026-12-05T00:00:00Z").unwrap();
+        assert_eq!(
+            last_summarised_day(
+                parse_iso8601("2026-12-06T00:09:59Z").unwrap(),
+                600_000_000_000
+            ),
+            day - DAY_NANOS,
+            "before the delay, the day before is the last"
+        );
+        assert_eq!(
+            last_summarised_day(
+                parse_iso8601("2026-12-06T00:10:00Z").unwrap(),
+                600_000_000_000
+            ),
+            day
+        );
+        let n = daily_summary(
+            "acme",
+            day,
+            &[BotDay {
+                bot: "t/btc".into(),
+                currency: "USDT".into(),
+                fills: 2,
+                volume: "100.50".into(),
+                venue_fees: "0.10".into(),
+                equity: Some("1000.00".into()),
+            }],
+        );
+        assert_eq!(n.event_id, "daily/acme/2026-12-05");
+        assert_eq!((n.kind, n.ts), (Kind::DailySummary, day + DAY_NANOS));
+        let r = render(&n);
+        assert_eq!(r.title, "acme: daily summary 2026-12-05");
+        assert!(
+            r.text.contains(
+                "t/btc: 2 fills, volume 100.50 USDT, venue fees 0.10 USDT, equity 1000.00 USDT"
+            ),
+            "{}",
+            r.text
+        );
+        assert!(
+            render(&daily_summary("acme", day, &[]))
+                .text
+                .contains("no bots")
+        );
+    }
     use tradewind_events::{Fill, HaltCause, Liquidity, Side};
 
     fn fill() -> Event {

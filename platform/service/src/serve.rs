@@ -228,6 +228,13 @@ pub struct NotifyArgs {
     /// Attempts before a delivery is dead-lettered.
     #[arg(long, env = "TRADEWIND_NOTIFY_MAX_ATTEMPTS", default_value_t = 8)]
     notify_max_attempts: u32,
+    /// Seconds after a UTC midnight before the day's summary is enqueued (events the
+    /// workers still hold arrive meanwhile; a fill recorded later is not in it).
+    #[arg(long, env = "TRADEWIND_NOTIFY_SUMMARY_DELAY", default_value_t = 600)]
+    notify_summary_delay: u64,
+    /// Seconds between checks for a daily summary to enqueue.
+    #[arg(long, env = "TRADEWIND_NOTIFY_SUMMARY_EVERY", default_value_t = 60)]
+    notify_summary_every: u64,
 }
 
 impl NotifyArgs {
@@ -267,12 +274,43 @@ impl NotifyArgs {
             },
             ..Default::default()
         };
+        if self.notify_summary_every == 0 {
+            anyhow::bail!("--notify-summary-every: at least 1 second");
+        }
         Ok(Some(tradewind_notify::dispatch::Dispatcher::new(
             Arc::new(ledger.clone()),
             senders,
             sealer,
             config,
         )))
+    }
+}
+
+/// Enqueues each account's daily summary of the last UTC day that ended `delay` ago,
+/// checking every `every`. `serve` owns it, not `settle`: the summary is per account
+/// whatever its plan (settlements run per plan and period, some bots on none), and
+/// `serve` runs all day next to the dispatcher. The ledger keys it by account and day, so
+/// replicas and restarts enqueue it once; an account whose first channel comes later in
+/// the day still gets it.
+async fn daily_summaries(ledger: Ledger, delay: Duration, every: Duration) {
+    let delay = i64::try_from(delay.as_nanos()).unwrap_or(i64::MAX);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let day =
+            tradewind_notify::last_summarised_day(tradewind_ledger::accounts::now_nanos(), delay);
+        match ledger.enqueue_daily_summaries(day).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                day = %&tradewind_core::data::time::format_iso8601(day)[..10],
+                deliveries = n,
+                "daily summaries enqueued"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "daily summaries: not enqueued; tried again at the next check")
+            }
+        }
     }
 }
 
@@ -369,7 +407,12 @@ pub async fn run(
     let dispatcher = match notify_args.dispatcher(&ledger, sealer)? {
         Some(d) => {
             tracing::info!("tradewind-platform dispatching notifications");
-            Some(tokio::spawn(d.run()))
+            let summaries = tokio::spawn(daily_summaries(
+                ledger.clone(),
+                Duration::from_secs(notify_args.notify_summary_delay),
+                Duration::from_secs(notify_args.notify_summary_every),
+            ));
+            Some((tokio::spawn(d.run()), summaries))
         }
         None => {
             tracing::info!("notifications are off (no --notify-key)");
@@ -432,8 +475,9 @@ pub async fn run(
         _ = tokio::signal::ctrl_c() => {}
     }
     task.abort();
-    if let Some(t) = dispatcher {
+    if let Some((t, summaries)) = dispatcher {
         t.abort();
+        summaries.abort();
     }
     if let Some(t) = api_task {
         t.abort();
