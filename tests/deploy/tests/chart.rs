@@ -487,6 +487,35 @@ fn the_platform_service_runs_when_enabled_with_only_the_rights_it_uses() {
     )
     .unwrap_err();
     assert!(err.contains("platform.serve.databaseSecret"), "{err}");
+
+    // Notifications: off without a key; the key only by reference to a Secret.
+    let platform_env = |values: &Value| {
+        let objects = render(values, "tw", NS).expect("renders");
+        let d = of_kind(&objects, "Deployment")
+            .into_iter()
+            .find(|d| d["metadata"]["name"] == "tw-tradewind-platform")
+            .unwrap()
+            .clone();
+        env_of(&d)
+    };
+    assert!(
+        !platform_env(&json!({"platform": {"serve": {"enabled": true}}}))
+            .contains_key("TRADEWIND_NOTIFY_KEY")
+    );
+    let env = platform_env(&json!({"platform": {"serve": {"enabled": true,
+        "notifications": {"keySecret": "notify-key"}}}}));
+    assert_eq!(
+        env["TRADEWIND_NOTIFY_KEY"],
+        json!({"secretKeyRef": {"name": "notify-key", "key": "key"}})
+    );
+    let err = render(
+        &json!({"platform": {"serve": {"enabled": true,
+            "notifications": {"keySecret": "Not A Name"}}}}),
+        "tw",
+        NS,
+    )
+    .unwrap_err();
+    assert!(err.contains("keySecret"), "{err}");
 }
 
 /// Each bad value is refused by Helm with the schema's message naming the field.
