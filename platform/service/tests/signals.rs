@@ -600,32 +600,48 @@ async fn a_posted_signal_is_acted_on_once_by_a_paper_worker_and_never_again_afte
     assert!(second.stop().success(), "{}", second.stderr());
     assert_eq!(fills(&second).len(), 1, "tv-1 was not acted on again");
 
-    // The fills and the daily summary reached the channel through serve's dispatcher,
-    // signed, each once.
+    // The fills and the daily summary reached the channel through serve's dispatcher.
+    // Each delivery is signed and carries its idempotency key; a receiver that keeps the
+    // keys acts on each event once (a delivery whose mark failed is sent again under the
+    // same key: the dispatcher is at least once).
+    let deliveries = || {
+        let mut by_key: BTreeMap<String, Value> = BTreeMap::new();
+        for (h, body) in receiver.0.lock().unwrap().iter() {
+            assert!(h.contains_key("tradewind-signature"), "{h:?}");
+            let key = h["idempotency-key"].clone();
+            if let Some(first) = by_key.insert(key, body.clone()) {
+                assert_eq!(
+                    (&first["delivery"], &first["event"]),
+                    (&body["delivery"], &body["event"])
+                );
+            }
+        }
+        by_key
+    };
+    let kinds = |d: &BTreeMap<String, Value>| {
+        let mut k: Vec<String> = d
+            .values()
+            .map(|b| b["kind"].as_str().unwrap_or("").to_owned())
+            .collect();
+        k.sort();
+        k
+    };
     until(60, "two fills and a daily summary at the webhook", || {
-        let k = receiver.kinds();
-        (k.iter().filter(|k| *k == "fill").count() >= 2 && k.iter().any(|k| k == "dailySummary"))
-            .then_some(())
+        (kinds(&deliveries()) == ["dailySummary", "fill", "fill"]).then_some(())
     })
     .await;
-    let got = receiver.0.lock().unwrap().clone();
-    let mut ids: Vec<&str> = got
-        .iter()
-        .map(|(h, _)| h.get("idempotency-key").map_or("", String::as_str))
-        .collect();
-    assert!(
-        got.iter()
-            .all(|(h, _)| h.contains_key("tradewind-signature"))
-    );
-    let n = ids.len();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), n, "a notification sent twice");
-    let summary = got
-        .iter()
-        .find(|(_, b)| b["kind"] == "dailySummary")
+    let summary = deliveries()
+        .into_values()
+        .find(|b| b["kind"] == "dailySummary")
         .unwrap();
-    assert_eq!(summary.1["account"], ACCOUNT);
+    assert_eq!(summary["account"], ACCOUNT);
+    assert!(
+        summary["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{NS}/{BOT}: ")),
+        "{summary}"
+    );
 
     // No secret in any log.
     assert!(platform.stop().success(), "{}", platform.stderr());
