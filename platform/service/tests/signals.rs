@@ -308,15 +308,6 @@ impl Receiver {
         );
         addr
     }
-
-    fn kinds(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, b)| b["kind"].as_str().unwrap_or("").to_owned())
-            .collect()
-    }
 }
 
 fn now_iso(offset_secs: i64) -> String {
