@@ -23,9 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 use tradewind_commission::{
-    AccountPeriod, AccountState, BotPeriod, CapitalFlow, ChargeKind, Crystallised, Equity,
-    HighWaterMark, Liquidity, MAX_REFERRAL_LEVEL, Outcome, Part, Payee, Period, PeriodKind, Plan,
-    Role, Settlement, history_start,
+    AccountPeriod, AccountState, BotPeriod, CapitalFlow, ChargeKind, Crystallised, DAY_NANOS,
+    Equity, HighWaterMark, Liquidity, MAX_REFERRAL_LEVEL, Outcome, Part, Payee, Period, PeriodKind,
+    Plan, Role, Settlement, history_start,
 };
 use tradewind_core::data::UnixNanos;
 use tradewind_core::data::time::format_iso8601;
@@ -223,6 +223,7 @@ async fn account_input(
     plan: &Plan,
     account: &str,
     period: Period,
+    state: &AccountState,
 ) -> Result<AccountPeriod, LedgerError> {
     let referrers =
         referral_chain(conn, account, period.start, usize::from(MAX_REFERRAL_LEVEL)).await?;
@@ -235,17 +236,7 @@ async fn account_input(
     .bind(plan_name)
     .fetch_all(&mut *conn)
     .await?;
-    let state_marks =
-        sqlx::query("SELECT marks FROM plan_account_state WHERE plan = $1 AND account = $2")
-            .bind(plan_name)
-            .bind(account)
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(|r| r.try_get::<String, _>("marks"))
-            .transpose()?
-            .map(|t| marks_from(&t))
-            .transpose()?
-            .unwrap_or_default();
+    let state_marks = &state.marks;
     let basis = plan.performance_fee.map(|f| f.basis).unwrap_or_default();
     let mut bots = Vec::with_capacity(rows.len());
     let mut plan_bots = Vec::with_capacity(rows.len());
@@ -406,7 +397,7 @@ fn charge_detail(kind: &ChargeKind) -> (&'static str, Value) {
             "trading",
             json!({
                 "fill": f.fill, "notional": money_text(f.notional),
-                "liquidity": if f.liquidity == Liquidity::Maker { "maker" } else { "taker" },
+                "liquidity": liquidity_key(f.liquidity),
                 "volume30d": money_text(f.volume_30d), "tier": f.tier, "rate": f.rate.to_string(),
             }),
         ),
@@ -435,7 +426,7 @@ fn charge_detail(kind: &ChargeKind) -> (&'static str, Value) {
 struct Booking {
     charges: Buffer,
     parts: Buffer,
-    fee_lines: Buffer,
+    fee_days: Buffer,
     transfers: Buffer,
     entries: Buffer,
     statements: Buffer,
@@ -455,11 +446,7 @@ impl Booking {
                 "",
                 7,
             ),
-            fee_lines: Buffer::new(
-                "INSERT INTO trading_fee_lines (fill, charge, ts, notional, liquidity, volume_30d, tier, rate, fee, late)",
-                "",
-                10,
-            ),
+            fee_days: crate::schema::fee_days_buffer(),
             transfers: Buffer::new(
                 "INSERT INTO journal_transfers (id, ledger, ts, settlement, charge, memo)",
                 "",
@@ -487,7 +474,7 @@ impl Booking {
         [
             &mut self.charges,
             &mut self.parts,
-            &mut self.fee_lines,
+            &mut self.fee_days,
             &mut self.transfers,
             &mut self.entries,
             &mut self.statements,
@@ -577,8 +564,19 @@ fn add_parts(sum: &mut Vec<Part>, parts: &[Part]) -> Result<(), LedgerError> {
     Ok(())
 }
 
+/// The fills of one bot's trading charge that share a UTC day, liquidity, lateness and
+/// tier (so one rate): one `trading_fee_days` row.
+struct FeeDay {
+    volume_30d: Money,
+    rate: String,
+    fills: i64,
+    notional: Money,
+    fee: Money,
+}
+
 /// The charges of one account's settlement as booked: per bot, its fills' trading fees
-/// summed into one charge (each fill's fee a line of it), then the performance fees.
+/// summed into one charge (the fills' fees summed per day, liquidity and tier as its
+/// `trading_fee_days` rows), then the performance fees.
 fn booked_charges(
     s: &Settlement,
     late: &BTreeSet<String>,
@@ -590,6 +588,7 @@ fn booked_charges(
         fills: usize,
         late: usize,
         parts: Vec<Part>,
+        days: BTreeMap<(i64, Liquidity, bool, usize), FeeDay>,
     }
     let mut trading: BTreeMap<&str, Sum> = BTreeMap::new();
     let mut out = Vec::new();
@@ -597,13 +596,13 @@ fn booked_charges(
     for c in &s.charges {
         match &c.kind {
             ChargeKind::TradingFee(f) => {
-                let id = format!("trading/{}/{}/{}", s.account, c.bot, s.period.end);
                 let sum = trading.entry(c.bot.as_str()).or_insert(Sum {
                     amount: Money::ZERO,
                     notional: Money::ZERO,
                     fills: 0,
                     late: 0,
                     parts: Vec::new(),
+                    days: BTreeMap::new(),
                 });
                 sum.amount = sum.amount.checked_add(c.amount).ok_or_else(overflow)?;
                 sum.notional = sum.notional.checked_add(f.notional).ok_or_else(overflow)?;
@@ -611,22 +610,20 @@ fn booked_charges(
                 let is_late = late.contains(&f.fill);
                 sum.late += usize::from(is_late);
                 add_parts(&mut sum.parts, &c.parts)?;
-                booking.fee_lines.push(vec![
-                    f.fill.as_str().into(),
-                    id.into(),
-                    f.ts.into(),
-                    money_text(f.notional).into(),
-                    if f.liquidity == Liquidity::Maker {
-                        "maker".into()
-                    } else {
-                        "taker".into()
-                    },
-                    money_text(f.volume_30d).into(),
-                    (f.tier as i64).into(),
-                    f.rate.to_string().into(),
-                    money_text(f.fee).into(),
-                    i64::from(is_late).into(),
-                ]);
+                let day = f.ts.div_euclid(DAY_NANOS) * DAY_NANOS;
+                let d = sum
+                    .days
+                    .entry((day, f.liquidity, is_late, f.tier))
+                    .or_insert_with(|| FeeDay {
+                        volume_30d: f.volume_30d,
+                        rate: f.rate.to_string(),
+                        fills: 0,
+                        notional: Money::ZERO,
+                        fee: Money::ZERO,
+                    });
+                d.fills += 1;
+                d.notional = d.notional.checked_add(f.notional).ok_or_else(overflow)?;
+                d.fee = d.fee.checked_add(f.fee).ok_or_else(overflow)?;
             }
             ChargeKind::PerformanceFee { .. } => {
                 let (kind, detail) = charge_detail(&c.kind);
@@ -642,10 +639,26 @@ fn booked_charges(
             }
         }
     }
-    let mut charges: Vec<BookedCharge> = trading
-        .into_iter()
-        .map(|(bot, sum)| BookedCharge {
-            id: format!("trading/{}/{bot}/{}", s.account, s.period.end),
+    let mut charges = Vec::with_capacity(trading.len() + out.len());
+    for (bot, sum) in trading {
+        let id = format!("trading/{}/{bot}/{}", s.account, s.period.end);
+        for ((day, liquidity, is_late, tier), d) in sum.days {
+            booking.fee_days.push(vec![
+                id.as_str().into(),
+                bot.into(),
+                day.into(),
+                liquidity_key(liquidity).into(),
+                i64::from(is_late).into(),
+                (tier as i64).into(),
+                d.rate.into(),
+                money_text(d.volume_30d).into(),
+                d.fills.into(),
+                money_text(d.notional).into(),
+                money_text(d.fee).into(),
+            ]);
+        }
+        charges.push(BookedCharge {
+            id,
             bot: bot.to_owned(),
             kind: "trading",
             ts: s.period.end,
@@ -654,10 +667,17 @@ fn booked_charges(
                 "fills": sum.fills, "lateFills": sum.late, "notional": money_text(sum.notional),
             }),
             parts: sum.parts,
-        })
-        .collect();
+        });
+    }
     charges.append(&mut out);
     Ok(charges)
+}
+
+fn liquidity_key(l: Liquidity) -> &'static str {
+    match l {
+        Liquidity::Maker => "maker",
+        Liquidity::Taker => "taker",
+    }
 }
 
 /// Books one account's settlement: charges, parts, journal, its statement.
@@ -865,7 +885,7 @@ impl Ledger {
                 },
                 None => AccountState::default(),
             };
-            let input = account_input(&mut tx, plan_name, plan, account, period).await?;
+            let input = account_input(&mut tx, plan_name, plan, account, period, &state).await?;
             let late: BTreeSet<String> = input.late_fills.iter().map(|f| f.id.clone()).collect();
             let (settlement, next) = match tradewind_commission::settle(plan, &state, &input, now)
                 .map_err(commission)?
