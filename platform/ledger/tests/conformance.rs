@@ -1362,9 +1362,11 @@ async fn a_version_4_database_with_settlements_migrates_and_reads_the_same(url: 
         quote_currency: "USDT".into(),
         strategy: Some("bench/strategy-4".into()),
     };
+    // Its id holds spaces and a non-ASCII letter: the settlement reads fills packed
+    // into text, ids length-prefixed.
     let december_fill = Event::new(
         &bot.bot,
-        "2026-12-01T00:00:00Z",
+        "session of décembre 1",
         1,
         "2026-12-03T10:00:00Z".into(),
         Body::Fill(Fill {
