@@ -207,6 +207,7 @@ cases!(
     the_apis_pages_keys_and_nonces,
     notifications_are_enqueued_with_their_events_and_claimed_once,
     a_version_4_database_with_settlements_migrates_and_reads_the_same,
+    an_unreachable_database_fails_readiness_and_refuses_a_batch,
 );
 
 #[tokio::test]
@@ -1408,5 +1409,49 @@ async fn a_version_4_database_with_settlements_migrates_and_reads_the_same(url: 
         (money("600"), money("0.24"))
     );
     assert!(l.check_journal().await.unwrap().balanced());
+    l.close().await;
+}
+
+async fn an_unreachable_database_fails_readiness_and_refuses_a_batch(url: &str) {
+    let l = Ledger::open(url).await.unwrap();
+    l.create_account("alice", "Alice").await.unwrap();
+    l.ping().await.unwrap();
+    let Some((server, db)) = url
+        .strip_prefix("postgres://")
+        .and_then(|_| url.rsplit_once('/'))
+    else {
+        // SQLite: a file that cannot be opened (its directory does not exist).
+        let path = url.trim_start_matches("sqlite:");
+        let missing = format!("sqlite:{path}.missing/ledger.db");
+        let err = Ledger::open(&missing).await.unwrap_err();
+        assert!(matches!(err, LedgerError::Database(_)), "{err}");
+        assert!(err.to_string().starts_with("database: "), "{err}");
+        return;
+    };
+    // PostgreSQL: the database taken away under the running ledger (its connections
+    // terminated): not ready, and a batch is refused with the database's error — the
+    // service answers 503 and the worker keeps it in its backlog.
+    {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .unwrap();
+        sqlx::Executor::execute(
+            &mut admin,
+            format!("DROP DATABASE {db} WITH (FORCE)").as_str(),
+        )
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+    }
+    assert!(l.ping().await.is_err(), "not ready");
+    let err = l
+        .record_events(
+            &bot("alice"),
+            &[fill(1, "2026-11-02T10:00:00Z", "50000", "0.2")],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::Database(_)), "{err}");
     l.close().await;
 }
