@@ -224,10 +224,17 @@ pub fn settle(
             fill: f.id.clone(),
         });
     }
-    let recipients = |bot: &BotPeriod| Recipients {
-        strategy_author: bot.strategy_author.clone(),
-        referrers: input.referrers.clone(),
-    };
+    // Built once per bot, not per charge: a month holds thousands of fills per bot.
+    let recipients: BTreeMap<&str, Recipients> = bots
+        .iter()
+        .map(|(&name, bot)| {
+            let r = Recipients {
+                strategy_author: bot.strategy_author.clone(),
+                referrers: input.referrers.clone(),
+            };
+            (name, r)
+        })
+        .collect();
     let mut charges = Vec::new();
     let fees = if input.late_fills.is_empty() {
         trading_fees(&plan.trading_fees, &period, &input.fills)?
@@ -253,11 +260,7 @@ pub fn settle(
         if fee.fee.is_zero() {
             continue;
         }
-        let parts = distribute(
-            &plan.distribution,
-            fee.fee,
-            &recipients(bots[fee.bot.as_str()]),
-        )?;
+        let parts = distribute(&plan.distribution, fee.fee, &recipients[fee.bot.as_str()])?;
         charges.push(Charge {
             id: format!("trading/{}/{}", input.account, fee.fill),
             bot: fee.bot.clone(),
@@ -293,7 +296,7 @@ pub fn settle(
                 bot: name.to_owned(),
                 ts,
                 amount,
-                parts: distribute(&plan.distribution, amount, &recipients(bot))?,
+                parts: distribute(&plan.distribution, amount, &recipients[name])?,
                 kind: ChargeKind::PerformanceFee {
                     on,
                     basis,

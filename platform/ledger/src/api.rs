@@ -66,31 +66,145 @@ pub struct ApiKey {
     pub revoked_at: Option<UnixNanos>,
 }
 
-fn snapshot_row(r: &sqlx::any::AnyRow) -> Result<SnapshotRow, LedgerError> {
-    Ok(SnapshotRow {
-        bot: r.try_get("bot")?,
-        ts: r.try_get("ts")?,
-        equity: r.try_get("equity")?,
-        realized_pnl: r.try_get("realized_pnl")?,
-        unrealized_pnl: r.try_get("unrealized_pnl")?,
-        currency: r.try_get("quote_currency")?,
-    })
+/// A row type read from a query's columns: its one mapping, shared by every read of it.
+trait FromAnyRow: Sized {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, LedgerError>;
 }
 
-fn key_from(r: &sqlx::any::AnyRow) -> Result<ApiKey, LedgerError> {
-    let scope: String = r.try_get("scope")?;
-    Ok(ApiKey {
-        id: r.try_get("id")?,
-        account: r.try_get("account")?,
-        scope: scope
-            .parse()
-            .map_err(|e: LedgerError| LedgerError::corrupt("api key scope", e))?,
-        name: r.try_get("name")?,
-        signing_key: r.try_get("signing_key")?,
-        created_by: r.try_get("created_by")?,
-        created_at: r.try_get("created_at")?,
-        revoked_at: r.try_get("revoked_at")?,
-    })
+/// A row type the API pages through: the keyset its pages read.
+trait Paged: FromAnyRow {
+    const KEYSET: Keyset;
+}
+
+impl FromAnyRow for ApiKey {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, LedgerError> {
+        let scope: String = r.try_get("scope")?;
+        Ok(ApiKey {
+            id: r.try_get("id")?,
+            account: r.try_get("account")?,
+            scope: scope
+                .parse()
+                .map_err(|e: LedgerError| LedgerError::corrupt("api key scope", e))?,
+            name: r.try_get("name")?,
+            signing_key: r.try_get("signing_key")?,
+            created_by: r.try_get("created_by")?,
+            created_at: r.try_get("created_at")?,
+            revoked_at: r.try_get("revoked_at")?,
+        })
+    }
+}
+
+impl FromAnyRow for FillRow {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, LedgerError> {
+        Ok(FillRow {
+            id: r.try_get("event_id")?,
+            bot: r.try_get("bot")?,
+            session: r.try_get("session")?,
+            order_id: r.try_get("order_id")?,
+            ts: r.try_get("ts")?,
+            side: r.try_get("side")?,
+            price: r.try_get("price")?,
+            quantity: r.try_get("quantity")?,
+            notional: r.try_get("notional")?,
+            currency: r.try_get("currency")?,
+            venue_fee: r.try_get("venue_fee")?,
+            liquidity: r.try_get("liquidity")?,
+        })
+    }
+}
+
+impl Paged for FillRow {
+    const KEYSET: Keyset = Keyset {
+        columns: "event_id, bot, session, order_id, ts, side, price, quantity, notional, currency, venue_fee, liquidity",
+        source: "fills",
+        account: "account",
+        bot: "bot",
+        ts: "ts",
+        id: "event_id",
+    };
+}
+
+impl FromAnyRow for OrderRow {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, LedgerError> {
+        Ok(OrderRow {
+            bot: r.try_get("bot")?,
+            session: r.try_get("session")?,
+            order_id: r.try_get("order_id")?,
+            side: r.try_get("side")?,
+            order_type: r.try_get("order_type")?,
+            quantity: r.try_get("quantity")?,
+            limit_price: r.try_get("limit_price")?,
+            trigger_price: r.try_get("trigger_price")?,
+            time_in_force: r.try_get("time_in_force")?,
+            status: r.try_get("status")?,
+            submitted_at: r.try_get("submitted_at")?,
+            updated_at: r.try_get("updated_at")?,
+        })
+    }
+}
+
+impl Paged for OrderRow {
+    const KEYSET: Keyset = Keyset {
+        columns: "o.bot, o.session, o.order_id, o.side, o.order_type, o.quantity, o.limit_price, o.trigger_price, \
+                  o.time_in_force, o.status, o.submitted_at, o.updated_at",
+        source: "orders o JOIN bots b ON b.bot = o.bot",
+        account: "b.account",
+        bot: "o.bot",
+        ts: "o.submitted_at",
+        // The page key joins what identifies an order; its text order is the tie-break.
+        id: "(o.bot || '/' || o.session || '/' || CAST(o.order_id AS TEXT))",
+    };
+}
+
+impl FromAnyRow for SnapshotRow {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, LedgerError> {
+        Ok(SnapshotRow {
+            bot: r.try_get("bot")?,
+            ts: r.try_get("ts")?,
+            equity: r.try_get("equity")?,
+            realized_pnl: r.try_get("realized_pnl")?,
+            unrealized_pnl: r.try_get("unrealized_pnl")?,
+            currency: r.try_get("quote_currency")?,
+        })
+    }
+}
+
+impl FromAnyRow for ChargeRow {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, LedgerError> {
+        Ok(ChargeRow {
+            id: r.try_get("id")?,
+            settlement: r.try_get("settlement")?,
+            bot: r.try_get("bot")?,
+            kind: r.try_get("kind")?,
+            ts: r.try_get("ts")?,
+            amount: r.try_get("amount")?,
+            currency: r.try_get("currency")?,
+        })
+    }
+}
+
+impl Paged for ChargeRow {
+    const KEYSET: Keyset = Keyset {
+        columns: "id, settlement, bot, kind, ts, amount, currency",
+        source: "charges",
+        account: "account",
+        bot: "bot",
+        ts: "ts",
+        id: "id",
+    };
+}
+
+impl FromAnyRow for SettlementRow {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, LedgerError> {
+        Ok(SettlementRow {
+            id: r.try_get("id")?,
+            plan: r.try_get("plan")?,
+            period_start: r.try_get("period_start")?,
+            period_end: r.try_get("period_end")?,
+            currency: r.try_get("currency")?,
+            settled_at: r.try_get("settled_at")?,
+        })
+    }
 }
 
 /// One fill, as the API lists it.
@@ -371,7 +485,7 @@ impl Ledger {
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        row.as_ref().map(key_from).transpose()
+        row.as_ref().map(ApiKey::from_row).transpose()
     }
 
     /// An account's keys, newest first (`None`: the platform admins' keys).
@@ -393,7 +507,7 @@ impl Ledger {
                 .await?
             }
         };
-        rows.iter().map(key_from).collect()
+        rows.iter().map(ApiKey::from_row).collect()
     }
 
     /// Revokes a key at `at`; `false` when it was not in force.
@@ -445,37 +559,13 @@ impl Ledger {
         after: After<'_>,
         limit: i64,
     ) -> Result<Vec<FillRow>, LedgerError> {
-        const FILLS: Keyset = Keyset {
-            columns: "event_id, bot, session, order_id, ts, side, price, quantity, notional, currency, venue_fee, liquidity",
-            source: "fills",
-            account: "account",
-            bot: "bot",
-            ts: "ts",
-            id: "event_id",
-        };
-        let window = Window {
+        self.cursor_page(&Window {
             account,
             bot,
             from,
             to,
             after,
             limit,
-        };
-        self.cursor_page(&FILLS, &window, |r| {
-            Ok(FillRow {
-                id: r.try_get("event_id")?,
-                bot: r.try_get("bot")?,
-                session: r.try_get("session")?,
-                order_id: r.try_get("order_id")?,
-                ts: r.try_get("ts")?,
-                side: r.try_get("side")?,
-                price: r.try_get("price")?,
-                quantity: r.try_get("quantity")?,
-                notional: r.try_get("notional")?,
-                currency: r.try_get("currency")?,
-                venue_fee: r.try_get("venue_fee")?,
-                liquidity: r.try_get("liquidity")?,
-            })
         })
         .await
     }
@@ -491,39 +581,13 @@ impl Ledger {
         after: After<'_>,
         limit: i64,
     ) -> Result<Vec<OrderRow>, LedgerError> {
-        const ORDERS: Keyset = Keyset {
-            columns: "o.bot, o.session, o.order_id, o.side, o.order_type, o.quantity, o.limit_price, o.trigger_price, \
-                      o.time_in_force, o.status, o.submitted_at, o.updated_at",
-            source: "orders o JOIN bots b ON b.bot = o.bot",
-            account: "b.account",
-            bot: "o.bot",
-            ts: "o.submitted_at",
-            // The page key joins what identifies an order; its text order is the tie-break.
-            id: "(o.bot || '/' || o.session || '/' || CAST(o.order_id AS TEXT))",
-        };
-        let window = Window {
+        self.cursor_page(&Window {
             account,
             bot,
             from,
             to,
             after,
             limit,
-        };
-        self.cursor_page(&ORDERS, &window, |r| {
-            Ok(OrderRow {
-                bot: r.try_get("bot")?,
-                session: r.try_get("session")?,
-                order_id: r.try_get("order_id")?,
-                side: r.try_get("side")?,
-                order_type: r.try_get("order_type")?,
-                quantity: r.try_get("quantity")?,
-                limit_price: r.try_get("limit_price")?,
-                trigger_price: r.try_get("trigger_price")?,
-                time_in_force: r.try_get("time_in_force")?,
-                status: r.try_get("status")?,
-                submitted_at: r.try_get("submitted_at")?,
-                updated_at: r.try_get("updated_at")?,
-            })
         })
         .await
     }
@@ -551,7 +615,7 @@ impl Ledger {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(snapshot_row).collect()
+        rows.iter().map(SnapshotRow::from_row).collect()
     }
 
     /// Each of an account's bots' latest equity snapshot, by bot.
@@ -565,7 +629,7 @@ impl Ledger {
         .bind(account)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(snapshot_row).collect()
+        rows.iter().map(SnapshotRow::from_row).collect()
     }
 
     /// Whether the ledger knows a bot of this account.
@@ -589,44 +653,20 @@ impl Ledger {
         after: After<'_>,
         limit: i64,
     ) -> Result<Vec<ChargeRow>, LedgerError> {
-        const CHARGES: Keyset = Keyset {
-            columns: "id, settlement, bot, kind, ts, amount, currency",
-            source: "charges",
-            account: "account",
-            bot: "bot",
-            ts: "ts",
-            id: "id",
-        };
-        let window = Window {
+        self.cursor_page(&Window {
             account,
             bot: None,
             from,
             to,
             after,
             limit,
-        };
-        self.cursor_page(&CHARGES, &window, |r| {
-            Ok(ChargeRow {
-                id: r.try_get("id")?,
-                settlement: r.try_get("settlement")?,
-                bot: r.try_get("bot")?,
-                kind: r.try_get("kind")?,
-                ts: r.try_get("ts")?,
-                amount: r.try_get("amount")?,
-                currency: r.try_get("currency")?,
-            })
         })
         .await
     }
 
-    /// One keyset page of `set`'s rows in `window`, each read by `row`: the one query
-    /// every paged table shares (time order, the id breaking ties).
-    async fn cursor_page<T>(
-        &self,
-        set: &Keyset,
-        window: &Window<'_>,
-        row: impl Fn(&sqlx::any::AnyRow) -> Result<T, LedgerError>,
-    ) -> Result<Vec<T>, LedgerError> {
+    /// One keyset page of `T`'s rows in `window`: the one query every paged table
+    /// shares (time order, the id breaking ties).
+    async fn cursor_page<T: Paged>(&self, window: &Window<'_>) -> Result<Vec<T>, LedgerError> {
         let Keyset {
             columns,
             source,
@@ -634,7 +674,7 @@ impl Ledger {
             bot,
             ts,
             id,
-        } = set;
+        } = &T::KEYSET;
         let (after_ts, after_id) = window.after.unwrap_or((i64::MIN, ""));
         let sql = format!(
             "SELECT {columns} FROM {source} WHERE {account} = $1 AND ($2 = '' OR {bot} = $2) \
@@ -651,7 +691,7 @@ impl Ledger {
             .bind(window.limit)
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(row).collect()
+        rows.iter().map(T::from_row).collect()
     }
 
     /// The settlements with a statement of `kind` for `subject`, newest first.
@@ -669,17 +709,6 @@ impl Ledger {
         .bind(subject)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SettlementRow {
-                    id: r.try_get("id")?,
-                    plan: r.try_get("plan")?,
-                    period_start: r.try_get("period_start")?,
-                    period_end: r.try_get("period_end")?,
-                    currency: r.try_get("currency")?,
-                    settled_at: r.try_get("settled_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(SettlementRow::from_row).collect()
     }
 }

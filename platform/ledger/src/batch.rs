@@ -76,8 +76,10 @@ pub(crate) async fn multi_row(
             "{head} VALUES {} {tail}",
             placeholders(engine, chunk.len(), cols, 0)
         );
-        // Not kept in the connection's statement cache: each chunk size is its own text.
-        let q = bind_all(sqlx::query(&sql).persistent(false), chunk);
+        // A full chunk's text repeats (a settlement writes many): kept prepared in the
+        // connection's statement cache. A shorter last chunk is its own text: not kept.
+        let full = chunk.len() == MAX_PARAMS / cols;
+        let q = bind_all(sqlx::query(&sql).persistent(full), chunk);
         out.extend(q.fetch_all(&mut *conn).await?);
     }
     Ok(out)

@@ -23,9 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 use tradewind_commission::{
-    AccountPeriod, AccountState, BotPeriod, CapitalFlow, ChargeKind, Crystallised, Equity,
-    HighWaterMark, Liquidity, MAX_REFERRAL_LEVEL, Outcome, Part, Payee, Period, PeriodKind, Plan,
-    Role, Settlement, history_start,
+    AccountPeriod, AccountState, BotPeriod, CapitalFlow, ChargeKind, Crystallised, DAY_NANOS,
+    Equity, HighWaterMark, Liquidity, MAX_REFERRAL_LEVEL, Outcome, Part, Payee, Period, PeriodKind,
+    Plan, Role, Settlement, history_start,
 };
 use tradewind_core::data::UnixNanos;
 use tradewind_core::data::time::format_iso8601;
@@ -223,6 +223,8 @@ async fn account_input(
     plan: &Plan,
     account: &str,
     period: Period,
+    state: &AccountState,
+    engine: Engine,
 ) -> Result<AccountPeriod, LedgerError> {
     let referrers =
         referral_chain(conn, account, period.start, usize::from(MAX_REFERRAL_LEVEL)).await?;
@@ -235,17 +237,7 @@ async fn account_input(
     .bind(plan_name)
     .fetch_all(&mut *conn)
     .await?;
-    let state_marks =
-        sqlx::query("SELECT marks FROM plan_account_state WHERE plan = $1 AND account = $2")
-            .bind(plan_name)
-            .bind(account)
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(|r| r.try_get::<String, _>("marks"))
-            .transpose()?
-            .map(|t| marks_from(&t))
-            .transpose()?
-            .unwrap_or_default();
+    let state_marks = &state.marks;
     let basis = plan.performance_fee.map(|f| f.basis).unwrap_or_default();
     let mut bots = Vec::with_capacity(rows.len());
     let mut plan_bots = Vec::with_capacity(rows.len());
@@ -339,41 +331,37 @@ async fn account_input(
         .iter()
         .map(|f| history_start(&Period::containing(PeriodKind::Daily, f.ts)))
         .fold(history_start(&period), i64::min);
-    let fill_rows = sqlx::query(
-        "SELECT event_id, bot, ts, notional, liquidity FROM fills \
-         WHERE account = $1 AND currency = $2 AND ts >= $3 AND ts < $4 ORDER BY ts, event_id",
-    )
+    // The fills, packed: one row per bot and UTC day carrying all its fills as text
+    // (see `unpack_fills`), not one row each. A row crossing from the database's driver
+    // costs more than the text it carries (sqlx hands every row across a channel from
+    // SQLite's worker thread); a month of 300 fills an account is 30 rows, not 300.
+    let agg = match engine {
+        Engine::Sqlite => "group_concat",
+        Engine::Postgres => "string_agg",
+    };
+    let fill_rows = sqlx::query(&format!(
+        "SELECT bot, {agg}(ts || ' ' || liquidity || ' ' || notional || ' ' || length(event_id) || ' ' || event_id, ' ') AS packed \
+         FROM fills WHERE account = $1 AND currency = $2 AND ts >= $3 AND ts < $4 \
+         GROUP BY bot, ts / {DAY_NANOS}"
+    ))
     .bind(account)
     .bind(&plan.currency)
     .bind(from)
     .bind(period.end)
     .fetch_all(&mut *conn)
     .await?;
-    let mut fills = Vec::with_capacity(fill_rows.len());
+    let mut fills = Vec::new();
     for r in fill_rows {
         let bot: String = r.try_get("bot")?;
-        let ts: i64 = r.try_get("ts")?;
-        let id: String = r.try_get("event_id")?;
-        if late_ids.contains(id.as_str()) {
-            continue;
-        }
+        let packed: String = r.try_get("packed")?;
         // In the period only the plan's bots are charged; before it every fill of the
         // account in the plan's currency counts towards the tier.
-        if period.contains(ts) && !plan_bots.contains(&bot) {
-            continue;
-        }
-        let liquidity: String = r.try_get("liquidity")?;
-        fills.push(tradewind_commission::Fill {
-            id,
-            bot,
-            ts,
-            notional: money_from("notional", &r.try_get::<String, _>("notional")?)?,
-            liquidity: if liquidity == "maker" {
-                Liquidity::Maker
-            } else {
-                Liquidity::Taker
-            },
-        });
+        let on_plan = plan_bots.contains(&bot);
+        unpack_fills(&packed, &bot, |fill| {
+            if !late_ids.contains(fill.id.as_str()) && (on_plan || !period.contains(fill.ts)) {
+                fills.push(fill);
+            }
+        })?;
     }
     Ok(AccountPeriod {
         account: account.to_owned(),
@@ -383,6 +371,56 @@ async fn account_input(
         fills,
         late_fills,
     })
+}
+
+/// Reads fills packed by the settlement's query: `<ts> <liquidity> <notional> <n> <id>`
+/// per fill, joined by single spaces, where `<n>` is the id's length in characters (so an
+/// id may hold any character, spaces included).
+fn unpack_fills(
+    packed: &str,
+    bot: &str,
+    mut each: impl FnMut(tradewind_commission::Fill),
+) -> Result<(), LedgerError> {
+    let corrupt = |why: &str| LedgerError::corrupt("fills", format!("bot {bot}: {why}"));
+    let mut rest = packed;
+    let word = |rest: &mut &str| -> Result<String, LedgerError> {
+        let (w, r) = rest
+            .split_once(' ')
+            .ok_or_else(|| corrupt("a fill is cut short"))?;
+        *rest = r;
+        Ok(w.to_owned())
+    };
+    while !rest.is_empty() {
+        let ts: i64 = word(&mut rest)?
+            .parse()
+            .map_err(|_| corrupt("a fill's instant is not an integer"))?;
+        let liquidity = match word(&mut rest)?.as_str() {
+            "maker" => Liquidity::Maker,
+            "taker" => Liquidity::Taker,
+            other => return Err(corrupt(&format!("liquidity {other:?}"))),
+        };
+        let notional = money_from("notional", &word(&mut rest)?)?;
+        let chars: usize = word(&mut rest)?
+            .parse()
+            .map_err(|_| corrupt("an id's length is not an integer"))?;
+        let end = rest
+            .char_indices()
+            .nth(chars)
+            .map_or(rest.len(), |(i, _)| i);
+        if rest[..end].chars().count() != chars {
+            return Err(corrupt("an id is cut short"));
+        }
+        let id = rest[..end].to_owned();
+        rest = rest[end..].strip_prefix(' ').unwrap_or(&rest[end..]);
+        each(tradewind_commission::Fill {
+            id,
+            bot: bot.to_owned(),
+            ts,
+            notional,
+            liquidity,
+        });
+    }
+    Ok(())
 }
 
 fn fill_of(r: &sqlx::any::AnyRow) -> Result<tradewind_commission::Fill, LedgerError> {
@@ -406,7 +444,7 @@ fn charge_detail(kind: &ChargeKind) -> (&'static str, Value) {
             "trading",
             json!({
                 "fill": f.fill, "notional": money_text(f.notional),
-                "liquidity": if f.liquidity == Liquidity::Maker { "maker" } else { "taker" },
+                "liquidity": liquidity_key(f.liquidity),
                 "volume30d": money_text(f.volume_30d), "tier": f.tier, "rate": f.rate.to_string(),
             }),
         ),
@@ -435,7 +473,7 @@ fn charge_detail(kind: &ChargeKind) -> (&'static str, Value) {
 struct Booking {
     charges: Buffer,
     parts: Buffer,
-    fee_lines: Buffer,
+    fee_days: Buffer,
     transfers: Buffer,
     entries: Buffer,
     statements: Buffer,
@@ -455,11 +493,7 @@ impl Booking {
                 "",
                 7,
             ),
-            fee_lines: Buffer::new(
-                "INSERT INTO trading_fee_lines (fill, charge, ts, notional, liquidity, volume_30d, tier, rate, fee, late)",
-                "",
-                10,
-            ),
+            fee_days: crate::schema::fee_days_buffer(),
             transfers: Buffer::new(
                 "INSERT INTO journal_transfers (id, ledger, ts, settlement, charge, memo)",
                 "",
@@ -487,7 +521,7 @@ impl Booking {
         [
             &mut self.charges,
             &mut self.parts,
-            &mut self.fee_lines,
+            &mut self.fee_days,
             &mut self.transfers,
             &mut self.entries,
             &mut self.statements,
@@ -577,8 +611,19 @@ fn add_parts(sum: &mut Vec<Part>, parts: &[Part]) -> Result<(), LedgerError> {
     Ok(())
 }
 
+/// The fills of one bot's trading charge that share a UTC day, liquidity, lateness and
+/// tier (so one rate): one `trading_fee_days` row.
+struct FeeDay {
+    volume_30d: Money,
+    rate: String,
+    fills: i64,
+    notional: Money,
+    fee: Money,
+}
+
 /// The charges of one account's settlement as booked: per bot, its fills' trading fees
-/// summed into one charge (each fill's fee a line of it), then the performance fees.
+/// summed into one charge (the fills' fees summed per day, liquidity and tier as its
+/// `trading_fee_days` rows), then the performance fees.
 fn booked_charges(
     s: &Settlement,
     late: &BTreeSet<String>,
@@ -590,6 +635,7 @@ fn booked_charges(
         fills: usize,
         late: usize,
         parts: Vec<Part>,
+        days: BTreeMap<(i64, Liquidity, bool, usize), FeeDay>,
     }
     let mut trading: BTreeMap<&str, Sum> = BTreeMap::new();
     let mut out = Vec::new();
@@ -597,13 +643,13 @@ fn booked_charges(
     for c in &s.charges {
         match &c.kind {
             ChargeKind::TradingFee(f) => {
-                let id = format!("trading/{}/{}/{}", s.account, c.bot, s.period.end);
                 let sum = trading.entry(c.bot.as_str()).or_insert(Sum {
                     amount: Money::ZERO,
                     notional: Money::ZERO,
                     fills: 0,
                     late: 0,
                     parts: Vec::new(),
+                    days: BTreeMap::new(),
                 });
                 sum.amount = sum.amount.checked_add(c.amount).ok_or_else(overflow)?;
                 sum.notional = sum.notional.checked_add(f.notional).ok_or_else(overflow)?;
@@ -611,22 +657,20 @@ fn booked_charges(
                 let is_late = late.contains(&f.fill);
                 sum.late += usize::from(is_late);
                 add_parts(&mut sum.parts, &c.parts)?;
-                booking.fee_lines.push(vec![
-                    f.fill.as_str().into(),
-                    id.into(),
-                    f.ts.into(),
-                    money_text(f.notional).into(),
-                    if f.liquidity == Liquidity::Maker {
-                        "maker".into()
-                    } else {
-                        "taker".into()
-                    },
-                    money_text(f.volume_30d).into(),
-                    (f.tier as i64).into(),
-                    f.rate.to_string().into(),
-                    money_text(f.fee).into(),
-                    i64::from(is_late).into(),
-                ]);
+                let day = f.ts.div_euclid(DAY_NANOS) * DAY_NANOS;
+                let d = sum
+                    .days
+                    .entry((day, f.liquidity, is_late, f.tier))
+                    .or_insert_with(|| FeeDay {
+                        volume_30d: f.volume_30d,
+                        rate: f.rate.to_string(),
+                        fills: 0,
+                        notional: Money::ZERO,
+                        fee: Money::ZERO,
+                    });
+                d.fills += 1;
+                d.notional = d.notional.checked_add(f.notional).ok_or_else(overflow)?;
+                d.fee = d.fee.checked_add(f.fee).ok_or_else(overflow)?;
             }
             ChargeKind::PerformanceFee { .. } => {
                 let (kind, detail) = charge_detail(&c.kind);
@@ -642,10 +686,26 @@ fn booked_charges(
             }
         }
     }
-    let mut charges: Vec<BookedCharge> = trading
-        .into_iter()
-        .map(|(bot, sum)| BookedCharge {
-            id: format!("trading/{}/{bot}/{}", s.account, s.period.end),
+    let mut charges = Vec::with_capacity(trading.len() + out.len());
+    for (bot, sum) in trading {
+        let id = format!("trading/{}/{bot}/{}", s.account, s.period.end);
+        for ((day, liquidity, is_late, tier), d) in sum.days {
+            booking.fee_days.push(vec![
+                id.as_str().into(),
+                bot.into(),
+                day.into(),
+                liquidity_key(liquidity).into(),
+                i64::from(is_late).into(),
+                (tier as i64).into(),
+                d.rate.into(),
+                money_text(d.volume_30d).into(),
+                d.fills.into(),
+                money_text(d.notional).into(),
+                money_text(d.fee).into(),
+            ]);
+        }
+        charges.push(BookedCharge {
+            id,
             bot: bot.to_owned(),
             kind: "trading",
             ts: s.period.end,
@@ -654,10 +714,17 @@ fn booked_charges(
                 "fills": sum.fills, "lateFills": sum.late, "notional": money_text(sum.notional),
             }),
             parts: sum.parts,
-        })
-        .collect();
+        });
+    }
     charges.append(&mut out);
     Ok(charges)
+}
+
+fn liquidity_key(l: Liquidity) -> &'static str {
+    match l {
+        Liquidity::Maker => "maker",
+        Liquidity::Taker => "taker",
+    }
 }
 
 /// Books one account's settlement: charges, parts, journal, its statement.
@@ -865,7 +932,16 @@ impl Ledger {
                 },
                 None => AccountState::default(),
             };
-            let input = account_input(&mut tx, plan_name, plan, account, period).await?;
+            let input = account_input(
+                &mut tx,
+                plan_name,
+                plan,
+                account,
+                period,
+                &state,
+                self.engine(),
+            )
+            .await?;
             let late: BTreeSet<String> = input.late_fills.iter().map(|f| f.id.clone()).collect();
             let (settlement, next) = match tradewind_commission::settle(plan, &state, &input, now)
                 .map_err(commission)?

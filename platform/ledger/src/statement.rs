@@ -48,7 +48,7 @@ fn csv_row(fields: &[&str]) -> String {
 
 /// One charge as the ledger books it: a performance fee as the engine decided it, or
 /// the trading fees of one bot in one settlement summed into one charge (each fill's fee
-/// kept in `trading_fee_lines`; the parts are the sums of the fills' exact parts, so they
+/// summed per day in `trading_fee_days`; the parts are the sums of the fills' exact parts, so they
 /// still sum to the charge).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BookedCharge {

@@ -207,6 +207,8 @@ cases!(
     the_apis_pages_keys_and_nonces,
     notifications_are_enqueued_with_their_events_and_claimed_once,
     a_daily_summary_is_enqueued_once_per_account_and_day,
+    a_version_4_database_with_settlements_migrates_and_reads_the_same,
+    an_unreachable_database_fails_readiness_and_refuses_a_batch,
 );
 
 #[tokio::test]
@@ -1200,4 +1202,328 @@ async fn a_daily_summary_is_enqueued_once_per_account_and_day(url: &str) {
             .unwrap(),
         2
     );
+/// A ledger at schema version 4 with a settled month, as the version-4 code wrote it
+/// (see the fixture's header): migrations 1–4 applied as that version applied them, then
+/// its rows.
+async fn version_4_database(url: &str) {
+    use sqlx::Connection;
+    // Creates the database file (SQLite), without migrating it.
+    Ledger::connect(url).await.unwrap().close().await;
+    let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE tradewind_ledger_schema (version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    for (version, sql) in [
+        (1, include_str!("../migrations/0001_ledger.sql")),
+        (
+            2,
+            include_str!("../migrations/0002_late_fills_capital_flows.sql"),
+        ),
+        (3, include_str!("../migrations/0003_api.sql")),
+        (4, include_str!("../migrations/0004_notify.sql")),
+    ] {
+        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+        sqlx::query("INSERT INTO tradewind_ledger_schema (version, description, applied_at) VALUES ($1, 'as version 4 applied it', 0)")
+            .bind(version as i64)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    sqlx::raw_sql(include_str!("fixtures/ledger_v4_settled.sql"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+}
+
+/// Rows of `sql` as text (integers written in decimal), for comparing before and after.
+async fn text_rows(url: &str, sql: &str) -> Vec<Vec<String>> {
+    use sqlx::{Connection, Row};
+    let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+    let rows = sqlx::query(sql).fetch_all(&mut c).await.unwrap();
+    c.close().await.unwrap();
+    rows.iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| {
+                    r.try_get::<String, _>(i)
+                        .or_else(|_| r.try_get::<i64, _>(i).map(|n| n.to_string()))
+                        .unwrap()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A `trading_fee_days` key: charge, day, liquidity, late, tier.
+type DayKey = (String, i64, String, i64, i64);
+/// Its fills, Σ notional, Σ fee and rate.
+type DaySums = (i64, Money, Money, String);
+
+async fn a_version_4_database_with_settlements_migrates_and_reads_the_same(url: &str) {
+    version_4_database(url).await;
+    const PLAN: &str = "bench/standard";
+    const SETTLEMENT: &str = "bench/standard/2026-11-01T00:00:00Z";
+    // What version 4 stored: statements, charges and parts, the journal, and per charge
+    // its per-fill fee lines (count, Σ notional, Σ fee) and per (charge, day, liquidity)
+    // the fills with their rate.
+    let statements_sql = "SELECT settlement, kind, subject, body_json, body_csv FROM statements ORDER BY settlement, kind, subject";
+    let charges_sql = "SELECT c.id, c.account, c.bot, c.kind, c.ts, c.amount, p.idx, p.payee, p.amount FROM charges c JOIN charge_parts p ON p.charge = c.id ORDER BY c.id, p.idx";
+    let statements = text_rows(url, statements_sql).await;
+    let charges = text_rows(url, charges_sql).await;
+    assert!(statements.len() > 12, "the fixture has statements");
+    let lines = text_rows(
+        url,
+        "SELECT l.charge, l.ts, l.liquidity, l.tier, l.rate, l.notional, l.fee, l.late FROM trading_fee_lines l ORDER BY l.fill",
+    )
+    .await;
+    assert!(lines.len() >= 36, "the fixture has per-fill fee lines");
+    let day_of = |ts: &str| {
+        ts.parse::<i64>()
+            .unwrap()
+            .div_euclid(tradewind_commission::DAY_NANOS)
+            * tradewind_commission::DAY_NANOS
+    };
+    // (charge, day, liquidity, late, tier) → (fills, Σ notional, Σ fee, rate)
+    let mut expected: std::collections::BTreeMap<DayKey, DaySums> = Default::default();
+    for l in &lines {
+        let e = expected
+            .entry((
+                l[0].clone(),
+                day_of(&l[1]),
+                l[2].clone(),
+                l[7].parse().unwrap(),
+                l[3].parse().unwrap(),
+            ))
+            .or_insert((0, Money::ZERO, Money::ZERO, l[4].clone()));
+        e.0 += 1;
+        e.1 += money(&l[5]);
+        e.2 += money(&l[6]);
+        assert_eq!(e.3, l[4], "one rate per day, liquidity and tier");
+    }
+
+    // Migrated by the current build: from 4, the per-fill lines folded into days.
+    let l = Ledger::connect(url).await.unwrap();
+    assert!(matches!(
+        l.check_schema().await,
+        Err(LedgerError::NotMigrated { found: 4, .. })
+    ));
+    let status = l.migrate().await.unwrap();
+    assert_eq!((status.from, status.to), (4, LATEST_VERSION));
+    l.check_schema().await.unwrap();
+    assert_eq!(text_rows(url, statements_sql).await, statements);
+    assert_eq!(text_rows(url, charges_sql).await, charges);
+    let days = text_rows(
+        url,
+        "SELECT charge, day, liquidity, late, tier, rate, fills, notional, fee, bot FROM trading_fee_days ORDER BY charge, day, liquidity, late, tier",
+    )
+    .await;
+    let got: std::collections::BTreeMap<_, _> = days
+        .iter()
+        .map(|d| {
+            assert!(d[0].contains(&d[9]), "the row's bot is its charge's: {d:?}");
+            (
+                (
+                    d[0].clone(),
+                    d[1].parse::<i64>().unwrap(),
+                    d[2].clone(),
+                    d[3].parse().unwrap(),
+                    d[4].parse().unwrap(),
+                ),
+                (
+                    d[6].parse::<i64>().unwrap(),
+                    money(&d[7]),
+                    money(&d[8]),
+                    d[5].clone(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    // Each trading charge is the sum of its days' fees.
+    for c in charges.iter().filter(|c| c[3] == "trading" && c[6] == "0") {
+        let sum: Money = got
+            .iter()
+            .filter(|(k, _)| k.0 == c[0])
+            .map(|(_, v)| v.2)
+            .fold(Money::ZERO, |a, b| a + b);
+        assert_eq!(sum, money(&c[5]), "charge {}", c[0]);
+    }
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+        let gone = sqlx::query("SELECT COUNT(*) FROM trading_fee_lines")
+            .fetch_one(&mut c)
+            .await;
+        assert!(gone.is_err(), "the per-fill table is dropped");
+        c.close().await.unwrap();
+    }
+    // The version-4 settlement reads as it did through the API's reads, and its journal
+    // balances.
+    let (json, csv) = l
+        .statement(SETTLEMENT, StatementKind::Account, "acct-000011")
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = statements
+        .iter()
+        .find(|s| s[1] == "account" && s[2] == "acct-000011")
+        .unwrap();
+    assert_eq!((&json, &csv), (&stored[3], &stored[4]));
+    let page = l
+        .charges_page("acct-000011", i64::MIN, i64::MAX, None, 100)
+        .await
+        .unwrap();
+    let mut ids: Vec<&String> = charges
+        .iter()
+        .filter(|c| c[1] == "acct-000011")
+        .map(|c| &c[0])
+        .collect();
+    ids.dedup();
+    assert_eq!(
+        page.iter().map(|c| &c.id).collect::<Vec<_>>().len(),
+        ids.len(),
+        "{page:?}"
+    );
+    assert!(page.iter().any(|c| c.kind == "trading"), "{page:?}");
+    assert!(l.check_journal().await.unwrap().balanced());
+    // Settling it again changes nothing; the next month settles on top of it, its
+    // trading fees in day rows.
+    let plan = {
+        let tier = |min: &str, maker: &str, taker: &str| FeeTier {
+            min_volume_30d: money(min),
+            maker: Rate::from_bps(maker).unwrap(),
+            taker: Rate::from_bps(taker).unwrap(),
+        };
+        let share = |role, bps| Share { role, bps };
+        Plan {
+            currency: "USDT".into(),
+            trading_fees: FeeSchedule::new(vec![
+                tier("0", "2", "4"),
+                tier("100000", "1.6", "3.5"),
+                tier("1000000", "1.2", "3"),
+            ])
+            .unwrap(),
+            performance_fee: Some(PerformanceFee {
+                rate: Rate::from_percent("10").unwrap(),
+                basis: Basis::Realized,
+            }),
+            period: PeriodKind::Monthly,
+            distribution: Distribution::new(vec![
+                share(ShareRole::Platform, 6000),
+                share(ShareRole::StrategyAuthor, 2000),
+                share(ShareRole::Referral(1), 1500),
+                share(ShareRole::Referral(2), 500),
+            ])
+            .unwrap(),
+        }
+    };
+    let november = Period::containing(PeriodKind::Monthly, ts("2026-11-01T00:00:00Z"));
+    assert!(matches!(
+        l.settle(PLAN, &plan, november, ts("2026-12-02T00:00:00Z"))
+            .await
+            .unwrap(),
+        SettleOutcome::AlreadySettled { .. }
+    ));
+    let bot = BotRecord {
+        bot: "bench/bot-000011".into(),
+        account: "acct-000011".into(),
+        plan: Some(PLAN.into()),
+        quote_currency: "USDT".into(),
+        strategy: Some("bench/strategy-4".into()),
+    };
+    // Its id holds spaces and a non-ASCII letter: the settlement reads fills packed
+    // into text, ids length-prefixed.
+    let december_fill = Event::new(
+        &bot.bot,
+        "session of décembre 1",
+        1,
+        "2026-12-03T10:00:00Z".into(),
+        Body::Fill(Fill {
+            order_id: 1,
+            side: Side::Buy,
+            price: "40000".into(),
+            quantity: "0.015".into(),
+            fee: "0.6".into(),
+            liquidity: Liquidity::Taker,
+        }),
+    );
+    l.record_events(&bot, &[december_fill]).await.unwrap();
+    let SettleOutcome::Settled(s) = l
+        .settle(PLAN, &plan, november.next(), ts("2027-01-01T00:10:00Z"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected December to settle");
+    };
+    // 600 notional at the 4 bp taker rate of tier 0 (November's 36 fills are far below
+    // tier 1's 100 000): 0.24.
+    assert_eq!(s.trading_fees, money("0.24"));
+    let rows = text_rows(
+        url,
+        "SELECT bot, fills, notional, fee, late FROM trading_fee_days WHERE charge LIKE 'trading/acct-000011/%' AND day >= 1796083200000000000",
+    )
+    .await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (
+            rows[0][0].as_str(),
+            rows[0][1].as_str(),
+            rows[0][4].as_str()
+        ),
+        ("bench/bot-000011", "1", "0")
+    );
+    assert_eq!(
+        (money(&rows[0][2]), money(&rows[0][3])),
+        (money("600"), money("0.24"))
+    );
+    assert!(l.check_journal().await.unwrap().balanced());
+    l.close().await;
+}
+
+async fn an_unreachable_database_fails_readiness_and_refuses_a_batch(url: &str) {
+    let l = Ledger::open(url).await.unwrap();
+    l.create_account("alice", "Alice").await.unwrap();
+    l.ping().await.unwrap();
+    let Some((server, db)) = url
+        .strip_prefix("postgres://")
+        .and_then(|_| url.rsplit_once('/'))
+    else {
+        // SQLite: a file that cannot be opened (its directory does not exist).
+        let path = url.trim_start_matches("sqlite:");
+        let missing = format!("sqlite:{path}.missing/ledger.db");
+        let err = Ledger::open(&missing).await.unwrap_err();
+        assert!(matches!(err, LedgerError::Database(_)), "{err}");
+        assert!(err.to_string().starts_with("database: "), "{err}");
+        return;
+    };
+    // PostgreSQL: the database taken away under the running ledger (its connections
+    // terminated): not ready, and a batch is refused with the database's error — the
+    // service answers 503 and the worker keeps it in its backlog.
+    {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .unwrap();
+        sqlx::Executor::execute(
+            &mut admin,
+            format!("DROP DATABASE {db} WITH (FORCE)").as_str(),
+        )
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+    }
+    assert!(l.ping().await.is_err(), "not ready");
+    let err = l
+        .record_events(
+            &bot("alice"),
+            &[fill(1, "2026-11-02T10:00:00Z", "50000", "0.2")],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::Database(_)), "{err}");
+    l.close().await;
 }

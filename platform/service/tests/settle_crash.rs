@@ -211,9 +211,9 @@ async fn dump(url: &str) -> String {
             "settlement, kind, subject",
         ),
         (
-            "trading_fee_lines",
-            "fill, charge, ts, notional, liquidity, volume_30d, tier, rate, fee, late",
-            "fill",
+            "trading_fee_days",
+            "charge, bot, day, liquidity, late, tier, rate, volume_30d, fills, notional, fee",
+            "charge, day, liquidity, late, tier",
         ),
     ] {
         let sql = format!("SELECT {cols} FROM {table} ORDER BY {order}");
