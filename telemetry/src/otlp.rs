@@ -1,14 +1,18 @@
 //! The subscriber and the OTLP exporters: the decision from the environment (pure), the
 //! wiring (thin).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
@@ -148,6 +152,8 @@ impl Drop for Telemetry {
         {
             eprintln!("OpenTelemetry: flushing spans: {e}");
         }
+        // The final export includes families that appeared since the last one.
+        rescan();
         if let Some(m) = self.metrics.take()
             && let Err(e) = m.shutdown()
         {
@@ -201,7 +207,7 @@ pub fn init(settings: Settings) -> Result<Telemetry, Error> {
                 .build()
                 .map_err(|e| Error::Exporter(e.to_string()))?;
             let provider = SdkMeterProvider::builder()
-                .with_periodic_exporter(exporter)
+                .with_periodic_exporter(Rescanning(exporter))
                 .with_resource(r.clone())
                 .build();
             opentelemetry::global::set_meter_provider(provider.clone());
@@ -303,51 +309,122 @@ fn http_client() -> Result<reqwest::blocking::Client, Error> {
 
 /// Exports the metrics of a Prometheus registry over OTLP: `encode` returns the
 /// registry's text exposition (what `/metrics` serves); every counter and gauge family it
-/// declares now becomes an OpenTelemetry observable counter or gauge of the same name,
-/// read at each export, its labels as attributes. Histograms stay on `/metrics` only.
-/// Does nothing unless [`init`] started a metric exporter.
+/// declares becomes an OpenTelemetry observable counter or gauge of the same name, read
+/// at each export, its labels as attributes. The exposition is scanned again after each
+/// export and before the final one, so a family that shows its first series later (a
+/// labelled family is absent while empty) is exported from the next collection on.
+/// Histograms stay on `/metrics` only. Does nothing unless [`init`] started a metric
+/// exporter.
 pub fn export_prometheus(scope: &'static str, encode: impl Fn() -> String + Send + Sync + 'static) {
-    let meter = opentelemetry::global::meter(scope);
-    let encode = Arc::new(encode);
-    for (family, kind) in prometheus::families(&encode()) {
-        let name = family.clone();
-        let read = encode.clone();
-        let observe = move |kind| {
-            prometheus::samples(&read(), &name, kind)
-                .into_iter()
-                .map(|s| {
-                    let attrs: Vec<KeyValue> = s
-                        .labels
-                        .into_iter()
-                        .map(|(k, v)| KeyValue::new(k, v))
-                        .collect();
-                    (s.value, attrs)
-                })
-                .collect::<Vec<_>>()
-        };
-        match kind {
-            Kind::Counter => {
-                meter
-                    .f64_observable_counter(family)
-                    .with_callback(move |o| {
-                        for (v, attrs) in observe(Kind::Counter) {
-                            o.observe(v, &attrs);
-                        }
+    let mut source = Source {
+        scope,
+        encode: Arc::new(encode),
+        registered: HashSet::new(),
+    };
+    source.register_new();
+    sources().push(source);
+}
+
+/// A registry handed to [`export_prometheus`]: how to read it, and which of its families
+/// already have an instrument.
+struct Source {
+    scope: &'static str,
+    encode: Arc<dyn Fn() -> String + Send + Sync>,
+    registered: HashSet<String>,
+}
+
+/// Every registry being exported (read again by [`rescan`]).
+static SOURCES: Mutex<Vec<Source>> = Mutex::new(Vec::new());
+
+fn sources() -> std::sync::MutexGuard<'static, Vec<Source>> {
+    SOURCES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Registers the families that appeared since the last scan. Called outside any
+/// collection: the SDK runs observable callbacks under the lock that registering an
+/// instrument takes, so a callback may not register one.
+fn rescan() {
+    for source in sources().iter_mut() {
+        source.register_new();
+    }
+}
+
+/// The families of `text` worth an instrument (counters and gauges) not in `registered`.
+fn unregistered(text: &str, registered: &HashSet<String>) -> Vec<(String, Kind)> {
+    prometheus::families(text)
+        .into_iter()
+        .filter(|(name, kind)| *kind != Kind::Other && !registered.contains(name))
+        .collect()
+}
+
+impl Source {
+    fn register_new(&mut self) {
+        let meter = opentelemetry::global::meter(self.scope);
+        for (family, kind) in unregistered(&(self.encode)(), &self.registered) {
+            self.registered.insert(family.clone());
+            let name = family.clone();
+            let read = self.encode.clone();
+            let observe = move |kind| {
+                prometheus::samples(&read(), &name, kind)
+                    .into_iter()
+                    .map(|s| {
+                        let attrs: Vec<KeyValue> = s
+                            .labels
+                            .into_iter()
+                            .map(|(k, v)| KeyValue::new(k, v))
+                            .collect();
+                        (s.value, attrs)
                     })
-                    .build();
+                    .collect::<Vec<_>>()
+            };
+            match kind {
+                Kind::Counter => {
+                    meter
+                        .f64_observable_counter(family)
+                        .with_callback(move |o| {
+                            for (v, attrs) in observe(Kind::Counter) {
+                                o.observe(v, &attrs);
+                            }
+                        })
+                        .build();
+                }
+                Kind::Gauge => {
+                    meter
+                        .f64_observable_gauge(family)
+                        .with_callback(move |o| {
+                            for (v, attrs) in observe(Kind::Gauge) {
+                                o.observe(v, &attrs);
+                            }
+                        })
+                        .build();
+                }
+                Kind::Other => {}
             }
-            Kind::Gauge => {
-                meter
-                    .f64_observable_gauge(family)
-                    .with_callback(move |o| {
-                        for (v, attrs) in observe(Kind::Gauge) {
-                            o.observe(v, &attrs);
-                        }
-                    })
-                    .build();
-            }
-            Kind::Other => {}
         }
+    }
+}
+
+/// The OTLP metric exporter, scanning the registries for new families after each export
+/// (the periodic reader's thread, between collections).
+struct Rescanning<E>(E);
+
+impl<E: PushMetricExporter> PushMetricExporter for Rescanning<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let result = self.0.export(metrics).await;
+        rescan();
+        result
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.0.temporality()
     }
 }
 
@@ -411,6 +488,28 @@ mod tests {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         }
+    }
+
+    #[test]
+    fn a_scan_finds_only_the_counters_and_gauges_not_yet_registered() {
+        let at_start = "# TYPE tradewind_bot_halted gauge\ntradewind_bot_halted{bot=\"a\"} 0\n\
+                        # TYPE tradewind_bot_decision_latency_seconds histogram\n# EOF\n";
+        let mut registered = HashSet::new();
+        let first = unregistered(at_start, &registered);
+        assert_eq!(
+            first,
+            vec![("tradewind_bot_halted".to_owned(), Kind::Gauge)]
+        );
+        registered.extend(first.into_iter().map(|(n, _)| n));
+        // Later the orders family shows its first series: only it is new.
+        let later = format!(
+            "# TYPE tradewind_bot_orders counter\ntradewind_bot_orders_total{{side=\"buy\"}} 1\n{at_start}"
+        );
+        assert_eq!(
+            unregistered(&later, &registered),
+            vec![("tradewind_bot_orders".to_owned(), Kind::Counter)]
+        );
+        assert!(unregistered(at_start, &registered).is_empty());
     }
 
     #[test]

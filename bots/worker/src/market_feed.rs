@@ -259,7 +259,14 @@ pub async fn run(args: FeedArgs, shutdown: impl Future<Output = ()>) -> Result<(
     let mut store = targets.map(|t| store::StoreSink::start(&venue, shard.symbol(), t));
     probe.publish = Some(publisher.counters());
     probe.store = store.as_ref().map(store::StoreSink::counters);
-    let (bound, server) = tradewind_http::serve(args.metrics_addr, Arc::new(probe))
+    let probe = Arc::new(probe);
+    // The same metrics over OTLP when the environment asks for it (else a no-op); the
+    // lag gauge the feed-lag alert reads appears with the first message published.
+    tradewind_telemetry::export_prometheus("tradewind-bot", {
+        let probe = Arc::clone(&probe);
+        move || probe.encode(now_nanos())
+    });
+    let (bound, server) = tradewind_http::serve(args.metrics_addr, probe)
         .await
         .with_context(|| format!("serving /metrics on {}", args.metrics_addr))?;
     let _server = AbortOnDrop(server);
@@ -284,7 +291,12 @@ pub async fn run(args: FeedArgs, shutdown: impl Future<Output = ()>) -> Result<(
         futures_util::stream::unfold((ticks, true), move |(mut feed, mut resync)| {
             let reconnects = Arc::clone(&reconnects);
             async move {
-                let item = next_tick(&mut feed, levels, &mut resync, &reconnects).await;
+                let item = next_tick(&mut feed, levels, &mut resync, &reconnects)
+                    .await
+                    .map(|message| Live {
+                        message,
+                        after_reconnect: false,
+                    });
                 Some((item, (feed, resync)))
             }
         })
@@ -306,12 +318,12 @@ pub async fn run(args: FeedArgs, shutdown: impl Future<Output = ()>) -> Result<(
         let interval = interval.clone();
         let reconnects = Arc::clone(&counters);
         streams.push(
-            futures_util::stream::unfold(bars, move |mut feed| {
+            futures_util::stream::unfold((bars, false), move |(mut feed, mut reconnected)| {
                 let interval = interval.clone();
                 let reconnects = Arc::clone(&reconnects);
                 async move {
-                    let item = next_bar(&mut feed, interval, &reconnects).await;
-                    Some((item, feed))
+                    let item = next_bar(&mut feed, interval, &mut reconnected, &reconnects).await;
+                    Some((item, (feed, reconnected)))
                 }
             })
             .boxed_local(),
@@ -328,7 +340,7 @@ pub async fn run(args: FeedArgs, shutdown: impl Future<Output = ()>) -> Result<(
             &shard,
             interval,
             &counters,
-            max_age,
+            Until::Now { max_age },
         )
         .await
         .with_context(|| format!("backfilling {interval} klines"))?;
@@ -344,8 +356,29 @@ pub async fn run(args: FeedArgs, shutdown: impl Future<Output = ()>) -> Result<(
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            message = merged.next() => {
-                let message = message.ok_or_else(|| anyhow!("every exchange stream ended"))??;
+            live = merged.next() => {
+                let live = live.ok_or_else(|| anyhow!("every exchange stream ended"))??;
+                // Bars that closed while the connection was down come from REST first,
+                // so subscribers see every bar once and in order.
+                if live.after_reconnect
+                    && let Payload::Bar { interval, bar } = &live.message.payload
+                {
+                    let n = backfill(
+                        &rest,
+                        &mut publisher,
+                        &mut store,
+                        &shard,
+                        interval,
+                        &counters,
+                        Until::Bar { open_ms: bar.ts / 1_000_000 },
+                    )
+                    .await
+                    .with_context(|| format!("backfilling {interval} klines after a reconnect"))?;
+                    if n > 0 {
+                        tracing::info!(%interval, bars = n, "klines that closed while reconnecting backfilled from REST");
+                    }
+                }
+                let message = live.message;
                 if publisher.publish(&message).await? {
                     counters.published(&message.payload);
                 }
@@ -360,9 +393,45 @@ pub async fn run(args: FeedArgs, shutdown: impl Future<Output = ()>) -> Result<(
     }
 }
 
+/// A message of an exchange stream, and whether its connection was re-established since
+/// the stream's previous message (bars may have closed unseen in between).
+struct Live {
+    message: FeedMessage,
+    after_reconnect: bool,
+}
+
+/// Up to where a backfill reads the exchange's closed klines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// Up to the exchange's clock, at most `max_age` back (at start: the gap while no
+    /// replica ran).
+    Now { max_age: Duration },
+    /// Up to the bar opening at `open_ms` (ms), the first received after a reconnect.
+    Bar { open_ms: i64 },
+}
+
+/// The klines a backfill fetches: those opening from the returned start (ms) and closing
+/// before the returned end (ms); `None` when there is nothing to fetch. `last` is the
+/// last published bar's sequence (its open time in ns; 0 when none), `now_ms` the
+/// exchange's clock (read only for [`Until::Now`]).
+fn backfill_window(last: u64, step_ms: i64, until: Until, now_ms: i64) -> Option<(i64, i64)> {
+    if last == 0 {
+        return None;
+    }
+    let after_last = i64::try_from(last).unwrap_or(i64::MAX) / 1_000_000 + step_ms;
+    let (start, end) = match until {
+        Until::Now { max_age } => {
+            let oldest = now_ms - i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+            (after_last.max(oldest), now_ms)
+        }
+        Until::Bar { open_ms } => (after_last, open_ms),
+    };
+    (start < end).then_some((start, end))
+}
+
 /// Publishes the closed klines of `interval` after the last one its subject holds, from
-/// the exchange's REST klines (at most the stream's retention back); nothing for a new
-/// shard (no bar stored yet) or for `1M`. Returns how many were published.
+/// the exchange's REST klines, up to `until`; nothing for a new shard (no bar stored
+/// yet) or for `1M`. Returns how many were published.
 async fn backfill(
     rest: &BinanceRest,
     publisher: &mut Publisher,
@@ -370,7 +439,7 @@ async fn backfill(
     shard: &Shard,
     interval: &str,
     counters: &health::FeedCounters,
-    max_age: Duration,
+    until: Until,
 ) -> Result<u64> {
     const PAGE: u32 = 1000;
     let Some(secs) = store::interval_secs(interval) else {
@@ -378,16 +447,17 @@ async fn backfill(
     };
     let step_ms = i64::try_from(secs).unwrap_or(i64::MAX / 1000) * 1000;
     let last = publisher.last_sequence(&shard.kline(interval)?).await?;
-    if last == 0 {
+    let now_ms = match until {
+        Until::Now { .. } if last != 0 => rest.server_time().await? / 1_000_000,
+        _ => 0,
+    };
+    let Some((mut start, end_ms)) = backfill_window(last, step_ms, until, now_ms) else {
         return Ok(0);
-    }
-    let now_ms = rest.server_time().await? / 1_000_000;
-    let oldest = now_ms - i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
-    let mut start = (i64::try_from(last).unwrap_or(i64::MAX) / 1_000_000 + step_ms).max(oldest);
+    };
     let mut n = 0;
     loop {
         let page = rest
-            .klines(shard.symbol(), interval, start, PAGE, now_ms)
+            .klines(shard.symbol(), interval, start, PAGE, end_ms)
             .await?;
         let Some((newest, _)) = page.last() else {
             break;
@@ -462,26 +532,73 @@ async fn next_tick(
     }
 }
 
-/// The next closed kline of `interval`.
+/// The next closed kline of `interval`, marked when the connection was re-established
+/// since the previous one (`reconnected` carries that between calls).
 async fn next_bar(
     feed: &mut MarketFeed,
     interval: String,
+    reconnected: &mut bool,
     counters: &health::FeedCounters,
-) -> Result<FeedMessage> {
+) -> Result<Live> {
     loop {
         let event = feed.next().await?;
         let received = now_nanos();
         match event {
             MarketEvent::Bar(bar) => {
-                return Ok(FeedMessage {
-                    received,
-                    payload: Payload::Bar { interval, bar },
+                return Ok(Live {
+                    message: FeedMessage {
+                        received,
+                        payload: Payload::Bar { interval, bar },
+                    },
+                    after_reconnect: std::mem::take(reconnected),
                 });
             }
             MarketEvent::Reconnected { .. } => {
                 counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                *reconnected = true;
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 1_000;
+    const NS: u64 = 1_000_000;
+
+    #[test]
+    fn after_a_reconnect_the_gap_is_the_bars_between_the_last_published_and_the_live_one() {
+        // Last published opened at 10 s; the first live bar after the reconnect at 14 s:
+        // the bars opening at 11, 12 and 13 s closed unseen.
+        let w = backfill_window(10_000 * NS, S, Until::Bar { open_ms: 14_000 }, 0);
+        assert_eq!(w, Some((11_000, 14_000)));
+        // The next bar after the last published: no gap.
+        assert_eq!(
+            backfill_window(10_000 * NS, S, Until::Bar { open_ms: 11_000 }, 0),
+            None
+        );
+        // Nothing published yet: nothing to fill (the start-up backfill's case).
+        assert_eq!(
+            backfill_window(0, S, Until::Bar { open_ms: 14_000 }, 0),
+            None
+        );
+    }
+
+    #[test]
+    fn at_start_the_gap_reaches_back_at_most_the_retention() {
+        let max_age = Duration::from_secs(60);
+        // Last published long ago: from the oldest bar the stream keeps, up to now.
+        assert_eq!(
+            backfill_window(1_000 * NS, S, Until::Now { max_age }, 500_000),
+            Some((440_000, 500_000))
+        );
+        assert_eq!(
+            backfill_window(499_000 * NS, S, Until::Now { max_age }, 500_000),
+            None
+        );
+        assert_eq!(backfill_window(0, S, Until::Now { max_age }, 500_000), None);
     }
 }

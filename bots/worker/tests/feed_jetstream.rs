@@ -3,7 +3,9 @@
 //! Killing a feed mid-stream (its twin keeps publishing; the restarted one doubles
 //! nothing), killing the worker, and restarting the NATS server neither lose nor double
 //! a bar: the worker's journal holds exactly the exchange's closed klines, in order.
-//! A depth gap on the exchange reaches every subscriber as one rebuilt book.
+//! A depth gap on the exchange reaches every subscriber as one rebuilt book; bars that
+//! close while the exchange connection is down are fetched from REST after the
+//! reconnect. The feed exports its metrics over OTLP like the other programs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -44,6 +46,10 @@ struct Proc {
 
 impl Proc {
     fn start(dir: &Path, label: &str, args: &[String]) -> Self {
+        Self::start_with(dir, label, args, &[])
+    }
+
+    fn start_with(dir: &Path, label: &str, args: &[String], envs: &[(&str, &str)]) -> Self {
         let n = std::fs::read_dir(dir).unwrap().count();
         let out = dir.join(format!("{label}-{n}.out"));
         let err = dir.join(format!("{label}-{n}.err"));
@@ -51,6 +57,7 @@ impl Proc {
             .args(args)
             .env_remove("KUBECONFIG")
             .env("RUST_LOG", "info,tradewind_bot::run::session=debug")
+            .envs(envs.iter().copied())
             .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
             .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))
             .spawn()
@@ -391,4 +398,127 @@ async fn a_feed_restarted_after_a_gap_backfills_the_missed_bars() {
             .unwrap(),
         expected.len() as u64
     );
+}
+
+/// The exchange drops the feed's connections while bars keep closing: after the
+/// reconnect the feed fetches the bars it missed from REST and publishes them before the
+/// first live one — the stream holds every bar once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bars_closed_during_a_reconnect_are_backfilled_in_order() {
+    let dir = scratch("reconnect");
+    let nats = NatsServer::start();
+    let mock = TestServer::start_with(MockConfig {
+        start_paused: true,
+        speed: Speed::Multiplier(15.0),
+        ..MockConfig::default().with_data(data()).unwrap()
+    })
+    .unwrap();
+    let trades = tradewind_bot::run::feed::Replay::trades(&data()).unwrap();
+    let expected: Vec<i64> =
+        tradewind_core::data::aggregate::bars_from_trades(&trades, 1_000_000_000)
+            .unwrap()
+            .iter()
+            .map(|b| b.ts)
+            .collect();
+
+    let feed = Proc::start(&dir, "feed", &feed_args(&mock, &nats));
+    until(30, "the feed publishing", || {
+        feed.stderr().contains("market-data feed publishing")
+    });
+    let total = mock.remaining();
+    mock.resume();
+    until(60, "a third of the data", || mock.replayed() > total / 3);
+    // Both connections dropped; a tenth of the data replays before the feed can be back
+    // (it waits at least 125 ms to reconnect): those bars close unseen.
+    mock.pause();
+    mock.drop_market_streams();
+    assert!(mock.advance(total / 10) > 0);
+    until(30, "both connections back", || {
+        feed.stderr()
+            .matches("binance market stream reconnected")
+            .count()
+            == 2
+    });
+    mock.resume();
+    until(120, "the end of the data", || mock.remaining() == 0);
+
+    assert_eq!(stream_bars(&nats, expected.len()).await, expected);
+    let client = tradewind_feed::connect(&nats.url(), "test").await.unwrap();
+    assert_eq!(
+        tradewind_feed::stored_messages(client, &shard().bars_stream())
+            .await
+            .unwrap(),
+        expected.len() as u64
+    );
+    assert!(
+        feed.stderr()
+            .contains("klines that closed while reconnecting backfilled from REST"),
+        "{}",
+        feed.stderr()
+    );
+}
+
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set the feed exports its metrics over OTLP: the lag
+/// gauge the feed-lag alert reads — a family that appears only with the first message
+/// published, after the export started — reaches a local receiver, and the final
+/// export happens when the feed stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_exports_its_lag_over_otlp() {
+    use tradewind_telemetry::names;
+    let receiver = tradewind_test_support::otlp::OtlpServer::start().unwrap();
+    let endpoint = receiver.endpoint();
+    let dir = scratch("otlp");
+    let nats = NatsServer::start();
+    let mock = TestServer::start_with(MockConfig {
+        start_paused: true,
+        ..MockConfig::default().with_data(data()).unwrap()
+    })
+    .unwrap();
+    let mut feed = Proc::start_with(
+        &dir,
+        "feed",
+        &feed_args(&mock, &nats),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_SERVICE_NAME", "tradewind-feed"),
+        ],
+    );
+    until(30, "the feed publishing", || {
+        feed.stderr().contains("market-data feed publishing")
+    });
+    assert!(mock.advance_until("BTCUSDT", "trade") > 0);
+    let client = tradewind_feed::connect(&nats.url(), "test").await.unwrap();
+    let ticks = shard().ticks_stream();
+    let mut stored = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stored == 0 {
+        assert!(Instant::now() < deadline, "no trade published");
+        stored = tradewind_feed::stored_messages(client.clone(), &ticks)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(feed.terminate().success(), "{}", feed.stderr());
+
+    let lag = receiver.points_of(names::BOT_FEED_LAG);
+    let last = lag
+        .last()
+        .unwrap_or_else(|| panic!("no {} in {:?}", names::BOT_FEED_LAG, receiver.points()));
+    assert_eq!(last.kind, "gauge");
+    assert_eq!(last.attribute(names::FEED), Some("binance-spot:BTCUSDT"));
+    assert!(
+        last.resource
+            .contains(&("service.name".into(), "tradewind-feed".into())),
+        "{:?}",
+        last.resource
+    );
+    let published = receiver.points_of("tradewind_bot_feed_published");
+    assert!(
+        published.iter().any(|p| p.kind == "sum"
+            && p.monotonic
+            && p.attribute("stream") == Some("ticks")
+            && p.value >= 1.0),
+        "{published:?}"
+    );
+    assert_eq!(receiver.refused(), Vec::<String>::new());
 }

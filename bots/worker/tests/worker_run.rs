@@ -1064,8 +1064,21 @@ fn a_halt_and_a_backtest_are_exported_over_otlp() {
         "{:?}",
         last.resource
     );
-    // Labelled families empty when the worker starts (orders, fills) are not exported
-    // over OTLP: the export registers the families the exposition shows at start.
+    // Labelled families that gain their first series after the start (the halt above,
+    // fills) are exported too.
+    let fills = count(&w.events(), "Fill");
+    assert!(fills >= 1, "the drawdown halt follows a fill");
+    let exported: f64 = receiver
+        .points_of("tradewind_bot_fills")
+        .iter()
+        .filter(|p| (p.kind, p.monotonic) == ("sum", true))
+        .fold(std::collections::HashMap::new(), |mut last, p| {
+            last.insert(p.attribute("side").map(str::to_owned), p.value);
+            last
+        })
+        .values()
+        .sum();
+    assert_eq!(exported, fills as f64, "{:?}", receiver.points());
 
     let yaml = manifest_dir().join("../../examples/demo/btc-scalper.yaml");
     let status = Command::new(bin())

@@ -28,8 +28,10 @@ mod record;
 mod schema;
 mod settle;
 pub mod signals;
+mod sign_in;
 mod statement;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -39,6 +41,7 @@ pub use capital::CapitalChange;
 pub use record::{BotRecord, History, Recorded};
 pub use schema::{LATEST_VERSION, SchemaStatus};
 pub use settle::{FAULT_ENV, JournalCheck, SettleOutcome, SettlementSummary};
+pub use sign_in::{Password, PasswordSource, RENEW_BEFORE, RETRY_AFTER, renew_in};
 pub use statement::{AccountStatement, PayoutStatement, StatementKind};
 
 /// Why a ledger operation was refused or failed. Nothing is half-written: every
@@ -55,6 +58,14 @@ pub enum LedgerError {
     UnsupportedUrl {
         /// The URL, without its password.
         url: String,
+    },
+    /// No password could be had to sign in with (e.g. no Entra ID token).
+    #[error("database URL {url:?}: signing in: {reason}")]
+    SignIn {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        reason: String,
     },
     /// The database was migrated by a newer version of the ledger.
     #[error(
@@ -181,6 +192,16 @@ impl Ledger {
     /// `postgres://…`) without touching the schema. Use [`Ledger::open`] to migrate too,
     /// or [`Ledger::migrate`].
     pub async fn connect(url: &str) -> Result<Self, LedgerError> {
+        Self::connect_with(url, None).await
+    }
+
+    /// [`Ledger::connect`]; on PostgreSQL with `password` given, the URL's password is
+    /// one from `password` (e.g. an Entra ID token), renewed before it expires for the
+    /// connections opened after that.
+    pub async fn connect_with(
+        url: &str,
+        password: Option<Arc<dyn PasswordSource>>,
+    ) -> Result<Self, LedgerError> {
         install_default_drivers();
         let (engine, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
             // `mode=rwc`: create the file on first use.
@@ -213,7 +234,23 @@ impl Ledger {
                     Ok(())
                 })
             });
-        let pool = options.connect(&url).await?;
+        let pool = match password.filter(|_| engine == Engine::Postgres) {
+            None => options.connect(&url).await?,
+            Some(source) => {
+                let first = source
+                    .password()
+                    .await
+                    .map_err(|reason| LedgerError::SignIn {
+                        url: redact(&url),
+                        reason,
+                    })?;
+                let pool = options
+                    .connect_with(sign_in::with_password(&url, &first.secret)?)
+                    .await?;
+                sign_in::keep_renewed(pool.clone(), url, source, first.expires_at);
+                pool
+            }
+        };
         Ok(Ledger { pool, engine })
     }
 

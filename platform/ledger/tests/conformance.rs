@@ -4,8 +4,7 @@
 //! `nobody` when the tests run as root, since PostgreSQL refuses root. One server for
 //! the binary; every case gets its own database.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use tradewind_commission::{
     Basis, Distribution, FeeSchedule, FeeTier, PerformanceFee, Period, PeriodKind, Plan, Rate,
@@ -20,6 +19,7 @@ use tradewind_ledger::accounts::Role;
 use tradewind_ledger::{
     BotRecord, CapitalChange, LATEST_VERSION, Ledger, LedgerError, SettleOutcome, StatementKind,
 };
+use tradewind_test_support::postgres::PgServer;
 
 // ---- the engines --------------------------------------------------------------------
 
@@ -40,120 +40,6 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// PostgreSQL's programs: Debian keeps them in /usr/lib/postgresql/<major>/bin.
-fn pg_bin() -> PathBuf {
-    if let Ok(dir) = std::env::var("TRADEWIND_PG_BIN") {
-        return dir.into();
-    }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin"))
-                .collect()
-        })
-        .unwrap_or_default();
-    dirs.sort();
-    dirs.pop().filter(|d| d.join("initdb").exists()).expect(
-        "PostgreSQL is not installed (Debian package `postgresql`; `make prereqs` installs it)",
-    )
-}
-
-fn is_root() -> bool {
-    // The owner of /proc/self is the effective user.
-    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0
-}
-
-/// Runs a PostgreSQL program, as `nobody` when we are root.
-fn pg(program: &Path, args: &[&str]) {
-    let mut cmd = if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "nobody", "--"]).arg(program);
-        c
-    } else {
-        Command::new(program)
-    };
-    let out = cmd.args(args).output().expect("run a PostgreSQL program");
-    assert!(
-        out.status.success(),
-        "{} {args:?}: {}\n{}",
-        program.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct PgServer {
-    bin: PathBuf,
-    data: String,
-    port: u16,
-    _dir: Scratch,
-}
-
-impl PgServer {
-    fn start() -> PgServer {
-        let bin = pg_bin();
-        let dir = Scratch::new("pg");
-        if is_root() {
-            // nobody must own the data directory (PostgreSQL checks).
-            std::os::unix::fs::chown(&dir.0, Some(65534), Some(65534)).unwrap();
-        }
-        let data = dir.0.join("data").display().to_string();
-        let sock = dir.0.display().to_string();
-        pg(
-            &bin.join("initdb"),
-            &[
-                "-D",
-                &data,
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-                "-N",
-            ],
-        );
-        // A free port: bound and released (the window before postgres binds is tiny,
-        // and a clash fails loudly at start).
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let opts = format!(
-            "-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=50"
-        );
-        let log = dir.0.join("log").display().to_string();
-        // `-w -t 60`: pg_ctl returns once the server accepts connections (bounded).
-        pg(
-            &bin.join("pg_ctl"),
-            &[
-                "-D", &data, "-l", &log, "-o", &opts, "-w", "-t", "60", "start",
-            ],
-        );
-        PgServer {
-            bin,
-            data,
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
-    }
-}
-
-impl Drop for PgServer {
-    fn drop(&mut self) {
-        pg(
-            &self.bin.join("pg_ctl"),
-            &["-D", &self.data, "-m", "immediate", "-w", "stop"],
-        );
     }
 }
 

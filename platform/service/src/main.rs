@@ -3,11 +3,13 @@
 //! shell over `tradewind-ledger`; the decisions are in the ledger and the commission
 //! engine.
 
+mod entra;
 mod serve;
 mod status;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -23,6 +25,9 @@ use tradewind_ledger::{Ledger, SettleOutcome, StatementKind};
 struct Cli {
     /// The ledger's database: `sqlite:PATH` (a file, created if missing) or
     /// `postgres://USER:PASSWORD@HOST/DB` (give it by the environment, e.g. from a Secret).
+    /// A PostgreSQL URL without a password in a pod with a workload identity signs in
+    /// with the identity's Entra ID token (Azure Database for PostgreSQL; USER is the
+    /// identity's name).
     #[arg(
         long,
         env = "TRADEWIND_DATABASE_URL",
@@ -31,6 +36,9 @@ struct Cli {
         global = true
     )]
     database_url: String,
+    /// Azure sign-in, for the Entra ID token of the ledger's PostgreSQL.
+    #[command(flatten)]
+    azure: tradewind_azure::args::ConnectionArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -496,7 +504,21 @@ impl Command {
 }
 
 async fn platform(cli: Cli) -> Result<()> {
-    let ledger = Ledger::connect(&cli.database_url).await?;
+    let password: Option<Arc<dyn tradewind_ledger::PasswordSource>> =
+        match entra::sign_in(&cli.database_url, |name| std::env::var(name).ok()) {
+            entra::SignIn::Url => None,
+            entra::SignIn::EntraToken => {
+                let azure = cli
+                    .azure
+                    .connect("AzurePublic")
+                    .context("signing in to Azure for the ledger's PostgreSQL")?;
+                tracing::info!(
+                    "signing in to PostgreSQL with the workload identity's Entra ID token"
+                );
+                Some(Arc::new(entra::EntraPassword::new(azure.credential)))
+            }
+        };
+    let ledger = Ledger::connect_with(&cli.database_url, password).await?;
     // Every command but `migrate` works on a database at this build's version: the
     // service migrates at start-up, the admin commands too.
     let status = ledger.migrate().await?;

@@ -274,6 +274,80 @@ fn full_cycle(name: &str) {
         .expect("operator federated credential");
     assert_eq!(fic["properties"]["issuer"], issuer);
 
+    // The feeds' identity: federated with their ServiceAccount, named in the chart's values,
+    // and allowed to write the market-data container and the archive container only.
+    let feed_id = outputs["resourceIds"]["feedIdentity"]
+        .as_str()
+        .expect("the feed identity");
+    let feed = fx.fake.resource(feed_id).expect("the feed identity exists");
+    assert_eq!(
+        helm["azure"]["feedIdentity"]["clientId"],
+        feed["properties"]["clientId"]
+    );
+    assert_eq!(
+        helm["azure"]["feedIdentity"]["serviceAccount"],
+        "tradewind-feed"
+    );
+    let feed_fic = fx
+        .fake
+        .resource(&format!(
+            "{feed_id}/federatedIdentityCredentials/tradewind-system-tradewind-feed"
+        ))
+        .expect("the feed's federated credential");
+    assert_eq!(feed_fic["properties"]["issuer"], issuer);
+    assert_eq!(
+        feed_fic["properties"]["subject"],
+        "system:serviceaccount:tradewind-system:tradewind-feed"
+    );
+    let principal = &feed["properties"]["principalId"];
+    let grants: Vec<(String, Value)> = fx
+        .fake
+        .resources_under(outputs["resourceIds"]["resourceGroup"].as_str().unwrap())
+        .into_iter()
+        .filter(|(id, v)| {
+            (id.contains("/roleAssignments/") || id.contains("/sqlRoleAssignments/"))
+                && &v["properties"]["principalId"] == principal
+        })
+        .collect();
+    assert_eq!(grants.len(), 2, "{grants:#?}");
+    let blob = grants
+        .iter()
+        .find(|(id, _)| id.contains("/roleAssignments/"))
+        .expect("the archive grant");
+    let storage = outputs["resourceIds"]["storage"].as_str().unwrap();
+    assert!(
+        blob.0.to_ascii_lowercase().starts_with(
+            &format!("{storage}/blobServices/default/containers/market-archive/providers/")
+                .to_ascii_lowercase()
+        ),
+        "{blob:?}"
+    );
+    assert!(
+        blob.1["properties"]["roleDefinitionId"]
+            .as_str()
+            .unwrap()
+            .ends_with("/ba92f5b4-2d11-453d-a403-e96b0029c9fe"),
+        "Storage Blob Data Contributor: {blob:?}"
+    );
+    let cosmos = grants
+        .iter()
+        .find(|(id, _)| id.contains("/sqlRoleAssignments/"))
+        .expect("the market-data container grant");
+    assert!(
+        cosmos.1["properties"]["scope"]
+            .as_str()
+            .unwrap()
+            .ends_with("/dbs/tradewind/colls/market-data"),
+        "{cosmos:?}"
+    );
+    assert!(
+        cosmos.1["properties"]["roleDefinitionId"]
+            .as_str()
+            .unwrap()
+            .ends_with("/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002"),
+        "Cosmos DB Built-in Data Contributor: {cosmos:?}"
+    );
+
     // A second apply reads, finds everything as declared, and writes nothing.
     let writes = fx.fake.writes();
     let again = fx
@@ -482,10 +556,10 @@ fn interrupted_apply_resumes_without_duplicates() {
         .as_array()
         .unwrap()
         .len();
-    // The cluster and what needs its outputs (two federated credentials: operator,
-    // platform; the kubelet's AcrPull) cannot finish while the cluster's operation is
-    // held.
-    let blocked = 4;
+    // The cluster and what needs its outputs (three federated credentials: operator,
+    // platform, feed; the kubelet's AcrPull) cannot finish while the cluster's operation
+    // is held.
+    let blocked = 5;
     fx.fake.hold("managedClusters");
     let mut child = fx
         .command(&["env", "apply", "-f", spec])
@@ -795,13 +869,23 @@ fn prod_topology_is_private_and_wired_into_the_helm_values() {
     res(
         "Microsoft.Storage/storageAccounts/tradewindprodst/blobServices/default/containers/market-archive",
     );
-    // The platform reads and writes items with Entra tokens (data-plane role); workers
-    // have no environment identity (each bot's own identity is granted its own container
-    // by the operator).
-    let data_roles: Vec<(String, Value)> = fx.fake.resources_under(&format!(
-        "{rg}/providers/Microsoft.DocumentDB/databaseAccounts/tradewind-prod-cosmos/sqlRoleAssignments"
-    ));
+    // The platform reads and writes items with Entra tokens (data-plane role), the feeds
+    // write the market-data container only; workers have no environment identity (each
+    // bot's own identity is granted its own container by the operator).
+    let feed = fx
+        .fake
+        .resource(outputs["resourceIds"]["feedIdentity"].as_str().unwrap())
+        .unwrap();
+    type Found = Vec<(String, Value)>;
+    let (feed_roles, data_roles): (Found, Found) = fx
+        .fake
+        .resources_under(&format!(
+            "{rg}/providers/Microsoft.DocumentDB/databaseAccounts/tradewind-prod-cosmos/sqlRoleAssignments"
+        ))
+        .into_iter()
+        .partition(|(_, r)| r["properties"]["principalId"] == feed["properties"]["principalId"]);
     assert_eq!(data_roles.len(), 1, "{data_roles:#?}");
+    assert_eq!(feed_roles.len(), 1, "{feed_roles:#?}");
     let platform = fx
         .fake
         .resource(outputs["resourceIds"]["platformIdentity"].as_str().unwrap())

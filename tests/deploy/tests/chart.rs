@@ -792,6 +792,125 @@ fn the_market_data_feed_deploys_nats_or_points_at_an_existing_one() {
     assert!(err.contains("natsUrl"), "{err}");
 }
 
+/// With the values twctl writes for an environment with PostgreSQL (`azure.postgres.url`
+/// without a password, `azure.platformIdentity.clientId`), the platform runs with its
+/// workload identity and that URL, so it signs in with its Entra ID token; no SQLite
+/// claim. A `databaseSecret` still wins.
+#[test]
+fn the_platform_signs_in_to_twctls_postgres_as_its_identity() {
+    let url = "postgres://tradewind-prod-platform@pg.postgres.database.azure.com:5432/ledger?sslmode=require";
+    let azure = json!({
+        "enabled": true,
+        "subscriptionId": "00000000-0000-0000-0000-000000000001",
+        "tenantId": "00000000-0000-0000-0000-000000000002",
+        "resourceGroup": "rg-tw",
+        "keyVault": {"name": "kv-tw"},
+        "serviceBus": {"namespace": "sb-tradewind"},
+        "cosmos": {"account": "twcosmos", "database": "tw", "endpoint": "https://twcosmos.documents.azure.com:443/"},
+        "platformIdentity": {"clientId": "99999999-2222-3333-4444-555555555555", "name": "tradewind-prod-platform"},
+        "postgres": {"host": "pg.postgres.database.azure.com", "port": 5432, "database": "ledger",
+                     "user": "tradewind-prod-platform", "sslmode": "require", "url": url}
+    });
+    let platform_of = |values: Value| {
+        let objects = render(&values, "tw", NS).expect("renders");
+        let platform = of_kind(&objects, "Deployment")
+            .into_iter()
+            .find(|d| d["metadata"]["name"] == "tw-tradewind-platform")
+            .cloned()
+            .expect("the platform");
+        let sa = of_kind(&objects, "ServiceAccount")
+            .into_iter()
+            .find(|d| d["metadata"]["name"] == "tw-tradewind-platform")
+            .cloned()
+            .expect("the platform's ServiceAccount");
+        let claims = of_kind(&objects, "PersistentVolumeClaim").len();
+        (platform, sa, claims)
+    };
+    let (platform, sa, claims) =
+        platform_of(json!({"platform": {"serve": {"enabled": true}}, "azure": azure}));
+    assert_eq!(env_of(&platform)["TRADEWIND_DATABASE_URL"], url);
+    assert_eq!(
+        platform["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"],
+        "true"
+    );
+    assert_eq!(
+        sa["metadata"]["annotations"]["azure.workload.identity/client-id"],
+        "99999999-2222-3333-4444-555555555555"
+    );
+    assert_eq!(claims, 0, "no SQLite claim");
+    assert_eq!(platform["spec"]["strategy"]["type"], "RollingUpdate");
+
+    let (platform, _, _) = platform_of(json!({
+        "platform": {"serve": {"enabled": true, "databaseSecret": "ledger-db"}},
+        "azure": azure
+    }));
+    assert_eq!(
+        env_of(&platform)["TRADEWIND_DATABASE_URL"]["secretKeyRef"]["name"],
+        "ledger-db"
+    );
+}
+
+/// The feeds' own identity from the values twctl writes (`azure.feedIdentity`): the chart
+/// creates the feeds' ServiceAccount in the feeds' namespace, annotated with the
+/// identity's client ID for workload identity, and the operator runs the feed pods as it.
+/// Without the identity no ServiceAccount is made.
+#[test]
+fn the_feeds_service_account_is_federated_with_twctls_feed_identity() {
+    let azure = json!({
+        "enabled": true,
+        "subscriptionId": "00000000-0000-0000-0000-000000000001",
+        "tenantId": "00000000-0000-0000-0000-000000000002",
+        "resourceGroup": "rg-tw",
+        "keyVault": {"name": "kv-tw"},
+        "serviceBus": {"namespace": "sb-tradewind"},
+        "cosmos": {"account": "twcosmos", "database": "tw", "endpoint": "https://twcosmos.documents.azure.com:443/"},
+        "feedIdentity": {"clientId": "11111111-2222-3333-4444-555555555555", "name": "tw-feed", "serviceAccount": "tradewind-feed"}
+    });
+    let objects = render(
+        &json!({"marketData": {"enabled": true}, "azure": azure}),
+        "tw",
+        NS,
+    )
+    .expect("renders");
+    let sa = of_kind(&objects, "ServiceAccount")
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == "tradewind-feed")
+        .cloned()
+        .expect("the feeds' ServiceAccount");
+    assert_eq!(sa["metadata"]["namespace"], NS);
+    assert_eq!(
+        sa["metadata"]["annotations"]["azure.workload.identity/client-id"],
+        "11111111-2222-3333-4444-555555555555"
+    );
+    assert_eq!(
+        sa["metadata"]["labels"]["azure.workload.identity/use"],
+        "true"
+    );
+    let operator = of_kind(&objects, "Deployment")
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == "tw-tradewind")
+        .cloned()
+        .expect("the operator");
+    assert_eq!(
+        env_of(&operator)["TRADEWIND_FEED_SERVICE_ACCOUNT"],
+        "tradewind-feed"
+    );
+
+    let mut without = azure.clone();
+    without.as_object_mut().unwrap().remove("feedIdentity");
+    let objects = render(
+        &json!({"marketData": {"enabled": true}, "azure": without}),
+        "tw",
+        NS,
+    )
+    .expect("renders");
+    assert!(
+        of_kind(&objects, "ServiceAccount")
+            .iter()
+            .all(|o| o["metadata"]["name"] != "tradewind-feed")
+    );
+}
+
 /// `marketData` with Azure: the operator is given the market-data container (from the
 /// values twctl writes, `azure.cosmos.*` and `azure.marketData.*`, or `marketData.cosmos`)
 /// and the archive, for the feeds and the Paper and Live workers.

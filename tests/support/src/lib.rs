@@ -5,6 +5,8 @@
 
 #[cfg(feature = "otlp")]
 pub mod otlp;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 use std::future::Future;
 use std::time::Duration;

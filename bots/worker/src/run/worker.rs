@@ -133,9 +133,6 @@ pub async fn run(args: RunArgs) -> Result<()> {
     };
 
     let metrics = Arc::new(WorkerMetrics::default());
-    // The halted gauge exists from the start (0): the OTLP export below registers only the
-    // families the exposition shows now, and an alert on an absent series never fires.
-    metrics.set_halted(&bot, false);
     // The same metrics over OTLP when the environment asks for it (else a no-op).
     tradewind_telemetry::export_prometheus("tradewind-bot", {
         let metrics = metrics.clone();

@@ -108,6 +108,7 @@ pub fn outputs(
         ("apiManagement", &ids.apim),
         ("frontDoor", &ids.front_door),
         ("actionGroup", &ids.action_group),
+        ("feedIdentity", &ids.feed_identity),
     ] {
         if let Some(id) = id {
             put(k, id);
@@ -155,6 +156,20 @@ pub fn outputs(
             json!({"clientId": client, "name": pid.name()}),
         );
         platform_client = Some(client);
+    }
+    let mut feed_client = None;
+    if let (Some(fid), Some(spec)) = (&ids.feed_identity, &s.identities.feed) {
+        let client = need(fid, "/properties/clientId", "clientId")?;
+        // The chart annotates the feeds' ServiceAccount with it (workload identity).
+        extra.insert(
+            "feedIdentity".into(),
+            json!({
+                "clientId": client,
+                "name": fid.name(),
+                "serviceAccount": spec.service_accounts.first().map(|sa| sa.name.clone()).unwrap_or_default(),
+            }),
+        );
+        feed_client = Some(client);
     }
     if let (Some(id), Some(pg), Some(pid)) = (&ids.postgres, &s.postgres, &ids.platform_identity) {
         let host = need(
@@ -248,6 +263,9 @@ pub fn outputs(
     let mut identity_client_ids = BTreeMap::from([("operator".to_string(), operator_client)]);
     if let Some(c) = platform_client {
         identity_client_ids.insert("platform".into(), c);
+    }
+    if let Some(c) = feed_client {
+        identity_client_ids.insert("feed".into(), c);
     }
     Ok(Outputs {
         environment: env.metadata.name.clone(),

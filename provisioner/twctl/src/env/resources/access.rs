@@ -140,6 +140,15 @@ pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
             principal_id(platform),
         ));
     }
+    if let (Some(feed), Some(archive)) = (&b.ids.feed_identity, archive_container(b)) {
+        // The feeds write the daily archives: that container only, not the account.
+        grants.push((
+            archive,
+            roles::STORAGE_BLOB_DATA_CONTRIBUTOR,
+            feed.clone(),
+            principal_id(feed),
+        ));
+    }
     let conditional = [b.ids.key_vault.clone(), b.ids.service_bus.clone()]
         .into_iter()
         .map(|scope| {
@@ -174,7 +183,57 @@ pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
         });
     }
     out.extend(cosmos_data_access(b));
+    out.extend(feed_cosmos_access(b));
     out
+}
+
+/// The market-data archive's blob container, when the environment has one.
+fn archive_container(b: &Builder) -> Option<ResourceId> {
+    let md = b.spec().market_data.as_ref()?;
+    Some(
+        b.ids
+            .storage
+            .as_ref()?
+            .child("blobServices", "default")
+            .child("containers", &md.archive_container),
+    )
+}
+
+/// Cosmos DB data-plane access for the feeds' identity: the built-in data contributor
+/// on the market-data container only (`dbs/{db}/colls/{container}`), so a feed writes
+/// bars, tickers and book snapshots there and nowhere else (not the bots' containers).
+fn feed_cosmos_access(b: &Builder) -> Vec<Resource> {
+    let s = b.spec();
+    let (Some(identity), Some(md)) = (&b.ids.feed_identity, &s.market_data) else {
+        return vec![];
+    };
+    let container = b
+        .ids
+        .cosmos
+        .child("sqlDatabases", &s.cosmos.database)
+        .child("containers", &md.container);
+    let scope = format!(
+        "{}/dbs/{}/colls/{}",
+        b.ids.cosmos.as_str(),
+        s.cosmos.database,
+        md.container
+    );
+    let name = role_assignment_name(&container, COSMOS_DATA_CONTRIBUTOR, identity.as_str());
+    vec![Resource {
+        id: b.ids.cosmos.child("sqlRoleAssignments", &name),
+        kind: ResourceKind::CosmosSqlRoleAssignment,
+        depends_on: vec![container, identity.clone()],
+        desired: json!({"properties": {
+            "roleDefinitionId": format!(
+                "{}/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}",
+                b.ids.cosmos.as_str()
+            ),
+            "scope": scope,
+            "principalId": reference(identity, "/properties/principalId"),
+        }}),
+        ignore: vec![],
+        name_from: None,
+    }]
 }
 
 /// The condition on the operator's role-assignment rights: it may assign (and remove)

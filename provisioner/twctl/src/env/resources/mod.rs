@@ -299,6 +299,8 @@ pub struct Ids {
     pub front_door: Option<ResourceId>,
     /// Action group.
     pub action_group: Option<ResourceId>,
+    /// The market-data feeds' identity.
+    pub feed_identity: Option<ResourceId>,
 }
 
 impl Ids {
@@ -373,6 +375,13 @@ impl Ids {
                 .alerts
                 .as_ref()
                 .map(|a| p("Microsoft.Insights", "actionGroups", &a.action_group)),
+            feed_identity: s.identities.feed.as_ref().map(|i| {
+                p(
+                    "Microsoft.ManagedIdentity",
+                    "userAssignedIdentities",
+                    &i.name,
+                )
+            }),
             resource_group: rg,
         }
     }

@@ -1,5 +1,5 @@
-//! The identity family: the operator's and the platform's user-assigned identities and
-//! the service accounts federated with them. (Workers have no environment identity: the
+//! The identity family: the operator's, the platform's and the market-data feed's
+//! user-assigned identities and the service accounts federated with them. (Workers have no environment identity: the
 //! operator gives each bot its own.)
 
 use serde::{Deserialize, Serialize};
@@ -21,9 +21,13 @@ pub struct IdentitiesSpec {
     /// Entra administrator it is.
     #[serde(default)]
     pub platform: Option<IdentitySpec>,
+    /// The market-data feeds' identity: with `spec.marketData`, it may write the
+    /// market-data container and the archive container, and nothing else.
+    #[serde(default)]
+    pub feed: Option<IdentitySpec>,
 }
 
-/// `spec.identities.operator` / `.platform`.
+/// `spec.identities.operator` / `.platform` / `.feed`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct IdentitySpec {
@@ -78,6 +82,16 @@ impl IdentitiesSpec {
                 return Err(c.invalid(
                     "spec.identities.platform.name",
                     "must differ from the operator's identity",
+                ));
+            }
+        }
+        if let Some(f) = &self.feed {
+            f.check(c, "feed")?;
+            let others = std::iter::once(&self.operator).chain(self.platform.as_ref());
+            if others.into_iter().any(|o| o.name == f.name) {
+                return Err(c.invalid(
+                    "spec.identities.feed.name",
+                    "must differ from the operator's and the platform's identities (the feed's may write market data only)",
                 ));
             }
         }

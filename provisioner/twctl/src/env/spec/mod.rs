@@ -450,6 +450,12 @@ impl EnvironmentSpec {
         if let Some(md) = &self.market_data {
             md.check(c, self.storage.as_ref())?;
         }
+        if self.identities.feed.is_some() && self.market_data.is_none() {
+            return Err(c.invalid(
+                "spec.identities.feed",
+                "needs spec.marketData: the feed's identity may write its container and archive only",
+            ));
+        }
         if let Some(pg) = &self.postgres {
             pg.check(c)?;
             if self.identities.platform.is_none() {
@@ -867,6 +873,11 @@ mod tests {
                 "    platform:\n      name: tradewind-prod-operator",
                 "spec.identities.platform.name",
             ),
+            (
+                "    feed:\n      name: tradewind-prod-feed",
+                "    feed:\n      name: tradewind-prod-platform",
+                "spec.identities.feed.name",
+            ),
         ] {
             let err = refused(from, to);
             assert!(
@@ -895,6 +906,17 @@ mod tests {
             .to_string();
         assert!(
             err.starts_with("prod.yaml: spec.identities.platform: "),
+            "{err}"
+        );
+        // The feed's identity may write market data only: none without spec.marketData.
+        let start = prod.find("  marketData:\n").unwrap();
+        let end = prod.find("  postgres:\n").unwrap();
+        let no_market_data = format!("{}{}", &prod[..start], &prod[end..]);
+        let err = Environment::parse("prod.yaml", &no_market_data)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("prod.yaml: spec.identities.feed: "),
             "{err}"
         );
         // Alerts need the workspace.
