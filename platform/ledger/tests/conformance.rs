@@ -92,9 +92,9 @@ cases!(
     a_deposit_is_not_charged_as_profit_and_changes_are_checked,
     the_apis_pages_keys_and_nonces,
     notifications_are_enqueued_with_their_events_and_claimed_once,
-    a_daily_summary_is_enqueued_once_per_account_and_day,
     a_version_4_database_with_settlements_migrates_and_reads_the_same,
     an_unreachable_database_fails_readiness_and_refuses_a_batch,
+    a_daily_summary_is_enqueued_once_per_account_and_day,
 );
 
 #[tokio::test]
@@ -1017,77 +1017,6 @@ async fn notifications_are_enqueued_with_their_events_and_claimed_once(url: &str
     );
 }
 
-async fn a_daily_summary_is_enqueued_once_per_account_and_day(url: &str) {
-    use tradewind_notify::{Kind, Mode, Outbox, Rules};
-    let l = Ledger::open(url).await.unwrap();
-    for a in ["alice", "bob", "carol"] {
-        l.create_account(a, a).await.unwrap();
-    }
-    // alice: one channel with summaries on, one with them off; bob: a channel, no bots;
-    // carol: no channel (no summary).
-    l.create_channel(&channel("ch_a", "alice", Rules::default()))
-        .await
-        .unwrap();
-    let no_summary = Rules([(Kind::DailySummary, Mode::Off)].into());
-    l.create_channel(&channel("ch_quiet", "alice", no_summary))
-        .await
-        .unwrap();
-    l.create_channel(&channel("ch_b", "bob", Rules::default()))
-        .await
-        .unwrap();
-    l.record_events(
-        &bot("alice"),
-        &[
-            equity(1, "2026-11-01T23:00:00Z", "1000"),
-            fill(2, "2026-11-02T10:00:00Z", "50000", "0.2"),
-            fill(3, "2026-11-02T11:00:00Z", "50010", "0.1"),
-            equity(4, "2026-11-02T23:00:00Z", "1200"),
-            // The next day's: in neither the fills nor the equity of the 2nd.
-            fill(5, "2026-11-03T00:00:00Z", "1", "1"),
-            equity(6, "2026-11-03T00:00:00Z", "9"),
-        ],
-    )
-    .await
-    .unwrap();
-    let day = ts("2026-11-02T00:00:00Z");
-    assert_eq!(l.enqueue_daily_summaries(day).await.unwrap(), 2);
-    assert_eq!(
-        l.enqueue_daily_summaries(day).await.unwrap(),
-        0,
-        "once per account and day"
-    );
-    let now = tradewind_ledger::accounts::now_nanos() + 1_000_000;
-    let claimed = l.claim(now, now + 100, 100, &[]).await.unwrap();
-    let summaries: Vec<_> = claimed
-        .iter()
-        .filter(|c| c.notice.kind == Kind::DailySummary)
-        .collect();
-    let mut to: Vec<&str> = summaries.iter().map(|c| c.channel.as_str()).collect();
-    to.sort();
-    assert_eq!(to, ["ch_a", "ch_b"]);
-    let alice = summaries.iter().find(|c| c.channel == "ch_a").unwrap();
-    assert_eq!(alice.notice.event_id, "daily/alice/2026-11-02");
-    let d = &alice.notice.data;
-    assert_eq!(d["day"], "2026-11-02");
-    let b = &d["bots"][0];
-    assert_eq!(
-        (b["bot"].as_str(), b["fills"].as_u64()),
-        (Some(BOT), Some(2))
-    );
-    let amount = |k: &str| money(b[k].as_str().unwrap());
-    assert_eq!(
-        (amount("volume"), amount("venueFees"), amount("equity")),
-        (money("15001"), money("20"), money("1200"))
-    );
-    let bob = summaries.iter().find(|c| c.channel == "ch_b").unwrap();
-    assert_eq!(bob.notice.data["text"], "no bots");
-    // The next day is its own summary.
-    assert_eq!(
-        l.enqueue_daily_summaries(day + tradewind_notify::DAY_NANOS)
-            .await
-            .unwrap(),
-        2
-    );
 /// A ledger at schema version 4 with a settled month, as the version-4 code wrote it
 /// (see the fixture's header): migrations 1–4 applied as that version applied them, then
 /// its rows.
@@ -1412,4 +1341,77 @@ async fn an_unreachable_database_fails_readiness_and_refuses_a_batch(url: &str) 
         .unwrap_err();
     assert!(matches!(err, LedgerError::Database(_)), "{err}");
     l.close().await;
+}
+
+async fn a_daily_summary_is_enqueued_once_per_account_and_day(url: &str) {
+    use tradewind_notify::{Kind, Mode, Outbox, Rules};
+    let l = Ledger::open(url).await.unwrap();
+    for a in ["alice", "bob", "carol"] {
+        l.create_account(a, a).await.unwrap();
+    }
+    // alice: one channel with summaries on, one with them off; bob: a channel, no bots;
+    // carol: no channel (no summary).
+    l.create_channel(&channel("ch_a", "alice", Rules::default()))
+        .await
+        .unwrap();
+    let no_summary = Rules([(Kind::DailySummary, Mode::Off)].into());
+    l.create_channel(&channel("ch_quiet", "alice", no_summary))
+        .await
+        .unwrap();
+    l.create_channel(&channel("ch_b", "bob", Rules::default()))
+        .await
+        .unwrap();
+    l.record_events(
+        &bot("alice"),
+        &[
+            equity(1, "2026-11-01T23:00:00Z", "1000"),
+            fill(2, "2026-11-02T10:00:00Z", "50000", "0.2"),
+            fill(3, "2026-11-02T11:00:00Z", "50010", "0.1"),
+            equity(4, "2026-11-02T23:00:00Z", "1200"),
+            // The next day's: in neither the fills nor the equity of the 2nd.
+            fill(5, "2026-11-03T00:00:00Z", "1", "1"),
+            equity(6, "2026-11-03T00:00:00Z", "9"),
+        ],
+    )
+    .await
+    .unwrap();
+    let day = ts("2026-11-02T00:00:00Z");
+    assert_eq!(l.enqueue_daily_summaries(day).await.unwrap(), 2);
+    assert_eq!(
+        l.enqueue_daily_summaries(day).await.unwrap(),
+        0,
+        "once per account and day"
+    );
+    let now = tradewind_ledger::accounts::now_nanos() + 1_000_000;
+    let claimed = l.claim(now, now + 100, 100, &[]).await.unwrap();
+    let summaries: Vec<_> = claimed
+        .iter()
+        .filter(|c| c.notice.kind == Kind::DailySummary)
+        .collect();
+    let mut to: Vec<&str> = summaries.iter().map(|c| c.channel.as_str()).collect();
+    to.sort();
+    assert_eq!(to, ["ch_a", "ch_b"]);
+    let alice = summaries.iter().find(|c| c.channel == "ch_a").unwrap();
+    assert_eq!(alice.notice.event_id, "daily/alice/2026-11-02");
+    let d = &alice.notice.data;
+    assert_eq!(d["day"], "2026-11-02");
+    let b = &d["bots"][0];
+    assert_eq!(
+        (b["bot"].as_str(), b["fills"].as_u64()),
+        (Some(BOT), Some(2))
+    );
+    let amount = |k: &str| money(b[k].as_str().unwrap());
+    assert_eq!(
+        (amount("volume"), amount("venueFees"), amount("equity")),
+        (money("15001"), money("20"), money("1200"))
+    );
+    let bob = summaries.iter().find(|c| c.channel == "ch_b").unwrap();
+    assert_eq!(bob.notice.data["text"], "no bots");
+    // The next day is its own summary.
+    assert_eq!(
+        l.enqueue_daily_summaries(day + tradewind_notify::DAY_NANOS)
+            .await
+            .unwrap(),
+        2
+    );
 }
