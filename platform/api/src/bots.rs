@@ -37,6 +37,7 @@ pub struct BotView {
 #[serde(deny_unknown_fields)]
 pub struct BotCreate {
     /// The name (a DNS label).
+    #[schema(max_length = 63, pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
     pub name: String,
     /// The TradingBot spec.
     #[schema(value_type = Object)]

@@ -1216,6 +1216,95 @@ async fn the_readme_examples_run_as_written() {
     assert!(stdout.contains(r#""items":["#), "{stdout}");
 }
 
+/// A Python with Schemathesis: `$TRADEWIND_PYTHON` (what `make test` sets) or the
+/// project venv.
+fn schemathesis() -> Option<std::path::PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("TRADEWIND_PYTHON") {
+        candidates.push(std::path::PathBuf::from(p));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(std::path::Path::new(&home).join(".cache/tradewind-venv/bin/python"));
+    }
+    candidates.into_iter().find(|p| {
+        std::process::Command::new(p)
+            .args(["-c", "import schemathesis"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Schemathesis (PyPI, pinned in requirements-test.txt) against the served OpenAPI
+/// document with every check on, as an API key of a seeded account (its owner's `admin`
+/// scope; `tests/schemathesis/hooks.py` signs each request as it leaves): no 5xx, only
+/// documented status codes and content types, every answer — problem documents
+/// included — matching its schema. Bounded examples and a fixed seed keep it short and
+/// repeatable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_nothing_off_the_document_and_no_server_error() {
+    let Some(py) = schemathesis() else {
+        assert!(
+            std::env::var_os("TRADEWIND_PYTHON").is_none(),
+            "TRADEWIND_PYTHON has no schemathesis (pip install -r requirements-test.txt)"
+        );
+        eprintln!("SKIPPED: no Python with schemathesis (pip install -r requirements-test.txt)");
+        return;
+    };
+    let f = Fixture::start(|_| {}).await;
+    let r = f
+        .send(
+            &f.user("alice"),
+            "POST",
+            "/api/v1/accounts/acme/bots",
+            Some(&json!({"name": "base", "spec": bot_spec("BTCUSDT")})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let Auth::Key(id, secret) = f.key("alice", "acme", "admin").await else {
+        unreachable!()
+    };
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
+    let schema = format!("{}/api/v1/openapi.json", f.base);
+    let (base, work) = (f.base.clone(), f._dir.0.join("schemathesis"));
+    std::fs::create_dir_all(&work).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(py)
+            .args(["-m", "schemathesis.cli", "--config-file"])
+            .arg(here.join("schemathesis.toml"))
+            .args(["run", &schema, "--url", &base])
+            .args(["--checks", "all", "--max-examples", "10", "--seed", "1"])
+            .args(["--phases", "examples,coverage,fuzzing", "--workers", "2"])
+            .args(["--report", "junit", "--report-dir", "report"])
+            // Its cache and report in the test's directory, not the source tree.
+            .current_dir(&work)
+            .env("PYTHONPATH", &here)
+            .env("SCHEMATHESIS_HOOKS", "hooks")
+            .env("TW_KEY_ID", id)
+            .env("TW_KEY_SECRET", secret)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It tested every operation of the document (a run that skipped them would pass too).
+    let count = |label: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .map(|v| v.trim().to_owned())
+    };
+    let selected = count("Selected:").expect("a summary");
+    let tested = count("Tested:").expect("a summary");
+    assert_eq!(selected, format!("{tested}/{tested}"), "{stdout}");
+}
+
 /// The first start's admin key: created once, stored as a hash, an admin in every account.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_start_makes_one_platform_admin_key() {
