@@ -105,6 +105,9 @@ pub struct Config {
     pub notify_key: Option<Arc<tradewind_notify::Sealer>>,
     /// The dashboard (`/ui`): its OIDC client and sessions.
     pub dashboard: dashboard::DashboardConfig,
+    /// How long a bot read waits for the TradingBot watch's first sync before it is
+    /// refused with a 503.
+    pub bot_sync_wait: Duration,
 }
 
 impl Default for Config {
@@ -127,6 +130,7 @@ impl Default for Config {
             field_manager: "tradewind-api".into(),
             notify_key: None,
             dashboard: dashboard::DashboardConfig::default(),
+            bot_sync_wait: Duration::from_secs(5),
         }
     }
 }
@@ -139,6 +143,8 @@ pub struct Api {
     pub kube: kube::Client,
     /// Settings.
     pub config: Config,
+    /// The TradingBots bot reads are served from (kept by [`serve`]'s watch).
+    pub bots: Arc<bots::BotCache>,
     oidc: Option<Oidc>,
     limits: limit::Limits,
     /// Outbound HTTPS (the issuer's discovery and token endpoints).
@@ -158,6 +164,7 @@ impl Api {
             ledger,
             kube,
             config,
+            bots: Arc::default(),
             oidc,
             limits,
             http,
@@ -373,6 +380,7 @@ pub async fn serve(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    let watch = api.bots.start(api.kube.clone(), &api.config.tenancy);
     // The dashboard's pages first; everything else is the API's (behind its guard).
     let router = dashboard::router(api.clone()).fallback_service(routes::router(api.clone()));
     let sweeper = tokio::spawn({
@@ -407,9 +415,10 @@ pub async fn serve(
             ))
         }
     });
-    // Aborting the returned task drops both.
+    // Aborting the returned task drops all three.
     let task = tokio::spawn(async move {
         let _sweeper = AbortOnDrop(sweeper);
+        let _watch = watch.map(AbortOnDrop);
         let mut accept = AbortOnDrop(task);
         let _ = (&mut accept.0).await;
     });

@@ -1228,8 +1228,13 @@ pub async fn bot_performance(
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/bots", tag = "bots",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<BotView>)))]
-pub async fn list_bots(In { api, account, .. }: In<Read>) -> R<axum::Json<Vec<BotView>>> {
-    Ok(axum::Json(api.list_bots(&account).await?))
+pub async fn list_bots(In { api, account, .. }: In<Read>) -> R<Response> {
+    let mut r = api.list_bots_json(&account).await?.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
 }
 
 /// Creates a bot (a TradingBot in the account's namespace).

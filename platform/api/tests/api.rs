@@ -260,6 +260,7 @@ struct Fixture {
     issuer: Issuer,
     ledger: Ledger,
     kube: Client,
+    api: Arc<Api>,
     nonce: AtomicU64,
     _server: TestServer,
     _dir: TempDir,
@@ -398,7 +399,7 @@ impl Fixture {
         let api = Arc::new(Api::new(ledger.clone(), kube.clone(), config).unwrap());
         let (addr, task) = tradewind_api::serve(
             "127.0.0.1:0".parse().unwrap(),
-            api,
+            api.clone(),
             tradewind_http::Limits::default(),
         )
         .await
@@ -409,6 +410,7 @@ impl Fixture {
             issuer,
             ledger,
             kube,
+            api,
             nonce: AtomicU64::new(0),
             _server: server,
             _dir: TempDir(dir),
@@ -1214,6 +1216,167 @@ async fn the_readme_examples_run_as_written() {
     // `me`, then the signed page of fills.
     assert!(stdout.contains(r#""subject":"alice""#), "{stdout}");
     assert!(stdout.contains(r#""items":["#), "{stdout}");
+}
+
+/// A TradingBot of `account` named `name` in `namespace`, as kubectl or GitOps would write it.
+fn tradingbot(namespace: &str, name: &str, account: &str) -> TradingBot {
+    let mut spec = bot_spec("ETHUSDT");
+    spec["accountRef"] = json!({"name": account});
+    serde_json::from_value(json!({
+        "apiVersion": "tradewind.dev/v1alpha1",
+        "kind": "TradingBot",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+/// The bot list is the TradingBot watch's: a bot written with the Kubernetes client
+/// (as kubectl or GitOps would) is listed once the watch has delivered it, and gone once
+/// it delivers the deletion; another account's bots are never listed — in its own
+/// namespace, nor in this account's with its `accountRef`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_list_is_the_watchs_and_holds_only_the_accounts_bots() {
+    let f = Fixture::start(|_| {}).await;
+    // Each account's namespace and bot `base`, through the API.
+    for (owner, account) in [("alice", "acme"), ("oscar", "globex")] {
+        let r = f
+            .send(
+                &f.user(owner),
+                "POST",
+                &format!("/api/v1/accounts/{account}/bots"),
+                Some(&json!({"name": "base", "spec": bot_spec("BTCUSDT")})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let written = [
+        ("tw-acme", "by-kubectl", "acme"),
+        ("tw-acme", "planted", "globex"),
+        ("tw-globex", "theirs", "globex"),
+    ];
+    for (ns, name, account) in written {
+        KubeApi::<TradingBot>::namespaced(f.kube.clone(), ns)
+            .create(&PostParams::default(), &tradingbot(ns, name, account))
+            .await
+            .unwrap();
+    }
+    let has = |ns: &'static str, name: &'static str| {
+        move |store: &kube::runtime::reflector::Store<TradingBot>| {
+            store
+                .get(&kube::runtime::reflector::ObjectRef::new(name).within(ns))
+                .is_some()
+        }
+    };
+    let all_there = f
+        .api
+        .bots
+        .wait_for(Duration::from_secs(30), |s| {
+            written.iter().all(|(ns, name, _)| has(ns, name)(s))
+        })
+        .await;
+    assert!(all_there, "the watch delivers what the API server holds");
+    let names = |r: Resp| -> Vec<String> {
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let acme = f
+        .send(&f.user("vera"), "GET", "/api/v1/accounts/acme/bots", None)
+        .await;
+    assert_eq!(names(acme), ["base", "by-kubectl"]);
+    let globex = f
+        .send(
+            &f.user("oscar"),
+            "GET",
+            "/api/v1/accounts/globex/bots",
+            None,
+        )
+        .await;
+    assert_eq!(names(globex), ["base", "theirs"]);
+    // One bot from the store, and another account's planted one is not found.
+    let r = f
+        .send(
+            &f.user("vera"),
+            "GET",
+            "/api/v1/accounts/acme/bots/by-kubectl",
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["spec"]["symbols"][0], "ETHUSDT", "{}", r.text);
+    let r = f
+        .send(
+            &f.user("vera"),
+            "GET",
+            "/api/v1/accounts/acme/bots/planted",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    // Deleted with the client: gone from the list once the watch delivers it.
+    KubeApi::<TradingBot>::namespaced(f.kube.clone(), "tw-acme")
+        .delete("by-kubectl", &Default::default())
+        .await
+        .unwrap();
+    let gone = f
+        .api
+        .bots
+        .wait_for(Duration::from_secs(30), |s| {
+            !has("tw-acme", "by-kubectl")(s)
+        })
+        .await;
+    assert!(gone);
+    let acme = f
+        .send(&f.user("vera"), "GET", "/api/v1/accounts/acme/bots", None)
+        .await;
+    assert_eq!(names(acme), ["base"]);
+}
+
+/// Until the TradingBot watch has synced, bot reads are refused with a problem saying so
+/// (here it never syncs: the Kubernetes API is not there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_reads_before_the_watch_has_synced_are_a_503_saying_so() {
+    let f = Fixture::start(|_| {}).await;
+    let nowhere =
+        Client::try_from(kube::Config::new("http://127.0.0.1:1".parse().unwrap())).unwrap();
+    let config = Config {
+        oidc: f.api.config.oidc.clone(),
+        bot_sync_wait: Duration::ZERO,
+        ..Config::default()
+    };
+    let api = Arc::new(Api::new(f.ledger.clone(), nowhere, config).unwrap());
+    let (addr, _task) = tradewind_api::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        api,
+        tradewind_http::Limits::default(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{addr}");
+    for path in [
+        "/api/v1/accounts/acme/bots",
+        "/api/v1/accounts/acme/bots/base",
+    ] {
+        let r = f
+            .http
+            .get(format!("{base}{path}"))
+            .bearer_auth(f.issuer.token("alice"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503, "{path}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+        let detail = r.json::<Value>().await.unwrap()["detail"].to_string();
+        assert!(detail.contains("not synced"), "{detail}");
+    }
 }
 
 /// A Python with Schemathesis: `$TRADEWIND_PYTHON` (what `make test` sets) or the
