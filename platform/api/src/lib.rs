@@ -293,11 +293,7 @@ async fn authenticate(
                 headers::NONCE
             )));
         }
-        return Ok(Caller::Key {
-            id: key.id,
-            account: key.account,
-            scope: key.scope,
-        });
+        return Ok(key.into());
     }
     let Some(authz) = header(h, "authorization") else {
         return Err(ApiError::Unauthenticated(format!(
@@ -319,9 +315,7 @@ async fn authenticate(
                 .into(),
         ));
     };
-    let subject = oidc.verify(token.trim()).await?;
-    let admin = api.ledger.is_admin(&subject).await?;
-    Ok(Caller::User { subject, admin })
+    Caller::user(&api.ledger, oidc.verify(token.trim()).await?).await
 }
 
 /// Largest oversized body still read to its end before the 413 (see [`guarded`]).

@@ -921,77 +921,64 @@ async fn statement(
     Ok(r)
 }
 
-/// The settlements that charged the account, newest first.
-#[utoipa::path(get, path = "/api/v1/accounts/{account}/statements", tag = "commissions",
-    params(("account" = String, Path, description = "The account id")),
-    responses((status = 200, body = Vec<SettlementView>)))]
-pub async fn statements(In { api, account, .. }: In<Read>) -> R<axum::Json<Vec<SettlementView>>> {
-    Ok(axum::Json(
-        settlements(&api, StatementKind::Account, &account).await?,
-    ))
+/// One kind of statement's two routes: the settlements with a statement of that kind for
+/// the account (newest first), and one of those statements as JSON or CSV. Statements
+/// (the account charged) and payouts (the account paid) are the same but for the kind.
+macro_rules! statement_routes {
+    ($kind:expr, $list:ident = $list_path:tt, $list_doc:tt, $one:ident = $one_path:tt, $one_doc:tt) => {
+        #[doc = $list_doc]
+        #[utoipa::path(get, path = $list_path, tag = "commissions",
+            params(("account" = String, Path, description = "The account id")),
+            responses((status = 200, body = Vec<SettlementView>)))]
+        pub async fn $list(
+            In { api, account, .. }: In<Read>,
+        ) -> R<axum::Json<Vec<SettlementView>>> {
+            Ok(axum::Json(settlements(&api, $kind, &account).await?))
+        }
+
+        #[doc = $one_doc]
+        #[utoipa::path(get, path = $one_path, tag = "commissions",
+            params(("account" = String, Path, description = "The account id"),
+                   ("settlement" = String, Path, description = "The settlement id (`/` may be sent as is or as %2F)"),
+                   FormatQuery),
+            responses((status = 200, description = "The statement", content(
+                (Object = "application/json"), (String = "text/csv")))))]
+        pub async fn $one(
+            In {
+                api,
+                account,
+                item: settlement,
+                ..
+            }: In<Read>,
+            Q(q): Q<FormatQuery>,
+        ) -> R<Response> {
+            statement(
+                &api,
+                $kind,
+                &account,
+                &settlement,
+                q.format.unwrap_or_default(),
+            )
+            .await
+        }
+    };
 }
 
-/// The account's statement of a settlement, JSON or CSV.
-#[utoipa::path(get, path = "/api/v1/accounts/{account}/statements/{settlement}", tag = "commissions",
-    params(("account" = String, Path, description = "The account id"),
-           ("settlement" = String, Path, description = "The settlement id (`/` may be sent as is or as %2F)"),
-           FormatQuery),
-    responses((status = 200, description = "The statement", content(
-        (Object = "application/json"), (String = "text/csv")))))]
-pub async fn account_statement(
-    In {
-        api,
-        account,
-        item: settlement,
-        ..
-    }: In<Read>,
-    Q(q): Q<FormatQuery>,
-) -> R<Response> {
-    statement(
-        &api,
-        StatementKind::Account,
-        &account,
-        &settlement,
-        q.format.unwrap_or_default(),
-    )
-    .await
-}
+statement_routes!(
+    StatementKind::Account,
+    statements = "/api/v1/accounts/{account}/statements",
+    "The settlements that charged the account, newest first.",
+    account_statement = "/api/v1/accounts/{account}/statements/{settlement}",
+    "The account's statement of a settlement, JSON or CSV."
+);
 
-/// The settlements that paid the account (referral and author shares), newest first.
-#[utoipa::path(get, path = "/api/v1/accounts/{account}/payouts", tag = "commissions",
-    params(("account" = String, Path, description = "The account id")),
-    responses((status = 200, body = Vec<SettlementView>)))]
-pub async fn payouts(In { api, account, .. }: In<Read>) -> R<axum::Json<Vec<SettlementView>>> {
-    Ok(axum::Json(
-        settlements(&api, StatementKind::Payout, &account).await?,
-    ))
-}
-
-/// The account's payout statement of a settlement, JSON or CSV.
-#[utoipa::path(get, path = "/api/v1/accounts/{account}/payouts/{settlement}", tag = "commissions",
-    params(("account" = String, Path, description = "The account id"),
-           ("settlement" = String, Path, description = "The settlement id (`/` may be sent as is or as %2F)"),
-           FormatQuery),
-    responses((status = 200, description = "The statement", content(
-        (Object = "application/json"), (String = "text/csv")))))]
-pub async fn payout_statement(
-    In {
-        api,
-        account,
-        item: settlement,
-        ..
-    }: In<Read>,
-    Q(q): Q<FormatQuery>,
-) -> R<Response> {
-    statement(
-        &api,
-        StatementKind::Payout,
-        &account,
-        &settlement,
-        q.format.unwrap_or_default(),
-    )
-    .await
-}
+statement_routes!(
+    StatementKind::Payout,
+    payouts = "/api/v1/accounts/{account}/payouts",
+    "The settlements that paid the account (referral and author shares), newest first.",
+    payout_statement = "/api/v1/accounts/{account}/payouts/{settlement}",
+    "The account's payout statement of a settlement, JSON or CSV."
+);
 
 /// The account's commission charges, paged in time order.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/charges", tag = "commissions",
