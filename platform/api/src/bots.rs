@@ -218,14 +218,7 @@ fn view(bot: &TradingBot) -> Result<BotView, ApiError> {
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
+    if crate::dns_label(name) {
         Ok(())
     } else {
         Err(ApiError::invalid(

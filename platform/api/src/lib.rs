@@ -61,14 +61,7 @@ impl Tenancy {
             Tenancy::Shared { namespace } => Ok(namespace.clone()),
             Tenancy::NamespacePerAccount { prefix } => {
                 let ns = format!("{prefix}{account}");
-                let ok = !ns.is_empty()
-                    && ns.len() <= 63
-                    && ns
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && !ns.starts_with('-')
-                    && !ns.ends_with('-');
-                if ok {
+                if dns_label(&ns) {
                     Ok(ns)
                 } else {
                     Err(ApiError::invalid(
@@ -81,6 +74,17 @@ impl Tenancy {
             }
         }
     }
+}
+
+/// Whether `name` is a DNS label (RFC 1123): what Kubernetes names namespaces and bots.
+pub(crate) fn dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
 }
 
 /// The API's settings.

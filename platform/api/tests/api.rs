@@ -237,6 +237,16 @@ struct Resp {
 }
 
 impl Resp {
+    /// Asserts a problem document with `status` naming `field`.
+    #[track_caller]
+    fn refused(&self, status: u16, field: Option<&str>) {
+        assert_eq!(
+            (self.status, self.json()["field"].as_str()),
+            (status, field),
+            "{}",
+            self.text
+        );
+    }
     fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
@@ -478,6 +488,22 @@ impl Fixture {
         self.send_with(auth, method, path, body, 0, None).await
     }
 
+    /// Each account's bot `base` (and so its namespace), created through the API by its
+    /// owner.
+    async fn base_bots(&self) {
+        for (owner, account) in [("alice", "acme"), ("oscar", "globex")] {
+            let r = self
+                .send(
+                    &self.user(owner),
+                    "POST",
+                    &format!("/api/v1/accounts/{account}/bots"),
+                    Some(&json!({"name": "base", "spec": bot_spec("BTCUSDT")})),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+    }
+
     /// A key of `account` at `scope`, created by its owner through the API.
     async fn key(&self, owner: &str, account: &str, scope: &str) -> Auth {
         let r = self
@@ -509,18 +535,7 @@ fn designed(have: Option<Level>, need: Level, ok: u16) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_answers_every_role_and_scope_as_designed_for_its_own_and_another_account() {
     let f = Fixture::start(|_| {}).await;
-    // Each account's bot `base`, created through the API by its owner.
-    for (owner, account) in [("alice", "acme"), ("oscar", "globex")] {
-        let r = f
-            .send(
-                &f.user(owner),
-                "POST",
-                &format!("/api/v1/accounts/{account}/bots"),
-                Some(&json!({"name": "base", "spec": bot_spec("BTCUSDT")})),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
-    }
+    f.base_bots().await;
     let callers: Vec<(&str, Auth, Option<Level>, Option<Level>)> = vec![
         ("owner", f.user("alice"), Some(Level::Manage), None),
         ("trader", f.user("tom"), Some(Level::Trade), None),
@@ -877,21 +892,11 @@ async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_not
             Some(&json!({"name": "x", "scope": "god"})),
         )
         .await;
-    assert_eq!(
-        (r.status, r.json()["field"].as_str()),
-        (422, Some("scope")),
-        "{}",
-        r.text
-    );
+    r.refused(422, Some("scope"));
     let r = f
         .send(&alice, "POST", keys, Some(&json!({"name": "x"})))
         .await;
-    assert_eq!(
-        (r.status, r.json()["field"].as_str()),
-        (422, Some("scope")),
-        "{}",
-        r.text
-    );
+    r.refused(422, Some("scope"));
     let r = f
         .send(
             &alice,
@@ -900,12 +905,7 @@ async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_not
             Some(&json!({"name": "x", "spec": {}, "extra": true})),
         )
         .await;
-    assert_eq!(
-        (r.status, r.json()["field"].as_str()),
-        (422, Some("extra")),
-        "{}",
-        r.text
-    );
+    r.refused(422, Some("extra"));
     assert_eq!(
         f.ledger.api_keys(Some("acme")).await.unwrap().len(),
         before,
@@ -914,12 +914,7 @@ async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_not
     let r = f
         .send(&alice, "GET", "/api/v1/accounts/acme/fills?bogus=1", None)
         .await;
-    assert_eq!(
-        (r.status, r.json()["field"].as_str()),
-        (422, Some("bogus")),
-        "{}",
-        r.text
-    );
+    r.refused(422, Some("bogus"));
     let r = f
         .send(
             &alice,
@@ -928,21 +923,11 @@ async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_not
             None,
         )
         .await;
-    assert_eq!(
-        (r.status, r.json()["field"].as_str()),
-        (422, Some("cursor")),
-        "{}",
-        r.text
-    );
+    r.refused(422, Some("cursor"));
     let r = f
         .send(&alice, "GET", "/api/v1/accounts/acme/fills?limit=0", None)
         .await;
-    assert_eq!(
-        (r.status, r.json()["field"].as_str()),
-        (422, Some("limit")),
-        "{}",
-        r.text
-    );
+    r.refused(422, Some("limit"));
     let r = f
         .send(
             &alice,
@@ -951,12 +936,7 @@ async fn bad_credentials_and_bad_input_are_refused_with_a_problem_and_change_not
             None,
         )
         .await;
-    assert_eq!(
-        (r.status, r.json()["field"].as_str()),
-        (422, Some("from")),
-        "{}",
-        r.text
-    );
+    r.refused(422, Some("from"));
     let r = f.send(&alice, "GET", "/api/v1/nowhere", None).await;
     assert_eq!(r.status, 404);
     let r = f.send(&alice, "PATCH", "/api/v1/me", None).await;
@@ -1238,18 +1218,7 @@ fn tradingbot(namespace: &str, name: &str, account: &str) -> TradingBot {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_list_is_the_watchs_and_holds_only_the_accounts_bots() {
     let f = Fixture::start(|_| {}).await;
-    // Each account's namespace and bot `base`, through the API.
-    for (owner, account) in [("alice", "acme"), ("oscar", "globex")] {
-        let r = f
-            .send(
-                &f.user(owner),
-                "POST",
-                &format!("/api/v1/accounts/{account}/bots"),
-                Some(&json!({"name": "base", "spec": bot_spec("BTCUSDT")})),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
-    }
+    f.base_bots().await;
     let written = [
         ("tw-acme", "by-kubectl", "acme"),
         ("tw-acme", "planted", "globex"),
@@ -1414,15 +1383,7 @@ async fn schemathesis_finds_nothing_off_the_document_and_no_server_error() {
         return;
     };
     let f = Fixture::start(|_| {}).await;
-    let r = f
-        .send(
-            &f.user("alice"),
-            "POST",
-            "/api/v1/accounts/acme/bots",
-            Some(&json!({"name": "base", "spec": bot_spec("BTCUSDT")})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    f.base_bots().await;
     let Auth::Key(id, secret) = f.key("alice", "acme", "admin").await else {
         unreachable!()
     };
@@ -1909,21 +1870,11 @@ async fn notification_channels_keep_their_secrets_and_answer_by_role() {
     let bad = f
         .send(&owner, "POST", chans, Some(&json!({"name": "x", "settings": {"type": "webhook", "url": "http://example.com/x"}})))
         .await;
-    assert_eq!(
-        (bad.status, bad.json()["field"].as_str()),
-        (422, Some("settings.url")),
-        "{}",
-        bad.text
-    );
+    bad.refused(422, Some("settings.url"));
     let bad = f
         .send(&owner, "POST", chans, Some(&json!({"name": "x", "settings": {"type": "webhook", "url": "https://a.example/x"}, "secret": "mine"})))
         .await;
-    assert_eq!(
-        (bad.status, bad.json()["field"].as_str()),
-        (422, Some("secret")),
-        "{}",
-        bad.text
-    );
+    bad.refused(422, Some("secret"));
     let bad = f
         .send(
             &owner,
@@ -1932,12 +1883,7 @@ async fn notification_channels_keep_their_secrets_and_answer_by_role() {
             Some(&json!({"name": "x", "settings": {"type": "telegram", "chatId": "1"}})),
         )
         .await;
-    assert_eq!(
-        (bad.status, bad.json()["field"].as_str()),
-        (422, Some("secret")),
-        "{}",
-        bad.text
-    );
+    bad.refused(422, Some("secret"));
 
     // Rules: owners write, viewers read, unknown kinds refused.
     let rules = format!("{chans}/{hook_id}/rules");
