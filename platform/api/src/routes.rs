@@ -303,9 +303,7 @@ pub struct ReferrerSet {
     pub referrer: String,
     /// From when (RFC 3339 or a date); now when not given.
     #[serde(default)]
-    #[schema(
-        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
-    )]
+    #[schema(value_type = Option<Instant>)]
     pub from: Option<String>,
 }
 
@@ -497,22 +495,38 @@ pub struct KeyCreated {
     pub account: String,
 }
 
+/// A date (`2026-11-02`) or an RFC 3339 instant, as the document states a range's `from`
+/// and `to` (the handlers parse them with [`instant`]).
+pub struct Instant;
+
+impl utoipa::PartialSchema for Instant {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            // Days 29 to 31 are left out: not every month has them, and a pattern cannot
+            // tell which.
+            .pattern(Some(INSTANT_PATTERN))
+            .description(Some("A date (2026-11-02) or an RFC 3339 instant"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Instant {}
+
+/// [`Instant`]'s pattern.
+const INSTANT_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$";
+
 /// A time range: `from` inclusive, `to` exclusive (RFC 3339 or a date); 30 days up to
-/// now when not given. The document's pattern for them (a literal each time: the macro
-/// takes no constant) leaves out days 29 to 31, which not every month has.
+/// now when not given.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// Start (inclusive).
-    #[param(
-        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
-    )]
+    #[param(value_type = Option<Instant>)]
     pub from: Option<String>,
     /// End (exclusive).
-    #[param(
-        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
-    )]
+    #[param(value_type = Option<Instant>)]
     pub to: Option<String>,
 }
 
@@ -524,14 +538,10 @@ pub struct PageQuery {
     /// One bot's rows only (its name).
     pub bot: Option<String>,
     /// Start (inclusive).
-    #[param(
-        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
-    )]
+    #[param(value_type = Option<Instant>)]
     pub from: Option<String>,
     /// End (exclusive).
-    #[param(
-        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
-    )]
+    #[param(value_type = Option<Instant>)]
     pub to: Option<String>,
     /// Rows per page, 1 to 1000 (100).
     #[param(minimum = 1, maximum = 1000)]
@@ -546,14 +556,10 @@ pub struct PageQuery {
 #[into_params(parameter_in = Query)]
 pub struct ChargeQuery {
     /// Start (inclusive).
-    #[param(
-        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
-    )]
+    #[param(value_type = Option<Instant>)]
     pub from: Option<String>,
     /// End (exclusive).
-    #[param(
-        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
-    )]
+    #[param(value_type = Option<Instant>)]
     pub to: Option<String>,
     /// Rows per page, 1 to 1000 (100).
     #[param(minimum = 1, maximum = 1000)]
@@ -1518,7 +1524,7 @@ impl utoipa::Modify for Security {
           statements, account_statement, payouts, payout_statement, charges, fills, orders,
           account_performance, bot_performance, list_bots, create_bot, get_bot, update_bot,
           delete_bot, suspend_bot, resume_bot, strategies, list_keys, create_key, revoke_key, openapi),
-    components(schemas(Problem, Format)),
+    components(schemas(Problem, Format, Instant)),
     nest((path = "/api/v1", api = crate::notifications::NotifyDoc)),
     modifiers(&Security)
 )]

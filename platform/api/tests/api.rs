@@ -523,6 +523,22 @@ impl Fixture {
     }
 }
 
+/// Runs the command `make` builds (off the async workers), asserts it succeeded and
+/// returns its stdout.
+async fn succeeds(make: impl FnOnce() -> std::process::Command + Send + 'static) -> String {
+    let out = tokio::task::spawn_blocking(move || make().output())
+        .await
+        .unwrap()
+        .expect("the command starts (make prereqs installs what tests run)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// The designed answer: no access is 404, too low a level 403, else `ok`.
 fn designed(have: Option<Level>, need: Level, ok: u16) -> u16 {
     match have {
@@ -1176,23 +1192,15 @@ async fn the_readme_examples_run_as_written() {
     let dir = f._dir.0.clone();
     let token = f.issuer.token("alice");
     let base = f.base.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("sh")
-            .args(["-e", "-c", block])
+    let stdout = succeeds(move || {
+        let mut c = std::process::Command::new("sh");
+        c.args(["-e", "-c", block])
             .current_dir(&dir)
             .env("TW", base)
-            .env("TOKEN", token)
-            .output()
-            .unwrap()
+            .env("TOKEN", token);
+        c
     })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    .await;
     // `me`, then the signed page of fills.
     assert!(stdout.contains(r#""subject":"alice""#), "{stdout}");
     assert!(stdout.contains(r#""items":["#), "{stdout}");
@@ -1391,9 +1399,9 @@ async fn schemathesis_finds_nothing_off_the_document_and_no_server_error() {
     let schema = format!("{}/api/v1/openapi.json", f.base);
     let (base, work) = (f.base.clone(), f._dir.0.join("schemathesis"));
     std::fs::create_dir_all(&work).unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(py)
-            .args(["-m", "schemathesis.cli", "--config-file"])
+    let stdout = succeeds(move || {
+        let mut c = std::process::Command::new(py);
+        c.args(["-m", "schemathesis.cli", "--config-file"])
             .arg(here.join("schemathesis.toml"))
             .args(["run", &schema, "--url", &base])
             .args(["--checks", "all", "--max-examples", "10", "--seed", "1"])
@@ -1405,18 +1413,10 @@ async fn schemathesis_finds_nothing_off_the_document_and_no_server_error() {
             .env("SCHEMATHESIS_HOOKS", "hooks")
             .env("TW_KEY_ID", id)
             .env("TW_KEY_SECRET", secret)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
+            .env("NO_COLOR", "1");
+        c
     })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    .await;
     // It tested every operation of the document (a run that skipped them would pass too).
     let count = |label: &str| {
         stdout
@@ -1795,22 +1795,12 @@ async fn the_dashboard_shows_a_reader_their_bots_in_chromium() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../tools/dashboard_check/check.mjs"
     );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(script)
-            .arg(&base)
-            .arg(&shots)
-            .output()
-            .expect("node (make prereqs installs it)")
+    let stdout = succeeds(move || {
+        let mut c = std::process::Command::new("node");
+        c.arg(script).arg(&base).arg(&shots);
+        c
     })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    .await;
     assert!(stdout.contains("0 failed"), "{stdout}");
 }
 
