@@ -92,11 +92,32 @@ impl Caller {
         }
     }
 
+    /// A person whose identity was verified (an OIDC token, a dashboard session): a
+    /// platform admin when the ledger says so.
+    pub async fn user(
+        ledger: &tradewind_ledger::Ledger,
+        subject: String,
+    ) -> Result<Caller, ApiError> {
+        let admin = ledger.is_admin(&subject).await?;
+        Ok(Caller::User { subject, admin })
+    }
+
     /// Whether the caller is a platform admin.
     pub fn is_admin(&self) -> bool {
         match self {
             Caller::User { admin, .. } => *admin,
             Caller::Key { account, scope, .. } => account.is_none() && *scope == KeyScope::Admin,
+        }
+    }
+}
+
+impl From<ApiKey> for Caller {
+    /// A program, by a key whose request (or session) was verified.
+    fn from(key: ApiKey) -> Self {
+        Caller::Key {
+            id: key.id,
+            account: key.account,
+            scope: key.scope,
         }
     }
 }
@@ -466,128 +487,40 @@ mod tests {
             signature: &sig,
         };
         let w = Duration::from_secs(30);
-        assert!(
+        // The request as signed, checked at `now` with key `k`.
+        let check = |k: &ApiKey, (method, path, query, body): (&str, &str, &str, &[u8]), now| {
             check_signature(
-                &k,
+                k,
                 &h,
                 Signed {
-                    method: "GET",
-                    path: "/api/v1/me",
-                    query: "",
-                    body: b""
+                    method,
+                    path,
+                    query,
+                    body,
                 },
-                1010,
-                w
+                now,
+                w,
             )
-            .is_ok()
-        );
+        };
+        let signed = ("GET", "/api/v1/me", "", &b""[..]);
+        assert!(check(&k, signed, 1010).is_ok());
         // Another path, query, body or method: refused.
-        assert!(
-            check_signature(
-                &k,
-                &h,
-                Signed {
-                    method: "GET",
-                    path: "/api/v1/mf",
-                    query: "",
-                    body: b""
-                },
-                1010,
-                w
-            )
-            .is_err()
-        );
-        assert!(
-            check_signature(
-                &k,
-                &h,
-                Signed {
-                    method: "GET",
-                    path: "/api/v1/me",
-                    query: "a=1",
-                    body: b""
-                },
-                1010,
-                w
-            )
-            .is_err()
-        );
-        assert!(
-            check_signature(
-                &k,
-                &h,
-                Signed {
-                    method: "GET",
-                    path: "/api/v1/me",
-                    query: "",
-                    body: b"x"
-                },
-                1010,
-                w
-            )
-            .is_err()
-        );
-        assert!(
-            check_signature(
-                &k,
-                &h,
-                Signed {
-                    method: "POST",
-                    path: "/api/v1/me",
-                    query: "",
-                    body: b""
-                },
-                1010,
-                w
-            )
-            .is_err()
-        );
+        for other in [
+            ("GET", "/api/v1/mf", "", &b""[..]),
+            ("GET", "/api/v1/me", "a=1", &b""[..]),
+            ("GET", "/api/v1/me", "", &b"x"[..]),
+            ("POST", "/api/v1/me", "", &b""[..]),
+        ] {
+            assert!(check(&k, other, 1010).is_err(), "{other:?}");
+        }
         // Stale, or from the future.
-        let e = check_signature(
-            &k,
-            &h,
-            Signed {
-                method: "GET",
-                path: "/api/v1/me",
-                query: "",
-                body: b"",
-            },
-            1031,
-            w,
-        )
-        .unwrap_err();
+        let e = check(&k, signed, 1031).unwrap_err();
         assert!(e.to_string().contains("window"), "{e}");
-        assert!(
-            check_signature(
-                &k,
-                &h,
-                Signed {
-                    method: "GET",
-                    path: "/api/v1/me",
-                    query: "",
-                    body: b""
-                },
-                969,
-                w
-            )
-            .is_err()
-        );
+        assert!(check(&k, signed, 969).is_err());
         // Revoked.
         let mut r = k.clone();
         r.revoked_at = Some(1);
-        let e = check_signature(
-            &r,
-            &h,
-            Signed {
-                method: "GET",
-                path: "/api/v1/me",
-                query: "",
-                body: b"",
-            },
-            1010,
-            w,
-        )
-        .unwrap_err();
+        let e = check(&r, signed, 1010).unwrap_err();
         assert!(e.to_string().contains("revoked"), "{e}");
     }
 }

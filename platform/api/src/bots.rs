@@ -2,16 +2,135 @@
 //! Kubernetes API, so GitOps, kubectl and the API see one truth. Writes are server-side
 //! apply under the API's field manager with strict field validation: a bad bot is refused
 //! by the API server (its schema and CEL rules), and its message is passed on.
+//!
+//! Reads of bots are served from memory: one watch of the TradingBots ([`BotCache`], a
+//! kube-runtime reflector) kept warm by the Kubernetes API's own change stream, so a list
+//! costs no round trip. Until its first list has synced, bot reads are refused with a 503.
+//! A write answers once the watch has shown it, so the writer's next read has it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
 use kube::api::{Api as KubeApi, DeleteParams, ListParams, Patch, PatchParams};
 use kube::core::DynamicObject;
 use kube::discovery::ApiResource;
+use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
+use kube::runtime::{WatchStreamExt, watcher};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tradewind_crds::{Strategy, TradingBot};
 
-use crate::Api;
 use crate::problem::ApiError;
+use crate::{Api, Tenancy};
+
+/// How long a write waits for the watch to show it before answering anyway.
+const SEEN_WAIT: Duration = Duration::from_secs(5);
+
+/// The TradingBots the API reads, kept by one watch: lists and gets from memory, each
+/// account's rendered list cached until the next change.
+pub struct BotCache {
+    store: Store<TradingBot>,
+    writer: Mutex<Option<Writer<TradingBot>>>,
+    /// Counts the events the watch has applied to the store.
+    changed: tokio::sync::watch::Sender<u64>,
+    /// An account's list as JSON, with the `changed` count it was rendered at.
+    rendered: Mutex<HashMap<String, (u64, bytes::Bytes)>>,
+}
+
+impl Default for BotCache {
+    fn default() -> Self {
+        let (store, writer) = reflector::store();
+        BotCache {
+            store,
+            writer: Mutex::new(Some(writer)),
+            changed: tokio::sync::watch::channel(0).0,
+            rendered: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl BotCache {
+    /// Starts the watch (the first call only; later calls return `None`): every
+    /// namespace's TradingBots under per-account tenancy, the shared namespace's otherwise.
+    /// It retries with backoff for as long as the task runs.
+    pub fn start(
+        self: &Arc<Self>,
+        kube: kube::Client,
+        tenancy: &Tenancy,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let writer = self.writer.lock().ok()?.take()?;
+        let bots: KubeApi<TradingBot> = match tenancy {
+            Tenancy::NamespacePerAccount { .. } => KubeApi::all(kube),
+            Tenancy::Shared { namespace } => KubeApi::namespaced(kube, namespace),
+        };
+        let cache = self.clone();
+        Some(tokio::spawn(async move {
+            let events = watcher(bots, watcher::Config::default())
+                .default_backoff()
+                .reflect(writer);
+            futures::pin_mut!(events);
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(_) => cache.changed.send_modify(|n| *n += 1),
+                    // The backoff retries; the store keeps serving what it last saw.
+                    Err(e) => tracing::warn!(error = %e, "api: the TradingBot watch failed"),
+                }
+            }
+        }))
+    }
+
+    /// The store, once the first list has synced (waiting at most `wait`); a 503 until
+    /// then.
+    async fn synced(&self, wait: Duration) -> Result<&Store<TradingBot>, ApiError> {
+        match tokio::time::timeout(wait, self.store.wait_until_ready()).await {
+            Ok(Ok(())) => Ok(&self.store),
+            _ => Err(ApiError::Unavailable(
+                "the bot list is not synced with the Kubernetes API yet; retry in a moment".into(),
+            )),
+        }
+    }
+
+    /// Waits (at most `within`) until `done` holds of the store, checked at each change
+    /// the watch applies; whether it did.
+    pub async fn wait_for(
+        &self,
+        within: Duration,
+        done: impl Fn(&Store<TradingBot>) -> bool,
+    ) -> bool {
+        let mut changes = self.changed.subscribe();
+        tokio::time::timeout(within, async {
+            loop {
+                if done(&self.store) {
+                    return true;
+                }
+                if changes.changed().await.is_err() {
+                    return false;
+                }
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Waits until the store no longer holds `before` of `ns/name` (a resource version;
+    /// `None`: absent) or holds `after`, i.e. has seen a write.
+    async fn seen(&self, ns: &str, name: &str, before: Option<String>, after: Option<String>) {
+        let key = ObjectRef::new(name).within(ns);
+        let seen = self
+            .wait_for(SEEN_WAIT, |store| {
+                let now = store
+                    .get(&key)
+                    .and_then(|b| b.metadata.resource_version.clone());
+                now == after || now != before
+            })
+            .await;
+        if !seen {
+            tracing::warn!(bot = %format!("{ns}/{name}"), "api: the TradingBot watch has not shown a write yet");
+        }
+    }
+}
 
 /// A TradingBot as the API shows it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -37,6 +156,7 @@ pub struct BotView {
 #[serde(deny_unknown_fields)]
 pub struct BotCreate {
     /// The name (a DNS label).
+    #[schema(max_length = 63, pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
     pub name: String,
     /// The TradingBot spec.
     #[schema(value_type = Object)]
@@ -98,14 +218,7 @@ fn view(bot: &TradingBot) -> Result<BotView, ApiError> {
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
+    if crate::dns_label(name) {
         Ok(())
     } else {
         Err(ApiError::invalid(
@@ -143,21 +256,42 @@ impl Api {
         ))
     }
 
-    /// An account's bots, by name.
+    /// An account's bots, by name, from the watch's store: those in the account's
+    /// namespace whose `accountRef` is the account.
     pub async fn list_bots(&self, account: &str) -> Result<Vec<BotView>, ApiError> {
-        let list = self
-            .bots_api(account)?
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| kube_error(e, "TradingBots"))?;
-        let mut out: Vec<BotView> = list
-            .items
+        let ns = self.config.tenancy.namespace(account)?;
+        let store = self.bots.synced(self.config.bot_sync_wait).await?;
+        let mut out: Vec<BotView> = store
+            .state_filter(|b| {
+                b.metadata.namespace.as_deref() == Some(ns.as_str())
+                    && b.spec.account_ref.name == account
+            })
             .iter()
-            .filter(|b| b.spec.account_ref.name == account)
-            .map(view)
+            .map(|b| view(b))
             .collect::<Result<_, _>>()?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// [`Api::list_bots`] as JSON, rendered once per change the watch applies.
+    pub async fn list_bots_json(&self, account: &str) -> Result<bytes::Bytes, ApiError> {
+        // The count before the read: a change landing during the render makes the next
+        // request render again.
+        let at = *self.bots.changed.borrow();
+        if let Ok(cache) = self.bots.rendered.lock()
+            && let Some((n, json)) = cache.get(account)
+            && *n == at
+        {
+            return Ok(json.clone());
+        }
+        let json =
+            bytes::Bytes::from(serde_json::to_vec(&self.list_bots(account).await?).map_err(
+                |e| ApiError::Unavailable(format!("a bot list does not serialize: {e}")),
+            )?);
+        if let Ok(mut cache) = self.bots.rendered.lock() {
+            cache.insert(account.to_owned(), (at, json.clone()));
+        }
+        Ok(json)
     }
 
     pub(crate) async fn own_bot(&self, account: &str, name: &str) -> Result<TradingBot, ApiError> {
@@ -176,18 +310,28 @@ impl Api {
         Ok(bot)
     }
 
-    /// One bot of an account.
+    /// One bot of an account, from the watch's store.
     pub async fn get_bot(&self, account: &str, name: &str) -> Result<BotView, ApiError> {
-        view(&self.own_bot(account, name).await?)
+        let missing = || ApiError::NotFound(format!("no bot {name:?} in account {account:?}"));
+        let ns = self.config.tenancy.namespace(account)?;
+        let bot = self
+            .bots
+            .synced(self.config.bot_sync_wait)
+            .await?
+            .get(&ObjectRef::new(name).within(&ns))
+            .filter(|b| b.spec.account_ref.name == account)
+            .ok_or_else(missing)?;
+        view(&bot)
     }
 
+    /// Applies a bot's spec; answers once the watch has shown the write (`before`: the
+    /// resource version the bot had, `None` when new).
     async fn apply(
         &self,
         account: &str,
         name: &str,
         spec: Value,
-        manager: &str,
-        force: bool,
+        before: Option<String>,
     ) -> Result<BotView, ApiError> {
         let ns = self.config.tenancy.namespace(account)?;
         let body = json!({
@@ -196,15 +340,15 @@ impl Api {
             "metadata": { "name": name, "namespace": ns },
             "spec": spec,
         });
-        let mut params = PatchParams::apply(manager).validation_strict();
-        if force {
-            params = params.force();
-        }
+        let params = PatchParams::apply(&self.config.field_manager).validation_strict();
         let bot = self
             .bots_api(account)?
             .patch(name, &params, &Patch::Apply(&body))
             .await
             .map_err(|e| kube_error(e, "TradingBot"))?;
+        self.bots
+            .seen(&ns, name, before, bot.metadata.resource_version.clone())
+            .await;
         view(&bot)
     }
 
@@ -245,8 +389,7 @@ impl Api {
                 .await
                 .map_err(|e| kube_error(e, "Namespace"))?;
         }
-        self.apply(account, &req.name, spec, &self.config.field_manager, false)
-            .await
+        self.apply(account, &req.name, spec, None).await
     }
 
     /// Replaces a bot's spec (as the API's field manager: fields another manager owns
@@ -257,10 +400,9 @@ impl Api {
         name: &str,
         req: BotUpdate,
     ) -> Result<BotView, ApiError> {
-        self.own_bot(account, name).await?;
+        let before = self.own_bot(account, name).await?.metadata.resource_version;
         let spec = owned_spec(req.spec, account)?;
-        self.apply(account, name, spec, &self.config.field_manager, false)
-            .await
+        self.apply(account, name, spec, before).await
     }
 
     /// Sets `spec.suspend` (its own field manager, so the spec the API applied is kept).
@@ -270,7 +412,7 @@ impl Api {
         name: &str,
         suspend: bool,
     ) -> Result<BotView, ApiError> {
-        self.own_bot(account, name).await?;
+        let before = self.own_bot(account, name).await?.metadata.resource_version;
         let manager = format!("{}-suspend", self.config.field_manager);
         let body = json!({
             "apiVersion": "tradewind.dev/v1alpha1",
@@ -287,16 +429,22 @@ impl Api {
             )
             .await
             .map_err(|e| kube_error(e, "TradingBot"))?;
+        let ns = self.config.tenancy.namespace(account)?;
+        self.bots
+            .seen(&ns, name, before, bot.metadata.resource_version.clone())
+            .await;
         view(&bot)
     }
 
     /// Deletes a bot.
     pub async fn delete_bot(&self, account: &str, name: &str) -> Result<(), ApiError> {
-        self.own_bot(account, name).await?;
+        let before = self.own_bot(account, name).await?.metadata.resource_version;
         self.bots_api(account)?
             .delete(name, &DeleteParams::default())
             .await
             .map_err(|e| kube_error(e, "TradingBot"))?;
+        let ns = self.config.tenancy.namespace(account)?;
+        self.bots.seen(&ns, name, before, None).await;
         Ok(())
     }
 

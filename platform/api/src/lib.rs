@@ -62,14 +62,7 @@ impl Tenancy {
             Tenancy::Shared { namespace } => Ok(namespace.clone()),
             Tenancy::NamespacePerAccount { prefix } => {
                 let ns = format!("{prefix}{account}");
-                let ok = !ns.is_empty()
-                    && ns.len() <= 63
-                    && ns
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && !ns.starts_with('-')
-                    && !ns.ends_with('-');
-                if ok {
+                if dns_label(&ns) {
                     Ok(ns)
                 } else {
                     Err(ApiError::invalid(
@@ -82,6 +75,17 @@ impl Tenancy {
             }
         }
     }
+}
+
+/// Whether `name` is a DNS label (RFC 1123): what Kubernetes names namespaces and bots.
+pub(crate) fn dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
 }
 
 /// The API's settings.
@@ -108,6 +112,9 @@ pub struct Config {
     pub dashboard: dashboard::DashboardConfig,
     /// How old (and how far ahead) a signal posted to a bot's webhook may be.
     pub signals: signals::SignalTiming,
+    /// How long a bot read waits for the TradingBot watch's first sync before it is
+    /// refused with a 503.
+    pub bot_sync_wait: Duration,
 }
 
 impl Default for Config {
@@ -131,6 +138,7 @@ impl Default for Config {
             notify_key: None,
             dashboard: dashboard::DashboardConfig::default(),
             signals: signals::SignalTiming::default(),
+            bot_sync_wait: Duration::from_secs(5),
         }
     }
 }
@@ -143,6 +151,8 @@ pub struct Api {
     pub kube: kube::Client,
     /// Settings.
     pub config: Config,
+    /// The TradingBots bot reads are served from (kept by [`serve`]'s watch).
+    pub bots: Arc<bots::BotCache>,
     oidc: Option<Oidc>,
     limits: limit::Limits,
     /// Outbound HTTPS (the issuer's discovery and token endpoints).
@@ -162,6 +172,7 @@ impl Api {
             ledger,
             kube,
             config,
+            bots: Arc::default(),
             oidc,
             limits,
             http,
@@ -290,11 +301,7 @@ async fn authenticate(
                 headers::NONCE
             )));
         }
-        return Ok(Caller::Key {
-            id: key.id,
-            account: key.account,
-            scope: key.scope,
-        });
+        return Ok(key.into());
     }
     let Some(authz) = header(h, "authorization") else {
         return Err(ApiError::Unauthenticated(format!(
@@ -316,9 +323,7 @@ async fn authenticate(
                 .into(),
         ));
     };
-    let subject = oidc.verify(token.trim()).await?;
-    let admin = api.ledger.is_admin(&subject).await?;
-    Ok(Caller::User { subject, admin })
+    Caller::user(&api.ledger, oidc.verify(token.trim()).await?).await
 }
 
 /// Largest oversized body still read to its end before the 413 (see [`guarded`]).
@@ -380,6 +385,7 @@ pub async fn serve(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    let watch = api.bots.start(api.kube.clone(), &api.config.tenancy);
     // The dashboard's pages first; everything else is the API's (behind its guard).
     let router = dashboard::router(api.clone()).fallback_service(routes::router(api.clone()));
     let sweeper = tokio::spawn({
@@ -414,9 +420,10 @@ pub async fn serve(
             ))
         }
     });
-    // Aborting the returned task drops both.
+    // Aborting the returned task drops all three.
     let task = tokio::spawn(async move {
         let _sweeper = AbortOnDrop(sweeper);
+        let _watch = watch.map(AbortOnDrop);
         let mut accept = AbortOnDrop(task);
         let _ = (&mut accept.0).await;
     });

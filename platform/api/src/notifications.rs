@@ -46,7 +46,7 @@ pub struct ChannelView {
     #[schema(value_type = Object)]
     pub settings: Settings,
     /// Every event kind with its mode (`on`, `silent`, `off`).
-    #[schema(value_type = BTreeMap<String, String>)]
+    #[schema(value_type = RulesDoc)]
     pub rules: BTreeMap<Kind, Mode>,
     /// A secret is stored (it is never shown).
     pub secret_set: bool,
@@ -69,7 +69,7 @@ pub struct ChannelCreate {
     pub secret: Option<String>,
     /// Modes by event kind; a kind not named is `on`.
     #[serde(default)]
-    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    #[schema(value_type = Option<RulesDoc>)]
     pub rules: Option<Rules>,
 }
 
@@ -130,13 +130,53 @@ pub struct DeliveryPage {
 /// The deliveries' filter and page.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// One status only, e.g. `dead` for the dead letters.
+    #[param(pattern = "^(pending|sending|delivered|dead|canceled)$")]
     pub status: Option<String>,
     /// Rows per page (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The previous page's `nextCursor`.
     pub cursor: Option<String>,
+}
+
+/// A mode of the document's rules (the notify crate's [`Mode`]).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+enum ModeName {
+    /// Delivered with an alert.
+    On,
+    /// Delivered without an alert.
+    Silent,
+    /// Not delivered.
+    Off,
+}
+
+/// A channel's routing rules as the document states them: a mode per event kind (the
+/// notify crate's [`Rules`]; no other kinds).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+struct RulesDoc {
+    #[schema(nullable = false)]
+    fill: Option<ModeName>,
+    #[schema(nullable = false)]
+    order_rejected: Option<ModeName>,
+    #[schema(nullable = false)]
+    bot_halted: Option<ModeName>,
+    #[schema(nullable = false)]
+    stop_loss: Option<ModeName>,
+    #[schema(nullable = false)]
+    error: Option<ModeName>,
+    #[schema(nullable = false)]
+    daily_summary: Option<ModeName>,
+    #[schema(nullable = false)]
+    statement_ready: Option<ModeName>,
+    #[schema(nullable = false)]
+    referral_payout: Option<ModeName>,
 }
 
 /// A delivery enqueued.
@@ -174,9 +214,11 @@ fn delivery_view(d: Delivery) -> DeliveryView {
     }
 }
 
+/// The platform's sealer; without one notifications are off — a refusal that no retry
+/// mends, so not a 5xx.
 fn sealer(api: &Api) -> R<&Sealer> {
     api.config.notify_key.as_deref().ok_or_else(|| {
-        ApiError::Unavailable(
+        ApiError::Forbidden(
             "notifications are off on this platform (it runs without --notify-key)".into(),
         )
     })
@@ -339,8 +381,8 @@ pub async fn test_channel(
     P((account, id)): P<(String, String)>,
 ) -> R<(StatusCode, axum::Json<Enqueued>)> {
     access(&api, &caller, &account, Level::Manage).await?;
-    sealer(&api)?;
     let c = channel(&api, &account, &id).await?;
+    sealer(&api)?;
     let now = now_nanos();
     let notice = Notice {
         event_id: format!("test/{id}/{now}"),
@@ -361,7 +403,7 @@ pub async fn test_channel(
 #[utoipa::path(get, path = "/accounts/{account}/notifications/channels/{channel}/rules", tag = "notifications",
     params(("account" = String, Path, description = "The account id"),
            ("channel" = String, Path, description = "The channel's id")),
-    responses((status = 200, body = BTreeMap<String, String>)))]
+    responses((status = 200, body = RulesDoc)))]
 pub async fn get_rules(
     State(api): Ctx,
     caller: Caller,
@@ -377,8 +419,8 @@ pub async fn get_rules(
 #[utoipa::path(put, path = "/accounts/{account}/notifications/channels/{channel}/rules", tag = "notifications",
     params(("account" = String, Path, description = "The account id"),
            ("channel" = String, Path, description = "The channel's id")),
-    request_body = BTreeMap<String, String>,
-    responses((status = 200, body = BTreeMap<String, String>)))]
+    request_body = RulesDoc,
+    responses((status = 200, body = RulesDoc)))]
 pub async fn put_rules(
     State(api): Ctx,
     caller: Caller,

@@ -209,6 +209,30 @@ impl<L: Need> FromRequestParts<Arc<Api>> for In<L> {
 // ---------------------------------------------------------------------------------------
 // Wire types.
 
+/// A member's role (the document's enumeration; the handlers parse the ledger's [`Role`]).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum RoleName {
+    /// Everything in the account, members and keys too.
+    Owner,
+    /// Reads, and trades with bots.
+    Trader,
+    /// Reads.
+    Viewer,
+}
+
+/// An API key's scope (the document's enumeration of [`KeyScope`]).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ScopeName {
+    /// Reads.
+    Read,
+    /// Reads, and trades with bots.
+    Trade,
+    /// Everything an owner may.
+    Admin,
+}
+
 /// An account the caller belongs to.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Membership {
@@ -256,6 +280,7 @@ pub struct Member {
 #[serde(deny_unknown_fields)]
 pub struct MemberRole {
     /// `owner`, `trader` or `viewer`.
+    #[schema(value_type = RoleName)]
     pub role: String,
 }
 
@@ -278,6 +303,7 @@ pub struct ReferrerSet {
     pub referrer: String,
     /// From when (RFC 3339 or a date); now when not given.
     #[serde(default)]
+    #[schema(value_type = Option<Instant>)]
     pub from: Option<String>,
 }
 
@@ -447,9 +473,11 @@ pub struct KeyView {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyCreate {
-    /// Its name for people.
+    /// Its name for people (not blank).
+    #[schema(min_length = 1, pattern = r"\S")]
     pub name: String,
     /// `read`, `trade` or `admin`.
+    #[schema(value_type = ScopeName)]
     pub scope: String,
 }
 
@@ -467,6 +495,27 @@ pub struct KeyCreated {
     pub account: String,
 }
 
+/// A date (`2026-11-02`) or an RFC 3339 instant, as the document states a range's `from`
+/// and `to` (the handlers parse them with [`instant`]).
+pub struct Instant;
+
+impl utoipa::PartialSchema for Instant {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            // Days 29 to 31 are left out: not every month has them, and a pattern cannot
+            // tell which.
+            .pattern(Some(INSTANT_PATTERN))
+            .description(Some("A date (2026-11-02) or an RFC 3339 instant"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Instant {}
+
+/// [`Instant`]'s pattern.
+const INSTANT_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$";
+
 /// A time range: `from` inclusive, `to` exclusive (RFC 3339 or a date); 30 days up to
 /// now when not given.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -474,8 +523,10 @@ pub struct KeyCreated {
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// Start (inclusive).
+    #[param(value_type = Option<Instant>)]
     pub from: Option<String>,
     /// End (exclusive).
+    #[param(value_type = Option<Instant>)]
     pub to: Option<String>,
 }
 
@@ -487,10 +538,31 @@ pub struct PageQuery {
     /// One bot's rows only (its name).
     pub bot: Option<String>,
     /// Start (inclusive).
+    #[param(value_type = Option<Instant>)]
     pub from: Option<String>,
     /// End (exclusive).
+    #[param(value_type = Option<Instant>)]
     pub to: Option<String>,
     /// Rows per page, 1 to 1000 (100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// From the previous page's `nextCursor`.
+    pub cursor: Option<String>,
+}
+
+/// A page of the account's charges (they are listed per account: no `bot`).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ChargeQuery {
+    /// Start (inclusive).
+    #[param(value_type = Option<Instant>)]
+    pub from: Option<String>,
+    /// End (exclusive).
+    #[param(value_type = Option<Instant>)]
+    pub to: Option<String>,
+    /// Rows per page, 1 to 1000 (100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// From the previous page's `nextCursor`.
     pub cursor: Option<String>,
@@ -502,7 +574,18 @@ pub struct PageQuery {
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     /// `json` (the default) or `csv`.
-    pub format: Option<String>,
+    pub format: Option<Format>,
+}
+
+/// A statement's format.
+#[derive(Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// `application/json`.
+    #[default]
+    Json,
+    /// `text/csv`.
+    Csv,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -511,13 +594,27 @@ pub struct FormatQuery {
 /// A page's window: from, to, page size and the cursor's (time, id) to start after.
 type Window = (i64, i64, i64, Option<(i64, String)>);
 
+/// The range, the page size and where the page starts, each checked.
+fn window(
+    from: Option<&str>,
+    to: Option<&str>,
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> R<Window> {
+    let (from, to) = range(from, to)?;
+    let limit = limit_of(limit)?;
+    let after = cursor.map(decode_cursor).transpose()?;
+    Ok((from, to, limit, after))
+}
+
 impl PageQuery {
-    /// The range, the page size and where the page starts, each checked.
     fn window(&self) -> R<Window> {
-        let (from, to) = range(self.from.as_deref(), self.to.as_deref())?;
-        let limit = limit_of(self.limit)?;
-        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
-        Ok((from, to, limit, after))
+        window(
+            self.from.as_deref(),
+            self.to.as_deref(),
+            self.limit,
+            self.cursor.as_deref(),
+        )
     }
 }
 
@@ -808,18 +905,8 @@ async fn statement(
     kind: StatementKind,
     subject: &str,
     settlement: &str,
-    format: Option<&str>,
+    format: Format,
 ) -> R<Response> {
-    let csv = match format.unwrap_or("json") {
-        "json" => false,
-        "csv" => true,
-        other => {
-            return Err(ApiError::invalid(
-                "format",
-                format!("{other:?} is not json or csv"),
-            ));
-        }
-    };
     let (json, text) = api
         .ledger
         .statement(settlement, kind, subject)
@@ -830,10 +917,9 @@ async fn statement(
                 kind.as_str()
             ))
         })?;
-    let (body, media) = if csv {
-        (text, "text/csv; charset=utf-8")
-    } else {
-        (json, "application/json")
+    let (body, media) = match format {
+        Format::Csv => (text, "text/csv; charset=utf-8"),
+        Format::Json => (json, "application/json"),
     };
     let mut r = body.into_response();
     r.headers_mut()
@@ -841,90 +927,79 @@ async fn statement(
     Ok(r)
 }
 
-/// The settlements that charged the account, newest first.
-#[utoipa::path(get, path = "/api/v1/accounts/{account}/statements", tag = "commissions",
-    params(("account" = String, Path, description = "The account id")),
-    responses((status = 200, body = Vec<SettlementView>)))]
-pub async fn statements(In { api, account, .. }: In<Read>) -> R<axum::Json<Vec<SettlementView>>> {
-    Ok(axum::Json(
-        settlements(&api, StatementKind::Account, &account).await?,
-    ))
+/// One kind of statement's two routes: the settlements with a statement of that kind for
+/// the account (newest first), and one of those statements as JSON or CSV. Statements
+/// (the account charged) and payouts (the account paid) are the same but for the kind.
+macro_rules! statement_routes {
+    ($kind:expr, $list:ident = $list_path:tt, $list_doc:tt, $one:ident = $one_path:tt, $one_doc:tt) => {
+        #[doc = $list_doc]
+        #[utoipa::path(get, path = $list_path, tag = "commissions",
+            params(("account" = String, Path, description = "The account id")),
+            responses((status = 200, body = Vec<SettlementView>)))]
+        pub async fn $list(
+            In { api, account, .. }: In<Read>,
+        ) -> R<axum::Json<Vec<SettlementView>>> {
+            Ok(axum::Json(settlements(&api, $kind, &account).await?))
+        }
+
+        #[doc = $one_doc]
+        #[utoipa::path(get, path = $one_path, tag = "commissions",
+            params(("account" = String, Path, description = "The account id"),
+                   ("settlement" = String, Path, description = "The settlement id (`/` may be sent as is or as %2F)"),
+                   FormatQuery),
+            responses((status = 200, description = "The statement", content(
+                (Object = "application/json"), (String = "text/csv")))))]
+        pub async fn $one(
+            In {
+                api,
+                account,
+                item: settlement,
+                ..
+            }: In<Read>,
+            Q(q): Q<FormatQuery>,
+        ) -> R<Response> {
+            statement(
+                &api,
+                $kind,
+                &account,
+                &settlement,
+                q.format.unwrap_or_default(),
+            )
+            .await
+        }
+    };
 }
 
-/// The account's statement of a settlement, JSON or CSV.
-#[utoipa::path(get, path = "/api/v1/accounts/{account}/statements/{settlement}", tag = "commissions",
-    params(("account" = String, Path, description = "The account id"),
-           ("settlement" = String, Path, description = "The settlement id (`/` may be sent as is or as %2F)"),
-           FormatQuery),
-    responses((status = 200, description = "The statement", content(
-        (Object = "application/json"), (String = "text/csv")))))]
-pub async fn account_statement(
-    In {
-        api,
-        account,
-        item: settlement,
-        ..
-    }: In<Read>,
-    Q(q): Q<FormatQuery>,
-) -> R<Response> {
-    statement(
-        &api,
-        StatementKind::Account,
-        &account,
-        &settlement,
-        q.format.as_deref(),
-    )
-    .await
-}
+statement_routes!(
+    StatementKind::Account,
+    statements = "/api/v1/accounts/{account}/statements",
+    "The settlements that charged the account, newest first.",
+    account_statement = "/api/v1/accounts/{account}/statements/{settlement}",
+    "The account's statement of a settlement, JSON or CSV."
+);
 
-/// The settlements that paid the account (referral and author shares), newest first.
-#[utoipa::path(get, path = "/api/v1/accounts/{account}/payouts", tag = "commissions",
-    params(("account" = String, Path, description = "The account id")),
-    responses((status = 200, body = Vec<SettlementView>)))]
-pub async fn payouts(In { api, account, .. }: In<Read>) -> R<axum::Json<Vec<SettlementView>>> {
-    Ok(axum::Json(
-        settlements(&api, StatementKind::Payout, &account).await?,
-    ))
-}
-
-/// The account's payout statement of a settlement, JSON or CSV.
-#[utoipa::path(get, path = "/api/v1/accounts/{account}/payouts/{settlement}", tag = "commissions",
-    params(("account" = String, Path, description = "The account id"),
-           ("settlement" = String, Path, description = "The settlement id (`/` may be sent as is or as %2F)"),
-           FormatQuery),
-    responses((status = 200, description = "The statement", content(
-        (Object = "application/json"), (String = "text/csv")))))]
-pub async fn payout_statement(
-    In {
-        api,
-        account,
-        item: settlement,
-        ..
-    }: In<Read>,
-    Q(q): Q<FormatQuery>,
-) -> R<Response> {
-    statement(
-        &api,
-        StatementKind::Payout,
-        &account,
-        &settlement,
-        q.format.as_deref(),
-    )
-    .await
-}
+statement_routes!(
+    StatementKind::Payout,
+    payouts = "/api/v1/accounts/{account}/payouts",
+    "The settlements that paid the account (referral and author shares), newest first.",
+    payout_statement = "/api/v1/accounts/{account}/payouts/{settlement}",
+    "The account's payout statement of a settlement, JSON or CSV."
+);
 
 /// The account's commission charges, paged in time order.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/charges", tag = "commissions",
-    params(("account" = String, Path, description = "The account id"), PageQuery),
+    params(("account" = String, Path, description = "The account id"), ChargeQuery),
     responses((status = 200, body = Page<Charge>)))]
 pub async fn charges(
     In { api, account, .. }: In<Read>,
-    Q(q): Q<PageQuery>,
+    Q(q): Q<ChargeQuery>,
 ) -> R<axum::Json<Page<Charge>>> {
-    if q.bot.is_some() {
-        return Err(ApiError::invalid("bot", "charges are listed per account"));
-    }
-    let (from, to, limit, after) = q.window()?;
+    let (from, to, limit, after) = window(
+        q.from.as_deref(),
+        q.to.as_deref(),
+        q.limit,
+        q.cursor.as_deref(),
+    )?;
     let rows = api
         .ledger
         .charges_page(
@@ -1146,8 +1221,13 @@ pub async fn bot_performance(
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/bots", tag = "bots",
     params(("account" = String, Path, description = "The account id")),
     responses((status = 200, body = Vec<BotView>)))]
-pub async fn list_bots(In { api, account, .. }: In<Read>) -> R<axum::Json<Vec<BotView>>> {
-    Ok(axum::Json(api.list_bots(&account).await?))
+pub async fn list_bots(In { api, account, .. }: In<Read>) -> R<Response> {
+    let mut r = api.list_bots_json(&account).await?.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
 }
 
 /// Creates a bot (a TradingBot in the account's namespace).
@@ -1444,7 +1524,7 @@ impl utoipa::Modify for Security {
           statements, account_statement, payouts, payout_statement, charges, fills, orders,
           account_performance, bot_performance, list_bots, create_bot, get_bot, update_bot,
           delete_bot, suspend_bot, resume_bot, strategies, list_keys, create_key, revoke_key, openapi),
-    components(schemas(Problem)),
+    components(schemas(Problem, Format, Instant)),
     nest((path = "/api/v1", api = crate::notifications::NotifyDoc)),
     modifiers(&Security)
 )]

@@ -412,7 +412,7 @@ fn the_platform_service_runs_when_enabled_with_only_the_rights_it_uses() {
         json!([
             {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
             {"apiGroups": ["tradewind.dev"], "resources": ["tradingbots"], "verbs": ["get"]},
-            {"apiGroups": ["tradewind.dev"], "resources": ["tradingbots"], "verbs": ["get", "list", "create", "patch", "delete"]},
+            {"apiGroups": ["tradewind.dev"], "resources": ["tradingbots"], "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
             {"apiGroups": ["tradewind.dev"], "resources": ["strategies"], "verbs": ["list"]},
             {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create", "patch"]}
         ])

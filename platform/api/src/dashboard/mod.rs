@@ -176,29 +176,15 @@ impl FromRequestParts<Arc<Dashboard>> for Viewer {
         let session = session::cookie(&parts.headers, SESSION)
             .and_then(|c| ui.signer.open::<Session>(SESSION, c, now_secs()))
             .ok_or_else(|| SignInFirst.into_response())?;
+        let failed = |e: ApiError| Page::from(e).into_response();
         let caller = match &session.who {
-            Principal::User(subject) => Caller::User {
-                subject: subject.clone(),
-                admin: ui
-                    .api
-                    .ledger
-                    .is_admin(subject)
-                    .await
-                    .map_err(|e| Page::from(ApiError::from(e)).into_response())?,
-            },
-            Principal::Key(id) => match ui
-                .api
-                .ledger
-                .api_key(id)
+            Principal::User(subject) => Caller::user(&ui.api.ledger, subject.clone())
                 .await
-                .map_err(|e| Page::from(ApiError::from(e)).into_response())?
-            {
-                Some(k) if k.revoked_at.is_none() => Caller::Key {
-                    id: k.id,
-                    account: k.account,
-                    scope: k.scope,
-                },
-                _ => return Err(SignInFirst.into_response()),
+                .map_err(failed)?,
+            Principal::Key(id) => match ui.api.ledger.api_key(id).await {
+                Ok(Some(k)) if k.revoked_at.is_none() => k.into(),
+                Ok(_) => return Err(SignInFirst.into_response()),
+                Err(e) => return Err(failed(e.into())),
             },
         };
         ui.api
