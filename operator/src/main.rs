@@ -291,6 +291,12 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
             }
+            // Blob Storage models are read from the environment's storage account.
+            let model_blobs = if cloud == "azure" {
+                azure.model_blobs(feed_archive.as_deref(), feed_blob_endpoint.as_deref())?
+            } else {
+                None
+            };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(async move {
                 let client = kube::Client::try_default()
@@ -348,7 +354,11 @@ fn run(cli: Cli) -> Result<()> {
                     "azure" => std::sync::Arc::new(azure.build(client.clone())?),
                     _ => std::sync::Arc::new(NoCloud),
                 };
-                let ctx = std::sync::Arc::new(controller::Context::new(client, settings, cloud));
+                let mut ctx = controller::Context::new(client, settings, cloud);
+                if let Some(blobs) = model_blobs {
+                    ctx = ctx.with_model_blobs(blobs);
+                }
+                let ctx = std::sync::Arc::new(ctx);
                 tradewind_telemetry::export_prometheus("tradewind-operator", {
                     let ctx = ctx.clone();
                     move || ctx.metrics.encode()

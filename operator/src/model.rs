@@ -9,12 +9,20 @@
 //! the watch has seen an object, a reconcile whose verdict is cached makes no API call at
 //! all. Secrets are not watched (the operator holds no list or watch on Secrets): each
 //! reconcile reads the Secret, and only a new resourceVersion is loaded and checked again.
+//!
+//! A Blob Storage model (`blobUrl`, in the environment's storage account) is fetched by the
+//! operator with its own identity at each reconcile, checked like the others (verdicts
+//! cached by the bytes' digest), and copied into a ConfigMap owned by the Strategy
+//! ([`blob_copy_name`]) that bots' workers mount like a `configMap` source. So workers
+//! need no Blob role, and run exactly the bytes the operator checked (they check the
+//! digest again).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, Client};
+use tradewind_azure::blob::BlobClient;
 use tradewind_config::Invalid;
 use tradewind_core::strategy::StrategyConfig;
 use tradewind_core::strategy::model::{ArtifactSource, ModelConfig};
@@ -29,6 +37,49 @@ pub enum ArtifactCheck {
     Verified(String),
     /// On a path only the worker sees: it checks it when it starts.
     WorkerChecks(String),
+    /// Fetched from Blob Storage, loaded and matching: the bytes to copy for the workers.
+    FromBlob {
+        /// What was verified.
+        message: String,
+        /// The model's bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+/// Largest Blob Storage model the operator copies into a ConfigMap (a ConfigMap holds at
+/// most 1 MiB, and `binaryData` is base64 in the stored object).
+pub const BLOB_COPY_MAX: usize = 700 * 1024;
+
+/// The ConfigMap (in the Strategy's namespace, owned by it) holding the copy of a Blob
+/// Storage model, under the key [`tradewind_crds::contract::MODEL_FILE`].
+pub fn blob_copy_name(strategy: &str) -> String {
+    format!("{strategy}-model-blob")
+}
+
+/// The operator's read access to the environment's storage account.
+#[derive(Clone, Debug)]
+pub struct ModelBlobs {
+    /// The account's Blob endpoint (`https://{account}.blob.core.windows.net/`).
+    pub endpoint: String,
+    /// A client for it, signed in as the operator.
+    pub client: BlobClient,
+}
+
+/// The (container, blob) of `url` if it is in the account at `endpoint`, else why not.
+pub fn blob_path(endpoint: &str, url: &str) -> Result<(String, String), String> {
+    let base = endpoint.trim_end_matches('/');
+    let rest = url
+        .strip_prefix(base)
+        .and_then(|r| r.strip_prefix('/'))
+        .ok_or_else(|| format!("is not in the environment's storage account ({base}/)"))?;
+    match rest.split_once('/') {
+        Some((container, blob)) if !container.is_empty() && !blob.is_empty() => {
+            Ok((container.to_owned(), blob.to_owned()))
+        }
+        _ => Err(format!(
+            "names no blob: expected {base}/{{container}}/{{blob}}"
+        )),
+    }
 }
 
 fn bad(field: &str, reason: impl Into<String>) -> Invalid {
@@ -45,6 +96,8 @@ pub enum Holder {
     ConfigMap,
     /// A Secret (read at each reconcile, never listed or watched).
     Secret,
+    /// A blob, by URL (fetched at each reconcile).
+    Blob,
 }
 
 /// One object holding an artifact: kind, namespace, name.
@@ -214,6 +267,7 @@ pub fn verdict(config: &ModelConfig, bytes: &[u8]) -> Verdict {
 pub async fn check(
     client: &Client,
     cache: &ArtifactCache,
+    blobs: Option<&ModelBlobs>,
     ns: &str,
     name: &str,
     spec: &StrategySpec,
@@ -227,13 +281,8 @@ pub async fn check(
                 "the model at path {p} is checked by the worker when it starts"
             )));
         }
-        ArtifactSource::BlobUrl(_) => {
-            return Err(bad(
-                "spec.model.artifact.blobUrl",
-                format!(
-                    "Strategy {name}: fetching models from Blob Storage is not supported yet; use configMap, secret or path"
-                ),
-            ));
+        ArtifactSource::BlobUrl(url) => {
+            return check_blob(cache, blobs, ns, name, &config, url).await;
         }
         ArtifactSource::ConfigMap { name, key } => (
             Holder::ConfigMap,
@@ -256,7 +305,7 @@ pub async fn check(
     }
     let kind = match holder {
         Holder::ConfigMap => "ConfigMap",
-        Holder::Secret => "Secret",
+        Holder::Secret | Holder::Blob => "Secret",
     };
     let read = |e: kube::Error| refused(format!("reading {kind} {object}: {e}"));
     let (version, bytes) = match holder {
@@ -270,7 +319,7 @@ pub async fn check(
             };
             (Version::of(&cm.metadata), config_map_bytes(&cm, key))
         }
-        Holder::Secret => {
+        Holder::Secret | Holder::Blob => {
             let Some(s) = Api::<Secret>::namespaced(client.clone(), ns)
                 .get_opt(object)
                 .await
@@ -297,6 +346,58 @@ pub async fn check(
         cache.store(object_key, expected, version, v.clone());
     }
     v.map(ArtifactCheck::Verified).map_err(refused)
+}
+
+/// Fetches, loads and checks a Blob Storage model; its verdict is cached by the bytes'
+/// digest, so an unchanged blob is downloaded but not loaded again.
+async fn check_blob(
+    cache: &ArtifactCache,
+    blobs: Option<&ModelBlobs>,
+    ns: &str,
+    name: &str,
+    config: &ModelConfig,
+    url: &str,
+) -> Result<ArtifactCheck, Invalid> {
+    let refused = |why: String| {
+        bad(
+            "spec.model.artifact.blobUrl",
+            format!("Strategy {name}: {}: {why}", config.source),
+        )
+    };
+    let Some(blobs) = blobs else {
+        return Err(refused(
+            "this operator has no Blob Storage access (it reads models from the environment's storage account with --cloud azure and a blob:// --feed-archive); use configMap, secret or path".into(),
+        ));
+    };
+    let (container, blob) = blob_path(&blobs.endpoint, url).map_err(refused)?;
+    let bytes = blobs
+        .client
+        .get(&container, &blob)
+        .await
+        .map_err(|e| refused(format!("reading blob {container}/{blob}: {e}")))?
+        .ok_or_else(|| refused(format!("blob {container}/{blob} not found")))?;
+    if bytes.len() > BLOB_COPY_MAX {
+        return Err(refused(format!(
+            "blob {container}/{blob} is {} bytes, more than the {BLOB_COPY_MAX} a ConfigMap copy holds; put it on a volume (path)",
+            bytes.len()
+        )));
+    }
+    let object_key: ObjectKey = (Holder::Blob, ns.to_owned(), url.to_owned());
+    let version = Version {
+        uid: url.to_owned(),
+        resource_version: tradewind_core::strategy::model::sha256_hex(&bytes),
+    };
+    let expected = expectation(config, "");
+    let v = match cache.cached(&object_key, &expected, &version) {
+        Some(v) => v,
+        None => {
+            let v = verdict(config, &bytes);
+            cache.store(object_key, expected, version, v.clone());
+            v
+        }
+    };
+    v.map(|message| ArtifactCheck::FromBlob { message, bytes })
+        .map_err(refused)
 }
 
 #[cfg(test)]
@@ -351,6 +452,27 @@ mod tests {
             )])),
             ..ConfigMap::default()
         }
+    }
+
+    #[test]
+    fn a_blob_url_must_be_in_the_environments_account() {
+        let e = "https://acct.blob.core.windows.net/";
+        assert_eq!(
+            blob_path(e, "https://acct.blob.core.windows.net/models/a/b.onnx").unwrap(),
+            ("models".to_owned(), "a/b.onnx".to_owned())
+        );
+        let other = blob_path(e, "https://other.blob.core.windows.net/models/b.onnx").unwrap_err();
+        assert!(
+            other.contains("not in the environment's storage account"),
+            "{other}"
+        );
+        // A look-alike host is not the account.
+        assert!(blob_path(e, "https://acct.blob.core.windows.net.evil/m/b").is_err());
+        assert!(
+            blob_path(e, "https://acct.blob.core.windows.net/models")
+                .unwrap_err()
+                .contains("names no blob")
+        );
     }
 
     #[test]

@@ -1820,3 +1820,208 @@ async fn a_model_in_a_config_map_is_checked_mounted_and_rechecked_when_it_change
     ready_is("True", "verified".into()).await;
     operator.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_in_blob_storage_is_fetched_checked_and_copied_for_the_workers() {
+    use tradewind_azure::blob::{BlobClient, BlobOptions};
+    use tradewind_azure::transport::TransportOptions;
+    use tradewind_core::strategy::model::sha256_hex;
+    use tradewind_crds::ModelArtifact;
+    use tradewind_crds::contract::MODEL_FILE;
+    use tradewind_operator::model::{ModelBlobs, blob_copy_name};
+
+    const MODEL: &[u8] = include_bytes!("../../examples/models/spy-gbm.onnx");
+    let entra = tradewind_azure_fake::TestServer::start().expect("azure fake");
+    let azurite = tradewind_store_emulators::Azurite::start();
+    let endpoint = azurite.endpoint("devstoreaccount1");
+    // The operator's own identity (the fake's Entra signs it in).
+    let blob = BlobClient::new(
+        &endpoint,
+        entra.handle().connection().credential.clone(),
+        &TransportOptions {
+            extra_ca_pem: Some(azurite.ca_pem().as_bytes().to_vec()),
+        },
+        BlobOptions::default(),
+    )
+    .unwrap();
+    blob.create_container("models").await.unwrap();
+    blob.put("models", "spy/gbm.onnx", MODEL).await.unwrap();
+
+    let (_server, client) = cluster().await;
+    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
+    let bots: Api<TradingBot> = Api::namespaced(client.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    let mut strategy: Strategy = example("examples/models/spy-gbm.yaml");
+    let url = format!("{endpoint}models/spy/gbm.onnx");
+    strategy.spec.model.as_mut().unwrap().artifact = ModelArtifact {
+        sha256: sha256_hex(MODEL),
+        path: None,
+        config_map: None,
+        secret: None,
+        blob_url: Some(url.clone()),
+    };
+    let name = strategy.name_any();
+    strategies
+        .create(&PostParams::default(), &strategy)
+        .await
+        .unwrap();
+    let ctx = Arc::new(
+        Context::new(client.clone(), OperatorConfig::default(), Arc::new(NoCloud))
+            .with_model_blobs(ModelBlobs {
+                endpoint: endpoint.clone(),
+                client: blob.clone(),
+            }),
+    );
+    let operator = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move { controller::run(ctx, Some(NS)).await })
+    };
+    let ready_is = |status: &'static str, says: String| {
+        let strategies = strategies.clone();
+        let name = name.clone();
+        async move {
+            eventually(20, &format!("Ready {status} saying {says:?}"), || async {
+                let s = strategies.get(&name).await.ok()?;
+                let (st, message) = strategy_ready(&s)?;
+                (st == status && message.contains(&says)).then_some(message)
+            })
+            .await
+        }
+    };
+    // Re-read at a reconcile: an edit of the Strategy triggers one.
+    let touch = |timeframe: &'static str| {
+        let strategies = strategies.clone();
+        let name = name.clone();
+        async move {
+            strategies
+                .patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&serde_json::json!({"spec": {"timeframe": timeframe}})),
+                )
+                .await
+                .unwrap();
+        }
+    };
+
+    // Matching: Ready, and the checked bytes copied into a ConfigMap the Strategy owns.
+    let message = ready_is("True", format!("sha256 {}", sha256_hex(MODEL))).await;
+    assert!(message.contains(&format!("blob {url}")), "{message}");
+    let copy = config_maps.get(&blob_copy_name(&name)).await.unwrap();
+    assert_eq!(copy.binary_data.unwrap()[MODEL_FILE].0, MODEL);
+    let owner = &copy.metadata.owner_references.unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("Strategy", name.as_str())
+    );
+
+    // A bot's worker mounts the copy at the file it reads.
+    let mut bot: TradingBot = example("examples/bots/paper.yaml");
+    bot.spec.strategy_ref.name = name.clone();
+    let bot_name = bot.name_any();
+    bots.create(&PostParams::default(), &bot).await.unwrap();
+    let d = eventually(20, "the worker Deployment", || async {
+        deployments.get(&format!("{bot_name}-worker")).await.ok()
+    })
+    .await;
+    let volume = d
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .volumes
+        .unwrap()
+        .into_iter()
+        .find(|v| v.name == "model")
+        .expect("a model volume");
+    let source = volume.config_map.expect("from the copy");
+    assert_eq!(source.name, blob_copy_name(&name));
+    assert_eq!(source.items.unwrap()[0].key, MODEL_FILE);
+
+    // The blob changes to other bytes: the digest named, the Strategy named.
+    let other = [MODEL, b"tampered"].concat();
+    blob.put("models", "spy/gbm.onnx", &other).await.unwrap();
+    touch("15m").await;
+    let message = ready_is(
+        "False",
+        format!("sha256 of the artifact is {}", sha256_hex(&other)),
+    )
+    .await;
+    assert!(message.contains(&format!("Strategy {name}")), "{message}");
+    assert!(message.contains("spec.model.artifact.blobUrl"), "{message}");
+
+    // A missing blob.
+    let mut s = strategies.get(&name).await.unwrap();
+    s.spec.model.as_mut().unwrap().artifact.blob_url =
+        Some(format!("{endpoint}models/absent.onnx"));
+    strategies
+        .replace(&name, &PostParams::default(), &s)
+        .await
+        .unwrap();
+    let message = ready_is("False", "blob models/absent.onnx not found".into()).await;
+    assert!(message.contains(&format!("Strategy {name}")), "{message}");
+
+    // Another storage account is refused before any request.
+    let mut s = strategies.get(&name).await.unwrap();
+    s.spec.model.as_mut().unwrap().artifact.blob_url =
+        Some("https://elsewhere.blob.core.windows.net/models/spy/gbm.onnx".into());
+    strategies
+        .replace(&name, &PostParams::default(), &s)
+        .await
+        .unwrap();
+    ready_is(
+        "False",
+        "is not in the environment's storage account".into(),
+    )
+    .await;
+
+    // Back to the right bytes: Ready again.
+    blob.put("models", "spy/gbm.onnx", MODEL).await.unwrap();
+    let mut s = strategies.get(&name).await.unwrap();
+    s.spec.model.as_mut().unwrap().artifact.blob_url = Some(url.clone());
+    strategies
+        .replace(&name, &PostParams::default(), &s)
+        .await
+        .unwrap();
+    ready_is("True", "verified".into()).await;
+    operator.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_model_without_blob_access_is_refused_naming_the_strategy() {
+    use tradewind_core::strategy::model::sha256_hex;
+    use tradewind_crds::ModelArtifact;
+
+    const MODEL: &[u8] = include_bytes!("../../examples/models/spy-gbm.onnx");
+    let (_server, client) = cluster().await;
+    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
+    let mut strategy: Strategy = example("examples/models/spy-gbm.yaml");
+    strategy.spec.model.as_mut().unwrap().artifact = ModelArtifact {
+        sha256: sha256_hex(MODEL),
+        path: None,
+        config_map: None,
+        secret: None,
+        blob_url: Some("https://acct.blob.core.windows.net/models/m.onnx".into()),
+    };
+    let name = strategy.name_any();
+    strategies
+        .create(&PostParams::default(), &strategy)
+        .await
+        .unwrap();
+    let operator = start_operator(&client);
+    let message = eventually(20, "Ready False", || async {
+        let s = strategies.get(&name).await.ok()?;
+        let (st, message) = strategy_ready(&s)?;
+        (st == "False").then_some(message)
+    })
+    .await;
+    assert!(
+        message.contains(&format!("Strategy {name}"))
+            && message.contains("spec.model.artifact.blobUrl")
+            && message.contains("no Blob Storage access"),
+        "{message}"
+    );
+    operator.abort();
+}

@@ -16,7 +16,8 @@ pub enum Artifacts<'a> {
     /// On this machine (`backtest`, `features`): `path` sources, relative to the working
     /// directory.
     Local,
-    /// In the worker's pod: the operator mounts a ConfigMap or Secret key at this file;
+    /// In the worker's pod: the operator mounts a ConfigMap or Secret key (or its checked
+    /// copy of a Blob Storage model) at this file;
     /// `path` sources are read as they are (a volume or the image).
     Pod(&'a Path),
 }
@@ -56,10 +57,17 @@ pub fn load(
     let bytes = match (&config.source, from) {
         (ArtifactSource::Path(p), _) => read(Path::new(p))?,
         (
-            ArtifactSource::ConfigMap { .. } | ArtifactSource::Secret { .. },
+            ArtifactSource::ConfigMap { .. }
+            | ArtifactSource::Secret { .. }
+            | ArtifactSource::BlobUrl(_),
             Artifacts::Pod(file),
         ) => read(file)?,
-        (ArtifactSource::ConfigMap { .. } | ArtifactSource::Secret { .. }, Artifacts::Local) => {
+        (
+            ArtifactSource::ConfigMap { .. }
+            | ArtifactSource::Secret { .. }
+            | ArtifactSource::BlobUrl(_),
+            Artifacts::Local,
+        ) => {
             return Err(refused(
                 cfg,
                 field,
@@ -67,13 +75,6 @@ pub fn load(
                     "the model is in {} (read in the cluster); outside it, name a local copy with artifact.path",
                     config.source
                 ),
-            ));
-        }
-        (ArtifactSource::BlobUrl(_), _) => {
-            return Err(refused(
-                cfg,
-                "spec.model.artifact.blobUrl",
-                "fetching models from Blob Storage is not supported yet; use path, configMap or secret".into(),
             ));
         }
     };

@@ -270,7 +270,8 @@ fn bad_artifacts_are_refused_naming_the_strategy_and_the_field() {
         e.contains("input shape mismatch: the model's input \"features\" takes 9 features, the Strategy declares 8"),
         "{e}"
     );
-    // Not fetched yet: said so, not a silent fallback.
+    // A Blob Storage model is read in the cluster (the operator's checked copy); a local
+    // run says to name a local copy, not a silent fallback.
     let e = backtest_err(&variant(
         &dir,
         &format!("path: {MODEL}"),
@@ -278,7 +279,7 @@ fn bad_artifacts_are_refused_naming_the_strategy_and_the_field() {
     ));
     assert!(
         e.contains(
-            "spec.model.artifact.blobUrl: fetching models from Blob Storage is not supported yet"
+            "blob https://example.blob.core.windows.net/models/spy-gbm.onnx (read in the cluster); outside it, name a local copy with artifact.path"
         ),
         "{e}"
     );

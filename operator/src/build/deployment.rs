@@ -212,7 +212,7 @@ pub fn deployment(
             ..VolumeMount::default()
         });
     }
-    // A Model strategy's ConfigMap or Secret key, at the file the worker reads.
+    // A Model strategy's ConfigMap or Secret key (or Blob copy), at the file the worker reads.
     if let Some(a) = model {
         let item = |key: &str| {
             Some(vec![KeyToPath {
@@ -221,7 +221,12 @@ pub fn deployment(
                 ..KeyToPath::default()
             }])
         };
-        let volume = match (&a.config_map, &a.secret) {
+        // A Blob Storage model: the copy the operator checked (see `crate::model`).
+        let blob_copy = a.blob_url.as_ref().map(|_| tradewind_crds::KeyReference {
+            name: crate::model::blob_copy_name(&bot.spec.strategy_ref.name),
+            key: contract::MODEL_FILE.into(),
+        });
+        let volume = match (a.config_map.as_ref().or(blob_copy.as_ref()), &a.secret) {
             (Some(r), _) => Some(Volume {
                 name: "model".into(),
                 config_map: Some(ConfigMapVolumeSource {

@@ -81,6 +81,8 @@ pub struct Context {
     resync: Duration,
     /// Model strategies' artifact verdicts, by the version of the object holding each.
     pub models: crate::model::ArtifactCache,
+    /// Read access to the environment's storage account, for Blob Storage models.
+    pub model_blobs: Option<crate::model::ModelBlobs>,
 }
 
 /// Every bot, Strategy and CommissionPlan is reconciled this often even without an event. kube-runtime's Controller
@@ -112,6 +114,7 @@ impl Context {
             ready: std::sync::atomic::AtomicBool::new(false),
             resync: RESYNC_ALL,
             models: crate::model::ArtifactCache::default(),
+            model_blobs: None,
             recorder: kube::runtime::events::Recorder::new(
                 client.clone(),
                 kube::runtime::events::Reporter {
@@ -121,6 +124,12 @@ impl Context {
             ),
             client,
         }
+    }
+
+    /// Reads Blob Storage models with `blobs` (without, a `blobUrl` model is refused).
+    pub fn with_model_blobs(mut self, blobs: crate::model::ModelBlobs) -> Self {
+        self.model_blobs = Some(blobs);
+        self
     }
 
     /// Reconciles every object every `every` (default [`RESYNC_ALL`]) besides on events.

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Patch;
 use kube::runtime::controller::Action;
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use tradewind_crds::conditions::{ConditionUpdate, Status, set_condition, types};
 use tradewind_crds::{CommissionPlan, Strategy};
 
@@ -67,6 +67,27 @@ fn validity(problems: &[crate::validate::Invalid], ok: &str) -> ConditionUpdate<
     }
 }
 
+/// The ConfigMap copy of a Blob Storage model, owned by its Strategy (deleted with it).
+fn blob_copy(s: &Strategy, bytes: Vec<u8>) -> ConfigMap {
+    ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some(crate::model::blob_copy_name(&s.name_any())),
+            namespace: s.namespace(),
+            owner_references: s.controller_owner_ref(&()).map(|o| vec![o]),
+            ..Default::default()
+        },
+        binary_data: Some(
+            [(
+                tradewind_crds::contract::MODEL_FILE.to_owned(),
+                k8s_openapi::ByteString(bytes),
+            )]
+            .into_iter()
+            .collect(),
+        ),
+        ..ConfigMap::default()
+    }
+}
+
 /// Strategy: Ready and boundBots.
 pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.start("strategy");
@@ -79,8 +100,25 @@ pub async fn reconcile_strategy(s: Arc<Strategy>, ctx: Arc<Context>) -> Result<A
     let mut problems = crate::validate::strategy(&s.spec);
     let mut ok = "parameters are valid".to_owned();
     if problems.is_empty() {
-        match crate::model::check(&ctx.client, &ctx.models, &ns, &name, &s.spec).await {
+        match crate::model::check(
+            &ctx.client,
+            &ctx.models,
+            ctx.model_blobs.as_ref(),
+            &ns,
+            &name,
+            &s.spec,
+        )
+        .await
+        {
             Ok(crate::model::ArtifactCheck::NotApplicable) => {}
+            Ok(crate::model::ArtifactCheck::FromBlob { message, bytes }) => {
+                apply(
+                    &Api::<ConfigMap>::namespaced(ctx.client.clone(), &ns),
+                    &blob_copy(&s, bytes),
+                )
+                .await?;
+                ok = format!("{ok}; {message}");
+            }
             Ok(
                 crate::model::ArtifactCheck::Verified(m)
                 | crate::model::ArtifactCheck::WorkerChecks(m),

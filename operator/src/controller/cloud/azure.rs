@@ -147,6 +147,40 @@ impl AzureArgs {
         }
     }
 
+    /// Read access to the environment's storage account (the one a `blob://{account}/…`
+    /// feed archive names, at `endpoint` if given) for Blob Storage models, signed in as
+    /// the operator; `None` without a Blob archive.
+    pub fn model_blobs(
+        &self,
+        archive: Option<&str>,
+        endpoint: Option<&str>,
+    ) -> Result<Option<crate::model::ModelBlobs>, AzureConfigError> {
+        let Some(account) = archive
+            .and_then(|a| a.strip_prefix("blob://"))
+            .and_then(|rest| rest.split('/').next())
+            .filter(|a| !a.is_empty())
+        else {
+            return Ok(None);
+        };
+        let setup = |e: &dyn std::fmt::Display| AzureConfigError::Setup(e.to_string());
+        let azure = self
+            .connection
+            .connect("AzurePublic")
+            .map_err(|e| setup(&e))?;
+        let endpoint = endpoint
+            .filter(|e| !e.trim().is_empty())
+            .map(str::to_owned)
+            .unwrap_or_else(|| tradewind_azure::blob::endpoint_for(&azure.cloud, account));
+        let client = tradewind_azure::blob::BlobClient::new(
+            &endpoint,
+            azure.credential,
+            &azure.transport,
+            tradewind_azure::blob::BlobOptions::default(),
+        )
+        .map_err(|e| setup(&e))?;
+        Ok(Some(crate::model::ModelBlobs { endpoint, client }))
+    }
+
     /// Builds the Azure cloud: credential, ARM client, per-bot resources.
     pub fn build(&self, client: Client) -> Result<AzureCloud, AzureConfigError> {
         let config = self.bot_config()?;
