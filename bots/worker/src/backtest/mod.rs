@@ -4,6 +4,7 @@ pub mod archive;
 pub mod commission;
 pub mod market_data;
 pub mod summary;
+pub mod sweep;
 
 pub use tradewind_bot::instrument::{InstrumentOverrides, instrument_at};
 
