@@ -198,6 +198,19 @@ pub mod backtest {
         pub const REPORT_TO: &str = "TRADEWIND_BACKTEST_REPORT_TO";
         /// Where the summary goes (`--summary-file`).
         pub const SUMMARY_FILE: &str = "TRADEWIND_BACKTEST_SUMMARY_FILE";
+        /// A sweep's plan, [`crate::sweep::SweepPlan`] as JSON (`--sweep`).
+        pub const SWEEP: &str = "TRADEWIND_BACKTEST_SWEEP";
+        /// The pod's completion index in an Indexed Job (Kubernetes sets it; `--index`).
+        pub const COMPLETION_INDEX: &str = "JOB_COMPLETION_INDEX";
+    }
+
+    /// Annotation (and label) of an Indexed Job's pod holding its completion index.
+    pub const COMPLETION_INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
+    /// File a sweep pod writes its combinations' results to (JSON lines, one
+    /// `{"parameters": …, "summary": …}` or `{"parameters": …, "error": …}` each), in the
+    /// reports directory.
+    pub fn sweep_results_file(index: usize) -> String {
+        format!("results-{index:05}.jsonl")
     }
 
     /// The Job of a bot's backtest whose inputs hash to `hash`: `{bot}-bt-{hash}`, a DNS

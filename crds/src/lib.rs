@@ -11,6 +11,7 @@ pub mod conditions;
 pub mod contract;
 pub mod manifests;
 pub mod resolved;
+pub mod sweep;
 pub mod v1alpha1;
 #[cfg(feature = "validation")]
 pub mod validation;

@@ -254,6 +254,51 @@ pub const BACKTEST_SUCCEEDED: &str = "BacktestSucceeded";
 /// Reason of Ready when a Backtest bot's Job failed for good.
 pub const BACKTEST_FAILED: &str = "BacktestFailed";
 
+/// Reason of Ready when every combination of a sweep ran (its ranking is in the status).
+pub const SWEEP_SUCCEEDED: &str = "SweepSucceeded";
+/// Reason of Ready when a sweep ended with combinations failed or missing (named in
+/// `status.backtest.sweep`); the ranking holds those that ran.
+pub const SWEEP_INCOMPLETE: &str = "SweepIncomplete";
+
+/// Ready of a finished sweep: true with its best combination, and what failed or is
+/// missing counted.
+fn sweep_condition(
+    job: &str,
+    sweep: &tradewind_crds::SweepOutcome,
+) -> (bool, &'static str, String) {
+    let best = sweep
+        .ranking
+        .first()
+        .map(|r| {
+            let params = r
+                .parameters
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!(
+                "; best {params} ({:?} {})",
+                sweep.metric,
+                r.value.as_deref().unwrap_or("n/a")
+            )
+        })
+        .unwrap_or_default();
+    let complete = sweep.failed.is_empty() && sweep.missing.is_empty();
+    let message = format!(
+        "Job {job} ran {} of {} combinations ({} failed, {} missing){best}; see status.backtest.sweep",
+        sweep.completed,
+        sweep.combinations,
+        sweep.failed.len(),
+        sweep.missing.len()
+    );
+    let reason = if complete {
+        SWEEP_SUCCEEDED
+    } else {
+        SWEEP_INCOMPLETE
+    };
+    (true, reason, message)
+}
+
 /// The status of a Backtest bot whose backtest runs as a Job, on top of what [`compute`]
 /// made: Available and Ready say where the Job stands, `backtest` holds its summary once
 /// it succeeded (and nothing while a run of the current spec is pending or failed, so
@@ -282,6 +327,12 @@ pub fn with_backtest(
                 BACKTEST_RUNNING,
                 format!("the backtest runs as Job {job}"),
             )
+        }
+        BacktestRun::Succeeded(summary) if summary.sweep.is_some() => {
+            status.backtest = Some(summary.as_ref().clone());
+            let job = summary.job.as_deref().unwrap_or_default();
+            let sweep = summary.sweep.as_ref().expect("matched");
+            sweep_condition(job, sweep)
         }
         BacktestRun::Succeeded(summary) => {
             status.backtest = Some(summary.as_ref().clone());
@@ -320,4 +371,41 @@ pub fn with_backtest(
         );
     }
     status
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+    use tradewind_crds::{SweepFailure, SweepMetric, SweepOutcome, SweepResult};
+
+    #[test]
+    fn a_sweeps_ready_names_its_best_and_counts_what_did_not_run() {
+        let best = SweepResult {
+            parameters: [("fastPeriod".to_owned(), "5".to_owned())].into(),
+            value: Some("1.5".into()),
+            ..SweepResult::default()
+        };
+        let mut sweep = SweepOutcome {
+            metric: SweepMetric::Sharpe,
+            combinations: 2,
+            completed: 2,
+            ranking: vec![best],
+            ..SweepOutcome::default()
+        };
+        let (ready, reason, message) = sweep_condition("j", &sweep);
+        assert!(ready);
+        assert_eq!(reason, SWEEP_SUCCEEDED);
+        assert_eq!(
+            message,
+            "Job j ran 2 of 2 combinations (0 failed, 0 missing); best fastPeriod=5 (Sharpe 1.5); see status.backtest.sweep"
+        );
+        sweep.completed = 1;
+        sweep.failed.push(SweepFailure {
+            parameters: [("fastPeriod".to_owned(), "20".to_owned())].into(),
+            error: "fastPeriod must be smaller than slowPeriod".into(),
+        });
+        let (ready, reason, _) = sweep_condition("j", &sweep);
+        assert!(ready);
+        assert_eq!(reason, SWEEP_INCOMPLETE);
+    }
 }

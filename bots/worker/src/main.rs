@@ -79,6 +79,15 @@ enum Command {
         /// with the bars by time.
         #[arg(long)]
         signals: Option<PathBuf>,
+        /// A parameter sweep's plan (the operator's `sweep.json`, with --config): run the
+        /// slice of its combinations at --index, write their results as JSON lines
+        /// (`results-NNNNN.jsonl`) to --out (and --report-to), and the slice's report
+        /// to --summary-file.
+        #[arg(long, env = tradewind_crds::contract::backtest::env::SWEEP, requires = "config")]
+        sweep: Option<PathBuf>,
+        /// With --sweep: which slice (an Indexed Job's completion index).
+        #[arg(long, env = tradewind_crds::contract::backtest::env::COMPLETION_INDEX, default_value_t = 0)]
+        index: usize,
     },
     /// Write the features a Model strategy computes on market data, with a
     /// forward-return label, to a CSV for training (the rows the worker feeds its model).
@@ -356,7 +365,47 @@ fn run(cli: Cli) -> Result<()> {
             blob,
             trace_decisions,
             signals,
+            sweep,
+            index,
         } => {
+            if let Some(plan) = sweep {
+                if signals.is_some() {
+                    anyhow::bail!("--signals: a sweep runs bar strategies only");
+                }
+                let job = backtest::sweep::SliceRun {
+                    config: config.context("--sweep needs --config")?,
+                    plan,
+                    index,
+                    data,
+                    out,
+                    report_to,
+                    instrument: backtest::InstrumentOverrides {
+                        tick_size,
+                        lot_size,
+                        min_notional,
+                    },
+                    blob,
+                };
+                let result = backtest::sweep::run(&job);
+                let message = match &result {
+                    Ok(report) => {
+                        report.message(tradewind_crds::contract::backtest::MAX_TERMINATION_MESSAGE)
+                    }
+                    Err(e) => backtest::summary::error_message(e),
+                };
+                if let Some(summary_file) = summary_file {
+                    std::fs::write(&summary_file, &message)
+                        .with_context(|| format!("writing {}", summary_file.display()))?;
+                }
+                let report = result?;
+                println!(
+                    "slice {index}: {} of {} combinations ran, {} failed",
+                    report.completed,
+                    report.combinations,
+                    report.failed.len()
+                );
+                return Ok(());
+            }
             if let Some(summary_file) = summary_file {
                 if bot.len() > 1 {
                     anyhow::bail!("--summary-file takes one bot");

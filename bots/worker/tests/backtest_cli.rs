@@ -715,3 +715,81 @@ fn a_signal_strategy_backtests_on_signals_merged_with_the_bars_by_time() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("does not take signals"), "{stderr}");
 }
+
+#[test]
+fn a_sweep_slice_runs_its_combinations_and_names_the_one_that_fails() {
+    use tradewind_crds::sweep::{Combination, SliceReport, SweepPlan};
+    let dir = tmpdir("sweep");
+    let cfg = tradewind_crds::bundle::load(&[root().join(DEMO)], None)
+        .unwrap()
+        .config;
+    let config = dir.join("bot.json");
+    std::fs::write(&config, serde_json::to_string(&cfg).unwrap()).unwrap();
+    let combo = |fast: &str, slow: &str| {
+        Combination::from([
+            ("fastPeriod".to_owned(), fast.to_owned()),
+            ("slowPeriod".to_owned(), slow.to_owned()),
+        ])
+    };
+    let plan = SweepPlan {
+        metric: tradewind_crds::SweepMetric::TotalReturn,
+        per_slice: 2,
+        top: 5,
+        combinations: vec![
+            combo("5", "20"),
+            combo("10", "20"),
+            combo("20", "20"),
+            combo("10", "30"),
+        ],
+    };
+    let plan_file = dir.join("sweep.json");
+    std::fs::write(&plan_file, serde_json::to_string(&plan).unwrap()).unwrap();
+    let summary = dir.join("summary");
+    let out = bot(&[
+        "backtest",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        TRADES,
+        "--out",
+        dir.to_str().unwrap(),
+        "--sweep",
+        plan_file.to_str().unwrap(),
+        "--index",
+        "1",
+        "--summary-file",
+        summary.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: SliceReport =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(
+        (report.index, report.combinations, report.completed),
+        (1, 2, 1)
+    );
+    assert_eq!(report.top.len(), 1);
+    assert_eq!(report.top[0].parameters, combo("10", "30"));
+    assert!(report.top[0].value.is_some());
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].parameters, combo("20", "20"));
+    assert!(
+        report.failed[0]
+            .error
+            .contains("fastPeriod must be smaller than slowPeriod"),
+        "{}",
+        report.failed[0].error
+    );
+    let lines = std::fs::read_to_string(dir.join("results-00001.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["parameters"]["fastPeriod"], "20");
+    assert!(rows[0]["error"].is_string());
+    assert!(rows[1]["summary"]["finalEquity"].is_string());
+}

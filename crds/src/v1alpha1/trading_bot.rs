@@ -1,5 +1,7 @@
 //! `TradingBot`: one trading account running one strategy.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
@@ -176,6 +178,139 @@ pub struct BacktestSpec {
     /// the summary in the status is kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reports: Option<BacktestReports>,
+    /// Run every combination of these Strategy parameters (with `data`) as one Indexed
+    /// Job instead of the one backtest, and rank the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<BacktestSweep>,
+}
+
+/// Most combinations one sweep may run (the CEL rule and the operator both hold it).
+pub const MAX_SWEEP_COMBINATIONS: usize = 10_000;
+
+/// A parameter sweep: the Cartesian product of each parameter's values, run over the
+/// bot's `spec.backtest.data` with the bot's Strategy otherwise unchanged. On the bot,
+/// not the Strategy: a Strategy is shared with Paper and Live bots, and the data, the
+/// reports and the ranking (in the status) are the bot's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(size(self.parameters) > 0 ? (has(self.parameters[0].values) ? size(self.parameters[0].values) : int((double(self.parameters[0].to) - double(self.parameters[0].from)) / double(self.parameters[0].step)) + 1) : 1) * (size(self.parameters) > 1 ? (has(self.parameters[1].values) ? size(self.parameters[1].values) : int((double(self.parameters[1].to) - double(self.parameters[1].from)) / double(self.parameters[1].step)) + 1) : 1) * (size(self.parameters) > 2 ? (has(self.parameters[2].values) ? size(self.parameters[2].values) : int((double(self.parameters[2].to) - double(self.parameters[2].from)) / double(self.parameters[2].step)) + 1) : 1) * (size(self.parameters) > 3 ? (has(self.parameters[3].values) ? size(self.parameters[3].values) : int((double(self.parameters[3].to) - double(self.parameters[3].from)) / double(self.parameters[3].step)) + 1) : 1) <= 10000").message("a sweep runs at most 10000 combinations (the product of the parameters' value counts)"))]
+#[x_kube(validation = Rule::new("self.parameters.all(p, self.parameters.filter(q, q.name == p.name).size() == 1)").message("each parameter may be swept once"))]
+pub struct BacktestSweep {
+    /// The parameters and their values (1 to 4).
+    #[schemars(length(min = 1, max = 4))]
+    pub parameters: Vec<SweepParameter>,
+    /// What the ranking orders by (best first; for maxDrawdown the smallest).
+    #[serde(default)]
+    pub metric: SweepMetric,
+    /// Pods running at once.
+    #[serde(default = "default_parallelism")]
+    #[schemars(range(min = 1, max = 64))]
+    pub parallelism: i32,
+    /// Combinations listed in `status.backtest.sweep.ranking`.
+    #[serde(default = "default_top")]
+    #[schemars(range(min = 1, max = 50))]
+    pub top: u32,
+}
+
+fn default_parallelism() -> i32 {
+    2
+}
+
+fn default_top() -> u32 {
+    10
+}
+
+/// A Strategy parameter a sweep may vary (the operator refuses one the bot's Strategy
+/// type does not have).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum StrategyParameter {
+    /// SmaCross, EmaCross: `fastPeriod`.
+    FastPeriod,
+    /// SmaCross, EmaCross: `slowPeriod`.
+    SlowPeriod,
+    /// RsiReversion, BollingerReversion: `period`.
+    Period,
+    /// RsiReversion: `oversold`.
+    Oversold,
+    /// RsiReversion: `overbought`.
+    Overbought,
+    /// BollingerReversion: `stdDevs`.
+    StdDevs,
+    /// Grid: `levels`.
+    Levels,
+    /// Dca: `everyBars`.
+    EveryBars,
+    /// MarketMaker: `spreadBps`.
+    SpreadBps,
+    /// MarketMaker: `refreshBars`.
+    RefreshBars,
+}
+
+impl StrategyParameter {
+    /// The name as written in the Strategy (and the sweep).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FastPeriod => "fastPeriod",
+            Self::SlowPeriod => "slowPeriod",
+            Self::Period => "period",
+            Self::Oversold => "oversold",
+            Self::Overbought => "overbought",
+            Self::StdDevs => "stdDevs",
+            Self::Levels => "levels",
+            Self::EveryBars => "everyBars",
+            Self::SpreadBps => "spreadBps",
+            Self::RefreshBars => "refreshBars",
+        }
+    }
+}
+
+/// One swept parameter: a list of values or a range `from..=to` by `step`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.values) ? !has(self.from) && !has(self.to) && !has(self.step) : has(self.from) && has(self.to) && has(self.step)").message("give either values or from, to and step"))]
+#[x_kube(validation = Rule::new("!has(self.step) || double(self.step) > 0.0").message("step must be greater than zero"))]
+#[x_kube(validation = Rule::new("!has(self.from) || !has(self.to) || double(self.to) >= double(self.from)").message("to must not be below from"))]
+#[x_kube(validation = Rule::new("!has(self.step) || double(self.step) <= 0.0 || double(self.to) < double(self.from) || (double(self.to) - double(self.from)) / double(self.step) < 10000.0").message("a range gives at most 10000 values"))]
+pub struct SweepParameter {
+    /// The Strategy parameter.
+    pub name: StrategyParameter,
+    /// First value of a range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Decimal>,
+    /// Last value of a range (included when a whole number of steps from `from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Decimal>,
+    /// Step of a range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Decimal>,
+    /// The values, instead of a range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub values: Option<Vec<Decimal>>,
+}
+
+/// The metric a sweep ranks by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SweepMetric {
+    /// Annualised Sharpe ratio.
+    #[default]
+    Sharpe,
+    /// Total return.
+    TotalReturn,
+    /// Compound annual growth rate.
+    Cagr,
+    /// Annualised Sortino ratio.
+    Sortino,
+    /// Largest drawdown (smaller ranks higher).
+    MaxDrawdown,
+    /// Gross profit / gross loss.
+    ProfitFactor,
+    /// Winning trades / trades.
+    WinRate,
 }
 
 /// A path on a PersistentVolumeClaim of the bot's namespace.
@@ -291,6 +426,61 @@ pub struct BacktestSummary {
     /// Where report.json and report.html are (a `blob://` or claim URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<String>,
+    /// A sweep's outcome (the other fields then stay empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepOutcome>,
+}
+
+/// A sweep's ranking and what did not run: the results are complete or say which
+/// combinations are missing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepOutcome {
+    /// The metric ranked by.
+    pub metric: SweepMetric,
+    /// Combinations in the sweep.
+    pub combinations: u32,
+    /// Combinations that ran to their end.
+    pub completed: u32,
+    /// The best combinations, best first.
+    #[serde(default)]
+    pub ranking: Vec<SweepResult>,
+    /// Combinations that failed, each with its error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<SweepFailure>,
+    /// Combinations with no result at all (their pod failed for good before saying).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<BTreeMap<String, String>>,
+}
+
+/// One combination's result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepResult {
+    /// Parameter name → value.
+    pub parameters: BTreeMap<String, String>,
+    /// The ranked metric's value (absent when undefined, e.g. no trades).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Closed round trips.
+    #[serde(default)]
+    pub trades: u64,
+    /// Total return, a fraction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_return: Option<String>,
+    /// Largest drawdown, a positive fraction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_drawdown: Option<String>,
+}
+
+/// A combination that failed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepFailure {
+    /// Parameter name → value.
+    pub parameters: BTreeMap<String, String>,
+    /// Why.
+    pub error: String,
 }
 
 /// What a new Live session does when the account already holds the bot's base asset

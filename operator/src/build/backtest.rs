@@ -20,6 +20,7 @@ use tradewind_crds::contract::backtest::{
 };
 use tradewind_crds::contract::{CONFIG_DIR, CONFIG_FILE, CONFIG_PATH, env as worker_env};
 use tradewind_crds::resolved::BotConfig;
+use tradewind_crds::sweep::{COMBINATIONS_FILE, SliceReport, SweepPlan};
 use tradewind_crds::{BacktestData, BacktestReports, BacktestSummary, TradingBot};
 
 use super::{BuildError, bot_labels, child_meta, config_hash};
@@ -31,6 +32,10 @@ const SCRATCH_DIR: &str = "/tmp";
 /// Retries of a failed pod before the Job fails (a bad configuration fails every time,
 /// a lost node once).
 const BACKOFF_LIMIT: i32 = 2;
+/// Retries of a sweep's failed index (its pod failed as a whole: unreadable data, a lost
+/// node) before the index is given up and its combinations reported missing. A failing
+/// combination does not fail its pod: it is reported by name.
+const BACKOFF_LIMIT_PER_INDEX: i32 = 1;
 
 /// A Backtest bot's Job and the ConfigMap it reads.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +48,8 @@ pub struct BacktestJob {
     pub hash: String,
     /// Where the reports will be, if the bot asks for them.
     pub report: Option<String>,
+    /// A sweep's plan (the Job is then Indexed, one slice of it per index).
+    pub sweep: Option<SweepPlan>,
 }
 
 /// Value of `app.kubernetes.io/name` on a bot's backtest Jobs and pods: not the worker's,
@@ -164,9 +171,23 @@ pub fn backtest_job(
 
     let json =
         serde_json::to_string_pretty(cfg).map_err(|e| BuildError::Serialise(e.to_string()))?;
+    let mut files = BTreeMap::from([(CONFIG_FILE.to_owned(), json)]);
+    // A sweep: its combinations, checked against the Strategy, in the ConfigMap; the
+    // Job's indexes are its slices.
+    let sweep = match &spec.sweep {
+        Some(sweep) => {
+            let combinations = tradewind_crds::sweep::check(sweep, &cfg.strategy)?;
+            let (plan, slices) = SweepPlan::new(sweep, combinations);
+            let json =
+                serde_json::to_string(&plan).map_err(|e| BuildError::Serialise(e.to_string()))?;
+            files.insert(COMBINATIONS_FILE.to_owned(), json);
+            Some((plan, slices as i32, sweep.parallelism))
+        }
+        None => None,
+    };
     let config_map = ConfigMap {
         metadata: meta.clone(),
-        data: Some(BTreeMap::from([(CONFIG_FILE.to_owned(), json)])),
+        data: Some(files),
         ..ConfigMap::default()
     };
 
@@ -235,6 +256,12 @@ pub fn backtest_job(
     if let Some(to) = report_to {
         vars.push(env(contract::env::REPORT_TO, to));
     }
+    if sweep.is_some() {
+        vars.push(env(
+            contract::env::SWEEP,
+            format!("{CONFIG_DIR}/{COMBINATIONS_FILE}"),
+        ));
+    }
     let container = Container {
         name: CONTAINER.into(),
         image: Some(image.to_owned()),
@@ -260,7 +287,14 @@ pub fn backtest_job(
     let job = Job {
         metadata: meta,
         spec: Some(JobSpec {
-            backoff_limit: Some(BACKOFF_LIMIT),
+            backoff_limit: sweep.is_none().then_some(BACKOFF_LIMIT),
+            // A sweep: one index per slice, each retried on its own; every index runs
+            // even when others failed for good, so the results say which are missing.
+            completion_mode: sweep.as_ref().map(|_| "Indexed".to_owned()),
+            completions: sweep.as_ref().map(|(_, n, _)| *n),
+            parallelism: sweep.as_ref().map(|(_, n, p)| (*p).clamp(1, *n)),
+            backoff_limit_per_index: sweep.as_ref().map(|_| BACKOFF_LIMIT_PER_INDEX),
+            max_failed_indexes: sweep.as_ref().map(|(_, n, _)| *n),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
@@ -297,6 +331,7 @@ pub fn backtest_job(
         job,
         hash,
         report,
+        sweep: sweep.map(|(plan, _, _)| plan),
     }))
 }
 
@@ -394,6 +429,78 @@ pub fn outcome(job: &Job, pods: &[Pod], report: Option<&str>) -> BacktestRun {
         return BacktestRun::Failed { job: name, message };
     }
     BacktestRun::Running { job: name }
+}
+
+/// The completion index of a sweep's pod.
+fn index_of(pod: &Pod) -> Option<usize> {
+    pod.metadata
+        .annotations
+        .as_ref()?
+        .get(contract::COMPLETION_INDEX_ANNOTATION)?
+        .parse()
+        .ok()
+}
+
+/// Reads the outcome of a sweep's Indexed Job: each index's report from its succeeded
+/// pod; once the Job finished, the ranking, the failed combinations and those of
+/// indexes that failed for good (missing). Failed only when no index reported.
+pub fn sweep_outcome(
+    job: &Job,
+    pods: &[Pod],
+    plan: &SweepPlan,
+    report: Option<&str>,
+) -> BacktestRun {
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let failed = condition_true(job, "Failed");
+    let finished = failed.is_some() || condition_true(job, "Complete").is_some();
+    if !finished {
+        return BacktestRun::Running { job: name };
+    }
+    let slices = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.completions)
+        .unwrap_or_default()
+        .max(0) as usize;
+    let mut reports: BTreeMap<usize, SliceReport> = BTreeMap::new();
+    for pod in pods {
+        let (Some(index), Some((0, message))) = (index_of(pod), terminated(pod)) else {
+            continue;
+        };
+        if let Ok(r) = serde_json::from_str::<SliceReport>(message.trim()) {
+            reports.insert(index, r);
+        }
+    }
+    let missing: Vec<usize> = (0..slices).filter(|i| !reports.contains_key(i)).collect();
+    if reports.is_empty() {
+        let said = pods
+            .iter()
+            .filter(|p| terminated(p).is_some_and(|(code, m)| code != 0 && !m.trim().is_empty()))
+            .filter_map(terminated)
+            .map(|(_, m)| last_lines(&m))
+            .next();
+        let message = match (said, failed) {
+            (Some(m), _) => m,
+            (None, Some((reason, message))) => format!("{reason}: {message}"),
+            (None, None) => "the Job completed but its pods left no results".into(),
+        };
+        return BacktestRun::Failed { job: name, message };
+    }
+    let reports: Vec<SliceReport> = reports.into_values().collect();
+    let outcome = tradewind_crds::sweep::outcome(
+        &plan.combinations,
+        plan.per_slice,
+        &reports,
+        &missing,
+        plan.metric,
+        plan.top,
+    );
+    BacktestRun::Succeeded(Box::new(BacktestSummary {
+        job: Some(name),
+        report: report.map(str::to_owned),
+        sweep: Some(outcome),
+        ..BacktestSummary::default()
+    }))
 }
 
 /// A termination message as a summary.
@@ -703,6 +810,143 @@ spec:
             outcome(&job(None), &[], None),
             BacktestRun::Running {
                 job: "btc-bt-bt-00".into()
+            }
+        );
+    }
+
+    const SWEEP: &str = "{data: {url: 'https://example.com/a.csv'}, reports: {volume: {claimName: results, path: runs}}, sweep: {parameters: [{name: fastPeriod, from: '5', to: '10', step: '5'}, {name: slowPeriod, values: ['20', '30']}], metric: totalReturn, parallelism: 2, top: 3}}";
+
+    #[test]
+    fn a_sweep_is_one_indexed_job_with_its_plan_in_the_config_map() {
+        let b = bot(SWEEP);
+        let j = build(&b);
+        let spec = j.job.spec.clone().unwrap();
+        assert_eq!(spec.completion_mode.as_deref(), Some("Indexed"));
+        // 4 combinations at parallelism 2: two slices of two.
+        assert_eq!(spec.completions, Some(2));
+        assert_eq!(spec.parallelism, Some(2));
+        assert_eq!(spec.backoff_limit_per_index, Some(BACKOFF_LIMIT_PER_INDEX));
+        // Every index runs even when others failed for good.
+        assert_eq!(spec.max_failed_indexes, Some(2));
+        assert_eq!(spec.backoff_limit, None);
+        let env = env_of(&j.job);
+        assert_eq!(
+            env[contract::env::SWEEP],
+            format!("{CONFIG_DIR}/{COMBINATIONS_FILE}")
+        );
+        let data = j.config_map.data.clone().unwrap();
+        let plan: SweepPlan = serde_json::from_str(&data[COMBINATIONS_FILE]).unwrap();
+        assert_eq!(Some(&plan), j.sweep.as_ref());
+        assert_eq!(plan.per_slice, 2);
+        assert_eq!(plan.top, 3);
+        assert_eq!(plan.combinations.len(), 4);
+        assert_eq!(plan.slice(1)[0]["fastPeriod"], "10");
+        // A plain backtest of the same bot is another Job.
+        let plain = build(&bot("{data: {url: 'https://example.com/a.csv'}}"));
+        assert_ne!(plain.hash, j.hash);
+        assert_eq!(plain.job.spec.unwrap().completion_mode, None);
+        assert!(plain.sweep.is_none());
+    }
+
+    #[test]
+    fn a_sweep_of_a_parameter_the_strategy_lacks_is_refused_by_name() {
+        let b = bot(
+            "{data: {url: 'https://example.com/a.csv'}, sweep: {parameters: [{name: oversold, values: ['30']}]}}",
+        );
+        let err = backtest_job(&b, &resolve(&b), "img").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "spec.backtest.sweep: sweep parameter oversold: a SmaCross Strategy has no such parameter"
+        );
+    }
+
+    fn indexed_pod(index: usize, code: i32, message: &str) -> Pod {
+        let mut p = pod(code, message);
+        p.metadata.annotations = Some(BTreeMap::from([(
+            contract::COMPLETION_INDEX_ANNOTATION.to_owned(),
+            index.to_string(),
+        )]));
+        p
+    }
+
+    fn with_completions(mut j: Job, n: i32) -> Job {
+        j.spec = Some(JobSpec {
+            completions: Some(n),
+            ..JobSpec::default()
+        });
+        j
+    }
+
+    #[test]
+    fn a_sweeps_outcome_ranks_its_slices_and_names_the_missing() {
+        let b = bot(SWEEP);
+        let plan = build(&b).sweep.unwrap();
+        let report = |index: u32, value: &str| SliceReport {
+            index,
+            combinations: 2,
+            completed: 1,
+            top: vec![tradewind_crds::SweepResult {
+                parameters: plan.slice(index as usize)[1].clone(),
+                value: Some(value.into()),
+                ..Default::default()
+            }],
+            failed: vec![tradewind_crds::SweepFailure {
+                parameters: plan.slice(index as usize)[0].clone(),
+                error: "fastPeriod must be smaller than slowPeriod".into(),
+            }],
+        };
+        let ok = |i: u32, v: &str| indexed_pod(i as usize, 0, &report(i, v).message(4096));
+        // Still running: nothing read.
+        let running = with_completions(job(None), 2);
+        assert!(matches!(
+            sweep_outcome(&running, &[ok(0, "0.1")], &plan, None),
+            BacktestRun::Running { .. }
+        ));
+        // Complete: both slices ranked together.
+        let done = with_completions(job(Some(("Complete", "CompletionsReached"))), 2);
+        let run = sweep_outcome(
+            &done,
+            &[ok(0, "0.1"), ok(1, "0.3")],
+            &plan,
+            Some("pvc://r/x/"),
+        );
+        let BacktestRun::Succeeded(s) = run else {
+            panic!("{run:?}")
+        };
+        let o = s.sweep.unwrap();
+        assert_eq!((o.combinations, o.completed), (4, 2));
+        assert_eq!(o.ranking[0].value.as_deref(), Some("0.3"));
+        assert_eq!(o.failed.len(), 2);
+        assert!(o.missing.is_empty());
+        assert_eq!(s.report.as_deref(), Some("pvc://r/x/"));
+        // Index 1 failed for good (its pod's error, no report): its combinations missing.
+        let failed = with_completions(job(Some(("Failed", "FailedIndexes"))), 2);
+        let run = sweep_outcome(
+            &failed,
+            &[
+                ok(0, "0.1"),
+                indexed_pod(1, 1, "error: data.csv: no such file"),
+            ],
+            &plan,
+            None,
+        );
+        let BacktestRun::Succeeded(s) = run else {
+            panic!("{run:?}")
+        };
+        let o = s.sweep.unwrap();
+        assert_eq!(o.missing, plan.slice(1).to_vec());
+        // No index reported: the sweep failed, with a pod's error.
+        let run = sweep_outcome(
+            &failed,
+            &[indexed_pod(1, 1, "error: data.csv: no such file")],
+            &plan,
+            None,
+        );
+        assert_eq!(
+            run,
+            BacktestRun::Failed {
+                job: "btc-bt-bt-00".into(),
+                message: "error: data.csv: no such file".into()
             }
         );
     }

@@ -17,7 +17,7 @@ mod telemetry;
 
 pub use backtest::{
     BacktestJob, BacktestRun, backtest_job, backtest_labels, backtest_selector, outcome,
-    parse_summary,
+    parse_summary, sweep_outcome,
 };
 pub use config_map::config_map;
 pub use deployment::{CONFIG_HASH_ANNOTATION, METRICS_PORT, deployment};
@@ -159,6 +159,9 @@ pub enum BuildError {
     /// The resolved configuration could not be serialised.
     #[error("cannot serialise the resolved configuration: {0}")]
     Serialise(String),
+    /// `spec.backtest.sweep` cannot run with the bot's Strategy.
+    #[error("spec.backtest.sweep: {0}")]
+    Sweep(#[from] tradewind_crds::sweep::SweepError),
 }
 
 /// Every child object of one TradingBot, in apply order.

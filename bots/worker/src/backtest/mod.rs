@@ -5,6 +5,7 @@ pub mod commission;
 pub mod market_data;
 pub mod signals;
 pub mod summary;
+pub mod sweep;
 
 pub use tradewind_bot::instrument::{InstrumentOverrides, instrument_at};
 

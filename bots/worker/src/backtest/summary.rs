@@ -63,6 +63,7 @@ pub fn of(view: &ReportView) -> BacktestSummary {
         profit_factor: stat("profit_factor"),
         halt: view.halt.as_deref().map(|h| truncate(h, 512).to_owned()),
         report: None,
+        sweep: None,
     }
 }
 

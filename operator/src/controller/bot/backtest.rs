@@ -61,7 +61,12 @@ pub async fn ensure(
                     name: format!("pods of Job {name}"),
                     source,
                 })?;
-            build::outcome(&job, &list.items, built.report.as_deref())
+            match &built.sweep {
+                Some(plan) => {
+                    build::sweep_outcome(&job, &list.items, plan, built.report.as_deref())
+                }
+                None => build::outcome(&job, &list.items, built.report.as_deref()),
+            }
         }
         None => match match done_summary(bot, &name) {
             Some(summary) => Some(summary),

@@ -711,7 +711,10 @@ fn index_ranges(indexes: &[i64]) -> String {
 /// `parallelism` (default 1) pods run, never more than remaining completions; `suspend`
 /// deletes the active ones. Conditions `Complete`, `Failed` (`BackoffLimitExceeded`) and
 /// `Suspended`, with `startTime`, `completionTime`, `active`, `ready`, `succeeded`,
-/// `failed` and `completedIndexes`.
+/// `failed` and `completedIndexes`. Indexed with `backoffLimitPerIndex`: an index failed
+/// more often is not retried (`failedIndexes`); the Job fails (`FailedIndexes`) once every
+/// index succeeded or failed, or at once past `maxFailedIndexes`
+/// (`MaxFailedIndexesExceeded`).
 pub fn job_step(job: &Value, pods: &[&Value], now: &str) -> JobStep {
     let spec_i = |k: &str, d: i64| {
         job.pointer(&format!("/spec/{k}"))
@@ -749,6 +752,30 @@ pub fn job_step(job: &Value, pods: &[&Value], now: &str) -> JobStep {
     }
     done.sort_unstable();
     done.dedup();
+    // Indexed with `backoffLimitPerIndex`: an index whose pods failed more often is given
+    // up (`failedIndexes`), the others still run; more of them than `maxFailedIndexes`
+    // fail the Job at once.
+    let per_index = job
+        .pointer("/spec/backoffLimitPerIndex")
+        .and_then(Value::as_i64)
+        .filter(|_| indexed);
+    let mut failed_indexes: Vec<i64> = Vec::new();
+    if let Some(limit) = per_index {
+        let mut counts: std::collections::BTreeMap<i64, i64> = Default::default();
+        for p in pods.iter().filter(|p| phase(p) == "Failed") {
+            if let Some(i) = job_index(p).filter(|i| (0..completions).contains(i)) {
+                *counts.entry(i).or_default() += 1;
+            }
+        }
+        failed_indexes = counts
+            .into_iter()
+            .filter(|(i, n)| *n > limit && !done.contains(i))
+            .map(|(i, _)| i)
+            .collect();
+    }
+    let max_failed_indexes = job
+        .pointer("/spec/maxFailedIndexes")
+        .and_then(Value::as_i64);
     let complete_count = if indexed {
         done.len() as i64
     } else {
@@ -777,6 +804,21 @@ pub fn job_step(job: &Value, pods: &[&Value], now: &str) -> JobStep {
             );
             completion_time = Some(json!(now));
             step.delete = active.iter().map(|p| name_of(p)).collect();
+        } else if per_index.is_some()
+            && max_failed_indexes.is_some_and(|m| failed_indexes.len() as i64 > m)
+        {
+            set_condition(
+                "Failed",
+                "MaxFailedIndexesExceeded",
+                "Job has exceeded the specified maximal number of failed indexes",
+            );
+            step.delete = active.iter().map(|p| name_of(p)).collect();
+        } else if per_index.is_some()
+            && !failed_indexes.is_empty()
+            && (complete_count + failed_indexes.len() as i64) >= completions
+        {
+            set_condition("Failed", "FailedIndexes", "Job has failed indexes");
+            step.delete = active.iter().map(|p| name_of(p)).collect();
         } else if failed > backoff_limit {
             set_condition(
                 "Failed",
@@ -795,7 +837,9 @@ pub fn job_step(job: &Value, pods: &[&Value], now: &str) -> JobStep {
             if indexed {
                 let running: Vec<i64> = active.iter().filter_map(|p| job_index(p)).collect();
                 step.create = (0..completions)
-                    .filter(|i| !done.contains(i) && !running.contains(i))
+                    .filter(|i| {
+                        !done.contains(i) && !running.contains(i) && !failed_indexes.contains(i)
+                    })
                     .take(room as usize)
                     .map(Some)
                     .collect();
@@ -837,6 +881,9 @@ pub fn job_step(job: &Value, pods: &[&Value], now: &str) -> JobStep {
     }
     if indexed {
         status.insert("completedIndexes".into(), json!(index_ranges(&done)));
+    }
+    if per_index.is_some() {
+        status.insert("failedIndexes".into(), json!(index_ranges(&failed_indexes)));
     }
     if !conditions.is_empty() {
         status.insert("conditions".into(), Value::Array(conditions));
@@ -1081,6 +1128,43 @@ mod tests {
         assert_eq!(step.create, vec![Some(3)]);
         assert_eq!(step.status["completedIndexes"], "0,2");
         assert_eq!(index_ranges(&[0, 1, 2, 4, 6, 7]), "0-2,4,6-7");
+    }
+
+    #[test]
+    fn indexed_job_retries_each_index_on_its_own_and_names_the_failed_ones() {
+        let job = json!({"spec": {"completions": 3, "parallelism": 3, "completionMode": "Indexed",
+            "backoffLimitPerIndex": 1, "maxFailedIndexes": 3}});
+        let f0 = job_pod("j-0-a", "Failed", Some(0));
+        let p1 = job_pod("j-1-a", "Succeeded", Some(1));
+        let r2 = job_pod("j-2-a", "Running", Some(2));
+        let step = job_step(&job, &[&f0, &p1, &r2], "T");
+        assert_eq!(step.create, vec![Some(0)], "index 0 retried once");
+        assert_eq!(step.status["failedIndexes"], "");
+        // Its retry failed too: given up, the others run on.
+        let f0b = job_pod("j-0-b", "Failed", Some(0));
+        let step = job_step(&job, &[&f0, &f0b, &p1, &r2], "T");
+        assert!(step.create.is_empty());
+        assert!(step.delete.is_empty(), "index 2 keeps running");
+        assert_eq!(step.status["failedIndexes"], "0");
+        assert!(step.status.get("conditions").is_none());
+        // Every index ended: the Job failed with its failed indexes.
+        let p2 = job_pod("j-2-a", "Succeeded", Some(2));
+        let step = job_step(&job, &[&f0, &f0b, &p1, &p2], "T");
+        let c = &step.status["conditions"][0];
+        assert_eq!(
+            (c["type"].as_str(), c["reason"].as_str()),
+            (Some("Failed"), Some("FailedIndexes"))
+        );
+        assert_eq!(step.status["completedIndexes"], "1-2");
+        // Past maxFailedIndexes: failed at once, the running pods stopped.
+        let job = json!({"spec": {"completions": 3, "parallelism": 3, "completionMode": "Indexed",
+            "backoffLimitPerIndex": 0, "maxFailedIndexes": 0}});
+        let step = job_step(&job, &[&f0, &r2], "T");
+        assert_eq!(
+            step.status["conditions"][0]["reason"],
+            "MaxFailedIndexesExceeded"
+        );
+        assert_eq!(step.delete, vec!["j-2-a".to_owned()]);
     }
 
     #[test]

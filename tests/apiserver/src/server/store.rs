@@ -1699,7 +1699,13 @@ fn default_builtin(def: &ResourceDef, obj: &mut Value) {
                 spec.insert("parallelism".into(), json!(1));
             }
             spec.entry("parallelism").or_insert(json!(1));
-            spec.entry("backoffLimit").or_insert(json!(6));
+            // With a limit per index the Job's own limit is off, as in Kubernetes.
+            let backoff = if spec.contains_key("backoffLimitPerIndex") {
+                i64::from(i32::MAX)
+            } else {
+                6
+            };
+            spec.entry("backoffLimit").or_insert(json!(backoff));
             spec.entry("completionMode").or_insert(json!("NonIndexed"));
             spec.entry("suspend").or_insert(json!(false));
             // The selector by job name (the real one uses the controller uid, which does
