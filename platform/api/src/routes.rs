@@ -1535,6 +1535,8 @@ impl ApiDoc {
     pub fn json() -> String {
         let mut doc = ApiDoc::openapi();
         doc.merge(crate::signals::SignalsDoc::openapi());
+        // The merged routes get the same problem responses and security as the rest.
+        utoipa::Modify::modify(&Security, &mut doc);
         doc.to_pretty_json().unwrap_or_default()
     }
 }

@@ -97,8 +97,10 @@ pub struct SignalsDoc;
 pub struct SignalBody {
     /// The signal's identity: a repeat with the same id is the same signal (1 to 128 of
     /// `A-Z a-z 0-9 . _ : -`).
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,128}$")]
     pub id: String,
     /// `enter`, `exit` or `flatten` (`buy` and `sell`: enter and exit).
+    #[schema(value_type = ActionName)]
     pub action: String,
     /// When it was sent, ISO 8601 UTC (TradingView's `{{timenow}}`).
     pub time: String,
@@ -108,6 +110,18 @@ pub struct SignalBody {
     /// The symbol the alert fired on (TradingView's `{{ticker}}`); informative only.
     #[serde(default)]
     pub ticker: Option<String>,
+}
+
+/// The actions a signal may name (the document's view of [`SignalBody::action`]).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ActionName {
+    Enter,
+    Exit,
+    Flatten,
+    Buy,
+    Sell,
 }
 
 /// What the webhook did with a signal.

@@ -27,8 +27,8 @@ pub mod notify;
 mod record;
 mod schema;
 mod settle;
-pub mod signals;
 mod sign_in;
+pub mod signals;
 mod statement;
 
 use std::sync::Arc;
