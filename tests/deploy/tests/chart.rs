@@ -215,9 +215,15 @@ fn twctl_values_configure_azure_and_workload_identity() {
         .collect();
     let namespaces: Vec<&Value> = roles.iter().map(|r| &r["metadata"]["namespace"]).collect();
     assert_eq!(namespaces, [&json!("alice"), &json!("bob")]);
+    // get for the credentials; list and watch for the model Secrets the operator watches
+    // there (labelled), and it is told where.
     assert_eq!(
         roles[0]["rules"],
-        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}])
+    );
+    assert_eq!(
+        env_of(one(&objects, "Deployment"))["TRADEWIND_MODEL_SECRET_NAMESPACES"],
+        "alice,bob"
     );
     let bindings = objects
         .iter()
@@ -234,6 +240,15 @@ fn twctl_values_configure_azure_and_workload_identity() {
     assert!(objects.iter().any(|o| o["kind"] == "Role"
         && o["metadata"]["namespace"] == "bots"
         && o["rules"].to_string().contains("secrets")));
+    assert_eq!(
+        env_of(one(&objects, "Deployment"))["TRADEWIND_MODEL_SECRET_NAMESPACES"],
+        "bots"
+    );
+    // Without Azure the operator reads no Secret, so it watches none.
+    let no_azure = render(&json!({"credentialNamespaces": ["alice"]}), "tw", NS).expect("renders");
+    assert!(
+        !env_of(one(&no_azure, "Deployment")).contains_key("TRADEWIND_MODEL_SECRET_NAMESPACES")
+    );
     let sa = one(&objects, "ServiceAccount");
     assert_eq!(
         sa["metadata"]["annotations"]["azure.workload.identity/client-id"],
