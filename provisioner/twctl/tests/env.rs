@@ -322,6 +322,16 @@ fn full_cycle(name: &str) {
         outputs["identityClientIds"]["collector"],
         collector["properties"]["clientId"]
     );
+    // The chart deploys the collector reading the vault secret, and the cluster has the
+    // Secrets Store CSI driver's Azure provider it mounts the secret with.
+    assert_eq!(
+        helm["telemetry"],
+        serde_json::json!({"collector": {"enabled": true, "keyVault": {"enabled": true}}})
+    );
+    assert_eq!(
+        aks["properties"]["addonProfiles"]["azureKeyvaultSecretsProvider"]["enabled"],
+        true
+    );
     let collector_fic = fx
         .fake
         .resource(&format!(

@@ -267,6 +267,12 @@ pub fn outputs(
             "loadBalancerIP": ip.unwrap_or_default(),
         }}}});
     }
+    if collector_client.is_some() {
+        // The chart's collector reads the connection string from the vault as that
+        // identity (the cluster's CSI add-on is on), and the programs export to it.
+        helm_values["telemetry"] =
+            json!({"collector": {"enabled": true, "keyVault": {"enabled": true}}});
+    }
     if let Some(azure) = helm_values.get_mut("azure").and_then(Value::as_object_mut) {
         azure.extend(extra);
         if let Some(cosmos) = azure.get_mut("cosmos").and_then(Value::as_object_mut)
