@@ -51,7 +51,13 @@ fn twctl_values() -> Value {
 #[test]
 fn chart_lints_clean_with_default_and_azure_values() {
     let chart = chart_dir();
-    for values in [json!({}), twctl_values(), json!({"watchNamespace": "bots"})] {
+    let collector = json!({"telemetry": {"collector": {"enabled": true, "connectionStringSecret": {"name": "ai"}}}});
+    for values in [
+        json!({}),
+        twctl_values(),
+        json!({"watchNamespace": "bots"}),
+        collector,
+    ] {
         let report = chart_py(&["lint", chart.to_str().unwrap(), &values.to_string()]);
         assert_eq!(report["errors"], json!([]), "{report}");
         let serious: Vec<&Value> = report["messages"]
