@@ -139,6 +139,12 @@ enum Command {
         /// the workers and settlement jobs to export to (the standard variable).
         #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
         otlp_endpoint: Option<String>,
+        /// Namespaces whose model Secrets (labelled `tradewind.dev/model`) the operator
+        /// watches, comma-separated: a changed one re-checks the Strategies naming it.
+        /// Needs list and watch on Secrets there; unwatched, a model Secret is read at
+        /// each reconcile only.
+        #[arg(long, env = "TRADEWIND_MODEL_SECRET_NAMESPACES", value_delimiter = ',')]
+        model_secret_namespaces: Vec<String>,
     },
     /// Print the CustomResourceDefinitions as multi-document YAML.
     Crds,
@@ -242,6 +248,7 @@ fn run(cli: Cli) -> Result<()> {
             feed_archive_claim,
             feed_service_account,
             otlp_endpoint,
+            model_secret_namespaces,
         } => {
             // The log, and OTLP export (kube-runtime's reconcile spans and the metrics
             // below) when OTEL_EXPORTER_OTLP_ENDPOINT asks for it; flushed on return.
@@ -354,7 +361,8 @@ fn run(cli: Cli) -> Result<()> {
                     "azure" => std::sync::Arc::new(azure.build(client.clone())?),
                     _ => std::sync::Arc::new(NoCloud),
                 };
-                let mut ctx = controller::Context::new(client, settings, cloud);
+                let mut ctx = controller::Context::new(client, settings, cloud)
+                    .with_model_secret_namespaces(model_secret_namespaces);
                 if let Some(blobs) = model_blobs {
                     ctx = ctx.with_model_blobs(blobs);
                 }

@@ -94,7 +94,7 @@ fn bad(field: &str, reason: impl Into<String>) -> Invalid {
 pub enum Holder {
     /// A ConfigMap (watched).
     ConfigMap,
-    /// A Secret (read at each reconcile, never listed or watched).
+    /// A Secret (read at each reconcile; watched when labelled [`SECRET_WATCH_LABEL`]).
     Secret,
     /// A blob, by URL (fetched at each reconcile).
     Blob,
@@ -222,6 +222,16 @@ pub fn holder(spec: &StrategySpec) -> Option<(Holder, &str)> {
         (None, Some(r)) => Some((Holder::Secret, r.name.as_str())),
         _ => None,
     }
+}
+
+/// The label of a model Secret the operator watches (any value), in the namespaces it
+/// may watch Secrets in: a change re-checks the Strategies that name it.
+pub const SECRET_WATCH_LABEL: &str = "tradewind.dev/model";
+
+/// Whether `strategy` keeps its model in the Secret `name` of its namespace.
+pub fn uses_secret(strategy: &Strategy, ns: &str, name: &str) -> bool {
+    strategy.metadata.namespace.as_deref() == Some(ns)
+        && holder(&strategy.spec) == Some((Holder::Secret, name))
 }
 
 /// Whether `strategy` keeps its model in the ConfigMap `name` of its namespace.

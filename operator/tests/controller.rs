@@ -1821,6 +1821,117 @@ async fn a_model_in_a_config_map_is_checked_mounted_and_rechecked_when_it_change
     operator.abort();
 }
 
+/// A model Secret labelled `tradewind.dev/model` in a namespace the operator watches
+/// Secrets in: a change re-checks the Strategy at once (the periodic reconcile is minutes
+/// away), without the Strategy changing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_in_a_watched_secret_is_rechecked_when_it_changes() {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Secret;
+    use tradewind_core::strategy::model::sha256_hex;
+    use tradewind_crds::{KeyReference, ModelArtifact};
+    use tradewind_operator::model::SECRET_WATCH_LABEL;
+
+    const MODEL: &[u8] = include_bytes!("../../examples/models/spy-gbm.onnx");
+    let (_server, client) = cluster().await;
+    let strategies: Api<Strategy> = Api::namespaced(client.clone(), NS);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NS);
+    let data = |bytes: &[u8]| {
+        Some(
+            [("model.onnx".to_owned(), ByteString(bytes.to_vec()))]
+                .into_iter()
+                .collect(),
+        )
+    };
+    secrets
+        .create(
+            &PostParams::default(),
+            &Secret {
+                metadata: kube::api::ObjectMeta {
+                    name: Some("spy-gbm".into()),
+                    labels: Some([(SECRET_WATCH_LABEL.to_owned(), "true".to_owned())].into()),
+                    ..Default::default()
+                },
+                data: data(MODEL),
+                ..Secret::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut strategy: Strategy = example("examples/models/spy-gbm.yaml");
+    strategy.spec.model.as_mut().unwrap().artifact = ModelArtifact {
+        sha256: sha256_hex(MODEL),
+        path: None,
+        config_map: None,
+        secret: Some(KeyReference {
+            name: "spy-gbm".into(),
+            key: "model.onnx".into(),
+        }),
+        blob_url: None,
+    };
+    let name = strategy.name_any();
+    strategies
+        .create(&PostParams::default(), &strategy)
+        .await
+        .unwrap();
+    let ctx = Arc::new(
+        Context::new(client.clone(), OperatorConfig::default(), Arc::new(NoCloud))
+            .with_model_secret_namespaces(vec![NS.to_owned()]),
+    );
+    let operator = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move { controller::run(ctx, Some(NS)).await })
+    };
+    let ready_is = |status: &'static str, says: String| {
+        let strategies = strategies.clone();
+        let name = name.clone();
+        async move {
+            eventually(20, &format!("Ready {status} saying {says:?}"), || async {
+                let s = strategies.get(&name).await.ok()?;
+                let (st, message) = strategy_ready(&s)?;
+                (st == status && message.contains(&says)).then_some(message)
+            })
+            .await
+        }
+    };
+    ready_is("True", format!("sha256 {}", sha256_hex(MODEL))).await;
+    let generation = strategies.get(&name).await.unwrap().metadata.generation;
+
+    // Other bytes in the Secret: re-checked, the digest named; restored, Ready again.
+    let other = [MODEL, b"tampered"].concat();
+    let mut secret = secrets.get("spy-gbm").await.unwrap();
+    secret.data = data(&other);
+    secrets
+        .replace("spy-gbm", &PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let message = ready_is(
+        "False",
+        format!("sha256 of the artifact is {}", sha256_hex(&other)),
+    )
+    .await;
+    assert!(message.contains(&format!("Strategy {name}")), "{message}");
+    let mut secret = secrets.get("spy-gbm").await.unwrap();
+    secret.data = data(MODEL);
+    secrets
+        .replace("spy-gbm", &PostParams::default(), &secret)
+        .await
+        .unwrap();
+    ready_is("True", "verified".into()).await;
+    // Deleted: named at once.
+    secrets
+        .delete("spy-gbm", &DeleteParams::default())
+        .await
+        .unwrap();
+    ready_is("False", "Secret spy-gbm not found".into()).await;
+    assert_eq!(
+        strategies.get(&name).await.unwrap().metadata.generation,
+        generation,
+        "the Strategy itself never changed"
+    );
+    operator.abort();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_in_blob_storage_is_fetched_checked_and_copied_for_the_workers() {
     use tradewind_azure::blob::{BlobClient, BlobOptions};

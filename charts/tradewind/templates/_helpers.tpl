@@ -64,15 +64,33 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- join "," $out -}}
 {{- end -}}
 
+{{/* The OpenTelemetry Collector's name (its Deployment, Service and ConfigMap). */}}
+{{- define "tradewind.collectorName" -}}
+{{- printf "%s-otel-collector" (include "tradewind.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{/*
-OpenTelemetry variables of a workload (telemetry.otlpEndpoint set): endpoint, service
+Where the programs export: telemetry.otlpEndpoint, else the chart's collector when
+telemetry.collector.enabled, else nothing.
+*/}}
+{{- define "tradewind.otlpEndpoint" -}}
+{{- if .Values.telemetry.otlpEndpoint -}}
+{{- .Values.telemetry.otlpEndpoint -}}
+{{- else if .Values.telemetry.collector.enabled -}}
+{{- printf "http://%s.%s.svc:4318" (include "tradewind.collectorName" .) .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+OpenTelemetry variables of a workload (an endpoint set or the collector enabled): endpoint, service
 name, resource attributes, delta temporality. Call with (dict "root" . "service" NAME).
 */}}
 {{- define "tradewind.otelEnv" -}}
+{{- $endpoint := include "tradewind.otlpEndpoint" .root }}
 {{- with .root.Values.telemetry }}
-{{- if .otlpEndpoint }}
+{{- if $endpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
-  value: {{ .otlpEndpoint | quote }}
+  value: {{ $endpoint | quote }}
 - name: OTEL_SERVICE_NAME
   value: {{ $.service | quote }}
 - name: OTEL_RESOURCE_ATTRIBUTES
@@ -82,3 +100,39 @@ name, resource attributes, delta temporality. Call with (dict "root" . "service"
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The collector's configuration: OTLP/HTTP in, a memory limiter and batches, Application
+Insights out (the connection string from the environment, never written here). The
+programs export traces and metrics only.
+*/}}
+{{- define "tradewind.collectorConfig" -}}
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 0.0.0.0:4318
+processors:
+  memory_limiter:
+    check_interval: 1s
+    limit_percentage: 80
+    spike_limit_percentage: 20
+  batch: {}
+exporters:
+  azuremonitor:
+    connection_string: ${env:APPLICATIONINSIGHTS_CONNECTION_STRING}
+extensions:
+  health_check:
+    endpoint: 0.0.0.0:13133
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [memory_limiter, batch]
+      exporters: [azuremonitor]
+    metrics:
+      receivers: [otlp]
+      processors: [memory_limiter, batch]
+      exporters: [azuremonitor]
+{{- end -}}

@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
@@ -83,6 +83,8 @@ pub struct Context {
     pub models: crate::model::ArtifactCache,
     /// Read access to the environment's storage account, for Blob Storage models.
     pub model_blobs: Option<crate::model::ModelBlobs>,
+    /// Namespaces whose labelled model Secrets the Strategy controller watches.
+    pub model_secret_namespaces: Vec<String>,
 }
 
 /// Every bot, Strategy and CommissionPlan is reconciled this often even without an event. kube-runtime's Controller
@@ -115,6 +117,7 @@ impl Context {
             resync: RESYNC_ALL,
             models: crate::model::ArtifactCache::default(),
             model_blobs: None,
+            model_secret_namespaces: Vec::new(),
             recorder: kube::runtime::events::Recorder::new(
                 client.clone(),
                 kube::runtime::events::Reporter {
@@ -124,6 +127,20 @@ impl Context {
             ),
             client,
         }
+    }
+
+    /// Watches the model Secrets (labelled [`crate::model::SECRET_WATCH_LABEL`]) of
+    /// `namespaces`, where the operator may list and watch Secrets; empty names are
+    /// dropped.
+    pub fn with_model_secret_namespaces(mut self, namespaces: Vec<String>) -> Self {
+        self.model_secret_namespaces = namespaces
+            .into_iter()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .collect();
+        self.model_secret_namespaces.sort();
+        self.model_secret_namespaces.dedup();
+        self
     }
 
     /// Reads Blob Storage models with `blobs` (without, a `blobUrl` model is refused).
@@ -337,6 +354,28 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
     let strategy_controller = Controller::new(strategies, cfg.clone()).with_config(ctl_cfg.clone());
     let strategy_store = strategy_controller.store();
     let models_ctx = ctx.clone();
+    // A Model strategy's Secret, in the namespaces the operator may watch Secrets in and
+    // labelled as a model (never every Secret: credentials stay unlisted): a change
+    // re-checks the Strategies that name it (the check reads it again; unwatched, only the
+    // periodic reconcile would).
+    let mut strategy_controller = strategy_controller;
+    for ns in &ctx.model_secret_namespaces {
+        let strategy_store = strategy_store.clone();
+        strategy_controller = strategy_controller.watches(
+            Api::<Secret>::namespaced(client.clone(), ns),
+            watcher::Config::default().labels(crate::model::SECRET_WATCH_LABEL),
+            move |secret: Secret| {
+                let ns = secret.namespace().unwrap_or_default();
+                let name = secret.name_any();
+                strategy_store
+                    .state()
+                    .iter()
+                    .filter(|s| crate::model::uses_secret(s, &ns, &name))
+                    .map(|s| ObjectRef::from_obj(s.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        );
+    }
     let strategy_controller = strategy_controller
         .watches(bots.clone(), cfg.clone(), |b: TradingBot| {
             let ns = b.namespace().unwrap_or_default();

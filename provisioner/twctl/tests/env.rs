@@ -299,6 +299,75 @@ fn full_cycle(name: &str) {
         feed_fic["properties"]["subject"],
         "system:serviceaccount:tradewind-system:tradewind-feed"
     );
+
+    // The collector's identity: federated with its ServiceAccount, named in the chart's
+    // values, and allowed to read the Application Insights connection string only (a
+    // role assignment scoped to that one secret, none on the vault).
+    let collector_id = outputs["resourceIds"]["collectorIdentity"]
+        .as_str()
+        .expect("the collector identity");
+    let collector = fx
+        .fake
+        .resource(collector_id)
+        .expect("the collector identity exists");
+    assert_eq!(
+        helm["azure"]["collectorIdentity"]["clientId"],
+        collector["properties"]["clientId"]
+    );
+    assert_eq!(
+        helm["azure"]["collectorIdentity"]["serviceAccount"],
+        "tradewind-otel-collector"
+    );
+    assert_eq!(
+        outputs["identityClientIds"]["collector"],
+        collector["properties"]["clientId"]
+    );
+    // The chart deploys the collector reading the vault secret, and the cluster has the
+    // Secrets Store CSI driver's Azure provider it mounts the secret with.
+    assert_eq!(
+        helm["telemetry"],
+        serde_json::json!({"collector": {"enabled": true, "keyVault": {"enabled": true}}})
+    );
+    assert_eq!(
+        aks["properties"]["addonProfiles"]["azureKeyvaultSecretsProvider"]["enabled"],
+        true
+    );
+    let collector_fic = fx
+        .fake
+        .resource(&format!(
+            "{collector_id}/federatedIdentityCredentials/tradewind-system-tradewind-otel-collector"
+        ))
+        .expect("the collector's federated credential");
+    assert_eq!(collector_fic["properties"]["issuer"], issuer);
+    assert_eq!(
+        collector_fic["properties"]["subject"],
+        "system:serviceaccount:tradewind-system:tradewind-otel-collector"
+    );
+    let vault = outputs["resourceIds"]["keyVault"].as_str().unwrap();
+    let collector_grants: Vec<(String, Value)> = fx
+        .fake
+        .resources_under(vault)
+        .into_iter()
+        .filter(|(id, r)| {
+            id.contains("/providers/Microsoft.Authorization/roleAssignments/")
+                && r["properties"]["principalId"] == collector["properties"]["principalId"]
+        })
+        .collect();
+    assert_eq!(collector_grants.len(), 1, "{collector_grants:#?}");
+    let (grant_id, grant) = &collector_grants[0];
+    assert!(
+        grant_id.starts_with(&format!(
+            "{vault}/secrets/appinsights-connection-string/providers/Microsoft.Authorization/roleAssignments/"
+        )),
+        "{grant_id}"
+    );
+    assert!(
+        grant["properties"]["roleDefinitionId"]
+            .as_str()
+            .unwrap()
+            .ends_with("/4633458b-17de-408a-b874-0445c86b69e6"),
+        "Key Vault Secrets User: {grant:#?}"
+    );
     let principal = &feed["properties"]["principalId"];
     let grants: Vec<(String, Value)> = fx
         .fake
@@ -556,10 +625,10 @@ fn interrupted_apply_resumes_without_duplicates() {
         .as_array()
         .unwrap()
         .len();
-    // The cluster and what needs its outputs (three federated credentials: operator,
-    // platform, feed; the kubelet's AcrPull) cannot finish while the cluster's operation
-    // is held.
-    let blocked = 5;
+    // The cluster and what needs its outputs (four federated credentials: operator,
+    // platform, feed, collector; the kubelet's AcrPull) cannot finish while the cluster's
+    // operation is held.
+    let blocked = 6;
     fx.fake.hold("managedClusters");
     let mut child = fx
         .command(&["env", "apply", "-f", spec])

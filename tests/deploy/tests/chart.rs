@@ -51,7 +51,13 @@ fn twctl_values() -> Value {
 #[test]
 fn chart_lints_clean_with_default_and_azure_values() {
     let chart = chart_dir();
-    for values in [json!({}), twctl_values(), json!({"watchNamespace": "bots"})] {
+    let collector = json!({"telemetry": {"collector": {"enabled": true, "connectionStringSecret": {"name": "ai"}}}});
+    for values in [
+        json!({}),
+        twctl_values(),
+        json!({"watchNamespace": "bots"}),
+        collector,
+    ] {
         let report = chart_py(&["lint", chart.to_str().unwrap(), &values.to_string()]);
         assert_eq!(report["errors"], json!([]), "{report}");
         let serious: Vec<&Value> = report["messages"]
@@ -215,9 +221,15 @@ fn twctl_values_configure_azure_and_workload_identity() {
         .collect();
     let namespaces: Vec<&Value> = roles.iter().map(|r| &r["metadata"]["namespace"]).collect();
     assert_eq!(namespaces, [&json!("alice"), &json!("bob")]);
+    // get for the credentials; list and watch for the model Secrets the operator watches
+    // there (labelled), and it is told where.
     assert_eq!(
         roles[0]["rules"],
-        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}])
+    );
+    assert_eq!(
+        env_of(one(&objects, "Deployment"))["TRADEWIND_MODEL_SECRET_NAMESPACES"],
+        "alice,bob"
     );
     let bindings = objects
         .iter()
@@ -234,6 +246,15 @@ fn twctl_values_configure_azure_and_workload_identity() {
     assert!(objects.iter().any(|o| o["kind"] == "Role"
         && o["metadata"]["namespace"] == "bots"
         && o["rules"].to_string().contains("secrets")));
+    assert_eq!(
+        env_of(one(&objects, "Deployment"))["TRADEWIND_MODEL_SECRET_NAMESPACES"],
+        "bots"
+    );
+    // Without Azure the operator reads no Secret, so it watches none.
+    let no_azure = render(&json!({"credentialNamespaces": ["alice"]}), "tw", NS).expect("renders");
+    assert!(
+        !env_of(one(&no_azure, "Deployment")).contains_key("TRADEWIND_MODEL_SECRET_NAMESPACES")
+    );
     let sa = one(&objects, "ServiceAccount");
     assert_eq!(
         sa["metadata"]["annotations"]["azure.workload.identity/client-id"],
@@ -1083,4 +1104,270 @@ fn internal_load_balancer_and_otlp_endpoint_reach_the_workloads() {
     )
     .unwrap_err();
     assert!(err.contains("loadBalancerIP"), "{err}");
+}
+
+/// The collector's object of `kind` (all are named `<release>-otel-collector`, the
+/// ServiceAccount aside).
+fn collector_object<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+    of_kind(objects, kind)
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == "tw-tradewind-otel-collector")
+        .unwrap_or_else(|| panic!("the collector's {kind}"))
+}
+
+/// `telemetry.collector`: an OpenTelemetry Collector that receives the programs' OTLP and
+/// exports to Application Insights, its connection string read from a Secret, never from
+/// values; the programs export to it when no endpoint is set.
+#[test]
+fn the_collector_exports_to_application_insights_with_a_connection_string_from_a_secret() {
+    // The connection string needs exactly one source, and is never a value.
+    let err = render(
+        &json!({"telemetry": {"collector": {"enabled": true}}}),
+        "tw",
+        NS,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("telemetry.collector") && err.contains("connectionStringSecret.name"),
+        "{err}"
+    );
+    let err = render(
+        &json!({"telemetry": {"collector": {"enabled": true,
+            "connectionStringSecret": {"name": "appinsights"}, "keyVault": {"enabled": true}}}}),
+        "tw",
+        NS,
+    )
+    .unwrap_err();
+    assert!(err.contains("not both"), "{err}");
+    let err = render(
+        &json!({"telemetry": {"collector": {"enabled": true,
+            "connectionString": "InstrumentationKey=00000000-0000-0000-0000-000000000000"}}}),
+        "tw",
+        NS,
+    )
+    .unwrap_err();
+    assert!(err.contains("connectionString"), "{err}");
+
+    let values = json!({
+        "platform": {"serve": {"enabled": true}},
+        "telemetry": {"collector": {"enabled": true, "connectionStringSecret": {"name": "appinsights"}}},
+    });
+    let objects = render(&values, "tw", NS).expect("renders");
+    assert!(
+        of_kind(&objects, "Secret").is_empty(),
+        "the chart writes no Secret"
+    );
+    assert!(of_kind(&objects, "SecretProviderClass").is_empty());
+
+    let d = collector_object(&objects, "Deployment");
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "tw-tradewind-otel-collector");
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    let c = &pod["containers"][0];
+    assert_eq!(
+        c["image"],
+        "docker.io/otel/opentelemetry-collector-contrib:0.116.0"
+    );
+    assert_eq!(c["args"], json!(["--config=/conf/collector.yaml"]));
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(c["resources"]["limits"]["memory"], "512Mi");
+    assert_eq!(c["resources"]["requests"]["cpu"], "100m");
+    let env = env_of(d);
+    assert_eq!(
+        env["APPLICATIONINSIGHTS_CONNECTION_STRING"],
+        json!({"secretKeyRef": {"name": "appinsights", "key": "connection-string"}})
+    );
+    assert_eq!(
+        env["GOMEMLIMIT"]["resourceFieldRef"]["resource"],
+        "limits.memory"
+    );
+    let sa = of_kind(&objects, "ServiceAccount")
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == "tw-tradewind-otel-collector")
+        .expect("the collector's ServiceAccount");
+    assert!(
+        sa["metadata"]["annotations"]["azure.workload.identity/client-id"].is_null(),
+        "no identity: {sa}"
+    );
+
+    let svc = collector_object(&objects, "Service");
+    assert_eq!(
+        svc["spec"]["ports"],
+        json!([{"name": "otlp-http", "port": 4318, "targetPort": "otlp-http", "protocol": "TCP"}])
+    );
+    assert_eq!(
+        svc["spec"]["selector"],
+        d["spec"]["selector"]["matchLabels"]
+    );
+    let pod_labels = d["spec"]["template"]["metadata"]["labels"]
+        .as_object()
+        .unwrap();
+    for (k, v) in svc["spec"]["selector"].as_object().unwrap() {
+        assert_eq!(pod_labels.get(k), Some(v), "the Service selects the pods");
+    }
+
+    // The configuration: every pipeline names receivers, processors and exporters that
+    // are defined, the exporter is Azure Monitor's, its connection string the variable.
+    let cm = collector_object(&objects, "ConfigMap");
+    let config: Value =
+        serde_saphyr::from_str(cm["data"]["collector.yaml"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        config["receivers"]["otlp"]["protocols"]["http"]["endpoint"],
+        "0.0.0.0:4318"
+    );
+    assert_eq!(
+        config["exporters"]["azuremonitor"]["connection_string"],
+        "${env:APPLICATIONINSIGHTS_CONNECTION_STRING}"
+    );
+    let pipelines = config["service"]["pipelines"].as_object().unwrap();
+    assert_eq!(
+        pipelines.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["metrics", "traces"]
+    );
+    for (name, pipeline) in pipelines {
+        for section in ["receivers", "processors", "exporters"] {
+            let used = pipeline[section].as_array().unwrap();
+            assert!(!used.is_empty() || section == "processors", "{name}");
+            for component in used {
+                let component = component.as_str().unwrap();
+                assert!(
+                    config[section].get(component).is_some(),
+                    "pipeline {name} names {section} {component}, which is not defined"
+                );
+            }
+        }
+        assert_eq!(pipeline["exporters"], json!(["azuremonitor"]), "{name}");
+        assert_eq!(
+            pipeline["processors"].as_array().unwrap().last(),
+            Some(&json!("batch"))
+        );
+    }
+    for extension in config["service"]["extensions"].as_array().unwrap() {
+        assert!(
+            config["extensions"]
+                .get(extension.as_str().unwrap())
+                .is_some()
+        );
+    }
+    let probe_port = &c["readinessProbe"]["httpGet"]["port"];
+    let health = c["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| &p["name"] == probe_port)
+        .expect("the probe's port");
+    assert!(
+        config["extensions"]["health_check"]["endpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{}", health["containerPort"]))
+    );
+
+    // With no endpoint set, the operator (which passes it to every worker and settlement
+    // job) and the platform export to the collector's Service; the operator's
+    // NetworkPolicy opens the port; the collector's own lets OTLP in from any namespace.
+    let endpoint = "http://tw-tradewind-otel-collector.tradewind-system.svc:4318";
+    for name in ["tw-tradewind", "tw-tradewind-platform"] {
+        let d = of_kind(&objects, "Deployment")
+            .into_iter()
+            .find(|d| d["metadata"]["name"] == name)
+            .expect(name);
+        assert_eq!(env_of(d)["OTEL_EXPORTER_OTLP_ENDPOINT"], endpoint, "{name}");
+    }
+    let np = of_kind(&objects, "NetworkPolicy")
+        .into_iter()
+        .find(|n| n["metadata"]["name"] == "tw-tradewind")
+        .unwrap();
+    assert!(
+        np["spec"]["egress"][1]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["port"] == 4318)
+    );
+    let cnp = collector_object(&objects, "NetworkPolicy");
+    assert_eq!(
+        cnp["spec"]["podSelector"]["matchLabels"],
+        d["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(
+        cnp["spec"]["ingress"],
+        json!([{"ports": [{"port": 4318, "protocol": "TCP"}], "from": [{"namespaceSelector": {}}]}])
+    );
+
+    // A set endpoint wins over the chart's collector.
+    let mut explicit = values.clone();
+    explicit["telemetry"]["otlpEndpoint"] = json!("http://otel.monitoring:4318");
+    let objects = render(&explicit, "tw", NS).expect("renders");
+    for d in of_kind(&objects, "Deployment") {
+        if d["metadata"]["name"] != "tw-tradewind-otel-collector" {
+            assert_eq!(
+                env_of(d)["OTEL_EXPORTER_OTLP_ENDPOINT"],
+                "http://otel.monitoring:4318"
+            );
+        }
+    }
+}
+
+/// With the values twctl writes, the collector reads the vault's connection-string secret
+/// through the Secrets Store CSI driver, signed in as its own identity.
+#[test]
+fn the_collector_reads_twctls_vault_secret_as_its_own_identity() {
+    let mut values = twctl_values();
+    values["azure"]["applicationInsights"] = json!({"connectionStringSecret": {
+        "vaultUri": "https://tw-prod-kv.vault.azure.net/", "name": "appinsights-connection-string"}});
+    values["telemetry"] = json!({"collector": {"enabled": true, "keyVault": {"enabled": true}}});
+    // No collector identity: nothing may read the secret.
+    let err = render(&values, "tw", NS).unwrap_err();
+    assert!(err.contains("azure.collectorIdentity.clientId"), "{err}");
+
+    values["azure"]["collectorIdentity"] = json!({"clientId": "66666666-7777-8888-9999-000000000000",
+        "name": "tw-collector", "serviceAccount": "tradewind-otel-collector"});
+    let objects = render(&values, "tw", NS).expect("renders");
+    let spc = collector_object(&objects, "SecretProviderClass");
+    assert_eq!(spc["apiVersion"], "secrets-store.csi.x-k8s.io/v1");
+    let params = &spc["spec"]["parameters"];
+    assert_eq!(spc["spec"]["provider"], "azure");
+    assert_eq!(params["usePodIdentity"], "false");
+    assert_eq!(params["clientID"], "66666666-7777-8888-9999-000000000000");
+    assert_eq!(params["keyvaultName"], "tw-prod-kv");
+    assert_eq!(params["tenantId"], "55555555-6666-7777-8888-999999999999");
+    assert_eq!(params["cloudName"], "AzurePublicCloud");
+    let objects_param: Value = serde_saphyr::from_str(params["objects"].as_str().unwrap()).unwrap();
+    let object: Value =
+        serde_saphyr::from_str(objects_param["array"][0].as_str().unwrap()).unwrap();
+    assert_eq!(
+        object,
+        json!({"objectName": "appinsights-connection-string", "objectType": "secret"})
+    );
+    let synced = &spc["spec"]["secretObjects"][0];
+    assert_eq!(
+        synced["data"],
+        json!([{"objectName": "appinsights-connection-string", "key": "connection-string"}])
+    );
+
+    let d = collector_object(&objects, "Deployment");
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "tradewind-otel-collector");
+    assert_eq!(
+        pod["volumes"][1]["csi"],
+        json!({"driver": "secrets-store.csi.k8s.io", "readOnly": true,
+               "volumeAttributes": {"secretProviderClass": "tw-tradewind-otel-collector"}})
+    );
+    assert_eq!(
+        env_of(d)["APPLICATIONINSIGHTS_CONNECTION_STRING"],
+        json!({"secretKeyRef": {"name": synced["secretName"], "key": "connection-string"}})
+    );
+    let sa = of_kind(&objects, "ServiceAccount")
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == "tradewind-otel-collector")
+        .expect("the federated ServiceAccount");
+    assert_eq!(
+        sa["metadata"]["annotations"]["azure.workload.identity/client-id"],
+        "66666666-7777-8888-9999-000000000000"
+    );
+    assert!(of_kind(&objects, "Secret").is_empty());
 }

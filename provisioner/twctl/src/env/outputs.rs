@@ -31,7 +31,7 @@ pub struct Outputs {
     pub resource_ids: BTreeMap<String, String>,
     /// Service endpoints.
     pub endpoints: BTreeMap<String, String>,
-    /// Client IDs of the operator's and the platform's identities.
+    /// Client IDs of the environment's identities (operator, platform, feed, collector).
     pub identity_client_ids: BTreeMap<String, String>,
     /// The AKS OIDC issuer URL.
     pub oidc_issuer_url: Option<String>,
@@ -109,6 +109,7 @@ pub fn outputs(
         ("frontDoor", &ids.front_door),
         ("actionGroup", &ids.action_group),
         ("feedIdentity", &ids.feed_identity),
+        ("collectorIdentity", &ids.collector_identity),
     ] {
         if let Some(id) = id {
             put(k, id);
@@ -170,6 +171,20 @@ pub fn outputs(
             }),
         );
         feed_client = Some(client);
+    }
+    let mut collector_client = None;
+    if let (Some(cid), Some(spec)) = (&ids.collector_identity, &s.identities.collector) {
+        let client = need(cid, "/properties/clientId", "clientId")?;
+        // The chart annotates the collector's ServiceAccount with it (workload identity).
+        extra.insert(
+            "collectorIdentity".into(),
+            json!({
+                "clientId": client,
+                "name": cid.name(),
+                "serviceAccount": spec.service_accounts.first().map(|sa| sa.name.clone()).unwrap_or_default(),
+            }),
+        );
+        collector_client = Some(client);
     }
     if let (Some(id), Some(pg), Some(pid)) = (&ids.postgres, &s.postgres, &ids.platform_identity) {
         let host = need(
@@ -252,6 +267,12 @@ pub fn outputs(
             "loadBalancerIP": ip.unwrap_or_default(),
         }}}});
     }
+    if collector_client.is_some() {
+        // The chart's collector reads the connection string from the vault as that
+        // identity (the cluster's CSI add-on is on), and the programs export to it.
+        helm_values["telemetry"] =
+            json!({"collector": {"enabled": true, "keyVault": {"enabled": true}}});
+    }
     if let Some(azure) = helm_values.get_mut("azure").and_then(Value::as_object_mut) {
         azure.extend(extra);
         if let Some(cosmos) = azure.get_mut("cosmos").and_then(Value::as_object_mut)
@@ -266,6 +287,9 @@ pub fn outputs(
     }
     if let Some(c) = feed_client {
         identity_client_ids.insert("feed".into(), c);
+    }
+    if let Some(c) = collector_client {
+        identity_client_ids.insert("collector".into(), c);
     }
     Ok(Outputs {
         environment: env.metadata.name.clone(),

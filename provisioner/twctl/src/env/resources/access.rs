@@ -149,6 +149,18 @@ pub(super) fn role_assignments(b: &Builder) -> Vec<Resource> {
             principal_id(feed),
         ));
     }
+    if let (Some(collector), Some(_)) = (&b.ids.collector_identity, &b.ids.app_insights) {
+        // The collector reads the Application Insights connection string: that secret
+        // only (a secret-scoped assignment), not the vault's other secrets.
+        grants.push((
+            b.ids
+                .key_vault
+                .child("secrets", super::operations::APP_INSIGHTS_SECRET),
+            roles::KEY_VAULT_SECRETS_USER,
+            collector.clone(),
+            principal_id(collector),
+        ));
+    }
     let conditional = [b.ids.key_vault.clone(), b.ids.service_bus.clone()]
         .into_iter()
         .map(|scope| {

@@ -95,6 +95,16 @@ pub(super) fn cluster(b: &Builder) -> Resource {
             }
         }),
     );
+    if b.ids.collector_identity.is_some() {
+        // The Secrets Store CSI driver's Azure provider: the telemetry collector mounts the
+        // Application Insights connection string from Key Vault as its own identity.
+        r.desired["properties"]["addonProfiles"] = json!({
+            "azureKeyvaultSecretsProvider": {
+                "enabled": true,
+                "config": {"enableSecretRotation": "true"},
+            }
+        });
+    }
     if let Some(vnet) = &b.ids.vnet {
         // Azure CNI overlay: nodes in the AKS subnet, pods and services in ranges outside
         // the VNet (so they never collide with private endpoint addresses).

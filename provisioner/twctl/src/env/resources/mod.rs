@@ -301,6 +301,8 @@ pub struct Ids {
     pub action_group: Option<ResourceId>,
     /// The market-data feeds' identity.
     pub feed_identity: Option<ResourceId>,
+    /// The telemetry collector's identity.
+    pub collector_identity: Option<ResourceId>,
 }
 
 impl Ids {
@@ -376,6 +378,13 @@ impl Ids {
                 .as_ref()
                 .map(|a| p("Microsoft.Insights", "actionGroups", &a.action_group)),
             feed_identity: s.identities.feed.as_ref().map(|i| {
+                p(
+                    "Microsoft.ManagedIdentity",
+                    "userAssignedIdentities",
+                    &i.name,
+                )
+            }),
+            collector_identity: s.identities.collector.as_ref().map(|i| {
                 p(
                     "Microsoft.ManagedIdentity",
                     "userAssignedIdentities",

@@ -1,5 +1,5 @@
-//! The identity family: the operator's, the platform's and the market-data feed's
-//! user-assigned identities and the service accounts federated with them. (Workers have no environment identity: the
+//! The identity family: the operator's, the platform's, the market-data feed's and the
+//! telemetry collector's user-assigned identities and the service accounts federated with them. (Workers have no environment identity: the
 //! operator gives each bot its own.)
 
 use serde::{Deserialize, Serialize};
@@ -25,9 +25,13 @@ pub struct IdentitiesSpec {
     /// market-data container and the archive container, and nothing else.
     #[serde(default)]
     pub feed: Option<IdentitySpec>,
+    /// The OpenTelemetry Collector's identity: with `spec.monitoring.applicationInsights`,
+    /// it may read the Application Insights connection-string secret, and nothing else.
+    #[serde(default)]
+    pub collector: Option<IdentitySpec>,
 }
 
-/// `spec.identities.operator` / `.platform` / `.feed`.
+/// `spec.identities.operator` / `.platform` / `.feed` / `.collector`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct IdentitySpec {
@@ -92,6 +96,18 @@ impl IdentitiesSpec {
                 return Err(c.invalid(
                     "spec.identities.feed.name",
                     "must differ from the operator's and the platform's identities (the feed's may write market data only)",
+                ));
+            }
+        }
+        if let Some(col) = &self.collector {
+            col.check(c, "collector")?;
+            let others = std::iter::once(&self.operator)
+                .chain(self.platform.as_ref())
+                .chain(self.feed.as_ref());
+            if others.into_iter().any(|o| o.name == col.name) {
+                return Err(c.invalid(
+                    "spec.identities.collector.name",
+                    "must differ from the other identities (the collector's may read the Application Insights connection string only)",
                 ));
             }
         }

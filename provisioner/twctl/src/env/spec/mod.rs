@@ -540,6 +540,16 @@ impl EnvironmentSpec {
         if let Some(a) = &self.alerts {
             a.check(c, self.monitoring.is_some())?;
         }
+        let app_insights = self
+            .monitoring
+            .as_ref()
+            .is_some_and(|m| m.application_insights.is_some());
+        if self.identities.collector.is_some() && !app_insights {
+            return Err(c.invalid(
+                "spec.identities.collector",
+                "needs spec.monitoring.applicationInsights: the collector's identity may read its connection string only",
+            ));
+        }
         Ok(())
     }
 
@@ -874,6 +884,11 @@ mod tests {
                 "spec.identities.platform.name",
             ),
             (
+                "    collector:\n      name: tradewind-prod-collector",
+                "    collector:\n      name: tradewind-prod-feed",
+                "spec.identities.collector.name",
+            ),
+            (
                 "    feed:\n      name: tradewind-prod-feed",
                 "    feed:\n      name: tradewind-prod-platform",
                 "spec.identities.feed.name",
@@ -917,6 +932,16 @@ mod tests {
             .to_string();
         assert!(
             err.starts_with("prod.yaml: spec.identities.feed: "),
+            "{err}"
+        );
+        // The collector's identity reads the connection string only: none without
+        // Application Insights.
+        let no_app_insights = prod.replace("    applicationInsights: tradewind-prod-ai\n", "");
+        let err = Environment::parse("prod.yaml", &no_app_insights)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("prod.yaml: spec.identities.collector: "),
             "{err}"
         );
         // Alerts need the workspace.
