@@ -13,6 +13,7 @@ use axum::routing::{get, post, put};
 use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tradewind_charts::lttb;
 use tradewind_core::data::time::{format_iso8601, parse_iso8601};
 use tradewind_core::fixed::Money;
 use tradewind_ledger::StatementKind;
@@ -32,6 +33,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 const MAX_LIMIT: u32 = 1000;
 /// The most equity snapshots one performance answer reads.
 const MAX_SNAPSHOTS: i64 = 200_000;
+/// The most points a performance curve may be reduced to (`points`).
+const MAX_POINTS: u32 = 10_000;
 /// A range's length when `from` is not given: 30 days.
 const DEFAULT_RANGE: i64 = 30 * 86_400 * 1_000_000_000;
 
@@ -72,10 +75,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Q<T> {
             .map(|q| Q(q.0))
             .map_err(|e| {
                 let text = e.body_text();
-                let field = named_field(&text).unwrap_or_else(|| "query".into());
+                let field = named_field(&text)
+                    .or_else(|| query_field(&text))
+                    .unwrap_or_else(|| "query".into());
                 ApiError::invalid(field, text)
             })
     }
+}
+
+/// The parameter a query string's refusal names: axum's text is `Failed to deserialize
+/// query string: points: invalid digit found in string`.
+fn query_field(text: &str) -> Option<String> {
+    let rest = text.split_once("query string: ")?.1;
+    let (name, _) = rest.split_once(": ")?;
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then(|| name.to_owned())
 }
 
 /// A JSON body; unknown fields are refused, the field at fault named.
@@ -430,7 +444,7 @@ pub struct Point {
 pub struct Curve {
     /// The currency.
     pub currency: String,
-    /// The points, in time order.
+    /// The points, in time order (at most `points` of them when asked).
     pub points: Vec<Point>,
     /// Decimal: the last point's equity less the first's.
     pub pnl: String,
@@ -516,18 +530,23 @@ impl utoipa::ToSchema for Instant {}
 /// [`Instant`]'s pattern.
 const INSTANT_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$";
 
-/// A time range: `from` inclusive, `to` exclusive (RFC 3339 or a date); 30 days up to
-/// now when not given.
+/// A performance range: `from` inclusive, `to` exclusive (RFC 3339 or a date); 30 days
+/// up to now when not given. `points` bounds the curve's length.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct RangeQuery {
+pub struct PerformanceQuery {
     /// Start (inclusive).
     #[param(value_type = Option<Instant>)]
     pub from: Option<String>,
     /// End (exclusive).
     #[param(value_type = Option<Instant>)]
     pub to: Option<String>,
+    /// At most this many points per curve, 2 to 10000 (every snapshot when absent),
+    /// chosen by largest-triangle-three-buckets: the first and last are kept and the
+    /// curve keeps its shape. PnL and drawdown are still computed from every snapshot.
+    #[param(minimum = 2, maximum = 10000)]
+    pub points: Option<u32>,
 }
 
 /// A page of history.
@@ -698,18 +717,48 @@ fn money(what: &str, text: &str) -> Result<Money, ApiError> {
     })
 }
 
-fn curve(currency: String, points: Vec<(i64, Money)>) -> Result<Curve, ApiError> {
+/// `points`, checked: 2 to [`MAX_POINTS`].
+fn points_of(points: Option<u32>) -> Result<Option<usize>, ApiError> {
+    match points {
+        None => Ok(None),
+        Some(n @ 2..=MAX_POINTS) => Ok(Some(n as usize)),
+        Some(n) => Err(ApiError::invalid(
+            "points",
+            format!("{n}: must be 2 to {MAX_POINTS}"),
+        )),
+    }
+}
+
+/// The curve's answer: PnL and drawdown from every point; the points returned reduced to
+/// at most `max` by largest-triangle-three-buckets (first and last kept) when given.
+fn curve(
+    currency: String,
+    points: Vec<(i64, Money)>,
+    max: Option<usize>,
+) -> Result<Curve, ApiError> {
     let s = perf::summarize(&points)
         .ok_or_else(|| ApiError::Unavailable("the equity curve overflows".into()))?;
+    let point = |ts: i64, m: Money| Point {
+        ts: format_iso8601(ts),
+        equity: m.to_string(),
+    };
+    let shown: Vec<Point> = match max {
+        Some(max) if points.len() > max => {
+            let indexed: Vec<lttb::Point<Money>> = points
+                .iter()
+                .zip(0u64..)
+                .map(|(&(ts, value), index)| lttb::Point { index, ts, value })
+                .collect();
+            lttb::lttb(&indexed, max, Money::as_f64)
+                .into_iter()
+                .map(|p| point(p.ts, p.value))
+                .collect()
+        }
+        _ => points.iter().map(|&(ts, m)| point(ts, m)).collect(),
+    };
     Ok(Curve {
         currency,
-        points: points
-            .iter()
-            .map(|(ts, m)| Point {
-                ts: format_iso8601(*ts),
-                equity: m.to_string(),
-            })
-            .collect(),
+        points: shown,
         pnl: s.pnl.to_string(),
         max_drawdown: s.max_drawdown.to_string(),
         max_drawdown_ratio: s.max_drawdown_ratio.map(|r| r.to_string()),
@@ -1147,9 +1196,10 @@ async fn performance_of(
     api: &Api,
     account: &str,
     bot: Option<&str>,
-    q: &RangeQuery,
+    q: &PerformanceQuery,
 ) -> R<Performance> {
     let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
+    let max = points_of(q.points)?;
     let rows = api
         .ledger
         .snapshots(account, bot, from, to, MAX_SNAPSHOTS + 1)
@@ -1172,7 +1222,7 @@ async fn performance_of(
     for (currency, snaps) in by_currency {
         let points = perf::account_curve(&snaps)
             .ok_or_else(|| ApiError::Unavailable("the equity curve overflows".into()))?;
-        curves.push(curve(currency, points)?);
+        curves.push(curve(currency, points, max)?);
     }
     Ok(Performance {
         from: format_iso8601(from),
@@ -1182,20 +1232,24 @@ async fn performance_of(
 }
 
 /// The account's equity curve (its bots' equity summed), PnL and drawdown over a range.
+/// With `points`, the curve returned is reduced to at most that many points (LTTB, first
+/// and last kept); PnL and drawdown are still computed from every snapshot.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/performance", tag = "performance",
-    params(("account" = String, Path, description = "The account id"), RangeQuery),
+    params(("account" = String, Path, description = "The account id"), PerformanceQuery),
     responses((status = 200, body = Performance)))]
 pub async fn account_performance(
     In { api, account, .. }: In<Read>,
-    Q(q): Q<RangeQuery>,
+    Q(q): Q<PerformanceQuery>,
 ) -> R<axum::Json<Performance>> {
     Ok(axum::Json(performance_of(&api, &account, None, &q).await?))
 }
 
-/// A bot's equity curve, PnL and drawdown over a range.
+/// A bot's equity curve, PnL and drawdown over a range. With `points`, the curve returned
+/// is reduced to at most that many points (LTTB, first and last kept); PnL and drawdown
+/// are still computed from every snapshot.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/bots/{bot}/performance", tag = "performance",
     params(("account" = String, Path, description = "The account id"),
-           ("bot" = String, Path, description = "The bot's name"), RangeQuery),
+           ("bot" = String, Path, description = "The bot's name"), PerformanceQuery),
     responses((status = 200, body = Performance)))]
 pub async fn bot_performance(
     In {
@@ -1204,7 +1258,7 @@ pub async fn bot_performance(
         item: bot,
         ..
     }: In<Read>,
-    Q(q): Q<RangeQuery>,
+    Q(q): Q<PerformanceQuery>,
 ) -> R<axum::Json<Performance>> {
     let key = bot_key(&api, &account, &bot)?;
     if !api.ledger.bot_of(&account, &key).await? {

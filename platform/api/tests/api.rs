@@ -1179,6 +1179,74 @@ async fn history_pages_with_a_cursor_and_performance_reads_the_snapshots() {
     assert_eq!(r.json()["curves"][0]["pnl"], "300.00");
 }
 
+/// `points` reduces the curve returned (first and last kept, times increasing); PnL and
+/// drawdown stay those of every snapshot; out of range it is refused naming `points`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn performance_points_reduce_the_curve_but_not_its_figures() {
+    let f = Fixture::start(|_| {}).await;
+    let vera = f.user("vera");
+    let record = BotRecord {
+        bot: "tw-acme/long".into(),
+        account: "acme".into(),
+        plan: None,
+        quote_currency: "USDT".into(),
+        strategy: None,
+    };
+    // 600 one-minute snapshots on a wave with a dip: longer than `points`.
+    let events: Vec<Event> = (0..600u64)
+        .map(|i| {
+            let wave = [0i64, 40, 90, 30, -20, 10][(i % 6) as usize];
+            let dip = if (300..330).contains(&i) { -700 } else { 0 };
+            let ts = format!("2026-11-05T{:02}:{:02}:00Z", i / 60, i % 60);
+            event(
+                &record.bot,
+                i,
+                &ts,
+                equity(&(1000 + i as i64 + wave + dip).to_string()),
+            )
+        })
+        .collect();
+    f.ledger.record_events(&record, &events).await.unwrap();
+    let path = "/api/v1/accounts/acme/bots/long/performance?from=2026-11-05&to=2026-11-06";
+    let full = f.send(&vera, "GET", path, None).await;
+    assert_eq!(full.status, 200, "{}", full.text);
+    let full = full.json()["curves"][0].clone();
+    let all = full["points"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 600);
+    for (account, n) in [(false, 50usize), (false, 2), (true, 37)] {
+        let path = if account {
+            format!("/api/v1/accounts/acme/performance?from=2026-11-05&to=2026-11-06&points={n}")
+        } else {
+            format!("{path}&points={n}")
+        };
+        let r = f.send(&vera, "GET", &path, None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let curve = &r.json()["curves"][0];
+        let pts = curve["points"].as_array().unwrap();
+        assert_eq!(pts.len(), n, "{path}");
+        assert_eq!((&pts[0], &pts[n - 1]), (&all[0], &all[599]));
+        let times: Vec<&str> = pts.iter().map(|p| p["ts"].as_str().unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+        // Every point returned is a snapshot, its equity a decimal string.
+        assert!(pts.iter().all(|p| all.contains(p)));
+        for k in ["pnl", "maxDrawdown", "maxDrawdownRatio"] {
+            assert_eq!(curve[k], full[k], "{k}");
+        }
+    }
+    // More points than snapshots: the curve unchanged.
+    let r = f
+        .send(&vera, "GET", &format!("{path}&points=10000"), None)
+        .await;
+    assert_eq!(r.json()["curves"][0], full);
+    for bad in ["1", "0", "10001", "-3", "many"] {
+        let r = f
+            .send(&vera, "GET", &format!("{path}&points={bad}"), None)
+            .await;
+        assert!(matches!(r.status, 400 | 422), "{bad}: {}", r.text);
+        assert_eq!(r.json()["field"], "points", "{bad}: {}", r.text);
+    }
+}
+
 /// The README's examples, run as written with `sh -e` against a served API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_examples_run_as_written() {
